@@ -1,0 +1,237 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { isAlivedError } from '../errors';
+import { silentLogger, type Logger } from '../log/logger';
+import { BUILTIN_PLUGINS } from '../plugin/builtins';
+import { PluginHost } from '../plugin/host';
+import { loadPluginModule, resolvePlugin } from '../plugin/loader';
+import type { AlivedPlugin } from '../plugin/types';
+import { Diagnostics, type Diagnostic, type Pos } from './diagnostics';
+import { FEATURES, IMPLEMENTED } from './features';
+import { rootSchema } from './keywords/root';
+import type { ConfigModel } from './model';
+import { preprocess, type PreprocessLimits } from './preprocess';
+import type { CheckCtx, HostFacts } from './schema';
+import { buildTree, type Stmt } from './tree';
+import { INVALID, nearest } from './values';
+
+export interface CompileOptions {
+  /** keepalived's -i; default the short host name */
+  configId?: string;
+  host?: HostFacts;
+  limits?: Partial<PreprocessLimits>;
+  /** built-in plugins (default: all of plugins/) */
+  builtins?: readonly AlivedPlugin<any>[];
+  /** the plugin host to apply plugins to; default a new one that logs nowhere */
+  pluginHost?: PluginHost;
+  log?: Logger;
+  /** features to treat as implemented (tests); default IMPLEMENTED */
+  implemented?: ReadonlySet<string>;
+  /** most diagnostics kept */
+  maxDiagnostics?: number;
+  /** for ${_RANDOM} */
+  random?: () => number;
+}
+
+export interface CompileResult {
+  ok: boolean;
+  /** the typed model; undefined when the config has errors */
+  model: ConfigModel | undefined;
+  diagnostics: Diagnostic[];
+  errorCount: number;
+  warningCount: number;
+  files: string[];
+  tree: Stmt[];
+  pluginHost: PluginHost;
+}
+
+export function shortHostname(): string {
+  return os.hostname().split('.')[0] ?? '';
+}
+
+/** What this machine has: interfaces from /sys/class/net, files from the file system. */
+export const localHost: HostFacts = {
+  interfaceExists(name) {
+    try {
+      return fs.existsSync(path.join('/sys/class/net', name));
+    } catch {
+      return undefined;
+    }
+  },
+  fileExists(p) {
+    try {
+      return fs.existsSync(p);
+    } catch {
+      return undefined;
+    }
+  },
+};
+
+/**
+ * Compiles a keepalived.conf: preprocess, build the block tree, load the
+ * plugins it enables, validate every keyword, resolve references. Every
+ * problem is reported; the model exists only when there is no error.
+ */
+export async function compileConfig(file: string, options: CompileOptions = {}): Promise<CompileResult> {
+  const diags = new Diagnostics(options.maxDiagnostics ?? 1000);
+  const configId = options.configId ?? shortHostname();
+  const pluginHost = options.pluginHost ?? new PluginHost({ log: options.log ?? silentLogger });
+  const absFile = path.resolve(file);
+
+  const pre = preprocess(absFile, { configId, diagnostics: diags, limits: options.limits, random: options.random });
+  const tree = buildTree(pre.lines, diags);
+
+  // built-in plugins first: their keywords are part of the keepalived grammar
+  for (const plugin of options.builtins ?? BUILTIN_PLUGINS) {
+    if (pluginHost.plugins.some((p) => p.name === plugin.name)) continue;
+    await pluginHost.apply(plugin, { builtin: true });
+  }
+
+  const ctx = new CompileCtx(diags, options.host ?? localHost, pluginHost);
+
+  const rest: Stmt[] = [];
+  for (const stmt of tree) {
+    if (stmt.name.text === 'plugins' && !stmt.name.quoted) await enablePlugins(stmt, pluginHost, ctx);
+    else rest.push(stmt);
+  }
+
+  const root: Stmt = {
+    name: { text: 'the top level', raw: '', pos: { file: absFile, line: 1, col: 1 }, quoted: false },
+    args: [],
+    block: rest,
+  };
+  const model = rootSchema.parseBlock(root, 'the top level', ctx, undefined);
+  ctx.resolveReferences();
+  ctx.reportFeatures(options.implemented ?? IMPLEMENTED);
+
+  const ok = !diags.hasErrors();
+  const diagnostics = diags.sorted();
+  if (diags.suppressed > 0) {
+    diagnostics.push({
+      severity: 'note',
+      code: 'ALIVED_CONFIG_EXPANSION_LIMIT',
+      pos: { file: absFile, line: 1, col: 1 },
+      message: `${diags.suppressed} more diagnostics not shown`,
+    });
+  }
+  return {
+    ok,
+    model: ok && model !== INVALID ? (model as ConfigModel) : undefined,
+    diagnostics,
+    errorCount: diags.errors,
+    warningCount: diagnostics.filter((d) => d.severity === 'warning').length,
+    files: pre.files,
+    tree,
+    pluginHost,
+  };
+}
+
+/** `plugins { "./checks/redis.js" { timeout 2 } "@acme/alived-notify-pager" }` */
+async function enablePlugins(stmt: Stmt, host: PluginHost, ctx: CompileCtx): Promise<void> {
+  const diags = ctx.diags;
+  if (!stmt.block) {
+    diags.error('ALIVED_CONFIG_MISSING_BLOCK', stmt.name.pos, "'plugins' needs a { } block naming modules: plugins { \"./my-check.js\" }");
+    return;
+  }
+  if (stmt.args.length > 0) {
+    diags.error('ALIVED_CONFIG_EXTRA_VALUE', stmt.args[0]!.pos, `'plugins' takes no words before its '{'; unexpected '${stmt.args[0]!.text}'`);
+  }
+  const configDir = path.dirname(stmt.name.pos.file);
+  for (const entry of stmt.block) {
+    const spec = entry.name.text;
+    const at = entry.name.pos;
+    if (entry.args.length > 0) {
+      diags.error('ALIVED_CONFIG_EXTRA_VALUE', entry.args[0]!.pos, `plugin '${spec}': options go in a { } block after its name; unexpected '${entry.args[0]!.text}'`);
+      continue;
+    }
+    let plugin: AlivedPlugin<any>;
+    try {
+      plugin = await loadPluginModule(resolvePlugin(spec, configDir), spec);
+    } catch (err) {
+      diags.error(isAlivedError(err) ? err.code : 'ALIVED_PLUGIN_LOAD_FAILED', at, (err as Error).message);
+      continue;
+    }
+    let options: unknown;
+    if (entry.block) {
+      if (!plugin.options) {
+        diags.error('ALIVED_CONFIG_UNEXPECTED_BLOCK', entry.blockOpen ?? at, `plugin '${plugin.name}' takes no options`);
+        continue;
+      }
+      options = plugin.options.parseBlock(entry, `plugin ${plugin.name}`, ctx, undefined);
+      if (options === INVALID) continue;
+    } else if (plugin.options) {
+      // an options schema with required keywords must see them
+      options = plugin.options.parseBlock({ ...entry, block: [] }, `plugin ${plugin.name}`, ctx, undefined);
+      if (options === INVALID) continue;
+    }
+    try {
+      await host.apply(plugin, { options, enabledAt: at });
+    } catch (err) {
+      diags.error(isAlivedError(err) ? err.code : 'ALIVED_PLUGIN_LOAD_FAILED', at, (err as Error).message);
+    }
+  }
+}
+
+class CompileCtx implements CheckCtx {
+  private readonly defined = new Map<string, Map<string, Pos>>();
+  private readonly refs: Array<{ kind: string; name: string; pos: Pos; usedBy: string }> = [];
+  private readonly features = new Map<string, Map<string, Pos>>();
+
+  constructor(
+    readonly diags: Diagnostics,
+    readonly host: HostFacts,
+    private readonly pluginHost: PluginHost,
+  ) {}
+
+  get slots() {
+    return this.pluginHost.registry;
+  }
+
+  define(kind: string, name: string, pos: Pos): void {
+    let m = this.defined.get(kind);
+    if (!m) this.defined.set(kind, (m = new Map()));
+    const prev = m.get(name);
+    if (prev) {
+      this.diags.error('ALIVED_CONFIG_DUPLICATE', pos, `${kind} '${name}' is already defined at ${prev.file}:${prev.line}:${prev.col}`);
+      return;
+    }
+    m.set(name, pos);
+  }
+
+  refer(kind: string, name: string, pos: Pos, usedBy: string): void {
+    this.refs.push({ kind, name, pos, usedBy });
+  }
+
+  useFeature(feature: string, keyword: string, pos: Pos): void {
+    let m = this.features.get(feature);
+    if (!m) this.features.set(feature, (m = new Map()));
+    if (!m.has(keyword)) m.set(keyword, pos);
+  }
+
+  resolveReferences(): void {
+    for (const r of this.refs) {
+      const names = this.defined.get(r.kind);
+      if (names?.has(r.name)) continue;
+      const hint = names ? nearest(r.name, [...names.keys()]) : undefined;
+      this.diags.error(
+        'ALIVED_CONFIG_UNKNOWN_REFERENCE',
+        r.pos,
+        `${r.usedBy} refers to ${r.kind} '${r.name}', which is not defined${hint ? ` (did you mean '${hint}'?)` : ''}`,
+      );
+    }
+  }
+
+  reportFeatures(implemented: ReadonlySet<string>): void {
+    for (const [feature, keywords] of this.features) {
+      if (implemented.has(feature)) continue;
+      const first = [...keywords.values()].sort((a, b) => (a.file === b.file ? a.line - b.line || a.col - b.col : 0))[0]!;
+      const names = [...keywords.keys()];
+      this.diags.warning(
+        'ALIVED_CONFIG_NOT_ACTED_ON',
+        first,
+        `alived accepts but does not act on ${FEATURES[feature] ?? feature} yet; ${names.length === 1 ? 'keyword' : 'keywords'} checked and not applied: ${names.join(', ')}`,
+      );
+    }
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Positions and diagnostics of the config compiler.
+ *
+ * Every token keeps the file, line and column it came from, through includes,
+ * parameter expansion and sequences, so that every message can point at the
+ * text the operator wrote.
+ */
+
+export interface Pos {
+  readonly file: string;
+  /** 1-based line */
+  readonly line: number;
+  /** 1-based column */
+  readonly col: number;
+}
+
+export type Severity = 'error' | 'warning' | 'note';
+
+export interface Diagnostic {
+  readonly severity: Severity;
+  /** stable code, listed in core/errors.ts and docs/errors.md */
+  readonly code: string;
+  readonly message: string;
+  readonly pos: Pos;
+}
+
+export function formatPos(pos: Pos): string {
+  return `${pos.file}:${pos.line}:${pos.col}`;
+}
+
+/** `FILE:LINE:COL: error: message` as compilers print it. */
+export function formatDiagnostic(d: Diagnostic): string {
+  return `${formatPos(d.pos)}: ${d.severity}: ${d.message}`;
+}
+
+/**
+ * Collects every diagnostic of a run; the compiler never stops at the first
+ * error. A cap keeps a pathological input from producing millions of lines.
+ */
+export class Diagnostics {
+  readonly list: Diagnostic[] = [];
+  private errorCount = 0;
+  private dropped = 0;
+
+  constructor(private readonly max = 1000) {}
+
+  report(severity: Severity, code: string, pos: Pos, message: string): void {
+    if (this.list.length >= this.max) {
+      if (severity === 'error') this.errorCount++;
+      this.dropped++;
+      return;
+    }
+    if (severity === 'error') this.errorCount++;
+    this.list.push({ severity, code, message, pos });
+  }
+
+  error(code: string, pos: Pos, message: string): void {
+    this.report('error', code, pos, message);
+  }
+
+  warning(code: string, pos: Pos, message: string): void {
+    this.report('warning', code, pos, message);
+  }
+
+  note(code: string, pos: Pos, message: string): void {
+    this.report('note', code, pos, message);
+  }
+
+  get errors(): number {
+    return this.errorCount;
+  }
+
+  get suppressed(): number {
+    return this.dropped;
+  }
+
+  hasErrors(): boolean {
+    return this.errorCount > 0;
+  }
+
+  /** Sorted by file order of appearance, then line and column. */
+  sorted(): Diagnostic[] {
+    const fileOrder = new Map<string, number>();
+    for (const d of this.list) if (!fileOrder.has(d.pos.file)) fileOrder.set(d.pos.file, fileOrder.size);
+    return [...this.list].sort(
+      (a, b) =>
+        fileOrder.get(a.pos.file)! - fileOrder.get(b.pos.file)! ||
+        a.pos.line - b.pos.line ||
+        a.pos.col - b.pos.col,
+    );
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * The parts of alived that act on keywords. A keyword names the feature that
+ * acts on it; while that feature has not landed, `alived -t` says so in a
+ * warning that lists every such keyword the config uses. Nothing is
+ * silently ignored. A feature lands by adding its name to IMPLEMENTED.
+ */
+export const FEATURES: Record<string, string> = {
+  vrrp: 'the VRRP engine',
+  'vrrp-track': 'VRRP tracking (track_interface, track_script, track_file, weights)',
+  'vrrp-sync': 'VRRP sync groups',
+  'notify-script': 'notify scripts and FIFOs',
+  'notify-mail': 'email notifications',
+  reload: 'live reload',
+  checker: 'health checks',
+  ipvs: 'IPVS programming',
+  'process-track': 'process tracking',
+  'static-net': 'static addresses, routes and rules',
+  'lvs-sync': 'the LVS sync daemon',
+  vmac: 'VMAC and ipvlan interfaces',
+  snmp: 'SNMP',
+  dbus: 'D-Bus',
+  bfd: 'BFD',
+  firewall: 'iptables / nftables integration',
+  namespace: 'network namespaces and instance names',
+  process: 'process scheduling, priorities and limits',
+  global: 'global settings',
+};
+
+/** Features that have landed: their keywords are acted on and draw no warning. */
+export const IMPLEMENTED: ReadonlySet<string> = new Set<string>([]);

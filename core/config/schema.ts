@@ -1,0 +1,394 @@
+import type { Diagnostics, Pos } from './diagnostics';
+import type { Token } from './lexer';
+import type { Stmt } from './tree';
+import { describeStmt } from './tree';
+import { INVALID, nearest, one, type ArgsParser, type Invalid, type WordParser } from './values';
+
+/**
+ * Keyword schemas. Core and plugins declare each keyword once: what it takes,
+ * whether it is required or repeatable, its default, the feature of alived
+ * that acts on it, and extra validation. The TypeScript type of the model is
+ * inferred from the declaration, so `block({ virtual_router_id: ... })`
+ * yields `{ virtualRouterId: number }`.
+ */
+
+// ---------------------------------------------------------------------------
+// context
+
+export interface HostFacts {
+  /** undefined when the host cannot tell */
+  interfaceExists(name: string): boolean | undefined;
+  fileExists(path: string): boolean | undefined;
+}
+
+export interface CheckCtx {
+  readonly diags: Diagnostics;
+  readonly host: HostFacts;
+  /** keywords registered into extension slots (by plugins) */
+  readonly slots: SlotLookup;
+  /** declares that an object of `kind` named `name` exists */
+  define(kind: string, name: string, pos: Pos): void;
+  /** records a use of a name that must be defined by the end of the config */
+  refer(kind: string, name: string, pos: Pos, usedBy: string): void;
+  /** a keyword that feature `feature` acts on was used */
+  useFeature(feature: string, keyword: string, pos: Pos): void;
+}
+
+export interface SlotLookup {
+  get(slot: string, keyword: string): AnyKeyword | undefined;
+  names(slot: string): string[];
+}
+
+// ---------------------------------------------------------------------------
+// keywords
+
+export interface KeywordMeta {
+  required: boolean;
+  repeatable: boolean;
+  hasDefault: boolean;
+  defaultValue: unknown;
+  /** the part of alived that acts on this keyword; undefined: inherits the block's */
+  feature: string | undefined;
+  aliases: Array<{ name: string; deprecated: boolean; note?: string }>;
+  deprecated: { note: string } | undefined;
+  doc: string | undefined;
+}
+
+type Shape =
+  | { kind: 'value'; args: ArgsParser<unknown> }
+  | { kind: 'lines'; entry: ArgsParser<unknown>; allowEmpty: boolean }
+  | { kind: 'block'; schema: BlockSchema<any> };
+
+type Validator<T> = (value: T, ctx: CheckCtx, stmt: Stmt) => void;
+
+/**
+ * A keyword's declaration. `T` is the value one occurrence gives; `Out` is the
+ * model's type for it (`T | undefined`, `T` when required or defaulted, `T[]`
+ * when repeatable).
+ */
+export class Keyword<T, Out = T | undefined> {
+  /** @internal phantom, keeps Out in the type */
+  declare readonly __out: Out;
+
+  constructor(
+    readonly shape: Shape,
+    readonly meta: KeywordMeta,
+    readonly validators: ReadonlyArray<Validator<T>> = [],
+  ) {}
+
+  private with<O2>(meta: Partial<KeywordMeta>, validators = this.validators): Keyword<T, O2> {
+    return new Keyword<T, O2>(this.shape, { ...this.meta, ...meta }, validators);
+  }
+
+  required(): Keyword<T, T> {
+    return this.with<T>({ required: true });
+  }
+
+  default(value: T): Keyword<T, T> {
+    return this.with<T>({ hasDefault: true, defaultValue: value });
+  }
+
+  /** may appear many times; the model gets every occurrence, in order */
+  repeatable(): Keyword<T, T[]> {
+    return this.with<T[]>({ repeatable: true });
+  }
+
+  /** another spelling of the same keyword */
+  alias(name: string, opts: { deprecated?: boolean; note?: string } = {}): Keyword<T, Out> {
+    return this.with<Out>({ aliases: [...this.meta.aliases, { name, deprecated: opts.deprecated ?? false, note: opts.note }] });
+  }
+
+  deprecated(note: string): Keyword<T, Out> {
+    return this.with<Out>({ deprecated: { note } });
+  }
+
+  feature(feature: string): Keyword<T, Out> {
+    return this.with<Out>({ feature });
+  }
+
+  doc(doc: string): Keyword<T, Out> {
+    return this.with<Out>({ doc });
+  }
+
+  validate(fn: Validator<T>): Keyword<T, Out> {
+    return this.with<Out>({}, [...this.validators, fn]);
+  }
+
+  /** Parses one occurrence. */
+  parse(stmt: Stmt, keyword: string, ctx: CheckCtx, inheritedFeature: string | undefined): T | Invalid {
+    const feature = this.meta.feature ?? inheritedFeature;
+    if (feature) ctx.useFeature(feature, keyword, stmt.name.pos);
+    const value = parseShape(this.shape, stmt, keyword, ctx, feature) as T | Invalid;
+    if (value !== INVALID) for (const v of this.validators) v(value, ctx, stmt);
+    return value;
+  }
+
+  describe(keyword: string): string {
+    switch (this.shape.kind) {
+      case 'value':
+        return `${keyword} ${this.shape.args.describe}`.trim();
+      case 'lines':
+        return `${keyword} { ${this.shape.entry.describe} ... }`;
+      case 'block':
+        return `${keyword} ${this.shape.schema.header ? this.shape.schema.header.describe + ' ' : ''}{ ... }`;
+    }
+  }
+}
+
+export type AnyKeyword = Keyword<any, any>;
+
+const baseMeta = (): KeywordMeta => ({
+  required: false,
+  repeatable: false,
+  hasDefault: false,
+  defaultValue: undefined,
+  feature: undefined,
+  aliases: [],
+  deprecated: undefined,
+  doc: undefined,
+});
+
+/** A keyword on one line: `priority 100`. */
+export function value<T>(args: ArgsParser<T>): Keyword<T> {
+  return new Keyword<T>({ kind: 'value', args }, baseMeta());
+}
+
+/** Shorthand for a one-word keyword. */
+export function word<T>(w: WordParser<T>): Keyword<T> {
+  return value(one(w));
+}
+
+/** A block whose every line is one entry: `virtual_ipaddress { 10.0.0.1/24 dev eth0 }`. */
+export function lines<E>(entry: ArgsParser<E>, opts: { allowEmpty?: boolean } = {}): Keyword<E[]> {
+  return new Keyword<E[]>({ kind: 'lines', entry, allowEmpty: opts.allowEmpty ?? true }, baseMeta());
+}
+
+/** A block of keywords: `authentication { auth_type PASS }`. */
+export function sub<S extends BlockSchema<any>>(schema: S): Keyword<BlockOf<S>> {
+  return new Keyword<BlockOf<S>>({ kind: 'block', schema }, baseMeta());
+}
+
+// ---------------------------------------------------------------------------
+// blocks
+
+type Camel<S extends string> = S extends `${infer H}_${infer T}` ? `${H}${Capitalize<Camel<T>>}` : S;
+
+export type Fields = Record<string, AnyKeyword>;
+
+type FieldsOut<F extends Fields> = { -readonly [K in keyof F & string as Camel<K>]: F[K]['__out'] };
+
+export interface ExtensionValue {
+  /** the keyword as written, e.g. TCP_CHECK */
+  readonly keyword: string;
+  readonly pos: Pos;
+  readonly value: unknown;
+}
+
+export interface BlockBase {
+  /** where the block's keyword stands */
+  readonly pos: Pos;
+  /** blocks and keywords registered by plugins into this block's slot, in order */
+  readonly extensions: ExtensionValue[];
+}
+
+export type BlockOf<S> = S extends BlockSchema<infer O> ? O : never;
+
+export interface BlockOptions<H> {
+  /** words after the keyword, before `{`: a name, an address and port */
+  header?: ArgsParser<H>;
+  /** plugins can register keywords here (checkers in real_server, blocks at the top level) */
+  slot?: string;
+  /** the feature that acts on the keywords of this block, unless one says otherwise */
+  feature?: string;
+  /** when the block may also be written without `{ }` */
+  blockOptional?: boolean;
+  /** a name defined by this block, for references: `{ kind: 'vrrp_script', name: v => v.name }` */
+  defines?: { kind: string; name: (value: any) => string | undefined };
+  /** cross-keyword checks, after the block's keywords are parsed */
+  check?: (value: any, ctx: CheckCtx, stmt: Stmt) => void;
+}
+
+export class BlockSchema<Out> {
+  /** @internal phantom */
+  declare readonly __out: Out;
+  private readonly lookup = new Map<string, { field: string; alias?: { deprecated: boolean; note?: string } }>();
+
+  constructor(
+    readonly fields: Fields,
+    readonly options: BlockOptions<any>,
+  ) {
+    for (const [k, kw] of Object.entries(fields)) {
+      this.lookup.set(k, { field: k });
+      for (const a of kw.meta.aliases) this.lookup.set(a.name, { field: k, alias: { deprecated: a.deprecated, note: a.note } });
+    }
+  }
+
+  get header(): ArgsParser<unknown> | undefined {
+    return this.options.header;
+  }
+
+  /** every spelling this block knows, aliases included */
+  keywordNames(): string[] {
+    return [...this.lookup.keys()];
+  }
+
+  resolve(name: string): { field: string; keyword: AnyKeyword; alias?: { deprecated: boolean; note?: string } } | undefined {
+    const hit = this.lookup.get(name);
+    return hit ? { field: hit.field, keyword: this.fields[hit.field]!, alias: hit.alias } : undefined;
+  }
+
+  /** Parses a block statement: header words, then every line of its block. */
+  parseBlock(stmt: Stmt, keyword: string, ctx: CheckCtx, inheritedFeature: string | undefined): Out | Invalid {
+    const feature = this.options.feature ?? inheritedFeature;
+    let ok = true;
+    const out: Record<string, unknown> = { pos: stmt.name.pos, extensions: [] as ExtensionValue[] };
+    if (this.options.header) {
+      const h = this.options.header.parse(stmt.args, stmt.name.pos, keyword, ctx);
+      if (h === INVALID) ok = false;
+      else Object.assign(out, h);
+      // define the name now, so a block with errors inside does not also break every reference to it
+      if (h !== INVALID && this.options.defines) {
+        const n = this.options.defines.name(out);
+        if (n !== undefined) ctx.define(this.options.defines.kind, n, stmt.args[0]?.pos ?? stmt.name.pos);
+      }
+    } else if (stmt.args.length > 0) {
+      ctx.diags.error(
+        'ALIVED_CONFIG_EXTRA_VALUE',
+        stmt.args[0]!.pos,
+        `'${keyword}' takes no words before its '{'; unexpected '${stmt.args[0]!.text}'`,
+      );
+    }
+    if (!stmt.block) {
+      if (!this.options.blockOptional) {
+        ctx.diags.error('ALIVED_CONFIG_MISSING_BLOCK', stmt.name.pos, `'${describeStmt(stmt)}' needs a { } block`);
+        return INVALID;
+      }
+    }
+    const seen = new Map<string, Pos>();
+    for (const child of stmt.block ?? []) {
+      const name = child.name.text;
+      const hit = child.name.quoted ? undefined : this.resolve(name);
+      if (!hit) {
+        const ext = child.name.quoted || !this.options.slot ? undefined : ctx.slots.get(this.options.slot, name);
+        if (ext) {
+          const v = ext.parse(child, name, ctx, undefined);
+          if (v === INVALID) ok = false;
+          else (out.extensions as ExtensionValue[]).push({ keyword: name, pos: child.name.pos, value: v });
+          continue;
+        }
+        const candidates = [...this.keywordNames(), ...(this.options.slot ? ctx.slots.names(this.options.slot) : [])];
+        const hint = nearest(name, candidates);
+        ctx.diags.error(
+          'ALIVED_CONFIG_UNKNOWN_KEYWORD',
+          child.name.pos,
+          `unknown keyword '${name}' in ${keyword}${hint ? ` (did you mean '${hint}'?)` : ''}`,
+        );
+        ok = false;
+        continue;
+      }
+      const { field, keyword: kw, alias } = hit;
+      if (alias?.deprecated || kw.meta.deprecated) {
+        const note = alias
+          ? `'${name}' is the old spelling of '${field}'${alias.note ? `: ${alias.note}` : ''}; accepted`
+          : `'${name}' is deprecated: ${kw.meta.deprecated!.note}`;
+        ctx.diags.note('ALIVED_CONFIG_DEPRECATED', child.name.pos, note);
+      }
+      const v = kw.parse(child, name, ctx, feature);
+      if (v === INVALID) {
+        ok = false;
+        continue;
+      }
+      const key = camel(field);
+      if (kw.meta.repeatable) {
+        ((out[key] ??= []) as unknown[]).push(v);
+      } else {
+        const prev = seen.get(field);
+        if (prev) {
+          ctx.diags.warning(
+            'ALIVED_CONFIG_DUPLICATE',
+            child.name.pos,
+            `'${name}' is already set in this ${keyword} (at line ${prev.line}); this later value counts`,
+          );
+        }
+        seen.set(field, child.name.pos);
+        out[key] = v;
+      }
+    }
+    for (const [field, kw] of Object.entries(this.fields)) {
+      const key = camel(field);
+      if (out[key] !== undefined) continue;
+      if (kw.meta.required) {
+        ctx.diags.error('ALIVED_CONFIG_MISSING_REQUIRED', stmt.name.pos, `'${describeStmt(stmt)}' lacks required '${field}'`);
+        ok = false;
+      } else if (kw.meta.hasDefault) {
+        out[key] = structuredCloneSafe(kw.meta.defaultValue);
+      } else if (kw.meta.repeatable) {
+        out[key] = [];
+      }
+    }
+    if (!ok) return INVALID;
+    if (!this.options.header && this.options.defines) {
+      const n = this.options.defines.name(out);
+      if (n !== undefined) ctx.define(this.options.defines.kind, n, stmt.name.pos);
+    }
+    this.options.check?.(out, ctx, stmt);
+    return out as Out;
+  }
+}
+
+function structuredCloneSafe<T>(v: T): T {
+  return typeof v === 'object' && v !== null ? structuredClone(v) : v;
+}
+
+export function block<F extends Fields, H extends object = {}>(
+  fields: F,
+  options: BlockOptions<H> = {},
+): BlockSchema<FieldsOut<F> & H & BlockBase> {
+  return new BlockSchema<FieldsOut<F> & H & BlockBase>(fields, options);
+}
+
+export function camel(s: string): string {
+  return s.replace(/_([a-zA-Z0-9])/g, (_m, c: string) => c.toUpperCase());
+}
+
+function parseShape(shape: Shape, stmt: Stmt, keyword: string, ctx: CheckCtx, feature: string | undefined): unknown {
+  switch (shape.kind) {
+    case 'value': {
+      if (stmt.block) {
+        ctx.diags.error('ALIVED_CONFIG_UNEXPECTED_BLOCK', stmt.blockOpen ?? stmt.name.pos, `'${keyword}' takes no { } block`);
+        return INVALID;
+      }
+      return shape.args.parse(stmt.args, stmt.name.pos, keyword, ctx);
+    }
+    case 'lines': {
+      if (!stmt.block) {
+        ctx.diags.error('ALIVED_CONFIG_MISSING_BLOCK', stmt.name.pos, `'${keyword}' needs a { } block: ${keyword} { ${shape.entry.describe} ... }`);
+        return INVALID;
+      }
+      if (stmt.args.length > 0) {
+        ctx.diags.error('ALIVED_CONFIG_EXTRA_VALUE', stmt.args[0]!.pos, `'${keyword}' takes no words before its '{'; unexpected '${stmt.args[0]!.text}'`);
+        return INVALID;
+      }
+      const out: unknown[] = [];
+      let ok = true;
+      for (const entry of stmt.block) {
+        if (entry.block) {
+          ctx.diags.error('ALIVED_CONFIG_UNEXPECTED_BLOCK', entry.blockOpen ?? entry.name.pos, `an entry of '${keyword}' takes no { } block`);
+          ok = false;
+          continue;
+        }
+        const words: Token[] = [entry.name, ...entry.args];
+        const v = shape.entry.parse(words.slice(0), entry.name.pos, keyword, ctx);
+        if (v === INVALID) ok = false;
+        else out.push(v);
+      }
+      if (!shape.allowEmpty && out.length === 0 && ok) {
+        ctx.diags.error('ALIVED_CONFIG_MISSING_VALUE', stmt.name.pos, `'${keyword}' block is empty`);
+        return INVALID;
+      }
+      return ok ? out : INVALID;
+    }
+    case 'block':
+      return shape.schema.parseBlock(stmt, keyword, ctx, feature);
+  }
+}

@@ -1,0 +1,115 @@
+import type { Diagnostics, Pos } from './diagnostics';
+import type { Token } from './lexer';
+
+/**
+ * One statement of the config: a keyword, the words after it on its line,
+ * and the block that follows it, if any. In a block of values (such as
+ * virtual_ipaddress) each line is a statement whose `name` is its first word.
+ */
+export interface Stmt {
+  readonly name: Token;
+  readonly args: Token[];
+  block?: Stmt[];
+  /** where its `{` stands */
+  blockOpen?: Pos;
+  /** where its `}` stands */
+  blockClose?: Pos;
+}
+
+export interface TreeOptions {
+  /** deepest block nesting kept; deeper blocks are reported and dropped */
+  maxDepth?: number;
+}
+
+interface Frame {
+  owner: Stmt | undefined;
+  stmts: Stmt[];
+  /** statements here are kept (false past the depth limit or after an unexpected '{') */
+  keep: boolean;
+}
+
+/**
+ * Builds statements from logical lines. `{` may end the keyword's line or
+ * start the next one, blocks may open and close on one line, and `}` may
+ * share a line with the block's last entry, all as keepalived reads them.
+ */
+export function buildTree(lines: readonly Token[][], diags: Diagnostics, options: TreeOptions = {}): Stmt[] {
+  const maxDepth = options.maxDepth ?? 32;
+  const root: Frame = { owner: undefined, stmts: [], keep: true };
+  const stack: Frame[] = [root];
+  let depthReported = false;
+  let lastOfPrevLine: Stmt | undefined;
+
+  for (const line of lines) {
+    let cur: Stmt | undefined;
+    for (let i = 0; i < line.length; i++) {
+      const t = line[i]!;
+      const frame = stack[stack.length - 1]!;
+      if (!t.quoted && t.text === '{') {
+        const target = cur ?? (i === 0 ? lastOfPrevLine : undefined);
+        const ok = target !== undefined && target.block === undefined;
+        if (!ok) {
+          diags.error('ALIVED_CONFIG_UNEXPECTED_OPEN', t.pos, "unexpected '{': no keyword before it takes a block");
+        }
+        let keep = frame.keep && ok;
+        if (keep && stack.length > maxDepth) {
+          keep = false;
+          if (!depthReported) {
+            depthReported = true;
+            diags.error('ALIVED_CONFIG_NESTING_DEPTH', t.pos, `blocks nest deeper than ${maxDepth} levels`);
+          }
+        }
+        const stmts: Stmt[] = [];
+        if (keep) {
+          target!.block = stmts;
+          target!.blockOpen = t.pos;
+        }
+        stack.push({ owner: keep ? target : undefined, stmts, keep });
+        cur = undefined;
+        lastOfPrevLine = undefined;
+        continue;
+      }
+      if (!t.quoted && t.text === '}') {
+        if (stack.length === 1) {
+          diags.error('ALIVED_CONFIG_EXTRA_CLOSE', t.pos, "extra '}': no block is open here");
+        } else {
+          const closed = stack.pop()!;
+          if (closed.owner) closed.owner.blockClose = t.pos;
+        }
+        cur = undefined;
+        continue;
+      }
+      if (cur === undefined) {
+        cur = { name: t, args: [] };
+        if (frame.keep) frame.stmts.push(cur);
+      } else {
+        cur.args.push(t);
+      }
+    }
+    lastOfPrevLine = cur;
+  }
+
+  for (let k = stack.length - 1; k > 0; k--) {
+    const f = stack[k]!;
+    const owner = f.owner;
+    if (owner?.blockOpen) {
+      diags.error(
+        'ALIVED_CONFIG_UNCLOSED_BLOCK',
+        owner.blockOpen,
+        `unclosed block: the '{' of '${describeStmt(owner)}' has no matching '}'`,
+      );
+    } else {
+      // a block we did not keep (too deep, or after an unexpected '{'): find its opener for the message
+      const outer = stack.slice(0, k).reverse().find((x) => x.owner?.blockOpen);
+      if (outer?.owner?.blockOpen && k === stack.length - 1) {
+        diags.error('ALIVED_CONFIG_UNCLOSED_BLOCK', outer.owner.blockOpen, `unclosed block inside '${describeStmt(outer.owner)}'`);
+      }
+    }
+  }
+  return root.stmts;
+}
+
+export function describeStmt(s: Stmt): string {
+  const head = [s.name.text, ...s.args.slice(0, 3).map((a) => a.text)].join(' ');
+  return s.args.length > 3 ? head + ' ...' : head;
+}

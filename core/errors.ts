@@ -1,0 +1,76 @@
+/**
+ * The one registry of error and diagnostic codes. Callers match on `code`,
+ * which keeps working when two copies of alived are loaded (a plugin that
+ * brings its own). docs/errors.md lists the same codes; a test keeps both equal.
+ */
+
+export const ERROR_CODES = {
+  // config: reading and preprocessing
+  ALIVED_CONFIG_FILE_UNREADABLE: 'a config or include file cannot be read',
+  ALIVED_CONFIG_INCLUDE_MISSING: 'an include names no file, where its variant requires one',
+  ALIVED_CONFIG_INCLUDE_CYCLE: 'a file includes itself, directly or through others',
+  ALIVED_CONFIG_INCLUDE_DEPTH: 'includes nest deeper than the limit',
+  ALIVED_CONFIG_UNTERMINATED_QUOTE: 'a quoted string does not end on its line',
+  ALIVED_CONFIG_BAD_ESCAPE: 'a backslash ends a line outside a $NAME= definition',
+  ALIVED_CONFIG_BAD_DEFINITION: 'a $NAME= definition is malformed',
+  ALIVED_CONFIG_UNDEFINED_PARAMETER: 'a $NAME is used but never defined',
+  ALIVED_CONFIG_BAD_SEQUENCE: 'a ~SEQ or ~LST is malformed',
+  ALIVED_CONFIG_EXPANSION_LIMIT: 'parameter or sequence expansion exceeds its bound',
+  // config: structure
+  ALIVED_CONFIG_UNCLOSED_BLOCK: "a '{' has no matching '}'",
+  ALIVED_CONFIG_EXTRA_CLOSE: "a '}' closes no block",
+  ALIVED_CONFIG_UNEXPECTED_OPEN: "a '{' follows nothing that takes a block",
+  ALIVED_CONFIG_NESTING_DEPTH: 'blocks nest deeper than the limit',
+  // config: keywords and values
+  ALIVED_CONFIG_UNKNOWN_KEYWORD: 'a keyword is not known in this block',
+  ALIVED_CONFIG_BAD_VALUE: 'a value has the wrong type or form',
+  ALIVED_CONFIG_OUT_OF_RANGE: 'a number is outside its allowed range',
+  ALIVED_CONFIG_MISSING_VALUE: 'a keyword lacks its value',
+  ALIVED_CONFIG_EXTRA_VALUE: 'a keyword has more values than it takes',
+  ALIVED_CONFIG_MISSING_REQUIRED: 'a required keyword is absent',
+  ALIVED_CONFIG_MISSING_BLOCK: 'a keyword that needs a { } block has none',
+  ALIVED_CONFIG_UNEXPECTED_BLOCK: 'a keyword that takes no block has one',
+  ALIVED_CONFIG_DUPLICATE: 'a keyword or name that may appear once appears again',
+  ALIVED_CONFIG_CONFLICT: 'two settings contradict each other',
+  ALIVED_CONFIG_UNKNOWN_REFERENCE: 'a name refers to something that is not defined',
+  ALIVED_CONFIG_NOT_SUPPORTED: 'a setting alived refuses (it would be accepted and ignored)',
+  // config: warnings and notes
+  ALIVED_CONFIG_NOT_ACTED_ON: 'a keyword alived accepts but does not act on yet',
+  ALIVED_CONFIG_DEPRECATED: 'an old spelling keepalived still accepts',
+  ALIVED_CONFIG_HOST_FACT: 'the config names something this host lacks (interface, file)',
+  ALIVED_CONFIG_NO_EFFECT: 'a setting that has no effect where it is',
+  // plugins
+  ALIVED_PLUGIN_NOT_FOUND: 'a plugin module cannot be resolved',
+  ALIVED_PLUGIN_LOAD_FAILED: 'a plugin module threw while loading or is not a plugin',
+  ALIVED_PLUGIN_INVALID: 'a plugin object does not follow the contract',
+  ALIVED_PLUGIN_VERSION: 'a plugin needs another alived version',
+  ALIVED_PLUGIN_DUPLICATE: 'two plugins have the same name, or register the same keyword',
+  ALIVED_PLUGIN_APPLY_TIMEOUT: 'a plugin did not finish apply() within its time',
+  ALIVED_PLUGIN_TAP_FAILED: 'a hook tap threw, rejected or timed out',
+  ALIVED_PLUGIN_CLOSE_FAILED: 'an onClose handler threw or timed out',
+  // cli
+  ALIVED_CLI_BAD_OPTION: 'a command-line option is unknown or lacks its value',
+  ALIVED_CLI_NO_CONFIG: 'no config file was given and none of the defaults exist',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class AlivedError extends Error {
+  override readonly name = 'AlivedError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export function isAlivedError(err: unknown, code?: ErrorCode): err is AlivedError {
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    (err as { name?: unknown }).name === 'AlivedError' &&
+    (code === undefined || (err as { code?: unknown }).code === code)
+  );
+}

@@ -1,0 +1,109 @@
+import type { Pos } from '../config/diagnostics';
+import type { SlotName } from '../config/registry';
+import type { AnyKeyword, BlockSchema } from '../config/schema';
+import type { ArgsParser } from '../config/values';
+import type { Logger } from '../log/logger';
+import type { Endpoint, NotifyEvent } from './events';
+import type { AlivedHooks } from './hooks';
+
+/**
+ * The plugin contract. A plugin is a module whose default export (or
+ * `module.exports`) is `{ name, version, apply(api) }`. Built-in checks,
+ * trackers and notifiers are plugins of exactly this shape.
+ *
+ * `apply()` runs when the config is compiled — by `alived -t` too — so it
+ * only registers keywords and taps hooks. Sockets, timers and child
+ * processes start in a checker's `create()`, a hook, or later.
+ */
+export interface AlivedPlugin<Options = unknown> {
+  readonly name: string;
+  readonly version: string;
+  /** the alived versions it works with, e.g. `>=0.1.0 <1.0.0`; checked before apply() */
+  readonly alived?: string;
+  /** the keywords of its options block in `plugins { "<module>" { ... } }` */
+  readonly options?: BlockSchema<Options>;
+  apply(api: PluginApi<Options>): void | Promise<void>;
+}
+
+export interface PluginApi<Options = unknown> {
+  /** the plugin's options from the config, validated by its `options` schema */
+  readonly options: Options | undefined;
+  /** where the plugin was enabled in the config (undefined for built-ins) */
+  readonly enabledAt: Pos | undefined;
+  readonly hooks: AlivedHooks;
+  /** a child logger that names the plugin */
+  readonly log: Logger;
+  readonly alivedVersion: string;
+  registerChecker<C>(def: CheckerDefinition<C>): void;
+  registerTracker<C, R>(def: TrackerDefinition<C, R>): void;
+  registerNotifier<C>(def: NotifierDefinition<C>): void;
+  /** any other keyword, into one of the slots (root, global_defs, vrrp_instance, ...) */
+  registerKeyword(slot: SlotName, name: string, keyword: AnyKeyword): void;
+  /** runs when the daemon stops, in reverse order of plugins */
+  onClose(fn: () => void | Promise<void>): void;
+}
+
+export interface CheckResult {
+  readonly ok: boolean;
+  /** why, for the log: `connection refused`, `status 503` */
+  readonly message?: string;
+  /** a new weight for the real server (MISC_CHECK's misc_dynamic) */
+  readonly weight?: number;
+}
+
+export interface Checker {
+  /** One check. It must settle when `signal` aborts (connect_timeout). */
+  check(signal: AbortSignal): Promise<CheckResult>;
+  close?(): void | Promise<void>;
+}
+
+export interface CheckerContext {
+  /** where to connect: connect_ip / connect_port, else the real server */
+  readonly target: Endpoint;
+  readonly realServer: Endpoint;
+  readonly log: Logger;
+}
+
+export interface CheckerDefinition<C> {
+  /** the block keyword inside real_server, e.g. `TCP_CHECK` */
+  readonly keyword: string;
+  /** its sub-keywords */
+  readonly schema: BlockSchema<C>;
+  /** builds a checker for one real server; a definition without it is accepted in configs but not run */
+  readonly create?: (config: C, ctx: CheckerContext) => Checker;
+}
+
+export interface TrackerDefinition<C, R> {
+  /** a top-level named block defining trackers, e.g. `vrrp_script` (none for track_interface) */
+  readonly keyword?: string;
+  readonly schema?: BlockSchema<C>;
+  /** what references name: `vrrp_script` blocks are referenced by their names */
+  readonly defines?: string;
+  /** the block of references inside vrrp_instance and vrrp_sync_group, e.g. `track_script` */
+  readonly reference: { readonly keyword: string; readonly entry: ArgsParser<R> };
+  /** starts watching; a definition without it is accepted in configs but not run */
+  readonly create?: (config: C, ctx: { readonly log: Logger }) => Tracker;
+}
+
+export interface TrackerState {
+  readonly up: boolean;
+  /** the number a track_file reads, the weight a script reports */
+  readonly value?: number;
+}
+
+export interface Tracker {
+  start(report: (state: TrackerState) => void): void;
+  stop(): void | Promise<void>;
+}
+
+export interface NotifierDefinition<C> {
+  /** a top-level block configuring it, e.g. `webhook` */
+  readonly keyword: string;
+  readonly schema: BlockSchema<C>;
+  readonly create?: (config: C, ctx: { readonly log: Logger }) => Notifier;
+}
+
+export interface Notifier {
+  deliver(event: NotifyEvent, signal: AbortSignal): Promise<void>;
+  close?(): void | Promise<void>;
+}

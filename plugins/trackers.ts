@@ -1,0 +1,4 @@
+import type { AlivedPlugin } from '../core';
+
+/** Built-in tracker plugins (vrrp_script, track_file, vrrp_track_process). */
+export const TRACKER_PLUGINS: readonly AlivedPlugin<any>[] = [];
