@@ -1,0 +1,20 @@
+/**
+ * What plugins build with: keyword schemas, value parsers, the plugin
+ * contract and event types. Built-in plugins import from here (never from
+ * core internals); third-party plugins import the same names from 'alived'.
+ * This module does not pull in the compiler, so plugins loaded by the
+ * compiler never form an import cycle with it.
+ */
+export * from './plugin/types';
+export * from './plugin/events';
+export { STAGE_FIRST, STAGE_DEFAULT, STAGE_LAST, HOOK_NAMES, type AlivedHooks, type HookName } from './plugin/hooks';
+export { block, sub, value, word, lines, camel, Keyword, BlockSchema, type BlockOf, type BlockBase, type CheckCtx, type HostFacts, type ExtensionValue, type Fields } from './config/schema';
+export * from './config/values';
+export type { SlotName } from './config/registry';
+export type { Pos, Diagnostic, Severity } from './config/diagnostics';
+export type { Token } from './config/lexer';
+export type { Stmt } from './config/tree';
+export type { Logger } from './log/logger';
+export { checkerCommonFields, checkerConnectionFields } from './check/keywords';
+export { AlivedError, isAlivedError, type ErrorCode } from './errors';
+export { ALIVED_VERSION } from './version';
