@@ -1,0 +1,50 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { compileConfig, type CompileOptions, type CompileResult } from '../../core/config/compile';
+import { formatDiagnostic } from '../../core/config/diagnostics';
+import type { HostFacts } from '../../core/config/schema';
+
+/** A host where every interface and file exists: tests see only what the config itself says. */
+export const permissiveHost: HostFacts = { interfaceExists: () => true, fileExists: () => true };
+
+export function tmpDir(prefix = 'alived-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Writes files (name -> text) into a fresh directory; returns the directory. */
+export function writeFiles(files: Record<string, string>): string {
+  const dir = tmpDir();
+  for (const [name, text] of Object.entries(files)) {
+    const p = path.join(dir, name);
+    fs.mkdirSync(path.dirname(p), { recursive: true });
+    fs.writeFileSync(p, text);
+  }
+  return dir;
+}
+
+export interface Compiled extends CompileResult {
+  /** every diagnostic formatted `FILE:LINE:COL: severity: message`, with FILE relative to the temp dir */
+  lines: string[];
+  errors: string[];
+  warnings: string[];
+  dir: string;
+}
+
+/** Compiles config text (and optional extra files) written to a temp dir as keepalived.conf. */
+export async function compileText(text: string, extra: Record<string, string> = {}, options: CompileOptions = {}): Promise<Compiled> {
+  const dir = writeFiles({ 'keepalived.conf': text, ...extra });
+  return compileFile(path.join(dir, 'keepalived.conf'), { host: permissiveHost, configId: 'node1', ...options }, dir);
+}
+
+export async function compileFile(file: string, options: CompileOptions = {}, relativeTo = path.dirname(file)): Promise<Compiled> {
+  const r = await compileConfig(file, options);
+  const lines = r.diagnostics.map((d) => formatDiagnostic({ ...d, pos: { ...d.pos, file: path.relative(relativeTo, d.pos.file) } }));
+  return {
+    ...r,
+    lines,
+    errors: lines.filter((l) => / error: /.test(l)),
+    warnings: lines.filter((l) => / warning: /.test(l)),
+    dir: relativeTo,
+  };
+}
