@@ -48,6 +48,10 @@ export const ERROR_CODES = {
   ALIVED_PLUGIN_APPLY_TIMEOUT: 'a plugin did not finish apply() within its time',
   ALIVED_PLUGIN_TAP_FAILED: 'a hook tap threw, rejected or timed out',
   ALIVED_PLUGIN_CLOSE_FAILED: 'an onClose handler threw or timed out',
+  // daemon
+  ALIVED_DAEMON_PID_FILE: 'the pid file is held by another live alived, or cannot be written',
+  ALIVED_DAEMON_CONFIG_INVALID: 'the daemon refuses to start with a config that has errors',
+  ALIVED_DAEMON_RELOAD_REJECTED: 'a reload found errors in the new config; the running config goes on',
   // cli
   ALIVED_CLI_BAD_OPTION: 'a command-line option is unknown or lacks its value',
   ALIVED_CLI_NO_CONFIG: 'no config file was given and none of the defaults exist',

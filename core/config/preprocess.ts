@@ -353,7 +353,11 @@ class Preprocessor {
       const def = this.defs.get(ref.name);
       if (!def) {
         if (ref.braced) {
-          this.diags.warning('ALIVED_CONFIG_UNDEFINED_PARAMETER', line.posAt(dollar), `parameter \${${ref.name}} is not defined; the text is kept as written`);
+          // keepalived keeps the text, whose braces then open and close blocks nobody meant
+          this.diags.error('ALIVED_CONFIG_UNDEFINED_PARAMETER', line.posAt(dollar), `parameter \${${ref.name}} is not defined`);
+          changed = true;
+          b.append(line, copyFrom, dollar);
+          copyFrom = ref.end;
         }
         i = ref.end;
         continue;

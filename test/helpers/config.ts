@@ -48,3 +48,9 @@ export async function compileFile(file: string, options: CompileOptions = {}, re
     dir: relativeTo,
   };
 }
+
+/** The source tree's test/fixtures (tests run from dist/test, fixtures are not compiled). */
+export const FIXTURES = path.resolve(__dirname, '../../../test/fixtures');
+
+/** The source tree's root. */
+export const PROJECT_ROOT = path.resolve(__dirname, '../../..');

@@ -1,0 +1,158 @@
+#!/usr/bin/env node
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { compileConfig, shortHostname } from '../config/compile';
+import { formatDiagnostic, type Diagnostic } from '../config/diagnostics';
+import { dumpTree } from '../config/dump';
+import { ConfigInvalidError, Daemon } from '../daemon/daemon';
+import { acquirePidFile } from '../daemon/pid-file';
+import { isAlivedError } from '../errors';
+import { createLogger, fileSink, streamSink, syslogSink, type LogSink, type Logger } from '../log/logger';
+import { ALIVED_VERSION } from '../version';
+import { configFile, EXIT, helpText, parseArgs, type CliOptions } from './options';
+
+/** Paths in messages: relative to the working directory when below it, else absolute. */
+function shownPath(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p;
+}
+
+function printDiagnostics(diags: readonly Diagnostic[], out: NodeJS.WritableStream): void {
+  for (const d of diags) out.write(formatDiagnostic({ ...d, pos: { ...d.pos, file: shownPath(d.pos.file) } }) + '\n');
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+function makeLogger(o: CliOptions): Logger {
+  const ident = `alived[${process.pid}]`;
+  const sinks: LogSink[] = [];
+  const format = o.logJson ? 'json' : 'text';
+  if (o.logConsole) sinks.push(streamSink(process.stderr, format, ident));
+  if (o.logFile) sinks.push(fileSink(o.logFile, format, ident));
+  if (!o.noSyslog) sinks.push(syslogSink({ facility: o.logFacility, ident: 'alived' }));
+  return createLogger(sinks, o.logDetail ? 'debug' : 'info');
+}
+
+async function configTest(file: string, o: CliOptions): Promise<number> {
+  const r = await compileConfig(file, { configId: o.configId ?? shortHostname() });
+  if (o.dumpConf) process.stdout.write(dumpTree(r.tree));
+  printDiagnostics(r.diagnostics, process.stderr);
+  const summary = `${shownPath(path.resolve(file))}: ${plural(r.errorCount, 'error')}, ${plural(r.warningCount, 'warning')}`;
+  process.stderr.write(`alived: ${r.ok ? 'configuration valid' : 'configuration INVALID'}: ${summary}\n`);
+  await r.pluginHost.close();
+  return r.ok ? EXIT.OK : EXIT.CONFIG_INVALID;
+}
+
+/** Without -n: check the config here (so errors reach the terminal), then go on in a detached child. */
+async function daemonize(file: string, o: CliOptions, argv: readonly string[]): Promise<number> {
+  const r = await compileConfig(file, { configId: o.configId ?? shortHostname() });
+  await r.pluginHost.close();
+  if (!r.ok) {
+    printDiagnostics(r.diagnostics, process.stderr);
+    process.stderr.write(`alived: not started: ${plural(r.errorCount, 'error')} in the config\n`);
+    return EXIT.CONFIG_INVALID;
+  }
+  const child = spawn(process.execPath, [process.argv[1]!, ...argv, '--dont-fork'], {
+    detached: true,
+    stdio: 'ignore',
+    env: { ...process.env, ALIVED_DAEMONIZED: '1' },
+  });
+  child.unref();
+  return EXIT.OK;
+}
+
+async function runDaemon(file: string, o: CliOptions): Promise<number> {
+  const log = makeLogger(o);
+  let daemon: Daemon;
+  try {
+    daemon = await Daemon.build({ configFile: file, configId: o.configId ?? shortHostname(), log });
+  } catch (err) {
+    if (err instanceof ConfigInvalidError) {
+      printDiagnostics(err.result.diagnostics, process.stderr);
+      for (const d of err.result.diagnostics) if (d.severity === 'error') log.error({ code: d.code }, formatDiagnostic(d));
+      process.stderr.write(`alived: not started: ${plural(err.result.errorCount, 'error')} in the config\n`);
+      return EXIT.CONFIG_INVALID;
+    }
+    throw err;
+  }
+  let releasePid: () => void;
+  try {
+    releasePid = acquirePidFile(o.pidFile);
+  } catch (err) {
+    log.error({ err }, (err as Error).message);
+    process.stderr.write(`alived: ${(err as Error).message}\n`);
+    await daemon.stop();
+    return EXIT.RUNTIME;
+  }
+  if (o.dumpConf) process.stdout.write(dumpTree(daemon.tree));
+  if (o.vrrpOnly) log.info({}, 'VRRP subsystem only (-P)');
+  if (o.checkOnly) log.info({}, 'health-check subsystem only (-C)');
+
+  return new Promise<number>((resolve) => {
+    const finish = (code: number): void => {
+      releasePid();
+      resolve(code);
+    };
+    const stop = (signal: NodeJS.Signals): void => {
+      daemon.stop(signal).then(
+        () => finish(EXIT.OK),
+        (err) => {
+          log.error({ err }, 'error while stopping');
+          finish(EXIT.RUNTIME);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => {
+      daemon.reload().catch((err) => log.error({ err }, 'reload failed'));
+    });
+    // keep the event loop alive while running
+    const keepAlive = setInterval(() => undefined, 1 << 30);
+    daemon.start().catch((err) => {
+      log.error({ err }, 'start failed');
+      stop('SIGTERM');
+    });
+    process.once('exit', () => clearInterval(keepAlive));
+  });
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let o: CliOptions;
+  try {
+    o = parseArgs(argv);
+  } catch (err) {
+    process.stderr.write(`alived: ${(err as Error).message}\nTry 'alived --help'.\n`);
+    return EXIT.USAGE;
+  }
+  if (o.help) {
+    process.stdout.write(helpText() + '\n');
+    return EXIT.OK;
+  }
+  if (o.version) {
+    process.stdout.write(`alived v${ALIVED_VERSION} (keepalived.conf compatible)\n`);
+    return EXIT.OK;
+  }
+  const file = configFile(o);
+  if (!file) {
+    process.stderr.write('alived: no config file: give one with -f FILE, or create /etc/alived/alived.conf or /etc/keepalived/keepalived.conf\n');
+    return EXIT.NO_CONFIG;
+  }
+  if (o.configTest) return configTest(file, o);
+  if (!o.dontFork) return daemonize(file, o, argv);
+  return runDaemon(file, o);
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err) => {
+      // an internal failure: the message always, the stack only when asked for (-D)
+      const detail = process.argv.includes('-D') || process.argv.includes('--log-detail');
+      process.stderr.write(`alived: internal error: ${isAlivedError(err) ? `${err.code}: ` : ''}${detail ? (err as Error)?.stack : (err as Error)?.message ?? String(err)}\n`);
+      process.exit(EXIT.RUNTIME);
+    },
+  );
+}

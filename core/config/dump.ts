@@ -1,0 +1,27 @@
+import type { Token } from './lexer';
+import type { Stmt } from './tree';
+
+/** Keywords whose value is a secret: a dump shows them masked. */
+const SECRET_KEYWORDS = new Set(['auth_pass', 'smtp_password', 'password', 'secret', 'token']);
+
+function word(t: Token): string {
+  if (t.text.length > 0 && !/[\s"'{}#!\\]/.test(t.text)) return t.text;
+  return `"${t.text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/**
+ * The resolved config (includes, parameters, @id lines and sequences
+ * applied) as keepalived.conf text, one statement a line, for -d.
+ * Secrets are masked.
+ */
+export function dumpTree(stmts: readonly Stmt[], indent = ''): string {
+  let out = '';
+  for (const s of stmts) {
+    const args = SECRET_KEYWORDS.has(s.name.text) ? s.args.map(() => '********') : s.args.map(word);
+    const head = [word(s.name), ...args].join(' ');
+    if (s.block) {
+      out += `${indent}${head} {\n${dumpTree(s.block, indent + '    ')}${indent}}\n`;
+    } else out += `${indent}${head}\n`;
+  }
+  return out;
+}

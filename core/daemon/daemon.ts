@@ -1,0 +1,147 @@
+import { compileConfig, type CompileOptions, type CompileResult } from '../config/compile';
+import { formatDiagnostic, type Diagnostic } from '../config/diagnostics';
+import type { ConfigModel } from '../config/model';
+import { AlivedError } from '../errors';
+import type { Logger } from '../log/logger';
+import { PluginHost } from '../plugin/host';
+import { ALIVED_VERSION } from '../version';
+
+export interface DaemonOptions {
+  configFile: string;
+  configId?: string;
+  log: Logger;
+  /** passed to every compile: host facts, builtins, limits */
+  compile?: Omit<CompileOptions, 'pluginHost' | 'log' | 'configId'>;
+}
+
+export interface ReloadOutcome {
+  applied: boolean;
+  diagnostics: Diagnostic[];
+}
+
+export class ConfigInvalidError extends AlivedError {
+  constructor(readonly result: CompileResult) {
+    super('ALIVED_DAEMON_CONFIG_INVALID', `the config has ${result.errorCount} error${result.errorCount === 1 ? '' : 's'}`);
+  }
+}
+
+/**
+ * The daemon's lifecycle: build (compile the config and apply the plugins,
+ * touching no network), start, reload, stop. Signals are wired by the CLI,
+ * so tests drive a Daemon directly.
+ *
+ * An invalid config never runs half-applied: build() refuses it, and a
+ * reload with errors leaves the running config in place.
+ */
+export class Daemon {
+  private stopping: Promise<void> | undefined;
+  private reloading: Promise<ReloadOutcome> | undefined;
+  reloads = 0;
+
+  private constructor(
+    private readonly options: DaemonOptions,
+    private host: PluginHost,
+    private current: CompileResult,
+  ) {}
+
+  static async build(options: DaemonOptions): Promise<Daemon> {
+    const result = await Daemon.compile(options);
+    if (!result.ok) {
+      await result.pluginHost.close();
+      throw new ConfigInvalidError(result);
+    }
+    return new Daemon(options, result.pluginHost, result);
+  }
+
+  private static async compile(options: DaemonOptions): Promise<CompileResult> {
+    const host = new PluginHost({ log: options.log });
+    return compileConfig(options.configFile, { ...options.compile, configId: options.configId, pluginHost: host, log: options.log });
+  }
+
+  get model(): ConfigModel {
+    return this.current.model!;
+  }
+
+  get pluginHost(): PluginHost {
+    return this.host;
+  }
+
+  /** the resolved config tree, for -d */
+  get tree(): CompileResult['tree'] {
+    return this.current.tree;
+  }
+
+  get files(): readonly string[] {
+    return this.current.files;
+  }
+
+  /** Logs the config's warnings, then tells the plugins the config is loaded. */
+  async start(): Promise<void> {
+    const log = this.options.log;
+    log.notice({ version: ALIVED_VERSION, config: this.options.configFile }, `Starting alived v${ALIVED_VERSION}`);
+    logDiagnostics(log, this.current.diagnostics);
+    await this.host.hooks.configLoaded.promise(this.model);
+    log.info({ plugins: this.host.plugins.map((p) => p.name) }, 'Configuration loaded');
+  }
+
+  /**
+   * SIGHUP: compile the config again. With errors, log them with their
+   * positions and keep the running config. Without, swap to the new config
+   * and its plugins; the old plugins close. Reloads never overlap.
+   */
+  reload(): Promise<ReloadOutcome> {
+    if (this.reloading) return this.reloading;
+    this.reloading = this.doReload().finally(() => {
+      this.reloading = undefined;
+    });
+    return this.reloading;
+  }
+
+  private async doReload(): Promise<ReloadOutcome> {
+    const log = this.options.log;
+    log.notice({ config: this.options.configFile }, 'Reloading');
+    const next = await Daemon.compile(this.options);
+    if (!next.ok) {
+      logDiagnostics(log, next.diagnostics);
+      log.error(
+        { code: 'ALIVED_DAEMON_RELOAD_REJECTED', errors: next.errorCount },
+        `Reload rejected: the new config has ${next.errorCount} error${next.errorCount === 1 ? '' : 's'}; the running config goes on`,
+      );
+      await next.pluginHost.close();
+      return { applied: false, diagnostics: next.diagnostics };
+    }
+    const info = { files: next.files, time: Date.now() };
+    await this.host.hooks.beforeReload.promise(info);
+    const old = this.host;
+    this.host = next.pluginHost;
+    this.current = next;
+    await old.close();
+    this.reloads++;
+    logDiagnostics(log, next.diagnostics);
+    await this.host.hooks.configLoaded.promise(this.model);
+    await this.host.hooks.afterReload.promise(info);
+    log.notice({ reloads: this.reloads }, 'Reload complete');
+    return { applied: true, diagnostics: next.diagnostics };
+  }
+
+  /** SIGTERM / SIGINT: the shutdown hook, then every plugin closes, last first. */
+  stop(signal?: string): Promise<void> {
+    this.stopping ??= (async () => {
+      const log = this.options.log;
+      log.notice({ signal }, 'Stopping');
+      await this.host.hooks.shutdown.promise({ signal, time: Date.now() });
+      await this.host.close();
+      log.notice({}, 'Stopped');
+    })();
+    return this.stopping;
+  }
+}
+
+function logDiagnostics(log: Logger, diagnostics: readonly Diagnostic[]): void {
+  for (const d of diagnostics) {
+    const line = formatDiagnostic(d);
+    if (d.severity === 'error') log.error({ code: d.code }, line);
+    else if (d.severity === 'warning') log.warn({ code: d.code }, line);
+    else log.info({ code: d.code }, line);
+  }
+}
