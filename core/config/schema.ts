@@ -242,6 +242,10 @@ export class BlockSchema<Out> {
     const feature = this.options.feature ?? inheritedFeature;
     let ok = true;
     const out: Record<string, unknown> = { pos: stmt.name.pos, extensions: [] as ExtensionValue[] };
+    if (!stmt.block && !this.options.blockOptional) {
+      ctx.diags.error('ALIVED_CONFIG_MISSING_BLOCK', stmt.name.pos, `'${describeStmt(stmt)}' needs a { } block`);
+      return INVALID;
+    }
     if (this.options.header) {
       const h = this.options.header.parse(stmt.args, stmt.name.pos, keyword, ctx);
       if (h === INVALID) ok = false;
@@ -257,12 +261,6 @@ export class BlockSchema<Out> {
         stmt.args[0]!.pos,
         `'${keyword}' takes no words before its '{'; unexpected '${stmt.args[0]!.text}'`,
       );
-    }
-    if (!stmt.block) {
-      if (!this.options.blockOptional) {
-        ctx.diags.error('ALIVED_CONFIG_MISSING_BLOCK', stmt.name.pos, `'${describeStmt(stmt)}' needs a { } block`);
-        return INVALID;
-      }
     }
     const seen = new Map<string, Pos>();
     for (const child of stmt.block ?? []) {
