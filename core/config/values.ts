@@ -293,6 +293,26 @@ export const optBool: ArgsParser<boolean> = {
   },
 };
 
+/**
+ * The keyword alone means true, for keepalived flags whose handler never
+ * reads a value (`ha_suspend`, `ops`, `alpha` in virtual_server): keepalived
+ * ignores words after them, so a word draws a warning, not an error, and the
+ * flag is on whatever the word says.
+ */
+export const bareFlag: ArgsParser<boolean> = {
+  describe: '',
+  parse(words, _at, keyword, ctx) {
+    if (words.length > 0) {
+      ctx.diags.warning(
+        'ALIVED_CONFIG_EXTRA_VALUE',
+        words[0]!.pos,
+        `'${keyword}' takes no value; '${words.map((w) => w.text).join(' ')}' is ignored and '${keyword}' is on`,
+      );
+    }
+    return true;
+  },
+};
+
 type Outs<P extends readonly WordParser<unknown>[]> = { -readonly [K in keyof P]: P[K] extends WordParser<infer T> ? T : never };
 
 /** Fixed words in order; the ones from `required` on may be left out. */
@@ -499,23 +519,27 @@ export function nearest(word: string, candidates: Iterable<string>): string | un
   return undefined;
 }
 
+/** Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps cost 1. */
 function editDistance(a: string, b: string, cap: number): number {
   if (Math.abs(a.length - b.length) >= cap) return cap;
   if (a.length > 64 || b.length > 64) return a === b ? 0 : cap;
-  let prev = new Array<number>(b.length + 1);
-  let cur = new Array<number>(b.length + 1);
-  for (let j = 0; j <= b.length; j++) prev[j] = j;
+  const rows: number[][] = [];
+  for (let i = 0; i <= a.length; i++) {
+    const row = new Array<number>(b.length + 1);
+    row[0] = i;
+    rows.push(row);
+  }
+  for (let j = 0; j <= b.length; j++) rows[0]![j] = j;
   for (let i = 1; i <= a.length; i++) {
-    cur[0] = i;
-    let rowMin = cur[0];
+    let rowMin = Infinity;
     for (let j = 1; j <= b.length; j++) {
       const cost = a.charCodeAt(i - 1) === b.charCodeAt(j - 1) ? 0 : 1;
-      const v = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + cost);
-      cur[j] = v;
-      if (v < rowMin) rowMin = v;
+      let d = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, rows[i - 2]![j - 2]! + 1);
+      rows[i]![j] = d;
+      if (d < rowMin) rowMin = d;
     }
     if (rowMin >= cap) return cap;
-    [prev, cur] = [cur, prev];
   }
-  return prev[b.length]!;
+  return rows[a.length]![b.length]!;
 }

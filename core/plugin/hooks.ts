@@ -153,7 +153,6 @@ async function settleWithin(run: () => Promise<unknown>, ms: number, fail: (kind
   try {
     const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
       timer = setTimeout(() => resolve(TIMED_OUT), ms);
-      timer.unref?.();
     });
     let work: Promise<unknown>;
     try {
