@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# System packages alived and its tests need on Debian 12, as root.
+# Starts no service (there may be no systemd; a policy-rc.d keeps packages quiet).
+set -euo pipefail
+
+if [ "$(id -u)" != 0 ]; then
+  echo "setup-debian.sh: run as root (apt-get, and the tests use namespaces and raw sockets)" >&2
+  exit 1
+fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "setup-debian.sh: alived needs Node.js >= 20 (found: $(node --version 2>/dev/null || echo none))." >&2
+  echo "Debian 12's own nodejs is 18; install Node 20 (e.g. the nodejs 20 package your mirror provides) first." >&2
+  exit 1
+fi
+
+# keep maintainer scripts from starting daemons
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod +x /usr/sbin/policy-rc.d
+fi
+
+packages=(
+  build-essential python3   # node-gyp builds raw-socket's native addon
+  iproute2                  # ip netns / link / addr for the namespace lab tests
+  bsdutils                  # logger(1): alived's syslog output
+  procps                    # ps, pkill for test clean-up
+)
+need=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+echo "setup-debian.sh: system packages ready"
