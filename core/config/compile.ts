@@ -32,6 +32,8 @@ export interface CompileOptions {
   maxDiagnostics?: number;
   /** for ${_RANDOM} */
   random?: () => number;
+  /** the config's text, when it is not to be read from `file` (positions still name `file`) */
+  text?: string;
 }
 
 export interface CompileResult {
@@ -79,7 +81,7 @@ export async function compileConfig(file: string, options: CompileOptions = {}):
   const pluginHost = options.pluginHost ?? new PluginHost({ log: options.log ?? silentLogger });
   const absFile = path.resolve(file);
 
-  const pre = preprocess(absFile, { configId, diagnostics: diags, limits: options.limits, random: options.random });
+  const pre = preprocess(absFile, { configId, diagnostics: diags, limits: options.limits, random: options.random, rootText: options.text });
   const tree = buildTree(pre.lines, diags);
 
   // built-in plugins first: their keywords are part of the keepalived grammar

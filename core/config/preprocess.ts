@@ -40,6 +40,8 @@ export interface PreprocessOptions {
   limits?: Partial<PreprocessLimits>;
   /** for `${_RANDOM}`; injectable so output can be repeatable */
   random?: () => number;
+  /** the root file's text, when it is not to be read from disk (includes still are) */
+  rootText?: string;
 }
 
 export interface PreprocessResult {
@@ -114,22 +116,32 @@ class Preprocessor {
 
   run(rootFile: string): PreprocessResult {
     const abs = path.resolve(rootFile);
-    this.readFile(abs, undefined, 0, NO_CHECKS);
+    this.readFile(abs, undefined, 0, NO_CHECKS, this.options.rootText);
     return { lines: this.out, files: this.files };
   }
 
-  private readFile(file: string, includedAt: Pos | undefined, depth: number, checks: IncludeChecks): void {
-    let text: string;
+  private readText(file: string, includedAt: Pos | undefined, checks: IncludeChecks): string | undefined {
     try {
       const st = fs.statSync(file);
       if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-      text = fs.readFileSync(file, 'utf8');
+      return fs.readFileSync(file, 'utf8');
     } catch (err) {
       const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
       const pos = includedAt ?? { file, line: 1, col: 1 };
       if (!includedAt || checks.readable) this.diags.error('ALIVED_CONFIG_FILE_UNREADABLE', pos, `cannot read '${file}': ${reason}`);
       else this.diags.warning('ALIVED_CONFIG_FILE_UNREADABLE', pos, `included file '${file}' cannot be read (${reason}); it is skipped`);
-      return;
+      return undefined;
+    }
+  }
+
+  private readFile(file: string, includedAt: Pos | undefined, depth: number, checks: IncludeChecks, given?: string): void {
+    let text: string;
+    if (given !== undefined) {
+      text = given;
+    } else {
+      const read = this.readText(file, includedAt, checks);
+      if (read === undefined) return;
+      text = read;
     }
     let real = file;
     try {
