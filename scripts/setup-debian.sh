@@ -26,6 +26,7 @@ packages=(
   iproute2                  # ip netns / link / addr for the namespace lab tests
   bsdutils                  # logger(1): alived's syslog output
   procps                    # ps, pkill for test clean-up
+  redis-server              # a real server for the custom-check example (examples/redis-check)
 )
 need=()
 for p in "${packages[@]}"; do
