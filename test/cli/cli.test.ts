@@ -15,7 +15,7 @@ global_defs {
 }
 vrrp_instance VI_1 {
   state MASTER
-  interface lo
+  interface eth0
   virtual_router_id 51
   priority 150
   advert_int 1
@@ -31,7 +31,7 @@ vrrp_instance VI_1 {
 
 const BROKEN = `
 vrrp_instance VI_1 {
-  interface lo
+  interface eth0
   priority 300
   virtual_ipaddress {
     192.0.2.10/24
