@@ -1,6 +1,8 @@
+import * as net from 'node:net';
 import type { CheckCtx } from '../schema';
 import type { Token } from '../lexer';
-import { custom, INVALID, name, type ArgsParser } from '../values';
+import type { Stmt } from '../tree';
+import { custom, INVALID, name, nearest, type ArgsParser, type WordParser } from '../values';
 
 /** `NAME` of a named block: `vrrp_instance VI_1 {`. */
 export const namedHeader: ArgsParser<{ name: string }> = custom('<NAME>', (words, at, keyword, ctx) => {
@@ -22,4 +24,110 @@ export function reference(kind: string, usedBy: string): (word: Token, ctx: Chec
     ctx.refer(kind, word.text, word.pos, usedBy);
     return word.text;
   };
+}
+
+// ---------------------------------------------------------------------------
+// shared by global-defs.ts and vrrp.ts
+
+/** Reports a bad value at a word and returns INVALID. */
+export function badWord(ctx: CheckCtx, word: Token, message: string, code = 'ALIVED_CONFIG_BAD_VALUE'): typeof INVALID {
+  ctx.diags.error(code, word.pos, message);
+  return INVALID;
+}
+
+/** The words after an option that takes a value; reports a missing value. */
+export function optionValue(ctx: CheckCtx, words: readonly Token[], i: number, describe: string): Token | undefined {
+  const v = words[i + 1];
+  if (!v) ctx.diags.error('ALIVED_CONFIG_MISSING_VALUE', words[i]!.pos, `option '${words[i]!.text}' needs a value: ${words[i]!.text} ${describe}`);
+  return v;
+}
+
+/** A host name or an IP address (smtp_server): keepalived resolves names. */
+export const hostOrIp: WordParser<string> = {
+  describe: '<IP|HOSTNAME>',
+  parse(word, ctx) {
+    const t = word.text;
+    if (net.isIP(t) !== 0) return t;
+    if (/^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/.test(t)) return t;
+    return badWord(ctx, word, `'${t}' is neither an IP address nor a host name`);
+  },
+};
+
+/**
+ * A number or a name from one of iproute2's tables (rt_tables, rt_protos,
+ * rt_realms, rt_dsfield): keepalived accepts the names the host defines in
+ * /etc/iproute2, so any name-like word is accepted here.
+ */
+export function rtName(what: string, max: number, known: readonly string[] = []): WordParser<string | number> {
+  return {
+    describe: `<${what} NUMBER 0..${max}|NAME>`,
+    parse(word, ctx) {
+      const t = word.text;
+      if (/^(0x[0-9a-fA-F]+|\d+)$/.test(t)) {
+        const n = t.startsWith('0x') ? parseInt(t, 16) : Number(t);
+        if (n > max) {
+          ctx.diags.error('ALIVED_CONFIG_OUT_OF_RANGE', word.pos, `${what} ${t} is out of range: expected 0..${max} or a name`);
+          return INVALID;
+        }
+        return n;
+      }
+      if (known.includes(t)) return t;
+      if (/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(t)) return t;
+      return badWord(ctx, word, `'${t}' is not a ${what} number or name`);
+    },
+  };
+}
+
+/** iproute2's scopes: a number or one of the names it always knows. */
+export const SCOPE_NAMES = ['global', 'nowhere', 'host', 'link', 'site'] as const;
+export const rtScope: WordParser<string | number> = {
+  describe: '<global|site|link|host|nowhere|0..255>',
+  parse(word, ctx) {
+    const t = word.text;
+    if (/^(0x[0-9a-fA-F]+|\d+)$/.test(t)) {
+      const n = t.startsWith('0x') ? parseInt(t, 16) : Number(t);
+      if (n > 255) {
+        ctx.diags.error('ALIVED_CONFIG_OUT_OF_RANGE', word.pos, `scope ${t} is out of range: expected 0..255 or a scope name`);
+        return INVALID;
+      }
+      return n;
+    }
+    if ((SCOPE_NAMES as readonly string[]).includes(t)) return t;
+    const hint = nearest(t, SCOPE_NAMES);
+    return badWord(ctx, word, `'${t}' is not a scope: expected ${SCOPE_NAMES.join(', ')} or a number${hint ? ` (did you mean '${hint}'?)` : ''}`);
+  },
+};
+
+/** An interface name as the kernel accepts it for a new interface (VMAC, ipvlan): no '/', ':' or blanks, not '.' or '..'. */
+export const newIfname: WordParser<string> = {
+  describe: '<INTERFACE>',
+  parse(word, ctx) {
+    const t = word.text;
+    if (t.length === 0 || t.length > 15 || /[\s/:]/.test(t) || t === '.' || t === '..') {
+      return badWord(ctx, word, `'${t}' is not a valid interface name (1 to 15 characters, no '/', ':' or blanks)`);
+    }
+    return t;
+  },
+};
+
+/** The last statement `keyword` inside a block statement, to point messages at it. */
+export function childStmt(stmt: Stmt, keyword: string): Stmt | undefined {
+  let found: Stmt | undefined;
+  for (const c of stmt.block ?? []) if (!c.name.quoted && c.name.text === keyword) found = c;
+  return found;
+}
+
+/**
+ * A keyword that may stand alone or take one word: `nftables` or
+ * `nftables my_table`. Alone gives `true`.
+ */
+export function optionalArg<T>(w: WordParser<T>): ArgsParser<T | true> {
+  return custom(`[${w.describe}]`, (words, _at, keyword, ctx) => {
+    if (words.length === 0) return true;
+    if (words.length > 1) {
+      ctx.diags.error('ALIVED_CONFIG_EXTRA_VALUE', words[1]!.pos, `'${keyword}' takes [${w.describe}]; unexpected '${words[1]!.text}'`);
+      return INVALID;
+    }
+    return w.parse(words[0]!, ctx);
+  });
 }

@@ -1,5 +1,5 @@
 import { block, sub } from '../schema';
-import { globalDefsSchema } from './global-defs';
+import { globalDefsSchema, globalRootFields } from './global-defs';
 import { lvsRootFields } from './lvs';
 import { vrrpRootFields, checkVrrpRoot } from './vrrp';
 
@@ -10,13 +10,14 @@ import { vrrpRootFields, checkVrrpRoot } from './vrrp';
 export const rootSchema = block(
   {
     global_defs: sub(globalDefsSchema),
+    ...globalRootFields,
     ...vrrpRootFields,
     ...lvsRootFields,
   },
   {
     slot: 'root',
-    check: (model, ctx) => {
-      checkVrrpRoot(model, ctx);
+    check: (model, ctx, stmt) => {
+      checkVrrpRoot(model, ctx, stmt);
     },
   },
 );
