@@ -1,163 +1,1710 @@
+import type { Pos } from '../diagnostics';
+import type { Token } from '../lexer';
 import { block, lines, sub, value, word, type CheckCtx } from '../schema';
+import type { Stmt } from '../tree';
 import {
+  custom,
   duration,
   flag,
   ifname,
   int,
+  INVALID,
   ip,
   ipPrefix,
+  map,
   name,
-  oneOf,
+  nearest,
   one,
+  oneOf,
   optBool,
   script,
-  str,
-  withOptions,
-  INVALID,
-  map,
+  uint,
+  type ArgsParser,
   type Family,
+  type Invalid,
+  type IpAddress,
+  type IpPrefix,
+  type WordParser,
 } from '../values';
-import { namedHeader } from './common';
+import { badWord, childStmt, namedHeader, newIfname, optionalArg, optionValue, rtName, rtScope } from './common';
+import { garpExtraIf, isLinkLocalMulticast6, isMulticast } from './global-defs';
 
-const SCOPES = ['site', 'link', 'host', 'nowhere', 'global'] as const;
+/**
+ * The VRRP part of keepalived.conf, as keepalived 2.2.8 reads it
+ * (keepalived/vrrp/vrrp_parser.c and the address, route and rule parsers):
+ * vrrp_instance, vrrp_sync_group, static addresses/routes/rules and their
+ * track groups, garp_group, linkbeat_interfaces, interface_up_down_delays
+ * and bfd_instance. track_script, track_file and track_process come from
+ * the tracker plugins through the vrrp_instance and vrrp_sync_group slots.
+ */
 
-/** `<IPADDR>[/<MASK>] [brd <IPADDR>] [dev <STRING>] [scope <SCOPE>] [label <LABEL>] ...` */
-export const vipEntry = map(
-  withOptions([ipPrefix()], {
-    brd: ip({ family: 4 }),
-    broadcast: ip({ family: 4 }),
-    dev: ifname,
-    scope: oneOf(SCOPES),
-    label: str({ maxLength: 15 }),
-    peer: ipPrefix(),
-    home: null,
-    '-nodad': null,
-    nodad: null,
-    noprefixroute: null,
-    autojoin: null,
-    no_track: null,
-    track_group: name,
-  }),
-  (v) => ({ ...v.args[0]!, ...v.options }),
+const UINT32_MAX = 4294967295;
+const INT32_MAX = 2147483647;
+const MAX_TIMER_SECS = Math.floor(UINT32_MAX / 1000000);
+
+const u32 = int({ min: 0, max: UINT32_MAX });
+const u8 = int({ min: 0, max: 255 });
+
+function fail(ctx: CheckCtx, pos: Pos, message: string, code = 'ALIVED_CONFIG_BAD_VALUE'): Invalid {
+  ctx.diags.error(code, pos, message);
+  return INVALID;
+}
+
+function unknownOption(ctx: CheckCtx, w: Token, what: string, known: readonly string[]): Invalid {
+  const hint = nearest(w.text, known);
+  return fail(ctx, w.pos, `unknown ${what} option '${w.text}'${hint ? ` (did you mean '${hint}'?)` : ''}`, 'ALIVED_CONFIG_UNKNOWN_KEYWORD');
+}
+
+/** A word that looks like an address (digits with dots, or colons), to tell a bad address from a misspelt option. */
+function looksLikeAddress(t: string): boolean {
+  return /^[0-9a-fA-F:.]+(\/.*)?$/.test(t) && /[.:]/.test(t);
+}
+
+// ---------------------------------------------------------------------------
+// addresses: virtual_ipaddress, virtual_ipaddress_excluded, static_ipaddress
+
+export interface AddressEntry extends IpPrefix {
+  /** the interface (dev); default the instance's interface, or default_interface for static addresses */
+  dev?: string;
+  scope?: string | number;
+  /** an IPv4 broadcast address, or '+' / '-' to set / clear the host bits */
+  broadcast?: string;
+  label?: string;
+  peer?: IpPrefix;
+  home?: true;
+  nodad?: true;
+  mngtmpaddr?: true;
+  noprefixroute?: true;
+  autojoin?: true;
+  /** keepalived neither tracks nor restores the address if it is deleted */
+  noTrack?: true;
+  /** put the address on a VMAC (not static addresses) */
+  useVmac?: true;
+  /** static addresses: the track_group whose instances go to FAULT if it is deleted */
+  trackGroup?: string;
+  /** seconds, or 'forever' */
+  preferredLft?: number | 'forever';
+  pos: Pos;
+}
+
+type AddressKind = 'virtual_ipaddress' | 'virtual_ipaddress_excluded' | 'static_ipaddress';
+
+const ADDRESS_FLAGS = { home: 'home', '-nodad': 'nodad', mngtmpaddr: 'mngtmpaddr', noprefixroute: 'noprefixroute', autojoin: 'autojoin', no_track: 'noTrack' } as const;
+
+function addressEntry(kind: AddressKind): ArgsParser<AddressEntry> {
+  const isStatic = kind === 'static_ipaddress';
+  const options = ['dev', 'scope', 'broadcast', 'brd', 'label', 'peer', 'preferred_lft', ...Object.keys(ADDRESS_FLAGS), isStatic ? 'track_group' : 'use_vmac'];
+  const describe = `<IPADDR>[/<MASK>] [brd <IPADDR>] [dev <STRING>] [scope <SCOPE>] [label <LABEL>] [peer <IPADDR>] [home] [-nodad] [mngtmpaddr] [noprefixroute] [autojoin] [no_track] [preferred_lft <SECONDS>|forever]${isStatic ? ' [track_group <GROUP>]' : ' [use_vmac]'}`;
+  return custom(describe, (words, at, keyword, ctx) => {
+    const first = words[0];
+    if (!first) return fail(ctx, at, `'${keyword}' entry needs an address`, 'ALIVED_CONFIG_MISSING_VALUE');
+    const addr = ipPrefix().parse(first, ctx);
+    if (addr === INVALID) return INVALID;
+    const out: AddressEntry = { ...addr, pos: first.pos };
+    const v6 = addr.family === 6;
+    let ok = true;
+    let brdTok: Token | undefined;
+    for (let i = 1; i < words.length; i++) {
+      const w = words[i]!;
+      const opt = w.text;
+      if (Object.prototype.hasOwnProperty.call(ADDRESS_FLAGS, opt)) {
+        out[ADDRESS_FLAGS[opt as keyof typeof ADDRESS_FLAGS]] = true;
+        continue;
+      }
+      if (opt === 'use_vmac' && !isStatic) {
+        out.useVmac = true;
+        continue;
+      }
+      if (!options.includes(opt)) {
+        if (opt === 'track_group' || opt === 'use_vmac') {
+          return fail(ctx, w.pos, `'${opt}' is not allowed in ${keyword}${opt === 'track_group' ? ' (only static addresses have track groups; instances track their own addresses)' : ''}`);
+        }
+        return unknownOption(ctx, w, 'address', options);
+      }
+      const vw = optionValue(ctx, words, i, '<VALUE>');
+      if (!vw) return INVALID;
+      i++;
+      switch (opt) {
+        case 'dev': {
+          if (out.dev !== undefined) return fail(ctx, w.pos, `the device of ${addr.address} is given twice`, 'ALIVED_CONFIG_DUPLICATE');
+          const d = ifname.parse(vw, ctx);
+          if (d === INVALID) ok = false;
+          else out.dev = d;
+          break;
+        }
+        case 'scope': {
+          const s = rtScope.parse(vw, ctx);
+          if (s === INVALID) ok = false;
+          else if (v6) {
+            fail(ctx, w.pos, `scope cannot be set on the IPv6 address ${addr.address}`);
+            ok = false;
+          } else out.scope = s;
+          break;
+        }
+        case 'broadcast':
+        case 'brd': {
+          if (v6) return fail(ctx, w.pos, `an IPv6 address has no broadcast address (${addr.address})`);
+          brdTok = w;
+          if (vw.text === '+' || vw.text === '-') out.broadcast = vw.text;
+          else {
+            const b = ip({ family: 4 }).parse(vw, ctx);
+            if (b === INVALID) ok = false;
+            else out.broadcast = b.address;
+          }
+          break;
+        }
+        case 'label': {
+          if (vw.text.length > 15) {
+            ok = false;
+            fail(ctx, vw.pos, `label '${vw.text}' is longer than 15 characters`);
+          } else if (v6) {
+            ok = false;
+            fail(ctx, w.pos, `an IPv6 address cannot have a label (${addr.address})`);
+          } else out.label = vw.text;
+          break;
+        }
+        case 'peer': {
+          if (out.peer) return fail(ctx, w.pos, `a peer of ${addr.address} is already given`, 'ALIVED_CONFIG_DUPLICATE');
+          const p = ipPrefix().parse(vw, ctx);
+          if (p === INVALID) ok = false;
+          else if (p.family !== addr.family) {
+            fail(ctx, vw.pos, `peer ${vw.text} is not of the family of ${addr.address}`);
+            ok = false;
+          } else if (addr.prefix !== undefined && addr.prefix !== (v6 ? 128 : 32)) {
+            fail(ctx, first.pos, `${first.text}: give the prefix length on the peer address, not on the local address`, 'ALIVED_CONFIG_CONFLICT');
+            ok = false;
+          } else out.peer = p;
+          break;
+        }
+        case 'preferred_lft': {
+          if (vw.text === 'forever') out.preferredLft = 'forever';
+          else {
+            const n = u32.parse(vw, ctx);
+            if (n === INVALID) ok = false;
+            else out.preferredLft = n;
+          }
+          break;
+        }
+        case 'track_group': {
+          const g = name.parse(vw, ctx);
+          if (g === INVALID) ok = false;
+          else {
+            if (out.trackGroup !== undefined) return fail(ctx, w.pos, `track_group is given twice`, 'ALIVED_CONFIG_DUPLICATE');
+            out.trackGroup = g;
+            ctx.refer('track_group', g, vw.pos, keyword);
+          }
+          break;
+        }
+      }
+    }
+    if (!ok) return INVALID;
+    if (out.broadcast !== undefined && out.peer) return fail(ctx, brdTok!.pos, `${addr.address}: a broadcast address and a peer address cannot both be set`, 'ALIVED_CONFIG_CONFLICT');
+    if ((out.broadcast === '+' || out.broadcast === '-') && (addr.prefix ?? 32) > 30) {
+      return fail(ctx, brdTok!.pos, `${addr.address}: 'brd ${out.broadcast}' needs a prefix of /30 or shorter`);
+    }
+    if (out.trackGroup !== undefined && out.dev === undefined) {
+      return fail(ctx, first.pos, `${addr.address}: a static address with track_group needs dev <INTERFACE>`, 'ALIVED_CONFIG_MISSING_VALUE');
+    }
+    return out;
+  });
+}
+
+// ---------------------------------------------------------------------------
+// routes: virtual_routes, static_routes
+
+export interface RouteEncap {
+  type: 'ip' | 'ip6' | 'mpls' | 'ila';
+  /** mpls labels, ila locator */
+  address?: string;
+  id?: string;
+  dst?: string;
+  src?: string;
+  tos?: string | number;
+  ttl?: number;
+  flags?: number;
+}
+
+export interface RouteNexthop {
+  via?: IpAddress;
+  dev?: string;
+  /** 1..256 */
+  weight?: number;
+  onlink?: true;
+  realms?: string;
+  encap?: RouteEncap;
+}
+
+export interface RouteEntry {
+  family: Family;
+  /** unicast unless a route type was given (blackhole, unreachable, prohibit, local, ...) */
+  type: string;
+  /** the destination; 'default' for default/any/all */
+  dst: IpPrefix | 'default';
+  /** preferred source address (`src`) */
+  src?: IpAddress;
+  /** source prefix (`from`, IPv6 only) */
+  from?: IpPrefix | 'default';
+  via?: IpAddress;
+  dev?: string;
+  table?: string | number;
+  protocol?: string | number;
+  scope?: string | number;
+  metric?: number;
+  tos?: string | number;
+  onlink?: true;
+  noTrack?: true;
+  trackGroup?: string;
+  vrf?: string;
+  /** keepalived prepends routes unless add or append is given */
+  mode: 'prepend' | 'add' | 'append';
+  nexthops: RouteNexthop[];
+  encap?: RouteEncap;
+  /** route metrics (mtu, advmss, rtt, ...) and other attributes (realms, expires, pref, ...) as written */
+  attrs: Record<string, string | number | true>;
+  /** metrics given with `lock` */
+  locked: string[];
+  pos: Pos;
+}
+
+const ROUTE_TYPES = ['local', 'nat', 'broadcast', 'brd', 'anycast', 'multicast', 'prohibit', 'unreachable', 'blackhole', 'xresolve', 'unicast', 'throw'];
+const ROUTE_OPTIONS = [
+  'inet', 'inet6', 'src', 'as', 'via', 'gw', 'from', 'tos', 'dsfield', 'table', 'protocol', 'scope', 'metric', 'priority', 'preference',
+  'dev', 'oif', 'onlink', 'encap', 'expires', 'mtu', 'hoplimit', 'advmss', 'rtt', 'rttvar', 'reordering', 'window', 'cwnd', 'ssthresh',
+  'realms', 'rto_min', 'initcwnd', 'initrwnd', 'features', 'quickack', 'congctl', 'pref', 'ttl-propagate', 'fastopen_no_cookie',
+  'add', 'prepend', 'append', 'or', 'nexthop', 'no_track', 'track_group', 'vrf', 'to',
+];
+const LOCKABLE = ['mtu', 'advmss', 'rtt', 'rttvar', 'reordering', 'cwnd', 'ssthresh', 'rto_min', 'congctl'];
+
+/** `<N>[s|sec|secs|ms|msec|msecs]`: ip route's rtt times */
+const rttTime: WordParser<string> = {
+  describe: '<TIME>[s|ms]',
+  parse(w, ctx) {
+    const m = /^(\d+(?:\.\d*)?|\.\d+)(s|secs?|ms|msecs?)?$/i.exec(w.text);
+    if (!m) return badWord(ctx, w, `'${w.text}' is not a time (e.g. 200ms, 1.5s, or a number of milliseconds)`);
+    const ms = Number(m[1]) * (m[2] && !/^m/i.test(m[2]) ? 1000 : 1);
+    if (m[2] && ms > 120000) return badWord(ctx, w, `${w.text} is out of range: at most 120s`, 'ALIVED_CONFIG_OUT_OF_RANGE');
+    return w.text;
+  },
+};
+
+/** `<REALM>[/<REALM>]` */
+const realms: WordParser<string> = {
+  describe: '[<FROM_REALM>/]<TO_REALM>',
+  parse(w, ctx) {
+    const parts = w.text.split('/');
+    if (parts.length > 2) return badWord(ctx, w, `'${w.text}' is not a realm or FROM/TO realms`);
+    for (const p of parts) {
+      const r = rtName('realm', 65535).parse({ ...w, text: p }, ctx);
+      if (r === INVALID) return INVALID;
+    }
+    return w.text;
+  },
+};
+
+const dsfield = rtName('dsfield', 255);
+const routeTable = rtName('table', UINT32_MAX, ['default', 'main', 'local']);
+const routeProtocol = rtName('protocol', 255, ['none', 'redirect', 'kernel', 'boot', 'static', 'gated', 'ra', 'mrt', 'zebra', 'bird', 'babel', 'dnrouted', 'xorp', 'ntk', 'dhcp', 'keepalived']);
+
+/** A route destination or source: an address with an optional prefix, or default/any/all. */
+function routeAddress(ctx: CheckCtx, w: Token): IpPrefix | 'default' | Invalid {
+  if (w.text === 'default' || w.text === 'any' || w.text === 'all') return 'default';
+  return ipPrefix().parse(w, ctx);
+}
+
+class FamilyTracker {
+  family: Family | undefined;
+  constructor(private readonly ctx: CheckCtx, private readonly what: string) {}
+  set(f: Family, w: Token, detail: string): boolean {
+    if (this.family === undefined) {
+      this.family = f;
+      return true;
+    }
+    if (this.family === f) return true;
+    this.ctx.diags.error('ALIVED_CONFIG_CONFLICT', w.pos, `${this.what} mixes IPv4 and IPv6 (${detail})`);
+    return false;
+  }
+}
+
+function parseEncap(ctx: CheckCtx, words: readonly Token[], i: number): { encap: RouteEncap; next: number } | Invalid {
+  const typeTok = words[i + 1];
+  if (!typeTok) return fail(ctx, words[i]!.pos, `'encap' needs a type: ip, ip6, mpls or ila`, 'ALIVED_CONFIG_MISSING_VALUE');
+  const type = typeTok.text;
+  let j = i + 2;
+  if (type === 'mpls' || type === 'ila') {
+    const a = words[j];
+    if (!a) return fail(ctx, typeTok.pos, `'encap ${type}' needs ${type === 'mpls' ? 'a label stack (LABEL[/LABEL...])' : 'a locator (XXXX:XXXX:XXXX:XXXX)'}`, 'ALIVED_CONFIG_MISSING_VALUE');
+    const good = type === 'mpls' ? /^\d+(\/\d+)*$/.test(a.text) && a.text.split('/').every((l) => Number(l) <= 1048575) : /^([0-9a-fA-F]{1,4}:){3}[0-9a-fA-F]{1,4}$/.test(a.text);
+    if (!good) return badWord(ctx, a, `'${a.text}' is not ${type === 'mpls' ? 'an MPLS label stack' : 'an ILA locator'}`);
+    return { encap: { type, address: a.text }, next: j + 1 };
+  }
+  if (type !== 'ip' && type !== 'ip6') return badWord(ctx, typeTok, `'${type}' is not an encap type: expected ip, ip6, mpls or ila`);
+  const fam: Family = type === 'ip' ? 4 : 6;
+  const enc: RouteEncap = { type };
+  const keys = type === 'ip' ? ['id', 'dst', 'src', 'tos', 'ttl', 'flags'] : ['id', 'dst', 'src', 'tc', 'hoplimit', 'flags'];
+  while (j + 1 < words.length && keys.includes(words[j]!.text)) {
+    const k = words[j]!.text;
+    const vw = words[j + 1]!;
+    switch (k) {
+      case 'id':
+        if (!/^\d+$/.test(vw.text) || BigInt(vw.text) > 18446744073709551615n) return badWord(ctx, vw, `encap id '${vw.text}' is not a 64-bit number`);
+        enc.id = vw.text;
+        break;
+      case 'dst':
+      case 'src': {
+        const a = ip({ family: fam }).parse(vw, ctx);
+        if (a === INVALID) return INVALID;
+        enc[k] = a.address;
+        break;
+      }
+      case 'tos':
+      case 'tc': {
+        const d = dsfield.parse(vw, ctx);
+        if (d === INVALID) return INVALID;
+        enc.tos = d;
+        break;
+      }
+      case 'ttl':
+      case 'hoplimit': {
+        const n = u8.parse(vw, ctx);
+        if (n === INVALID) return INVALID;
+        enc.ttl = n;
+        break;
+      }
+      case 'flags': {
+        const n = int({ min: 0, max: 65535 }).parse(vw, ctx);
+        if (n === INVALID) return INVALID;
+        enc.flags = n;
+        break;
+      }
+    }
+    j += 2;
+  }
+  if (enc.dst === undefined && enc.id === undefined) return fail(ctx, typeTok.pos, `'encap ${type}' needs dst <ADDRESS> or id <ID>`, 'ALIVED_CONFIG_MISSING_VALUE');
+  return { encap: enc, next: j };
+}
+
+function routeEntry(allowTrackGroup: boolean): ArgsParser<RouteEntry> {
+  const known = allowTrackGroup ? ROUTE_OPTIONS : ROUTE_OPTIONS.filter((o) => o !== 'track_group');
+  return custom(
+    '[src <IPADDR>] [to] [<TYPE>] <IPADDR>[/<MASK>]|default [via|gw <IPADDR>] [or <IPADDR>] [dev <STRING>] [scope <SCOPE>] [table <TABLE>] [metric <N>] [nexthop ...] [no_track] ...',
+    (words, at, keyword, ctx) => {
+      const fam = new FamilyTracker(ctx, `a route in ${keyword}`);
+      const out: Omit<RouteEntry, 'family' | 'dst'> & { dst?: RouteEntry['dst'] } = {
+        type: 'unicast',
+        mode: 'prepend',
+        nexthops: [],
+        attrs: {},
+        locked: [],
+        pos: words[0]?.pos ?? at,
+      };
+      let dstTok: Token | undefined;
+      let familyFromDefault: Family | undefined;
+      let ok = true;
+      const need = (i: number, describe: string): Token | undefined => optionValue(ctx, words, i, describe);
+      const num = (p: WordParser<number>, w: Token): number | undefined => {
+        const n = p.parse(w, ctx);
+        if (n === INVALID) {
+          ok = false;
+          return undefined;
+        }
+        return n;
+      };
+      let i = 0;
+      for (; i < words.length; i++) {
+        const w = words[i]!;
+        const opt = w.text;
+        switch (opt) {
+          case 'inet':
+          case 'inet6':
+            if (!fam.set(opt === 'inet' ? 4 : 6, w, `'${opt}'`)) return INVALID;
+            continue;
+          case 'src': {
+            const vw = need(i++, '<IPADDR>');
+            if (!vw) return INVALID;
+            const a = ip().parse(vw, ctx);
+            if (a === INVALID) return INVALID;
+            if (!fam.set(a.family, vw, `src ${vw.text}`)) return INVALID;
+            out.src = a;
+            continue;
+          }
+          case 'as':
+            return fail(ctx, w.pos, `'as [to]' (MPLS NAT) is not supported for routes`, 'ALIVED_CONFIG_NOT_SUPPORTED');
+          case 'via':
+          case 'gw': {
+            if (opt === 'gw') ctx.diags.note('ALIVED_CONFIG_DEPRECATED', w.pos, `'gw' is the old spelling of 'via' in routes; accepted`);
+            let vw = need(i++, '[inet|inet6] <IPADDR>');
+            if (!vw) return INVALID;
+            if (vw.text === 'inet' || vw.text === 'inet6') {
+              if (!fam.set(vw.text === 'inet' ? 4 : 6, vw, `via ${vw.text}`)) return INVALID;
+              vw = need(i++, '<IPADDR>');
+              if (!vw) return INVALID;
+            }
+            const a = ip().parse(vw, ctx);
+            if (a === INVALID) return INVALID;
+            if (!fam.set(a.family, vw, `via ${vw.text}`)) return INVALID;
+            out.via = a;
+            continue;
+          }
+          case 'from': {
+            const vw = need(i++, '<IPADDR>[/<MASK>]');
+            if (!vw) return INVALID;
+            const a = routeAddress(ctx, vw);
+            if (a === INVALID) return INVALID;
+            if (a === 'default' || a.family !== 6) return fail(ctx, vw.pos, `'from' in a route is for IPv6 source routing only; use 'src' to set the source address`);
+            if (!fam.set(6, vw, `from ${vw.text}`)) return INVALID;
+            out.from = a;
+            continue;
+          }
+          case 'tos':
+          case 'dsfield': {
+            const vw = need(i++, '<DSFIELD>');
+            if (!vw) return INVALID;
+            const d = dsfield.parse(vw, ctx);
+            if (d === INVALID) ok = false;
+            else out.tos = d;
+            continue;
+          }
+          case 'table': {
+            const vw = need(i++, '<TABLE>');
+            if (!vw) return INVALID;
+            const t = routeTable.parse(vw, ctx);
+            if (t === INVALID) ok = false;
+            else out.table = t;
+            continue;
+          }
+          case 'protocol': {
+            const vw = need(i++, '<PROTOCOL>');
+            if (!vw) return INVALID;
+            const p = routeProtocol.parse(vw, ctx);
+            if (p === INVALID) ok = false;
+            else out.protocol = p;
+            continue;
+          }
+          case 'scope': {
+            const vw = need(i++, '<SCOPE>');
+            if (!vw) return INVALID;
+            const s = rtScope.parse(vw, ctx);
+            if (s === INVALID) ok = false;
+            else out.scope = s;
+            continue;
+          }
+          case 'metric':
+          case 'priority':
+          case 'preference': {
+            const vw = need(i++, '<NUMBER>');
+            if (!vw) return INVALID;
+            out.metric = num(u32, vw);
+            continue;
+          }
+          case 'dev':
+          case 'oif': {
+            const vw = need(i++, '<INTERFACE>');
+            if (!vw) return INVALID;
+            const d = ifname.parse(vw, ctx);
+            if (d === INVALID) ok = false;
+            else out.dev = d;
+            continue;
+          }
+          case 'onlink':
+            out.onlink = true;
+            continue;
+          case 'encap': {
+            const e = parseEncap(ctx, words, i);
+            if (e === INVALID) return INVALID;
+            out.encap = e.encap;
+            i = e.next - 1;
+            continue;
+          }
+          case 'expires':
+          case 'pref': {
+            const vw = need(i++, opt === 'pref' ? 'low|medium|high|<0..255>' : '<SECONDS>');
+            if (!vw) return INVALID;
+            if (!fam.set(6, w, `'${opt}' is IPv6 only`)) return INVALID;
+            if (opt === 'pref' && ['low', 'medium', 'high'].includes(vw.text)) out.attrs[opt] = vw.text;
+            else {
+              const n = num(opt === 'pref' ? u8 : u32, vw);
+              if (n !== undefined) out.attrs[opt] = n;
+            }
+            continue;
+          }
+          case 'realms': {
+            const vw = need(i++, '<REALMS>');
+            if (!vw) return INVALID;
+            if (!fam.set(4, w, `'realms' is IPv4 only`)) return INVALID;
+            const r = realms.parse(vw, ctx);
+            if (r === INVALID) ok = false;
+            else out.attrs.realms = r;
+            continue;
+          }
+          case 'hoplimit':
+          case 'window':
+          case 'initcwnd':
+          case 'initrwnd':
+          case 'quickack':
+          case 'fastopen_no_cookie': {
+            const vw = need(i++, '<NUMBER>');
+            if (!vw) return INVALID;
+            const p = opt === 'hoplimit' ? u8 : opt === 'quickack' || opt === 'fastopen_no_cookie' ? int({ min: 0, max: 1 }) : u32;
+            const n = num(p, vw);
+            if (n !== undefined) out.attrs[opt] = n;
+            continue;
+          }
+          case 'mtu':
+          case 'advmss':
+          case 'reordering':
+          case 'cwnd':
+          case 'ssthresh':
+          case 'rtt':
+          case 'rttvar':
+          case 'rto_min':
+          case 'congctl': {
+            let vw = need(i++, `[lock] <VALUE>`);
+            if (!vw) return INVALID;
+            if (vw.text === 'lock' && LOCKABLE.includes(opt)) {
+              out.locked.push(opt);
+              vw = need(i++, '<VALUE>');
+              if (!vw) return INVALID;
+            }
+            if (opt === 'congctl') out.attrs[opt] = vw.text;
+            else if (opt === 'rtt' || opt === 'rttvar' || opt === 'rto_min') {
+              const t = rttTime.parse(vw, ctx);
+              if (t === INVALID) ok = false;
+              else out.attrs[opt] = t;
+            } else {
+              const n = num(u32, vw);
+              if (n !== undefined) out.attrs[opt] = n;
+            }
+            continue;
+          }
+          case 'features': {
+            const vw = need(i++, 'ecn');
+            if (!vw) return INVALID;
+            if (vw.text !== 'ecn') return badWord(ctx, vw, `route feature '${vw.text}' is not supported: only ecn`);
+            out.attrs.features = 'ecn';
+            continue;
+          }
+          case 'ttl-propagate': {
+            const vw = need(i++, 'enabled|disabled');
+            if (!vw) return INVALID;
+            const v = oneOf(['enabled', 'disabled']).parse(vw, ctx);
+            if (v === INVALID) ok = false;
+            else out.attrs[opt] = v;
+            continue;
+          }
+          case 'add':
+          case 'prepend':
+          case 'append':
+            out.mode = opt;
+            continue;
+          case 'or': {
+            ctx.diags.note('ALIVED_CONFIG_DEPRECATED', w.pos, `'or' in routes is deprecated: use 'nexthop via <A> nexthop via <B>'; accepted`);
+            if (out.nexthops.length) return fail(ctx, w.pos, `only one 'or' may be given, and not with nexthop`, 'ALIVED_CONFIG_CONFLICT');
+            const vw = need(i++, '<IPADDR>');
+            if (!vw) return INVALID;
+            const a = ip().parse(vw, ctx);
+            if (a === INVALID) return INVALID;
+            if (!fam.set(a.family, vw, `or ${vw.text}`)) return INVALID;
+            out.nexthops.push(out.via ? { via: out.via } : {}, { via: a });
+            out.via = undefined;
+            continue;
+          }
+          case 'nexthop': {
+            if (out.nexthops.length) return fail(ctx, w.pos, `nexthop cannot be combined with 'or'`, 'ALIVED_CONFIG_CONFLICT');
+            const r = parseNexthops(ctx, words, i, fam);
+            if (r === INVALID) return INVALID;
+            out.nexthops = r;
+            i = words.length;
+            continue;
+          }
+          case 'no_track':
+            out.noTrack = true;
+            continue;
+          case 'track_group': {
+            if (!allowTrackGroup) break;
+            const vw = need(i++, '<GROUP>');
+            if (!vw) return INVALID;
+            if (out.trackGroup !== undefined) return fail(ctx, vw.pos, `track_group is given twice`, 'ALIVED_CONFIG_DUPLICATE');
+            out.trackGroup = vw.text;
+            ctx.refer('track_group', vw.text, vw.pos, keyword);
+            continue;
+          }
+          case 'vrf': {
+            const vw = need(i++, '<VRF>');
+            if (!vw) return INVALID;
+            const d = ifname.parse(vw, ctx);
+            if (d === INVALID) ok = false;
+            else out.vrf = d;
+            continue;
+          }
+        }
+        // the destination: [to] [<TYPE>] <ADDRESS>
+        let d = w;
+        if (d.text === 'to') {
+          const n = need(i++, '[<TYPE>] <IPADDR>[/<MASK>]');
+          if (!n) return INVALID;
+          d = n;
+        }
+        if (ROUTE_TYPES.includes(d.text)) {
+          out.type = d.text === 'brd' ? 'broadcast' : d.text;
+          const n = words[i + 1];
+          if (!n) return fail(ctx, d.pos, `route type '${d.text}' needs a destination`, 'ALIVED_CONFIG_MISSING_VALUE');
+          i++;
+          d = n;
+        }
+        if (d.text === 'default6') {
+          ctx.diags.note('ALIVED_CONFIG_DEPRECATED', d.pos, `'default6' is deprecated: write 'inet6 default'; accepted`);
+          if (!fam.set(6, d, 'default6')) return INVALID;
+          familyFromDefault = 6;
+          d = { ...d, text: 'default' };
+        }
+        if (d.text !== 'default' && d.text !== 'any' && d.text !== 'all' && !looksLikeAddress(d.text)) {
+          return unknownOption(ctx, d, 'route', [...known, ...ROUTE_TYPES]);
+        }
+        const dst = routeAddress(ctx, d);
+        if (dst === INVALID) return INVALID;
+        if (out.dst !== undefined) return fail(ctx, d.pos, `the route already has the destination ${dstTok!.text}; '${d.text}' would replace it`, 'ALIVED_CONFIG_DUPLICATE');
+        if (dst !== 'default' && !fam.set(dst.family, d, `destination ${d.text}`)) return INVALID;
+        out.dst = dst;
+        dstTok = d;
+      }
+      if (!ok) return INVALID;
+      if (out.dst === undefined) return fail(ctx, words[0]?.pos ?? at, `a route needs a destination (an address, or default)`, 'ALIVED_CONFIG_MISSING_VALUE');
+      if (out.trackGroup !== undefined && out.dev === undefined) {
+        return fail(ctx, out.pos, `a static route with track_group needs dev <INTERFACE>`, 'ALIVED_CONFIG_MISSING_VALUE');
+      }
+      if (!out.noTrack && out.protocol !== undefined && out.protocol !== 'keepalived' && out.protocol !== 18) {
+        ctx.diags.warning(
+          'ALIVED_CONFIG_NO_EFFECT',
+          out.pos,
+          `protocol ${out.protocol} is replaced by keepalived's own (18) because the route is tracked; add no_track to keep it`,
+        );
+      }
+      return { ...out, family: fam.family ?? familyFromDefault ?? 4, dst: out.dst } as RouteEntry;
+    },
+  );
+}
+
+function parseNexthops(ctx: CheckCtx, words: readonly Token[], start: number, fam: FamilyTracker): RouteNexthop[] | Invalid {
+  const hops: RouteNexthop[] = [];
+  let i = start;
+  while (i < words.length && words[i]!.text === 'nexthop') {
+    const hop: RouteNexthop = {};
+    i++;
+    for (; i < words.length; i++) {
+      const w = words[i]!;
+      const opt = w.text;
+      if (opt === 'nexthop') break;
+      if (opt === 'onlink') {
+        hop.onlink = true;
+        continue;
+      }
+      if (opt === 'encap') {
+        const e = parseEncap(ctx, words, i);
+        if (e === INVALID) return INVALID;
+        hop.encap = e.encap;
+        i = e.next - 1;
+        continue;
+      }
+      if (opt === 'as') return fail(ctx, w.pos, `'as [to]' (MPLS NAT) is not supported for nexthops`, 'ALIVED_CONFIG_NOT_SUPPORTED');
+      if (!['via', 'dev', 'weight', 'realms'].includes(opt)) {
+        const hint = nearest(opt, ['via', 'dev', 'weight', 'onlink', 'encap', 'realms', 'nexthop']);
+        return fail(ctx, w.pos, `unexpected '${opt}' after nexthop${hint ? ` (did you mean '${hint}'?)` : ''}; route options go before the first nexthop`, 'ALIVED_CONFIG_UNKNOWN_KEYWORD');
+      }
+      let vw = optionValue(ctx, words, i++, '<VALUE>');
+      if (!vw) return INVALID;
+      switch (opt) {
+        case 'via': {
+          if (vw.text === 'inet' || vw.text === 'inet6') {
+            if (!fam.set(vw.text === 'inet' ? 4 : 6, vw, `nexthop via ${vw.text}`)) return INVALID;
+            vw = optionValue(ctx, words, i++, '<IPADDR>');
+            if (!vw) return INVALID;
+          }
+          const a = ip().parse(vw, ctx);
+          if (a === INVALID) return INVALID;
+          if (!fam.set(a.family, vw, `nexthop via ${vw.text}`)) return INVALID;
+          hop.via = a;
+          break;
+        }
+        case 'dev': {
+          const d = ifname.parse(vw, ctx);
+          if (d === INVALID) return INVALID;
+          hop.dev = d;
+          break;
+        }
+        case 'weight': {
+          const n = int({ min: 1, max: 256 }).parse(vw, ctx);
+          if (n === INVALID) return INVALID;
+          hop.weight = n;
+          break;
+        }
+        case 'realms': {
+          if (!fam.set(4, w, `'realms' is IPv4 only`)) return INVALID;
+          const r = realms.parse(vw, ctx);
+          if (r === INVALID) return INVALID;
+          hop.realms = r;
+          break;
+        }
+      }
+    }
+    hops.push(hop);
+  }
+  if (i < words.length) return fail(ctx, words[i]!.pos, `unexpected '${words[i]!.text}' after the nexthops`, 'ALIVED_CONFIG_EXTRA_VALUE');
+  return hops;
+}
+
+// ---------------------------------------------------------------------------
+// rules: virtual_rules, static_rules
+
+export interface RuleEntry {
+  family: Family;
+  /** to_tbl (table/lookup, l3mdev), goto, nop, blackhole, unreachable, prohibit */
+  action: 'table' | 'l3mdev' | 'goto' | 'nop' | 'blackhole' | 'unreachable' | 'prohibit';
+  table?: string | number;
+  gotoTarget?: number;
+  from?: IpPrefix | 'default';
+  to?: IpPrefix | 'default';
+  not?: true;
+  preference?: number;
+  tos?: string | number;
+  fwmark?: number;
+  fwmask?: number;
+  realms?: string;
+  suppressPrefixlength?: number;
+  suppressIfgroup?: string | number;
+  iif?: string;
+  oif?: string;
+  tunnelId?: string;
+  uidrange?: { start: number; end: number };
+  protocol?: number;
+  ipproto?: string | number;
+  sport?: { start: number; end: number };
+  dport?: { start: number; end: number };
+  noTrack?: true;
+  trackGroup?: string;
+  pos: Pos;
+}
+
+const RULE_OPTIONS = [
+  'inet', 'inet6', 'from', 'to', 'table', 'lookup', 'not', 'preference', 'order', 'priority', 'tos', 'dsfield', 'fwmark', 'realms',
+  'suppress_prefixlength', 'sup_pl', 'suppress_ifgroup', 'sup_group', 'dev', 'iif', 'oif', 'tunnel-id', 'uidrange', 'l3mdev', 'protocol',
+  'ipproto', 'sport', 'dport', 'no_track', 'track_group', 'type', 'goto', 'nop', 'blackhole', 'unreachable', 'prohibit',
+];
+
+function range16(w: Token, ctx: CheckCtx): { start: number; end: number } | Invalid {
+  const m = /^(\d+)(?:-(\d+))?$/.exec(w.text);
+  if (!m || Number(m[1]) > 65535 || Number(m[2] ?? m[1]) > 65535) return badWord(ctx, w, `'${w.text}' is not a port or PORT-PORT range (0..65535)`);
+  return { start: Number(m[1]), end: Number(m[2] ?? m[1]) };
+}
+
+function ruleEntry(allowTrackGroup: boolean): ArgsParser<RuleEntry> {
+  const known = allowTrackGroup ? RULE_OPTIONS : RULE_OPTIONS.filter((o) => o !== 'track_group');
+  return custom('[from <IPADDR>[/<MASK>]] [to <IPADDR>[/<MASK>]] table <TABLE>|goto <N>|nop|blackhole|unreachable|prohibit|l3mdev [preference <N>] ...', (words, at, keyword, ctx) => {
+    const fam = new FamilyTracker(ctx, `a rule in ${keyword}`);
+    const out: Partial<RuleEntry> & { pos: Pos } = { pos: words[0]?.pos ?? at };
+    let actionTok: Token | undefined;
+    let tableOptionTok: Token | undefined;
+    let ok = true;
+    const setAction = (a: RuleEntry['action'], w: Token): boolean => {
+      if (out.action !== undefined) {
+        ctx.diags.error('ALIVED_CONFIG_CONFLICT', w.pos, `a rule takes one action (table, goto, nop, blackhole, prohibit, unreachable or l3mdev); '${actionTok!.text}' is already given`);
+        return false;
+      }
+      out.action = a;
+      actionTok = w;
+      return true;
+    };
+    for (let i = 0; i < words.length; i++) {
+      const w = words[i]!;
+      let opt = w.text;
+      const need = (describe: string): Token | undefined => {
+        const v = optionValue(ctx, words, i, describe);
+        if (v) i++;
+        return v;
+      };
+      switch (opt) {
+        case 'inet':
+        case 'inet6':
+          if (!fam.set(opt === 'inet' ? 4 : 6, w, `'${opt}'`)) return INVALID;
+          continue;
+        case 'from':
+        case 'to': {
+          const vw = need('<IPADDR>[/<MASK>]');
+          if (!vw) return INVALID;
+          const a = routeAddress(ctx, vw);
+          if (a === INVALID) return INVALID;
+          if (a !== 'default' && !fam.set(a.family, vw, `${opt} ${vw.text}`)) return INVALID;
+          out[opt] = a;
+          continue;
+        }
+        case 'table':
+        case 'lookup': {
+          const vw = need('<TABLE>');
+          if (!vw) return INVALID;
+          const t = routeTable.parse(vw, ctx);
+          if (t === INVALID) return INVALID;
+          if (t === 0) return badWord(ctx, vw, 'table 0 is not valid for a rule');
+          if (!setAction('table', w)) return INVALID;
+          out.table = t;
+          continue;
+        }
+        case 'not':
+          out.not = true;
+          continue;
+        case 'preference':
+        case 'order':
+        case 'priority': {
+          const vw = need('<NUMBER>');
+          if (!vw) return INVALID;
+          const n = u32.parse(vw, ctx);
+          if (n === INVALID) ok = false;
+          else out.preference = n;
+          continue;
+        }
+        case 'tos':
+        case 'dsfield': {
+          const vw = need('<DSFIELD>');
+          if (!vw) return INVALID;
+          const d = dsfield.parse(vw, ctx);
+          if (d === INVALID) ok = false;
+          else out.tos = d;
+          continue;
+        }
+        case 'fwmark': {
+          const vw = need('<MARK>[/<MASK>]');
+          if (!vw) return INVALID;
+          const m = /^(0x[0-9a-fA-F]+|\d+)(?:\/(0x[0-9a-fA-F]+|\d+))?$/.exec(vw.text);
+          const val = (s: string): number => (s.startsWith('0x') ? parseInt(s, 16) : Number(s));
+          if (!m || val(m[1]!) > UINT32_MAX || (m[2] !== undefined && val(m[2]) > UINT32_MAX)) {
+            ok = false;
+            badWord(ctx, vw, `'${vw.text}' is not a firewall mark MARK[/MASK] (32-bit numbers)`);
+          } else {
+            out.fwmark = val(m[1]!);
+            if (m[2] !== undefined) out.fwmask = val(m[2]);
+          }
+          continue;
+        }
+        case 'realms': {
+          const vw = need('<REALMS>');
+          if (!vw) return INVALID;
+          if (!fam.set(4, w, `'realms' is IPv4 only`)) return INVALID;
+          const r = realms.parse(vw, ctx);
+          if (r === INVALID) ok = false;
+          else out.realms = r;
+          tableOptionTok = w;
+          continue;
+        }
+        case 'suppress_prefixlength':
+        case 'sup_pl': {
+          const vw = need('<LENGTH>');
+          if (!vw) return INVALID;
+          const n = int({ min: 0, max: INT32_MAX }).parse(vw, ctx);
+          if (n === INVALID) ok = false;
+          else out.suppressPrefixlength = n;
+          tableOptionTok = w;
+          continue;
+        }
+        case 'suppress_ifgroup':
+        case 'sup_group': {
+          const vw = need('<GROUP>');
+          if (!vw) return INVALID;
+          const g = rtName('interface group', INT32_MAX).parse(vw, ctx);
+          if (g === INVALID) ok = false;
+          else out.suppressIfgroup = g;
+          tableOptionTok = w;
+          continue;
+        }
+        case 'dev':
+        case 'iif':
+        case 'oif': {
+          const vw = need('<INTERFACE>');
+          if (!vw) return INVALID;
+          const d = ifname.parse(vw, ctx);
+          if (d === INVALID) ok = false;
+          else if (opt === 'oif') out.oif = d;
+          else out.iif = d;
+          continue;
+        }
+        case 'tunnel-id': {
+          const vw = need('<ID>');
+          if (!vw) return INVALID;
+          if (!/^\d+$/.test(vw.text) || BigInt(vw.text) > 18446744073709551615n) {
+            ok = false;
+            badWord(ctx, vw, `tunnel-id '${vw.text}' is not a 64-bit number`);
+          } else out.tunnelId = vw.text;
+          continue;
+        }
+        case 'uidrange': {
+          const vw = need('<UID>-<UID>');
+          if (!vw) return INVALID;
+          const m = /^(\d+)-(\d+)$/.exec(vw.text);
+          if (!m || Number(m[1]) > UINT32_MAX || Number(m[2]) > UINT32_MAX) {
+            ok = false;
+            badWord(ctx, vw, `'${vw.text}' is not a uid range FIRST-LAST`);
+          } else out.uidrange = { start: Number(m[1]), end: Number(m[2]) };
+          continue;
+        }
+        case 'l3mdev':
+          if (!setAction('l3mdev', w)) return INVALID;
+          continue;
+        case 'protocol': {
+          const vw = need('<0..255>');
+          if (!vw) return INVALID;
+          const n = u8.parse(vw, ctx);
+          if (n === INVALID) ok = false;
+          else out.protocol = n;
+          continue;
+        }
+        case 'ipproto': {
+          const vw = need('<PROTOCOL>');
+          if (!vw) return INVALID;
+          const p = rtName('IP protocol', 255).parse(vw, ctx);
+          if (p === INVALID) ok = false;
+          else out.ipproto = p;
+          continue;
+        }
+        case 'sport':
+        case 'dport': {
+          const vw = need('<PORT>[-<PORT>]');
+          if (!vw) return INVALID;
+          const r = range16(vw, ctx);
+          if (r === INVALID) ok = false;
+          else out[opt] = r;
+          continue;
+        }
+        case 'no_track':
+          out.noTrack = true;
+          continue;
+        case 'track_group': {
+          if (!allowTrackGroup) break;
+          const vw = need('<GROUP>');
+          if (!vw) return INVALID;
+          if (out.trackGroup !== undefined) return fail(ctx, vw.pos, `track_group is given twice`, 'ALIVED_CONFIG_DUPLICATE');
+          out.trackGroup = vw.text;
+          ctx.refer('track_group', vw.text, vw.pos, keyword);
+          continue;
+        }
+      }
+      // [type] goto <N> | nop | blackhole | unreachable | prohibit
+      let t = w;
+      if (opt === 'type') {
+        const n = need('goto|nop|blackhole|unreachable|prohibit');
+        if (!n) return INVALID;
+        t = n;
+        opt = n.text;
+      }
+      if (opt === 'goto') {
+        const vw = need('<PREFERENCE>');
+        if (!vw) return INVALID;
+        const n = u32.parse(vw, ctx);
+        if (n === INVALID) return INVALID;
+        if (!setAction('goto', t)) return INVALID;
+        out.gotoTarget = n;
+        continue;
+      }
+      if (opt === 'nop' || opt === 'blackhole' || opt === 'unreachable' || opt === 'prohibit') {
+        if (!setAction(opt, t)) return INVALID;
+        continue;
+      }
+      if (looksLikeAddress(opt)) return fail(ctx, t.pos, `'${opt}': an address in a rule follows 'from' or 'to'`);
+      return unknownOption(ctx, t, 'rule', known);
+    }
+    if (!ok) return INVALID;
+    if (out.action === undefined) return fail(ctx, out.pos, `a rule needs an action: table <TABLE>, goto <N>, nop, blackhole, unreachable, prohibit or l3mdev`, 'ALIVED_CONFIG_MISSING_VALUE');
+    if (out.action === 'goto') {
+      if (out.preference === undefined) return fail(ctx, actionTok!.pos, `a goto rule needs a preference lower than its target`, 'ALIVED_CONFIG_MISSING_VALUE');
+      if (out.preference >= out.gotoTarget!) return fail(ctx, actionTok!.pos, `goto ${out.gotoTarget} must jump forward: it is not after preference ${out.preference}`, 'ALIVED_CONFIG_CONFLICT');
+    }
+    if (tableOptionTok && out.action !== 'table') {
+      return fail(ctx, tableOptionTok.pos, `'${tableOptionTok.text}' applies only to rules whose action is table`, 'ALIVED_CONFIG_CONFLICT');
+    }
+    if (out.trackGroup !== undefined && out.iif === undefined) {
+      return fail(ctx, out.pos, `a static rule with track_group needs dev <INTERFACE>`, 'ALIVED_CONFIG_MISSING_VALUE');
+    }
+    if (out.preference === undefined) {
+      ctx.diags.warning(
+        'ALIVED_CONFIG_NO_EFFECT',
+        out.pos,
+        `this rule has no preference: keepalived picks one, which is probably not what you want; add preference <N>`,
+      );
+    }
+    if (!out.noTrack && out.protocol !== undefined && out.protocol !== 18) {
+      ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', out.pos, `protocol ${out.protocol} is replaced by keepalived's own (18) because the rule is tracked; add no_track to keep it`);
+    }
+    return { ...out, family: fam.family ?? 4 } as RuleEntry;
+  });
+}
+
+// ---------------------------------------------------------------------------
+// tracking entries, unicast peers, VMAC
+
+export interface TrackInterfaceEntry {
+  interface: string;
+  weight?: number;
+  reverse?: true;
+  pos: Pos;
+}
+
+/** `<INTERFACE> [weight <-253..253> [reverse]]` */
+const trackInterfaceEntry: ArgsParser<TrackInterfaceEntry> = custom('<INTERFACE> [weight <-253..253> [reverse]]', (words, at, keyword, ctx) => {
+  const first = words[0];
+  if (!first) return fail(ctx, at, `'${keyword}' entry needs an interface`, 'ALIVED_CONFIG_MISSING_VALUE');
+  const iface = ifname.parse(first, ctx);
+  if (iface === INVALID) return INVALID;
+  const out: TrackInterfaceEntry = { interface: iface, pos: first.pos };
+  const w1 = words[1];
+  if (w1) {
+    if (w1.text !== 'weight') return unknownOption(ctx, w1, 'track_interface', ['weight']);
+    const vw = optionValue(ctx, words, 1, '<-253..253>');
+    if (!vw) return INVALID;
+    const n = int({ min: -253, max: 253 }).parse(vw, ctx);
+    if (n === INVALID) return INVALID;
+    out.weight = n;
+    const w3 = words[3];
+    if (w3) {
+      if (w3.text !== 'reverse') return unknownOption(ctx, w3, 'track_interface weight', ['reverse']);
+      out.reverse = true;
+    }
+    if (words[4]) return fail(ctx, words[4].pos, `unexpected '${words[4].text}' in ${keyword}`, 'ALIVED_CONFIG_EXTRA_VALUE');
+  }
+  return out;
+});
+
+export interface TrackBfdEntry {
+  name: string;
+  weight?: number;
+  reverse?: boolean;
+  pos: Pos;
+}
+
+/** `<BFD_INSTANCE> [weight <-253..253> [reverse|noreverse]]` */
+const trackBfdEntry: ArgsParser<TrackBfdEntry> = custom('<BFD_NAME> [weight <-253..253> [reverse|noreverse]]', (words, at, keyword, ctx) => {
+  const first = words[0];
+  if (!first) return fail(ctx, at, `'${keyword}' entry needs a bfd_instance name`, 'ALIVED_CONFIG_MISSING_VALUE');
+  ctx.refer('bfd_instance', first.text, first.pos, keyword);
+  const out: TrackBfdEntry = { name: first.text, pos: first.pos };
+  const w1 = words[1];
+  if (w1) {
+    if (w1.text !== 'weight') return unknownOption(ctx, w1, 'track_bfd', ['weight']);
+    const vw = optionValue(ctx, words, 1, '<-253..253>');
+    if (!vw) return INVALID;
+    const n = int({ min: -253, max: 253 }).parse(vw, ctx);
+    if (n === INVALID) return INVALID;
+    out.weight = n;
+    const w3 = words[3];
+    if (w3) {
+      if (w3.text !== 'reverse' && w3.text !== 'noreverse') return unknownOption(ctx, w3, 'track_bfd weight', ['reverse', 'noreverse']);
+      out.reverse = w3.text === 'reverse';
+    }
+    if (words[4]) return fail(ctx, words[4].pos, `unexpected '${words[4].text}' in ${keyword}`, 'ALIVED_CONFIG_EXTRA_VALUE');
+  }
+  return out;
+});
+
+export interface UnicastPeer extends IpAddress {
+  minTtl?: number;
+  maxTtl?: number;
+  pos: Pos;
+}
+
+/** `<IPADDR> [min_ttl <0..255>] [max_ttl <0..255>]` */
+const unicastPeerEntry: ArgsParser<UnicastPeer> = custom('<IPADDR> [min_ttl <0..255>] [max_ttl <0..255>]', (words, at, keyword, ctx) => {
+  const first = words[0];
+  if (!first) return fail(ctx, at, `'${keyword}' entry needs an address`, 'ALIVED_CONFIG_MISSING_VALUE');
+  const a = ip().parse(first, ctx);
+  if (a === INVALID) return INVALID;
+  const out: UnicastPeer = { ...a, pos: first.pos };
+  for (let i = 1; i < words.length; i += 2) {
+    const w = words[i]!;
+    if (w.text !== 'min_ttl' && w.text !== 'max_ttl') return unknownOption(ctx, w, 'unicast_peer', ['min_ttl', 'max_ttl']);
+    const vw = optionValue(ctx, words, i, '<0..255>');
+    if (!vw) return INVALID;
+    const n = u8.parse(vw, ctx);
+    if (n === INVALID) return INVALID;
+    if (w.text === 'min_ttl') out.minTtl = n;
+    else out.maxTtl = n;
+  }
+  if ((out.minTtl ?? 0) > (out.maxTtl ?? 255)) {
+    return fail(ctx, first.pos, `unicast_peer ${a.address}: min_ttl ${out.minTtl ?? 0} > max_ttl ${out.maxTtl ?? 255} would discard every packet`, 'ALIVED_CONFIG_CONFLICT');
+  }
+  return out;
+});
+
+/** `[<VMAC_INTERFACE_NAME>] [<MAC_ADDRESS>]`; a MAC of 5 octets takes the VRID as its last */
+const useVmac = custom('[<INTERFACE>] [<MAC>]', (words, _at, keyword, ctx) => {
+  const out: { interface?: string; mac?: string } = {};
+  if (words.length > 2) return fail(ctx, words[2]!.pos, `'${keyword}' takes [<INTERFACE>] [<MAC>]; unexpected '${words[2]!.text}'`, 'ALIVED_CONFIG_EXTRA_VALUE');
+  for (const w of words) {
+    if (w.text.includes(':')) {
+      if (out.mac !== undefined) return fail(ctx, w.pos, `${keyword}: the MAC address is given twice`, 'ALIVED_CONFIG_DUPLICATE');
+      const octets = w.text.replace(/:$/, '').split(':');
+      if (!(octets.length === 5 || octets.length === 6) || !octets.every((o) => /^[0-9a-fA-F]{1,2}$/.test(o))) {
+        return badWord(ctx, w, `'${w.text}' is not a MAC address (5 or 6 hex octets separated by ':'; with 5, the VRID is the last octet)`);
+      }
+      const bytes = octets.map((o) => parseInt(o, 16));
+      if (bytes[0]! & 1) return badWord(ctx, w, `'${w.text}' is a multicast MAC address`);
+      if (bytes[0] === 0 && bytes[1] === 0 && bytes[2] === 0x5e && bytes[3] === 0 && (bytes[4] === 1 || bytes[4] === 2)) {
+        return badWord(ctx, w, `'${w.text}' is in the VRRP virtual MAC range 00:00:5e:00:01/02:xx, which keepalived uses by default; leave the MAC out`);
+      }
+      out.mac = w.text;
+    } else {
+      if (out.interface !== undefined) return fail(ctx, w.pos, `${keyword}: the interface name is given twice`, 'ALIVED_CONFIG_DUPLICATE');
+      const n = newIfname.parse(w, ctx);
+      if (n === INVALID) return INVALID;
+      out.interface = n;
+    }
+  }
+  return out;
+});
+
+/** `[<INTERFACE_NAME>] [<IP_ADDRESS>[/<MASK>]] [bridge|private|vepa]` */
+const useIpvlan = custom('[<INTERFACE>] [<IPADDR>[/<MASK>]] [bridge|private|vepa]', (words, _at, keyword, ctx) => {
+  const out: { interface?: string; address?: IpPrefix; mode?: 'bridge' | 'private' | 'vepa' } = {};
+  for (const w of words) {
+    const t = w.text;
+    if (t === 'bridge' || t === 'private' || t === 'vepa') {
+      if (out.mode) return fail(ctx, w.pos, `${keyword}: the mode is given twice`, 'ALIVED_CONFIG_DUPLICATE');
+      out.mode = t;
+    } else if (looksLikeAddress(t)) {
+      if (out.address) return fail(ctx, w.pos, `${keyword}: the address is given twice`, 'ALIVED_CONFIG_DUPLICATE');
+      const a = ipPrefix().parse(w, ctx);
+      if (a === INVALID) return INVALID;
+      out.address = a;
+    } else {
+      if (out.interface !== undefined) return fail(ctx, w.pos, `${keyword}: the interface name is given twice`, 'ALIVED_CONFIG_DUPLICATE');
+      const n = newIfname.parse(w, ctx);
+      if (n === INVALID) return INVALID;
+      out.interface = n;
+    }
+  }
+  return out;
+});
+
+/** notify_deleted may stand alone (then `notify` gets DELETED instead of FAULT) or name a script. */
+const optScript: ArgsParser<true | ReturnType<typeof script.parse>> = custom(`[${script.describe}]`, (words, at, keyword, ctx) =>
+  words.length === 0 ? true : script.parse(words, at, keyword, ctx),
 );
+
+const multicastDst: WordParser<IpAddress> = {
+  describe: '<MULTICAST IPADDR>',
+  parse(w, ctx) {
+    const a = ip().parse(w, ctx);
+    if (a === INVALID) return INVALID;
+    if (a.family === 4 && !isMulticast(a.address)) return badWord(ctx, w, `mcast_dst_ip ${w.text} is not a multicast address`);
+    if (a.family === 6 && !isLinkLocalMulticast6(a.address)) return badWord(ctx, w, `mcast_dst_ip ${w.text} is not a link-local multicast address (ffX2::)`);
+    return a;
+  },
+};
+
+// ---------------------------------------------------------------------------
+// authentication
+
+/** Secrets never appear in messages: this parser does not echo its words. */
+const authPass: ArgsParser<string> = custom('<PASSWORD>', (words, at, keyword, ctx) => {
+  if (words.length === 0) return fail(ctx, at, `'${keyword}' needs a password`, 'ALIVED_CONFIG_MISSING_VALUE');
+  if (words.length > 1) return fail(ctx, words[1]!.pos, `'${keyword}' takes one word; quote a password that has blanks`, 'ALIVED_CONFIG_EXTRA_VALUE');
+  const p = words[0]!.text;
+  if (p.length === 0) return fail(ctx, words[0]!.pos, `'${keyword}' is empty`);
+  if (p.length > 8 && !warnedLongPass.has(ctx)) {
+    warnedLongPass.add(ctx);
+    ctx.diags.warning(
+      'ALIVED_CONFIG_NO_EFFECT',
+      words[0]!.pos,
+      `auth_pass is longer than 8 characters: VRRP keeps only the first 8 (as keepalived does), so peers with the same first 8 characters authenticate`,
+    );
+  }
+  return p;
+});
+const warnedLongPass = new WeakSet<object>();
+
+const authType: WordParser<'PASS'> = {
+  describe: '<PASS>',
+  parse(w, ctx) {
+    if (w.text === 'AH') {
+      ctx.diags.error(
+        'ALIVED_CONFIG_NOT_SUPPORTED',
+        w.pos,
+        `auth_type AH (IPsec authentication header) is not supported by alived; use auth_type PASS, or VRRPv3 (version 3) without authentication`,
+      );
+      return INVALID;
+    }
+    const v = oneOf(['PASS']).parse(w, ctx);
+    return v === INVALID ? INVALID : v;
+  },
+};
+
+const authenticationSchema = block(
+  {
+    auth_type: word(authType).doc('PASS (AH is not supported by alived)'),
+    auth_pass: value(authPass).doc('password; only the first 8 characters are used'),
+  },
+  {
+    check: (v: { authType?: string; authPass?: string; pos: Pos }, ctx) => {
+      if (v.authType && v.authPass === undefined) {
+        ctx.diags.error('ALIVED_CONFIG_MISSING_REQUIRED', v.pos, `authentication with auth_type ${v.authType} needs auth_pass`);
+      } else if (!v.authType && v.authPass !== undefined) {
+        ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', v.pos, `authentication without auth_type: auth_pass is not used; add auth_type PASS`);
+      }
+    },
+  },
+);
+
+// ---------------------------------------------------------------------------
+// vrrp_instance
+
+const gratuitous = {
+  garp_master_delay: word(int({ min: 0, max: MAX_TIMER_SECS })).doc('seconds before the second set of gratuitous ARPs; default global vrrp_garp_master_delay'),
+  garp_master_repeat: word(int({ min: 1, max: UINT32_MAX })),
+  garp_master_refresh: word(int({ min: 0, max: UINT32_MAX })),
+  garp_master_refresh_repeat: word(int({ min: 1, max: UINT32_MAX })),
+  garp_lower_prio_delay: word(int({ min: 0, max: MAX_TIMER_SECS })),
+  garp_lower_prio_repeat: word(int({ min: 0, max: INT32_MAX })),
+};
 
 export const vrrpInstanceSchema = block(
   {
-    state: word(oneOf(['MASTER', 'BACKUP'])),
-    interface: word(ifname).required(),
-    virtual_router_id: word(int({ min: 1, max: 255 })).required(),
-    priority: word(int({ min: 1, max: 255 })).default(100),
-    advert_int: word(duration({ min: 0.01, max: 255 })).default(1),
-    version: word(int({ min: 2, max: 3 })),
-    virtual_ipaddress: lines(vipEntry),
-    virtual_ipaddress_excluded: lines(vipEntry),
-    unicast_src_ip: word(ip()),
-    unicast_peer: lines(
-      map(withOptions([ip()], { min_ttl: int({ min: 0, max: 255 }), max_ttl: int({ min: 0, max: 255 }) }), (v) => ({ ...v.args[0]!, ...v.options })),
-    ),
+    state: word(oneOf(['MASTER', 'BACKUP'])).doc('initial state; default BACKUP, or MASTER when priority is 255'),
+    interface: word(ifname)
+      .required()
+      .validate((v, ctx, stmt) => {
+        if (v === 'lo') ctx.diags.error('ALIVED_CONFIG_BAD_VALUE', stmt.args[0]!.pos, `the loopback interface cannot carry VRRP`);
+      })
+      .doc('the interface VRRP runs on (alived requires it, also with unicast)'),
+    vrf: word(ifname).doc('VRF to run in, for unicast without interface'),
+    use_vmac: value(useVmac).feature('vmac').doc('[<NAME>] [<MAC>]: run on a macvlan with the virtual MAC'),
+    use_vmac_addr: value(flag).feature('vmac'),
+    vmac_xmit_base: value(flag).feature('vmac'),
+    use_ipvlan: value(useIpvlan).feature('vmac'),
+    native_ipv6: value(flag).deprecated('the virtual addresses determine the address family'),
+    dont_track_primary: value(flag).feature('vrrp-track').doc('ignore faults of the instance interface'),
+    track_interface: lines(trackInterfaceEntry).feature('vrrp-track'),
+    track_bfd: lines(trackBfdEntry).feature('bfd'),
     mcast_src_ip: word(ip()),
-    authentication: sub(
-      block({
-        auth_type: word(oneOf(['PASS', 'AH'])),
-        auth_pass: word(str({ minLength: 1 })),
-      }),
-    ),
-    nopreempt: value(flag),
+    unicast_src_ip: word(ip()),
+    mcast_dst_ip: word(multicastDst),
+    track_src_ip: value(flag).feature('vrrp-track'),
+    unicast_peer: lines(unicastPeerEntry),
+    unicast_fault_no_peer: value(flag),
+    unicast_ttl: word(u8),
+    check_unicast_src: value(flag),
+    old_unicast_checksum: value(optionalArg(oneOf(['never']))),
+    v3_checksum_as_v2: value(optBool),
+    virtual_router_id: word(int({ min: 1, max: 255 })).required(),
+    version: word(int({ min: 2, max: 3 })).doc('default global vrrp_version (2); IPv6 instances use 3'),
+    priority: word(int({ min: 1, max: 255 })).doc('1..255; default 255 with state MASTER, else 100; 255 is the address owner'),
+    advert_int: word(duration({ min: 0.01, max: 255 })).default(1).doc('seconds; VRRPv2: whole seconds 1..255; VRRPv3: 0.01..40.95'),
+    virtual_ipaddress: lines(addressEntry('virtual_ipaddress')),
+    virtual_ipaddress_excluded: lines(addressEntry('virtual_ipaddress_excluded')),
+    no_virtual_ipaddress: value(flag),
+    promote_secondaries: value(flag),
+    virtual_routes: lines(routeEntry(false)),
+    virtual_rules: lines(ruleEntry(false)),
+    accept: value(flag).feature('firewall'),
+    no_accept: value(flag).feature('firewall'),
+    skip_check_adv_addr: value(optBool),
+    strict_mode: value(optBool),
     preempt: value(flag),
-    preempt_delay: word(duration({ max: 1000 })),
-    track_interface: lines(
-      map(withOptions([ifname], { weight: int({ min: -253, max: 253 }), reverse: null }), (v) => ({ interface: v.args[0]!, ...v.options })),
-    ),
+    nopreempt: value(flag),
+    preempt_delay: word(duration({ min: 0, max: 1000 })).doc('seconds, 0..1000'),
+    debug: word(int({ min: 0, max: 4 })),
     notify_master: value(script).feature('notify-script'),
     notify_backup: value(script).feature('notify-script'),
     notify_fault: value(script).feature('notify-script'),
     notify_stop: value(script).feature('notify-script'),
-    notify_deleted: value(optScriptOrFlag()).feature('notify-script'),
+    notify_deleted: value(optScript).feature('notify-script'),
     notify: value(script).feature('notify-script'),
     notify_master_rx_lower_pri: value(script).feature('notify-script'),
+    notify_priority_changes: value(optBool).feature('notify-script'),
     smtp_alert: value(optBool).feature('notify-mail'),
+    lvs_sync_daemon_interface: word(ifname).feature('lvs-sync').deprecated("use 'lvs_sync_daemon <INTERFACE> inst <VRRP_INSTANCE>' in global_defs"),
+    ...gratuitous,
+    down_timer_adverts: word(int({ min: 1, max: 100 })).doc('adverts missed before the master is down; default 3'),
+    timer_expired_backup: value(optionalArg(int({ min: 1, max: 254 }))),
+    garp_extra_if: value(garpExtraIf(0)).feature('vmac').alias('vmac_garp_intvl', { deprecated: true }),
+    lower_prio_no_advert: value(optBool),
+    higher_prio_send_advert: value(optBool),
+    kernel_rx_buf_size: word(uint()),
+    linkbeat_use_polling: value(flag).feature('vrrp-track').deprecated('use a linkbeat_interfaces block'),
+    authentication: sub(authenticationSchema),
   },
   {
     header: namedHeader,
     feature: 'vrrp',
+    slot: 'vrrp_instance',
     defines: { kind: 'vrrp_instance', name: (v: { name: string }) => v.name },
-    check: (v, ctx) => checkInstance(v, ctx),
+    check: (v: unknown, ctx: CheckCtx, stmt: Stmt): void => checkInstance(v as Instance, ctx, stmt),
   },
 );
 
-/** notify_deleted may stand alone (then `notify` gets DELETED) or name a script. */
-function optScriptOrFlag() {
-  return {
-    describe: `[${script.describe}]`,
-    parse: (words: Parameters<typeof script.parse>[0], at: Parameters<typeof script.parse>[1], keyword: string, ctx: CheckCtx) =>
-      words.length === 0 ? (true as const) : script.parse(words, at, keyword, ctx),
-  };
-}
+// ---------------------------------------------------------------------------
+// vrrp_sync_group
+
+const instanceList = lines(
+  map(one(name), (n, words, ctx) => {
+    ctx.refer('vrrp_instance', n, words[0]!.pos, 'vrrp_sync_group');
+    return n;
+  }),
+);
 
 export const vrrpSyncGroupSchema = block(
   {
-    group: lines(
-      map(one(name), (n, words, ctx) => {
-        ctx.refer('vrrp_instance', n, words[0]!.pos, 'vrrp_sync_group');
-        return n;
-      }),
-    ).required(),
+    group: instanceList.required().doc('the vrrp_instances that change state together'),
+    track_interface: lines(trackInterfaceEntry).feature('vrrp-track'),
+    track_bfd: lines(trackBfdEntry).feature('bfd'),
     notify_master: value(script).feature('notify-script'),
     notify_backup: value(script).feature('notify-script'),
     notify_fault: value(script).feature('notify-script'),
     notify_stop: value(script).feature('notify-script'),
     notify: value(script).feature('notify-script'),
+    notify_priority_changes: value(optBool).feature('notify-script'),
     smtp_alert: value(optBool).feature('notify-mail'),
+    sync_group_tracking_weight: value(flag).alias('global_tracking', {
+      deprecated: true,
+      note: 'use track_interface, track_script and track_file on the sync group',
+    }),
   },
   { header: namedHeader, feature: 'vrrp-sync', slot: 'vrrp_sync_group', defines: { kind: 'vrrp_sync_group', name: (v: { name: string }) => v.name } },
+);
+
+// ---------------------------------------------------------------------------
+// other VRRP blocks
+
+/** `track_group NAME { group { VI_1 ... } }`: instances that go to FAULT when a static address, route or rule of the group is lost */
+export const trackGroupSchema = block(
+  { group: instanceList.required() },
+  { header: namedHeader, feature: 'static-net', defines: { kind: 'track_group', name: (v: { name: string }) => v.name } },
+);
+
+/** garp_group { garp_interval, gna_interval, interface | interfaces { } } */
+export const garpGroupSchema = block(
+  {
+    garp_interval: word(duration({ min: 0, max: 2147.483647 })).doc('seconds between gratuitous ARPs on these interfaces'),
+    gna_interval: word(duration({ min: 0, max: 2147.483647 })).doc('seconds between unsolicited NAs on these interfaces'),
+    interface: word(ifname),
+    interfaces: lines(one(ifname), { allowEmpty: false }),
+  },
+  {
+    feature: 'vrrp',
+    check: (v: { garpInterval?: number; gnaInterval?: number; interface?: string; interfaces?: string[]; pos: Pos }, ctx) => {
+      if (v.garpInterval === undefined && v.gnaInterval === undefined) {
+        ctx.diags.error('ALIVED_CONFIG_MISSING_REQUIRED', v.pos, `garp_group needs garp_interval or gna_interval`);
+      }
+      if (v.interface === undefined && v.interfaces === undefined) {
+        ctx.diags.error('ALIVED_CONFIG_MISSING_REQUIRED', v.pos, `garp_group needs interface <NAME> or interfaces { ... }`);
+      } else if (v.interface !== undefined && v.interfaces !== undefined) {
+        ctx.diags.error('ALIVED_CONFIG_CONFLICT', v.pos, `garp_group takes interface or interfaces, not both`);
+      }
+      for (const [k, val] of [['garp_interval', v.garpInterval], ['gna_interval', v.gnaInterval]] as const) {
+        if (val !== undefined && val >= 1) ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', v.pos, `${k} ${val} is very large (seconds between messages)`);
+      }
+    },
+  },
+);
+
+/** `<INTERFACE> [MII|ETHTOOL|IOCTL]` */
+const linkbeatEntry = map(tuple2(ifname, oneOf(['MII', 'ETHTOOL', 'IOCTL'])), (t) => ({ interface: t[0], type: t[1] }));
+
+/** `<INTERFACE> <DOWN_DELAY> [<UP_DELAY>]`, seconds up to 255; up defaults to down */
+const upDownDelayEntry = custom('<INTERFACE> <DOWN_SECONDS> [<UP_SECONDS>]', (words, at, keyword, ctx) => {
+  const d = duration({ min: 0, max: 255 });
+  if (words.length < 2) return fail(ctx, words[0]?.pos ?? at, `an entry of '${keyword}' needs an interface and a down delay: <INTERFACE> <DOWN_SECONDS> [<UP_SECONDS>]`, 'ALIVED_CONFIG_MISSING_VALUE');
+  if (words.length > 3) return fail(ctx, words[3]!.pos, `unexpected '${words[3]!.text}' in ${keyword}`, 'ALIVED_CONFIG_EXTRA_VALUE');
+  const iface = ifname.parse(words[0]!, ctx);
+  const down = d.parse(words[1]!, ctx);
+  const up = words[2] ? d.parse(words[2], ctx) : down;
+  if (iface === INVALID || down === INVALID || up === INVALID) return INVALID;
+  return { interface: iface, down, up, pos: words[0]!.pos };
+});
+
+function tuple2<A, B>(a: WordParser<A>, b: WordParser<B>): ArgsParser<[A, B | undefined]> {
+  return custom(`${a.describe} [${b.describe}]`, (words, at, keyword, ctx) => {
+    if (words.length === 0) return fail(ctx, at, `'${keyword}' entry needs ${a.describe}`, 'ALIVED_CONFIG_MISSING_VALUE');
+    if (words.length > 2) return fail(ctx, words[2]!.pos, `unexpected '${words[2]!.text}' in ${keyword}`, 'ALIVED_CONFIG_EXTRA_VALUE');
+    const x = a.parse(words[0]!, ctx);
+    const y = words[1] ? b.parse(words[1], ctx) : undefined;
+    return x === INVALID || y === INVALID ? INVALID : [x, y];
+  });
+}
+
+/** bfd_instance NAME { ... }: a BFD session (RFC 5880) that VRRP instances track with track_bfd */
+export const bfdInstanceSchema = block(
+  {
+    neighbor_ip: word(ip()).required().alias('neighbour_ip'),
+    source_ip: word(ip()),
+    min_rx: word(duration({ min: 0.001, max: 4294967 })).doc('milliseconds (resolution 1us); default 10'),
+    min_tx: word(duration({ min: 0.001, max: 4294967 })).doc('milliseconds; default 10'),
+    idle_tx: word(duration({ min: 1, max: 4294967 })).doc('milliseconds; default 1000'),
+    multiplier: word(int({ min: 1, max: 255 })).doc('missed packets before down; default 5'),
+    passive: value(flag),
+    ttl: word(int({ min: 1, max: 255 })).alias('hoplimit').doc('default 255 (IPv4), 64 (IPv6)'),
+    max_hops: word(int({ min: -1, max: 255 })),
+    multihop: value(optBool),
+    weight: value(
+      custom('<-253..253> [reverse]', (words, at, keyword, ctx) => {
+        const w = tuple2(int({ min: -253, max: 253 }), oneOf(['reverse'])).parse(words, at, keyword, ctx);
+        return w === INVALID ? INVALID : { weight: w[0], reverse: w[1] === 'reverse' };
+      }),
+    ),
+    vrrp: value(flag).doc('send events only to VRRP'),
+    checker: value(flag).doc('send events only to the checkers'),
+  },
+  {
+    header: custom('<NAME>', (words, at, keyword, ctx) => {
+      const h = namedHeader.parse(words, at, keyword, ctx);
+      if (h !== INVALID && h.name.length > 31) return fail(ctx, words[0]!.pos, `bfd_instance name '${h.name}' is longer than 31 characters`);
+      return h;
+    }),
+    feature: 'bfd',
+    defines: { kind: 'bfd_instance', name: (v: { name: string }) => v.name },
+    check: (v: { neighborIp: IpAddress; sourceIp?: IpAddress; maxHops?: number; ttl?: number; name: string; pos: Pos }, ctx) => {
+      if (v.sourceIp && v.sourceIp.family !== v.neighborIp.family) {
+        ctx.diags.error('ALIVED_CONFIG_CONFLICT', v.pos, `bfd_instance ${v.name}: source_ip and neighbor_ip are of different address families`);
+      }
+      const ttl = v.ttl ?? (v.neighborIp.family === 4 ? 255 : 64);
+      if (v.maxHops !== undefined && v.maxHops > ttl) {
+        ctx.diags.error('ALIVED_CONFIG_CONFLICT', v.pos, `bfd_instance ${v.name}: max_hops ${v.maxHops} exceeds the ttl/hoplimit ${ttl}`);
+      }
+    },
+  },
 );
 
 export const vrrpRootFields = {
   vrrp_instance: sub(vrrpInstanceSchema).repeatable(),
   vrrp_sync_group: sub(vrrpSyncGroupSchema).repeatable(),
+  track_group: sub(trackGroupSchema).repeatable().feature('static-net'),
+  static_ipaddress: lines(addressEntry('static_ipaddress')).repeatable().feature('static-net').doc('addresses keepalived keeps configured, whatever the VRRP state'),
+  static_routes: lines(routeEntry(true)).repeatable().feature('static-net'),
+  static_rules: lines(ruleEntry(true)).repeatable().feature('static-net'),
+  garp_group: sub(garpGroupSchema).repeatable().feature('vrrp'),
+  linkbeat_interfaces: lines(linkbeatEntry).repeatable().feature('vrrp-track').doc('interfaces whose link state is polled (MII, ETHTOOL or IOCTL) rather than read from netlink'),
+  interface_up_down_delays: lines(upDownDelayEntry).repeatable().feature('vrrp-track'),
+  bfd_instance: sub(bfdInstanceSchema).repeatable().feature('bfd'),
 };
 
-type Instance = ReturnType<typeof vrrpInstanceSchema.parseBlock> extends infer T ? Exclude<T, typeof INVALID> : never;
+// ---------------------------------------------------------------------------
+// checks
 
-function familyOf(v: Instance): Family | undefined {
-  return v.virtualIpaddress?.[0]?.family;
+type Instance = Exclude<ReturnType<typeof vrrpInstanceSchema.parseBlock>, Invalid>;
+type SyncGroup = Exclude<ReturnType<typeof vrrpSyncGroupSchema.parseBlock>, Invalid>;
+type TrackGroup = Exclude<ReturnType<typeof trackGroupSchema.parseBlock>, Invalid>;
+
+/** The address family keepalived deduces: from the VIPs, else unicast peers, source and destination addresses; IPv4 by default. */
+export function instanceFamily(v: Instance): Family {
+  return (
+    v.virtualIpaddress?.[0]?.family ??
+    v.unicastPeer?.[0]?.family ??
+    v.unicastSrcIp?.family ??
+    v.mcastSrcIp?.family ??
+    v.mcastDstIp?.family ??
+    v.useIpvlan?.address?.family ??
+    (v.nativeIpv6 ? 6 : 4)
+  );
 }
 
-function checkInstance(v: Instance, ctx: CheckCtx): void {
+/** The VRRP version: explicit, 3 for IPv6, else global vrrp_version (default 2). */
+export function instanceVersion(v: Instance, globalVersion: number | undefined): number {
+  return v.version ?? (instanceFamily(v) === 6 ? 3 : globalVersion ?? 2);
+}
+
+function posOf(stmt: Stmt | undefined, keyword: string, fallback: Pos, arg = 0): Pos {
+  const c = stmt ? childStmt(stmt, keyword) : undefined;
+  return c?.args[arg]?.pos ?? c?.name.pos ?? fallback;
+}
+
+function checkInstance(v: Instance, ctx: CheckCtx, stmt: Stmt): void {
+  const where = `vrrp_instance ${v.name}`;
+  const err = (pos: Pos, message: string, code = 'ALIVED_CONFIG_CONFLICT') => ctx.diags.error(code, pos, `${where}: ${message}`);
+
+  // one address family per instance
   const vips = v.virtualIpaddress ?? [];
-  const fam = familyOf(v);
-  for (const vip of vips) {
-    if (vip.family !== fam) {
-      ctx.diags.error(
-        'ALIVED_CONFIG_CONFLICT',
-        v.pos,
-        `vrrp_instance ${v.name}: virtual_ipaddress mixes IPv4 and IPv6 (${vips[0]!.address} and ${vip.address}); put the other family in virtual_ipaddress_excluded or another instance`,
-      );
+  const fam = instanceFamily(v);
+  const firstVip = vips[0];
+  const otherVip = vips.find((x) => x.family !== firstVip?.family);
+  if (firstVip && otherVip) {
+    ctx.diags.error(
+      'ALIVED_CONFIG_CONFLICT',
+      otherVip.pos,
+      `${where}: virtual_ipaddress mixes IPv4 and IPv6 (${firstVip.address} and ${otherVip.address}); put the other family in virtual_ipaddress_excluded or another instance`,
+    );
+  }
+  for (const peer of v.unicastPeer ?? []) {
+    if (peer.family !== fam) {
+      err(peer.pos, `unicast_peer ${peer.address} is IPv${peer.family} but the instance is IPv${fam}`);
       break;
     }
   }
-  if (v.nopreempt && v.preempt) {
-    ctx.diags.error('ALIVED_CONFIG_CONFLICT', v.pos, `vrrp_instance ${v.name}: both nopreempt and preempt are set`);
+  for (const k of ['unicast_src_ip', 'mcast_src_ip', 'mcast_dst_ip'] as const) {
+    const a = k === 'unicast_src_ip' ? v.unicastSrcIp : k === 'mcast_src_ip' ? v.mcastSrcIp : v.mcastDstIp;
+    if (a && a.family !== fam) err(posOf(stmt, k, v.pos), `${k} ${a.address} is IPv${a.family} but the instance is IPv${fam}`);
   }
-  const version = v.version;
+
+  if (v.vrf !== undefined) {
+    err(posOf(stmt, 'vrf', v.pos), `vrf is for unicast instances without an interface; this instance runs on interface ${v.interface}`);
+  }
+  const unicast = (v.unicastPeer?.length ?? 0) > 0;
+  if (v.unicastTtl !== undefined && !unicast) err(posOf(stmt, 'unicast_ttl', v.pos), `unicast_ttl needs unicast_peer`);
+  if (v.mcastDstIp && unicast) err(posOf(stmt, 'mcast_dst_ip', v.pos), `mcast_dst_ip is for multicast, but the instance has unicast peers`);
+  if (v.useVmac && unicast && !v.vmacXmitBase) err(posOf(stmt, 'use_vmac', v.pos, -1), `use_vmac with unicast peers needs vmac_xmit_base`, 'ALIVED_CONFIG_MISSING_REQUIRED');
+
+  // preemption
+  if (v.nopreempt && v.preempt) {
+    const last = [...(stmt.block ?? [])].reverse().find((s) => s.name.text === 'preempt' || s.name.text === 'nopreempt')!;
+    ctx.diags.warning('ALIVED_CONFIG_CONFLICT', last.name.pos, `${where}: both nopreempt and preempt are set; the later one (${last.name.text}) counts`);
+  }
+  const nopreempt = v.nopreempt && !(v.preempt && [...(stmt.block ?? [])].reverse().find((s) => s.name.text === 'preempt' || s.name.text === 'nopreempt')?.name.text === 'preempt');
+  if (nopreempt && v.priority === 255) err(posOf(stmt, 'nopreempt', v.pos, -1), `nopreempt has no effect with priority 255 (the address owner always preempts)`);
+  if (nopreempt && v.state === 'MASTER') err(posOf(stmt, 'nopreempt', v.pos, -1), `nopreempt does not work with state MASTER; use state BACKUP on every node`);
+  if (v.preemptDelay && v.state === 'MASTER') err(posOf(stmt, 'preempt_delay', v.pos), `preempt_delay does not work with state MASTER; use state BACKUP`);
+  if (v.preemptDelay && nopreempt) err(posOf(stmt, 'preempt_delay', v.pos), `preempt_delay and nopreempt exclude each other`);
+  if (v.timerExpiredBackup !== undefined && !nopreempt) err(posOf(stmt, 'timer_expired_backup', v.pos, -1), `timer_expired_backup needs nopreempt`, 'ALIVED_CONFIG_MISSING_REQUIRED');
+
+  if (v.accept && v.noAccept) {
+    const last = [...(stmt.block ?? [])].reverse().find((s) => s.name.text === 'accept' || s.name.text === 'no_accept')!;
+    ctx.diags.warning('ALIVED_CONFIG_CONFLICT', last.name.pos, `${where}: both accept and no_accept are set; the later one (${last.name.text}) counts`);
+  }
+
+  // the version-dependent checks when the version is known without global_defs
+  if (v.version !== undefined || fam === 6) checkVersion(v, instanceVersion(v, undefined), ctx, stmt);
+  if (v.strictMode === true) checkStrict(v, ctx, stmt);
+}
+
+/** Checks that depend on the VRRP version (explicit, deduced or from global vrrp_version). */
+function checkVersion(v: Instance, version: number, ctx: CheckCtx, stmt: Stmt | undefined): void {
+  const where = `vrrp_instance ${v.name}`;
+  const fam = instanceFamily(v);
+  if (version === 2 && fam === 6) {
+    ctx.diags.error('ALIVED_CONFIG_CONFLICT', posOf(stmt, 'version', v.pos), `${where}: VRRPv2 is IPv4 only (RFC 3768); IPv6 instances use version 3`);
+  }
   if (version === 3 && v.authentication) {
-    ctx.diags.error('ALIVED_CONFIG_CONFLICT', v.authentication.pos, `vrrp_instance ${v.name}: VRRPv3 has no authentication; remove the authentication block or use version 2`);
+    ctx.diags.error(
+      'ALIVED_CONFIG_CONFLICT',
+      v.authentication.pos,
+      `${where}: VRRPv3 has no authentication; remove the authentication block or use version 2`,
+    );
+  }
+  const adv = v.advertInt;
+  const advPos = posOf(stmt, 'advert_int', v.pos);
+  if (version === 2) {
+    if (!Number.isInteger(adv)) {
+      ctx.diags.error(
+        'ALIVED_CONFIG_BAD_VALUE',
+        advPos,
+        `${where}: advert_int ${adv}: VRRPv2 advertises in whole seconds (1..255); use an integer, or version 3 for intervals down to 0.01`,
+      );
+    }
+  } else {
+    if (adv > 40.95) {
+      ctx.diags.error('ALIVED_CONFIG_OUT_OF_RANGE', advPos, `${where}: advert_int ${adv} is out of range for VRRPv3: expected 0.01..40.95 seconds`);
+    } else if (Math.abs(Math.round(adv * 100) - adv * 100) > 1e-6) {
+      ctx.diags.error('ALIVED_CONFIG_BAD_VALUE', advPos, `${where}: advert_int ${adv}: VRRPv3 advertises in units of 10 ms (centiseconds)`);
+    }
+  }
+  const hasVips = (v.virtualIpaddress?.length ?? 0) > 0;
+  if (!hasVips && !v.noVirtualIpaddress) {
+    if (version === 3) {
+      ctx.diags.error('ALIVED_CONFIG_MISSING_REQUIRED', v.pos, `${where}: VRRPv3 needs at least one virtual_ipaddress (or no_virtual_ipaddress)`);
+    } else {
+      ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', v.pos, `${where}: no virtual_ipaddress; add no_virtual_ipaddress if that is intended`);
+    }
   }
 }
 
-/** Checks across instances: a VRID may be used once per interface and address family. */
-export function checkVrrpRoot(model: { vrrpInstance?: Instance[] }, ctx: CheckCtx): void {
-  const seen = new Map<string, Instance>();
-  for (const inst of model.vrrpInstance ?? []) {
-    const fam = familyOf(inst) ?? 4;
-    const key = `${inst.interface}\0${fam}\0${inst.virtualRouterId}`;
-    const prev = seen.get(key);
+/** vrrp_strict / strict_mode: what keepalived enforces for RFC compliance. */
+function checkStrict(v: Instance, ctx: CheckCtx, stmt: Stmt | undefined): void {
+  const where = `vrrp_instance ${v.name} (strict mode)`;
+  const err = (pos: Pos, message: string) => ctx.diags.error('ALIVED_CONFIG_CONFLICT', pos, `${where}: ${message}`);
+  if (v.authentication) err(v.authentication.pos, `authentication is not allowed`);
+  if ((v.unicastPeer?.length ?? 0) > 0) err(v.unicastPeer![0]!.pos, `unicast peers are not allowed`);
+  if (v.preemptDelay) err(posOf(stmt, 'preempt_delay', v.pos), `preempt_delay is not allowed`);
+  if (v.state !== undefined && (v.state === 'MASTER') !== (v.priority === 255)) {
+    err(posOf(stmt, 'state', v.pos), `state MASTER is allowed exactly when priority is 255`);
+  }
+  if ((v.virtualIpaddress?.length ?? 0) === 0) err(v.pos, `at least one virtual_ipaddress is required`);
+  if (v.downTimerAdverts !== undefined && v.downTimerAdverts !== 3) err(posOf(stmt, 'down_timer_adverts', v.pos), `down_timer_adverts must be 3`);
+  if (v.garpLowerPrioRepeat) err(posOf(stmt, 'garp_lower_prio_repeat', v.pos), `gratuitous ARP repeats (garp_lower_prio_repeat) are not allowed`);
+  if (v.lowerPrioNoAdvert === false) err(posOf(stmt, 'lower_prio_no_advert', v.pos), `lower_prio_no_advert cannot be turned off`);
+  if (v.higherPrioSendAdvert === true) err(posOf(stmt, 'higher_prio_send_advert', v.pos), `higher_prio_send_advert is not allowed`);
+  if (v.useVmac?.mac) err(posOf(stmt, 'use_vmac', v.pos), `a MAC address for use_vmac is not allowed`);
+  if (v.vmacXmitBase) err(posOf(stmt, 'vmac_xmit_base', v.pos, -1), `vmac_xmit_base is not allowed`);
+  const first = v.virtualIpaddress?.[0];
+  if (first && first.family === 6 && !/^fe[89ab]/i.test(first.address)) err(first.pos, `the first IPv6 virtual_ipaddress must be link-local (fe80::/10)`);
+}
+
+interface RootModel {
+  globalDefs?: { vrrpVersion?: number; vrrpStrict?: true; vrrpMcastGroup4?: string; vrrpMcastGroup6?: string; pos: Pos };
+  vrrpInstance?: Instance[];
+  vrrpSyncGroup?: SyncGroup[];
+  trackGroup?: TrackGroup[];
+}
+
+/**
+ * Checks across blocks: versions and strict mode from global_defs, VRIDs
+ * unique per interface and family (and multicast group, or overlapping
+ * unicast peers), one sync group per instance, trackers in sync groups.
+ */
+export function checkVrrpRoot(model: RootModel, ctx: CheckCtx, rootStmt?: Stmt): void {
+  const instances = model.vrrpInstance ?? [];
+  const stmtOf = new Map<Instance, Stmt>();
+  for (const s of rootStmt?.block ?? []) {
+    const inst = instances.find((i) => i.pos === s.name.pos);
+    if (inst) stmtOf.set(inst, s);
+  }
+  const globalVersion = model.globalDefs?.vrrpVersion;
+  for (const inst of instances) {
+    const stmt = stmtOf.get(inst);
+    if (inst.version === undefined && instanceFamily(inst) !== 6) checkVersion(inst, instanceVersion(inst, globalVersion), ctx, stmt);
+    if (inst.strictMode === undefined && model.globalDefs?.vrrpStrict) checkStrict(inst, ctx, stmt);
+  }
+
+  // VRIDs
+  const seen: Instance[] = [];
+  for (const inst of instances) {
+    const fam = instanceFamily(inst);
+    const unicast = (inst.unicastPeer?.length ?? 0) > 0;
+    const mcast = (i: Instance): string =>
+      i.mcastDstIp?.address ?? (fam === 4 ? model.globalDefs?.vrrpMcastGroup4 ?? '224.0.0.18' : model.globalDefs?.vrrpMcastGroup6 ?? 'ff02::12');
+    const prev = seen.find((p) => {
+      if (p.virtualRouterId !== inst.virtualRouterId || instanceFamily(p) !== fam || p.interface !== inst.interface) return false;
+      const pUnicast = (p.unicastPeer?.length ?? 0) > 0;
+      if (pUnicast !== unicast) return false;
+      if (!unicast) return mcast(p) === mcast(inst);
+      const src = (i: Instance) => i.unicastSrcIp?.address ?? i.mcastSrcIp?.address;
+      if (src(p) && src(inst) && src(p) !== src(inst)) return false;
+      return (p.unicastPeer ?? []).some((a) => (inst.unicastPeer ?? []).some((b) => a.address === b.address));
+    });
     if (prev) {
       ctx.diags.error(
         'ALIVED_CONFIG_CONFLICT',
-        inst.pos,
-        `vrrp_instance ${inst.name}: virtual_router_id ${inst.virtualRouterId} is already used on ${inst.interface} (IPv${fam}) by vrrp_instance ${prev.name} at line ${prev.pos.line}`,
+        posOf(stmtOf.get(inst), 'virtual_router_id', inst.pos),
+        `vrrp_instance ${inst.name}: virtual_router_id ${inst.virtualRouterId} is already used on ${inst.interface} (IPv${fam}${unicast ? ', same unicast peers' : ''}) by vrrp_instance ${prev.name} at line ${prev.pos.line}`,
       );
-    } else seen.set(key, inst);
+    } else seen.push(inst);
+  }
+
+  // sync groups
+  const memberOf = new Map<string, SyncGroup>();
+  for (const g of model.vrrpSyncGroup ?? []) {
+    for (const n of g.group) {
+      const other = memberOf.get(n);
+      if (other && other !== g) {
+        ctx.diags.error('ALIVED_CONFIG_CONFLICT', g.pos, `vrrp_sync_group ${g.name}: vrrp_instance ${n} is already in vrrp_sync_group ${other.name} (line ${other.pos.line}); an instance belongs to one sync group`);
+      } else memberOf.set(n, g);
+    }
+    if (new Set(g.group).size === 1) {
+      ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', g.pos, `vrrp_sync_group ${g.name} has only one member, which is probably not what you want`);
+    }
+  }
+  for (const inst of instances) {
+    const g = memberOf.get(inst.name);
+    const owner = inst.priority === 255;
+    if (!(g && !g.syncGroupTrackingWeight) && !owner) continue;
+    for (const t of inst.trackInterface ?? []) {
+      if (t.weight) {
+        ctx.diags.error(
+          'ALIVED_CONFIG_CONFLICT',
+          t.pos,
+          `vrrp_instance ${inst.name}: track_interface ${t.interface} has weight ${t.weight}, which ${owner ? 'the address owner (priority 255) ignores' : `vrrp_sync_group ${g!.name} ignores unless it sets sync_group_tracking_weight`}`,
+        );
+      }
+    }
   }
 }
