@@ -1,4 +1,7 @@
 import type { AlivedPlugin } from '../core/sdk';
+import trackScript from './track-script';
+import trackFile from './track-file';
+import trackProcess from './track-process';
 
 /** Built-in tracker plugins (vrrp_script, track_file, vrrp_track_process). */
-export const TRACKER_PLUGINS: readonly AlivedPlugin<any>[] = [];
+export const TRACKER_PLUGINS: readonly AlivedPlugin<any>[] = [trackScript, trackFile, trackProcess];
