@@ -188,8 +188,9 @@ export function syslogSink(opts: { facility: number; ident: string; socket?: str
     child.stdin?.on('error', () => {
       broken = true;
     });
+    // the logger child and its pipes never keep alived's event loop alive
     child.unref();
-    (child.stdin as unknown as { unref?: () => void })?.unref?.();
+    for (const pipe of [child.stdin, child.stderr]) (pipe as unknown as { unref?: () => void } | null)?.unref?.();
   };
   return {
     write: (r) => {
