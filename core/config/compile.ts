@@ -227,7 +227,8 @@ class CompileCtx implements CheckCtx {
   reportFeatures(implemented: ReadonlySet<string>): void {
     for (const [feature, keywords] of this.features) {
       if (implemented.has(feature)) continue;
-      const first = [...keywords.values()].sort((a, b) => (a.file === b.file ? a.line - b.line || a.col - b.col : 0))[0]!;
+      // keywords were recorded in the order the config uses them: the first is where the warning points
+      const first = keywords.values().next().value as Pos;
       const names = [...keywords.keys()];
       this.diags.warning(
         'ALIVED_CONFIG_NOT_ACTED_ON',

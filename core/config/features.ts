@@ -10,6 +10,7 @@ export const FEATURES: Record<string, string> = {
   'vrrp-sync': 'VRRP sync groups',
   'notify-script': 'notify scripts and FIFOs',
   'notify-mail': 'email notifications',
+  notify: 'notifiers from plugins',
   reload: 'live reload',
   checker: 'health checks',
   ipvs: 'IPVS programming',

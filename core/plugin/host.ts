@@ -156,12 +156,13 @@ export class PluginHost {
       alivedVersion: ALIVED_VERSION,
       registerChecker(def: CheckerDefinition<any>) {
         requireString(def?.keyword, `plugin '${owner}': registerChecker needs a keyword`);
-        host.registry.register('real_server', def.keyword, sub(def.schema).feature(def.create ? '' : `checker`).repeatable(), owner);
+        // acted on once the check scheduler runs checkers (feature 'checker'), whoever provides the check
+        host.registry.register('real_server', def.keyword, sub(def.schema).feature('checker').repeatable(), owner);
         host.checkers.set(def.keyword, { def, owner });
       },
       registerTracker(def: TrackerDefinition<any, any>) {
         requireString(def?.reference?.keyword, `plugin '${owner}': registerTracker needs reference.keyword`);
-        const feature = def.create ? '' : 'vrrp-track';
+        const feature = 'vrrp-track';
         if (def.keyword) {
           if (!def.schema) throw new AlivedError('ALIVED_PLUGIN_INVALID', `plugin '${owner}': tracker '${def.keyword}' has no schema`);
           host.registry.register('root', def.keyword, sub(def.schema).feature(feature).repeatable(), owner);
@@ -173,7 +174,7 @@ export class PluginHost {
       },
       registerNotifier(def: NotifierDefinition<any>) {
         requireString(def?.keyword, `plugin '${owner}': registerNotifier needs a keyword`);
-        host.registry.register('root', def.keyword, sub(def.schema).feature(def.create ? '' : 'notify').repeatable(), owner);
+        host.registry.register('root', def.keyword, sub(def.schema).feature('notify').repeatable(), owner);
         host.notifiers.set(def.keyword, { def, owner });
       },
       registerKeyword(slot: SlotName, name: string, keyword: AnyKeyword) {
