@@ -14,7 +14,7 @@ export const dnsName: WordParser<string> = {
     const t = w.text;
     if (t === '.' || t === '') return '.';
     if (t.startsWith('.') || t.includes('..')) {
-      ctx.diags.error('ALIVED_CONFIG_BAD_VALUE', w.pos, `DNS name '${t}' has an empty label`);
+      ctx.diags.error('ALIVED_CONFIG_BAD_VALUE', w.pos, `DNS name '${t.length > 64 ? t.slice(0, 61) + '...' : t}' has an empty label`);
       return INVALID;
     }
     const long = t.replace(/\.$/, '').split('.').find((l) => l.length > 63);

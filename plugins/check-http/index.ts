@@ -33,6 +33,9 @@ import { checkConnection, posOf, type ConnectionValues } from '../check-common/c
 // ---------------------------------------------------------------------------
 // values
 
+/** a word echoed in a message, shortened when it is very long */
+const clip = (s: string): string => (s.length > 64 ? `${s.slice(0, 61)}...` : s);
+
 /** HTTP_STATUS_CODE_MIN .. HTTP_STATUS_CODE_MAX */
 const STATUS_MIN = 100;
 const STATUS_MAX = 599;
@@ -48,7 +51,7 @@ export const statusCode: WordParser<StatusRange> = {
   parse(w, ctx) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(w.text);
     if (!m) {
-      ctx.diags.error('ALIVED_CONFIG_BAD_VALUE', w.pos, `'${w.text}' is not an HTTP status code or range (e.g. 200 or 200-299)`);
+      ctx.diags.error('ALIVED_CONFIG_BAD_VALUE', w.pos, `'${clip(w.text)}' is not an HTTP status code or range (e.g. 200 or 200-299)`);
       return INVALID;
     }
     const min = Number(m[1]);
@@ -74,12 +77,12 @@ export const md5Digest: WordParser<string> = {
   parse(w, ctx) {
     const t = w.text;
     if (t.length !== 32) {
-      ctx.diags.error('ALIVED_CONFIG_BAD_VALUE', w.pos, `digest '${t}' has ${t.length} characters; an MD5 digest (as genhash prints it) has 32 hexadecimal characters`);
+      ctx.diags.error('ALIVED_CONFIG_BAD_VALUE', w.pos, `digest '${clip(t)}' has ${t.length} characters; an MD5 digest (as genhash prints it) has 32 hexadecimal characters`);
       return INVALID;
     }
     const bad = /[^0-9a-fA-F]/.exec(t);
     if (bad) {
-      ctx.diags.error('ALIVED_CONFIG_BAD_VALUE', w.pos, `digest '${t}' has a character that is not hexadecimal: '${bad[0]}' at offset ${bad.index}`);
+      ctx.diags.error('ALIVED_CONFIG_BAD_VALUE', w.pos, `digest '${clip(t)}' has a character that is not hexadecimal: '${bad[0]}' at offset ${bad.index}`);
       return INVALID;
     }
     return t.toLowerCase();
@@ -195,10 +198,10 @@ function checkUrl(u: UrlValues, ctx: CheckCtx, stmt: Stmt): void {
         ctx.diags.warning(
           'ALIVED_CONFIG_BAD_VALUE',
           u.regex.pos,
-          `regex '${u.regex.pattern}' uses PCRE2 syntax that alived cannot verify (JavaScript says: ${why}); keepalived compiles it at start-up`,
+          `regex '${clip(u.regex.pattern)}' uses PCRE2 syntax that alived cannot verify (JavaScript says: ${why}); keepalived compiles it at start-up`,
         );
       } else {
-        ctx.diags.error('ALIVED_CONFIG_BAD_VALUE', u.regex.pos, `regex '${u.regex.pattern}' does not compile: ${why}`);
+        ctx.diags.error('ALIVED_CONFIG_BAD_VALUE', u.regex.pos, `regex '${clip(u.regex.pattern)}' does not compile: ${why}`);
       }
     }
   } else {

@@ -58,7 +58,7 @@ function hexBytes(wildcards: boolean): ArgsParser<HexBytes> {
         for (const c of pair) {
           const n = nibble(c);
           if (n === undefined) {
-            ctx.diags.error('ALIVED_CONFIG_BAD_VALUE', w.pos, `'${c}' in '${t}' is not a hexadecimal digit${wildcards ? ' or x' : ''}`);
+            ctx.diags.error('ALIVED_CONFIG_BAD_VALUE', w.pos, `'${c}' in '${t.length > 64 ? t.slice(0, 61) + '...' : t}' is not a hexadecimal digit${wildcards ? ' or x' : ''}`);
             return INVALID;
           }
           byte = pair.length === 2 ? (byte << 4) | (n < 0 ? 0 : n) : n < 0 ? 0 : n;

@@ -347,6 +347,9 @@ function before(a: Pos, b: Pos): boolean {
   return a.file === b.file ? a.line < b.line || (a.line === b.line && a.col < b.col) : false;
 }
 
+/** a word echoed in a message, shortened when it is very long */
+const clip = (s: string): string => (s.length > 64 ? `${s.slice(0, 61)}...` : s);
+
 const fam = (f: Family): string => (f === 4 ? 'IPv4' : 'IPv6');
 
 /** validate_check_config() and the level-end handlers of keepalived, for one virtual server */
@@ -620,13 +623,13 @@ function parseVsgEntry(words: readonly Token[], ctx: CheckCtx): VirtualServerGro
   };
   if (!first.quoted && first.text === 'fwmark') {
     if (words.length < 2) return bad(first, `'fwmark' in virtual_server_group needs a mark: fwmark <INTEGER 1..4294967295> [inet|inet6]`, 'ALIVED_CONFIG_MISSING_VALUE');
-    if (words.length > 3) return bad(words[3]!, `a virtual_server_group fwmark entry takes fwmark <INTEGER> [inet|inet6]; unexpected '${words[3]!.text}'`, 'ALIVED_CONFIG_EXTRA_VALUE');
+    if (words.length > 3) return bad(words[3]!, `a virtual_server_group fwmark entry takes fwmark <INTEGER> [inet|inet6]; unexpected '${clip(words[3]!.text)}'`, 'ALIVED_CONFIG_EXTRA_VALUE');
     const mark = int({ min: 1, max: 4294967295 }).parse(words[1]!, ctx);
     const family = words[2] ? oneOf(['inet', 'inet6'] as const).parse(words[2], ctx) : undefined;
     if (mark === INVALID || family === INVALID) return INVALID;
     return { kind: 'fwmark', fwmark: mark, family: family === undefined ? undefined : family === 'inet' ? 4 : 6, pos: first.pos };
   }
-  if (words.length > 2) return bad(words[2]!, `a virtual_server_group entry takes ${VSG_ENTRY}; unexpected '${words[2]!.text}'`, 'ALIVED_CONFIG_EXTRA_VALUE');
+  if (words.length > 2) return bad(words[2]!, `a virtual_server_group entry takes ${VSG_ENTRY}; unexpected '${clip(words[2]!.text)}'`, 'ALIVED_CONFIG_EXTRA_VALUE');
   const p = words[1] ? port.parse(words[1], ctx) : 0;
   if (p === INVALID) return INVALID;
   const t = first.text;
@@ -636,18 +639,18 @@ function parseVsgEntry(words: readonly Token[], ctx: CheckCtx): VirtualServerGro
   const start = cut >= 0 ? t.slice(0, cut) : t;
   const family = net.isIP(start) as 0 | Family;
   if (family === 0) {
-    return bad(first, `'${t}' is not a virtual_server_group entry: expected ${VSG_ENTRY}`);
+    return bad(first, `'${clip(t)}' is not a virtual_server_group entry: expected ${VSG_ENTRY}`);
   }
   const base = { kind: 'address' as const, family, address: start, port: p, pos: first.pos };
   if (slash >= 0) {
     const maxLen = family === 4 ? 32 : 128;
     const ms = t.slice(slash + 1);
-    if (!/^\d+$/.test(ms) || Number(ms) < 1 || Number(ms) > maxLen) return bad(first, `'/${ms}' in '${t}' is not a prefix length 1..${maxLen}`);
+    if (!/^\d+$/.test(ms) || Number(ms) < 1 || Number(ms) > maxLen) return bad(first, `'/${clip(ms)}' in '${clip(t)}' is not a prefix length 1..${maxLen}`);
     const len = Number(ms);
     const bits = BigInt(maxLen);
     const hostMask = (1n << (bits - BigInt(len))) - 1n;
     const n = toInt(family, start);
-    if ((n & hostMask) !== 0n) return bad(first, `'${t}' has host bits set: the address must be the first of its /${len} subnet`);
+    if ((n & hostMask) !== 0n) return bad(first, `'${clip(t)}' has host bits set: the address must be the first of its /${len} subnet`);
     return { ...base, last: fromInt(family, n | hostMask), prefix: len };
   }
   if (dash >= 0) {
@@ -656,25 +659,25 @@ function parseVsgEntry(words: readonly Token[], ctx: CheckCtx): VirtualServerGro
     const fullEnd = family === 4 ? rest.includes('.') : rest.includes(':');
     if (fullEnd) {
       const endFam = net.isIP(rest);
-      if (endFam === 0) return bad(first, `'${rest}' in '${t}' is not an address: the range end is an address or the last ${family === 4 ? 'octet' : 'group'}`);
-      if (endFam !== family) return bad(first, `the range '${t}' mixes IPv4 and IPv6`);
+      if (endFam === 0) return bad(first, `'${clip(rest)}' in '${clip(t)}' is not an address: the range end is an address or the last ${family === 4 ? 'octet' : 'group'}`);
+      if (endFam !== family) return bad(first, `the range '${clip(t)}' mixes IPv4 and IPv6`);
       const e = toInt(family, rest);
-      if (e < n) return bad(first, `the range '${t}' ends before it starts`);
+      if (e < n) return bad(first, `the range '${clip(t)}' ends before it starts`);
       return { ...base, last: fromInt(family, e), prefix: undefined };
     }
     const re = family === 4 ? /^\d+$/ : /^[0-9a-fA-F]+$/;
     const lim = family === 4 ? 255 : 0xffff;
     if (!re.test(rest)) {
-      return bad(first, `'${rest}' in '${t}' is not the last ${family === 4 ? 'octet (0..255)' : 'group (hexadecimal 0..ffff)'} of a range`);
+      return bad(first, `'${clip(rest)}' in '${clip(t)}' is not the last ${family === 4 ? 'octet (0..255)' : 'group (hexadecimal 0..ffff)'} of a range`);
     }
     const endPart = parseInt(rest, family === 4 ? 10 : 16);
     if (endPart > lim) {
-      ctx.diags.error('ALIVED_CONFIG_OUT_OF_RANGE', first.pos, `the range end '${rest}' in '${t}' is too large: at most ${family === 4 ? '255' : 'ffff'}`);
+      ctx.diags.error('ALIVED_CONFIG_OUT_OF_RANGE', first.pos, `the range end '${clip(rest)}' in '${clip(t)}' is too large: at most ${family === 4 ? '255' : 'ffff'}`);
       return INVALID;
     }
     const shift = family === 4 ? 8n : 16n;
     const startPart = Number(n & ((1n << shift) - 1n));
-    if (startPart >= endPart) return bad(first, `the range '${t}' does not end after it starts (${family === 4 ? startPart : startPart.toString(16)} >= ${rest})`);
+    if (startPart >= endPart) return bad(first, `the range '${clip(t)}' does not end after it starts (${family === 4 ? startPart : startPart.toString(16)} >= ${clip(rest)})`);
     return { ...base, last: fromInt(family, ((n >> shift) << shift) | BigInt(endPart)), prefix: undefined };
   }
   return { ...base, last: start, prefix: undefined };
