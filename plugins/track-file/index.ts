@@ -77,6 +77,7 @@ export interface InitFile {
 /** `[<VALUE>] [overwrite]` in any order */
 const initFile: ArgsParser<InitFile> = custom('[<-254..254>] [overwrite]', (words, _at, keyword, ctx) => {
   const out: InitFile = { value: 0, overwrite: false };
+  let ok = true;
   for (const w of words) {
     if (w.text === 'overwrite') {
       out.overwrite = true;
@@ -84,14 +85,15 @@ const initFile: ArgsParser<InitFile> = custom('[<-254..254>] [overwrite]', (word
     }
     if (/^-?\d/.test(w.text)) {
       const n = int({ min: -254, max: 254 }).parse(w, ctx);
-      if (n === INVALID) return INVALID;
-      out.value = n;
+      if (n === INVALID) ok = false;
+      else out.value = n;
       continue;
     }
     const hint = nearest(w.text, ['overwrite']);
-    return error(ctx, w.pos, 'ALIVED_CONFIG_BAD_VALUE', `unknown ${keyword} option '${w.text}': expected a value and/or overwrite${hint ? ` (did you mean '${hint}'?)` : ''}`);
+    error(ctx, w.pos, 'ALIVED_CONFIG_BAD_VALUE', `unknown ${keyword} option '${w.text}': expected a value and/or overwrite${hint ? ` (did you mean '${hint}'?)` : ''}`);
+    ok = false;
   }
-  return out;
+  return ok ? out : INVALID;
 });
 
 export const trackFileSchema = block(
