@@ -25,6 +25,9 @@ import {
  * weight, moves the priority of the instances and sync groups tracking it.
  */
 
+/** a word echoed in a message, shortened when it is very long */
+const clip = (s: string): string => (s.length > 64 ? `${s.slice(0, 61)}...` : s);
+
 function error(ctx: CheckCtx, pos: Pos, code: string, message: string): typeof INVALID {
   ctx.diags.error(code, pos, message);
   return INVALID;
@@ -32,7 +35,7 @@ function error(ctx: CheckCtx, pos: Pos, code: string, message: string): typeof I
 
 const header = custom('<NAME>', (words, at, keyword, ctx) => {
   if (words.length === 0) return error(ctx, at, 'ALIVED_CONFIG_MISSING_VALUE', `'${keyword}' needs a name: ${keyword} <NAME> { ... }`);
-  if (words.length > 1) return error(ctx, words[1]!.pos, 'ALIVED_CONFIG_EXTRA_VALUE', `'${keyword}' takes one name; unexpected '${words[1]!.text}'`);
+  if (words.length > 1) return error(ctx, words[1]!.pos, 'ALIVED_CONFIG_EXTRA_VALUE', `'${keyword}' takes one name; unexpected '${clip(words[1]!.text)}'`);
   const n = name.parse(words[0]!, ctx);
   return n === INVALID ? INVALID : { name: n };
 });
@@ -59,11 +62,11 @@ export interface FileWeight {
 /** `<-254..254> [reverse]` */
 const weight: ArgsParser<FileWeight> = custom('<-254..254> [reverse]', (words, at, keyword, ctx) => {
   if (words.length === 0) return error(ctx, at, 'ALIVED_CONFIG_MISSING_VALUE', `'${keyword}' needs a value: ${keyword} <-254..254> [reverse]`);
-  if (words.length > 2) return error(ctx, words[2]!.pos, 'ALIVED_CONFIG_EXTRA_VALUE', `'${keyword}' takes <-254..254> [reverse]; unexpected '${words[2]!.text}'`);
+  if (words.length > 2) return error(ctx, words[2]!.pos, 'ALIVED_CONFIG_EXTRA_VALUE', `'${keyword}' takes <-254..254> [reverse]; unexpected '${clip(words[2]!.text)}'`);
   const n = int({ min: -254, max: 254 }).parse(words[0]!, ctx);
   if (n === INVALID) return INVALID;
   const r = words[1];
-  if (r && r.text !== 'reverse') return error(ctx, r.pos, 'ALIVED_CONFIG_BAD_VALUE', `unknown weight option '${r.text}': expected reverse`);
+  if (r && r.text !== 'reverse') return error(ctx, r.pos, 'ALIVED_CONFIG_BAD_VALUE', `unknown weight option '${clip(r.text)}': expected reverse`);
   return { value: n, reverse: r !== undefined };
 });
 
@@ -90,7 +93,7 @@ const initFile: ArgsParser<InitFile> = custom('[<-254..254>] [overwrite]', (word
       continue;
     }
     const hint = nearest(w.text, ['overwrite']);
-    error(ctx, w.pos, 'ALIVED_CONFIG_BAD_VALUE', `unknown ${keyword} option '${w.text}': expected a value and/or overwrite${hint ? ` (did you mean '${hint}'?)` : ''}`);
+    error(ctx, w.pos, 'ALIVED_CONFIG_BAD_VALUE', `unknown ${keyword} option '${clip(w.text)}': expected a value and/or overwrite${hint ? ` (did you mean '${hint}'?)` : ''}`);
     ok = false;
   }
   return ok ? out : INVALID;
@@ -122,7 +125,7 @@ export const trackFileEntry: ArgsParser<TrackFileEntry> = custom('<TRACK_FILE> [
   if (!opt) return out;
   if (opt.text !== 'weight') {
     const hint = nearest(opt.text, ['weight']);
-    return error(ctx, opt.pos, 'ALIVED_CONFIG_UNKNOWN_KEYWORD', `unknown track_file option '${opt.text}'${hint ? ` (did you mean '${hint}'?)` : ''}; expected weight <-254..254> [reverse|noreverse]`);
+    return error(ctx, opt.pos, 'ALIVED_CONFIG_UNKNOWN_KEYWORD', `unknown track_file option '${clip(opt.text)}'${hint ? ` (did you mean '${hint}'?)` : ''}; expected weight <-254..254> [reverse|noreverse]`);
   }
   const vw = words[2];
   if (!vw) return error(ctx, opt.pos, 'ALIVED_CONFIG_MISSING_VALUE', `option 'weight' needs a value: weight <-254..254>`);
@@ -131,10 +134,10 @@ export const trackFileEntry: ArgsParser<TrackFileEntry> = custom('<TRACK_FILE> [
   out.weight = n;
   const r = words[3];
   if (r) {
-    if (r.text !== 'reverse' && r.text !== 'noreverse') return error(ctx, r.pos, 'ALIVED_CONFIG_BAD_VALUE', `unknown weight option '${r.text}': expected reverse or noreverse`);
+    if (r.text !== 'reverse' && r.text !== 'noreverse') return error(ctx, r.pos, 'ALIVED_CONFIG_BAD_VALUE', `unknown weight option '${clip(r.text)}': expected reverse or noreverse`);
     out.reverse = r.text === 'reverse';
   }
-  if (words[4]) return error(ctx, words[4].pos, 'ALIVED_CONFIG_EXTRA_VALUE', `unexpected '${words[4].text}' in ${keyword}`);
+  if (words[4]) return error(ctx, words[4].pos, 'ALIVED_CONFIG_EXTRA_VALUE', `unexpected '${clip(words[4].text)}' in ${keyword}`);
   return out;
 });
 
@@ -163,7 +166,7 @@ const plugin: AlivedPlugin = {
       defines: 'track_file',
       reference: { keyword: 'track_file', entry: trackFileEntry },
     });
-    // the same feature registerTracker gives a tracker without create()
+    // the feature registerTracker gives the tracker's own keywords
     api.registerKeyword('root', 'vrrp_track_file', new DeprecatedSpelling(sub(trackFileSchema).feature('vrrp-track').repeatable(), 'track_file'));
   },
 };

@@ -24,6 +24,9 @@ import {
  * priority of the instances and sync groups tracking it.
  */
 
+/** a word echoed in a message, shortened when it is very long */
+const clip = (s: string): string => (s.length > 64 ? `${s.slice(0, 61)}...` : s);
+
 function error(ctx: CheckCtx, pos: Pos, code: string, message: string): typeof INVALID {
   ctx.diags.error(code, pos, message);
   return INVALID;
@@ -31,7 +34,7 @@ function error(ctx: CheckCtx, pos: Pos, code: string, message: string): typeof I
 
 const header = custom('<NAME>', (words, at, keyword, ctx) => {
   if (words.length === 0) return error(ctx, at, 'ALIVED_CONFIG_MISSING_VALUE', `'${keyword}' needs a name: ${keyword} <NAME> { ... }`);
-  if (words.length > 1) return error(ctx, words[1]!.pos, 'ALIVED_CONFIG_EXTRA_VALUE', `'${keyword}' takes one name; unexpected '${words[1]!.text}'`);
+  if (words.length > 1) return error(ctx, words[1]!.pos, 'ALIVED_CONFIG_EXTRA_VALUE', `'${keyword}' takes one name; unexpected '${clip(words[1]!.text)}'`);
   const n = name.parse(words[0]!, ctx);
   return n === INVALID ? INVALID : { name: n };
 });
@@ -58,18 +61,18 @@ export interface ProcessWeight {
 /** `<-254..254> [reverse]` */
 const weight: ArgsParser<ProcessWeight> = custom('<-254..254> [reverse]', (words, at, keyword, ctx) => {
   if (words.length === 0) return error(ctx, at, 'ALIVED_CONFIG_MISSING_VALUE', `'${keyword}' needs a value: ${keyword} <-254..254> [reverse]`);
-  if (words.length > 2) return error(ctx, words[2]!.pos, 'ALIVED_CONFIG_EXTRA_VALUE', `'${keyword}' takes <-254..254> [reverse]; unexpected '${words[2]!.text}'`);
+  if (words.length > 2) return error(ctx, words[2]!.pos, 'ALIVED_CONFIG_EXTRA_VALUE', `'${keyword}' takes <-254..254> [reverse]; unexpected '${clip(words[2]!.text)}'`);
   const n = int({ min: -254, max: 254 }).parse(words[0]!, ctx);
   if (n === INVALID) return INVALID;
   const r = words[1];
-  if (r && r.text !== 'reverse') return error(ctx, r.pos, 'ALIVED_CONFIG_BAD_VALUE', `unknown weight option '${r.text}': expected reverse`);
+  if (r && r.text !== 'reverse') return error(ctx, r.pos, 'ALIVED_CONFIG_BAD_VALUE', `unknown weight option '${clip(r.text)}': expected reverse`);
   return { value: n, reverse: r !== undefined };
 });
 
 /** `[initial|partial]`: alone, the parameters must match exactly */
 const paramMatch = custom('[initial|partial]', (words, _at, keyword, ctx) => {
   if (words.length === 0) return 'exact' as const;
-  if (words.length > 1) return error(ctx, words[1]!.pos, 'ALIVED_CONFIG_EXTRA_VALUE', `'${keyword}' takes [initial|partial]; unexpected '${words[1]!.text}'`);
+  if (words.length > 1) return error(ctx, words[1]!.pos, 'ALIVED_CONFIG_EXTRA_VALUE', `'${keyword}' takes [initial|partial]; unexpected '${clip(words[1]!.text)}'`);
   const v = oneOf(['initial', 'partial']).parse(words[0]!, ctx);
   return v === INVALID ? INVALID : v;
 });
@@ -114,7 +117,7 @@ export const vrrpTrackProcessSchema = block(
         ctx.diags.warning(
           'ALIVED_CONFIG_NO_EFFECT',
           v.pos,
-          `vrrp_track_process ${v.name}: process names are at most 15 characters, so '${v.process.name}' never matches; use full_command to match the command line`,
+          `vrrp_track_process ${v.name}: process names are at most 15 characters, so '${clip(v.process.name)}' never matches; use full_command to match the command line`,
         );
       }
     },
@@ -138,7 +141,7 @@ export const trackProcessEntry: ArgsParser<TrackProcessEntry> = custom('<TRACK_P
   if (!opt) return out;
   if (opt.text !== 'weight') {
     const hint = nearest(opt.text, ['weight']);
-    return error(ctx, opt.pos, 'ALIVED_CONFIG_UNKNOWN_KEYWORD', `unknown track_process option '${opt.text}'${hint ? ` (did you mean '${hint}'?)` : ''}; expected weight <-254..254> [reverse|noreverse]`);
+    return error(ctx, opt.pos, 'ALIVED_CONFIG_UNKNOWN_KEYWORD', `unknown track_process option '${clip(opt.text)}'${hint ? ` (did you mean '${hint}'?)` : ''}; expected weight <-254..254> [reverse|noreverse]`);
   }
   const vw = words[2];
   if (!vw) return error(ctx, opt.pos, 'ALIVED_CONFIG_MISSING_VALUE', `option 'weight' needs a value: weight <-254..254>`);
@@ -147,10 +150,10 @@ export const trackProcessEntry: ArgsParser<TrackProcessEntry> = custom('<TRACK_P
   out.weight = n;
   const r = words[3];
   if (r) {
-    if (r.text !== 'reverse' && r.text !== 'noreverse') return error(ctx, r.pos, 'ALIVED_CONFIG_BAD_VALUE', `unknown weight option '${r.text}': expected reverse or noreverse`);
+    if (r.text !== 'reverse' && r.text !== 'noreverse') return error(ctx, r.pos, 'ALIVED_CONFIG_BAD_VALUE', `unknown weight option '${clip(r.text)}': expected reverse or noreverse`);
     out.reverse = r.text === 'reverse';
   }
-  if (words[4]) return error(ctx, words[4].pos, 'ALIVED_CONFIG_EXTRA_VALUE', `unexpected '${words[4].text}' in ${keyword}`);
+  if (words[4]) return error(ctx, words[4].pos, 'ALIVED_CONFIG_EXTRA_VALUE', `unexpected '${clip(words[4].text)}' in ${keyword}`);
   return out;
 });
 

@@ -32,6 +32,9 @@ const INT32_MAX = 2147483647;
 /** keepalived keeps times in microseconds in an unsigned int */
 const MAX_SECS = Math.floor(4294967295 / 1000000);
 
+/** a word echoed in a message, shortened when it is very long */
+const clip = (s: string): string => (s.length > 64 ? `${s.slice(0, 61)}...` : s);
+
 function error(ctx: CheckCtx, pos: Pos, code: string, message: string): typeof INVALID {
   ctx.diags.error(code, pos, message);
   return INVALID;
@@ -40,7 +43,7 @@ function error(ctx: CheckCtx, pos: Pos, code: string, message: string): typeof I
 /** `vrrp_script NAME {` */
 const header = custom('<NAME>', (words, at, keyword, ctx) => {
   if (words.length === 0) return error(ctx, at, 'ALIVED_CONFIG_MISSING_VALUE', `'${keyword}' needs a name: ${keyword} <NAME> { ... }`);
-  if (words.length > 1) return error(ctx, words[1]!.pos, 'ALIVED_CONFIG_EXTRA_VALUE', `'${keyword}' takes one name; unexpected '${words[1]!.text}'`);
+  if (words.length > 1) return error(ctx, words[1]!.pos, 'ALIVED_CONFIG_EXTRA_VALUE', `'${keyword}' takes one name; unexpected '${clip(words[1]!.text)}'`);
   const n = name.parse(words[0]!, ctx);
   return n === INVALID ? INVALID : { name: n };
 });
@@ -62,11 +65,11 @@ export interface ScriptWeight {
 /** `<-253..253> [reverse]` */
 const weight: ArgsParser<ScriptWeight> = custom('<-253..253> [reverse]', (words, at, keyword, ctx) => {
   if (words.length === 0) return error(ctx, at, 'ALIVED_CONFIG_MISSING_VALUE', `'${keyword}' needs a value: ${keyword} <-253..253> [reverse]`);
-  if (words.length > 2) return error(ctx, words[2]!.pos, 'ALIVED_CONFIG_EXTRA_VALUE', `'${keyword}' takes <-253..253> [reverse]; unexpected '${words[2]!.text}'`);
+  if (words.length > 2) return error(ctx, words[2]!.pos, 'ALIVED_CONFIG_EXTRA_VALUE', `'${keyword}' takes <-253..253> [reverse]; unexpected '${clip(words[2]!.text)}'`);
   const n = int({ min: -253, max: 253 }).parse(words[0]!, ctx);
   if (n === INVALID) return INVALID;
   const r = words[1];
-  if (r && r.text !== 'reverse') return error(ctx, r.pos, 'ALIVED_CONFIG_BAD_VALUE', `unknown weight option '${r.text}': expected reverse`);
+  if (r && r.text !== 'reverse') return error(ctx, r.pos, 'ALIVED_CONFIG_BAD_VALUE', `unknown weight option '${clip(r.text)}': expected reverse`);
   return { value: n, reverse: r !== undefined };
 });
 
@@ -103,7 +106,7 @@ export const trackScriptEntry: ArgsParser<TrackScriptEntry> = custom('<SCRIPT_NA
   if (!opt) return out;
   if (opt.text !== 'weight') {
     const hint = nearest(opt.text, ['weight']);
-    return error(ctx, opt.pos, 'ALIVED_CONFIG_UNKNOWN_KEYWORD', `unknown track_script option '${opt.text}'${hint ? ` (did you mean '${hint}'?)` : ''}; expected weight <-253..253> [reverse|noreverse]`);
+    return error(ctx, opt.pos, 'ALIVED_CONFIG_UNKNOWN_KEYWORD', `unknown track_script option '${clip(opt.text)}'${hint ? ` (did you mean '${hint}'?)` : ''}; expected weight <-253..253> [reverse|noreverse]`);
   }
   const vw = words[2];
   if (!vw) return error(ctx, opt.pos, 'ALIVED_CONFIG_MISSING_VALUE', `option 'weight' needs a value: weight <-253..253>`);
@@ -114,11 +117,11 @@ export const trackScriptEntry: ArgsParser<TrackScriptEntry> = custom('<SCRIPT_NA
   if (r) {
     if (r.text !== 'reverse' && r.text !== 'noreverse') {
       const hint = nearest(r.text, ['reverse', 'noreverse']);
-      return error(ctx, r.pos, 'ALIVED_CONFIG_BAD_VALUE', `unknown weight option '${r.text}': expected reverse or noreverse${hint ? ` (did you mean '${hint}'?)` : ''}`);
+      return error(ctx, r.pos, 'ALIVED_CONFIG_BAD_VALUE', `unknown weight option '${clip(r.text)}': expected reverse or noreverse${hint ? ` (did you mean '${hint}'?)` : ''}`);
     }
     out.reverse = r.text === 'reverse';
   }
-  if (words[4]) return error(ctx, words[4].pos, 'ALIVED_CONFIG_EXTRA_VALUE', `unexpected '${words[4].text}' in ${keyword}`);
+  if (words[4]) return error(ctx, words[4].pos, 'ALIVED_CONFIG_EXTRA_VALUE', `unexpected '${clip(words[4].text)}' in ${keyword}`);
   return out;
 });
 

@@ -4,6 +4,9 @@ import type { Token } from '../lexer';
 import type { Stmt } from '../tree';
 import { custom, INVALID, name, nearest, type ArgsParser, type WordParser } from '../values';
 
+/** A word echoed in a message, shortened when it is very long. */
+export const clip = (s: string): string => (s.length > 64 ? `${s.slice(0, 61)}...` : s);
+
 /** `NAME` of a named block: `vrrp_instance VI_1 {`. */
 export const namedHeader: ArgsParser<{ name: string }> = custom('<NAME>', (words, at, keyword, ctx) => {
   if (words.length === 0) {
@@ -11,7 +14,7 @@ export const namedHeader: ArgsParser<{ name: string }> = custom('<NAME>', (words
     return INVALID;
   }
   if (words.length > 1) {
-    ctx.diags.error('ALIVED_CONFIG_EXTRA_VALUE', words[1]!.pos, `'${keyword}' takes one name; unexpected '${words[1]!.text}'`);
+    ctx.diags.error('ALIVED_CONFIG_EXTRA_VALUE', words[1]!.pos, `'${keyword}' takes one name; unexpected '${clip(words[1]!.text)}'`);
     return INVALID;
   }
   const n = name.parse(words[0]!, ctx);
@@ -49,7 +52,7 @@ export const hostOrIp: WordParser<string> = {
     const t = word.text;
     if (net.isIP(t) !== 0) return t;
     if (/^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/.test(t)) return t;
-    return badWord(ctx, word, `'${t}' is neither an IP address nor a host name`);
+    return badWord(ctx, word, `'${clip(t)}' is neither an IP address nor a host name`);
   },
 };
 
@@ -66,14 +69,14 @@ export function rtName(what: string, max: number, known: readonly string[] = [])
       if (/^(0x[0-9a-fA-F]+|\d+)$/.test(t)) {
         const n = t.startsWith('0x') ? parseInt(t, 16) : Number(t);
         if (n > max) {
-          ctx.diags.error('ALIVED_CONFIG_OUT_OF_RANGE', word.pos, `${what} ${t} is out of range: expected 0..${max} or a name`);
+          ctx.diags.error('ALIVED_CONFIG_OUT_OF_RANGE', word.pos, `${what} ${clip(t)} is out of range: expected 0..${max} or a name`);
           return INVALID;
         }
         return n;
       }
       if (known.includes(t)) return t;
       if (/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(t)) return t;
-      return badWord(ctx, word, `'${t}' is not a ${what} number or name`);
+      return badWord(ctx, word, `'${clip(t)}' is not a ${what} number or name`);
     },
   };
 }
@@ -87,14 +90,14 @@ export const rtScope: WordParser<string | number> = {
     if (/^(0x[0-9a-fA-F]+|\d+)$/.test(t)) {
       const n = t.startsWith('0x') ? parseInt(t, 16) : Number(t);
       if (n > 255) {
-        ctx.diags.error('ALIVED_CONFIG_OUT_OF_RANGE', word.pos, `scope ${t} is out of range: expected 0..255 or a scope name`);
+        ctx.diags.error('ALIVED_CONFIG_OUT_OF_RANGE', word.pos, `scope ${clip(t)} is out of range: expected 0..255 or a scope name`);
         return INVALID;
       }
       return n;
     }
     if ((SCOPE_NAMES as readonly string[]).includes(t)) return t;
     const hint = nearest(t, SCOPE_NAMES);
-    return badWord(ctx, word, `'${t}' is not a scope: expected ${SCOPE_NAMES.join(', ')} or a number${hint ? ` (did you mean '${hint}'?)` : ''}`);
+    return badWord(ctx, word, `'${clip(t)}' is not a scope: expected ${SCOPE_NAMES.join(', ')} or a number${hint ? ` (did you mean '${hint}'?)` : ''}`);
   },
 };
 
@@ -104,7 +107,7 @@ export const newIfname: WordParser<string> = {
   parse(word, ctx) {
     const t = word.text;
     if (t.length === 0 || t.length > 15 || /[\s/:]/.test(t) || t === '.' || t === '..') {
-      return badWord(ctx, word, `'${t}' is not a valid interface name (1 to 15 characters, no '/', ':' or blanks)`);
+      return badWord(ctx, word, `'${clip(t)}' is not a valid interface name (1 to 15 characters, no '/', ':' or blanks)`);
     }
     return t;
   },
@@ -125,7 +128,7 @@ export function optionalArg<T>(w: WordParser<T>): ArgsParser<T | true> {
   return custom(`[${w.describe}]`, (words, _at, keyword, ctx) => {
     if (words.length === 0) return true;
     if (words.length > 1) {
-      ctx.diags.error('ALIVED_CONFIG_EXTRA_VALUE', words[1]!.pos, `'${keyword}' takes [${w.describe}]; unexpected '${words[1]!.text}'`);
+      ctx.diags.error('ALIVED_CONFIG_EXTRA_VALUE', words[1]!.pos, `'${keyword}' takes [${w.describe}]; unexpected '${clip(words[1]!.text)}'`);
       return INVALID;
     }
     return w.parse(words[0]!, ctx);

@@ -26,7 +26,7 @@ import {
   type ArgsParser,
   type WordParser,
 } from '../values';
-import { badWord, hostOrIp, optionalArg } from './common';
+import { badWord, clip, hostOrIp, optionalArg } from './common';
 
 /**
  * global_defs { ... } and the global keywords keepalived 2.2.8 reads at the
@@ -61,9 +61,9 @@ function multicast(family: 4 | 6, opts: { linkLocalWarning?: boolean } = {}): Wo
     parse(w, ctx) {
       const a = base.parse(w, ctx);
       if (a === INVALID) return INVALID;
-      if (!isMulticast(a.address)) return badWord(ctx, w, `'${w.text}' is not a multicast address`);
+      if (!isMulticast(a.address)) return badWord(ctx, w, `'${clip(w.text)}' is not a multicast address`);
       if (opts.linkLocalWarning && family === 6 && !isLinkLocalMulticast6(a.address)) {
-        ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', w.pos, `'${w.text}' should be a link-local multicast address (ff02::/16)`);
+        ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', w.pos, `'${clip(w.text)}' should be a link-local multicast address (ff02::/16)`);
       }
       return a.address;
     },
@@ -137,7 +137,7 @@ const lvsSyncDaemon = custom(
         parse: (w, c) => {
           const a = ip().parse(w, c);
           if (a === INVALID) return INVALID;
-          return isMulticast(a.address) ? a.address : badWord(c, w, `lvs_sync_daemon group '${w.text}' is not a multicast address`);
+          return isMulticast(a.address) ? a.address : badWord(c, w, `lvs_sync_daemon group '${clip(w.text)}' is not a multicast address`);
         },
       },
     };
@@ -162,12 +162,12 @@ const lvsSyncDaemon = custom(
       const p = opts[key];
       if (!p) {
         const hint = nearest(key, ['inst', ...Object.keys(opts)]);
-        ctx.diags.error('ALIVED_CONFIG_UNKNOWN_KEYWORD', w.pos, `unknown option '${key}' for '${keyword}'${hint ? ` (did you mean '${hint}'?)` : ''}`);
+        ctx.diags.error('ALIVED_CONFIG_UNKNOWN_KEYWORD', w.pos, `unknown option '${clip(key)}' for '${keyword}'${hint ? ` (did you mean '${hint}'?)` : ''}`);
         return INVALID;
       }
       const vw = words[++i];
       if (!vw) {
-        ctx.diags.error('ALIVED_CONFIG_MISSING_VALUE', w.pos, `option '${key}' needs a value: ${key} ${p.describe}`);
+        ctx.diags.error('ALIVED_CONFIG_MISSING_VALUE', w.pos, `option '${clip(key)}' needs a value: ${key} ${p.describe}`);
         return INVALID;
       }
       const v = p.parse(vw, ctx);
@@ -235,12 +235,12 @@ const umask = custom('<NUMBER|BITS>', (words, at, keyword, ctx) => {
   const first = words[0]!;
   if (/^\d/.test(first.text)) {
     if (words.length > 1) {
-      ctx.diags.error('ALIVED_CONFIG_EXTRA_VALUE', words[1]!.pos, `'${keyword}' takes one number; unexpected '${words[1]!.text}'`);
+      ctx.diags.error('ALIVED_CONFIG_EXTRA_VALUE', words[1]!.pos, `'${keyword}' takes one number; unexpected '${clip(words[1]!.text)}'`);
       return INVALID;
     }
     const t = first.text;
     const n = /^0x[0-9a-f]+$/i.test(t) ? parseInt(t, 16) : /^0[0-7]*$/.test(t) ? parseInt(t, 8) : /^[1-9]\d*$/.test(t) ? Number(t) : NaN;
-    if (!Number.isInteger(n) || n < 0 || n > 0o777) return badWord(ctx, first, `'${t}' is not a umask: expected a number 0..0777 (octal with a leading 0)`);
+    if (!Number.isInteger(n) || n < 0 || n > 0o777) return badWord(ctx, first, `'${clip(t)}' is not a umask: expected a number 0..0777 (octal with a leading 0)`);
     return n;
   }
   const joined = words.map((w) => w.text).join('');
@@ -249,7 +249,7 @@ const umask = custom('<NUMBER|BITS>', (words, at, keyword, ctx) => {
     const bit = UMASK_BITS[part];
     if (bit === undefined) {
       const hint = nearest(part, Object.keys(UMASK_BITS));
-      return badWord(ctx, first, `'${part}' is not a umask bit: expected ${Object.keys(UMASK_BITS).join(', ')} joined with '|'${hint ? ` (did you mean '${hint}'?)` : ''}`);
+      return badWord(ctx, first, `'${clip(part)}' is not a umask bit: expected ${Object.keys(UMASK_BITS).join(', ')} joined with '|'${hint ? ` (did you mean '${hint}'?)` : ''}`);
     }
     mask |= bit;
   }
@@ -265,13 +265,13 @@ const includeCheck = custom('[[+|-]readable|match|wildcard_match|brace_match ...
     const op = w.text[0] === '+' || w.text[0] === '-' ? (w.text[0] as '+' | '-') : '=';
     const check = op === '=' ? w.text : w.text.slice(1);
     if (op === '=' && i > 0) {
-      ctx.diags.error('ALIVED_CONFIG_BAD_VALUE', w.pos, `${keyword}: '${w.text}' sets the checks again; only the first option may stand without + or -`);
+      ctx.diags.error('ALIVED_CONFIG_BAD_VALUE', w.pos, `${keyword}: '${clip(w.text)}' sets the checks again; only the first option may stand without + or -`);
       ok = false;
       return;
     }
     if (!(INCLUDE_CHECKS as readonly string[]).includes(check)) {
       const hint = nearest(check, INCLUDE_CHECKS);
-      ctx.diags.error('ALIVED_CONFIG_BAD_VALUE', w.pos, `'${check}' is not an include check: expected ${INCLUDE_CHECKS.join(', ')}${hint ? ` (did you mean '${hint}'?)` : ''}`);
+      ctx.diags.error('ALIVED_CONFIG_BAD_VALUE', w.pos, `'${clip(check)}' is not an include check: expected ${INCLUDE_CHECKS.join(', ')}${hint ? ` (did you mean '${hint}'?)` : ''}`);
       ok = false;
       return;
     }

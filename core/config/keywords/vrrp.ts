@@ -26,7 +26,7 @@ import {
   type IpPrefix,
   type WordParser,
 } from '../values';
-import { badWord, childStmt, namedHeader, newIfname, optionalArg, optionValue, rtName, rtScope } from './common';
+import { badWord, clip, childStmt, namedHeader, newIfname, optionalArg, optionValue, rtName, rtScope } from './common';
 import { garpExtraIf, isLinkLocalMulticast6, isMulticast } from './global-defs';
 
 /**
@@ -52,7 +52,7 @@ function fail(ctx: CheckCtx, pos: Pos, message: string, code = 'ALIVED_CONFIG_BA
 
 function unknownOption(ctx: CheckCtx, w: Token, what: string, known: readonly string[]): Invalid {
   const hint = nearest(w.text, known);
-  return fail(ctx, w.pos, `unknown ${what} option '${w.text}'${hint ? ` (did you mean '${hint}'?)` : ''}`, 'ALIVED_CONFIG_UNKNOWN_KEYWORD');
+  return fail(ctx, w.pos, `unknown ${what} option '${clip(w.text)}'${hint ? ` (did you mean '${hint}'?)` : ''}`, 'ALIVED_CONFIG_UNKNOWN_KEYWORD');
 }
 
 /** A word that looks like an address (digits with dots, or colons), to tell a bad address from a misspelt option. */
@@ -117,7 +117,7 @@ function addressEntry(kind: AddressKind): ArgsParser<AddressEntry> {
       }
       if (!options.includes(opt)) {
         if (opt === 'track_group' || opt === 'use_vmac') {
-          return fail(ctx, w.pos, `'${opt}' is not allowed in ${keyword}${opt === 'track_group' ? ' (only static addresses have track groups; instances track their own addresses)' : ''}`);
+          return fail(ctx, w.pos, `'${clip(opt)}' is not allowed in ${keyword}${opt === 'track_group' ? ' (only static addresses have track groups; instances track their own addresses)' : ''}`);
         }
         return unknownOption(ctx, w, 'address', options);
       }
@@ -156,7 +156,7 @@ function addressEntry(kind: AddressKind): ArgsParser<AddressEntry> {
         case 'label': {
           if (vw.text.length > 15) {
             ok = false;
-            fail(ctx, vw.pos, `label '${vw.text}' is longer than 15 characters`);
+            fail(ctx, vw.pos, `label '${clip(vw.text)}' is longer than 15 characters`);
           } else if (v6) {
             ok = false;
             fail(ctx, w.pos, `an IPv6 address cannot have a label (${addr.address})`);
@@ -168,10 +168,10 @@ function addressEntry(kind: AddressKind): ArgsParser<AddressEntry> {
           const p = ipPrefix().parse(vw, ctx);
           if (p === INVALID) ok = false;
           else if (p.family !== addr.family) {
-            fail(ctx, vw.pos, `peer ${vw.text} is not of the family of ${addr.address}`);
+            fail(ctx, vw.pos, `peer ${clip(vw.text)} is not of the family of ${addr.address}`);
             ok = false;
           } else if (addr.prefix !== undefined && addr.prefix !== (v6 ? 128 : 32)) {
-            fail(ctx, first.pos, `${first.text}: give the prefix length on the peer address, not on the local address`, 'ALIVED_CONFIG_CONFLICT');
+            fail(ctx, first.pos, `${clip(first.text)}: give the prefix length on the peer address, not on the local address`, 'ALIVED_CONFIG_CONFLICT');
             ok = false;
           } else out.peer = p;
           break;
@@ -280,9 +280,9 @@ const rttTime: WordParser<string> = {
   describe: '<TIME>[s|ms]',
   parse(w, ctx) {
     const m = /^(\d+(?:\.\d*)?|\.\d+)(s|secs?|ms|msecs?)?$/i.exec(w.text);
-    if (!m) return badWord(ctx, w, `'${w.text}' is not a time (e.g. 200ms, 1.5s, or a number of milliseconds)`);
+    if (!m) return badWord(ctx, w, `'${clip(w.text)}' is not a time (e.g. 200ms, 1.5s, or a number of milliseconds)`);
     const ms = Number(m[1]) * (m[2] && !/^m/i.test(m[2]) ? 1000 : 1);
-    if (m[2] && ms > 120000) return badWord(ctx, w, `${w.text} is out of range: at most 120s`, 'ALIVED_CONFIG_OUT_OF_RANGE');
+    if (m[2] && ms > 120000) return badWord(ctx, w, `${clip(w.text)} is out of range: at most 120s`, 'ALIVED_CONFIG_OUT_OF_RANGE');
     return w.text;
   },
 };
@@ -292,7 +292,7 @@ const realms: WordParser<string> = {
   describe: '[<FROM_REALM>/]<TO_REALM>',
   parse(w, ctx) {
     const parts = w.text.split('/');
-    if (parts.length > 2) return badWord(ctx, w, `'${w.text}' is not a realm or FROM/TO realms`);
+    if (parts.length > 2) return badWord(ctx, w, `'${clip(w.text)}' is not a realm or FROM/TO realms`);
     for (const p of parts) {
       const r = rtName('realm', 65535).parse({ ...w, text: p }, ctx);
       if (r === INVALID) return INVALID;
@@ -334,10 +334,10 @@ function parseEncap(ctx: CheckCtx, words: readonly Token[], i: number): { encap:
     const a = words[j];
     if (!a) return fail(ctx, typeTok.pos, `'encap ${type}' needs ${type === 'mpls' ? 'a label stack (LABEL[/LABEL...])' : 'a locator (XXXX:XXXX:XXXX:XXXX)'}`, 'ALIVED_CONFIG_MISSING_VALUE');
     const good = type === 'mpls' ? /^\d+(\/\d+)*$/.test(a.text) && a.text.split('/').every((l) => Number(l) <= 1048575) : /^([0-9a-fA-F]{1,4}:){3}[0-9a-fA-F]{1,4}$/.test(a.text);
-    if (!good) return badWord(ctx, a, `'${a.text}' is not ${type === 'mpls' ? 'an MPLS label stack' : 'an ILA locator'}`);
+    if (!good) return badWord(ctx, a, `'${clip(a.text)}' is not ${type === 'mpls' ? 'an MPLS label stack' : 'an ILA locator'}`);
     return { encap: { type, address: a.text }, next: j + 1 };
   }
-  if (type !== 'ip' && type !== 'ip6') return badWord(ctx, typeTok, `'${type}' is not an encap type: expected ip, ip6, mpls or ila`);
+  if (type !== 'ip' && type !== 'ip6') return badWord(ctx, typeTok, `'${clip(type)}' is not an encap type: expected ip, ip6, mpls or ila`);
   const fam: Family = type === 'ip' ? 4 : 6;
   const enc: RouteEncap = { type };
   const keys = type === 'ip' ? ['id', 'dst', 'src', 'tos', 'ttl', 'flags'] : ['id', 'dst', 'src', 'tc', 'hoplimit', 'flags'];
@@ -346,7 +346,7 @@ function parseEncap(ctx: CheckCtx, words: readonly Token[], i: number): { encap:
     const vw = words[j + 1]!;
     switch (k) {
       case 'id':
-        if (!/^\d+$/.test(vw.text) || BigInt(vw.text) > 18446744073709551615n) return badWord(ctx, vw, `encap id '${vw.text}' is not a 64-bit number`);
+        if (!/^\d+$/.test(vw.text) || BigInt(vw.text) > 18446744073709551615n) return badWord(ctx, vw, `encap id '${clip(vw.text)}' is not a 64-bit number`);
         enc.id = vw.text;
         break;
       case 'dst':
@@ -416,14 +416,14 @@ function routeEntry(allowTrackGroup: boolean): ArgsParser<RouteEntry> {
         switch (opt) {
           case 'inet':
           case 'inet6':
-            if (!fam.set(opt === 'inet' ? 4 : 6, w, `'${opt}'`)) return INVALID;
+            if (!fam.set(opt === 'inet' ? 4 : 6, w, `'${clip(opt)}'`)) return INVALID;
             continue;
           case 'src': {
             const vw = need(i++, '<IPADDR>');
             if (!vw) return INVALID;
             const a = ip().parse(vw, ctx);
             if (a === INVALID) return INVALID;
-            if (!fam.set(a.family, vw, `src ${vw.text}`)) return INVALID;
+            if (!fam.set(a.family, vw, `src ${clip(vw.text)}`)) return INVALID;
             out.src = a;
             continue;
           }
@@ -435,13 +435,13 @@ function routeEntry(allowTrackGroup: boolean): ArgsParser<RouteEntry> {
             let vw = need(i++, '[inet|inet6] <IPADDR>');
             if (!vw) return INVALID;
             if (vw.text === 'inet' || vw.text === 'inet6') {
-              if (!fam.set(vw.text === 'inet' ? 4 : 6, vw, `via ${vw.text}`)) return INVALID;
+              if (!fam.set(vw.text === 'inet' ? 4 : 6, vw, `via ${clip(vw.text)}`)) return INVALID;
               vw = need(i++, '<IPADDR>');
               if (!vw) return INVALID;
             }
             const a = ip().parse(vw, ctx);
             if (a === INVALID) return INVALID;
-            if (!fam.set(a.family, vw, `via ${vw.text}`)) return INVALID;
+            if (!fam.set(a.family, vw, `via ${clip(vw.text)}`)) return INVALID;
             out.via = a;
             continue;
           }
@@ -451,7 +451,7 @@ function routeEntry(allowTrackGroup: boolean): ArgsParser<RouteEntry> {
             const a = routeAddress(ctx, vw);
             if (a === INVALID) return INVALID;
             if (a === 'default' || a.family !== 6) return fail(ctx, vw.pos, `'from' in a route is for IPv6 source routing only; use 'src' to set the source address`);
-            if (!fam.set(6, vw, `from ${vw.text}`)) return INVALID;
+            if (!fam.set(6, vw, `from ${clip(vw.text)}`)) return INVALID;
             out.from = a;
             continue;
           }
@@ -519,7 +519,7 @@ function routeEntry(allowTrackGroup: boolean): ArgsParser<RouteEntry> {
           case 'pref': {
             const vw = need(i++, opt === 'pref' ? 'low|medium|high|<0..255>' : '<SECONDS>');
             if (!vw) return INVALID;
-            if (!fam.set(6, w, `'${opt}' is IPv6 only`)) return INVALID;
+            if (!fam.set(6, w, `'${clip(opt)}' is IPv6 only`)) return INVALID;
             if (opt === 'pref' && ['low', 'medium', 'high'].includes(vw.text)) out.attrs[opt] = vw.text;
             else {
               const n = num(opt === 'pref' ? u8 : u32, vw);
@@ -579,7 +579,7 @@ function routeEntry(allowTrackGroup: boolean): ArgsParser<RouteEntry> {
           case 'features': {
             const vw = need(i++, 'ecn');
             if (!vw) return INVALID;
-            if (vw.text !== 'ecn') return badWord(ctx, vw, `route feature '${vw.text}' is not supported: only ecn`);
+            if (vw.text !== 'ecn') return badWord(ctx, vw, `route feature '${clip(vw.text)}' is not supported: only ecn`);
             out.attrs.features = 'ecn';
             continue;
           }
@@ -603,7 +603,7 @@ function routeEntry(allowTrackGroup: boolean): ArgsParser<RouteEntry> {
             if (!vw) return INVALID;
             const a = ip().parse(vw, ctx);
             if (a === INVALID) return INVALID;
-            if (!fam.set(a.family, vw, `or ${vw.text}`)) return INVALID;
+            if (!fam.set(a.family, vw, `or ${clip(vw.text)}`)) return INVALID;
             out.nexthops.push(out.via ? { via: out.via } : {}, { via: a });
             out.via = undefined;
             continue;
@@ -647,7 +647,7 @@ function routeEntry(allowTrackGroup: boolean): ArgsParser<RouteEntry> {
         if (ROUTE_TYPES.includes(d.text)) {
           out.type = d.text === 'brd' ? 'broadcast' : d.text;
           const n = words[i + 1];
-          if (!n) return fail(ctx, d.pos, `route type '${d.text}' needs a destination`, 'ALIVED_CONFIG_MISSING_VALUE');
+          if (!n) return fail(ctx, d.pos, `route type '${clip(d.text)}' needs a destination`, 'ALIVED_CONFIG_MISSING_VALUE');
           i++;
           d = n;
         }
@@ -662,8 +662,8 @@ function routeEntry(allowTrackGroup: boolean): ArgsParser<RouteEntry> {
         }
         const dst = routeAddress(ctx, d);
         if (dst === INVALID) return INVALID;
-        if (out.dst !== undefined) return fail(ctx, d.pos, `the route already has the destination ${dstTok!.text}; '${d.text}' would replace it`, 'ALIVED_CONFIG_DUPLICATE');
-        if (dst !== 'default' && !fam.set(dst.family, d, `destination ${d.text}`)) return INVALID;
+        if (out.dst !== undefined) return fail(ctx, d.pos, `the route already has the destination ${clip(dstTok!.text)}; '${clip(d.text)}' would replace it`, 'ALIVED_CONFIG_DUPLICATE');
+        if (dst !== 'default' && !fam.set(dst.family, d, `destination ${clip(d.text)}`)) return INVALID;
         out.dst = dst;
         dstTok = d;
       }
@@ -708,20 +708,20 @@ function parseNexthops(ctx: CheckCtx, words: readonly Token[], start: number, fa
       if (opt === 'as') return fail(ctx, w.pos, `'as [to]' (MPLS NAT) is not supported for nexthops`, 'ALIVED_CONFIG_NOT_SUPPORTED');
       if (!['via', 'dev', 'weight', 'realms'].includes(opt)) {
         const hint = nearest(opt, ['via', 'dev', 'weight', 'onlink', 'encap', 'realms', 'nexthop']);
-        return fail(ctx, w.pos, `unexpected '${opt}' after nexthop${hint ? ` (did you mean '${hint}'?)` : ''}; route options go before the first nexthop`, 'ALIVED_CONFIG_UNKNOWN_KEYWORD');
+        return fail(ctx, w.pos, `unexpected '${clip(opt)}' after nexthop${hint ? ` (did you mean '${hint}'?)` : ''}; route options go before the first nexthop`, 'ALIVED_CONFIG_UNKNOWN_KEYWORD');
       }
       let vw = optionValue(ctx, words, i++, '<VALUE>');
       if (!vw) return INVALID;
       switch (opt) {
         case 'via': {
           if (vw.text === 'inet' || vw.text === 'inet6') {
-            if (!fam.set(vw.text === 'inet' ? 4 : 6, vw, `nexthop via ${vw.text}`)) return INVALID;
+            if (!fam.set(vw.text === 'inet' ? 4 : 6, vw, `nexthop via ${clip(vw.text)}`)) return INVALID;
             vw = optionValue(ctx, words, i++, '<IPADDR>');
             if (!vw) return INVALID;
           }
           const a = ip().parse(vw, ctx);
           if (a === INVALID) return INVALID;
-          if (!fam.set(a.family, vw, `nexthop via ${vw.text}`)) return INVALID;
+          if (!fam.set(a.family, vw, `nexthop via ${clip(vw.text)}`)) return INVALID;
           hop.via = a;
           break;
         }
@@ -792,7 +792,7 @@ const RULE_OPTIONS = [
 
 function range16(w: Token, ctx: CheckCtx): { start: number; end: number } | Invalid {
   const m = /^(\d+)(?:-(\d+))?$/.exec(w.text);
-  if (!m || Number(m[1]) > 65535 || Number(m[2] ?? m[1]) > 65535) return badWord(ctx, w, `'${w.text}' is not a port or PORT-PORT range (0..65535)`);
+  if (!m || Number(m[1]) > 65535 || Number(m[2] ?? m[1]) > 65535) return badWord(ctx, w, `'${clip(w.text)}' is not a port or PORT-PORT range (0..65535)`);
   return { start: Number(m[1]), end: Number(m[2] ?? m[1]) };
 }
 
@@ -806,7 +806,7 @@ function ruleEntry(allowTrackGroup: boolean): ArgsParser<RuleEntry> {
     let ok = true;
     const setAction = (a: RuleEntry['action'], w: Token): boolean => {
       if (out.action !== undefined) {
-        ctx.diags.error('ALIVED_CONFIG_CONFLICT', w.pos, `a rule takes one action (table, goto, nop, blackhole, prohibit, unreachable or l3mdev); '${actionTok!.text}' is already given`);
+        ctx.diags.error('ALIVED_CONFIG_CONFLICT', w.pos, `a rule takes one action (table, goto, nop, blackhole, prohibit, unreachable or l3mdev); '${clip(actionTok!.text)}' is already given`);
         return false;
       }
       out.action = a;
@@ -824,7 +824,7 @@ function ruleEntry(allowTrackGroup: boolean): ArgsParser<RuleEntry> {
       switch (opt) {
         case 'inet':
         case 'inet6':
-          if (!fam.set(opt === 'inet' ? 4 : 6, w, `'${opt}'`)) return INVALID;
+          if (!fam.set(opt === 'inet' ? 4 : 6, w, `'${clip(opt)}'`)) return INVALID;
           continue;
         case 'from':
         case 'to': {
@@ -832,7 +832,7 @@ function ruleEntry(allowTrackGroup: boolean): ArgsParser<RuleEntry> {
           if (!vw) return INVALID;
           const a = routeAddress(ctx, vw);
           if (a === INVALID) return INVALID;
-          if (a !== 'default' && !fam.set(a.family, vw, `${opt} ${vw.text}`)) return INVALID;
+          if (a !== 'default' && !fam.set(a.family, vw, `${opt} ${clip(vw.text)}`)) return INVALID;
           out[opt] = a;
           continue;
         }
@@ -876,7 +876,7 @@ function ruleEntry(allowTrackGroup: boolean): ArgsParser<RuleEntry> {
           const val = (s: string): number => (s.startsWith('0x') ? parseInt(s, 16) : Number(s));
           if (!m || val(m[1]!) > UINT32_MAX || (m[2] !== undefined && val(m[2]) > UINT32_MAX)) {
             ok = false;
-            badWord(ctx, vw, `'${vw.text}' is not a firewall mark MARK[/MASK] (32-bit numbers)`);
+            badWord(ctx, vw, `'${clip(vw.text)}' is not a firewall mark MARK[/MASK] (32-bit numbers)`);
           } else {
             out.fwmark = val(m[1]!);
             if (m[2] !== undefined) out.fwmask = val(m[2]);
@@ -929,7 +929,7 @@ function ruleEntry(allowTrackGroup: boolean): ArgsParser<RuleEntry> {
           if (!vw) return INVALID;
           if (!/^\d+$/.test(vw.text) || BigInt(vw.text) > 18446744073709551615n) {
             ok = false;
-            badWord(ctx, vw, `tunnel-id '${vw.text}' is not a 64-bit number`);
+            badWord(ctx, vw, `tunnel-id '${clip(vw.text)}' is not a 64-bit number`);
           } else out.tunnelId = vw.text;
           continue;
         }
@@ -939,7 +939,7 @@ function ruleEntry(allowTrackGroup: boolean): ArgsParser<RuleEntry> {
           const m = /^(\d+)-(\d+)$/.exec(vw.text);
           if (!m || Number(m[1]) > UINT32_MAX || Number(m[2]) > UINT32_MAX) {
             ok = false;
-            badWord(ctx, vw, `'${vw.text}' is not a uid range FIRST-LAST`);
+            badWord(ctx, vw, `'${clip(vw.text)}' is not a uid range FIRST-LAST`);
           } else out.uidrange = { start: Number(m[1]), end: Number(m[2]) };
           continue;
         }
@@ -1005,7 +1005,7 @@ function ruleEntry(allowTrackGroup: boolean): ArgsParser<RuleEntry> {
         if (!setAction(opt, t)) return INVALID;
         continue;
       }
-      if (looksLikeAddress(opt)) return fail(ctx, t.pos, `'${opt}': an address in a rule follows 'from' or 'to'`);
+      if (looksLikeAddress(opt)) return fail(ctx, t.pos, `'${clip(opt)}': an address in a rule follows 'from' or 'to'`);
       return unknownOption(ctx, t, 'rule', known);
     }
     if (!ok) return INVALID;
@@ -1015,7 +1015,7 @@ function ruleEntry(allowTrackGroup: boolean): ArgsParser<RuleEntry> {
       if (out.preference >= out.gotoTarget!) return fail(ctx, actionTok!.pos, `goto ${out.gotoTarget} must jump forward: it is not after preference ${out.preference}`, 'ALIVED_CONFIG_CONFLICT');
     }
     if (tableOptionTok && out.action !== 'table') {
-      return fail(ctx, tableOptionTok.pos, `'${tableOptionTok.text}' applies only to rules whose action is table`, 'ALIVED_CONFIG_CONFLICT');
+      return fail(ctx, tableOptionTok.pos, `'${clip(tableOptionTok.text)}' applies only to rules whose action is table`, 'ALIVED_CONFIG_CONFLICT');
     }
     if (out.trackGroup !== undefined && out.iif === undefined) {
       return fail(ctx, out.pos, `a static rule with track_group needs dev <INTERFACE>`, 'ALIVED_CONFIG_MISSING_VALUE');
@@ -1064,7 +1064,7 @@ const trackInterfaceEntry: ArgsParser<TrackInterfaceEntry> = custom('<INTERFACE>
       if (w3.text !== 'reverse') return unknownOption(ctx, w3, 'track_interface weight', ['reverse']);
       out.reverse = true;
     }
-    if (words[4]) return fail(ctx, words[4].pos, `unexpected '${words[4].text}' in ${keyword}`, 'ALIVED_CONFIG_EXTRA_VALUE');
+    if (words[4]) return fail(ctx, words[4].pos, `unexpected '${clip(words[4].text)}' in ${keyword}`, 'ALIVED_CONFIG_EXTRA_VALUE');
   }
   return out;
 });
@@ -1095,7 +1095,7 @@ const trackBfdEntry: ArgsParser<TrackBfdEntry> = custom('<BFD_NAME> [weight <-25
       if (w3.text !== 'reverse' && w3.text !== 'noreverse') return unknownOption(ctx, w3, 'track_bfd weight', ['reverse', 'noreverse']);
       out.reverse = w3.text === 'reverse';
     }
-    if (words[4]) return fail(ctx, words[4].pos, `unexpected '${words[4].text}' in ${keyword}`, 'ALIVED_CONFIG_EXTRA_VALUE');
+    if (words[4]) return fail(ctx, words[4].pos, `unexpected '${clip(words[4].text)}' in ${keyword}`, 'ALIVED_CONFIG_EXTRA_VALUE');
   }
   return out;
 });
@@ -1132,18 +1132,18 @@ const unicastPeerEntry: ArgsParser<UnicastPeer> = custom('<IPADDR> [min_ttl <0..
 /** `[<VMAC_INTERFACE_NAME>] [<MAC_ADDRESS>]`; a MAC of 5 octets takes the VRID as its last */
 const useVmac = custom('[<INTERFACE>] [<MAC>]', (words, _at, keyword, ctx) => {
   const out: { interface?: string; mac?: string } = {};
-  if (words.length > 2) return fail(ctx, words[2]!.pos, `'${keyword}' takes [<INTERFACE>] [<MAC>]; unexpected '${words[2]!.text}'`, 'ALIVED_CONFIG_EXTRA_VALUE');
+  if (words.length > 2) return fail(ctx, words[2]!.pos, `'${keyword}' takes [<INTERFACE>] [<MAC>]; unexpected '${clip(words[2]!.text)}'`, 'ALIVED_CONFIG_EXTRA_VALUE');
   for (const w of words) {
     if (w.text.includes(':')) {
       if (out.mac !== undefined) return fail(ctx, w.pos, `${keyword}: the MAC address is given twice`, 'ALIVED_CONFIG_DUPLICATE');
       const octets = w.text.replace(/:$/, '').split(':');
       if (!(octets.length === 5 || octets.length === 6) || !octets.every((o) => /^[0-9a-fA-F]{1,2}$/.test(o))) {
-        return badWord(ctx, w, `'${w.text}' is not a MAC address (5 or 6 hex octets separated by ':'; with 5, the VRID is the last octet)`);
+        return badWord(ctx, w, `'${clip(w.text)}' is not a MAC address (5 or 6 hex octets separated by ':'; with 5, the VRID is the last octet)`);
       }
       const bytes = octets.map((o) => parseInt(o, 16));
-      if (bytes[0]! & 1) return badWord(ctx, w, `'${w.text}' is a multicast MAC address`);
+      if (bytes[0]! & 1) return badWord(ctx, w, `'${clip(w.text)}' is a multicast MAC address`);
       if (bytes[0] === 0 && bytes[1] === 0 && bytes[2] === 0x5e && bytes[3] === 0 && (bytes[4] === 1 || bytes[4] === 2)) {
-        return badWord(ctx, w, `'${w.text}' is in the VRRP virtual MAC range 00:00:5e:00:01/02:xx, which keepalived uses by default; leave the MAC out`);
+        return badWord(ctx, w, `'${clip(w.text)}' is in the VRRP virtual MAC range 00:00:5e:00:01/02:xx, which keepalived uses by default; leave the MAC out`);
       }
       out.mac = w.text;
     } else {
@@ -1189,8 +1189,8 @@ const multicastDst: WordParser<IpAddress> = {
   parse(w, ctx) {
     const a = ip().parse(w, ctx);
     if (a === INVALID) return INVALID;
-    if (a.family === 4 && !isMulticast(a.address)) return badWord(ctx, w, `mcast_dst_ip ${w.text} is not a multicast address`);
-    if (a.family === 6 && !isLinkLocalMulticast6(a.address)) return badWord(ctx, w, `mcast_dst_ip ${w.text} is not a link-local multicast address (ffX2::)`);
+    if (a.family === 4 && !isMulticast(a.address)) return badWord(ctx, w, `mcast_dst_ip ${clip(w.text)} is not a multicast address`);
+    if (a.family === 6 && !isLinkLocalMulticast6(a.address)) return badWord(ctx, w, `mcast_dst_ip ${clip(w.text)} is not a link-local multicast address (ffX2::)`);
     return a;
   },
 };
@@ -1407,7 +1407,7 @@ const linkbeatEntry = map(tuple2(ifname, oneOf(['MII', 'ETHTOOL', 'IOCTL'])), (t
 const upDownDelayEntry = custom('<INTERFACE> <DOWN_SECONDS> [<UP_SECONDS>]', (words, at, keyword, ctx) => {
   const d = duration({ min: 0, max: 255 });
   if (words.length < 2) return fail(ctx, words[0]?.pos ?? at, `an entry of '${keyword}' needs an interface and a down delay: <INTERFACE> <DOWN_SECONDS> [<UP_SECONDS>]`, 'ALIVED_CONFIG_MISSING_VALUE');
-  if (words.length > 3) return fail(ctx, words[3]!.pos, `unexpected '${words[3]!.text}' in ${keyword}`, 'ALIVED_CONFIG_EXTRA_VALUE');
+  if (words.length > 3) return fail(ctx, words[3]!.pos, `unexpected '${clip(words[3]!.text)}' in ${keyword}`, 'ALIVED_CONFIG_EXTRA_VALUE');
   const iface = ifname.parse(words[0]!, ctx);
   const down = d.parse(words[1]!, ctx);
   const up = words[2] ? d.parse(words[2], ctx) : down;
@@ -1418,7 +1418,7 @@ const upDownDelayEntry = custom('<INTERFACE> <DOWN_SECONDS> [<UP_SECONDS>]', (wo
 function tuple2<A, B>(a: WordParser<A>, b: WordParser<B>): ArgsParser<[A, B | undefined]> {
   return custom(`${a.describe} [${b.describe}]`, (words, at, keyword, ctx) => {
     if (words.length === 0) return fail(ctx, at, `'${keyword}' entry needs ${a.describe}`, 'ALIVED_CONFIG_MISSING_VALUE');
-    if (words.length > 2) return fail(ctx, words[2]!.pos, `unexpected '${words[2]!.text}' in ${keyword}`, 'ALIVED_CONFIG_EXTRA_VALUE');
+    if (words.length > 2) return fail(ctx, words[2]!.pos, `unexpected '${clip(words[2]!.text)}' in ${keyword}`, 'ALIVED_CONFIG_EXTRA_VALUE');
     const x = a.parse(words[0]!, ctx);
     const y = words[1] ? b.parse(words[1], ctx) : undefined;
     return x === INVALID || y === INVALID ? INVALID : [x, y];
@@ -1548,7 +1548,7 @@ function checkInstance(v: Instance, ctx: CheckCtx, stmt: Stmt): void {
   // preemption
   if (v.nopreempt && v.preempt) {
     const last = [...(stmt.block ?? [])].reverse().find((s) => s.name.text === 'preempt' || s.name.text === 'nopreempt')!;
-    ctx.diags.warning('ALIVED_CONFIG_CONFLICT', last.name.pos, `${where}: both nopreempt and preempt are set; the later one (${last.name.text}) counts`);
+    ctx.diags.warning('ALIVED_CONFIG_CONFLICT', last.name.pos, `${where}: both nopreempt and preempt are set; the later one (${clip(last.name.text)}) counts`);
   }
   const nopreempt = v.nopreempt && !(v.preempt && [...(stmt.block ?? [])].reverse().find((s) => s.name.text === 'preempt' || s.name.text === 'nopreempt')?.name.text === 'preempt');
   if (nopreempt && v.priority === 255) err(posOf(stmt, 'nopreempt', v.pos, -1), `nopreempt has no effect with priority 255 (the address owner always preempts)`);
@@ -1559,7 +1559,7 @@ function checkInstance(v: Instance, ctx: CheckCtx, stmt: Stmt): void {
 
   if (v.accept && v.noAccept) {
     const last = [...(stmt.block ?? [])].reverse().find((s) => s.name.text === 'accept' || s.name.text === 'no_accept')!;
-    ctx.diags.warning('ALIVED_CONFIG_CONFLICT', last.name.pos, `${where}: both accept and no_accept are set; the later one (${last.name.text}) counts`);
+    ctx.diags.warning('ALIVED_CONFIG_CONFLICT', last.name.pos, `${where}: both accept and no_accept are set; the later one (${clip(last.name.text)}) counts`);
   }
 
   // the version-dependent checks when the version is known without global_defs
