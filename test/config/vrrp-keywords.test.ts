@@ -506,3 +506,16 @@ test('conditional_conf compiles for both of its config ids', async () => {
     assert.equal(r.model!.vrrpInstance[0]!.priority, id === 'high' ? 170 : 85);
   }
 });
+
+test('word lists (group, notification_email, interfaces) take several words per line, as keepalived reads them', async () => {
+  const r = await compileText(
+    'global_defs {\n  notification_email { ops@example.com root }\n}\nvrrp_sync_group G { group { VI_1\n  VI_2 } }\n' +
+      instance('', 'VI_1') +
+      instance('', 'VI_2', 'interface eth1\n  virtual_router_id 52'),
+  );
+  noErrors(r);
+  assert.deepEqual(r.model!.globalDefs!.notificationEmail, ['ops@example.com', 'root']);
+  assert.deepEqual(r.model!.vrrpSyncGroup[0]!.group, ['VI_1', 'VI_2']);
+  const empty = await compileText('vrrp_sync_group G {\n  group {\n  }\n}\n');
+  has(empty, "keepalived.conf:2:3: error: 'group' block is empty");
+});

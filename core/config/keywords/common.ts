@@ -1,5 +1,5 @@
 import * as net from 'node:net';
-import type { CheckCtx } from '../schema';
+import { lines, type CheckCtx, type Keyword } from '../schema';
 import type { Token } from '../lexer';
 import type { Stmt } from '../tree';
 import { custom, INVALID, name, nearest, type ArgsParser, type WordParser } from '../values';
@@ -133,4 +133,31 @@ export function optionalArg<T>(w: WordParser<T>): ArgsParser<T | true> {
     }
     return w.parse(words[0]!, ctx);
   });
+}
+
+/**
+ * A block of words read as one list, as keepalived's read_value_block reads
+ * it: `group { VI_1 VI_2 }` and one name per line are the same. `onWord`
+ * sees each word (to record a reference).
+ */
+export function wordList<T>(w: WordParser<T>, opts: { allowEmpty?: boolean; onWord?: (value: T, word: Token, ctx: CheckCtx) => void } = {}): Keyword<T[]> {
+  const entry = custom(`${w.describe}...`, (words, _at, _keyword, ctx) => {
+    const out: T[] = [];
+    let ok = true;
+    for (const word of words) {
+      const v = w.parse(word, ctx);
+      if (v === INVALID) ok = false;
+      else {
+        opts.onWord?.(v, word, ctx);
+        out.push(v);
+      }
+    }
+    return ok ? out : INVALID;
+  });
+  // each line gives a list; the validator flattens them into one, in place
+  const kw = lines(entry, { allowEmpty: opts.allowEmpty ?? true }).validate((v) => {
+    const flat = v.flat();
+    (v as unknown[]).splice(0, v.length, ...flat);
+  });
+  return kw as unknown as Keyword<T[]>;
 }

@@ -1,5 +1,5 @@
 import * as net from 'node:net';
-import { block, lines, value, word } from '../schema';
+import { block, value, word } from '../schema';
 import {
   custom,
   duration,
@@ -14,7 +14,6 @@ import {
   map,
   name,
   nearest,
-  one,
   oneOf,
   optBool,
   script,
@@ -26,7 +25,7 @@ import {
   type ArgsParser,
   type WordParser,
 } from '../values';
-import { badWord, clip, hostOrIp, optionalArg } from './common';
+import { badWord, clip, hostOrIp, optionalArg, wordList } from './common';
 
 /**
  * global_defs { ... } and the global keywords keepalived 2.2.8 reads at the
@@ -302,7 +301,7 @@ export const globalDefsSchema = block(
 
     // identity and email
     router_id: value(text).doc('names this node in notifications; default the host name'),
-    notification_email: lines(one(email)).feature('notify-mail').doc('recipients of email notifications'),
+    notification_email: wordList(email, { allowEmpty: false }).feature('notify-mail').doc('recipients of email notifications'),
     notification_email_from: value(text).feature('notify-mail').doc('From: address; default keepalived@<host name>'),
     smtp_server: value(smtpServer).feature('notify-mail').doc('<IP|HOST> [PORT]; port 25 by default'),
     smtp_helo_name: word(str()).feature('notify-mail').doc('name in HELO; default the host name'),

@@ -14,7 +14,6 @@ import {
   map,
   name,
   nearest,
-  one,
   oneOf,
   optBool,
   script,
@@ -26,7 +25,7 @@ import {
   type IpPrefix,
   type WordParser,
 } from '../values';
-import { badWord, clip, childStmt, namedHeader, newIfname, optionalArg, optionValue, rtName, rtScope } from './common';
+import { badWord, clip, childStmt, wordList, namedHeader, newIfname, optionalArg, optionValue, rtName, rtScope } from './common';
 import { garpExtraIf, isLinkLocalMulticast6, isMulticast } from './global-defs';
 
 /**
@@ -1338,16 +1337,14 @@ export const vrrpInstanceSchema = block(
 // ---------------------------------------------------------------------------
 // vrrp_sync_group
 
-const instanceList = lines(
-  map(one(name), (n, words, ctx) => {
-    ctx.refer('vrrp_instance', n, words[0]!.pos, 'vrrp_sync_group');
-    return n;
-  }),
-);
+/** `group { VI_1 VI_2 ... }`: names of vrrp_instances, on one line or many */
+function instanceList(usedBy: string) {
+  return wordList(name, { allowEmpty: false, onWord: (n, w, ctx) => ctx.refer('vrrp_instance', n, w.pos, usedBy) });
+}
 
 export const vrrpSyncGroupSchema = block(
   {
-    group: instanceList.required().doc('the vrrp_instances that change state together'),
+    group: instanceList('vrrp_sync_group').required().doc('the vrrp_instances that change state together'),
     track_interface: lines(trackInterfaceEntry).feature('vrrp-track'),
     track_bfd: lines(trackBfdEntry).feature('bfd'),
     notify_master: value(script).feature('notify-script'),
@@ -1370,7 +1367,7 @@ export const vrrpSyncGroupSchema = block(
 
 /** `track_group NAME { group { VI_1 ... } }`: instances that go to FAULT when a static address, route or rule of the group is lost */
 export const trackGroupSchema = block(
-  { group: instanceList.required() },
+  { group: instanceList('track_group').required() },
   { header: namedHeader, feature: 'static-net', defines: { kind: 'track_group', name: (v: { name: string }) => v.name } },
 );
 
@@ -1380,7 +1377,7 @@ export const garpGroupSchema = block(
     garp_interval: word(duration({ min: 0, max: 2147.483647 })).doc('seconds between gratuitous ARPs on these interfaces'),
     gna_interval: word(duration({ min: 0, max: 2147.483647 })).doc('seconds between unsolicited NAs on these interfaces'),
     interface: word(ifname),
-    interfaces: lines(one(ifname), { allowEmpty: false }),
+    interfaces: wordList(ifname, { allowEmpty: false }),
   },
   {
     feature: 'vrrp',
