@@ -519,3 +519,8 @@ test('word lists (group, notification_email, interfaces) take several words per 
   const empty = await compileText('vrrp_sync_group G {\n  group {\n  }\n}\n');
   has(empty, "keepalived.conf:2:3: error: 'group' block is empty");
 });
+
+test('an interface tracked twice in one list is an error', async () => {
+  const r = await compileText(instance('  track_interface {\n    eth1\n    eth1 weight 5\n  }\n'));
+  has(r, 'keepalived.conf:9:5: error: vrrp_instance VI_1: track_interface lists eth1 twice (first at line 8)');
+});

@@ -1359,7 +1359,14 @@ export const vrrpSyncGroupSchema = block(
       note: 'use track_interface, track_script and track_file on the sync group',
     }),
   },
-  { header: namedHeader, feature: 'vrrp-sync', slot: 'vrrp_sync_group', defines: { kind: 'vrrp_sync_group', name: (v: { name: string }) => v.name } },
+  {
+    header: namedHeader,
+    feature: 'vrrp-sync',
+    slot: 'vrrp_sync_group',
+    defines: { kind: 'vrrp_sync_group', name: (v: { name: string }) => v.name },
+    check: (v: { name: string; trackInterface?: TrackInterfaceEntry[]; trackBfd?: TrackBfdEntry[] }, ctx: CheckCtx): void =>
+      checkDuplicateTracks(v, `vrrp_sync_group ${v.name}`, ctx),
+  },
 );
 
 // ---------------------------------------------------------------------------
@@ -1502,6 +1509,26 @@ export function instanceVersion(v: Instance, globalVersion: number | undefined):
   return v.version ?? (instanceFamily(v) === 6 ? 3 : globalVersion ?? 2);
 }
 
+/** keepalived refuses tracking the same interface or BFD instance twice in one list */
+function checkDuplicateTracks(
+  v: { trackInterface?: TrackInterfaceEntry[]; trackBfd?: TrackBfdEntry[] },
+  where: string,
+  ctx: CheckCtx,
+): void {
+  const lists: Array<[string, Array<{ key: string; pos: Pos }>]> = [
+    ['track_interface', (v.trackInterface ?? []).map((t) => ({ key: t.interface, pos: t.pos }))],
+    ['track_bfd', (v.trackBfd ?? []).map((t) => ({ key: t.name, pos: t.pos }))],
+  ];
+  for (const [kw, entries] of lists) {
+    const seen = new Map<string, Pos>();
+    for (const e of entries) {
+      const prev = seen.get(e.key);
+      if (prev) ctx.diags.error('ALIVED_CONFIG_DUPLICATE', e.pos, `${where}: ${kw} lists ${e.key} twice (first at line ${prev.line})`);
+      else seen.set(e.key, e.pos);
+    }
+  }
+}
+
 function posOf(stmt: Stmt | undefined, keyword: string, fallback: Pos, arg = 0): Pos {
   const c = stmt ? childStmt(stmt, keyword) : undefined;
   return c?.args[arg]?.pos ?? c?.name.pos ?? fallback;
@@ -1510,6 +1537,8 @@ function posOf(stmt: Stmt | undefined, keyword: string, fallback: Pos, arg = 0):
 function checkInstance(v: Instance, ctx: CheckCtx, stmt: Stmt): void {
   const where = `vrrp_instance ${v.name}`;
   const err = (pos: Pos, message: string, code = 'ALIVED_CONFIG_CONFLICT') => ctx.diags.error(code, pos, `${where}: ${message}`);
+
+  checkDuplicateTracks(v, where, ctx);
 
   // one address family per instance
   const vips = v.virtualIpaddress ?? [];
