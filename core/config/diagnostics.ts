@@ -41,10 +41,15 @@ export class Diagnostics {
   readonly list: Diagnostic[] = [];
   private errorCount = 0;
   private dropped = 0;
+  private readonly seen = new Set<string>();
 
   constructor(private readonly max = 1000) {}
 
+  /** Records a diagnostic; the same one at the same place (an include read twice) counts once. */
   report(severity: Severity, code: string, pos: Pos, message: string): void {
+    const key = `${pos.file}\0${pos.line}\0${pos.col}\0${severity}\0${message}`;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
     if (this.list.length >= this.max) {
       if (severity === 'error') this.errorCount++;
       this.dropped++;

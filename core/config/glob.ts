@@ -108,7 +108,13 @@ export function globOne(pattern: string, cwd: string): string[] {
         if (idx === parts.length - 1 ? fs.existsSync(p) : isDir(p)) next.push(p);
       }
     } else {
-      const re = componentRegExp(part);
+      let re: RegExp;
+      try {
+        re = componentRegExp(part);
+      } catch {
+        // a bracket expression the RegExp engine refuses ([z-a]) matches nothing, as glob(3) would
+        return [];
+      }
       for (const dir of current) {
         let names: string[];
         try {

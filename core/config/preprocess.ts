@@ -24,13 +24,16 @@ export interface PreprocessLimits {
   lines: number;
   /** length of one line after substitution */
   lineLength: number;
+  /** files read in all, counting a file each time it is included */
+  files: number;
 }
 
 export const DEFAULT_LIMITS: PreprocessLimits = {
   includeDepth: 32,
   expansionDepth: 64,
-  lines: 2_000_000,
+  lines: 500_000,
   lineLength: 1 << 20,
+  files: 1000,
 };
 
 export interface PreprocessOptions {
@@ -92,6 +95,7 @@ class Preprocessor {
   private readonly active: string[] = [];
   private capture: { def: Definition; pos: Pos } | null = null;
   private outputLimitReported = false;
+  private filesLimitReported = false;
 
   constructor(private readonly options: PreprocessOptions) {
     this.diags = options.diagnostics;
@@ -560,6 +564,13 @@ class Preprocessor {
       matches.push(...found);
     }
     for (const file of matches) {
+      if (this.files.length >= this.limits.files) {
+        if (!this.filesLimitReported) {
+          this.filesLimitReported = true;
+          this.diags.error('ALIVED_CONFIG_EXPANSION_LIMIT', pos, `includes read more than ${this.limits.files} files in all; the rest are not read`);
+        }
+        throw new ExpansionLimit();
+      }
       this.readFile(file, pos, ctx.depth + 1, checks);
     }
   }

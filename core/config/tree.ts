@@ -89,21 +89,17 @@ export function buildTree(lines: readonly Token[][], diags: Diagnostics, options
     lastOfPrevLine = cur;
   }
 
+  // unclosed blocks, innermost first; frames we did not keep (too deep) are reported once, by their nearest kept opener
+  let reportedDropped = false;
   for (let k = stack.length - 1; k > 0; k--) {
-    const f = stack[k]!;
-    const owner = f.owner;
+    const owner = stack[k]!.owner;
     if (owner?.blockOpen) {
-      diags.error(
-        'ALIVED_CONFIG_UNCLOSED_BLOCK',
-        owner.blockOpen,
-        `unclosed block: the '{' of '${describeStmt(owner)}' has no matching '}'`,
-      );
-    } else {
-      // a block we did not keep (too deep, or after an unexpected '{'): find its opener for the message
-      const outer = stack.slice(0, k).reverse().find((x) => x.owner?.blockOpen);
-      if (outer?.owner?.blockOpen && k === stack.length - 1) {
-        diags.error('ALIVED_CONFIG_UNCLOSED_BLOCK', outer.owner.blockOpen, `unclosed block inside '${describeStmt(outer.owner)}'`);
-      }
+      diags.error('ALIVED_CONFIG_UNCLOSED_BLOCK', owner.blockOpen, `unclosed block: the '{' of '${describeStmt(owner)}' has no matching '}'`);
+    } else if (!reportedDropped) {
+      reportedDropped = true;
+      let outer: Stmt | undefined;
+      for (let j = k - 1; j > 0 && !outer; j--) if (stack[j]!.owner?.blockOpen) outer = stack[j]!.owner;
+      if (outer) diags.error('ALIVED_CONFIG_UNCLOSED_BLOCK', outer.blockOpen!, `unclosed block inside '${describeStmt(outer)}'`);
     }
   }
   return root.stmts;

@@ -194,3 +194,18 @@ test('CRLF line ends are read like LF', () => {
   const r = run({ 'keepalived.conf': 'a 1\r\nb 2\r\n' });
   assert.deepEqual(r.lines, ['a 1', 'b 2']);
 });
+
+test('include fan-out without a cycle (each file includes the next twice) stops at the file limit', { timeout: 60_000 }, () => {
+  const files: Record<string, string> = {};
+  for (let i = 0; i <= 32; i++) files[i === 0 ? 'keepalived.conf' : `f${i}.conf`] = `include f${i + 1}.conf\ninclude f${i + 1}.conf\n`;
+  const r = run(files, { limits: { files: 200 } });
+  assert.ok(r.files.length <= 200);
+  assert.ok(r.diags.some((d) => /includes read more than 200 files in all/.test(d)));
+  // the same problem at the same place is reported once
+  assert.equal(new Set(r.diags).size, r.diags.length);
+});
+
+test('a glob with a bracket range the regexp engine refuses matches nothing', () => {
+  const r = run({ 'keepalived.conf': 'include [z-a].conf\n' });
+  assert.deepEqual(r.diags, ["keepalived.conf:1:1: warning: include: '[z-a].conf' matches no file; nothing is included from it"]);
+});

@@ -58,3 +58,10 @@ test('100,000 nested braces neither overflow the stack nor keep the nesting', ()
   assert.equal(r.diags.length, 1);
   assert.match(r.diags[0]!, /blocks nest deeper than 32 levels/);
 });
+
+// the timeout is a hang guard (the quadratic report took 15 s here), not a performance assertion
+test('60,000 unclosed blocks are all reported, innermost first', { timeout: 60_000 }, () => {
+  const r = tree('a {\n'.repeat(60_000), 100_000);
+  assert.equal(r.diags.length, 1000, 'capped by the diagnostics limit');
+  assert.equal(r.diags[0], "f.conf:60000:3: error: unclosed block: the '{' of 'a' has no matching '}'");
+});
