@@ -25,6 +25,9 @@ export interface ArgsParser<T> {
   parse(words: readonly Token[], at: Pos, keyword: string, ctx: CheckCtx): T | Invalid;
 }
 
+/** A word as messages quote it: long ones are cut, so a pasted blob does not flood the output. */
+export const clip = (s: string): string => (s.length > 64 ? `${s.slice(0, 61)}...` : s);
+
 function bad(ctx: CheckCtx, word: Token, message: string): Invalid {
   ctx.diags.error('ALIVED_CONFIG_BAD_VALUE', word.pos, message);
   return INVALID;
@@ -49,12 +52,12 @@ export function int(opts: IntOptions = {}): WordParser<number> {
     parse(word, ctx) {
       const t = word.text;
       const re = opts.hex ? /^[+-]?(0x[0-9a-fA-F]+|\d+)$/ : /^[+-]?\d+$/;
-      if (!re.test(t)) return bad(ctx, word, `'${t}' is not an integer`);
+      if (!re.test(t)) return bad(ctx, word, `'${clip(t)}' is not an integer`);
       const neg = t.startsWith('-');
       const body = t.replace(/^[+-]/, '');
       const n = (neg ? -1 : 1) * (body.startsWith('0x') ? parseInt(body, 16) : Number(body));
       if (!Number.isSafeInteger(n) || n < min || n > max) {
-        ctx.diags.error('ALIVED_CONFIG_OUT_OF_RANGE', word.pos, `${t} is out of range: expected ${min}..${max}`);
+        ctx.diags.error('ALIVED_CONFIG_OUT_OF_RANGE', word.pos, `${clip(t)} is out of range: expected ${min}..${max}`);
         return INVALID;
       }
       return n;
@@ -80,10 +83,10 @@ export function duration(opts: DurationOptions = {}): WordParser<number> {
     describe: `<SECONDS ${min}..${max}>`,
     parse(word, ctx) {
       const t = word.text;
-      if (!/^\d+(\.\d{0,6})?$|^\.\d{1,6}$/.test(t)) return bad(ctx, word, `'${t}' is not a time in seconds (e.g. 3 or 0.5, at most 6 decimals)`);
+      if (!/^\d+(\.\d{0,6})?$|^\.\d{1,6}$/.test(t)) return bad(ctx, word, `'${clip(t)}' is not a time in seconds (e.g. 3 or 0.5, at most 6 decimals)`);
       const n = Number(t);
       if (!Number.isFinite(n) || n < min || n > max) {
-        ctx.diags.error('ALIVED_CONFIG_OUT_OF_RANGE', word.pos, `${t} is out of range: expected ${min}..${max} seconds`);
+        ctx.diags.error('ALIVED_CONFIG_OUT_OF_RANGE', word.pos, `${clip(t)} is out of range: expected ${min}..${max} seconds`);
         return INVALID;
       }
       return n;
@@ -99,10 +102,10 @@ export function decimal(opts: { min?: number; max?: number; places?: number } = 
     describe: `<DECIMAL${opts.min !== undefined ? ` ${min}..${max}` : ''}>`,
     parse(word, ctx) {
       const t = word.text;
-      if (!new RegExp(`^[+-]?(\\d+(\\.\\d{0,${places}})?|\\.\\d{1,${places}})$`).test(t)) return bad(ctx, word, `'${t}' is not a decimal number`);
+      if (!new RegExp(`^[+-]?(\\d+(\\.\\d{0,${places}})?|\\.\\d{1,${places}})$`).test(t)) return bad(ctx, word, `'${clip(t)}' is not a decimal number`);
       const n = Number(t);
       if (n < min || n > max) {
-        ctx.diags.error('ALIVED_CONFIG_OUT_OF_RANGE', word.pos, `${t} is out of range: expected ${min}..${max}`);
+        ctx.diags.error('ALIVED_CONFIG_OUT_OF_RANGE', word.pos, `${clip(t)} is out of range: expected ${min}..${max}`);
         return INVALID;
       }
       return n;
@@ -120,7 +123,7 @@ export const bool: WordParser<boolean> = {
     const t = word.text.toLowerCase();
     if (TRUE_WORDS.includes(t)) return true;
     if (FALSE_WORDS.includes(t)) return false;
-    return bad(ctx, word, `'${word.text}' is not a boolean: expected on, off, true, false, yes or no`);
+    return bad(ctx, word, `'${clip(word.text)}' is not a boolean: expected on, off, true, false, yes or no`);
   },
 };
 
@@ -132,7 +135,7 @@ export function oneOf<const V extends string>(values: readonly V[], opts: { case
       const found = values.find((v) => (opts.caseInsensitive ? v.toLowerCase() === t.toLowerCase() : v === t));
       if (found !== undefined) return found;
       const hint = nearest(t, values);
-      return bad(ctx, word, `'${t}' is not one of ${values.join(', ')}${hint ? ` (did you mean '${hint}'?)` : ''}`);
+      return bad(ctx, word, `'${clip(t)}' is not one of ${values.join(', ')}${hint ? ` (did you mean '${hint}'?)` : ''}`);
     },
   };
 }
@@ -142,9 +145,9 @@ export function str(opts: { pattern?: RegExp; patternText?: string; maxLength?: 
     describe: '<STRING>',
     parse(word, ctx) {
       const t = word.text;
-      if (opts.minLength !== undefined && t.length < opts.minLength) return bad(ctx, word, `'${t}' is too short: at least ${opts.minLength} characters`);
+      if (opts.minLength !== undefined && t.length < opts.minLength) return bad(ctx, word, `'${clip(t)}' is too short: at least ${opts.minLength} characters`);
       if (opts.maxLength !== undefined && t.length > opts.maxLength) return bad(ctx, word, `'${t.slice(0, 40)}' is too long: at most ${opts.maxLength} characters`);
-      if (opts.pattern && !opts.pattern.test(t)) return bad(ctx, word, `'${t}' is not ${opts.patternText ?? `of the form ${opts.pattern.source}`}`);
+      if (opts.pattern && !opts.pattern.test(t)) return bad(ctx, word, `'${clip(t)}' is not ${opts.patternText ?? `of the form ${opts.pattern.source}`}`);
       return t;
     },
   };
@@ -172,7 +175,7 @@ export function ip(opts: { family?: Family } = {}): WordParser<IpAddress> {
     parse(word, ctx) {
       const t = word.text;
       const fam = net.isIP(stripZone(t));
-      if (fam === 0 || (opts.family && fam !== opts.family)) return bad(ctx, word, `'${t}' is not ${what}`);
+      if (fam === 0 || (opts.family && fam !== opts.family)) return bad(ctx, word, `'${clip(t)}' is not ${what}`);
       return { family: fam as Family, address: t };
     },
   };
@@ -187,13 +190,13 @@ export function ipPrefix(opts: { family?: Family } = {}): WordParser<IpPrefix> {
       const addr = slash < 0 ? t : t.slice(0, slash);
       const fam = net.isIP(stripZone(addr));
       if (fam === 0 || (opts.family && fam !== opts.family)) {
-        return bad(ctx, word, `'${t}' is not ${opts.family === 4 ? 'an IPv4' : opts.family === 6 ? 'an IPv6' : 'an IP'} address with an optional /prefix`);
+        return bad(ctx, word, `'${clip(t)}' is not ${opts.family === 4 ? 'an IPv4' : opts.family === 6 ? 'an IPv6' : 'an IP'} address with an optional /prefix`);
       }
       let prefix: number | undefined;
       if (slash >= 0) {
         const p = t.slice(slash + 1);
         const maxLen = fam === 4 ? 32 : 128;
-        if (!/^\d{1,3}$/.test(p) || Number(p) > maxLen) return bad(ctx, word, `'/${p}' in '${t}' is not a prefix length 0..${maxLen}`);
+        if (!/^\d{1,3}$/.test(p) || Number(p) > maxLen) return bad(ctx, word, `'/${clip(p)}' in '${clip(t)}' is not a prefix length 0..${maxLen}`);
         prefix = Number(p);
       }
       return { family: fam as Family, address: addr, prefix };
@@ -213,9 +216,9 @@ export const ifname: WordParser<string> = {
   describe: '<INTERFACE>',
   parse(word, ctx) {
     const t = word.text;
-    if (t.length === 0 || t.length > 15 || /[\s/]/.test(t)) return bad(ctx, word, `'${t}' is not an interface name (1 to 15 characters, no '/' or blanks)`);
+    if (t.length === 0 || t.length > 15 || /[\s/]/.test(t)) return bad(ctx, word, `'${clip(t)}' is not an interface name (1 to 15 characters, no '/' or blanks)`);
     if (ctx.host.interfaceExists(t) === false) {
-      ctx.diags.warning('ALIVED_CONFIG_HOST_FACT', word.pos, `interface '${t}' does not exist on this host`);
+      ctx.diags.warning('ALIVED_CONFIG_HOST_FACT', word.pos, `interface '${clip(t)}' does not exist on this host`);
     }
     return t;
   },
@@ -229,7 +232,7 @@ export function filePath(opts: { mustExist?: boolean } = {}): WordParser<string>
       const t = word.text;
       if (t.length === 0) return bad(ctx, word, 'the path is empty');
       if (opts.mustExist && ctx.host.fileExists(t) === false) {
-        ctx.diags.warning('ALIVED_CONFIG_HOST_FACT', word.pos, `file '${t}' does not exist on this host`);
+        ctx.diags.warning('ALIVED_CONFIG_HOST_FACT', word.pos, `file '${clip(t)}' does not exist on this host`);
       }
       return t;
     },
@@ -250,7 +253,7 @@ function missing(ctx: CheckCtx, at: Pos, keyword: string, describe: string): Inv
 }
 
 function extra(ctx: CheckCtx, word: Token, keyword: string, describe: string): void {
-  ctx.diags.error('ALIVED_CONFIG_EXTRA_VALUE', word.pos, `'${keyword}' takes ${describe ? describe : 'no value'}; unexpected '${word.text}'`);
+  ctx.diags.error('ALIVED_CONFIG_EXTRA_VALUE', word.pos, `'${keyword}' takes ${describe ? describe : 'no value'}; unexpected '${clip(word.text)}'`);
 }
 
 /** Exactly one word. */
@@ -395,11 +398,11 @@ export const script: ArgsParser<ScriptLine> = {
     }
     const cmd = words[0]!;
     const split = splitCommandLine(cmd.text);
-    if (split.error) return bad(ctx, cmd, `script '${cmd.text}': ${split.error}`);
+    if (split.error) return bad(ctx, cmd, `script '${clip(cmd.text)}': ${split.error}`);
     if (split.argv.length === 0) return bad(ctx, cmd, 'the script is empty');
     const exe = split.argv[0]!;
     if (exe.startsWith('/') && ctx.host.fileExists(exe) === false) {
-      ctx.diags.warning('ALIVED_CONFIG_HOST_FACT', cmd.pos, `script '${exe}' does not exist on this host`);
+      ctx.diags.warning('ALIVED_CONFIG_HOST_FACT', cmd.pos, `script '${clip(exe)}' does not exist on this host`);
     }
     return { command: cmd.text, argv: split.argv, user: words[1]?.text, group: words[2]?.text, pos: cmd.pos };
   },
@@ -450,7 +453,7 @@ export function withOptions<const P extends readonly WordParser<unknown>[], O ex
           ctx.diags.error(
             'ALIVED_CONFIG_UNKNOWN_KEYWORD',
             w.pos,
-            `unknown option '${w.text}' for '${keyword}'${hint ? ` (did you mean '${hint}'?)` : ''}; expected ${describe}`,
+            `unknown option '${clip(w.text)}' for '${keyword}'${hint ? ` (did you mean '${hint}'?)` : ''}; expected ${describe}`,
           );
           return INVALID;
         }

@@ -21,6 +21,7 @@ import {
   type Pos,
   type Stmt,
   type WordParser,
+  clip,
 } from '../../core/sdk';
 import { checkConnection, posOf, type ConnectionValues } from '../check-common/connection';
 
@@ -34,7 +35,6 @@ import { checkConnection, posOf, type ConnectionValues } from '../check-common/c
 // values
 
 /** a word echoed in a message, shortened when it is very long */
-const clip = (s: string): string => (s.length > 64 ? `${s.slice(0, 61)}...` : s);
 
 /** HTTP_STATUS_CODE_MIN .. HTTP_STATUS_CODE_MAX */
 const STATUS_MIN = 100;

@@ -16,6 +16,7 @@ import {
   type CheckCtx,
   type Pos,
   type Stmt,
+  clip,
 } from '../../core/sdk';
 
 /**
@@ -26,7 +27,6 @@ import {
  */
 
 /** a word echoed in a message, shortened when it is very long */
-const clip = (s: string): string => (s.length > 64 ? `${s.slice(0, 61)}...` : s);
 
 function error(ctx: CheckCtx, pos: Pos, code: string, message: string): typeof INVALID {
   ctx.diags.error(code, pos, message);

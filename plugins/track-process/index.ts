@@ -15,6 +15,7 @@ import {
   type ArgsParser,
   type CheckCtx,
   type Pos,
+  clip,
 } from '../../core/sdk';
 
 /**
@@ -25,7 +26,6 @@ import {
  */
 
 /** a word echoed in a message, shortened when it is very long */
-const clip = (s: string): string => (s.length > 64 ? `${s.slice(0, 61)}...` : s);
 
 function error(ctx: CheckCtx, pos: Pos, code: string, message: string): typeof INVALID {
   ctx.diags.error(code, pos, message);

@@ -19,6 +19,7 @@ import {
   type Pos,
   type ScriptLine,
   type Token,
+  clip,
 } from '../../core/sdk';
 
 /**
@@ -33,7 +34,6 @@ const INT32_MAX = 2147483647;
 const MAX_SECS = Math.floor(4294967295 / 1000000);
 
 /** a word echoed in a message, shortened when it is very long */
-const clip = (s: string): string => (s.length > 64 ? `${s.slice(0, 61)}...` : s);
 
 function error(ctx: CheckCtx, pos: Pos, code: string, message: string): typeof INVALID {
   ctx.diags.error(code, pos, message);

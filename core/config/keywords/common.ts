@@ -2,10 +2,11 @@ import * as net from 'node:net';
 import { lines, type CheckCtx, type Keyword } from '../schema';
 import type { Token } from '../lexer';
 import type { Stmt } from '../tree';
-import { custom, INVALID, name, nearest, type ArgsParser, type WordParser } from '../values';
+import { clip, custom, INVALID, name, nearest, type ArgsParser, type WordParser } from '../values';
+
+export { clip };
 
 /** A word echoed in a message, shortened when it is very long. */
-export const clip = (s: string): string => (s.length > 64 ? `${s.slice(0, 61)}...` : s);
 
 /** `NAME` of a named block: `vrrp_instance VI_1 {`. */
 export const namedHeader: ArgsParser<{ name: string }> = custom('<NAME>', (words, at, keyword, ctx) => {

@@ -21,6 +21,7 @@ import {
   type ArgsParser,
   type Family,
   type Invalid,
+  clip,
 } from '../values';
 import { namedHeader } from './common';
 
@@ -348,7 +349,6 @@ function before(a: Pos, b: Pos): boolean {
 }
 
 /** a word echoed in a message, shortened when it is very long */
-const clip = (s: string): string => (s.length > 64 ? `${s.slice(0, 61)}...` : s);
 
 const fam = (f: Family): string => (f === 4 ? 'IPv4' : 'IPv6');
 
