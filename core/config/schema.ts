@@ -206,6 +206,12 @@ export interface BlockOptions<H> {
   defines?: { kind: string; name: (value: any) => string | undefined };
   /** cross-keyword checks, after the block's keywords are parsed */
   check?: (value: any, ctx: CheckCtx, stmt: Stmt) => void;
+  /**
+   * run `check` even when some keywords are invalid, on the valid ones (an
+   * invalid keyword is absent, an invalid entry of a repeatable one left out);
+   * for checks that compare many blocks, so their errors come with the others
+   */
+  checkPartial?: boolean;
 }
 
 export class BlockSchema<Out> {
@@ -263,6 +269,8 @@ export class BlockSchema<Out> {
       );
     }
     const seen = new Map<string, Pos>();
+    // keywords written, valid or not: one with a bad value is not also "missing"
+    const written = new Set<string>();
     for (const child of stmt.block ?? []) {
       const name = child.name.text;
       const hit = child.name.quoted ? undefined : this.resolve(name);
@@ -294,6 +302,7 @@ export class BlockSchema<Out> {
       const v = kw.parse(child, name, ctx, feature);
       if (v === INVALID) {
         ok = false;
+        written.add(field);
         continue;
       }
       const key = camel(field);
@@ -316,6 +325,7 @@ export class BlockSchema<Out> {
       const key = camel(field);
       if (out[key] !== undefined) continue;
       if (kw.meta.required) {
+        if (written.has(field)) continue;
         ctx.diags.error('ALIVED_CONFIG_MISSING_REQUIRED', stmt.name.pos, `'${describeStmt(stmt)}' lacks required '${field}'`);
         ok = false;
       } else if (kw.meta.hasDefault) {
@@ -324,7 +334,11 @@ export class BlockSchema<Out> {
         out[key] = [];
       }
     }
-    if (!ok) return INVALID;
+    if (!ok) {
+      // checks across many blocks (a VRID used twice) still see the blocks that are valid
+      if (this.options.checkPartial) this.options.check?.(out, ctx, stmt);
+      return INVALID;
+    }
     if (!this.options.header && this.options.defines) {
       const n = this.options.defines.name(out);
       if (n !== undefined) ctx.define(this.options.defines.kind, n, stmt.name.pos);

@@ -127,7 +127,6 @@ test('blocks where none is taken, and none where one is needed', () => {
     "f.conf:2:21: error: 'virtual_router_id' takes no { } block",
     "f.conf:4:1: error: 'authentication PASS' needs a { } block",
     "f.conf:5:1: error: 'vip' needs a { } block: vip { <IP>[/<LEN>] [dev <INTERFACE>] [label <STRING>] [home] ... }",
-    "f.conf:1:1: error: 'x' lacks required 'virtual_router_id'",
   ]);
 });
 

@@ -16,8 +16,11 @@ export const rootSchema = block(
   },
   {
     slot: 'root',
+    checkPartial: true,
     check: (model, ctx, stmt) => {
-      checkVrrpRoot(model, ctx, stmt);
+      // instance checks read global_defs (vrrp_version, vrrp_strict): a broken one would mislead them
+      const globalDefsBroken = model.globalDefs === undefined && (stmt.block ?? []).some((s) => s.name.text === 'global_defs');
+      if (!globalDefsBroken) checkVrrpRoot(model, ctx, stmt);
     },
   },
 );
