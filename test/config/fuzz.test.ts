@@ -163,17 +163,14 @@ test(`fuzz: ${ONLY ? ONLY.length : CASES} mutations of the config corpus`, async
 });
 
 test(
-  'fuzz: known bugs in core/config, reported, not fixed here (include fan-out, glob ranges that throw, quadratic unclosed-block report, 2,000,000-line default limit)',
-  {
-    todo:
-      'preprocess.ts has no bound on the number of include reads; glob.ts builds a RegExp from [...] unchecked; tree.ts copies the block stack once per unclosed block; DEFAULT_LIMITS.lines lets one line take >15 s and >2.5 GB',
-  },
+  'fuzz: known bug in core/config, reported, not fixed here: the default line limit still lets a 1-line config take over 5 s',
+  { todo: 'preprocess.ts DEFAULT_LIMITS.lines (500,000) times 15-25 µs per generated line is 8-12 s' },
   async (t) => {
     const cases = knownBugCases();
     const r = await runCases(
       'known',
       cases.map((_, i) => i),
-      { workers: cases.length, hangMs: 8000, memoryMb: 1024, describe: (id) => cases[id]!.what },
+      { workers: Math.min(WORKERS, cases.length), hangMs: 8000, memoryMb: 2048, describe: (id) => cases[id]!.what },
     );
     assert.equal(r.failureCount, 0, report(t, r, 'known bugs'));
   },
