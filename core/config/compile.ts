@@ -99,7 +99,7 @@ export async function compileConfig(file: string, options: CompileOptions = {}):
   }
 
   const root: Stmt = {
-    name: { text: 'the top level', raw: '', pos: { file: absFile, line: 1, col: 1 }, quoted: false },
+    name: { text: 'the top level', pos: { file: absFile, line: 1, col: 1 }, quoted: false },
     args: [],
     block: rest,
   };

@@ -71,6 +71,11 @@ export class Diagnostics {
     this.report('note', code, pos, message);
   }
 
+  /** no more diagnostics are kept (they are still counted) */
+  get full(): boolean {
+    return this.list.length >= this.max;
+  }
+
   get errors(): number {
     return this.errorCount;
   }

@@ -4,8 +4,6 @@ import type { Line } from './line';
 export interface Token {
   /** the word with its quotes removed; inside quotes `\"` and `\\` are unescaped */
   readonly text: string;
-  /** the word exactly as written, quotes and escapes included */
-  readonly raw: string;
   readonly pos: Pos;
   /** the word was written (at least partly) inside quotes */
   readonly quoted: boolean;
@@ -34,7 +32,7 @@ export function tokenize(line: Line, problems: LexProblem[]): Token[] {
       continue;
     }
     if (c === '{' || c === '}') {
-      out.push({ text: c, raw: c, pos: line.posAt(i), quoted: false });
+      out.push({ text: c, pos: line.posAt(i), quoted: false });
       i++;
       continue;
     }
@@ -86,7 +84,7 @@ export function tokenize(line: Line, problems: LexProblem[]): Token[] {
       text += ch;
       i++;
     }
-    out.push({ text, raw: s.slice(start, i), pos: line.posAt(start), quoted });
+    out.push({ text, pos: line.posAt(start), quoted });
   }
   return out;
 }

@@ -31,7 +31,7 @@ export interface PreprocessLimits {
 export const DEFAULT_LIMITS: PreprocessLimits = {
   includeDepth: 32,
   expansionDepth: 64,
-  lines: 500_000,
+  lines: 200_000,
   lineLength: 1 << 20,
   files: 1000,
 };

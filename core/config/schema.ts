@@ -218,15 +218,36 @@ export class BlockSchema<Out> {
   /** @internal phantom */
   declare readonly __out: Out;
   private readonly lookup = new Map<string, { field: string; alias?: { deprecated: boolean; note?: string } }>();
+  /** [keyword, model key, declaration], computed once: parseBlock runs for every block of a config */
+  private readonly entries: ReadonlyArray<readonly [string, string, AnyKeyword]>;
 
   constructor(
     readonly fields: Fields,
     readonly options: BlockOptions<any>,
   ) {
+    this.entries = Object.entries(fields).map(([k, kw]) => [k, camel(k), kw] as const);
     for (const [k, kw] of Object.entries(fields)) {
       this.lookup.set(k, { field: k });
       for (const a of kw.meta.aliases) this.lookup.set(a.name, { field: k, alias: { deprecated: a.deprecated, note: a.note } });
     }
+  }
+
+  /** per keyword registry (the plugins of one compile), the hints given so far */
+  private readonly hints = new WeakMap<SlotLookup, Map<string, string | undefined>>();
+
+  /** "did you mean": the nearest keyword of this block or its slot, remembered per word */
+  private hintFor(name: string, ctx: CheckCtx): string | undefined {
+    let memo = this.hints.get(ctx.slots);
+    if (!memo) this.hints.set(ctx.slots, (memo = new Map()));
+    if (memo.has(name)) return memo.get(name);
+    const hint = nearest(name, [...this.keywordNames(), ...(this.options.slot ? ctx.slots.names(this.options.slot) : [])]);
+    if (memo.size < 10_000) memo.set(name, hint);
+    return hint;
+  }
+
+  private keyOf(field: string): string {
+    for (const e of this.entries) if (e[0] === field) return e[1];
+    return camel(field);
   }
 
   get header(): ArgsParser<unknown> | undefined {
@@ -282,8 +303,8 @@ export class BlockSchema<Out> {
           else (out.extensions as ExtensionValue[]).push({ keyword: name, pos: child.name.pos, value: v });
           continue;
         }
-        const candidates = [...this.keywordNames(), ...(this.options.slot ? ctx.slots.names(this.options.slot) : [])];
-        const hint = nearest(name, candidates);
+        // past the diagnostics kept, the message is not shown: spare the search for a hint
+        const hint = ctx.diags.full ? undefined : this.hintFor(name, ctx);
         ctx.diags.error(
           'ALIVED_CONFIG_UNKNOWN_KEYWORD',
           child.name.pos,
@@ -305,7 +326,7 @@ export class BlockSchema<Out> {
         written.add(field);
         continue;
       }
-      const key = camel(field);
+      const key = this.keyOf(field);
       if (kw.meta.repeatable) {
         ((out[key] ??= []) as unknown[]).push(v);
       } else {
@@ -321,8 +342,7 @@ export class BlockSchema<Out> {
         out[key] = v;
       }
     }
-    for (const [field, kw] of Object.entries(this.fields)) {
-      const key = camel(field);
+    for (const [field, key, kw] of this.entries) {
       if (out[key] !== undefined) continue;
       if (kw.meta.required) {
         if (written.has(field)) continue;
