@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { PROJECT_ROOT } from '../helpers/config';
-import { hostileCases, knownBugCases, loadCorpus, mutationCase, Rng, vocabulary } from '../helpers/fuzz';
+import { hostileCases, loadCorpus, mutationCase, Rng, vocabulary } from '../helpers/fuzz';
 import type { CaseFailure, WorkerInput, WorkerMessage, WorkerOutput } from '../helpers/fuzz-worker';
 
 /**
@@ -139,7 +139,8 @@ test('fuzz: hostile inputs (deep nesting, include cycles, bombs, self-reference,
   const r = await runCases(
     'hostile',
     cases.map((_, i) => i),
-    { workers: WORKERS, hangMs: HANG_MS, memoryMb: 3072, describe: (id) => cases[id]!.what },
+    // one worker: the default-limit bombs take 2 s alone, and must not share a core with each other
+    { workers: 1, hangMs: HANG_MS, memoryMb: 3072, describe: (id) => cases[id]!.what },
   );
   assert.equal(r.failureCount, 0, report(t, r, 'hostile'));
 });
@@ -161,17 +162,3 @@ test(`fuzz: ${ONLY ? ONLY.length : CASES} mutations of the config corpus`, async
   assert.equal(r.cases, ids.length);
   assert.equal(r.failureCount, 0, report(t, r, 'mutations'));
 });
-
-test(
-  'fuzz: known bug in core/config, reported, not fixed here: the default line limit still lets a 1-line config take over 5 s',
-  { todo: 'preprocess.ts DEFAULT_LIMITS.lines (500,000) times 15-25 µs per generated line is 8-12 s' },
-  async (t) => {
-    const cases = knownBugCases();
-    const r = await runCases(
-      'known',
-      cases.map((_, i) => i),
-      { workers: Math.min(WORKERS, cases.length), hangMs: 8000, memoryMb: 2048, describe: (id) => cases[id]!.what },
-    );
-    assert.equal(r.failureCount, 0, report(t, r, 'known bugs'));
-  },
-);

@@ -10,13 +10,13 @@ import { compileConfig } from '../../core/config/compile';
 import { PluginHost } from '../../core/plugin/host';
 import { silentLogger } from '../../core/log/logger';
 import type { HostFacts } from '../../core/config/schema';
-import { checkResult, hostileCases, knownBugCases, loadCorpus, mutationCase, vocabulary, writeDisk, type CaseStats, type FuzzCase, type HostileCase } from './fuzz';
+import { checkResult, hostileCases, loadCorpus, mutationCase, vocabulary, writeDisk, type CaseStats, type FuzzCase, type HostileCase } from './fuzz';
 
 export interface WorkerInput {
   projectRoot: string;
   seed: number;
-  kind: 'mutation' | 'hostile' | 'known';
-  /** case ids (mutation: any numbers; hostile, known: indexes into their lists) */
+  kind: 'mutation' | 'hostile';
+  /** case ids (mutation: any numbers; hostile: indexes into hostileCases()) */
   ids: number[];
   /** per worker: [case id, start time in ms] */
   progress: SharedArrayBuffer;
@@ -65,7 +65,7 @@ async function main(): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(input.tmp, 'w-'));
   const corpus = input.kind === 'mutation' ? loadCorpus(input.projectRoot) : [];
   const vocab = vocabulary(corpus);
-  const hostile = input.kind === 'hostile' ? hostileCases() : input.kind === 'known' ? knownBugCases() : [];
+  const hostile = input.kind === 'hostile' ? hostileCases() : [];
   const pluginHost = new PluginHost({ log: silentLogger });
   const stats: CaseStats = { maxMessageLength: 0 };
   const post = (m: WorkerMessage): void => parentPort!.postMessage(m);

@@ -479,18 +479,14 @@ export function hostileCases(): HostileCase[] {
   both('100,000 words on one line', 'global_defs {\n  router_id' + ' w'.repeat(100_000) + '\n}\n');
   both('100,000 dollars', '$'.repeat(100_000) + '\n');
   both('a 512 KiB definition used three times', '$A=' + 'z'.repeat(1 << 19) + '\n$B=${A}${A}${A}\nq $B\n');
-  // sequence and list bombs. Those that fill the default limit of 500,000 lines
-  // take one to three seconds and up to a gigabyte each: too close to the 5 s
-  // bound on a loaded machine, so they run with small limits only
-  const small = (what: string, text: string): void => {
-    cases.push({ what: `${what} (small limits)`, text, limits: SMALL_LIMITS });
-  };
+  // sequence and list bombs, with small limits and with the default limit of
+  // 200,000 lines (500,000 took 8-12 s for some; found here, lowered in core)
   both('~SEQ 1,000,000 nested three deep', '~SEQ(A,1,1000000) ~SEQ(B,1,1000000) ~SEQ(C,1,1000000) x $A $B $C\n');
-  small('~SEQ 256 x 256 x 256 of distinct lines', '~SEQ(A,0,255) ~SEQ(B,0,255) ~SEQ(C,0,255) x$A.$B.$C\n');
-  small('~SEQ 1,000,000 nested three deep in a block', VIP_INSTANCE.replace('192.0.2.1/24', '~SEQ(A,1,1000000) ~SEQ(B,1,1000000) ~SEQ(C,1,1000000) 192.0.2.1/24'));
-  small('~LST of 5,000 x 5,000', '~LST(A,' + Array.from({ length: 5000 }, (_, i) => i).join(',') + ') ~LST(B,' + Array.from({ length: 5000 }, (_, i) => i).join(',') + ') x $A $B\n');
-  small('~SEQ nested 50 deep', Array.from({ length: 50 }, (_, i) => `~SEQ(V${i}, 1, 2) `).join('') + 'x\n');
-  small('a definition of 10,000 lines used 1,000 times', '$M= \\\n' + 'a \\\n'.repeat(10_000) + 'b\n' + '$M\n'.repeat(1000));
+  both('three ~SEQ make 16,777,216 real_server blocks', 'virtual_server 192.0.2.1 80 {\n~SEQ(A,0,255) ~SEQ(B,0,255) ~SEQ(C,0,255) real_server 10.$A.$B.$C 80 { TCP_CHECK { connect_timeout 3 } }\n}\n');
+  both('~SEQ 1,000,000 nested three deep in a block', VIP_INSTANCE.replace('192.0.2.1/24', '~SEQ(A,1,1000000) ~SEQ(B,1,1000000) ~SEQ(C,1,1000000) 192.0.2.1/24'));
+  both('~LST of 5,000 x 5,000', '~LST(A,' + Array.from({ length: 5000 }, (_, i) => i).join(',') + ') ~LST(B,' + Array.from({ length: 5000 }, (_, i) => i).join(',') + ') x $A $B\n');
+  both('~SEQ nested 50 deep', Array.from({ length: 50 }, (_, i) => `~SEQ(V${i}, 1, 2) `).join('') + 'x\n');
+  both('a definition of 10,000 lines used 1,000 times', '$M= \\\n' + 'a \\\n'.repeat(10_000) + 'b\n' + '$M\n'.repeat(1000));
   both('~SEQ with a 99999999999-line count', '~SEQ(N, 1, 99999999999) x\n');
   both('~SEQ with a huge hex range', '~SEQx(H, 0, 1, 0xffffffffffff) x $H\n');
   both('~SEQ over a multi-line definition, 100,000 times', '$M= \\\nx $N \\\ny $N\n~SEQ(N, 1, 100000) $M\n');
@@ -546,19 +542,6 @@ export function hostileCases(): HostileCase[] {
   return cases;
 }
 
-/** Known to exceed the bounds in core/config (reported, not fixed here); run as todo. */
-export function knownBugCases(): HostileCase[] {
-  return [
-    {
-      what: 'three ~SEQ make 16,777,216 real_server blocks; the default limit of 500,000 lines still takes over 10 s and 1.5 GB',
-      text: 'virtual_server 192.0.2.1 80 {\n~SEQ(A,0,255) ~SEQ(B,0,255) ~SEQ(C,0,255) real_server 10.$A.$B.$C 80 { TCP_CHECK { connect_timeout 3 } }\n}\n',
-    },
-    {
-      what: 'three ~SEQ make 500,000 distinct unknown keywords (default limits); each gets a did-you-mean, even past the 1,000 diagnostics kept',
-      text: '~SEQ(A,0,255) ~SEQ(B,0,255) ~SEQ(C,0,255) x$A.$B.$C\n',
-    },
-  ];
-}
 
 // ---------------------------------------------------------------------------
 // checks
@@ -584,12 +567,14 @@ export function checkResult(r: CompileResult, input: { file: string; text: strin
   const files = new Set([path.resolve(input.file), ...(r.files ?? []).map((f) => path.resolve(f))]);
   const rootLines = input.text?.split('\n');
   // a message may quote the config; a word is made up only when no file read has it
+  // (as the lexer reads it: quotes and backslashes join words, so N"aN is NaN)
+  const unquoted = (t: string): string => t.replace(/["'\\]/g, '');
   const echoes = (s: string): boolean =>
     input.text === undefined ||
-    input.text.includes(s) ||
+    unquoted(input.text).includes(s) ||
     [...files].some((f) => {
       try {
-        return f !== path.resolve(input.file) && fs.readFileSync(f, 'utf8').includes(s);
+        return f !== path.resolve(input.file) && unquoted(fs.readFileSync(f, 'utf8')).includes(s);
       } catch {
         return false;
       }
