@@ -14,7 +14,7 @@ import type { ConfigModel } from './model';
 import { preprocess, type PreprocessLimits } from './preprocess';
 import type { CheckCtx, HostFacts } from './schema';
 import { buildTree, type Stmt } from './tree';
-import { INVALID, nearest } from './values';
+import { clip, INVALID, nearest } from './values';
 
 export interface CompileOptions {
   /** keepalived's -i; default the short host name */
@@ -90,7 +90,7 @@ export async function compileConfig(file: string, options: CompileOptions = {}):
     await pluginHost.apply(plugin, { builtin: true });
   }
 
-  const ctx = new CompileCtx(diags, options.host ?? localHost, pluginHost);
+  const ctx = new CompileCtx(diags, options.host ?? localHost, pluginHost, path.dirname(absFile));
 
   const rest: Stmt[] = [];
   for (const stmt of tree) {
@@ -184,6 +184,8 @@ class CompileCtx implements CheckCtx {
     readonly diags: Diagnostics,
     readonly host: HostFacts,
     private readonly pluginHost: PluginHost,
+    /** the root config's directory: messages name other files relative to it */
+    private readonly rootDir: string,
   ) {}
 
   get slots() {
@@ -195,7 +197,8 @@ class CompileCtx implements CheckCtx {
     if (!m) this.defined.set(kind, (m = new Map()));
     const prev = m.get(name);
     if (prev) {
-      this.diags.error('ALIVED_CONFIG_DUPLICATE', pos, `${kind} '${name}' is already defined at ${prev.file}:${prev.line}:${prev.col}`);
+      const where = prev.file === pos.file ? `line ${prev.line}` : `${path.relative(this.rootDir, prev.file) || prev.file}:${prev.line}`;
+      this.diags.error('ALIVED_CONFIG_DUPLICATE', pos, `${kind} '${clip(name)}' is already defined at ${where}`);
       return;
     }
     m.set(name, pos);
@@ -219,7 +222,7 @@ class CompileCtx implements CheckCtx {
       this.diags.error(
         'ALIVED_CONFIG_UNKNOWN_REFERENCE',
         r.pos,
-        `${r.usedBy} refers to ${r.kind} '${r.name}', which is not defined${hint ? ` (did you mean '${hint}'?)` : ''}`,
+        `${r.usedBy} refers to ${r.kind} '${clip(r.name)}', which is not defined${hint ? ` (did you mean '${hint}'?)` : ''}`,
       );
     }
   }

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import type { Diagnostics, Pos } from './diagnostics';
 import { expandBraces, globOne, hasWildcard } from './glob';
 import { tokenize, type LexProblem, type Token } from './lexer';
+import { clip } from './values';
 import { Line, LineBuilder } from './line';
 
 /**
@@ -79,6 +80,9 @@ interface FileContext {
 
 class ExpansionLimit extends Error {}
 
+/** the largest config or include file read */
+const MAX_FILE_BYTES = 16 << 20;
+
 const NAME_START = /[A-Za-z_]/;
 const NAME_CHAR = /[A-Za-z0-9_]/;
 
@@ -118,22 +122,30 @@ class Preprocessor {
     });
   }
 
+  /** messages name files relative to the root config's directory */
+  private rootDir = '/';
+
   run(rootFile: string): PreprocessResult {
     const abs = path.resolve(rootFile);
+    this.rootDir = path.dirname(abs);
     this.readFile(abs, undefined, 0, NO_CHECKS, this.options.rootText);
     return { lines: this.out, files: this.files };
   }
 
   private readText(file: string, includedAt: Pos | undefined, checks: IncludeChecks): string | undefined {
     try {
+      // only regular files, as keepalived: /dev/zero or /proc/self/* would never end
       const st = fs.statSync(file);
-      if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+      if (st.isDirectory()) throw new Error('it is a directory');
+      if (!st.isFile()) throw new Error('it is not a regular file');
+      if (st.size > MAX_FILE_BYTES) throw new Error(`it is larger than ${MAX_FILE_BYTES >> 20} MiB`);
       return fs.readFileSync(file, 'utf8');
     } catch (err) {
       const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
       const pos = includedAt ?? { file, line: 1, col: 1 };
-      if (!includedAt || checks.readable) this.diags.error('ALIVED_CONFIG_FILE_UNREADABLE', pos, `cannot read '${file}': ${reason}`);
-      else this.diags.warning('ALIVED_CONFIG_FILE_UNREADABLE', pos, `included file '${file}' cannot be read (${reason}); it is skipped`);
+      const shown = includedAt ? clip(path.relative(this.rootDir, file) || file) : file;
+      if (!includedAt || checks.readable) this.diags.error('ALIVED_CONFIG_FILE_UNREADABLE', pos, `cannot read '${shown}': ${reason}`);
+      else this.diags.warning('ALIVED_CONFIG_FILE_UNREADABLE', pos, `included file '${shown}' cannot be read (${reason}); it is skipped`);
       return undefined;
     }
   }
@@ -154,7 +166,8 @@ class Preprocessor {
       // keep the given path
     }
     if (this.active.includes(real)) {
-      this.diags.error('ALIVED_CONFIG_INCLUDE_CYCLE', includedAt!, `include cycle: '${file}' is already being read (${this.active.join(' -> ')})`);
+      const rel = (f: string): string => clip(path.relative(this.rootDir, f) || f);
+      this.diags.error('ALIVED_CONFIG_INCLUDE_CYCLE', includedAt!, `include cycle: '${rel(file)}' is already being read (${this.active.map(rel).join(' -> ')})`);
       return;
     }
     this.files.push(file);
@@ -259,7 +272,8 @@ class Preprocessor {
       throw new ExpansionLimit();
     }
     if (line.length > this.limits.lineLength) {
-      this.diags.error('ALIVED_CONFIG_EXPANSION_LIMIT', line.posAt(0), `a line grows beyond ${this.limits.lineLength} characters by expansion`);
+      const why = depth === 0 ? 'is longer than' : 'grows by expansion beyond';
+      this.diags.error('ALIVED_CONFIG_EXPANSION_LIMIT', line.posAt(0), `a line ${why} ${this.limits.lineLength} characters; it is skipped`);
       throw new ExpansionLimit();
     }
     let text = line.text;
@@ -557,7 +571,7 @@ class Preprocessor {
       if (found.length === 0) {
         const wild = hasWildcard(p);
         const required = braced && checks.braceMatch ? true : wild ? checks.wildcardMatch : checks.match;
-        const what = braced ? `brace alternative '${p}'` : `'${p}'`;
+        const what = braced ? `brace alternative '${clip(p)}'` : `'${clip(p)}'`;
         if (required) this.diags.error('ALIVED_CONFIG_INCLUDE_MISSING', pos, `${keyword}: ${what} matches no file`);
         else this.diags.warning('ALIVED_CONFIG_INCLUDE_MISSING', pos, `${keyword}: ${what} matches no file; nothing is included from it`);
       }
@@ -584,6 +598,7 @@ class Preprocessor {
     }
     const names: Record<string, keyof IncludeChecks> = {
       readable: 'readable',
+      read: 'readable',
       match: 'match',
       wildcard_match: 'wildcardMatch',
       brace_match: 'braceMatch',

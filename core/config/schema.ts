@@ -2,7 +2,7 @@ import type { Diagnostics, Pos } from './diagnostics';
 import type { Token } from './lexer';
 import type { Stmt } from './tree';
 import { describeStmt } from './tree';
-import { INVALID, nearest, one, type ArgsParser, type Invalid, type WordParser } from './values';
+import { clip, INVALID, nearest, one, type ArgsParser, type Invalid, type WordParser } from './values';
 
 /**
  * Keyword schemas. Core and plugins declare each keyword once: what it takes,
@@ -52,6 +52,8 @@ export interface KeywordMeta {
   aliases: Array<{ name: string; deprecated: boolean; note?: string }>;
   deprecated: { note: string } | undefined;
   doc: string | undefined;
+  /** a second occurrence is an error, the first counts (else: a warning, the later counts) */
+  once?: boolean;
 }
 
 type Shape =
@@ -91,6 +93,11 @@ export class Keyword<T, Out = T | undefined> {
   /** may appear many times; the model gets every occurrence, in order */
   repeatable(): Keyword<T, T[]> {
     return this.with<T[]>({ repeatable: true });
+  }
+
+  /** may be given once: a second occurrence is an error and the first counts, as keepalived does for `state` */
+  once(): Keyword<T, Out> {
+    return this.with<Out>({ once: true });
   }
 
   /** another spelling of the same keyword */
@@ -308,7 +315,7 @@ export class BlockSchema<Out> {
         ctx.diags.error(
           'ALIVED_CONFIG_UNKNOWN_KEYWORD',
           child.name.pos,
-          `unknown keyword '${name}' in ${keyword}${hint ? ` (did you mean '${hint}'?)` : ''}`,
+          `unknown keyword '${clip(name)}' in ${keyword}${hint ? ` (did you mean '${hint}'?)` : ''}`,
         );
         ok = false;
         continue;
@@ -331,6 +338,11 @@ export class BlockSchema<Out> {
         ((out[key] ??= []) as unknown[]).push(v);
       } else {
         const prev = seen.get(field);
+        if (prev && kw.meta.once) {
+          ctx.diags.error('ALIVED_CONFIG_DUPLICATE', child.name.pos, `'${name}' is already set in this ${keyword} (at line ${prev.line}); it may be given once`);
+          ok = false;
+          continue;
+        }
         if (prev) {
           ctx.diags.warning(
             'ALIVED_CONFIG_DUPLICATE',

@@ -1,5 +1,6 @@
 import type { Diagnostics, Pos } from './diagnostics';
 import type { Token } from './lexer';
+import { clip } from './values';
 
 /**
  * One statement of the config: a keyword, the words after it on its line,
@@ -106,6 +107,6 @@ export function buildTree(lines: readonly Token[][], diags: Diagnostics, options
 }
 
 export function describeStmt(s: Stmt): string {
-  const head = [s.name.text, ...s.args.slice(0, 3).map((a) => a.text)].join(' ');
+  const head = [s.name.text, ...s.args.slice(0, 3).map((a) => a.text)].map(clip).join(' ');
   return s.args.length > 3 ? head + ' ...' : head;
 }

@@ -25,8 +25,15 @@ export interface ArgsParser<T> {
   parse(words: readonly Token[], at: Pos, keyword: string, ctx: CheckCtx): T | Invalid;
 }
 
-/** A word as messages quote it: long ones are cut, so a pasted blob does not flood the output. */
-export const clip = (s: string): string => (s.length > 64 ? `${s.slice(0, 61)}...` : s);
+/**
+ * A word as messages quote it: control characters shown as \xHH, long words
+ * cut, so a pasted blob or a binary file does not flood the output.
+ */
+export const clip = (s: string): string => {
+  const cut = s.length > 64 ? `${s.slice(0, 61)}...` : s;
+  // eslint-disable-next-line no-control-regex
+  return cut.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+};
 
 function bad(ctx: CheckCtx, word: Token, message: string): Invalid {
   ctx.diags.error('ALIVED_CONFIG_BAD_VALUE', word.pos, message);

@@ -209,3 +209,18 @@ test('a glob with a bracket range the regexp engine refuses matches nothing', ()
   const r = run({ 'keepalived.conf': 'include [z-a].conf\n' });
   assert.deepEqual(r.diags, ["keepalived.conf:1:1: warning: include: '[z-a].conf' matches no file; nothing is included from it"]);
 });
+
+test('only regular files are included: a device or a FIFO is refused, not read', () => {
+  const r = run({ 'keepalived.conf': 'includer /dev/zero\ninclude /dev/null\n' });
+  assert.equal(r.diags.length, 2);
+  assert.deepEqual(r.lines, []);
+  assert.match(r.diags[0]!, /^keepalived.conf:1:1: error: cannot read '.*dev\/zero': it is not a regular file$/);
+  assert.match(r.diags[1]!, /^keepalived.conf:2:1: warning: included file '.*dev\/null' cannot be read \(it is not a regular file\); it is skipped$/);
+});
+
+test('control characters and long words are shown escaped and cut in messages', () => {
+  const r = run({ 'keepalived.conf': `includem ${'x'.repeat(100)}\u0001.conf\n` });
+  assert.match(r.diags[0]!, /includem: 'x{61}\.\.\.' matches no file$/);
+  const c = run({ 'keepalived.conf': 'includem a\u0001b.conf\n' });
+  assert.equal(c.diags[0], "keepalived.conf:1:1: error: includem: 'a\\x01b.conf' matches no file");
+});

@@ -382,7 +382,7 @@ test('global_defs values are checked as keepalived checks them', async () => {
   vrrp_rx_bufs_policy MTU 1000
 }
 `);
-  has(r, 'keepalived.conf:2:22: error: 0 is out of range: expected 0.000001..4294 seconds');
+  has(r, 'keepalived.conf:2:22: note: vrrp_garp_interval 0 is an old spelling of the default, no delay; accepted (keepalived 2.2 reports it as invalid); leave the line out');
   has(r, "keepalived.conf:3:21: error: '10.0.0.1' is not a multicast address");
   has(r, 'keepalived.conf:4:24: error: 0 is out of range: expected 1..4294');
   has(r, "keepalived.conf:5:16: error: 'a_name_longer_than_15' is too long: at most 15 characters");
@@ -523,4 +523,14 @@ test('word lists (group, notification_email, interfaces) take several words per 
 test('an interface tracked twice in one list is an error', async () => {
   const r = await compileText(instance('  track_interface {\n    eth1\n    eth1 weight 5\n  }\n'));
   has(r, 'keepalived.conf:9:5: error: vrrp_instance VI_1: track_interface lists eth1 twice (first at line 8)');
+});
+
+test('state may be given once: a second one is an error and the first counts, as keepalived', async () => {
+  const r = await compileText('vrrp_instance VI_1 {\n  state MASTER\n  state BACKUP\n  interface eth0\n  virtual_router_id 1\n  virtual_ipaddress {\n    192.0.2.1\n  }\n}\n');
+  assert.deepEqual(r.errors, ["keepalived.conf:3:3: error: 'state' is already set in this vrrp_instance (at line 2); it may be given once"]);
+});
+
+test('include_check takes keepalived\'s parser spelling read as well as the manual\'s readable', async () => {
+  const r = await compileText('global_defs {\n  include_check read +match\n}\n');
+  assert.deepEqual(r.errors, []);
 });

@@ -580,7 +580,9 @@ export function checkResult(r: CompileResult, input: { file: string; text: strin
       }
     });
   // messages name files (include cycles, duplicates); a file name is not a word the compiler made up
-  const readFiles = [...files].sort((a, b) => b.length - a.length);
+  // messages name files absolutely or relative to the root config's directory
+  const rootDir = path.dirname(path.resolve(input.file));
+  const readFiles = [...files, ...[...files].map((f) => path.relative(rootDir, f))].filter(Boolean).sort((a, b) => b.length - a.length);
   const ownWords = (m: string): string => readFiles.reduce((acc, f) => acc.split(f).join(''), m);
   for (const d of r.diagnostics.slice(0, 200)) {
     const where = `${d?.pos?.file}:${d?.pos?.line}:${d?.pos?.col}: ${d?.severity}: ${String(d?.message).slice(0, 200)}`;

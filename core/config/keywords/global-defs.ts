@@ -255,9 +255,28 @@ const umask = custom('<NUMBER|BITS>', (words, at, keyword, ctx) => {
   return mask;
 });
 
+/**
+ * An interval that old configs write as 0 for "no delay". keepalived 2.2
+ * rejects 0 (its minimum is 1 us) and then uses its default, which is no
+ * delay: alived accepts 0 with a note that says so.
+ */
+function zeroOrInterval(keyword: string): WordParser<number> {
+  const interval = duration({ min: 0.000001, max: MAX_TIMER_SECS });
+  return {
+    describe: `0 | ${interval.describe}`,
+    parse(word, ctx) {
+      if (/^0+(\.0*)?$/.test(word.text)) {
+        ctx.diags.note('ALIVED_CONFIG_DEPRECATED', word.pos, `${keyword} 0 is an old spelling of the default, no delay; accepted (keepalived 2.2 reports it as invalid); leave the line out`);
+        return 0;
+      }
+      return interval.parse(word, ctx);
+    },
+  };
+}
+
 /** `[[+|-]readable|match|wildcard_match|brace_match ...]`: read by the preprocessor as it includes files */
 const INCLUDE_CHECKS = ['readable', 'match', 'wildcard_match', 'brace_match'] as const;
-const includeCheck = custom('[[+|-]readable|match|wildcard_match|brace_match ...]', (words, _at, keyword, ctx) => {
+const includeCheck = custom('[[+|-]readable|read|match|wildcard_match|brace_match ...]', (words, _at, keyword, ctx) => {
   const out: Array<{ op: '=' | '+' | '-'; check: (typeof INCLUDE_CHECKS)[number] }> = [];
   let ok = true;
   words.forEach((w, i) => {
@@ -266,6 +285,11 @@ const includeCheck = custom('[[+|-]readable|match|wildcard_match|brace_match ...
     if (op === '=' && i > 0) {
       ctx.diags.error('ALIVED_CONFIG_BAD_VALUE', w.pos, `${keyword}: '${clip(w.text)}' sets the checks again; only the first option may stand without + or -`);
       ok = false;
+      return;
+    }
+    // keepalived 2.2.8's parser spells it 'read', its manual 'readable': both are accepted
+    if (check === 'read') {
+      out.push({ op, check: 'readable' });
       return;
     }
     if (!(INCLUDE_CHECKS as readonly string[]).includes(check)) {
@@ -362,8 +386,8 @@ export const globalDefsSchema = block(
     vrrp_garp_lower_prio_delay: word(int({ min: 0, max: MAX_TIMER_SECS })).feature('vrrp'),
     vrrp_garp_lower_prio_repeat: word(int({ min: 0, max: INT32_MAX })).feature('vrrp'),
     vrrp_down_timer_adverts: word(int({ min: 1, max: 100 })).feature('vrrp').doc('adverts missed before the master is down; default 3'),
-    vrrp_garp_interval: word(duration({ min: 0.000001, max: MAX_TIMER_SECS })).feature('vrrp').doc('seconds between gratuitous ARPs on an interface (resolution 1us); leave out for no delay'),
-    vrrp_gna_interval: word(duration({ min: 0.000001, max: MAX_TIMER_SECS })).feature('vrrp').doc('seconds between unsolicited NAs on an interface'),
+    vrrp_garp_interval: word(zeroOrInterval('vrrp_garp_interval')).feature('vrrp').doc('seconds between gratuitous ARPs on an interface (resolution 1us); 0 or left out: no delay'),
+    vrrp_gna_interval: word(zeroOrInterval('vrrp_gna_interval')).feature('vrrp').doc('seconds between unsolicited NAs on an interface; 0 or left out: no delay'),
     vrrp_min_garp: value(optBool).feature('vrrp').doc('one gratuitous ARP/NA, no repeat'),
     vrrp_garp_extra_if: value(garpExtraIf(1)).feature('vmac').alias('vrrp_vmac_garp_intvl', { deprecated: true }),
     vrrp_lower_prio_no_advert: value(optBool).feature('vrrp'),

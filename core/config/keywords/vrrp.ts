@@ -1261,7 +1261,7 @@ const gratuitous = {
 
 export const vrrpInstanceSchema = block(
   {
-    state: word(oneOf(['MASTER', 'BACKUP'])).doc('initial state; default BACKUP, or MASTER when priority is 255'),
+    state: word(oneOf(['MASTER', 'BACKUP'])).once().doc('initial state; default BACKUP, or MASTER when priority is 255'),
     interface: word(ifname)
       .required()
       .validate((v, ctx, stmt) => {
