@@ -21,8 +21,10 @@ const examples = [];
 (function walk(dir) {
   for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
     const p = path.join(dir, e.name);
-    if (e.isDirectory()) walk(p);
-    else if (e.name.endsWith('.conf')) examples.push(p);
+    // conf.d/ holds fragments, checked through the config that includes them
+    if (e.isDirectory()) {
+      if (e.name !== 'conf.d') walk(p);
+    } else if (e.name.endsWith('.conf')) examples.push(p);
   }
 })(path.join(root, 'examples'));
 
