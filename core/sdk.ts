@@ -15,6 +15,7 @@ export type { Pos, Diagnostic, Severity } from './config/diagnostics';
 export type { Token } from './config/lexer';
 export type { Stmt } from './config/tree';
 export type { Logger } from './log/logger';
+export { trackReference, trackerHeader, trackerWeight, type TrackReference, type TrackReferenceSpec, type TrackerWeight } from './config/track-entry';
 export { checkerCommonFields, checkerConnectionFields } from './check/keywords';
 export { AlivedError, isAlivedError, type ErrorCode } from './errors';
 export { ALIVED_VERSION } from './version';

@@ -7,11 +7,14 @@ import {
   int,
   INVALID,
   Keyword,
-  name,
   nearest,
   sub,
   value,
+  trackerHeader,
+  trackerWeight,
+  trackReference,
   type AlivedPlugin,
+  type TrackReference,
   type ArgsParser,
   type CheckCtx,
   type Pos,
@@ -26,19 +29,10 @@ import {
  * weight, moves the priority of the instances and sync groups tracking it.
  */
 
-/** a word echoed in a message, shortened when it is very long */
-
 function error(ctx: CheckCtx, pos: Pos, code: string, message: string): typeof INVALID {
   ctx.diags.error(code, pos, message);
   return INVALID;
 }
-
-const header = custom('<NAME>', (words, at, keyword, ctx) => {
-  if (words.length === 0) return error(ctx, at, 'ALIVED_CONFIG_MISSING_VALUE', `'${keyword}' needs a name: ${keyword} <NAME> { ... }`);
-  if (words.length > 1) return error(ctx, words[1]!.pos, 'ALIVED_CONFIG_EXTRA_VALUE', `'${keyword}' takes one name; unexpected '${clip(words[1]!.text)}'`);
-  const n = name.parse(words[0]!, ctx);
-  return n === INVALID ? INVALID : { name: n };
-});
 
 /** The file may not exist yet (init_file creates it), but its directory must: keepalived watches it with inotify. */
 const trackedFile = custom('<PATH>', (words, at, keyword, ctx) => {
@@ -59,16 +53,11 @@ export interface FileWeight {
   reverse: boolean;
 }
 
+/** the range of a weight, here and in the track list's entries */
+const WEIGHT = { min: -254, max: 254 };
+
 /** `<-254..254> [reverse]` */
-const weight: ArgsParser<FileWeight> = custom('<-254..254> [reverse]', (words, at, keyword, ctx) => {
-  if (words.length === 0) return error(ctx, at, 'ALIVED_CONFIG_MISSING_VALUE', `'${keyword}' needs a value: ${keyword} <-254..254> [reverse]`);
-  if (words.length > 2) return error(ctx, words[2]!.pos, 'ALIVED_CONFIG_EXTRA_VALUE', `'${keyword}' takes <-254..254> [reverse]; unexpected '${clip(words[2]!.text)}'`);
-  const n = int({ min: -254, max: 254 }).parse(words[0]!, ctx);
-  if (n === INVALID) return INVALID;
-  const r = words[1];
-  if (r && r.text !== 'reverse') return error(ctx, r.pos, 'ALIVED_CONFIG_BAD_VALUE', `unknown weight option '${clip(r.text)}': expected reverse`);
-  return { value: n, reverse: r !== undefined };
-});
+const weight: ArgsParser<FileWeight> = trackerWeight(WEIGHT);
 
 export interface InitFile {
   /** written at startup; default 0 */
@@ -105,41 +94,13 @@ export const trackFileSchema = block(
     weight: value(weight).default({ value: 1, reverse: false }).doc('-254..254 [reverse]; default 1'),
     init_file: value(initFile).doc('[VALUE] [overwrite]: create the file with VALUE (default 0) at startup'),
   },
-  { header, defines: { kind: 'track_file', name: (v: { name: string }) => v.name } },
+  { header: trackerHeader, defines: { kind: 'track_file', name: (v: { name: string }) => v.name } },
 );
 
-export interface TrackFileEntry {
-  name: string;
-  weight?: number;
-  reverse?: boolean;
-  pos: Pos;
-}
+export type TrackFileEntry = TrackReference;
 
 /** `<TRACK_FILE_NAME> [weight <-254..254> [reverse|noreverse]]` */
-export const trackFileEntry: ArgsParser<TrackFileEntry> = custom('<TRACK_FILE> [weight <-254..254> [reverse|noreverse]]', (words, at, keyword, ctx) => {
-  const first = words[0];
-  if (!first) return error(ctx, at, 'ALIVED_CONFIG_MISSING_VALUE', `an entry of '${keyword}' needs a track_file name`);
-  ctx.refer('track_file', first.text, first.pos, keyword);
-  const out: TrackFileEntry = { name: first.text, pos: first.pos };
-  const opt = words[1];
-  if (!opt) return out;
-  if (opt.text !== 'weight') {
-    const hint = nearest(opt.text, ['weight']);
-    return error(ctx, opt.pos, 'ALIVED_CONFIG_UNKNOWN_KEYWORD', `unknown track_file option '${clip(opt.text)}'${hint ? ` (did you mean '${hint}'?)` : ''}; expected weight <-254..254> [reverse|noreverse]`);
-  }
-  const vw = words[2];
-  if (!vw) return error(ctx, opt.pos, 'ALIVED_CONFIG_MISSING_VALUE', `option 'weight' needs a value: weight <-254..254>`);
-  const n = int({ min: -254, max: 254 }).parse(vw, ctx);
-  if (n === INVALID) return INVALID;
-  out.weight = n;
-  const r = words[3];
-  if (r) {
-    if (r.text !== 'reverse' && r.text !== 'noreverse') return error(ctx, r.pos, 'ALIVED_CONFIG_BAD_VALUE', `unknown weight option '${clip(r.text)}': expected reverse or noreverse`);
-    out.reverse = r.text === 'reverse';
-  }
-  if (words[4]) return error(ctx, words[4].pos, 'ALIVED_CONFIG_EXTRA_VALUE', `unexpected '${clip(words[4].text)}' in ${keyword}`);
-  return out;
-});
+export const trackFileEntry: ArgsParser<TrackFileEntry> = trackReference({ kind: 'track_file', describe: '<TRACK_FILE>', refersTo: 'track_file', weight: WEIGHT, wording: 'plugin' });
 
 /** The old spelling: the same block, with a note where it is used. */
 class DeprecatedSpelling<T, O> extends Keyword<T, O> {

@@ -6,12 +6,14 @@ import {
   flag,
   int,
   INVALID,
-  name,
-  nearest,
   oneOf,
   value,
   word,
+  trackerHeader,
+  trackerWeight,
+  trackReference,
   type AlivedPlugin,
+  type TrackReference,
   type ArgsParser,
   type CheckCtx,
   type Pos,
@@ -25,19 +27,10 @@ import {
  * priority of the instances and sync groups tracking it.
  */
 
-/** a word echoed in a message, shortened when it is very long */
-
 function error(ctx: CheckCtx, pos: Pos, code: string, message: string): typeof INVALID {
   ctx.diags.error(code, pos, message);
   return INVALID;
 }
-
-const header = custom('<NAME>', (words, at, keyword, ctx) => {
-  if (words.length === 0) return error(ctx, at, 'ALIVED_CONFIG_MISSING_VALUE', `'${keyword}' needs a name: ${keyword} <NAME> { ... }`);
-  if (words.length > 1) return error(ctx, words[1]!.pos, 'ALIVED_CONFIG_EXTRA_VALUE', `'${keyword}' takes one name; unexpected '${clip(words[1]!.text)}'`);
-  const n = name.parse(words[0]!, ctx);
-  return n === INVALID ? INVALID : { name: n };
-});
 
 export interface ProcessSpec {
   /** the process name, or the command when parameters follow */
@@ -58,16 +51,11 @@ export interface ProcessWeight {
   reverse: boolean;
 }
 
+/** the range of a weight, here and in the track list's entries */
+const WEIGHT = { min: -254, max: 254 };
+
 /** `<-254..254> [reverse]` */
-const weight: ArgsParser<ProcessWeight> = custom('<-254..254> [reverse]', (words, at, keyword, ctx) => {
-  if (words.length === 0) return error(ctx, at, 'ALIVED_CONFIG_MISSING_VALUE', `'${keyword}' needs a value: ${keyword} <-254..254> [reverse]`);
-  if (words.length > 2) return error(ctx, words[2]!.pos, 'ALIVED_CONFIG_EXTRA_VALUE', `'${keyword}' takes <-254..254> [reverse]; unexpected '${clip(words[2]!.text)}'`);
-  const n = int({ min: -254, max: 254 }).parse(words[0]!, ctx);
-  if (n === INVALID) return INVALID;
-  const r = words[1];
-  if (r && r.text !== 'reverse') return error(ctx, r.pos, 'ALIVED_CONFIG_BAD_VALUE', `unknown weight option '${clip(r.text)}': expected reverse`);
-  return { value: n, reverse: r !== undefined };
-});
+const weight: ArgsParser<ProcessWeight> = trackerWeight(WEIGHT);
 
 /** `[initial|partial]`: alone, the parameters must match exactly */
 const paramMatch = custom('[initial|partial]', (words, _at, keyword, ctx) => {
@@ -102,7 +90,7 @@ export const vrrpTrackProcessSchema = block(
     full_command: value(flag).doc('match the whole command line, not the process name'),
   },
   {
-    header,
+    header: trackerHeader,
     feature: 'process-track',
     defines: { kind: 'vrrp_track_process', name: (v: { name: string }) => v.name },
     check: (v: TrackProcess, ctx) => {
@@ -124,38 +112,10 @@ export const vrrpTrackProcessSchema = block(
   },
 );
 
-export interface TrackProcessEntry {
-  name: string;
-  weight?: number;
-  reverse?: boolean;
-  pos: Pos;
-}
+export type TrackProcessEntry = TrackReference;
 
 /** `<PROCESS_NAME> [weight <-254..254> [reverse|noreverse]]` */
-export const trackProcessEntry: ArgsParser<TrackProcessEntry> = custom('<TRACK_PROCESS> [weight <-254..254> [reverse|noreverse]]', (words, at, keyword, ctx) => {
-  const first = words[0];
-  if (!first) return error(ctx, at, 'ALIVED_CONFIG_MISSING_VALUE', `an entry of '${keyword}' needs a vrrp_track_process name`);
-  ctx.refer('vrrp_track_process', first.text, first.pos, keyword);
-  const out: TrackProcessEntry = { name: first.text, pos: first.pos };
-  const opt = words[1];
-  if (!opt) return out;
-  if (opt.text !== 'weight') {
-    const hint = nearest(opt.text, ['weight']);
-    return error(ctx, opt.pos, 'ALIVED_CONFIG_UNKNOWN_KEYWORD', `unknown track_process option '${clip(opt.text)}'${hint ? ` (did you mean '${hint}'?)` : ''}; expected weight <-254..254> [reverse|noreverse]`);
-  }
-  const vw = words[2];
-  if (!vw) return error(ctx, opt.pos, 'ALIVED_CONFIG_MISSING_VALUE', `option 'weight' needs a value: weight <-254..254>`);
-  const n = int({ min: -254, max: 254 }).parse(vw, ctx);
-  if (n === INVALID) return INVALID;
-  out.weight = n;
-  const r = words[3];
-  if (r) {
-    if (r.text !== 'reverse' && r.text !== 'noreverse') return error(ctx, r.pos, 'ALIVED_CONFIG_BAD_VALUE', `unknown weight option '${clip(r.text)}': expected reverse or noreverse`);
-    out.reverse = r.text === 'reverse';
-  }
-  if (words[4]) return error(ctx, words[4].pos, 'ALIVED_CONFIG_EXTRA_VALUE', `unexpected '${clip(words[4].text)}' in ${keyword}`);
-  return out;
-});
+export const trackProcessEntry: ArgsParser<TrackProcessEntry> = trackReference({ kind: 'track_process', describe: '<TRACK_PROCESS>', refersTo: 'vrrp_track_process', weight: WEIGHT, wording: 'plugin' });
 
 const plugin: AlivedPlugin = {
   name: 'track-process',

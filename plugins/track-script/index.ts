@@ -6,20 +6,20 @@ import {
   int,
   INVALID,
   map,
-  name,
-  nearest,
   script,
   str,
   tuple,
   value,
   word,
+  trackerHeader,
+  trackerWeight,
+  trackReference,
   type AlivedPlugin,
+  type TrackReference,
   type ArgsParser,
   type CheckCtx,
   type Pos,
   type ScriptLine,
-  type Token,
-  clip,
 } from '../../core/sdk';
 
 /**
@@ -33,20 +33,10 @@ const INT32_MAX = 2147483647;
 /** keepalived keeps times in microseconds in an unsigned int */
 const MAX_SECS = Math.floor(4294967295 / 1000000);
 
-/** a word echoed in a message, shortened when it is very long */
-
 function error(ctx: CheckCtx, pos: Pos, code: string, message: string): typeof INVALID {
   ctx.diags.error(code, pos, message);
   return INVALID;
 }
-
-/** `vrrp_script NAME {` */
-const header = custom('<NAME>', (words, at, keyword, ctx) => {
-  if (words.length === 0) return error(ctx, at, 'ALIVED_CONFIG_MISSING_VALUE', `'${keyword}' needs a name: ${keyword} <NAME> { ... }`);
-  if (words.length > 1) return error(ctx, words[1]!.pos, 'ALIVED_CONFIG_EXTRA_VALUE', `'${keyword}' takes one name; unexpected '${clip(words[1]!.text)}'`);
-  const n = name.parse(words[0]!, ctx);
-  return n === INVALID ? INVALID : { name: n };
-});
 
 /** keepalived reads only the first word: a command with arguments is quoted; the user is set with `user`. */
 const command: ArgsParser<ScriptLine> = custom('<PATH>|"<PATH> <ARGS>"', (words, at, keyword, ctx) => {
@@ -62,16 +52,11 @@ export interface ScriptWeight {
   reverse: boolean;
 }
 
+/** the range of a weight, here and in the track list's entries */
+const WEIGHT = { min: -253, max: 253 };
+
 /** `<-253..253> [reverse]` */
-const weight: ArgsParser<ScriptWeight> = custom('<-253..253> [reverse]', (words, at, keyword, ctx) => {
-  if (words.length === 0) return error(ctx, at, 'ALIVED_CONFIG_MISSING_VALUE', `'${keyword}' needs a value: ${keyword} <-253..253> [reverse]`);
-  if (words.length > 2) return error(ctx, words[2]!.pos, 'ALIVED_CONFIG_EXTRA_VALUE', `'${keyword}' takes <-253..253> [reverse]; unexpected '${clip(words[2]!.text)}'`);
-  const n = int({ min: -253, max: 253 }).parse(words[0]!, ctx);
-  if (n === INVALID) return INVALID;
-  const r = words[1];
-  if (r && r.text !== 'reverse') return error(ctx, r.pos, 'ALIVED_CONFIG_BAD_VALUE', `unknown weight option '${clip(r.text)}': expected reverse`);
-  return { value: n, reverse: r !== undefined };
-});
+const weight: ArgsParser<ScriptWeight> = trackerWeight(WEIGHT);
 
 export const vrrpScriptSchema = block(
   {
@@ -84,45 +69,19 @@ export const vrrpScriptSchema = block(
     user: value(map(tuple([str(), str()], 1), (t) => ({ user: t[0]!, group: t[1] }))).doc('USER [GROUP] to run as; default global script_user'),
     init_fail: value(flag).doc('start in the failed state'),
   },
-  { header, defines: { kind: 'vrrp_script', name: (v: { name: string }) => v.name } },
+  { header: trackerHeader, defines: { kind: 'vrrp_script', name: (v: { name: string }) => v.name } },
 );
 
-export interface TrackScriptEntry {
-  name: string;
-  /** overrides the script's weight */
-  weight?: number;
-  /** overrides the script's reverse (reverse / noreverse) */
-  reverse?: boolean;
-  pos: Pos;
-}
+export type TrackScriptEntry = TrackReference;
 
 /** `<SCRIPT_NAME> [weight <-253..253> [reverse|noreverse]]` */
-export const trackScriptEntry: ArgsParser<TrackScriptEntry> = custom('<SCRIPT_NAME> [weight <-253..253> [reverse|noreverse]]', (words, at, keyword, ctx) => {
-  const first: Token | undefined = words[0];
-  if (!first) return error(ctx, at, 'ALIVED_CONFIG_MISSING_VALUE', `an entry of '${keyword}' needs a vrrp_script name`);
-  ctx.refer('vrrp_script', first.text, first.pos, keyword);
-  const out: TrackScriptEntry = { name: first.text, pos: first.pos };
-  const opt = words[1];
-  if (!opt) return out;
-  if (opt.text !== 'weight') {
-    const hint = nearest(opt.text, ['weight']);
-    return error(ctx, opt.pos, 'ALIVED_CONFIG_UNKNOWN_KEYWORD', `unknown track_script option '${clip(opt.text)}'${hint ? ` (did you mean '${hint}'?)` : ''}; expected weight <-253..253> [reverse|noreverse]`);
-  }
-  const vw = words[2];
-  if (!vw) return error(ctx, opt.pos, 'ALIVED_CONFIG_MISSING_VALUE', `option 'weight' needs a value: weight <-253..253>`);
-  const n = int({ min: -253, max: 253 }).parse(vw, ctx);
-  if (n === INVALID) return INVALID;
-  out.weight = n;
-  const r = words[3];
-  if (r) {
-    if (r.text !== 'reverse' && r.text !== 'noreverse') {
-      const hint = nearest(r.text, ['reverse', 'noreverse']);
-      return error(ctx, r.pos, 'ALIVED_CONFIG_BAD_VALUE', `unknown weight option '${clip(r.text)}': expected reverse or noreverse${hint ? ` (did you mean '${hint}'?)` : ''}`);
-    }
-    out.reverse = r.text === 'reverse';
-  }
-  if (words[4]) return error(ctx, words[4].pos, 'ALIVED_CONFIG_EXTRA_VALUE', `unexpected '${clip(words[4].text)}' in ${keyword}`);
-  return out;
+export const trackScriptEntry: ArgsParser<TrackScriptEntry> = trackReference({
+  kind: 'track_script',
+  describe: '<SCRIPT_NAME>',
+  refersTo: 'vrrp_script',
+  weight: WEIGHT,
+  wording: 'plugin',
+  reverseHint: true,
 });
 
 const plugin: AlivedPlugin = {

@@ -27,6 +27,7 @@ import {
 } from '../values';
 import { badWord, clip, childStmt, wordList, namedHeader, newIfname, optionalArg, optionValue, rtName, rtScope } from './common';
 import { garpExtraIf, isLinkLocalMulticast6, isMulticast } from './global-defs';
+import { trackReference, type TrackReference } from '../track-entry';
 
 /**
  * The VRRP part of keepalived.conf, as keepalived 2.2.8 reads it
@@ -1043,61 +1044,22 @@ export interface TrackInterfaceEntry {
   pos: Pos;
 }
 
-/** `<INTERFACE> [weight <-253..253> [reverse]]` */
-const trackInterfaceEntry: ArgsParser<TrackInterfaceEntry> = custom('<INTERFACE> [weight <-253..253> [reverse]]', (words, at, keyword, ctx) => {
-  const first = words[0];
-  if (!first) return fail(ctx, at, `'${keyword}' entry needs an interface`, 'ALIVED_CONFIG_MISSING_VALUE');
-  const iface = ifname.parse(first, ctx);
-  if (iface === INVALID) return INVALID;
-  const out: TrackInterfaceEntry = { interface: iface, pos: first.pos };
-  const w1 = words[1];
-  if (w1) {
-    if (w1.text !== 'weight') return unknownOption(ctx, w1, 'track_interface', ['weight']);
-    const vw = optionValue(ctx, words, 1, '<-253..253>');
-    if (!vw) return INVALID;
-    const n = int({ min: -253, max: 253 }).parse(vw, ctx);
-    if (n === INVALID) return INVALID;
-    out.weight = n;
-    const w3 = words[3];
-    if (w3) {
-      if (w3.text !== 'reverse') return unknownOption(ctx, w3, 'track_interface weight', ['reverse']);
-      out.reverse = true;
-    }
-    if (words[4]) return fail(ctx, words[4].pos, `unexpected '${clip(words[4].text)}' in ${keyword}`, 'ALIVED_CONFIG_EXTRA_VALUE');
-  }
-  return out;
-});
+/** `<INTERFACE> [weight <-253..253> [reverse]]` (reverse is only ever true: the one word it takes) */
+const trackInterfaceEntry = trackReference({
+  kind: 'track_interface',
+  describe: '<INTERFACE>',
+  needs: 'an interface',
+  name: ifname,
+  key: 'interface',
+  weight: { min: -253, max: 253 },
+  reverseWords: ['reverse'],
+  wording: 'core',
+}) as ArgsParser<TrackInterfaceEntry>;
 
-export interface TrackBfdEntry {
-  name: string;
-  weight?: number;
-  reverse?: boolean;
-  pos: Pos;
-}
+export type TrackBfdEntry = TrackReference;
 
 /** `<BFD_INSTANCE> [weight <-253..253> [reverse|noreverse]]` */
-const trackBfdEntry: ArgsParser<TrackBfdEntry> = custom('<BFD_NAME> [weight <-253..253> [reverse|noreverse]]', (words, at, keyword, ctx) => {
-  const first = words[0];
-  if (!first) return fail(ctx, at, `'${keyword}' entry needs a bfd_instance name`, 'ALIVED_CONFIG_MISSING_VALUE');
-  ctx.refer('bfd_instance', first.text, first.pos, keyword);
-  const out: TrackBfdEntry = { name: first.text, pos: first.pos };
-  const w1 = words[1];
-  if (w1) {
-    if (w1.text !== 'weight') return unknownOption(ctx, w1, 'track_bfd', ['weight']);
-    const vw = optionValue(ctx, words, 1, '<-253..253>');
-    if (!vw) return INVALID;
-    const n = int({ min: -253, max: 253 }).parse(vw, ctx);
-    if (n === INVALID) return INVALID;
-    out.weight = n;
-    const w3 = words[3];
-    if (w3) {
-      if (w3.text !== 'reverse' && w3.text !== 'noreverse') return unknownOption(ctx, w3, 'track_bfd weight', ['reverse', 'noreverse']);
-      out.reverse = w3.text === 'reverse';
-    }
-    if (words[4]) return fail(ctx, words[4].pos, `unexpected '${clip(words[4].text)}' in ${keyword}`, 'ALIVED_CONFIG_EXTRA_VALUE');
-  }
-  return out;
-});
+const trackBfdEntry: ArgsParser<TrackBfdEntry> = trackReference({ kind: 'track_bfd', describe: '<BFD_NAME>', refersTo: 'bfd_instance', weight: { min: -253, max: 253 }, wording: 'core' });
 
 export interface UnicastPeer extends IpAddress {
   minTtl?: number;
