@@ -60,6 +60,25 @@ function looksLikeAddress(t: string): boolean {
   return /^[0-9a-fA-F:.]+(\/.*)?$/.test(t) && /[.:]/.test(t);
 }
 
+/** a 64-bit number, kept as written */
+function u64(what: string): WordParser<string> {
+  return {
+    describe: '<0..18446744073709551615>',
+    parse(w, ctx) {
+      if (!/^\d+$/.test(w.text) || BigInt(w.text) > 18446744073709551615n) return badWord(ctx, w, `${what} '${clip(w.text)}' is not a 64-bit number`);
+      return w.text;
+    },
+  };
+}
+
+/** one of some words, or else a value of `other` */
+function wordOr<W extends string, T>(words: readonly W[], other: WordParser<T>): WordParser<W | T> {
+  return {
+    describe: `${words.join('|')}|${other.describe}`,
+    parse: (w, ctx) => ((words as readonly string[]).includes(w.text) ? (w.text as W) : other.parse(w, ctx)),
+  };
+}
+
 // ---------------------------------------------------------------------------
 // addresses: virtual_ipaddress, virtual_ipaddress_excluded, static_ipaddress
 
@@ -90,6 +109,9 @@ export interface AddressEntry extends IpPrefix {
 type AddressKind = 'virtual_ipaddress' | 'virtual_ipaddress_excluded' | 'static_ipaddress';
 
 const ADDRESS_FLAGS = { home: 'home', '-nodad': 'nodad', mngtmpaddr: 'mngtmpaddr', noprefixroute: 'noprefixroute', autojoin: 'autojoin', no_track: 'noTrack' } as const;
+
+/** `preferred_lft <SECONDS>|forever` */
+const lifetime = wordOr(['forever'], u32);
 
 function addressEntry(kind: AddressKind): ArgsParser<AddressEntry> {
   const isStatic = kind === 'static_ipaddress';
@@ -177,12 +199,9 @@ function addressEntry(kind: AddressKind): ArgsParser<AddressEntry> {
           break;
         }
         case 'preferred_lft': {
-          if (vw.text === 'forever') out.preferredLft = 'forever';
-          else {
-            const n = u32.parse(vw, ctx);
-            if (n === INVALID) ok = false;
-            else out.preferredLft = n;
-          }
+          const n = lifetime.parse(vw, ctx);
+          if (n === INVALID) ok = false;
+          else out.preferredLft = n;
           break;
         }
         case 'track_group': {
@@ -273,7 +292,6 @@ const ROUTE_OPTIONS = [
   'realms', 'rto_min', 'initcwnd', 'initrwnd', 'features', 'quickack', 'congctl', 'pref', 'ttl-propagate', 'fastopen_no_cookie',
   'add', 'prepend', 'append', 'or', 'nexthop', 'no_track', 'track_group', 'vrf', 'to',
 ];
-const LOCKABLE = ['mtu', 'advmss', 'rtt', 'rttvar', 'reordering', 'cwnd', 'ssthresh', 'rto_min', 'congctl'];
 
 /** `<N>[s|sec|secs|ms|msec|msecs]`: ip route's rtt times */
 const rttTime: WordParser<string> = {
@@ -301,6 +319,19 @@ const realms: WordParser<string> = {
   },
 };
 
+/** the route metrics, which may be locked (`mtu lock 1400`), and their values */
+const LOCKABLE = new Map<string, WordParser<string | number>>([
+  ['mtu', u32],
+  ['advmss', u32],
+  ['rtt', rttTime],
+  ['rttvar', rttTime],
+  ['reordering', u32],
+  ['cwnd', u32],
+  ['ssthresh', u32],
+  ['rto_min', rttTime],
+  ['congctl', { describe: '<ALGORITHM>', parse: (w) => w.text }],
+]);
+
 const dsfield = rtName('dsfield', 255);
 const routeTable = rtName('table', UINT32_MAX, ['default', 'main', 'local']);
 const routeProtocol = rtName('protocol', 255, ['none', 'redirect', 'kernel', 'boot', 'static', 'gated', 'ra', 'mrt', 'zebra', 'bird', 'babel', 'dnrouted', 'xorp', 'ntk', 'dhcp', 'keepalived']);
@@ -323,7 +354,89 @@ class FamilyTracker {
     this.ctx.diags.error('ALIVED_CONFIG_CONFLICT', w.pos, `${this.what} mixes IPv4 and IPv6 (${detail})`);
     return false;
   }
+  /** an option `w` of one family only */
+  only(f: Family, w: Token): boolean {
+    return this.set(f, w, `'${clip(w.text)}' is IPv${f} only`);
+  }
+  /** an address, of the entry's family; `what` names it in a conflict */
+  address(w: Token, what: string): IpAddress | Invalid {
+    const a = ip().parse(w, this.ctx);
+    if (a === INVALID || !this.set(a.family, w, `${what} ${clip(w.text)}`)) return INVALID;
+    return a;
+  }
 }
+
+/**
+ * An option that takes one value word and stores it as parsed: the shape of
+ * most route and rule options. A missing value or a family conflict stops the
+ * entry; a bad value is reported, and fails the entry once the rest is read.
+ */
+interface ValueOption {
+  describe: string;
+  parser: WordParser<unknown>;
+  /** the entry's field; default the first of the option's names */
+  key?: string;
+  /** routes: an attribute, kept in attrs under the option as written */
+  attr?: true;
+  /** the option is for this family only */
+  family?: Family;
+  /** rules: the option applies only to rules whose action is table */
+  tableOnly?: true;
+}
+
+/** a value option under one of its names, with the field it sets */
+type NamedOption = ValueOption & { key: string };
+
+/** A table of value options by `NAME|ALIAS|...`. */
+function valueOptions(spec: Record<string, ValueOption>): Map<string, NamedOption> {
+  const table = new Map<string, NamedOption>();
+  for (const [names, o] of Object.entries(spec)) {
+    const all = names.split('|');
+    for (const n of all) table.set(n, { ...o, key: o.attr ? n : (o.key ?? all[0]!) });
+  }
+  return table;
+}
+
+/** Parses the value word `vw` of a value option into `into`: false when it is bad (reported). */
+function storeValue(ctx: CheckCtx, vw: Token, o: NamedOption, into: object): boolean {
+  const v = o.parser.parse(vw, ctx);
+  if (v === INVALID) return false;
+  (into as Record<string, unknown>)[o.key] = v;
+  return true;
+}
+
+/** Reads the value option at words[i] into `into`: 'stop' (value missing, or family conflict), 'bad' (bad value) or 'ok'; all reported. */
+function readValueOption(ctx: CheckCtx, words: readonly Token[], i: number, o: NamedOption, fam: FamilyTracker, into: object): 'ok' | 'bad' | 'stop' {
+  const vw = optionValue(ctx, words, i, o.describe);
+  if (!vw || (o.family && !fam.only(o.family, words[i]!))) return 'stop';
+  return storeValue(ctx, vw, o, into) ? 'ok' : 'bad';
+}
+
+/** an address of one family, kept as its text */
+function addressText(family: Family): WordParser<string> {
+  const p = ip({ family });
+  return {
+    describe: p.describe,
+    parse(w, ctx) {
+      const a = p.parse(w, ctx);
+      return a === INVALID ? INVALID : a.address;
+    },
+  };
+}
+
+/** the options of `encap ip` (family 4) and `encap ip6` (6), which name tos and ttl tc and hoplimit */
+function encapOptions(family: Family): Map<string, NamedOption> {
+  const [tos, ttl] = family === 4 ? ['tos', 'ttl'] : ['tc', 'hoplimit'];
+  return valueOptions({
+    id: { describe: '<ID>', parser: u64('encap id') },
+    dst: { describe: '<IPADDR>', parser: addressText(family) },
+    src: { describe: '<IPADDR>', parser: addressText(family) },
+    [tos]: { key: 'tos', describe: '<DSFIELD>', parser: dsfield },
+    [ttl]: { key: 'ttl', describe: '<0..255>', parser: u8 },
+    flags: { describe: '<0..65535>', parser: int({ min: 0, max: 65535 }) },
+  });
+}
+const ENCAP_OPTIONS = { ip: encapOptions(4), ip6: encapOptions(6) };
 
 function parseEncap(ctx: CheckCtx, words: readonly Token[], i: number): { encap: RouteEncap; next: number } | Invalid {
   const typeTok = words[i + 1];
@@ -338,49 +451,43 @@ function parseEncap(ctx: CheckCtx, words: readonly Token[], i: number): { encap:
     return { encap: { type, address: a.text }, next: j + 1 };
   }
   if (type !== 'ip' && type !== 'ip6') return badWord(ctx, typeTok, `'${clip(type)}' is not an encap type: expected ip, ip6, mpls or ila`);
-  const fam: Family = type === 'ip' ? 4 : 6;
   const enc: RouteEncap = { type };
-  const keys = type === 'ip' ? ['id', 'dst', 'src', 'tos', 'ttl', 'flags'] : ['id', 'dst', 'src', 'tc', 'hoplimit', 'flags'];
-  while (j + 1 < words.length && keys.includes(words[j]!.text)) {
-    const k = words[j]!.text;
-    const vw = words[j + 1]!;
-    switch (k) {
-      case 'id':
-        if (!/^\d+$/.test(vw.text) || BigInt(vw.text) > 18446744073709551615n) return badWord(ctx, vw, `encap id '${clip(vw.text)}' is not a 64-bit number`);
-        enc.id = vw.text;
-        break;
-      case 'dst':
-      case 'src': {
-        const a = ip({ family: fam }).parse(vw, ctx);
-        if (a === INVALID) return INVALID;
-        enc[k] = a.address;
-        break;
-      }
-      case 'tos':
-      case 'tc': {
-        const d = dsfield.parse(vw, ctx);
-        if (d === INVALID) return INVALID;
-        enc.tos = d;
-        break;
-      }
-      case 'ttl':
-      case 'hoplimit': {
-        const n = u8.parse(vw, ctx);
-        if (n === INVALID) return INVALID;
-        enc.ttl = n;
-        break;
-      }
-      case 'flags': {
-        const n = int({ min: 0, max: 65535 }).parse(vw, ctx);
-        if (n === INVALID) return INVALID;
-        enc.flags = n;
-        break;
-      }
-    }
+  const keys = ENCAP_OPTIONS[type];
+  while (j + 1 < words.length && keys.has(words[j]!.text)) {
+    if (!storeValue(ctx, words[j + 1]!, keys.get(words[j]!.text)!, enc)) return INVALID;
     j += 2;
   }
   if (enc.dst === undefined && enc.id === undefined) return fail(ctx, typeTok.pos, `'encap ${type}' needs dst <ADDRESS> or id <ID>`, 'ALIVED_CONFIG_MISSING_VALUE');
   return { encap: enc, next: j };
+}
+
+/** the route options of one value word: the rest are read by routeEntry itself */
+const ROUTE_VALUES = valueOptions({
+  'tos|dsfield': { describe: '<DSFIELD>', parser: dsfield },
+  table: { describe: '<TABLE>', parser: routeTable },
+  protocol: { describe: '<PROTOCOL>', parser: routeProtocol },
+  scope: { describe: '<SCOPE>', parser: rtScope },
+  'metric|priority|preference': { describe: '<NUMBER>', parser: u32 },
+  'dev|oif': { describe: '<INTERFACE>', parser: ifname },
+  vrf: { describe: '<VRF>', parser: ifname },
+  expires: { describe: '<SECONDS>', parser: u32, attr: true, family: 6 },
+  pref: { describe: 'low|medium|high|<0..255>', parser: wordOr(['low', 'medium', 'high'], u8), attr: true, family: 6 },
+  realms: { describe: '<REALMS>', parser: realms, attr: true, family: 4 },
+  hoplimit: { describe: '<NUMBER>', parser: u8, attr: true },
+  'window|initcwnd|initrwnd': { describe: '<NUMBER>', parser: u32, attr: true },
+  'quickack|fastopen_no_cookie': { describe: '<NUMBER>', parser: int({ min: 0, max: 1 }), attr: true },
+  'ttl-propagate': { describe: 'enabled|disabled', parser: oneOf(['enabled', 'disabled']), attr: true },
+});
+
+/** `track_group <GROUP>` of a static route or rule: false when it is given twice (reported) */
+function setTrackGroup(ctx: CheckCtx, out: { trackGroup?: string }, vw: Token, keyword: string): boolean {
+  if (out.trackGroup !== undefined) {
+    fail(ctx, vw.pos, `track_group is given twice`, 'ALIVED_CONFIG_DUPLICATE');
+    return false;
+  }
+  out.trackGroup = vw.text;
+  ctx.refer('track_group', vw.text, vw.pos, keyword);
+  return true;
 }
 
 function routeEntry(allowTrackGroup: boolean): ArgsParser<RouteEntry> {
@@ -401,18 +508,31 @@ function routeEntry(allowTrackGroup: boolean): ArgsParser<RouteEntry> {
       let familyFromDefault: Family | undefined;
       let ok = true;
       const need = (i: number, describe: string): Token | undefined => optionValue(ctx, words, i, describe);
-      const num = (p: WordParser<number>, w: Token): number | undefined => {
-        const n = p.parse(w, ctx);
-        if (n === INVALID) {
-          ok = false;
-          return undefined;
-        }
-        return n;
-      };
       let i = 0;
       for (; i < words.length; i++) {
         const w = words[i]!;
         const opt = w.text;
+        const vo = ROUTE_VALUES.get(opt);
+        if (vo) {
+          const r = readValueOption(ctx, words, i++, vo, fam, vo.attr ? out.attrs : out);
+          if (r === 'stop') return INVALID;
+          if (r === 'bad') ok = false;
+          continue;
+        }
+        const metric = LOCKABLE.get(opt);
+        if (metric) {
+          let vw = need(i++, `[lock] <VALUE>`);
+          if (!vw) return INVALID;
+          if (vw.text === 'lock') {
+            out.locked.push(opt);
+            vw = need(i++, '<VALUE>');
+            if (!vw) return INVALID;
+          }
+          const v = metric.parse(vw, ctx);
+          if (v === INVALID) ok = false;
+          else out.attrs[opt] = v;
+          continue;
+        }
         switch (opt) {
           case 'inet':
           case 'inet6':
@@ -421,9 +541,8 @@ function routeEntry(allowTrackGroup: boolean): ArgsParser<RouteEntry> {
           case 'src': {
             const vw = need(i++, '<IPADDR>');
             if (!vw) return INVALID;
-            const a = ip().parse(vw, ctx);
+            const a = fam.address(vw, 'src');
             if (a === INVALID) return INVALID;
-            if (!fam.set(a.family, vw, `src ${clip(vw.text)}`)) return INVALID;
             out.src = a;
             continue;
           }
@@ -439,9 +558,8 @@ function routeEntry(allowTrackGroup: boolean): ArgsParser<RouteEntry> {
               vw = need(i++, '<IPADDR>');
               if (!vw) return INVALID;
             }
-            const a = ip().parse(vw, ctx);
+            const a = fam.address(vw, 'via');
             if (a === INVALID) return INVALID;
-            if (!fam.set(a.family, vw, `via ${clip(vw.text)}`)) return INVALID;
             out.via = a;
             continue;
           }
@@ -455,56 +573,6 @@ function routeEntry(allowTrackGroup: boolean): ArgsParser<RouteEntry> {
             out.from = a;
             continue;
           }
-          case 'tos':
-          case 'dsfield': {
-            const vw = need(i++, '<DSFIELD>');
-            if (!vw) return INVALID;
-            const d = dsfield.parse(vw, ctx);
-            if (d === INVALID) ok = false;
-            else out.tos = d;
-            continue;
-          }
-          case 'table': {
-            const vw = need(i++, '<TABLE>');
-            if (!vw) return INVALID;
-            const t = routeTable.parse(vw, ctx);
-            if (t === INVALID) ok = false;
-            else out.table = t;
-            continue;
-          }
-          case 'protocol': {
-            const vw = need(i++, '<PROTOCOL>');
-            if (!vw) return INVALID;
-            const p = routeProtocol.parse(vw, ctx);
-            if (p === INVALID) ok = false;
-            else out.protocol = p;
-            continue;
-          }
-          case 'scope': {
-            const vw = need(i++, '<SCOPE>');
-            if (!vw) return INVALID;
-            const s = rtScope.parse(vw, ctx);
-            if (s === INVALID) ok = false;
-            else out.scope = s;
-            continue;
-          }
-          case 'metric':
-          case 'priority':
-          case 'preference': {
-            const vw = need(i++, '<NUMBER>');
-            if (!vw) return INVALID;
-            out.metric = num(u32, vw);
-            continue;
-          }
-          case 'dev':
-          case 'oif': {
-            const vw = need(i++, '<INTERFACE>');
-            if (!vw) return INVALID;
-            const d = ifname.parse(vw, ctx);
-            if (d === INVALID) ok = false;
-            else out.dev = d;
-            continue;
-          }
           case 'onlink':
             out.onlink = true;
             continue;
@@ -515,80 +583,11 @@ function routeEntry(allowTrackGroup: boolean): ArgsParser<RouteEntry> {
             i = e.next - 1;
             continue;
           }
-          case 'expires':
-          case 'pref': {
-            const vw = need(i++, opt === 'pref' ? 'low|medium|high|<0..255>' : '<SECONDS>');
-            if (!vw) return INVALID;
-            if (!fam.set(6, w, `'${clip(opt)}' is IPv6 only`)) return INVALID;
-            if (opt === 'pref' && ['low', 'medium', 'high'].includes(vw.text)) out.attrs[opt] = vw.text;
-            else {
-              const n = num(opt === 'pref' ? u8 : u32, vw);
-              if (n !== undefined) out.attrs[opt] = n;
-            }
-            continue;
-          }
-          case 'realms': {
-            const vw = need(i++, '<REALMS>');
-            if (!vw) return INVALID;
-            if (!fam.set(4, w, `'realms' is IPv4 only`)) return INVALID;
-            const r = realms.parse(vw, ctx);
-            if (r === INVALID) ok = false;
-            else out.attrs.realms = r;
-            continue;
-          }
-          case 'hoplimit':
-          case 'window':
-          case 'initcwnd':
-          case 'initrwnd':
-          case 'quickack':
-          case 'fastopen_no_cookie': {
-            const vw = need(i++, '<NUMBER>');
-            if (!vw) return INVALID;
-            const p = opt === 'hoplimit' ? u8 : opt === 'quickack' || opt === 'fastopen_no_cookie' ? int({ min: 0, max: 1 }) : u32;
-            const n = num(p, vw);
-            if (n !== undefined) out.attrs[opt] = n;
-            continue;
-          }
-          case 'mtu':
-          case 'advmss':
-          case 'reordering':
-          case 'cwnd':
-          case 'ssthresh':
-          case 'rtt':
-          case 'rttvar':
-          case 'rto_min':
-          case 'congctl': {
-            let vw = need(i++, `[lock] <VALUE>`);
-            if (!vw) return INVALID;
-            if (vw.text === 'lock' && LOCKABLE.includes(opt)) {
-              out.locked.push(opt);
-              vw = need(i++, '<VALUE>');
-              if (!vw) return INVALID;
-            }
-            if (opt === 'congctl') out.attrs[opt] = vw.text;
-            else if (opt === 'rtt' || opt === 'rttvar' || opt === 'rto_min') {
-              const t = rttTime.parse(vw, ctx);
-              if (t === INVALID) ok = false;
-              else out.attrs[opt] = t;
-            } else {
-              const n = num(u32, vw);
-              if (n !== undefined) out.attrs[opt] = n;
-            }
-            continue;
-          }
           case 'features': {
             const vw = need(i++, 'ecn');
             if (!vw) return INVALID;
             if (vw.text !== 'ecn') return badWord(ctx, vw, `route feature '${clip(vw.text)}' is not supported: only ecn`);
             out.attrs.features = 'ecn';
-            continue;
-          }
-          case 'ttl-propagate': {
-            const vw = need(i++, 'enabled|disabled');
-            if (!vw) return INVALID;
-            const v = oneOf(['enabled', 'disabled']).parse(vw, ctx);
-            if (v === INVALID) ok = false;
-            else out.attrs[opt] = v;
             continue;
           }
           case 'add':
@@ -601,9 +600,8 @@ function routeEntry(allowTrackGroup: boolean): ArgsParser<RouteEntry> {
             if (out.nexthops.length) return fail(ctx, w.pos, `only one 'or' may be given, and not with nexthop`, 'ALIVED_CONFIG_CONFLICT');
             const vw = need(i++, '<IPADDR>');
             if (!vw) return INVALID;
-            const a = ip().parse(vw, ctx);
+            const a = fam.address(vw, 'or');
             if (a === INVALID) return INVALID;
-            if (!fam.set(a.family, vw, `or ${clip(vw.text)}`)) return INVALID;
             out.nexthops.push(out.via ? { via: out.via } : {}, { via: a });
             out.via = undefined;
             continue;
@@ -622,18 +620,7 @@ function routeEntry(allowTrackGroup: boolean): ArgsParser<RouteEntry> {
           case 'track_group': {
             if (!allowTrackGroup) break;
             const vw = need(i++, '<GROUP>');
-            if (!vw) return INVALID;
-            if (out.trackGroup !== undefined) return fail(ctx, vw.pos, `track_group is given twice`, 'ALIVED_CONFIG_DUPLICATE');
-            out.trackGroup = vw.text;
-            ctx.refer('track_group', vw.text, vw.pos, keyword);
-            continue;
-          }
-          case 'vrf': {
-            const vw = need(i++, '<VRF>');
-            if (!vw) return INVALID;
-            const d = ifname.parse(vw, ctx);
-            if (d === INVALID) ok = false;
-            else out.vrf = d;
+            if (!vw || !setTrackGroup(ctx, out, vw, keyword)) return INVALID;
             continue;
           }
         }
@@ -684,6 +671,13 @@ function routeEntry(allowTrackGroup: boolean): ArgsParser<RouteEntry> {
   );
 }
 
+/** the nexthop options but via */
+const NEXTHOP_VALUES = valueOptions({
+  dev: { describe: '<INTERFACE>', parser: ifname },
+  weight: { describe: '<1..256>', parser: int({ min: 1, max: 256 }) },
+  realms: { describe: '<REALMS>', parser: realms, family: 4 },
+});
+
 function parseNexthops(ctx: CheckCtx, words: readonly Token[], start: number, fam: FamilyTracker): RouteNexthop[] | Invalid {
   const hops: RouteNexthop[] = [];
   let i = start;
@@ -712,39 +706,20 @@ function parseNexthops(ctx: CheckCtx, words: readonly Token[], start: number, fa
       }
       let vw = optionValue(ctx, words, i++, '<VALUE>');
       if (!vw) return INVALID;
-      switch (opt) {
-        case 'via': {
-          if (vw.text === 'inet' || vw.text === 'inet6') {
-            if (!fam.set(vw.text === 'inet' ? 4 : 6, vw, `nexthop via ${clip(vw.text)}`)) return INVALID;
-            vw = optionValue(ctx, words, i++, '<IPADDR>');
-            if (!vw) return INVALID;
-          }
-          const a = ip().parse(vw, ctx);
-          if (a === INVALID) return INVALID;
-          if (!fam.set(a.family, vw, `nexthop via ${clip(vw.text)}`)) return INVALID;
-          hop.via = a;
-          break;
-        }
-        case 'dev': {
-          const d = ifname.parse(vw, ctx);
-          if (d === INVALID) return INVALID;
-          hop.dev = d;
-          break;
-        }
-        case 'weight': {
-          const n = int({ min: 1, max: 256 }).parse(vw, ctx);
-          if (n === INVALID) return INVALID;
-          hop.weight = n;
-          break;
-        }
-        case 'realms': {
-          if (!fam.set(4, w, `'realms' is IPv4 only`)) return INVALID;
-          const r = realms.parse(vw, ctx);
-          if (r === INVALID) return INVALID;
-          hop.realms = r;
-          break;
-        }
+      const o = NEXTHOP_VALUES.get(opt);
+      if (o) {
+        if ((o.family && !fam.only(o.family, w)) || !storeValue(ctx, vw, o, hop)) return INVALID;
+        continue;
       }
+      // via [inet|inet6] <IPADDR>
+      if (vw.text === 'inet' || vw.text === 'inet6') {
+        if (!fam.set(vw.text === 'inet' ? 4 : 6, vw, `nexthop via ${clip(vw.text)}`)) return INVALID;
+        vw = optionValue(ctx, words, i++, '<IPADDR>');
+        if (!vw) return INVALID;
+      }
+      const a = fam.address(vw, 'nexthop via');
+      if (a === INVALID) return INVALID;
+      hop.via = a;
     }
     hops.push(hop);
   }
@@ -790,11 +765,42 @@ const RULE_OPTIONS = [
   'ipproto', 'sport', 'dport', 'no_track', 'track_group', 'type', 'goto', 'nop', 'blackhole', 'unreachable', 'prohibit',
 ];
 
-function range16(w: Token, ctx: CheckCtx): { start: number; end: number } | Invalid {
-  const m = /^(\d+)(?:-(\d+))?$/.exec(w.text);
-  if (!m || Number(m[1]) > 65535 || Number(m[2] ?? m[1]) > 65535) return badWord(ctx, w, `'${clip(w.text)}' is not a port or PORT-PORT range (0..65535)`);
-  return { start: Number(m[1]), end: Number(m[2] ?? m[1]) };
-}
+/** `<PORT>[-<PORT>]` */
+const portRange: WordParser<{ start: number; end: number }> = {
+  describe: '<PORT>[-<PORT>]',
+  parse(w, ctx) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(w.text);
+    if (!m || Number(m[1]) > 65535 || Number(m[2] ?? m[1]) > 65535) return badWord(ctx, w, `'${clip(w.text)}' is not a port or PORT-PORT range (0..65535)`);
+    return { start: Number(m[1]), end: Number(m[2] ?? m[1]) };
+  },
+};
+
+/** `<UID>-<UID>` */
+const uidRange: WordParser<{ start: number; end: number }> = {
+  describe: '<UID>-<UID>',
+  parse(w, ctx) {
+    const m = /^(\d+)-(\d+)$/.exec(w.text);
+    if (!m || Number(m[1]) > UINT32_MAX || Number(m[2]) > UINT32_MAX) return badWord(ctx, w, `'${clip(w.text)}' is not a uid range FIRST-LAST`);
+    return { start: Number(m[1]), end: Number(m[2]) };
+  },
+};
+
+/** the rule options of one value word: the rest are read by ruleEntry itself */
+const RULE_VALUES = valueOptions({
+  'preference|order|priority': { describe: '<NUMBER>', parser: u32 },
+  'tos|dsfield': { describe: '<DSFIELD>', parser: dsfield },
+  realms: { describe: '<REALMS>', parser: realms, family: 4, tableOnly: true },
+  'suppress_prefixlength|sup_pl': { key: 'suppressPrefixlength', describe: '<LENGTH>', parser: int({ min: 0, max: INT32_MAX }), tableOnly: true },
+  'suppress_ifgroup|sup_group': { key: 'suppressIfgroup', describe: '<GROUP>', parser: rtName('interface group', INT32_MAX), tableOnly: true },
+  'dev|iif': { key: 'iif', describe: '<INTERFACE>', parser: ifname },
+  oif: { describe: '<INTERFACE>', parser: ifname },
+  'tunnel-id': { key: 'tunnelId', describe: '<ID>', parser: u64('tunnel-id') },
+  uidrange: { describe: '<UID>-<UID>', parser: uidRange },
+  protocol: { describe: '<0..255>', parser: u8 },
+  ipproto: { describe: '<PROTOCOL>', parser: rtName('IP protocol', 255) },
+  sport: { describe: '<PORT>[-<PORT>]', parser: portRange },
+  dport: { describe: '<PORT>[-<PORT>]', parser: portRange },
+});
 
 function ruleEntry(allowTrackGroup: boolean): ArgsParser<RuleEntry> {
   const known = allowTrackGroup ? RULE_OPTIONS : RULE_OPTIONS.filter((o) => o !== 'track_group');
@@ -821,6 +827,14 @@ function ruleEntry(allowTrackGroup: boolean): ArgsParser<RuleEntry> {
         if (v) i++;
         return v;
       };
+      const vo = RULE_VALUES.get(opt);
+      if (vo) {
+        const r = readValueOption(ctx, words, i++, vo, fam, out);
+        if (r === 'stop') return INVALID;
+        if (r === 'bad') ok = false;
+        if (vo.tableOnly) tableOptionTok = w;
+        continue;
+      }
       switch (opt) {
         case 'inet':
         case 'inet6':
@@ -850,25 +864,6 @@ function ruleEntry(allowTrackGroup: boolean): ArgsParser<RuleEntry> {
         case 'not':
           out.not = true;
           continue;
-        case 'preference':
-        case 'order':
-        case 'priority': {
-          const vw = need('<NUMBER>');
-          if (!vw) return INVALID;
-          const n = u32.parse(vw, ctx);
-          if (n === INVALID) ok = false;
-          else out.preference = n;
-          continue;
-        }
-        case 'tos':
-        case 'dsfield': {
-          const vw = need('<DSFIELD>');
-          if (!vw) return INVALID;
-          const d = dsfield.parse(vw, ctx);
-          if (d === INVALID) ok = false;
-          else out.tos = d;
-          continue;
-        }
         case 'fwmark': {
           const vw = need('<MARK>[/<MASK>]');
           if (!vw) return INVALID;
@@ -883,104 +878,16 @@ function ruleEntry(allowTrackGroup: boolean): ArgsParser<RuleEntry> {
           }
           continue;
         }
-        case 'realms': {
-          const vw = need('<REALMS>');
-          if (!vw) return INVALID;
-          if (!fam.set(4, w, `'realms' is IPv4 only`)) return INVALID;
-          const r = realms.parse(vw, ctx);
-          if (r === INVALID) ok = false;
-          else out.realms = r;
-          tableOptionTok = w;
-          continue;
-        }
-        case 'suppress_prefixlength':
-        case 'sup_pl': {
-          const vw = need('<LENGTH>');
-          if (!vw) return INVALID;
-          const n = int({ min: 0, max: INT32_MAX }).parse(vw, ctx);
-          if (n === INVALID) ok = false;
-          else out.suppressPrefixlength = n;
-          tableOptionTok = w;
-          continue;
-        }
-        case 'suppress_ifgroup':
-        case 'sup_group': {
-          const vw = need('<GROUP>');
-          if (!vw) return INVALID;
-          const g = rtName('interface group', INT32_MAX).parse(vw, ctx);
-          if (g === INVALID) ok = false;
-          else out.suppressIfgroup = g;
-          tableOptionTok = w;
-          continue;
-        }
-        case 'dev':
-        case 'iif':
-        case 'oif': {
-          const vw = need('<INTERFACE>');
-          if (!vw) return INVALID;
-          const d = ifname.parse(vw, ctx);
-          if (d === INVALID) ok = false;
-          else if (opt === 'oif') out.oif = d;
-          else out.iif = d;
-          continue;
-        }
-        case 'tunnel-id': {
-          const vw = need('<ID>');
-          if (!vw) return INVALID;
-          if (!/^\d+$/.test(vw.text) || BigInt(vw.text) > 18446744073709551615n) {
-            ok = false;
-            badWord(ctx, vw, `tunnel-id '${clip(vw.text)}' is not a 64-bit number`);
-          } else out.tunnelId = vw.text;
-          continue;
-        }
-        case 'uidrange': {
-          const vw = need('<UID>-<UID>');
-          if (!vw) return INVALID;
-          const m = /^(\d+)-(\d+)$/.exec(vw.text);
-          if (!m || Number(m[1]) > UINT32_MAX || Number(m[2]) > UINT32_MAX) {
-            ok = false;
-            badWord(ctx, vw, `'${clip(vw.text)}' is not a uid range FIRST-LAST`);
-          } else out.uidrange = { start: Number(m[1]), end: Number(m[2]) };
-          continue;
-        }
         case 'l3mdev':
           if (!setAction('l3mdev', w)) return INVALID;
           continue;
-        case 'protocol': {
-          const vw = need('<0..255>');
-          if (!vw) return INVALID;
-          const n = u8.parse(vw, ctx);
-          if (n === INVALID) ok = false;
-          else out.protocol = n;
-          continue;
-        }
-        case 'ipproto': {
-          const vw = need('<PROTOCOL>');
-          if (!vw) return INVALID;
-          const p = rtName('IP protocol', 255).parse(vw, ctx);
-          if (p === INVALID) ok = false;
-          else out.ipproto = p;
-          continue;
-        }
-        case 'sport':
-        case 'dport': {
-          const vw = need('<PORT>[-<PORT>]');
-          if (!vw) return INVALID;
-          const r = range16(vw, ctx);
-          if (r === INVALID) ok = false;
-          else out[opt] = r;
-          continue;
-        }
         case 'no_track':
           out.noTrack = true;
           continue;
         case 'track_group': {
           if (!allowTrackGroup) break;
           const vw = need('<GROUP>');
-          if (!vw) return INVALID;
-          if (out.trackGroup !== undefined) return fail(ctx, vw.pos, `track_group is given twice`, 'ALIVED_CONFIG_DUPLICATE');
-          out.trackGroup = vw.text;
-          ctx.refer('track_group', vw.text, vw.pos, keyword);
+          if (!vw || !setTrackGroup(ctx, out, vw, keyword)) return INVALID;
           continue;
         }
       }
