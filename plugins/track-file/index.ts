@@ -9,16 +9,16 @@ import {
   Keyword,
   nearest,
   sub,
-  value,
   trackerHeader,
   trackerWeight,
   trackReference,
+  value,
   type AlivedPlugin,
-  type TrackReference,
   type ArgsParser,
   type CheckCtx,
   type Pos,
   type Stmt,
+  type TrackReference,
   clip,
 } from '../../core/sdk';
 

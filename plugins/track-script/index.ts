@@ -8,18 +8,18 @@ import {
   map,
   script,
   str,
-  tuple,
-  value,
-  word,
   trackerHeader,
   trackerWeight,
   trackReference,
+  tuple,
+  value,
+  word,
   type AlivedPlugin,
-  type TrackReference,
   type ArgsParser,
   type CheckCtx,
   type Pos,
   type ScriptLine,
+  type TrackReference,
 } from '../../core/sdk';
 
 /**
