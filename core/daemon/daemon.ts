@@ -131,7 +131,7 @@ export class Daemon {
       log.notice({ signal }, 'Stopping');
       await this.host.hooks.shutdown.promise({ signal, time: Date.now() });
       await this.host.close();
-      log.notice({}, 'Stopped');
+      log.notice({ version: ALIVED_VERSION }, `Stopped alived v${ALIVED_VERSION}`);
     })();
     return this.stopping;
   }
