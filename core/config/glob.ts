@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { clip } from './values';
 
 /**
  * The file matching keepalived gets from glob(3) with GLOB_BRACE: csh-style
@@ -20,7 +21,7 @@ export function expandBraces(pattern: string, limit = MAX_BRACE_EXPANSIONS): str
   for (const alt of alternatives) {
     for (const rest of expandBraces(head + alt + tail, limit)) {
       out.push(rest);
-      if (out.length > limit) throw new RangeError(`brace expansion of '${pattern}' yields more than ${limit} patterns`);
+      if (out.length > limit) throw new RangeError(`brace expansion of '${clip(pattern)}' yields more than ${limit} patterns`);
     }
   }
   return out;
