@@ -8,8 +8,16 @@ import type { HostFacts } from '../../core/config/schema';
 /** A host where every interface and file exists: tests see only what the config itself says. */
 export const permissiveHost: HostFacts = { interfaceExists: () => true, fileExists: () => true };
 
+const created: string[] = [];
+process.once('exit', () => {
+  for (const d of created) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** A fresh directory under the system temp dir, removed when the test process exits. */
 export function tmpDir(prefix = 'alived-test-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  created.push(d);
+  return d;
 }
 
 /** Writes files (name -> text) into a fresh directory; returns the directory. */
