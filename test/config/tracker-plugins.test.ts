@@ -2,27 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { compileText, PROJECT_ROOT, type Compiled } from '../helpers/config';
+import { compileText, PROJECT_ROOT, has, instance, noErrors } from '../helpers/config';
 import { TRACKER_PLUGINS } from '../../plugins/trackers';
 import type { ExtensionValue } from '../../core/sdk';
 import type { TrackScriptEntry } from '../../plugins/track-script';
 import type { TrackFileEntry } from '../../plugins/track-file';
 import type { TrackProcessEntry } from '../../plugins/track-process';
-
-function instance(body: string, name = 'VI_1', head = 'interface eth0\n  virtual_router_id 51'): string {
-  return `vrrp_instance ${name} {\n  ${head}\n  virtual_ipaddress {\n    192.168.1.10/24\n  }\n${body}}\n`;
-}
-
-function has(r: Compiled, line: string): void {
-  assert.ok(
-    r.lines.some((l) => l.startsWith(line) || l.includes(line)),
-    `expected a diagnostic like\n  ${line}\ngot\n  ${r.lines.join('\n  ')}`,
-  );
-}
-
-function noErrors(r: Compiled): void {
-  assert.deepEqual(r.errors, [], r.errors.join('\n'));
-}
 
 function ext<T>(list: ExtensionValue[], keyword: string): T[] {
   return list.filter((e) => e.keyword === keyword).map((e) => e.value as T);

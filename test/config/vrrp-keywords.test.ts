@@ -2,25 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { compileFile, compileText, FIXTURES, permissiveHost, type Compiled } from '../helpers/config';
+import { compileFile, compileText, FIXTURES, permissiveHost, has, instance, noErrors } from '../helpers/config';
 import { globalDefsSchema, globalRootFields } from '../../core/config/keywords/global-defs';
 import { vrrpInstanceSchema, vrrpSyncGroupSchema, vrrpRootFields, type RouteEntry, type RuleEntry } from '../../core/config/keywords/vrrp';
-
-/** A minimal valid instance, with `body` added inside it. */
-function instance(body = '', name = 'VI_1', head = 'interface eth0\n  virtual_router_id 51'): string {
-  return `vrrp_instance ${name} {\n  ${head}\n  virtual_ipaddress {\n    192.168.1.10/24\n  }\n${body}}\n`;
-}
-
-function has(r: Compiled, line: string): void {
-  assert.ok(
-    r.lines.some((l) => l.startsWith(line) || l.includes(line)),
-    `expected a diagnostic like\n  ${line}\ngot\n  ${r.lines.join('\n  ')}`,
-  );
-}
-
-function noErrors(r: Compiled): void {
-  assert.deepEqual(r.errors, [], r.errors.join('\n'));
-}
 
 // ---------------------------------------------------------------------------
 // the typed model

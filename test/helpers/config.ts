@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { compileConfig, type CompileOptions, type CompileResult } from '../../core/config/compile';
 import { formatDiagnostic } from '../../core/config/diagnostics';
@@ -62,3 +63,17 @@ export const FIXTURES = path.resolve(__dirname, '../../../test/fixtures');
 
 /** The source tree's root. */
 export const PROJECT_ROOT = path.resolve(__dirname, '../../..');
+
+/** A minimal valid vrrp_instance, with `body` added inside it. */
+export function instance(body = '', name = 'VI_1', head = 'interface eth0\n  virtual_router_id 51'): string {
+  return `vrrp_instance ${name} {\n  ${head}\n  virtual_ipaddress {\n    192.168.1.10/24\n  }\n${body}}\n`;
+}
+
+/** Asserts that one diagnostic line contains `line`, showing all of them when none does. */
+export function has(r: Compiled, line: string): void {
+  assert.ok(r.lines.some((l) => l.includes(line)), `expected a diagnostic like\n  ${line}\ngot\n  ${r.lines.join('\n  ')}`);
+}
+
+export function noErrors(r: Compiled): void {
+  assert.deepEqual(r.errors, [], r.errors.join('\n'));
+}
