@@ -24,6 +24,23 @@ export interface Diagnostic {
   readonly pos: Pos;
 }
 
+const MAX_WORD = 160;
+const MAX_MESSAGE = 600;
+
+/**
+ * Whatever a message quotes from the config, it stays readable: a run of
+ * more than 160 characters without a blank (a pasted blob; paths stay whole)
+ * is cut, control characters are shown as \xHH, and the whole message is kept
+ * under 600 characters. Callers clip what they quote too; this holds for
+ * every caller, plugins included.
+ */
+export function boundMessage(message: string): string {
+  let m = message.replace(/\S{161,}/g, (w) => `${w.slice(0, MAX_WORD - 3)}...`);
+  // eslint-disable-next-line no-control-regex
+  m = m.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return m.length > MAX_MESSAGE ? `${m.slice(0, MAX_MESSAGE - 3)}...` : m;
+}
+
 export function formatPos(pos: Pos): string {
   return `${pos.file}:${pos.line}:${pos.col}`;
 }
@@ -47,14 +64,16 @@ export class Diagnostics {
 
   /** Records a diagnostic; the same one at the same place (an include read twice) counts once. */
   report(severity: Severity, code: string, pos: Pos, message: string): void {
-    const key = `${pos.file}\0${pos.line}\0${pos.col}\0${severity}\0${message}`;
-    if (this.seen.has(key)) return;
-    this.seen.add(key);
     if (this.list.length >= this.max) {
+      // past the cap nothing is shown: count, without remembering (millions of stray braces stay cheap)
       if (severity === 'error') this.errorCount++;
       this.dropped++;
       return;
     }
+    message = boundMessage(message);
+    const key = `${pos.file}\0${pos.line}\0${pos.col}\0${severity}\0${message}`;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
     if (severity === 'error') this.errorCount++;
     this.list.push({ severity, code, message, pos });
   }
