@@ -154,3 +154,14 @@ test('script lines split like keepalived: quoted command with arguments, user an
   const s = v.script.parse(toks, { file: 'f', line: 1, col: 1 }, 'notify', ctx);
   assert.deepEqual(s, { command: "/bin/echo a\\tb 'c d'", argv: ['/bin/echo', 'a\tb', 'c d'], user: 'nobody', group: 'nogroup', pos: { file: 'f', line: 1, col: 1 } });
 });
+
+test('every diagnostic stays readable: blobs cut, control characters escaped, length capped', () => {
+  const diags = new Diagnostics();
+  const pos = { file: 'f.conf', line: 1, col: 1 };
+  diags.error('ALIVED_CONFIG_BAD_VALUE', pos, `unexpected '${'9'.repeat(10_000)}' and 'short'`);
+  diags.error('ALIVED_CONFIG_BAD_VALUE', pos, `bad 'a\u0000b'`);
+  diags.error('ALIVED_CONFIG_BAD_VALUE', pos, 'word '.repeat(1000));
+  assert.equal(diags.list[0]!.message, `unexpected ${"'" + '9'.repeat(156)}... and 'short'`);
+  assert.equal(diags.list[1]!.message, "bad 'a\\x00b'");
+  assert.equal(diags.list[2]!.message.length, 600);
+});
