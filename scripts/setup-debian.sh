@@ -27,6 +27,9 @@ packages=(
   bsdutils                  # logger(1): alived's syslog output
   procps                    # ps, pkill for test clean-up
   redis-server              # a real server for the custom-check example (examples/redis-check)
+  keepalived                # the real VRRP peer of the interop tests and benchmarks
+  iputils-ping              # the lab client reaches the VIP
+  tcpdump                   # captures in the lab (what crossed the wire)
 )
 need=()
 for p in "${packages[@]}"; do
