@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "alived_packet",
+      "sources": ["packet_socket.c"],
+      "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}
