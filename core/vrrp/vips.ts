@@ -1,0 +1,255 @@
+import type { AddressEntry, RouteEntry } from '../config/keywords/vrrp';
+import { addressText, canonicalIp, routeText, RtnlError, type AddressInfo, type AddressSpec, type LinkInfo, type Rtnl } from './rtnl';
+
+/**
+ * The virtual addresses and routes of one VRRP instance, put on their
+ * interfaces on becoming master and taken off on leaving it, as keepalived
+ * does (vrrp.c vrrp_state_become_master / vrrp_restore_interface):
+ * virtual_ipaddress and virtual_ipaddress_excluded first, then
+ * virtual_routes; routes come off first.
+ *
+ * Every operation runs after the previous one finished, so a quick
+ * master -> backup -> master never interleaves an add with a delete. A
+ * failure is reported with what was asked and why; it never stops the rest.
+ */
+
+export interface VipManagerOptions {
+  /** the instance's interface: where entries without `dev` go */
+  ifname: string;
+  vips: readonly AddressEntry[];
+  excluded?: readonly AddressEntry[];
+  routes?: readonly RouteEntry[];
+  /** every failure of up(), down() and cleanStale(), as it happens */
+  onFailure?: (err: VipError) => void;
+}
+
+/** One address or route that could not be added or removed: the message says which, where and why. */
+export class VipError extends Error {
+  /** the kernel's errno name (EEXIST, ENODEV, EPERM, ...) or EINVAL/EOPNOTSUPP for what alived refused */
+  readonly code: string;
+  constructor(message: string, code: string) {
+    super(message);
+    this.name = 'VipError';
+    this.code = code;
+  }
+}
+
+/** the address, its prefix as the kernel will hold it, and its interface: what identifies it */
+interface AddressItem {
+  entry: AddressEntry;
+  dev: string;
+  spec: AddressSpec;
+  /** `10.0.0.1/24 on eth0`, also the key of what is set */
+  label: string;
+}
+
+/**
+ * keepalived's address options in the kernel's terms: IPv6 VIPs get
+ * IFA_F_NODAD unless `-nodad` was written (the config's `nodad` flag), and a
+ * /128 IPv6 VIP without preferred_lft is deprecated at once (preferred_lft
+ * 0), so it is not chosen as a source address (vrrp_ipaddress.c).
+ */
+export function addressSpec(e: AddressEntry): AddressSpec {
+  const v6 = e.family === 6;
+  const max = v6 ? 128 : 32;
+  const prefix = e.peer ? e.peer.prefix ?? max : e.prefix ?? max;
+  const spec: AddressSpec = { address: e.address, prefix: e.peer ? undefined : prefix };
+  if (e.peer) spec.peer = { address: e.peer.address, prefix };
+  if (e.broadcast !== undefined) spec.broadcast = e.broadcast;
+  if (e.label !== undefined) spec.label = e.label;
+  if (e.scope !== undefined) spec.scope = e.scope;
+  if (e.home) spec.home = true;
+  if (e.mngtmpaddr) spec.mngtmpaddr = true;
+  if (e.noprefixroute) spec.noprefixroute = true;
+  if (e.autojoin) spec.autojoin = true;
+  if (v6 && !e.nodad) spec.nodad = true;
+  if (e.preferredLft !== undefined) spec.preferredLft = e.preferredLft;
+  else if (v6 && prefix === 128) spec.preferredLft = 0;
+  return spec;
+}
+
+/** the errors that mean "already as wanted": on add it exists, on delete it (or its interface) is gone */
+const ALREADY_THERE = new Set(['EEXIST']);
+const ALREADY_GONE = new Set(['EADDRNOTAVAIL', 'ESRCH', 'ENODEV', 'ENOENT']);
+
+export class VipManager {
+  private readonly addresses: AddressItem[];
+  private readonly routes: readonly RouteEntry[];
+  private readonly onFailure: (err: VipError) => void;
+  /** labels of addresses and routes this manager put in place (or found in place on up) */
+  private readonly set = new Set<string>();
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly rtnl: Rtnl,
+    opts: VipManagerOptions,
+  ) {
+    this.addresses = [...opts.vips, ...(opts.excluded ?? [])].map((entry) => {
+      const dev = entry.dev ?? opts.ifname;
+      const spec = addressSpec(entry);
+      const max = entry.family === 6 ? 128 : 32;
+      const prefix = spec.peer ? spec.peer.prefix ?? max : spec.prefix ?? max;
+      return { entry, dev, spec, label: `${addressText({ address: canonicalIp(entry.address), prefix })} on ${dev}` };
+    });
+    this.routes = opts.routes ?? [];
+    this.onFailure = opts.onFailure ?? (() => {});
+  }
+
+  /** Addresses (and routes) this manager holds as set: what down() will remove. */
+  get held(): string[] {
+    return [...this.set];
+  }
+
+  /** Runs `op` once every earlier operation has finished. */
+  private serial<T>(op: () => Promise<T>): Promise<T> {
+    const p = this.chain.then(op, op);
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+
+  private fail(failures: VipError[], message: string, code: string): void {
+    const err = new VipError(message, code);
+    failures.push(err);
+    try {
+      this.onFailure(err);
+    } catch {
+      // a failing reporter must not stop the remaining addresses
+    }
+  }
+
+  /** name -> link, or a failure for everything when the interfaces cannot be read */
+  private async linkMap(failures: VipError[], doing: string): Promise<Map<string, LinkInfo> | undefined> {
+    try {
+      return new Map((await this.rtnl.links()).map((l) => [l.name, l]));
+    } catch (err) {
+      this.fail(failures, `${doing}: cannot read the interfaces: ${(err as Error).message}`, (err as RtnlError).code ?? 'EIO');
+      return undefined;
+    }
+  }
+
+  /** Adds every address, then every route; those already there count as added. Resolves with the failures. */
+  up(): Promise<VipError[]> {
+    return this.serial(async () => {
+      const failures: VipError[] = [];
+      const links = await this.linkMap(failures, 'adding the virtual addresses');
+      if (!links) return failures;
+      for (const a of this.addresses) {
+        const link = links.get(a.dev);
+        if (!link) {
+          this.fail(failures, `adding ${addressText(a.entry)} to ${a.dev}: no interface ${a.dev}`, 'ENODEV');
+          continue;
+        }
+        try {
+          await this.rtnl.addAddress(link.index, a.spec);
+          this.set.add(a.label);
+        } catch (err) {
+          const e = err as RtnlError;
+          if (ALREADY_THERE.has(e.code)) this.set.add(a.label);
+          else this.fail(failures, e.message, e.code ?? 'EIO');
+        }
+      }
+      for (const r of this.routes) {
+        const label = `route ${routeText(r)}`;
+        try {
+          await this.rtnl.addRoute(r);
+          this.set.add(label);
+        } catch (err) {
+          const e = err as RtnlError;
+          if (ALREADY_THERE.has(e.code)) this.set.add(label);
+          else this.fail(failures, e.message, e.code ?? 'EIO');
+        }
+      }
+      return failures;
+    });
+  }
+
+  /** Removes the routes, then the addresses, that up() put in place; gone already is fine. Resolves with the failures. */
+  down(): Promise<VipError[]> {
+    return this.serial(async () => {
+      const failures: VipError[] = [];
+      if (this.set.size === 0) return failures;
+      for (const r of [...this.routes].reverse()) {
+        const label = `route ${routeText(r)}`;
+        if (!this.set.has(label)) continue;
+        try {
+          await this.rtnl.delRoute(r);
+          this.set.delete(label);
+        } catch (err) {
+          const e = err as RtnlError;
+          if (ALREADY_GONE.has(e.code)) this.set.delete(label);
+          else this.fail(failures, e.message, e.code ?? 'EIO');
+        }
+      }
+      if (!this.addresses.some((a) => this.set.has(a.label))) return failures;
+      const links = await this.linkMap(failures, 'removing the virtual addresses');
+      if (!links) return failures;
+      for (const a of [...this.addresses].reverse()) {
+        if (!this.set.has(a.label)) continue;
+        const link = links.get(a.dev);
+        if (!link) {
+          // the interface went away, and its addresses with it
+          this.set.delete(a.label);
+          continue;
+        }
+        try {
+          await this.rtnl.delAddress(link.index, a.spec);
+          this.set.delete(a.label);
+        } catch (err) {
+          const e = err as RtnlError;
+          if (ALREADY_GONE.has(e.code)) this.set.delete(a.label);
+          else this.fail(failures, e.message, e.code ?? 'EIO');
+        }
+      }
+      return failures;
+    });
+  }
+
+  /**
+   * At start, before the instance may become master: removes the
+   * configured routes and addresses that are already in place (a crashed or
+   * killed earlier run left them), as keepalived does at startup. Resolves
+   * with what was removed (`10.0.0.1/24 on eth0`, `route ...`); failures go
+   * to onFailure.
+   */
+  cleanStale(): Promise<string[]> {
+    return this.serial(async () => {
+      const removed: string[] = [];
+      const failures: VipError[] = [];
+      for (const r of this.routes) {
+        try {
+          await this.rtnl.delRoute(r);
+          removed.push(`route ${routeText(r)}`);
+        } catch (err) {
+          const e = err as RtnlError;
+          if (!ALREADY_GONE.has(e.code)) this.fail(failures, e.message, e.code ?? 'EIO');
+        }
+      }
+      const links = await this.linkMap(failures, 'removing stale virtual addresses');
+      if (!links) return removed;
+      let present: AddressInfo[];
+      try {
+        present = await this.rtnl.addresses();
+      } catch (err) {
+        this.fail(failures, `removing stale virtual addresses: ${(err as Error).message}`, (err as RtnlError).code ?? 'EIO');
+        return removed;
+      }
+      for (const a of this.addresses) {
+        const link = links.get(a.dev);
+        if (!link) continue;
+        const want = canonicalIp(a.entry.address);
+        const prefix = a.spec.peer?.prefix ?? a.spec.prefix;
+        const found = present.find((p) => p.ifindex === link.index && p.address === want && p.prefix === prefix);
+        if (!found) continue;
+        try {
+          await this.rtnl.delAddress(link.index, a.spec);
+          removed.push(a.label);
+        } catch (err) {
+          const e = err as RtnlError;
+          if (!ALREADY_GONE.has(e.code)) this.fail(failures, e.message, e.code ?? 'EIO');
+        }
+      }
+      this.set.clear();
+      return removed;
+    });
+  }
+}
