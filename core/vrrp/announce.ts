@@ -178,8 +178,9 @@ interface Target {
   address: string;
   kind: AnnounceKind;
   link: AnnounceLink;
-  /** the ARP frame never changes; an NA's router flag may */
-  frame?: Buffer;
+  /** built when the announcer is made, so sending is only a system call: the ARP, or the NA without and with the router flag */
+  frame: Buffer;
+  routerFrame?: Buffer;
 }
 
 interface Pacer {
@@ -261,10 +262,8 @@ export class Announcer {
       const link = typeof a === 'string' ? own : { ifname: a.ifname, ifindex: a.ifindex, mac: a.mac, ...(a.noarp ? { noarp: true } : {}) };
       const family = net.isIP(address);
       if (family === 0) throw new TypeError(`announcer: '${address}' is not an IP address`);
-      macBytes(link.mac); // a bad MAC is a caller's mistake: said now, not at the first timer
-      const t: Target = { address, kind: family === 4 ? 'garp' : 'na', link };
-      if (t.kind === 'garp') t.frame = garpFrame(link.mac, address);
-      return t;
+      if (family === 4) return { address, kind: 'garp', link, frame: garpFrame(link.mac, address) };
+      return { address, kind: 'na', link, frame: naFrame(link.mac, address, false), routerFrame: naFrame(link.mac, address, true) };
     });
     this.clock = opts.clock;
     this.onError = opts.onError ?? (() => {});
@@ -395,7 +394,7 @@ export class Announcer {
         sender = this.openSender(link);
         this.senders.set(link.ifindex, sender);
       }
-      const frame = target.frame ?? naFrame(link.mac, target.address, this.router(link.ifname));
+      const frame = target.routerFrame && this.router(link.ifname) ? target.routerFrame : target.frame;
       sender.send(frame, `sending ${what}`);
       this.counters[target.kind]++;
     } catch (err) {

@@ -475,7 +475,10 @@ describe('on the wire (lab)', () => {
       const updated = mon.firstAt(VIP4, m.mac);
       const updated6 = mon.firstAt(VIP6, m.mac);
       if (updated !== undefined && updated6 !== undefined) {
-        t.diagnostic(`announce() -> client's ARP entry updated: ${(updated - announcedAt).toFixed(2)} ms; NA entry: ${(updated6 - announcedAt).toFixed(2)} ms; first GARP on the wire -> entry updated: ${((updated - first[0]!.ts * 1000)).toFixed(3)} ms`);
+        t.diagnostic(
+          `announce() -> client's entry updated: ARP ${(updated - announcedAt).toFixed(2)} ms, NA ${(updated6 - announcedAt).toFixed(2)} ms; ` +
+            `first packet on the wire -> entry updated: ARP ${(updated - first[0]!.ts * 1000).toFixed(3)} ms, NA ${(updated6 - nas[0]!.ts * 1000).toFixed(3)} ms`,
+        );
       }
     } finally {
       mon.stop();
