@@ -19,3 +19,26 @@ export { trackReference, trackerHeader, trackerWeight, type TrackReference, type
 export { checkerCommonFields, checkerConnectionFields } from './check/keywords';
 export { AlivedError, isAlivedError, type ErrorCode } from './errors';
 export { ALIVED_VERSION } from './version';
+export {
+  CheckerTester,
+  checkResultShape,
+  type CaseOutcome,
+  type CheckerCase,
+  type CheckerTesterOptions,
+  type ExpectedResult,
+} from './check/tester';
+export {
+  httpServer,
+  httpsServer,
+  makeCertificate,
+  refusingPort,
+  tcpServer,
+  udpServer,
+  type Certificate,
+  type CertificateOptions,
+  type HttpHandler,
+  type ListenOptions,
+  type ServerBehaviour,
+  type ServerClock,
+  type TestServer,
+} from './check/test-servers';
