@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { compileConfig, shortHostname } from '../config/compile';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostics';
 import { dumpTree } from '../config/dump';
 import { ConfigInvalidError, Daemon } from '../daemon/daemon';
+import { formatData, formatStats } from '../vrrp/stats';
 import { acquirePidFile } from '../daemon/pid-file';
 import { isAlivedError } from '../errors';
 import { createLogger, fileSink, streamSink, syslogSink, type LogSink, type Logger } from '../log/logger';
@@ -67,7 +69,7 @@ async function runDaemon(file: string, o: CliOptions): Promise<number> {
   const log = makeLogger(o);
   let daemon: Daemon;
   try {
-    daemon = await Daemon.build({ configFile: file, configId: o.configId ?? shortHostname(), log });
+    daemon = await Daemon.build({ configFile: file, configId: o.configId ?? shortHostname(), log, vrrp: !o.checkOnly, logLevel: o.logDetail ? 'debug' : 'info' });
   } catch (err) {
     if (err instanceof ConfigInvalidError) {
       printDiagnostics(err.result.diagnostics, process.stderr);
@@ -106,6 +108,19 @@ async function runDaemon(file: string, o: CliOptions): Promise<number> {
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
+    // keepalived's dumps: SIGUSR1 the state of every instance, SIGUSR2 the counters
+    const dump = (kind: 'data' | 'stats'): void => {
+      const file = `/tmp/alived${o.instance ? `_${o.instance}` : ''}.${kind}`;
+      daemon
+        .vrrpStatus()
+        .then((s) => fs.promises.writeFile(file, kind === 'data' ? formatData(s) : formatStats(s)))
+        .then(
+          () => log.info({ file }, `wrote ${file}`),
+          (err: Error) => log.error({ err, file }, `writing ${file}: ${err.message}`),
+        );
+    };
+    process.on('SIGUSR1', () => dump('data'));
+    process.on('SIGUSR2', () => dump('stats'));
     process.on('SIGHUP', () => {
       daemon.reload().catch((err) => log.error({ err }, 'reload failed'));
     });
@@ -120,6 +135,10 @@ async function runDaemon(file: string, o: CliOptions): Promise<number> {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  if (argv[0] === 'lab') {
+    const { runLab } = await import('./lab');
+    return runLab();
+  }
   let o: CliOptions;
   try {
     o = parseArgs(argv);

@@ -37,6 +37,8 @@ export interface CliOptions {
   vrrpOnly: boolean;
   checkOnly: boolean;
   pidFile: string;
+  /** keepalived's --instance: the stats and data files get _NAME */
+  instance: string | undefined;
   configId: string | undefined;
   dumpConf: boolean;
   version: boolean;
@@ -74,6 +76,7 @@ export const OPTIONS: OptSpec[] = [
   { short: 'P', long: 'vrrp', arg: 'none', help: 'run only the VRRP subsystem', apply: (o) => (o.vrrpOnly = true) },
   { short: 'C', long: 'check', arg: 'none', help: 'run only the health-check subsystem', apply: (o) => (o.checkOnly = true) },
   { short: 'p', long: 'pid', arg: 'required', help: `pid file (default ${DEFAULT_PID_FILE})`, apply: (o, v) => (o.pidFile = v!) },
+  { long: 'instance', arg: 'required', help: 'name this alived: SIGUSR1/SIGUSR2 write /tmp/alived_NAME.data / .stats', apply: (o, v) => (o.instance = v) },
   { short: 'i', long: 'config-id', arg: 'required', help: 'the id that @id lines match (default the short host name)', apply: (o, v) => (o.configId = v) },
   { short: 'd', long: 'dump-conf', arg: 'none', help: 'print the resolved config (includes, parameters and sequences expanded)', apply: (o) => (o.dumpConf = true) },
   { short: 'v', long: 'version', arg: 'none', help: 'print the version and exit', apply: (o) => (o.version = true) },
@@ -91,6 +94,7 @@ export function defaultOptions(): CliOptions {
     logFile: undefined,
     logJson: false,
     noSyslog: false,
+    instance: undefined,
     vrrpOnly: false,
     checkOnly: false,
     pidFile: DEFAULT_PID_FILE,
@@ -166,6 +170,7 @@ export function helpText(): string {
   });
   return [
     'Usage: alived [OPTION...]',
+    '       alived lab      build a two-node VRRP lab in network namespaces and show a failover (root)',
     '',
     'A keepalived-compatible high-availability daemon: VRRP, IPVS, health checks, notifications.',
     '',

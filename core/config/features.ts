@@ -6,6 +6,7 @@
  */
 export const FEATURES: Record<string, string> = {
   vrrp: 'the VRRP engine',
+  'vrrp-more': 'VRRP options beyond the engine (VRF, strict mode, lower-priority GARPs, virtual_rules, garp_group, buffer tuning)',
   'vrrp-track': 'VRRP tracking (track_interface, track_script, track_file, weights)',
   'vrrp-sync': 'VRRP sync groups',
   'notify-script': 'notify scripts and FIFOs',
@@ -28,4 +29,4 @@ export const FEATURES: Record<string, string> = {
 };
 
 /** Features that have landed: their keywords are acted on and draw no warning. */
-export const IMPLEMENTED: ReadonlySet<string> = new Set<string>([]);
+export const IMPLEMENTED: ReadonlySet<string> = new Set<string>(['vrrp']);

@@ -5,6 +5,10 @@ import { AlivedError } from '../errors';
 import type { Logger } from '../log/logger';
 import { PluginHost } from '../plugin/host';
 import { ALIVED_VERSION } from '../version';
+import type { Level } from '../log/logger';
+import { resolveVrrp, type VrrpSettings } from '../vrrp/settings';
+import { VrrpSupervisor } from '../vrrp/supervisor';
+import type { EngineStatus, TransitionReport } from '../vrrp/engine';
 
 export interface DaemonOptions {
   configFile: string;
@@ -12,6 +16,10 @@ export interface DaemonOptions {
   log: Logger;
   /** passed to every compile: host facts, builtins, limits */
   compile?: Omit<CompileOptions, 'pluginHost' | 'log' | 'configId'>;
+  /** run VRRP (default true; false with -C, --check) */
+  vrrp?: boolean;
+  /** the level the VRRP process logs at (its records go through `log`) */
+  logLevel?: Level;
 }
 
 export interface ReloadOutcome {
@@ -36,6 +44,8 @@ export class ConfigInvalidError extends AlivedError {
 export class Daemon {
   private stopping: Promise<void> | undefined;
   private reloading: Promise<ReloadOutcome> | undefined;
+  private vrrp: VrrpSupervisor | undefined;
+  private vrrpSettingsJson: string | undefined;
   reloads = 0;
 
   private constructor(
@@ -82,6 +92,42 @@ export class Daemon {
     logDiagnostics(log, this.current.diagnostics);
     await this.host.hooks.configLoaded.promise(this.model);
     log.info({ plugins: this.host.plugins.map((p) => p.name) }, 'Configuration loaded');
+    await this.startVrrp();
+  }
+
+  /** The VRRP settings of the current config, or undefined when it has no vrrp_instance (or VRRP is off). */
+  private vrrpSettings(): VrrpSettings | undefined {
+    if (this.options.vrrp === false) return undefined;
+    const instances = this.model.vrrpInstance ?? [];
+    if (instances.length === 0) return undefined;
+    return resolveVrrp(this.model.globalDefs as Parameters<typeof resolveVrrp>[0], instances);
+  }
+
+  private async startVrrp(): Promise<void> {
+    const settings = this.vrrpSettings();
+    this.vrrpSettingsJson = settings ? JSON.stringify(settings) : undefined;
+    if (!settings) return;
+    this.vrrp = new VrrpSupervisor({
+      settings,
+      log: this.options.log,
+      level: this.options.logLevel ?? 'info',
+      onTransition: (t) => this.onVrrpTransition(t),
+    });
+    await this.vrrp.start();
+  }
+
+  private onVrrpTransition(t: TransitionReport): void {
+    this.host.hooks.vrrpTransition.call({ kind: 'instance', name: t.instance, from: t.from, to: t.to, priority: t.priority, reason: t.reason, time: t.time });
+  }
+
+  /** State and counters of every VRRP instance ([] without VRRP). */
+  vrrpStatus(): Promise<EngineStatus> {
+    return this.vrrp ? this.vrrp.status() : Promise.resolve({ instances: [], otherVrids: 0 });
+  }
+
+  /** pid of the VRRP process, while it runs */
+  get vrrpPid(): number | undefined {
+    return this.vrrp?.pid;
   }
 
   /**
@@ -119,9 +165,25 @@ export class Daemon {
     this.reloads++;
     logDiagnostics(log, next.diagnostics);
     await this.host.hooks.configLoaded.promise(this.model);
+    await this.reloadVrrp();
     await this.host.hooks.afterReload.promise(info);
     log.notice({ reloads: this.reloads }, 'Reload complete');
     return { applied: true, diagnostics: next.diagnostics };
+  }
+
+  /**
+   * VRRP after a reload: unchanged settings leave the VRRP process alone;
+   * changed ones restart it with the new settings (its masters release and
+   * the new instances converge again).
+   */
+  private async reloadVrrp(): Promise<void> {
+    const settings = this.vrrpSettings();
+    const json = settings ? JSON.stringify(settings) : undefined;
+    if (json === this.vrrpSettingsJson) return;
+    this.options.log.notice({}, 'VRRP settings changed: restarting the VRRP process with them');
+    await this.vrrp?.stop();
+    this.vrrp = undefined;
+    await this.startVrrp();
   }
 
   /** SIGTERM / SIGINT: the shutdown hook, then every plugin closes, last first. */
@@ -129,6 +191,7 @@ export class Daemon {
     this.stopping ??= (async () => {
       const log = this.options.log;
       log.notice({ signal }, 'Stopping');
+      await this.vrrp?.stop();
       await this.host.hooks.shutdown.promise({ signal, time: Date.now() });
       await this.host.close();
       log.notice({ version: ALIVED_VERSION }, `Stopped alived v${ALIVED_VERSION}`);

@@ -61,7 +61,7 @@ let labSeq = 0;
 export class Lab {
   readonly hosts: LabHost[];
   readonly bridgeNs: string;
-  private readonly procs = new Set<ChildProcess>();
+  private readonly children = new Set<ChildProcess>();
   private destroyed = false;
 
   private constructor(
@@ -162,9 +162,14 @@ export class Lab {
     const h = typeof host === 'string' ? this.host(host) : host;
     if (!fs.existsSync(`${NS_DIR}/${h.ns}`)) throw new LabError(`namespace ${h.ns} does not exist`);
     const child = spawn('ip', ['netns', 'exec', h.ns, ...argv], { stdio: 'ignore', ...options, detached: true });
-    this.procs.add(child);
-    child.once('exit', () => this.procs.delete(child));
+    this.children.add(child);
+    child.once('exit', () => this.children.delete(child));
     return child;
+  }
+
+  /** processes the lab started that still run */
+  procs(): ChildProcess[] {
+    return [...this.children];
   }
 
   /** Cuts a host off the lab link (its veth end in the bridge goes down), or reconnects it. */
@@ -177,7 +182,7 @@ export class Lab {
   async destroy(): Promise<void> {
     this.destroyed = true;
     const waits: Promise<void>[] = [];
-    for (const child of this.procs) {
+    for (const child of this.children) {
       if (child.exitCode !== null || child.signalCode !== null) continue;
       waits.push(new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 3000);

@@ -102,7 +102,7 @@ export class VrrpMachine {
   private readonly initialState: 'MASTER' | 'BACKUP';
   private readonly preempt: boolean;
   private readonly preemptDelayMs: number;
-  private readonly localAddress: string;
+  private localAddress: string;
   private readonly downTimerAdverts: number;
   private readonly lowerPrioNoAdvert: boolean;
   private readonly higherPrioSendAdvert: boolean;
@@ -185,6 +185,14 @@ export class VrrpMachine {
   }
 
   /** INIT -> MASTER for an owner starting as MASTER, FAULT when a fault is already set, BACKUP otherwise. Only acts in INIT. */
+  /**
+   * The address our adverts leave from, once the interface is known (it
+   * breaks priority ties). The engine learns it after the machine exists.
+   */
+  setLocalAddress(address: string): void {
+    this.localAddress = address;
+  }
+
   start(): void {
     if (this.current !== 'INIT') return;
     if (this.faulty) {

@@ -1,0 +1,266 @@
+import * as net from 'node:net';
+import { VRRP_PROTOCOL, type IpFamily, type Received } from './types';
+
+/**
+ * Raw IP sockets for VRRP (protocol 112), through the raw-socket package.
+ *
+ * We write the IP header ourselves (IP_HDRINCL / IPV6_HDRINCL), as keepalived
+ * does: raw-socket has no bind(), and the header is the only way to send from
+ * `mcast_src_ip` / `unicast_src_ip` rather than from whatever address the
+ * kernel would pick. It also gives keepalived's own header: TOS 0xc0 (network
+ * control), TTL 255, no DF, an id counting up.
+ *
+ * One channel per interface and family; instances on it are told apart by
+ * VRID by whoever listens.
+ */
+
+// Linux socket option numbers (raw-socket exports only a few by name)
+const SOL_SOCKET = 1;
+const SO_BINDTODEVICE = 25;
+const SO_RCVBUF = 8;
+const IPPROTO_IP = 0;
+const IP_HDRINCL = 3;
+const IP_MULTICAST_IF = 32;
+const IP_MULTICAST_LOOP = 34;
+const IP_ADD_MEMBERSHIP = 35;
+const IP_DROP_MEMBERSHIP = 36;
+const IPPROTO_IPV6 = 41;
+const IPV6_MULTICAST_IF = 17;
+const IPV6_MULTICAST_HOPS = 18;
+const IPV6_MULTICAST_LOOP = 19;
+const IPV6_ADD_MEMBERSHIP = 20;
+const IPV6_DROP_MEMBERSHIP = 21;
+const IPV6_HDRINCL = 36;
+
+interface RawSocket {
+  on(event: 'message', fn: (buf: Buffer, source: string) => void): void;
+  on(event: 'error', fn: (err: Error) => void): void;
+  on(event: 'close', fn: () => void): void;
+  send(buf: Buffer, offset: number, length: number, address: string, after: (err: Error | null, bytes?: number) => void): void;
+  setOption(level: number, option: number, value: number | Buffer, length?: number): void;
+  close(): void;
+  pauseRecv(): void;
+  resumeRecv(): void;
+}
+interface RawModule {
+  createSocket(options: { addressFamily: number; protocol: number; bufferSize?: number }): RawSocket;
+  AddressFamily: { IPv4: number; IPv6: number };
+}
+
+let rawModule: RawModule | undefined;
+function raw(): RawModule {
+  // loaded on first use: `alived -t` and the tests of the config never need the addon
+  rawModule ??= require('raw-socket') as RawModule;
+  return rawModule;
+}
+
+export interface ChannelOptions {
+  family: IpFamily;
+  ifname: string;
+  ifindex: number;
+  /** multicast groups to join on the interface (224.0.0.18 / ff02::12 unless mcast_dst_ip says otherwise) */
+  groups: string[];
+  /** kernel receive buffer (kernel_rx_buf_size); default the kernel's */
+  rcvBuf?: number;
+}
+
+export interface SendOptions {
+  src: string;
+  dst: string;
+  /** 255 for multicast; unicast_ttl for unicast */
+  ttl: number;
+}
+
+export class ChannelError extends Error {
+  readonly code = 'ALIVED_VRRP_SOCKET';
+}
+
+/** A raw socket for protocol 112 on one interface and family. */
+export class VrrpChannel {
+  private sock: RawSocket | undefined;
+  private ipId = 0;
+  private closed = false;
+  private listener: ((rx: Received | Buffer) => void) | undefined;
+  private errorListener: ((err: Error) => void) | undefined;
+  /** send errors since the last success (logged by the owner, not thrown) */
+  sendErrors = 0;
+
+  constructor(readonly options: ChannelOptions) {}
+
+  /** Opens the socket, binds it to the interface, joins the groups. Throws a ChannelError naming what failed. */
+  /** IPv4 packets arrive whole (header included, as a Buffer); IPv6 ones as a Received without a destination. */
+  open(onPacket: (rx: Received | Buffer) => void, onError: (err: Error) => void): void {
+    const o = this.options;
+    this.listener = onPacket;
+    this.errorListener = onError;
+    const r = raw();
+    const what = `VRRP socket on ${o.ifname} (IPv${o.family})`;
+    let sock: RawSocket;
+    try {
+      sock = r.createSocket({ addressFamily: o.family === 4 ? r.AddressFamily.IPv4 : r.AddressFamily.IPv6, protocol: VRRP_PROTOCOL, bufferSize: 65535 });
+    } catch (err) {
+      throw new ChannelError(`opening the ${what}: ${(err as Error).message}`);
+    }
+    this.sock = sock;
+    const step = (label: string, fn: () => void): void => {
+      try {
+        fn();
+      } catch (err) {
+        this.close();
+        throw new ChannelError(`${label} for the ${what}: ${(err as Error).message}`);
+      }
+    };
+    const ifnameBuf = Buffer.from(`${o.ifname}\0`);
+    step('binding to the interface', () => sock.setOption(SOL_SOCKET, SO_BINDTODEVICE, ifnameBuf, ifnameBuf.length));
+    if (o.rcvBuf) step('setting the receive buffer', () => sock.setOption(SOL_SOCKET, SO_RCVBUF, o.rcvBuf!));
+    if (o.family === 4) {
+      step('IP_HDRINCL', () => sock.setOption(IPPROTO_IP, IP_HDRINCL, 1));
+      step('choosing the multicast interface', () => sock.setOption(IPPROTO_IP, IP_MULTICAST_IF, mreqn('0.0.0.0', o.ifindex), 12));
+      step('turning off multicast loop', () => sock.setOption(IPPROTO_IP, IP_MULTICAST_LOOP, 0));
+      for (const g of o.groups) step(`joining ${g}`, () => sock.setOption(IPPROTO_IP, IP_ADD_MEMBERSHIP, mreqn(g, o.ifindex), 12));
+    } else {
+      step('IPV6_HDRINCL', () => sock.setOption(IPPROTO_IPV6, IPV6_HDRINCL, 1));
+      step('choosing the multicast interface', () => sock.setOption(IPPROTO_IPV6, IPV6_MULTICAST_IF, o.ifindex));
+      step('setting the multicast hop limit', () => sock.setOption(IPPROTO_IPV6, IPV6_MULTICAST_HOPS, 255));
+      step('turning off multicast loop', () => sock.setOption(IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 0));
+      for (const g of o.groups) step(`joining ${g}`, () => sock.setOption(IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, mreq6(g, o.ifindex), 20));
+    }
+    sock.on('message', (buf, source) => this.onMessage(buf, source));
+    sock.on('error', (err) => {
+      if (!this.closed) this.errorListener?.(new ChannelError(`${what}: ${err.message}`));
+    });
+  }
+
+  private onMessage(buf: Buffer, source: string): void {
+    // raw-socket hands a view of a buffer it reuses: copy what we keep
+    const data = Buffer.from(buf);
+    if (this.options.family === 4) {
+      this.listener?.(data);
+    } else {
+      // IPv6 raw sockets deliver no header: the destination is the group (or our unicast address)
+      this.listener?.({ family: 6, src: source.replace(/%.*$/, ''), dst: '', ttl: undefined, payload: data });
+    }
+  }
+
+  /** Sends one VRRP packet from `src` to `dst`. Errors go to the error listener, never thrown. */
+  send(payload: Buffer, o: SendOptions): void {
+    if (!this.sock || this.closed) return;
+    const family = this.options.family;
+    const packet = family === 4 ? this.ipv4(payload, o) : ipv6Packet(payload, o);
+    const dst = family === 6 && isLinkLocal6(o.dst) ? `${o.dst}%${this.options.ifname}` : o.dst;
+    this.sock.send(packet, 0, packet.length, dst, (err) => {
+      if (err) {
+        this.sendErrors++;
+        if (!this.closed) this.errorListener?.(new ChannelError(`sending a VRRP packet to ${o.dst} on ${this.options.ifname}: ${err.message}`));
+      } else this.sendErrors = 0;
+    });
+  }
+
+  private ipv4(payload: Buffer, o: SendOptions): Buffer {
+    this.ipId = (this.ipId + 1) & 0xffff;
+    return ipv4Packet(payload, o, this.ipId);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const sock = this.sock;
+    this.sock = undefined;
+    if (!sock) return;
+    for (const g of this.options.groups) {
+      try {
+        if (this.options.family === 4) sock.setOption(IPPROTO_IP, IP_DROP_MEMBERSHIP, mreqn(g, this.options.ifindex), 12);
+        else sock.setOption(IPPROTO_IPV6, IPV6_DROP_MEMBERSHIP, mreq6(g, this.options.ifindex), 20);
+      } catch {
+        // the interface may be gone; closing the socket drops the membership anyway
+      }
+    }
+    try {
+      sock.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/** An IPv4 header in keepalived's form (TOS 0xc0, no DF) followed by the VRRP packet. */
+export function ipv4Packet(payload: Buffer, o: SendOptions, id: number): Buffer {
+  const p = Buffer.alloc(20 + payload.length);
+  p[0] = 0x45;
+  p[1] = 0xc0;
+  p.writeUInt16BE(p.length, 2);
+  p.writeUInt16BE(id & 0xffff, 4);
+  p.writeUInt16BE(0, 6);
+  p[8] = o.ttl;
+  p[9] = VRRP_PROTOCOL;
+  writeIpv4(p, 12, o.src);
+  writeIpv4(p, 16, o.dst);
+  p.writeUInt16BE(inetChecksum(p.subarray(0, 20)), 10);
+  payload.copy(p, 20);
+  return p;
+}
+
+/** An IPv6 header (traffic class 0xc0, hop limit as given) followed by the VRRP packet. */
+export function ipv6Packet(payload: Buffer, o: SendOptions): Buffer {
+  const p = Buffer.alloc(40 + payload.length);
+  p.writeUInt32BE((6 << 28) | (0xc0 << 20), 0);
+  p.writeUInt16BE(payload.length, 4);
+  p[6] = VRRP_PROTOCOL;
+  p[7] = o.ttl;
+  ipv6Bytes(o.src).copy(p, 8);
+  ipv6Bytes(o.dst).copy(p, 24);
+  payload.copy(p, 40);
+  return p;
+}
+
+export function inetChecksum(buf: Buffer, initial = 0): number {
+  let sum = initial;
+  for (let i = 0; i + 1 < buf.length; i += 2) sum += buf.readUInt16BE(i);
+  if (buf.length % 2) sum += buf[buf.length - 1]! << 8;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+function writeIpv4(buf: Buffer, at: number, addr: string): void {
+  const parts = addr.split('.').map(Number);
+  for (let i = 0; i < 4; i++) buf[at + i] = parts[i]! & 0xff;
+}
+
+function mreqn(group: string, ifindex: number): Buffer {
+  const b = Buffer.alloc(12);
+  writeIpv4(b, 0, group);
+  b.writeInt32LE(ifindex, 8);
+  return b;
+}
+
+function mreq6(group: string, ifindex: number): Buffer {
+  const b = Buffer.alloc(20);
+  ipv6Bytes(group).copy(b, 0);
+  b.writeInt32LE(ifindex, 16);
+  return b;
+}
+
+/** The 16 bytes of an IPv6 address (any textual form, zone ids ignored). */
+export function ipv6Bytes(addr: string): Buffer {
+  const a = addr.replace(/%.*$/, '');
+  if (net.isIPv6(a) === false) throw new ChannelError(`'${addr}' is not an IPv6 address`);
+  const out = Buffer.alloc(16);
+  let text = a;
+  // an embedded IPv4 tail (::ffff:1.2.3.4) becomes two groups
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4) {
+    const q = v4[1]!.split('.').map(Number);
+    text = text.slice(0, -v4[1]!.length) + `${((q[0]! << 8) | q[1]!).toString(16)}:${((q[2]! << 8) | q[3]!).toString(16)}`;
+  }
+  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
+  return out;
+}
+
+function isLinkLocal6(addr: string): boolean {
+  const b = ipv6Bytes(addr);
+  return (b[0] === 0xfe && (b[1]! & 0xc0) === 0x80) || (b[0] === 0xff && (b[1]! & 0x0f) === 0x02);
+}

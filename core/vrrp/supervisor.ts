@@ -1,0 +1,152 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
+import type { Level, Logger, LogRecord } from '../log/logger';
+import type { EngineStatus, TransitionReport } from './engine';
+import type { VrrpSettings } from './settings';
+
+const EMPTY: EngineStatus = { instances: [], otherVrids: 0 };
+
+export interface SupervisorOptions {
+  settings: VrrpSettings;
+  log: Logger;
+  level: Level;
+  onTransition?: (t: TransitionReport) => void;
+  /** restart delays after a crash, growing to the last one; default 200 ms .. 5 s */
+  restartDelaysMs?: number[];
+}
+
+/**
+ * Runs the VRRP engine in a child process and keeps it running: a child that
+ * dies when it was not asked to is logged and started again (its earlier
+ * VIPs are cleaned by the new one at start, as after any crash).
+ */
+export class VrrpSupervisor {
+  private child: ChildProcess | undefined;
+  private stopping = false;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private crashes = 0;
+  private statusSeq = 0;
+  private readonly statusWaiters = new Map<number, (s: EngineStatus) => void>();
+  /** times the VRRP process was restarted after dying */
+  restarts = 0;
+  private startedWaiters: Array<(err?: Error) => void> = [];
+
+  constructor(private readonly options: SupervisorOptions) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Starts the VRRP process; resolves when its engine runs. */
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.startedWaiters.push((err) => (err ? reject(err) : resolve()));
+      this.spawn();
+    });
+  }
+
+  private spawn(): void {
+    const log = this.options.log;
+    const child = fork(path.join(__dirname, 'child.js'), [], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'advanced',
+    });
+    this.child = child;
+    child.on('message', (msg: { type: string; [k: string]: unknown }) => this.onMessage(msg));
+    child.on('exit', (code, signal) => {
+      if (this.child === child) this.child = undefined;
+      for (const [, w] of this.statusWaiters) w(EMPTY);
+      this.statusWaiters.clear();
+      if (this.stopping) return;
+      this.crashes++;
+      const delays = this.options.restartDelaysMs ?? [200, 1000, 5000];
+      const delay = delays[Math.min(this.crashes - 1, delays.length - 1)]!;
+      log.error({ code, signal, pid: child.pid, restartInMs: delay }, `VRRP process ${child.pid} died (${signal ?? `exit ${code}`}); restarting it in ${delay} ms`);
+      this.failStart(new Error(`the VRRP process died at start (${signal ?? `exit ${code}`})`));
+      this.restartTimer = setTimeout(() => {
+        this.restartTimer = undefined;
+        if (this.stopping) return;
+        this.restarts++;
+        this.spawn();
+      }, delay);
+    });
+    child.send({ type: 'start', settings: this.options.settings, level: this.options.level });
+    log.info({ pid: child.pid }, `VRRP process started (pid ${child.pid})`);
+  }
+
+  private failStart(err: Error): void {
+    const w = this.startedWaiters;
+    this.startedWaiters = [];
+    for (const f of w) f(err);
+  }
+
+  private onMessage(msg: { type: string; [k: string]: unknown }): void {
+    const log = this.options.log;
+    switch (msg.type) {
+      case 'log': {
+        const r = msg.record as LogRecord;
+        log[r.level](r.fields, r.msg);
+        break;
+      }
+      case 'transition':
+        this.options.onTransition?.(msg.report as TransitionReport);
+        break;
+      case 'started': {
+        // a clean start resets the crash back-off
+        this.crashes = 0;
+        const w = this.startedWaiters;
+        this.startedWaiters = [];
+        for (const f of w) f();
+        break;
+      }
+      case 'status': {
+        const w = this.statusWaiters.get(msg.id as number);
+        this.statusWaiters.delete(msg.id as number);
+        w?.(msg.status as EngineStatus);
+        break;
+      }
+      case 'fatal':
+        log.error({ code: 'ALIVED_VRRP_FATAL' }, `VRRP process: ${String(msg.message)}`);
+        break;
+    }
+  }
+
+  /** The instances' state and counters, from the VRRP process (none if it is not running). */
+  status(timeoutMs = 2000): Promise<EngineStatus> {
+    const child = this.child;
+    if (!child || !child.connected) return Promise.resolve(EMPTY);
+    const id = ++this.statusSeq;
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.statusWaiters.delete(id);
+        resolve(EMPTY);
+      }, timeoutMs);
+      this.statusWaiters.set(id, (s) => {
+        clearTimeout(t);
+        resolve(s);
+      });
+      child.send({ type: 'status', id });
+    });
+  }
+
+  /** Asks the VRRP process to release (priority 0, VIPs removed) and waits for it to exit; kills it after timeoutMs. */
+  async stop(timeoutMs = 5000): Promise<void> {
+    this.stopping = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.failStart(new Error('stopped'));
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.options.log.error({ pid: child.pid }, `VRRP process ${child.pid} did not stop within ${timeoutMs} ms; killing it`);
+        child.kill('SIGKILL');
+      }, timeoutMs);
+      child.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      if (child.connected) child.send({ type: 'stop' });
+      else child.kill('SIGTERM');
+    });
+  }
+}
