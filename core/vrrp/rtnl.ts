@@ -638,7 +638,9 @@ export class Rtnl {
    * and 'deleted'. Resolves once the current links are known (they are not
    * reported as added). If the kernel drops notifications (ENOBUFS), the
    * links are read again and the differences reported. `onError` gets
-   * errors of the watch socket; `cb` throwing is reported there too.
+   * errors of the watch socket; `cb` throwing is reported there too. The
+   * watch has a socket of its own, which keeps the process alive until
+   * close().
    */
   async watchLinks(cb: (ev: LinkEvent) => void, onError: (err: Error) => void = () => {}): Promise<LinkWatch> {
     const current = new Map<number, LinkInfo>();
@@ -812,8 +814,8 @@ export class Rtnl {
     try {
       const scope = spec.scope === undefined ? 0 : scopeNumber(spec.scope);
       const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-      const net = (a: string): number => (bytesOf(a, a).readUInt32BE(0) & mask) >>> 0;
-      const primary = (await this.addresses(ifindex, 4)).find((a) => a.prefix === prefix && !a.flags.includes('secondary') && net(a.address) === net(spec.address));
+      const subnet = (a: string): number => (bytesOf(a, a).readUInt32BE(0) & mask) >>> 0;
+      const primary = (await this.addresses(ifindex, 4)).find((a) => a.prefix === prefix && !a.flags.includes('secondary') && subnet(a.address) === subnet(spec.address));
       if (!primary || primary.scope === scope) return err;
       const name = (n: number): string => Object.keys(BUILTIN_SCOPES).find((k) => BUILTIN_SCOPES[k] === n) ?? String(n);
       return new RtnlError(
