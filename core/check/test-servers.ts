@@ -107,11 +107,15 @@ async function startTcpLike(server: net.Server, conns: Connections, clock: Clock
 
 /**
  * A TCP server that hands every connection to `onConnection`. With no
- * handler it accepts and holds the connection, never writing: a server
- * that hangs after the handshake.
+ * handler it accepts the connection and never writes, reading and dropping
+ * what comes: a server that hangs after the handshake.
+ *
+ * A handler that never reads should still consume (`socket.resume()`):
+ * unread data keeps Node from seeing the checker close its side, and the
+ * tester would report the connection as left open.
  */
 export function tcpServer(
-  onConnection: (socket: net.Socket, clock: ServerClock) => void = () => {},
+  onConnection: (socket: net.Socket, clock: ServerClock) => void = (socket) => void socket.resume(),
   description = 'a TCP server',
   opts: ListenOptions = {},
 ): ServerBehaviour {
@@ -178,9 +182,21 @@ export function httpServer(handler: HttpHandler, description = 'an HTTP server',
   return httpLike((h) => http.createServer(h), handler, description, opts);
 }
 
-/** An HTTPS server with `certificate` (see makeCertificate()). */
-export function httpsServer(certificate: Certificate, handler: HttpHandler, description = 'an HTTPS server', opts: ListenOptions = {}): ServerBehaviour {
-  return httpLike((h) => https.createServer({ key: certificate.key, cert: certificate.cert }, h), handler, description, opts);
+/**
+ * An HTTPS server with `certificate` (see makeCertificate()), which may
+ * still be in the making when the case table is written.
+ */
+export function httpsServer(certificate: Certificate | Promise<Certificate>, handler: HttpHandler, description = 'an HTTPS server', opts: ListenOptions = {}): ServerBehaviour {
+  // a failed makeCertificate() surfaces when the case starts the server, not as an unhandled rejection at load
+  if (certificate instanceof Promise) certificate.catch(() => {});
+  return {
+    description,
+    protocol: 'tcp',
+    async start() {
+      const c = await certificate;
+      return httpLike((h) => https.createServer({ key: c.key, cert: c.cert }, h), handler, description, opts).start();
+    },
+  };
 }
 
 /**

@@ -93,6 +93,8 @@ export function describeError(err: unknown): string {
     case 'ERR_TLS_CERT_ALTNAME_INVALID':
       return `certificate verification failed: ${e.reason ?? e.message} (${code})`;
     default: {
+      // OpenSSL's errors carry a short reason: `wrong version number`, `sslv3 alert handshake failure`
+      if (code?.startsWith('ERR_SSL_') && e.reason) return `TLS handshake failed: ${e.reason} (${code})`;
       const msg = typeof e?.message === 'string' && e.message ? e.message : String(err);
       return code && !msg.includes(code) ? `${msg} (${code})` : msg;
     }

@@ -17,6 +17,7 @@ import {
   value,
   word,
   type AlivedPlugin,
+  type BlockOf,
   type CheckCtx,
   type Pos,
   type Stmt,
@@ -24,6 +25,8 @@ import {
   clip,
 } from '../../core/sdk';
 import { checkConnection, posOf, type ConnectionValues } from '../check-common/connection';
+import { checkFwmark } from '../check-common/net';
+import { createHttpChecker, loadTlsFiles, type TlsFiles } from './checker';
 
 /**
  * HTTP_GET and SSL_GET (check_http.c): one schema for both, SSL_GET adding
@@ -169,6 +172,7 @@ const sslUrlFields = {
 
 interface UrlValues {
   readonly pos: Pos;
+  readonly path: string;
   statusCode: StatusRange[][];
   readonly regex?: RegexPattern;
   regexNoMatch: boolean;
@@ -187,6 +191,13 @@ const PCRE_ONLY = /\(\?>|\(\?[imsxnJU^-]+[:)]|\(\?'|\(\?P[<=>]|\(\?#|\(\?\||\(\?
 /** url_check(): the regex compiles, and regex settings without a regex. */
 function checkUrl(u: UrlValues, ctx: CheckCtx, stmt: Stmt): void {
   if (u.statusCode.length === 0) u.statusCode.push([{ min: 200, max: 299 }]);
+  if (!u.path.startsWith('/')) {
+    ctx.diags.warning(
+      'ALIVED_CONFIG_BAD_VALUE',
+      posOf(stmt, 'path'),
+      `path '${clip(u.path)}' does not start with '/': alived does not send such a request, and the check fails (keepalived sends it as written)`,
+    );
+  }
   const options = u.regexOptions.flat();
   if (u.regex) {
     const flags = [...new Set(options.map((o) => JS_FLAG[o] ?? ''))].join('');
@@ -244,8 +255,9 @@ const httpFields = {
 };
 
 /** http_get_check_end(): a checker without urls is dropped by keepalived */
-function checkHttp(v: { url: unknown[] } & ConnectionValues, ctx: CheckCtx, stmt: Stmt): void {
+function checkHttp(v: { url: unknown[]; fwmark?: number } & ConnectionValues, ctx: CheckCtx, stmt: Stmt): void {
   checkConnection(v, ctx, stmt);
+  checkFwmark(v, ctx, stmt);
   if (v.url.length === 0) {
     ctx.diags.error('ALIVED_CONFIG_MISSING_REQUIRED', stmt.name.pos, `'${stmt.name.text}' needs at least one url { path <PATH> ... } block`);
   }
@@ -257,6 +269,7 @@ export const sslGetSchema = block(
   {
     ...httpFields,
     tls_compliant: value(optBool).doc('send a TLS close_notify before closing'),
+    verify_cert: value(optBool).doc("alived only: verify the server's certificate (chain against the SSL block's ca, else the system CAs; dates; name: the virtualhost, else the address); keepalived never verifies"),
     url: sub(sslUrlSchema).repeatable().doc('a url to check; at least one'),
   },
   { check: (v, ctx, stmt) => checkHttp(v, ctx, stmt) },
@@ -273,12 +286,26 @@ export const sslSchema = block({
   key: word(filePath({ mustExist: true })).doc('key file'),
 });
 
+export type HttpGetConfig = BlockOf<typeof httpGetSchema>;
+export type SslGetConfig = BlockOf<typeof sslGetSchema>;
+export type SslConfig = BlockOf<typeof sslSchema>;
+
+const PLUGIN_NAME = 'check-http';
+
 const plugin: AlivedPlugin = {
-  name: 'check-http',
+  name: PLUGIN_NAME,
   version: ALIVED_VERSION,
   apply(api) {
-    api.registerChecker({ keyword: 'HTTP_GET', schema: httpGetSchema });
-    api.registerChecker({ keyword: 'SSL_GET', schema: sslGetSchema });
+    // SSL_GET takes its certificates from the top-level SSL block: the model shows it once the config is loaded
+    let ssl: SslConfig | undefined;
+    let files: Promise<TlsFiles> | undefined;
+    api.hooks.configLoaded.tap(PLUGIN_NAME, (model) => {
+      ssl = model.extensions.find((e) => e.keyword === 'SSL')?.value as SslConfig | undefined;
+      files = undefined;
+    });
+    const tlsFiles = (): Promise<TlsFiles> => (files ??= loadTlsFiles(ssl));
+    api.registerChecker({ keyword: 'HTTP_GET', schema: httpGetSchema, create: (config, ctx) => createHttpChecker('HTTP_GET', config, ctx) });
+    api.registerChecker({ keyword: 'SSL_GET', schema: sslGetSchema, create: (config, ctx) => createHttpChecker('SSL_GET', config, ctx, tlsFiles) });
     api.registerKeyword('root', 'SSL', sub(sslSchema).feature('checker').doc('SSL context of the SSL_GET checkers'));
   },
 };
