@@ -122,7 +122,7 @@ export class VrrpLab {
     const conf = path.join(this.dir, `${tag}.conf`);
     fs.writeFileSync(conf, config);
     const p = (s: string): string => path.join(this.dir, `${tag}.${s}.pid`);
-    const argv = ['keepalived', '-n', '-l', '-D', '-G', '-P', '-f', conf, '-p', p('main'), '-r', p('vrrp'), '-c', p('check'), '--instance', tag];
+    const argv = ['keepalived', '-n', '-l', '-D', '-G', '-P', '-f', conf, '-p', p('main'), '-r', p('vrrp'), '-c', p('check')];
     return this.launch('keepalived', h, argv, conf);
   }
 
