@@ -52,6 +52,10 @@ export const ERROR_CODES = {
   ALIVED_DAEMON_PID_FILE: 'the pid file is held by another live alived, or cannot be written',
   ALIVED_DAEMON_CONFIG_INVALID: 'the daemon refuses to start with a config that has errors',
   ALIVED_DAEMON_RELOAD_REJECTED: 'a reload found errors in the new config; the running config goes on',
+  ALIVED_VRRP_SOCKET: 'a VRRP raw socket could not be opened, configured or written (the message names the interface and the step)',
+  ALIVED_VRRP_FATAL: 'the VRRP process failed; the supervisor restarts it',
+  ALIVED_PACKET_ADDON_MISSING: 'the packet-socket addon (native/) is not built: gratuitous ARPs and NAs cannot be sent; run npm install',
+  ALIVED_LAB_FAILED: 'alived lab or a test lab could not build, use or remove its network namespaces',
   // cli
   ALIVED_CLI_BAD_OPTION: 'a command-line option is unknown or lacks its value',
   ALIVED_CLI_NO_CONFIG: 'no config file was given and none of the defaults exist',
