@@ -12,7 +12,12 @@ import {
   value,
   word,
   type AlivedPlugin,
+  type BlockOf,
+  type Checker,
+  type CheckerContext,
+  type CheckResult,
 } from '../../core/sdk';
+import { resolveUser, ScriptRunner, signalName, type ResolvedUser, type RunOutcome } from './run-script';
 
 /**
  * `MISC_CHECK { misc_path ... }`: runs a script (check_misc.c). It takes the
@@ -51,11 +56,120 @@ export const miscCheckSchema = block({
   user: value(scriptUser).doc("user (and group) to run the script as; default global_defs' script_user"),
 });
 
+export type MiscCheckConfig = BlockOf<typeof miscCheckSchema>;
+
+/** who runs the scripts when the checker names no `user`: global_defs' script_user, else keepalived's default */
+export interface MiscDefaults {
+  readonly scriptUser?: ScriptUser;
+}
+
+/** keepalived's default script user when it exists (get_default_script_user()); else alived's own user */
+export const DEFAULT_SCRIPT_USER = 'keepalived_script';
+
+function spawnErrorWords(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'ENOENT':
+      return 'no such file (ENOENT)';
+    case 'EACCES':
+      return 'permission denied: not executable, or a directory on its path is not searchable (EACCES)';
+    case 'EPERM':
+      return 'not permitted: running a script as another user needs root (EPERM)';
+    default:
+      return err.code && !err.message.includes(err.code) ? `${err.message} (${err.code})` : err.message;
+  }
+}
+
+/** `'/usr/bin/check' '--port' '80'`: how messages name the command, as keepalived's cmd_str() */
+function commandWords(argv: readonly string[]): string {
+  return argv.map((a) => `'${a}'`).join(' ');
+}
+
+/**
+ * One check is one run of misc_path (check_misc.c misc_check_child_thread()):
+ * exit 0 is up; with misc_dynamic, 2..255 are up too and set the weight to
+ * the status minus 2; any other status, a signal, or a timeout is down.
+ * The script is killed at misc_timeout, else at the scheduler's signal.
+ */
+export function createMiscChecker(config: MiscCheckConfig, ctx: CheckerContext, defaults: () => MiscDefaults = () => ({})): Checker {
+  const runner = new ScriptRunner();
+  const argv = config.miscPath.argv;
+  const where = `MISC_CHECK ${commandWords(argv)}`;
+  // misc_timeout 0 is unset; keepalived then uses the virtual server's delay_loop, which the scheduler's signal stands for
+  const timeoutS = config.miscTimeout || config.delayLoop;
+  let user: Promise<ResolvedUser | string | undefined> | undefined;
+
+  /** the ids to run as, looked up once per checker; a string says why there are none */
+  function runAs(): Promise<ResolvedUser | string | undefined> {
+    return (user ??= (async () => {
+      const named = config.user ?? defaults().scriptUser;
+      if (named) return resolveUser(named.user, named.group);
+      const fallback = await resolveUser(DEFAULT_SCRIPT_USER, undefined);
+      return typeof fallback === 'string' ? undefined : fallback;
+    })());
+  }
+
+  function result(o: RunOutcome, signal: AbortSignal): CheckResult {
+    switch (o.kind) {
+      case 'exit': {
+        const why = o.stderr ? `: ${o.stderr.split('\n').pop()}` : '';
+        if (o.code === 0) return { ok: true, message: `${where}: exited with status 0` };
+        if (config.miscDynamic && o.code >= 2 && o.code <= 255) {
+          return { ok: true, weight: o.code - 2, message: `${where}: exited with status ${o.code}, weight ${o.code - 2} (misc_dynamic)` };
+        }
+        return { ok: false, message: `${where}: exited with status ${o.code}${why}` };
+      }
+      case 'signal':
+        return { ok: false, message: `${where}: killed by ${signalName(o.signal)}${o.stderr ? `: ${o.stderr.split('\n').pop()}` : ''}` };
+      case 'timeout':
+        return { ok: false, message: `${where}: timed out after ${timeoutS} s; killed with its process group` };
+      case 'aborted': {
+        const r = signal.reason as { name?: unknown } | undefined;
+        const words = r && r.name === 'TimeoutError' ? 'timed out' : 'aborted';
+        return { ok: false, message: `${where}: ${words}; killed with its process group` };
+      }
+      case 'error':
+        return { ok: false, message: `${where}: cannot run ${argv[0]}: ${spawnErrorWords(o.error)}` };
+    }
+  }
+
+  return {
+    async check(signal) {
+      try {
+        const ids = await runAs();
+        if (typeof ids === 'string') return { ok: false, message: `${where}: ${ids}` };
+        // only a change of user needs ids: a non-root alived still runs scripts as itself
+        const change = ids !== undefined && (ids.uid !== process.getuid?.() || ids.gid !== process.getgid?.());
+        const outcome = await runner.run({
+          argv,
+          uid: change ? ids.uid : undefined,
+          gid: change ? ids.gid : undefined,
+          timeoutMs: timeoutS ? timeoutS * 1000 : undefined,
+          signal,
+        });
+        return result(outcome, signal);
+      } catch (err) {
+        return { ok: false, message: `${where}: ${(err as Error)?.message ?? String(err)}` };
+      }
+    },
+    close() {
+      runner.close();
+    },
+  };
+}
+
+const PLUGIN_NAME = 'check-misc';
+
 const plugin: AlivedPlugin = {
-  name: 'check-misc',
+  name: PLUGIN_NAME,
   version: ALIVED_VERSION,
   apply(api) {
-    api.registerChecker({ keyword: 'MISC_CHECK', schema: miscCheckSchema });
+    let defaults: MiscDefaults = {};
+    // global_defs' script_user is the default user of every MISC_CHECK
+    api.hooks.configLoaded.tap(PLUGIN_NAME, (model) => {
+      const su = model.globalDefs?.scriptUser;
+      defaults = su ? { scriptUser: { user: su.user, group: su.group } } : {};
+    });
+    api.registerChecker({ keyword: 'MISC_CHECK', schema: miscCheckSchema, create: (config, ctx) => createMiscChecker(config, ctx, () => defaults) });
   },
 };
 
