@@ -17,7 +17,9 @@ import { VRRP_PROTOCOL, type IpFamily, type Received } from './types';
 // Linux socket option numbers (raw-socket exports only a few by name)
 const SOL_SOCKET = 1;
 const SO_BINDTODEVICE = 25;
-const SO_RCVBUF = 8;
+const SO_RCVBUFFORCE = 33;
+/** a burst of adverts (or a flood) waits here while the event loop is busy; the kernel default (~200 KB) holds ~90 packets */
+const DEFAULT_RCVBUF = 4 * 1024 * 1024;
 const IPPROTO_IP = 0;
 const IP_HDRINCL = 3;
 const IP_MULTICAST_IF = 32;
@@ -60,7 +62,7 @@ export interface ChannelOptions {
   ifindex: number;
   /** multicast groups to join on the interface (224.0.0.18 / ff02::12 unless mcast_dst_ip says otherwise) */
   groups: string[];
-  /** kernel receive buffer (kernel_rx_buf_size); default the kernel's */
+  /** kernel receive buffer in bytes (kernel_rx_buf_size); default 4 MiB */
   rcvBuf?: number;
 }
 
@@ -112,7 +114,8 @@ export class VrrpChannel {
     };
     const ifnameBuf = Buffer.from(`${o.ifname}\0`);
     step('binding to the interface', () => sock.setOption(SOL_SOCKET, SO_BINDTODEVICE, ifnameBuf, ifnameBuf.length));
-    if (o.rcvBuf) step('setting the receive buffer', () => sock.setOption(SOL_SOCKET, SO_RCVBUF, o.rcvBuf!));
+    // FORCE: root may pass net.core.rmem_max, as keepalived's kernel_rx_buf_size does
+    step('setting the receive buffer', () => sock.setOption(SOL_SOCKET, SO_RCVBUFFORCE, o.rcvBuf ?? DEFAULT_RCVBUF));
     if (o.family === 4) {
       step('IP_HDRINCL', () => sock.setOption(IPPROTO_IP, IP_HDRINCL, 1));
       step('choosing the multicast interface', () => sock.setOption(IPPROTO_IP, IP_MULTICAST_IF, mreqn('0.0.0.0', o.ifindex), 12));
