@@ -204,7 +204,7 @@ export function httpsServer(certificate: Certificate | Promise<Certificate>, han
  * answers its sender. With no handler it never answers.
  */
 export function udpServer(
-  onMessage: (msg: Buffer, reply: (data: Buffer) => void, clock: ServerClock) => void = () => {},
+  onMessage: (msg: Buffer, reply: (data: Buffer) => void, clock: ServerClock, from: dgram.RemoteInfo) => void = () => {},
   description = 'a UDP server',
   opts: ListenOptions = {},
 ): ServerBehaviour {
@@ -218,7 +218,7 @@ export function udpServer(
       let count = 0;
       sock.on('message', (msg, rinfo) => {
         count++;
-        onMessage(msg, (data) => sock.send(data, rinfo.port, rinfo.address), clock);
+        onMessage(msg, (data) => sock.send(data, rinfo.port, rinfo.address), clock, rinfo);
       });
       sock.on('error', () => {});
       await new Promise<void>((resolve) => sock.bind(0, host, () => resolve()));
