@@ -224,3 +224,60 @@ test('three nodes with different priorities: the highest holds the VIP, then the
   await soleHolder(v, 'n3', 500);
   assert.equal(await clientArp(), lab.host('n3').mac);
 });
+
+test('IPv6 (VRRPv3, ff02::12, link-local sources) advert_int 0.1: alived and keepalived hand fd99::99 over both ways; the client follows through unsolicited NAs', async (t) => {
+  if (skip) return t.skip(skip);
+  const VIP6 = 'fd99::99';
+  const conf6 = (name: string, priority: number): string => `global_defs {
+  router_id ${name}
+  vrrp_garp_master_delay 1
+}
+vrrp_instance VI_6 {
+  state BACKUP
+  interface eth0
+  virtual_router_id 61
+  priority ${priority}
+  advert_int 0.1
+  virtual_ipaddress {
+    ${VIP6}/64
+  }
+}
+`;
+  const v = await fresh();
+  for (const h of lab.hosts) await lab.exec(h, ['ip', '-6', 'addr', 'del', `${VIP6}/64`, 'dev', 'eth0']);
+  await lab.run('client', ['ip', '-6', 'addr', 'replace', 'fd99::100/64', 'dev', 'eth0', 'nodad']);
+  const a = v.startAlived('n1', conf6('n1', 150));
+  v.startKeepalived('n2', conf6('n2', 100));
+  await v.waitHolder(VIP6, 'n1', 10_000);
+  const holders = async (ms: number, host: string): Promise<void> => {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      assert.deepEqual(v.holders(VIP6), [host]);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  await holders(800, 'n1');
+  const neigh6 = async (): Promise<string | undefined> => {
+    await lab.exec('client', ['ping', '-6', '-c', '1', '-W', '1', VIP6]);
+    return /lladdr (\S+)/.exec((await lab.exec('client', ['ip', '-6', 'neigh', 'show', VIP6])).stdout)?.[1];
+  };
+  assert.equal(await neigh6(), lab.host('n1').mac);
+
+  const t0 = v.signal(a, 'SIGTERM');
+  const took = await v.waitEvent((e) => e.host === 'n2' && e.kind === 'addr' && e.op === 'new' && e.address === VIP6, t0, 5000);
+  assert.ok(ms(took.t - t0) < 61 + 150, `keepalived took ${VIP6} ${ms(took.t - t0).toFixed(1)} ms after alived's SIGTERM`);
+  await a.exited;
+  await holders(500, 'n2');
+  const na = await v.waitEvent((e) => e.host === 'client' && e.kind === 'neigh' && e.address === VIP6 && e.mac === lab.host('n2').mac, t0, 3000).catch(() => undefined);
+  assert.ok(na, "keepalived's NA updated the client");
+
+  // alived as the backup of keepalived this time, taking over after a crash
+  v.startAlived('n1', conf6('n1', 90));
+  await holders(800, 'n2');
+  const t1 = v.crash('n2', [VIP6]);
+  lab.setLink('n2', false);
+  const took2 = await v.waitEvent((e) => e.host === 'n1' && e.kind === 'addr' && e.op === 'new' && e.address === VIP6, t1, 5000);
+  assert.ok(ms(took2.t - t1) <= 365 + 30, `alived took ${VIP6} ${ms(took2.t - t1).toFixed(1)} ms after the crash`);
+  await holders(500, 'n1');
+  assert.equal(await neigh6(), lab.host('n1').mac, "alived's NA updated the client's neighbour entry");
+});
