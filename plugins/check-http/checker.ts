@@ -159,6 +159,7 @@ export function createHttpChecker(
       tls,
       path: p.path,
       host: hostHeader(ctx.target, p.virtualhost),
+      protocol: config.httpProtocol,
       keepBytes: p.regex ? REGEX_BODY_MAX : 0,
       signal,
     });

@@ -32,6 +32,9 @@ export interface TlsSettings {
   readonly compliant: boolean;
 }
 
+/** keepalived's http_protocol: 1.0 (no Connection header), 1.0C (1.0 with Connection: close), 1.1 (with Connection: close) */
+export type HttpProtocol = '1.0' | '1.0C' | '1.1';
+
 export interface HttpRequestSpec {
   readonly target: Endpoint;
   readonly connection: ConnectionConfig;
@@ -40,6 +43,7 @@ export interface HttpRequestSpec {
   readonly path: string;
   /** the Host header */
   readonly host: string;
+  readonly protocol: HttpProtocol;
   /** how many bytes of the body to keep (for a regex); the digest always covers all of it */
   readonly keepBytes: number;
   readonly signal: AbortSignal;
@@ -70,8 +74,31 @@ const ABORTED = new Set(['UND_ERR_ABORTED', 'ABORT_ERR']);
  * The request line and headers (after undici adds its own), for genhash -v:
  * `GET /path HTTP/1.1`, then each header.
  */
-export function describeRequest(spec: Pick<HttpRequestSpec, 'path' | 'host'>): string[] {
-  return [`GET ${spec.path} HTTP/1.1`, `host: ${spec.host}`, 'user-agent: KeepAliveClient', 'connection: close'];
+export function describeRequest(spec: Pick<HttpRequestSpec, 'path' | 'host' | 'protocol'>): string[] {
+  const version = spec.protocol === '1.1' ? '1.1' : '1.0';
+  return [`GET ${spec.path} HTTP/${version}`, `host: ${spec.host}`, ...(spec.protocol === '1.0' ? [] : ['connection: close']), 'user-agent: KeepAliveClient'];
+}
+
+/**
+ * undici writes every request as HTTP/1.1 with `connection: close` (asked
+ * for by `reset`). keepalived's http_protocol 1.0 and 1.0C send HTTP/1.0,
+ * 1.0 without a Connection header (check_http.c request_template): the
+ * request line (and header) is rewritten in the one write that carries
+ * them, the first on the connection. A test sees what the server receives.
+ */
+function sendAsProtocol(sock: net.Socket, protocol: HttpProtocol): void {
+  if (protocol === '1.1') return;
+  const write = sock.write;
+  sock.write = function (this: net.Socket, chunk: unknown, ...rest: unknown[]): boolean {
+    sock.write = write;
+    if (typeof chunk === 'string' && chunk.startsWith('GET ')) {
+      const nl = chunk.indexOf('\r\n');
+      let head = chunk.slice(0, nl).replace(/ HTTP\/1\.1$/, ' HTTP/1.0') + chunk.slice(nl);
+      if (protocol === '1.0') head = head.replace('\r\nconnection: close\r\n', '\r\n');
+      chunk = head;
+    }
+    return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as typeof sock.write;
 }
 
 /** The Host header keepalived sends: the virtualhost, else the address and port connected to (http_request()). */
@@ -124,6 +151,7 @@ export async function httpGet(spec: HttpRequestSpec): Promise<HttpOutcome> {
         answer(null, sock);
       });
     }
+    sendAsProtocol(sock, spec.protocol);
     // undici adds its own listeners once it has the socket; until then this one keeps an error from crashing the process
     sock.on('error', (err) => answer(err));
     // undici acts on an abort only once the request has a connection: until then, the abort is the connector's to act on

@@ -14,6 +14,9 @@ const at = (port: number | undefined, path = '/health'): string => `HTTP_GET htt
 /** what the server saw of each request: method, path, version and headers */
 const requests: Array<{ line: string; headers: Record<string, string | string[] | undefined> }> = [];
 
+/** whether the chunked case's responses went out chunked */
+const chunked: boolean[] = [];
+
 const answering = (status: number, body = 'ok\n', description = `an HTTP server answering ${status}`): ServerBehaviour =>
   httpServer((req, res) => {
     requests.push({ line: `${req.method} ${req.url} HTTP/${req.httpVersion}`, headers: req.headers });
@@ -31,11 +34,26 @@ tester.run('HTTP_GET against real servers on loopback', [
       assert.equal(s!.received(), 2, 'one connection per check');
       const seen = requests.splice(0);
       assert.equal(seen.length, 2);
-      assert.equal(seen[0]!.line, 'GET /health HTTP/1.1');
+      // http_protocol 1.0 by default, without a Connection header, as keepalived's request_template
+      assert.equal(seen[0]!.line, 'GET /health HTTP/1.0');
       assert.equal(seen[0]!.headers.host, `127.0.0.1:${s!.port}`);
       assert.equal(seen[0]!.headers['user-agent'], 'KeepAliveClient');
-      assert.equal(seen[0]!.headers.connection, 'close');
+      assert.equal(seen[0]!.headers.connection, undefined);
     },
+  },
+  {
+    name: 'http_protocol 1.0C: HTTP/1.0 with Connection: close',
+    config: 'connect_timeout 1\nhttp_protocol 1.0C\nurl {\npath /health\n}',
+    server: answering(200),
+    expect: { ok: true },
+    inspect: () => assert.deepEqual(requests.splice(0).map((r) => [r.line, r.headers.connection]), [['GET /health HTTP/1.0', 'close']]),
+  },
+  {
+    name: 'http_protocol 1.1: HTTP/1.1 with Connection: close',
+    config: 'connect_timeout 1\nhttp_protocol 1.1\nurl {\npath /health\n}',
+    server: answering(200),
+    expect: { ok: true },
+    inspect: () => assert.deepEqual(requests.splice(0).map((r) => [r.line, r.headers.connection]), [['GET /health HTTP/1.1', 'close']]),
   },
   {
     name: 'virtualhost: the Host header without a port; a url virtualhost wins over the checker one',
@@ -43,8 +61,8 @@ tester.run('HTTP_GET against real servers on loopback', [
     server: answering(200),
     expect: { ok: true, message: (s) => `HTTP_GET http://127.0.0.1:${s!.port}: 2 urls ok (/a status 200; /b status 200)` },
     inspect: () => assert.deepEqual(requests.splice(0).map((r) => [r.line, r.headers.host]), [
-      ['GET /a HTTP/1.1', 'www.example.com'],
-      ['GET /b HTTP/1.1', 'api.example.com'],
+      ['GET /a HTTP/1.0', 'www.example.com'],
+      ['GET /b HTTP/1.0', 'api.example.com'],
     ]),
   },
   {
@@ -78,13 +96,15 @@ tester.run('HTTP_GET against real servers on loopback', [
     expect: { ok: false, message: (s) => `${at(s?.port)}: body digest ${md5('all bad\n')}, expected ${md5('all good\n')}` },
   },
   {
-    name: 'digest of a chunked body is the digest of its content',
-    config: `connect_timeout 1\nurl {\npath /health\ndigest ${md5('part one, part two')}\n}`,
+    name: 'http_protocol 1.1: the digest of a chunked body is the digest of its content (keepalived would include the chunk framing)',
+    config: `connect_timeout 1\nhttp_protocol 1.1\nurl {\npath /health\ndigest ${md5('part one, part two')}\n}`,
     server: httpServer((_req, res, clock) => {
       res.write('part one, ');
+      chunked.push(res.chunkedEncoding);
       clock.after(20, () => res.end('part two'));
     }, 'an HTTP server sending a chunked body'),
     expect: { ok: true },
+    inspect: () => assert.deepEqual(chunked.splice(0), [true]),
   },
   {
     name: 'regex matches the body',
