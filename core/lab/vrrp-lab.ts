@@ -134,7 +134,8 @@ export class VrrpLab {
     };
     proc.stdout!.on('data', take);
     proc.stderr!.on('data', take);
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+    // 'close', not 'exit': the last lines of output are read by then
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('close', (code, signal) => resolve({ code, signal })));
     const d: LabDaemon = { kind, host: h, proc, lines, config, exited };
     this.daemons.push(d);
     return d;

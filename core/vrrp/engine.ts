@@ -243,7 +243,7 @@ class InstanceRuntime {
       this.src = s.srcAddress ?? (await this.primaryAddress(link));
       if (this.src) this.machine.setLocalAddress(this.src);
       if (!this.src) {
-        this.log.warn({ interface: s.ifname }, `(${s.name}) interface ${s.ifname} has no IPv${s.family} address to send adverts from`);
+        this.log.warn({ interface: s.ifname }, `(${s.name}) interface ${s.ifname} has no IPv${s.family} address to send adverts from yet`);
       }
       this.channel ??= this.engine.channelFor(this, link);
       this.announcer?.stop();
@@ -261,6 +261,23 @@ class InstanceRuntime {
       this.log.error({ err: (err as Error).message }, `(${s.name}) ${(err as Error).message}`);
       this.channel = undefined;
     }
+  }
+
+  private resolving = false;
+  private resolveSource(): void {
+    if (this.resolving || !this.link) return;
+    this.resolving = true;
+    const link = this.link;
+    this.primaryAddress(link)
+      .then((a) => {
+        if (a && !this.src) {
+          this.src = a;
+          this.machine.setLocalAddress(a);
+          this.log.info({ address: a }, `(${this.settings.name}) sending adverts from ${a}`);
+        }
+      })
+      .catch(() => undefined)
+      .finally(() => (this.resolving = false));
   }
 
   private async primaryAddress(link: LinkInfo): Promise<string | undefined> {
@@ -342,7 +359,12 @@ class InstanceRuntime {
 
   private sendAdvert(priority: number, advertIntCs: number): void {
     const s = this.settings;
-    if (!this.channel || !this.src) return;
+    if (!this.channel) return;
+    if (!this.src) {
+      // the interface came up before its address: look again, and send from the next advert on
+      this.resolveSource();
+      return;
+    }
     const dsts = s.group ? [s.group] : s.unicastPeers.map((p) => p.address);
     for (const dst of dsts) {
       const payload = encodeAdvert({

@@ -566,8 +566,18 @@ export class Rtnl {
     this.sock.socket.close();
   }
 
-  /** Sends one request and waits for its answer; a kernel error becomes an RtnlError naming `what`. */
-  private async talk(type: number, body: Buffer, flags: number, describe: string | (() => Promise<string>)): Promise<NetlinkMessage[]> {
+  /** the dump in progress: the kernel answers EBUSY to a second dump on the same socket */
+  private dumping: Promise<unknown> = Promise.resolve();
+
+  /** Sends one request and waits for its answer; a kernel error becomes an RtnlError naming `what`. Dumps take turns. */
+  private talk(type: number, body: Buffer, flags: number, describe: string | (() => Promise<string>)): Promise<NetlinkMessage[]> {
+    if ((flags & F_DUMP) !== F_DUMP) return this.talkNow(type, body, flags, describe);
+    const turn = this.dumping.then(() => this.talkNow(type, body, flags, describe));
+    this.dumping = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async talkNow(type: number, body: Buffer, flags: number, describe: string | (() => Promise<string>)): Promise<NetlinkMessage[]> {
     // the description may need a lookup (an interface's name): only made when there is an error to report
     const what = async (): Promise<string> => (typeof describe === 'string' ? describe : describe());
     if (this.closed) throw new RtnlError(`${await what()}: the rtnetlink socket is closed`, 'EBADF');

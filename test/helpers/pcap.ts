@@ -1,3 +1,6 @@
+import type { ChildProcess } from 'node:child_process';
+import type { Lab } from '../../core/lab/netns';
+
 /** The packets of a classic pcap file (microsecond or nanosecond stamps, either byte order). */
 export interface PcapPacket {
   /** seconds since the epoch, fractional */
@@ -21,4 +24,28 @@ export function readPcap(buf: Buffer): PcapPacket[] {
     at += 16 + caplen;
   }
   return out;
+}
+
+/**
+ * tcpdump on a lab host's eth0 writing `file` packet by packet; resolves once
+ * it listens. Stop it with SIGTERM (it flushes) and wait for its exit.
+ */
+export function capture(lab: Lab, host: string, file: string, filter: string): Promise<ChildProcess> {
+  // -Z root: tcpdump would otherwise write as its own user, which cannot enter the test's private temp dir
+  const child = lab.spawn(host, ['tcpdump', '-Z', 'root', '-i', 'eth0', '-n', '--immediate-mode', '-U', '-w', file, filter], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`tcpdump in ${host} did not start: ${err}`)), 10_000);
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (/listening on/.test(err)) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    });
+    child.once('exit', () => {
+      clearTimeout(timer);
+      reject(new Error(`tcpdump in ${host} exited: ${err}`));
+    });
+  });
 }

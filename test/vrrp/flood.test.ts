@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { useLab } from '../helpers/lab';
 import { tmpDir } from '../helpers/config';
 import { keepalivedAvailable, VrrpLab } from '../../core/lab/vrrp-lab';
-import { readPcap } from '../helpers/pcap';
+import { capture, readPcap } from '../helpers/pcap';
 
 const VIP = '10.99.0.99';
 const COUNT = 100_000;
@@ -59,7 +59,7 @@ test(`${COUNT} malformed, truncated, wrong-TTL, wrong-auth, wrong-VRID, wrong-ve
   const before = await readStats(master.proc.pid!, instance);
   const transitionsBefore = master.lines.filter((l) => /Entering \w+ STATE/.test(l)).length;
   const pcap = path.join(dir, 'adverts.pcap');
-  const dump = lab.spawn('n2', ['tcpdump', '-i', 'eth0', '-U', '-w', pcap, 'ip proto 112 and src host 10.99.0.11'], { stdio: 'ignore' });
+  const dump = await capture(lab, 'n2', pcap, 'ip proto 112 and src host 10.99.0.11');
   await new Promise((r) => setTimeout(r, 1500));
   const flood = await lab.exec('evil', [process.execPath, path.join(__dirname, '..', 'fixtures', 'vrrp-flood', 'flood.js'), '10.99.0.66', '224.0.0.18', '51', 's3cret', String(COUNT)], 120_000);
   assert.equal(flood.code, 0, flood.stderr);

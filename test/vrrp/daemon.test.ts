@@ -1,0 +1,140 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Lab, removeStaleLabs } from '../../core/lab/netns';
+import { VrrpLab } from '../../core/lab/vrrp-lab';
+import { tmpDir } from '../helpers/config';
+import { waitFor } from '../helpers/lab';
+import { capture, readPcap } from '../helpers/pcap';
+
+/**
+ * The VRRP engine inside the daemon, in a lab: interface faults, the
+ * supervisor restarting a dead VRRP process, leftover VIPs cleaned at
+ * start, SIGTERM.
+ */
+
+const VIP = '10.99.0.99';
+let lab: Lab;
+
+before(async () => {
+  removeStaleLabs();
+  lab = await Lab.create({ name: 'daemon', hosts: [{ name: 'n1', ip: '10.99.0.11' }, { name: 'n2', ip: '10.99.0.12' }] });
+});
+after(() => (lab ? lab.destroy() : undefined));
+
+function conf(priority: number, iface = 'eth0'): string {
+  return `vrrp_instance VI_1 {
+  state BACKUP
+  interface ${iface}
+  virtual_router_id 51
+  priority ${priority}
+  advert_int 0.1
+  version 3
+  virtual_ipaddress {
+    ${VIP}/24
+  }
+}
+`;
+}
+
+function childrenOf(pid: number): number[] {
+  const r = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' });
+  return r.stdout.split(/\s+/).filter(Boolean).map(Number);
+}
+
+async function reset(): Promise<VrrpLab> {
+  for (const h of lab.hosts) {
+    for (const pid of spawnSync('ip', ['netns', 'pids', h.ns], { encoding: 'utf8' }).stdout.split(/\s+/).filter(Boolean)) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    lab.setLink(h, true);
+    await lab.exec(h, ['ip', 'link', 'set', 'eth0', 'up']);
+    await lab.exec(h, ['ip', 'addr', 'del', `${VIP}/24`, 'dev', 'eth0']);
+  }
+  const v = new VrrpLab(lab, tmpDir('alived-daemon-'));
+  await v.watch();
+  return v;
+}
+
+test('the interface going down puts the instance in FAULT (VIP removed); back up, it is master again', async () => {
+  const v = await reset();
+  const d = v.startAlived('n1', conf(150));
+  await v.waitHolder(VIP, 'n1', 10_000);
+  await lab.run('n1', ['ip', 'link', 'set', 'eth0', 'down']);
+  await v.waitLine(d, /Entering FAULT STATE/, 3000);
+  await v.waitHolder(VIP, undefined, 3000);
+  await lab.run('n1', ['ip', 'link', 'set', 'eth0', 'up']);
+  await v.waitLine(d, /FAULT.*\n?.*|Entering BACKUP STATE.*interface eth0 up|interface eth0 is up/, 3000);
+  await v.waitHolder(VIP, 'n1', 5000);
+  assert.equal(d.proc.exitCode, null, 'the daemon never stopped');
+});
+
+test('an interface that does not exist: the instance waits in FAULT, the daemon runs; when the interface appears, it works', async () => {
+  const v = await reset();
+  const d = v.startAlived('n1', conf(150, 'late0'));
+  await v.waitLine(d, /\(VI_1\) Entering FAULT STATE/, 10_000);
+  assert.equal(d.proc.exitCode, null);
+  // a veth pair: both ends up make late0 usable (the lab kernel has no dummy module)
+  await lab.run('n1', ['ip', 'link', 'add', 'late0', 'type', 'veth', 'peer', 'name', 'late1']);
+  await lab.run('n1', ['ip', 'link', 'set', 'late1', 'up']);
+  await lab.run('n1', ['ip', 'link', 'set', 'late0', 'up']);
+  await lab.run('n1', ['ip', 'addr', 'add', '10.98.0.1/24', 'dev', 'late0']);
+  await v.waitLine(d, /Entering MASTER STATE/, 5000);
+  await waitFor(`${VIP} on late0`, async () => ((await lab.run('n1', ['ip', '-br', 'addr', 'show', 'dev', 'late0'])).includes(VIP) ? true : undefined), 3000);
+  await lab.run('n1', ['ip', 'link', 'del', 'late0']);
+  await v.waitLine(d, /Entering FAULT STATE \(interface late0 (down|deleted)/, 3000);
+  await v.waitHolder(VIP, undefined, 2000);
+  assert.equal(d.proc.exitCode, null, 'the daemon survives the interface being deleted');
+});
+
+test('a VRRP process that dies is restarted by the supervisor, and the instance comes back', async () => {
+  const v = await reset();
+  const d = v.startAlived('n1', conf(150));
+  await v.waitHolder(VIP, 'n1', 10_000);
+  const [child] = childrenOf(d.proc.pid!);
+  assert.ok(child, 'the VRRP process runs as a child of the daemon');
+  process.kill(child, 'SIGKILL');
+  await v.waitLine(d, /VRRP process \d+ died \(SIGKILL\); restarting it/, 3000);
+  await v.waitLine(d, /removed 10\.99\.0\.99\/24 on eth0, left on the interface by an earlier run/, 5000);
+  await v.waitHolder(VIP, 'n1', 5000);
+  const [again] = childrenOf(d.proc.pid!);
+  assert.ok(again && again !== child, 'a new VRRP process');
+});
+
+test('VIPs a crashed run left behind are removed at start; a backup never holds them', async () => {
+  const v = await reset();
+  v.startAlived('n2', conf(200));
+  await v.waitHolder(VIP, 'n2', 10_000);
+  await lab.run('n1', ['ip', 'addr', 'add', `${VIP}/24`, 'dev', 'eth0']);
+  const d = v.startAlived('n1', conf(100));
+  await v.waitLine(d, /removed 10\.99\.0\.99\/24 on eth0, left on the interface by an earlier run/, 5000);
+  await v.waitHolder(VIP, 'n2', 3000);
+});
+
+test('SIGTERM: priority 0, VIPs removed, pid file removed, exit 0', async () => {
+  const v = await reset();
+  const d = v.startAlived('n1', conf(150));
+  await v.waitHolder(VIP, 'n1', 10_000);
+  const pidFile = d.proc.spawnargs[d.proc.spawnargs.indexOf('-p') + 1]!;
+  assert.ok(fs.existsSync(pidFile));
+  const dump = path.join(v.dir, 'term.pcap');
+  const cap = await capture(lab, 'n2', dump, 'ip proto 112');
+  v.signal(d, 'SIGTERM');
+  const { code } = await d.exited;
+  assert.equal(code, 0);
+  assert.deepEqual(v.holders(VIP), []);
+  assert.equal(fs.existsSync(pidFile), false);
+  await new Promise((r) => setTimeout(r, 200));
+  process.kill(cap.pid!, 'SIGTERM');
+  await new Promise((r) => cap.once('exit', r));
+  const adverts = readPcap(fs.readFileSync(dump)).map((p) => p.data.subarray(14 + 20));
+  assert.ok(adverts.length > 0);
+  assert.equal(adverts[adverts.length - 1]![2], 0, 'the last advert carries priority 0');
+  assert.ok(d.lines.some((l) => /Stopped alived/.test(l)));
+});
