@@ -104,7 +104,7 @@ export async function runLab(out: NodeJS.WritableStream = process.stdout): Promi
 
 function lastState(lines: string[]): string {
   const l = [...lines].reverse().find((x) => /Entering \w+ STATE/.test(x));
-  return l ? l.replace(/^.*?(\(VI_1\))/, '$1') : '(no state yet)';
+  return l ? l.replace(/^.*?(\(VI_1\))/, '$1').replace(/ vrrp=VI_1 .*$/, '') : '(no state yet)';
 }
 
 async function neigh(lab: Lab, address: string): Promise<string> {
