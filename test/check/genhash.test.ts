@@ -111,7 +111,7 @@ test('genhash: failures go to stderr with exit 1 (keepalived exits 0)', async ()
   const hung = await genhash('-t', '0.3', '-s', '127.0.0.1', '-p', String(web.port), '-u', '/hang');
   assert.equal(hung.code, 1);
   assert.equal(hung.err, `alived genhash: http://127.0.0.1:${web.port}/hang: timed out waiting for the response\n`);
-  assert.ok(Date.now() - t0 < 1000);
+  assert.ok(Date.now() - t0 < 1500, 'bounded by -t');
   seen.splice(0);
 });
 

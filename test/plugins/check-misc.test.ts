@@ -105,7 +105,7 @@ tester.run('MISC_CHECK runs real scripts', [
     config: `misc_path "/bin/sh -c 'sleep 60 & echo $$ > ${pidFile('timeout')}; echo $! >> ${pidFile('timeout')}; wait'"\nmisc_timeout 1`,
     expect: { ok: false, message: /: timed out after 1 s; killed with its process group$/ },
     inspect: async (_s, outcome) => {
-      assert.ok(outcome.durations[0]! >= 1000 && outcome.durations[0]! < 1500, `settled after ${outcome.durations[0]} ms`);
+      assert.ok(outcome.durations[0]! >= 1000 && outcome.durations[0]! < 1800, `settled after ${outcome.durations[0]} ms`);
       const [sh, sleep] = pidsIn(pidFile('timeout'));
       assert.ok(await waitUntil(() => !exists(sh!), 1000), 'the script was reaped: no zombie');
       assert.ok(await waitUntil(() => !running(sleep!), 1000), 'its child was killed');
@@ -117,7 +117,7 @@ tester.run('MISC_CHECK runs real scripts', [
     timeoutMs: 300,
     expect: { ok: false, message: /: timed out; killed with its process group$/ },
     inspect: async (_s, outcome) => {
-      assert.ok(outcome.durations[0]! < 500, `settled after ${outcome.durations[0]} ms`);
+      assert.ok(outcome.durations[0]! < 800, `settled after ${outcome.durations[0]} ms`);
       const [sh] = pidsIn(pidFile('abort'));
       assert.ok(await waitUntil(() => !exists(sh!), 1000), 'killed and reaped');
     },
@@ -176,7 +176,7 @@ test('MISC_CHECK: a script that ignores SIGTERM is killed with SIGKILL 2 s after
   const t0 = Date.now();
   const r = await checker.check(new AbortController().signal);
   assert.equal(r.message, `MISC_CHECK '${exe}': timed out after 1 s; killed with its process group`);
-  assert.ok(Date.now() - t0 < 1500, 'the result comes at the timeout, not at the kill');
+  assert.ok(Date.now() - t0 < 1800, 'the result comes at the timeout, not at the kill');
   const [sh, sleep] = pidsIn(file);
   assert.ok(running(sh!), 'SIGTERM is ignored: still running right after the timeout');
   assert.ok(await waitUntil(() => !exists(sh!), 3000), 'killed with SIGKILL about 2 s later, and reaped');
