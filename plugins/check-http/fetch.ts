@@ -70,10 +70,7 @@ type Step = 'connecting' | 'in the TLS handshake' | 'waiting for the response' |
 /** undici's code for an aborted request, stable across copies of the package */
 const ABORTED = new Set(['UND_ERR_ABORTED', 'ABORT_ERR']);
 
-/**
- * The request line and headers (after undici adds its own), for genhash -v:
- * `GET /path HTTP/1.1`, then each header.
- */
+/** The request line and headers as the server receives them, for genhash -v. */
 export function describeRequest(spec: Pick<HttpRequestSpec, 'path' | 'host' | 'protocol'>): string[] {
   const version = spec.protocol === '1.1' ? '1.1' : '1.0';
   return [`GET ${spec.path} HTTP/${version}`, `host: ${spec.host}`, ...(spec.protocol === '1.0' ? [] : ['connection: close']), 'user-agent: KeepAliveClient'];
