@@ -4,6 +4,7 @@ import * as tls from 'node:tls';
 import { Client, type buildConnector } from 'undici';
 import type { Endpoint } from '../../core/sdk';
 import { abortWords, describeError, hostPort, onAbort, tcpConnectOptions, type ConnectionConfig } from '../check-common/net';
+import type { HttpProtocol } from './index';
 
 /**
  * One GET as keepalived's HTTP_GET / SSL_GET and genhash send it
@@ -31,9 +32,6 @@ export interface TlsSettings {
   /** send a close_notify before closing (tls_compliant); keepalived's default is a quiet shutdown */
   readonly compliant: boolean;
 }
-
-/** keepalived's http_protocol: 1.0 (no Connection header), 1.0C (1.0 with Connection: close), 1.1 (with Connection: close) */
-export type HttpProtocol = '1.0' | '1.0C' | '1.1';
 
 export interface HttpRequestSpec {
   readonly target: Endpoint;
