@@ -30,6 +30,7 @@ packages=(
   keepalived                # the real VRRP peer of the interop tests and benchmarks
   iputils-ping              # the lab client reaches the VIP
   tcpdump                   # captures in the lab (what crossed the wire)
+  openssl                   # certificates for the SSL_GET tests
 )
 need=()
 for p in "${packages[@]}"; do

@@ -139,6 +139,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     const { runLab } = await import('./lab');
     return runLab();
   }
+  // keepalived 2.2 also answers to `keepalived --genhash ...`
+  if (argv[0] === 'genhash' || argv[0] === '--genhash') {
+    const { runGenhash } = await import('./genhash');
+    return runGenhash(argv.slice(1), process.stdout, process.stderr);
+  }
   let o: CliOptions;
   try {
     o = parseArgs(argv);

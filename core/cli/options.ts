@@ -171,6 +171,7 @@ export function helpText(): string {
   return [
     'Usage: alived [OPTION...]',
     '       alived lab      build a two-node VRRP lab in network namespaces and show a failover (root)',
+    '       alived genhash  print the MD5 digest of a URL\'s body for HTTP_GET / SSL_GET digest (alived genhash -h)',
     '',
     'A keepalived-compatible high-availability daemon: VRRP, IPVS, health checks, notifications.',
     '',

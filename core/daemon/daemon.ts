@@ -85,8 +85,15 @@ export class Daemon {
     return this.current.files;
   }
 
-  /** Logs the config's warnings, then tells the plugins the config is loaded. */
-  async start(): Promise<void> {
+  private starting: Promise<void> | undefined;
+
+  /** Logs the config's warnings, tells the plugins the config is loaded, starts VRRP. */
+  start(): Promise<void> {
+    this.starting ??= this.doStart();
+    return this.starting;
+  }
+
+  private async doStart(): Promise<void> {
     const log = this.options.log;
     log.notice({ version: ALIVED_VERSION, config: this.options.configFile }, `Starting alived v${ALIVED_VERSION}`);
     logDiagnostics(log, this.current.diagnostics);
@@ -145,6 +152,8 @@ export class Daemon {
 
   private async doReload(): Promise<ReloadOutcome> {
     const log = this.options.log;
+    // a SIGHUP that arrives while the daemon starts waits for the start to finish
+    await this.starting?.catch(() => undefined);
     log.notice({ config: this.options.configFile }, 'Reloading');
     const next = await Daemon.compile(this.options);
     if (!next.ok) {
@@ -190,6 +199,7 @@ export class Daemon {
   stop(signal?: string): Promise<void> {
     this.stopping ??= (async () => {
       const log = this.options.log;
+      await this.reloading?.catch(() => undefined);
       log.notice({ signal }, 'Stopping');
       await this.vrrp?.stop();
       await this.host.hooks.shutdown.promise({ signal, time: Date.now() });

@@ -79,6 +79,11 @@ export class VrrpEngine {
     }
     // VIPs a crashed earlier run left behind go first: the instances start as backups
     for (const inst of this.instances) await inst.cleanStale();
+    if (this.settings.startupDelayMs > 0) {
+      log.info({ delayMs: this.settings.startupDelayMs }, `VRRP instances start in ${this.settings.startupDelayMs} ms (vrrp_startup_delay)`);
+      await new Promise((r) => setTimeout(r, this.settings.startupDelayMs));
+      if (this.stopped) return;
+    }
     this.linkWatch = await this.rtnl.watchLinks(
       (ev) => this.onLink(ev.link, ev.type),
       (err) => log.warn({ err: err.message }, `link events: ${err.message}`),
@@ -114,7 +119,8 @@ export class VrrpEngine {
     let entry = this.channels.get(key);
     if (!entry) {
       const groups = [...new Set(this.instances.filter((i) => i.settings.family === s.family && i.settings.ifname === s.ifname && i.settings.group).map((i) => i.settings.group!))];
-      const channel = new VrrpChannel({ family: s.family, ifname: link.name, ifindex: link.index, groups });
+      const sizes = this.instances.filter((i) => i.settings.family === s.family && i.settings.ifname === s.ifname && i.settings.rxBufSize).map((i) => i.settings.rxBufSize!);
+      const channel = new VrrpChannel({ family: s.family, ifname: link.name, ifindex: link.index, groups, ...(sizes.length ? { rcvBuf: Math.max(...sizes) } : {}) });
       const users: InstanceRuntime[] = [];
       channel.open(
         (rx) => this.dispatch(users, rx),
@@ -206,6 +212,8 @@ class InstanceRuntime {
         preemptDelayMs: settings.preemptDelayMs,
         localAddress: settings.srcAddress ?? (settings.family === 4 ? '0.0.0.0' : '::'),
         downTimerAdverts: settings.downTimerAdverts,
+        lowerPrioNoAdvert: settings.lowerPrioNoAdvert,
+        higherPrioSendAdvert: settings.higherPrioSendAdvert,
         clock: deps.clock,
       },
       {

@@ -39,6 +39,8 @@ export interface InstanceSettings {
   lowerPrioNoAdvert: boolean;
   /** higher_prio_send_advert: a master that yields to a higher priority sends one more advert first */
   higherPrioSendAdvert: boolean;
+  /** kernel_rx_buf_size: the receive buffer of the instance's socket, bytes */
+  rxBufSize?: number;
 }
 
 export interface GarpSettings {
@@ -86,7 +88,7 @@ function resolveInstance(g: Globals, i: VrrpInstanceConfig): InstanceSettings {
   const mcastDst = i.mcastDstIp as { address: string } | undefined;
   const group = unicast
     ? undefined
-    : (mcastDst?.address ?? (family === 4 ? ((g.vrrpMcastGroup4 as { address: string } | undefined)?.address ?? VRRP_MCAST_V4) : ((g.vrrpMcastGroup6 as { address: string } | undefined)?.address ?? VRRP_MCAST_V6)));
+    : (mcastDst?.address ?? (family === 4 ? (g.vrrpMcastGroup4 ?? VRRP_MCAST_V4) : (g.vrrpMcastGroup6 ?? VRRP_MCAST_V6)));
   const auth = i.authentication as { authType?: string; authPass?: string } | undefined;
   const num = (v: unknown, d: number): number => (typeof v === 'number' ? v : d);
   return {
@@ -113,14 +115,16 @@ function resolveInstance(g: Globals, i: VrrpInstanceConfig): InstanceSettings {
     excludedVips: (i.virtualIpaddressExcluded ?? []) as AddressEntry[],
     routes: (i.virtualRoutes ?? []) as RouteEntry[],
     garp: {
-      masterDelay: num(inst.garpMasterDelay, num(g.vrrpGarpMasterDelay, 5)),
+      // vrrp_min_garp: one gratuitous ARP / NA on becoming master, nothing after
+      masterDelay: g.vrrpMinGarp === true ? 0 : num(inst.garpMasterDelay, num(g.vrrpGarpMasterDelay, 5)),
       masterRepeat: g.vrrpMinGarp === true ? 1 : num(inst.garpMasterRepeat, num(g.vrrpGarpMasterRepeat, 5)),
-      masterRefresh: num(inst.garpMasterRefresh, num(g.vrrpGarpMasterRefresh, 0)),
+      masterRefresh: g.vrrpMinGarp === true ? 0 : num(inst.garpMasterRefresh, num(g.vrrpGarpMasterRefresh, 0)),
       masterRefreshRepeat: num(inst.garpMasterRefreshRepeat, num(g.vrrpGarpMasterRefreshRepeat, 1)),
       garpIntervalMs: num(g.vrrpGarpInterval, 0) * 1000,
       gnaIntervalMs: num(g.vrrpGnaInterval, 0) * 1000,
     },
     lowerPrioNoAdvert: Boolean(inst.lowerPrioNoAdvert ?? g.vrrpLowerPrioNoAdvert),
     higherPrioSendAdvert: Boolean(inst.higherPrioSendAdvert ?? g.vrrpHigherPrioSendAdvert),
+    ...(typeof inst.kernelRxBufSize === 'number' ? { rxBufSize: inst.kernelRxBufSize } : {}),
   };
 }

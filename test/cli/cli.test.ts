@@ -1,10 +1,11 @@
-import { test, after } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { configFile, parseArgs, DEFAULT_CONFIG_FILES } from '../../core/cli/options';
 import { PROJECT_ROOT, writeFiles } from '../helpers/config';
+import { Lab, removeStaleLabs } from '../../core/lab/netns';
 
 const BIN = path.join(PROJECT_ROOT, 'dist/core/cli/main.js');
 const SECRET = 's3cr3tPW';
@@ -45,6 +46,20 @@ vrrp_instance VI_1 {
 
 function cli(args: string[], cwd?: string) {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd, timeout: 20_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+// A daemon with a vrrp_instance sends VRRP: it only ever runs inside a lab namespace
+let lab: Lab;
+before(async () => {
+  removeStaleLabs();
+  lab = await Lab.create({ name: 'cli', hosts: [{ name: 'n1', ip: '10.99.0.11' }] });
+});
+after(() => (lab ? lab.destroy() : undefined));
+
+/** cli(), as a command that may start the daemon: inside the lab host's namespace */
+function cliInLab(args: string[], cwd?: string) {
+  const r = spawnSync('ip', ['netns', 'exec', lab.host('n1').ns, process.execPath, BIN, ...args], { encoding: 'utf8', cwd, timeout: 20_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -102,7 +117,7 @@ test('-t on a valid config exits 0; on an invalid one exits 1 with every error a
   const dir = writeFiles({ 'good.conf': VALID, 'bad.conf': BROKEN });
   const good = cli(['-t', '-f', 'good.conf'], dir);
   assert.equal(good.code, 0, good.err);
-  assert.match(good.err, /alived: configuration valid: good.conf: 0 errors, \d+ warnings/);
+  assert.match(good.err, /alived: configuration valid: good.conf: 0 errors, \d+ warnings?/);
   const bad = cli(['-t', '-f', 'bad.conf'], dir);
   assert.equal(bad.code, 1);
   assert.match(bad.err, /^bad.conf:4:12: error: 300 is out of range: expected 1\.\.255$/m);
@@ -134,7 +149,7 @@ function waitFor<T>(what: string, fn: () => T | undefined, ms = 10_000): Promise
 }
 
 function startDaemon(args: string[], cwd: string) {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('ip', ['netns', 'exec', lab.host('n1').ns, process.execPath, BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   const out = { text: '' };
   child.stdout!.on('data', (d) => (out.text += d));
@@ -170,14 +185,14 @@ test('the daemon: start, SIGHUP with a broken config keeps running, SIGHUP with 
 
 test('the daemon refuses an invalid config (exit 1) and a pid file held by a live alived (exit 4)', async () => {
   const dir = writeFiles({ 'bad.conf': BROKEN, 'good.conf': VALID });
-  const bad = cli(['-n', '-G', '-f', 'bad.conf', '-p', path.join(dir, 'x.pid')], dir);
+  const bad = cliInLab(['-n', '-G', '-f', 'bad.conf', '-p', path.join(dir, 'x.pid')], dir);
   assert.equal(bad.code, 1);
   assert.match(bad.err, /not started: 2 errors in the config/);
 
   const pid = path.join(dir, 'held.pid');
   const d = startDaemon(['-n', '-l', '-G', '-f', 'good.conf', '-p', pid], dir);
   await waitFor('pid file', () => fs.existsSync(pid) && fs.readFileSync(pid, 'utf8').trim() === String(d.child.pid));
-  const second = cli(['-n', '-G', '-f', 'good.conf', '-p', pid], dir);
+  const second = cliInLab(['-n', '-G', '-f', 'good.conf', '-p', pid], dir);
   assert.equal(second.code, 4);
   assert.match(second.err, new RegExp(`another alived \\(pid ${d.child.pid}\\) holds`));
   d.child.kill('SIGTERM');
@@ -194,7 +209,7 @@ test('the daemon refuses an invalid config (exit 1) and a pid file held by a liv
 test('without -n the daemon detaches: the command returns 0 and the daemon runs until SIGTERM', async () => {
   const dir = writeFiles({ 'good.conf': VALID });
   const pid = path.join(dir, 'bg.pid');
-  const r = cli(['-G', `--log-file=${path.join(dir, 'bg.log')}`, '-f', 'good.conf', '-p', pid], dir);
+  const r = cliInLab(['-G', `--log-file=${path.join(dir, 'bg.log')}`, '-f', 'good.conf', '-p', pid], dir);
   assert.equal(r.code, 0, r.err);
   const bgPid = Number(await waitFor('pid file', () => (fs.existsSync(pid) ? fs.readFileSync(pid, 'utf8').trim() || undefined : undefined)));
   try {

@@ -1,0 +1,130 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compileText } from '../helpers/config';
+import { resolveVrrp, type VrrpSettings } from '../../core/vrrp/settings';
+
+async function settings(text: string): Promise<VrrpSettings> {
+  const r = await compileText(text);
+  assert.equal(r.errors.length, 0, r.errors.join('\n'));
+  return resolveVrrp(r.model!.globalDefs as Parameters<typeof resolveVrrp>[0], r.model!.vrrpInstance ?? []);
+}
+
+test("keepalived's defaults: priority 100, or 255 with state MASTER; v2; advert 1 s; multicast 224.0.0.18; TTL 255; GARP 5 + 5 after 5 s", async () => {
+  const s = await settings(`
+vrrp_instance A {
+interface eth0
+virtual_router_id 1
+virtual_ipaddress {
+10.0.0.1/24
+}
+}
+vrrp_instance B {
+state MASTER
+interface eth0
+virtual_router_id 2
+virtual_ipaddress {
+10.0.0.2
+}
+}
+`);
+  const [a, b] = s.instances;
+  assert.equal(a!.priority, 100);
+  assert.equal(a!.initialState, 'BACKUP');
+  assert.equal(b!.priority, 255);
+  assert.equal(a!.version, 2);
+  assert.equal(a!.advertIntCs, 100);
+  assert.equal(a!.group, '224.0.0.18');
+  assert.equal(a!.ttl, 255);
+  assert.equal(a!.preempt, true);
+  assert.equal(a!.downTimerAdverts, 3);
+  assert.deepEqual(a!.advertAddresses, ['10.0.0.1']);
+  assert.deepEqual(a!.garp, { masterDelay: 5, masterRepeat: 5, masterRefresh: 0, masterRefreshRepeat: 1, garpIntervalMs: 0, gnaIntervalMs: 0 });
+});
+
+test('globals feed the instances: vrrp_version, groups, garp settings, vrrp_min_garp, down timer adverts', async () => {
+  const s = await settings(`
+global_defs {
+  vrrp_version 3
+  vrrp_mcast_group4 224.0.0.19
+  vrrp_garp_master_delay 2
+  vrrp_garp_interval 0.01
+  vrrp_down_timer_adverts 4
+}
+vrrp_instance A {
+interface eth0
+virtual_router_id 1
+advert_int 0.5
+virtual_ipaddress {
+10.0.0.1
+}
+}
+`);
+  const a = s.instances[0]!;
+  assert.equal(a.version, 3);
+  assert.equal(a.advertIntCs, 50);
+  assert.equal(a.group, '224.0.0.19');
+  assert.equal(a.garp.masterDelay, 2);
+  assert.equal(a.garp.garpIntervalMs, 10);
+  assert.equal(a.downTimerAdverts, 4);
+  const m = await settings(`global_defs {\n vrrp_min_garp\n}\nvrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 10.0.0.1\n }\n}\n`);
+  assert.deepEqual([m.instances[0]!.garp.masterRepeat, m.instances[0]!.garp.masterDelay, m.instances[0]!.garp.masterRefresh], [1, 0, 0]);
+});
+
+test('IPv6 instances are VRRPv3 on ff02::12; unicast takes its source, peers and TTL; PASS keeps 8 characters; nopreempt and preempt_delay', async () => {
+  const s = await settings(`
+vrrp_instance V6 {
+interface eth0
+virtual_router_id 1
+virtual_ipaddress {
+fd00::1/64
+}
+}
+vrrp_instance U {
+  interface eth0
+  virtual_router_id 2
+  unicast_src_ip 10.0.0.11
+  unicast_peer { 10.0.0.12 min_ttl 250 }
+  unicast_ttl 64
+  nopreempt
+  authentication {
+    auth_type PASS
+    auth_pass longer-than-8
+  }
+  virtual_ipaddress { 10.0.0.2 }
+}
+vrrp_instance D {
+interface eth0
+virtual_router_id 3
+preempt_delay 2.5
+virtual_ipaddress {
+10.0.0.3
+}
+}
+`);
+  const [v6, u, d] = s.instances;
+  assert.equal(v6!.family, 6);
+  assert.equal(v6!.version, 3);
+  assert.equal(v6!.group, 'ff02::12');
+  assert.equal(u!.group, undefined);
+  assert.equal(u!.srcAddress, '10.0.0.11');
+  assert.deepEqual(u!.unicastPeers, [{ address: '10.0.0.12', minTtl: 250 }]);
+  assert.equal(u!.ttl, 64);
+  assert.equal(u!.authPass, 'longer-t');
+  assert.equal(u!.preempt, false);
+  assert.equal(d!.preemptDelayMs, 2500);
+});
+
+test('the settings cross to the VRRP process as JSON unchanged', async () => {
+  const s = await settings(`vrrp_instance A {
+  interface eth0
+  virtual_router_id 1
+  virtual_ipaddress {
+    10.0.0.1/24 dev eth1 label eth1:vip
+  }
+  virtual_routes {
+    10.1.0.0/16 via 10.0.0.254
+  }
+}
+`);
+  assert.deepEqual(JSON.parse(JSON.stringify(s)), s);
+});
