@@ -28,5 +28,9 @@ if (selected.length === 0) {
   console.error(`test/run.js: no test files${only.length ? ` match ${only.join(' ')}` : ''}`);
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...selected], { stdio: 'inherit' });
+// ALIVED_REQUIRE_LAB: a daemon a test starts refuses to run VRRP outside a lab namespace
+const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...selected], {
+  stdio: 'inherit',
+  env: { ...process.env, ALIVED_REQUIRE_LAB: '1' },
+});
 process.exit(r.status ?? 1);

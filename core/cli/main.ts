@@ -97,9 +97,9 @@ async function runDaemon(file: string, o: CliOptions): Promise<number> {
       releasePid();
       resolve(code);
     };
-    const stop = (signal: NodeJS.Signals): void => {
+    const stop = (signal: NodeJS.Signals, code: number = EXIT.OK): void => {
       daemon.stop(signal).then(
-        () => finish(EXIT.OK),
+        () => finish(code),
         (err) => {
           log.error({ err }, 'error while stopping');
           finish(EXIT.RUNTIME);
@@ -126,9 +126,10 @@ async function runDaemon(file: string, o: CliOptions): Promise<number> {
     });
     // keep the event loop alive while running
     const keepAlive = setInterval(() => undefined, 1 << 30);
-    daemon.start().catch((err) => {
-      log.error({ err }, 'start failed');
-      stop('SIGTERM');
+    daemon.start().catch((err: Error) => {
+      log.error({ err }, `start failed: ${err.message}`);
+      process.stderr.write(`alived: start failed: ${err.message}\n`);
+      stop('SIGTERM', EXIT.RUNTIME);
     });
     process.once('exit', () => clearInterval(keepAlive));
   });

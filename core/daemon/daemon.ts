@@ -8,6 +8,7 @@ import { ALIVED_VERSION } from '../version';
 import type { Level } from '../log/logger';
 import { resolveVrrp, type VrrpSettings } from '../vrrp/settings';
 import { VrrpSupervisor } from '../vrrp/supervisor';
+import { inLabNamespace } from '../lab/netns';
 import type { EngineStatus, TransitionReport } from '../vrrp/engine';
 
 export interface DaemonOptions {
@@ -114,6 +115,10 @@ export class Daemon {
     const settings = this.vrrpSettings();
     this.vrrpSettingsJson = settings ? JSON.stringify(settings) : undefined;
     if (!settings) return;
+    // the test runner sets this: a test that starts VRRP outside a lab would send it on a real network
+    if (process.env.ALIVED_REQUIRE_LAB === '1' && !inLabNamespace()) {
+      throw new AlivedError('ALIVED_LAB_FAILED', 'refusing to run VRRP outside a lab namespace (ALIVED_REQUIRE_LAB=1): start this daemon through a Lab');
+    }
     this.vrrp = new VrrpSupervisor({
       settings,
       log: this.options.log,

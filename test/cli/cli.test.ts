@@ -219,3 +219,12 @@ test('without -n the daemon detaches: the command returns 0 and the daemon runs 
   }
   await waitFor('pid file removed', () => !fs.existsSync(pid));
 });
+
+test('under the test runner, a daemon with a vrrp_instance refuses to start outside a lab namespace', async () => {
+  assert.equal(process.env.ALIVED_REQUIRE_LAB, '1', 'test/run.js sets ALIVED_REQUIRE_LAB');
+  const dir = writeFiles({ 'good.conf': VALID });
+  const r = cli(['-n', '-l', '-G', '-f', 'good.conf', '-p', path.join(dir, 'root.pid')], dir);
+  assert.notEqual(r.code, 0);
+  assert.match(r.err, /refusing to run VRRP outside a lab namespace/);
+  assert.doesNotMatch(r.err, /VRRP process started/);
+});
