@@ -18,6 +18,9 @@ export type { Logger } from './log/logger';
 export { trackReference, trackerHeader, trackerWeight, type TrackReference, type TrackReferenceSpec, type TrackerWeight } from './config/track-entry';
 export { checkerCommonFields, checkerConnectionFields } from './check/keywords';
 export { AlivedError, isAlivedError, type ErrorCode } from './errors';
+export { ScriptRunner, scriptEnv, signalName, spawnErrorWords, isRedirectionOnly, shellCommandLine, KILL_GRACE_MS, type RunSpec, type RunOutcome } from './script/run';
+export { resolveUser, scriptRunAs, idsToSet, DEFAULT_SCRIPT_USER, type ResolvedUser, type ScriptUserName } from './script/user';
+export { ScriptLauncher, commandWords, NOTIFY_SCRIPT_TIMEOUT_MS, type ScriptToRun, type ScriptLauncherOptions } from './script/launcher';
 export { ALIVED_VERSION } from './version';
 export {
   CheckerTester,

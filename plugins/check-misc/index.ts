@@ -3,11 +3,17 @@ import {
   bareFlag,
   block,
   checkerCommonFields,
+  commandWords,
+  idsToSet,
   int,
   INVALID,
   map,
   name,
   script,
+  scriptRunAs,
+  ScriptRunner,
+  signalName,
+  spawnErrorWords,
   tuple,
   value,
   word,
@@ -16,8 +22,9 @@ import {
   type Checker,
   type CheckerContext,
   type CheckResult,
+  type ResolvedUser,
+  type RunOutcome,
 } from '../../core/sdk';
-import { resolveUser, ScriptRunner, signalName, type ResolvedUser, type RunOutcome } from './run-script';
 
 /**
  * `MISC_CHECK { misc_path ... }`: runs a script (check_misc.c). It takes the
@@ -63,26 +70,8 @@ export interface MiscDefaults {
   readonly scriptUser?: ScriptUser;
 }
 
-/** keepalived's default script user when it exists (get_default_script_user()); else alived's own user */
-export const DEFAULT_SCRIPT_USER = 'keepalived_script';
+export { DEFAULT_SCRIPT_USER } from '../../core/sdk';
 
-function spawnErrorWords(err: NodeJS.ErrnoException): string {
-  switch (err.code) {
-    case 'ENOENT':
-      return 'no such file (ENOENT)';
-    case 'EACCES':
-      return 'permission denied: not executable, or a directory on its path is not searchable (EACCES)';
-    case 'EPERM':
-      return 'not permitted: running a script as another user needs root (EPERM)';
-    default:
-      return err.code && !err.message.includes(err.code) ? `${err.message} (${err.code})` : err.message;
-  }
-}
-
-/** `'/usr/bin/check' '--port' '80'`: how messages name the command, as keepalived's cmd_str() */
-function commandWords(argv: readonly string[]): string {
-  return argv.map((a) => `'${a}'`).join(' ');
-}
 
 /**
  * One check is one run of misc_path (check_misc.c misc_check_child_thread()):
@@ -100,12 +89,7 @@ export function createMiscChecker(config: MiscCheckConfig, ctx: CheckerContext, 
 
   /** the ids to run as, looked up once per checker; a string says why there are none */
   function runAs(): Promise<ResolvedUser | string | undefined> {
-    return (user ??= (async () => {
-      const named = config.user ?? defaults().scriptUser;
-      if (named) return resolveUser(named.user, named.group);
-      const fallback = await resolveUser(DEFAULT_SCRIPT_USER, undefined);
-      return typeof fallback === 'string' ? undefined : fallback;
-    })());
+    return (user ??= scriptRunAs(config.user, defaults().scriptUser));
   }
 
   function result(o: RunOutcome, signal: AbortSignal): CheckResult {
@@ -138,11 +122,9 @@ export function createMiscChecker(config: MiscCheckConfig, ctx: CheckerContext, 
         const ids = await runAs();
         if (typeof ids === 'string') return { ok: false, message: `${where}: ${ids}` };
         // only a change of user needs ids: a non-root alived still runs scripts as itself
-        const change = ids !== undefined && (ids.uid !== process.getuid?.() || ids.gid !== process.getgid?.());
         const outcome = await runner.run({
           argv,
-          uid: change ? ids.uid : undefined,
-          gid: change ? ids.gid : undefined,
+          ...idsToSet(ids),
           timeoutMs: timeoutS ? timeoutS * 1000 : undefined,
           signal,
         });
@@ -169,7 +151,15 @@ const plugin: AlivedPlugin = {
       const su = model.globalDefs?.scriptUser;
       defaults = su ? { scriptUser: { user: su.user, group: su.group } } : {};
     });
-    api.registerChecker({ keyword: 'MISC_CHECK', schema: miscCheckSchema, create: (config, ctx) => createMiscChecker(config, ctx, () => defaults) });
+    api.registerChecker({
+      keyword: 'MISC_CHECK',
+      schema: miscCheckSchema,
+      create: (config, ctx) => createMiscChecker(config, ctx, () => defaults),
+      // keepalived's MISC_CHECK does not retry unless told to (check_misc.c misc_check_handler())
+      defaults: { retry: 0 },
+      // misc_timeout, else the scheduler's fallback for a checker without connect_timeout: the virtual server's delay_loop
+      timeout: (config) => config.miscTimeout || undefined,
+    });
   },
 };
 

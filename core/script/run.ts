@@ -1,13 +1,14 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 
 /**
- * Runs one MISC_CHECK script as keepalived's system_call_script() does: in
- * a process group of its own, so that a timeout kills the script and
- * everything it started; SIGTERM first, SIGKILL 2 seconds later
- * (misc_check_child_thread()). The result arrives as soon as the script
- * exits, times out or the signal aborts; killing goes on in the background,
- * bounded, and the exit is always reaped (no zombie).
+ * Runs one script (MISC_CHECK, notify_up / notify_down, quorum_up /
+ * quorum_down) as keepalived's system_call_script() does: in a process
+ * group of its own, so that a timeout kills the script and everything it
+ * started; SIGTERM first, SIGKILL 2 seconds later (misc_check_child_thread()).
+ * The outcome arrives as soon as the script exits, times out or the signal
+ * aborts; killing goes on in the background, bounded, and the exit is
+ * always reaped (no zombie): Node waits for every child it spawned.
  */
 
 export interface RunSpec {
@@ -29,6 +30,9 @@ export type RunOutcome =
 
 /** keepalived waits 2 s between SIGTERM and SIGKILL of the group */
 export const KILL_GRACE_MS = 2000;
+
+/** how long after a script's exit its stderr may still deliver what it wrote */
+const STDERR_WAIT_MS = 100;
 
 /** stderr kept for the message: the end of it, where the reason usually is */
 const STDERR_TAIL = 512;
@@ -61,6 +65,26 @@ export function shellCommandLine(argv: readonly string[]): string {
 /** Processes started, not yet exited: close() kills what is left. */
 export class ScriptRunner {
   private readonly running = new Set<ChildProcess>();
+  private idleWaiters: Array<() => void> = [];
+
+  /** scripts started that have not exited yet */
+  get pending(): number {
+    return this.running.size;
+  }
+
+  /** Resolves once no script is running (at once when none is). */
+  idle(): Promise<void> {
+    if (this.running.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private forget(child: ChildProcess): void {
+    this.running.delete(child);
+    if (this.running.size > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
 
   run(spec: RunSpec): Promise<RunOutcome> {
     return new Promise<RunOutcome>((resolve) => {
@@ -110,18 +134,28 @@ export class ScriptRunner {
 
       child.once('error', (err) => {
         // spawn failed (no such file, not executable, not permitted): there is no process to wait for
-        this.running.delete(child);
+        this.forget(child);
         settle({ kind: 'error', error: err as NodeJS.ErrnoException });
       });
       child.once('exit', (code, sig) => {
-        this.running.delete(child);
+        this.forget(child);
         if (escalate) clearTimeout(escalate);
-        // a background child of the script may hold stderr open: the exit is what counts
-        child.stderr?.destroy();
         // what the script started and left behind dies with it once alived has had to kill it
         if (killing) killGroup(child, 'SIGKILL');
-        if (code !== null) settle({ kind: 'exit', code, stderr: stderr.trim() });
-        else settle({ kind: 'signal', signal: sig ?? 'unknown', stderr: stderr.trim() });
+        const done = (): void => {
+          child.stderr?.destroy();
+          if (code !== null) settle({ kind: 'exit', code, stderr: stderr.trim() });
+          else settle({ kind: 'signal', signal: sig ?? 'unknown', stderr: stderr.trim() });
+        };
+        // 'exit' can come before the last of stderr is read; a background child of the
+        // script may hold stderr open for ever, so the exit is what counts after a short wait
+        const err = child.stderr;
+        if (!err || err.readableEnded || err.destroyed) return done();
+        const wait = setTimeout(done, STDERR_WAIT_MS);
+        err.once('close', () => {
+          clearTimeout(wait);
+          done();
+        });
       });
 
       if (settled) return;
@@ -154,42 +188,22 @@ function killGroup(child: ChildProcess, sig: NodeJS.Signals): void {
   }
 }
 
+/** why a script could not be started, in words an operator acts on */
+export function spawnErrorWords(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'ENOENT':
+      return 'no such file (ENOENT)';
+    case 'EACCES':
+      return 'permission denied: not executable, or a directory on its path is not searchable (EACCES)';
+    case 'EPERM':
+      return 'not permitted: running a script as another user needs root (EPERM)';
+    default:
+      return err.code && !err.message.includes(err.code) ? `${err.message} (${err.code})` : err.message;
+  }
+}
+
 /** `SIGSEGV` for 11 */
 export function signalName(sig: string | number): string {
   if (typeof sig === 'string') return sig;
   return Object.entries(osConstants.signals).find(([, n]) => n === sig)?.[0] ?? `signal ${sig}`;
-}
-
-export interface ResolvedUser {
-  readonly uid: number;
-  readonly gid: number;
-}
-
-/** `getent DATABASE KEY`: the user and group databases through NSS, as getpwnam() sees them (LDAP, sssd included). */
-function getent(database: 'passwd' | 'group', key: string): Promise<string[] | undefined> {
-  return new Promise((resolve) => {
-    execFile('getent', [database, key], { timeout: 5000 }, (err, stdout) => {
-      if (err) return resolve(undefined);
-      const line = stdout.split('\n')[0];
-      resolve(line ? line.split(':') : undefined);
-    });
-  });
-}
-
-/**
- * A user (and group) as the `user` keyword and script_user give them: names
- * or numbers. Without a group, the user's primary group (set_uid_gid()).
- */
-export async function resolveUser(user: string, group: string | undefined): Promise<ResolvedUser | string> {
-  const pw = await getent('passwd', user);
-  if (!pw) return `user '${user}' does not exist`;
-  const uid = Number(pw[2]);
-  let gid = Number(pw[3]);
-  if (group !== undefined) {
-    const gr = await getent('group', group);
-    if (!gr) return `group '${group}' does not exist`;
-    gid = Number(gr[2]);
-  }
-  if (!Number.isInteger(uid) || !Number.isInteger(gid)) return `user '${user}' has no numeric uid/gid in the user database`;
-  return { uid, gid };
 }
