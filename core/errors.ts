@@ -48,6 +48,9 @@ export const ERROR_CODES = {
   ALIVED_PLUGIN_APPLY_TIMEOUT: 'a plugin did not finish apply() within its time',
   ALIVED_PLUGIN_TAP_FAILED: 'a hook tap threw, rejected or timed out',
   ALIVED_PLUGIN_CLOSE_FAILED: 'an onClose handler threw or timed out',
+  // health checks and scripts
+  ALIVED_CHECKER_FAILED: "a checker broke its contract (create() or check() threw, check() rejected, gave no valid result, did not settle after its timeout, or blocked the event loop); the check counts as failed",
+  ALIVED_SCRIPT_FAILED: 'a notify or quorum script could not start, exited non-zero, was killed by a signal or timed out',
   // daemon
   ALIVED_DAEMON_PID_FILE: 'the pid file is held by another live alived, or cannot be written',
   ALIVED_DAEMON_CONFIG_INVALID: 'the daemon refuses to start with a config that has errors',

@@ -71,6 +71,21 @@ export interface CheckerDefinition<C> {
   readonly schema: BlockSchema<C>;
   /** builds a checker for one real server; a definition without it is accepted in configs but not run */
   readonly create?: (config: C, ctx: CheckerContext) => Checker;
+  /**
+   * The checker's own defaults, used when neither its block, its real_server
+   * nor its virtual_server sets them (keepalived's default_retry and
+   * default_delay_before_retry): retry 1 and delay_before_retry 1 s unless
+   * given; `'delay_loop'` makes delay_before_retry the checker's delay_loop.
+   */
+  readonly defaults?: { readonly retry?: number; readonly delayBeforeRetry?: number | 'delay_loop' };
+  /**
+   * Seconds one check may take before the scheduler aborts its signal with
+   * a TimeoutError. Unset (or undefined for a config): connect_timeout
+   * (the block's, else the real server's, else the virtual server's), or the
+   * virtual server's delay_loop for a checker without connect_timeout
+   * (MISC_CHECK without misc_timeout).
+   */
+  readonly timeout?: (config: C) => number | undefined;
 }
 
 export interface TrackerDefinition<C, R> {

@@ -148,7 +148,8 @@ const plugin: AlivedPlugin = {
   name: 'check-dns',
   version: ALIVED_VERSION,
   apply(api) {
-    api.registerChecker({ keyword: 'DNS_CHECK', schema: dnsCheckSchema, create: createDnsChecker });
+    // keepalived's DNS_DEFAULT_RETRY, and delay_before_retry defaulting to delay_loop (check_dns.c dns_check_handler())
+    api.registerChecker({ keyword: 'DNS_CHECK', schema: dnsCheckSchema, create: createDnsChecker, defaults: { retry: 3, delayBeforeRetry: 'delay_loop' } });
   },
 };
 

@@ -304,8 +304,10 @@ const plugin: AlivedPlugin = {
       files = undefined;
     });
     const tlsFiles = (): Promise<TlsFiles> => (files ??= loadTlsFiles(ssl));
-    api.registerChecker({ keyword: 'HTTP_GET', schema: httpGetSchema, create: (config, ctx) => createHttpChecker('HTTP_GET', config, ctx) });
-    api.registerChecker({ keyword: 'SSL_GET', schema: sslGetSchema, create: (config, ctx) => createHttpChecker('SSL_GET', config, ctx, tlsFiles) });
+    // keepalived's HTTP/SSL default delay_before_retry is 3 s (check_http.c http_get_handler())
+    const defaults = { delayBeforeRetry: 3 };
+    api.registerChecker({ keyword: 'HTTP_GET', schema: httpGetSchema, create: (config, ctx) => createHttpChecker('HTTP_GET', config, ctx), defaults });
+    api.registerChecker({ keyword: 'SSL_GET', schema: sslGetSchema, create: (config, ctx) => createHttpChecker('SSL_GET', config, ctx, tlsFiles), defaults });
     api.registerKeyword('root', 'SSL', sub(sslSchema).feature('checker').doc('SSL context of the SSL_GET checkers'));
   },
 };

@@ -1,0 +1,169 @@
+import * as fs from 'node:fs';
+import type { ConfigModel } from '../config/model';
+import type { Logger } from '../log/logger';
+import type { AlivedHooks } from '../plugin/hooks';
+import type { Registered } from '../plugin/host';
+import type { CheckerDefinition } from '../plugin/types';
+import { ScriptLauncher } from '../script/launcher';
+import { RealCheckClock, type CheckClock } from './clock';
+import { planChecks, type CheckPlan } from './plan';
+import type { VirtualServerPool } from './pool';
+import { CheckScheduler, type CheckAlert, type CheckSchedulerStatus } from './scheduler';
+
+/**
+ * The health checks of a running daemon: plans them from the config and
+ * the plugin host's checker definitions, runs them on real timers, runs
+ * notify and quorum scripts, fires checkResult / realServerChange /
+ * quorumChange through the plugin host's hooks, and keeps state across
+ * reloads. Nothing starts before start(); stop() leaves no timer, socket or
+ * child process behind.
+ */
+
+/** what the service needs of a plugin host (the daemon's PluginHost) */
+export interface CheckPluginHost {
+  readonly hooks: AlivedHooks;
+  readonly checkers: ReadonlyMap<string, Registered<CheckerDefinition<any>>>;
+}
+
+export interface CheckServiceOptions {
+  readonly log: Logger;
+  /** default: real timers and performance.now() */
+  readonly clock?: CheckClock;
+  /** the file whose presence says IPVS is in the kernel; default /proc/net/ip_vs */
+  readonly ipvsProcFile?: string;
+  /** timeout of notify_up/notify_down/quorum_up/quorum_down scripts; default 60 s */
+  readonly scriptTimeoutMs?: number;
+  /** keepalived's 1 s before the first checks; tests shorten it */
+  readonly bootstrapDelayMs?: number;
+  /** how long a check may still settle after its timeout; default 1 s */
+  readonly graceMs?: number;
+  /** a check() that holds the event loop this long is failed; default 1 s */
+  readonly blockMs?: number;
+  /** an smtp_alert is due (the mail notifier takes it) */
+  readonly onAlert?: (alert: CheckAlert) => void;
+  /** a virtual server's pool changed (the IPVS reconciler takes it) */
+  readonly onPoolChange?: (pool: VirtualServerPool) => void;
+}
+
+export interface CheckServiceStatus extends CheckSchedulerStatus {
+  readonly running: boolean;
+  readonly ipvs: { readonly available: boolean; readonly programmed: boolean };
+  readonly scripts: { readonly started: number; readonly failed: number; readonly running: number };
+}
+
+export const IPVS_PROC_FILE = '/proc/net/ip_vs';
+
+export class CheckService {
+  private readonly log: Logger;
+  private readonly launcher: ScriptLauncher;
+  private readonly scheduler: CheckScheduler;
+  private plan: CheckPlan | undefined;
+  private started = false;
+  private stopping: Promise<void> | undefined;
+  private saidNotProgrammed = false;
+  private readonly ipvsAvailable: boolean;
+
+  constructor(private readonly opts: CheckServiceOptions) {
+    this.log = opts.log.child({ subsystem: 'check' });
+    this.ipvsAvailable = fs.existsSync(opts.ipvsProcFile ?? IPVS_PROC_FILE);
+    this.launcher = new ScriptLauncher({ log: this.log, scriptUser: () => this.plan?.scriptUser, timeoutMs: opts.scriptTimeoutMs });
+    this.scheduler = new CheckScheduler({
+      clock: opts.clock ?? new RealCheckClock(),
+      log: this.log,
+      scripts: this.launcher,
+      // alived computes pools; programming them into IPVS is not part of it yet
+      programmed: false,
+      bootstrapDelayMs: opts.bootstrapDelayMs,
+      graceMs: opts.graceMs,
+      blockMs: opts.blockMs,
+      scriptTimeoutMs: opts.scriptTimeoutMs,
+      onAlert: opts.onAlert,
+      onPoolChange: opts.onPoolChange,
+    });
+  }
+
+  /**
+   * Starts the checks of `model` with the checkers `host` registered, and
+   * fires events through `host.hooks`. Call it after configLoaded (checker
+   * plugins read global settings there).
+   */
+  start(model: ConfigModel, host: CheckPluginHost): void {
+    if (this.started) throw new Error('CheckService.start() called twice; use reload()');
+    this.started = true;
+    this.plan = planChecks(model, host.checkers);
+    this.sayNotProgrammed();
+    this.scheduler.setHooks(host.hooks);
+    this.scheduler.start(this.plan);
+  }
+
+  /**
+   * Applies a reloaded config: kept checkers (same virtual server, real
+   * server, keyword, target and check) keep their state and rhythm; the
+   * old checkers close. Call it after configLoaded of the new plugin host,
+   * before the old host closes.
+   */
+  async reload(model: ConfigModel, host: CheckPluginHost): Promise<void> {
+    if (!this.started) return this.start(model, host);
+    if (this.stopping) return;
+    this.plan = planChecks(model, host.checkers);
+    this.sayNotProgrammed();
+    this.scheduler.setHooks(host.hooks);
+    await this.scheduler.reload(this.plan);
+  }
+
+  /** Stops every check, closes the checkers, runs the omega scripts, kills what scripts are left. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      if (!this.started) return;
+      // keepalived's script_killall() at termination, before clear_services() runs the omega scripts
+      this.launcher.killRunning();
+      await this.scheduler.stop();
+      this.launcher.close();
+      await this.launcher.idle();
+    })();
+    return this.stopping;
+  }
+
+  status(): CheckServiceStatus {
+    return {
+      running: this.started && !this.stopping,
+      ipvs: { available: this.ipvsAvailable, programmed: false },
+      scripts: this.launcher.counts(),
+      ...this.scheduler.status(),
+    };
+  }
+
+  /** The pool of every virtual server as the checks decide it. */
+  pools(): VirtualServerPool[] {
+    return this.scheduler.pools();
+  }
+
+  /** Counters and lateness; cheaper than status() (no per-server lists). */
+  stats(): CheckSchedulerStatus['stats'] {
+    return this.scheduler.stats();
+  }
+
+  /** Starts a new lateness window (benchmarks). */
+  resetLateness(): void {
+    this.scheduler.resetLateness();
+  }
+
+  /** Once per daemon, when there are virtual servers: the checks run, the kernel's pools are not touched. */
+  private sayNotProgrammed(): void {
+    if (this.saidNotProgrammed || !this.plan || this.plan.virtualServers.length === 0) return;
+    this.saidNotProgrammed = true;
+    const n = this.plan.virtualServers.length;
+    const what = `${n} virtual server${n === 1 ? '' : 's'}`;
+    if (!this.ipvsAvailable) {
+      this.log.warn(
+        { ipvs: false, virtualServers: n },
+        `IPVS is not available in this kernel (${this.opts.ipvsProcFile ?? IPVS_PROC_FILE} is absent): health checks of ${what} run and drive notify scripts and hooks, but no pool is programmed`,
+      );
+    } else {
+      this.log.warn(
+        { ipvs: true, virtualServers: n },
+        `alived does not program IPVS yet: health checks of ${what} run and drive notify scripts and hooks; their pools are computed (see status) but not programmed`,
+      );
+    }
+  }
+}
