@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "alived_packet",
-      "sources": ["packet_socket.c"],
+      "sources": ["packet_socket.c", "vrrp6_recv.c"],
       "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter"],
       "defines": ["NAPI_VERSION=8"]
     }

@@ -11,6 +11,10 @@
  * it only sends. A failing system call throws an Error whose `errno` is the
  * negated errno (as Node's own errors carry it) and whose `syscall` names the
  * call; the JavaScript wrapper turns that into a message naming the interface.
+ *
+ * The same addon holds the IPv6 VRRP receiver (vrrp6_recv.c: openRecv6,
+ * closeRecv6, dropAllFilter), which reads the hop limit and destination of
+ * each advert from ancillary data.
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -208,6 +212,9 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* vrrp6_recv.c */
+napi_value alived_recv6_init(napi_env env, napi_value exports);
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -215,5 +222,5 @@ NAPI_MODULE_INIT() {
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
-  return exports;
+  return alived_recv6_init(env, exports);
 }

@@ -122,6 +122,15 @@ export class PacketSocket {
   }
 }
 
+/**
+ * The addon itself, for the other parts it holds (recv6.ts: the IPv6 VRRP
+ * receiver). Throws a PacketSocketError (ALIVED_PACKET_ADDON_MISSING) when it
+ * is not built.
+ */
+export function nativeAddon(): object {
+  return loadAddon();
+}
+
 /** True when the addon is built and loads; `npm install` builds it. */
 export function packetSocketAvailable(): boolean {
   try {

@@ -1,4 +1,5 @@
 import * as net from 'node:net';
+import { dropAllFilter, openVrrp6Receiver, type Vrrp6Receiver } from './recv6';
 import { VRRP_PROTOCOL, type IpFamily, type Received } from './types';
 
 /**
@@ -12,11 +13,19 @@ import { VRRP_PROTOCOL, type IpFamily, type Received } from './types';
  *
  * One channel per interface and family; instances on it are told apart by
  * VRID by whoever listens.
+ *
+ * IPv4 receives through the same raw-socket socket: the kernel hands it the
+ * whole IP header, TTL and destination included. IPv6 raw sockets hand over
+ * no header, and raw-socket's recvfrom() no ancillary data, so IPv6 receives
+ * through the addon's receiver (recv6.ts), which reads the hop limit and the
+ * destination; the raw-socket IPv6 socket then only sends (see open()).
  */
 
 // Linux socket option numbers (raw-socket exports only a few by name)
 const SOL_SOCKET = 1;
+const SO_RCVBUF = 8;
 const SO_BINDTODEVICE = 25;
+const SO_ATTACH_FILTER = 26;
 const SO_RCVBUFFORCE = 33;
 /** a burst of adverts (or a flood) waits here while the event loop is busy; the kernel default (~200 KB) holds ~90 packets */
 const DEFAULT_RCVBUF = 4 * 1024 * 1024;
@@ -30,8 +39,6 @@ const IPPROTO_IPV6 = 41;
 const IPV6_MULTICAST_IF = 17;
 const IPV6_MULTICAST_HOPS = 18;
 const IPV6_MULTICAST_LOOP = 19;
-const IPV6_ADD_MEMBERSHIP = 20;
-const IPV6_DROP_MEMBERSHIP = 21;
 const IPV6_HDRINCL = 36;
 
 interface RawSocket {
@@ -80,6 +87,8 @@ export class ChannelError extends Error {
 /** A raw socket for protocol 112 on one interface and family. */
 export class VrrpChannel {
   private sock: RawSocket | undefined;
+  /** IPv6: the receiving side (the raw-socket socket only sends) */
+  private receiver: Vrrp6Receiver | undefined;
   private ipId = 0;
   private closed = false;
   private listener: ((rx: Received | Buffer) => void) | undefined;
@@ -89,8 +98,11 @@ export class VrrpChannel {
 
   constructor(readonly options: ChannelOptions) {}
 
-  /** Opens the socket, binds it to the interface, joins the groups. Throws a ChannelError naming what failed. */
-  /** IPv4 packets arrive whole (header included, as a Buffer); IPv6 ones as a Received without a destination. */
+  /**
+   * Opens the socket, binds it to the interface, joins the groups. Throws a ChannelError naming what failed.
+   * IPv4 packets arrive whole (header included, as a Buffer); IPv6 ones as a Received with the
+   * destination and hop limit the kernel reported (and the ifindex).
+   */
   open(onPacket: (rx: Received | Buffer) => void, onError: (err: Error) => void): void {
     const o = this.options;
     this.listener = onPacket;
@@ -112,10 +124,23 @@ export class VrrpChannel {
         throw new ChannelError(`${label} for the ${what}: ${(err as Error).message}`);
       }
     };
+    if (o.family === 6) {
+      // This socket only sends; the receiver reads. raw-socket must not read it (pauseRecv, before the
+      // event loop ever polls it), and the kernel must not queue it a copy of every packet for protocol
+      // 112 either: a BPF program that accepts nothing drops each copy before it is queued (counted in
+      // the socket's drops, /proc/net/raw6). What came in before the filter (microseconds, and not yet
+      // bound to the interface) is bounded by the smallest receive buffer the kernel allows.
+      sock.pauseRecv();
+      step('attaching a drop-all filter (SO_ATTACH_FILTER)', () => {
+        const prog = dropAllFilter();
+        sock.setOption(SOL_SOCKET, SO_ATTACH_FILTER, prog, prog.length);
+      });
+      step('shrinking the receive buffer', () => sock.setOption(SOL_SOCKET, SO_RCVBUF, 0));
+    }
     const ifnameBuf = Buffer.from(`${o.ifname}\0`);
     step('binding to the interface', () => sock.setOption(SOL_SOCKET, SO_BINDTODEVICE, ifnameBuf, ifnameBuf.length));
-    // FORCE: root may pass net.core.rmem_max, as keepalived's kernel_rx_buf_size does
-    step('setting the receive buffer', () => sock.setOption(SOL_SOCKET, SO_RCVBUFFORCE, o.rcvBuf ?? DEFAULT_RCVBUF));
+    // FORCE: root may pass net.core.rmem_max, as keepalived's kernel_rx_buf_size does (IPv6: the receiver's)
+    if (o.family === 4) step('setting the receive buffer', () => sock.setOption(SOL_SOCKET, SO_RCVBUFFORCE, o.rcvBuf ?? DEFAULT_RCVBUF));
     if (o.family === 4) {
       step('IP_HDRINCL', () => sock.setOption(IPPROTO_IP, IP_HDRINCL, 1));
       step('choosing the multicast interface', () => sock.setOption(IPPROTO_IP, IP_MULTICAST_IF, mreqn('0.0.0.0', o.ifindex), 12));
@@ -126,23 +151,33 @@ export class VrrpChannel {
       step('choosing the multicast interface', () => sock.setOption(IPPROTO_IPV6, IPV6_MULTICAST_IF, o.ifindex));
       step('setting the multicast hop limit', () => sock.setOption(IPPROTO_IPV6, IPV6_MULTICAST_HOPS, 255));
       step('turning off multicast loop', () => sock.setOption(IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 0));
-      for (const g of o.groups) step(`joining ${g}`, () => sock.setOption(IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, mreq6(g, o.ifindex), 20));
+      // the groups are joined by the receiver
     }
-    sock.on('message', (buf, source) => this.onMessage(buf, source));
+    if (o.family === 4) sock.on('message', (buf) => this.onMessage(buf));
     sock.on('error', (err) => {
       if (!this.closed) this.errorListener?.(new ChannelError(`${what}: ${err.message}`));
     });
+    if (o.family === 6) {
+      try {
+        this.receiver = openVrrp6Receiver(
+          { ifname: o.ifname, ifindex: o.ifindex, groups: o.groups, rcvBuf: o.rcvBuf ?? DEFAULT_RCVBUF },
+          (rx) => {
+            if (!this.closed) this.listener?.(rx);
+          },
+          (err) => {
+            if (!this.closed) this.errorListener?.(new ChannelError(`${what}: ${err.message}`));
+          },
+        );
+      } catch (err) {
+        this.close();
+        throw new ChannelError(`opening the receiver for the ${what}: ${(err as Error).message}`);
+      }
+    }
   }
 
-  private onMessage(buf: Buffer, source: string): void {
+  private onMessage(buf: Buffer): void {
     // raw-socket hands a view of a buffer it reuses: copy what we keep
-    const data = Buffer.from(buf);
-    if (this.options.family === 4) {
-      this.listener?.(data);
-    } else {
-      // IPv6 raw sockets deliver no header: the destination is the group (or our unicast address)
-      this.listener?.({ family: 6, src: source.replace(/%.*$/, ''), dst: '', ttl: undefined, payload: data });
-    }
+    this.listener?.(Buffer.from(buf));
   }
 
   /** Sends one VRRP packet from `src` to `dst`. Errors go to the error listener, never thrown. */
@@ -167,13 +202,16 @@ export class VrrpChannel {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    const receiver = this.receiver;
+    this.receiver = undefined;
+    // closing the receiver's socket leaves its groups
+    receiver?.close();
     const sock = this.sock;
     this.sock = undefined;
     if (!sock) return;
-    for (const g of this.options.groups) {
+    for (const g of this.options.family === 4 ? this.options.groups : []) {
       try {
-        if (this.options.family === 4) sock.setOption(IPPROTO_IP, IP_DROP_MEMBERSHIP, mreqn(g, this.options.ifindex), 12);
-        else sock.setOption(IPPROTO_IPV6, IPV6_DROP_MEMBERSHIP, mreq6(g, this.options.ifindex), 20);
+        sock.setOption(IPPROTO_IP, IP_DROP_MEMBERSHIP, mreqn(g, this.options.ifindex), 12);
       } catch {
         // the interface may be gone; closing the socket drops the membership anyway
       }
@@ -233,13 +271,6 @@ function mreqn(group: string, ifindex: number): Buffer {
   const b = Buffer.alloc(12);
   writeIpv4(b, 0, group);
   b.writeInt32LE(ifindex, 8);
-  return b;
-}
-
-function mreq6(group: string, ifindex: number): Buffer {
-  const b = Buffer.alloc(20);
-  ipv6Bytes(group).copy(b, 0);
-  b.writeInt32LE(ifindex, 16);
   return b;
 }
 

@@ -1,0 +1,535 @@
+/*
+ * alived's IPv6 VRRP receiver: what raw-socket's recvfrom() cannot tell, the
+ * hop limit and the destination address of a received advert, read from
+ * ancillary data (IPV6_RECVHOPLIMIT, IPV6_RECVPKTINFO) as keepalived does.
+ *
+ *   openRecv6(ifname, ifindex, groups, rcvBuf, onPacket, onError) -> handle
+ *       socket(AF_INET6, SOCK_RAW, 112), non-blocking, SO_BINDTODEVICE ifname,
+ *       SO_RCVBUFFORCE rcvBuf (0: the kernel's default), IPV6_RECVHOPLIMIT and
+ *       IPV6_RECVPKTINFO on, IPV6_ADD_MEMBERSHIP of every group on ifindex;
+ *       then polled on Node's event loop (uv_poll). For each packet:
+ *         onPacket(payload: Buffer, src: string, dst: string, hopLimit: number | undefined, ifindex: number)
+ *       (dst is '' and hopLimit undefined if the kernel sent no such data);
+ *       a failed recvmsg() or poll calls onError(err) instead.
+ *   closeRecv6(handle)    stops polling and closes the socket; idempotent, and
+ *                         safe from inside onPacket (no packet follows)
+ *   dropAllFilter()       -> Buffer: a struct sock_fprog for SO_ATTACH_FILTER
+ *                         whose one instruction (ret 0) drops every packet:
+ *                         for raw sockets that only send (raw-socket's setOption)
+ *
+ * An open receiver keeps itself alive (and the event loop running), as any
+ * Node socket does, until closeRecv6(); the garbage collector then frees it.
+ * Errors are Error objects with `code` (ENODEV, ...), `errno` (negated, as
+ * Node's), `syscall`, `ifname`, `step` and a message naming the interface and
+ * the step. Everything here runs on the thread of the env's event loop.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* struct in6_pktinfo, strerrorname_np */
+#endif
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <uv.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <linux/filter.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define VRRP_PROTO 112
+/* an IPv6 payload (no jumbograms) is at most this long */
+#define MAX_PAYLOAD 65535
+/* packets read per wakeup: a flood must not starve the loop's timers (the adverts we send) */
+#define BURST 64
+#define MAX_GROUPS 64
+
+typedef struct recv6 {
+  napi_env env;
+  int fd; /* -1 once closed */
+  int ifindex;
+  char ifname[IFNAMSIZ];
+  uv_poll_t poll;
+  bool poll_started; /* uv_poll_init done and uv_close not called */
+  bool poll_closed;  /* the poll handle's memory is free to go: closed, or never initialised */
+  bool finalized;    /* the JS object is gone */
+  bool cleanup_hook; /* an env cleanup hook is registered */
+  int in_callback;   /* depth of calls into JS from on_readable */
+  bool release_due;  /* closed inside a callback: release() once it returns */
+  napi_ref on_packet;
+  napi_ref on_error;
+  napi_ref self; /* strong while open: an open receiver is never collected */
+  napi_async_context async;
+  unsigned char *buf;
+} recv6;
+
+static const napi_type_tag RECV6_TAG = {0x616c697665645f72ULL, 0x6563763676727270ULL};
+
+/* ret 0: accept no byte of any packet */
+static struct sock_filter drop_all_insns[] = {BPF_STMT(BPF_RET | BPF_K, 0)};
+
+static void throw_pending_or(napi_env env, const char *msg) {
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return;
+  napi_throw_error(env, "ERR_ALIVED_RECV6_INTERNAL", msg);
+}
+
+#define CHECK(env, call)                                         \
+  do {                                                           \
+    if ((call) != napi_ok) {                                     \
+      throw_pending_or(env, "internal N-API failure in " #call); \
+      return NULL;                                               \
+    }                                                            \
+  } while (0)
+
+static napi_value throw_type(napi_env env, const char *msg) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+  return NULL;
+}
+
+static napi_value throw_range(napi_env env, const char *msg) {
+  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+  return NULL;
+}
+
+static const char *errno_name(int err, char *spare, size_t size) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+  const char *name = strerrorname_np(err);
+  if (name != NULL) return name;
+#endif
+  snprintf(spare, size, "E%d", err);
+  return spare;
+}
+
+static bool set_str(napi_env env, napi_value obj, const char *key, const char *value) {
+  napi_value v;
+  return napi_create_string_utf8(env, value, NAPI_AUTO_LENGTH, &v) == napi_ok && napi_set_named_property(env, obj, key, v) == napi_ok;
+}
+
+/*
+ * An Error for errno `err` from `syscall` during `step` on `ifname`:
+ * "IPv6 VRRP receiver on eth0: joining ff02::12 (setsockopt IPV6_ADD_MEMBERSHIP): No such device (ENODEV)".
+ * NULL if even that could not be made (an exception is then pending).
+ */
+static napi_value make_error(napi_env env, const char *ifname, int err, const char *step, const char *syscall) {
+  char text[512], spare[16];
+  const char *code = errno_name(err, spare, sizeof spare);
+  snprintf(text, sizeof text, "IPv6 VRRP receiver on %s: %s (%s): %s (%s)", ifname, step, syscall, strerror(err), code);
+  napi_value msg, error, errno_value;
+  if (napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg) != napi_ok || napi_create_error(env, NULL, msg, &error) != napi_ok ||
+      napi_create_int32(env, -err, &errno_value) != napi_ok || napi_set_named_property(env, error, "errno", errno_value) != napi_ok ||
+      !set_str(env, error, "code", code) || !set_str(env, error, "syscall", syscall) || !set_str(env, error, "ifname", ifname) ||
+      !set_str(env, error, "step", step)) {
+    return NULL;
+  }
+  return error;
+}
+
+static napi_value throw_errno(napi_env env, const char *ifname, int err, const char *step, const char *syscall) {
+  napi_value error = make_error(env, ifname, err, step, syscall);
+  if (error == NULL) {
+    throw_pending_or(env, "cannot create the error of the IPv6 VRRP receiver");
+    return NULL;
+  }
+  napi_throw(env, error);
+  return NULL;
+}
+
+static void maybe_free(recv6 *r) {
+  if (r->poll_closed && r->finalized) {
+    free(r->buf);
+    free(r);
+  }
+}
+
+static void on_poll_closed(uv_handle_t *handle) {
+  recv6 *r = handle->data;
+  r->poll_closed = true;
+  maybe_free(r);
+}
+
+static void on_env_cleanup(void *arg);
+
+/* Stops polling and closes the socket; drops the callbacks. No JS runs. Idempotent. */
+static void shut(recv6 *r) {
+  if (r->poll_started) {
+    r->poll_started = false;
+    uv_poll_stop(&r->poll);
+    /* uv_close() forgets the descriptor at once; only the memory waits for on_poll_closed */
+    uv_close((uv_handle_t *)&r->poll, on_poll_closed);
+  }
+  if (r->fd >= 0) {
+    /* released whatever close() says; retrying could close another's descriptor */
+    close(r->fd);
+    r->fd = -1;
+  }
+  if (r->on_packet != NULL) {
+    napi_delete_reference(r->env, r->on_packet);
+    r->on_packet = NULL;
+  }
+  if (r->on_error != NULL) {
+    napi_delete_reference(r->env, r->on_error);
+    r->on_error = NULL;
+  }
+}
+
+/* After shut(): ends the async context and lets the JS object be collected. Not while a callback runs. */
+static void release(recv6 *r, bool from_cleanup_hook) {
+  r->release_due = false;
+  if (r->cleanup_hook && !from_cleanup_hook) napi_remove_env_cleanup_hook(r->env, on_env_cleanup, r);
+  r->cleanup_hook = false;
+  if (r->async != NULL) {
+    napi_async_destroy(r->env, r->async);
+    r->async = NULL;
+  }
+  if (r->self != NULL) {
+    napi_delete_reference(r->env, r->self);
+    r->self = NULL;
+  }
+}
+
+static void close_receiver(recv6 *r) {
+  shut(r);
+  if (r->in_callback > 0) r->release_due = true;
+  else release(r, false);
+}
+
+/* the env goes away (process exit, worker end): close, so the loop can close without our handle */
+static void on_env_cleanup(void *arg) {
+  recv6 *r = arg;
+  shut(r);
+  release(r, true);
+}
+
+static void finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  recv6 *r = data;
+  /* only a closed receiver loses its last reference, but an env being torn down finalizes everything */
+  shut(r);
+  r->self = NULL; /* the reference goes with the env */
+  r->finalized = true;
+  maybe_free(r);
+}
+
+/* Calls a JS callback in the receiver's async context; a throw becomes an uncaught exception. False: JS cannot run. */
+static bool call_js(recv6 *r, napi_ref fn_ref, size_t argc, napi_value *argv) {
+  napi_env env = r->env;
+  napi_value fn, recv;
+  if (fn_ref == NULL || napi_get_reference_value(env, fn_ref, &fn) != napi_ok || fn == NULL) return true;
+  if (r->self == NULL || napi_get_reference_value(env, r->self, &recv) != napi_ok || recv == NULL) {
+    if (napi_get_undefined(env, &recv) != napi_ok) return false;
+  }
+  r->in_callback++;
+  napi_status status = napi_make_callback(env, r->async, recv, fn, argc, argv, NULL);
+  r->in_callback--;
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+    napi_value exc;
+    /* as Node does for its own callbacks: 'uncaughtException', or the process ends */
+    if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) napi_fatal_exception(env, exc);
+    return true;
+  }
+  return status == napi_ok;
+}
+
+static void report_error(recv6 *r, int err, const char *step, const char *syscall) {
+  napi_value error = make_error(r->env, r->ifname, err, step, syscall);
+  if (error == NULL) {
+    napi_value exc;
+    napi_get_and_clear_last_exception(r->env, &exc);
+    return;
+  }
+  call_js(r, r->on_error, 1, &error);
+}
+
+/* One packet to onPacket. False: stop reading (JS cannot run). */
+static bool deliver(recv6 *r, size_t len, const struct sockaddr_in6 *from, const struct in6_pktinfo *info, int hop_limit) {
+  napi_env env = r->env;
+  char src[INET6_ADDRSTRLEN] = "", dst[INET6_ADDRSTRLEN] = "";
+  napi_value argv[5];
+  void *copy;
+  if (from != NULL) inet_ntop(AF_INET6, &from->sin6_addr, src, sizeof src);
+  if (info != NULL) inet_ntop(AF_INET6, &info->ipi6_addr, dst, sizeof dst);
+  if (napi_create_buffer_copy(env, len, r->buf, &copy, &argv[0]) != napi_ok ||
+      napi_create_string_utf8(env, src, NAPI_AUTO_LENGTH, &argv[1]) != napi_ok ||
+      napi_create_string_utf8(env, dst, NAPI_AUTO_LENGTH, &argv[2]) != napi_ok ||
+      (hop_limit >= 0 ? napi_create_int32(env, hop_limit, &argv[3]) : napi_get_undefined(env, &argv[3])) != napi_ok ||
+      napi_create_int32(env, info != NULL ? (int)info->ipi6_ifindex : r->ifindex, &argv[4]) != napi_ok) {
+    napi_value exc;
+    bool pending = false;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(env, &exc);
+    return false;
+  }
+  return call_js(r, r->on_packet, 5, argv);
+}
+
+static void on_readable(uv_poll_t *handle, int status, int events) {
+  (void)events;
+  recv6 *r = handle->data;
+  if (r->fd < 0) return;
+  napi_env env = r->env;
+  napi_handle_scope outer;
+  if (napi_open_handle_scope(env, &outer) != napi_ok) return;
+
+  if (status < 0) {
+    /* the poll itself failed: stop it rather than spin, and say so */
+    uv_poll_stop(&r->poll);
+    report_error(r, -status, "polling the socket", "uv_poll");
+  } else {
+    for (int i = 0; i < BURST && r->fd >= 0; i++) {
+      struct sockaddr_in6 from;
+      struct iovec iov = {.iov_base = r->buf, .iov_len = MAX_PAYLOAD};
+      union {
+        struct cmsghdr align;
+        char space[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(int)) + 64];
+      } control;
+      struct msghdr msg;
+      memset(&msg, 0, sizeof msg);
+      memset(&from, 0, sizeof from);
+      msg.msg_name = &from;
+      msg.msg_namelen = sizeof from;
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control.space;
+      msg.msg_controllen = sizeof control.space;
+
+      ssize_t n = recvmsg(r->fd, &msg, MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        report_error(r, errno, "receiving a packet", "recvmsg");
+        break;
+      }
+      struct in6_pktinfo info;
+      bool have_info = false;
+      int hop_limit = -1;
+      for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != IPPROTO_IPV6) continue;
+        if (c->cmsg_type == IPV6_HOPLIMIT && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+          int v;
+          memcpy(&v, CMSG_DATA(c), sizeof v);
+          if (v >= 0 && v <= 255) hop_limit = v;
+        } else if (c->cmsg_type == IPV6_PKTINFO && c->cmsg_len >= CMSG_LEN(sizeof info)) {
+          memcpy(&info, CMSG_DATA(c), sizeof info);
+          have_info = true;
+        }
+      }
+      napi_handle_scope scope;
+      if (napi_open_handle_scope(env, &scope) != napi_ok) break;
+      bool go_on = deliver(r, (size_t)n, msg.msg_namelen >= sizeof from ? &from : NULL, have_info ? &info : NULL, hop_limit);
+      napi_close_handle_scope(env, scope);
+      if (!go_on) break;
+    }
+  }
+
+  napi_close_handle_scope(env, outer);
+  if (r->release_due && r->in_callback == 0) release(r, false);
+}
+
+/* --- arguments --------------------------------------------------------------------------------- */
+
+static bool is_type(napi_env env, napi_value v, napi_valuetype want) {
+  napi_valuetype t;
+  return napi_typeof(env, v, &t) == napi_ok && t == want;
+}
+
+/* an integer in [min, max] from a number argument; false with an exception thrown */
+static bool get_int(napi_env env, napi_value v, int min, int max, const char *msg_type, const char *msg_range, int *out) {
+  double d;
+  if (!is_type(env, v, napi_number)) {
+    throw_type(env, msg_type);
+    return false;
+  }
+  if (napi_get_value_double(env, v, &d) != napi_ok) {
+    throw_pending_or(env, msg_type);
+    return false;
+  }
+  if (!(d >= min && d <= max) || d != (double)(int)d) {
+    throw_range(env, msg_range);
+    return false;
+  }
+  *out = (int)d;
+  return true;
+}
+
+static napi_value js_open(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 6) return throw_type(env, "openRecv6(ifname, ifindex, groups, rcvBuf, onPacket, onError): six arguments are needed");
+
+  /* ifname: 1 to IFNAMSIZ-1 bytes, no NUL, no '/' (the kernel's dev_valid_name) */
+  char ifname[IFNAMSIZ];
+  size_t len = 0;
+  if (!is_type(env, argv[0], napi_string)) return throw_type(env, "openRecv6: ifname must be a string");
+  CHECK(env, napi_get_value_string_utf8(env, argv[0], NULL, 0, &len));
+  if (len == 0 || len >= IFNAMSIZ) return throw_range(env, "openRecv6: ifname must be 1 to 15 bytes long");
+  CHECK(env, napi_get_value_string_utf8(env, argv[0], ifname, sizeof ifname, &len));
+  if (strlen(ifname) != len || strchr(ifname, '/') != NULL || strcmp(ifname, ".") == 0 || strcmp(ifname, "..") == 0) {
+    return throw_range(env, "openRecv6: ifname is not a valid interface name");
+  }
+
+  int ifindex, rcvbuf;
+  if (!get_int(env, argv[1], 1, INT_MAX, "openRecv6: ifindex must be a number", "openRecv6: ifindex must be an integer from 1 to 2147483647", &ifindex)) return NULL;
+
+  bool is_array = false;
+  uint32_t ngroups = 0;
+  CHECK(env, napi_is_array(env, argv[2], &is_array));
+  if (!is_array) return throw_type(env, "openRecv6: groups must be an array of IPv6 multicast addresses");
+  CHECK(env, napi_get_array_length(env, argv[2], &ngroups));
+  if (ngroups > MAX_GROUPS) return throw_range(env, "openRecv6: at most 64 groups");
+  struct ipv6_mreq mreq[MAX_GROUPS];
+  char group_text[MAX_GROUPS][64];
+  for (uint32_t i = 0; i < ngroups; i++) {
+    napi_value g;
+    size_t glen = 0;
+    CHECK(env, napi_get_element(env, argv[2], i, &g));
+    if (!is_type(env, g, napi_string)) return throw_type(env, "openRecv6: groups must be an array of IPv6 multicast addresses");
+    CHECK(env, napi_get_value_string_utf8(env, g, group_text[i], sizeof group_text[i], &glen));
+    memset(&mreq[i], 0, sizeof mreq[i]);
+    if (glen >= sizeof group_text[i] - 1 || strlen(group_text[i]) != glen || inet_pton(AF_INET6, group_text[i], &mreq[i].ipv6mr_multiaddr) != 1) {
+      return throw_range(env, "openRecv6: a group is not an IPv6 address");
+    }
+    if (!IN6_IS_ADDR_MULTICAST(&mreq[i].ipv6mr_multiaddr)) return throw_range(env, "openRecv6: a group is not an IPv6 multicast address (ff00::/8)");
+    mreq[i].ipv6mr_interface = (unsigned)ifindex;
+  }
+
+  if (!get_int(env, argv[3], 0, INT_MAX, "openRecv6: rcvBuf must be a number", "openRecv6: rcvBuf must be an integer from 0 to 2147483647", &rcvbuf)) return NULL;
+  if (!is_type(env, argv[4], napi_function)) return throw_type(env, "openRecv6: onPacket must be a function");
+  if (!is_type(env, argv[5], napi_function)) return throw_type(env, "openRecv6: onError must be a function");
+
+  uv_loop_t *loop = NULL;
+  CHECK(env, napi_get_uv_event_loop(env, &loop));
+
+  /* --- the socket ---------------------------------------------------------------------------- */
+  int fd = socket(AF_INET6, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, VRRP_PROTO);
+  if (fd < 0) return throw_errno(env, ifname, errno, "opening a raw IPv6 socket for protocol 112", "socket");
+  const int on = 1;
+  const char *step = NULL, *call = "setsockopt";
+  char join_step[64 + 32];
+  if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)strlen(ifname) + 1) < 0) step = "binding to the interface (SO_BINDTODEVICE)";
+  else if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0) step = "setting the receive buffer (SO_RCVBUFFORCE)";
+  else if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &on, sizeof on) < 0) step = "asking for the hop limit (IPV6_RECVHOPLIMIT)";
+  else if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on) < 0) step = "asking for the destination (IPV6_RECVPKTINFO)";
+  else {
+    for (uint32_t i = 0; i < ngroups; i++) {
+      if (setsockopt(fd, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, &mreq[i], sizeof mreq[i]) < 0) {
+        snprintf(join_step, sizeof join_step, "joining %s (IPV6_ADD_MEMBERSHIP)", group_text[i]);
+        step = join_step;
+        break;
+      }
+    }
+  }
+  if (step != NULL) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, ifname, err, step, call);
+  }
+
+  recv6 *r = calloc(1, sizeof *r);
+  unsigned char *buf = malloc(MAX_PAYLOAD);
+  if (r == NULL || buf == NULL) {
+    free(r);
+    free(buf);
+    close(fd);
+    return throw_errno(env, ifname, ENOMEM, "allocating the receiver", "malloc");
+  }
+  r->env = env;
+  r->fd = fd;
+  r->ifindex = ifindex;
+  memcpy(r->ifname, ifname, sizeof r->ifname);
+  r->buf = buf;
+  r->poll_closed = true; /* until uv_poll_init */
+
+  napi_value handle;
+  if (napi_create_object(env, &handle) != napi_ok || napi_wrap(env, handle, r, finalize, NULL, NULL) != napi_ok) {
+    close(fd);
+    free(buf);
+    free(r);
+    throw_pending_or(env, "cannot create the IPv6 VRRP receiver handle");
+    return NULL;
+  }
+  /* from here the finalizer owns r; a failure below shuts it and lets it go */
+  napi_value name;
+  if (napi_type_tag_object(env, handle, &RECV6_TAG) != napi_ok || napi_create_reference(env, argv[4], 1, &r->on_packet) != napi_ok ||
+      napi_create_reference(env, argv[5], 1, &r->on_error) != napi_ok ||
+      napi_create_string_utf8(env, "alived:Vrrp6Receiver", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_async_init(env, handle, name, &r->async) != napi_ok || napi_create_reference(env, handle, 1, &r->self) != napi_ok) {
+    close_receiver(r);
+    throw_pending_or(env, "cannot set up the IPv6 VRRP receiver");
+    return NULL;
+  }
+  if (napi_add_env_cleanup_hook(env, on_env_cleanup, r) != napi_ok) {
+    close_receiver(r);
+    throw_pending_or(env, "cannot register the IPv6 VRRP receiver's cleanup");
+    return NULL;
+  }
+  r->cleanup_hook = true;
+
+  int uverr = uv_poll_init_socket(loop, &r->poll, fd);
+  if (uverr == 0) {
+    r->poll.data = r;
+    r->poll_closed = false;
+    r->poll_started = true;
+    uverr = uv_poll_start(&r->poll, UV_READABLE, on_readable);
+  }
+  if (uverr != 0) {
+    close_receiver(r);
+    return throw_errno(env, ifname, -uverr, "polling the socket", "uv_poll_start");
+  }
+  return handle;
+}
+
+/* the receiver in argument `value`, or NULL with a TypeError thrown */
+static recv6 *get_receiver(napi_env env, napi_value value) {
+  bool tagged = false;
+  void *data = NULL;
+  if (!is_type(env, value, napi_object) || napi_check_object_type_tag(env, value, &RECV6_TAG, &tagged) != napi_ok || !tagged ||
+      napi_unwrap(env, value, &data) != napi_ok || data == NULL) {
+    throw_type(env, "closeRecv6(handle): the argument must be a handle returned by openRecv6()");
+    return NULL;
+  }
+  return data;
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) return throw_type(env, "closeRecv6(handle): the handle is missing");
+  recv6 *r = get_receiver(env, argv[0]);
+  if (r == NULL) return NULL;
+  close_receiver(r);
+  return NULL;
+}
+
+static napi_value js_drop_all_filter(napi_env env, napi_callback_info info) {
+  (void)info;
+  /* the kernel copies the program during setsockopt(); the instruction is static anyway */
+  struct sock_fprog prog;
+  memset(&prog, 0, sizeof prog);
+  prog.len = sizeof drop_all_insns / sizeof drop_all_insns[0];
+  prog.filter = drop_all_insns;
+  napi_value result;
+  void *copy;
+  CHECK(env, napi_create_buffer_copy(env, sizeof prog, &prog, &copy, &result));
+  return result;
+}
+
+napi_value alived_recv6_init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"openRecv6", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"closeRecv6", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"dropAllFilter", NULL, js_drop_all_filter, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  return exports;
+}
