@@ -22,14 +22,6 @@ export const DEFAULT_DELAY_BEFORE_RETRY_S = 1;
 export const WEIGHT_LIMIT = 2147483647;
 
 export interface CheckerPlan {
-  /** unique in its plan: the real server's id and the checker's place in its block */
-  readonly id: string;
-  /**
-   * What a checker is across a reload: same virtual and real server, same
-   * keyword, same target and same check (its block without the scheduling
-   * keywords), as keepalived's checker compare functions decide.
-   */
-  readonly match: string;
   readonly keyword: string;
   /** the plugin that registered the keyword, named in every log line about a misbehaving check */
   readonly plugin: string;
@@ -99,12 +91,21 @@ export interface CheckPlan {
   readonly scriptUser: ScriptUserName | undefined;
 }
 
+/** one empty list shared by the 10,000 real servers that have nothing to put in it */
+const NONE: readonly never[] = Object.freeze([]);
+
 /** the block keys the scheduler reads; a checker that keeps them matches across a reload whatever they say */
 const SCHEDULING_KEYS = new Set(['retry', 'delayBeforeRetry', 'warmup', 'delayLoop', 'alpha', 'logAllFailures']);
 
-/** the block as JSON without positions and scheduling keys: equal blocks check the same thing */
-function fingerprint(config: unknown): string {
-  return JSON.stringify(config, (key, value) => (key === 'pos' || SCHEDULING_KEYS.has(key) ? undefined : value));
+/**
+ * What a checker of a real server is across a reload: same keyword, same
+ * target and same check (its block without positions and scheduling
+ * keywords), as keepalived's checker compare functions decide. Computed at
+ * reload only: 10,000 such strings need not live in the running plan.
+ */
+export function checkerMatchKey(cp: CheckerPlan): string {
+  const check = JSON.stringify(cp.config, (key, value) => (key === 'pos' || SCHEDULING_KEYS.has(key) ? undefined : value));
+  return `${cp.keyword}|${cp.target.address}|${cp.target.port}|${check}`;
 }
 
 interface CheckerBlock {
@@ -131,6 +132,8 @@ type Global = Partial<{
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 const bool = (v: unknown): boolean | undefined => (typeof v === 'boolean' ? v : undefined);
 const ms = (seconds: number): number => Math.round(seconds * 1000);
+/** timers have millisecond resolution: a sub-millisecond delay_loop is 1 ms, never a busy loop */
+const atLeast1ms = (seconds: number): number => Math.max(1, ms(seconds));
 
 function protocolOf(vs: VirtualServerConfig): ServiceProtocol | undefined {
   const p = (vs as { protocol?: string }).protocol;
@@ -185,7 +188,7 @@ export function planChecks(model: ConfigModel, checkers: ReadonlyMap<string, Reg
     const realServers: RealServerPlan[] = [];
     const seenRs = new Set<string>();
     for (const rs of vs.realServer) {
-      const plan = planRealServer(vs, rs, key, protocol, vsMethod, g, logAllFailuresGlobal, id, checkers);
+      const plan = planRealServer(vs, rs, key, protocol, vsMethod, g, logAllFailuresGlobal, checkers);
       // a duplicate real server: keepalived removes the second (the config already warned)
       if (seenRs.has(plan.id)) continue;
       seenRs.add(plan.id);
@@ -244,7 +247,6 @@ function planRealServer(
   vsMethod: LvsMethodName,
   g: Global,
   logAllFailuresGlobal: boolean,
-  vsId: string,
   checkers: ReadonlyMap<string, Registered<CheckerDefinition<any>>>,
 ): RealServerPlan {
   const method = rs.lvsMethod?.method ?? vsMethod;
@@ -254,13 +256,13 @@ function planRealServer(
   const vsTimeouts = vs as unknown as CheckerBlock;
   const rsTimeouts = rs as unknown as CheckerBlock;
   const plans: CheckerPlan[] = [];
-  const notRun: Array<{ keyword: string; plugin: string }> = [];
-  rs.extensions.forEach((ext, index) => {
+  let notRun: Array<{ keyword: string; plugin: string }> | undefined;
+  for (const ext of rs.extensions) {
     const reg = checkers.get(ext.keyword);
-    if (!reg) return;
+    if (!reg) continue;
     if (!reg.def.create) {
-      notRun.push({ keyword: ext.keyword, plugin: reg.owner });
-      return;
+      (notRun ??= []).push({ keyword: ext.keyword, plugin: reg.owner });
+      continue;
     }
     const c = (ext.value ?? {}) as CheckerBlock;
     const def = reg.def as CheckerDefinition<unknown>;
@@ -287,22 +289,20 @@ function planRealServer(
       ...(protocol ? { protocol } : {}),
     };
     plans.push({
-      id: `${vsId}|${id}|${index}`,
-      match: `${vsId}|${id}|${ext.keyword}|${target.address}|${target.port}|${fingerprint(ext.value)}`,
       keyword: ext.keyword,
       plugin: reg.owner,
       def,
       config: ext.value,
       target,
-      delayLoopMs: ms(delayLoop),
-      timeoutMs: ms(timeout),
+      delayLoopMs: atLeast1ms(delayLoop),
+      timeoutMs: atLeast1ms(timeout),
       retry: Math.max(0, Math.trunc(retry)),
       delayBeforeRetryMs: ms(delayBeforeRetry),
       warmupMs: ms(warmup),
       alpha: bool(c.alpha) ?? rs.alpha ?? vs.alpha,
       logAllFailures: bool(c.logAllFailures) ?? logAllFailuresGlobal,
     });
-  });
+  }
   return {
     id,
     name: formatService(rs.address, port, protocol),
@@ -316,6 +316,6 @@ function planRealServer(
     // the one smtp_alert whose default is on, for backwards compatibility (check_data.c)
     smtpAlert: rs.smtpAlert ?? g.smtpAlertChecker ?? g.smtpAlert ?? true,
     checkers: plans,
-    notRun,
+    notRun: notRun ?? NONE,
   };
 }

@@ -1,13 +1,14 @@
-import type { Logger } from '../log/logger';
+import type { Level, Logger } from '../log/logger';
 import type { CheckResultEvent, Endpoint, QuorumChangeEvent, RealServerChangeEvent } from '../plugin/events';
 import type { AlivedHooks } from '../plugin/hooks';
 import type { Checker, CheckResult } from '../plugin/types';
 import type { ScriptToRun } from '../script/launcher';
 import type { CheckClock, CheckTimer } from './clock';
 import { formatSeconds } from './format';
-import type { CheckerPlan, CheckPlan, VirtualServerPlan } from './plan';
+import { checkerMatchKey, type CheckerPlan, type CheckPlan, type VirtualServerPlan } from './plan';
 import { realWeight, RealServerState, VirtualServerState, type VirtualServerPool } from './pool';
 import { LatenessHistogram, type Percentiles } from './stats';
+import { TimerQueue } from './timer-queue';
 import { checkResultShape } from './tester';
 
 /**
@@ -178,8 +179,8 @@ class CheckerRun {
   hasRun = false;
   retryIt = 0;
   curWeight = 0;
-  // the schedule
-  timer: CheckTimer | undefined;
+  // the schedule: a ticket in the scheduler's TimerQueue while a check is due
+  ticket = 0;
   dueAt = 0;
   attempt: Attempt | undefined;
   // counters
@@ -188,21 +189,62 @@ class CheckerRun {
   contractFailures = 0;
   abandoned = 0;
   lastBroken: string | undefined;
-  last: CheckerStatus['last'];
+  // the last result, in fields: an object per check would live a second and burden the old generation
+  lastOk = false;
+  lastMessage: string | undefined;
+  lastDurationMs = 0;
+  lastTime = 0;
   readonly log: Logger;
 
   constructor(
     readonly plan: CheckerPlan,
     readonly rs: RealServerState,
     readonly vs: VirtualServerState,
-    log: Logger,
+    parent: Logger,
   ) {
-    this.log = log;
+    this.log = new CheckerLogger(parent, this);
   }
 
   /** `TCP_CHECK on service [10.0.0.2]:tcp:80 of VS [10.0.0.1]:tcp:80` */
   get what(): string {
     return `${this.plan.keyword} on service ${this.rs.plan.name} of VS ${this.vs.plan.name}`;
+  }
+}
+
+/**
+ * A child logger made on first use: 10,000 checkers each holding a logger
+ * and its bindings would cost megabytes, and most never log.
+ */
+class CheckerLogger implements Logger {
+  private real: Logger | undefined;
+  constructor(
+    private readonly parent: Logger,
+    private readonly run: CheckerRun,
+  ) {}
+  private get log(): Logger {
+    const { plan, rs, vs } = this.run;
+    return (this.real ??= this.parent.child({ plugin: plan.plugin, checker: plan.keyword, service: rs.plan.name, vs: vs.plan.name }));
+  }
+  debug(o: Record<string, unknown> | string, m?: string): void {
+    if (this.parent.isLevelEnabled('debug')) this.log.debug(o, m);
+  }
+  info(o: Record<string, unknown> | string, m?: string): void {
+    this.log.info(o, m);
+  }
+  notice(o: Record<string, unknown> | string, m?: string): void {
+    this.log.notice(o, m);
+  }
+  warn(o: Record<string, unknown> | string, m?: string): void {
+    this.log.warn(o, m);
+  }
+  error(o: Record<string, unknown> | string, m?: string): void {
+    this.log.error(o, m);
+  }
+  child(b: Record<string, unknown>): Logger {
+    return this.log.child(b);
+  }
+  isLevelEnabled(level: Level): boolean {
+    return this.parent.isLevelEnabled(level);
   }
 }
 
@@ -243,9 +285,11 @@ export class CheckScheduler {
   private readonly dirtyPools = new Set<VirtualServerState>();
   private flushQueued = false;
   private readonly suffix: string;
+  private readonly queue: TimerQueue<CheckerRun>;
 
   constructor(private readonly opts: CheckSchedulerOptions) {
     this.clock = opts.clock;
+    this.queue = new TimerQueue<CheckerRun>(opts.clock, (run) => this.fire(run));
     this.log = opts.log;
     this.suffix = opts.programmed ? '' : ' (pool not programmed)';
   }
@@ -294,10 +338,9 @@ export class CheckScheduler {
   }
 
   private createRun(cp: CheckerPlan, rs: RealServerState, vs: VirtualServerState): CheckerRun {
-    const log = this.log.child({ plugin: cp.plugin, checker: cp.keyword, service: rs.plan.name, vs: vs.plan.name });
-    const run = new CheckerRun(cp, rs, vs, log);
+    const run = new CheckerRun(cp, rs, vs, this.log);
     try {
-      const checker = cp.def.create!(cp.config, { target: cp.target, realServer: rs.plan.endpoint, log });
+      const checker = cp.def.create!(cp.config, { target: cp.target, realServer: rs.plan.endpoint, log: run.log });
       if (!checker || typeof (checker as Checker).check !== 'function') throw new BadChecker(`create() returned ${describeValue(checker)} without a check() function`);
       run.checker = checker;
     } catch (err) {
@@ -436,11 +479,12 @@ export class CheckScheduler {
    * server start down; a real server whose checkers are all up comes up.
    */
   private migrateCheckers(vs: VirtualServerState, oldList: CheckerRun[], rs: RealServerState, newList: CheckerRun[], migrated: Map<CheckerRun, CheckerRun>): void {
-    const available = [...oldList];
+    const available = oldList.map((oc) => ({ oc, key: checkerMatchKey(oc.plan) }));
     for (const nc of newList) {
-      const i = available.findIndex((oc) => oc.plan.match === nc.plan.match);
+      const key = checkerMatchKey(nc.plan);
+      const i = available.findIndex((a) => a.key === key);
       if (i < 0) continue;
-      const oc = available.splice(i, 1)[0]!;
+      const oc = available.splice(i, 1)[0]!.oc;
       if (oc.hasRun && oc.isUp !== nc.isUp) this.setCheckerState(nc, oc.isUp);
       nc.hasRun = oc.hasRun;
       if (oc.retryIt && nc.plan.retry) nc.retryIt = oc.retryIt >= nc.plan.retry ? nc.plan.retry - 1 : oc.retryIt;
@@ -449,7 +493,10 @@ export class CheckScheduler {
       nc.failures = oc.failures;
       nc.contractFailures = oc.contractFailures;
       nc.abandoned = oc.abandoned;
-      nc.last = oc.last;
+      nc.lastOk = oc.lastOk;
+      nc.lastMessage = oc.lastMessage;
+      nc.lastDurationMs = oc.lastDurationMs;
+      nc.lastTime = oc.lastTime;
       nc.dueAt = oc.dueAt;
       migrated.set(nc, oc);
     }
@@ -479,6 +526,7 @@ export class CheckScheduler {
     if (this.stopped) return;
     this.stopped = true;
     for (const run of this.runs) this.cancel(run, 'stop');
+    this.queue.clear();
     await this.closeCheckers(this.runs);
     const scripts: Promise<unknown>[] = [];
     for (const vs of this.vss) this.clearServiceVs(vs, true, scripts);
@@ -487,8 +535,7 @@ export class CheckScheduler {
   }
 
   private cancel(run: CheckerRun, why: 'reload' | 'stop'): void {
-    if (run.timer) this.clock.clearTimer(run.timer);
-    run.timer = undefined;
+    this.queue.cancel(run);
     const a = run.attempt;
     if (a) {
       a.stale = true;
@@ -530,11 +577,10 @@ export class CheckScheduler {
   private schedule(run: CheckerRun, delayMs: number): void {
     if (this.stopped) return;
     run.dueAt = this.clock.now() + delayMs;
-    run.timer = this.clock.setTimer(delayMs, () => this.fire(run));
+    this.queue.push(run, run.dueAt);
   }
 
   private fire(run: CheckerRun): void {
-    run.timer = undefined;
     if (this.stopped) return;
     const start = this.clock.now();
     const late = start - run.dueAt;
@@ -651,7 +697,10 @@ export class CheckScheduler {
       run.failures++;
       this.totals.failures++;
     }
-    run.last = { ok: outcome.ok, message, durationMs, time };
+    run.lastOk = outcome.ok;
+    run.lastMessage = message;
+    run.lastDurationMs = durationMs;
+    run.lastTime = time;
     this.emitCheckResult(run, outcome.ok, message, durationMs, time);
     if (run.log.isLevelEnabled('debug')) run.log.debug({ ok: outcome.ok, result: message, durationMs: Math.round(durationMs) }, `${run.what}: ${outcome.ok ? 'success' : 'failure'}`);
 
@@ -1027,13 +1076,13 @@ export class CheckScheduler {
                 timeoutMs: r.plan.timeoutMs,
                 delayBeforeRetryMs: r.plan.delayBeforeRetryMs,
                 running: r.attempt !== undefined,
-                nextCheckIn: r.timer ? Math.max(0, r.dueAt - now) : undefined,
+                nextCheckIn: r.ticket ? Math.max(0, r.dueAt - now) : undefined,
                 checks: r.checks,
                 failures: r.failures,
                 contractFailures: r.contractFailures,
                 abandoned: r.abandoned,
                 dynamicWeight: r.curWeight,
-                last: r.last,
+                last: r.lastMessage === undefined ? undefined : { ok: r.lastOk, message: r.lastMessage, durationMs: r.lastDurationMs, time: r.lastTime },
                 error: r.createError,
               }),
             ),
