@@ -1,0 +1,305 @@
+/**
+ * What the VRRP benchmarks share: configs that both daemons read, the
+ * processes of a daemon and their CPU and memory from /proc, a reader for
+ * the adverts tcpdump captured, statistics and tables. Prints nothing itself.
+ */
+import * as fs from 'node:fs';
+import type { LabDaemon } from '../core/lab/vrrp-lab';
+
+/** BENCH_QUICK=1: fewer runs and shorter windows, for a look rather than a figure. */
+export const QUICK = process.env.BENCH_QUICK === '1';
+
+/** A whole number from the environment, or the default. */
+export function envInt(name: string, dflt: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name}=${v}: expected a whole number of 1 or more`);
+  return n;
+}
+
+export interface InstanceSpec {
+  name: string;
+  vrid: number;
+  state: 'MASTER' | 'BACKUP';
+  priority: number;
+  version: 2 | 3;
+  /** seconds: 1 or 0.1 */
+  advertS: number;
+  /** addresses with prefix, e.g. 10.99.0.99/24 */
+  vips: string[];
+}
+
+/** One keepalived.conf, read unchanged by alived and by keepalived. */
+export function vrrpConfig(routerId: string, instances: InstanceSpec[]): string {
+  const out = ['global_defs {', `  router_id ${routerId}`, '}'];
+  for (const i of instances) {
+    out.push(
+      `vrrp_instance ${i.name} {`,
+      `  state ${i.state}`,
+      '  interface eth0',
+      `  virtual_router_id ${i.vrid}`,
+      `  priority ${i.priority}`,
+      `  advert_int ${i.advertS}`,
+      `  version ${i.version}`,
+      '  virtual_ipaddress {',
+      ...i.vips.map((v) => `    ${v}`),
+      '  }',
+      '}',
+    );
+  }
+  return out.join('\n') + '\n';
+}
+
+/** Skew_Time and Master_Down_Interval in ms, with keepalived's integer microseconds (machine.ts does the same). */
+export function vrrpTimes(version: 2 | 3, priority: number, advertS: number): { skewMs: number; mdiMs: number } {
+  const cs = Math.round(advertS * 100);
+  const n = 256 - priority;
+  const skewUs = version === 3 ? Math.floor((n * cs * 625) / 16) : Math.floor((n * 1_000_000) / 256);
+  return { skewMs: skewUs / 1000, mdiMs: (3 * cs * 10_000 + skewUs) / 1000 };
+}
+
+// --- processes -------------------------------------------------------------
+
+/** The daemon's own pid and every descendant's (alived: main + VRRP child; keepalived: parent + VRRP child). */
+export function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const st = readStat(Number(name));
+    if (!st) continue;
+    const list = children.get(st.ppid) ?? [];
+    list.push(Number(name));
+    children.set(st.ppid, list);
+  }
+  const out: number[] = [];
+  const todo = [root];
+  while (todo.length) {
+    const p = todo.shift()!;
+    if (!fs.existsSync(`/proc/${p}`)) continue;
+    out.push(p);
+    todo.push(...(children.get(p) ?? []));
+  }
+  return out;
+}
+
+export interface ProcStat {
+  pid: number;
+  comm: string;
+  ppid: number;
+  /** utime + stime, clock ticks, the whole thread group */
+  ticks: number;
+}
+
+export function readStat(pid: number): ProcStat | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const close = text.lastIndexOf(')');
+  const comm = text.slice(text.indexOf('(') + 1, close);
+  // fields after "(comm)": state ppid ... utime is field 14, stime 15 (1-based over the whole line)
+  const f = text.slice(close + 2).split(' ');
+  return { pid, comm, ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) };
+}
+
+/** VmRSS and Pss (shared pages split between the processes that map them) in kB. */
+export function memory(pid: number): { rssKb: number; pssKb: number } {
+  let rssKb = 0;
+  let pssKb = 0;
+  try {
+    rssKb = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    // gone
+  }
+  try {
+    pssKb = Number(/^Pss:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    // gone, or a kernel without smaps_rollup
+  }
+  return { rssKb, pssKb };
+}
+
+/** USER_HZ: the unit of utime and stime, 100 on every Linux architecture the project runs on */
+export const CLK_TCK = 100;
+
+export function daemonRoot(d: LabDaemon): number {
+  // `ip netns exec` execs the daemon in place: the spawned pid is the daemon's own
+  return d.proc.pid!;
+}
+
+// --- adverts captured by tcpdump (pcap, nanosecond stamps) ---------------------
+
+export interface CapturedAdvert {
+  /** kernel receive stamp, ns since the epoch (CLOCK_REALTIME; only differences are used) */
+  tNs: bigint;
+  src: string;
+  vrid: number;
+  priority: number;
+  version: number;
+}
+
+const PCAP_MAGIC_NS = 0xa1b23c4d;
+const PCAP_MAGIC_US = 0xa1b2c3d4;
+const LINKTYPE_ETHERNET = 1;
+
+/** Every IPv4 VRRP packet of a pcap file written by `tcpdump -w` (Ethernet link, either byte order, µs or ns stamps). */
+export function readPcapAdverts(file: string): CapturedAdvert[] {
+  const b = fs.readFileSync(file);
+  if (b.length < 24) return [];
+  let le = true;
+  let magic = b.readUInt32LE(0);
+  if (magic !== PCAP_MAGIC_NS && magic !== PCAP_MAGIC_US) {
+    le = false;
+    magic = b.readUInt32BE(0);
+  }
+  if (magic !== PCAP_MAGIC_NS && magic !== PCAP_MAGIC_US) throw new Error(`${file}: not a pcap file`);
+  const u32 = (at: number): number => (le ? b.readUInt32LE(at) : b.readUInt32BE(at));
+  if ((u32(20) & 0xffff) !== LINKTYPE_ETHERNET) throw new Error(`${file}: link type ${u32(20)}, expected Ethernet`);
+  const fracNs = magic === PCAP_MAGIC_NS ? 1n : 1000n;
+  const out: CapturedAdvert[] = [];
+  for (let at = 24; at + 16 <= b.length; ) {
+    const sec = BigInt(u32(at));
+    const frac = BigInt(u32(at + 4));
+    const incl = u32(at + 8);
+    const frame = b.subarray(at + 16, at + 16 + incl);
+    at += 16 + incl;
+    if (frame.length < 14 + 20 + 3) continue;
+    let off = 12;
+    let ethertype = frame.readUInt16BE(off);
+    if (ethertype === 0x8100) {
+      off += 4;
+      ethertype = frame.readUInt16BE(off);
+    }
+    if (ethertype !== 0x0800) continue;
+    const ip = frame.subarray(off + 2);
+    if (ip[9] !== 112) continue;
+    const ihl = (ip[0]! & 0x0f) * 4;
+    if (ip.length < ihl + 3) continue;
+    out.push({
+      tNs: sec * 1_000_000_000n + frac * fracNs,
+      src: `${ip[12]}.${ip[13]}.${ip[14]}.${ip[15]}`,
+      vrid: ip[ihl + 1]!,
+      priority: ip[ihl + 2]!,
+      version: ip[ihl]! >> 4,
+    });
+  }
+  return out;
+}
+
+export interface Jitter {
+  streams: number;
+  intervals: number;
+  /** |interval - advert_int|, ms */
+  p50: number;
+  p99: number;
+  max: number;
+  /** mean interval - advert_int, ms (a steady drift shows here, not in the spread) */
+  meanOffset: number;
+  /** intervals over 1.5 x advert_int: a missed advert, counted apart */
+  gaps: number;
+}
+
+/**
+ * Advert interval jitter: per sender and VRID, the intervals between
+ * consecutive adverts; |interval - advert_int| pooled over every stream.
+ */
+export function advertJitter(adverts: CapturedAdvert[], advertMs: number, since?: bigint): Jitter {
+  const streams = new Map<string, bigint[]>();
+  for (const a of adverts) {
+    if (a.priority === 0) continue;
+    if (since !== undefined && a.tNs < since) continue;
+    const k = `${a.src}/${a.vrid}`;
+    const l = streams.get(k) ?? [];
+    l.push(a.tNs);
+    streams.set(k, l);
+  }
+  const dev: number[] = [];
+  let sum = 0;
+  let gaps = 0;
+  for (const ts of streams.values()) {
+    for (let i = 1; i < ts.length; i++) {
+      const iv = Number(ts[i]! - ts[i - 1]!) / 1e6;
+      if (iv > advertMs * 1.5) {
+        gaps++;
+        continue;
+      }
+      dev.push(Math.abs(iv - advertMs));
+      sum += iv - advertMs;
+    }
+  }
+  dev.sort((a, b) => a - b);
+  return {
+    streams: streams.size,
+    intervals: dev.length,
+    p50: quantile(dev, 0.5),
+    p99: quantile(dev, 0.99),
+    max: dev.length ? dev[dev.length - 1]! : NaN,
+    meanOffset: dev.length ? sum / dev.length : NaN,
+    gaps,
+  };
+}
+
+// --- statistics and tables ---------------------------------------------------
+
+/** Nearest-rank quantile of sorted values (NaN when empty). */
+export function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+/** The median as usually defined (mean of the two middle values for an even count). */
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export interface Summary {
+  n: number;
+  median: number;
+  p90: number;
+  min: number;
+  max: number;
+}
+
+export function summarize(values: number[]): Summary {
+  const s = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  return { n: s.length, median: median(s), p90: quantile(s, 0.9), min: s[0] ?? NaN, max: s[s.length - 1] ?? NaN };
+}
+
+export function fmt(v: number, digits = 1): string {
+  return Number.isFinite(v) ? v.toFixed(digits) : '-';
+}
+
+/** A plain text table: a title, a header row and rows of cells, columns padded to fit. */
+export function table(title: string, header: string[], rows: string[][], notes: string[] = []): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const out = [title, line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line), ...notes.map((n) => `  ${n}`)];
+  return out.join('\n') + '\n';
+}
+
+export function verdict(met: boolean | undefined): string {
+  return met === undefined ? 'n/a' : met ? 'met' : 'NOT MET';
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A small seeded generator (mulberry32): both daemons see the same sequence of random phases. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
