@@ -186,6 +186,15 @@ export class VrrpLab {
     const watchers = new Set(this.lab.procs().filter((p) => p.spawnargs.includes(WATCH)).map((p) => p.pid));
     // the watcher of that host keeps watching: it is the lab's eye, not part of the node
     const victims = pids.filter((p) => !isWatcherDescendant(p, watchers));
+    // everything stops first, then dies: killed one by one, a child could see its parent go
+    // (parent-death signal, closed IPC) and release cleanly, which a crash never does
+    for (const p of victims) {
+      try {
+        process.kill(p, 'SIGSTOP');
+      } catch {
+        // gone already
+      }
+    }
     const t = process.hrtime.bigint();
     for (const p of victims) {
       try {

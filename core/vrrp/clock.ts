@@ -14,11 +14,21 @@ export class RealClock implements Clock {
 
   setTimer(ms: number, fn: () => void): TimerHandle {
     const id = ++this.seq;
-    const t = setTimeout(() => {
-      this.timers.delete(id);
-      fn();
-    }, Math.max(0, ms));
-    this.timers.set(id, t);
+    const deadline = performance.now() + Math.max(0, ms);
+    // Node's timers count whole milliseconds and truncate (99.9 ms would fire at 99):
+    // round up, and should one still fire early, wait out the rest
+    const arm = (delay: number): void => {
+      this.timers.set(
+        id,
+        setTimeout(() => {
+          const left = deadline - performance.now();
+          if (left > 0.05) return arm(Math.ceil(left));
+          this.timers.delete(id);
+          fn();
+        }, delay),
+      );
+    };
+    arm(Math.ceil(Math.max(0, ms)));
     return { id };
   }
 

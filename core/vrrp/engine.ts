@@ -1,5 +1,6 @@
 import type { Logger } from '../log/logger';
-import { Announcer } from './announce';
+import { Announcer, type AnnounceLink, type FrameSender } from './announce';
+import { PacketSocket } from './packet-socket';
 import { VrrpMachine } from './machine';
 import { checkAdvert, encodeAdvert, parseIpv4, peekVrid } from './packet';
 import { Rtnl, type LinkEventType, type LinkInfo, type LinkWatch } from './rtnl';
@@ -60,6 +61,7 @@ export class VrrpEngine {
   private readonly instances: InstanceRuntime[] = [];
   private readonly channels = new Map<string, { channel: VrrpChannel; users: InstanceRuntime[] }>();
   private linkWatch: LinkWatch | undefined;
+  private readonly packetSockets = new Map<number, PacketSocket>();
   private stopped = false;
   /** packets for a VRID no instance of ours has */
   unknownVrid = 0;
@@ -72,7 +74,11 @@ export class VrrpEngine {
   async start(): Promise<void> {
     const log = this.deps.log;
     this.rtnl = new Rtnl();
-    const links = await this.rtnl.links();
+    // the link watch first: it knows every interface from then on, so nothing lists them again
+    this.linkWatch = await this.rtnl.watchLinks(
+      (ev) => this.onLink(ev.link, ev.type),
+      (err) => log.warn({ err: err.message }, `link events: ${err.message}`),
+    );
     for (const s of this.settings.instances) {
       const inst = new InstanceRuntime(s, this, this.rtnl, this.deps);
       this.instances.push(inst);
@@ -84,14 +90,7 @@ export class VrrpEngine {
       await new Promise((r) => setTimeout(r, this.settings.startupDelayMs));
       if (this.stopped) return;
     }
-    this.linkWatch = await this.rtnl.watchLinks(
-      (ev) => this.onLink(ev.link, ev.type),
-      (err) => log.warn({ err: err.message }, `link events: ${err.message}`),
-    );
-    for (const inst of this.instances) {
-      const link = links.find((l) => l.name === inst.settings.ifname);
-      await inst.attach(link);
-    }
+    for (const inst of this.instances) await inst.attach(this.linkByName(inst.settings.ifname));
     log.info({ instances: this.instances.length }, `VRRP engine started with ${this.instances.length} instance${this.instances.length === 1 ? '' : 's'}`);
   }
 
@@ -105,7 +104,35 @@ export class VrrpEngine {
     await new Promise((r) => setTimeout(r, 20));
     for (const { channel } of this.channels.values()) channel.close();
     this.channels.clear();
+    // closing a packet socket waits out a kernel grace period (ms): only now, after the priority-0 adverts
+    for (const sock of this.packetSockets.values()) sock.close();
+    this.packetSockets.clear();
     this.rtnl?.close();
+  }
+
+  /** The interfaces as the link watch knows them. */
+  links(): Iterable<LinkInfo> {
+    return this.linkWatch ? this.linkWatch.current.values() : [];
+  }
+
+  linkByName(name: string): LinkInfo | undefined {
+    for (const l of this.links()) if (l.name === name) return l;
+    return undefined;
+  }
+
+  /**
+   * The gratuitous ARP / NA sender of an interface, shared by its instances
+   * and kept open for the engine's life: opening loads the addon and closing
+   * blocks for a kernel grace period, neither of which belongs in a takeover.
+   */
+  frameSender(link: AnnounceLink): FrameSender {
+    let sock = this.packetSockets.get(link.ifindex);
+    if (!sock || !sock.isOpen) {
+      sock = PacketSocket.open(link.ifindex, link.ifname);
+      this.packetSockets.set(link.ifindex, sock);
+    }
+    const s = sock;
+    return { send: (frame, what) => void s.send(frame, what), close: () => undefined };
   }
 
   status(): EngineStatus {
@@ -200,7 +227,7 @@ class InstanceRuntime {
     private readonly deps: EngineDeps,
   ) {
     this.log = deps.log.child({ vrrp: settings.name });
-    this.vips = new VipManager(rtnl, { ifname: settings.ifname, vips: settings.vips, excluded: settings.excludedVips, routes: settings.routes });
+    this.vips = new VipManager(rtnl, { ifname: settings.ifname, vips: settings.vips, excluded: settings.excludedVips, routes: settings.routes, links: () => engine.links() });
     this.machine = new VrrpMachine(
       {
         name: settings.name,
@@ -264,7 +291,16 @@ class InstanceRuntime {
         clock: this.deps.clock,
         ...s.garp,
         onError: (err: Error) => this.log.warn({ err: err.message }, `(${s.name}) ${err.message}`),
+        openSender: (l) => this.engine.frameSender(l),
       });
+      // open the interface's packet socket now (it loads the addon), not at the first takeover
+      if (!link.noarp) {
+        try {
+          this.engine.frameSender({ ifname: link.name, ifindex: link.index, mac: link.mac });
+        } catch (err) {
+          this.log.warn({ err: (err as Error).message }, `(${s.name}) ${(err as Error).message}`);
+        }
+      }
     } catch (err) {
       this.log.error({ err: (err as Error).message }, `(${s.name}) ${(err as Error).message}`);
       this.channel = undefined;

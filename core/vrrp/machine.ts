@@ -403,7 +403,9 @@ export class VrrpMachine {
   private onAdvertTimer(): void {
     this.timer = undefined;
     if (this.current !== 'MASTER') return;
-    this.armAdvertTimer();
+    // the next advert is due one interval after this one was due, not after it fired:
+    // a timer that fires late does not push every later advert back
+    this.armAdvertTimer(this.deadline);
     this.send(this.prio);
   }
 
@@ -431,8 +433,12 @@ export class VrrpMachine {
     this.setTimerAt(this.clock.now() + this.downTimerUs / US_PER_MS, () => this.onDownTimer());
   }
 
-  private armAdvertTimer(): void {
-    this.setTimerAt(this.clock.now() + this.advertIntCs * (US_PER_CS / US_PER_MS), () => this.onAdvertTimer());
+  private armAdvertTimer(anchor?: number): void {
+    const interval = this.advertIntCs * (US_PER_CS / US_PER_MS);
+    const now = this.clock.now();
+    // anchored only while on schedule: after a long stall, start afresh rather than burst to catch up
+    const at = anchor !== undefined && anchor + interval > now ? anchor + interval : now + interval;
+    this.setTimerAt(at, () => this.onAdvertTimer());
   }
 
   private setTimerAt(at: number, fn: () => void): void {

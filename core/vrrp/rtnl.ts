@@ -566,35 +566,44 @@ export class Rtnl {
     this.sock.socket.close();
   }
 
-  /** the dump in progress: the kernel answers EBUSY to a second dump on the same socket */
-  private dumping: Promise<unknown> = Promise.resolve();
+  /** the request in flight: one at a time on this socket */
+  private inFlight: Promise<unknown> = Promise.resolve();
 
-  /** Sends one request and waits for its answer; a kernel error becomes an RtnlError naming `what`. Dumps take turns. */
-  private talk(type: number, body: Buffer, flags: number, describe: string | (() => Promise<string>)): Promise<NetlinkMessage[]> {
-    if ((flags & F_DUMP) !== F_DUMP) return this.talkNow(type, body, flags, describe);
-    const turn = this.dumping.then(() => this.talkNow(type, body, flags, describe));
-    this.dumping = turn.catch(() => undefined);
-    return turn;
+  /**
+   * Sends one request and waits for its answer; a kernel error becomes an
+   * RtnlError naming `what`. Requests take turns: the kernel answers EBUSY to
+   * a second dump on the socket, and an ACK arriving between the datagrams of
+   * a dump makes the netlink package end that dump early.
+   */
+  private async talk(type: number, body: Buffer, flags: number, describe: string | (() => Promise<string>)): Promise<NetlinkMessage[]> {
+    const turn = this.inFlight.then(() => this.exchange(type, body, flags));
+    this.inFlight = turn.catch(() => undefined);
+    const r = await turn;
+    if ('msgs' in r) return r.msgs;
+    // the description may need a lookup (an interface's name), itself a request:
+    // made only when there is an error to report, and after this request's turn
+    const what = typeof describe === 'string' ? describe : await describe().catch(() => 'an rtnetlink request');
+    if (r.errno !== undefined) throw kernelError(what, r.errno);
+    throw new RtnlError(`${what}: ${r.message}`, r.code);
   }
 
-  private async talkNow(type: number, body: Buffer, flags: number, describe: string | (() => Promise<string>)): Promise<NetlinkMessage[]> {
-    // the description may need a lookup (an interface's name): only made when there is an error to report
-    const what = async (): Promise<string> => (typeof describe === 'string' ? describe : describe());
-    if (this.closed) throw new RtnlError(`${await what()}: the rtnetlink socket is closed`, 'EBADF');
+  /** One request and its answer; failures come back as values so that talk() can name them outside the queue. */
+  private async exchange(type: number, body: Buffer, flags: number): Promise<{ msgs: NetlinkMessage[] } | { errno?: number; message: string; code: string }> {
+    if (this.closed) return { message: 'the rtnetlink socket is closed', code: 'EBADF' };
     let msgs: NetlinkMessage[];
     try {
       [msgs] = await this.sock.socket.request(type, [body], { flags, checkError: false, timeout: this.timeoutMs });
     } catch (err) {
       const e = err as { errno?: number; message?: string };
-      if (typeof e.errno === 'number') throw kernelError(await what(), e.errno < 0 ? e.errno : -e.errno);
-      throw new RtnlError(`${await what()}: ${e.message ?? String(err)}`, /timeout/i.test(e.message ?? '') ? 'ETIMEDOUT' : 'EIO');
+      if (typeof e.errno === 'number') return { errno: e.errno < 0 ? e.errno : -e.errno, message: '', code: '' };
+      return { message: e.message ?? String(err), code: /timeout/i.test(e.message ?? '') ? 'ETIMEDOUT' : 'EIO' };
     }
     for (const m of msgs) {
       if (m.type !== NLMSG_ERROR) continue;
       const { errno } = parseError(m.data, m.flags);
-      if (errno !== 0) throw kernelError(await what(), errno);
+      if (errno !== 0) return { errno, message: '', code: '' };
     }
-    return msgs;
+    return { msgs };
   }
 
   // links ---------------------------------------------------------------

@@ -186,6 +186,23 @@ export class VrrpChannel {
     const family = this.options.family;
     const packet = family === 4 ? this.ipv4(payload, o) : ipv6Packet(payload, o);
     const dst = family === 6 && isLinkLocal6(o.dst) ? `${o.dst}%${this.options.ifname}` : o.dst;
+    // raw-socket queues a send until the next turn of the event loop; an advert is due now,
+    // so it goes straight to sendto(2) when nothing is queued before it
+    const sock = this.sock as RawSocket & { wrap?: { send(b: Buffer, off: number, len: number, addr: string, cb: () => void): void }; requests?: unknown[] };
+    if (sock.wrap && typeof sock.wrap.send === 'function' && (sock.requests?.length ?? 0) === 0) {
+      try {
+        sock.wrap.send(packet, 0, packet.length, dst, () => undefined);
+        this.sendErrors = 0;
+        return;
+      } catch (err) {
+        if (!/temporarily unavailable|would block/i.test((err as Error).message)) {
+          this.sendErrors++;
+          this.errorListener?.(new ChannelError(`sending a VRRP packet to ${o.dst} on ${this.options.ifname}: ${(err as Error).message}`));
+          return;
+        }
+        // the socket buffer is full: queue it behind raw-socket's writability wait
+      }
+    }
     this.sock.send(packet, 0, packet.length, dst, (err) => {
       if (err) {
         this.sendErrors++;

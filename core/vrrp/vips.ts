@@ -21,6 +21,8 @@ export interface VipManagerOptions {
   routes?: readonly RouteEntry[];
   /** every failure of up(), down() and cleanStale(), as it happens */
   onFailure?: (err: VipError) => void;
+  /** the interfaces as currently known (a link watch); without it each operation lists them from the kernel */
+  links?: () => Iterable<LinkInfo>;
 }
 
 /** One address or route that could not be added or removed: the message says which, where and why. */
@@ -79,6 +81,7 @@ export class VipManager {
   /** labels of addresses and routes this manager put in place (or found in place on up) */
   private readonly set = new Set<string>();
   private chain: Promise<unknown> = Promise.resolve();
+  private readonly knownLinks: (() => Iterable<LinkInfo>) | undefined;
 
   constructor(
     private readonly rtnl: Rtnl,
@@ -93,6 +96,7 @@ export class VipManager {
     });
     this.routes = opts.routes ?? [];
     this.onFailure = opts.onFailure ?? (() => {});
+    this.knownLinks = opts.links;
   }
 
   /** Addresses (and routes) this manager holds as set: what down() will remove. */
@@ -119,6 +123,8 @@ export class VipManager {
 
   /** name -> link, or a failure for everything when the interfaces cannot be read */
   private async linkMap(failures: VipError[], doing: string): Promise<Map<string, LinkInfo> | undefined> {
+    // the engine's link watch already knows every interface: no dump per state change
+    if (this.knownLinks) return new Map([...this.knownLinks()].map((l) => [l.name, l]));
     try {
       return new Map((await this.rtnl.links()).map((l) => [l.name, l]));
     } catch (err) {
