@@ -31,7 +31,8 @@ export class FakeClock implements CheckClock {
   }
   setTimer(ms: number, fn: () => void): CheckTimer {
     const id = ++this.seq;
-    this.timers.set(id, { at: this.t + Math.max(0, ms), fn, seq: id });
+    // as Node's setTimeout: at least 1 ms, so a timer re-armed for now still lets time pass
+    this.timers.set(id, { at: this.t + Math.max(1, ms), fn, seq: id });
     return { id } as unknown as CheckTimer;
   }
   clearTimer(timer: CheckTimer): void {
