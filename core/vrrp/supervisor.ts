@@ -50,6 +50,9 @@ export class VrrpSupervisor {
     const child = fork(path.join(__dirname, 'child.js'), [], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'advanced',
+      // a small young generation: the engine makes short-lived buffers at every advert, and small
+      // scavenges keep both its memory and its pauses (advert jitter) down
+      execArgv: ['--max-semi-space-size=1'],
     });
     this.child = child;
     child.on('message', (msg: { type: string; [k: string]: unknown }) => this.onMessage(msg));
