@@ -5,7 +5,7 @@ import type { Checker, CheckResult } from '../plugin/types';
 import type { ScriptToRun } from '../script/launcher';
 import type { CheckClock, CheckTimer } from './clock';
 import { formatSeconds } from './format';
-import { checkerMatchKey, type CheckerPlan, type CheckPlan, type VirtualServerPlan } from './plan';
+import { checkerMatchKey, type CheckerPlan, type CheckPlan } from './plan';
 import { realWeight, RealServerState, VirtualServerState, type VirtualServerPool } from './pool';
 import { LatenessHistogram, type Percentiles } from './stats';
 import { TimerQueue } from './timer-queue';
@@ -1092,15 +1092,5 @@ export class CheckScheduler {
       }),
     );
     return { virtualServers, stats: this.stats() };
-  }
-
-  /** the plan running now */
-  get current(): CheckPlan | undefined {
-    return this.plan;
-  }
-
-  /** plans of the running virtual servers, for callers that look a server up by name */
-  get virtualServerPlans(): readonly VirtualServerPlan[] {
-    return this.vss.map((v) => v.plan);
   }
 }

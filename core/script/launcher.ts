@@ -32,9 +32,6 @@ export interface ScriptLauncherOptions {
 /** keepalived does not time notify scripts; alived gives them a minute before killing the group */
 export const NOTIFY_SCRIPT_TIMEOUT_MS = 60_000;
 
-/** keepalived's bound on a script run while stopping (system_call_script(..., TIMER_HZ, ...)) */
-export const STOP_SCRIPT_TIMEOUT_MS = 1000;
-
 /** `'/usr/bin/notify' 'up'`: how messages name a command, as keepalived's cmd_str() */
 export function commandWords(argv: readonly string[]): string {
   return argv.map((a) => `'${a}'`).join(' ');
