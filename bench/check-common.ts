@@ -14,7 +14,7 @@ import * as readline from 'node:readline';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { compileConfig } from '../core/config/compile';
-import { CheckService } from '../core/check/service';
+import { CheckService, tuneHeapForChecks } from '../core/check/service';
 import { createLogger, streamSink } from '../core/log/logger';
 import { PluginHost } from '../core/plugin/host';
 
@@ -103,6 +103,8 @@ export async function runCheckBench(o: CheckBenchOptions): Promise<void> {
       counted[i]!++;
     });
 
+    // as the daemon does when a config has virtual servers
+    tuneHeapForChecks();
     service = new CheckService({ log });
     service.start(compiled.model!, host);
     // bootstrap (1 s) and warmup (up to delay_loop) spread the first checks; then the rhythm is steady

@@ -8,6 +8,7 @@ import { ALIVED_VERSION } from '../version';
 import type { Level } from '../log/logger';
 import { resolveVrrp, type VrrpSettings } from '../vrrp/settings';
 import { VrrpSupervisor } from '../vrrp/supervisor';
+import { CheckService, tuneHeapForChecks, type CheckServiceStatus } from '../check/service';
 import { inLabNamespace } from '../lab/netns';
 import type { EngineStatus, TransitionReport } from '../vrrp/engine';
 
@@ -19,6 +20,8 @@ export interface DaemonOptions {
   compile?: Omit<CompileOptions, 'pluginHost' | 'log' | 'configId'>;
   /** run VRRP (default true; false with -C, --check) */
   vrrp?: boolean;
+  /** run the health checks (default true; false with -P, --vrrp) */
+  checks?: boolean;
   /** the level the VRRP process logs at (its records go through `log`) */
   logLevel?: Level;
 }
@@ -46,6 +49,7 @@ export class Daemon {
   private stopping: Promise<void> | undefined;
   private reloading: Promise<ReloadOutcome> | undefined;
   private vrrp: VrrpSupervisor | undefined;
+  private checks: CheckService | undefined;
   private vrrpSettingsJson: string | undefined;
   reloads = 0;
 
@@ -100,6 +104,11 @@ export class Daemon {
     logDiagnostics(log, this.current.diagnostics);
     await this.host.hooks.configLoaded.promise(this.model);
     log.info({ plugins: this.host.plugins.map((p) => p.name) }, 'Configuration loaded');
+    if (this.options.checks !== false) {
+      if ((this.model.virtualServer ?? []).length > 0) tuneHeapForChecks();
+      this.checks = new CheckService({ log });
+      this.checks.start(this.model, this.host);
+    }
     await this.startVrrp();
   }
 
@@ -135,6 +144,11 @@ export class Daemon {
   /** State and counters of every VRRP instance ([] without VRRP). */
   vrrpStatus(): Promise<EngineStatus> {
     return this.vrrp ? this.vrrp.status() : Promise.resolve({ instances: [], otherVrids: 0 });
+  }
+
+  /** Virtual servers, real servers and checkers with their states (undefined without checks). */
+  checkStatus(): CheckServiceStatus | undefined {
+    return this.checks?.status();
   }
 
   /** pid of the VRRP process, while it runs */
@@ -175,10 +189,13 @@ export class Daemon {
     const old = this.host;
     this.host = next.pluginHost;
     this.current = next;
-    await old.close();
     this.reloads++;
     logDiagnostics(log, next.diagnostics);
     await this.host.hooks.configLoaded.promise(this.model);
+    // checkers move to the new plugins (keeping their states) before the old ones close,
+    // so no check runs on a closed plugin and nothing flaps
+    await this.checks?.reload(this.model, this.host);
+    await old.close();
     await this.reloadVrrp();
     await this.host.hooks.afterReload.promise(info);
     log.notice({ reloads: this.reloads }, 'Reload complete');
@@ -207,6 +224,7 @@ export class Daemon {
       await this.reloading?.catch(() => undefined);
       log.notice({ signal }, 'Stopping');
       await this.vrrp?.stop();
+      await this.checks?.stop();
       await this.host.hooks.shutdown.promise({ signal, time: Date.now() });
       await this.host.close();
       log.notice({ version: ALIVED_VERSION }, `Stopped alived v${ALIVED_VERSION}`);

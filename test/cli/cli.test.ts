@@ -228,3 +228,50 @@ test('under the test runner, a daemon with a vrrp_instance refuses to start outs
   assert.match(r.err, /refusing to run VRRP outside a lab namespace/);
   assert.doesNotMatch(r.err, /VRRP process started/);
 });
+
+test('the daemon runs health checks: a real server on loopback goes down when its listener closes and comes back, with notify scripts', async () => {
+  const net = await import('node:net');
+  const listen = (port = 0): Promise<import('node:net').Server> =>
+    new Promise((resolve) => {
+      const s = net.createServer((c) => c.destroy());
+      s.listen(port, '127.0.0.1', () => resolve(s));
+    });
+  let server = await listen();
+  const port = (server.address() as import('node:net').AddressInfo).port;
+  const dir = writeFiles({});
+  const events = path.join(dir, 'events');
+  const conf = `virtual_server 127.0.0.1 ${port} {
+  delay_loop 1
+  lvs_sched rr
+  protocol TCP
+  real_server 127.0.0.1 ${port} {
+    notify_up "/bin/sh -c 'echo up >> ${events}'"
+    notify_down "/bin/sh -c 'echo down >> ${events}'"
+    TCP_CHECK {
+      connect_timeout 1
+      retry 1
+      delay_before_retry 1
+    }
+  }
+}
+`;
+  fs.writeFileSync(path.join(dir, 'c.conf'), conf);
+  // checks only (-C): no VRRP, so it may run here; loopback only
+  const child = spawn(process.execPath, [BIN, '-n', '-l', '-G', '-C', '-f', 'c.conf', '-p', path.join(dir, 'c.pid')], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  try {
+    await waitFor('the notice that pools are not programmed', () => /IPVS is not available in this kernel/.test(out), 10_000);
+    server.close();
+    await waitFor('notify_down', () => fs.existsSync(events) && fs.readFileSync(events, 'utf8').includes('down'), 15_000);
+    server = await listen(port);
+    await waitFor('notify_up', () => fs.readFileSync(events, 'utf8').includes('up'), 15_000);
+  } finally {
+    server.close();
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+  assert.match(out, /Stopped alived/);
+});
