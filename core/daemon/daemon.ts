@@ -219,6 +219,8 @@ export class Daemon {
 
   /** SIGTERM / SIGINT: the shutdown hook, then every plugin closes, last first. */
   stop(signal?: string): Promise<void> {
+    // the VRRP masters release first of all: a backup takes over Skew_Time after their priority-0 advert
+    if (!this.stopping && !this.reloading) this.vrrp?.releaseNow();
     this.stopping ??= (async () => {
       const log = this.options.log;
       await this.reloading?.catch(() => undefined);

@@ -4,6 +4,9 @@ import type { Clock, TimerHandle } from './types';
  * The clock the daemon runs VRRP on: monotonic milliseconds
  * (performance.now, immune to wall-clock steps) and Node timers.
  */
+/** how early a precise timer wakes before its deadline; the rest is waited on the clock */
+const PRECISE_LEAD_MS = 2;
+
 export class RealClock implements Clock {
   private seq = 0;
   private readonly timers = new Map<number, NodeJS.Timeout>();
@@ -12,9 +15,32 @@ export class RealClock implements Clock {
     return performance.now();
   }
 
-  setTimer(ms: number, fn: () => void): TimerHandle {
+  setTimer(ms: number, fn: () => void, precise = false): TimerHandle {
     const id = ++this.seq;
     const deadline = performance.now() + Math.max(0, ms);
+    const fire = (): void => {
+      this.timers.delete(id);
+      fn();
+    };
+    if (precise) {
+      // wake up to 2 ms early (Node's timers tick in whole milliseconds and fire a little late),
+      // then wait out the rest on the clock: the takeover happens at the deadline itself
+      const arm = (delay: number): void => {
+        this.timers.set(
+          id,
+          setTimeout(() => {
+            const left = deadline - performance.now();
+            if (left > PRECISE_LEAD_MS) return arm(Math.floor(left - PRECISE_LEAD_MS));
+            while (performance.now() < deadline) {
+              // at most PRECISE_LEAD_MS
+            }
+            fire();
+          }, delay),
+        );
+      };
+      arm(Math.max(0, Math.floor(ms - PRECISE_LEAD_MS)));
+      return { id };
+    }
     // Node's timers count whole milliseconds and truncate (99.9 ms would fire at 99):
     // round up, and should one still fire early, wait out the rest
     const arm = (delay: number): void => {
@@ -23,8 +49,7 @@ export class RealClock implements Clock {
         setTimeout(() => {
           const left = deadline - performance.now();
           if (left > 0.05) return arm(Math.ceil(left));
-          this.timers.delete(id);
-          fn();
+          fire();
         }, delay),
       );
     };

@@ -262,7 +262,7 @@ export class VrrpMachine {
     const length = this.downTimerKind === 'skew' ? this.skewUs() : this.fullDownUs();
     this.deadline += (length - this.downTimerUs) / US_PER_MS;
     this.downTimerUs = length;
-    this.setTimerAt(this.deadline, () => this.onDownTimer());
+    this.setTimerAt(this.deadline, () => this.onDownTimer(), true);
   }
 
   /** -> STOP: a master sends one priority-0 advert and leaves master. Idempotent; nothing acts afterwards. */
@@ -430,7 +430,7 @@ export class VrrpMachine {
   private armDownTimer(kind: DownTimerKind): void {
     this.downTimerKind = kind;
     this.downTimerUs = kind === 'skew' ? this.skewUs() : this.fullDownUs();
-    this.setTimerAt(this.clock.now() + this.downTimerUs / US_PER_MS, () => this.onDownTimer());
+    this.setTimerAt(this.clock.now() + this.downTimerUs / US_PER_MS, () => this.onDownTimer(), true);
   }
 
   private armAdvertTimer(anchor?: number): void {
@@ -441,10 +441,11 @@ export class VrrpMachine {
     this.setTimerAt(at, () => this.onAdvertTimer());
   }
 
-  private setTimerAt(at: number, fn: () => void): void {
+  /** precise: the master-down and skew timers, which decide when a backup takes over */
+  private setTimerAt(at: number, fn: () => void, precise = false): void {
     this.clearTimer();
     this.deadline = at;
-    this.timer = this.clock.setTimer(Math.max(0, at - this.clock.now()), fn);
+    this.timer = this.clock.setTimer(Math.max(0, at - this.clock.now()), fn, precise);
   }
 
   private clearTimer(): void {

@@ -132,6 +132,16 @@ export class VrrpSupervisor {
     });
   }
 
+  /**
+   * Tells the VRRP process to release now, by signal: no IPC message and no
+   * log line stand between a SIGTERM and the priority-0 adverts. stop() then
+   * waits for it.
+   */
+  releaseNow(): void {
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  }
+
   /** Asks the VRRP process to release (priority 0, VIPs removed) and waits for it to exit; kills it after timeoutMs. */
   async stop(timeoutMs = 5000): Promise<void> {
     this.stopping = true;

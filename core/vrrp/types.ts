@@ -26,7 +26,12 @@ export interface TimerHandle {
  */
 export interface Clock {
   now(): number;
-  setTimer(ms: number, fn: () => void): TimerHandle;
+  /**
+   * A one-shot timer. `precise`: fire at the deadline itself rather than at
+   * the event loop's next millisecond tick (the master-down and skew timers,
+   * which decide a takeover; at most once per takeover, so worth a short wait).
+   */
+  setTimer(ms: number, fn: () => void, precise?: boolean): TimerHandle;
   clearTimer(handle: TimerHandle): void;
 }
 
