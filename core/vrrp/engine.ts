@@ -5,7 +5,7 @@ import { VrrpMachine } from './machine';
 import { checkAdvert, encodeAdvert, parseIpv4, peekVrid } from './packet';
 import { Rtnl, type LinkEventType, type LinkInfo, type LinkWatch } from './rtnl';
 import type { InstanceSettings, VrrpSettings } from './settings';
-import { VrrpChannel } from './socket';
+import { ipv4Packet, ipv6Packet, VrrpChannel } from './socket';
 import { newCounters, type Clock, type Received, type VrrpCounters, type VrrpState } from './types';
 import { VipManager } from './vips';
 
@@ -281,6 +281,7 @@ class InstanceRuntime {
         this.log.warn({ interface: s.ifname }, `(${s.name}) interface ${s.ifname} has no IPv${s.family} address to send adverts from yet`);
       }
       this.channel ??= this.engine.channelFor(this, link);
+      this.warmUp();
       this.announcer?.stop();
       this.announcer = new Announcer({
         ifname: link.name,
@@ -399,6 +400,25 @@ class InstanceRuntime {
     const suppressed = last?.suppressed ?? 0;
     this.badLogAt.set(kind, { at: now, suppressed: 0 });
     this.log.warn({ counter: kind, suppressed }, `(${this.settings.name}) ${reason}${suppressed ? ` (${suppressed} more like it not logged)` : ''}`);
+  }
+
+  /**
+   * Builds an advert and its IP packet once, unsent: a backup's first advert
+   * is the one that announces a takeover, and compiling the send path then
+   * (V8 compiles a function at its first call) would delay it.
+   */
+  private warmUp(): void {
+    const s = this.settings;
+    if (!this.src) return;
+    const dst = s.group ?? s.unicastPeers[0]?.address;
+    if (!dst) return;
+    try {
+      const payload = encodeAdvert({ version: s.version, family: s.family, vrid: s.vrid, priority: s.priority, advertIntCs: s.advertIntCs, addresses: s.advertAddresses, ...(s.authPass !== undefined ? { authPass: s.authPass } : {}), src: this.src, dst });
+      if (s.family === 4) ipv4Packet(payload, { src: this.src, dst, ttl: s.ttl }, 0);
+      else ipv6Packet(payload, { src: this.src, dst, ttl: s.ttl });
+    } catch {
+      // only a warm-up: the real send reports its own errors
+    }
   }
 
   private sendAdvert(priority: number, advertIntCs: number): void {
