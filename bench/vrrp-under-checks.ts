@@ -68,6 +68,8 @@ const LISTENERS = path.join(__dirname, 'check-listeners.js');
 
 interface Condition {
   label: string;
+  /** vrrp_rt_priority in global_defs: the VRRP process under SCHED_RR */
+  rtPriority?: number;
   kind?: 'tcp' | 'http';
   servers: number;
   checker?: string;
@@ -336,9 +338,10 @@ async function runCondition(lab: Lab, v: VrrpLab, dir: string, cond: Condition, 
   let capTx: Capture | undefined;
   try {
     if (cond.kind) listeners = await startListeners(lab, cond.kind, cond.servers);
-    const config =
+    let config =
       vrrpConfig('n1', [{ name: 'VI_1', vrid: VRID, state: 'MASTER', priority: 150, version: 3, advertS: ADVERT_MS / 1000, vips: [VIP] }]) +
       (listeners ? virtualServers(listeners.ports, cond.checker!) : '');
+    if (cond.rtPriority !== undefined) config = config.replace('global_defs {', `global_defs {\n  vrrp_rt_priority ${cond.rtPriority}`);
     const t0 = Date.now();
     d = v.startAlived('n1', config);
     const root = daemonRoot(d);
@@ -565,6 +568,14 @@ async function main(): Promise<void> {
       label: `${httpServers.toLocaleString('en-US')} HTTP_GET`,
       kind: 'http',
       servers: httpServers,
+      checker: '    HTTP_GET {\n      url {\n        path /\n        status_code 200\n      }\n      connect_timeout 3\n    }',
+    },
+    { label: `${tcpServers.toLocaleString('en-US')} TCP_CHECK, vrrp_rt_priority 10`, kind: 'tcp', servers: tcpServers, rtPriority: 10, checker: '    TCP_CHECK {\n      connect_timeout 3\n    }' },
+    {
+      label: `${httpServers.toLocaleString('en-US')} HTTP_GET, vrrp_rt_priority 10`,
+      kind: 'http',
+      servers: httpServers,
+      rtPriority: 10,
       checker: '    HTTP_GET {\n      url {\n        path /\n        status_code 200\n      }\n      connect_timeout 3\n    }',
     },
   ];

@@ -10,6 +10,7 @@ import { resolveVrrp, type VrrpSettings } from '../vrrp/settings';
 import { VrrpSupervisor } from '../vrrp/supervisor';
 import { CheckService, tuneHeapForChecks, type CheckServiceStatus } from '../check/service';
 import { inLabNamespace } from '../lab/netns';
+import { applyScheduling } from './scheduling';
 import type { EngineStatus, TransitionReport } from '../vrrp/engine';
 
 export interface DaemonOptions {
@@ -106,6 +107,10 @@ export class Daemon {
     log.info({ plugins: this.host.plugins.map((p) => p.name) }, 'Configuration loaded');
     if (this.options.checks !== false) {
       if ((this.model.virtualServer ?? []).length > 0) tuneHeapForChecks();
+      const g = this.model.globalDefs;
+      // the checks run in this process: checker_priority / checker_rt_priority apply to it
+      const sched = { ...(g?.checkerPriority !== undefined ? { nice: g.checkerPriority } : {}), ...(g?.checkerRtPriority !== undefined ? { rtPriority: g.checkerRtPriority } : {}) };
+      if (sched.nice !== undefined || sched.rtPriority !== undefined) applyScheduling(process.pid, 'the checker process', sched, log);
       this.checks = new CheckService({ log });
       this.checks.start(this.model, this.host);
     }
@@ -133,6 +138,11 @@ export class Daemon {
       log: this.options.log,
       level: this.options.logLevel ?? 'info',
       onTransition: (t) => this.onVrrpTransition(t),
+      onSpawn: (pid) => {
+        const g = this.model.globalDefs;
+        const sched = { ...(g?.vrrpPriority !== undefined ? { nice: g.vrrpPriority } : {}), ...(g?.vrrpRtPriority !== undefined ? { rtPriority: g.vrrpRtPriority } : {}) };
+        if (sched.nice !== undefined || sched.rtPriority !== undefined) applyScheduling(pid, 'VRRP process', sched, this.options.log);
+      },
     });
     await this.vrrp.start();
   }

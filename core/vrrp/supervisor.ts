@@ -13,6 +13,8 @@ export interface SupervisorOptions {
   onTransition?: (t: TransitionReport) => void;
   /** restart delays after a crash, growing to the last one; default 200 ms .. 5 s */
   restartDelaysMs?: number[];
+  /** called with the pid of every VRRP process started (its scheduling is set there) */
+  onSpawn?: (pid: number) => void;
 }
 
 /**
@@ -75,6 +77,7 @@ export class VrrpSupervisor {
     });
     child.send({ type: 'start', settings: this.options.settings, level: this.options.level });
     log.info({ pid: child.pid }, `VRRP process started (pid ${child.pid})`);
+    if (child.pid !== undefined) this.options.onSpawn?.(child.pid);
   }
 
   private failStart(err: Error): void {
