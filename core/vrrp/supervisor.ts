@@ -25,6 +25,10 @@ export interface SupervisorOptions {
 export class VrrpSupervisor {
   private child: ChildProcess | undefined;
   private stopping = false;
+  /** releaseNow() was called: the process ending is expected, not a crash */
+  private releasing = false;
+  /** the engine of the current process has reported it runs */
+  private running = false;
   private restartTimer: NodeJS.Timeout | undefined;
   private crashes = 0;
   private statusSeq = 0;
@@ -59,10 +63,13 @@ export class VrrpSupervisor {
     this.child = child;
     child.on('message', (msg: { type: string; [k: string]: unknown }) => this.onMessage(msg));
     child.on('exit', (code, signal) => {
-      if (this.child === child) this.child = undefined;
+      if (this.child === child) {
+        this.child = undefined;
+        this.running = false;
+      }
       for (const [, w] of this.statusWaiters) w(EMPTY);
       this.statusWaiters.clear();
-      if (this.stopping) return;
+      if (this.stopping || this.releasing) return;
       this.crashes++;
       const delays = this.options.restartDelaysMs ?? [200, 1000, 5000];
       const delay = delays[Math.min(this.crashes - 1, delays.length - 1)]!;
@@ -100,6 +107,7 @@ export class VrrpSupervisor {
       case 'started': {
         // a clean start resets the crash back-off
         this.crashes = 0;
+        this.running = true;
         const w = this.startedWaiters;
         this.startedWaiters = [];
         for (const f of w) f();
@@ -141,8 +149,10 @@ export class VrrpSupervisor {
    * waits for it.
    */
   releaseNow(): void {
+    this.releasing = true;
     const child = this.child;
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    // only a running engine has its SIGTERM handler; one still starting is told by stop()
+    if (this.running && child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
   }
 
   /** Asks the VRRP process to release (priority 0, VIPs removed) and waits for it to exit; kills it after timeoutMs. */
