@@ -1,5 +1,5 @@
-import * as net from 'node:net';
 import { dropAllFilter, openVrrp6Receiver, type Vrrp6Receiver } from './recv6';
+import { addressBytes } from './packet';
 import { VRRP_PROTOCOL, type IpFamily, type Received } from './types';
 
 /**
@@ -280,8 +280,9 @@ export function inetChecksum(buf: Buffer, initial = 0): number {
 }
 
 function writeIpv4(buf: Buffer, at: number, addr: string): void {
-  const parts = addr.split('.').map(Number);
-  for (let i = 0; i < 4; i++) buf[at + i] = parts[i]! & 0xff;
+  const b = addressBytes(addr, 4);
+  if (!b) throw new ChannelError(`'${addr}' is not an IPv4 address`);
+  b.copy(buf, at);
 }
 
 function mreqn(group: string, ifindex: number): Buffer {
@@ -291,24 +292,11 @@ function mreqn(group: string, ifindex: number): Buffer {
   return b;
 }
 
-/** The 16 bytes of an IPv6 address (any textual form, zone ids ignored). */
+/** The 16 bytes of an IPv6 address (any textual form, zone ids ignored): the codec's parser. */
 export function ipv6Bytes(addr: string): Buffer {
-  const a = addr.replace(/%.*$/, '');
-  if (net.isIPv6(a) === false) throw new ChannelError(`'${addr}' is not an IPv6 address`);
-  const out = Buffer.alloc(16);
-  let text = a;
-  // an embedded IPv4 tail (::ffff:1.2.3.4) becomes two groups
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4) {
-    const q = v4[1]!.split('.').map(Number);
-    text = text.slice(0, -v4[1]!.length) + `${((q[0]! << 8) | q[1]!).toString(16)}:${((q[2]! << 8) | q[3]!).toString(16)}`;
-  }
-  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
-  return out;
+  const b = addressBytes(addr, 6);
+  if (!b) throw new ChannelError(`'${addr}' is not an IPv6 address`);
+  return b;
 }
 
 function isLinkLocal6(addr: string): boolean {
