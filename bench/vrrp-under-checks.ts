@@ -563,19 +563,19 @@ async function main(): Promise<void> {
   const httpServers = envInt('BENCH_HTTP_SERVERS', 2000);
   const conditions: Condition[] = [
     { label: 'VRRP alone (no checks)', servers: 0 },
-    { label: `${tcpServers.toLocaleString('en-US')} TCP_CHECK`, kind: 'tcp', servers: tcpServers, checker: '    TCP_CHECK {\n      connect_timeout 3\n    }' },
+    { label: `${tcpServers.toLocaleString('en-US')} TCP_CHECK (default: VRRP process SCHED_RR 1)`, kind: 'tcp', servers: tcpServers, checker: '    TCP_CHECK {\n      connect_timeout 3\n    }' },
     {
-      label: `${httpServers.toLocaleString('en-US')} HTTP_GET`,
+      label: `${httpServers.toLocaleString('en-US')} HTTP_GET (default: VRRP process SCHED_RR 1)`,
       kind: 'http',
       servers: httpServers,
       checker: '    HTTP_GET {\n      url {\n        path /\n        status_code 200\n      }\n      connect_timeout 3\n    }',
     },
-    { label: `${tcpServers.toLocaleString('en-US')} TCP_CHECK, vrrp_rt_priority 10`, kind: 'tcp', servers: tcpServers, rtPriority: 10, checker: '    TCP_CHECK {\n      connect_timeout 3\n    }' },
+    { label: `${tcpServers.toLocaleString('en-US')} TCP_CHECK, vrrp_rt_priority 0 (normal scheduling)`, kind: 'tcp', servers: tcpServers, rtPriority: 0, checker: '    TCP_CHECK {\n      connect_timeout 3\n    }' },
     {
-      label: `${httpServers.toLocaleString('en-US')} HTTP_GET, vrrp_rt_priority 10`,
+      label: `${httpServers.toLocaleString('en-US')} HTTP_GET, vrrp_rt_priority 0 (normal scheduling)`,
       kind: 'http',
       servers: httpServers,
-      rtPriority: 10,
+      rtPriority: 0,
       checker: '    HTTP_GET {\n      url {\n        path /\n        status_code 200\n      }\n      connect_timeout 3\n    }',
     },
   ];

@@ -10,7 +10,7 @@ import { resolveVrrp, type VrrpSettings } from '../vrrp/settings';
 import { VrrpSupervisor } from '../vrrp/supervisor';
 import { CheckService, tuneHeapForChecks, type CheckServiceStatus } from '../check/service';
 import { inLabNamespace } from '../lab/netns';
-import { applyScheduling } from './scheduling';
+import { applyScheduling, vrrpScheduling } from './scheduling';
 import type { EngineStatus, TransitionReport } from '../vrrp/engine';
 
 export interface DaemonOptions {
@@ -139,8 +139,10 @@ export class Daemon {
       level: this.options.logLevel ?? 'info',
       onTransition: (t) => this.onVrrpTransition(t),
       onSpawn: (pid) => {
-        const g = this.model.globalDefs;
-        const sched = { ...(g?.vrrpPriority !== undefined ? { nice: g.vrrpPriority } : {}), ...(g?.vrrpRtPriority !== undefined ? { rtPriority: g.vrrpRtPriority } : {}) };
+        const sched = vrrpScheduling(this.model.globalDefs, this.checks !== undefined && (this.model.virtualServer ?? []).length > 0);
+        if (sched.defaulted) {
+          this.options.log.info({ pid }, 'health checks run in this daemon: the VRRP process gets real-time scheduling so adverts stay on time (vrrp_rt_priority 0 turns this off)');
+        }
         if (sched.nice !== undefined || sched.rtPriority !== undefined) applyScheduling(pid, 'VRRP process', sched, this.options.log);
       },
     });

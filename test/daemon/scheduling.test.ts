@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as os from 'node:os';
-import { applyScheduling } from '../../core/daemon/scheduling';
+import { applyScheduling, DEFAULT_VRRP_RT_PRIORITY, vrrpScheduling } from '../../core/daemon/scheduling';
 import { memoryLogger } from '../helpers/log';
 
 test('vrrp_priority / vrrp_rt_priority: a process gets its nice value and SCHED_RR priority; a failure is logged, not thrown', async () => {
@@ -24,4 +24,13 @@ test('vrrp_priority / vrrp_rt_priority: a process gets its nice value and SCHED_
   } finally {
     child.kill('SIGKILL');
   }
+});
+
+test('the VRRP process: real time by default only when health checks run in the same daemon; vrrp_rt_priority wins, 0 turns it off', () => {
+  assert.deepEqual(vrrpScheduling(undefined, false), { defaulted: false });
+  assert.deepEqual(vrrpScheduling(undefined, true), { defaulted: true, rtPriority: DEFAULT_VRRP_RT_PRIORITY });
+  assert.deepEqual(vrrpScheduling({ vrrpRtPriority: 20 }, true), { defaulted: false, rtPriority: 20 });
+  assert.deepEqual(vrrpScheduling({ vrrpRtPriority: 20 }, false), { defaulted: false, rtPriority: 20 });
+  assert.deepEqual(vrrpScheduling({ vrrpRtPriority: 0 }, true), { defaulted: false });
+  assert.deepEqual(vrrpScheduling({ vrrpPriority: -5 }, true), { defaulted: true, nice: -5, rtPriority: DEFAULT_VRRP_RT_PRIORITY });
 });

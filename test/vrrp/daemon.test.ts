@@ -138,3 +138,27 @@ test('SIGTERM: priority 0, VIPs removed, pid file removed, exit 0', async () => 
   assert.equal(adverts[adverts.length - 1]![2], 0, 'the last advert carries priority 0');
   assert.ok(d.lines.some((l) => /Stopped alived/.test(l)));
 });
+
+test('health checks in the same daemon: the VRRP process runs SCHED_RR 1 by default, and normally with vrrp_rt_priority 0', async () => {
+  const checks = `virtual_server 10.99.0.50 80 {
+  delay_loop 5
+  protocol TCP
+  real_server 10.99.0.12 80 {
+    TCP_CHECK {
+      connect_timeout 1
+    }
+  }
+}
+`;
+  for (const [extra, policy] of [['', /SCHED_RR[\s\S]*priority: 1\b/], ['global_defs {\n  vrrp_rt_priority 0\n}\n', /SCHED_OTHER/]] as const) {
+    const v = await reset();
+    const d = v.startAlived('n1', extra + conf(150) + checks);
+    await v.waitHolder(VIP, 'n1', 10_000);
+    const [child] = childrenOf(d.proc.pid!);
+    assert.ok(child, 'the VRRP process runs as a child of the daemon');
+    const chrt = spawnSync('chrt', ['-p', String(child)], { encoding: 'utf8' });
+    assert.match(chrt.stdout, policy, chrt.stdout);
+    v.signal(d, 'SIGTERM');
+    assert.equal((await d.exited).code, 0);
+  }
+});

@@ -355,7 +355,7 @@ export const globalDefsSchema = block(
     vrrp_no_swap: value(flag).feature('process'),
     checker_no_swap: value(flag).feature('process'),
     bfd_no_swap: value(flag).feature('process'),
-    vrrp_rt_priority: word(rtPriority).feature('vrrp').doc('real-time (SCHED_RR) priority of the VRRP process: keeps adverts on time when the CPUs are busy'),
+    vrrp_rt_priority: word(int({ min: 0, max: 99 })).feature('vrrp').doc('real-time (SCHED_RR) priority of the VRRP process: keeps adverts on time when the CPUs are busy; default 1 when health checks run in the same daemon, else none; 0 (alived) keeps normal scheduling'),
     checker_rt_priority: word(rtPriority).feature('checker').doc('real-time (SCHED_RR) priority of the process that runs the checks'),
     bfd_rt_priority: word(rtPriority).feature('process'),
     vrrp_cpu_affinity: value(cpuList).feature('process'),
