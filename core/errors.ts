@@ -59,6 +59,7 @@ export const ERROR_CODES = {
   ALIVED_VRRP_FATAL: 'the VRRP process failed; the supervisor restarts it',
   ALIVED_PACKET_ADDON_MISSING: 'the packet-socket addon (native/) is not built: gratuitous ARPs and NAs cannot be sent; run npm install',
   ALIVED_LAB_FAILED: 'alived lab or a test lab could not build, use or remove its network namespaces',
+  ALIVED_IPVS_FAILED: 'an IPVS request failed (the message says what was asked of the kernel and why it was refused), or the kernel has IPVS but alived cannot use it',
   // cli
   ALIVED_CLI_BAD_OPTION: 'a command-line option is unknown or lacks its value',
   ALIVED_CLI_NO_CONFIG: 'no config file was given and none of the defaults exist',

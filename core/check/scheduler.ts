@@ -363,8 +363,10 @@ export class CheckScheduler {
           counts.set(n.keyword, c);
         }
       }
-      if (vs.haSuspend) {
-        this.log.warn({ vs: vs.name }, `VS ${vs.name}: ha_suspend is not acted on: its checkers run whether or not its address is configured here`);
+      if (vs.haSuspend && this.opts.programmed) {
+        this.log.info({ vs: vs.name }, `VS ${vs.name}: ha_suspend: its pool is programmed only while this node is MASTER of the VRRP instance holding its address; its checkers run always`);
+      } else if (vs.haSuspend) {
+        this.log.warn({ vs: vs.name }, `VS ${vs.name}: ha_suspend is not acted on without IPVS: its checkers run whether or not its address is configured here`);
       }
     }
     for (const [keyword, c] of counts) {

@@ -43,6 +43,10 @@ export interface CheckServiceOptions {
   readonly onAlert?: (alert: CheckAlert) => void;
   /** a virtual server's pool changed (the IPVS reconciler takes it) */
   readonly onPoolChange?: (pool: VirtualServerPool) => void;
+  /** the IPVS reconciler programs the pools into the kernel (core/ipvs) */
+  readonly programsPools?: boolean;
+  /** why pools are not programmed although the kernel has IPVS */
+  readonly ipvsReason?: string;
 }
 
 export interface CheckServiceStatus extends CheckSchedulerStatus {
@@ -71,8 +75,8 @@ export class CheckService {
       clock: opts.clock ?? new RealCheckClock(),
       log: this.log,
       scripts: this.launcher,
-      // alived computes pools; programming them into IPVS is not part of it yet
-      programmed: false,
+      // with IPVS the reconciler programs the pools; without, the lines about them say so
+      programmed: opts.programsPools === true,
       bootstrapDelayMs: opts.bootstrapDelayMs,
       graceMs: opts.graceMs,
       blockMs: opts.blockMs,
@@ -127,7 +131,7 @@ export class CheckService {
   status(): CheckServiceStatus {
     return {
       running: this.started && !this.stopping,
-      ipvs: { available: this.ipvsAvailable, programmed: false },
+      ipvs: { available: this.ipvsAvailable, programmed: this.opts.programsPools === true },
       scripts: this.launcher.counts(),
       ...this.scheduler.status(),
     };
@@ -148,9 +152,9 @@ export class CheckService {
     this.scheduler.resetLateness();
   }
 
-  /** Once per daemon, when there are virtual servers: the checks run, the kernel's pools are not touched. */
+  /** Once per daemon, when there are virtual servers whose pools do not reach the kernel: the checks run all the same. */
   private sayNotProgrammed(): void {
-    if (this.saidNotProgrammed || !this.plan || this.plan.virtualServers.length === 0) return;
+    if (this.opts.programsPools || this.saidNotProgrammed || !this.plan || this.plan.virtualServers.length === 0) return;
     this.saidNotProgrammed = true;
     const n = this.plan.virtualServers.length;
     const what = `${n} virtual server${n === 1 ? '' : 's'}`;
@@ -162,7 +166,7 @@ export class CheckService {
     } else {
       this.log.warn(
         { ipvs: true, virtualServers: n },
-        `alived does not program IPVS yet: health checks of ${what} run and drive notify scripts and hooks; their pools are computed (see status) but not programmed`,
+        `IPVS is in this kernel but alived cannot program it (${this.opts.ipvsReason ?? 'no IPVS reconciler runs'}): health checks of ${what} run and drive notify scripts and hooks; their pools are computed (see status) but not programmed`,
       );
     }
   }

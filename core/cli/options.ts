@@ -36,6 +36,8 @@ export interface CliOptions {
   noSyslog: boolean;
   vrrpOnly: boolean;
   checkOnly: boolean;
+  /** -I: leave alived's IPVS services in the kernel at shutdown */
+  dontReleaseIpvs: boolean;
   pidFile: string;
   /** keepalived's --instance: the stats and data files get _NAME */
   instance: string | undefined;
@@ -75,6 +77,7 @@ export const OPTIONS: OptSpec[] = [
   { short: 'G', long: 'no-syslog', arg: 'none', help: 'do not log to syslog', apply: (o) => (o.noSyslog = true) },
   { short: 'P', long: 'vrrp', arg: 'none', help: 'run only the VRRP subsystem', apply: (o) => (o.vrrpOnly = true) },
   { short: 'C', long: 'check', arg: 'none', help: 'run only the health-check subsystem', apply: (o) => (o.checkOnly = true) },
+  { short: 'I', long: 'dont-release-ipvs', arg: 'none', help: "leave alived's IPVS virtual servers in the kernel at shutdown", apply: (o) => (o.dontReleaseIpvs = true) },
   { short: 'p', long: 'pid', arg: 'required', help: `pid file (default ${DEFAULT_PID_FILE})`, apply: (o, v) => (o.pidFile = v!) },
   { long: 'instance', arg: 'required', help: 'name this alived: SIGUSR1/SIGUSR2 write /tmp/alived_NAME.data / .stats', apply: (o, v) => (o.instance = v) },
   { short: 'i', long: 'config-id', arg: 'required', help: 'the id that @id lines match (default the short host name)', apply: (o, v) => (o.configId = v) },
@@ -97,6 +100,7 @@ export function defaultOptions(): CliOptions {
     instance: undefined,
     vrrpOnly: false,
     checkOnly: false,
+    dontReleaseIpvs: false,
     pidFile: DEFAULT_PID_FILE,
     configId: undefined,
     dumpConf: false,

@@ -10,6 +10,7 @@ import { resolveVrrp, type VrrpSettings } from '../vrrp/settings';
 import { VrrpSupervisor } from '../vrrp/supervisor';
 import { CheckService, tuneHeapForChecks, type CheckServiceStatus } from '../check/service';
 import { inLabNamespace } from '../lab/netns';
+import { IpvsService, type IpvsStatus } from '../ipvs/service';
 import { applyScheduling, vrrpScheduling } from './scheduling';
 import type { EngineStatus, TransitionReport } from '../vrrp/engine';
 
@@ -23,6 +24,8 @@ export interface DaemonOptions {
   vrrp?: boolean;
   /** run the health checks (default true; false with -P, --vrrp) */
   checks?: boolean;
+  /** remove alived's IPVS services at stop (default true; false with -I, --dont-release-ipvs) */
+  releaseIpvs?: boolean;
   /** the level the VRRP process logs at (its records go through `log`) */
   logLevel?: Level;
 }
@@ -51,6 +54,7 @@ export class Daemon {
   private reloading: Promise<ReloadOutcome> | undefined;
   private vrrp: VrrpSupervisor | undefined;
   private checks: CheckService | undefined;
+  private ipvs: IpvsService | undefined;
   private vrrpSettingsJson: string | undefined;
   reloads = 0;
 
@@ -111,8 +115,10 @@ export class Daemon {
       // the checks run in this process: checker_priority / checker_rt_priority apply to it
       const sched = { ...(g?.checkerPriority !== undefined ? { nice: g.checkerPriority } : {}), ...(g?.checkerRtPriority !== undefined ? { rtPriority: g.checkerRtPriority } : {}) };
       if (sched.nice !== undefined || sched.rtPriority !== undefined) applyScheduling(process.pid, 'the checker process', sched, log);
-      this.checks = new CheckService({ log });
+      this.ipvs = new IpvsService({ log, release: this.options.releaseIpvs !== false });
+      this.checks = new CheckService({ log, ...(await this.ipvs.open(this.model)) });
       this.checks.start(this.model, this.host);
+      await this.ipvs.start(this.model, this.checks, this.host.hooks);
     }
     await this.startVrrp();
   }
@@ -163,6 +169,11 @@ export class Daemon {
     return this.checks?.status();
   }
 
+  /** IPVS services alived programmed, with their counters and those of their real servers (undefined without checks). */
+  ipvsStatus(): Promise<IpvsStatus | undefined> {
+    return this.ipvs ? this.ipvs.status() : Promise.resolve(undefined);
+  }
+
   /** pid of the VRRP process, while it runs */
   get vrrpPid(): number | undefined {
     return this.vrrp?.pid;
@@ -207,6 +218,7 @@ export class Daemon {
     // checkers move to the new plugins (keeping their states) before the old ones close,
     // so no check runs on a closed plugin and nothing flaps
     await this.checks?.reload(this.model, this.host);
+    await this.ipvs?.reload(this.model, this.host.hooks);
     await old.close();
     await this.reloadVrrp();
     await this.host.hooks.afterReload.promise(info);
@@ -238,6 +250,8 @@ export class Daemon {
       await this.reloading?.catch(() => undefined);
       log.notice({ signal }, 'Stopping');
       await this.vrrp?.stop();
+      // the IPVS table first: the checks' last pool changes must not reach it (-I keeps it as it is)
+      await this.ipvs?.stop();
       await this.checks?.stop();
       await this.host.hooks.shutdown.promise({ signal, time: Date.now() });
       await this.host.close();

@@ -276,7 +276,7 @@ virtual_server 10.0.0.1 81 {
   assert.equal(
     said[0]!.msg,
     ipvs
-      ? 'alived does not program IPVS yet: health checks of 2 virtual servers run and drive notify scripts and hooks; their pools are computed (see status) but not programmed'
+      ? 'IPVS is in this kernel but alived cannot program it (no IPVS reconciler runs): health checks of 2 virtual servers run and drive notify scripts and hooks; their pools are computed (see status) but not programmed'
       : 'IPVS is not available in this kernel (/proc/net/ip_vs is absent): health checks of 2 virtual servers run and drive notify scripts and hooks, but no pool is programmed',
   );
   assert.deepEqual(r.service.status().ipvs, { available: ipvs, programmed: false });
