@@ -50,7 +50,13 @@ export const ERROR_CODES = {
   ALIVED_PLUGIN_CLOSE_FAILED: 'an onClose handler threw or timed out',
   // health checks and scripts
   ALIVED_CHECKER_FAILED: "a checker broke its contract (create() or check() threw, check() rejected, gave no valid result, did not settle after its timeout, or blocked the event loop); the check counts as failed",
-  ALIVED_SCRIPT_FAILED: 'a notify or quorum script could not start, exited non-zero, was killed by a signal or timed out',
+  ALIVED_SCRIPT_FAILED: 'a notify, quorum, FIFO, startup or shutdown script could not start (no such file, not executable, no such user), exited non-zero, was killed by a signal or timed out',
+  ALIVED_SCRIPT_INSECURE: 'a script that runs as root could be changed by a non-root user (the message names the file or directory and why): refused with enable_script_security, else run with this warning',
+  ALIVED_SCRIPT_SECURITY_OFF: "scripts run but enable_script_security is not set (keepalived's SECURITY VIOLATION warning)",
+  ALIVED_NOTIFY_FIFO: 'a notify FIFO could not be created, opened or written, or its script ended (the message names the path)',
+  // trackers
+  ALIVED_TRACKER_FAILED: "a tracker broke its contract (create(), start() or stop() threw, stop() hung, or it reported something that is not a state); it counts as down",
+  ALIVED_TRACKER_DISABLED: 'a tracker cannot run (its script is refused or not found, its user does not exist, its directory is missing): the instances go on as if they did not track it',
   // daemon
   ALIVED_DAEMON_PID_FILE: 'the pid file is held by another live alived, or cannot be written',
   ALIVED_DAEMON_CONFIG_INVALID: 'the daemon refuses to start with a config that has errors',

@@ -20,7 +20,24 @@ export { checkerCommonFields, checkerConnectionFields } from './check/keywords';
 export { AlivedError, isAlivedError, type ErrorCode } from './errors';
 export { ScriptRunner, scriptEnv, signalName, spawnErrorWords, isRedirectionOnly, shellCommandLine, KILL_GRACE_MS, type RunSpec, type RunOutcome } from './script/run';
 export { resolveUser, scriptRunAs, idsToSet, DEFAULT_SCRIPT_USER, type ResolvedUser, type ScriptUserName } from './script/user';
-export { ScriptLauncher, commandWords, NOTIFY_SCRIPT_TIMEOUT_MS, type ScriptToRun, type ScriptLauncherOptions } from './script/launcher';
+export { ScriptLauncher, commandWords, NOTIFY_SCRIPT_TIMEOUT_MS, type ScriptToRun, type ScriptLauncherOptions, type PreparedRun } from './script/launcher';
+// keepalived's script security, for plugins that run scripts themselves (vrrp_script, MISC_CHECK): prepareScript() then ScriptRunner.run()
+export {
+  prepareScript,
+  checkScript,
+  scriptIdentity,
+  isExecutableBy,
+  securityViolationMessage,
+  type PrepareOptions,
+  type PreparedScript,
+  type RefusedScript,
+  type ScriptCheck,
+  type ScriptCheckOptions,
+  type ScriptIds,
+  type ScriptRefusal,
+  type ScriptToPrepare,
+  type UnsafePath,
+} from './script/security';
 export { ALIVED_VERSION } from './version';
 export {
   CheckerTester,
