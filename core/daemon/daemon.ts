@@ -12,7 +12,8 @@ import { CheckService, tuneHeapForChecks, type CheckServiceStatus } from '../che
 import { inLabNamespace } from '../lab/netns';
 import { IpvsService, type IpvsStatus } from '../ipvs/service';
 import { applyScheduling, vrrpScheduling } from './scheduling';
-import type { EngineStatus, TransitionReport } from '../vrrp/engine';
+import type { EngineEvent, EngineStatus, TransitionReport } from '../vrrp/engine';
+import type { TrackedState } from '../vrrp/tracking';
 
 export interface DaemonOptions {
   configFile: string;
@@ -128,7 +129,16 @@ export class Daemon {
     if (this.options.vrrp === false) return undefined;
     const instances = this.model.vrrpInstance ?? [];
     if (instances.length === 0) return undefined;
-    return resolveVrrp(this.model.globalDefs as Parameters<typeof resolveVrrp>[0], instances);
+    const trackerKinds = new Map<string, string[]>();
+    for (const [reference, { def }] of this.host.trackers) {
+      if (def.keyword) trackerKinds.set(reference, [def.keyword, ...(def.keyword.startsWith('vrrp_') ? [] : [`vrrp_${def.keyword}`])]);
+    }
+    return resolveVrrp(this.model.globalDefs as Parameters<typeof resolveVrrp>[0], instances, {
+      syncGroups: this.model.vrrpSyncGroup ?? [],
+      rootExtensions: this.model.extensions,
+      trackerKinds,
+      warn: (message) => this.options.log.warn({}, message),
+    });
   }
 
   private async startVrrp(): Promise<void> {
@@ -144,6 +154,7 @@ export class Daemon {
       log: this.options.log,
       level: this.options.logLevel ?? 'info',
       onTransition: (t) => this.onVrrpTransition(t),
+      onEvent: (e) => this.onVrrpEvent(e),
       onSpawn: (pid) => {
         const sched = vrrpScheduling(this.model.globalDefs, this.checks !== undefined && (this.model.virtualServer ?? []).length > 0);
         if (sched.defaulted) {
@@ -157,6 +168,23 @@ export class Daemon {
 
   private onVrrpTransition(t: TransitionReport): void {
     this.host.hooks.vrrpTransition.call({ kind: 'instance', name: t.instance, from: t.from, to: t.to, priority: t.priority, reason: t.reason, time: t.time });
+  }
+
+  private onVrrpEvent(e: EngineEvent): void {
+    const hooks = this.host.hooks;
+    switch (e.type) {
+      case 'group':
+        hooks.vrrpTransition.call({ kind: 'group', name: e.group, from: e.from, to: e.to, priority: 0, reason: e.reason, time: e.time });
+        break;
+      case 'deleted':
+        hooks.vrrpTransition.call({ kind: 'instance', name: e.instance, from: e.from, to: 'DELETED', priority: e.priority, reason: 'removed by reload', time: e.time });
+        break;
+      case 'priority':
+        hooks.priorityChange.call({ instance: e.instance, from: e.from, to: e.to, reason: e.reason, time: e.time });
+        break;
+      case 'rxLowerPri':
+        break;
+    }
   }
 
   /** State and counters of every VRRP instance ([] without VRRP). */
@@ -232,13 +260,39 @@ export class Daemon {
    * the new instances converge again).
    */
   private async reloadVrrp(): Promise<void> {
+    const log = this.options.log;
     const settings = this.vrrpSettings();
     const json = settings ? JSON.stringify(settings) : undefined;
     if (json === this.vrrpSettingsJson) return;
-    this.options.log.notice({}, 'VRRP settings changed: restarting the VRRP process with them');
-    await this.vrrp?.stop();
-    this.vrrp = undefined;
-    await this.startVrrp();
+    if (!settings || !this.vrrp) {
+      // VRRP appears or goes away with this config
+      await this.vrrp?.stop();
+      this.vrrp = undefined;
+      await this.startVrrp();
+      return;
+    }
+    this.vrrpSettingsJson = json;
+    const started = process.hrtime.bigint();
+    try {
+      const counts = await this.vrrp.reload(settings, this.trackerSnapshot());
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      if (counts) {
+        log.notice(
+          { ...counts, ms },
+          `VRRP reloaded in ${ms.toFixed(1)} ms: ${counts.kept} instance${counts.kept === 1 ? '' : 's'} unchanged, ${counts.updated} updated in place, ${counts.added} added, ${counts.replaced} replaced, ${counts.removed} removed`,
+        );
+      }
+    } catch (err) {
+      log.error({ err: (err as Error).message }, `${(err as Error).message}; restarting the VRRP process with the new config`);
+      await this.vrrp?.stop();
+      this.vrrp = undefined;
+      await this.startVrrp();
+    }
+  }
+
+  /** every tracker's current state, by trackerKey() (none until trackers run) */
+  private trackerSnapshot(): Record<string, TrackedState> {
+    return {};
   }
 
   /** SIGTERM / SIGINT: the shutdown hook, then every plugin closes, last first. */

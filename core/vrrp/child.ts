@@ -3,9 +3,11 @@
  * timing never waits for checks, scripts, notifiers or plugins: this process
  * runs nothing but the engine. It talks to its parent over the IPC channel:
  *
- *   parent -> child  { type: 'start', settings, level }  { type: 'stop' }  { type: 'status', id }
- *   child -> parent  { type: 'started' }  { type: 'transition', report }  { type: 'log', record }
- *                    { type: 'status', id, status }  { type: 'stopped' }  { type: 'fatal', message }
+ *   parent -> child  { type: 'start', settings, level, trackers }  { type: 'stop' }  { type: 'status', id }
+ *                    { type: 'trackers', states }  { type: 'reload', id, settings }
+ *   child -> parent  { type: 'started' }  { type: 'transition', report }  { type: 'event', event }
+ *                    { type: 'log', record }  { type: 'status', id, status }  { type: 'reloaded', id, counts }
+ *                    { type: 'stopped' }  { type: 'fatal', message }
  *
  * If the parent goes away (the channel closes), the engine stops as on
  * SIGTERM: masters send priority 0 and drop their VIPs.
@@ -14,8 +16,14 @@ import { createLogger, type Level, type LogRecord } from '../log/logger';
 import { RealClock } from './clock';
 import { VrrpEngine } from './engine';
 import type { VrrpSettings } from './settings';
+import type { TrackedState } from './tracking';
 
-type ParentMessage = { type: 'start'; settings: VrrpSettings; level: Level } | { type: 'stop' } | { type: 'status'; id: number };
+type ParentMessage =
+  | { type: 'start'; settings: VrrpSettings; level: Level; trackers?: Record<string, TrackedState> }
+  | { type: 'stop' }
+  | { type: 'status'; id: number }
+  | { type: 'trackers'; states: Record<string, TrackedState> }
+  | { type: 'reload'; id: number; settings: VrrpSettings; trackers?: Record<string, TrackedState> };
 
 function send(msg: unknown): void {
   if (process.connected) process.send!(msg, undefined, undefined, () => undefined);
@@ -42,7 +50,13 @@ process.on('message', (msg: ParentMessage) => {
   if (msg.type === 'start') {
     if (engine) return;
     const log = createLogger([ipcSink], msg.level);
-    engine = new VrrpEngine(msg.settings, { log, clock: new RealClock(), onTransition: (report) => send({ type: 'transition', report }) });
+    engine = new VrrpEngine(msg.settings, {
+      log,
+      clock: new RealClock(),
+      onTransition: (report) => send({ type: 'transition', report }),
+      onEvent: (event) => send({ type: 'event', event }),
+    });
+    if (msg.trackers) engine.setTrackerStates(msg.trackers, true);
     engine.start().then(
       () => send({ type: 'started' }),
       (err: Error) => {
@@ -52,6 +66,16 @@ process.on('message', (msg: ParentMessage) => {
     );
   } else if (msg.type === 'stop') {
     void stop();
+  } else if (msg.type === 'trackers') {
+    engine?.setTrackerStates(msg.states);
+  } else if (msg.type === 'reload') {
+    const e = engine;
+    if (!e) return;
+    if (msg.trackers) e.setTrackerStates(msg.trackers, true);
+    e.reload(msg.settings).then(
+      (counts) => send({ type: 'reloaded', id: msg.id, counts }),
+      (err: Error) => send({ type: 'reloaded', id: msg.id, error: err.message }),
+    );
   } else if (msg.type === 'status') {
     send({ type: 'status', id: msg.id, status: engine?.status() ?? { instances: [], otherVrids: 0 } });
   }

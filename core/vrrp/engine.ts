@@ -4,7 +4,8 @@ import { PacketSocket } from './packet-socket';
 import { VrrpMachine } from './machine';
 import { checkAdvert, encodeAdvert, parseIpv4, peekVrid } from './packet';
 import { Rtnl, type LinkEventType, type LinkInfo, type LinkWatch } from './rtnl';
-import type { InstanceSettings, VrrpSettings } from './settings';
+import type { InstanceSettings, SyncGroupSettings, VrrpSettings } from './settings';
+import { evaluateTracking, type TrackedState, type TrackingVerdict } from './tracking';
 import { ipv4Packet, ipv6Packet, VrrpChannel } from './socket';
 import { newCounters, type Clock, type Received, type VrrpCounters, type VrrpState } from './types';
 import { VipManager } from './vips';
@@ -22,9 +23,21 @@ export interface TransitionReport {
   at: number;
 }
 
+/** Other things the engine tells whoever runs it (notify scripts, hooks). */
+export type EngineEvent =
+  | { type: 'group'; group: string; from: VrrpState | 'INIT'; to: VrrpState; reason: string; time: number }
+  | { type: 'deleted'; instance: string; from: VrrpState; priority: number; time: number }
+  | { type: 'priority'; instance: string; from: number; to: number; reason: string; time: number }
+  | { type: 'rxLowerPri'; instance: string; priority: number; from: string; time: number };
+
 export interface InstanceStatus {
   name: string;
   state: VrrpState;
+  /** its sync group */
+  syncGroup?: string;
+  /** why it is in FAULT, or what it waits for in INIT */
+  fault?: string;
+  waiting?: string[];
   vrid: number;
   version: number;
   family: number;
@@ -39,6 +52,7 @@ export interface InstanceStatus {
 /** Everything the engine can tell about itself. */
 export interface EngineStatus {
   instances: InstanceStatus[];
+  groups?: { name: string; state: VrrpState; members: string[] }[];
   /** packets that reached a VRRP socket for a VRID none of our instances has */
   otherVrids: number;
 }
@@ -47,6 +61,18 @@ export interface EngineDeps {
   log: Logger;
   clock: Clock;
   onTransition?: (t: TransitionReport) => void;
+  onEvent?: (e: EngineEvent) => void;
+}
+
+/** A vrrp_sync_group: its members move together. */
+class SyncGroupRuntime {
+  state: VrrpState = 'INIT';
+  /** set while members are being moved together: their transitions do not re-derive the group's state */
+  syncing = false;
+  constructor(
+    readonly settings: SyncGroupSettings,
+    readonly members: InstanceRuntime[],
+  ) {}
 }
 
 /**
@@ -63,13 +89,110 @@ export class VrrpEngine {
   private linkWatch: LinkWatch | undefined;
   private readonly packetSockets = new Map<number, PacketSocket>();
   private stopped = false;
+  private started = false;
   /** packets for a VRID no instance of ours has */
   unknownVrid = 0;
+  /** tracker states from the main process, by trackerKey() */
+  readonly trackerStates = new Map<string, TrackedState>();
+  private groups = new Map<string, SyncGroupRuntime>();
 
   constructor(
-    readonly settings: VrrpSettings,
+    public settings: VrrpSettings,
     private readonly deps: EngineDeps,
   ) {}
+
+  /** Tracker states from the main process: `replace` drops those not given (a full snapshot). */
+  setTrackerStates(states: Record<string, TrackedState>, replace = false): void {
+    if (replace) this.trackerStates.clear();
+    for (const [k, v] of Object.entries(states)) this.trackerStates.set(k, v);
+    if (this.started) this.refresh(this.instances);
+  }
+
+  /** Re-evaluates trackers and faults of `changed`, and applies them with their sync groups. */
+  refresh(changed: Iterable<InstanceRuntime>): void {
+    const touched = new Set<InstanceRuntime>();
+    for (const inst of changed) {
+      inst.evaluate();
+      touched.add(inst);
+      const g = inst.group;
+      if (g) for (const m of g.members) touched.add(m);
+    }
+    for (const inst of touched) {
+      const g = inst.group;
+      let groupFault: string | undefined;
+      let groupWaiting = false;
+      if (g) {
+        for (const m of g.members) {
+          if (m !== inst && m.ownFault() !== undefined) groupFault ??= `sync group ${g.settings.name}: ${m.settings.name} is in FAULT`;
+          if (m !== inst && m.verdict.waiting.length > 0) groupWaiting = true;
+        }
+      }
+      inst.apply(groupFault, groupWaiting);
+    }
+  }
+
+  groupOf(name: string): SyncGroupRuntime | undefined {
+    for (const g of this.groups.values()) if (g.settings.members.includes(name)) return g;
+    return undefined;
+  }
+
+  /** keepalived's vrrp_sync_can_goto_master(): every other member wants MASTER too (or the group is master) */
+  canGoMaster(inst: InstanceRuntime): boolean {
+    const g = inst.group;
+    if (!g || g.state === 'MASTER') return true;
+    return g.members.every((m) => m === inst || m.machine.state === 'MASTER' || m.machine.wantsMaster);
+  }
+
+  /** An instance changed state: report it, move its sync group with it, report the group's change. */
+  memberTransition(inst: InstanceRuntime, from: VrrpState, to: VrrpState, reason: string): void {
+    const g = inst.group;
+    if (!g || g.syncing) return;
+    const why = `sync group ${g.settings.name}: ${inst.settings.name} ${to === 'MASTER' ? 'became MASTER' : 'went BACKUP'}`;
+    if (to === 'MASTER' || (from === 'MASTER' && to === 'BACKUP')) {
+      g.syncing = true;
+      try {
+        for (const m of g.members) {
+          if (m === inst) continue;
+          if (to === 'MASTER') m.machine.forceMaster(why);
+          else m.machine.forceBackup(why);
+        }
+      } finally {
+        g.syncing = false;
+      }
+    }
+    this.deriveGroupState(g, reason);
+  }
+
+  private deriveGroupState(g: SyncGroupRuntime, reason: string): void {
+    const states = g.members.map((m) => m.machine.state);
+    let next: VrrpState | undefined;
+    if (states.every((st) => st === 'STOP')) next = 'STOP';
+    else if (states.some((st) => st === 'FAULT')) next = 'FAULT';
+    else if (states.some((st) => st === 'MASTER')) next = 'MASTER';
+    else if (states.every((st) => st === 'BACKUP')) next = 'BACKUP';
+    if (!next || next === g.state) return;
+    const from = g.state;
+    g.state = next;
+    this.deps.log.notice({ group: g.settings.name, from, to: next }, `VRRP_Group(${g.settings.name}) Entering ${next} STATE${reason ? ` (${reason})` : ''}`);
+    this.deps.onEvent?.({ type: 'group', group: g.settings.name, from, to: next, reason, time: Date.now() });
+  }
+
+  event(e: EngineEvent): void {
+    this.deps.onEvent?.(e);
+  }
+
+  private buildGroups(): void {
+    const groups = new Map<string, SyncGroupRuntime>();
+    for (const gs of this.settings.syncGroups ?? []) {
+      const members = gs.members.map((n) => this.instances.find((i) => i.settings.name === n)).filter((i): i is InstanceRuntime => i !== undefined);
+      const g = new SyncGroupRuntime(gs, members);
+      const old = this.groups.get(gs.name);
+      if (old) g.state = old.state;
+      groups.set(gs.name, g);
+    }
+    this.groups = groups;
+    for (const inst of this.instances) inst.group = [...groups.values()].find((g) => g.members.includes(inst));
+  }
 
   async start(): Promise<void> {
     const log = this.deps.log;
@@ -83,6 +206,7 @@ export class VrrpEngine {
       const inst = new InstanceRuntime(s, this, this.rtnl, this.deps);
       this.instances.push(inst);
     }
+    this.buildGroups();
     // VIPs a crashed earlier run left behind go first: the instances start as backups
     for (const inst of this.instances) await inst.cleanStale();
     if (this.settings.startupDelayMs > 0) {
@@ -91,6 +215,8 @@ export class VrrpEngine {
       if (this.stopped) return;
     }
     for (const inst of this.instances) await inst.attach(this.linkByName(inst.settings.ifname));
+    this.started = true;
+    this.refresh(this.instances);
     log.info({ instances: this.instances.length }, `VRRP engine started with ${this.instances.length} instance${this.instances.length === 1 ? '' : 's'}`);
   }
 
@@ -136,7 +262,11 @@ export class VrrpEngine {
   }
 
   status(): EngineStatus {
-    return { instances: this.instances.map((i) => i.status()), otherVrids: this.unknownVrid };
+    return {
+      instances: this.instances.map((i) => i.status()),
+      ...(this.groups.size > 0 ? { groups: [...this.groups.values()].map((g) => ({ name: g.settings.name, state: g.state, members: g.settings.members })) } : {}),
+      otherVrids: this.unknownVrid,
+    };
   }
 
   /** A channel for this instance's interface and family, shared with the other instances on it. */
@@ -203,6 +333,60 @@ export class VrrpEngine {
       if (inst.settings.ifname !== link.name) continue;
       void inst.linkChanged(type === 'deleted' ? undefined : link);
     }
+    if (!this.started) return;
+    const tracking = this.instances.filter((i) => i.settings.trackInterfaces.some((t) => t.ifname === link.name));
+    if (tracking.length > 0) this.refresh(tracking);
+  }
+
+  /** whether an interface exists and is up, as the link watch knows it */
+  linkUp(ifname: string): boolean {
+    return this.linkByName(ifname)?.up === true;
+  }
+
+  /**
+   * A reloaded config: instances whose settings did not change are not
+   * touched; changed ones are updated in place when their election stays the
+   * same (VIPs, routes, priority, trackers, preemption, announcements), else
+   * replaced; removed ones stop (reported as DELETED); new ones start.
+   */
+  async reload(next: VrrpSettings): Promise<{ kept: number; updated: number; replaced: number; added: number; removed: number }> {
+    const counts = { kept: 0, updated: 0, replaced: 0, added: 0, removed: 0 };
+    const byName = new Map(this.instances.map((i) => [i.settings.name, i]));
+    const keep: InstanceRuntime[] = [];
+    const fresh: InstanceRuntime[] = [];
+    const gone: InstanceRuntime[] = [];
+    for (const s of next.instances) {
+      const old = byName.get(s.name);
+      byName.delete(s.name);
+      if (old && JSON.stringify(old.settings) === JSON.stringify(s)) {
+        keep.push(old);
+        counts.kept++;
+      } else if (old && sameElection(old.settings, s)) {
+        await old.update(s);
+        keep.push(old);
+        counts.updated++;
+      } else {
+        if (old) {
+          gone.push(old);
+          counts.replaced++;
+        } else counts.added++;
+        const inst = new InstanceRuntime(s, this, this.rtnl!, this.deps);
+        fresh.push(inst);
+        keep.push(inst);
+      }
+    }
+    for (const old of byName.values()) {
+      gone.push(old);
+      counts.removed++;
+    }
+    for (const old of gone) await old.remove();
+    this.instances.length = 0;
+    this.instances.push(...keep);
+    this.settings = next;
+    this.buildGroups();
+    for (const inst of fresh) await inst.attach(this.linkByName(inst.settings.ifname));
+    this.refresh(this.instances);
+    return counts;
   }
 }
 
@@ -212,6 +396,15 @@ const BAD_PACKET_LOG_MS = 1000;
 class InstanceRuntime {
   readonly counters = newCounters();
   readonly machine: VrrpMachine;
+  group: SyncGroupRuntime | undefined;
+  /** what its trackers say now (evaluate()) */
+  verdict: TrackingVerdict;
+  /** its own interface: missing, down or unusable (undefined when fine) */
+  private linkFault: string | undefined;
+  private lastFault: string | undefined;
+  private attached = false;
+  private machineStarted = false;
+  private deleting = false;
   private readonly vips: VipManager;
   private announcer: Announcer | undefined;
   private channel: VrrpChannel | undefined;
@@ -221,7 +414,7 @@ class InstanceRuntime {
   private readonly badLogAt = new Map<string, { at: number; suppressed: number }>();
 
   constructor(
-    readonly settings: InstanceSettings,
+    public settings: InstanceSettings,
     private readonly engine: VrrpEngine,
     private readonly rtnl: Rtnl,
     private readonly deps: EngineDeps,
@@ -248,9 +441,96 @@ class InstanceRuntime {
         becomeMaster: () => this.becomeMaster(),
         leaveMaster: () => this.leaveMaster(),
         transition: (from, to, reason) => this.onTransition(from, to, reason),
+        rxLowerPriority: (adv) => this.engine.event({ type: 'rxLowerPri', instance: this.settings.name, priority: adv.priority, from: adv.src, time: Date.now() }),
+        canBecomeMaster: () => this.engine.canGoMaster(this),
+        note: (message) => this.log.debug({}, message),
       },
       this.counters,
     );
+    this.verdict = { priority: settings.priority, waiting: [] };
+  }
+
+  /** Its trackers' verdict from the current states (applied by apply()). */
+  evaluate(): void {
+    this.verdict = evaluateTracking(this.settings, this.engine.trackerStates, (ifname) => this.engine.linkUp(ifname));
+  }
+
+  /** Its own reason to be in FAULT: its interface, else a tracker. */
+  ownFault(): string | undefined {
+    return this.linkFault ?? this.verdict.fault;
+  }
+
+  /**
+   * Applies the verdict: the effective priority (re-timing a backup's down
+   * timer), FAULT in or out (its own reason, else its sync group's), and the
+   * start of the state machine once no weight-0 tracker holds it in INIT.
+   */
+  apply(groupFault: string | undefined, groupWaiting: boolean): void {
+    const s = this.settings;
+    if (this.deleting || this.machine.state === 'STOP') return;
+    const to = this.verdict.priority;
+    const from = this.machine.priority;
+    if (to !== from) {
+      this.machine.setPriority(to);
+      this.log.info({ from, to }, `(${s.name}) Changing effective priority from ${from} to ${to}`);
+      this.engine.event({ type: 'priority', instance: s.name, from, to, reason: 'tracking', time: Date.now() });
+    }
+    const fault = this.ownFault() ?? groupFault;
+    if (!this.machineStarted) {
+      if (!this.attached || this.verdict.waiting.length > 0 || groupWaiting) return;
+      this.machineStarted = true;
+      if (fault !== undefined) this.machine.setFault(true, fault);
+      this.lastFault = fault;
+      this.machine.start();
+      return;
+    }
+    if (fault !== undefined) {
+      this.lastFault = fault;
+      this.machine.setFault(true, fault);
+    } else if (this.lastFault !== undefined) {
+      const was = this.lastFault;
+      this.lastFault = undefined;
+      const link = /^interface (\S+) /.exec(was);
+      this.machine.setFault(false, link ? `interface ${link[1]} up` : `no longer: ${was}`);
+    }
+  }
+
+  /** A reload changed settings that keep the election: applied in place, in whatever state it is. */
+  async update(next: InstanceSettings): Promise<void> {
+    const old = this.settings;
+    this.settings = next;
+    this.machine.reconfigure({ preempt: next.preempt, preemptDelayMs: next.preemptDelayMs, lowerPrioNoAdvert: next.lowerPrioNoAdvert, higherPrioSendAdvert: next.higherPrioSendAdvert });
+    const addrs = (x: InstanceSettings) => JSON.stringify([x.vips, x.excludedVips, x.routes]);
+    const master = this.machine.state === 'MASTER';
+    if (addrs(old) !== addrs(next)) {
+      const failures = await this.vips.reconfigure({ ifname: next.ifname, vips: next.vips, excluded: next.excludedVips, routes: next.routes }, master);
+      for (const f of failures) this.log.error({ err: f.message }, `(${next.name}) ${f.message}`);
+    }
+    if (addrs(old) !== addrs(next) || JSON.stringify(old.garp) !== JSON.stringify(next.garp)) {
+      this.announcer?.stop();
+      this.announcer = undefined;
+      if (this.link) this.announcer = this.makeAnnouncer(this.link);
+      if (this.machine.state === 'MASTER') this.announcer?.announce();
+    }
+    this.log.info({}, `(${next.name}) settings changed by reload; state ${this.machine.state} kept`);
+  }
+
+  /** Removed by a reload: a master releases (priority 0, VIPs removed); reported as DELETED. */
+  async remove(): Promise<void> {
+    const from = this.machine.state;
+    this.deleting = true;
+    await this.stop();
+    this.engine.release(this);
+    this.log.notice({ from }, `(${this.settings.name}) removed by reload (was ${from})`);
+    this.engine.event({ type: 'deleted', instance: this.settings.name, from, priority: this.machine.priority, time: Date.now() });
+  }
+
+  private linkFaultFor(link: LinkInfo | undefined): string | undefined {
+    const name = this.settings.ifname;
+    if (!link) return `interface ${name} does not exist`;
+    if (!this.channel) return `interface ${name} is unusable`;
+    if (!link.up) return this.settings.trackPrimary ? `interface ${name} down` : undefined;
+    return undefined;
   }
 
   async cleanStale(): Promise<void> {
@@ -261,9 +541,9 @@ class InstanceRuntime {
   /** Binds to the interface (or FAULT without it) and starts the state machine. */
   async attach(link: LinkInfo | undefined): Promise<void> {
     await this.bind(link);
-    // a missing or down interface: straight from INIT to FAULT
-    if (!link || !link.up || !this.channel) this.machine.setFault(true, link ? `interface ${this.settings.ifname} is ${link.up ? 'unusable' : 'down'}` : `interface ${this.settings.ifname} does not exist`);
-    this.machine.start();
+    // a missing or down interface: straight from INIT to FAULT (the engine's refresh starts the machine)
+    this.linkFault = this.linkFaultFor(link);
+    this.attached = true;
   }
 
   private async bind(link: LinkInfo | undefined): Promise<void> {
@@ -283,17 +563,7 @@ class InstanceRuntime {
       this.channel ??= this.engine.channelFor(this, link);
       this.warmUp();
       this.announcer?.stop();
-      this.announcer = new Announcer({
-        ifname: link.name,
-        ifindex: link.index,
-        mac: link.mac,
-        noarp: link.noarp,
-        addresses: s.vips.filter((v) => (v.dev ?? s.ifname) === s.ifname).map((v) => v.address),
-        clock: this.deps.clock,
-        ...s.garp,
-        onError: (err: Error) => this.log.warn({ err: err.message }, `(${s.name}) ${err.message}`),
-        openSender: (l) => this.engine.frameSender(l),
-      });
+      this.announcer = this.makeAnnouncer(link);
       // open the interface's packet socket now (it loads the addon), not at the first takeover
       if (!link.noarp) {
         try {
@@ -306,6 +576,21 @@ class InstanceRuntime {
       this.log.error({ err: (err as Error).message }, `(${s.name}) ${(err as Error).message}`);
       this.channel = undefined;
     }
+  }
+
+  private makeAnnouncer(link: LinkInfo): Announcer {
+    const s = this.settings;
+    return new Announcer({
+      ifname: link.name,
+      ifindex: link.index,
+      mac: link.mac,
+      noarp: link.noarp,
+      addresses: s.vips.filter((v) => (v.dev ?? s.ifname) === s.ifname).map((v) => v.address),
+      clock: this.deps.clock,
+      ...s.garp,
+      onError: (err: Error) => this.log.warn({ err: err.message }, `(${s.name}) ${err.message}`),
+      openSender: (l) => this.engine.frameSender(l),
+    });
   }
 
   private resolving = false;
@@ -339,14 +624,15 @@ class InstanceRuntime {
     if (!link || link.index !== this.link?.index || (link.up && !this.channel)) await this.bind(link);
     else this.link = link;
     const up = Boolean(link?.up) && this.channel !== undefined;
-    if (up === wasUp) return;
+    if (up === wasUp || !this.attached) return;
     if (up) {
       this.log.info({ interface: s.ifname }, `(${s.name}) interface ${s.ifname} is up`);
-      this.machine.setFault(false, `interface ${s.ifname} up`);
+      this.linkFault = undefined;
     } else {
       this.log.warn({ interface: s.ifname }, `(${s.name}) interface ${s.ifname} ${link ? 'is down' : 'is gone'}`);
-      this.machine.setFault(true, link ? `interface ${s.ifname} down` : `interface ${s.ifname} deleted`);
+      this.linkFault = !link ? `interface ${s.ifname} deleted` : this.linkFaultFor(link);
     }
+    this.engine.refresh([this]);
   }
 
   receive(rx: Received): void {
@@ -464,8 +750,10 @@ class InstanceRuntime {
 
   private onTransition(from: VrrpState, to: VrrpState, reason: string): void {
     const s = this.settings;
+    if (this.deleting) return;
     this.log.notice({ from, to, priority: this.machine.priority, reason }, `(${s.name}) Entering ${to} STATE${reason ? ` (${reason})` : ''}`);
     this.deps.onTransition?.({ instance: s.name, from, to, priority: this.machine.priority, reason, time: Date.now(), at: this.deps.clock.now() });
+    this.engine.memberTransition(this, from, to, reason);
   }
 
   async stop(): Promise<void> {
@@ -483,6 +771,9 @@ class InstanceRuntime {
     return {
       name: s.name,
       state: this.machine.state,
+      ...(s.syncGroup ? { syncGroup: s.syncGroup } : {}),
+      ...(this.ownFault() !== undefined ? { fault: this.ownFault()! } : {}),
+      ...(!this.machineStarted && this.verdict.waiting.length > 0 ? { waiting: this.verdict.waiting } : {}),
       vrid: s.vrid,
       version: s.version,
       family: s.family,
@@ -494,4 +785,11 @@ class InstanceRuntime {
       counters: { ...this.counters },
     };
   }
+}
+
+/** Settings an instance's election depends on: a change to any of them replaces the instance on reload. */
+function sameElection(a: InstanceSettings, b: InstanceSettings): boolean {
+  const key = (x: InstanceSettings) =>
+    JSON.stringify([x.vrid, x.version, x.family, x.ifname, x.advertIntCs, x.downTimerAdverts, x.srcAddress, x.group, x.unicastPeers, x.ttl, x.rxBufSize, x.initialState, x.priority === 255]);
+  return key(a) === key(b);
 }

@@ -91,6 +91,12 @@ export interface MachineEffects {
   rxLowerPriority?(adv: ReceivedAdvert): void;
   /** a log-worthy event that changes no state, worded as keepalived logs it */
   note?(message: string): void;
+  /**
+   * A backup whose down timer ran out asks this before it becomes master
+   * (keepalived's vrrp_sync_can_goto_master): false holds it in BACKUP,
+   * wanting MASTER, with a fresh Master_Down_Interval.
+   */
+  canBecomeMaster?(): boolean;
 }
 
 type DownTimerKind = 'master-down' | 'skew';
@@ -100,12 +106,12 @@ export class VrrpMachine {
   private readonly version: VrrpVersion;
   private readonly advertIntCs: number;
   private readonly initialState: 'MASTER' | 'BACKUP';
-  private readonly preempt: boolean;
-  private readonly preemptDelayMs: number;
+  private preempt: boolean;
+  private preemptDelayMs: number;
   private localAddress: string;
   private readonly downTimerAdverts: number;
-  private readonly lowerPrioNoAdvert: boolean;
-  private readonly higherPrioSendAdvert: boolean;
+  private lowerPrioNoAdvert: boolean;
+  private higherPrioSendAdvert: boolean;
   private readonly clock: Clock;
 
   private current: VrrpState = 'INIT';
@@ -121,6 +127,8 @@ export class VrrpMachine {
   private preemptAt: number | undefined;
   private lastMaster: { address: string; priority: number } | undefined;
   private faulty = false;
+  /** a backup whose down timer ran out while its sync group held it back */
+  private wantMaster = false;
 
   constructor(
     options: MachineOptions,
@@ -227,6 +235,7 @@ export class VrrpMachine {
   setFault(fault: boolean, reason: string): void {
     if (fault === this.faulty) return;
     this.faulty = fault;
+    this.wantMaster = false;
     if (this.current === 'INIT' || this.current === 'STOP') return;
     if (fault) {
       const from = this.current;
@@ -263,6 +272,57 @@ export class VrrpMachine {
     this.deadline += (length - this.downTimerUs) / US_PER_MS;
     this.downTimerUs = length;
     this.setTimerAt(this.deadline, () => this.onDownTimer(), true);
+  }
+
+  /** true while a backup's down timer has run out but its sync group holds it back */
+  get wantsMaster(): boolean {
+    return this.current === 'BACKUP' && this.wantMaster;
+  }
+
+  /**
+   * Sync group: a backup becomes master because another member did
+   * (keepalived's vrrp_sync_master). Only acts in BACKUP.
+   */
+  forceMaster(reason: string): void {
+    if (this.current !== 'BACKUP') return;
+    this.wantMaster = false;
+    this.gotoMaster('BACKUP', reason);
+  }
+
+  /**
+   * Sync group: a master steps down because another member did
+   * (keepalived's vrrp_sync_backup: no priority-0 advert, VIPs removed,
+   * a fresh Master_Down_Interval). Only acts in MASTER.
+   */
+  forceBackup(reason: string): void {
+    if (this.current !== 'MASTER') return;
+    this.current = 'BACKUP';
+    this.preemptAt = undefined;
+    this.masterIntCs = this.advertIntCs;
+    this.armDownTimer('master-down');
+    this.counters.releaseMaster++;
+    this.effects.leaveMaster();
+    if (this.current !== 'BACKUP') return;
+    this.effects.transition('MASTER', 'BACKUP', reason);
+  }
+
+  /**
+   * A reload changed settings that need no new election: preemption and the
+   * advert options apply from now on, in whatever state the machine is.
+   */
+  reconfigure(o: Pick<MachineOptions, 'preempt' | 'preemptDelayMs' | 'lowerPrioNoAdvert' | 'higherPrioSendAdvert'>): void {
+    let nopreempt = !o.preempt;
+    let delay = o.preemptDelayMs;
+    if (this.prio === PRIORITY_OWNER) nopreempt = false;
+    if (this.initialState === 'MASTER') {
+      nopreempt = false;
+      delay = 0;
+    }
+    if (nopreempt) delay = 0;
+    this.preempt = !nopreempt;
+    this.preemptDelayMs = delay;
+    this.lowerPrioNoAdvert = o.lowerPrioNoAdvert ?? false;
+    this.higherPrioSendAdvert = o.higherPrioSendAdvert ?? false;
   }
 
   /** -> STOP: a master sends one priority-0 advert and leaves master. Idempotent; nothing acts afterwards. */
@@ -308,6 +368,7 @@ export class VrrpMachine {
           this.note(`(${this.name}) start preempt delay (${this.preemptDelayMs / 1000})`);
         }
       }
+      this.wantMaster = false;
       this.armDownTimer('master-down');
       return;
     }
@@ -392,6 +453,13 @@ export class VrrpMachine {
   private onDownTimer(): void {
     this.timer = undefined;
     if (this.current !== 'BACKUP') return;
+    if (this.effects.canBecomeMaster && !this.effects.canBecomeMaster()) {
+      // the sync group waits for every member: try again after a fresh interval
+      this.wantMaster = true;
+      this.armDownTimer('master-down');
+      return;
+    }
+    this.wantMaster = false;
     const ms = this.downTimerUs / US_PER_MS;
     const reason =
       this.downTimerKind === 'skew'

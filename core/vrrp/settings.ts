@@ -1,4 +1,5 @@
-import type { GlobalDefs, VrrpInstanceConfig } from '../config/model';
+import type { GlobalDefs, VrrpInstanceConfig, VrrpSyncGroupConfig } from '../config/model';
+import type { ExtensionValue } from '../config/schema';
 import type { AddressEntry, RouteEntry } from '../config/keywords/vrrp';
 import { VRRP_MCAST_V4, VRRP_MCAST_V6, VRRP_TTL, type IpFamily, type VrrpVersion } from './types';
 
@@ -41,6 +42,43 @@ export interface InstanceSettings {
   higherPrioSendAdvert: boolean;
   /** kernel_rx_buf_size: the receive buffer of the instance's socket, bytes */
   rxBufSize?: number;
+  /** the trackers (vrrp_script, track_file, plugin trackers) that move its priority or put it in FAULT, its sync group's included */
+  tracks: TrackSetting[];
+  /** track_interface entries (the instance's and its sync group's) */
+  trackInterfaces: TrackInterfaceSetting[];
+  /** false with dont_track_primary: the instance's own interface going down is not a FAULT */
+  trackPrimary: boolean;
+  /** the vrrp_sync_group it belongs to */
+  syncGroup?: string;
+  /** notify_priority_changes (instance, else group, else global vrrp_notify_priority_changes) */
+  notifyPriorityChanges: boolean;
+}
+
+/**
+ * One tracked object as an instance follows it. Its state comes from the
+ * main process, where the tracker plugins run (core/track), keyed by
+ * `type` (the tracker block's keyword: vrrp_script, track_file, ...) and
+ * `name`.
+ */
+export interface TrackSetting {
+  type: string;
+  name: string;
+  /** the entry's weight, else the tracker block's; 0: a failure means FAULT */
+  weight: number;
+  reverse: boolean;
+}
+
+export interface TrackInterfaceSetting {
+  ifname: string;
+  /** 0 (no weight): down means FAULT */
+  weight: number;
+  reverse: boolean;
+}
+
+export interface SyncGroupSettings {
+  name: string;
+  /** member instance names, in the config's order */
+  members: string[];
 }
 
 export interface GarpSettings {
@@ -60,18 +98,105 @@ export interface VrrpSettings {
   instances: InstanceSettings[];
   /** seconds before the instances start (vrrp_startup_delay) */
   startupDelayMs: number;
+  syncGroups: SyncGroupSettings[];
+}
+
+/** What resolveVrrp needs beyond global_defs and the instances. */
+export interface VrrpResolveExtra {
+  syncGroups?: readonly VrrpSyncGroupConfig[];
+  /** the root's plugin blocks (vrrp_script, track_file, ...): ConfigModel.extensions */
+  rootExtensions?: readonly ExtensionValue[];
+  /** reference keyword (track_script) -> the block keywords it names (vrrp_script), from the plugin host's trackers */
+  trackerKinds?: ReadonlyMap<string, readonly string[]>;
+  /** what keepalived ignores (weighted trackers of sync group members and address owners) is said here */
+  warn?: (message: string) => void;
 }
 
 type Globals = Partial<GlobalDefs> & Record<string, unknown>;
 
 /** keepalived's defaults applied to the validated model. */
-export function resolveVrrp(globalDefs: Globals | undefined, instances: readonly VrrpInstanceConfig[]): VrrpSettings {
+export function resolveVrrp(globalDefs: Globals | undefined, instances: readonly VrrpInstanceConfig[], extra: VrrpResolveExtra = {}): VrrpSettings {
   const g: Globals = globalDefs ?? {};
+  const groups = (extra.syncGroups ?? []).filter((sg) => sg.group.some((n) => instances.some((i) => i.name === n)));
+  const resolved = instances.map((i) => {
+    const inst = resolveInstance(g, i);
+    const group = groups.find((sg) => sg.group.includes(inst.name));
+    resolveTracking(inst, i, group, extra);
+    return inst;
+  });
   return {
     ...(typeof g.routerId === 'string' ? { routerId: g.routerId } : {}),
-    instances: instances.map((i) => resolveInstance(g, i)),
+    instances: resolved,
     startupDelayMs: typeof g.vrrpStartupDelay === 'number' ? Math.round(g.vrrpStartupDelay * 1000) : 0,
+    syncGroups: groups.map((sg) => ({ name: sg.name, members: sg.group.filter((n) => instances.some((i) => i.name === n)) })),
   };
+}
+
+type TrackRef = { name: string; weight?: number; reverse?: boolean };
+type Blockish = { name?: string; weight?: { value?: number; reverse?: boolean } };
+
+/**
+ * The instance's trackers and its sync group's, with the weights keepalived
+ * applies (vrrp.c vrrp_complete_instance): an entry's weight overrides the
+ * tracker block's; members of a sync group without
+ * sync_group_tracking_weight, and address owners (priority 255), ignore
+ * weighted trackers (a tracked file's default weight 1 becomes 0, a
+ * weighted interface of a sync group member becomes unweighted).
+ */
+function resolveTracking(inst: InstanceSettings, i: VrrpInstanceConfig, group: VrrpSyncGroupConfig | undefined, extra: VrrpResolveExtra): void {
+  const owner = inst.priority === 255;
+  const noWeights = owner || (group !== undefined && !group.syncGroupTrackingWeight);
+  const why = owner ? 'the address owner (priority 255)' : `sync group ${group?.name ?? ''} (no sync_group_tracking_weight)`;
+  const warn = extra.warn ?? (() => undefined);
+  const blocks = new Map<string, Blockish>();
+  for (const e of extra.rootExtensions ?? []) {
+    const v = e.value as Blockish;
+    if (v && typeof v.name === 'string') blocks.set(`${e.keyword} ${v.name}`, v);
+  }
+  const lists: { keyword: string; refs: TrackRef[] }[] = [];
+  for (const source of [i, group]) {
+    for (const e of (source?.extensions ?? []) as ExtensionValue[]) {
+      if (extra.trackerKinds?.has(e.keyword) && Array.isArray(e.value)) lists.push({ keyword: e.keyword, refs: e.value as TrackRef[] });
+    }
+  }
+  for (const { keyword, refs } of lists) {
+    const kinds = extra.trackerKinds!.get(keyword)!;
+    for (const ref of refs) {
+      const type = kinds.find((k) => blocks.has(`${k} ${ref.name}`)) ?? kinds[0]!;
+      const block = blocks.get(`${type} ${ref.name}`);
+      let weight = ref.weight ?? block?.weight?.value ?? 0;
+      const reverse = ref.reverse ?? block?.weight?.reverse ?? false;
+      if (noWeights && weight !== 0) {
+        if (type.endsWith('track_file') && weight === 1) {
+          warn(`(${inst.name}) ignoring the weight of tracked file ${ref.name} because of ${why}: it is tracked unweighted (specify weight 0)`);
+          weight = 0;
+        } else {
+          warn(`(${inst.name}) ignoring ${keyword} ${ref.name} with weight ${weight} because of ${why}`);
+          continue;
+        }
+      }
+      if (inst.tracks.some((t) => t.type === type && t.name === ref.name)) continue;
+      inst.tracks.push({ type, name: ref.name, weight, reverse });
+    }
+  }
+  for (const source of [i, group]) {
+    for (const t of (source?.trackInterface ?? []) as { interface: string; weight?: number; reverse?: boolean }[]) {
+      let weight = t.weight ?? 0;
+      if (noWeights && weight !== 0) {
+        if (owner) {
+          warn(`(${inst.name}) ignoring tracked interface ${t.interface} because of ${why}`);
+          continue;
+        }
+        warn(`(${inst.name}) ignoring the weight of tracked interface ${t.interface} because of ${why}`);
+        weight = 0;
+      }
+      if (inst.trackInterfaces.some((x) => x.ifname === t.interface)) continue;
+      inst.trackInterfaces.push({ ifname: t.interface, weight, reverse: t.reverse === true });
+    }
+  }
+  if (group) inst.syncGroup = group.name;
+  const np = (i as unknown as Record<string, unknown>).notifyPriorityChanges ?? group?.notifyPriorityChanges;
+  if (typeof np === 'boolean') inst.notifyPriorityChanges = np;
 }
 
 function resolveInstance(g: Globals, i: VrrpInstanceConfig): InstanceSettings {
@@ -126,5 +251,9 @@ function resolveInstance(g: Globals, i: VrrpInstanceConfig): InstanceSettings {
     lowerPrioNoAdvert: Boolean(inst.lowerPrioNoAdvert ?? g.vrrpLowerPrioNoAdvert),
     higherPrioSendAdvert: Boolean(inst.higherPrioSendAdvert ?? g.vrrpHigherPrioSendAdvert),
     ...(typeof inst.kernelRxBufSize === 'number' ? { rxBufSize: inst.kernelRxBufSize } : {}),
+    tracks: [],
+    trackInterfaces: [],
+    trackPrimary: !inst.dontTrackPrimary,
+    notifyPriorityChanges: g.vrrpNotifyPriorityChanges === true,
   };
 }

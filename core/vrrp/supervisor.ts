@@ -1,8 +1,17 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import type { Level, Logger, LogRecord } from '../log/logger';
-import type { EngineStatus, TransitionReport } from './engine';
+import type { EngineEvent, EngineStatus, TransitionReport } from './engine';
 import type { VrrpSettings } from './settings';
+import type { TrackedState } from './tracking';
+
+export interface ReloadCounts {
+  kept: number;
+  updated: number;
+  replaced: number;
+  added: number;
+  removed: number;
+}
 
 const EMPTY: EngineStatus = { instances: [], otherVrids: 0 };
 
@@ -11,6 +20,7 @@ export interface SupervisorOptions {
   log: Logger;
   level: Level;
   onTransition?: (t: TransitionReport) => void;
+  onEvent?: (e: EngineEvent) => void;
   /** restart delays after a crash, growing to the last one; default 200 ms .. 5 s */
   restartDelaysMs?: number[];
   /** called with the pid of every VRRP process started (its scheduling is set there) */
@@ -36,6 +46,10 @@ export class VrrpSupervisor {
   /** times the VRRP process was restarted after dying */
   restarts = 0;
   private startedWaiters: Array<(err?: Error) => void> = [];
+  /** every tracker's last state: a new VRRP process starts with them */
+  private readonly trackers: Record<string, TrackedState> = {};
+  private reloadSeq = 0;
+  private readonly reloadWaiters = new Map<number, (r: { counts?: ReloadCounts; error?: string }) => void>();
 
   constructor(private readonly options: SupervisorOptions) {}
 
@@ -69,6 +83,8 @@ export class VrrpSupervisor {
       }
       for (const [, w] of this.statusWaiters) w(EMPTY);
       this.statusWaiters.clear();
+      for (const [, w] of this.reloadWaiters) w({ error: 'the VRRP process exited' });
+      this.reloadWaiters.clear();
       if (this.stopping || this.releasing) return;
       this.crashes++;
       const delays = this.options.restartDelaysMs ?? [200, 1000, 5000];
@@ -82,7 +98,7 @@ export class VrrpSupervisor {
         this.spawn();
       }, delay);
     });
-    child.send({ type: 'start', settings: this.options.settings, level: this.options.level });
+    child.send({ type: 'start', settings: this.options.settings, level: this.options.level, trackers: this.trackers });
     log.info({ pid: child.pid }, `VRRP process started (pid ${child.pid})`);
     if (child.pid !== undefined) this.options.onSpawn?.(child.pid);
   }
@@ -104,6 +120,15 @@ export class VrrpSupervisor {
       case 'transition':
         this.options.onTransition?.(msg.report as TransitionReport);
         break;
+      case 'event':
+        this.options.onEvent?.(msg.event as EngineEvent);
+        break;
+      case 'reloaded': {
+        const w = this.reloadWaiters.get(msg.id as number);
+        this.reloadWaiters.delete(msg.id as number);
+        w?.({ ...(msg.counts ? { counts: msg.counts as ReloadCounts } : {}), ...(msg.error ? { error: String(msg.error) } : {}) });
+        break;
+      }
       case 'started': {
         // a clean start resets the crash back-off
         this.crashes = 0;
@@ -123,6 +148,40 @@ export class VrrpSupervisor {
         log.error({ code: 'ALIVED_VRRP_FATAL' }, `VRRP process: ${String(msg.message)}`);
         break;
     }
+  }
+
+  /** Tracker states (changes, or all): passed on to the VRRP process, and kept for the next one. */
+  setTrackers(states: Record<string, TrackedState>): void {
+    Object.assign(this.trackers, states);
+    const child = this.child;
+    if (child?.connected) child.send({ type: 'trackers', states });
+  }
+
+  /**
+   * A reloaded config: the VRRP process applies it instance by instance
+   * (unchanged ones are not touched); a process started later starts with
+   * it. `trackers` replaces the whole tracker snapshot. Resolves with what
+   * changed, or undefined when no VRRP process runs right now.
+   */
+  reload(settings: VrrpSettings, trackers: Record<string, TrackedState>, timeoutMs = 10_000): Promise<ReloadCounts | undefined> {
+    this.options.settings = settings;
+    for (const k of Object.keys(this.trackers)) delete this.trackers[k];
+    Object.assign(this.trackers, trackers);
+    const child = this.child;
+    if (!child || !child.connected || !this.running) return Promise.resolve(undefined);
+    const id = ++this.reloadSeq;
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        this.reloadWaiters.delete(id);
+        reject(new Error(`the VRRP process did not apply the reload within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.reloadWaiters.set(id, (r) => {
+        clearTimeout(t);
+        if (r.error) reject(new Error(`the VRRP process could not apply the reload: ${r.error}`));
+        else resolve(r.counts);
+      });
+      child.send({ type: 'reload', id, settings, trackers });
+    });
   }
 
   /** The instances' state and counters, from the VRRP process (none if it is not running). */

@@ -70,13 +70,23 @@ export function addressSpec(e: AddressEntry): AddressSpec {
   return spec;
 }
 
+function addressItems(opts: Pick<VipManagerOptions, 'ifname' | 'vips' | 'excluded'>): AddressItem[] {
+  return [...opts.vips, ...(opts.excluded ?? [])].map((entry) => {
+    const dev = entry.dev ?? opts.ifname;
+    const spec = addressSpec(entry);
+    const max = entry.family === 6 ? 128 : 32;
+    const prefix = spec.peer ? spec.peer.prefix ?? max : spec.prefix ?? max;
+    return { entry, dev, spec, label: `${addressText({ address: canonicalIp(entry.address), prefix })} on ${dev}` };
+  });
+}
+
 /** the errors that mean "already as wanted": on add it exists, on delete it (or its interface) is gone */
 const ALREADY_THERE = new Set(['EEXIST']);
 const ALREADY_GONE = new Set(['EADDRNOTAVAIL', 'ESRCH', 'ENODEV', 'ENOENT']);
 
 export class VipManager {
-  private readonly addresses: AddressItem[];
-  private readonly routes: readonly RouteEntry[];
+  private addresses: AddressItem[];
+  private routes: readonly RouteEntry[];
   private readonly onFailure: (err: VipError) => void;
   /** labels of addresses and routes this manager put in place (or found in place on up) */
   private readonly set = new Set<string>();
@@ -87,16 +97,89 @@ export class VipManager {
     private readonly rtnl: Rtnl,
     opts: VipManagerOptions,
   ) {
-    this.addresses = [...opts.vips, ...(opts.excluded ?? [])].map((entry) => {
-      const dev = entry.dev ?? opts.ifname;
-      const spec = addressSpec(entry);
-      const max = entry.family === 6 ? 128 : 32;
-      const prefix = spec.peer ? spec.peer.prefix ?? max : spec.prefix ?? max;
-      return { entry, dev, spec, label: `${addressText({ address: canonicalIp(entry.address), prefix })} on ${dev}` };
-    });
+    this.addresses = addressItems(opts);
     this.routes = opts.routes ?? [];
     this.onFailure = opts.onFailure ?? (() => {});
     this.knownLinks = opts.links;
+  }
+
+  /**
+   * New addresses and routes (a reload): what is set and no longer wanted is
+   * removed; with `up` (the instance is master) what is new is added, what
+   * stays is not touched. Resolves with the failures.
+   */
+  reconfigure(opts: Pick<VipManagerOptions, 'ifname' | 'vips' | 'excluded' | 'routes'>, up: boolean): Promise<VipError[]> {
+    return this.serial(async () => {
+      const failures: VipError[] = [];
+      const oldAddresses = this.addresses;
+      const oldRoutes = this.routes;
+      this.addresses = addressItems(opts);
+      this.routes = opts.routes ?? [];
+      const wantedRoutes = new Set(this.routes.map((r) => `route ${routeText(r)}`));
+      for (const r of [...oldRoutes].reverse()) {
+        const label = `route ${routeText(r)}`;
+        if (!this.set.has(label) || wantedRoutes.has(label)) continue;
+        try {
+          await this.rtnl.delRoute(r);
+          this.set.delete(label);
+        } catch (err) {
+          const e = err as RtnlError;
+          if (ALREADY_GONE.has(e.code)) this.set.delete(label);
+          else this.fail(failures, e.message, e.code ?? 'EIO');
+        }
+      }
+      const wanted = new Set(this.addresses.map((a) => a.label));
+      const drop = oldAddresses.filter((a) => this.set.has(a.label) && !wanted.has(a.label));
+      const add = up ? this.addresses.filter((a) => !this.set.has(a.label)) : [];
+      if (drop.length === 0 && add.length === 0 && !up) return failures;
+      const links = await this.linkMap(failures, 'changing the virtual addresses');
+      if (!links) return failures;
+      for (const a of drop.reverse()) {
+        const link = links.get(a.dev);
+        if (!link) {
+          this.set.delete(a.label);
+          continue;
+        }
+        try {
+          await this.rtnl.delAddress(link.index, a.spec);
+          this.set.delete(a.label);
+        } catch (err) {
+          const e = err as RtnlError;
+          if (ALREADY_GONE.has(e.code)) this.set.delete(a.label);
+          else this.fail(failures, e.message, e.code ?? 'EIO');
+        }
+      }
+      for (const a of add) {
+        const link = links.get(a.dev);
+        if (!link) {
+          this.fail(failures, `adding ${addressText(a.entry)} to ${a.dev}: no interface ${a.dev}`, 'ENODEV');
+          continue;
+        }
+        try {
+          await this.rtnl.addAddress(link.index, a.spec);
+          this.set.add(a.label);
+        } catch (err) {
+          const e = err as RtnlError;
+          if (ALREADY_THERE.has(e.code)) this.set.add(a.label);
+          else this.fail(failures, e.message, e.code ?? 'EIO');
+        }
+      }
+      if (up) {
+        for (const r of this.routes) {
+          const label = `route ${routeText(r)}`;
+          if (this.set.has(label)) continue;
+          try {
+            await this.rtnl.addRoute(r);
+            this.set.add(label);
+          } catch (err) {
+            const e = err as RtnlError;
+            if (ALREADY_THERE.has(e.code)) this.set.add(label);
+            else this.fail(failures, e.message, e.code ?? 'EIO');
+          }
+        }
+      }
+      return failures;
+    });
   }
 
   /** Addresses (and routes) this manager holds as set: what down() will remove. */
