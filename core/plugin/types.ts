@@ -96,18 +96,42 @@ export interface TrackerDefinition<C, R> {
   readonly defines?: string;
   /** the block of references inside vrrp_instance and vrrp_sync_group, e.g. `track_script` */
   readonly reference: { readonly keyword: string; readonly entry: ArgsParser<R> };
-  /** starts watching; a definition without it is accepted in configs but not run */
-  readonly create?: (config: C, ctx: { readonly log: Logger }) => Tracker;
+  /** builds the tracker of one block; a definition without it is accepted in configs but not run */
+  readonly create?: (config: C, ctx: TrackerContext) => Tracker;
+}
+
+export interface TrackerContext {
+  /** a logger naming the plugin and the tracker */
+  readonly log: Logger;
+  /** the block's name (`vrrp_script NAME`) */
+  readonly name: string;
+  /** created by a reload (SIGHUP), not at startup: keepalived initialises nothing then (no init_file) */
+  readonly reload: boolean;
+  /**
+   * At a reload, the last state of the tracker of the same keyword and name
+   * that this one replaces because its block changed: keepalived carries a
+   * script's result over a reload rather than starting again.
+   */
+  readonly previous?: TrackerState;
+  /**
+   * The tracker cannot run (keepalived's "Disabling track script ..."): its
+   * script is refused, not found or its user does not exist. The instances
+   * and sync groups that reference it go on as if they did not. Final.
+   */
+  disable(reason: string): void;
 }
 
 export interface TrackerState {
+  /** the verdict: a script's OK/KO after rise/fall; for a track_file, not in FAULT with its block's weight */
   readonly up: boolean;
-  /** the number a track_file reads, the weight a script reports */
+  /** the number a track_file reads (its priority effect is value x weight) */
   readonly value?: number;
 }
 
 export interface Tracker {
+  /** Starts watching; `report` is called with the first known state and on every change of it. */
   start(report: (state: TrackerState) => void): void;
+  /** Stops for good: no report after it; running scripts are killed. */
   stop(): void | Promise<void>;
 }
 
