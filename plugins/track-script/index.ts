@@ -21,6 +21,10 @@ import {
   type ScriptLine,
   type TrackReference,
 } from '../../core/sdk';
+import { createScriptTracker, type ScriptGlobals, type VrrpScriptConfig } from './tracker';
+
+export { createScriptTracker, type ScriptTrackerOptions, type VrrpScriptConfig } from './tracker';
+export { ScriptResult } from './result';
 
 /**
  * vrrp_script blocks and the track_script lists that reference them, as
@@ -84,15 +88,27 @@ export const trackScriptEntry: ArgsParser<TrackScriptEntry> = trackReference({
   reverseHint: true,
 });
 
+const PLUGIN_NAME = 'track-script';
+
 const plugin: AlivedPlugin = {
-  name: 'track-script',
+  name: PLUGIN_NAME,
   version: ALIVED_VERSION,
   apply(api) {
+    let globals: ScriptGlobals = {};
+    // global_defs' script_user and enable_script_security apply to every vrrp_script
+    api.hooks.configLoaded.tap(PLUGIN_NAME, (model) => {
+      const g = model.globalDefs;
+      globals = {
+        scriptUser: g?.scriptUser ? { user: g.scriptUser.user, group: g.scriptUser.group } : undefined,
+        scriptSecurity: g?.enableScriptSecurity === true,
+      };
+    });
     api.registerTracker({
       keyword: 'vrrp_script',
       schema: vrrpScriptSchema,
       defines: 'vrrp_script',
       reference: { keyword: 'track_script', entry: trackScriptEntry },
+      create: (config, ctx) => createScriptTracker(config as VrrpScriptConfig, ctx, { globals: () => globals }),
     });
   },
 };
