@@ -21,6 +21,10 @@ import {
   type TrackReference,
   clip,
 } from '../../core/sdk';
+import { createFileTracker, type TrackFileConfig } from './tracker';
+
+export { createFileTracker, fileUp, type FileTrackerOptions, type TrackFileConfig } from './tracker';
+export { parseTrackedNumber, strtol } from './number';
 
 /**
  * track_file blocks (and their deprecated spelling vrrp_track_file) and the
@@ -126,6 +130,7 @@ const plugin: AlivedPlugin = {
       schema: trackFileSchema,
       defines: 'track_file',
       reference: { keyword: 'track_file', entry: trackFileEntry },
+      create: (config, ctx) => createFileTracker(config as TrackFileConfig, ctx),
     });
     // the feature registerTracker gives the tracker's own keywords
     api.registerKeyword('root', 'vrrp_track_file', new DeprecatedSpelling(sub(trackFileSchema).feature('vrrp-track').repeatable(), 'track_file'));
