@@ -23,7 +23,17 @@ type ParentMessage =
   | { type: 'stop' }
   | { type: 'status'; id: number }
   | { type: 'trackers'; states: Record<string, TrackedState> }
-  | { type: 'reload'; id: number; settings: VrrpSettings; trackers?: Record<string, TrackedState> };
+  | {
+      type: 'reload';
+      id: number;
+      /** the new settings without their instances */
+      settings: Omit<VrrpSettings, 'instances'>;
+      /** every instance name, in the new order */
+      order: string[];
+      /** the instances that are new or changed (the others keep the settings they run with) */
+      changed: VrrpSettings['instances'];
+      trackers?: Record<string, TrackedState>;
+    };
 
 function send(msg: unknown): void {
   if (process.connected) process.send!(msg, undefined, undefined, () => undefined);
@@ -72,7 +82,10 @@ process.on('message', (msg: ParentMessage) => {
     const e = engine;
     if (!e) return;
     if (msg.trackers) e.setTrackerStates(msg.trackers, true);
-    e.reload(msg.settings).then(
+    const changed = new Map(msg.changed.map((i) => [i.name, i]));
+    const current = new Map(e.settings.instances.map((i) => [i.name, i]));
+    const instances = msg.order.map((n) => changed.get(n) ?? current.get(n)).filter((i): i is VrrpSettings['instances'][number] => i !== undefined);
+    e.reload({ ...msg.settings, instances }, new Set(changed.keys())).then(
       (counts) => send({ type: 'reloaded', id: msg.id, counts }),
       (err: Error) => send({ type: 'reloaded', id: msg.id, error: err.message }),
     );

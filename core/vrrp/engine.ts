@@ -349,7 +349,7 @@ export class VrrpEngine {
    * same (VIPs, routes, priority, trackers, preemption, announcements), else
    * replaced; removed ones stop (reported as DELETED); new ones start.
    */
-  async reload(next: VrrpSettings): Promise<{ kept: number; updated: number; replaced: number; added: number; removed: number }> {
+  async reload(next: VrrpSettings, changed?: ReadonlySet<string>): Promise<{ kept: number; updated: number; replaced: number; added: number; removed: number }> {
     const counts = { kept: 0, updated: 0, replaced: 0, added: 0, removed: 0 };
     const byName = new Map(this.instances.map((i) => [i.settings.name, i]));
     const keep: InstanceRuntime[] = [];
@@ -358,7 +358,7 @@ export class VrrpEngine {
     for (const s of next.instances) {
       const old = byName.get(s.name);
       byName.delete(s.name);
-      if (old && JSON.stringify(old.settings) === JSON.stringify(s)) {
+      if (old && (changed ? !changed.has(s.name) : JSON.stringify(old.settings) === JSON.stringify(s))) {
         keep.push(old);
         counts.kept++;
       } else if (old && sameElection(old.settings, s)) {
@@ -382,10 +382,13 @@ export class VrrpEngine {
     for (const old of gone) await old.remove();
     this.instances.length = 0;
     this.instances.push(...keep);
+    const groupsBefore = JSON.stringify(this.settings.syncGroups ?? []);
     this.settings = next;
     this.buildGroups();
     for (const inst of fresh) await inst.attach(this.linkByName(inst.settings.ifname));
-    this.refresh(this.instances);
+    // only what changed is evaluated again (all of it when the sync groups changed)
+    const sameGroups = groupsBefore === JSON.stringify(next.syncGroups ?? []);
+    this.refresh(sameGroups && changed ? this.instances.filter((i) => changed.has(i.settings.name)) : this.instances);
     return counts;
   }
 }

@@ -164,6 +164,10 @@ export class VrrpSupervisor {
    * changed, or undefined when no VRRP process runs right now.
    */
   reload(settings: VrrpSettings, trackers: Record<string, TrackedState>, timeoutMs = 10_000): Promise<ReloadCounts | undefined> {
+    // only new and changed instances cross to the VRRP process: a big config costs it no more than what changed
+    const before = new Map(this.options.settings.instances.map((i) => [i.name, JSON.stringify(i)]));
+    const changed = settings.instances.filter((i) => before.get(i.name) !== JSON.stringify(i));
+    const { instances, ...rest } = settings;
     this.options.settings = settings;
     for (const k of Object.keys(this.trackers)) delete this.trackers[k];
     Object.assign(this.trackers, trackers);
@@ -180,7 +184,7 @@ export class VrrpSupervisor {
         if (r.error) reject(new Error(`the VRRP process could not apply the reload: ${r.error}`));
         else resolve(r.counts);
       });
-      child.send({ type: 'reload', id, settings, trackers });
+      child.send({ type: 'reload', id, settings: rest, order: instances.map((i) => i.name), changed, trackers });
     });
   }
 

@@ -473,6 +473,6 @@ export const globalRootFields = {
   instance: word(name).feature('namespace').doc('name in pid files when several keepalived run in one namespace'),
   use_pid_dir: value(flag).feature('namespace'),
   child_wait_time: word(uint()).feature('process').doc('seconds to wait for children at shutdown; default 5'),
-  linkbeat_use_polling: value(flag).feature('vrrp-track').doc('poll interface link state (MII, ethtool, ioctl) instead of netlink'),
+  linkbeat_use_polling: value(flag).feature('vrrp-more').doc('poll interface link state (MII, ethtool, ioctl) instead of netlink'),
 };
 

@@ -1149,7 +1149,7 @@ export const vrrpInstanceSchema = block(
     mcast_src_ip: word(ip()),
     unicast_src_ip: word(ip()),
     mcast_dst_ip: word(multicastDst),
-    track_src_ip: value(flag).feature('vrrp-track'),
+    track_src_ip: value(flag).feature('vrrp-more'),
     unicast_peer: lines(unicastPeerEntry),
     unicast_fault_no_peer: value(flag).feature('vrrp-more'),
     unicast_ttl: word(u8),
@@ -1191,7 +1191,7 @@ export const vrrpInstanceSchema = block(
     lower_prio_no_advert: value(optBool).feature('vrrp'),
     higher_prio_send_advert: value(optBool).feature('vrrp'),
     kernel_rx_buf_size: word(uint()),
-    linkbeat_use_polling: value(flag).feature('vrrp-track').deprecated('use a linkbeat_interfaces block'),
+    linkbeat_use_polling: value(flag).feature('vrrp-more').deprecated('use a linkbeat_interfaces block'),
     authentication: sub(authenticationSchema),
   },
   {
@@ -1348,8 +1348,8 @@ export const vrrpRootFields = {
   static_routes: lines(routeEntry(true)).repeatable().feature('static-net'),
   static_rules: lines(ruleEntry(true)).repeatable().feature('static-net'),
   garp_group: sub(garpGroupSchema).repeatable().feature('vrrp-more'),
-  linkbeat_interfaces: lines(linkbeatEntry).repeatable().feature('vrrp-track').doc('interfaces whose link state is polled (MII, ETHTOOL or IOCTL) rather than read from netlink'),
-  interface_up_down_delays: lines(upDownDelayEntry).repeatable().feature('vrrp-track'),
+  linkbeat_interfaces: lines(linkbeatEntry).repeatable().feature('vrrp-more').doc('interfaces whose link state is polled (MII, ETHTOOL or IOCTL) rather than read from netlink'),
+  interface_up_down_delays: lines(upDownDelayEntry).repeatable().feature('vrrp-more'),
   bfd_instance: sub(bfdInstanceSchema).repeatable().feature('bfd'),
 };
 
