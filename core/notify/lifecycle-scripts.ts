@@ -1,7 +1,7 @@
 import type { Logger } from '../log/logger';
 import type { ConfigModel } from '../config/model';
 import type { ScriptLine } from '../config/values';
-import { ScriptRunner, KILL_GRACE_MS, signalName, spawnErrorWords, type RunOutcome } from '../script/run';
+import { ScriptRunner, KILL_GRACE_MS, groupGone, signalName, spawnErrorWords, type RunOutcome } from '../script/run';
 import { commandWords } from '../script/launcher';
 import { prepareScript, securityViolationMessage, type ScriptRefusal } from '../script/security';
 import { bounded } from './fifo';
@@ -78,7 +78,8 @@ async function runLifecycleScript(
     const runner = new ScriptRunner();
     const signal = opts.signal ?? new AbortController().signal;
     log.info({ ...fields, timeout: timeoutS }, `Running ${type} script ${cmd}`);
-    const outcome = await runner.run({ argv: p.argv, uid: p.uid, gid: p.gid, timeoutMs: timeoutS * 1000, signal });
+    let pgid: number | undefined;
+    const outcome = await runner.run({ argv: p.argv, uid: p.uid, gid: p.gid, timeoutMs: timeoutS * 1000, signal, onSpawn: (pid) => (pgid = pid) });
     switch (outcome.kind) {
       case 'exit':
         if (outcome.code === 0) log.info(fields, `${type} script succeeded`);
@@ -98,8 +99,9 @@ async function runLifecycleScript(
         log.error({ code: 'ALIVED_SCRIPT_FAILED', ...fields, err: outcome.error }, `Cannot run script ${cmd} (${what}): ${spawnErrorWords(outcome.error)}`);
         break;
     }
-    // at a timeout the group gets SIGTERM, then SIGKILL 2 s later: go on once it is gone
+    // at a timeout the group gets SIGTERM, then SIGKILL 2 s later: go on once all of it is gone
     await bounded(runner.idle(), KILL_GRACE_MS + 1000);
+    if (pgid !== undefined && (outcome.kind === 'timeout' || outcome.kind === 'aborted')) await groupGone(pgid, 1000);
     return { ran: true, outcome };
   } catch (err) {
     log.error({ code: 'ALIVED_SCRIPT_FAILED', ...fields, err }, `Cannot run script ${cmd} (${what}): ${(err as Error)?.message ?? String(err)}`);

@@ -19,6 +19,8 @@ export interface RunSpec {
   /** milliseconds before the script is killed; undefined: only the signal stops it */
   readonly timeoutMs?: number;
   readonly signal: AbortSignal;
+  /** called with the script's pid (its process group id) once it is spawned */
+  readonly onSpawn?: (pid: number) => void;
 }
 
 export type RunOutcome =
@@ -115,6 +117,7 @@ export class ScriptRunner {
         return settle({ kind: 'error', error: err as NodeJS.ErrnoException });
       }
       this.running.add(child);
+      if (child.pid !== undefined) spec.onSpawn?.(child.pid);
 
       let stderr = '';
       child.stderr?.setEncoding('utf8');
@@ -176,6 +179,20 @@ export class ScriptRunner {
   /** Kills every script still running, with its group. */
   close(): void {
     for (const child of this.running) killGroup(child, 'SIGKILL');
+  }
+}
+
+/** Resolves once no process of group `pgid` is left (ESRCH), or after `ms`. */
+export async function groupGone(pgid: number, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  for (;;) {
+    try {
+      process.kill(-pgid, 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') return true;
+    }
+    if (Date.now() >= until) return false;
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
