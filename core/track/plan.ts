@@ -29,7 +29,7 @@ export interface TrackerPlan {
   readonly plugin: string;
   readonly def: TrackerDefinition<unknown, unknown>;
   readonly config: unknown;
-  /** the block as it matters for a reload: its type, name, plugin and every setting, without positions */
+  /** the block as it matters for a reload: its type, name, plugin and every setting, without positions, and script_user / enable_script_security */
   readonly identity: string;
 }
 
@@ -65,6 +65,9 @@ export function planTrackers(model: ConfigModel, host: TrackerDefinitions): Trac
     }
     referenced.set(reg, names);
   }
+  // global settings that change how a tracker runs: a reload that changes them restarts the trackers (from their state)
+  const g = model.globalDefs;
+  const globals = { scriptUser: g?.scriptUser, enableScriptSecurity: g?.enableScriptSecurity };
   const seen = new Set<string>();
   for (const ext of model.extensions) {
     const reg = definitionOf(ext.keyword, defs, host);
@@ -91,7 +94,7 @@ export function planTrackers(model: ConfigModel, host: TrackerDefinitions): Trac
       plugin: reg.owner,
       def: reg.def as TrackerDefinition<unknown, unknown>,
       config: ext.value,
-      identity: stableJson({ type, name, plugin: reg.owner, config: ext.value }),
+      identity: stableJson({ type, name, plugin: reg.owner, config: ext.value, globals }),
     });
   }
   return { run, unused, notRun };

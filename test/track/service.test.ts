@@ -1,5 +1,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BUILTIN_PLUGINS } from '../../core/plugin/builtins';
@@ -353,5 +354,28 @@ ${vi('  track_script {\n    chk\n  }\n')}
   await r.service.reload(fixed.model!, fixed.pluginHost);
   assert.ok(await waitUntil(() => r.changes.length === 2, 3000));
   assert.deepEqual(r.changes.map(({ time, ...x }) => x)[1], { type: 'vrrp_script', name: 'chk', plugin: 'track-script', up: true });
+  await r.service.stop();
+});
+
+test('reload: a change of global script_user or enable_script_security restarts the scripts (with their state), since they run differently', { skip: process.getuid?.() === 0 ? false : 'needs root to change user' }, async () => {
+  const out = path.join(dir, `${++seq}-ids`);
+  fs.mkdirSync(out, { mode: 0o777 });
+  fs.chmodSync(out, 0o777);
+  const idFile = path.join(out, 'uid');
+  const cfg = (globals: string) => `${globals}
+vrrp_script chk {
+  script "/bin/sh -c 'id -u > ${idFile}'"
+}
+${vi('  track_script {\n    chk\n  }\n')}
+`;
+  const r = await startService(cfg(''));
+  assert.ok(await waitUntil(() => r.changes.length === 1 && fs.existsSync(idFile), 3000));
+  assert.equal(fs.readFileSync(idFile, 'utf8').trim(), '0');
+  fs.rmSync(idFile);
+  const next = await compile(cfg('global_defs {\n  script_user nobody\n}\n'));
+  await r.service.reload(next.model!, next.pluginHost);
+  assert.ok(await waitUntil(() => fs.existsSync(idFile) && fs.readFileSync(idFile, 'utf8').trim() !== '', 2000));
+  assert.equal(fs.readFileSync(idFile, 'utf8').trim(), execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim());
+  assert.equal(r.changes.length, 1, 'still OK: nothing re-reported');
   await r.service.stop();
 });
