@@ -26,12 +26,15 @@ test('the tracker plugins are built in and register their keywords', async () =>
   }
 });
 
-test('plugins use only the public SDK', () => {
+test('plugins use only the public SDK (and files of their own folder)', () => {
   for (const dir of ['track-script', 'track-file', 'track-process']) {
-    const src = fs.readFileSync(path.join(PROJECT_ROOT, 'plugins', dir, 'index.ts'), 'utf8');
-    const imports = [...src.matchAll(/from '([^']+)'/g)].map((m) => m[1]!);
-    for (const i of imports) assert.ok(i === '../../core/sdk' || i.startsWith('node:'), `${dir} imports ${i}`);
-    assert.ok(fs.existsSync(path.join(PROJECT_ROOT, 'plugins', dir, 'README.md')), `${dir}/README.md`);
+    const folder = path.join(PROJECT_ROOT, 'plugins', dir);
+    for (const f of fs.readdirSync(folder).filter((n) => n.endsWith('.ts'))) {
+      const src = fs.readFileSync(path.join(folder, f), 'utf8');
+      const imports = [...src.matchAll(/from '([^']+)'/g)].map((m) => m[1]!);
+      for (const i of imports) assert.ok(i === '../../core/sdk' || i.startsWith('node:') || /^\.\/[\w-]+$/.test(i), `${dir}/${f} imports ${i}`);
+    }
+    assert.ok(fs.existsSync(path.join(folder, 'README.md')), `${dir}/README.md`);
   }
 });
 
