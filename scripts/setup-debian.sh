@@ -31,6 +31,11 @@ packages=(
   iputils-ping              # the lab client reaches the VIP
   tcpdump                   # captures in the lab (what crossed the wire)
   openssl                   # certificates for the SSL_GET tests
+  qemu-system-x86           # the IPVS tests boot Debian's kernel in a VM (test/vm): this kernel has no IPVS
+  busybox-static            # the VM's initramfs
+  kmod                      # depmod for the VM's kernel modules, modprobe inside the VM
+  xz-utils                  # unpacks the VM's kernel image
+  ipvsadm                   # the IPVS tests' independent view of the kernel's table
 )
 need=()
 for p in "${packages[@]}"; do
@@ -40,5 +45,10 @@ if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+# the VM tests fetch linux-image-amd64 with apt-get download on their first run
+# (into ${ALIVED_VM_CACHE:-/var/cache/alived-vm}): apt must know the package
+if [ ! -f "${ALIVED_VM_CACHE:-/var/cache/alived-vm}/kernel/.done" ] && [ ${#need[@]} -eq 0 ]; then
+  apt-get update -qq
 fi
 echo "setup-debian.sh: system packages ready"

@@ -137,18 +137,15 @@ export function desiredTable(model: ConfigModel, pools: readonly VirtualServerPo
   for (const g of (model.virtualServerGroup ?? []) as VirtualServerGroupConfig[]) if (!groups.has(g.name)) groups.set(g.name, g);
   const vss = (model.virtualServer ?? []) as VirtualServerConfig[];
   const out: DesiredTable = new Map();
-  // pools come in the plan's order, which is the config's order less duplicates: walk both together
-  let p = 0;
+  // by identity, not by position: during a reload the pools may already be the new config's
+  const byKey = new Map<string, VirtualServerPool>();
+  for (const pool of pools) byKey.set(poolKey(pool.key, pool.protocol), pool);
   const seen = new Set<string>();
   for (const vs of vss) {
+    const pool = byKey.get(poolKey(vs as unknown as VirtualServerKey, protocolOf(vs)));
+    // a virtual server without a pool: new in a reload whose checks are not there yet
+    if (!pool) continue;
     const keys = serviceKeys(vs, groups);
-    const pool = pools[p];
-    const matches = pool !== undefined && samePoolKey(pool, vs);
-    if (!matches) {
-      // a duplicate virtual server the plan dropped (the first one runs)
-      continue;
-    }
-    p++;
     if (pool.removed || opts.suspended?.(vs)) continue;
     for (const key of keys) {
       const id = serviceId(key);
@@ -177,16 +174,18 @@ export function desiredTable(model: ConfigModel, pools: readonly VirtualServerPo
   return out;
 }
 
-function samePoolKey(pool: VirtualServerPool, vs: VirtualServerConfig): boolean {
-  const a = pool.key;
-  const b = vs as unknown as VirtualServerKey;
-  if (a.kind !== b.kind) return false;
-  if (a.kind === 'address' && b.kind === 'address') {
-    const proto = ((vs.protocol as string | undefined) ?? 'UDP').toLowerCase();
-    return a.address === b.address && a.port === b.port && (pool.protocol ?? 'udp') === proto;
-  }
-  if (a.kind === 'fwmark' && b.kind === 'fwmark') return a.fwmark === b.fwmark;
-  return a.kind === 'group' && b.kind === 'group' && a.group === b.group;
+function protocolOf(vs: VirtualServerConfig): string {
+  return ((vs.protocol as string | undefined) ?? 'UDP').toLowerCase();
+}
+
+function poolKey(k: VirtualServerKey, protocol: string | undefined): string {
+  if (k.kind === 'address') return `${protocol ?? 'udp'}|${canonicalIp(k.address)}|${k.port}`;
+  return k.kind === 'fwmark' ? `fwmark|${k.fwmark}` : `group|${k.group}`;
+}
+
+function canonicalIp(a: string): string {
+  const b = ipToBytes(a);
+  return b ? bytesToIp(b) : a;
 }
 
 function findRealServer(vs: VirtualServerConfig, address: string, port: number, key: ServiceKey): RealServerConfig | undefined {

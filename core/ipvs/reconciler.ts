@@ -96,6 +96,8 @@ export class IpvsReconciler {
   /** a request failed: read the kernel again before the next sync */
   private stale = false;
   private lastStateJson = '';
+  /** what the service keeps beside the services (the kernel's connection timeouts before alived changed them) */
+  private extra: Record<string, unknown> = {};
 
   constructor(
     private readonly client: IpvsClient,
@@ -346,12 +348,22 @@ export class IpvsReconciler {
 
   // -- the state file ---------------------------------------------------------
 
+  /** Something to keep in the state file beside the services, read back by the next start after a crash. */
+  setExtra(extra: Record<string, unknown>): void {
+    this.extra = extra;
+    this.writeState();
+  }
+
+  /** What an earlier run kept with setExtra(), read by begin(). */
+  previousExtra: Record<string, unknown> = {};
+
   private readState(): Set<string> {
     const f = this.opts.stateFile;
     const ids = new Set<string>();
     if (!f) return ids;
     try {
-      const data = JSON.parse(fs.readFileSync(f, 'utf8')) as { services?: ServiceKey[] };
+      const data = JSON.parse(fs.readFileSync(f, 'utf8')) as { services?: ServiceKey[]; extra?: Record<string, unknown> };
+      this.previousExtra = data.extra ?? {};
       for (const k of data.services ?? []) ids.add(serviceId(k));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn({ file: f, err }, `cannot read the IPVS state file ${f}: leftovers of an earlier run are not recognised`);
@@ -362,10 +374,10 @@ export class IpvsReconciler {
   private writeState(): void {
     const f = this.opts.stateFile;
     if (!f) return;
-    const json = JSON.stringify({ pid: process.pid, services: this.ownedServices() });
+    const json = JSON.stringify({ pid: process.pid, services: this.ownedServices(), extra: this.extra });
     if (json === this.lastStateJson) return;
     try {
-      if (this.known.size === 0) {
+      if (this.known.size === 0 && Object.keys(this.extra).length === 0) {
         fs.rmSync(f, { force: true });
       } else {
         fs.mkdirSync(path.dirname(f), { recursive: true });

@@ -231,7 +231,12 @@ export class IpvsService {
     const json = JSON.stringify(want);
     if (json === this.timeoutsJson || !this.client) return;
     try {
-      this.originalTimeouts ??= await this.client.timeouts();
+      if (!this.originalTimeouts) {
+        // after a crash, the kernel's own timeouts are the ones the crashed run recorded
+        const kept = this.reconciler?.previousExtra.timeouts as IpvsTimeouts | undefined;
+        this.originalTimeouts = kept ?? (await this.client.timeouts());
+        this.reconciler?.setExtra({ timeouts: this.originalTimeouts });
+      }
       const o = this.originalTimeouts;
       // a timeout the new config no longer sets goes back to the kernel's
       await this.client.setTimeouts({ tcp: want.tcp || o.tcp, tcpFin: want.tcpFin || o.tcpFin, udp: want.udp || o.udp });
@@ -296,6 +301,18 @@ export class IpvsService {
         const r = await this.reconciler.sync(desired);
         this.syncs++;
         this.lastSync = r;
+        if (r.requests > 0) {
+          const parts = [
+            ['services added', r.servicesAdded],
+            ['services changed', r.servicesChanged],
+            ['services removed', r.servicesRemoved],
+            ['real servers added', r.destinationsAdded],
+            ['real servers changed', r.destinationsChanged],
+            ['real servers removed', r.destinationsRemoved],
+            ['failed', r.failures],
+          ].filter(([, n]) => n) as Array<[string, number]>;
+          this.log.info({ ...r }, `IPVS synced: ${parts.map(([w, n]) => `${n} ${w}`).join(', ') || 'nothing changed'} (${r.requests} request${r.requests === 1 ? '' : 's'}, ${r.ms.toFixed(1)} ms)`);
+        }
         if (r.failures > 0) {
           this.failures += r.failures;
           this.retryLater();
@@ -360,7 +377,10 @@ export class IpvsService {
         const n = await rec.release();
         this.log.info({ services: n }, `Removed ${n} IPVS service${n === 1 ? '' : 's'}`);
       }
-      if (this.originalTimeouts && this.opts.release !== false) await client.setTimeouts(this.originalTimeouts);
+      if (this.originalTimeouts && this.opts.release !== false) {
+        await client.setTimeouts(this.originalTimeouts);
+        rec.setExtra({});
+      }
     } catch (err) {
       this.log.error({ code: 'ALIVED_IPVS_FAILED', err }, `at stop: ${(err as Error).message}`);
     } finally {

@@ -1,0 +1,111 @@
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import type { Lab } from '../../core/lab/netns';
+
+/**
+ * Pieces the IPVS tests share inside the VM: real HTTP servers in lab
+ * namespaces, a client that counts which server answered, and the
+ * director's table as ipvsadm sees it.
+ */
+
+const SERVER = `
+const http = require('node:http');
+const [name, port] = process.argv.slice(1);
+http.createServer((req, res) => { res.setHeader('connection', 'close'); res.end(name); })
+  .listen(Number(port), '0.0.0.0', () => console.log('listening'));
+`;
+
+const CLIENT = `
+const http = require('node:http');
+const [url, n, timeout] = process.argv.slice(1);
+(async () => {
+  const counts = {};
+  let errors = 0;
+  for (let i = 0; i < Number(n); i++) {
+    const body = await new Promise((resolve) => {
+      const req = http.get(url, { agent: false, timeout: Number(timeout) }, (res) => {
+        let b = ''; res.on('data', (d) => (b += d)); res.on('end', () => resolve(b));
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', () => resolve(undefined));
+    });
+    if (body === undefined) errors++; else counts[body] = (counts[body] || 0) + 1;
+  }
+  console.log(JSON.stringify({ counts, errors }));
+})();
+`;
+
+/** Starts an HTTP server answering its name on `port` in a lab host; resolves once it listens. */
+export function startHttpServer(lab: Lab, host: string, name: string, port: number): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const p = lab.spawn(host, [process.execPath, '-e', SERVER, name, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const timer = setTimeout(() => reject(new Error(`the HTTP server ${name} did not start within 30 s`)), 30_000);
+    p.stdout!.once('data', () => {
+      clearTimeout(timer);
+      resolve(p);
+    });
+    p.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the HTTP server ${name} exited ${code}`));
+    });
+  });
+}
+
+/** Stops a process the lab started (its whole group), and waits for it. */
+export async function stopProcess(p: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  const gone = new Promise<void>((r) => p.once('exit', () => r()));
+  try {
+    process.kill(-p.pid!, signal);
+  } catch {
+    p.kill(signal);
+  }
+  await Promise.race([gone, new Promise((r) => setTimeout(r, 10_000))]);
+}
+
+/** `n` sequential HTTP requests (a new connection each) from a lab host: which server answered how often. */
+export async function requests(lab: Lab, host: string, url: string, n: number, timeoutMs = 3000): Promise<{ counts: Record<string, number>; errors: number }> {
+  const r = await lab.exec(host, [process.execPath, '-e', CLIENT, url, String(n), String(timeoutMs)], 60_000 + n * timeoutMs);
+  if (r.code !== 0) throw new Error(`the HTTP client failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as { counts: Record<string, number>; errors: number };
+}
+
+/** ipvsadm in a namespace */
+export function ipvsadm(ns: string, ...args: string[]): string {
+  const r = spawnSync('ip', ['netns', 'exec', ns, 'ipvsadm', ...args], { encoding: 'utf8', timeout: 10_000 });
+  if (r.status !== 0) throw new Error(`ipvsadm ${args.join(' ')} in ${ns}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** The destinations of a service as `address:port weight` lines, sorted (from ipvsadm -Ln). */
+export function destinations(ns: string, service: string): string[] {
+  const out = ipvsadm(ns, '-Ln');
+  const lines = out.split('\n');
+  const at = lines.findIndex((l) => l.includes(` ${service} `) || l.endsWith(` ${service}`));
+  if (at < 0) return [];
+  const res: string[] = [];
+  for (let i = at + 1; i < lines.length && lines[i]!.startsWith('  ->'); i++) {
+    const f = lines[i]!.trim().split(/\s+/);
+    res.push(`${f[1]} ${f[3]}`);
+  }
+  return res.sort();
+}
+
+/** Polls `probe` until it returns true, at most timeoutMs; resolves with the time it took. */
+export async function until(what: string, probe: () => boolean, timeoutMs: number, everyMs = 50): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    if (probe()) return Date.now() - t0;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export function sysctl(lab: Lab, host: string, kv: string): void {
+  const r = spawnSync('ip', ['netns', 'exec', lab.host(host).ns, 'sysctl', '-qw', kv], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`sysctl ${kv} in ${host}: ${r.stderr}`);
+}
+
+export function ipIn(lab: Lab, host: string, ...args: string[]): void {
+  const r = spawnSync('ip', ['-n', lab.host(host).ns, ...args], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`ip ${args.join(' ')} in ${host}: ${r.stderr}`);
+}
