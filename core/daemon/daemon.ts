@@ -13,7 +13,8 @@ import { inLabNamespace } from '../lab/netns';
 import { IpvsService, type IpvsStatus } from '../ipvs/service';
 import { applyScheduling, vrrpScheduling } from './scheduling';
 import type { EngineEvent, EngineStatus, TransitionReport } from '../vrrp/engine';
-import type { TrackedState } from '../vrrp/tracking';
+import { trackerKey, type TrackedState } from '../vrrp/tracking';
+import { TrackerService, type TrackerChange } from '../track/service';
 
 export interface DaemonOptions {
   configFile: string;
@@ -54,6 +55,9 @@ export class Daemon {
   private stopping: Promise<void> | undefined;
   private reloading: Promise<ReloadOutcome> | undefined;
   private vrrp: VrrpSupervisor | undefined;
+  private trackers: TrackerService | undefined;
+  /** every tracker's last state, by trackerKey(): what a new VRRP process starts with */
+  private readonly trackerStates: Record<string, TrackedState> = {};
   private checks: CheckService | undefined;
   private ipvs: IpvsService | undefined;
   private vrrpSettingsJson: string | undefined;
@@ -145,6 +149,10 @@ export class Daemon {
     const settings = this.vrrpSettings();
     this.vrrpSettingsJson = settings ? JSON.stringify(settings) : undefined;
     if (!settings) return;
+    if (!this.trackers) {
+      this.trackers = new TrackerService({ log: this.options.log, onChange: (c) => this.onTrackerChange(c) });
+      this.trackers.start(this.model, this.host);
+    }
     // the test runner sets this: a test that starts VRRP outside a lab would send it on a real network
     if (process.env.ALIVED_REQUIRE_LAB === '1' && !inLabNamespace()) {
       throw new AlivedError('ALIVED_LAB_FAILED', 'refusing to run VRRP outside a lab namespace (ALIVED_REQUIRE_LAB=1): start this daemon through a Lab');
@@ -163,7 +171,15 @@ export class Daemon {
         if (sched.nice !== undefined || sched.rtPriority !== undefined) applyScheduling(pid, 'VRRP process', sched, this.options.log);
       },
     });
+    this.vrrp.setTrackers(this.trackerStates);
     await this.vrrp.start();
+  }
+
+  private onTrackerChange(c: TrackerChange): void {
+    const state: TrackedState = { up: c.up, ...(c.value !== undefined ? { value: c.value } : {}), ...(c.disabled !== undefined ? { disabled: true } : {}) };
+    const key = trackerKey(c.type, c.name);
+    this.trackerStates[key] = state;
+    this.vrrp?.setTrackers({ [key]: state });
   }
 
   private onVrrpTransition(t: TransitionReport): void {
@@ -247,6 +263,8 @@ export class Daemon {
     // so no check runs on a closed plugin and nothing flaps
     await this.checks?.reload(this.model, this.host);
     await this.ipvs?.reload(this.model, this.host.hooks);
+    // trackers too: unchanged ones go on with their rise/fall counts
+    await this.trackers?.reload(this.model, this.host);
     await old.close();
     await this.reloadVrrp();
     await this.host.hooks.afterReload.promise(info);
@@ -268,6 +286,10 @@ export class Daemon {
       // VRRP appears or goes away with this config
       await this.vrrp?.stop();
       this.vrrp = undefined;
+      if (!settings) {
+        await this.trackers?.stop();
+        this.trackers = undefined;
+      }
       await this.startVrrp();
       return;
     }
@@ -290,9 +312,18 @@ export class Daemon {
     }
   }
 
-  /** every tracker's current state, by trackerKey() (none until trackers run) */
+  /** every tracker's current state, by trackerKey(), as the tracker service has them now (reported ones only) */
   private trackerSnapshot(): Record<string, TrackedState> {
-    return {};
+    for (const k of Object.keys(this.trackerStates)) delete this.trackerStates[k];
+    for (const t of this.trackers?.states() ?? []) {
+      if (t.up === undefined && t.disabled === undefined) continue;
+      this.trackerStates[trackerKey(t.type, t.name)] = {
+        up: t.up === true,
+        ...(t.value !== undefined ? { value: t.value } : {}),
+        ...(t.disabled !== undefined ? { disabled: true } : {}),
+      };
+    }
+    return { ...this.trackerStates };
   }
 
   /** SIGTERM / SIGINT: the shutdown hook, then every plugin closes, last first. */
@@ -304,6 +335,7 @@ export class Daemon {
       await this.reloading?.catch(() => undefined);
       log.notice({ signal }, 'Stopping');
       await this.vrrp?.stop();
+      await this.trackers?.stop();
       // the IPVS table first: the checks' last pool changes must not reach it (-I keeps it as it is)
       await this.ipvs?.stop();
       await this.checks?.stop();

@@ -24,6 +24,8 @@ export interface TrackedState {
   up: boolean;
   /** a number the tracker reports (track_file's) */
   value?: number;
+  /** the tracker cannot run (a refused script, a missing user): tracked as if it were not referenced, as keepalived does */
+  disabled?: boolean;
 }
 
 export interface TrackingVerdict {
@@ -60,6 +62,7 @@ export function evaluateTracking(
       if (t.weight === 0) waiting.push(`${t.type} ${t.name}`);
       continue;
     }
+    if (st.disabled) continue;
     if (typeof st.value === 'number') {
       const status = t.weight === 0 ? ((st.value !== 0) === (m === 1) ? FILE_FAULT : 0) : st.value * t.weight * m;
       if (status <= FILE_FAULT) fault ??= `tracked ${t.type} ${t.name} has status ${status}`;

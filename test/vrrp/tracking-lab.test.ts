@@ -141,6 +141,8 @@ test('reload: a broken config changes nothing; a good one adds a VIP to one inst
   const d1 = v.startAlived('n1', a + b([VIP2]));
   await v.waitHolder(VIP1, 'n1', 10_000);
   await v.waitHolder(VIP2, 'n1', 3000);
+  await v.waitLine(d1, /\(VI_1\) Entering MASTER STATE/, 3000);
+  await v.waitLine(d1, /\(VI_2\) Entering MASTER STATE/, 3000);
   const before = [...d1.lines];
 
   // broken: nothing changes, the errors name their line
@@ -180,5 +182,76 @@ test('reload: a broken config changes nothing; a good one adds a VIP to one inst
   await v.waitHolder(VIP2, undefined, 3000);
   await v.waitHolder(VIP3, undefined, 3000);
   assert.deepEqual(v.holders(VIP1), ['n1']);
+  await stopAll(v);
+});
+
+function scriptBlock(name: string, flag: string, weight: number, extra = ''): string {
+  return `vrrp_script ${name} {
+  script "/usr/bin/test -e ${flag}"
+  interval 1
+  weight ${weight}
+  fall 2
+  rise 2
+${extra}}
+`;
+}
+
+test('vrrp_script with a negative weight: after fall failures the backup takes the VIP; after rise successes it comes back', async () => {
+  const v = await reset();
+  const flag = `${v.dir}/ok`;
+  fs.writeFileSync(flag, '');
+  const d1 = v.startAlived('n1', scriptBlock('chk', flag, -60) + instance('VI_1', 79, 150, [VIP1], '  track_script {\n    chk\n  }\n'));
+  v.startAlived('n2', instance('VI_1', 79, 100, [VIP1]));
+  await v.waitHolder(VIP1, 'n1', 10_000);
+  const t0 = Date.now();
+  fs.rmSync(flag);
+  await v.waitLine(d1, /\(VI_1\) Changing effective priority from 150 to 90/, 5000);
+  const after = Date.now() - t0;
+  assert.ok(after >= 1000, `two failures at interval 1 take at least a second (${after} ms)`);
+  await v.waitHolder(VIP1, 'n2', 3000);
+  fs.writeFileSync(flag, '');
+  await v.waitLine(d1, /\(VI_1\) Changing effective priority from 90 to 150/, 5000);
+  await v.waitHolder(VIP1, 'n1', 3000);
+  await stopAll(v);
+});
+
+test('vrrp_script with a positive weight: its success lifts the priority over the backup, its failure drops it back', async () => {
+  const v = await reset();
+  const flag = `${v.dir}/ok`;
+  const d1 = v.startAlived('n1', scriptBlock('up', flag, 30) + instance('VI_1', 80, 100, [VIP1], '  track_script {\n    up\n  }\n'));
+  v.startAlived('n2', instance('VI_1', 80, 120, [VIP1]));
+  await v.waitHolder(VIP1, 'n2', 10_000);
+  fs.writeFileSync(flag, '');
+  await v.waitLine(d1, /\(VI_1\) Changing effective priority from 100 to 130/, 5000);
+  await v.waitHolder(VIP1, 'n1', 3000);
+  fs.rmSync(flag);
+  await v.waitLine(d1, /\(VI_1\) Changing effective priority from 130 to 100/, 5000);
+  await v.waitHolder(VIP1, 'n2', 3000);
+  await stopAll(v);
+});
+
+test('track_file: the number in the file times the weight moves the priority; a weight-0 file with a non-zero number is FAULT', async () => {
+  const v = await reset();
+  const file = `${v.dir}/prio`;
+  const maint = `${v.dir}/maint`;
+  fs.writeFileSync(file, '0\n');
+  fs.writeFileSync(maint, '0\n');
+  const d1 = v.startAlived(
+    'n1',
+    `track_file prio {\n  file ${file}\n  weight 2\n}\ntrack_file maint {\n  file ${maint}\n  weight 0\n}\n` +
+      instance('VI_1', 81, 150, [VIP1], '  track_file {\n    prio\n    maint\n  }\n'),
+  );
+  v.startAlived('n2', instance('VI_1', 81, 100, [VIP1]));
+  await v.waitHolder(VIP1, 'n1', 10_000);
+  fs.writeFileSync(file, '-30\n');
+  await v.waitLine(d1, /\(VI_1\) Changing effective priority from 150 to 90/, 5000);
+  await v.waitHolder(VIP1, 'n2', 3000);
+  fs.writeFileSync(file, '0\n');
+  await v.waitHolder(VIP1, 'n1', 5000);
+  fs.writeFileSync(maint, '1\n');
+  await v.waitLine(d1, /\(VI_1\) Entering FAULT STATE \(tracked track_file maint has status -254\)/, 5000);
+  await v.waitHolder(VIP1, 'n2', 3000);
+  fs.writeFileSync(maint, '0\n');
+  await v.waitHolder(VIP1, 'n1', 5000);
   await stopAll(v);
 });
