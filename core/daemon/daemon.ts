@@ -15,6 +15,10 @@ import { applyScheduling, vrrpScheduling } from './scheduling';
 import type { EngineEvent, EngineStatus, TransitionReport } from '../vrrp/engine';
 import { trackerKey, type TrackedState } from '../vrrp/tracking';
 import { TrackerService, type TrackerChange } from '../track/service';
+import { ScriptNotifier } from '../notify/script-notifier';
+import { formatService } from '../check/format';
+import { runShutdownScript, runStartupScript } from '../notify/lifecycle-scripts';
+import type { VrrpTransitionEvent } from '../plugin/events';
 
 export interface DaemonOptions {
   configFile: string;
@@ -56,6 +60,8 @@ export class Daemon {
   private reloading: Promise<ReloadOutcome> | undefined;
   private vrrp: VrrpSupervisor | undefined;
   private trackers: TrackerService | undefined;
+  /** notify scripts and FIFOs of VRRP transitions */
+  private notifier: ScriptNotifier | undefined;
   /** every tracker's last state, by trackerKey(): what a new VRRP process starts with */
   private readonly trackerStates: Record<string, TrackedState> = {};
   private checks: CheckService | undefined;
@@ -114,6 +120,12 @@ export class Daemon {
     logDiagnostics(log, this.current.diagnostics);
     await this.host.hooks.configLoaded.promise(this.model);
     log.info({ plugins: this.host.plugins.map((p) => p.name) }, 'Configuration loaded');
+    // keepalived runs startup_script before its VRRP and checker processes start, and waits for it (up to its timeout)
+    await runStartupScript(this.model, { log });
+    // the FIFOs open (and their scripts start) before anything can be notified
+    this.notifier = new ScriptNotifier({ log: log.child({ subsystem: 'notify' }) });
+    await this.notifier.start(this.model);
+    this.tapFifoHooks();
     if (this.options.checks !== false) {
       if ((this.model.virtualServer ?? []).length > 0) tuneHeapForChecks();
       const g = this.model.globalDefs;
@@ -153,6 +165,7 @@ export class Daemon {
       this.trackers = new TrackerService({ log: this.options.log, onChange: (c) => this.onTrackerChange(c) });
       this.trackers.start(this.model, this.host);
     }
+
     // the test runner sets this: a test that starts VRRP outside a lab would send it on a real network
     if (process.env.ALIVED_REQUIRE_LAB === '1' && !inLabNamespace()) {
       throw new AlivedError('ALIVED_LAB_FAILED', 'refusing to run VRRP outside a lab namespace (ALIVED_REQUIRE_LAB=1): start this daemon through a Lab');
@@ -182,23 +195,39 @@ export class Daemon {
     this.vrrp?.setTrackers({ [key]: state });
   }
 
+  /** real-server and quorum changes to notify_fifo / lvs_notify_fifo, in keepalived's line format (taps of the current plugin host's hooks) */
+  private tapFifoHooks(): void {
+    const hooks = this.host.hooks;
+    hooks.realServerChange.tap('alived-notify-fifo', (e) => {
+      this.notifier?.realServerChange(e.virtualServer, formatService(e.realServer.address, e.realServer.port, e.realServer.protocol), e.up);
+    });
+    hooks.quorumChange.tap('alived-notify-fifo', (e) => this.notifier?.virtualServerChange(e.virtualServer, e.up));
+  }
+
   private onVrrpTransition(t: TransitionReport): void {
-    this.host.hooks.vrrpTransition.call({ kind: 'instance', name: t.instance, from: t.from, to: t.to, priority: t.priority, reason: t.reason, time: t.time });
+    this.vrrpTransition({ kind: 'instance', name: t.instance, from: t.from, to: t.to, priority: t.priority, reason: t.reason, time: t.time });
+  }
+
+  /** A transition of an instance or group: its notify scripts and FIFO lines (keepalived's order), then the hook. */
+  private vrrpTransition(e: VrrpTransitionEvent): void {
+    if (e.to !== 'INIT') this.notifier?.transition(e);
+    this.host.hooks.vrrpTransition.call(e);
   }
 
   private onVrrpEvent(e: EngineEvent): void {
-    const hooks = this.host.hooks;
     switch (e.type) {
       case 'group':
-        hooks.vrrpTransition.call({ kind: 'group', name: e.group, from: e.from, to: e.to, priority: 0, reason: e.reason, time: e.time });
+        this.vrrpTransition({ kind: 'group', name: e.group, from: e.from, to: e.to, priority: 0, reason: e.reason, time: e.time });
         break;
       case 'deleted':
-        hooks.vrrpTransition.call({ kind: 'instance', name: e.instance, from: e.from, to: 'DELETED', priority: e.priority, reason: 'removed by reload', time: e.time });
+        this.vrrpTransition({ kind: 'instance', name: e.instance, from: e.from, to: 'DELETED', priority: e.priority, reason: 'removed by reload', time: e.time });
         break;
       case 'priority':
-        hooks.priorityChange.call({ instance: e.instance, from: e.from, to: e.to, reason: e.reason, time: e.time });
+        if (this.notifier?.notifiesPriorityChanges(e.instance)) this.notifier.priorityChange(e.instance, e.state, e.to);
+        this.host.hooks.priorityChange.call({ instance: e.instance, from: e.from, to: e.to, reason: e.reason, time: e.time });
         break;
       case 'rxLowerPri':
+        this.notifier?.masterRxLowerPri(e.instance, e.priority);
         break;
     }
   }
@@ -265,6 +294,8 @@ export class Daemon {
     await this.ipvs?.reload(this.model, this.host.hooks);
     // trackers too: unchanged ones go on with their rise/fall counts
     await this.trackers?.reload(this.model, this.host);
+    await this.notifier?.reload(this.model);
+    this.tapFifoHooks();
     await old.close();
     await this.reloadVrrp();
     await this.host.hooks.afterReload.promise(info);
@@ -304,12 +335,22 @@ export class Daemon {
           `VRRP reloaded in ${ms.toFixed(1)} ms: ${counts.kept} instance${counts.kept === 1 ? '' : 's'} unchanged, ${counts.updated} updated in place, ${counts.added} added, ${counts.replaced} replaced, ${counts.removed} removed`,
         );
       }
+      await this.writeStatesAfterReload();
     } catch (err) {
       log.error({ err: (err as Error).message }, `${(err as Error).message}; restarting the VRRP process with the new config`);
       await this.vrrp?.stop();
       this.vrrp = undefined;
       await this.startVrrp();
     }
+  }
+
+  /** fifo_write_vrrp_states_on_reload: every instance's and group's state to the FIFOs after a reload, as keepalived writes them */
+  private async writeStatesAfterReload(): Promise<void> {
+    const n = this.notifier;
+    if (!n?.writesStatesOnReload || !this.vrrp) return;
+    const status = await this.vrrp.status();
+    for (const i of status.instances) n.fifoState('instance', i.name, i.state, i.effectivePriority);
+    for (const g of status.groups ?? []) n.fifoState('group', g.name, g.state, 0);
   }
 
   /** every tracker's current state, by trackerKey(), as the tracker service has them now (reported ones only) */
@@ -336,11 +377,14 @@ export class Daemon {
       log.notice({ signal }, 'Stopping');
       await this.vrrp?.stop();
       await this.trackers?.stop();
+      // the STOP notifications of the instances and groups have been sent: their scripts get a moment, the FIFOs close
+      await this.notifier?.stop();
       // the IPVS table first: the checks' last pool changes must not reach it (-I keeps it as it is)
       await this.ipvs?.stop();
       await this.checks?.stop();
       await this.host.hooks.shutdown.promise({ signal, time: Date.now() });
       await this.host.close();
+      await runShutdownScript(this.model, { log });
       log.notice({ version: ALIVED_VERSION }, `Stopped alived v${ALIVED_VERSION}`);
     })();
     return this.stopping;

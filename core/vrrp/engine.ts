@@ -27,8 +27,9 @@ export interface TransitionReport {
 export type EngineEvent =
   | { type: 'group'; group: string; from: VrrpState | 'INIT'; to: VrrpState; reason: string; time: number }
   | { type: 'deleted'; instance: string; from: VrrpState; priority: number; time: number }
-  | { type: 'priority'; instance: string; from: number; to: number; reason: string; time: number }
-  | { type: 'rxLowerPri'; instance: string; priority: number; from: string; time: number };
+  | { type: 'priority'; instance: string; from: number; to: number; state: VrrpState; reason: string; time: number }
+  /** a master heard a lower-priority advert: `priority` is ours, `advertPriority` the sender's */
+  | { type: 'rxLowerPri'; instance: string; priority: number; advertPriority: number; from: string; time: number };
 
 export interface InstanceStatus {
   name: string;
@@ -444,7 +445,8 @@ class InstanceRuntime {
         becomeMaster: () => this.becomeMaster(),
         leaveMaster: () => this.leaveMaster(),
         transition: (from, to, reason) => this.onTransition(from, to, reason),
-        rxLowerPriority: (adv) => this.engine.event({ type: 'rxLowerPri', instance: this.settings.name, priority: adv.priority, from: adv.src, time: Date.now() }),
+        rxLowerPriority: (adv) =>
+          this.engine.event({ type: 'rxLowerPri', instance: this.settings.name, priority: this.machine.priority, advertPriority: adv.priority, from: adv.src, time: Date.now() }),
         canBecomeMaster: () => this.engine.canGoMaster(this),
         note: (message) => this.log.debug({}, message),
       },
@@ -476,7 +478,7 @@ class InstanceRuntime {
     if (to !== from) {
       this.machine.setPriority(to);
       this.log.info({ from, to }, `(${s.name}) Changing effective priority from ${from} to ${to}`);
-      this.engine.event({ type: 'priority', instance: s.name, from, to, reason: 'tracking', time: Date.now() });
+      this.engine.event({ type: 'priority', instance: s.name, from, to, state: this.machine.state, reason: 'tracking', time: Date.now() });
     }
     const fault = this.ownFault() ?? groupFault;
     if (!this.machineStarted) {

@@ -1,0 +1,193 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Lab, removeStaleLabs } from '../../core/lab/netns';
+import { keepalivedAvailable, VrrpLab } from '../../core/lab/vrrp-lab';
+import { tmpDir } from '../helpers/config';
+import { waitFor } from '../helpers/lab';
+
+/**
+ * Notify scripts end to end: the daemon runs them on real transitions with
+ * keepalived's arguments, a hanging one delays neither VRRP nor the next
+ * notification; and a virtual router of two alived nodes and one keepalived
+ * node, each with its own check script and notify script.
+ */
+
+const VIP = '10.96.0.90';
+let lab: Lab;
+
+before(async () => {
+  removeStaleLabs();
+  lab = await Lab.create({
+    name: 'notify',
+    hosts: [
+      { name: 'n1', ip: '10.96.0.11' },
+      { name: 'n2', ip: '10.96.0.12' },
+      { name: 'n3', ip: '10.96.0.13' },
+    ],
+  });
+  await lab.run('n1', ['ip', 'link', 'add', 'mon0', 'type', 'veth', 'peer', 'name', 'mon1']);
+  await lab.run('n1', ['ip', 'link', 'set', 'mon1', 'up']);
+  await lab.run('n1', ['ip', 'link', 'set', 'mon0', 'up']);
+});
+after(() => (lab ? lab.destroy() : undefined));
+
+async function reset(): Promise<VrrpLab> {
+  for (const h of lab.hosts) {
+    for (const pid of spawnSync('ip', ['netns', 'pids', h.ns], { encoding: 'utf8' }).stdout.split(/\s+/).filter(Boolean)) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    await lab.exec(h, ['ip', 'addr', 'del', `${VIP}/24`, 'dev', 'eth0']);
+  }
+  await lab.run('n1', ['ip', 'link', 'set', 'mon0', 'up']);
+  const v = new VrrpLab(lab, tmpDir('alived-notify-'));
+  await v.watch();
+  return v;
+}
+
+/** A script (root-owned, 0755, in a 0700 directory) that appends its tag and arguments to `log`. */
+function recorder(dir: string, tag: string, log: string, extra = ''): string {
+  const p = path.join(dir, `${tag}.sh`);
+  fs.writeFileSync(p, `#!/bin/sh\necho "${tag} $*" >> ${log}\n${extra}`, { mode: 0o755 });
+  return p;
+}
+
+function lines(log: string): string[] {
+  return fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter(Boolean) : [];
+}
+
+test('notify and notify_* run at each transition with keepalived arguments; a hanging notify_master delays neither adverts nor the next notification', async () => {
+  const v = await reset();
+  const log = path.join(v.dir, 'notify.log');
+  const s = (tag: string, extra = '') => recorder(v.dir, tag, log, extra);
+  const conf = `vrrp_instance VI_1 {
+  state BACKUP
+  interface eth0
+  virtual_router_id 61
+  priority 150
+  advert_int 0.1
+  version 3
+  track_interface {
+    mon0
+  }
+  virtual_ipaddress {
+    ${VIP}/24
+  }
+  notify_master "${s('master', 'sleep 1000\n')} m1"
+  notify_backup ${s('backup')}
+  notify_fault ${s('fault')}
+  notify_stop ${s('stop')}
+  notify ${s('notify')}
+}
+`;
+  const d1 = v.startAlived('n1', conf);
+  await v.waitHolder(VIP, 'n1', 10_000);
+  await waitFor('the MASTER notifications', () => (lines(log).includes('notify INSTANCE VI_1 MASTER 150') ? true : undefined), 5000);
+  // notify_master hangs (sleep 1000): the instance stays master with a backup watching
+  // the backup: no tracking, no notify scripts (the log is n1's alone)
+  const d2 = v.startAlived('n2', conf.replace('priority 150', 'priority 100').replace(/ {2}track_interface \{\n {4}mon0\n {2}\}\n/, '').replace(/ {2}notify.*\n/g, ''));
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.deepEqual(v.holders(VIP), ['n1'], 'adverts kept going while notify_master hangs');
+  assert.ok(!d2.lines.some((l) => /Entering MASTER/.test(l)), 'the backup never saw the master miss an advert');
+  const t0 = Date.now();
+  await lab.run('n1', ['ip', 'link', 'set', 'mon0', 'down']);
+  await waitFor('the FAULT notifications', () => (lines(log).includes('notify INSTANCE VI_1 FAULT 150') ? true : undefined), 3000);
+  assert.ok(Date.now() - t0 < 2000, `the FAULT notification came ${Date.now() - t0} ms after the fault, behind no hanging script`);
+  await lab.run('n1', ['ip', 'link', 'set', 'mon0', 'up']);
+  await v.waitHolder(VIP, 'n1', 5000);
+  await waitFor('the second MASTER', () => (lines(log).filter((l) => l === 'notify INSTANCE VI_1 MASTER 150').length === 2 ? true : undefined), 5000);
+  v.signal(d2, 'SIGTERM');
+  await d2.exited;
+  v.signal(d1, 'SIGTERM');
+  await d1.exited;
+  await waitFor('the STOP notifications', () => (lines(log).includes('notify INSTANCE VI_1 STOP 150') ? true : undefined), 3000);
+  const expected = [
+    'backup',
+    'notify INSTANCE VI_1 BACKUP 150',
+    'master m1',
+    'notify INSTANCE VI_1 MASTER 150',
+    'fault',
+    'notify INSTANCE VI_1 FAULT 150',
+    'backup',
+    'notify INSTANCE VI_1 BACKUP 150',
+    'master m1',
+    'notify INSTANCE VI_1 MASTER 150',
+    'stop',
+    'notify INSTANCE VI_1 STOP 150',
+  ];
+  // the state's own script starts first, then notify (two processes: their lines may land either way round)
+  const got = lines(log).map((l) => l.trim());
+  assert.deepEqual(got.filter((l) => l.startsWith('notify ')), expected.filter((l) => l.startsWith('notify ')), got.join('\n'));
+  assert.deepEqual(got.filter((l) => !l.startsWith('notify ')), expected.filter((l) => !l.startsWith('notify ')), got.join('\n'));
+  // the hanging notify_master scripts were killed with their group at stop, no process of theirs is left
+  const left = spawnSync('pgrep', ['-f', `${v.dir}/master.sh`], { encoding: 'utf8' }).stdout.trim();
+  assert.equal(left, '', `processes of notify_master left: ${left}`);
+});
+
+test('two alived nodes and one keepalived node in one virtual router, each with a check script and a notify script', { skip: !keepalivedAvailable() && 'keepalived is not installed' }, async () => {
+  const v = await reset();
+  const node = (name: string, priority: number, weight: number): { conf: string; flag: string; log: string } => {
+    const flag = path.join(v.dir, `${name}.ok`);
+    const log = path.join(v.dir, `${name}.log`);
+    fs.writeFileSync(flag, '');
+    const notify = recorder(v.dir, `notify-${name}`, log);
+    const conf = `global_defs {
+  router_id ${name}
+  script_user root
+}
+vrrp_script chk {
+  script "/usr/bin/test -e ${flag}"
+  interval 1
+  fall 1
+  rise 1
+  weight ${weight}
+}
+vrrp_instance VI_1 {
+  state BACKUP
+  interface eth0
+  virtual_router_id 62
+  priority ${priority}
+  advert_int 1
+  authentication {
+    auth_type PASS
+    auth_pass secret12
+  }
+  track_script {
+    chk
+  }
+  virtual_ipaddress {
+    ${VIP}/24
+  }
+  notify ${notify}
+}
+`;
+    return { conf, flag, log };
+  };
+  const a = node('n1', 150, -60);
+  const b = node('n2', 120, -40);
+  const k = node('n3', 100, -10);
+  v.startAlived('n1', a.conf);
+  v.startAlived('n2', b.conf);
+  v.startKeepalived('n3', k.conf);
+  await v.waitHolder(VIP, 'n1', 15_000);
+  fs.rmSync(a.flag);
+  await v.waitHolder(VIP, 'n2', 10_000);
+  fs.rmSync(b.flag);
+  await v.waitHolder(VIP, 'n3', 10_000);
+  await waitFor('keepalived says MASTER', () => (lines(k.log).some((l) => /INSTANCE VI_1 MASTER 100/.test(l)) ? true : undefined), 5000);
+  fs.writeFileSync(a.flag, '');
+  await v.waitHolder(VIP, 'n1', 10_000);
+  assert.ok(lines(a.log).includes('notify-n1 INSTANCE VI_1 MASTER 150'), lines(a.log).join('\n'));
+  assert.ok(lines(b.log).includes('notify-n2 INSTANCE VI_1 MASTER 120'), lines(b.log).join('\n'));
+  assert.ok(lines(k.log).includes('notify-n3 INSTANCE VI_1 BACKUP 100'), lines(k.log).join('\n'));
+  for (const d of v.daemons) {
+    v.signal(d, 'SIGTERM');
+    await d.exited;
+  }
+});
