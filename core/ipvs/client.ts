@@ -445,7 +445,8 @@ export class IpvsClient {
   private closed = false;
   private active = 0;
   private dumping = false;
-  private waiters: Array<() => void> = [];
+  private waiting: Array<{ dump: boolean; go: () => void }> = [];
+  private head = 0;
 
   private constructor(
     private readonly sock: GenericNetlinkSocket,
@@ -493,10 +494,20 @@ export class IpvsClient {
     this.sock.socket.close();
   }
 
-  private async acquire(dump: boolean): Promise<void> {
-    while (dump ? this.active > 0 || this.dumping : this.dumping || this.active >= this.window) {
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
+  /** a turn on the socket: mutations share it up to the window, a dump has it alone; first come, first served */
+  private acquire(dump: boolean): Promise<void> | undefined {
+    if (this.waiting.length - this.head === 0 && this.canRun(dump)) {
+      this.take(dump);
+      return undefined;
     }
+    return new Promise<void>((resolve) => this.waiting.push({ dump, go: resolve }));
+  }
+
+  private canRun(dump: boolean): boolean {
+    return dump ? this.active === 0 && !this.dumping : !this.dumping && this.active < this.window;
+  }
+
+  private take(dump: boolean): void {
     if (dump) this.dumping = true;
     this.active++;
   }
@@ -504,14 +515,23 @@ export class IpvsClient {
   private release(dump: boolean): void {
     this.active--;
     if (dump) this.dumping = false;
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
+    // wake only those whose turn it is: waking every waiter at each release is quadratic
+    while (this.head < this.waiting.length && this.canRun(this.waiting[this.head]!.dump)) {
+      const w = this.waiting[this.head]!;
+      this.waiting[this.head++] = undefined as unknown as { dump: boolean; go: () => void };
+      this.take(w.dump);
+      w.go();
+    }
+    if (this.head === this.waiting.length) {
+      this.waiting = [];
+      this.head = 0;
+    }
   }
 
   /** One request and its answer; a refusal becomes an IpvsError that says `what`. */
   private async request(cmd: Cmd, body: Buffer[], what: string, dump = false): Promise<NetlinkMessage[]> {
-    await this.acquire(dump);
+    const turn = this.acquire(dump);
+    if (turn) await turn;
     try {
       if (this.closed) throw new IpvsError(`${what}: the IPVS socket is closed`, 'EBADF');
       this.counts.requests++;
