@@ -1,6 +1,6 @@
 import type { Logger } from '../log/logger';
 import { ScriptRunner, signalName, spawnErrorWords, type RunOutcome } from './run';
-import { prepareScript, scriptIdentity, securityViolationMessage, type ScriptIds } from './security';
+import { prepareScript, scriptIdentity, securityViolationMessage, type ScriptIds, type UnsafePath } from './security';
 import type { ScriptUserName } from './user';
 
 /**
@@ -51,6 +51,8 @@ export interface PreparedRun {
   /** the command as the log names it */
   readonly cmd: string;
   readonly what: string;
+  /** it runs as root although a non-root user could change it (enable_script_security is off) */
+  readonly unsafe?: UnsafePath;
 }
 
 export class ScriptLauncher {
@@ -148,7 +150,7 @@ export class ScriptLauncher {
         this.warned.add(w);
         this.log.warn({ ...(p.unsafe && w.startsWith('Unsafe') ? { code: 'ALIVED_SCRIPT_INSECURE', path: p.unsafe.path } : {}), ...fields }, w);
       }
-      return { kind: 'ready', argv: p.argv, uid: p.uid, gid: p.gid, cmd, what };
+      return { kind: 'ready', argv: p.argv, uid: p.uid, gid: p.gid, cmd, what, unsafe: p.unsafe };
     } catch (err) {
       return { kind: 'error', error: err as NodeJS.ErrnoException };
     }
@@ -189,13 +191,8 @@ export class ScriptLauncher {
     if (this.security()) return;
     const ran = results.filter((r) => r.kind === 'ready').length;
     if (ran === 0) return;
-    const insecure = results.some((r) => r.kind === 'error' && (r.error as { code?: string }).code === 'EINSECURE') || this.warnedUnsafe();
+    const insecure = results.some((r) => r.kind === 'ready' && r.unsafe !== undefined);
     this.log.warn({ code: 'ALIVED_SCRIPT_SECURITY_OFF', scripts: ran }, securityViolationMessage(kind, insecure));
-  }
-
-  private warnedUnsafe(): boolean {
-    for (const w of this.warned) if (w.startsWith('Unsafe permissions')) return true;
-    return false;
   }
 
   private report(o: RunOutcome, cmd: string, what: string, fields: Record<string, unknown>): void {
