@@ -162,8 +162,10 @@ function resolveTracking(inst: InstanceSettings, i: VrrpInstanceConfig, group: V
   for (const { keyword, refs } of lists) {
     const kinds = extra.trackerKinds!.get(keyword)!;
     for (const ref of refs) {
-      const type = kinds.find((k) => blocks.has(`${k} ${ref.name}`)) ?? kinds[0]!;
-      const block = blocks.get(`${type} ${ref.name}`);
+      // states come keyed by the definition's keyword (track_file), whatever spelling the block used (vrrp_track_file)
+      const type = kinds[0]!;
+      const spelled = kinds.find((k) => blocks.has(`${k} ${ref.name}`)) ?? type;
+      const block = blocks.get(`${spelled} ${ref.name}`);
       let weight = ref.weight ?? block?.weight?.value ?? 0;
       const reverse = ref.reverse ?? block?.weight?.reverse ?? false;
       if (noWeights && weight !== 0) {
