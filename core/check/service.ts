@@ -62,6 +62,8 @@ export class CheckService {
   private readonly launcher: ScriptLauncher;
   private readonly scheduler: CheckScheduler;
   private plan: CheckPlan | undefined;
+  /** global_defs enable_script_security of the current config: notify_up/down and quorum scripts are refused when unsafe */
+  private scriptSecurity = false;
   private started = false;
   private stopping: Promise<void> | undefined;
   private saidNotProgrammed = false;
@@ -70,7 +72,7 @@ export class CheckService {
   constructor(private readonly opts: CheckServiceOptions) {
     this.log = opts.log.child({ subsystem: 'check' });
     this.ipvsAvailable = fs.existsSync(opts.ipvsProcFile ?? IPVS_PROC_FILE);
-    this.launcher = new ScriptLauncher({ log: this.log, scriptUser: () => this.plan?.scriptUser, timeoutMs: opts.scriptTimeoutMs });
+    this.launcher = new ScriptLauncher({ log: this.log, scriptUser: () => this.plan?.scriptUser, scriptSecurity: () => this.scriptSecurity, timeoutMs: opts.scriptTimeoutMs });
     this.scheduler = new CheckScheduler({
       clock: opts.clock ?? new RealCheckClock(),
       log: this.log,
@@ -95,6 +97,7 @@ export class CheckService {
     if (this.started) throw new Error('CheckService.start() called twice; use reload()');
     this.started = true;
     this.plan = planChecks(model, host.checkers);
+    this.scriptSecurity = model.globalDefs?.enableScriptSecurity === true;
     this.sayNotProgrammed();
     this.scheduler.setHooks(host.hooks);
     this.scheduler.start(this.plan);
@@ -110,6 +113,7 @@ export class CheckService {
     if (!this.started) return this.start(model, host);
     if (this.stopping) return;
     this.plan = planChecks(model, host.checkers);
+    this.scriptSecurity = model.globalDefs?.enableScriptSecurity === true;
     this.sayNotProgrammed();
     this.scheduler.setHooks(host.hooks);
     await this.scheduler.reload(this.plan);

@@ -128,3 +128,86 @@ test('the settings cross to the VRRP process as JSON unchanged', async () => {
 `);
   assert.deepEqual(JSON.parse(JSON.stringify(s)), s);
 });
+
+test('tracking: entry weights override the block, sync group trackers reach every member, weighted ones are dropped in a sync group (file weight 1 becomes 0), vrrp_track_file is keyed as track_file', async () => {
+  const r = await compileText(`
+vrrp_script chk {
+  script /bin/true
+  weight -20
+}
+vrrp_track_file old {
+  file /tmp/alived-old
+}
+track_file f2 {
+  file /tmp/alived-f2
+  weight 5
+}
+vrrp_instance A {
+  interface eth0
+  virtual_router_id 1
+  virtual_ipaddress {
+    10.0.0.1/24
+  }
+  track_script {
+    chk weight 10 reverse
+  }
+  track_file {
+    old
+  }
+}
+vrrp_instance B {
+  interface eth0
+  virtual_router_id 2
+  virtual_ipaddress {
+    10.0.0.2/24
+  }
+  track_file {
+    f2
+  }
+}
+vrrp_instance C {
+  interface eth0
+  virtual_router_id 3
+  virtual_ipaddress {
+    10.0.0.3/24
+  }
+}
+vrrp_sync_group G {
+  group {
+    B
+    C
+  }
+  track_script {
+    chk weight 0
+  }
+  track_file {
+    old
+  }
+}
+`);
+  assert.equal(r.errors.length, 0, r.errors.join('\n'));
+  const kinds = new Map<string, string[]>();
+  for (const [ref, { def }] of r.pluginHost.trackers) if (def.keyword) kinds.set(ref, [def.keyword, `vrrp_${def.keyword}`]);
+  const warnings: string[] = [];
+  const s = resolveVrrp(r.model!.globalDefs as Parameters<typeof resolveVrrp>[0], r.model!.vrrpInstance ?? [], {
+    syncGroups: r.model!.vrrpSyncGroup,
+    rootExtensions: r.model!.extensions,
+    trackerKinds: kinds,
+    warn: (m) => warnings.push(m),
+  });
+  const [a, b, c] = s.instances;
+  assert.deepEqual(a!.tracks, [
+    { type: 'vrrp_script', name: 'chk', weight: 10, reverse: true },
+    { type: 'track_file', name: 'old', weight: 1, reverse: false },
+  ]);
+  // B: its own weighted file is dropped (sync group without sync_group_tracking_weight); the group's trackers apply
+  assert.deepEqual(b!.tracks, [
+    { type: 'vrrp_script', name: 'chk', weight: 0, reverse: false },
+    { type: 'track_file', name: 'old', weight: 0, reverse: false },
+  ]);
+  assert.deepEqual(c!.tracks, b!.tracks);
+  assert.equal(b!.syncGroup, 'G');
+  assert.deepEqual(s.syncGroups, [{ name: 'G', members: ['B', 'C'] }]);
+  assert.ok(warnings.some((w) => /\(B\) ignoring track_file f2 with weight 5/.test(w)), warnings.join('\n'));
+  assert.ok(warnings.some((w) => /\(B\) ignoring the weight of tracked file old/.test(w)), warnings.join('\n'));
+});

@@ -339,12 +339,12 @@ export const globalDefsSchema = block(
     rs_init_notifies: value(optBool).feature('checker').doc('notify the initial state of real servers at startup'),
 
     // startup and shutdown scripts
-    startup_script: value(script).doc('run once before the child processes start'),
-    startup_script_timeout: word(int({ min: 1, max: 1000 })).doc('seconds, 1..1000; default 10'),
-    shutdown_script: value(script).doc('run once after the child processes stop'),
-    shutdown_script_timeout: word(int({ min: 1, max: 1000 })).doc('seconds, 1..1000; default 10'),
-    script_user: value(map(tuple([str(), str()], 1), (t) => ({ user: t[0]!, group: t[1] }))).doc('default user (and group) for scripts; default keepalived_script if it exists, else root'),
-    enable_script_security: value(flag).doc('refuse scripts that run as root but are writable by others'),
+    startup_script: value(script).feature('notify-script').doc('run once before the child processes start'),
+    startup_script_timeout: word(int({ min: 1, max: 1000 })).feature('notify-script').doc('seconds, 1..1000; default 10'),
+    shutdown_script: value(script).feature('notify-script').doc('run once after the child processes stop'),
+    shutdown_script_timeout: word(int({ min: 1, max: 1000 })).feature('notify-script').doc('seconds, 1..1000; default 10'),
+    script_user: value(map(tuple([str(), str()], 1), (t) => ({ user: t[0]!, group: t[1] }))).feature('notify-script').doc('default user (and group) for scripts; default keepalived_script if it exists, else root'),
+    enable_script_security: value(flag).feature('notify-script').doc('refuse scripts that run as root but are writable by others'),
 
     // scheduling
     max_auto_priority: value(maxAutoPriority).feature('process').doc('highest real-time priority reached by automatic increases; -1 disables the startup warning'),
