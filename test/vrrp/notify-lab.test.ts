@@ -191,3 +191,45 @@ vrrp_instance VI_1 {
     await d.exited;
   }
 });
+
+test('script security in the daemon: an unsafe notify script running as root is refused and named; a safe one runs as script_user', async () => {
+  const v = await reset();
+  const unsafeDir = path.join(v.dir, 'open');
+  fs.mkdirSync(unsafeDir);
+  fs.chmodSync(unsafeDir, 0o777);
+  fs.chmodSync(v.dir, 0o755);
+  const log = path.join(v.dir, 'ids.log');
+  fs.writeFileSync(log, '');
+  fs.chmodSync(log, 0o666);
+  const unsafe = path.join(unsafeDir, 'unsafe.sh');
+  fs.writeFileSync(unsafe, `#!/bin/sh\necho unsafe >> ${log}\n`, { mode: 0o755 });
+  const safe = path.join(v.dir, 'safe.sh');
+  fs.writeFileSync(safe, `#!/bin/sh\necho "safe $(id -u) $*" >> ${log}\n`, { mode: 0o755 });
+  const d1 = v.startAlived(
+    'n1',
+    `global_defs {
+  enable_script_security
+  script_user nobody
+}
+vrrp_instance VI_1 {
+  state BACKUP
+  interface eth0
+  virtual_router_id 63
+  priority 150
+  advert_int 0.1
+  version 3
+  virtual_ipaddress {
+    ${VIP}/24
+  }
+  notify_master ${unsafe} root
+  notify ${safe}
+}
+`,
+  );
+  await v.waitHolder(VIP, 'n1', 10_000);
+  await waitFor('the safe script', () => (lines(log).includes(`safe ${spawnSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).stdout.trim()} INSTANCE VI_1 MASTER 150`) ? true : undefined), 5000);
+  assert.ok(!lines(log).includes('unsafe'), 'the unsafe script never ran');
+  assert.ok(d1.lines.some((l) => l.includes(unsafeDir) && /writable|unsafe|insecure/i.test(l)), `the refusal names the path:\n${d1.lines.filter((l) => /script/i.test(l)).join('\n')}`);
+  v.signal(d1, 'SIGTERM');
+  await d1.exited;
+});
