@@ -177,6 +177,9 @@ export class PluginHost {
         host.registry.register('root', def.keyword, sub(def.schema).feature('notify').repeatable(), owner);
         host.notifiers.set(def.keyword, { def, owner });
       },
+      findChecker(keyword: string) {
+        return host.checkers.get(keyword)?.def as CheckerDefinition<unknown> | undefined;
+      },
       registerKeyword(slot: SlotName, name: string, keyword: AnyKeyword) {
         host.registry.register(slot, name, keyword, owner);
       },

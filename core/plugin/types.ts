@@ -37,6 +37,13 @@ export interface PluginApi<Options = unknown> {
   registerChecker<C>(def: CheckerDefinition<C>): void;
   registerTracker<C, R>(def: TrackerDefinition<C, R>): void;
   registerNotifier<C>(def: NotifierDefinition<C>): void;
+  /**
+   * The checker registered for a block keyword (TCP_CHECK, a plugin's own),
+   * by whichever plugin registered it; undefined when none is. Look it up
+   * when it is needed (in a tracker's create()), not in apply(): plugins
+   * applied later register theirs afterwards. vrrp_check runs any checker this way.
+   */
+  findChecker(keyword: string): CheckerDefinition<unknown> | undefined;
   /** any other keyword, into one of the slots (root, global_defs, vrrp_instance, ...) */
   registerKeyword(slot: SlotName, name: string, keyword: AnyKeyword): void;
   /** runs when the daemon stops, in reverse order of plugins */
