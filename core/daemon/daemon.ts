@@ -10,7 +10,7 @@ import { resolveVrrp, type VrrpSettings } from '../vrrp/settings';
 import { VrrpSupervisor } from '../vrrp/supervisor';
 import { CheckService, tuneHeapForChecks, type CheckServiceStatus } from '../check/service';
 import { inLabNamespace } from '../lab/netns';
-import { IpvsService, type IpvsStatus } from '../ipvs/service';
+import type { IpvsService, IpvsStatus } from '../ipvs/service';
 import { applyScheduling, vrrpScheduling } from './scheduling';
 import type { EngineEvent, EngineStatus, TransitionReport } from '../vrrp/engine';
 import { trackerKey, type TrackedState } from '../vrrp/tracking';
@@ -132,10 +132,14 @@ export class Daemon {
       // the checks run in this process: checker_priority / checker_rt_priority apply to it
       const sched = { ...(g?.checkerPriority !== undefined ? { nice: g.checkerPriority } : {}), ...(g?.checkerRtPriority !== undefined ? { rtPriority: g.checkerRtPriority } : {}) };
       if (sched.nice !== undefined || sched.rtPriority !== undefined) applyScheduling(process.pid, 'the checker process', sched, log);
-      this.ipvs = new IpvsService({ log, release: this.options.releaseIpvs !== false });
-      this.checks = new CheckService({ log, ...(await this.ipvs.open(this.model)) });
+      if ((this.model.virtualServer ?? []).length > 0) {
+        // loaded only with virtual servers: a VRRP-only daemon does not carry the generic netlink client (~9 MB)
+        const { IpvsService: Ipvs } = require('../ipvs/service') as typeof import('../ipvs/service');
+        this.ipvs = new Ipvs({ log, release: this.options.releaseIpvs !== false });
+      }
+      this.checks = new CheckService({ log, ...(this.ipvs ? await this.ipvs.open(this.model) : {}) });
       this.checks.start(this.model, this.host);
-      await this.ipvs.start(this.model, this.checks, this.host.hooks);
+      await this.ipvs?.start(this.model, this.checks, this.host.hooks);
     }
     await this.startVrrp();
   }

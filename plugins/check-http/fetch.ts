@@ -1,7 +1,17 @@
 import { createHash } from 'node:crypto';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { Client, type buildConnector } from 'undici';
+import type { Client, buildConnector } from 'undici';
+
+/**
+ * undici is loaded at the first check, not with the plugin: a daemon
+ * without HTTP checks (a VRRP-only node) does not carry its ~20 MB.
+ */
+let undiciModule: typeof import('undici') | undefined;
+function undici(): typeof import('undici') {
+  undiciModule ??= require('undici') as typeof import('undici');
+  return undiciModule;
+}
 import type { Endpoint } from '../../core/sdk';
 import { abortWords, describeError, hostPort, onAbort, tcpConnectOptions, type ConnectionConfig } from '../check-common/net';
 import type { HttpProtocol } from './index';
@@ -159,7 +169,7 @@ export async function httpGet(spec: HttpRequestSpec): Promise<HttpOutcome> {
 
   let client: Client | undefined;
   try {
-    client = new Client(`${spec.tls ? 'https' : 'http'}://${hostPort(spec.target.address.replace(/%.*$/, ''), spec.target.port)}`, {
+    client = new (undici().Client)(`${spec.tls ? 'https' : 'http'}://${hostPort(spec.target.address.replace(/%.*$/, ''), spec.target.port)}`, {
       connect,
       // the scheduler's signal bounds the whole check (connect_timeout); undici's own timers would race it with other words
       headersTimeout: 0,
