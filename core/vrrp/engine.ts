@@ -174,12 +174,41 @@ export class VrrpEngine {
     if (!next || next === g.state) return;
     const from = g.state;
     g.state = next;
-    this.deps.log.notice({ group: g.settings.name, from, to: next }, `VRRP_Group(${g.settings.name}) Entering ${next} STATE${reason ? ` (${reason})` : ''}`);
-    this.deps.onEvent?.({ type: 'group', group: g.settings.name, from, to: next, reason, time: Date.now() });
+    const time = Date.now();
+    this.report(() => this.deps.log.notice({ group: g.settings.name, from, to: next }, `VRRP_Group(${g.settings.name}) Entering ${next} STATE${reason ? ` (${reason})` : ''}`));
+    this.event({ type: 'group', group: g.settings.name, from, to: next, reason, time });
   }
 
   event(e: EngineEvent): void {
-    this.deps.onEvent?.(e);
+    this.report(() => this.deps.onEvent?.(e));
+  }
+
+  private reports: Array<() => void> = [];
+  private reportsArmed = false;
+
+  /**
+   * Logs and reports to the main process, in order, at the end of the
+   * current turn of the event loop (setImmediate): what the state machine
+   * does for a transition (adverts, VIP requests) goes first.
+   */
+  report(fn: () => void): void {
+    this.reports.push(fn);
+    if (this.reportsArmed) return;
+    this.reportsArmed = true;
+    setImmediate(() => this.flushReports());
+  }
+
+  private flushReports(): void {
+    this.reportsArmed = false;
+    const todo = this.reports;
+    this.reports = [];
+    for (const fn of todo) {
+      try {
+        fn();
+      } catch (err) {
+        this.deps.log.error({ err: (err as Error).message }, `reporting a VRRP event failed: ${(err as Error).message}`);
+      }
+    }
   }
 
   private buildGroups(): void {
@@ -756,8 +785,15 @@ class InstanceRuntime {
   private onTransition(from: VrrpState, to: VrrpState, reason: string): void {
     const s = this.settings;
     if (this.deleting) return;
-    this.log.notice({ from, to, priority: this.machine.priority, reason }, `(${s.name}) Entering ${to} STATE${reason ? ` (${reason})` : ''}`);
-    this.deps.onTransition?.({ instance: s.name, from, to, priority: this.machine.priority, reason, time: Date.now(), at: this.deps.clock.now() });
+    const priority = this.machine.priority;
+    const time = Date.now();
+    const at = this.deps.clock.now();
+    // the log line and the report to the main process wait for the end of this turn of the event loop:
+    // a takeover's VIP request (queued on microtasks by becomeMaster) reaches the kernel first
+    this.engine.report(() => {
+      this.log.notice({ from, to, priority, reason }, `(${s.name}) Entering ${to} STATE${reason ? ` (${reason})` : ''}`);
+      this.deps.onTransition?.({ instance: s.name, from, to, priority, reason, time, at });
+    });
     this.engine.memberTransition(this, from, to, reason);
   }
 
