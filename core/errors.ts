@@ -54,6 +54,11 @@ export const ERROR_CODES = {
   ALIVED_SCRIPT_INSECURE: 'a script that runs as root could be changed by a non-root user (the message names the file or directory and why): refused with enable_script_security, else run with this warning',
   ALIVED_SCRIPT_SECURITY_OFF: "scripts run but enable_script_security is not set (keepalived's SECURITY VIOLATION warning)",
   ALIVED_NOTIFY_FIFO: 'a notify FIFO could not be created, opened or written, or its script ended (the message names the path)',
+  ALIVED_NOTIFY_RETRY: 'a notification could not be delivered (server down, refused, timed out); it is tried again after a backoff',
+  ALIVED_NOTIFY_FAILED: 'a notification failed for good (the server refused it in a way a retry cannot change), or a notifier broke its contract (create(), accepts() or close() threw)',
+  ALIVED_NOTIFY_EXPIRED: 'a notification was given up: not delivered within its max_age, left without an outbox at stop, or its notifier was removed by a reload (the message names the event)',
+  ALIVED_NOTIFY_OUTBOX: 'the notify outbox under --state-dir cannot be created, written or read; notifications are kept in memory only',
+  ALIVED_NOTIFY_SECRET: 'an SMTP password or webhook secret cannot be read from its file or environment variable (its value is never logged)',
   // trackers
   ALIVED_TRACKER_FAILED: "a tracker broke its contract (create(), start() or stop() threw, stop() hung, or it reported something that is not a state); it counts as down",
   ALIVED_TRACKER_DISABLED: 'a tracker cannot run (its script is refused or not found, its user does not exist, its directory is missing): the instances go on as if they did not track it',

@@ -39,6 +39,12 @@ export {
   type UnsafePath,
 } from './script/security';
 export { ALIVED_VERSION } from './version';
+export type { ConfigModel, GlobalDefs, VrrpInstanceConfig, VrrpSyncGroupConfig } from './config/model';
+export { formatService, formatVirtualServer } from './check/format';
+// notifiers: the delivery keywords a notifier block may take, how events are named, and the error that stops retries
+export { deliveryFields, deliveryOptionsOf, type DeliveryFieldValues } from './notify/delivery-keywords';
+export { describeEvent, eventSource, eventState, eventPreviousState, sourceText } from './notify/describe';
+export { permanentFailure, backoffMs, DELIVERY_DEFAULTS } from './notify/pipeline';
 export {
   CheckerTester,
   checkResultShape,

@@ -23,6 +23,7 @@ export const EXIT = {
 export const DEFAULT_CONFIG_FILES = ['/etc/alived/alived.conf', '/etc/keepalived/keepalived.conf'];
 export const DEFAULT_PID_FILE = '/run/alived.pid';
 export const DEFAULT_LOG_FILE = '/tmp/alived.log';
+export const DEFAULT_STATE_DIR = '/var/lib/alived';
 
 export interface CliOptions {
   useFile: string | undefined;
@@ -39,6 +40,8 @@ export interface CliOptions {
   /** -I: leave alived's IPVS services in the kernel at shutdown */
   dontReleaseIpvs: boolean;
   pidFile: string;
+  /** where alived keeps state across restarts: the notify outbox (<dir>/notify) */
+  stateDir: string;
   /** keepalived's --instance: the stats and data files get _NAME */
   instance: string | undefined;
   configId: string | undefined;
@@ -79,6 +82,7 @@ export const OPTIONS: OptSpec[] = [
   { short: 'C', long: 'check', arg: 'none', help: 'run only the health-check subsystem', apply: (o) => (o.checkOnly = true) },
   { short: 'I', long: 'dont-release-ipvs', arg: 'none', help: "leave alived's IPVS virtual servers in the kernel at shutdown", apply: (o) => (o.dontReleaseIpvs = true) },
   { short: 'p', long: 'pid', arg: 'required', help: `pid file (default ${DEFAULT_PID_FILE})`, apply: (o, v) => (o.pidFile = v!) },
+  { long: 'state-dir', arg: 'required', help: `directory for state kept across restarts: the outbox of undelivered notifications (default ${DEFAULT_STATE_DIR})`, apply: (o, v) => (o.stateDir = v!) },
   { long: 'instance', arg: 'required', help: 'name this alived: SIGUSR1/SIGUSR2 write /tmp/alived_NAME.data / .stats', apply: (o, v) => (o.instance = v) },
   { short: 'i', long: 'config-id', arg: 'required', help: 'the id that @id lines match (default the short host name)', apply: (o, v) => (o.configId = v) },
   { short: 'd', long: 'dump-conf', arg: 'none', help: 'print the resolved config (includes, parameters and sequences expanded)', apply: (o) => (o.dumpConf = true) },
@@ -102,6 +106,7 @@ export function defaultOptions(): CliOptions {
     checkOnly: false,
     dontReleaseIpvs: false,
     pidFile: DEFAULT_PID_FILE,
+    stateDir: DEFAULT_STATE_DIR,
     configId: undefined,
     dumpConf: false,
     version: false,

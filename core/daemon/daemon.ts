@@ -16,7 +16,11 @@ import type { EngineEvent, EngineStatus, TransitionReport } from '../vrrp/engine
 import { trackerKey, type TrackedState } from '../vrrp/tracking';
 import { TrackerService, type TrackerChange } from '../track/service';
 import { ScriptNotifier } from '../notify/script-notifier';
-import { formatService } from '../check/format';
+// notify pipeline: mail, webhooks, scripts and FIFOs behind one publish() (docs/notify.md)
+import { NotifyPipeline, type NotifyStatus } from '../notify/pipeline';
+import { createNotifiers } from '../notify/notifiers';
+import { scriptSink } from '../notify/script-sink';
+import { deliveryDefaultsOf } from '../notify/delivery-keywords';
 import { runShutdownScript, runStartupScript } from '../notify/lifecycle-scripts';
 import type { VrrpTransitionEvent } from '../plugin/events';
 
@@ -34,6 +38,8 @@ export interface DaemonOptions {
   releaseIpvs?: boolean;
   /** the level the VRRP process logs at (its records go through `log`) */
   logLevel?: Level;
+  /** --state-dir: the notify outbox goes in `<stateDir>/notify`; none: notifications are kept in memory only */
+  stateDir?: string;
 }
 
 export interface ReloadOutcome {
@@ -62,6 +68,8 @@ export class Daemon {
   private trackers: TrackerService | undefined;
   /** notify scripts and FIFOs of VRRP transitions */
   private notifier: ScriptNotifier | undefined;
+  /** every notifier (the ScriptNotifier above included) behind one publish() */
+  private notifications: NotifyPipeline | undefined;
   /** every tracker's last state, by trackerKey(): what a new VRRP process starts with */
   private readonly trackerStates: Record<string, TrackedState> = {};
   private checks: CheckService | undefined;
@@ -125,6 +133,8 @@ export class Daemon {
     // the FIFOs open (and their scripts start) before anything can be notified
     this.notifier = new ScriptNotifier({ log: log.child({ subsystem: 'notify' }) });
     await this.notifier.start(this.model);
+    this.notifications = new NotifyPipeline({ log: log.child({ subsystem: 'notify' }), stateDir: this.options.stateDir, hooks: this.host.hooks });
+    this.setNotifiers();
     this.tapFifoHooks();
     if (this.options.checks !== false) {
       if ((this.model.virtualServer ?? []).length > 0) tuneHeapForChecks();
@@ -137,11 +147,12 @@ export class Daemon {
         const { IpvsService: Ipvs } = require('../ipvs/service') as typeof import('../ipvs/service');
         this.ipvs = new Ipvs({ log, release: this.options.releaseIpvs !== false });
       }
-      this.checks = new CheckService({ log, ...(this.ipvs ? await this.ipvs.open(this.model) : {}) });
+      this.checks = new CheckService({ log, onAlert: (a) => this.notifications?.publish({ type: 'check-alert', ...a }), ...(this.ipvs ? await this.ipvs.open(this.model) : {}) });
       this.checks.start(this.model, this.host);
       await this.ipvs?.start(this.model, this.checks, this.host.hooks);
     }
     await this.startVrrp();
+    this.notifications.publish({ type: 'daemon', what: 'start', time: Date.now() });
   }
 
   /** The VRRP settings of the current config, or undefined when it has no vrrp_instance (or VRRP is off). */
@@ -199,13 +210,21 @@ export class Daemon {
     this.vrrp?.setTrackers({ [key]: state });
   }
 
-  /** real-server and quorum changes to notify_fifo / lvs_notify_fifo, in keepalived's line format (taps of the current plugin host's hooks) */
+  /** the notifiers of the current config and plugin host: scripts and FIFOs first, then every plugin's (mail, webhooks) */
+  private setNotifiers(): void {
+    const p = this.notifications;
+    if (!p) return;
+    p.setHooks(this.host.hooks);
+    p.setDefaults(deliveryDefaultsOf(this.model.extensions));
+    const plugins = createNotifiers(this.model, this.host, this.options.log.child({ subsystem: 'notify' }), (id) => p.notifierOf(id));
+    p.setSinks([...(this.notifier ? [scriptSink(this.notifier)] : []), ...plugins]);
+  }
+
+  /** real-server and quorum changes to the notifiers (notify_fifo / lvs_notify_fifo lines, webhooks), from the current plugin host's hooks */
   private tapFifoHooks(): void {
     const hooks = this.host.hooks;
-    hooks.realServerChange.tap('alived-notify-fifo', (e) => {
-      this.notifier?.realServerChange(e.virtualServer, formatService(e.realServer.address, e.realServer.port, e.realServer.protocol), e.up);
-    });
-    hooks.quorumChange.tap('alived-notify-fifo', (e) => this.notifier?.virtualServerChange(e.virtualServer, e.up));
+    hooks.realServerChange.tap('alived-notify', (e) => this.notifications?.publish({ type: 'real-server', ...e }));
+    hooks.quorumChange.tap('alived-notify', (e) => this.notifications?.publish({ type: 'quorum', ...e }));
   }
 
   private onVrrpTransition(t: TransitionReport): void {
@@ -214,7 +233,7 @@ export class Daemon {
 
   /** A transition of an instance or group: its notify scripts and FIFO lines (keepalived's order), then the hook. */
   private vrrpTransition(e: VrrpTransitionEvent): void {
-    if (e.to !== 'INIT') this.notifier?.transition(e);
+    if (e.to !== 'INIT') this.notifications?.publish({ type: 'vrrp', ...e });
     this.host.hooks.vrrpTransition.call(e);
   }
 
@@ -244,6 +263,11 @@ export class Daemon {
   /** Virtual servers, real servers and checkers with their states (undefined without checks). */
   checkStatus(): CheckServiceStatus | undefined {
     return this.checks?.status();
+  }
+
+  /** Delivery results of every notifier: sent, retrying, failed, expired, pending (undefined before start). */
+  notifyStatus(): NotifyStatus | undefined {
+    return this.notifications?.status();
   }
 
   /** IPVS services alived programmed, with their counters and those of their real servers (undefined without checks). */
@@ -299,10 +323,12 @@ export class Daemon {
     // trackers too: unchanged ones go on with their rise/fall counts
     await this.trackers?.reload(this.model, this.host);
     await this.notifier?.reload(this.model);
+    this.setNotifiers();
     this.tapFifoHooks();
     await old.close();
     await this.reloadVrrp();
     await this.host.hooks.afterReload.promise(info);
+    this.notifications?.publish({ type: 'daemon', what: 'reload', time: Date.now() });
     log.notice({ reloads: this.reloads }, 'Reload complete');
     return { applied: true, diagnostics: next.diagnostics };
   }
@@ -386,6 +412,9 @@ export class Daemon {
       // the IPVS table first: the checks' last pool changes must not reach it (-I keeps it as it is)
       await this.ipvs?.stop();
       await this.checks?.stop();
+      // the last notifications (STOP, the checks' shutdown alerts) get a few seconds; what is left stays in the outbox
+      this.notifications?.publish({ type: 'daemon', what: 'stop', time: Date.now() });
+      await this.notifications?.stop();
       await this.host.hooks.shutdown.promise({ signal, time: Date.now() });
       await this.host.close();
       await runShutdownScript(this.model, { log });

@@ -71,12 +71,65 @@ export interface QuorumChangeEvent {
   readonly time: number;
 }
 
+/**
+ * keepalived's smtp_alert of the checks (smtp_alert(SMTP_MSG_RS / SMTP_MSG_VS
+ * / SMTP_MSG_RS_SHUT)): the check service decides when one is due, with the
+ * smtp_alert settings of the real and virtual server and no_checker_emails.
+ */
+export interface CheckAlertEvent {
+  readonly kind: 'real-server' | 'virtual-server';
+  /** `[10.0.0.1]:tcp:80` */
+  readonly virtualServer: string;
+  /** `[10.0.0.2]:tcp:80` (real-server alerts) */
+  readonly service?: string;
+  readonly realServer?: Endpoint;
+  /** the checker keyword whose result caused it */
+  readonly checker?: string;
+  readonly state: 'UP' | 'DOWN';
+  /** keepalived's text: `=> CHECK failed on service <=`, `=> Lost quorum 2+0=2 > 1 <=` */
+  readonly message: string;
+  readonly time: number;
+}
+
+/**
+ * Events of one source that came faster than a notifier's coalescing allows
+ * (flapping), delivered as one summary in their place.
+ */
+export interface FlappingSummaryEvent {
+  /** the source: `vrrp:instance:VI_1`, `real-server:[10.0.0.1]:tcp:80/[10.0.0.2]:tcp:80` */
+  readonly source: string;
+  /** how many events this summary stands for */
+  readonly count: number;
+  /** the first and the last of them */
+  readonly first: NotifyEvent;
+  readonly last: NotifyEvent;
+  /** the states the source went through, oldest first (`BACKUP`, `MASTER`, `UP`, ...) */
+  readonly states: readonly string[];
+  /** milliseconds from the first to the last */
+  readonly spanMs: number;
+  readonly time: number;
+}
+
 /** What notifiers receive: one event about to be delivered. */
 export type NotifyEvent =
   | ({ readonly type: 'vrrp' } & VrrpTransitionEvent)
   | ({ readonly type: 'real-server' } & RealServerChangeEvent)
   | ({ readonly type: 'quorum' } & QuorumChangeEvent)
+  | ({ readonly type: 'check-alert' } & CheckAlertEvent)
+  | ({ readonly type: 'flapping' } & FlappingSummaryEvent)
   | { readonly type: 'daemon'; readonly what: 'start' | 'stop' | 'reload'; readonly time: number };
+
+/** What a notifier learns of the delivery of one event, beside the event itself. */
+export interface DeliveryInfo {
+  /** unique per accepted event, the same on every attempt and after a restart: an idempotency key */
+  readonly id: string;
+  /** increases with every event the daemon accepts, across restarts (there may be gaps) */
+  readonly sequence: number;
+  /** 1 for the first attempt */
+  readonly attempt: number;
+  /** when the event was accepted (ms since the epoch) */
+  readonly acceptedAt: number;
+}
 
 export interface ReloadInfo {
   /** the files of the new config */

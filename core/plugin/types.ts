@@ -3,7 +3,8 @@ import type { SlotName } from '../config/registry';
 import type { AnyKeyword, BlockSchema } from '../config/schema';
 import type { ArgsParser } from '../config/values';
 import type { Logger } from '../log/logger';
-import type { Endpoint, NotifyEvent } from './events';
+import type { DeliveryInfo, Endpoint, NotifyEvent } from './events';
+import type { ConfigModel } from '../config/model';
 import type { AlivedHooks } from './hooks';
 
 /**
@@ -146,10 +147,55 @@ export interface NotifierDefinition<C> {
   /** a top-level block configuring it, e.g. `webhook` */
   readonly keyword: string;
   readonly schema: BlockSchema<C>;
-  readonly create?: (config: C, ctx: { readonly log: Logger }) => Notifier;
+  readonly create?: (config: C, ctx: NotifierContext) => Notifier;
+  /**
+   * The notifiers to create from a config. Default: one per block of
+   * `keyword`, named by its `name` (or the keyword). A notifier configured
+   * elsewhere (notify-mail: keepalived's global_defs) returns its own list.
+   */
+  readonly configure?: (model: ConfigModel, blocks: readonly C[]) => ReadonlyArray<{ readonly name: string; readonly config: C }>;
+  /** how the pipeline delivers to a notifier of this config (retries, age, coalescing); default the notify_delivery block's */
+  readonly delivery?: (config: C) => DeliveryOptions | undefined;
 }
 
+export interface NotifierContext {
+  /** a logger naming the plugin and the notifier */
+  readonly log: Logger;
+  /** the notifier's name: the block's (`webhook ops`), or the one configure() gave */
+  readonly name: string;
+  /** the whole config (global_defs' router_id, the instances' smtp_alert, ...) */
+  readonly model: ConfigModel;
+  /** at a reload, the notifier of the same id this one replaces (to carry state over); it is closed afterwards */
+  readonly previous?: Notifier;
+}
+
+/**
+ * One notifier. The pipeline (core/notify) calls accepts() when an event is
+ * published, keeps the accepted ones in its outbox, and calls deliver() until
+ * it resolves, with retries, in order per event source. deliver() must
+ * settle when `signal` aborts; a rejection is retried unless the error says
+ * `retry: false` (permanentFailure()).
+ */
 export interface Notifier {
-  deliver(event: NotifyEvent, signal: AbortSignal): Promise<void>;
+  /** whether this notifier wants the event; quick and synchronous. Default: every event */
+  accepts?(event: NotifyEvent): boolean;
+  deliver(event: NotifyEvent, signal: AbortSignal, info: DeliveryInfo): Promise<void>;
   close?(): void | Promise<void>;
+}
+
+/** How the pipeline delivers to one notifier; unset fields take the defaults (docs/notify.md). */
+export interface DeliveryOptions {
+  /** first retry after about this many ms (exponential backoff with jitter from there); default 1000 */
+  readonly retryInitialMs?: number;
+  /** the longest wait between two attempts; default 30000 */
+  readonly retryMaxMs?: number;
+  /** an event not delivered this long after it was accepted is given up on (logged); default 3600000 */
+  readonly maxAgeMs?: number;
+  /** one attempt may take this long before its signal aborts; default 30000 */
+  readonly attemptTimeoutMs?: number;
+  /** more than `coalesceLimit` events of one source within `coalesceWindowMs` become one summary; 0 turns it off. Default 5 in 60000 */
+  readonly coalesceLimit?: number;
+  readonly coalesceWindowMs?: number;
+  /** kept in the outbox across a crash or restart; default true */
+  readonly durable?: boolean;
 }
