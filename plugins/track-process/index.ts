@@ -19,6 +19,12 @@ import {
   type TrackReference,
   clip,
 } from '../../core/sdk';
+import { createProcessTracker, type VrrpTrackProcessConfig } from './tracker';
+import { setSharedWatcherOptions } from './watcher';
+
+export { createProcessTracker, processMatcher, type ProcessMatcher, type ProcessTrackerOptions, type VrrpTrackProcessConfig } from './tracker';
+export { ProcessWatcher, setSharedWatcherOptions, type Subscriber, type WatcherOptions } from './watcher';
+export { listPids, readStat, readCmdline, inOwnNetns, netnsOf, cmdlineWords } from './proc';
 
 /**
  * vrrp_track_process blocks and the track_process lists that reference
@@ -121,11 +127,17 @@ const plugin: AlivedPlugin = {
   name: 'track-process',
   version: ALIVED_VERSION,
   apply(api) {
+    // global_defs process_monitor_rcv_bufs: the proc connector socket's receive buffer
+    api.hooks.configLoaded.tap('track-process', (model) => {
+      const bufs = (model.globalDefs as { processMonitorRcvBufs?: unknown } | undefined)?.processMonitorRcvBufs;
+      setSharedWatcherOptions(typeof bufs === 'number' ? { recvBufferSize: bufs } : {});
+    });
     api.registerTracker({
       keyword: 'vrrp_track_process',
       schema: vrrpTrackProcessSchema,
       defines: 'vrrp_track_process',
       reference: { keyword: 'track_process', entry: trackProcessEntry },
+      create: (config, ctx) => createProcessTracker(config as VrrpTrackProcessConfig, ctx),
     });
   },
 };
