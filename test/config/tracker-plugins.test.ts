@@ -16,18 +16,18 @@ function ext<T>(list: ExtensionValue[], keyword: string): T[] {
 test('the tracker plugins are built in and register their keywords', async () => {
   assert.deepEqual(
     TRACKER_PLUGINS.map((p) => p.name),
-    ['track-script', 'track-file', 'track-process'],
+    ['track-script', 'track-file', 'track-process', 'vrrp-check'],
   );
   const r = await compileText('');
   const reg = r.pluginHost.registry;
   assert.deepEqual(reg.names('root').filter((n) => /script|track/.test(n)).sort(), ['track_file', 'vrrp_script', 'vrrp_track_file', 'vrrp_track_process']);
   for (const slot of ['vrrp_instance', 'vrrp_sync_group']) {
-    assert.deepEqual(reg.names(slot).filter((n) => n.startsWith('track_')).sort(), ['track_file', 'track_process', 'track_script'], slot);
+    assert.deepEqual(reg.names(slot).filter((n) => n.startsWith('track_')).sort(), ['track_check', 'track_file', 'track_process', 'track_script'], slot);
   }
 });
 
 test('plugins use only the public SDK (and files of their own folder)', () => {
-  for (const dir of ['track-script', 'track-file', 'track-process']) {
+  for (const dir of ['track-script', 'track-file', 'track-process', 'vrrp-check']) {
     const folder = path.join(PROJECT_ROOT, 'plugins', dir);
     for (const f of fs.readdirSync(folder).filter((n) => n.endsWith('.ts'))) {
       const src = fs.readFileSync(path.join(folder, f), 'utf8');
