@@ -137,8 +137,14 @@ export function mailConfigOf(model: ConfigModel): MailConfig | undefined {
     quorum: flat(ext(x, 'notification_email_quorum')) ?? all,
   };
   if (!recipients.vrrp.length && !recipients.checker.length && !recipients.quorum.length) return undefined;
+  // a repeatable keyword of a plugin: one extension per occurrence (or one array), the last of a kind wins
   const templates = (keyword: string): Partial<Record<MailKind, string>> =>
-    Object.fromEntries((ext<Array<{ kind: MailKind; template: string }>>(x, keyword) ?? []).map((t) => [t.kind, t.template]));
+    Object.fromEntries(
+      (x ?? [])
+        .filter((e) => e.keyword === keyword)
+        .flatMap((e) => (Array.isArray(e.value) ? e.value : [e.value]) as Array<{ kind: MailKind; template: string }>)
+        .map((t) => [t.kind, t.template]),
+    );
   const user = ext<string>(x, 'smtp_auth_user');
   return {
     server: { host: g.smtpServer.host, port: g.smtpServer.port },

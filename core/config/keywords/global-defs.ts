@@ -324,7 +324,7 @@ export const globalDefsSchema = block(
     bfd_process_name: word(processName).feature('process'),
 
     // identity and email
-    router_id: value(text).doc('names this node in notifications; default the host name'),
+    router_id: value(text).feature('notify-mail').doc('names this node in notifications; default the host name'),
     notification_email: wordList(email, { allowEmpty: false }).feature('notify-mail').doc('recipients of email notifications'),
     notification_email_from: value(text).feature('notify-mail').doc('From: address; default keepalived@<host name>'),
     smtp_server: value(smtpServer).feature('notify-mail').doc('<IP|HOST> [PORT]; port 25 by default'),
