@@ -11,7 +11,8 @@
  *     any advert missed;
  *   - that the new VIP is up, and no instance left MASTER.
  *
- * Prints figures; asserts nothing. Env: BENCH_QUICK=1 (fewer rounds), BENCH_RELOAD_ROUNDS (default 5).
+ * Prints figures; asserts nothing. Env: BENCH_QUICK=1 (fewer rounds), BENCH_RELOAD_ROUNDS (default 5),
+ * BENCH_RT=N (vrrp_rt_priority N for the VRRP process).
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -24,9 +25,11 @@ import { envInt, fmt, QUICK, readPcapAdverts, sleep, summarize, table, type Capt
 const LINKS = 4;
 const PER_LINK = 250;
 const ADVERT_MS = 1000;
+/** BENCH_RT=N: the VRRP process under SCHED_RR N (vrrp_rt_priority), to tell the reload's own cost from CPU contention */
+const RT = process.env.BENCH_RT ? envInt('BENCH_RT', 1) : 0;
 
 function config(extraVip: boolean): string {
-  const out = ['global_defs {', '  router_id reload-bench', '}'];
+  const out = ['global_defs {', '  router_id reload-bench', ...(RT ? [`  vrrp_rt_priority ${RT}`] : []), '}'];
   for (let l = 0; l < LINKS; l++) {
     for (let v = 1; v <= PER_LINK; v++) {
       const n = l * PER_LINK + v;
@@ -135,7 +138,7 @@ async function round(lab: Lab, v: VrrpLab, d: LabDaemon, dir: string, n: number,
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('vrrp-reload needs root: it builds a lab of network namespaces');
   const rounds = envInt('BENCH_RELOAD_ROUNDS', QUICK ? 2 : 5);
-  console.log(`vrrp-reload: alived MASTER of ${LINKS * PER_LINK} instances (v3, advert_int 1, ${PER_LINK} per link on ${LINKS} links); ${rounds} reloads, each adding or removing one VIP of VI_1; ${os.cpus().length} CPUs`);
+  console.log(`vrrp-reload: alived MASTER of ${LINKS * PER_LINK} instances${RT ? ` (vrrp_rt_priority ${RT})` : ''} (v3, advert_int 1, ${PER_LINK} per link on ${LINKS} links); ${rounds} reloads, each adding or removing one VIP of VI_1; ${os.cpus().length} CPUs`);
   removeStaleLabs();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alived-bench-reload-'));
   let lab: Lab | undefined;
