@@ -82,7 +82,7 @@ export const mailKeywords = {
   notification_email_quorum: recipients.feature(FEATURE).doc('recipients of virtual-server (quorum) mails, instead of notification_email'),
 };
 
-/** `mail_delivery { }`: the pipeline's delivery keywords for mail only (retries, age, coalescing). */
+/** `mail { }`: the pipeline's delivery keywords for mail only (retries, age, coalescing). */
 export const mailDeliverySchema = block(deliveryFields, { feature: FEATURE });
 
 /** What the notifier is built from: keepalived's global_defs and the keywords above. */
@@ -160,7 +160,7 @@ export function mailConfigOf(model: ConfigModel): MailConfig | undefined {
     subjects: templates('smtp_subject'),
     bodies: templates('smtp_body'),
     noEmailFaults: g.noEmailFaults === true,
-    delivery: ext<DeliveryFieldValues>(model.extensions as Ext[], 'mail_delivery'),
+    delivery: ext<DeliveryFieldValues>(model.extensions as Ext[], 'mail'),
   };
 }
 
@@ -318,8 +318,8 @@ const plugin: AlivedPlugin = {
   apply(api) {
     for (const [k, kw] of Object.entries(mailKeywords)) api.registerKeyword('global_defs', k, kw);
     api.registerNotifier<{ name?: string } & DeliveryFieldValues>({
-      // `mail_delivery { }` at the top level: delivery settings for mail only; the mail itself is configured in global_defs
-      keyword: 'mail_delivery',
+      // `mail { }` at the top level: delivery settings for mail only; the mail itself is configured in global_defs (keepalived's keywords)
+      keyword: 'mail',
       schema: mailDeliverySchema as never,
       configure(model) {
         const cfg = mailConfigOf(model);
