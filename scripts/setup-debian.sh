@@ -36,6 +36,13 @@ packages=(
   kmod                      # depmod for the VM's kernel modules, modprobe inside the VM
   xz-utils                  # unpacks the VM's kernel image
   ipvsadm                   # the IPVS tests' independent view of the kernel's table
+  nginx                     # service probes: NGINX_CHECK, nginx HA failover tests
+  haproxy                   # service probes: HAPROXY_CHECK (stats socket), haproxy HA failover tests
+  tomcat10                  # service probes: TOMCAT_CHECK (java running Catalina), tomcat hot standby tests
+  default-jre-headless      # java for tomcat10
+  mariadb-server            # MYSQL_CHECK against a real primary and replica (mariadbd, mariadb-install-db)
+  mariadb-client            # the tests set up accounts and replication with mariadb -e
+  python3                   # process tracking tests: processes that fork and rename themselves
 )
 need=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,261 @@
+import * as fs from 'node:fs';
+import type { Checker, CheckerContext, CheckResult } from '../../core/sdk';
+import { abortWords, hostPort } from '../check-common/net';
+import type { MysqlCheckConfig } from './index';
+
+/**
+ * One MYSQL_CHECK: a connection kept open between checks (one login, not
+ * one per check), dropped on any connection error, timeout or abort, and
+ * closed when the checker closes (reload that replaces it, stop) and after
+ * every reload (closeAllConnections): the password file or the accounts may
+ * have changed. A check runs the query, then the conditions configured:
+ * read_only, then the replica's threads and lag (SHOW REPLICA STATUS, or
+ * SHOW SLAVE STATUS on servers that lack it).
+ *
+ * The password never appears in a message: mysql2's errors name the user
+ * and whether a password was used, nothing more.
+ */
+
+type Mysql = typeof import('mysql2');
+type Connection = import('mysql2').Connection;
+
+export interface MysqlCheckerOptions {
+  /** milliseconds a connection attempt may take when the config sets no connect_timeout; default 5000 */
+  readonly connectTimeoutMs?: number;
+}
+
+let mysql: Mysql | undefined;
+/** loaded at the first check: a daemon without MYSQL_CHECK never loads mysql2 */
+function driver(): Mysql {
+  mysql ??= require('mysql2') as Mysql;
+  return mysql;
+}
+
+const live = new Set<{ drop(): void }>();
+
+/** Closes every MYSQL_CHECK connection (after a reload, at stop); the next check of each logs in again. */
+export function closeAllConnections(): void {
+  for (const c of live) c.drop();
+}
+
+class CheckFailed extends Error {}
+
+function errorWords(err: unknown): string {
+  const e = err as { code?: unknown; errno?: unknown; sqlMessage?: unknown; message?: unknown };
+  if (typeof e?.sqlMessage === 'string') return `${e.sqlMessage}${typeof e.code === 'string' ? ` (${e.code})` : ''}`;
+  switch (e?.code) {
+    case 'ECONNREFUSED':
+      return 'connection refused (ECONNREFUSED)';
+    case 'ETIMEDOUT':
+      return 'connection timed out (ETIMEDOUT)';
+    case 'PROTOCOL_CONNECTION_LOST':
+      return 'the server closed the connection';
+  }
+  const m = typeof e?.message === 'string' ? e.message : String(err);
+  return typeof e?.code === 'string' && !m.includes(e.code) ? `${m} (${e.code})` : m;
+}
+
+export function createMysqlChecker(config: MysqlCheckConfig, ctx: CheckerContext, opts: MysqlCheckerOptions = {}): Checker {
+  const target = { address: ctx.target.address, port: ctx.target.port || 3306 };
+  const where = `MYSQL_CHECK ${hostPort(target.address, target.port)}`;
+  const connectTimeoutMs = config.connectTimeout !== undefined ? Math.max(1, Math.round(config.connectTimeout * 1000)) : (opts.connectTimeoutMs ?? 5000);
+  let conn: Connection | undefined;
+  let closed = false;
+
+  const entry = {
+    drop(): void {
+      const c = conn;
+      conn = undefined;
+      // destroy, not end(): a hanging server must not keep a close waiting
+      c?.destroy();
+    },
+  };
+  live.add(entry);
+
+  let lastPassword: string | undefined = config.password;
+  function password(): string | undefined {
+    if (config.password !== undefined) return config.password;
+    if (config.passwordFile === undefined) return undefined;
+    try {
+      return (lastPassword = fs.readFileSync(config.passwordFile, 'utf8').split(/\r?\n/)[0]);
+    } catch (err) {
+      throw new CheckFailed(`cannot read password_file ${config.passwordFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+
+  function tlsOptions(): object | undefined {
+    const wanted = config.tls ?? (config.tlsCa !== undefined || config.tlsCert !== undefined || config.tlsServerName !== undefined || config.tlsVerify !== undefined);
+    if (!wanted) return undefined;
+    const read = (p: string | undefined): Buffer | undefined => {
+      if (p === undefined) return undefined;
+      try {
+        return fs.readFileSync(p);
+      } catch (err) {
+        throw new CheckFailed(`cannot read ${p}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+    };
+    return {
+      ...(config.tlsCa ? { ca: read(config.tlsCa) } : {}),
+      ...(config.tlsCert ? { cert: read(config.tlsCert), key: read(config.tlsKey) } : {}),
+      rejectUnauthorized: config.tlsVerify !== false,
+      ...(config.tlsServerName ? { servername: config.tlsServerName } : {}),
+    };
+  }
+
+  function connect(signal: AbortSignal): Promise<Connection> {
+    return new Promise((resolve, reject) => {
+      const ssl = tlsOptions();
+      const pw = password();
+      const c = driver().createConnection({
+        host: target.address,
+        port: target.port,
+        user: config.user,
+        ...(pw !== undefined ? { password: pw } : {}),
+        ...(config.database ? { database: config.database } : {}),
+        connectTimeout: connectTimeoutMs,
+        ...(config.bindto ? { localAddress: config.bindto.address } : {}),
+        ...(ssl ? { ssl } : {}),
+        // no type juggling: the check reads a few fields as strings and numbers
+        supportBigNumbers: true,
+        dateStrings: true,
+      });
+      // a connection error after the check (server gone) must never reach the daemon as an unhandled 'error'
+      c.on('error', () => {
+        if (conn === c) conn = undefined;
+        c.destroy();
+      });
+      const onAbort = (): void => {
+        c.destroy();
+        reject(new CheckFailed(`${abortWords(signal)} connecting`));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      c.connect((err) => {
+        signal.removeEventListener('abort', onAbort);
+        if (signal.aborted) return;
+        if (err) {
+          c.destroy();
+          reject(new CheckFailed(errorWords(err)));
+        } else resolve(c);
+      });
+    });
+  }
+
+  function query<T = Record<string, unknown>[]>(c: Connection, sql: string, signal: AbortSignal): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        // a query that hangs (SELECT SLEEP, a lock) cannot be taken back: the connection goes with it
+        if (conn === c) conn = undefined;
+        c.destroy();
+        reject(new CheckFailed(`${abortWords(signal)} running '${clipSql(sql)}'`));
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      c.query({ sql, rowsAsArray: false }, (err, rows) => {
+        signal.removeEventListener('abort', onAbort);
+        if (signal.aborted) return;
+        if (err) {
+          if ((err as { fatal?: boolean }).fatal) {
+            if (conn === c) conn = undefined;
+            c.destroy();
+          }
+          reject(new CheckFailed(`'${clipSql(sql)}': ${errorWords(err)}`));
+        } else resolve(rows as T);
+      });
+    });
+  }
+
+  async function replicaStatus(c: Connection, signal: AbortSignal): Promise<Record<string, unknown> | undefined> {
+    let rows: Record<string, unknown>[];
+    try {
+      rows = await query(c, 'SHOW REPLICA STATUS', signal);
+    } catch (err) {
+      // MySQL before 8.0.22 and MariaDB before 10.5.1 know only the old words
+      if (signal.aborted || !(err instanceof CheckFailed) || !/syntax|ER_PARSE_ERROR/i.test(err.message)) throw err;
+      rows = await query(c, 'SHOW SLAVE STATUS', signal);
+    }
+    return rows[0];
+  }
+
+  function field(row: Record<string, unknown>, ...names: string[]): unknown {
+    for (const n of names) if (n in row) return row[n];
+    return undefined;
+  }
+
+  async function conditions(c: Connection, signal: AbortSignal): Promise<string[]> {
+    const notes: string[] = [];
+    if (config.readOnly !== undefined) {
+      const rows = await query(c, 'SELECT @@global.read_only AS ro', signal);
+      const ro = Number(rows[0]?.ro) === 1;
+      if (ro !== config.readOnly) throw new CheckFailed(`read_only is ${ro ? 'ON' : 'OFF'}, expected ${config.readOnly ? 'ON' : 'OFF'}`);
+      notes.push(`read_only ${ro ? 'ON' : 'OFF'}`);
+    }
+    const wantsReplica = config.replicaIoRunning !== undefined || config.replicaSqlRunning !== undefined || config.replicaMaxLag !== undefined;
+    if (!wantsReplica) return notes;
+    const row = await replicaStatus(c, signal);
+    if (!row) throw new CheckFailed('not a replica (SHOW REPLICA STATUS is empty)');
+    const io = String(field(row, 'Replica_IO_Running', 'Slave_IO_Running') ?? '');
+    const sql = String(field(row, 'Replica_SQL_Running', 'Slave_SQL_Running') ?? '');
+    if (config.replicaIoRunning !== undefined && (io === 'Yes') !== config.replicaIoRunning) {
+      const err = String(field(row, 'Last_IO_Error') ?? '');
+      throw new CheckFailed(`replica IO thread ${io === 'Yes' ? 'running' : `not running (${io || 'unknown'})`}${err ? `: ${err}` : ''}`);
+    }
+    if (config.replicaSqlRunning !== undefined && (sql === 'Yes') !== config.replicaSqlRunning) {
+      const err = String(field(row, 'Last_SQL_Error') ?? '');
+      throw new CheckFailed(`replica SQL thread ${sql === 'Yes' ? 'running' : `not running (${sql || 'unknown'})`}${err ? `: ${err}` : ''}`);
+    }
+    if (config.replicaMaxLag !== undefined) {
+      const lag = field(row, 'Seconds_Behind_Source', 'Seconds_Behind_Master');
+      if (lag === null || lag === undefined) throw new CheckFailed('replica lag unknown (Seconds_Behind_Master is NULL: a replica thread is stopped)');
+      if (Number(lag) > config.replicaMaxLag) throw new CheckFailed(`replica ${lag} s behind (limit ${config.replicaMaxLag} s)`);
+      notes.push(`lag ${lag} s`);
+    }
+    notes.push(`replica IO ${io}, SQL ${sql}`);
+    return notes;
+  }
+
+  return {
+    async check(signal): Promise<CheckResult> {
+      if (closed) return { ok: false, message: `${where}: closed` };
+      try {
+        let c = conn;
+        if (!c) {
+          c = await connect(signal);
+          if (closed) {
+            c.destroy();
+            return { ok: false, message: `${where}: closed` };
+          }
+          conn = c;
+        }
+        await query(c, config.query, signal);
+        const notes = await conditions(c, signal);
+        return { ok: true, message: `${where}: ${clipSql(config.query)} ok${notes.length ? `; ${notes.join(', ')}` : ''}` };
+      } catch (err) {
+        const pw = lastPassword;
+        if (err instanceof CheckFailed) return { ok: false, message: maskSecrets(`${where}: ${err.message}`, pw) };
+        entry.drop();
+        return { ok: false, message: maskSecrets(`${where}: ${errorWords(err)}`, pw) };
+      }
+    },
+    close() {
+      closed = true;
+      entry.drop();
+      live.delete(entry);
+    },
+  };
+}
+
+/**
+ * A server's words may quote a statement that carries a password (a
+ * replica's Last_SQL_Error quotes the failed CREATE USER ... IDENTIFIED BY
+ * '...'): such literals, and the configured password anywhere, are masked.
+ */
+export function maskSecrets(text: string, password?: string): string {
+  let out = text.replace(/((?:IDENTIFIED\s+(?:WITH\s+\S+\s+)?(?:BY|AS)|PASSWORD\s*(?:=|\()?|MASTER_PASSWORD\s*=|SOURCE_PASSWORD\s*=)\s*(?:PASSWORD\s*\(\s*)?)'(?:[^'\\]|\\.|'')*'/gi, "$1'***'");
+  if (password && password.length >= 3) out = out.split(password).join('***');
+  return out;
+}
+
+function clipSql(sql: string): string {
+  const one = sql.replace(/\s+/g, ' ').trim();
+  return one.length > 60 ? `${one.slice(0, 57)}...` : one;
+}

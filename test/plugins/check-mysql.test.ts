@@ -1,0 +1,210 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createMysqlChecker } from '../../plugins/check-mysql';
+import { maskSecrets } from '../../plugins/check-mysql/checker';
+import type { MysqlCheckConfig } from '../../plugins/check-mysql';
+import type { Checker, CheckResult } from '../../core/sdk';
+import { compileText, has, noErrors, tmpDir } from '../helpers/config';
+import { memoryLogger } from '../helpers/log';
+import { startMariaDb, type MariaDb } from '../helpers/services';
+
+/**
+ * MYSQL_CHECK against real MariaDB servers (Debian's mariadbd) on
+ * loopback: a primary with a binary log and a replica of it. The checks:
+ * a good login, the server stopped, a wrong password, read_only flipped, a
+ * query that hangs (SELECT SLEEP) cut by the timeout, the replica's SQL
+ * thread stopped, and one connection reused across checks.
+ */
+
+const root = tmpDir('alived-mysql-');
+let primary: MariaDb;
+let replica: MariaDb;
+const PASSWORD = 'S3cret-pw-not-for-logs';
+
+before(async () => {
+  primary = await startMariaDb(path.join(root, 'primary'), { serverId: 1, logBin: true });
+  primary.sql(`CREATE USER 'mon'@'%' IDENTIFIED BY '${PASSWORD}'; GRANT ALL ON *.* TO 'mon'@'%'; CREATE USER 'repl'@'%' IDENTIFIED BY 'replpw'; GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%';`);
+  // the replica gets the users from the primary's binary log
+  replica = await startMariaDb(path.join(root, 'replica'), { serverId: 2 });
+  replica.sql(`CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=${primary.port}, MASTER_USER='repl', MASTER_PASSWORD='replpw', MASTER_USE_GTID=slave_pos; START SLAVE;`);
+});
+after(async () => {
+  await replica?.stop();
+  await primary?.stop();
+});
+
+const checkers: Checker[] = [];
+after(async () => {
+  for (const c of checkers) await c.close?.();
+});
+
+async function mysqlConfig(body: string, port: number): Promise<{ config: MysqlCheckConfig; lines: string[] }> {
+  const r = await compileText(`virtual_server 10.0.0.1 3306 {\n  real_server 127.0.0.1 ${port} {\n    MYSQL_CHECK {\n${body}\n    }\n  }\n}\n`);
+  noErrors(r);
+  await r.pluginHost.close();
+  const rs = r.model!.virtualServer[0]!.realServer[0]!;
+  return { config: rs.extensions.find((e) => e.keyword === 'MYSQL_CHECK')!.value as MysqlCheckConfig, lines: r.lines };
+}
+
+async function checker(body: string, server: { port: number }) {
+  const { config } = await mysqlConfig(body, server.port);
+  const { log, records } = memoryLogger('debug');
+  const c = createMysqlChecker(config, { target: { address: '127.0.0.1', port: server.port }, realServer: { address: '127.0.0.1', port: server.port }, log });
+  checkers.push(c);
+  const check = (timeoutMs = 3000): Promise<CheckResult> => c.check(AbortSignal.timeout(timeoutMs));
+  return { c, check, records };
+}
+
+const connections = (db: MariaDb, user: string): number => Number(db.sql(`SELECT COUNT(*) FROM information_schema.processlist WHERE user = '${user}'`));
+
+test('config: the keywords, password or password_file, TLS files, unknown keywords with a hint', async () => {
+  const rs = (body: string) => compileText(`virtual_server 10.0.0.1 3306 {\n  real_server 10.0.0.2 3306 {\n    MYSQL_CHECK {\n${body}\n    }\n  }\n}\n`);
+  let r = await rs('      user mon\n      password x\n      password_file /etc/hostname');
+  has(r, 'error: MYSQL_CHECK takes password or password_file, not both');
+  r = await rs('      user mon\n      querry "SELECT 1"');
+  has(r, "error: unknown keyword 'querry' in MYSQL_CHECK (did you mean 'query'?)");
+  r = await rs('      password x');
+  has(r, "lacks required 'user'");
+  r = await rs('      user mon\n      tls_cert /etc/hostname');
+  has(r, 'error: MYSQL_CHECK: tls_cert and tls_key go together');
+  r = await rs('      user mon\n      replica_max_lag -1');
+  assert.ok(r.errors.some((l) => /replica_max_lag|-1/.test(l)), r.lines.join('\n'));
+  const { config } = await mysqlConfig('      user mon\n      password_file /etc/hostname\n      database mysql\n      connect_timeout 2\n      replica_max_lag 30\n      replica_io_running yes\n      replica_sql_running yes\n      read_only on\n      tls yes\n      tls_verify no', 3306);
+  assert.equal(config.query, 'SELECT 1');
+  assert.deepEqual(
+    [config.user, config.passwordFile, config.database, config.connectTimeout, config.replicaMaxLag, config.replicaIoRunning, config.replicaSqlRunning, config.readOnly, config.tls, config.tlsVerify],
+    ['mon', '/etc/hostname', 'mysql', 2, 30, true, true, true, true, false],
+  );
+});
+
+test('secrets in server messages are masked: quoted passwords of statements, and the configured password', () => {
+  assert.equal(
+    maskSecrets("Error 'x' on query. Query: 'CREATE USER 'mon'@'%' IDENTIFIED BY 'S3cret''", 'zzz'),
+    "Error 'x' on query. Query: 'CREATE USER 'mon'@'%' IDENTIFIED BY '***''",
+  );
+  assert.equal(maskSecrets("SET PASSWORD FOR a = PASSWORD('abc')"), "SET PASSWORD FOR a = PASSWORD('***')");
+  assert.equal(maskSecrets("CHANGE MASTER TO MASTER_PASSWORD='p'"), "CHANGE MASTER TO MASTER_PASSWORD='***'");
+  assert.equal(maskSecrets('the hunter2 went', 'hunter2'), 'the *** went');
+});
+
+test('a good login answers SELECT 1; one connection serves every check; close() ends it', async () => {
+  const { c, check } = await checker(`      user mon\n      password ${PASSWORD}`, primary);
+  for (let i = 0; i < 3; i++) {
+    const r = await check();
+    assert.equal(r.ok, true, r.message);
+    assert.match(r.message!, /^MYSQL_CHECK 127\.0\.0\.1:\d+: SELECT 1 ok$/);
+  }
+  assert.equal(connections(primary, 'mon'), 1, 'one connection reused');
+  await c.close!();
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(connections(primary, 'mon'), 0, 'closed');
+});
+
+test('a wrong password fails with the server\'s words and never shows the password', async () => {
+  const { check } = await checker(`      user mon\n      password wrong-${PASSWORD}`, primary);
+  const r = await check();
+  assert.equal(r.ok, false);
+  assert.match(r.message!, /Access denied for user 'mon'@'127\.0\.0\.1' \(using password: YES\) \(ER_ACCESS_DENIED_ERROR\)/);
+  assert.ok(!r.message!.includes(PASSWORD));
+});
+
+test('password_file: read at each new connection; a missing file fails the check', async () => {
+  const file = path.join(root, 'pw');
+  fs.writeFileSync(file, `${PASSWORD}\n`);
+  const { c, check } = await checker(`      user mon\n      password_file ${file}`, primary);
+  assert.equal((await check()).ok, true);
+  fs.rmSync(file);
+  // the kept connection goes on
+  assert.equal((await check()).ok, true);
+  // a new connection (after a reload closed them all) reads it again
+  (await import('../../plugins/check-mysql/checker')).closeAllConnections();
+  const r = await check();
+  assert.equal(r.ok, false);
+  assert.match(r.message!, /cannot read password_file .*pw: ENOENT/);
+  await c.close!();
+});
+
+test('read_only: expected off on the primary, on after SET GLOBAL read_only, and the other way round', async () => {
+  const off = await checker(`      user mon\n      password ${PASSWORD}\n      read_only off`, primary);
+  const on = await checker(`      user mon\n      password ${PASSWORD}\n      read_only on`, primary);
+  assert.equal((await off.check()).ok, true);
+  let r = await on.check();
+  assert.equal(r.ok, false);
+  assert.match(r.message!, /read_only is OFF, expected ON/);
+  primary.sql('SET GLOBAL read_only = 1');
+  try {
+    r = await off.check();
+    assert.equal(r.ok, false);
+    assert.match(r.message!, /read_only is ON, expected OFF/);
+    assert.equal((await on.check()).ok, true);
+  } finally {
+    primary.sql('SET GLOBAL read_only = 0');
+  }
+  assert.equal((await off.check()).ok, true);
+});
+
+test('a query that hangs is aborted at the timeout; its connection is dropped, the next check logs in again', async () => {
+  const { check } = await checker(`      user mon\n      password ${PASSWORD}\n      query "SELECT SLEEP(20)"`, primary);
+  const at = Date.now();
+  const r = await check(500);
+  assert.equal(r.ok, false);
+  assert.match(r.message!, /timed out running 'SELECT SLEEP\(20\)'/);
+  assert.ok(Date.now() - at < 2000, `settled after ${Date.now() - at} ms`);
+});
+
+test('replication conditions on a real replica: threads running and lag within the limit; the SQL thread stopped fails; a server that is no replica fails', async () => {
+  const body = `      user mon\n      password ${PASSWORD}\n      replica_io_running yes\n      replica_sql_running yes\n      replica_max_lag 10`;
+  const rep = await checker(body, replica);
+  let r: CheckResult | undefined;
+  // the replica connects to the primary within a moment
+  for (let i = 0; i < 50; i++) {
+    r = await rep.check();
+    if (r.ok) break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  assert.equal(r!.ok, true, r!.message);
+  assert.match(r!.message!, /lag 0 s, replica IO Yes, SQL Yes/);
+  replica.sql('STOP SLAVE SQL_THREAD');
+  try {
+    r = await rep.check();
+    assert.equal(r.ok, false);
+    assert.match(r.message!, /replica SQL thread not running \(No\)/);
+    // without the thread conditions, the lag alone is unknown
+    const lagOnly = await checker(`      user mon\n      password ${PASSWORD}\n      replica_max_lag 10`, replica);
+    r = await lagOnly.check();
+    assert.equal(r.ok, false);
+    assert.match(r.message!, /replica lag unknown/);
+  } finally {
+    replica.sql('START SLAVE SQL_THREAD');
+  }
+  const prim = await checker(body, primary);
+  r = await prim.check();
+  assert.equal(r.ok, false);
+  assert.match(r.message!, /not a replica/);
+});
+
+test('the server stopped: connection refused; started again: the check logs in again', async () => {
+  const dir = path.join(root, 'third');
+  let db = await startMariaDb(dir, { serverId: 3 });
+  db.sql(`CREATE USER 'mon'@'%' IDENTIFIED BY '${PASSWORD}'; GRANT ALL ON *.* TO 'mon'@'%';`);
+  const port = db.port;
+  const { check } = await checker(`      user mon\n      password ${PASSWORD}`, db);
+  assert.equal((await check()).ok, true);
+  await db.stop();
+  let r = await check();
+  assert.equal(r.ok, false);
+  r = await check();
+  assert.equal(r.ok, false);
+  assert.match(r.message!, /connection refused \(ECONNREFUSED\)/);
+  fs.rmSync(dir, { recursive: true, force: true });
+  db = await startMariaDb(dir, { serverId: 3, port });
+  try {
+    db.sql(`CREATE USER 'mon'@'%' IDENTIFIED BY '${PASSWORD}'; GRANT ALL ON *.* TO 'mon'@'%';`);
+    r = await check();
+    assert.equal(r.ok, true, r.message);
+  } finally {
+    await db.stop();
+  }
+});
