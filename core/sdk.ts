@@ -45,6 +45,7 @@ export { formatService, formatVirtualServer } from './check/format';
 export { deliveryFields, deliveryOptionsOf, type DeliveryFieldValues } from './notify/delivery-keywords';
 export { describeEvent, eventSource, eventState, eventPreviousState, sourceText } from './notify/describe';
 export { permanentFailure, backoffMs, DELIVERY_DEFAULTS } from './notify/pipeline';
+export { NotifierTester, SAMPLE_EVENT, type DeliveryOutcome, type NotifierCase, type NotifierCaseOutcome, type NotifierTesterOptions } from './notify/tester';
 export {
   CheckerTester,
   checkResultShape,

@@ -1,0 +1,249 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Diagnostic } from '../config/diagnostics';
+import type { ConfigModel } from '../config/model';
+import type { PluginHost } from '../plugin/host';
+import type { DeliveryInfo, NotifyEvent } from '../plugin/events';
+import type { AlivedPlugin, Notifier } from '../plugin/types';
+import type { ServerBehaviour, TestServer } from '../check/test-servers';
+
+/**
+ * The tester alived ships for notifier plugins, as CheckerTester is for
+ * checkers: a table of cases, each a config (the notifier's block), a real
+ * server on loopback, the events published and what their deliveries must
+ * give. A case runs the way the daemon does: the config is compiled with the
+ * plugin (its keywords validated like core ones), configLoaded fires, the
+ * notifiers are made as the daemon makes them (configure() / create()), each
+ * event goes through accepts() and the accepted ones through deliver() with a
+ * signal that aborts at `timeoutMs`.
+ *
+ * Every case also holds the notifier to the contract: accepts() returns a
+ * boolean; deliver() returns a promise (never throws), settles within
+ * `settleMs` of its signal aborting, resolves on success and rejects with an
+ * Error on failure (`retry: false` when retrying cannot help); close() leaves
+ * no connection open to the server.
+ */
+
+export type DeliveryOutcome = 'sent' | 'retry' | 'failed';
+
+export interface NotifierCase {
+  /** what the case shows: `server answers 500: retried` */
+  readonly name: string;
+  /** the config: the notifier's block (and global_defs, ...); a function gets the server (its port) */
+  readonly config: string | ((server: TestServer | undefined) => string);
+  /** the server the notifier talks to (httpServer(), tcpServer(), ... from alived) */
+  readonly server?: ServerBehaviour;
+  /** the events published, in order; default one VRRP instance VI_1 BACKUP -> MASTER */
+  readonly events?: readonly NotifyEvent[];
+  /** the indexes of the events the notifier must accept; default every one */
+  readonly accepted?: readonly number[];
+  /** the outcome of each accepted event's delivery (one for all, or one each) */
+  readonly expect?: DeliveryOutcome | readonly DeliveryOutcome[];
+  /** the error message of failed deliveries, or a pattern */
+  readonly message?: string | RegExp;
+  /** config errors instead of deliveries: the messages, in order, without file:line:col */
+  readonly errors?: ReadonlyArray<string | RegExp>;
+  /** the notifier to test (its name) when the config makes several */
+  readonly notifier?: string;
+  /** a delivery's signal aborts after this many ms; default 5000 */
+  readonly timeoutMs?: number;
+  /** after the deliveries: assert what the server saw */
+  readonly inspect?: (server: TestServer | undefined, outcome: NotifierCaseOutcome) => void | Promise<void>;
+  readonly only?: boolean;
+  readonly skip?: boolean | string;
+}
+
+export interface NotifierTesterOptions {
+  /** the plugin under test, or the path of its module (then enabled from the config's plugins block) */
+  readonly plugin: AlivedPlugin<any> | string;
+  /** with a module path: the text inside its block in `plugins { }`; with an object: the options value */
+  readonly options?: unknown;
+  /** how long deliver() may take to settle once its signal aborted, and to close its connections; default 500 ms */
+  readonly settleMs?: number;
+}
+
+export interface NotifierCaseOutcome {
+  /** per accepted event: what deliver() gave */
+  readonly deliveries: ReadonlyArray<{ readonly event: NotifyEvent; readonly outcome: DeliveryOutcome; readonly error?: Error; readonly ms: number; readonly info: DeliveryInfo }>;
+  readonly accepted: readonly number[];
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+const silent = {
+  debug() {},
+  info() {},
+  notice() {},
+  warn() {},
+  error() {},
+  child() {
+    return silent;
+  },
+  isLevelEnabled: () => false,
+};
+
+export const SAMPLE_EVENT: NotifyEvent = { type: 'vrrp', kind: 'instance', name: 'VI_1', from: 'BACKUP', to: 'MASTER', priority: 100, reason: 'master down timer', time: Date.UTC(2024, 0, 1) };
+
+function modulePath(spec: string): string {
+  return spec.startsWith('./') || spec.startsWith('../') ? path.resolve(spec) : spec;
+}
+
+function matches(actual: string | undefined, expected: string | RegExp): boolean {
+  return typeof expected === 'string' ? actual === expected : actual !== undefined && expected.test(actual);
+}
+
+export class NotifierTester {
+  private readonly settleMs: number;
+  private plugin: Promise<AlivedPlugin<any>> | undefined;
+
+  constructor(private readonly opts: NotifierTesterOptions) {
+    this.settleMs = opts.settleMs ?? 500;
+  }
+
+  /** Registers a node:test suite: one test per case. */
+  run(title: string, cases: readonly NotifierCase[]): void {
+    const { describe, it } = require('node:test') as typeof import('node:test');
+    describe(title, () => {
+      for (const c of cases) {
+        const skip = c.skip === true ? true : typeof c.skip === 'string' ? c.skip : undefined;
+        it(c.name, { only: c.only, skip }, async () => {
+          await this.runCase(c);
+        });
+      }
+    });
+  }
+
+  /** Runs one case; rejects with an AssertionError saying what differs. */
+  async runCase(c: NotifierCase): Promise<NotifierCaseOutcome> {
+    const plugin = await this.loadPlugin();
+    const { PluginHost } = await import('../plugin/host');
+    const { compileConfig } = await import('../config/compile');
+    const { createNotifiers } = await import('./notifiers');
+    const server = c.server ? await c.server.start() : undefined;
+    const host: PluginHost = new PluginHost({ log: silent });
+    const made: Notifier[] = [];
+    try {
+      const body = typeof c.config === 'function' ? c.config(server) : c.config;
+      const plugins =
+        typeof this.opts.plugin === 'string'
+          ? `plugins {\n  "${modulePath(this.opts.plugin)}"${this.opts.options !== undefined ? ` {\n${String(this.opts.options)}\n  }` : ''}\n}\n`
+          : '';
+      const text = `${plugins}${body}\n`;
+      if (typeof this.opts.plugin !== 'string') await host.apply(plugin, { options: this.opts.options });
+      const file = path.join(os.tmpdir(), 'alived-notifier-tester', 'keepalived.conf');
+      const compiled = await compileConfig(file, { text, pluginHost: host, log: silent });
+      const errors = compiled.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message);
+      if (c.errors) {
+        const ok = errors.length === c.errors.length && c.errors.every((e, i) => matches(errors[i], e));
+        if (!ok) assert.fail(`${c.name}: config errors:\n  expected ${c.errors.map(String).join('\n           ') || '(none)'}\n  got      ${errors.join('\n           ') || '(none)'}\nconfig:\n${text}`);
+        return { deliveries: [], accepted: [], diagnostics: compiled.diagnostics };
+      }
+      if (errors.length) assert.fail(`${c.name}: the config has errors:\n  ${errors.join('\n  ')}\nconfig:\n${text}`);
+      const model = compiled.model as ConfigModel;
+      await host.hooks.configLoaded.promise(model);
+      const failures: string[] = [];
+      const log = { ...silent, error: (o: unknown, m?: string) => failures.push(m ?? String(o)), child: () => log };
+      // only this plugin's notifiers
+      const own = new Map([...host.notifiers].filter(([, r]) => r.owner === plugin.name));
+      const specs = createNotifiers(model, { notifiers: own }, log as never);
+      if (failures.length) assert.fail(`${c.name}: ${failures.join('\n')}`);
+      for (const s of specs) made.push(s.notifier);
+      const spec = c.notifier ? specs.find((s) => s.name === c.notifier) : specs.length === 1 ? specs[0] : undefined;
+      if (!spec) assert.fail(`${c.name}: the config makes ${specs.length ? specs.map((s) => `'${s.name}'`).join(', ') : 'no notifier'}${c.notifier ? `, not '${c.notifier}'` : ': give the case a notifier name'}`);
+      const n = spec.notifier;
+      const events = c.events ?? [SAMPLE_EVENT];
+      const accepted: number[] = [];
+      events.forEach((e, i) => {
+        let a: unknown = true;
+        if (n.accepts) {
+          try {
+            a = n.accepts(e);
+          } catch (err) {
+            assert.fail(`${c.name}: accepts() threw: ${(err as Error)?.message ?? String(err)}`);
+          }
+          if (typeof a !== 'boolean') assert.fail(`${c.name}: accepts() returned ${typeof a}, not a boolean`);
+        }
+        if (a) accepted.push(i);
+      });
+      if (c.accepted) assert.deepEqual(accepted, [...c.accepted], `${c.name}: the events accepted (by index)`);
+      const deliveries: Array<NotifierCaseOutcome['deliveries'][number]> = [];
+      let sequence = 0;
+      for (const i of accepted) {
+        const info: DeliveryInfo = { id: randomUUID(), sequence: ++sequence, attempt: 1, acceptedAt: Date.now() };
+        deliveries.push({ event: events[i]!, info, ...(await this.deliverOnce(c, n, events[i]!, info)) });
+      }
+      const want = c.expect;
+      deliveries.forEach((d, k) => {
+        const w = want === undefined ? undefined : typeof want === 'string' ? want : want[k];
+        if (w !== undefined && d.outcome !== w) {
+          assert.fail(`${c.name}: delivery ${k + 1} (${d.event.type}): expected ${w}, got ${d.outcome}${d.error ? `: ${d.error.message}` : ''}\nserver: ${c.server?.description ?? 'none'}`);
+        }
+        if (c.message !== undefined && d.outcome !== 'sent' && !matches(d.error?.message, c.message)) {
+          assert.fail(`${c.name}: delivery ${k + 1}: expected the message ${String(c.message)}, got ${JSON.stringify(d.error?.message)}`);
+        }
+      });
+      for (const m of made.splice(0)) await m.close?.();
+      if (server) await this.assertNoOpenConnections(server);
+      const outcome = { deliveries, accepted, diagnostics: compiled.diagnostics };
+      await c.inspect?.(server, outcome);
+      return outcome;
+    } finally {
+      for (const m of made) await Promise.resolve(m.close?.()).catch(() => undefined);
+      await server?.close();
+      await host.close();
+    }
+  }
+
+  private async deliverOnce(c: NotifierCase, n: Notifier, event: NotifyEvent, info: DeliveryInfo): Promise<{ outcome: DeliveryOutcome; error?: Error; ms: number }> {
+    const timeoutMs = c.timeoutMs ?? 5000;
+    const ac = new AbortController();
+    const abortTimer = setTimeout(() => ac.abort(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError')), timeoutMs);
+    const t0 = performance.now();
+    let pending: Promise<void>;
+    try {
+      pending = n.deliver(event, ac.signal, info);
+    } catch (err) {
+      clearTimeout(abortTimer);
+      assert.fail(`${c.name}: deliver() threw instead of returning a promise: ${(err as Error)?.message ?? String(err)}`);
+    }
+    if (!pending || typeof (pending as { then?: unknown }).then !== 'function') {
+      clearTimeout(abortTimer);
+      assert.fail(`${c.name}: deliver() returned ${typeof pending}, not a promise`);
+    }
+    let bound: NodeJS.Timeout | undefined;
+    const unsettled = Symbol('unsettled');
+    try {
+      const r = await Promise.race([
+        Promise.resolve(pending).then(
+          () => ({ ok: true as const }),
+          (err: unknown) => ({ ok: false as const, err }),
+        ),
+        new Promise<typeof unsettled>((resolve) => (bound = setTimeout(() => resolve(unsettled), timeoutMs + this.settleMs))),
+      ]);
+      if (r === unsettled) assert.fail(`${c.name}: deliver() did not settle within ${this.settleMs} ms of its signal aborting (at ${timeoutMs} ms)`);
+      const ms = performance.now() - t0;
+      if (r.ok) return { outcome: 'sent', ms };
+      if (!(r.err instanceof Error)) assert.fail(`${c.name}: deliver() rejected with ${typeof r.err}, not an Error`);
+      return { outcome: (r.err as { retry?: unknown }).retry === false ? 'failed' : 'retry', error: r.err, ms };
+    } finally {
+      clearTimeout(abortTimer);
+      if (bound) clearTimeout(bound);
+    }
+  }
+
+  private async assertNoOpenConnections(server: TestServer): Promise<void> {
+    const until = performance.now() + this.settleMs;
+    while (server.openConnections() > 0 && performance.now() < until) await new Promise((r) => setTimeout(r, 10));
+    const open = server.openConnections();
+    if (open > 0) assert.fail(`${open} connection${open === 1 ? '' : 's'} to the server still open ${this.settleMs} ms after the deliveries settled and the notifier was closed`);
+  }
+
+  private loadPlugin(): Promise<AlivedPlugin<any>> {
+    return (this.plugin ??= (async () => {
+      if (typeof this.opts.plugin !== 'string') return this.opts.plugin;
+      const { loadPluginModule, resolvePlugin } = await import('../plugin/loader');
+      return loadPluginModule(resolvePlugin(modulePath(this.opts.plugin), process.cwd()), this.opts.plugin);
+    })());
+  }
+}
