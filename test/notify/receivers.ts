@@ -51,7 +51,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function smtpReceiver(opts: { port?: number; options?: SMTPServerOptions; users?: Record<string, string>; refuse?: (to: string) => boolean } = {}): Promise<SmtpReceiver> {
+export async function smtpReceiver(opts: { port?: number; host?: string; options?: SMTPServerOptions; users?: Record<string, string>; refuse?: (to: string) => boolean } = {}): Promise<SmtpReceiver> {
   const mails: ReceivedMail[] = [];
   const r = { port: 0, mails, connections: 0, close: async () => undefined } as SmtpReceiver & { port: number };
   const server = new SMTPServer({
@@ -94,7 +94,7 @@ export async function smtpReceiver(opts: { port?: number; options?: SMTPServerOp
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
   });
   server.on('error', () => undefined);
   r.port = (server.server.address() as net.AddressInfo).port;
