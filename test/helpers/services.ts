@@ -34,6 +34,17 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Waits for a started service to be ready; stops it (by its group) when it is not. */
+async function ready(svc: Service, cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  try {
+    await waitFor(async () => !svc.running || (await cond()), ms, what);
+    if (!svc.running) throw new Error(`${svc.name} exited`);
+  } catch (err) {
+    await svc.stop();
+    throw new Error(`${(err as Error).message}: ${svc.describe()}`);
+  }
+}
+
 export async function waitFor(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
   const until = Date.now() + ms;
   for (;;) {
@@ -171,12 +182,7 @@ export async function startMariaDb(dir: string, opts: { port?: number; serverId?
       return r.stdout.trim();
     },
   });
-  await waitFor(
-    () => !svc.running || spawnSync('mariadb', ['-S', socket, '-u', 'root', '-e', 'SELECT 1'], { stdio: 'ignore', timeout: 5000 }).status === 0,
-    30_000,
-    'mariadbd to answer',
-  );
-  if (!svc.running) throw new Error(`mariadbd did not start: ${svc.describe()}`);
+  await ready(svc, () => spawnSync('mariadb', ['-S', socket, '-u', 'root', '-e', 'SELECT 1'], { stdio: 'ignore', timeout: 5000 }).status === 0, 30_000, 'mariadbd to answer');
   return svc;
 }
 
@@ -197,6 +203,7 @@ export async function startNginx(dir: string, address: string, port: number, opt
     conf,
     `daemon off;
 master_process on;
+user root;
 worker_processes 1;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log;
@@ -219,8 +226,7 @@ http {
   const proc = (opts.spawner ?? localSpawner)(['/usr/sbin/nginx', '-c', conf, '-p', dir], {});
   const svc = new Service('nginx', proc) as Nginx;
   Object.assign(svc, { conf });
-  await waitFor(async () => !svc.running || (await (opts.waitFrom ?? httpUp)(address, port)), 15_000, `nginx on ${address}:${port}`);
-  if (!svc.running) throw new Error(`nginx did not start: ${svc.describe()}`);
+  await ready(svc, () => (opts.waitFrom ?? httpUp)(address, port), 15_000, `nginx on ${address}:${port}`);
   return svc;
 }
 
@@ -263,8 +269,7 @@ ${servers.map((s, i) => `  server s${i + 1} ${s} check inter 200 fall 1 rise 1`)
   const proc = (opts.spawner ?? localSpawner)(['/usr/sbin/haproxy', '-db', '-f', conf], {});
   const svc = new Service('haproxy', proc) as Haproxy;
   Object.assign(svc, { statsSocket });
-  await waitFor(() => !svc.running || fs.existsSync(statsSocket), 15_000, 'haproxy stats socket');
-  if (!svc.running) throw new Error(`haproxy did not start: ${svc.describe()}`);
+  await ready(svc, () => fs.existsSync(statsSocket), 15_000, 'haproxy stats socket');
   return svc;
 }
 
@@ -312,7 +317,6 @@ export async function startTomcat(dir: string, address: string, port: number, op
   ];
   const proc = (opts.spawner ?? localSpawner)(argv, { cwd: dir });
   const svc = new Service('tomcat', proc);
-  await waitFor(async () => !svc.running || (await (opts.waitFrom ?? httpUp)(address, port)), 60_000, `tomcat on ${address}:${port}`);
-  if (!svc.running) throw new Error(`tomcat did not start: ${svc.describe()}`);
+  await ready(svc, () => (opts.waitFrom ?? httpUp)(address, port), 60_000, `tomcat on ${address}:${port}`);
   return svc;
 }
