@@ -1,10 +1,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Lab, removeStaleLabs, type LabHost } from '../../core/lab/netns';
 import { VrrpLab } from '../../core/lab/vrrp-lab';
-import { tmpDir } from '../helpers/config';
+import { PROJECT_ROOT, tmpDir } from '../helpers/config';
 import { startHaproxy, startNginx, startTomcat, type Service, type Spawner } from '../helpers/services';
 
 /**
@@ -186,4 +187,25 @@ test('tomcat hot standby: TOMCAT_CHECK with a weight; java killed on the master 
   assert.ok(!d1.lines.some((l) => /Entering FAULT/.test(l)), 'a weighted check never means FAULT');
   console.log(`# tomcat killed on the master -> VIP on the backup: ${killMs.toFixed(0)} ms; stuck -> ${stuckMs.toFixed(0)} ms (interval 0.3 s, timeout 1 s)`);
   await stopAll(v, Object.values(tomcat));
+});
+
+test('examples/nginx-ha/keepalived.conf as shipped (-i web1 / -i web2): nginx killed on web1 moves the VIP to web2, back on web1 when nginx returns', async () => {
+  const v = await reset();
+  const conf = fs.readFileSync(path.join(PROJECT_ROOT, 'examples', 'nginx-ha', 'keepalived.conf'), 'utf8');
+  const vip = '192.0.2.80';
+  const nginx: Record<string, Service> = {};
+  for (const h of ['n1', 'n2']) nginx[h] = await startNginx(hostDir('nginx-ex', h), '127.0.0.1', 80, { spawner: spawnerFor(h), waitFrom: httpFrom(h) });
+  const d1 = v.startAlived('n1', conf, ['-i', 'web1']);
+  v.startAlived('n2', conf, ['-i', 'web2']);
+  try {
+    await v.waitHolder(vip, 'n1', 15_000);
+    await nginx.n1!.stop();
+    await v.waitHolder(vip, 'n2', 10_000);
+    await v.waitLine(d1, /\(VI_WEB\) Entering FAULT STATE/, 1000);
+    nginx.n1 = await startNginx(hostDir('nginx-ex', 'n1'), '127.0.0.1', 80, { spawner: spawnerFor('n1'), waitFrom: httpFrom('n1') });
+    await v.waitHolder(vip, 'n1', 10_000);
+  } finally {
+    await stopAll(v, Object.values(nginx));
+    for (const h of lab.hosts) await lab.exec(h, ['ip', 'addr', 'del', `${vip}/24`, 'dev', 'eth0']);
+  }
 });
