@@ -98,6 +98,7 @@ export class ProcessWatcher {
   private watchTimer: NodeJS.Timeout | undefined;
   private socket: RawSocket | undefined;
   private scans = 0;
+  private watchCursor = 0;
   private started = false;
   /** /proc has been read once: events apply from now on */
   private ready = false;
@@ -358,8 +359,6 @@ export class ProcessWatcher {
     if (this.stopped) return;
     this.counters.scans++;
     const reread = ++this.scans % (this.opts.rereadEvery ?? 30) === 0;
-    const counted = new Set<number>();
-    for (const sub of this.subs) for (const pid of sub.pids) counted.add(pid);
     const seen = new Set<number>();
     for (const pid of listPids()) {
       seen.add(pid);
@@ -369,25 +368,39 @@ export class ProcessWatcher {
         continue;
       }
       k.age++;
-      // young ones may still exec; counted ones may exec into something else
-      if (reread || k.age <= 2 || counted.has(pid)) this.reread(pid, 'new');
+      // young ones may still exec (counted ones are watched between scans, their name with them)
+      if (reread || k.age <= 2) this.reread(pid, 'new');
     }
     for (const pid of [...this.known.keys()]) if (!seen.has(pid)) this.gone(pid);
   }
 
-  /** The counted processes, between scans: a death is seen within watchMs. */
+  /**
+   * The counted processes, between scans: a death, or a new name (exec,
+   * prctl), is seen within watchMs. At most MAX_WATCH_READS are read per
+   * tick, in turn, so counting thousands of processes costs no more than a
+   * scan (each is then seen every count / MAX_WATCH_READS ticks).
+   */
   private watchCounted(): void {
     if (this.stopped) return;
-    for (const sub of this.subs) {
-      for (const pid of [...sub.pids]) {
-        this.counters.statReads++;
-        const st = readStat(pid);
-        const k = this.known.get(pid);
-        if (!st || st.state === 'Z' || st.state === 'X' || (k && k.start !== 0 && k.start !== st.start)) this.gone(pid);
-      }
+    const counted = new Set<number>();
+    for (const sub of this.subs) for (const pid of sub.pids) counted.add(pid);
+    const all = [...counted];
+    if (all.length === 0) return;
+    const n = Math.min(all.length, MAX_WATCH_READS);
+    for (let i = 0; i < n; i++) {
+      const pid = all[(this.watchCursor + i) % all.length]!;
+      this.counters.statReads++;
+      const st = readStat(pid);
+      const k = this.known.get(pid);
+      if (!st || st.state === 'Z' || st.state === 'X' || (k && k.start !== 0 && k.start !== st.start)) this.gone(pid);
+      else if (k && st.comm !== k.comm) this.reread(pid, 'new');
     }
+    this.watchCursor = (this.watchCursor + n) % all.length;
   }
 }
+
+/** counted processes read per watch tick */
+const MAX_WATCH_READS = 200;
 
 function safeMatch(s: Subscriber, p: WatchedProcess): boolean {
   try {
