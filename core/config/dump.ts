@@ -2,7 +2,7 @@ import type { Token } from './lexer';
 import type { Stmt } from './tree';
 
 /** Keywords whose value is a secret: a dump shows them masked. */
-const SECRET_KEYWORDS = new Set(['auth_pass', 'smtp_password', 'password', 'secret', 'token']);
+const SECRET_KEYWORDS = new Set(['auth_pass', 'smtp_password', 'password', 'secret', 'token', 'header']);
 
 function word(t: Token): string {
   if (t.text.length > 0 && !/[\s"'{}#!\\]/.test(t.text)) return t.text;

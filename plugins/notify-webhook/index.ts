@@ -123,8 +123,8 @@ export function createWebhookNotifier(cfg: WebhookConfig, ctx: { log: Logger; na
   }
   const needsSecret = cfg.secretFile !== undefined || cfg.secretEnv !== undefined;
   const target = new URL(cfg.url);
-  // never the query string in a message: it may carry a token
-  const where = `${target.protocol}//${target.host}${target.pathname}`;
+  // never the path or the query in a message: Slack's and Teams' URLs carry their token there
+  const where = `webhook ${ctx.name} (${target.protocol}//${target.host})`;
 
   return {
     accepts(e: NotifyEvent): boolean {

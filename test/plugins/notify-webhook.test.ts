@@ -96,7 +96,7 @@ test('JSON: the documented schema, with Idempotency-Key and a valid HMAC-SHA256 
   assert.equal(rs.old_state, 'UP');
   assert.deepEqual(rs.details, { weight: 1, address: '192.0.2.21', port: 80, protocol: 'tcp' });
   const logged = JSON.stringify(records);
-  assert.ok(!logged.includes('tok-123') && !logged.includes('k3y-for-hmac') && !logged.includes('token=abc'), 'no secret in the log');
+  assert.ok(!logged.includes('tok-123') && !logged.includes('k3y-for-hmac') && !logged.includes('token=abc') && !logged.includes('/hook'), 'no secret in the log, nor the path of the URL');
 });
 
 test('events filter; Slack and Teams render a readable message', async () => {
@@ -134,7 +134,7 @@ test('503 is retried with the same idempotency key; 404 fails for good', async (
   assert.equal(new Set(flaky.requests.map((r) => r.headers['idempotency-key'])).size, 1);
   assert.deepEqual(flaky.requests.map((r) => r.headers['x-alived-delivery-attempt']), ['1', '2', '3']);
   assert.equal(gone.requests.length, 1);
-  assert.match(records.find((r) => r.fields.code === 'ALIVED_NOTIFY_FAILED')!.msg, /webhook:gone': VRRP instance VI_1: BACKUP -> MASTER \(priority 150\) failed for good: POST http:\/\/127\.0\.0\.1:\d+\/hook: HTTP 404/);
+  assert.match(records.find((r) => r.fields.code === 'ALIVED_NOTIFY_FAILED')!.msg, /webhook:gone': VRRP instance VI_1: BACKUP -> MASTER \(priority 150\) failed for good: POST webhook gone \(http:\/\/127\.0\.0\.1:\d+\): HTTP 404/);
   const st = p.status().notifiers;
   assert.deepEqual(st.map((n) => [n.id, n.sent, n.failed]), [
     ['webhook:flaky', 1, 0],
