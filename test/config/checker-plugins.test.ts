@@ -26,19 +26,23 @@ async function checkers(text: string): Promise<Array<{ keyword: string; value: a
 const notes = (lines: string[]) => lines.filter((l) => / note: /.test(l));
 const warnings = (lines: string[]) => lines.filter((l) => / warning: /.test(l) && !l.includes('does not act on'));
 
-test('CHECKER_PLUGINS register every keepalived checker, and SSL at the top level', async () => {
+test('CHECKER_PLUGINS register every keepalived checker, alived\'s MYSQL_CHECK and presets, and SSL at the top level', async () => {
   const host = new PluginHost({ log: silentLogger });
   for (const p of CHECKER_PLUGINS) await host.apply(p, { builtin: true });
   assert.deepEqual(host.registry.names('real_server').sort(), [
     'BFD_CHECK',
     'DNS_CHECK',
     'FILE_CHECK',
+    'HAPROXY_CHECK',
     'HTTP_GET',
     'MISC_CHECK',
+    'MYSQL_CHECK',
+    'NGINX_CHECK',
     'PING_CHECK',
     'SMTP_CHECK',
     'SSL_GET',
     'TCP_CHECK',
+    'TOMCAT_CHECK',
     'UDP_CHECK',
   ]);
   assert.deepEqual(host.registry.names('root'), ['SSL']);

@@ -8,6 +8,7 @@ import type { MysqlCheckConfig } from '../../plugins/check-mysql';
 import type { Checker, CheckResult } from '../../core/sdk';
 import { compileText, has, noErrors, tmpDir } from '../helpers/config';
 import { memoryLogger } from '../helpers/log';
+import { dumpTree } from '../../core/config/dump';
 import { startMariaDb, type MariaDb } from '../helpers/services';
 
 /**
@@ -87,6 +88,18 @@ test('secrets in server messages are masked: quoted passwords of statements, and
   assert.equal(maskSecrets("SET PASSWORD FOR a = PASSWORD('abc')"), "SET PASSWORD FOR a = PASSWORD('***')");
   assert.equal(maskSecrets("CHANGE MASTER TO MASTER_PASSWORD='p'"), "CHANGE MASTER TO MASTER_PASSWORD='***'");
   assert.equal(maskSecrets('the hunter2 went', 'hunter2'), 'the *** went');
+});
+
+test('the password never reaches a log record nor a config dump (-d)', async () => {
+  const text = `virtual_server 10.0.0.1 3306 {\n  real_server 10.0.0.2 3306 {\n    MYSQL_CHECK {\n      user mon\n      password ${PASSWORD}\n    }\n  }\n}\n`;
+  const r = await compileText(text);
+  noErrors(r);
+  await r.pluginHost.close();
+  assert.ok(!dumpTree(r.tree).includes(PASSWORD), dumpTree(r.tree));
+  const config = r.model!.virtualServer[0]!.realServer[0]!.extensions[0]!.value;
+  const { log, records } = memoryLogger('debug');
+  log.info({ checker: 'MYSQL_CHECK', config }, 'a plugin that logs its whole config');
+  assert.ok(!JSON.stringify(records).includes(PASSWORD), JSON.stringify(records));
 });
 
 test('a good login answers SELECT 1; one connection serves every check; close() ends it', async () => {
