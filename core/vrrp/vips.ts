@@ -80,6 +80,10 @@ function addressItems(opts: Pick<VipManagerOptions, 'ifname' | 'vips' | 'exclude
   });
 }
 
+function routeLabel(r: RouteEntry): string {
+  return `route ${routeText(r)}`;
+}
+
 /** the errors that mean "already as wanted": on add it exists, on delete it (or its interface) is gone */
 const ALREADY_THERE = new Set(['EEXIST']);
 const ALREADY_GONE = new Set(['EADDRNOTAVAIL', 'ESRCH', 'ENODEV', 'ENOENT']);
@@ -115,69 +119,17 @@ export class VipManager {
       const oldRoutes = this.routes;
       this.addresses = addressItems(opts);
       this.routes = opts.routes ?? [];
-      const wantedRoutes = new Set(this.routes.map((r) => `route ${routeText(r)}`));
-      for (const r of [...oldRoutes].reverse()) {
-        const label = `route ${routeText(r)}`;
-        if (!this.set.has(label) || wantedRoutes.has(label)) continue;
-        try {
-          await this.rtnl.delRoute(r);
-          this.set.delete(label);
-        } catch (err) {
-          const e = err as RtnlError;
-          if (ALREADY_GONE.has(e.code)) this.set.delete(label);
-          else this.fail(failures, e.message, e.code ?? 'EIO');
-        }
-      }
+      const wantedRoutes = new Set(this.routes.map(routeLabel));
+      for (const r of [...oldRoutes].reverse()) if (!wantedRoutes.has(routeLabel(r))) await this.removeRoute(r, failures);
       const wanted = new Set(this.addresses.map((a) => a.label));
       const drop = oldAddresses.filter((a) => this.set.has(a.label) && !wanted.has(a.label));
       const add = up ? this.addresses.filter((a) => !this.set.has(a.label)) : [];
       if (drop.length === 0 && add.length === 0 && !up) return failures;
       const links = await this.linkMap(failures, 'changing the virtual addresses');
       if (!links) return failures;
-      for (const a of drop.reverse()) {
-        const link = links.get(a.dev);
-        if (!link) {
-          this.set.delete(a.label);
-          continue;
-        }
-        try {
-          await this.rtnl.delAddress(link.index, a.spec);
-          this.set.delete(a.label);
-        } catch (err) {
-          const e = err as RtnlError;
-          if (ALREADY_GONE.has(e.code)) this.set.delete(a.label);
-          else this.fail(failures, e.message, e.code ?? 'EIO');
-        }
-      }
-      for (const a of add) {
-        const link = links.get(a.dev);
-        if (!link) {
-          this.fail(failures, `adding ${addressText(a.entry)} to ${a.dev}: no interface ${a.dev}`, 'ENODEV');
-          continue;
-        }
-        try {
-          await this.rtnl.addAddress(link.index, a.spec);
-          this.set.add(a.label);
-        } catch (err) {
-          const e = err as RtnlError;
-          if (ALREADY_THERE.has(e.code)) this.set.add(a.label);
-          else this.fail(failures, e.message, e.code ?? 'EIO');
-        }
-      }
-      if (up) {
-        for (const r of this.routes) {
-          const label = `route ${routeText(r)}`;
-          if (this.set.has(label)) continue;
-          try {
-            await this.rtnl.addRoute(r);
-            this.set.add(label);
-          } catch (err) {
-            const e = err as RtnlError;
-            if (ALREADY_THERE.has(e.code)) this.set.add(label);
-            else this.fail(failures, e.message, e.code ?? 'EIO');
-          }
-        }
-      }
+      for (const a of drop.reverse()) await this.removeAddress(a, links, failures);
+      for (const a of add) await this.addAddress(a, links, failures);
+      if (up) for (const r of this.routes) await this.addRoute(r, failures);
       return failures;
     });
   }
@@ -216,38 +168,76 @@ export class VipManager {
     }
   }
 
+  /** Puts one address on its interface; already there counts as done. */
+  private async addAddress(a: AddressItem, links: Map<string, LinkInfo>, failures: VipError[]): Promise<void> {
+    const link = links.get(a.dev);
+    if (!link) {
+      this.fail(failures, `adding ${addressText(a.entry)} to ${a.dev}: no interface ${a.dev}`, 'ENODEV');
+      return;
+    }
+    try {
+      await this.rtnl.addAddress(link.index, a.spec);
+      this.set.add(a.label);
+    } catch (err) {
+      const e = err as RtnlError;
+      if (ALREADY_THERE.has(e.code)) this.set.add(a.label);
+      else this.fail(failures, e.message, e.code ?? 'EIO');
+    }
+  }
+
+  /** Takes one address this manager set off its interface; gone already (or its interface gone) counts as done. */
+  private async removeAddress(a: AddressItem, links: Map<string, LinkInfo>, failures: VipError[]): Promise<void> {
+    if (!this.set.has(a.label)) return;
+    const link = links.get(a.dev);
+    if (!link) {
+      // the interface went away, and its addresses with it
+      this.set.delete(a.label);
+      return;
+    }
+    try {
+      await this.rtnl.delAddress(link.index, a.spec);
+      this.set.delete(a.label);
+    } catch (err) {
+      const e = err as RtnlError;
+      if (ALREADY_GONE.has(e.code)) this.set.delete(a.label);
+      else this.fail(failures, e.message, e.code ?? 'EIO');
+    }
+  }
+
+  private async addRoute(r: RouteEntry, failures: VipError[]): Promise<void> {
+    const label = routeLabel(r);
+    if (this.set.has(label)) return;
+    try {
+      await this.rtnl.addRoute(r);
+      this.set.add(label);
+    } catch (err) {
+      const e = err as RtnlError;
+      if (ALREADY_THERE.has(e.code)) this.set.add(label);
+      else this.fail(failures, e.message, e.code ?? 'EIO');
+    }
+  }
+
+  private async removeRoute(r: RouteEntry, failures: VipError[]): Promise<void> {
+    const label = routeLabel(r);
+    if (!this.set.has(label)) return;
+    try {
+      await this.rtnl.delRoute(r);
+      this.set.delete(label);
+    } catch (err) {
+      const e = err as RtnlError;
+      if (ALREADY_GONE.has(e.code)) this.set.delete(label);
+      else this.fail(failures, e.message, e.code ?? 'EIO');
+    }
+  }
+
   /** Adds every address, then every route; those already there count as added. Resolves with the failures. */
   up(): Promise<VipError[]> {
     return this.serial(async () => {
       const failures: VipError[] = [];
       const links = await this.linkMap(failures, 'adding the virtual addresses');
       if (!links) return failures;
-      for (const a of this.addresses) {
-        const link = links.get(a.dev);
-        if (!link) {
-          this.fail(failures, `adding ${addressText(a.entry)} to ${a.dev}: no interface ${a.dev}`, 'ENODEV');
-          continue;
-        }
-        try {
-          await this.rtnl.addAddress(link.index, a.spec);
-          this.set.add(a.label);
-        } catch (err) {
-          const e = err as RtnlError;
-          if (ALREADY_THERE.has(e.code)) this.set.add(a.label);
-          else this.fail(failures, e.message, e.code ?? 'EIO');
-        }
-      }
-      for (const r of this.routes) {
-        const label = `route ${routeText(r)}`;
-        try {
-          await this.rtnl.addRoute(r);
-          this.set.add(label);
-        } catch (err) {
-          const e = err as RtnlError;
-          if (ALREADY_THERE.has(e.code)) this.set.add(label);
-          else this.fail(failures, e.message, e.code ?? 'EIO');
-        }
-      }
+      for (const a of this.addresses) await this.addAddress(a, links, failures);
+      for (const r of this.routes) await this.addRoute(r, failures);
       return failures;
     });
   }
@@ -257,38 +247,11 @@ export class VipManager {
     return this.serial(async () => {
       const failures: VipError[] = [];
       if (this.set.size === 0) return failures;
-      for (const r of [...this.routes].reverse()) {
-        const label = `route ${routeText(r)}`;
-        if (!this.set.has(label)) continue;
-        try {
-          await this.rtnl.delRoute(r);
-          this.set.delete(label);
-        } catch (err) {
-          const e = err as RtnlError;
-          if (ALREADY_GONE.has(e.code)) this.set.delete(label);
-          else this.fail(failures, e.message, e.code ?? 'EIO');
-        }
-      }
+      for (const r of [...this.routes].reverse()) await this.removeRoute(r, failures);
       if (!this.addresses.some((a) => this.set.has(a.label))) return failures;
       const links = await this.linkMap(failures, 'removing the virtual addresses');
       if (!links) return failures;
-      for (const a of [...this.addresses].reverse()) {
-        if (!this.set.has(a.label)) continue;
-        const link = links.get(a.dev);
-        if (!link) {
-          // the interface went away, and its addresses with it
-          this.set.delete(a.label);
-          continue;
-        }
-        try {
-          await this.rtnl.delAddress(link.index, a.spec);
-          this.set.delete(a.label);
-        } catch (err) {
-          const e = err as RtnlError;
-          if (ALREADY_GONE.has(e.code)) this.set.delete(a.label);
-          else this.fail(failures, e.message, e.code ?? 'EIO');
-        }
-      }
+      for (const a of [...this.addresses].reverse()) await this.removeAddress(a, links, failures);
       return failures;
     });
   }
