@@ -15,6 +15,7 @@ import { applyScheduling, vrrpScheduling } from './scheduling';
 import type { EngineEvent, EngineStatus, TransitionReport } from '../vrrp/engine';
 import { trackerKey, type TrackedState } from '../vrrp/tracking';
 import { TrackerService, type TrackerChange } from '../track/service';
+import { trackerBlocks } from '../track/plan';
 import { ScriptNotifier } from '../notify/script-notifier';
 // notify pipeline: mail, webhooks, scripts and FIFOs behind one publish() (docs/notify.md)
 import { NotifyPipeline, type NotifyStatus } from '../notify/pipeline';
@@ -160,14 +161,9 @@ export class Daemon {
     if (this.options.vrrp === false) return undefined;
     const instances = this.model.vrrpInstance ?? [];
     if (instances.length === 0) return undefined;
-    const trackerKinds = new Map<string, string[]>();
-    for (const [reference, { def }] of this.host.trackers) {
-      if (def.keyword) trackerKinds.set(reference, [def.keyword, ...(def.keyword.startsWith('vrrp_') ? [] : [`vrrp_${def.keyword}`])]);
-    }
     return resolveVrrp(this.model.globalDefs as Parameters<typeof resolveVrrp>[0], instances, {
       syncGroups: this.model.vrrpSyncGroup ?? [],
-      rootExtensions: this.model.extensions,
-      trackerKinds,
+      trackerBlocks: trackerBlocks(this.model, this.host),
       warn: (message) => this.options.log.warn({}, message),
     });
   }

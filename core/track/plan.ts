@@ -1,4 +1,5 @@
 import type { ConfigModel } from '../config/model';
+import { trackerKey } from '../vrrp/tracking';
 import type { AnyKeyword, BlockSchema, ExtensionValue } from '../config/schema';
 import type { Registered } from '../plugin/host';
 import type { TrackerDefinition } from '../plugin/types';
@@ -20,7 +21,7 @@ export interface TrackerDefinitions {
 }
 
 export interface TrackerPlan {
-  /** `${type}\0${name}` */
+  /** trackerKey(type, name): how the VRRP process knows the tracker's state */
   readonly key: string;
   /** the definition's keyword, whatever spelling the block used: vrrp_script, track_file, ... */
   readonly type: string;
@@ -41,8 +42,25 @@ export interface TrackerPlanResult {
   readonly notRun: Array<{ readonly type: string; readonly name: string; readonly plugin: string }>;
 }
 
-export function trackerKey(type: string, name: string): string {
-  return `${type}\0${name}`;
+/**
+ * Every tracker block of the config that a reference list can name, by the
+ * reference keyword (track_script, track_file, ...) and the block's name:
+ * its type (the definition's keyword, whatever spelling the block used) and
+ * its settings. What the VRRP settings read a tracker's own weight from.
+ */
+export function trackerBlocks(model: ConfigModel, host: TrackerDefinitions): Map<string, Map<string, { type: string; config: unknown }>> {
+  const defs = [...host.trackers.values()].filter((r) => r.def.keyword !== undefined);
+  const out = new Map<string, Map<string, { type: string; config: unknown }>>();
+  for (const ext of model.extensions) {
+    const reg = definitionOf(ext.keyword, defs, host);
+    const name = (ext.value as { name?: unknown } | null)?.name;
+    if (!reg || typeof name !== 'string') continue;
+    let byName = out.get(reg.def.reference.keyword);
+    if (!byName) out.set(reg.def.reference.keyword, (byName = new Map()));
+    // the config check refuses a name defined twice; should one slip through, the first block wins
+    if (!byName.has(name)) byName.set(name, { type: reg.def.keyword!, config: ext.value });
+  }
+  return out;
 }
 
 export function planTrackers(model: ConfigModel, host: TrackerDefinitions): TrackerPlanResult {

@@ -104,10 +104,8 @@ export interface VrrpSettings {
 /** What resolveVrrp needs beyond global_defs and the instances. */
 export interface VrrpResolveExtra {
   syncGroups?: readonly VrrpSyncGroupConfig[];
-  /** the root's plugin blocks (vrrp_script, track_file, ...): ConfigModel.extensions */
-  rootExtensions?: readonly ExtensionValue[];
-  /** reference keyword (track_script) -> the block keywords it names (vrrp_script), from the plugin host's trackers */
-  trackerKinds?: ReadonlyMap<string, readonly string[]>;
+  /** the tracker blocks by reference keyword (track_script) and name: core/track/plan.ts trackerBlocks() */
+  trackerBlocks?: ReadonlyMap<string, ReadonlyMap<string, { type: string; config: unknown }>>;
   /** what keepalived ignores (weighted trackers of sync group members and address owners) is said here */
   warn?: (message: string) => void;
 }
@@ -133,7 +131,7 @@ export function resolveVrrp(globalDefs: Globals | undefined, instances: readonly
 }
 
 type TrackRef = { name: string; weight?: number; reverse?: boolean };
-type Blockish = { name?: string; weight?: { value?: number; reverse?: boolean } };
+type Blockish = { weight?: { value?: number; reverse?: boolean } };
 
 /**
  * The instance's trackers and its sync group's, with the weights keepalived
@@ -148,28 +146,24 @@ function resolveTracking(inst: InstanceSettings, i: VrrpInstanceConfig, group: V
   const noWeights = owner || (group !== undefined && !group.syncGroupTrackingWeight);
   const why = owner ? 'the address owner (priority 255)' : `sync group ${group?.name ?? ''} (no sync_group_tracking_weight)`;
   const warn = extra.warn ?? (() => undefined);
-  const blocks = new Map<string, Blockish>();
-  for (const e of extra.rootExtensions ?? []) {
-    const v = e.value as Blockish;
-    if (v && typeof v.name === 'string') blocks.set(`${e.keyword} ${v.name}`, v);
-  }
   const lists: { keyword: string; refs: TrackRef[] }[] = [];
   for (const source of [i, group]) {
     for (const e of (source?.extensions ?? []) as ExtensionValue[]) {
-      if (extra.trackerKinds?.has(e.keyword) && Array.isArray(e.value)) lists.push({ keyword: e.keyword, refs: e.value as TrackRef[] });
+      if (extra.trackerBlocks?.has(e.keyword) && Array.isArray(e.value)) lists.push({ keyword: e.keyword, refs: e.value as TrackRef[] });
     }
   }
   for (const { keyword, refs } of lists) {
-    const kinds = extra.trackerKinds!.get(keyword)!;
+    const blocks = extra.trackerBlocks!.get(keyword)!;
     for (const ref of refs) {
-      // states come keyed by the definition's keyword (track_file), whatever spelling the block used (vrrp_track_file)
-      const type = kinds[0]!;
-      const spelled = kinds.find((k) => blocks.has(`${k} ${ref.name}`)) ?? type;
-      const block = blocks.get(`${spelled} ${ref.name}`);
-      let weight = ref.weight ?? block?.weight?.value ?? 0;
-      const reverse = ref.reverse ?? block?.weight?.reverse ?? false;
+      // references are resolved by the config check: a block is always there
+      const block = blocks.get(ref.name);
+      if (!block) continue;
+      const type = block.type;
+      const own = (block.config as Blockish).weight;
+      let weight = ref.weight ?? own?.value ?? 0;
+      const reverse = ref.reverse ?? own?.reverse ?? false;
       if (noWeights && weight !== 0) {
-        if (type.endsWith('track_file') && weight === 1) {
+        if (type === 'track_file' && weight === 1) {
           warn(`(${inst.name}) ignoring the weight of tracked file ${ref.name} because of ${why}: it is tracked unweighted (specify weight 0)`);
           weight = 0;
         } else {

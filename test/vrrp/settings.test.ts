@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileText } from '../helpers/config';
 import { resolveVrrp, type VrrpSettings } from '../../core/vrrp/settings';
+import { trackerBlocks } from '../../core/track/plan';
 
 async function settings(text: string): Promise<VrrpSettings> {
   const r = await compileText(text);
@@ -186,13 +187,10 @@ vrrp_sync_group G {
 }
 `);
   assert.equal(r.errors.length, 0, r.errors.join('\n'));
-  const kinds = new Map<string, string[]>();
-  for (const [ref, { def }] of r.pluginHost.trackers) if (def.keyword) kinds.set(ref, [def.keyword, `vrrp_${def.keyword}`]);
   const warnings: string[] = [];
   const s = resolveVrrp(r.model!.globalDefs as Parameters<typeof resolveVrrp>[0], r.model!.vrrpInstance ?? [], {
     syncGroups: r.model!.vrrpSyncGroup,
-    rootExtensions: r.model!.extensions,
-    trackerKinds: kinds,
+    trackerBlocks: trackerBlocks(r.model!, r.pluginHost),
     warn: (m) => warnings.push(m),
   });
   const [a, b, c] = s.instances;
