@@ -435,6 +435,8 @@ class InstanceRuntime {
   /** its own interface: missing, down or unusable (undefined when fine) */
   private linkFault: string | undefined;
   private lastFault: string | undefined;
+  /** the interface fault as of the last apply(): a cleared fault that was this one is the interface coming back */
+  private lastLinkFault: string | undefined;
   private attached = false;
   private machineStarted = false;
   private deleting = false;
@@ -515,6 +517,7 @@ class InstanceRuntime {
       this.machineStarted = true;
       if (fault !== undefined) this.machine.setFault(true, fault);
       this.lastFault = fault;
+      this.lastLinkFault = this.linkFault;
       this.machine.start();
       return;
     }
@@ -524,9 +527,9 @@ class InstanceRuntime {
     } else if (this.lastFault !== undefined) {
       const was = this.lastFault;
       this.lastFault = undefined;
-      const link = /^interface (\S+) /.exec(was);
-      this.machine.setFault(false, link ? `interface ${link[1]} up` : `no longer: ${was}`);
+      this.machine.setFault(false, was === this.lastLinkFault ? `interface ${s.ifname} up` : `no longer: ${was}`);
     }
+    this.lastLinkFault = this.linkFault;
   }
 
   /** A reload changed settings that keep the election: applied in place, in whatever state it is. */
