@@ -1,9 +1,11 @@
 /**
  * What the VRRP benchmarks share: configs that both daemons read, the
  * processes of a daemon and their CPU and memory from /proc, a reader for
- * the adverts tcpdump captured, statistics and tables. Prints nothing itself.
+ * the adverts tcpdump captured (and tcpdump itself), statistics and tables. Prints nothing itself.
  */
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import type { Lab } from '../core/lab/netns';
 import type { LabDaemon } from '../core/lab/vrrp-lab';
 
 /** BENCH_QUICK=1: fewer runs and shorter windows, for a look rather than a figure. */
@@ -302,4 +304,43 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+// --- captures ----------------------------------------------------------------
+
+/** Realtime in ns, to compare with tcpdump's stamps (only differences within a run matter). */
+export function realtimeNs(): bigint {
+  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e3)) * 1000n;
+}
+
+/**
+ * tcpdump on a lab host's interface, writing the packets that match
+ * `filter` with nanosecond kernel stamps to `file`; resolves once it
+ * listens (killed, and rejected, if it does not within 10 s).
+ */
+export async function startTcpdump(lab: Lab, host: string, iface: string, file: string, filter: string, bufferKb = 8192): Promise<ChildProcess> {
+  const proc = lab.spawn(host, ['tcpdump', '-i', iface, '-n', '-U', '-Z', 'root', '-s', '96', '-B', String(bufferKb), '--immediate-mode', '--time-stamp-precision=nano', '-w', file, filter], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let err = '';
+      const timer = setTimeout(() => reject(new Error(`tcpdump on ${host} ${iface} did not start within 10 s: ${err}`)), 10_000);
+      proc.stderr!.on('data', (d: Buffer) => {
+        err += d.toString();
+        if (err.includes('listening on')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      proc.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`tcpdump on ${host} ${iface} exited (${code}): ${err}`));
+      });
+    });
+  } catch (err) {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    throw err;
+  }
+  return proc;
 }

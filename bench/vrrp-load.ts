@@ -37,6 +37,8 @@ import {
   QUICK,
   readPcapAdverts,
   readStat,
+  realtimeNs,
+  startTcpdump,
   sleep,
   table,
   verdict,
@@ -73,10 +75,6 @@ interface LoadResult {
 
 // --- helpers -----------------------------------------------------------------
 
-/** Realtime in ns, to compare with tcpdump's stamps (sub-ms; only differences within a run matter). */
-function realtimeNs(): bigint {
-  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e3)) * 1000n;
-}
 
 /** VIPs (addresses besides the host's own) on the host's eth0. */
 function vipCount(lab: Lab, host: string): number {
@@ -146,25 +144,7 @@ class Capture {
   ) {}
 
   static async start(lab: Lab, file: string): Promise<Capture> {
-    const proc = lab.spawn('client', ['tcpdump', '-i', 'eth0', '-n', '-U', '-Z', 'root', '-s', '96', '-B', '8192', '--immediate-mode', '--time-stamp-precision=nano', '-w', file, 'ip proto 112'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    await new Promise<void>((resolve, reject) => {
-      let err = '';
-      const timer = setTimeout(() => reject(new Error(`tcpdump did not start: ${err}`)), 10_000);
-      proc.stderr!.on('data', (d: Buffer) => {
-        err += d.toString();
-        if (err.includes('listening on')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      proc.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`tcpdump exited (${code}): ${err}`));
-      });
-    });
-    return new Capture(proc, file);
+    return new Capture(await startTcpdump(lab, 'client', 'eth0', file, 'ip proto 112'), file);
   }
 
   async stop(): Promise<CapturedAdvert[]> {

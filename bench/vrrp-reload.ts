@@ -14,13 +14,13 @@
  * Prints figures; asserts nothing. Env: BENCH_QUICK=1 (fewer rounds), BENCH_RELOAD_ROUNDS (default 5),
  * BENCH_RT=N (vrrp_rt_priority N for the VRRP process).
  */
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Lab, removeStaleLabs } from '../core/lab/netns';
 import { VrrpLab, type LabDaemon } from '../core/lab/vrrp-lab';
-import { envInt, fmt, QUICK, readPcapAdverts, sleep, summarize, table, type CapturedAdvert } from './vrrp-common';
+import { envInt, fmt, QUICK, readPcapAdverts, realtimeNs, sleep, startTcpdump, summarize, table, type CapturedAdvert } from './vrrp-common';
 
 const LINKS = 4;
 const PER_LINK = 250;
@@ -41,26 +41,7 @@ function config(extraVip: boolean): string {
   return out.join('\n') + '\n';
 }
 
-function startCapture(lab: Lab, ifname: string, file: string): Promise<ChildProcess> {
-  const proc = lab.spawn('n2', ['tcpdump', '-i', ifname, '-n', '-U', '-Z', 'root', '-s', '96', '-B', '16384', '--immediate-mode', '--time-stamp-precision=nano', '-w', file, 'ip proto 112'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`tcpdump on ${ifname} did not start: ${err}`)), 10_000);
-    proc.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (err.includes('listening on')) {
-        clearTimeout(timer);
-        resolve(proc);
-      }
-    });
-  });
-}
 
-function realtimeNs(): bigint {
-  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e3)) * 1000n;
-}
 
 async function waitFor<T>(what: string, fn: () => T | undefined, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -93,7 +74,7 @@ interface Round {
 
 async function round(lab: Lab, v: VrrpLab, d: LabDaemon, dir: string, n: number, addVip: boolean): Promise<Round> {
   const files = Array.from({ length: LINKS }, (_, l) => path.join(dir, `r${n}-b${l}.pcap`));
-  const caps = await Promise.all(files.map((f, l) => startCapture(lab, `b${l}`, f)));
+  const caps = await Promise.all(files.map((f, l) => startTcpdump(lab, 'n2', `b${l}`, f, 'ip proto 112', 16384)));
   await sleep(2500);
   fs.writeFileSync(d.config, config(addVip));
   const linesBefore = d.lines.length;

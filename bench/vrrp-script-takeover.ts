@@ -18,13 +18,12 @@
  *
  * Prints figures; asserts nothing. Env: BENCH_QUICK=1 (3 rounds), BENCH_ROUNDS (default 8).
  */
-import { type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Lab, removeStaleLabs } from '../core/lab/netns';
 import { VrrpLab, type LabDaemon } from '../core/lab/vrrp-lab';
-import { envInt, fmt, QUICK, readPcapAdverts, sleep, summarize, table, vrrpTimes } from './vrrp-common';
+import { envInt, fmt, QUICK, readPcapAdverts, sleep, startTcpdump, summarize, table, vrrpTimes } from './vrrp-common';
 
 const VIP = '10.98.0.99';
 const HOSTS = [
@@ -69,22 +68,6 @@ function garps(file: string, ip: string): bigint[] {
   return out;
 }
 
-function startCapture(lab: Lab, file: string): Promise<ChildProcess> {
-  const proc = lab.spawn('client', ['tcpdump', '-i', 'eth0', '-n', '-U', '-Z', 'root', '-s', '96', '--immediate-mode', '--time-stamp-precision=nano', '-w', file, 'ip proto 112 or arp'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`tcpdump did not start: ${err}`)), 10_000);
-    proc.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (err.includes('listening on')) {
-        clearTimeout(timer);
-        resolve(proc);
-      }
-    });
-  });
-}
 
 /** the realtime (ms) of a log line: alived's lines start with an ISO time */
 function lineTimeMs(line: string): number {
@@ -126,7 +109,7 @@ async function main(): Promise<void> {
       const d2: LabDaemon = v.startAlived('n2', conf(100, undefined));
       await v.waitLine(d2, /Entering BACKUP STATE/, 10_000);
       const file = path.join(dir, `r${r}.pcap`);
-      const cap = await startCapture(lab, file);
+      const cap = await startTcpdump(lab, 'client', 'eth0', file, 'ip proto 112 or arp');
       // the flag goes at a random point of the script's and the adverts' cycles
       await sleep(2000 + Math.floor(Math.random() * 1000));
       const lines1 = d1.lines.length;

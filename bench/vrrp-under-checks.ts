@@ -46,7 +46,9 @@ import {
   QUICK,
   readPcapAdverts,
   readStat,
+  realtimeNs,
   sleep,
+  startTcpdump,
   table,
   verdict,
   vrrpConfig,
@@ -120,10 +122,6 @@ interface Result {
 
 // --- helpers -------------------------------------------------------------------------
 
-/** Realtime in ns, to compare with tcpdump's stamps (only differences within a run matter). */
-function realtimeNs(): bigint {
-  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e3)) * 1000n;
-}
 
 function flushVips(lab: Lab, host: string): void {
   const h = lab.host(host);
@@ -167,30 +165,7 @@ class Capture {
   ) {}
 
   static async start(lab: Lab, host: string, file: string): Promise<Capture> {
-    const proc = lab.spawn(host, ['tcpdump', '-i', 'eth0', '-n', '-U', '-Z', 'root', '-s', '96', '-B', '8192', '--immediate-mode', '--time-stamp-precision=nano', '-w', file, 'ip proto 112'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    try {
-      await new Promise<void>((resolve, reject) => {
-        let err = '';
-        const timer = setTimeout(() => reject(new Error(`tcpdump did not start within 10 s: ${err}`)), 10_000);
-        proc.stderr!.on('data', (d: Buffer) => {
-          err += d.toString();
-          if (err.includes('listening on')) {
-            clearTimeout(timer);
-            resolve();
-          }
-        });
-        proc.once('exit', (code) => {
-          clearTimeout(timer);
-          reject(new Error(`tcpdump exited (${code}): ${err}`));
-        });
-      });
-    } catch (err) {
-      killProc(proc);
-      throw err;
-    }
-    return new Capture(proc, file);
+    return new Capture(await startTcpdump(lab, host, 'eth0', file, 'ip proto 112'), file);
   }
 
   async stop(): Promise<CapturedAdvert[]> {
