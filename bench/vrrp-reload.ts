@@ -81,9 +81,8 @@ async function round(lab: Lab, v: VrrpLab, d: LabDaemon, dir: string, n: number,
   const t0 = realtimeNs();
   const h0 = process.hrtime.bigint();
   v.signal(d, 'SIGHUP');
-  const done = await waitFor('Reload complete', () => d.lines.slice(linesBefore).find((l) => /Reload complete/.test(l)), 30_000);
+  await waitFor('Reload complete', () => d.lines.slice(linesBefore).find((l) => /Reload complete/.test(l)), 30_000);
   const applyMs = Number(process.hrtime.bigint() - h0) / 1e6;
-  void done;
   const vr = d.lines.slice(linesBefore).map((l) => /VRRP reloaded in ([\d.]+) ms/.exec(l)).find((m) => m);
   const t1 = realtimeNs();
   await sleep(2500);
