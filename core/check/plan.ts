@@ -283,9 +283,11 @@ function planRealServer(
       timeout = undefined;
     }
     timeout ??= hasConnectTimeout ? connectTimeout : (num(vsTimeouts.delayLoop) ?? delayLoop);
+    // check_api.c queue_checker(): a checker connects to the real server as written,
+    // before validate_check_config() moves a DR/TUN server to the service's port
     const target: Endpoint = {
       address: c.connectIp?.address ?? rs.address,
-      port: num(c.connectPort) ?? port,
+      port: num(c.connectPort) ?? (rs.port || port),
       ...(protocol ? { protocol } : {}),
     };
     plans.push({

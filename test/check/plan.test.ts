@@ -130,3 +130,26 @@ virtual_server fwmark 7 {
   // a DR real server of a fwmark service has no port
   assert.deepEqual(fw!.realServers.map((r) => r.name), ['[10.0.0.4]:none:0']);
 });
+
+test('a DR real server written with its own port is checked on that port (check_api.c queue_checker) and named by the service\'s', async () => {
+  const p = await plan(`virtual_server 10.0.0.1 80 {
+  lvs_sched rr
+  lvs_method DR
+  protocol TCP
+  real_server 10.0.0.2 81 {
+    TCP_CHECK {}
+    TCP_CHECK {
+      connect_port 82
+    }
+  }
+  real_server 10.0.0.3 {
+    TCP_CHECK {}
+  }
+}
+`);
+  const [a, b] = p.virtualServers[0]!.realServers;
+  assert.equal(a!.name, '[10.0.0.2]:tcp:80');
+  assert.deepEqual(a!.checkers.map((c) => c.target.port), [81, 82]);
+  // without a port: the service's, for the server and its check
+  assert.deepEqual([b!.name, b!.checkers[0]!.target.port], ['[10.0.0.3]:tcp:80', 80]);
+});

@@ -5,19 +5,24 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Lab } from '../../core/lab/netns';
 import { VrrpLab, type LabDaemon } from '../../core/lab/vrrp-lab';
-import { destinations, ipvsadm, startHttpServer, until } from './lab-net';
+import { destinations, ipvsadm, startHttpServer, stopProcess, until } from './lab-net';
 
 /**
  * The reconciler's other inputs against the VM's kernel, one director and
  * two real servers: lvs_flush at start, a virtual_server_group (one kernel
  * service per address), MISC_CHECK's misc_dynamic weights, and ha_suspend
  * (the pool is in the kernel only while this node is MASTER of the instance that holds
- * the address; a track_file moves the instance in and out of FAULT).
+ * the address; a track_file moves the instance in and out of FAULT), alpha
+ * (a real server is down until its first successful check; a DR real server
+ * written with another port is programmed on the service's port while its
+ * check connects to the port written), and sorry_server_inhibit.
  */
 
 const VIP = '10.97.0.100';
 const VIP2 = '10.97.0.101';
 const SOLO = '10.97.0.102';
+const ALPHA = '10.97.0.103';
+const SORRY = '10.97.0.104';
 
 let lab: Lab;
 let vl: VrrpLab;
@@ -44,6 +49,8 @@ before(async () => {
   ipvsadm(ns, '-A', '-t', '10.97.0.200:443', '-s', 'rr');
   fs.writeFileSync(path.join(dir, 'weight'), '5\n');
   fs.writeFileSync(path.join(dir, 'fault'), '0\n');
+  fs.writeFileSync(path.join(dir, 'up'), '');
+  fs.writeFileSync(path.join(dir, 'up.sh'), `#!/bin/sh\ntest -e ${dir}/up\n`, { mode: 0o755 });
   // misc_dynamic: the exit status is the weight + 2
   fs.writeFileSync(path.join(dir, 'dyn.sh'), `#!/bin/sh\nexit $(( $(cat ${dir}/weight) + 2 ))\n`, { mode: 0o755 });
   const conf = `global_defs {
@@ -107,6 +114,37 @@ virtual_server ${SOLO} 80 {
     }
   }
 }
+virtual_server ${ALPHA} 80 {
+  protocol TCP
+  lvs_sched rr
+  lvs_method DR
+  delay_loop 1
+  alpha
+  real_server 10.97.0.11 80 {
+    TCP_CHECK {
+      connect_timeout 1
+    }
+  }
+  real_server 10.97.0.12 81 {
+    TCP_CHECK {
+      connect_timeout 1
+    }
+  }
+}
+virtual_server ${SORRY} 80 {
+  protocol TCP
+  lvs_sched rr
+  lvs_method NAT
+  delay_loop 1
+  quorum 1
+  sorry_server 10.97.0.12 80
+  sorry_server_inhibit
+  real_server 10.97.0.11 8081 {
+    MISC_CHECK {
+      misc_path ${dir}/up.sh
+    }
+  }
+}
 `;
   d = vl.startAlived('dir', conf, ['-D']);
 });
@@ -152,4 +190,33 @@ test('ha_suspend: the pool is in the kernel only while this node is MASTER of th
   assert.equal(destinations(ns, `${VIP}:80`).length, 2, 'a virtual server without ha_suspend stays');
   fs.writeFileSync(path.join(dir, 'fault'), '0\n');
   await waitFor('the service back', () => destinations(ns, `${SOLO}:80`).length === 2, 15_000);
+});
+
+test('alpha: a real server is down until its first successful check; a DR server written on port 81 is checked on 81 and programmed on 80', async () => {
+  assert.ok(
+    d.lines.some((l) => l.includes('keepalived programs 80 (its checks still connect to 81)')),
+    'the port conflict is reported with the line',
+  );
+  await waitFor('the alpha service with rs1', () => destinations(ns, `${ALPHA}:80`).includes('10.97.0.11:80 1'), 30_000);
+  // nothing listens on rs2:81: its checks fail, and alpha kept it out from the start
+  const t0 = Date.now();
+  while (Date.now() - t0 < 3000) {
+    assert.deepEqual(destinations(ns, `${ALPHA}:80`), ['10.97.0.11:80 1'], 'rs2 never entered the table');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const listener = await startHttpServer(lab, 'rs2', 'rs2-81', 81);
+  try {
+    await waitFor('rs2 after its first successful check on port 81', () => destinations(ns, `${ALPHA}:80`).includes('10.97.0.12:80 1'), 15_000);
+  } finally {
+    await stopProcess(listener);
+  }
+  await waitFor('rs2 out again', () => !destinations(ns, `${ALPHA}:80`).some((x) => x.startsWith('10.97.0.12:')), 15_000);
+});
+
+test('sorry_server_inhibit: the sorry server waits at weight 0 while the quorum holds, serves at weight 1 when it is lost, and goes back to 0', async () => {
+  await waitFor('the pool with the inhibited sorry server', () => destinations(ns, `${SORRY}:80`).join() === '10.97.0.11:8081 1,10.97.0.12:80 0', 30_000);
+  fs.rmSync(path.join(dir, 'up'));
+  await waitFor('the sorry server serving', () => destinations(ns, `${SORRY}:80`).join() === '10.97.0.12:80 1', 15_000);
+  fs.writeFileSync(path.join(dir, 'up'), '');
+  await waitFor('the quorum back', () => destinations(ns, `${SORRY}:80`).join() === '10.97.0.11:8081 1,10.97.0.12:80 0', 15_000);
 });

@@ -468,7 +468,7 @@ function checkVirtualServer(vs: VirtualServer, ctx: CheckCtx, stmt: Stmt): void 
           rs.pos,
           key.port === 0
             ? `real_server ${rsDesc} uses ${method} and virtual_server ${describe} has no port; keepalived clears the real server's port`
-            : `real_server ${rsDesc} uses ${method}, so its port must be the virtual server's (${key.port}); keepalived uses ${key.port}`,
+            : `real_server ${rsDesc} uses ${method}, so its port must be the virtual server's (${key.port}); keepalived programs ${key.port} (its checks still connect to ${rs.port})`,
         );
       }
     }
