@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { VrrpLab, type LabDaemon } from '../../core/lab/vrrp-lab';
 import { Lab } from '../../core/lab/netns';
-import { destinations, ipIn, ipvsadm, requests, startHttpServer, stopProcess, sysctl, until } from './lab-net';
+import { destinations, holdConnection, ipIn, ipvsadm, requests, startHttpServer, stopProcess, sysctl, until } from './lab-net';
 
 /**
  * alived as an LVS-NAT director, inside the VM: a client namespace, the
@@ -169,10 +169,13 @@ test('an inhibit_on_failure real server that dies stays in the table at weight 0
   await vl.waitLine(daemon, /Gained quorum/, 5000);
 });
 
-test('a reload that changes one line sends one request; the service is not re-created (its counters go on)', async () => {
+test('a reload that changes one line sends one request; the service is not re-created: its counters go on and an established connection survives', async () => {
   const conns = (): number => Number(new RegExp(`TCP {2}${VIP.replace(/\./g, '\\.')}:80 +(\\d+) `).exec(ipvsadm(dirNs, '-Ln', '--stats'))![1]);
   const c0 = conns();
   assert.ok(c0 >= 60);
+  // a connection whose real server left the table would be dropped at its next packet
+  sysctl(lab, 'dir', 'net.ipv4.vs.expire_nodest_conn=1');
+  const held = await holdConnection(lab, 'client', VIP, 80);
   conf = config(4);
   fs.writeFileSync(daemon.config, conf);
   const mark = daemon.lines.length;
@@ -187,6 +190,7 @@ test('a reload that changes one line sends one request; the service is not re-cr
     synced.join('\n'),
   );
   assert.ok(conns() >= c0, 'the counters of the service survived the reload');
+  assert.match(await held.finish(), /^reply "HTTP\/1\.1 200 OK[^]*(rs1|rs2|rs3)"$/, 'the connection opened before the reload is answered after it');
 });
 
 test('a crashed run leaves its table; the next start adopts it without duplicates, and SIGTERM leaves the table as it was before alived started', async () => {

@@ -50,6 +50,43 @@ export function startHttpServer(lab: Lab, host: string, name: string, port: numb
   });
 }
 
+const HOLD = `
+const net = require('node:net');
+const [host, port] = process.argv.slice(1);
+const s = net.connect(Number(port), host, () => {
+  // the request line and a header now, the end of the headers when told to
+  s.write('GET / HTTP/1.1\\r\\nHost: hold\\r\\n');
+  console.log('connected ' + s.localPort);
+});
+let reply = '';
+s.on('data', (d) => (reply += d));
+s.on('end', () => { console.log('reply ' + JSON.stringify(reply)); process.exit(0); });
+s.on('error', (e) => { console.log('error ' + e.code); process.exit(1); });
+process.stdin.once('data', () => s.write('\\r\\n'));
+`;
+
+/**
+ * An HTTP request held open across something the test does: connects from
+ * `host`, sends half a request, and finishes it when `finish()` is called,
+ * resolving with what the server answered (or the socket's error).
+ */
+export async function holdConnection(lab: Lab, host: string, address: string, port: number): Promise<{ finish(): Promise<string> }> {
+  const p = lab.spawn(host, [process.execPath, '-e', HOLD, address, String(port)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((r) => p.once('exit', () => r()));
+  await until('the held connection', () => out.includes('connected') || p.exitCode !== null, 15_000);
+  if (!out.includes('connected')) throw new Error(`the held connection failed: ${out.trim()}`);
+  return {
+    async finish(): Promise<string> {
+      p.stdin!.write('go\n');
+      const done = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 15_000))]);
+      if (!done) await stopProcess(p);
+      return done ? out.trim().split('\n').pop()! : 'no answer within 15 s';
+    },
+  };
+}
+
 /** Stops a process the lab started (its whole group), and waits for it. */
 export async function stopProcess(p: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
   if (p.exitCode !== null || p.signalCode !== null) return;
