@@ -7,6 +7,7 @@ import { formatDiagnostic, type Diagnostic } from '../config/diagnostics';
 import { dumpTree } from '../config/dump';
 import { ConfigInvalidError, Daemon } from '../daemon/daemon';
 import { formatData, formatStats } from '../vrrp/stats';
+import { formatIpvsStats } from '../ipvs/stats';
 import { acquirePidFile } from '../daemon/pid-file';
 import { isAlivedError } from '../errors';
 import { createLogger, fileSink, streamSink, syslogSink, type LogSink, type Logger } from '../log/logger';
@@ -111,9 +112,9 @@ async function runDaemon(file: string, o: CliOptions): Promise<number> {
     // keepalived's dumps: SIGUSR1 the state of every instance, SIGUSR2 the counters
     const dump = (kind: 'data' | 'stats'): void => {
       const file = `/tmp/alived${o.instance ? `_${o.instance}` : ''}.${kind}`;
-      daemon
-        .vrrpStatus()
-        .then((s) => fs.promises.writeFile(file, kind === 'data' ? formatData(s) : formatStats(s)))
+      Promise.all([daemon.vrrpStatus(), kind === 'stats' ? daemon.ipvsStatus() : undefined])
+        // with virtual servers, the stats file goes on with the IPVS counters
+        .then(([s, ipvs]) => fs.promises.writeFile(file, kind === 'data' ? formatData(s) : formatStats(s) + (ipvs ? formatIpvsStats(ipvs) : '')))
         .then(
           () => log.info({ file }, `wrote ${file}`),
           (err: Error) => log.error({ err, file }, `writing ${file}: ${err.message}`),

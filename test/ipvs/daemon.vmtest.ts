@@ -86,7 +86,7 @@ function table(): string[] {
 }
 
 async function startDaemon(): Promise<LabDaemon> {
-  const d = vl.startAlived('dir', conf, ['-D']);
+  const d = vl.startAlived('dir', conf, ['-D', '--instance', 'lvsnat']);
   await vl.waitLine(d, /IPVS synced: 1 services added, 3 real servers added|Adopting IPVS service/, 60_000);
   return d;
 }
@@ -140,6 +140,28 @@ test('traffic to the virtual address reaches the real servers in the scheduler\'
   assert.deepEqual(r, { counts: { rs1: 10, rs2: 20, rs3: 30 }, errors: 0 });
   // the kernel folds its per-CPU counters into what it reports every 2 s
   await until('the kernel to count 60 connections', () => new RegExp(`TCP {2}${VIP.replace(/\./g, '\\.')}:80 +60 `).test(ipvsadm(dirNs, '-Ln', '--stats')), 10_000, 250);
+});
+
+test('SIGUSR2: the stats file has the kernel\'s counters of the service and of each real server', async () => {
+  const file = '/tmp/alived_lvsnat.stats';
+  fs.rmSync(file, { force: true });
+  const mark = daemon.lines.length;
+  process.kill(daemon.proc.pid!, 'SIGUSR2');
+  await until('the stats file', () => daemon.lines.slice(mark).some((l) => l.includes(`wrote ${file}`)), 10_000);
+  const text = fs.readFileSync(file, 'utf8');
+  const at = text.indexOf(`Virtual Server: TCP ${SERVICE}`);
+  assert.ok(at >= 0, text);
+  const part = text.slice(at);
+  assert.match(part, /^ {2}Scheduler: wrr$/m);
+  assert.match(part, /^ {2}Connections: 60$/m);
+  // each real server: its weight and its share of the 60 connections (wrr 1:2:3)
+  for (const [rs, weight, conns] of [['10.99.0.11', 1, 10], ['10.99.0.12', 2, 20], ['10.99.0.13', 3, 30]] as const) {
+    const block = part.slice(part.indexOf(`  Real Server: ${rs}:8080`)).split('\n  Real Server')[0]!;
+    assert.match(block, new RegExp(`Weight: ${weight}\n`), block);
+    assert.match(block, new RegExp(`^ {4}Connections: ${conns}$`, 'm'), block);
+    assert.match(block, /^ {4}Packets In: [1-9]\d*$/m, block);
+  }
+  fs.rmSync(file, { force: true });
 });
 
 test(`a real server that dies leaves the table within delay_loop + retries (${DOWN_BOUND_S} s), and comes back when it recovers`, async () => {
