@@ -58,6 +58,7 @@ export const ERROR_CODES = {
   ALIVED_NOTIFY_FAILED: 'a notification failed for good (the server refused it in a way a retry cannot change), or a notifier broke its contract (create(), accepts() or close() threw)',
   ALIVED_NOTIFY_EXPIRED: 'a notification was given up: not delivered within its max_age, left without an outbox at stop, or its notifier was removed by a reload (the message names the event)',
   ALIVED_NOTIFY_OUTBOX: 'the notify outbox under --state-dir cannot be created, written or read; notifications are kept in memory only',
+  ALIVED_NOTIFY_OUTBOX_LOCKED: 'another live alived uses the same notify outbox (--state-dir): this one does not start (the message names the directory and the pid)',
   ALIVED_NOTIFY_SECRET: 'an SMTP password or webhook secret cannot be read from its file or environment variable (its value is never logged)',
   // trackers
   ALIVED_TRACKER_FAILED: "a tracker broke its contract (create(), start() or stop() threw, stop() hung, or it reported something that is not a state); it counts as down",

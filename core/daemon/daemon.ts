@@ -127,6 +127,9 @@ export class Daemon {
     const log = this.options.log;
     log.notice({ version: ALIVED_VERSION, config: this.options.configFile }, `Starting alived v${ALIVED_VERSION}`);
     logDiagnostics(log, this.current.diagnostics);
+    // the outbox first: another live alived using the same --state-dir stops this one here (ALIVED_NOTIFY_OUTBOX_LOCKED)
+    this.notifications = new NotifyPipeline({ log: log.child({ subsystem: 'notify' }), stateDir: this.options.stateDir, hooks: this.host.hooks });
+    this.notifications.open();
     await this.host.hooks.configLoaded.promise(this.model);
     log.info({ plugins: this.host.plugins.map((p) => p.name) }, 'Configuration loaded');
     // keepalived runs startup_script before its VRRP and checker processes start, and waits for it (up to its timeout)
@@ -134,7 +137,6 @@ export class Daemon {
     // the FIFOs open (and their scripts start) before anything can be notified
     this.notifier = new ScriptNotifier({ log: log.child({ subsystem: 'notify' }) });
     await this.notifier.start(this.model);
-    this.notifications = new NotifyPipeline({ log: log.child({ subsystem: 'notify' }), stateDir: this.options.stateDir, hooks: this.host.hooks });
     this.setNotifiers();
     this.tapFifoHooks();
     if (this.options.checks !== false) {

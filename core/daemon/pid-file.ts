@@ -1,15 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AlivedError } from '../errors';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+import { processExists as alive } from '../notify/outbox-lock';
 
 /**
  * Writes this process's pid, refusing when another live alived holds the

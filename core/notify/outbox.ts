@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isAlivedError } from '../errors';
 import type { Logger } from '../log/logger';
 import type { NotifyEvent } from '../plugin/events';
+import { acquireOutboxLock, type AcquiredLock } from './outbox-lock';
 
 /**
  * The on-disk outbox of the notifier pipeline: one file per accepted event
@@ -11,6 +13,10 @@ import type { NotifyEvent } from '../plugin/events';
  * is there when alived starts was accepted before a crash or a stop and is
  * delivered then. The sequence number is reserved on disk in blocks, so that
  * it keeps increasing across restarts without a write per event.
+ *
+ * One daemon at a time: open() takes `<state-dir>/notify/lock`
+ * (outbox-lock.ts) and throws ALIVED_NOTIFY_OUTBOX_LOCKED when another live
+ * alived holds it; close() gives it back.
  */
 
 export interface OutboxEntry {
@@ -36,6 +42,7 @@ export class Outbox {
   /** false when the directory could not be made: the pipeline goes on in memory */
   private usable: boolean;
   private saidBroken = false;
+  private lock: AcquiredLock | undefined;
 
   constructor(opts: { stateDir: string | undefined; log: Logger }) {
     this.dir = opts.stateDir ? path.join(opts.stateDir, 'notify') : undefined;
@@ -47,15 +54,33 @@ export class Outbox {
     return this.usable;
   }
 
-  /** Creates the directory, reads the sequence and every entry left; never throws. */
+  /**
+   * Creates the directory, takes its lock, reads the sequence and every
+   * entry left. Throws only ALIVED_NOTIFY_OUTBOX_LOCKED (another live alived
+   * uses the directory); any other trouble leaves the outbox in memory.
+   */
   open(): OutboxEntry[] {
     if (!this.dir) return [];
     const entries: OutboxEntry[] = [];
     try {
       fs.mkdirSync(path.join(this.dir, 'outbox'), { recursive: true, mode: 0o700 });
     } catch (err) {
+      this.usable = false;
       this.broken(err, `cannot create the notify outbox ${this.dir}`);
       return [];
+    }
+    try {
+      this.lock = acquireOutboxLock(this.dir);
+    } catch (err) {
+      // without the lock the directory may be another daemon's: nothing is written there
+      this.usable = false;
+      if (isAlivedError(err, 'ALIVED_NOTIFY_OUTBOX_LOCKED')) throw err;
+      this.broken(err, `cannot take the lock of the notify outbox ${this.dir}`);
+      return [];
+    }
+    const from = this.lock.tookOverFrom;
+    if (from) {
+      this.log.warn({ outbox: this.dir, pid: from.pid }, `notify outbox ${this.dir}: took over the lock left by pid ${from.pid}, which is not running any more`);
     }
     try {
       const n = Number(fs.readFileSync(path.join(this.dir, 'sequence'), 'utf8').trim());
@@ -141,6 +166,12 @@ export class Outbox {
     } catch (err) {
       this.broken(err, `cannot remove ${this.fileOf(e)}`);
     }
+  }
+
+  /** Gives the directory's lock back (at stop, once nothing more is written). */
+  close(): void {
+    this.lock?.release();
+    this.lock = undefined;
   }
 
   private fileOf(e: OutboxEntry): string {

@@ -181,7 +181,11 @@ export class NotifyPipeline {
     this.now = opts.now ?? Date.now;
   }
 
-  /** Reads the outbox: what it holds is delivered once setSinks() names its notifiers. */
+  /**
+   * Reads the outbox: what it holds is delivered once setSinks() names its
+   * notifiers. Throws ALIVED_NOTIFY_OUTBOX_LOCKED when another live alived
+   * uses the same state directory.
+   */
   open(): void {
     if (this.opened) return;
     this.opened = true;
@@ -615,6 +619,8 @@ export class NotifyPipeline {
       }
     }
     await Promise.all([...this.sinks.values()].map((s) => closeNotifier(s.spec, s.log)));
+    // the outbox is complete on disk: the next daemon may take it
+    this.outbox.close();
   }
 }
 
