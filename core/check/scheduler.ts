@@ -1,8 +1,7 @@
 import type { Level, Logger } from '../log/logger';
-import type { CheckResultEvent, Endpoint, QuorumChangeEvent, RealServerChangeEvent } from '../plugin/events';
+import type { CheckAlertEvent, CheckResultEvent, Endpoint, NotifyEvent, QuorumChangeEvent, RealServerChangeEvent } from '../plugin/events';
 import type { AlivedHooks } from '../plugin/hooks';
 import type { Checker, CheckResult } from '../plugin/types';
-import type { ScriptToRun } from '../script/launcher';
 import type { CheckClock, CheckTimer } from './clock';
 import { formatSeconds } from './format';
 import { checkerMatchKey, type CheckerPlan, type CheckPlan } from './plan';
@@ -17,15 +16,19 @@ import { checkResultShape } from './tester';
  * does (check_api.c, ipwrapper.c, the checkers' epilogs): retries after
  * delay_before_retry, alpha, warmup, several checkers per real server,
  * misc_dynamic weights, quorum with hysteresis, sorry server,
- * inhibit_on_failure, omega, notify and quorum scripts, and the state kept
- * across a reload.
+ * inhibit_on_failure, omega, the notifications of real servers and
+ * quorums, and the state kept across a reload.
  *
  * It also holds checkers to their contract: a check() that throws,
  * rejects, gives no valid result, does not settle after its timeout, or
  * blocks the event loop is a failed check, logged with the plugin's name.
  *
  * Time comes from a CheckClock, so every case is unit-tested without
- * sleeping. Effects go out through hooks, a script runner and callbacks.
+ * sleeping. Effects go out through hooks and callbacks: every notification
+ * keepalived's do_rs_notifies() / do_vs_notifies() and smtp_alert() give
+ * goes to `onNotify`, which the daemon publishes to the notifier pipeline
+ * (core/notify: the notify_up / notify_down / quorum_up / quorum_down
+ * scripts, the FIFO lines, mail, webhooks). The scheduler runs no script.
  */
 
 /** keepalived's BOOTSTRAP_DELAY: the first check of every checker waits this long plus its warmup */
@@ -38,49 +41,27 @@ export const DEFAULT_BLOCK_MS = 1000;
 export const STALL_MS = 1000;
 /** at most one stall warning per this many milliseconds */
 const STALL_LOG_INTERVAL_MS = 10_000;
-/** keepalived gives scripts run while stopping one second (system_call_script(..., TIMER_HZ, ...)) */
-export const STOP_SCRIPT_TIMEOUT_MS = 1000;
 /** how long one checker's close() may take at reload or stop */
 const CLOSE_TIMEOUT_MS = 2000;
 
-/** What runs notify scripts: core/script's ScriptLauncher, or a recorder in tests. */
-export interface NotifyScripts {
-  run(script: ScriptToRun, what: string, opts?: { timeoutMs?: number }): Promise<unknown>;
-  forgetUsers?(): void;
-}
-
 /**
- * An smtp_alert: what keepalived would mail (smtp_alert(SMTP_MSG_RS, ...),
- * SMTP_MSG_VS). The mail notifier turns it into a message.
+ * What the checks notify, in keepalived's order: a real server up or down
+ * (notify_up / notify_down and the `RS ...` FIFO line go with it), a quorum
+ * gained or lost (quorum_up / quorum_down, `VS ...`), and the smtp_alerts
+ * (`check-alert`: smtp_alert(SMTP_MSG_RS, ...), SMTP_MSG_VS, SMTP_MSG_RS_SHUT).
  */
-export interface CheckAlert {
-  readonly kind: 'real-server' | 'virtual-server';
-  /** `[10.0.0.1]:tcp:80` */
-  readonly virtualServer: string;
-  /** `[10.0.0.2]:tcp:80` (real-server alerts) */
-  readonly service?: string;
-  readonly realServer?: Endpoint;
-  /** the checker keyword whose result caused it */
-  readonly checker?: string;
-  readonly state: 'UP' | 'DOWN';
-  /** keepalived's text: `=> CHECK failed on service <=`, `=> Lost quorum 2-0=2 > 1 <=` */
-  readonly message: string;
-  readonly time: number;
-}
+export type CheckNotifyEvent = Extract<NotifyEvent, { type: 'real-server' | 'quorum' | 'check-alert' }>;
 
 export interface CheckSchedulerOptions {
   readonly clock: CheckClock;
   readonly log: Logger;
-  readonly scripts: NotifyScripts;
   /** whether pools reach the kernel; false (no IPVS): service lines say the pool is not programmed */
   readonly programmed?: boolean;
   readonly bootstrapDelayMs?: number;
   readonly graceMs?: number;
   readonly blockMs?: number;
-  /** timeout of notify scripts while running (stopping uses keepalived's 1 s) */
-  readonly scriptTimeoutMs?: number;
-  /** an smtp_alert is due */
-  readonly onAlert?: (alert: CheckAlert) => void;
+  /** a notification is due: the daemon publishes it to the notifier pipeline */
+  readonly onNotify?: (event: CheckNotifyEvent) => void;
   /** a virtual server's pool changed (coalesced: once per change burst) */
   readonly onPoolChange?: (pool: VirtualServerPool) => void;
 }
@@ -407,7 +388,6 @@ export class CheckScheduler {
       this.cancel(run, 'reload');
     }
     this.plan = plan;
-    this.opts.scripts.forgetUsers?.();
     const newVss = plan.virtualServers.map((p) => new VirtualServerState(p));
     const newRuns = this.buildRuns(newVss);
     this.vss = newVss;
@@ -520,9 +500,10 @@ export class CheckScheduler {
 
   /**
    * SIGTERM: checks stop, checkers close, and the services are shut down as
-   * keepalived's clear_services() does: with omega, notify_down of every
-   * alive real server and quorum_down of every virtual server run (1 s
-   * each at most).
+   * keepalived's clear_services() does: with omega, every alive real server
+   * and every virtual server is notified down, marked `stopping` (their
+   * notify_down and quorum_down get keepalived's 1 s; the notifier runs
+   * them, and the daemon stops it after this).
    */
   async stop(): Promise<void> {
     if (this.stopped) return;
@@ -530,10 +511,8 @@ export class CheckScheduler {
     for (const run of this.runs) this.cancel(run, 'stop');
     this.queue.clear();
     await this.closeCheckers(this.runs);
-    const scripts: Promise<unknown>[] = [];
-    for (const vs of this.vss) this.clearServiceVs(vs, true, scripts);
+    for (const vs of this.vss) this.clearServiceVs(vs, true);
     this.flushPools();
-    await Promise.all(scripts);
   }
 
   private cancel(run: CheckerRun, why: 'reload' | 'stop'): void {
@@ -871,7 +850,7 @@ export class CheckScheduler {
   }
 
   /** clear_service_rs(): a real server leaves (reload) or alived stops */
-  private clearServiceRs(vs: VirtualServerState, rs: RealServerState, stopping: boolean, scripts?: Promise<unknown>[]): void {
+  private clearServiceRs(vs: VirtualServerState, rs: RealServerState, stopping: boolean): void {
     const inhibited = rs.plan.inhibit && !rs.alive ? '(inhibited) ' : '';
     const inPool = (rs.alive && vs.realServersServe) || rs.plan.inhibit;
     if (stopping || inPool) this.log.info({ service: rs.plan.name, vs: vs.plan.name }, `${stopping ? 'Shutting down' : 'Removing'} ${inhibited}service ${rs.plan.name} from VS ${vs.plan.name}${this.suffix}`);
@@ -879,24 +858,22 @@ export class CheckScheduler {
     rs.alive = false;
     // without omega, nothing is said at shutdown
     if (stopping && !vs.plan.omega) return;
-    const p = this.rsNotifies(vs, rs, stopping ? 'shutdown' : 'removed from the config', stopping);
-    if (p && scripts) scripts.push(p);
+    this.rsNotifies(vs, rs, stopping ? 'shutdown' : 'removed from the config', stopping);
     if (rs.plan.smtpAlert) {
       this.alert({ kind: 'real-server', virtualServer: vs.plan.name, service: rs.plan.name, realServer: rs.plan.endpoint, state: 'DOWN', message: stopping ? '=> Shutting down <=' : '=> Removing <=', time: this.clock.epochNow() });
     }
   }
 
   /** clear_service_vs(): every real server leaves, then the quorum goes */
-  private clearServiceVs(vs: VirtualServerState, stopping: boolean, scripts?: Promise<unknown>[]): void {
+  private clearServiceVs(vs: VirtualServerState, stopping: boolean): void {
     if (vs.sorry) vs.sorry.alive = false;
-    for (const rs of vs.realServers) this.clearServiceRs(vs, rs, stopping, scripts);
+    for (const rs of vs.realServers) this.clearServiceRs(vs, rs, stopping);
     // update_vs_notifies()
     const threshold = vs.plan.quorum - vs.plan.hysteresis;
     const weightSum = vs.weighLive();
     if (stopping || (vs.quorumUp && (!weightSum || weightSum < threshold))) {
       vs.quorumUp = false;
-      const p = this.vsNotifies(vs, false, threshold, weightSum, stopping);
-      if (p && scripts) scripts.push(p);
+      this.vsNotifies(vs, false, threshold, weightSum, stopping);
     }
     this.dirtyPools.delete(vs);
     this.emitPool(vs.pool(true));
@@ -905,28 +882,36 @@ export class CheckScheduler {
   // -------------------------------------------------------------------------
   // notifications
 
-  /** do_rs_notifies(): notify_up / notify_down and the realServerChange hook */
-  private rsNotifies(vs: VirtualServerState, rs: RealServerState, reason: string, stopping: boolean): Promise<unknown> | undefined {
-    const up = rs.alive;
-    this.callHook('realServerChange', {
+  /**
+   * do_rs_notifies(): the realServerChange hook, and the notification that
+   * runs notify_up / notify_down and writes the `RS ...` FIFO line
+   */
+  private rsNotifies(vs: VirtualServerState, rs: RealServerState, reason: string, stopping: boolean): void {
+    const e: RealServerChangeEvent = {
       virtualServer: vs.plan.name,
       realServer: rs.plan.endpoint,
-      up,
+      up: rs.alive,
       weight: realWeight(rs.effectiveWeight),
       reason,
+      ...(stopping ? { stopping: true } : {}),
       time: this.clock.epochNow(),
-    });
-    const script = up ? rs.plan.notifyUp : rs.plan.notifyDown;
-    if (!script) return undefined;
-    return this.runScript(script, `${up ? 'notify_up' : 'notify_down'} for ${rs.plan.name} of VS ${vs.plan.name}`, stopping);
+    };
+    this.callHook('realServerChange', e);
+    this.notify({ type: 'real-server', ...e });
   }
 
-  /** do_vs_notifies(): quorum_up / quorum_down, the quorumChange hook, the VS smtp_alert */
-  private vsNotifies(vs: VirtualServerState, init: boolean, threshold: number, weightSum: number, stopping: boolean): Promise<unknown> | undefined {
-    if (stopping && !vs.plan.omega) return undefined;
+  /**
+   * do_vs_notifies(): the quorumChange hook, the notification that runs
+   * quorum_up / quorum_down and writes the `VS ...` FIFO line, then the VS
+   * smtp_alert
+   */
+  private vsNotifies(vs: VirtualServerState, init: boolean, threshold: number, weightSum: number, stopping: boolean): void {
+    if (stopping && !vs.plan.omega) return;
     const p = vs.plan;
     const up = vs.quorumUp;
-    this.callHook('quorumChange', { virtualServer: p.name, up, alive: weightSum, quorum: p.quorum, time: this.clock.epochNow() });
+    const e: QuorumChangeEvent = { virtualServer: p.name, up, alive: weightSum, quorum: p.quorum, ...(stopping ? { stopping: true } : {}), time: this.clock.epochNow() };
+    this.callHook('quorumChange', e);
+    this.notify({ type: 'quorum', ...e });
     if (p.smtpAlert) {
       const what = up ? (init ? 'Starting with quorum up' : 'Gained quorum') : init ? 'Starting with quorum down' : 'Lost quorum';
       this.alert({
@@ -937,9 +922,6 @@ export class CheckScheduler {
         time: this.clock.epochNow(),
       });
     }
-    const script = up ? p.quorumUp : p.quorumDown;
-    if (!script) return undefined;
-    return this.runScript(script, `${up ? 'quorum_up' : 'quorum_down'} of VS ${p.name}`, stopping);
   }
 
   /** the smtp_alert of a checker's epilog: on a change of the server, or on every checker change without no_checker_emails */
@@ -959,20 +941,16 @@ export class CheckScheduler {
     });
   }
 
-  private alert(a: CheckAlert): void {
-    try {
-      this.opts.onAlert?.(a);
-    } catch (err) {
-      this.log.error({ err }, 'smtp_alert handler threw; alert dropped');
-    }
+  private alert(a: CheckAlertEvent): void {
+    this.notify({ type: 'check-alert', ...a });
   }
 
-  private runScript(script: ScriptToRun, what: string, stopping: boolean): Promise<unknown> {
-    const timeoutMs = stopping ? STOP_SCRIPT_TIMEOUT_MS : this.opts.scriptTimeoutMs;
-    // the runner never rejects; a broken test double must not become an unhandled rejection either
-    return this.opts.scripts.run(script, what, timeoutMs !== undefined ? { timeoutMs } : {}).catch((err) => {
-      this.log.error({ code: 'ALIVED_SCRIPT_FAILED', err }, `Cannot run script for ${what}: ${errorText(err)}`);
-    });
+  private notify(e: CheckNotifyEvent): void {
+    try {
+      this.opts.onNotify?.(e);
+    } catch (err) {
+      this.log.error({ err, event: e.type }, 'notification handler threw; notification dropped');
+    }
   }
 
   private emitCheckResult(run: CheckerRun, ok: boolean, message: string, durationMs: number, time: number): void {

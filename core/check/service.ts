@@ -4,19 +4,20 @@ import type { Logger } from '../log/logger';
 import type { AlivedHooks } from '../plugin/hooks';
 import type { Registered } from '../plugin/host';
 import type { CheckerDefinition } from '../plugin/types';
-import { ScriptLauncher } from '../script/launcher';
 import { RealCheckClock, type CheckClock } from './clock';
 import { planChecks, type CheckPlan } from './plan';
 import type { VirtualServerPool } from './pool';
-import { CheckScheduler, type CheckAlert, type CheckSchedulerStatus } from './scheduler';
+import { CheckScheduler, type CheckNotifyEvent, type CheckSchedulerStatus } from './scheduler';
 
 /**
  * The health checks of a running daemon: plans them from the config and
- * the plugin host's checker definitions, runs them on real timers, runs
- * notify and quorum scripts, fires checkResult / realServerChange /
- * quorumChange through the plugin host's hooks, and keeps state across
- * reloads. Nothing starts before start(); stop() leaves no timer, socket or
- * child process behind.
+ * the plugin host's checker definitions, runs them on real timers, fires
+ * checkResult / realServerChange / quorumChange through the plugin host's
+ * hooks, hands every notification (real server and quorum changes,
+ * smtp_alerts) to `onNotify`, and keeps state across reloads. The daemon
+ * publishes those to the notifier pipeline, where notify_up / notify_down /
+ * quorum_up / quorum_down run (core/notify/script-notifier.ts). Nothing
+ * starts before start(); stop() leaves no timer or socket behind.
  */
 
 /** what the service needs of a plugin host (the daemon's PluginHost) */
@@ -31,16 +32,14 @@ export interface CheckServiceOptions {
   readonly clock?: CheckClock;
   /** the file whose presence says IPVS is in the kernel; default /proc/net/ip_vs */
   readonly ipvsProcFile?: string;
-  /** timeout of notify_up/notify_down/quorum_up/quorum_down scripts; default 60 s */
-  readonly scriptTimeoutMs?: number;
   /** keepalived's 1 s before the first checks; tests shorten it */
   readonly bootstrapDelayMs?: number;
   /** how long a check may still settle after its timeout; default 1 s */
   readonly graceMs?: number;
   /** a check() that holds the event loop this long is failed; default 1 s */
   readonly blockMs?: number;
-  /** an smtp_alert is due (the mail notifier takes it) */
-  readonly onAlert?: (alert: CheckAlert) => void;
+  /** a notification is due: a real server or a quorum changed, an smtp_alert (the daemon publishes it to the notifier pipeline) */
+  readonly onNotify?: (event: CheckNotifyEvent) => void;
   /** a virtual server's pool changed (the IPVS reconciler takes it) */
   readonly onPoolChange?: (pool: VirtualServerPool) => void;
   /** the IPVS reconciler programs the pools into the kernel (core/ipvs) */
@@ -52,18 +51,14 @@ export interface CheckServiceOptions {
 export interface CheckServiceStatus extends CheckSchedulerStatus {
   readonly running: boolean;
   readonly ipvs: { readonly available: boolean; readonly programmed: boolean };
-  readonly scripts: { readonly started: number; readonly failed: number; readonly running: number };
 }
 
 export const IPVS_PROC_FILE = '/proc/net/ip_vs';
 
 export class CheckService {
   private readonly log: Logger;
-  private readonly launcher: ScriptLauncher;
   private readonly scheduler: CheckScheduler;
   private plan: CheckPlan | undefined;
-  /** global_defs enable_script_security of the current config: notify_up/down and quorum scripts are refused when unsafe */
-  private scriptSecurity = false;
   private started = false;
   private stopping: Promise<void> | undefined;
   private saidNotProgrammed = false;
@@ -72,18 +67,15 @@ export class CheckService {
   constructor(private readonly opts: CheckServiceOptions) {
     this.log = opts.log.child({ subsystem: 'check' });
     this.ipvsAvailable = fs.existsSync(opts.ipvsProcFile ?? IPVS_PROC_FILE);
-    this.launcher = new ScriptLauncher({ log: this.log, scriptUser: () => this.plan?.scriptUser, scriptSecurity: () => this.scriptSecurity, timeoutMs: opts.scriptTimeoutMs });
     this.scheduler = new CheckScheduler({
       clock: opts.clock ?? new RealCheckClock(),
       log: this.log,
-      scripts: this.launcher,
       // with IPVS the reconciler programs the pools; without, the lines about them say so
       programmed: opts.programsPools === true,
       bootstrapDelayMs: opts.bootstrapDelayMs,
       graceMs: opts.graceMs,
       blockMs: opts.blockMs,
-      scriptTimeoutMs: opts.scriptTimeoutMs,
-      onAlert: opts.onAlert,
+      onNotify: opts.onNotify,
       onPoolChange: opts.onPoolChange,
     });
   }
@@ -97,7 +89,6 @@ export class CheckService {
     if (this.started) throw new Error('CheckService.start() called twice; use reload()');
     this.started = true;
     this.plan = planChecks(model, host.checkers);
-    this.scriptSecurity = model.globalDefs?.enableScriptSecurity === true;
     this.sayNotProgrammed();
     this.scheduler.setHooks(host.hooks);
     this.scheduler.start(this.plan);
@@ -113,21 +104,20 @@ export class CheckService {
     if (!this.started) return this.start(model, host);
     if (this.stopping) return;
     this.plan = planChecks(model, host.checkers);
-    this.scriptSecurity = model.globalDefs?.enableScriptSecurity === true;
     this.sayNotProgrammed();
     this.scheduler.setHooks(host.hooks);
     await this.scheduler.reload(this.plan);
   }
 
-  /** Stops every check, closes the checkers, runs the omega scripts, kills what scripts are left. */
+  /**
+   * Stops every check and closes the checkers; with omega, the last
+   * notifications (real servers and quorums down, marked `stopping`) go to
+   * onNotify: stop the notifiers after this, so that they run.
+   */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       if (!this.started) return;
-      // keepalived's script_killall() at termination, before clear_services() runs the omega scripts
-      this.launcher.killRunning();
       await this.scheduler.stop();
-      this.launcher.close();
-      await this.launcher.idle();
     })();
     return this.stopping;
   }
@@ -136,7 +126,6 @@ export class CheckService {
     return {
       running: this.started && !this.stopping,
       ipvs: { available: this.ipvsAvailable, programmed: this.opts.programsPools === true },
-      scripts: this.launcher.counts(),
       ...this.scheduler.status(),
     };
   }

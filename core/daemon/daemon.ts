@@ -138,7 +138,6 @@ export class Daemon {
     this.notifier = new ScriptNotifier({ log: log.child({ subsystem: 'notify' }) });
     await this.notifier.start(this.model);
     this.setNotifiers();
-    this.tapFifoHooks();
     if (this.options.checks !== false) {
       if ((this.model.virtualServer ?? []).length > 0) tuneHeapForChecks();
       const g = this.model.globalDefs;
@@ -150,7 +149,8 @@ export class Daemon {
         const { IpvsService: Ipvs } = require('../ipvs/service') as typeof import('../ipvs/service');
         this.ipvs = new Ipvs({ log, release: this.options.releaseIpvs !== false });
       }
-      this.checks = new CheckService({ log, onAlert: (a) => this.notifications?.publish({ type: 'check-alert', ...a }), ...(this.ipvs ? await this.ipvs.open(this.model) : {}) });
+      // real-server and quorum changes (notify_up/down, quorum_up/down, FIFO lines, webhooks) and smtp_alerts, through the pipeline
+      this.checks = new CheckService({ log, onNotify: (e) => this.notifications?.publish(e), ...(this.ipvs ? await this.ipvs.open(this.model) : {}) });
       this.checks.start(this.model, this.host);
       await this.ipvs?.start(this.model, this.checks, this.host.hooks);
     }
@@ -216,13 +216,6 @@ export class Daemon {
     p.setDefaults(deliveryDefaultsOf(this.model.extensions));
     const plugins = createNotifiers(this.model, this.host, this.options.log.child({ subsystem: 'notify' }), (id) => p.notifierOf(id));
     p.setSinks([...(this.notifier ? [scriptSink(this.notifier)] : []), ...plugins]);
-  }
-
-  /** real-server and quorum changes to the notifiers (notify_fifo / lvs_notify_fifo lines, webhooks), from the current plugin host's hooks */
-  private tapFifoHooks(): void {
-    const hooks = this.host.hooks;
-    hooks.realServerChange.tap('alived-notify', (e) => this.notifications?.publish({ type: 'real-server', ...e }));
-    hooks.quorumChange.tap('alived-notify', (e) => this.notifications?.publish({ type: 'quorum', ...e }));
   }
 
   private onVrrpTransition(t: TransitionReport): void {
@@ -314,15 +307,16 @@ export class Daemon {
     this.reloads++;
     logDiagnostics(log, next.diagnostics);
     await this.host.hooks.configLoaded.promise(this.model);
+    // the notify scripts of the new config before the checks reload: they notify new real servers
+    // with the new scripts, and removed ones with their old notify_down
+    await this.notifier?.reload(this.model);
     // checkers move to the new plugins (keeping their states) before the old ones close,
     // so no check runs on a closed plugin and nothing flaps
     await this.checks?.reload(this.model, this.host);
     await this.ipvs?.reload(this.model, this.host.hooks);
     // trackers too: unchanged ones go on with their rise/fall counts
     await this.trackers?.reload(this.model, this.host);
-    await this.notifier?.reload(this.model);
     this.setNotifiers();
-    this.tapFifoHooks();
     await old.close();
     await this.reloadVrrp();
     await this.host.hooks.afterReload.promise(info);
@@ -405,11 +399,13 @@ export class Daemon {
       log.notice({ signal }, 'Stopping');
       await this.vrrp?.stop();
       await this.trackers?.stop();
-      // the STOP notifications of the instances and groups have been sent: their scripts get a moment, the FIFOs close
-      await this.notifier?.stop();
       // the IPVS table first: the checks' last pool changes must not reach it (-I keeps it as it is)
       await this.ipvs?.stop();
+      // with omega, the real servers and quorums are notified down (their scripts get 1 s each)
       await this.checks?.stop();
+      // the STOP notifications of the instances and groups and the checks' last ones have been sent:
+      // their scripts get a moment (then die with their groups), the FIFOs close
+      await this.notifier?.stop();
       // the last notifications (STOP, the checks' shutdown alerts) get a few seconds; what is left stays in the outbox
       this.notifications?.publish({ type: 'daemon', what: 'stop', time: Date.now() });
       await this.notifications?.stop();

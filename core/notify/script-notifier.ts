@@ -1,13 +1,16 @@
 import type { Logger } from '../log/logger';
 import type { ConfigModel, VrrpInstanceConfig, VrrpSyncGroupConfig } from '../config/model';
 import type { ScriptLine } from '../config/values';
-import type { VrrpState, VrrpTransitionEvent } from '../plugin/events';
+import { formatService } from '../check/format';
+import type { QuorumChangeEvent, RealServerChangeEvent, VrrpState, VrrpTransitionEvent } from '../plugin/events';
 import { ScriptLauncher, NOTIFY_SCRIPT_TIMEOUT_MS, type ScriptToRun } from '../script/launcher';
+import type { RunOutcome } from '../script/run';
+import { CheckScripts } from './check-scripts';
 import { NotifyFifos, bounded, realServerFifoLine, virtualServerFifoLine, vrrpFifoLine, type NotifyFifo } from './fifo';
 
 /**
- * keepalived's VRRP notifications (vrrp_notify.c), in the main process: on
- * each transition of an instance or a sync group, in this order,
+ * keepalived's notify scripts and FIFO lines, in the main process. On each
+ * transition of a VRRP instance or sync group (vrrp_notify.c), in this order,
  *
  * 1. the state's own script (notify_master, notify_backup, notify_fault,
  *    notify_stop, notify_deleted) with its own arguments only;
@@ -16,10 +19,16 @@ import { NotifyFifos, bounded, realServerFifoLine, virtualServerFifoLine, vrrpFi
  * 3. the line `INSTANCE "NAME" STATE PRIORITY` (`GROUP ...`) to notify_fifo
  *    and vrrp_notify_fifo.
  *
+ * On each change of a real server or of a quorum the checks report
+ * (ipwrapper.c do_rs_notifies(), do_vs_notifies()): notify_up / notify_down
+ * (quorum_up / quorum_down) with its own arguments only, then `RS ...`
+ * (`VS ...`) to notify_fifo and lvs_notify_fifo.
+ *
  * Scripts are started, never waited for: each runs in a process group of its
  * own, as its user, and is killed with its group after NOTIFY_SCRIPT_TIMEOUT_MS
- * (keepalived never times them; STOP scripts get keepalived's 1 s). A script
- * that hangs delays nothing: the next notification starts its scripts at once.
+ * (keepalived never times them; STOP scripts, and omega's at shutdown, get
+ * keepalived's 1 s). A script that hangs delays nothing: the next
+ * notification starts its scripts at once.
  */
 
 /** keepalived gives the scripts of a STOP transition 1 s (TIMER_HZ), then kills them */
@@ -58,6 +67,8 @@ export class ScriptNotifier {
   private retired = new Map<string, VrrpInstanceConfig>();
   private groups = new Map<string, VrrpSyncGroupConfig>();
   private groupOf = new Map<string, VrrpSyncGroupConfig>();
+  /** notify_up / notify_down and quorum_up / quorum_down (a reload keeps the removed servers') */
+  private readonly checkScripts = new CheckScripts();
   /** notifications start their scripts and write their lines in the order they came */
   private queue: Promise<void> = Promise.resolve();
   private stopping: Promise<void> | undefined;
@@ -88,7 +99,10 @@ export class ScriptNotifier {
   /**
    * A reloaded config: notify scripts and users come from it from now on;
    * an instance it removed keeps its old scripts for its DELETED
-   * notification (send that before or after calling reload, either works).
+   * notification (send that before or after calling reload, either works),
+   * a real or virtual server it removed its notify_down / quorum_down (call
+   * reload before the check service's, which notifies the removal and
+   * the new servers).
    * A FIFO whose settings did not change stays open with its script.
    */
   async reload(model: ConfigModel): Promise<void> {
@@ -105,6 +119,7 @@ export class ScriptNotifier {
     this.instances = new Map(model.vrrpInstance.map((i) => [i.name, i]));
     this.groups = new Map(model.vrrpSyncGroup.map((g) => [g.name, g]));
     this.groupOf = new Map(model.vrrpSyncGroup.flatMap((g) => g.group.map((i) => [i, g] as const)));
+    this.checkScripts.take(model);
   }
 
   private async audit(): Promise<void> {
@@ -133,14 +148,18 @@ export class ScriptNotifier {
    * notify_fault runs, `notify` gets FAULT), and nothing at all when it
    * was already in FAULT; with notify_deleted, notify_deleted's script (if it
    * names one) runs and `notify` gets DELETED.
+   *
+   * Resolves once the scripts have started and the line is written; rejects
+   * when a script could not be started (refused by script security, no such
+   * user: the launcher has logged why), which counts as a failed delivery.
    */
-  transition(e: VrrpTransitionEvent): void {
-    if (e.to === 'INIT') return;
+  transition(e: VrrpTransitionEvent): Promise<void> {
+    if (e.to === 'INIT') return DONE;
     if (e.kind === 'group') return this.groupTransition(e);
     const cfg = this.instances.get(e.name) ?? this.retired.get(e.name);
     let state: VrrpState = e.to;
     if (state === 'DELETED' && !cfg?.notifyDeleted) {
-      if (e.from === 'FAULT') return;
+      if (e.from === 'FAULT') return DONE;
       state = 'FAULT';
     }
     const jobs: ScriptJob[] = [];
@@ -148,19 +167,19 @@ export class ScriptNotifier {
     const own = scriptOf(state === 'DELETED' ? cfg?.notifyDeleted : cfg?.[STATE_KEYWORD[state]!]);
     if (own) jobs.push({ script: own, what: `notify_${state.toLowerCase()} of VRRP instance ${e.name}`, timeoutMs });
     if (cfg?.notify) jobs.push({ script: withArgs(cfg.notify, ['INSTANCE', e.name, state, String(Math.trunc(e.priority))]), what: `notify of VRRP instance ${e.name}`, timeoutMs });
-    this.dispatch(jobs, () => this.fifos.writeVrrp(vrrpFifoLine('instance', e.name, state, e.priority)));
+    return this.dispatch(jobs, () => this.fifos.writeVrrp(vrrpFifoLine('instance', e.name, state, e.priority)));
   }
 
-  private groupTransition(e: VrrpTransitionEvent): void {
+  private groupTransition(e: VrrpTransitionEvent): Promise<void> {
     // keepalived has no DELETED notification for a sync group
-    if (e.to === 'DELETED') return;
+    if (e.to === 'DELETED') return DONE;
     const cfg = this.groups.get(e.name);
     const jobs: ScriptJob[] = [];
     const timeoutMs = e.to === 'STOP' ? this.stopTimeout : this.notifyTimeout;
     const own = scriptOf(cfg?.[STATE_KEYWORD[e.to]!]);
     if (own) jobs.push({ script: own, what: `notify_${e.to.toLowerCase()} of VRRP sync group ${e.name}`, timeoutMs });
     if (cfg?.notify) jobs.push({ script: withArgs(cfg.notify, ['GROUP', e.name, e.to, '0']), what: `notify of VRRP sync group ${e.name}`, timeoutMs });
-    this.dispatch(jobs, () => this.fifos.writeVrrp(vrrpFifoLine('group', e.name, e.to, 0)));
+    return this.dispatch(jobs, () => this.fifos.writeVrrp(vrrpFifoLine('group', e.name, e.to, 0)));
   }
 
   /**
@@ -172,7 +191,7 @@ export class ScriptNotifier {
   masterRxLowerPri(instance: string, priority: number): void {
     const script = scriptOf(this.instances.get(instance)?.notifyMasterRxLowerPri);
     const jobs: ScriptJob[] = script ? [{ script, what: `notify_master_rx_lower_pri of VRRP instance ${instance}`, timeoutMs: this.notifyTimeout }] : [];
-    this.dispatch(jobs, () => this.fifos.writeVrrp(vrrpFifoLine('instance', instance, 'MASTER_RX_LOWER_PRI', priority)));
+    void this.dispatch(jobs, () => this.fifos.writeVrrp(vrrpFifoLine('instance', instance, 'MASTER_RX_LOWER_PRI', priority)));
   }
 
   /**
@@ -185,7 +204,7 @@ export class ScriptNotifier {
   priorityChange(instance: string, state: VrrpState, priority: number): void {
     if (!this.notifiesPriorityChanges(instance)) return;
     const what = state === 'MASTER' ? 'MASTER_PRIORITY' : 'BACKUP_PRIORITY';
-    this.dispatch([], () => this.fifos.writeVrrp(vrrpFifoLine('instance', instance, what, priority)));
+    void this.dispatch([], () => this.fifos.writeVrrp(vrrpFifoLine('instance', instance, what, priority)));
   }
 
   notifiesPriorityChanges(instance: string): boolean {
@@ -203,21 +222,33 @@ export class ScriptNotifier {
 
   /** A state line to the FIFOs only, no script (keepalived's fifo_write_vrrp_states_on_reload; a group's priority is 0). */
   fifoState(kind: 'instance' | 'group', name: string, state: VrrpState, priority: number): void {
-    this.dispatch([], () => this.fifos.writeVrrp(vrrpFifoLine(kind, name, state, kind === 'group' ? 0 : priority)));
+    void this.dispatch([], () => this.fifos.writeVrrp(vrrpFifoLine(kind, name, state, kind === 'group' ? 0 : priority)));
   }
 
   /**
-   * A virtual server gained or lost quorum: `VS [10.0.0.1]:tcp:80 UP|DOWN` to
-   * notify_fifo and lvs_notify_fifo (`vs` as the check service names it,
-   * keepalived's FMT_VS). The quorum scripts are the check service's.
+   * A virtual server gained or lost quorum (do_vs_notifies()): quorum_up or
+   * quorum_down with its own arguments, then `VS [10.0.0.1]:tcp:80 UP|DOWN`
+   * to notify_fifo and lvs_notify_fifo (the virtual server as the check
+   * service names it, keepalived's FMT_VS). At shutdown (`stopping`, with
+   * omega) the script gets keepalived's 1 s. Resolves and rejects as transition().
    */
-  virtualServerChange(vs: string, up: boolean): void {
-    this.dispatch([], () => this.fifos.writeLvs(virtualServerFifoLine(vs, up)));
+  virtualServerChange(e: Pick<QuorumChangeEvent, 'virtualServer' | 'up' | 'stopping'>): Promise<void> {
+    const s = this.checkScripts.forQuorum(e);
+    const jobs: ScriptJob[] = s ? [{ ...s, timeoutMs: e.stopping ? this.stopTimeout : this.notifyTimeout }] : [];
+    return this.dispatch(jobs, () => this.fifos.writeLvs(virtualServerFifoLine(e.virtualServer, e.up)));
   }
 
-  /** A real server went up or down: `RS [10.0.0.2]:tcp:80 [10.0.0.1]:tcp:80 UP|DOWN` to notify_fifo and lvs_notify_fifo. */
-  realServerChange(vs: string, rs: string, up: boolean): void {
-    this.dispatch([], () => this.fifos.writeLvs(realServerFifoLine(vs, rs, up)));
+  /**
+   * A real server went up or down (do_rs_notifies()): notify_up or
+   * notify_down with its own arguments, then `RS [10.0.0.2]:tcp:80
+   * [10.0.0.1]:tcp:80 UP|DOWN` to notify_fifo and lvs_notify_fifo. At
+   * shutdown (`stopping`) the script gets 1 s. Resolves and rejects as transition().
+   */
+  realServerChange(e: Pick<RealServerChangeEvent, 'virtualServer' | 'realServer' | 'up' | 'stopping'>): Promise<void> {
+    const s = this.checkScripts.forRealServer(e);
+    const jobs: ScriptJob[] = s ? [{ ...s, timeoutMs: e.stopping ? this.stopTimeout : this.notifyTimeout }] : [];
+    const rs = formatService(e.realServer.address, e.realServer.port, e.realServer.protocol);
+    return this.dispatch(jobs, () => this.fifos.writeLvs(realServerFifoLine(e.virtualServer, rs, e.up)));
   }
 
   private get notifyTimeout(): number {
@@ -232,19 +263,31 @@ export class ScriptNotifier {
    * Users and checks are looked up for every script at once; then, in the
    * order notifications came, the scripts start one after the other (a
    * start is a spawn, not a wait for the script) and the FIFO line follows.
+   * The promise says how this notification went (see transition()); it is
+   * marked handled, so callers that fire and forget may ignore it.
    */
-  private dispatch(jobs: readonly ScriptJob[], line: () => void): void {
-    if (this.closed) return;
+  private dispatch(jobs: readonly ScriptJob[], line: () => void): Promise<void> {
+    if (this.closed) return handled(Promise.reject(new Error('alived is stopping: notify scripts and FIFOs are closed')));
     const prepared = jobs.map((j) => this.launcher.prepare(j.script, j.what));
-    this.queue = this.queue
-      .then(async () => {
-        const ready = await Promise.all(prepared);
-        ready.forEach((r, i) => {
-          if (r.kind === 'ready') void this.launcher.launch(r, { timeoutMs: jobs[i]!.timeoutMs });
-        });
-        line();
-      })
-      .catch((err: unknown) => this.log.error({ err }, 'notify dispatch failed'));
+    const step = this.queue.then(async () => {
+      const ready = await Promise.all(prepared);
+      const notRun: string[] = [];
+      ready.forEach((r, i) => {
+        if (r.kind === 'ready') void this.launcher.launch(r, { timeoutMs: jobs[i]!.timeoutMs });
+        else notRun.push(`${jobs[i]!.what} not run (${notRunWhy(r)})`);
+      });
+      line();
+      return notRun;
+    });
+    this.queue = step.then(
+      () => undefined,
+      (err: unknown) => this.log.error({ err }, 'notify dispatch failed'),
+    );
+    return handled(
+      step.then((notRun) => {
+        if (notRun.length) throw new Error(notRun.join('; '));
+      }),
+    );
   }
 
   /** Resolves once every notification so far has started its scripts and written its line. */
@@ -287,6 +330,25 @@ export class ScriptNotifier {
     this.launcher.close();
     await bounded(this.launcher.idle(), 1000);
     await this.fifos.close();
+  }
+}
+
+const DONE: Promise<void> = Promise.resolve();
+
+/** `p`, with a rejection nobody waits for kept from being an unhandled one */
+function handled(p: Promise<void>): Promise<void> {
+  p.catch(() => undefined);
+  return p;
+}
+
+function notRunWhy(r: RunOutcome): string {
+  switch (r.kind) {
+    case 'error':
+      return r.error.message;
+    case 'aborted':
+      return 'alived is stopping';
+    default:
+      return r.kind;
   }
 }
 

@@ -1,4 +1,3 @@
-import { formatService } from '../check/format';
 import type { NotifyEvent } from '../plugin/events';
 import type { Notifier } from '../plugin/types';
 import type { SinkSpec } from './pipeline';
@@ -6,12 +5,16 @@ import type { ScriptNotifier } from './script-notifier';
 
 /**
  * keepalived's notify scripts and FIFO lines as a notifier of the pipeline:
- * VRRP transitions run the notify scripts and write the FIFO lines, real
- * server and quorum changes write their lvs_notify_fifo / notify_fifo lines.
- * It is `immediate`: called from publish() itself, in order, with no queue,
- * outbox, retry or coalescing, so keepalived's order and fire-and-forget
- * semantics hold (ScriptNotifier starts the scripts in the order the
- * notifications came and never waits for them).
+ * VRRP transitions run the VRRP notify scripts and write their FIFO lines;
+ * real-server changes run notify_up / notify_down and write the `RS ...`
+ * lines, quorum changes quorum_up / quorum_down and the `VS ...` lines
+ * (notify_fifo, lvs_notify_fifo). It is `immediate`: called from publish()
+ * itself, in order, with no queue, outbox, retry or coalescing, so
+ * keepalived's order and fire-and-forget semantics hold (ScriptNotifier
+ * starts the scripts in the order the notifications came and never waits
+ * for them). A delivery is done once its scripts have started and its line
+ * is written; it fails when a script could not be started (refused by
+ * script security, no such user), which the status counts.
  */
 export function scriptSink(n: ScriptNotifier): SinkSpec {
   const notifier: Notifier = {
@@ -19,19 +22,14 @@ export function scriptSink(n: ScriptNotifier): SinkSpec {
     deliver(e: NotifyEvent): Promise<void> {
       switch (e.type) {
         case 'vrrp':
-          n.transition(e);
-          break;
+          return n.transition(e);
         case 'real-server':
-          n.realServerChange(e.virtualServer, formatService(e.realServer.address, e.realServer.port, e.realServer.protocol), e.up);
-          break;
+          return n.realServerChange(e);
         case 'quorum':
-          n.virtualServerChange(e.virtualServer, e.up);
-          break;
+          return n.virtualServerChange(e);
         default:
           return Promise.resolve();
       }
-      // resolves once this notification's scripts have started and its line is written
-      return n.dispatched();
     },
   };
   return { id: 'script:notify', kind: 'script', name: 'notify', notifier, immediate: true };

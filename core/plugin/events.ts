@@ -59,6 +59,8 @@ export interface RealServerChangeEvent {
   readonly up: boolean;
   readonly weight: number;
   readonly reason: string;
+  /** alived is stopping (`omega`): keepalived gives notify_down 1 s then */
+  readonly stopping?: boolean;
   readonly time: number;
 }
 
@@ -68,6 +70,8 @@ export interface QuorumChangeEvent {
   /** the summed weight of live real servers, and the quorum it is compared with */
   readonly alive: number;
   readonly quorum: number;
+  /** alived is stopping (`omega`): keepalived gives quorum_down 1 s then */
+  readonly stopping?: boolean;
   readonly time: number;
 }
 

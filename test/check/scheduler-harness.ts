@@ -1,19 +1,23 @@
 import assert from 'node:assert/strict';
-import { CheckScheduler, type CheckAlert, type CheckSchedulerOptions } from '../../core/check/scheduler';
+import { CheckScheduler, type CheckNotifyEvent, type CheckSchedulerOptions } from '../../core/check/scheduler';
 import type { CheckClock, CheckTimer } from '../../core/check/clock';
 import { planChecks } from '../../core/check/plan';
 import type { VirtualServerPool } from '../../core/check/pool';
 import type { LogRecord } from '../../core/log/logger';
 import { PluginHost } from '../../core/plugin/host';
-import { block, checkerCommonFields, checkerConnectionFields, int, word, type AlivedPlugin, type CheckResult, type CheckResultEvent, type QuorumChangeEvent, type RealServerChangeEvent } from '../../core/sdk';
-import type { ScriptToRun } from '../../core/script/launcher';
+import { block, checkerCommonFields, checkerConnectionFields, int, word, type AlivedPlugin, type CheckAlertEvent, type CheckResult, type CheckResultEvent, type QuorumChangeEvent, type RealServerChangeEvent } from '../../core/sdk';
+import { CheckScripts } from '../../core/notify/check-scripts';
+import { STOP_SCRIPT_TIMEOUT_MS } from '../../core/notify/script-notifier';
 import { compileText } from '../helpers/config';
 import { memoryLogger } from '../helpers/log';
 
 /**
  * A fake clock, fake checkers and recorders for the scheduler's unit tests:
  * time moves only when a test advances it, checkers answer what the test
- * says each target does, and scripts, hooks, alerts and pools are recorded.
+ * says each target does, and notifications, hooks, alerts and pools are
+ * recorded. `scripts` are the notify_up / notify_down / quorum_up /
+ * quorum_down each notification runs, found as the notifier finds them
+ * (core/notify/check-scripts.ts, a reload taking the new config first).
  */
 
 export class FakeClock implements CheckClock {
@@ -175,11 +179,13 @@ export interface Harness {
   readonly world: FakeWorld;
   readonly sched: CheckScheduler;
   readonly host: PluginHost;
+  /** every notification, in order */
+  readonly notified: CheckNotifyEvent[];
   readonly scripts: Ran[];
   readonly results: CheckResultEvent[];
   readonly changes: RealServerChangeEvent[];
   readonly quorum: QuorumChangeEvent[];
-  readonly alerts: CheckAlert[];
+  readonly alerts: CheckAlertEvent[];
   readonly pools: VirtualServerPool[];
   readonly records: LogRecord[];
   /** log messages at info and above */
@@ -215,11 +221,13 @@ export async function harness(text: string, opts: Partial<CheckSchedulerOptions>
   if (opts.random !== undefined) clock.randomValue = opts.random;
   const world = new FakeWorld(clock);
   const { log, records } = memoryLogger('debug');
+  const notified: CheckNotifyEvent[] = [];
   const scripts: Ran[] = [];
   const results: CheckResultEvent[] = [];
   const changes: RealServerChangeEvent[] = [];
   const quorum: QuorumChangeEvent[] = [];
-  const alerts: CheckAlert[] = [];
+  const alerts: CheckAlertEvent[] = [];
+  const checkScripts = new CheckScripts();
   const pools: VirtualServerPool[] = [];
   const tap = (host: PluginHost): void => {
     host.hooks.checkResult.tap('test', (e) => void results.push(e));
@@ -228,15 +236,21 @@ export async function harness(text: string, opts: Partial<CheckSchedulerOptions>
   };
   let { host, model } = await compileWith(text, world, log);
   tap(host);
+  checkScripts.take(model);
+  const onNotify = (e: CheckNotifyEvent): void => {
+    notified.push(e);
+    if (e.type === 'check-alert') {
+      const { type: _type, ...a } = e;
+      alerts.push(a);
+      return;
+    }
+    const s = e.type === 'real-server' ? checkScripts.forRealServer(e) : checkScripts.forQuorum(e);
+    if (s) scripts.push({ argv: s.script.argv, what: s.what, timeoutMs: e.stopping ? STOP_SCRIPT_TIMEOUT_MS : undefined, at: clock.now() });
+  };
   const sched = new CheckScheduler({
     clock,
     log,
-    scripts: {
-      run: async (script: ScriptToRun, what: string, o?: { timeoutMs?: number }) => {
-        scripts.push({ argv: script.argv, what, timeoutMs: o?.timeoutMs, at: clock.now() });
-      },
-    },
-    onAlert: (a) => alerts.push(a),
+    onNotify,
     onPoolChange: (p) => pools.push(p),
     ...opts,
   });
@@ -250,6 +264,7 @@ export async function harness(text: string, opts: Partial<CheckSchedulerOptions>
     get host() {
       return host;
     },
+    notified,
     scripts,
     results,
     changes,
@@ -262,6 +277,7 @@ export async function harness(text: string, opts: Partial<CheckSchedulerOptions>
       const old = host;
       ({ host, model } = await compileWith(next, world, log));
       tap(host);
+      checkScripts.take(model);
       sched.setHooks(host.hooks);
       await sched.reload(planChecks(model, host.checkers));
       await old.close();

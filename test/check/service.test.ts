@@ -6,8 +6,12 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { CheckService } from '../../core/check/service';
 import type { VirtualServerPool } from '../../core/check/pool';
+import { NotifyPipeline } from '../../core/notify/pipeline';
+import { ScriptNotifier } from '../../core/notify/script-notifier';
+import { scriptSink } from '../../core/notify/script-sink';
 import { PluginHost } from '../../core/plugin/host';
 import type { CheckResultEvent, QuorumChangeEvent, RealServerChangeEvent } from '../../core/sdk';
+import { Backend } from '../helpers/backend';
 import { compileText, tmpDir } from '../helpers/config';
 import { memoryLogger } from '../helpers/log';
 
@@ -15,47 +19,17 @@ import { memoryLogger } from '../helpers/log';
  * The check service with the real built-in checkers against real servers
  * on loopback: a server that dies goes down after its failed check and
  * retries, its notify_down script runs (and writes a file), the hooks fire;
- * it comes back, notify_up runs. Real timers, short delays; every wait is
- * bounded and every server, script and timer is gone at the end.
+ * it comes back, notify_up runs. The notifications go through the notifier
+ * pipeline to the script notifier, as in the daemon. Real timers, short
+ * delays; every wait is bounded and every server, script and timer is gone
+ * at the end.
  */
 
 const dir = tmpDir('alived-service-');
 fs.chmodSync(dir, 0o755);
 
-/** A TCP or HTTP service on 127.0.0.1 that can die and come back on the same port. */
-class Backend {
-  port = 0;
-  private server: net.Server | undefined;
-  private readonly sockets = new Set<net.Socket>();
-  constructor(private readonly make: () => net.Server) {}
-
-  async start(): Promise<this> {
-    const server = this.make();
-    server.on('connection', (s: net.Socket) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-      s.on('error', () => {});
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => resolve());
-    });
-    this.port = (server.address() as net.AddressInfo).port;
-    this.server = server;
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    const s = this.server;
-    this.server = undefined;
-    if (!s) return;
-    for (const c of this.sockets) c.destroy();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
-  }
-}
-
 const backends: Backend[] = [];
-const services: CheckService[] = [];
+const services: Array<{ stop(): Promise<void> }> = [];
 const hosts: PluginHost[] = [];
 after(async () => {
   for (const s of services) await s.stop();
@@ -98,8 +72,13 @@ async function run(text: string): Promise<Running> {
   host.hooks.checkResult.tap('test', (e) => void results.push(e));
   host.hooks.realServerChange.tap('test', (e) => void changes.push(e));
   host.hooks.quorumChange.tap('test', (e) => void quorum.push(e));
-  const service = new CheckService({ log, bootstrapDelayMs: 20, onPoolChange: (p) => pools.push(p) });
-  services.push(service);
+  // the daemon's wiring: the checks' notifications to the pipeline, notify scripts in the script notifier
+  const notifier = new ScriptNotifier({ log });
+  await notifier.start(r.model!);
+  const pipeline = new NotifyPipeline({ log });
+  pipeline.setSinks([scriptSink(notifier)]);
+  const service = new CheckService({ log, bootstrapDelayMs: 20, onPoolChange: (p) => pools.push(p), onNotify: (e) => pipeline.publish(e) });
+  services.push(service, notifier, pipeline);
   service.start(r.model!, host);
   return { service, host, results, changes, quorum, pools, records };
 }

@@ -6,6 +6,7 @@ import { runShutdownScript, runStartupScript, STARTUP_SCRIPT_TIMEOUT_S, SHUTDOWN
 import type { ConfigModel } from '../../core/config/model';
 import { compileText, tmpDir } from '../helpers/config';
 import { memoryLogger } from '../helpers/log';
+import { processAlive as alive } from '../helpers/process';
 
 /**
  * startup_script and shutdown_script with real processes: awaited, killed
@@ -32,14 +33,6 @@ async function model(globalDefs: string): Promise<ConfigModel> {
   return r.model!;
 }
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2] !== 'Z';
-  } catch {
-    return false;
-  }
-};
 
 test("keepalived's default timeouts: 10 s each", () => {
   assert.equal(STARTUP_SCRIPT_TIMEOUT_S, 10);

@@ -8,6 +8,7 @@ import type { ConfigModel } from '../../core/config/model';
 import type { LogRecord } from '../../core/log/logger';
 import { compileText, tmpDir } from '../helpers/config';
 import { memoryLogger } from '../helpers/log';
+import { processAlive as alive } from '../helpers/process';
 
 /**
  * The VRRP notify pipeline with real scripts, real FIFOs and a real FIFO
@@ -57,14 +58,6 @@ function fifoReader(d: string, name = 'reader.sh'): string {
 
 const calls = (d: string): string[] => (fs.existsSync(path.join(d, 'calls.log')) ? fs.readFileSync(path.join(d, 'calls.log'), 'utf8').trim().split('\n').filter(Boolean) : []);
 const lines = (file: string): string[] => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2] !== 'Z';
-  } catch {
-    return false;
-  }
-};
 
 /** everything waiting in a FIFO, read without blocking */
 function drain(fifo: string): string {
@@ -440,8 +433,8 @@ test('notify_fifo gets VRRP and checker lines, vrrp_notify_fifo only VRRP lines,
 ${instance('VI_1', 1, '')}`;
   const { n } = await started(text);
   n.transition(ev('instance', 'VI_1', 'BACKUP', 'MASTER', 100));
-  n.realServerChange('[10.0.0.1]:tcp:80', '[10.0.0.2]:tcp:80', false);
-  n.virtualServerChange('[10.0.0.1]:tcp:80', false);
+  void n.realServerChange({ virtualServer: '[10.0.0.1]:tcp:80', realServer: { address: '10.0.0.2', port: 80, protocol: 'tcp' }, up: false });
+  void n.virtualServerChange({ virtualServer: '[10.0.0.1]:tcp:80', up: false });
   await n.dispatched();
   await waitUntil(() => lines(`${d}/all.out`).length === 3 && lines(`${d}/vrrp.out`).length === 1 && lines(`${d}/lvs.out`).length === 2, 3000, 'the readers');
   assert.deepEqual(lines(`${d}/all.out`), ['INSTANCE "VI_1" MASTER 100', 'RS [10.0.0.2]:tcp:80 [10.0.0.1]:tcp:80 DOWN', 'VS [10.0.0.1]:tcp:80 DOWN']);
