@@ -52,6 +52,9 @@ const CLOSE_TIMEOUT_MS = 2000;
  */
 export type CheckNotifyEvent = Extract<NotifyEvent, { type: 'real-server' | 'quorum' | 'check-alert' }>;
 
+/** the body of a checker's smtp_alert when its plugin names none (keepalived's HTTP_GET and SMTP_CHECK) */
+export const DEFAULT_ALERT_TEXT = { up: '=> CHECK succeed on service <=', down: '=> CHECK failed on service <=' } as const;
+
 export interface CheckSchedulerOptions {
   readonly clock: CheckClock;
   readonly log: Logger;
@@ -695,7 +698,7 @@ export class CheckScheduler {
         const wasUp = run.isUp;
         const rsWasAlive = rs.alive;
         this.updateSvrCheckerState(true, run, message);
-        if (!wasUp) this.checkerAlert(run, rsWasAlive, 'UP', '=> CHECK succeed on service <=');
+        if (!wasUp) this.checkerAlert(run, rsWasAlive, true, message);
       }
     } else if (run.isUp || !run.hasRun) {
       const logAll = p.logAllFailures;
@@ -716,7 +719,7 @@ export class CheckScheduler {
         const wasUp = run.isUp;
         const rsWasAlive = rs.alive;
         this.updateSvrCheckerState(false, run, message);
-        if (wasUp) this.checkerAlert(run, rsWasAlive, 'DOWN', '=> CHECK failed on service <=');
+        if (wasUp) this.checkerAlert(run, rsWasAlive, false, message);
       }
     } else {
       // known down: no retries, as MISC_CHECK and HTTP_GET ("do not retry if server is already known as dead")
@@ -924,8 +927,14 @@ export class CheckScheduler {
     }
   }
 
-  /** the smtp_alert of a checker's epilog: on a change of the server, or on every checker change without no_checker_emails */
-  private checkerAlert(run: CheckerRun, rsWasAlive: boolean, state: 'UP' | 'DOWN', message: string): void {
+  /**
+   * The smtp_alert of a checker's epilog, on a change of the server, or on
+   * every change of the checker without no_checker_emails. As smtp_alert()
+   * (SMTP_MSG_RS), the subject says the real server's state, which stays
+   * DOWN when one checker comes back while another still fails; the body is
+   * the checker's own text (`=> TCP CHECK succeed on service <=`).
+   */
+  private checkerAlert(run: CheckerRun, rsWasAlive: boolean, checkerUp: boolean, result: string): void {
     const rs = run.rs;
     if (!rs.plan.smtpAlert) return;
     if (rsWasAlive === rs.alive && this.plan?.noCheckerEmails) return;
@@ -935,10 +944,25 @@ export class CheckScheduler {
       service: rs.plan.name,
       realServer: rs.plan.endpoint,
       checker: run.plan.keyword,
-      state,
-      message,
+      state: rs.alive ? 'UP' : 'DOWN',
+      checkerState: checkerUp ? 'UP' : 'DOWN',
+      message: this.alertText(run, checkerUp, result),
       time: this.clock.epochNow(),
     });
+  }
+
+  /** the checker plugin's text for its alert (alertText), else keepalived's default */
+  private alertText(run: CheckerRun, up: boolean, result: string): string {
+    const own = run.plan.def.alertText;
+    if (own) {
+      try {
+        const text = own(up, result);
+        if (typeof text === 'string' && text) return text;
+      } catch (err) {
+        run.log.error({ code: 'ALIVED_CHECKER_FAILED', plugin: run.plan.plugin, err }, `Checker ${run.what} of plugin '${run.plan.plugin}': alertText() threw: ${errorText(err)}; keepalived's default text is mailed`);
+      }
+    }
+    return up ? DEFAULT_ALERT_TEXT.up : DEFAULT_ALERT_TEXT.down;
   }
 
   private alert(a: CheckAlertEvent): void {

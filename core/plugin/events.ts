@@ -89,8 +89,16 @@ export interface CheckAlertEvent {
   readonly realServer?: Endpoint;
   /** the checker keyword whose result caused it */
   readonly checker?: string;
+  /**
+   * The real server's state after the change (keepalived's subject says
+   * it: `checker->rs->alive`), or the virtual server's quorum. A checker
+   * that comes back while another checker of its server still fails leaves
+   * the server DOWN: `state` is DOWN, `checkerState` UP.
+   */
   readonly state: 'UP' | 'DOWN';
-  /** keepalived's text: `=> CHECK failed on service <=`, `=> Lost quorum 2+0=2 > 1 <=` */
+  /** for a checker's alert: the checker's own new state (the body says it) */
+  readonly checkerState?: 'UP' | 'DOWN';
+  /** keepalived's text: `=> TCP CHECK failed on service <=`, `=> Lost quorum 2+0=2 > 1 <=` */
   readonly message: string;
   readonly time: number;
 }

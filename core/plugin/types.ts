@@ -94,6 +94,13 @@ export interface CheckerDefinition<C> {
    * (MISC_CHECK without misc_timeout).
    */
   readonly timeout?: (config: C) => number | undefined;
+  /**
+   * The body of the mail (smtp_alert) sent when a checker of this kind goes
+   * up (`up` true) or down, given the result's message: keepalived's
+   * checkers each have theirs (`=> TCP CHECK failed on service <=`). Unset,
+   * or a throw: `=> CHECK succeed on service <=` / `=> CHECK failed on service <=`.
+   */
+  readonly alertText?: (up: boolean, message: string) => string;
 }
 
 export interface TrackerDefinition<C, R> {

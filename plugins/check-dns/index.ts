@@ -149,7 +149,14 @@ const plugin: AlivedPlugin = {
   version: ALIVED_VERSION,
   apply(api) {
     // keepalived's DNS_DEFAULT_RETRY, and delay_before_retry defaulting to delay_loop (check_dns.c dns_check_handler())
-    api.registerChecker({ keyword: 'DNS_CHECK', schema: dnsCheckSchema, create: createDnsChecker, defaults: { retry: 3, delayBeforeRetry: 'delay_loop' } });
+    api.registerChecker({
+      keyword: 'DNS_CHECK',
+      schema: dnsCheckSchema,
+      create: createDnsChecker,
+      defaults: { retry: 3, delayBeforeRetry: 'delay_loop' },
+      // check_dns.c dns_final()'s smtp_alert bodies
+      alertText: (up) => `=> DNS_CHECK: ${up ? 'succeed' : 'failed'} on service <=`,
+    });
   },
 };
 

@@ -306,8 +306,10 @@ const plugin: AlivedPlugin = {
     const tlsFiles = (): Promise<TlsFiles> => (files ??= loadTlsFiles(ssl));
     // keepalived's HTTP/SSL default delay_before_retry is 3 s (check_http.c http_get_handler())
     const defaults = { delayBeforeRetry: 3 };
-    api.registerChecker({ keyword: 'HTTP_GET', schema: httpGetSchema, create: (config, ctx) => createHttpChecker('HTTP_GET', config, ctx), defaults });
-    api.registerChecker({ keyword: 'SSL_GET', schema: sslGetSchema, create: (config, ctx) => createHttpChecker('SSL_GET', config, ctx, tlsFiles), defaults });
+    // check_http.c epilog()'s smtp_alert bodies
+    const alertText = (up: boolean): string => (up ? '=> CHECK succeed on service <=' : '=> CHECK failed on service : HTTP/SSL request failed <=');
+    api.registerChecker({ keyword: 'HTTP_GET', schema: httpGetSchema, create: (config, ctx) => createHttpChecker('HTTP_GET', config, ctx), defaults, alertText });
+    api.registerChecker({ keyword: 'SSL_GET', schema: sslGetSchema, create: (config, ctx) => createHttpChecker('SSL_GET', config, ctx, tlsFiles), defaults, alertText });
     api.registerKeyword('root', 'SSL', sub(sslSchema).feature('checker').doc('SSL context of the SSL_GET checkers'));
   },
 };

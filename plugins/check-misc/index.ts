@@ -159,6 +159,8 @@ const plugin: AlivedPlugin = {
       defaults: { retry: 0 },
       // misc_timeout, else the scheduler's fallback for a checker without connect_timeout: the virtual server's delay_loop
       timeout: (config) => config.miscTimeout || undefined,
+      // check_misc.c misc_check_child_thread()'s smtp_alert body: succeeded, failed or timed out
+      alertText: (up, message) => `=> MISC CHECK ${up ? 'succeeded' : /: timed out\b/.test(message) ? 'timed out' : 'failed'} on service <=`,
     });
   },
 };

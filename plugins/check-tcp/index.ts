@@ -48,7 +48,13 @@ const plugin: AlivedPlugin = {
   name: 'check-tcp',
   version: ALIVED_VERSION,
   apply(api) {
-    api.registerChecker({ keyword: 'TCP_CHECK', schema: tcpCheckSchema, create: createTcpChecker });
+    api.registerChecker({
+      keyword: 'TCP_CHECK',
+      schema: tcpCheckSchema,
+      create: createTcpChecker,
+      // check_tcp.c tcp_epilog()'s smtp_alert bodies
+      alertText: (up) => `=> TCP CHECK ${up ? 'succeed' : 'failed'} on service <=`,
+    });
   },
 };
 

@@ -173,6 +173,16 @@ test('several checkers on one server: it is down while any is down, up only when
   await h.clock.advance(10_000);
   assert.deepEqual(h.changes.map((c) => c.up), [false, true]);
   assert.deepEqual(poolOf(h), ['10.0.0.2:80 1']);
+  // each checker's change is an alert (no no_checker_emails); the state is the server's, as keepalived's subject
+  assert.deepEqual(
+    h.alerts.map((a) => [a.checkerState, a.state]),
+    [
+      ['DOWN', 'DOWN'],
+      ['DOWN', 'DOWN'],
+      ['UP', 'DOWN'],
+      ['UP', 'UP'],
+    ],
+  );
   await h.sched.stop();
 });
 

@@ -85,7 +85,7 @@ virtual_server 127.0.0.1 ${deadPort} {
   });
   const m = smtp.mails.find((x) => x.headers['message-id']!.startsWith(`<${entry.id}@`))!;
   assert.equal(m.headers.subject, `[OUTBOX] Realserver [127.0.0.1]:tcp:${deadPort} of virtual server [127.0.0.1]:tcp:${deadPort} - DOWN`);
-  assert.equal(m.body.replace(/\r\n$/, ''), '=> CHECK failed on service <=');
+  assert.equal(m.body.replace(/\r\n$/, ''), '=> TCP CHECK failed on service <=');
   assert.ok(second.lines.some((l) => /accepted before the last stop will be delivered/.test(l)));
   second.proc.kill('SIGTERM');
   const code = await new Promise((r) => second.proc.once('close', (c) => r(c)));
