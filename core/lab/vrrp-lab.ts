@@ -105,13 +105,20 @@ export class VrrpLab {
     });
   }
 
-  /** Starts alived in the foreground on a host with this config. */
-  startAlived(host: LabHost | string, config: string, args: string[] = []): LabDaemon {
+  /**
+   * Starts alived in the foreground on a host with this config. `enter`
+   * goes before the command inside the host's network namespace, e.g.
+   * `nsenter` into the host's own mount and PID namespaces; a wrapper that
+   * forks (nsenter -p) is then the process `signal()` reaches.
+   */
+  startAlived(host: LabHost | string, config: string, args: string[] = [], enter: string[] = []): LabDaemon {
     const h = typeof host === 'string' ? this.lab.host(host) : host;
     const tag = `${h.name}-alived-${++this.seq}`;
     const conf = path.join(this.dir, `${tag}.conf`);
     fs.writeFileSync(conf, config);
-    const argv = [process.execPath, ALIVED_BIN, '-n', '-l', '-G', '-f', conf, '-p', path.join(this.dir, `${tag}.pid`), ...args];
+    // each node its own state dir, as each machine has its own /var/lib/alived (alived refuses to share a notify outbox)
+    const state = args.includes('--state-dir') ? [] : ['--state-dir', path.join(this.dir, `${tag}.state`)];
+    const argv = [...enter, process.execPath, ALIVED_BIN, '-n', '-l', '-G', '-f', conf, '-p', path.join(this.dir, `${tag}.pid`), ...state, ...args];
     return this.launch('alived', h, argv, conf);
   }
 

@@ -131,7 +131,7 @@ export interface MariaDb extends Service {
 
 let mariadbTemplate: string | undefined;
 
-/** A datadir made once per test process (mariadb-install-db), copied for each server. */
+/** A datadir made once per test process (mariadb-install-db), copied for each server; a restart in the same dir keeps its data. */
 function mariadbDatadir(dir: string): string {
   requireProgram('/usr/sbin/mariadbd', 'mariadb-server');
   requireProgram('/usr/bin/mariadb', 'mariadb-client');
@@ -147,11 +147,14 @@ function mariadbDatadir(dir: string): string {
     mariadbTemplate = t;
   }
   const d = path.join(dir, 'data');
-  spawnSync('cp', ['-a', mariadbTemplate, d]);
+  if (!fs.existsSync(d)) spawnSync('cp', ['-a', mariadbTemplate, d]);
   return d;
 }
 
-export async function startMariaDb(dir: string, opts: { port?: number; serverId?: number; logBin?: boolean; spawner?: Spawner } = {}): Promise<MariaDb> {
+export async function startMariaDb(
+  dir: string,
+  opts: { port?: number; serverId?: number; logBin?: boolean; spawner?: Spawner; bindAddress?: string; extraArgs?: string[] } = {},
+): Promise<MariaDb> {
   fs.mkdirSync(dir, { recursive: true });
   const datadir = mariadbDatadir(dir);
   const port = opts.port ?? (await freePort());
@@ -162,7 +165,7 @@ export async function startMariaDb(dir: string, opts: { port?: number; serverId?
     `--datadir=${datadir}`,
     `--socket=${socket}`,
     `--port=${port}`,
-    '--bind-address=127.0.0.1',
+    `--bind-address=${opts.bindAddress ?? '127.0.0.1'}`,
     '--user=root',
     `--pid-file=${path.join(dir, 'mysqld.pid')}`,
     '--skip-name-resolve',
@@ -170,6 +173,7 @@ export async function startMariaDb(dir: string, opts: { port?: number; serverId?
     '--performance-schema=off',
     `--server-id=${opts.serverId ?? 1}`,
     ...(opts.logBin ? [`--log-bin=${path.join(dir, 'binlog')}`] : ['--skip-log-bin']),
+    ...(opts.extraArgs ?? []),
   ];
   const proc = (opts.spawner ?? localSpawner)(argv, {});
   const svc = new Service('mariadbd', proc) as MariaDb;
@@ -237,23 +241,27 @@ export interface Haproxy extends Service {
   readonly statsSocket: string;
 }
 
-/** haproxy in the foreground (-db): a frontend on address:port, backend `app` with the given servers, a stats socket. */
+/**
+ * haproxy in the foreground (-db): a frontend on address:port, backend `app`
+ * with the given servers, a stats socket (`admin.sock`, its path as
+ * haproxy sees it: under `seenAs`).
+ */
 export async function startHaproxy(
   dir: string,
   address: string,
   port: number,
   servers: string[],
-  opts: { spawner?: Spawner } = {},
+  opts: { spawner?: Spawner; seenAs?: string } = {},
 ): Promise<Haproxy> {
   requireProgram('/usr/sbin/haproxy', 'haproxy');
   fs.mkdirSync(dir, { recursive: true });
-  const statsSocket = path.join(dir, 'admin.sock');
-  const conf = path.join(dir, 'haproxy.cfg');
+  const inside = opts.seenAs ?? dir;
+  const statsSocket = path.join(inside, 'admin.sock');
   fs.writeFileSync(
-    conf,
+    path.join(dir, 'haproxy.cfg'),
     `global
   stats socket ${statsSocket} mode 600 level admin
-  pidfile ${dir}/haproxy.pid
+  pidfile ${inside}/haproxy.pid
 defaults
   mode http
   timeout connect 1s
@@ -266,10 +274,10 @@ backend app
 ${servers.map((s, i) => `  server s${i + 1} ${s} check inter 200 fall 1 rise 1`).join('\n')}
 `,
   );
-  const proc = (opts.spawner ?? localSpawner)(['/usr/sbin/haproxy', '-db', '-f', conf], {});
+  const proc = (opts.spawner ?? localSpawner)(['/usr/sbin/haproxy', '-db', '-f', path.join(inside, 'haproxy.cfg')], {});
   const svc = new Service('haproxy', proc) as Haproxy;
   Object.assign(svc, { statsSocket });
-  await ready(svc, () => fs.existsSync(statsSocket), 15_000, 'haproxy stats socket');
+  await ready(svc, () => fs.existsSync(path.join(dir, 'admin.sock')), 15_000, 'haproxy stats socket');
   return svc;
 }
 
@@ -278,14 +286,24 @@ ${servers.map((s, i) => `  server s${i + 1} ${s} check inter 200 fall 1 rise 1`)
 
 export const CATALINA_HOME = '/usr/share/tomcat10';
 
-/** Tomcat 10 (java running org.apache.catalina.startup.Bootstrap) with its own CATALINA_BASE, an HTTP connector on address:port and a ROOT app. */
-export async function startTomcat(dir: string, address: string, port: number, opts: { spawner?: Spawner; waitFrom?: (host: string, port: number) => Promise<boolean> } = {}): Promise<Service> {
+/**
+ * Tomcat 10 (java running org.apache.catalina.startup.Bootstrap) with its
+ * own CATALINA_BASE (`dir`; `seenAs` when it is mounted elsewhere for
+ * Tomcat), an HTTP connector on address:port and a ROOT app that serves
+ * /health and /health.txt.
+ */
+export async function startTomcat(
+  dir: string,
+  address: string,
+  port: number,
+  opts: { spawner?: Spawner; waitFrom?: (host: string, port: number) => Promise<boolean>; seenAs?: string } = {},
+): Promise<Service> {
   requireProgram(path.join(CATALINA_HOME, 'bin', 'bootstrap.jar'), 'tomcat10');
   requireProgram('/usr/bin/java', 'default-jre-headless');
   for (const d of ['conf', 'logs', 'temp', 'work', 'webapps/ROOT']) fs.mkdirSync(path.join(dir, d), { recursive: true });
   for (const f of ['web.xml', 'logging.properties', 'catalina.properties', 'context.xml']) fs.copyFileSync(path.join(CATALINA_HOME, 'etc', f), path.join(dir, 'conf', f));
   fs.writeFileSync(path.join(dir, 'webapps', 'ROOT', 'index.html'), 'tomcat\n');
-  fs.writeFileSync(path.join(dir, 'webapps', 'ROOT', 'health.txt'), 'ok\n');
+  for (const f of ['health', 'health.txt']) fs.writeFileSync(path.join(dir, 'webapps', 'ROOT', f), 'ok\n');
   fs.writeFileSync(
     path.join(dir, 'conf', 'server.xml'),
     `<?xml version="1.0" encoding="UTF-8"?>
@@ -299,6 +317,7 @@ export async function startTomcat(dir: string, address: string, port: number, op
 </Server>
 `,
   );
+  const base = opts.seenAs ?? dir;
   const argv = [
     '/usr/bin/java',
     '-Xmx96m',
@@ -306,16 +325,16 @@ export async function startTomcat(dir: string, address: string, port: number, op
     '-XX:+UseSerialGC',
     '-Xshare:auto',
     `-Dcatalina.home=${CATALINA_HOME}`,
-    `-Dcatalina.base=${dir}`,
-    `-Djava.io.tmpdir=${dir}/temp`,
-    `-Djava.util.logging.config.file=${dir}/conf/logging.properties`,
+    `-Dcatalina.base=${base}`,
+    `-Djava.io.tmpdir=${base}/temp`,
+    `-Djava.util.logging.config.file=${base}/conf/logging.properties`,
     '-Djava.util.logging.manager=org.apache.juli.ClassLoaderLogManager',
     '-cp',
     `${CATALINA_HOME}/bin/bootstrap.jar:${CATALINA_HOME}/bin/tomcat-juli.jar`,
     'org.apache.catalina.startup.Bootstrap',
     'start',
   ];
-  const proc = (opts.spawner ?? localSpawner)(argv, { cwd: dir });
+  const proc = (opts.spawner ?? localSpawner)(argv, { cwd: base });
   const svc = new Service('tomcat', proc);
   await ready(svc, () => (opts.waitFrom ?? httpUp)(address, port), 60_000, `tomcat on ${address}:${port}`);
   return svc;

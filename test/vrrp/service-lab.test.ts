@@ -1,12 +1,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Lab, removeStaleLabs, type LabHost } from '../../core/lab/netns';
 import { VrrpLab } from '../../core/lab/vrrp-lab';
 import { PROJECT_ROOT, tmpDir } from '../helpers/config';
 import { startHaproxy, startNginx, startTomcat, type Service, type Spawner } from '../helpers/services';
+import { ContainerHost, labSpawner } from '../helpers/container-host';
+import { startHttpServer, stopProcess } from '../ipvs/lab-net';
 
 /**
  * The service probes driving VRRP with the real daemons, in a lab: nginx,
@@ -19,6 +21,12 @@ import { startHaproxy, startNginx, startTomcat, type Service, type Spawner } fro
  *
  * Prints the time from the kill to the VIP on the backup (the kernel's
  * address event), for the figures.
+ *
+ * The examples nginx-ha, haproxy-ha and tomcat-ha run as shipped (with
+ * their -i ids). haproxy-ha and tomcat-ha name fixed paths
+ * (/run/haproxy/admin.sock, /var/lib/tomcat10) and count processes by name:
+ * their lab hosts are container hosts (test/helpers/container-host.ts),
+ * each with its own mounts over those paths and its own PID namespace.
  */
 
 const VIP = '10.96.0.90';
@@ -31,10 +39,7 @@ before(async () => {
 });
 after(() => (lab ? lab.destroy() : undefined));
 
-const spawnerFor =
-  (h: string): Spawner =>
-  (argv, opts) =>
-    lab.spawn(h, opts.cwd ? ['sh', '-c', `cd "$1" && shift && exec "$@"`, 'sh', opts.cwd, ...argv] : argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+const spawnerFor = (h: string): Spawner => labSpawner(lab, h);
 
 /** an HTTP answer from inside the host (its own loopback): bash's /dev/tcp */
 const httpFrom =
@@ -86,8 +91,8 @@ async function stopAll(v: VrrpLab, services: Service[]): Promise<void> {
 }
 
 /** time from `t0` to the VIP's address event on `host` */
-async function vipOn(v: VrrpLab, host: string, t0: bigint, ms: number): Promise<number> {
-  const e = await v.waitEvent((x) => x.host === host && x.kind === 'addr' && x.op === 'new' && x.address === VIP, t0, ms);
+async function vipOn(v: VrrpLab, host: string, t0: bigint, ms: number, vip = VIP): Promise<number> {
+  const e = await v.waitEvent((x) => x.host === host && x.kind === 'addr' && x.op === 'new' && x.address === vip, t0, ms);
   return Number(e.t - t0) / 1e6;
 }
 
@@ -191,7 +196,7 @@ test('tomcat hot standby: TOMCAT_CHECK with a weight; java killed on the master 
 
 test('examples/nginx-ha/keepalived.conf as shipped (-i web1 / -i web2): nginx killed on web1 moves the VIP to web2, back on web1 when nginx returns', async () => {
   const v = await reset();
-  const conf = fs.readFileSync(path.join(PROJECT_ROOT, 'examples', 'nginx-ha', 'keepalived.conf'), 'utf8');
+  const conf = exampleConf('nginx-ha');
   const vip = '192.0.2.80';
   const nginx: Record<string, Service> = {};
   for (const h of ['n1', 'n2']) nginx[h] = await startNginx(hostDir('nginx-ex', h), '127.0.0.1', 80, { spawner: spawnerFor(h), waitFrom: httpFrom(h) });
@@ -207,5 +212,107 @@ test('examples/nginx-ha/keepalived.conf as shipped (-i web1 / -i web2): nginx ki
   } finally {
     await stopAll(v, Object.values(nginx));
     for (const h of lab.hosts) await lab.exec(h, ['ip', 'addr', 'del', `${vip}/24`, 'dev', 'eth0']);
+  }
+});
+
+function exampleConf(example: string): string {
+  return fs.readFileSync(path.join(PROJECT_ROOT, 'examples', example, 'keepalived.conf'), 'utf8');
+}
+
+/** both lab hosts as container hosts, with these binds each */
+async function containerHosts(binds: (h: string) => Record<string, string>): Promise<Record<string, ContainerHost>> {
+  const containers: Record<string, ContainerHost> = {};
+  for (const h of ['n1', 'n2']) containers[h] = await ContainerHost.start(lab, h, binds(h));
+  return containers;
+}
+
+/** the daemons' last lines, for a failure's message */
+function lastLines(v: VrrpLab): string {
+  return v.daemons.map((d) => `--- ${d.host.name}\n${d.lines.slice(-25).join('\n')}`).join('\n');
+}
+
+async function stopContainers(containers: Record<string, ContainerHost>, vip: string): Promise<void> {
+  for (const c of Object.values(containers)) await c.stop();
+  for (const h of lab.hosts) await lab.exec(h, ['ip', 'addr', 'del', `${vip}/24`, 'dev', 'eth0']);
+}
+
+test('examples/haproxy-ha/keepalived.conf as shipped (-i lb1 / -i lb2) on container hosts: haproxy killed on lb1 (its process quorum lost) moves the VIP to lb2, back when haproxy returns; backend app without a server up moves it too', async () => {
+  const v = await reset();
+  const vip = '192.0.2.81';
+  const conf = exampleConf('haproxy-ha');
+  const containers = await containerHosts((h) => ({ '/run/haproxy': hostDir('haproxy-ex', h) }));
+  const start = (h: string) => startHaproxy(hostDir('haproxy-ex', h), '0.0.0.0', 80, ['127.0.0.1:8090'], { spawner: containers[h]!.spawner, seenAs: '/run/haproxy' });
+  try {
+    const haproxy: Record<string, Service> = {};
+    const app: Record<string, ChildProcess> = {};
+    for (const h of ['n1', 'n2']) {
+      app[h] = await startHttpServer(lab, h, `app-${h}`, 8090);
+      haproxy[h] = await start(h);
+    }
+    const d1 = v.startAlived('n1', conf, ['-i', 'lb1'], containers.n1!.enter);
+    v.startAlived('n2', conf, ['-i', 'lb2'], containers.n2!.enter);
+    await v.waitHolder(vip, 'n1', 15_000);
+    await v.waitLine(d1, /Process tracking: scanning \/proc/, 1000);
+    // its own haproxy only: lb2's runs in another PID namespace
+    await v.waitLine(d1, /Tracked process haproxy: 1 running /, 1000);
+
+    let t0 = process.hrtime.bigint();
+    await haproxy.n1!.stop();
+    const killMs = await vipOn(v, 'n2', t0, 10_000, vip);
+    await v.waitLine(d1, /Quorum lost for tracked process haproxy /, 1000);
+    await v.waitLine(d1, /\(VI_LB\) Entering FAULT STATE/, 1000);
+    haproxy.n1 = await start('n1');
+    await v.waitHolder(vip, 'n1', 10_000);
+    await v.waitLine(d1, /Quorum gained for tracked process haproxy /, 1000);
+
+    // the backend's only server down: haproxy runs, the stats socket says app has none up
+    t0 = process.hrtime.bigint();
+    await stopProcess(app.n1!);
+    const backendMs = await vipOn(v, 'n2', t0, 10_000, vip);
+    await v.waitLine(d1, /VRRP_Check\(haproxy_stats\) failed: HAPROXY_CHECK .*backend app: 0 of 1 servers up, 1 needed/, 1000);
+    app.n1 = await startHttpServer(lab, 'n1', 'app-n1', 8090);
+    await v.waitHolder(vip, 'n1', 10_000);
+    console.log(`# examples/haproxy-ha: haproxy killed on lb1 -> VIP on lb2: ${killMs.toFixed(0)} ms; backend app down -> ${backendMs.toFixed(0)} ms (interval 1 s, fall 2)`);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${lastLines(v)}`);
+  } finally {
+    await stopContainers(containers, vip);
+  }
+});
+
+test('examples/tomcat-ha/keepalived.conf as shipped (-i tc1 / -i tc2) on container hosts: java killed on tc1 lowers it to 90, below tc2, and the VIP moves; Tomcat back, tc1 takes it back after preempt_delay 10', async () => {
+  const v = await reset();
+  const vip = '192.0.2.82';
+  const conf = exampleConf('tomcat-ha');
+  const containers = await containerHosts((h) => ({ '/var/lib/tomcat10': hostDir('tomcat-ex', h) }));
+  const start = (h: string) =>
+    startTomcat(hostDir('tomcat-ex', h), '127.0.0.1', 8080, { spawner: containers[h]!.spawner, waitFrom: httpFrom(h), seenAs: '/var/lib/tomcat10' });
+  try {
+    const tomcat: Record<string, Service> = {};
+    await Promise.all(
+      ['n1', 'n2'].map(async (h) => {
+        tomcat[h] = await start(h);
+      }),
+    );
+    const d1 = v.startAlived('n1', conf, ['-i', 'tc1'], containers.n1!.enter);
+    v.startAlived('n2', conf, ['-i', 'tc2'], containers.n2!.enter);
+    await v.waitHolder(vip, 'n1', 15_000);
+
+    const t0 = process.hrtime.bigint();
+    await tomcat.n1!.stop();
+    const killMs = await vipOn(v, 'n2', t0, 15_000, vip);
+    await v.waitLine(d1, /\(VI_TOMCAT\) Changing effective priority from 150 to 90/, 1000);
+    tomcat.n1 = await start('n1');
+    await v.waitLine(d1, /\(VI_TOMCAT\) Changing effective priority from 90 to 150/, 10_000);
+    const restored = Date.now();
+    await v.waitHolder(vip, 'n1', 20_000);
+    const backMs = Date.now() - restored;
+    assert.ok(backMs >= 9000, `tc1 took the VIP back ${backMs} ms after its priority came back: preempt_delay 10 was not waited for`);
+    assert.ok(!d1.lines.some((l) => /Entering FAULT/.test(l)), 'a weighted check never means FAULT');
+    console.log(`# examples/tomcat-ha: java killed on tc1 -> VIP on tc2: ${killMs.toFixed(0)} ms (interval 2 s, fall 2); back on tc1 ${backMs} ms after its priority returned (preempt_delay 10)`);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${lastLines(v)}`);
+  } finally {
+    await stopContainers(containers, vip);
   }
 });
