@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -256,6 +257,10 @@ export interface CertificateOptions {
   readonly altNames?: readonly string[];
   /** valid from 2020-01-01 to 2020-01-02, so long expired */
   readonly expired?: boolean;
+  /** a CA certificate (basicConstraints CA:TRUE), to issue others with */
+  readonly ca?: boolean;
+  /** issued (signed) by this CA certificate instead of self-signed */
+  readonly issuer?: Certificate;
 }
 
 const certDirs: string[] = [];
@@ -277,17 +282,21 @@ function openssl(args: string[], cwd: string): Promise<void> {
 const asn1Time = (d: Date): string => d.toISOString().replace(/[-:T]/g, '').replace(/\.\d+Z$/, 'Z');
 
 /**
- * A self-signed certificate (EC P-256) made with the openssl command: valid
- * from yesterday for 30 days, or long expired. `openssl ca -selfsign` is
- * used because `req -x509` cannot date a certificate in the past.
+ * A certificate (EC P-256) made with the openssl command, self-signed or
+ * issued by a CA made here too: valid from yesterday for 30 days, or long
+ * expired. `openssl ca` is used because `req -x509` cannot date a
+ * certificate in the past.
  */
 export async function makeCertificate(opts: CertificateOptions = {}): Promise<Certificate> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alived-cert-'));
   certDirs.push(dir);
   const cn = opts.commonName ?? 'localhost';
   const alt = (opts.altNames ?? [`DNS:${cn}`, 'IP:127.0.0.1']).join(',');
+  const caExt = opts.ca ? ['-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature'] : [];
+  const signer = opts.issuer ? ['-cert', opts.issuer.certFile, '-keyfile', opts.issuer.keyFile] : ['-selfsign', '-keyfile', 'key.pem'];
   fs.writeFileSync(path.join(dir, 'index.txt'), '');
-  fs.writeFileSync(path.join(dir, 'serial'), '01\n');
+  // random: certificates of one issuer never share a serial
+  fs.writeFileSync(path.join(dir, 'serial'), `${crypto.randomBytes(8).toString('hex')}\n`);
   fs.writeFileSync(
     path.join(dir, 'ca.cnf'),
     [
@@ -311,10 +320,10 @@ export async function makeCertificate(opts: CertificateOptions = {}): Promise<Ce
   const now = Date.now();
   const [start, end] = opts.expired ? ['20200101000000Z', '20200102000000Z'] : [asn1Time(new Date(now - day)), asn1Time(new Date(now + 30 * day))];
   await openssl(
-    ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'key.pem', '-out', 'req.csr', '-subj', `/CN=${cn}`, '-addext', `subjectAltName=${alt}`],
+    ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'key.pem', '-out', 'req.csr', '-subj', `/CN=${cn}`, '-addext', `subjectAltName=${alt}`, ...caExt],
     dir,
   );
-  await openssl(['ca', '-batch', '-config', 'ca.cnf', '-selfsign', '-keyfile', 'key.pem', '-in', 'req.csr', '-out', 'cert.pem', '-startdate', start, '-enddate', end, '-notext'], dir);
+  await openssl(['ca', '-batch', '-config', 'ca.cnf', ...signer, '-in', 'req.csr', '-out', 'cert.pem', '-startdate', start, '-enddate', end, '-notext'], dir);
   const keyFile = path.join(dir, 'key.pem');
   const certFile = path.join(dir, 'cert.pem');
   return { key: fs.readFileSync(keyFile, 'utf8'), cert: fs.readFileSync(certFile, 'utf8'), keyFile, certFile };

@@ -1,6 +1,8 @@
 import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
 import type { Checker, CheckerContext, CheckResult } from '../../core/sdk';
-import { abortWords, hostPort } from '../check-common/net';
+import { abortWords, hostPort, tcpConnectOptions } from '../check-common/net';
 import type { MysqlCheckConfig } from './index';
 
 /**
@@ -40,6 +42,16 @@ export function closeAllConnections(): void {
 
 class CheckFailed extends Error {}
 
+/** Node's codes for a certificate chain that tls_ca (or the system CAs) does not vouch for */
+const UNTRUSTED = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+]);
+
 function errorWords(err: unknown): string {
   const e = err as { code?: unknown; errno?: unknown; sqlMessage?: unknown; message?: unknown };
   if (typeof e?.sqlMessage === 'string') return `${e.sqlMessage}${typeof e.code === 'string' ? ` (${e.code})` : ''}`;
@@ -50,6 +62,8 @@ function errorWords(err: unknown): string {
       return 'connection timed out (ETIMEDOUT)';
     case 'PROTOCOL_CONNECTION_LOST':
       return 'the server closed the connection';
+    case 'HANDSHAKE_NO_SSL_SUPPORT':
+      return 'TLS: the server does not offer it (HANDSHAKE_NO_SSL_SUPPORT)';
   }
   const m = typeof e?.message === 'string' ? e.message : String(err);
   return typeof e?.code === 'string' && !m.includes(e.code) ? `${m} (${e.code})` : m;
@@ -98,8 +112,32 @@ export function createMysqlChecker(config: MysqlCheckConfig, ctx: CheckerContext
       ...(config.tlsCa ? { ca: read(config.tlsCa) } : {}),
       ...(config.tlsCert ? { cert: read(config.tlsCert), key: read(config.tlsKey) } : {}),
       rejectUnauthorized: config.tlsVerify !== false,
-      ...(config.tlsServerName ? { servername: config.tlsServerName } : {}),
+      // the name is verified by verifyName(): mysql2 would check a host name only, never an address
+      verifyIdentity: false,
     };
+  }
+
+  /**
+   * Verifies the server certificate's name (tls_server_name, else the
+   * address it was reached at) once the TLS handshake is done, before the
+   * login is sent; and words a TLS failure for the message, while its own
+   * code is still there (mysql2 replaces it with HANDSHAKE_SSL_ERROR).
+   */
+  function verifyName(c: Connection): void {
+    const conn = c as unknown as { startTLS(onSecure: (err?: Error) => void): void; stream: tls.TLSSocket };
+    const startTLS = conn.startTLS.bind(c);
+    conn.startTLS = (onSecure) =>
+      startTLS((err) => {
+        const name = config.tlsServerName ?? target.address;
+        const failure = err ?? (config.tlsVerify !== false ? tls.checkServerIdentity(name, conn.stream.getPeerCertificate()) : undefined);
+        onSecure(failure ? new CheckFailed(tlsWords(failure)) : undefined);
+      });
+  }
+
+  function tlsWords(err: NodeJS.ErrnoException): string {
+    const code = err.code ? ` (${err.code})` : '';
+    if (err.code && UNTRUSTED.has(err.code)) return `TLS: the server certificate is not trusted (${config.tlsCa ? `tls_ca ${config.tlsCa}` : 'the system CAs'}): ${err.message}${code}`;
+    return `TLS: ${err.message}${code}`;
   }
 
   function connect(signal: AbortSignal): Promise<Connection> {
@@ -107,18 +145,21 @@ export function createMysqlChecker(config: MysqlCheckConfig, ctx: CheckerContext
       const ssl = tlsOptions();
       const pw = password();
       const c = driver().createConnection({
-        host: target.address,
+        // the TLS server name (SNI) when it is a name; the socket is ours
+        host: config.tlsServerName ?? target.address,
         port: target.port,
+        // our own socket: mysql2 would ignore bindto (localAddress), bind_port and bind_if
+        stream: () => net.connect(tcpConnectOptions(target, config)).setNoDelay(true),
         user: config.user,
         ...(pw !== undefined ? { password: pw } : {}),
         ...(config.database ? { database: config.database } : {}),
         connectTimeout: connectTimeoutMs,
-        ...(config.bindto ? { localAddress: config.bindto.address } : {}),
         ...(ssl ? { ssl } : {}),
         // no type juggling: the check reads a few fields as strings and numbers
         supportBigNumbers: true,
         dateStrings: true,
       });
+      if (ssl) verifyName(c);
       // a connection error after the check (server gone) must never reach the daemon as an unhandled 'error'
       c.on('error', () => {
         if (conn === c) conn = undefined;
@@ -134,7 +175,7 @@ export function createMysqlChecker(config: MysqlCheckConfig, ctx: CheckerContext
         if (signal.aborted) return;
         if (err) {
           c.destroy();
-          reject(new CheckFailed(errorWords(err)));
+          reject(err instanceof CheckFailed ? err : new CheckFailed(errorWords(err)));
         } else resolve(c);
       });
     });

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { createMysqlChecker } from '../../plugins/check-mysql';
 import { maskSecrets } from '../../plugins/check-mysql/checker';
 import type { MysqlCheckConfig } from '../../plugins/check-mysql';
-import type { Checker, CheckResult } from '../../core/sdk';
+import { makeCertificate, type Certificate, type Checker, type CheckResult } from '../../core/sdk';
 import { compileText, has, noErrors, tmpDir } from '../helpers/config';
 import { memoryLogger } from '../helpers/log';
 import { dumpTree } from '../../core/config/dump';
@@ -16,13 +16,19 @@ import { startMariaDb, type MariaDb } from '../helpers/services';
  * loopback: a primary with a binary log and a replica of it. The checks:
  * a good login, the server stopped, a wrong password, read_only flipped, a
  * query that hangs (SELECT SLEEP) cut by the timeout, the replica's SQL
- * thread stopped, and one connection reused across checks.
+ * thread stopped, and one connection reused across checks. TLS against a
+ * third server with ssl_cert / ssl_key / ssl_ca from a CA openssl makes for
+ * this run: the chain and the name verified, a wrong CA, accounts that
+ * REQUIRE SSL and REQUIRE X509.
  */
 
 const root = tmpDir('alived-mysql-');
 let primary: MariaDb;
 let replica: MariaDb;
+let tlsDb: MariaDb;
 const PASSWORD = 'S3cret-pw-not-for-logs';
+// the CA of this run, one that signed nothing of ours, the server's certificate (its name and 127.0.0.1) and a client's
+const pki: Record<'ca' | 'otherCa' | 'server' | 'client', Certificate> = {} as never;
 
 before(async () => {
   primary = await startMariaDb(path.join(root, 'primary'), { serverId: 1, logBin: true });
@@ -30,8 +36,20 @@ before(async () => {
   // the replica gets the users from the primary's binary log
   replica = await startMariaDb(path.join(root, 'replica'), { serverId: 2 });
   replica.sql(`CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=${primary.port}, MASTER_USER='repl', MASTER_PASSWORD='replpw', MASTER_USE_GTID=slave_pos; START SLAVE;`);
+  pki.ca = await makeCertificate({ commonName: 'alived test CA', ca: true });
+  pki.otherCa = await makeCertificate({ commonName: 'another CA', ca: true });
+  pki.server = await makeCertificate({ commonName: 'db.example.test', altNames: ['DNS:db.example.test', 'IP:127.0.0.1'], issuer: pki.ca });
+  pki.client = await makeCertificate({ commonName: 'monitor', altNames: ['DNS:monitor'], issuer: pki.ca });
+  tlsDb = await startMariaDb(path.join(root, 'tls'), {
+    serverId: 4,
+    // two addresses: the certificate names only the first
+    bindAddress: '127.0.0.1,127.0.0.2',
+    extraArgs: [`--ssl-cert=${pki.server.certFile}`, `--ssl-key=${pki.server.keyFile}`, `--ssl-ca=${pki.ca.certFile}`],
+  });
+  tlsDb.sql(`CREATE USER 'tlsmon'@'%' IDENTIFIED BY '${PASSWORD}' REQUIRE SSL; CREATE USER 'x509mon'@'%' IDENTIFIED BY '${PASSWORD}' REQUIRE X509;`);
 });
 after(async () => {
+  await tlsDb?.stop();
   await replica?.stop();
   await primary?.stop();
 });
@@ -49,10 +67,10 @@ async function mysqlConfig(body: string, port: number): Promise<{ config: MysqlC
   return { config: rs.extensions.find((e) => e.keyword === 'MYSQL_CHECK')!.value as MysqlCheckConfig, lines: r.lines };
 }
 
-async function checker(body: string, server: { port: number }) {
+async function checker(body: string, server: { port: number }, address = '127.0.0.1') {
   const { config } = await mysqlConfig(body, server.port);
   const { log, records } = memoryLogger('debug');
-  const c = createMysqlChecker(config, { target: { address: '127.0.0.1', port: server.port }, realServer: { address: '127.0.0.1', port: server.port }, log });
+  const c = createMysqlChecker(config, { target: { address, port: server.port }, realServer: { address, port: server.port }, log });
   checkers.push(c);
   const check = (timeoutMs = 3000): Promise<CheckResult> => c.check(AbortSignal.timeout(timeoutMs));
   return { c, check, records };
@@ -220,4 +238,59 @@ test('the server stopped: connection refused; started again: the check logs in a
   } finally {
     await db.stop();
   }
+});
+
+// ---------------------------------------------------------------------------
+// TLS
+
+const login = (user: string) => `      user ${user}\n      password ${PASSWORD}`;
+
+test('TLS: tls_ca verifies the chain and the address (the certificate carries IP 127.0.0.1, not 127.0.0.2); an account that REQUIRE SSL logs in; tls_server_name verifies that name instead', async () => {
+  assert.match(tlsDb.sql("SHOW GLOBAL VARIABLES LIKE 'have_ssl'"), /YES/, 'the server offers TLS');
+  let r = await (await checker(`${login('tlsmon')}\n      tls_ca ${pki.ca.certFile}`, tlsDb)).check();
+  assert.equal(r.ok, true, r.message);
+  assert.match(r.message!, /SELECT 1 ok$/);
+  r = await (await checker(`${login('tlsmon')}\n      tls_ca ${pki.ca.certFile}`, tlsDb, '127.0.0.2')).check();
+  assert.equal(r.ok, false);
+  assert.match(r.message!, /^MYSQL_CHECK 127\.0\.0\.2:\d+: TLS: Hostname\/IP does not match certificate's altnames: IP: 127\.0\.0\.2 is not in the cert's list: .* \(ERR_TLS_CERT_ALTNAME_INVALID\)$/);
+  r = await (await checker(`${login('tlsmon')}\n      tls_ca ${pki.ca.certFile}\n      tls_server_name db.example.test`, tlsDb, '127.0.0.2')).check();
+  assert.equal(r.ok, true, r.message);
+  r = await (await checker(`${login('tlsmon')}\n      tls_ca ${pki.ca.certFile}\n      tls_server_name other.example.test`, tlsDb)).check();
+  assert.equal(r.ok, false);
+  assert.match(r.message!, /^MYSQL_CHECK 127\.0\.0\.1:\d+: TLS: Hostname\/IP does not match certificate's altnames: Host: other\.example\.test\. is not in the cert's altnames: DNS:db\.example\.test, IP Address:127\.0\.0\.1 \(ERR_TLS_CERT_ALTNAME_INVALID\)$/);
+});
+
+test('TLS: a CA that did not sign the server certificate fails the check and says so; tls_verify no accepts it', async () => {
+  let r = await (await checker(`${login('tlsmon')}\n      tls_ca ${pki.otherCa.certFile}`, tlsDb)).check();
+  assert.equal(r.ok, false);
+  assert.equal(r.message, `MYSQL_CHECK 127.0.0.1:${tlsDb.port}: TLS: the server certificate is not trusted (tls_ca ${pki.otherCa.certFile}): self-signed certificate in certificate chain (SELF_SIGNED_CERT_IN_CHAIN)`);
+  r = await (await checker(`${login('tlsmon')}\n      tls_ca ${pki.otherCa.certFile}\n      tls_verify no`, tlsDb)).check();
+  assert.equal(r.ok, true, r.message);
+});
+
+test('TLS: an account that REQUIRE SSL is refused without TLS; one that REQUIRE X509 needs the client certificate (tls_cert, tls_key)', async () => {
+  let r = await (await checker(login('tlsmon'), tlsDb)).check();
+  assert.equal(r.ok, false);
+  assert.match(r.message!, /Access denied for user 'tlsmon'@'127\.0\.0\.1' \(using password: YES\) \(ER_ACCESS_DENIED_ERROR\)/);
+  r = await (await checker(`${login('x509mon')}\n      tls_ca ${pki.ca.certFile}`, tlsDb)).check();
+  assert.equal(r.ok, false);
+  assert.match(r.message!, /Access denied for user 'x509mon'/);
+  r = await (await checker(`${login('x509mon')}\n      tls_ca ${pki.ca.certFile}\n      tls_cert ${pki.client.certFile}\n      tls_key ${pki.client.keyFile}`, tlsDb)).check();
+  assert.equal(r.ok, true, r.message);
+});
+
+test('TLS asked of a server that offers none fails and says so', async () => {
+  assert.doesNotMatch(primary.sql("SHOW GLOBAL VARIABLES LIKE 'have_ssl'"), /YES/);
+  const r = await (await checker(`${login('mon')}\n      tls yes`, primary)).check();
+  assert.equal(r.ok, false);
+  assert.equal(r.message, `MYSQL_CHECK 127.0.0.1:${primary.port}: TLS: the server does not offer it (HANDSHAKE_NO_SSL_SUPPORT)`);
+});
+
+test('bindto: the connection comes from that address', async () => {
+  const from2 = (): number => Number(primary.sql("SELECT COUNT(*) FROM information_schema.processlist WHERE user = 'mon' AND host LIKE '127.0.0.2:%'"));
+  assert.equal(from2(), 0);
+  const { c, check } = await checker(`${login('mon')}\n      bindto 127.0.0.2`, primary);
+  assert.equal((await check()).ok, true);
+  assert.equal(from2(), 1);
+  await c.close!();
 });
