@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Lab } from '../../core/lab/netns';
 import { VrrpLab, type LabDaemon } from '../../core/lab/vrrp-lab';
-import { destinations, ipIn, ipvsadm, requests, startHttpServer, stopProcess, sysctl, until } from './lab-net';
+import { destinations, drRealServer, ipvsadm, requests, startHttpServer, stopProcess, until } from './lab-net';
 
 /**
  * An LVS-DR director pair inside the VM: two alived nodes with one VRRP
@@ -67,9 +67,7 @@ before(async () => {
   });
   vl = new VrrpLab(lab, fs.mkdtempSync(path.join(os.tmpdir(), 'alived-lvsdr-')));
   for (const rs of ['rs1', 'rs2']) {
-    // LVS-DR real servers: the VIP on lo, never answered for in ARP
-    ipIn(lab, rs, 'addr', 'add', `${VIP}/32`, 'dev', 'lo');
-    for (const k of ['net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.eth0.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2', 'net.ipv4.conf.eth0.arp_announce=2']) sysctl(lab, rs, k);
+    drRealServer(lab, rs, VIP);
     await startHttpServer(lab, rs, rs, 80);
   }
   await vl.watch();
