@@ -181,6 +181,7 @@ export class ProcessWatcher {
   private async openConnector(): Promise<string | undefined> {
     let mod: { RawNetlinkSocket: new (protocol: number, opts: object) => RawSocket };
     try {
+      // loaded here, not at the top: a daemon that tracks no process does not load netlink (~9 MB) for it
       mod = (await import('netlink')) as unknown as typeof mod;
     } catch (err) {
       return `netlink unavailable: ${(err as Error).message}`;
