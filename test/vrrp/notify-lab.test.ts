@@ -34,9 +34,6 @@ before(async () => {
 });
 after(() => (lab ? lab.destroy() : undefined));
 
-/** each daemon its own --state-dir: alived refuses to share a notify outbox with another live one */
-const stateDir = (v: VrrpLab, host: string): string[] => ['--state-dir', path.join(v.dir, `${host}-state`)];
-
 async function reset(): Promise<VrrpLab> {
   for (const h of lab.hosts) {
     for (const pid of spawnSync('ip', ['netns', 'pids', h.ns], { encoding: 'utf8' }).stdout.split(/\s+/).filter(Boolean)) {
@@ -89,12 +86,12 @@ test('notify and notify_* run at each transition with keepalived arguments; a ha
   notify ${s('notify')}
 }
 `;
-  const d1 = v.startAlived('n1', conf, stateDir(v, 'n1'));
+  const d1 = v.startAlived('n1', conf);
   await v.waitHolder(VIP, 'n1', 10_000);
   await waitFor('the MASTER notifications', () => (lines(log).includes('notify INSTANCE VI_1 MASTER 150') ? true : undefined), 5000);
   // notify_master hangs (sleep 1000): the instance stays master with a backup watching
   // the backup: no tracking, no notify scripts (the log is n1's alone)
-  const d2 = v.startAlived('n2', conf.replace('priority 150', 'priority 100').replace(/ {2}track_interface \{\n {4}mon0\n {2}\}\n/, '').replace(/ {2}notify.*\n/g, ''), stateDir(v, 'n2'));
+  const d2 = v.startAlived('n2', conf.replace('priority 150', 'priority 100').replace(/ {2}track_interface \{\n {4}mon0\n {2}\}\n/, '').replace(/ {2}notify.*\n/g, ''));
   await new Promise((r) => setTimeout(r, 1500));
   assert.deepEqual(v.holders(VIP), ['n1'], 'adverts kept going while notify_master hangs');
   assert.ok(!d2.lines.some((l) => /Entering MASTER/.test(l)), 'the backup never saw the master miss an advert');
@@ -181,8 +178,8 @@ vrrp_instance VI_1 {
   const a = node('n1', 150, -60);
   const b = node('n2', 120, -40);
   const k = node('n3', 100, -10);
-  v.startAlived('n1', a.conf, stateDir(v, 'n1'));
-  v.startAlived('n2', b.conf, stateDir(v, 'n2'));
+  v.startAlived('n1', a.conf);
+  v.startAlived('n2', b.conf);
   v.startKeepalived('n3', k.conf);
   await v.waitHolder(VIP, 'n1', 15_000);
   fs.rmSync(a.flag);
@@ -234,7 +231,6 @@ vrrp_instance VI_1 {
   notify ${safe}
 }
 `,
-    stateDir(v, 'n1'),
   );
   await v.waitHolder(VIP, 'n1', 10_000);
   await waitFor('the safe script', () => (lines(log).includes(`safe ${spawnSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).stdout.trim()} INSTANCE VI_1 MASTER 150`) ? true : undefined), 5000);
@@ -281,7 +277,7 @@ vrrp_sync_group G1 {
 }
 `;
   const both = head + inst('VI_1', 64, VIP) + inst('VI_2', 65, '10.96.0.91');
-  const d1 = v.startAlived('n1', both + inst('VI_3', 66, '10.96.0.92', `  notify_deleted ${s('deleted')}\n  notify ${s('notify3')}\n`), stateDir(v, 'n1'));
+  const d1 = v.startAlived('n1', both + inst('VI_3', 66, '10.96.0.92', `  notify_deleted ${s('deleted')}\n  notify ${s('notify3')}\n`));
   await v.waitHolder(VIP, 'n1', 10_000);
   await waitFor('the group MASTER notification', () => (lines(log).includes('group GROUP G1 MASTER 0') ? true : undefined), 5000);
   assert.equal(lines(log)[0], 'startup ', 'startup_script ran before anything was notified');
