@@ -4,7 +4,6 @@ import type { ScriptLine } from '../config/values';
 import type { Endpoint } from '../plugin/events';
 import type { Registered } from '../plugin/host';
 import type { CheckerDefinition } from '../plugin/types';
-import type { ScriptUserName } from '../script/user';
 import { formatService, formatVirtualServer, type ServiceProtocol, type VirtualServerName } from './format';
 
 /**
@@ -87,8 +86,6 @@ export interface CheckPlan {
   readonly noCheckerEmails: boolean;
   /** global_defs' rs_init_notifies: notify the state of real servers found up at start */
   readonly rsInitNotifies: boolean;
-  /** global_defs' script_user */
-  readonly scriptUser: ScriptUserName | undefined;
 }
 
 /** one empty list shared by the 10,000 real servers that have nothing to put in it */
@@ -126,7 +123,6 @@ type Global = Partial<{
   rsInitNotifies: boolean;
   smtpAlert: boolean;
   smtpAlertChecker: boolean;
-  scriptUser: { user: string; group?: string };
 }>;
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
@@ -235,7 +231,6 @@ export function planChecks(model: ConfigModel, checkers: ReadonlyMap<string, Reg
     logAllFailures: logAllFailuresGlobal,
     noCheckerEmails: g.noCheckerEmails ?? false,
     rsInitNotifies: g.rsInitNotifies ?? false,
-    scriptUser: g.scriptUser ? { user: g.scriptUser.user, group: g.scriptUser.group } : undefined,
   };
 }
 
