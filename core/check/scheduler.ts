@@ -268,14 +268,26 @@ export class CheckScheduler {
   private lastStallLog = -Infinity;
   private readonly dirtyPools = new Set<VirtualServerState>();
   private flushQueued = false;
-  private readonly suffix: string;
+  private suffix: string;
+  /** whether pools reach the kernel, and who takes their changes: the daemon sets them again when a reload brings the first virtual_server */
+  private programmed: boolean;
+  private onPoolChange: ((pool: VirtualServerPool) => void) | undefined;
   private readonly queue: TimerQueue<CheckerRun>;
 
   constructor(private readonly opts: CheckSchedulerOptions) {
     this.clock = opts.clock;
     this.queue = new TimerQueue<CheckerRun>(opts.clock, (run) => this.fire(run));
     this.log = opts.log;
-    this.suffix = opts.programmed ? '' : ' (pool not programmed)';
+    this.programmed = opts.programmed === true;
+    this.onPoolChange = opts.onPoolChange;
+    this.suffix = this.programmed ? '' : ' (pool not programmed)';
+  }
+
+  /** Pools reach the kernel from now on (or not), their changes going to `onPoolChange`. */
+  setPoolProgramming(programmed: boolean, onPoolChange: ((pool: VirtualServerPool) => void) | undefined): void {
+    this.programmed = programmed;
+    this.onPoolChange = onPoolChange;
+    this.suffix = programmed ? '' : ' (pool not programmed)';
   }
 
   /** The hooks events go through; the daemon's plugin host changes at every reload. */
@@ -347,7 +359,7 @@ export class CheckScheduler {
           counts.set(n.keyword, c);
         }
       }
-      if (vs.haSuspend && this.opts.programmed) {
+      if (vs.haSuspend && this.programmed) {
         this.log.info({ vs: vs.name }, `VS ${vs.name}: ha_suspend: its pool is programmed only while this node is MASTER of the VRRP instance holding its address; its checkers run always`);
       } else if (vs.haSuspend) {
         this.log.warn({ vs: vs.name }, `VS ${vs.name}: ha_suspend is not acted on without IPVS: its checkers run whether or not its address is configured here`);
@@ -1006,7 +1018,7 @@ export class CheckScheduler {
   // pools
 
   private markPool(vs: VirtualServerState): void {
-    if (!this.opts.onPoolChange) return;
+    if (!this.onPoolChange) return;
     this.dirtyPools.add(vs);
     if (this.flushQueued) return;
     this.flushQueued = true;
@@ -1022,7 +1034,7 @@ export class CheckScheduler {
 
   private emitPool(pool: VirtualServerPool): void {
     try {
-      this.opts.onPoolChange?.(pool);
+      this.onPoolChange?.(pool);
     } catch (err) {
       this.log.error({ err, vs: pool.virtualServer }, 'pool change handler threw');
     }

@@ -62,11 +62,13 @@ export class CheckService {
   private started = false;
   private stopping: Promise<void> | undefined;
   private saidNotProgrammed = false;
+  private programming: { readonly programsPools?: boolean; readonly ipvsReason?: string };
   private readonly ipvsAvailable: boolean;
 
   constructor(private readonly opts: CheckServiceOptions) {
     this.log = opts.log.child({ subsystem: 'check' });
     this.ipvsAvailable = fs.existsSync(opts.ipvsProcFile ?? IPVS_PROC_FILE);
+    this.programming = { programsPools: opts.programsPools, ipvsReason: opts.ipvsReason };
     this.scheduler = new CheckScheduler({
       clock: opts.clock ?? new RealCheckClock(),
       log: this.log,
@@ -92,6 +94,17 @@ export class CheckService {
     this.sayNotProgrammed();
     this.scheduler.setHooks(host.hooks);
     this.scheduler.start(this.plan);
+  }
+
+  /**
+   * From now on pools reach the kernel as `p` says: the daemon calls it
+   * when a reload brings the first virtual_server (IPVS opened only then),
+   * before reload().
+   */
+  setPoolProgramming(p: Pick<CheckServiceOptions, 'programsPools' | 'ipvsReason' | 'onPoolChange'>): void {
+    this.programming = { programsPools: p.programsPools, ipvsReason: p.ipvsReason };
+    this.saidNotProgrammed = false;
+    this.scheduler.setPoolProgramming(p.programsPools === true, p.onPoolChange);
   }
 
   /**
@@ -125,7 +138,7 @@ export class CheckService {
   status(): CheckServiceStatus {
     return {
       running: this.started && !this.stopping,
-      ipvs: { available: this.ipvsAvailable, programmed: this.opts.programsPools === true },
+      ipvs: { available: this.ipvsAvailable, programmed: this.programming.programsPools === true },
       ...this.scheduler.status(),
     };
   }
@@ -147,7 +160,7 @@ export class CheckService {
 
   /** Once per daemon, when there are virtual servers whose pools do not reach the kernel: the checks run all the same. */
   private sayNotProgrammed(): void {
-    if (this.opts.programsPools || this.saidNotProgrammed || !this.plan || this.plan.virtualServers.length === 0) return;
+    if (this.programming.programsPools || this.saidNotProgrammed || !this.plan || this.plan.virtualServers.length === 0) return;
     this.saidNotProgrammed = true;
     const n = this.plan.virtualServers.length;
     const what = `${n} virtual server${n === 1 ? '' : 's'}`;
@@ -159,7 +172,7 @@ export class CheckService {
     } else {
       this.log.warn(
         { ipvs: true, virtualServers: n },
-        `IPVS is in this kernel but alived cannot program it (${this.opts.ipvsReason ?? 'no IPVS reconciler runs'}): health checks of ${what} run and drive notify scripts and hooks; their pools are computed (see status) but not programmed`,
+        `IPVS is in this kernel but alived cannot program it (${this.programming.ipvsReason ?? 'no IPVS reconciler runs'}): health checks of ${what} run and drive notify scripts and hooks; their pools are computed (see status) but not programmed`,
       );
     }
   }

@@ -144,11 +144,7 @@ export class Daemon {
       // the checks run in this process: checker_priority / checker_rt_priority apply to it
       const sched = { ...(g?.checkerPriority !== undefined ? { nice: g.checkerPriority } : {}), ...(g?.checkerRtPriority !== undefined ? { rtPriority: g.checkerRtPriority } : {}) };
       if (sched.nice !== undefined || sched.rtPriority !== undefined) applyScheduling(process.pid, 'the checker process', sched, log);
-      if ((this.model.virtualServer ?? []).length > 0) {
-        // loaded only with virtual servers: a VRRP-only daemon does not carry the generic netlink client (~9 MB)
-        const { IpvsService: Ipvs } = require('../ipvs/service') as typeof import('../ipvs/service');
-        this.ipvs = new Ipvs({ log, release: this.options.releaseIpvs !== false });
-      }
+      if ((this.model.virtualServer ?? []).length > 0) this.ipvs = this.createIpvs();
       // real-server and quorum changes (notify_up/down, quorum_up/down, FIFO lines, webhooks) and smtp_alerts, through the pipeline
       this.checks = new CheckService({ log, onNotify: (e) => this.notifications?.publish(e), ...(this.ipvs ? await this.ipvs.open(this.model) : {}) });
       this.checks.start(this.model, this.host);
@@ -156,6 +152,12 @@ export class Daemon {
     }
     await this.startVrrp();
     this.notifications.publish({ type: 'daemon', what: 'start', time: Date.now() });
+  }
+
+  /** The IPVS side; loaded only with virtual servers: a VRRP-only daemon does not carry the generic netlink client (~9 MB). */
+  private createIpvs(): IpvsService {
+    const { IpvsService: Ipvs } = require('../ipvs/service') as typeof import('../ipvs/service');
+    return new Ipvs({ log: this.options.log, release: this.options.releaseIpvs !== false });
   }
 
   /** The VRRP settings of the current config, or undefined when it has no vrrp_instance (or VRRP is off). */
@@ -312,8 +314,17 @@ export class Daemon {
     await this.notifier?.reload(this.model);
     // checkers move to the new plugins (keeping their states) before the old ones close,
     // so no check runs on a closed plugin and nothing flaps
-    await this.checks?.reload(this.model, this.host);
-    await this.ipvs?.reload(this.model, this.host.hooks);
+    if (this.checks && !this.ipvs && (this.model.virtualServer ?? []).length > 0) {
+      // the first virtual_server arrives with this reload: IPVS opens now, the checks program their pools through it
+      tuneHeapForChecks();
+      const ipvs = (this.ipvs = this.createIpvs());
+      this.checks.setPoolProgramming(await ipvs.open(this.model));
+      await this.checks.reload(this.model, this.host);
+      await ipvs.start(this.model, this.checks, this.host.hooks);
+    } else {
+      await this.checks?.reload(this.model, this.host);
+      await this.ipvs?.reload(this.model, this.host.hooks);
+    }
     // trackers too: unchanged ones go on with their rise/fall counts
     await this.trackers?.reload(this.model, this.host);
     this.setNotifiers();

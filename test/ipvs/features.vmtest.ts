@@ -220,3 +220,41 @@ test('sorry_server_inhibit: the sorry server waits at weight 0 while the quorum 
   fs.writeFileSync(path.join(dir, 'up'), '');
   await waitFor('the quorum back', () => destinations(ns, `${SORRY}:80`).join() === '10.97.0.11:8081 1,10.97.0.12:80 0', 15_000);
 });
+
+test('a reload that brings the first virtual_server programs it; SIGTERM removes it', async () => {
+  // another director, on rs1's namespace (a table of its own), started without any virtual_server
+  const rsNs = lab.host('rs1').ns;
+  const d2 = vl.startAlived('rs1', 'global_defs {\n  router_id first-vs\n}\n', ['-D']);
+  try {
+    await vl.waitLine(d2, /started|Starting/i, 15_000);
+    fs.writeFileSync(
+      d2.config,
+      `global_defs {
+  router_id first-vs
+}
+virtual_server 10.97.0.110 80 {
+  protocol TCP
+  lvs_sched rr
+  lvs_method NAT
+  delay_loop 1
+  real_server 10.97.0.12 80 {
+    TCP_CHECK {
+      connect_timeout 1
+    }
+  }
+}
+`,
+    );
+    const mark = d2.lines.length;
+    vl.signal(d2, 'SIGHUP');
+    await until('the reload', () => d2.lines.slice(mark).some((l) => /Reload complete/.test(l)), 30_000);
+    await until('the first virtual server in the kernel', () => destinations(rsNs, '10.97.0.110:80').join() === '10.97.0.12:80 1', 15_000).catch((err: Error) => {
+      throw new Error(`${err.message}\n${ipvsadm(rsNs, '-Ln')}\n${d2.lines.slice(mark).join('\n')}`);
+    });
+    assert.ok(!d2.lines.some((l) => /pool not programmed/.test(l)), 'its pool lines do not say "not programmed"');
+  } finally {
+    vl.signal(d2, 'SIGTERM');
+    await d2.exited;
+  }
+  assert.ok(!ipvsadm(rsNs, '-Ln').includes('10.97.0.110:80'), 'SIGTERM removed what alived made');
+});
