@@ -159,7 +159,13 @@ const plugin: AlivedPlugin = {
   name: 'check-smtp',
   version: ALIVED_VERSION,
   apply(api) {
-    api.registerChecker({ keyword: 'SMTP_CHECK', schema: smtpCheckSchema, create: createSmtpChecker });
+    api.registerChecker({
+      keyword: 'SMTP_CHECK',
+      schema: smtpCheckSchema,
+      create: createSmtpChecker,
+      // keepalived's smtp_final(): the reason goes in the mail
+      alertText: (up, message) => (up ? '=> CHECK succeed on service <=' : `=> CHECK failed on service : ${message} <=`),
+    });
   },
 };
 

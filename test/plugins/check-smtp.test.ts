@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
+import { test } from 'node:test';
 import { SMTPServer } from 'smtp-server';
 import { CheckerTester, refusingPort, tcpServer, type ServerBehaviour } from '../../core/sdk';
 import checkSmtp from '../../plugins/check-smtp';
+import { PluginHost } from '../../core/plugin/host';
+import { silentLogger } from '../../core/log/logger';
 
 const tester = new CheckerTester({ plugin: checkSmtp });
 const at = (port: number | undefined): string => `SMTP_CHECK 127.0.0.1:${port}`;
@@ -182,3 +185,12 @@ tester.run('SMTP_CHECK against real SMTP servers on loopback', [
     inspect: () => void heloNames.splice(0),
   },
 ]);
+
+test('the smtp_alert text is keepalived\'s, with the reason of the failure', async () => {
+  const host = new PluginHost({ log: silentLogger });
+  await host.apply(checkSmtp);
+  const alertText = host.checkers.get('SMTP_CHECK')!.def.alertText!;
+  assert.equal(alertText(true, 'greeting 220, HELO 250, QUIT answered'), '=> CHECK succeed on service <=');
+  assert.equal(alertText(false, "greeting '554 go away', expected 220"), "=> CHECK failed on service : greeting '554 go away', expected 220 <=");
+  await host.close();
+});
