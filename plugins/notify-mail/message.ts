@@ -131,7 +131,8 @@ export function vars(e: NotifyEvent, routerId: string, host: string, text: MailT
       Object.assign(v, {
         type: base.kind === 'real-server' ? 'real_server' : 'virtual_server',
         name: base.kind === 'real-server' ? (base.service ?? '') : base.virtualServer,
-        from: base.state === 'UP' ? 'DOWN' : 'UP',
+        // a checker that changed while its server did not (another checker still fails) leaves the server as it was
+        from: base.checkerState !== undefined && base.checkerState !== base.state ? base.state : base.state === 'UP' ? 'DOWN' : 'UP',
         to: base.state,
         state: base.state,
         virtual_server: base.virtualServer,

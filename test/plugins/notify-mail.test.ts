@@ -180,7 +180,7 @@ test('templates and recipient lists per kind of event', async () => {
         `  smtp_alert
   smtp_subject vrrp "{router_id}: {name} {from} -> {to} (prio {priority}) {{ok}}"
   smtp_body vrrp "host {host}, reason {reason}; keepalived says {body}"
-  smtp_subject checker "RS {real_server} of {virtual_server} is {state} ({checker})"
+  smtp_subject checker "RS {real_server} of {virtual_server} is {state} ({checker}), was {from}"
   notification_email_checker {
     web-team@example.com
   }
@@ -188,16 +188,20 @@ test('templates and recipient lists per kind of event', async () => {
       ) + instance('VI_1'),
   );
   p.publish(vrrp('VI_1', 'BACKUP', 'MASTER'));
-  p.publish({ type: 'check-alert', kind: 'real-server', virtualServer: '[192.0.2.10]:tcp:80', service: '[192.0.2.21]:tcp:80', checker: 'HTTP_GET', state: 'UP', message: '=> CHECK succeed on service <=', time: now });
-  await waitFor('2 mails', () => (smtp.mails.length === 2 ? true : undefined), 10_000).catch((err) => {
+  p.publish({ type: 'check-alert', kind: 'real-server', virtualServer: '[192.0.2.10]:tcp:80', service: '[192.0.2.21]:tcp:80', checker: 'HTTP_GET', state: 'UP', checkerState: 'UP', message: '=> CHECK succeed on service <=', time: now });
+  // a checker back while another checker of the server still fails: the server was and stays DOWN
+  p.publish({ type: 'check-alert', kind: 'real-server', virtualServer: '[192.0.2.10]:tcp:80', service: '[192.0.2.22]:tcp:80', checker: 'TCP_CHECK', state: 'DOWN', checkerState: 'UP', message: '=> TCP CHECK succeed on service <=', time: now });
+  await waitFor('3 mails', () => (smtp.mails.length === 3 ? true : undefined), 10_000).catch((err) => {
     throw new Error(`${err.message}: ${records.map((r) => r.msg).join('\n')}`);
   });
   const v = smtp.mails.find((m) => m.headers.subject!.startsWith('LB1:'))!;
   assert.equal(v.headers.subject, 'LB1: VI_1 BACKUP -> MASTER (prio 150) {ok}');
   assert.equal(v.body.replace(/\r\n$/, ''), `host ${os.hostname()}, reason test; keepalived says => VRRP Instance is now owning VRRP VIPs <=`);
   assert.deepEqual(v.to, ['oncall@example.com', 'netops@example.org']);
-  const c = smtp.mails.find((m) => m.headers.subject!.startsWith('RS '))!;
-  assert.equal(c.headers.subject, 'RS [192.0.2.21]:tcp:80 of [192.0.2.10]:tcp:80 is UP (HTTP_GET)');
+  const c = smtp.mails.find((m) => m.headers.subject!.startsWith('RS [192.0.2.21]'))!;
+  assert.equal(c.headers.subject, 'RS [192.0.2.21]:tcp:80 of [192.0.2.10]:tcp:80 is UP (HTTP_GET), was DOWN');
+  const still = smtp.mails.find((m) => m.headers.subject!.startsWith('RS [192.0.2.22]'))!;
+  assert.equal(still.headers.subject, 'RS [192.0.2.22]:tcp:80 of [192.0.2.10]:tcp:80 is DOWN (TCP_CHECK), was DOWN');
   assert.equal(c.body.replace(/\r\n$/, ''), '=> CHECK succeed on service <=', 'no body template for checker: keepalived body');
   assert.deepEqual(c.to, ['web-team@example.com']);
 });
