@@ -29,6 +29,9 @@ export interface CheckScript {
 interface UpDown {
   readonly up: ScriptLine | undefined;
   readonly down: ScriptLine | undefined;
+  /** `notify` or `quorum`, and what they belong to: `for [10.0.0.2]:tcp:80 of VS [10.0.0.1]:tcp:80` */
+  readonly kind: 'notify' | 'quorum';
+  readonly of: string;
 }
 
 export class CheckScripts {
@@ -41,11 +44,21 @@ export class CheckScripts {
     const next = new Map<string, UpDown>();
     // no checker definitions: only names and scripts are wanted, not checkers
     for (const vs of planChecks(model, new Map()).virtualServers) {
-      next.set(quorumKey(vs.name), { up: vs.quorumUp, down: vs.quorumDown });
-      for (const rs of vs.realServers) next.set(realServerKey(vs.name, rs.name), { up: rs.notifyUp, down: rs.notifyDown });
+      next.set(quorumKey(vs.name), { up: vs.quorumUp, down: vs.quorumDown, kind: 'quorum', of: `of VS ${vs.name}` });
+      for (const rs of vs.realServers) next.set(realServerKey(vs.name, rs.name), { up: rs.notifyUp, down: rs.notifyDown, kind: 'notify', of: `for ${rs.name} of VS ${vs.name}` });
     }
     this.retired = new Map([...this.current].filter(([k]) => !next.has(k)));
     this.current = next;
+  }
+
+  /** Every script of the current config, for the audit at load. */
+  all(): CheckScript[] {
+    const out: CheckScript[] = [];
+    for (const s of this.current.values()) {
+      if (s.up) out.push({ script: s.up, what: `${s.kind}_up ${s.of}` });
+      if (s.down) out.push({ script: s.down, what: `${s.kind}_down ${s.of}` });
+    }
+    return out;
   }
 
   /** notify_up or notify_down of the real server, if it has one */

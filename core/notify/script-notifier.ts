@@ -136,7 +136,8 @@ export class ScriptNotifier {
     for (const g of this.groups.values()) {
       for (const k of ['notifyMaster', 'notifyBackup', 'notifyFault', 'notifyStop', 'notify'] as const) add(g[k], `${keyword(k)} of VRRP sync group ${g.name}`);
     }
-    await this.launcher.audit(list, '');
+    // keepalived's checker process audits its own scripts, with its own warning
+    await Promise.all([this.launcher.audit(list, ''), this.launcher.audit(this.checkScripts.all(), 'check ')]);
   }
 
   /**

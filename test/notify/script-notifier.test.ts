@@ -510,3 +510,28 @@ test('reload: an unchanged FIFO keeps its reader; a changed one is replaced; scr
   assert.deepEqual(calls(d), ['new.sh']);
   await waitUntil(() => lines(`${d}/keep.out`).length === 1 && lines(`${d}/change.out`).length === 1, 3000, 'both readers');
 });
+
+test('check scripts are audited at load as keepalived\'s checker process does: refusals with enable_script_security, its own SECURITY VIOLATION warning without', async () => {
+  const d = freshDir();
+  const unsafeDir = path.join(d, 'drop');
+  fs.mkdirSync(unsafeDir);
+  fs.chmodSync(unsafeDir, 0o777);
+  const unsafe = writeScript(path.join(unsafeDir, 'up.sh'), 'exit 0');
+  const vs = (extra: string): string => `virtual_server 192.0.2.10 80 {
+  protocol TCP
+  real_server 192.0.2.11 80 {
+    notify_up ${extra}
+    notify_down ${recorder(d, 'down.sh')}
+  }
+}`;
+  const secure = await started(`global_defs {\n  script_user root\n  enable_script_security\n}\n${vs(unsafe)}`);
+  assert.deepEqual(
+    secure.records.filter((r) => r.fields.code === 'ALIVED_SCRIPT_INSECURE').map((r) => r.msg),
+    [`Unsafe permissions found for script ${unsafe} (notify_up for [192.0.2.11]:tcp:80 of VS [192.0.2.10]:tcp:80) - disabling: ${unsafeDir} is writable by every user (mode 0777), and the script would run as root (uid 0)`],
+  );
+  const open = await started(`global_defs {\n  script_user root\n}\n${vs(recorder(d, 'up.sh'))}`);
+  assert.deepEqual(
+    open.records.filter((r) => r.fields.code === 'ALIVED_SCRIPT_SECURITY_OFF').map((r) => r.msg),
+    ['SECURITY VIOLATION - check scripts are being executed but script_security not enabled.'],
+  );
+});
