@@ -118,6 +118,9 @@ export class VrrpMachine {
   private prio: number;
   private masterIntCs: number;
   private timer: TimerHandle | undefined;
+  /** the timers' callbacks, made once: a master arms its advert timer at every advert */
+  private readonly advertTimerFired = (): void => this.onAdvertTimer();
+  private readonly downTimerFired = (): void => this.onDownTimer();
   /** when the running timer fires, clock ms (keepalived's sands) */
   private deadline = 0;
   /** length of the running BACKUP timer in µs (keepalived's ms_down_timer) and what it waits for */
@@ -271,7 +274,7 @@ export class VrrpMachine {
     const length = this.downTimerKind === 'skew' ? this.skewUs() : this.fullDownUs();
     this.deadline += (length - this.downTimerUs) / US_PER_MS;
     this.downTimerUs = length;
-    this.setTimerAt(this.deadline, () => this.onDownTimer(), true);
+    this.setTimerAt(this.deadline, this.downTimerFired, true);
   }
 
   /** true while a backup's down timer has run out but its sync group holds it back */
@@ -498,7 +501,7 @@ export class VrrpMachine {
   private armDownTimer(kind: DownTimerKind): void {
     this.downTimerKind = kind;
     this.downTimerUs = kind === 'skew' ? this.skewUs() : this.fullDownUs();
-    this.setTimerAt(this.clock.now() + this.downTimerUs / US_PER_MS, () => this.onDownTimer(), true);
+    this.setTimerAt(this.clock.now() + this.downTimerUs / US_PER_MS, this.downTimerFired, true);
   }
 
   private armAdvertTimer(anchor?: number): void {
@@ -506,7 +509,7 @@ export class VrrpMachine {
     const now = this.clock.now();
     // anchored only while on schedule: after a long stall, start afresh rather than burst to catch up
     const at = anchor !== undefined && anchor + interval > now ? anchor + interval : now + interval;
-    this.setTimerAt(at, () => this.onAdvertTimer());
+    this.setTimerAt(at, this.advertTimerFired);
   }
 
   /** precise: the master-down and skew timers, which decide when a backup takes over */
