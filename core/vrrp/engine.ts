@@ -6,7 +6,7 @@ import { checkAdvert, encodeAdvert, parseIpv4, peekVrid } from './packet';
 import { Rtnl, type LinkEventType, type LinkInfo, type LinkWatch } from './rtnl';
 import type { InstanceSettings, SyncGroupSettings, VrrpSettings } from './settings';
 import { evaluateTracking, type TrackedState, type TrackingVerdict } from './tracking';
-import { ipv4Packet, ipv6Packet, VrrpChannel } from './socket';
+import { ipv4Packet, ipv6Packet, VrrpChannel, type SendOptions } from './socket';
 import { newCounters, type Clock, type Received, type VrrpCounters, type VrrpState } from './types';
 import { VipManager } from './vips';
 
@@ -445,6 +445,13 @@ class InstanceRuntime {
   private channel: VrrpChannel | undefined;
   private link: LinkInfo | undefined;
   private src: string | undefined;
+  /**
+   * The adverts last sent, one per destination: they change only with the
+   * priority, the interval, the source or the settings, so a master sends the
+   * same bytes every interval without building them again (the channel copies
+   * them into each IP packet).
+   */
+  private adverts: { settings: InstanceSettings; src: string; priority: number; advertIntCs: number; packets: Array<{ payload: Buffer; to: SendOptions }> } | undefined;
   private readonly log: Logger;
   private readonly badLogAt = new Map<string, { at: number; suppressed: number }>();
 
@@ -752,21 +759,27 @@ class InstanceRuntime {
       this.resolveSource();
       return;
     }
-    const dsts = s.group ? [s.group] : s.unicastPeers.map((p) => p.address);
-    for (const dst of dsts) {
-      const payload = encodeAdvert({
-        version: s.version,
-        family: s.family,
-        vrid: s.vrid,
-        priority,
-        advertIntCs,
-        addresses: s.advertAddresses,
-        ...(s.authPass !== undefined ? { authPass: s.authPass } : {}),
-        src: this.src,
-        dst,
-      });
-      this.channel.send(payload, { src: this.src, dst, ttl: s.ttl });
+    const src = this.src;
+    let c = this.adverts;
+    if (!c || c.settings !== s || c.src !== src || c.priority !== priority || c.advertIntCs !== advertIntCs) {
+      const dsts = s.group ? [s.group] : s.unicastPeers.map((p) => p.address);
+      const packets = dsts.map((dst) => ({
+        payload: encodeAdvert({
+          version: s.version,
+          family: s.family,
+          vrid: s.vrid,
+          priority,
+          advertIntCs,
+          addresses: s.advertAddresses,
+          ...(s.authPass !== undefined ? { authPass: s.authPass } : {}),
+          src,
+          dst,
+        }),
+        to: { src, dst, ttl: s.ttl },
+      }));
+      c = this.adverts = { settings: s, src, priority, advertIntCs, packets };
     }
+    for (const p of c.packets) this.channel.send(p.payload, p.to);
   }
 
   private becomeMaster(): void {

@@ -191,7 +191,7 @@ export class VrrpChannel {
     const sock = this.sock as RawSocket & { wrap?: { send(b: Buffer, off: number, len: number, addr: string, cb: () => void): void }; requests?: unknown[] };
     if (sock.wrap && typeof sock.wrap.send === 'function' && (sock.requests?.length ?? 0) === 0) {
       try {
-        sock.wrap.send(packet, 0, packet.length, dst, () => undefined);
+        sock.wrap.send(packet, 0, packet.length, dst, ignore);
         this.sendErrors = 0;
         return;
       } catch (err) {
@@ -241,9 +241,13 @@ export class VrrpChannel {
   }
 }
 
+/** raw-socket's synchronous send wants a callback; errors are thrown instead */
+function ignore(): void {}
+
 /** An IPv4 header in keepalived's form (TOS 0xc0, no DF) followed by the VRRP packet. */
 export function ipv4Packet(payload: Buffer, o: SendOptions, id: number): Buffer {
-  const p = Buffer.alloc(20 + payload.length);
+  // from Node's pool: one is built at every advert, and every byte of it is written here
+  const p = Buffer.allocUnsafe(20 + payload.length);
   p[0] = 0x45;
   p[1] = 0xc0;
   p.writeUInt16BE(p.length, 2);
@@ -251,6 +255,7 @@ export function ipv4Packet(payload: Buffer, o: SendOptions, id: number): Buffer 
   p.writeUInt16BE(0, 6);
   p[8] = o.ttl;
   p[9] = VRRP_PROTOCOL;
+  p.writeUInt16BE(0, 10);
   writeIpv4(p, 12, o.src);
   writeIpv4(p, 16, o.dst);
   p.writeUInt16BE(inetChecksum(p.subarray(0, 20)), 10);
@@ -279,9 +284,18 @@ export function inetChecksum(buf: Buffer, initial = 0): number {
   return ~sum & 0xffff;
 }
 
+/** parsed IPv4 addresses: an instance sends from and to the same few at every advert */
+const ipv4Parsed = new Map<string, Buffer>();
+
 function writeIpv4(buf: Buffer, at: number, addr: string): void {
-  const b = addressBytes(addr, 4);
-  if (!b) throw new ChannelError(`'${addr}' is not an IPv4 address`);
+  let b = ipv4Parsed.get(addr);
+  if (!b) {
+    b = addressBytes(addr, 4);
+    if (!b) throw new ChannelError(`'${addr}' is not an IPv4 address`);
+    // a daemon's own addresses are few; bounded all the same
+    if (ipv4Parsed.size >= 1024) ipv4Parsed.clear();
+    ipv4Parsed.set(addr, b);
+  }
   b.copy(buf, at);
 }
 
