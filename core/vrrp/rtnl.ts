@@ -1,7 +1,11 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as util from 'node:util';
-import { createRtNetlink, parseError, rt, type NetlinkMessage, type RtNetlinkSocket } from 'netlink';
+// the rtnetlink part of the package only: its index also loads nl80211, WireGuard and generic netlink,
+// half a megabyte of source the VRRP process would hold and never use
+import { createRtNetlink, type RtNetlinkSocket } from 'netlink/dist/rt/rt';
+import * as rt from 'netlink/dist/rt/structs';
+import { parseError, type NetlinkMessage } from 'netlink/dist/structs';
 
 /**
  * rtnetlink for the VRRP engine: interfaces (list, look up, watch for
