@@ -15,6 +15,17 @@ export interface ReloadCounts {
 
 const EMPTY: EngineStatus = { instances: [], otherVrids: 0 };
 
+/**
+ * The VRRP process's Node flags (docs/vrrp.md, "Memory"). It holds a few
+ * megabytes of live objects and makes little garbage, so:
+ * - a 1 MB young generation: small, quick scavenges keep both its memory and
+ *   its pauses (advert jitter) down;
+ * - one V8 helper thread instead of four: each costs a stack and a malloc
+ *   arena, and a heap this small gives them little to do in parallel.
+ * None of them caps the heap: 1,000 instances must not run it out of memory.
+ */
+export const VRRP_PROCESS_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--v8-pool-size=1'];
+
 export interface SupervisorOptions {
   settings: VrrpSettings;
   log: Logger;
@@ -70,9 +81,7 @@ export class VrrpSupervisor {
     const child = fork(path.join(__dirname, 'child.js'), [], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'advanced',
-      // a small young generation: the engine makes short-lived buffers at every advert, and small
-      // scavenges keep both its memory and its pauses (advert jitter) down
-      execArgv: ['--max-semi-space-size=1'],
+      execArgv: [...VRRP_PROCESS_FLAGS],
     });
     this.child = child;
     child.on('message', (msg: { type: string; [k: string]: unknown }) => this.onMessage(msg));

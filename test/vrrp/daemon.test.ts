@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Lab, removeStaleLabs } from '../../core/lab/netns';
 import { VrrpLab } from '../../core/lab/vrrp-lab';
+import { VRRP_PROCESS_FLAGS } from '../../core/vrrp/supervisor';
 import { tmpDir } from '../helpers/config';
 import { waitFor } from '../helpers/lab';
 import { capture, readPcap } from '../helpers/pcap';
@@ -37,6 +38,15 @@ function conf(priority: number, iface = 'eth0'): string {
   }
 }
 `;
+}
+
+/** The VRRP process runs with its own Node flags (a small young generation, one V8 helper thread). */
+function assertVrrpFlags(pid: number): void {
+  const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  const script = argv.findIndex((a) => a.endsWith(path.join('vrrp', 'child.js')));
+  assert.ok(script > 0, argv.join(' '));
+  assert.deepEqual(argv.slice(1, script), [...VRRP_PROCESS_FLAGS]);
+  assert.deepEqual(VRRP_PROCESS_FLAGS, ['--max-semi-space-size=1', '--v8-pool-size=1']);
 }
 
 function childrenOf(pid: number): number[] {
@@ -93,18 +103,20 @@ test('an interface that does not exist: the instance waits in FAULT, the daemon 
   assert.equal(d.proc.exitCode, null, 'the daemon survives the interface being deleted');
 });
 
-test('a VRRP process that dies is restarted by the supervisor, and the instance comes back', async () => {
+test('a VRRP process that dies is restarted by the supervisor, with the same Node flags, and the instance comes back', async () => {
   const v = await reset();
   const d = v.startAlived('n1', conf(150));
   await v.waitHolder(VIP, 'n1', 10_000);
   const [child] = childrenOf(d.proc.pid!);
   assert.ok(child, 'the VRRP process runs as a child of the daemon');
+  assertVrrpFlags(child);
   process.kill(child, 'SIGKILL');
   await v.waitLine(d, /VRRP process \d+ died \(SIGKILL\); restarting it/, 3000);
   await v.waitLine(d, /removed 10\.99\.0\.99\/24 on eth0, left on the interface by an earlier run/, 5000);
   await v.waitHolder(VIP, 'n1', 5000);
   const [again] = childrenOf(d.proc.pid!);
   assert.ok(again && again !== child, 'a new VRRP process');
+  assertVrrpFlags(again);
 });
 
 test('VIPs a crashed run left behind are removed at start; a backup never holds them', async () => {
