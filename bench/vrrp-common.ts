@@ -107,21 +107,76 @@ export function readStat(pid: number): ProcStat | undefined {
   return { pid, comm, ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) };
 }
 
-/** VmRSS and Pss (shared pages split between the processes that map them) in kB. */
-export function memory(pid: number): { rssKb: number; pssKb: number } {
+/** VmRSS, Pss (shared pages split between the processes that map them) and private (pages no other process maps) in kB. */
+export function memory(pid: number): { rssKb: number; pssKb: number; privateKb: number } {
   let rssKb = 0;
   let pssKb = 0;
+  let privateKb = 0;
   try {
     rssKb = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
   } catch {
     // gone
   }
   try {
-    pssKb = Number(/^Pss:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+    const rollup = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(rollup)?.[1] ?? 0);
+    pssKb = field('Pss');
+    privateKb = field('Private_Clean') + field('Private_Dirty');
   } catch {
     // gone, or a kernel without smaps_rollup
   }
-  return { rssKb, pssKb };
+  return { rssKb, pssKb, privateKb };
+}
+
+/**
+ * What the processes hold in memory together, every physical page counted
+ * once (kB): the pages mapped by any of them, from /proc/PID/pagemap (root
+ * reads the page frame numbers). RSS counts a page once per process that
+ * maps it, PSS splits it with every process on the machine that maps it (other
+ * Node processes share the node binary's pages); this is what the node would
+ * pay if these processes ran alone. 0 when pagemap cannot be read.
+ */
+export function footprintKb(pids: number[]): number {
+  const page = 4096;
+  const frames = new Set<number>();
+  for (const pid of pids) {
+    let maps: string;
+    let fd: number;
+    try {
+      maps = fs.readFileSync(`/proc/${pid}/smaps`, 'utf8');
+      fd = fs.openSync(`/proc/${pid}/pagemap`, 'r');
+    } catch {
+      continue;
+    }
+    try {
+      let range: [number, number] | undefined;
+      for (const line of maps.split('\n')) {
+        const m = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
+        if (m) {
+          range = [parseInt(m[1]!, 16), parseInt(m[2]!, 16)];
+          continue;
+        }
+        // only the mappings with resident pages: V8 reserves gigabytes it never touches
+        const rss = /^Rss:\s+(\d+)/.exec(line);
+        if (!rss || !range || rss[1] === '0') continue;
+        const pages = (range[1] - range[0]) / page;
+        const buf = Buffer.alloc(pages * 8);
+        const n = fs.readSync(fd, buf, 0, buf.length, (range[0] / page) * 8);
+        for (let i = 0; i + 8 <= n; i += 8) {
+          const hi = buf.readUInt32LE(i + 4);
+          // bit 63: present; bits 0-54: the page frame number (0 without CAP_SYS_ADMIN)
+          if (!(hi & 0x80000000)) continue;
+          const pfn = (hi & 0x7fffff) * 2 ** 32 + buf.readUInt32LE(i);
+          if (pfn !== 0) frames.add(pfn);
+        }
+      }
+    } catch {
+      // gone while reading
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  return (frames.size * page) / 1024;
 }
 
 /** USER_HZ: the unit of utime and stime, 100 on every Linux architecture the project runs on */

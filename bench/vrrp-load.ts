@@ -5,8 +5,10 @@
  *   4. 200 VRRP instances, all MASTER on one node (no backup peer), at
  *      advert_int 1 (v2) and 0.1 (v3): CPU (% of one core, utime + stime of
  *      every process of the daemon over a window) and memory (VmRSS; Pss for
- *      the share), the advert interval jitter of all 200, and what SIGTERM
- *      costs (priority-0 adverts of all 200 on the wire, and the exit);
+ *      the share; private pages; the footprint, every page of the daemon's
+ *      processes counted once), the advert interval jitter of all 200, and
+ *      what SIGTERM costs (priority-0 adverts of all 200 on the wire, and the
+ *      exit);
  *   5. advert interval jitter of one instance at advert_int 0.1 (v3), idle;
  *   6. the same while busy loops burn CPU on the node.
  *
@@ -32,6 +34,7 @@ import {
   daemonRoot,
   envInt,
   fmt,
+  footprintKb,
   memory,
   processTree,
   QUICK,
@@ -63,7 +66,11 @@ interface LoadResult {
   advertS: number;
   instances: number;
   windowS: number;
-  procs: Array<{ pid: number; role: string; cpuPct: number; rssKb: number; pssKb: number }>;
+  procs: Array<{ pid: number; role: string; cpuPct: number; rssKb: number; pssKb: number; privateKb: number }>;
+  /** every page of the daemon's processes counted once (kB) */
+  footprintKb: number;
+  /** the machine's 1-minute load average at the end of the window (other work disturbs CPU and jitter) */
+  load: number;
   jitter: Jitter;
   /** SIGTERM: priority-0 adverts seen, and when the last of them and the exit came (ms after the signal) */
   stop: { prio0: number; lastPrio0Ms: number; exitMs: number; exitedCleanly: boolean };
@@ -200,8 +207,11 @@ async function loadRun(lab: Lab, v: VrrpLab, dir: string, kind: DaemonKind, n: n
         cpuPct: t1 === undefined ? NaN : ((t1 - before.get(pid)!) / CLK_TCK / seconds) * 100,
         rssKb: mem.rssKb,
         pssKb: mem.pssKb,
+        privateKb: mem.privateKb,
       };
     });
+    const footprint = footprintKb(pids);
+    const load = os.loadavg()[0]!;
     // stop: every master sends priority 0 and releases
     const sigAt = realtimeNs();
     const t0 = v.signal(d, 'SIGTERM');
@@ -222,6 +232,8 @@ async function loadRun(lab: Lab, v: VrrpLab, dir: string, kind: DaemonKind, n: n
       instances: n,
       windowS: seconds,
       procs,
+      footprintKb: footprint,
+      load,
       jitter,
       stop: { prio0: zeros.length, lastPrio0Ms, exitMs, exitedCleanly: exited },
       masters,
@@ -308,6 +320,7 @@ function printLoad(results: LoadResult[]): void {
     const kCpu = k ? sum(k.procs.map((p) => p.cpuPct)) : NaN;
     const rss = sum(r.procs.map((p) => p.rssKb));
     const pss = sum(r.procs.map((p) => p.pssKb));
+    const own = sum(r.procs.map((p) => p.privateKb));
     const alived = r.kind === 'alived';
     rows.push([
       `v${r.version} ${r.advertS} s`,
@@ -320,18 +333,24 @@ function printLoad(results: LoadResult[]): void {
       mb(rss),
       r.procs.map((p) => mb(p.rssKb)).join(' + '),
       mb(pss),
+      r.procs.map((p) => mb(p.pssKb)).join(' + '),
+      mb(own),
+      r.procs.map((p) => mb(p.privateKb)).join(' + '),
+      mb(r.footprintKb),
       alived ? `${verdict(cpu <= 3 * kCpu)} / ${verdict(rss < 80 * 1024)}` : '',
     ]);
-    notes.push(`${r.kind} v${r.version}: processes ${r.procs.map((p) => `${p.pid} ${p.role}`).join(', ')}; window ${fmt(r.windowS, 1)} s`);
+    notes.push(`${r.kind} v${r.version}: processes ${r.procs.map((p) => `${p.pid} ${p.role}`).join(', ')}; window ${fmt(r.windowS, 1)} s; load average ${fmt(r.load, 2)}`);
   }
   console.log(
     table(
       `vrrp-load 4a. ${results[0]?.instances ?? 200} instances, all MASTER on one node, no backup peer: CPU (% of one core) and memory`,
-      ['advert', 'daemon', 'masters', 'VIPs', 'CPU %', 'main + vrrp', 'vs keepalived', 'RSS MB', 'main + vrrp', 'PSS MB', 'target CPU <= 3x / RSS < 80 MB'],
+      ['advert', 'daemon', 'masters', 'VIPs', 'CPU %', 'main + vrrp', 'vs keepalived', 'RSS MB', 'main + vrrp', 'PSS MB', 'main + vrrp', 'private MB', 'main + vrrp', 'footprint MB', 'target CPU <= 3x / RSS < 80 MB'],
       rows,
       [
         'CPU = utime + stime from /proc/PID/stat over the window, every process of the daemon (alived: main + VRRP child; keepalived: parent + VRRP child).',
-        'RSS = VmRSS summed over those processes; PSS = the same with shared pages split (what the node actually pays).',
+        'RSS = VmRSS summed over those processes (a page both map counts twice); PSS = the same with shared pages split among every process on the machine that maps them',
+        '(other Node processes here share the node binary\'s); private = pages only that process maps; footprint = the physical pages of all of them, each counted once',
+        '(/proc/PID/pagemap): what the node pays when the daemon runs alone. Memory is read once, at the end of the window; load average = other work on the machine.',
         'masters = instances the daemon logged as MASTER; VIPs = addresses on eth0 then (one per master expected).',
         'keepalived 2.2.7 reference in the issue: 0.78 % of a core at 1 s, 7.0 % at 0.1 s, 3.7 MB resident.',
         ...notes,
