@@ -2,7 +2,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createMysqlChecker } from '../../plugins/check-mysql';
+import checkMysql, { createMysqlChecker } from '../../plugins/check-mysql';
+import { PluginHost } from '../../core/plugin/host';
+import { silentLogger } from '../../core/log/logger';
 import { maskSecrets } from '../../plugins/check-mysql/checker';
 import type { MysqlCheckConfig } from '../../plugins/check-mysql';
 import { makeCertificate, type Certificate, type Checker, type CheckResult } from '../../core/sdk';
@@ -131,6 +133,22 @@ test('a good login answers SELECT 1; one connection serves every check; close() 
   await c.close!();
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(connections(primary, 'mon'), 0, 'closed');
+});
+
+test('a reload (the afterReload hook the plugin taps) closes every connection; the next check logs in again', async () => {
+  primary.sql(`CREATE USER 'reloadmon'@'%' IDENTIFIED BY '${PASSWORD}'; GRANT USAGE ON *.* TO 'reloadmon'@'%';`);
+  const { c, check } = await checker(`      user reloadmon\n      password ${PASSWORD}`, primary);
+  assert.equal((await check()).ok, true);
+  assert.equal(connections(primary, 'reloadmon'), 1);
+  const host = new PluginHost({ log: silentLogger });
+  await host.apply(checkMysql, { builtin: true });
+  await host.hooks.afterReload.promise({ files: [], time: Date.now() });
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(connections(primary, 'reloadmon'), 0, 'closed by the reload');
+  assert.equal((await check()).ok, true);
+  assert.equal(connections(primary, 'reloadmon'), 1, 'logged in again');
+  await host.close();
+  await c.close!();
 });
 
 test('a wrong password fails with the server\'s words and never shows the password', async () => {
