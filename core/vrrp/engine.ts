@@ -1,14 +1,14 @@
 import type { Logger } from '../log/logger';
-import { Announcer, type AnnounceLink, type FrameSender } from './announce';
+import { Announcer, warmUpAnnouncer, type AnnounceLink, type FrameSender } from './announce';
 import { PacketSocket } from './packet-socket';
-import { VrrpMachine } from './machine';
+import { VrrpMachine, warmUpMachine } from './machine';
 import { checkAdvert, encodeAdvert, parseIpv4, peekVrid } from './packet';
 import { Rtnl, type LinkEventType, type LinkInfo, type LinkWatch } from './rtnl';
 import type { InstanceSettings, SyncGroupSettings, VrrpSettings } from './settings';
 import { evaluateTracking, type TrackedState, type TrackingVerdict } from './tracking';
 import { ipv4Packet, ipv6Packet, VrrpChannel, type SendOptions } from './socket';
 import { newCounters, type Clock, type Received, type VrrpCounters, type VrrpState } from './types';
-import { VipManager } from './vips';
+import { VipManager, warmUpVips } from './vips';
 
 /** A state change of one instance, as the engine reports it to whoever runs it. */
 export interface TransitionReport {
@@ -226,6 +226,10 @@ export class VrrpEngine {
 
   async start(): Promise<void> {
     const log = this.deps.log;
+    // compile the takeover path now, not at the first takeover
+    warmUpMachine();
+    warmUpVips();
+    warmUpAnnouncer();
     this.rtnl = new Rtnl();
     // the link watch first: it knows every interface from then on, so nothing lists them again
     this.linkWatch = await this.rtnl.watchLinks(
@@ -334,6 +338,8 @@ export class VrrpEngine {
   }
 
   private dispatch(users: InstanceRuntime[], raw: Received | Buffer): void {
+    // the arrival, before parsing and checking: a backup's down timer counts from here
+    const at = this.deps.clock.now();
     let rx: Received;
     if (Buffer.isBuffer(raw)) {
       const parsed = parseIpv4(raw);
@@ -353,7 +359,7 @@ export class VrrpEngine {
     for (const u of users) {
       if (u.settings.vrid !== vrid) continue;
       matched = true;
-      u.receive(rx);
+      u.receive(rx, at);
     }
     if (!matched) this.unknownVrid++;
   }
@@ -451,7 +457,8 @@ class InstanceRuntime {
    * same bytes every interval without building them again (the channel copies
    * them into each IP packet).
    */
-  private adverts: { settings: InstanceSettings; src: string; priority: number; advertIntCs: number; packets: Array<{ payload: Buffer; to: SendOptions }> } | undefined;
+  /** the adverts last built: [0] at a running priority, [1] at priority 0 (the release, prepared ahead too) */
+  private readonly adverts: [AdvertCache | undefined, AdvertCache | undefined] = [undefined, undefined];
   private readonly log: Logger;
   private readonly badLogAt = new Map<string, { at: number; suppressed: number }>();
 
@@ -679,7 +686,8 @@ class InstanceRuntime {
     this.engine.refresh([this]);
   }
 
-  receive(rx: Received): void {
+  /** at: clock ms when the packet arrived (default now) */
+  receive(rx: Received, at?: number): void {
     const s = this.settings;
     if (rx.family === 6 && !rx.dst) rx = { ...rx, dst: s.group ?? this.src ?? '::' };
     if (rx.src === this.src) return;
@@ -711,7 +719,7 @@ class InstanceRuntime {
       return;
     }
     for (const note of outcome.notes) this.logBad('note', note);
-    this.machine.onAdvert({ priority: outcome.advert.priority, advertIntCs: outcome.advert.advertIntCs, src: rx.src });
+    this.machine.onAdvert({ priority: outcome.advert.priority, advertIntCs: outcome.advert.advertIntCs, src: rx.src, ...(at !== undefined ? { at } : {}) });
   }
 
   /** A packet rejected before it reached this instance's checks. */
@@ -733,53 +741,61 @@ class InstanceRuntime {
   }
 
   /**
-   * Builds an advert and its IP packet once, unsent: a backup's first advert
-   * is the one that announces a takeover, and compiling the send path then
-   * (V8 compiles a function at its first call) would delay it.
+   * Prepares a takeover: the adverts at the current priority and the
+   * requests that add the VIPs are encoded now, and the IP packet built
+   * once, unsent. Taking over then only sends, and the send path is already
+   * compiled (V8 compiles a function at its first call).
    */
   private warmUp(): void {
     const s = this.settings;
+    this.vips.prepare();
     if (!this.src) return;
-    const dst = s.group ?? s.unicastPeers[0]?.address;
-    if (!dst) return;
     try {
-      const payload = encodeAdvert({ version: s.version, family: s.family, vrid: s.vrid, priority: s.priority, advertIntCs: s.advertIntCs, addresses: s.advertAddresses, ...(s.authPass !== undefined ? { authPass: s.authPass } : {}), src: this.src, dst });
-      if (s.family === 4) ipv4Packet(payload, { src: this.src, dst, ttl: s.ttl }, 0);
-      else ipv6Packet(payload, { src: this.src, dst, ttl: s.ttl });
+      // a master's release (SIGTERM, FAULT) sends priority 0: prepared as well
+      this.advertPackets(0, s.advertIntCs);
+      const first = this.advertPackets(this.machine.priority, s.advertIntCs)[0];
+      if (!first) return;
+      if (s.family === 4) ipv4Packet(first.payload, first.to, 0);
+      else ipv6Packet(first.payload, first.to);
     } catch {
       // only a warm-up: the real send reports its own errors
     }
   }
 
-  private sendAdvert(priority: number, advertIntCs: number): void {
+  /** This instance's adverts from `src` at that priority and interval, one per destination: built once, reused at every advert. */
+  private advertPackets(priority: number, advertIntCs: number): Array<{ payload: Buffer; to: SendOptions }> {
     const s = this.settings;
+    const src = this.src!;
+    const slot = priority === 0 ? 1 : 0;
+    const c = this.adverts[slot];
+    if (c && c.settings === s && c.src === src && c.priority === priority && c.advertIntCs === advertIntCs) return c.packets;
+    const dsts = s.group ? [s.group] : s.unicastPeers.map((p) => p.address);
+    const packets = dsts.map((dst) => ({
+      payload: encodeAdvert({
+        version: s.version,
+        family: s.family,
+        vrid: s.vrid,
+        priority,
+        advertIntCs,
+        addresses: s.advertAddresses,
+        ...(s.authPass !== undefined ? { authPass: s.authPass } : {}),
+        src,
+        dst,
+      }),
+      to: { src, dst, ttl: s.ttl },
+    }));
+    this.adverts[slot] = { settings: s, src, priority, advertIntCs, packets };
+    return packets;
+  }
+
+  private sendAdvert(priority: number, advertIntCs: number): void {
     if (!this.channel) return;
     if (!this.src) {
       // the interface came up before its address: look again, and send from the next advert on
       this.resolveSource();
       return;
     }
-    const src = this.src;
-    let c = this.adverts;
-    if (!c || c.settings !== s || c.src !== src || c.priority !== priority || c.advertIntCs !== advertIntCs) {
-      const dsts = s.group ? [s.group] : s.unicastPeers.map((p) => p.address);
-      const packets = dsts.map((dst) => ({
-        payload: encodeAdvert({
-          version: s.version,
-          family: s.family,
-          vrid: s.vrid,
-          priority,
-          advertIntCs,
-          addresses: s.advertAddresses,
-          ...(s.authPass !== undefined ? { authPass: s.authPass } : {}),
-          src,
-          dst,
-        }),
-        to: { src, dst, ttl: s.ttl },
-      }));
-      c = this.adverts = { settings: s, src, priority, advertIntCs, packets };
-    }
-    for (const p of c.packets) this.channel.send(p.payload, p.to);
+    for (const p of this.advertPackets(priority, advertIntCs)) this.channel.send(p.payload, p.to);
   }
 
   private becomeMaster(): void {
@@ -842,6 +858,15 @@ class InstanceRuntime {
       counters: { ...this.counters },
     };
   }
+}
+
+/** An instance's adverts, built for one priority, interval and source address */
+interface AdvertCache {
+  settings: InstanceSettings;
+  src: string;
+  priority: number;
+  advertIntCs: number;
+  packets: Array<{ payload: Buffer; to: SendOptions }>;
 }
 
 /** Settings an instance's election depends on: a change to any of them replaces the instance on reload. */

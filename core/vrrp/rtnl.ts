@@ -410,6 +410,13 @@ export interface RouteSpec {
   vrf?: string;
 }
 
+/** An add-address request encoded by Rtnl.prepareAddress(), for that interface and spec only. */
+export interface PreparedAddress {
+  readonly ifindex: number;
+  readonly spec: AddressSpec;
+  readonly body: Buffer;
+}
+
 export interface RtnlOptions {
   /** bound on each request, ms; default 5000 */
   timeoutMs?: number;
@@ -572,15 +579,20 @@ export class Rtnl {
 
   /** the request in flight: one at a time on this socket */
   private inFlight: Promise<unknown> = Promise.resolve();
+  /** requests asked for and not yet answered */
+  private waiting = 0;
 
   /**
    * Sends one request and waits for its answer; a kernel error becomes an
    * RtnlError naming `what`. Requests take turns: the kernel answers EBUSY to
    * a second dump on the socket, and an ACK arriving between the datagrams of
-   * a dump makes the netlink package end that dump early.
+   * a dump makes the netlink package end that dump early. When none is
+   * waiting, the request goes to the kernel before this call returns: a
+   * takeover's address is added in the timer's own turn of the event loop.
    */
   private async talk(type: number, body: Buffer, flags: number, describe: string | (() => Promise<string>)): Promise<NetlinkMessage[]> {
-    const turn = this.inFlight.then(() => this.exchange(type, body, flags));
+    const exchange = (): ReturnType<Rtnl['exchange']> => this.exchange(type, body, flags);
+    const turn = (this.waiting++ === 0 ? exchange() : this.inFlight.then(exchange)).finally(() => this.waiting--);
     this.inFlight = turn.catch(() => undefined);
     const r = await turn;
     if ('msgs' in r) return r.msgs;
@@ -813,16 +825,24 @@ export class Rtnl {
     return Buffer.concat([head, ...attrs]);
   }
 
+  /**
+   * The request that adds `spec` to interface `ifindex`, encoded ahead of
+   * time (addAddress takes it): a backup prepares its VIPs so that taking
+   * over only sends them. Throws what addAddress would for a bad spec.
+   */
+  prepareAddress(ifindex: number, spec: AddressSpec): PreparedAddress {
+    return { ifindex, spec, body: this.addressBody(ifindex, spec, true) };
+  }
+
   /** Adds an address; EEXIST when it is already there (the VIP manager takes that as done). */
-  async addAddress(ifindex: number, spec: AddressSpec): Promise<void> {
-    const family = familyOf(spec.address, addressText(spec));
-    const prefix = specPrefix(spec, family);
-    const shown = addressText({ address: spec.address, prefix });
-    const body = this.addressBody(ifindex, spec, true);
+  async addAddress(ifindex: number, spec: AddressSpec, prepared?: PreparedAddress): Promise<void> {
+    const body = prepared && prepared.ifindex === ifindex && prepared.spec === spec ? prepared.body : this.addressBody(ifindex, spec, true);
+    // named only for an error: nothing but the request itself comes before the send
+    const prefix = (): number => specPrefix(spec, familyOf(spec.address, addressText(spec)));
     try {
-      await this.talk(RTM_NEWADDR, body, F_CREATE | F_EXCL, async () => `adding ${shown} to ${await this.ifname(ifindex)}`);
+      await this.talk(RTM_NEWADDR, body, F_CREATE | F_EXCL, async () => `adding ${addressText({ address: spec.address, prefix: prefix() })} to ${await this.ifname(ifindex)}`);
     } catch (err) {
-      if ((err as RtnlError).code === 'EINVAL' && family === 4 && !spec.peer) throw await this.scopeHint(err as RtnlError, ifindex, spec, prefix);
+      if ((err as RtnlError).code === 'EINVAL' && familyOf(spec.address, addressText(spec)) === 4 && !spec.peer) throw await this.scopeHint(err as RtnlError, ifindex, spec, prefix());
       throw err;
     }
   }

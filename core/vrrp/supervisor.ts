@@ -21,10 +21,15 @@ const EMPTY: EngineStatus = { instances: [], otherVrids: 0 };
  * - a 1 MB young generation: small, quick scavenges keep both its memory and
  *   its pauses (advert jitter) down;
  * - one V8 helper thread instead of four: each costs a stack and a malloc
- *   arena, and a heap this small gives them little to do in parallel.
+ *   arena, and a heap this small gives them little to do in parallel;
+ * - bytecode is never flushed: V8 drops the bytecode of functions not run
+ *   for a few major collections, and a backup runs its takeover path once in
+ *   days. The engine compiles that path at start (warmUpMachine, warmUpVips,
+ *   prepared adverts and VIP requests); flushed, the takeover would compile
+ *   it again, late.
  * None of them caps the heap: 1,000 instances must not run it out of memory.
  */
-export const VRRP_PROCESS_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--v8-pool-size=1'];
+export const VRRP_PROCESS_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--v8-pool-size=1', '--no-flush-bytecode'];
 
 export interface SupervisorOptions {
   settings: VrrpSettings;

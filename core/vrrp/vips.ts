@@ -1,5 +1,5 @@
 import type { AddressEntry, RouteEntry } from '../config/keywords/vrrp';
-import { addressText, canonicalIp, routeText, RtnlError, type AddressInfo, type AddressSpec, type LinkInfo, type Rtnl } from './rtnl';
+import { addressText, canonicalIp, routeText, RtnlError, type AddressInfo, type AddressSpec, type LinkInfo, type PreparedAddress, type Rtnl } from './rtnl';
 
 /**
  * The virtual addresses and routes of one VRRP instance, put on their
@@ -43,6 +43,8 @@ interface AddressItem {
   spec: AddressSpec;
   /** `10.0.0.1/24 on eth0`, also the key of what is set */
   label: string;
+  /** its add request, encoded ahead by prepare() */
+  prepared?: PreparedAddress | undefined;
 }
 
 /**
@@ -88,6 +90,9 @@ function routeLabel(r: RouteEntry): string {
 const ALREADY_THERE = new Set(['EEXIST']);
 const ALREADY_GONE = new Set(['EADDRNOTAVAIL', 'ESRCH', 'ENODEV', 'ENOENT']);
 
+/** What the manager asks of rtnetlink. */
+export type VipRtnl = Pick<Rtnl, 'addAddress' | 'delAddress' | 'addRoute' | 'delRoute' | 'addresses' | 'links' | 'prepareAddress'>;
+
 export class VipManager {
   private addresses: AddressItem[];
   private routes: readonly RouteEntry[];
@@ -95,10 +100,12 @@ export class VipManager {
   /** labels of addresses and routes this manager put in place (or found in place on up) */
   private readonly set = new Set<string>();
   private chain: Promise<unknown> = Promise.resolve();
+  /** operations asked for and not finished */
+  private queued = 0;
   private readonly knownLinks: (() => Iterable<LinkInfo>) | undefined;
 
   constructor(
-    private readonly rtnl: Rtnl,
+    private readonly rtnl: VipRtnl,
     opts: VipManagerOptions,
   ) {
     this.addresses = addressItems(opts);
@@ -119,6 +126,7 @@ export class VipManager {
       const oldRoutes = this.routes;
       this.addresses = addressItems(opts);
       this.routes = opts.routes ?? [];
+      this.prepare();
       const wantedRoutes = new Set(this.routes.map(routeLabel));
       for (const r of [...oldRoutes].reverse()) if (!wantedRoutes.has(routeLabel(r))) await this.removeRoute(r, failures);
       const wanted = new Set(this.addresses.map((a) => a.label));
@@ -134,14 +142,37 @@ export class VipManager {
     });
   }
 
+  /**
+   * Encodes the request that adds each address, for its interface as the
+   * link watch knows it now, so that up() only has to send it: a backup
+   * prepares its takeover. An address that cannot be encoded is left to
+   * up(), which reports why.
+   */
+  prepare(): void {
+    const links = this.linksNow();
+    if (!links) return;
+    for (const a of this.addresses) {
+      const link = links.get(a.dev);
+      if (!link || (a.prepared && a.prepared.ifindex === link.index)) continue;
+      try {
+        a.prepared = this.rtnl.prepareAddress(link.index, a.spec);
+      } catch {
+        a.prepared = undefined;
+      }
+    }
+  }
+
   /** Addresses (and routes) this manager holds as set: what down() will remove. */
   get held(): string[] {
     return [...this.set];
   }
 
-  /** Runs `op` once every earlier operation has finished. */
+  /**
+   * Runs `op` once every earlier operation has finished; at once (its
+   * requests sent before this returns) when none is pending.
+   */
   private serial<T>(op: () => Promise<T>): Promise<T> {
-    const p = this.chain.then(op, op);
+    const p = (this.queued++ === 0 ? op() : this.chain.then(op, op)).finally(() => this.queued--);
     this.chain = p.catch(() => undefined);
     return p;
   }
@@ -156,10 +187,15 @@ export class VipManager {
     }
   }
 
+  /** name -> link from the engine's link watch, which already knows every interface; undefined without one */
+  private linksNow(): Map<string, LinkInfo> | undefined {
+    return this.knownLinks ? new Map([...this.knownLinks()].map((l) => [l.name, l])) : undefined;
+  }
+
   /** name -> link, or a failure for everything when the interfaces cannot be read */
   private async linkMap(failures: VipError[], doing: string): Promise<Map<string, LinkInfo> | undefined> {
-    // the engine's link watch already knows every interface: no dump per state change
-    if (this.knownLinks) return new Map([...this.knownLinks()].map((l) => [l.name, l]));
+    const known = this.linksNow();
+    if (known) return known;
     try {
       return new Map((await this.rtnl.links()).map((l) => [l.name, l]));
     } catch (err) {
@@ -176,7 +212,7 @@ export class VipManager {
       return;
     }
     try {
-      await this.rtnl.addAddress(link.index, a.spec);
+      await this.rtnl.addAddress(link.index, a.spec, a.prepared);
       this.set.add(a.label);
     } catch (err) {
       const e = err as RtnlError;
@@ -230,11 +266,17 @@ export class VipManager {
     }
   }
 
-  /** Adds every address, then every route; those already there count as added. Resolves with the failures. */
+  /**
+   * Adds every address, then every route; those already there count as
+   * added. Resolves with the failures. With nothing pending and the link
+   * watch's interfaces, the first address's request is in the kernel when
+   * this returns.
+   */
   up(): Promise<VipError[]> {
     return this.serial(async () => {
       const failures: VipError[] = [];
-      const links = await this.linkMap(failures, 'adding the virtual addresses');
+      // (awaiting the known links would cost the takeover a turn of the microtask queue)
+      const links = this.linksNow() ?? (await this.linkMap(failures, 'adding the virtual addresses'));
       if (!links) return failures;
       for (const a of this.addresses) await this.addAddress(a, links, failures);
       for (const r of this.routes) await this.addRoute(r, failures);
@@ -304,4 +346,39 @@ export class VipManager {
       return removed;
     });
   }
+}
+
+let rehearsed = false;
+
+/**
+ * Runs a throwaway manager, on an rtnetlink that answers at once and
+ * touches nothing, through up() and down(): V8 compiles a function at its
+ * first call, and a backup's first takeover would otherwise compile the
+ * path to its VIP request then. Once per process.
+ */
+export function warmUpVips(): void {
+  if (rehearsed) return;
+  rehearsed = true;
+  const done = (): Promise<void> => Promise.resolve();
+  const rehearsal: VipRtnl = {
+    addAddress: done,
+    delAddress: done,
+    addRoute: done,
+    delRoute: done,
+    addresses: () => Promise.resolve([]),
+    links: () => Promise.resolve([]),
+    prepareAddress: (ifindex, spec) => ({ ifindex, spec, body: Buffer.alloc(0) }),
+  };
+  const link: LinkInfo = { index: 1, name: 'rehearsal', mac: '', up: true, adminUp: true, operstate: 'up', mtu: 1500, noarp: false, type: 1 };
+  const pos = { file: 'rehearsal', line: 1, col: 1 };
+  const vips = new VipManager(rehearsal, {
+    ifname: link.name,
+    vips: [
+      { address: '192.0.2.10', family: 4, prefix: 24, pos },
+      { address: '2001:db8::10', family: 6, prefix: undefined, pos },
+    ],
+    links: () => [link],
+  });
+  vips.prepare();
+  void vips.up().then(() => vips.down());
 }

@@ -40,13 +40,13 @@ function conf(priority: number, iface = 'eth0'): string {
 `;
 }
 
-/** The VRRP process runs with its own Node flags (a small young generation, one V8 helper thread). */
+/** The VRRP process runs with its own Node flags (a small young generation, one V8 helper thread, bytecode kept). */
 function assertVrrpFlags(pid: number): void {
   const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
   const script = argv.findIndex((a) => a.endsWith(path.join('vrrp', 'child.js')));
   assert.ok(script > 0, argv.join(' '));
   assert.deepEqual(argv.slice(1, script), [...VRRP_PROCESS_FLAGS]);
-  assert.deepEqual(VRRP_PROCESS_FLAGS, ['--max-semi-space-size=1', '--v8-pool-size=1']);
+  assert.deepEqual(VRRP_PROCESS_FLAGS, ['--max-semi-space-size=1', '--v8-pool-size=1', '--no-flush-bytecode']);
 }
 
 function childrenOf(pid: number): number[] {

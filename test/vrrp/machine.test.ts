@@ -132,10 +132,10 @@ test('v2 backup becomes master after exactly Master_Down_Interval: 3000 + 609.37
   assert.deepEqual(h.events, []);
   h.clock.advance(0.001);
   assert.equal(h.m.state, 'MASTER');
-  // the advert goes before the VIPs, so the old master lets go before our gratuitous ARPs
+  // the VIPs go first, then the advert, as keepalived's vrrp_state_master_tx() does
   assert.deepEqual(h.take(), [
-    { t: 3609.375, kind: 'advert', priority: 100, advertIntCs: 100 },
     { t: 3609.375, kind: 'becomeMaster' },
+    { t: 3609.375, kind: 'advert', priority: 100, advertIntCs: 100 },
     { t: 3609.375, kind: 'transition', from: 'BACKUP', to: 'MASTER', reason: 'no advert for Master_Down_Interval (3609.375 ms)' },
   ]);
   assert.equal(h.counters.becomeMaster, 1);
@@ -163,8 +163,8 @@ test('the address owner starting as MASTER is master at once; below 255 state MA
   owner.m.start();
   assert.equal(owner.m.state, 'MASTER');
   assert.deepEqual(owner.take(), [
-    { t: 0, kind: 'advert', priority: 255, advertIntCs: 100 },
     { t: 0, kind: 'becomeMaster' },
+    { t: 0, kind: 'advert', priority: 255, advertIntCs: 100 },
     { t: 0, kind: 'transition', from: 'INIT', to: 'MASTER', reason: 'address owner (priority 255)' },
   ]);
   // priority 255 but told to start as BACKUP: keepalived honours the state and runs the election
@@ -281,6 +281,38 @@ test('higher_prio_send_advert: the master advertises once more before it yields'
     ['advert', 'leaveMaster', 'transition'],
   );
   assert.equal(h.m.state, 'BACKUP');
+});
+
+test('a backup\'s timers count from the advert\'s arrival (at), not from when it was checked', () => {
+  const h = harness({ version: 3, advertIntCs: 10 });
+  h.m.start();
+  h.clock.advance(50);
+  // read at 49.7 ms, handed over after 0.3 ms of parsing and checks
+  h.m.onAdvert({ priority: 150, advertIntCs: 10, src: '10.99.0.11', at: 49.7 });
+  h.clock.advanceTo(49.7 + 360.936);
+  assert.equal(h.m.state, 'BACKUP');
+  h.clock.advanceTo(49.7 + 360.937);
+  assert.equal(h.m.state, 'MASTER');
+  // priority 0: Skew_Time from its arrival; an arrival stamped in the future (or NaN) counts from now
+  const z = harness({ version: 3, advertIntCs: 10 });
+  z.m.start();
+  z.clock.advance(100);
+  z.m.onAdvert({ priority: 0, advertIntCs: 10, src: '10.99.0.11', at: 99.5 });
+  z.clock.advanceTo(99.5 + 60.936);
+  assert.equal(z.m.state, 'BACKUP');
+  z.clock.advanceTo(99.5 + 60.937);
+  assert.equal(z.m.state, 'MASTER');
+  const f = harness({ version: 3, advertIntCs: 10 });
+  f.m.start();
+  f.clock.advance(100);
+  f.m.onAdvert({ priority: 150, advertIntCs: 10, src: '10.99.0.11', at: 150 });
+  f.clock.advanceTo(100 + 360.936);
+  assert.equal(f.m.state, 'BACKUP');
+  f.m.onAdvert({ priority: 150, advertIntCs: 10, src: '10.99.0.11', at: Number.NaN });
+  f.clock.advanceTo(100 + 360.936 + 360.936);
+  assert.equal(f.m.state, 'BACKUP');
+  f.clock.advanceTo(100 + 360.936 + 360.937);
+  assert.equal(f.m.state, 'MASTER');
 });
 
 test('priority 0: a backup takes over after Skew_Time alone; a master answers at once', () => {
@@ -547,7 +579,8 @@ test('effects that call back into the machine see a consistent state', () => {
   assert.equal(h.m.state, 'STOP');
   assert.deepEqual(
     h.take().map((e) => (e.kind === 'advert' ? `advert ${e.priority}` : e.kind === 'transition' ? `${e.from}->${e.to}` : e.kind)),
-    ['advert 255', 'becomeMaster', 'advert 0', 'leaveMaster', 'MASTER->STOP'],
+    // stopped before its first advert: the priority-0 advert is the only one
+    ['becomeMaster', 'advert 0', 'leaveMaster', 'MASTER->STOP'],
   );
   assert.equal(h.clock.pending, 0);
 });

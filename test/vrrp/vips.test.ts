@@ -89,10 +89,10 @@ interface Shown {
   addresses: { ifname: string; addr_info: IpAddr[] }[];
   routes: { dst: string; type?: string; table?: string; gateway?: string; dev?: string; protocol?: string; prefsrc?: string; metric?: number }[];
 }
-type Step = Shown | { step: 'up' | 'down'; failures: { message: string; code: string }[]; held: string[] } | { step: 'cleanStale'; removed: string[] } | { step: 'upDownUp'; failures: string[][]; held: string[] } | { step: 'run'; status: number };
+type Step = Shown | { step: 'prepare' } | { step: 'upNow'; atReturn: string[]; failures: { message: string; code: string }[]; held: string[] } | { step: 'up' | 'down'; failures: { message: string; code: string }[]; held: string[] } | { step: 'cleanStale'; removed: string[] } | { step: 'upDownUp'; failures: string[][]; held: string[] } | { step: 'run'; status: number };
 
-async function vips(entries: { vips: AddressEntry[]; excluded: AddressEntry[]; routes: RouteEntry[] }, steps: unknown[]): Promise<{ steps: Step[]; failures: string[] }> {
-  const r = await lab.exec(h, [process.execPath, DRIVER, JSON.stringify({ op: 'vips', ifname: 'eth0', ...entries, steps })], 20_000);
+async function vips(entries: { vips: AddressEntry[]; excluded: AddressEntry[]; routes: RouteEntry[] }, steps: unknown[], opts: { knownLinks?: boolean } = {}): Promise<{ steps: Step[]; failures: string[] }> {
+  const r = await lab.exec(h, [process.execPath, DRIVER, JSON.stringify({ op: 'vips', ifname: 'eth0', ...entries, steps, ...opts })], 20_000);
   assert.equal(r.code, 0, `driver: ${r.stderr}${r.stdout}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as { steps: Step[]; failures: string[] };
 }
@@ -222,6 +222,32 @@ describe('VipManager in a lab host', () => {
     assert.deepEqual([...vipsOn(shown).keys()].sort(), ['10.99.0.96', '10.99.0.99'], 'the others were added');
     assert.deepEqual(ourRoutes(shown), ['10.64.0.0/24 dev eth0 proto keepalived']);
     assert.deepEqual(down, { step: 'down', failures: [], held: [] }, 'an address or route removed by someone else is simply gone');
+    assert.equal(vipsOn(gone).size, 0);
+  });
+
+  test('a takeover: with the link watch\'s interfaces and nothing pending, the first VIP is in the kernel when up() returns, sent as prepared; a prepared request that fails says why', async () => {
+    const entries = await instanceEntries(`  virtual_ipaddress {
+    10.99.0.99/24 label eth0:vip
+    10.99.0.97/24 scope link
+  }
+  virtual_ipaddress_excluded {
+    fd00:99::99/64
+  }
+`);
+    const { steps, failures } = await vips(entries, ['prepare', 'upNow', 'show', 'down', 'show'], { knownLinks: true });
+    const [, upNow, shown, down, gone] = steps as [Step, { atReturn: string[]; failures: { message: string; code: string }[]; held: string[] }, Shown, { failures: unknown[] }, Shown];
+    assert.ok(upNow.atReturn.includes('10.99.0.99'), `the first VIP was not in the kernel when up() returned: ${upNow.atReturn.join(' ')}`);
+    assert.deepEqual(upNow.failures, [
+      {
+        message: 'adding 10.99.0.97/24 to eth0: Invalid argument (EINVAL): 10.99.0.11/24 on that interface has scope global, and the kernel wants the addresses of one subnet to share its scope (asked: link)',
+        code: 'EINVAL',
+      },
+    ]);
+    assert.deepEqual(failures, upNow.failures.map((f) => f.message));
+    const on = vipsOn(shown);
+    assert.deepEqual([...on.keys()].sort(), ['10.99.0.99', 'fd00:99::99']);
+    assert.deepEqual([on.get('10.99.0.99')!.label, on.get('10.99.0.99')!.broadcast], ['eth0:vip', undefined], 'the prepared request carries the options');
+    assert.deepEqual(down.failures, []);
     assert.equal(vipsOn(gone).size, 0);
   });
 });
