@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { CheckClock, CheckTimer } from '../../core/check/clock';
 import { RealClock } from '../../core/vrrp/clock';
 
 /**
@@ -112,4 +113,77 @@ test('a NaN or negative delay is taken as 0', async () => {
   clock.setTimer(-3, () => order.push('negative'));
   await done;
   assert.deepEqual(order, ['nan', 'negative', 'one']);
+});
+
+/**
+ * A base timer that wakes as late as the kernel lets a normal process's
+ * epoll_wait run: a share of the timeout asked (0.1 %, 0.5 % at a positive
+ * nice), then the next whole millisecond. Time moves a microsecond per look,
+ * so a wait on the clock ends.
+ */
+class SlackBase implements CheckClock {
+  t = 1000;
+  arms: number[] = [];
+  private timers = new Map<number, { at: number; fn: () => void }>();
+  private seq = 0;
+  constructor(private readonly slack: number) {}
+  now(): number {
+    this.t += 0.001;
+    return this.t;
+  }
+  epochNow(): number {
+    return this.t;
+  }
+  random(): number {
+    return 0.5;
+  }
+  setTimer(ms: number, fn: () => void): CheckTimer {
+    const id = ++this.seq;
+    this.arms.push(ms);
+    this.timers.set(id, { at: this.t + Math.ceil(ms) + ms * this.slack, fn });
+    return id as unknown as CheckTimer;
+  }
+  clearTimer(timer: CheckTimer): void {
+    this.timers.delete(timer as unknown as number);
+  }
+  /** runs the base timers until none is left */
+  run(): void {
+    for (let i = 0; i < 100 && this.timers.size > 0; i++) {
+      const [id, next] = [...this.timers].sort((a, b) => a[1].at - b[1].at)[0]!;
+      this.timers.delete(id);
+      this.t = Math.max(this.t, next.at);
+      next.fn();
+    }
+  }
+}
+
+test('a long timer is not made late by the kernel\'s slack: it wakes early by that much, then waits the rest on a short timer', () => {
+  for (const slack of [0.001, 0.005]) {
+    const base = new SlackBase(slack);
+    const clock = new RealClock(base);
+    // a v2 backup's Master_Down_Interval, precise; a v2 master's advert, not
+    const down = clock.now() + 3609.375;
+    const advert = clock.now() + 1000;
+    const fired: Record<string, number> = {};
+    clock.setTimer(3609.375, () => (fired.down = clock.now()), true);
+    clock.setTimer(1000, () => (fired.advert = clock.now()));
+    base.run();
+    assert.equal(clock.pending, 0);
+    // without the early stage the slack alone would make them 3.6 / 1 ms late (18 / 5 ms at nice > 0)
+    assert.ok(fired.down! >= down && fired.down! - down < 0.1, `slack ${slack}: the precise timer fired ${fired.down! - down} ms after its deadline`);
+    assert.ok(fired.advert! >= advert - 0.05 && fired.advert! - advert < 1.1, `slack ${slack}: the advert fired ${fired.advert! - advert} ms after its deadline`);
+    // each armed the base timer twice: the early stage and the short rest
+    assert.ok(base.arms.length <= 5, `base timer armed ${base.arms.length} times: ${base.arms.join(', ')}`);
+  }
+});
+
+test('a short timer has no early stage: one base timer, at the deadline', () => {
+  const base = new SlackBase(0.001);
+  const clock = new RealClock(base);
+  const deadline = clock.now() + 100;
+  let at = 0;
+  clock.setTimer(100, () => (at = clock.now()));
+  base.run();
+  assert.deepEqual(base.arms.length, 1);
+  assert.ok(at >= deadline - 0.05 && at - deadline < 1.2, `fired ${at - deadline} ms after its deadline`);
 });
