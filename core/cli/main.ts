@@ -107,8 +107,15 @@ async function runDaemon(file: string, o: CliOptions): Promise<number> {
         },
       );
     };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
+    // the VRRP release first, on the shortest path (a backup waits only Skew_Time after it)
+    process.on('SIGTERM', () => {
+      daemon.releaseVrrp();
+      stop('SIGTERM');
+    });
+    process.on('SIGINT', () => {
+      daemon.releaseVrrp();
+      stop('SIGINT');
+    });
     // keepalived's dumps: SIGUSR1 the state of every instance, SIGUSR2 the counters
     const dump = (kind: 'data' | 'stats'): void => {
       const file = `/tmp/alived${o.instance ? `_${o.instance}` : ''}.${kind}`;

@@ -400,10 +400,18 @@ export class Daemon {
     return { ...this.trackerStates };
   }
 
+  /**
+   * The first thing SIGTERM / SIGINT does: the VRRP process is told to
+   * release (priority 0), by signal. A backup takes over Skew_Time after that
+   * advert, so nothing comes before it, not even the rest of stop().
+   */
+  releaseVrrp(): void {
+    if (!this.stopping && !this.reloading) this.vrrp?.releaseNow();
+  }
+
   /** SIGTERM / SIGINT: the shutdown hook, then every plugin closes, last first. */
   stop(signal?: string): Promise<void> {
-    // the VRRP masters release first of all: a backup takes over Skew_Time after their priority-0 advert
-    if (!this.stopping && !this.reloading) this.vrrp?.releaseNow();
+    this.releaseVrrp();
     this.stopping ??= (async () => {
       const log = this.options.log;
       await this.reloading?.catch(() => undefined);

@@ -258,8 +258,10 @@ export class VrrpEngine {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    // every master's priority-0 advert leaves in this call (machine.stop), before anything else
+    const stopping = Promise.all(this.instances.map((i) => i.stop()));
     this.linkWatch?.close();
-    await Promise.all(this.instances.map((i) => i.stop()));
+    await stopping;
     // the priority-0 adverts are queued on the sockets: let them leave before closing
     await new Promise((r) => setTimeout(r, 20));
     for (const { channel } of this.channels.values()) channel.close();

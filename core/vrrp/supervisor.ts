@@ -226,6 +226,7 @@ export class VrrpSupervisor {
    * waits for it.
    */
   releaseNow(): void {
+    if (this.releasing) return;
     this.releasing = true;
     const child = this.child;
     // only a running engine has its SIGTERM handler; one still starting is told by stop()
