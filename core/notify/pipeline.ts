@@ -72,6 +72,7 @@ export interface NotifierStatus {
   readonly durable: boolean;
   /** waiting or being delivered */
   readonly pending: number;
+  /** deliveries started and not settled: one per source, or every running one of an immediate notifier (scripts) */
   readonly inFlight: number;
   /** sources whose next event failed at least once and waits for its next attempt */
   readonly retrying: number;
@@ -137,6 +138,8 @@ interface Sink {
   readonly timers: Map<string, NodeJS.Timeout>;
   readonly inflight: Map<string, AbortController>;
   readonly flaps: Map<string, Flap>;
+  /** deliveries of an immediate notifier (scripts) started and not yet settled */
+  running: number;
   accepted: number;
   sent: number;
   failed: number;
@@ -238,6 +241,7 @@ export class NotifyPipeline {
         timers: new Map(),
         inflight: new Map(),
         flaps: new Map(),
+        running: 0,
         accepted: 0,
         sent: 0,
         failed: 0,
@@ -307,6 +311,7 @@ export class NotifyPipeline {
   private deliverNow(sink: Sink, event: NotifyEvent, info: DeliveryInfo): void {
     sink.accepted++;
     sink.attempts++;
+    sink.running++;
     let p: Promise<void>;
     try {
       p = Promise.resolve(sink.spec.notifier.deliver(event, new AbortController().signal, info));
@@ -315,10 +320,12 @@ export class NotifyPipeline {
     }
     p.then(
       () => {
+        sink.running--;
         sink.sent++;
         sink.lastSentAt = this.now();
       },
       (err: unknown) => {
+        sink.running--;
         sink.failed++;
         sink.lastError = errText(err);
         sink.lastErrorAt = this.now();
@@ -544,7 +551,8 @@ export class NotifyPipeline {
           ...(s.spec.plugin ? { plugin: s.spec.plugin } : {}),
           durable: s.opts.durable && this.outbox.durable,
           pending,
-          inFlight: s.inflight.size,
+          // an immediate notifier's deliveries run side by side: each running one counts
+          inFlight: s.inflight.size + s.running,
           retrying,
           held,
           accepted: s.accepted,

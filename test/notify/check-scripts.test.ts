@@ -178,7 +178,13 @@ ${servers}}
   assert.ok(tookMs < 2000, `notify_down came ${tookMs} ms after the server died, behind a hanging notify_up`);
   assert.ok(alive(hangPid), 'notify_up still hangs');
   await waitFor('the webhook of the change', () => (hook.requests.slice(hooksBefore).some((q) => /"new_state":"DOWN"/.test(q.body) && q.body.includes('"real_server"')) ? true : undefined), 3000);
+  // the script wrote its line before it exited: its delivery is in flight until Node sees the exit
   st = scriptStatus(daemon);
+  assert.equal(st.accepted, st.sent + st.failed + st.inFlight, `accepted = sent + failed + in flight: ${JSON.stringify(st)}`);
+  st = await waitFor('the script notifier settles', () => {
+    const now = scriptStatus(daemon);
+    return now.inFlight === 0 ? now : undefined;
+  }, 3000);
   assert.equal(st.failed, 0, JSON.stringify(st));
   assert.ok(st.accepted >= 7 && st.sent === st.accepted, JSON.stringify(st));
 
