@@ -579,7 +579,8 @@ let rehearsed = false;
 /**
  * Runs a throwaway machine, with effects that do nothing, through what a
  * backup does once in its life: taking over (down timer and Skew_Time),
- * advertising, stepping down to a higher priority, FAULT and stop. V8
+ * advertising, stepping down to a higher priority, FAULT, and a master's
+ * stop (its priority-0 advert). V8
  * compiles a function at its first call: without this, a backup's first
  * takeover pays for compiling the master path (0.1-0.3 ms measured). Once
  * per process; the VRRP process keeps the bytecode (--no-flush-bytecode).
@@ -604,5 +605,6 @@ export function warmUpMachine(): void {
   clock.fireNext(); // Skew_Time: MASTER
   m.setFault(true, 'rehearsal');
   m.setFault(false, 'rehearsal');
+  clock.fireNext(); // MASTER again: a master's stop is what SIGTERM runs
   m.stop('rehearsal');
 }
