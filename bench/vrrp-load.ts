@@ -20,7 +20,8 @@
  * Prints figures; asserts nothing.
  *
  * Env: BENCH_QUICK=1 (shorter windows), BENCH_CPU_S (CPU window, default 20),
- * BENCH_JITTER_S (each jitter window, default 20), BENCH_INSTANCES (200).
+ * BENCH_JITTER_S (each jitter window, default 20), BENCH_INSTANCES (200),
+ * BENCH_ONLY=load or BENCH_ONLY=jitter (one part: 4, or 5 and 6).
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -444,6 +445,8 @@ async function main(): Promise<void> {
   if (n > 255) throw new Error('BENCH_INSTANCES: at most 255 (one VRID each)');
   const cpuS = envInt('BENCH_CPU_S', QUICK ? 8 : 20);
   const jitterS = envInt('BENCH_JITTER_S', QUICK ? 10 : 20);
+  const only = process.env.BENCH_ONLY ?? '';
+  if (only !== '' && only !== 'load' && only !== 'jitter') throw new Error(`BENCH_ONLY: load or jitter, not ${JSON.stringify(only)}`);
   const started = Date.now();
   console.log(
     `vrrp-load: ${n} instances for ${cpuS} s at each advert_int per daemon; jitter windows of ${jitterS} s; ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'})${QUICK ? ' (BENCH_QUICK)' : ''}`,
@@ -459,20 +462,23 @@ async function main(): Promise<void> {
       [2, 1],
       [3, 0.1],
     ] as const) {
+      if (only === 'jitter') break;
       for (const kind of KINDS) {
         process.stderr.write(`  ${kind} ${n} instances v${version} ${advertS} s\n`);
         results.push(await loadRun(lab, v, dir, kind, n, version, advertS, cpuS));
       }
     }
-    process.stderr.write('  jitter, one instance each, idle and busy\n');
-    jitter = await jitterRuns(lab, v, dir, jitterS);
+    if (only !== 'load') {
+      process.stderr.write('  jitter, one instance each, idle and busy\n');
+      jitter = await jitterRuns(lab, v, dir, jitterS);
+    }
   } finally {
     await lab.destroy();
     fs.rmSync(dir, { recursive: true, force: true });
   }
   console.log('');
-  printLoad(results);
-  printJitter(jitter, jitterS);
+  if (results.length > 0) printLoad(results);
+  if (jitter.length > 0) printJitter(jitter, jitterS);
   console.log(`vrrp-load: ${((Date.now() - started) / 1000).toFixed(0)} s in all`);
 }
 

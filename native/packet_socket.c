@@ -14,7 +14,8 @@
  *
  * The same addon holds the IPv6 VRRP receiver (vrrp6_recv.c: openRecv6,
  * closeRecv6, dropAllFilter), which reads the hop limit and destination of
- * each advert from ancillary data.
+ * each advert from ancillary data, and the VRRP clock's timer (timer.c:
+ * openTimer, armTimer, disarmTimer, closeTimer), a timerfd on the loop.
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -212,8 +213,9 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* vrrp6_recv.c */
+/* vrrp6_recv.c, timer.c */
 napi_value alived_recv6_init(napi_env env, napi_value exports);
+napi_value alived_timer_init(napi_env env, napi_value exports);
 
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
@@ -222,5 +224,6 @@ NAPI_MODULE_INIT() {
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
-  return alived_recv6_init(env, exports);
+  if (alived_recv6_init(env, exports) == NULL) return NULL;
+  return alived_timer_init(env, exports);
 }

@@ -1,5 +1,6 @@
 import type { CheckClock, CheckTimer } from '../check/clock';
 import { TimerQueue } from '../check/timer-queue';
+import { nativeAddon } from './packet-socket';
 import type { Clock, TimerHandle } from './types';
 
 /** how early a precise timer wakes before its deadline; the rest is waited on the clock */
@@ -31,8 +32,18 @@ class Pending implements TimerHandle {
   ) {}
 }
 
-/** The Node timer under the queue: one for all pending timers. */
-const nodeTimer: CheckClock = {
+/**
+ * The one timer under the queue and its clock. `exact`: its timers fire at
+ * the deadline asked, to the microsecond (a timerfd); otherwise they may
+ * come up to a millisecond late, or late by the kernel's poll slack, and the
+ * clock wakes early and waits out the rest.
+ */
+export interface ClockBase extends CheckClock {
+  readonly exact?: boolean;
+}
+
+/** Node's timers: whole milliseconds, woken by epoll_wait's timeout. */
+export const NODE_TIMER_BASE: ClockBase = {
   now: () => performance.now(),
   epochNow: () => Date.now(),
   // Node's timers count whole milliseconds and truncate (99.9 ms would fire at 99): round up;
@@ -42,10 +53,85 @@ const nodeTimer: CheckClock = {
   random: () => Math.random(),
 };
 
+interface TimerAddon {
+  openTimer(onExpire: () => void): object;
+  armTimer(handle: object, ms: number): void;
+  disarmTimer(handle: object): void;
+  closeTimer(handle: object): void;
+}
+
+/**
+ * A timerfd on the event loop (native/timer.c): it expires on the kernel's
+ * high-resolution timer, to the nanosecond asked, with no poll slack, and
+ * keeps the loop alive only while armed. One timer at a time: the queue
+ * above it clears the armed one before it sets the next.
+ */
+export class TimerfdBase implements ClockBase {
+  readonly exact = true;
+  private handle: object | undefined;
+  private armed: { fn: () => void } | undefined;
+
+  constructor(private readonly lib: TimerAddon) {}
+
+  now(): number {
+    return performance.now();
+  }
+
+  epochNow(): number {
+    return Date.now();
+  }
+
+  random(): number {
+    return Math.random();
+  }
+
+  setTimer(ms: number, fn: () => void): CheckTimer {
+    if (this.armed) throw new Error('TimerfdBase holds one timer at a time: clear the armed one first');
+    this.handle ??= this.lib.openTimer(this.onExpire);
+    this.lib.armTimer(this.handle, ms > 0 ? ms : 0);
+    this.armed = { fn };
+    return this.armed as CheckTimer;
+  }
+
+  clearTimer(timer: CheckTimer): void {
+    if (timer !== this.armed || !this.handle) return;
+    this.armed = undefined;
+    this.lib.disarmTimer(this.handle);
+  }
+
+  /** Closes the timerfd; a later setTimer opens another. */
+  close(): void {
+    this.armed = undefined;
+    if (this.handle) this.lib.closeTimer(this.handle);
+    this.handle = undefined;
+  }
+
+  private readonly onExpire = (): void => {
+    const armed = this.armed;
+    this.armed = undefined;
+    armed?.fn();
+  };
+}
+
+/**
+ * The best base this machine has: a timerfd when the project's addon is
+ * built (`npm install` builds it), else Node's timers.
+ */
+export function defaultClockBase(): ClockBase {
+  try {
+    const lib = nativeAddon() as Partial<TimerAddon>;
+    if (typeof lib.openTimer === 'function') return new TimerfdBase(lib as TimerAddon);
+  } catch {
+    // not built: Node's timers, staged below
+  }
+  return NODE_TIMER_BASE;
+}
+
 /**
  * The clock the daemon runs VRRP on: monotonic milliseconds (performance.now,
  * immune to wall-clock steps) and timers, all of them in one binary heap
- * under a single Node timer (core/check/timer-queue.ts). 200 masters at
+ * under a single timer, a timerfd where the addon is built
+ * (core/check/timer-queue.ts). 200 masters at
  * advert_int 0.1 arm 2,000 timers a second; as one Node timer and closures
  * each, they lived long enough to reach V8's old generation, which grew by
  * a megabyte a second between full collections. Here a timer is one small
@@ -55,10 +141,17 @@ export class RealClock implements Clock {
   private seq = 0;
   private live = 0;
   private readonly queue: TimerQueue<Pending>;
+  private readonly exact: boolean;
 
-  /** base: the one timer under the heap and its clock (Node's; a test gives its own) */
-  constructor(private readonly base: CheckClock = nodeTimer) {
+  /** base: the one timer under the heap and its clock (a timerfd, or Node's; a test gives its own) */
+  constructor(private readonly base: ClockBase = defaultClockBase()) {
+    this.exact = base.exact === true;
     this.queue = new TimerQueue<Pending>(base, (p) => this.fire(p));
+  }
+
+  /** true when timers fire at the deadline itself, with no early wake-up (a timerfd) */
+  get isExact(): boolean {
+    return this.exact;
   }
 
   now(): number {
@@ -80,8 +173,12 @@ export class RealClock implements Clock {
    * early, the rest waited out on the clock, so that it fires at the
    * deadline itself rather than at the next millisecond tick; others at
    * the deadline. A long one first comes up early by the kernel's slack.
+   * On an exact base there is no slack to wait out, but a precise timer
+   * still comes up early: a process idle for seconds (a backup) wakes up
+   * slower than a busy one, by up to 2 ms measured in a VM.
    */
   private wakeAt(p: Pending, now: number): number {
+    if (this.exact) return p.precise ? p.deadline - PRECISE_LEAD_MS : p.deadline;
     const last = p.precise ? p.deadline - PRECISE_LEAD_MS : p.deadline - SLACK_MS;
     const early = Math.min((last - now) * KERNEL_SLACK_SHARE, KERNEL_SLACK_MAX_MS);
     return early >= STAGE_MIN_MS ? last - early : last;
@@ -99,7 +196,7 @@ export class RealClock implements Clock {
     const last = p.precise ? p.deadline - PRECISE_LEAD_MS : p.deadline - SLACK_MS;
     // the early stage of a long timer: the rest on a short one (a precise timer already within
     // a millisecond of its lead waits it out below)
-    if (now < last && (!p.precise || last - now > STAGE_MIN_MS)) {
+    if (!this.exact && now < last && (!p.precise || last - now > STAGE_MIN_MS)) {
       this.queue.push(p, this.wakeAt(p, now));
       return;
     }

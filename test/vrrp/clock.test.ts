@@ -1,119 +1,131 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 import type { CheckClock, CheckTimer } from '../../core/check/clock';
-import { RealClock } from '../../core/vrrp/clock';
+import { NODE_TIMER_BASE, RealClock, TimerfdBase } from '../../core/vrrp/clock';
+import { nativeAddon, packetSocketAvailable } from '../../core/vrrp/packet-socket';
 
 /**
  * The clock the VRRP process runs on: every timer in one heap under one
- * Node timer. Timers fire at their deadline (never early), in deadline order,
- * precise ones at the deadline itself; cleared ones never fire.
+ * base timer, a timerfd (the project's addon) or Node's. Timers fire at
+ * their deadline (never early), in deadline order, precise ones at the
+ * deadline itself; cleared ones never fire. The behaviour tests run on both
+ * bases.
  */
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const CLOCK_JS = path.resolve(__dirname, '..', '..', 'core', 'vrrp', 'clock.js');
 
-test('a timer fires at its deadline, never before it, and leaves nothing pending', async () => {
-  const clock = new RealClock();
-  const lateness: number[] = [];
-  const fired = new Promise<void>((resolve) => {
-    for (const ms of [0, 1, 2.5, 10, 33.3, 99.9, 100]) {
-      const deadline = clock.now() + ms;
-      clock.setTimer(ms, () => {
-        lateness.push(clock.now() - deadline);
-        if (lateness.length === 7) resolve();
-      });
-    }
-  });
-  assert.equal(clock.pending, 7);
-  await fired;
-  // Node's timers count whole milliseconds: up to 0.05 ms early is taken as on time
-  for (const l of lateness) assert.ok(l >= -0.05, `fired ${l} ms early`);
-  // generous: CI machines are busy; the bench measures the real figure
-  for (const l of lateness) assert.ok(l < 50, `fired ${l} ms late`);
-  assert.equal(clock.pending, 0);
-});
+for (const [label, makeClock] of [
+  ['timerfd', () => new RealClock()],
+  ['Node timers', () => new RealClock(NODE_TIMER_BASE)],
+] as const) {
 
-test('a precise timer fires at the deadline itself, not at the next millisecond tick', async () => {
-  const clock = new RealClock();
-  const lateness: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    const deadline = clock.now() + 20.4;
-    await new Promise<void>((resolve) =>
-      clock.setTimer(
-        20.4,
-        () => {
+  test(`${label}: a timer fires at its deadline, never before it, and leaves nothing pending`, async () => {
+    const clock = makeClock();
+    const lateness: number[] = [];
+    const fired = new Promise<void>((resolve) => {
+      for (const ms of [0, 1, 2.5, 10, 33.3, 99.9, 100]) {
+        const deadline = clock.now() + ms;
+        clock.setTimer(ms, () => {
           lateness.push(clock.now() - deadline);
-          resolve();
-        },
-        true,
-      ),
-    );
-  }
-  for (const l of lateness) assert.ok(l >= 0, `fired ${l} ms early`);
-  lateness.sort((a, b) => a - b);
-  assert.ok(lateness[2]! < 1, `median lateness ${lateness[2]} ms`);
-});
-
-test('timers fire in deadline order, equal deadlines in the order they were set', async () => {
-  const clock = new RealClock();
-  const order: string[] = [];
-  const done = new Promise<void>((resolve) => clock.setTimer(40, resolve));
-  clock.setTimer(30, () => order.push('c'));
-  clock.setTimer(10, () => order.push('a1'));
-  clock.setTimer(10, () => order.push('a2'));
-  clock.setTimer(20, () => order.push('b'));
-  await done;
-  // the two 10 ms timers were set microseconds apart: same millisecond, in order
-  assert.deepEqual(order, ['a1', 'a2', 'b', 'c']);
-});
-
-test('a cleared timer never fires; clearing twice, or after it fired, changes nothing', async () => {
-  const clock = new RealClock();
-  let fired = 0;
-  const a = clock.setTimer(5, () => fired++);
-  const b = clock.setTimer(5, () => fired++);
-  clock.clearTimer(a);
-  clock.clearTimer(a);
-  assert.equal(clock.pending, 1);
-  await sleep(30);
-  assert.equal(fired, 1);
-  clock.clearTimer(b);
-  assert.equal(clock.pending, 0);
-});
-
-test('a timer may clear another one due in the same tick, and set new ones; 2,000 timers all fire', async () => {
-  const clock = new RealClock();
-  const seen = new Set<number>();
-  let victim: ReturnType<RealClock['setTimer']> | undefined;
-  const again = new Promise<void>((resolve) => {
-    clock.setTimer(5, () => {
-      if (victim) clock.clearTimer(victim);
-      // set from inside a firing: waits for the next tick even though it is due now
-      clock.setTimer(0, resolve);
+          if (lateness.length === 7) resolve();
+        });
+      }
     });
+    assert.equal(clock.pending, 7);
+    await fired;
+    // Node's timers count whole milliseconds: up to 0.05 ms early is taken as on time
+    for (const l of lateness) assert.ok(l >= -0.05, `fired ${l} ms early`);
+    // generous: CI machines are busy; the bench measures the real figure
+    for (const l of lateness) assert.ok(l < 50, `fired ${l} ms late`);
+    assert.equal(clock.pending, 0);
   });
-  victim = clock.setTimer(5, () => assert.fail('a cleared timer fired'));
-  await again;
-  await new Promise<void>((resolve) => {
-    for (let i = 0; i < 2000; i++) {
-      clock.setTimer(i % 50, () => {
-        seen.add(i);
-        if (seen.size === 2000) resolve();
-      });
-    }
-  });
-  assert.equal(clock.pending, 0);
-});
 
-test('a NaN or negative delay is taken as 0', async () => {
-  const clock = new RealClock();
-  const order: string[] = [];
-  const done = new Promise<void>((resolve) => clock.setTimer(5, resolve));
-  clock.setTimer(1, () => order.push('one'));
-  clock.setTimer(Number.NaN, () => order.push('nan'));
-  clock.setTimer(-3, () => order.push('negative'));
-  await done;
-  assert.deepEqual(order, ['nan', 'negative', 'one']);
-});
+  test(`${label}: a precise timer fires at the deadline itself, not at the next millisecond tick`, async () => {
+    const clock = makeClock();
+    const lateness: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const deadline = clock.now() + 20.4;
+      await new Promise<void>((resolve) =>
+        clock.setTimer(
+          20.4,
+          () => {
+            lateness.push(clock.now() - deadline);
+            resolve();
+          },
+          true,
+        ),
+      );
+    }
+    for (const l of lateness) assert.ok(l >= 0, `fired ${l} ms early`);
+    lateness.sort((a, b) => a - b);
+    assert.ok(lateness[2]! < 1, `median lateness ${lateness[2]} ms`);
+  });
+
+  test(`${label}: timers fire in deadline order, equal deadlines in the order they were set`, async () => {
+    const clock = makeClock();
+    const order: string[] = [];
+    const done = new Promise<void>((resolve) => clock.setTimer(40, resolve));
+    clock.setTimer(30, () => order.push('c'));
+    clock.setTimer(10, () => order.push('a1'));
+    clock.setTimer(10, () => order.push('a2'));
+    clock.setTimer(20, () => order.push('b'));
+    await done;
+    // the two 10 ms timers were set microseconds apart: same millisecond, in order
+    assert.deepEqual(order, ['a1', 'a2', 'b', 'c']);
+  });
+
+  test(`${label}: a cleared timer never fires; clearing twice, or after it fired, changes nothing`, async () => {
+    const clock = makeClock();
+    let fired = 0;
+    const a = clock.setTimer(5, () => fired++);
+    const b = clock.setTimer(5, () => fired++);
+    clock.clearTimer(a);
+    clock.clearTimer(a);
+    assert.equal(clock.pending, 1);
+    await sleep(30);
+    assert.equal(fired, 1);
+    clock.clearTimer(b);
+    assert.equal(clock.pending, 0);
+  });
+
+  test(`${label}: a timer may clear another one due in the same tick, and set new ones; 2,000 timers all fire`, async () => {
+    const clock = makeClock();
+    const seen = new Set<number>();
+    let victim: ReturnType<RealClock['setTimer']> | undefined;
+    const again = new Promise<void>((resolve) => {
+      clock.setTimer(5, () => {
+        if (victim) clock.clearTimer(victim);
+        // set from inside a firing: waits for the next tick even though it is due now
+        clock.setTimer(0, resolve);
+      });
+    });
+    victim = clock.setTimer(5, () => assert.fail('a cleared timer fired'));
+    await again;
+    await new Promise<void>((resolve) => {
+      for (let i = 0; i < 2000; i++) {
+        clock.setTimer(i % 50, () => {
+          seen.add(i);
+          if (seen.size === 2000) resolve();
+        });
+      }
+    });
+    assert.equal(clock.pending, 0);
+  });
+
+  test(`${label}: a NaN or negative delay is taken as 0`, async () => {
+    const clock = makeClock();
+    const order: string[] = [];
+    const done = new Promise<void>((resolve) => clock.setTimer(5, resolve));
+    clock.setTimer(1, () => order.push('one'));
+    clock.setTimer(Number.NaN, () => order.push('nan'));
+    clock.setTimer(-3, () => order.push('negative'));
+    await done;
+    assert.deepEqual(order, ['nan', 'negative', 'one']);
+  });
+}
 
 /**
  * A base timer that wakes as late as the kernel lets a normal process's
@@ -186,4 +198,112 @@ test('a short timer has no early stage: one base timer, at the deadline', () => 
   base.run();
   assert.deepEqual(base.arms.length, 1);
   assert.ok(at >= deadline - 0.05 && at - deadline < 1.2, `fired ${at - deadline} ms after its deadline`);
+});
+
+// --- the timerfd under the clock (native/timer.c) ----------------------------------------
+
+interface TimerLib {
+  openTimer(onExpire: () => void): object;
+  armTimer(handle: object, ms: number): void;
+  disarmTimer(handle: object): void;
+  closeTimer(handle: object): void;
+}
+const timerLib = (): TimerLib => nativeAddon() as TimerLib;
+
+test('the VRRP clock runs on a timerfd where the addon is built (CI builds it)', () => {
+  assert.ok(packetSocketAvailable(), 'the addon is not built: npm install builds it');
+  assert.equal(new RealClock().isExact, true);
+  assert.equal(new RealClock(NODE_TIMER_BASE).isExact, false);
+});
+
+test('timerfd: a sub-millisecond delay is kept to the microsecond, never early; Node timers would round it to a whole millisecond', async () => {
+  const base = new TimerfdBase(timerLib());
+  const waited: number[] = [];
+  for (const ms of [0.25, 0.5, 1.5, 2.75]) {
+    const from = performance.now();
+    await new Promise<void>((resolve) => base.setTimer(ms, () => (waited.push(performance.now() - from - ms), resolve())));
+  }
+  base.close();
+  for (const w of waited) assert.ok(w >= 0, `fired ${-w} ms early`);
+  // a Node timer of 0.25 ms is setTimeout(1): at least 0.75 ms late; the median here is far below
+  waited.sort((a, b) => a - b);
+  assert.ok(waited[1]! < 0.75, `median lateness ${waited[1]} ms`);
+});
+
+test('timerfd: disarming after the expiry, before the callback ran, still means no callback', async () => {
+  const base = new TimerfdBase(timerLib());
+  let fired = 0;
+  const t = base.setTimer(0.1, () => fired++);
+  // the expiry happens while this turn holds the loop: the descriptor is readable when we clear
+  const until = performance.now() + 2;
+  while (performance.now() < until) {
+    // wait past the expiry without giving the loop a turn
+  }
+  base.clearTimer(t);
+  await sleep(20);
+  assert.equal(fired, 0);
+  // and the base is free for the next timer, which fires once
+  await new Promise<void>((resolve) => base.setTimer(1, resolve));
+  base.setTimer(50, () => fired++);
+  base.close();
+  await sleep(80);
+  assert.equal(fired, 0, 'a timer of a closed base fired');
+});
+
+test('timerfd: one timer at a time; re-arming after a clear replaces the deadline', async () => {
+  const base = new TimerfdBase(timerLib());
+  const t = base.setTimer(1000, () => assert.fail('the cleared timer fired'));
+  assert.throws(() => base.setTimer(1, () => undefined), /one timer at a time/);
+  base.clearTimer(t);
+  base.clearTimer(t);
+  const from = performance.now();
+  await new Promise<void>((resolve) => base.setTimer(3, resolve));
+  const took = performance.now() - from;
+  base.close();
+  assert.ok(took >= 3 && took < 900, `the second timer fired after ${took} ms`);
+});
+
+test('timerfd: bad arguments are errors that name the call and the argument', () => {
+  const lib = timerLib();
+  assert.throws(() => lib.openTimer(42 as unknown as () => void), { name: 'TypeError', message: /openTimer\(onExpire\): onExpire must be a function/ });
+  const h = lib.openTimer(() => undefined);
+  assert.throws(() => lib.armTimer(h, Number.NaN), { name: 'RangeError', message: /armTimer\(handle, ms\): ms must be a number of milliseconds/ });
+  assert.throws(() => lib.armTimer(h, 4e10), { name: 'RangeError' });
+  assert.throws(() => lib.armTimer(h, '5' as unknown as number), { name: 'TypeError', message: /ms must be a number/ });
+  assert.throws(() => lib.armTimer({}, 5), { name: 'TypeError', message: /armTimer\(handle\): the argument must be a handle returned by openTimer/ });
+  assert.throws(() => lib.disarmTimer(undefined as unknown as object), { name: 'TypeError', message: /disarmTimer\(handle\)/ });
+  lib.closeTimer(h);
+  lib.closeTimer(h);
+  lib.disarmTimer(h);
+  assert.throws(() => lib.armTimer(h, 5), (err: Error & { code?: string; errno?: number; syscall?: string }) => {
+    assert.match(err.message, /armTimer: timerfd_settime: Bad file descriptor \(EBADF\)/);
+    assert.equal(err.code, 'EBADF');
+    assert.equal(err.syscall, 'timerfd_settime');
+    assert.ok(typeof err.errno === 'number' && err.errno < 0);
+    return true;
+  });
+});
+
+test('timerfd: an armed timer keeps the process alive until it fires, a disarmed one does not; a throw in it is uncaught', () => {
+  const run = (code: string): { status: number | null; stdout: string; stderr: string; ms: number } => {
+    const from = Date.now();
+    const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 10_000 });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - from };
+  };
+  const armed = run(`const { TimerfdBase, defaultClockBase } = require(${JSON.stringify(CLOCK_JS)});
+    const b = defaultClockBase(); if (!(b instanceof TimerfdBase)) throw new Error('no timerfd');
+    const from = performance.now(); b.setTimer(300, () => console.log('fired after ' + Math.round(performance.now() - from)));`);
+  assert.equal(armed.status, 0, armed.stderr);
+  const after = /^fired after (\d+)\n$/.exec(armed.stdout);
+  assert.ok(after && Number(after[1]) >= 300, `stdout: ${armed.stdout}`);
+  const disarmed = run(`const { defaultClockBase } = require(${JSON.stringify(CLOCK_JS)});
+    const b = defaultClockBase(); const t = b.setTimer(5000, () => console.log('fired')); b.clearTimer(t);`);
+  assert.equal(disarmed.status, 0, disarmed.stderr);
+  assert.equal(disarmed.stdout, '');
+  assert.ok(disarmed.ms < 4000, `the process waited ${disarmed.ms} ms for a disarmed timer`);
+  const thrower = run(`const { defaultClockBase } = require(${JSON.stringify(CLOCK_JS)});
+    process.on('uncaughtException', (e) => { console.log('uncaught: ' + e.message); });
+    defaultClockBase().setTimer(1, () => { throw new Error('from the timer'); });`);
+  assert.equal(thrower.status, 0, thrower.stderr);
+  assert.equal(thrower.stdout, 'uncaught: from the timer\n');
 });
