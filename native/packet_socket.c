@@ -12,9 +12,10 @@
  * negated errno (as Node's own errors carry it) and whose `syscall` names the
  * call; the JavaScript wrapper turns that into a message naming the interface.
  *
- * The same addon holds the IPv6 VRRP receiver (vrrp6_recv.c: openRecv6,
- * closeRecv6, dropAllFilter), which reads the hop limit and destination of
- * each advert from ancillary data, and the VRRP clock's timer (timer.c:
+ * The same addon holds the VRRP receivers (vrrp_recv.c: openRecv4,
+ * openRecv6, closeRecv, dropAllFilter), which read each advert's kernel
+ * receive stamp and, for IPv6, its hop limit and destination from ancillary
+ * data, and the VRRP clock's timer (timer.c:
  * openTimer, armTimer, disarmTimer, closeTimer), a timerfd on the loop.
  */
 #define NAPI_VERSION 8
@@ -213,8 +214,8 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* vrrp6_recv.c, timer.c */
-napi_value alived_recv6_init(napi_env env, napi_value exports);
+/* vrrp_recv.c, timer.c */
+napi_value alived_recv_init(napi_env env, napi_value exports);
 napi_value alived_timer_init(napi_env env, napi_value exports);
 
 NAPI_MODULE_INIT() {
@@ -224,6 +225,6 @@ NAPI_MODULE_INIT() {
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
-  if (alived_recv6_init(env, exports) == NULL) return NULL;
+  if (alived_recv_init(env, exports) == NULL) return NULL;
   return alived_timer_init(env, exports);
 }

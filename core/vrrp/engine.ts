@@ -316,7 +316,7 @@ export class VrrpEngine {
       const channel = new VrrpChannel({ family: s.family, ifname: link.name, ifindex: link.index, groups, ...(sizes.length ? { rcvBuf: Math.max(...sizes) } : {}) });
       const users: InstanceRuntime[] = [];
       channel.open(
-        (rx) => this.dispatch(users, rx),
+        (rx, ageMs) => this.dispatch(users, rx, ageMs),
         (err) => this.deps.log.warn({ err: err.message, interface: link.name }, err.message),
       );
       entry = { channel, users };
@@ -339,9 +339,11 @@ export class VrrpEngine {
     }
   }
 
-  private dispatch(users: InstanceRuntime[], raw: Received | Buffer): void {
-    // the arrival, before parsing and checking: a backup's down timer counts from here
-    const at = this.deps.clock.now();
+  private dispatch(users: InstanceRuntime[], raw: Received | Buffer, ageMs?: number): void {
+    // the arrival: a backup's down timer counts from here. When the kernel received it, if it said
+    // (a stamp taken as the packet came in, not when this process was scheduled to read it); else now
+    const now = this.deps.clock.now();
+    const at = ageMs !== undefined && ageMs >= 0 && ageMs < MAX_PACKET_AGE_MS ? now - ageMs : now;
     let rx: Received;
     if (Buffer.isBuffer(raw)) {
       const parsed = parseIpv4(raw);
@@ -433,6 +435,13 @@ export class VrrpEngine {
 
 /** Log lines for bad packets are limited to one per kind per second per instance. */
 const BAD_PACKET_LOG_MS = 1000;
+/**
+ * A receive stamp older than this is not used: the wall clock (which the
+ * kernel stamps with) may have been stepped forward since, and counting from
+ * a wrong past would end a down timer early. What the stamp corrects, the
+ * backup's wake-up and reading, is well under it.
+ */
+const MAX_PACKET_AGE_MS = 20;
 
 class InstanceRuntime {
   readonly counters = newCounters();

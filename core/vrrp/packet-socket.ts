@@ -123,8 +123,8 @@ export class PacketSocket {
 }
 
 /**
- * The addon itself, for the other parts it holds (recv6.ts: the IPv6 VRRP
- * receiver). Throws a PacketSocketError (ALIVED_PACKET_ADDON_MISSING) when it
+ * The addon itself, for the other parts it holds (receiver.ts: the VRRP
+ * receivers; clock.ts: the timerfd). Throws a PacketSocketError (ALIVED_PACKET_ADDON_MISSING) when it
  * is not built.
  */
 export function nativeAddon(): object {

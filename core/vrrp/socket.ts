@@ -1,4 +1,4 @@
-import { dropAllFilter, openVrrp6Receiver, type Vrrp6Receiver } from './recv6';
+import { dropAllFilter, openVrrp4Receiver, openVrrp6Receiver, type PacketAge, type VrrpReceiver } from './receiver';
 import { addressBytes } from './packet';
 import { VRRP_PROTOCOL, type IpFamily, type Received } from './types';
 
@@ -14,11 +14,12 @@ import { VRRP_PROTOCOL, type IpFamily, type Received } from './types';
  * One channel per interface and family; instances on it are told apart by
  * VRID by whoever listens.
  *
- * IPv4 receives through the same raw-socket socket: the kernel hands it the
- * whole IP header, TTL and destination included. IPv6 raw sockets hand over
- * no header, and raw-socket's recvfrom() no ancillary data, so IPv6 receives
- * through the addon's receiver (recv6.ts), which reads the hop limit and the
- * destination; the raw-socket IPv6 socket then only sends (see open()).
+ * Both families receive through the addon's receivers (receiver.ts), because
+ * raw-socket's recvfrom() reads no ancillary data: the kernel's receive
+ * stamp of each packet (a backup's down timer counts from it), and for IPv6,
+ * whose raw sockets hand over no header, the hop limit and destination. (An
+ * IPv4 raw socket hands the whole IP header, TTL and destination included.)
+ * The raw-socket socket then only sends (see open()).
  */
 
 // Linux socket option numbers (raw-socket exports only a few by name)
@@ -26,15 +27,12 @@ const SOL_SOCKET = 1;
 const SO_RCVBUF = 8;
 const SO_BINDTODEVICE = 25;
 const SO_ATTACH_FILTER = 26;
-const SO_RCVBUFFORCE = 33;
 /** a burst of adverts (or a flood) waits here while the event loop is busy; the kernel default (~200 KB) holds ~90 packets */
 const DEFAULT_RCVBUF = 4 * 1024 * 1024;
 const IPPROTO_IP = 0;
 const IP_HDRINCL = 3;
 const IP_MULTICAST_IF = 32;
 const IP_MULTICAST_LOOP = 34;
-const IP_ADD_MEMBERSHIP = 35;
-const IP_DROP_MEMBERSHIP = 36;
 const IPPROTO_IPV6 = 41;
 const IPV6_MULTICAST_IF = 17;
 const IPV6_MULTICAST_HOPS = 18;
@@ -87,11 +85,11 @@ export class ChannelError extends Error {
 /** A raw socket for protocol 112 on one interface and family. */
 export class VrrpChannel {
   private sock: RawSocket | undefined;
-  /** IPv6: the receiving side (the raw-socket socket only sends) */
-  private receiver: Vrrp6Receiver | undefined;
+  /** the receiving side (the raw-socket socket only sends) */
+  private receiver: VrrpReceiver | undefined;
   private ipId = 0;
   private closed = false;
-  private listener: ((rx: Received | Buffer) => void) | undefined;
+  private listener: ((rx: Received | Buffer, ageMs: PacketAge) => void) | undefined;
   private errorListener: ((err: Error) => void) | undefined;
   /** send errors since the last success (logged by the owner, not thrown) */
   sendErrors = 0;
@@ -101,9 +99,10 @@ export class VrrpChannel {
   /**
    * Opens the socket, binds it to the interface, joins the groups. Throws a ChannelError naming what failed.
    * IPv4 packets arrive whole (header included, as a Buffer); IPv6 ones as a Received with the
-   * destination and hop limit the kernel reported (and the ifindex).
+   * destination and hop limit the kernel reported (and the ifindex). With each, how long ago the
+   * kernel received it (ms; undefined without a stamp).
    */
-  open(onPacket: (rx: Received | Buffer) => void, onError: (err: Error) => void): void {
+  open(onPacket: (rx: Received | Buffer, ageMs: PacketAge) => void, onError: (err: Error) => void): void {
     const o = this.options;
     this.listener = onPacket;
     this.errorListener = onError;
@@ -124,60 +123,58 @@ export class VrrpChannel {
         throw new ChannelError(`${label} for the ${what}: ${(err as Error).message}`);
       }
     };
-    if (o.family === 6) {
-      // This socket only sends; the receiver reads. raw-socket must not read it (pauseRecv, before the
-      // event loop ever polls it), and the kernel must not queue it a copy of every packet for protocol
-      // 112 either: a BPF program that accepts nothing drops each copy before it is queued (counted in
-      // the socket's drops, /proc/net/raw6). What came in before the filter (microseconds, and not yet
-      // bound to the interface) is bounded by the smallest receive buffer the kernel allows.
-      sock.pauseRecv();
-      step('attaching a drop-all filter (SO_ATTACH_FILTER)', () => {
-        const prog = dropAllFilter();
-        sock.setOption(SOL_SOCKET, SO_ATTACH_FILTER, prog, prog.length);
-      });
-      step('shrinking the receive buffer', () => sock.setOption(SOL_SOCKET, SO_RCVBUF, 0));
-    }
+    // This socket only sends; the receiver reads. raw-socket must not read it (pauseRecv, before the
+    // event loop ever polls it), and the kernel must not queue it a copy of every packet for protocol
+    // 112 either: a BPF program that accepts nothing drops each copy before it is queued (counted in
+    // the socket's drops, /proc/net/raw and raw6). What came in before the filter (microseconds, and
+    // not yet bound to the interface) is bounded by the smallest receive buffer the kernel allows.
+    sock.pauseRecv();
+    step('attaching a drop-all filter (SO_ATTACH_FILTER)', () => {
+      const prog = dropAllFilter();
+      sock.setOption(SOL_SOCKET, SO_ATTACH_FILTER, prog, prog.length);
+    });
+    step('shrinking the receive buffer', () => sock.setOption(SOL_SOCKET, SO_RCVBUF, 0));
     const ifnameBuf = Buffer.from(`${o.ifname}\0`);
     step('binding to the interface', () => sock.setOption(SOL_SOCKET, SO_BINDTODEVICE, ifnameBuf, ifnameBuf.length));
-    // FORCE: root may pass net.core.rmem_max, as keepalived's kernel_rx_buf_size does (IPv6: the receiver's)
-    if (o.family === 4) step('setting the receive buffer', () => sock.setOption(SOL_SOCKET, SO_RCVBUFFORCE, o.rcvBuf ?? DEFAULT_RCVBUF));
     if (o.family === 4) {
       step('IP_HDRINCL', () => sock.setOption(IPPROTO_IP, IP_HDRINCL, 1));
       step('choosing the multicast interface', () => sock.setOption(IPPROTO_IP, IP_MULTICAST_IF, mreqn('0.0.0.0', o.ifindex), 12));
       step('turning off multicast loop', () => sock.setOption(IPPROTO_IP, IP_MULTICAST_LOOP, 0));
-      for (const g of o.groups) step(`joining ${g}`, () => sock.setOption(IPPROTO_IP, IP_ADD_MEMBERSHIP, mreqn(g, o.ifindex), 12));
     } else {
       step('IPV6_HDRINCL', () => sock.setOption(IPPROTO_IPV6, IPV6_HDRINCL, 1));
       step('choosing the multicast interface', () => sock.setOption(IPPROTO_IPV6, IPV6_MULTICAST_IF, o.ifindex));
       step('setting the multicast hop limit', () => sock.setOption(IPPROTO_IPV6, IPV6_MULTICAST_HOPS, 255));
       step('turning off multicast loop', () => sock.setOption(IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 0));
-      // the groups are joined by the receiver
     }
-    if (o.family === 4) sock.on('message', (buf) => this.onMessage(buf));
     sock.on('error', (err) => {
       if (!this.closed) this.errorListener?.(new ChannelError(`${what}: ${err.message}`));
     });
-    if (o.family === 6) {
-      try {
-        this.receiver = openVrrp6Receiver(
-          { ifname: o.ifname, ifindex: o.ifindex, groups: o.groups, rcvBuf: o.rcvBuf ?? DEFAULT_RCVBUF },
-          (rx) => {
-            if (!this.closed) this.listener?.(rx);
-          },
-          (err) => {
-            if (!this.closed) this.errorListener?.(new ChannelError(`${what}: ${err.message}`));
-          },
-        );
-      } catch (err) {
-        this.close();
-        throw new ChannelError(`opening the receiver for the ${what}: ${(err as Error).message}`);
-      }
+    // the receiver joins the groups; FORCE: root may pass net.core.rmem_max, as keepalived's kernel_rx_buf_size does
+    const ro = { ifname: o.ifname, ifindex: o.ifindex, groups: o.groups, rcvBuf: o.rcvBuf ?? DEFAULT_RCVBUF };
+    const onRecvError = (err: Error): void => {
+      if (!this.closed) this.errorListener?.(new ChannelError(`${what}: ${err.message}`));
+    };
+    try {
+      this.receiver =
+        o.family === 4
+          ? openVrrp4Receiver(
+              ro,
+              (packet, ageMs) => {
+                if (!this.closed) this.listener?.(packet, ageMs);
+              },
+              onRecvError,
+            )
+          : openVrrp6Receiver(
+              ro,
+              (rx) => {
+                if (!this.closed) this.listener?.(rx, rx.ageMs);
+              },
+              onRecvError,
+            );
+    } catch (err) {
+      this.close();
+      throw new ChannelError(`opening the receiver for the ${what}: ${(err as Error).message}`);
     }
-  }
-
-  private onMessage(buf: Buffer): void {
-    // raw-socket hands a view of a buffer it reuses: copy what we keep
-    this.listener?.(Buffer.from(buf));
   }
 
   /** Sends one VRRP packet from `src` to `dst`. Errors go to the error listener, never thrown. */
@@ -226,13 +223,6 @@ export class VrrpChannel {
     const sock = this.sock;
     this.sock = undefined;
     if (!sock) return;
-    for (const g of this.options.family === 4 ? this.options.groups : []) {
-      try {
-        sock.setOption(IPPROTO_IP, IP_DROP_MEMBERSHIP, mreqn(g, this.options.ifindex), 12);
-      } catch {
-        // the interface may be gone; closing the socket drops the membership anyway
-      }
-    }
     try {
       sock.close();
     } catch {

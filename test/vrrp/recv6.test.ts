@@ -9,7 +9,7 @@ import { tmpDir } from '../helpers/config';
 import type { SendSpec } from '../fixtures/vrrp-recv6/driver';
 
 /**
- * The IPv6 VRRP receiver of the addon (native/vrrp6_recv.c, core/vrrp/recv6.ts)
+ * The IPv6 VRRP receiver of the addon (native/vrrp_recv.c, core/vrrp/receiver.ts)
  * in a lab: host a sends IPv6 VRRP packets with a raw IPV6_HDRINCL socket,
  * host b receives them through the receiver (in its own namespace, run by
  * test/fixtures/vrrp-recv6/driver.js), host c runs alived.
@@ -121,10 +121,12 @@ class Driver {
   }
 }
 
-async function send(packets: SendSpec[]): Promise<string[]> {
-  const r = await lab.exec(a, [process.execPath, DRIVER, JSON.stringify({ op: 'send', ifname: 'eth0', packets })], 30_000);
+async function send(packets: SendSpec[], family: 4 | 6 = 6): Promise<string[]> {
+  const r = await lab.exec(a, [process.execPath, DRIVER, JSON.stringify({ op: 'send', ifname: 'eth0', packets, family })], 30_000);
   assert.equal(r.code, 0, `sender: ${r.stderr}${r.stdout}`);
-  const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as { sent: number; payloads: string[] };
+  const last = r.stdout.trim().split('\n').pop()!;
+  assert.ok(last?.startsWith('{'), `sender printed no result: ${r.stdout} ${r.stderr}`);
+  const res = JSON.parse(last) as { sent: number; payloads: string[] };
   return res.payloads;
 }
 
@@ -201,7 +203,7 @@ describe('the IPv6 VRRP receiver in a lab host', () => {
     assert.equal(r.code, 0, r.stderr + r.stdout);
     const { results, socketsBefore, socketsAfter } = JSON.parse(r.stdout) as { results: Record<string, Record<string, unknown>>; socketsBefore: number; socketsAfter: number };
     const nodev = results.noSuchInterface!;
-    assert.equal(nodev.type, 'Recv6Error');
+    assert.equal(nodev.type, 'RecvError');
     assert.equal(nodev.code, 'ENODEV');
     assert.equal(nodev.errno, -19);
     assert.equal(nodev.syscall, 'setsockopt');
@@ -209,7 +211,7 @@ describe('the IPv6 VRRP receiver in a lab host', () => {
     assert.equal(nodev.step, 'binding to the interface (SO_BINDTODEVICE)');
     assert.equal(nodev.message, 'IPv6 VRRP receiver on nosuch0: binding to the interface (SO_BINDTODEVICE) (setsockopt): No such device (ENODEV)');
     const join = results.wrongIfindex!;
-    assert.deepEqual([join.type, join.code, join.step], ['Recv6Error', 'ENODEV', 'joining ff02::12 (IPV6_ADD_MEMBERSHIP)']);
+    assert.deepEqual([join.type, join.code, join.step], ['RecvError', 'ENODEV', 'joining ff02::12 (IPV6_ADD_MEMBERSHIP)']);
     assert.match(String(join.message), /^IPv6 VRRP receiver on eth0: joining ff02::12/);
     for (const k of ['unicastGroup', 'notAnAddress', 'ipv4Group', 'tooManyGroups', 'emptyName', 'longName', 'nulInName', 'slashInName', 'ifindexZero', 'ifindexFraction', 'rcvBufNegative', 'rcvBufHuge']) {
       assert.equal(results[k]!.type, 'RangeError', `${k}: ${JSON.stringify(results[k])}`);
@@ -253,6 +255,9 @@ describe("VrrpChannel's IPv6 side", () => {
     await new Promise((r) => setTimeout(r, 200));
     await ch.finish();
     assert.equal(got.length, 24);
+    // each with how long ago the kernel received it: read at once here, so well under a second
+    const ages = ch.lines.filter((l) => 'packet' in l).map((l) => l.ageMs);
+    assert.ok(ages.every((x) => typeof x === 'number' && x >= 0 && x < 1000), `ages ${JSON.stringify(ages)}`);
     assert.deepEqual(
       got.map((p) => `${p.src}>${p.dst}/${p.ttl}`),
       [...Array<string>(20).fill(`${llA}>ff02::12/255`), ...Array<string>(3).fill(`${llA}>ff02::12/64`), `${A6}>${B6}/255`],
@@ -261,6 +266,54 @@ describe("VrrpChannel's IPv6 side", () => {
     const of = (inode: number): { rxQueue: number; drops: number } => done.raw6.find((x) => x.inode === inode) ?? assert.fail(`socket ${inode} not in ${JSON.stringify(done.raw6)}`);
     for (const inode of ready.channel) assert.deepEqual(of(inode), { rxQueue: 0, drops: 0, inode }, `nothing waits in the channel's receive queues: ${JSON.stringify(done.raw6)}`);
     // the control, a raw-socket socket paused the same way with the same buffer but without the filter, holds packets
+    assert.ok(of(ready.control).rxQueue > 0, `the control socket queued packets: ${JSON.stringify(done.raw6)}`);
+    assert.deepEqual(done.after.map((x) => x.inode), [ready.control], "the channel's sockets are closed");
+  });
+});
+
+describe("VrrpChannel's IPv4 side", () => {
+  test("receives through the addon: source, destination and TTL from the header, and each packet's age since the kernel received it, however late it is read; its raw-socket socket (send only) queues nothing", async () => {
+    const go = path.join(tmpDir('recv4-'), 'go');
+    const ch = new Driver(b, { op: 'channel', family: 4, ifname: 'eth0', groups: ['224.0.0.18'], ms: 20_000, stallUntilFile: go });
+    const ready = await ch.line<{ raw6: unknown[]; channel: number[]; control: number }>('ready');
+    assert.equal(ready.channel.length, 2, `a sending and a receiving socket: ${JSON.stringify(ready)}`);
+    const A4 = a.ip;
+    const B4 = b.ip;
+    const v4 = (o: Partial<SendSpec> & Pick<SendSpec, 'src' | 'dst' | 'hop' | 'vrid'>): SendSpec => ({ priority: 100, addresses: ['10.99.9.9'], ...o });
+    // sent while the channel's event loop is held busy: everything waits in its socket
+    const sentFrom = Date.now();
+    await send(
+      [
+        v4({ src: A4, dst: '224.0.0.18', hop: 255, vrid: 41, count: 3, gapMs: 150 }),
+        v4({ src: A4, dst: '224.0.0.18', hop: 64, vrid: 42 }),
+        v4({ src: A4, dst: B4, hop: 255, vrid: 43, addresses: ['10.99.9.1', '10.99.9.2'] }),
+        v4({ src: A4, dst: '224.0.0.19', hop: 255, vrid: 44 }),
+      ],
+      4,
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    const waited = Date.now() - sentFrom;
+    fs.writeFileSync(go, '');
+    assert.equal(await ch.line('stalled'), true);
+    const got = await ch.waitPackets(5);
+    await new Promise((r) => setTimeout(r, 200));
+    await ch.finish();
+    assert.deepEqual(
+      got.map((p) => `${p.src}>${p.dst}/${p.ttl}`),
+      [...Array<string>(3).fill(`${A4}>224.0.0.18/255`), `${A4}>224.0.0.18/64`, `${A4}>${B4}/255`],
+      'the group it did not join (224.0.0.19) stays out',
+    );
+    const ages = ch.lines.filter((l) => 'packet' in l).map((l) => l.ageMs as number);
+    assert.ok(ages.every((x) => typeof x === 'number'), `ages ${JSON.stringify(ages)}`);
+    // read only once the loop was free: the first waited at least the 2 gaps after it and the 200 ms above
+    assert.ok(ages[0]! >= 500, `the first packet's age ${ages[0]} ms (held ${waited} ms)`);
+    assert.ok(ages[0]! <= waited + 5000, `the first packet's age ${ages[0]} ms, more than it can have waited (${waited} ms)`);
+    // ...and each later one less, by about the gap it was sent after
+    assert.ok(ages[0]! - ages[2]! >= 250, `ages ${JSON.stringify(ages)}: the third was sent 300 ms after the first`);
+    for (let i = 1; i < ages.length; i++) assert.ok(ages[i]! <= ages[i - 1]!, `ages ${JSON.stringify(ages)} must fall`);
+    const done = await ch.line<{ count: number; raw6: { rxQueue: number; drops: number; inode: number }[]; after: { inode: number }[] }>('done');
+    const of = (inode: number): { rxQueue: number; drops: number } => done.raw6.find((x) => x.inode === inode) ?? assert.fail(`socket ${inode} not in ${JSON.stringify(done.raw6)}`);
+    for (const inode of ready.channel) assert.equal(of(inode).rxQueue, 0, `nothing waits in the channel's receive queues: ${JSON.stringify(done.raw6)}`);
     assert.ok(of(ready.control).rxQueue > 0, `the control socket queued packets: ${JSON.stringify(done.raw6)}`);
     assert.deepEqual(done.after.map((x) => x.inode), [ready.control], "the channel's sockets are closed");
   });

@@ -1,24 +1,36 @@
 /*
- * alived's IPv6 VRRP receiver: what raw-socket's recvfrom() cannot tell, the
- * hop limit and the destination address of a received advert, read from
- * ancillary data (IPV6_RECVHOPLIMIT, IPV6_RECVPKTINFO) as keepalived does.
+ * alived's VRRP receivers, what raw-socket's recvfrom() cannot tell:
+ *   - for both families, when the kernel received each packet
+ *     (SO_TIMESTAMPNS), so that a backup's down timer counts from the
+ *     advert's arrival, not from when its process got round to reading it;
+ *   - for IPv6, the hop limit and the destination address, read from
+ *     ancillary data (IPV6_RECVHOPLIMIT, IPV6_RECVPKTINFO) as keepalived
+ *     does (an IPv4 raw socket hands the whole IP header instead).
  *
  *   openRecv6(ifname, ifindex, groups, rcvBuf, onPacket, onError) -> handle
  *       socket(AF_INET6, SOCK_RAW, 112), non-blocking, SO_BINDTODEVICE ifname,
- *       SO_RCVBUFFORCE rcvBuf (0: the kernel's default), IPV6_RECVHOPLIMIT and
- *       IPV6_RECVPKTINFO on, IPV6_ADD_MEMBERSHIP of every group on ifindex;
- *       then polled on Node's event loop (uv_poll). For each packet:
- *         onPacket(payload: Buffer, src: string, dst: string, hopLimit: number | undefined, ifindex: number)
+ *       SO_RCVBUFFORCE rcvBuf (0: the kernel's default), SO_TIMESTAMPNS,
+ *       IPV6_RECVHOPLIMIT and IPV6_RECVPKTINFO on, IPV6_ADD_MEMBERSHIP of
+ *       every group on ifindex; then polled on Node's event loop (uv_poll).
+ *       For each packet:
+ *         onPacket(payload: Buffer, src: string, dst: string, hopLimit: number | undefined, ifindex: number, ageMs: number | undefined)
  *       (dst is '' and hopLimit undefined if the kernel sent no such data);
  *       a failed recvmsg() or poll calls onError(err) instead.
- *   closeRecv6(handle)    stops polling and closes the socket; idempotent, and
+ *   openRecv4(ifname, ifindex, groups, rcvBuf, onPacket, onError) -> handle
+ *       the same for IPv4: socket(AF_INET, SOCK_RAW, 112), IP_ADD_MEMBERSHIP
+ *       of every group (224.0.0.18, ...) on ifindex; onPacket's first
+ *       argument is the whole IP packet, header included, dst '' and
+ *       hopLimit undefined (both are in the header).
+ *   ageMs: how long ago the kernel received the packet, in milliseconds,
+ *       measured just before the call (undefined without a stamp).
+ *   closeRecv(handle)     stops polling and closes the socket; idempotent, and
  *                         safe from inside onPacket (no packet follows)
  *   dropAllFilter()       -> Buffer: a struct sock_fprog for SO_ATTACH_FILTER
  *                         whose one instruction (ret 0) drops every packet:
  *                         for raw sockets that only send (raw-socket's setOption)
  *
  * An open receiver keeps itself alive (and the event loop running), as any
- * Node socket does, until closeRecv6(); the garbage collector then frees it.
+ * Node socket does, until closeRecv(); the garbage collector then frees it.
  * Errors are Error objects with `code` (ENODEV, ...), `errno` (negated, as
  * Node's), `syscall`, `ifname`, `step` and a message naming the interface and
  * the step. Everything here runs on the thread of the env's event loop.
@@ -32,6 +44,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <time.h>
 #include <limits.h>
 #include <linux/filter.h>
 #include <net/if.h>
@@ -45,7 +58,7 @@
 #include <unistd.h>
 
 #define VRRP_PROTO 112
-/* an IPv6 payload (no jumbograms) is at most this long */
+/* an IPv6 payload (no jumbograms), or a whole IPv4 packet, is at most this long */
 #define MAX_PAYLOAD 65535
 /* packets read per wakeup: a flood must not starve the loop's timers (the adverts we send) */
 #define BURST 64
@@ -53,7 +66,8 @@
 
 typedef struct recv6 {
   napi_env env;
-  int fd; /* -1 once closed */
+  int family; /* AF_INET or AF_INET6 */
+  int fd;     /* -1 once closed */
   int ifindex;
   char ifname[IFNAMSIZ];
   uv_poll_t poll;
@@ -118,10 +132,10 @@ static bool set_str(napi_env env, napi_value obj, const char *key, const char *v
  * "IPv6 VRRP receiver on eth0: joining ff02::12 (setsockopt IPV6_ADD_MEMBERSHIP): No such device (ENODEV)".
  * NULL if even that could not be made (an exception is then pending).
  */
-static napi_value make_error(napi_env env, const char *ifname, int err, const char *step, const char *syscall) {
+static napi_value make_error(napi_env env, int family, const char *ifname, int err, const char *step, const char *syscall) {
   char text[512], spare[16];
   const char *code = errno_name(err, spare, sizeof spare);
-  snprintf(text, sizeof text, "IPv6 VRRP receiver on %s: %s (%s): %s (%s)", ifname, step, syscall, strerror(err), code);
+  snprintf(text, sizeof text, "IPv%d VRRP receiver on %s: %s (%s): %s (%s)", family == AF_INET ? 4 : 6, ifname, step, syscall, strerror(err), code);
   napi_value msg, error, errno_value;
   if (napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg) != napi_ok || napi_create_error(env, NULL, msg, &error) != napi_ok ||
       napi_create_int32(env, -err, &errno_value) != napi_ok || napi_set_named_property(env, error, "errno", errno_value) != napi_ok ||
@@ -132,10 +146,10 @@ static napi_value make_error(napi_env env, const char *ifname, int err, const ch
   return error;
 }
 
-static napi_value throw_errno(napi_env env, const char *ifname, int err, const char *step, const char *syscall) {
-  napi_value error = make_error(env, ifname, err, step, syscall);
+static napi_value throw_errno(napi_env env, int family, const char *ifname, int err, const char *step, const char *syscall) {
+  napi_value error = make_error(env, family, ifname, err, step, syscall);
   if (error == NULL) {
-    throw_pending_or(env, "cannot create the error of the IPv6 VRRP receiver");
+    throw_pending_or(env, "cannot create the error of the VRRP receiver");
     return NULL;
   }
   napi_throw(env, error);
@@ -241,7 +255,7 @@ static bool call_js(recv6 *r, napi_ref fn_ref, size_t argc, napi_value *argv) {
 }
 
 static void report_error(recv6 *r, int err, const char *step, const char *syscall) {
-  napi_value error = make_error(r->env, r->ifname, err, step, syscall);
+  napi_value error = make_error(r->env, r->family, r->ifname, err, step, syscall);
   if (error == NULL) {
     napi_value exc;
     napi_get_and_clear_last_exception(r->env, &exc);
@@ -250,25 +264,38 @@ static void report_error(recv6 *r, int err, const char *step, const char *syscal
   call_js(r, r->on_error, 1, &error);
 }
 
+/* milliseconds from the kernel's receive stamp (CLOCK_REALTIME) to now; negative without a stamp */
+static double age_ms(const struct timespec *stamp) {
+  if (stamp == NULL) return -1;
+  struct timespec now;
+  if (clock_gettime(CLOCK_REALTIME, &now) != 0) return -1;
+  return (double)(now.tv_sec - stamp->tv_sec) * 1e3 + (double)(now.tv_nsec - stamp->tv_nsec) / 1e6;
+}
+
 /* One packet to onPacket. False: stop reading (JS cannot run). */
-static bool deliver(recv6 *r, size_t len, const struct sockaddr_in6 *from, const struct in6_pktinfo *info, int hop_limit) {
+static bool deliver(recv6 *r, size_t len, const struct sockaddr_storage *from, const struct in6_pktinfo *info, int hop_limit,
+                    const struct timespec *stamp) {
   napi_env env = r->env;
   char src[INET6_ADDRSTRLEN] = "", dst[INET6_ADDRSTRLEN] = "";
-  napi_value argv[5];
+  napi_value argv[6];
   void *copy;
-  if (from != NULL) inet_ntop(AF_INET6, &from->sin6_addr, src, sizeof src);
+  if (from != NULL && from->ss_family == AF_INET6) inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)from)->sin6_addr, src, sizeof src);
+  if (from != NULL && from->ss_family == AF_INET) inet_ntop(AF_INET, &((const struct sockaddr_in *)from)->sin_addr, src, sizeof src);
   if (info != NULL) inet_ntop(AF_INET6, &info->ipi6_addr, dst, sizeof dst);
+  /* a wall-clock step between the stamp and now would make it meaningless: no age then */
+  double age = age_ms(stamp);
   if (napi_create_buffer_copy(env, len, r->buf, &copy, &argv[0]) != napi_ok ||
       napi_create_string_utf8(env, src, NAPI_AUTO_LENGTH, &argv[1]) != napi_ok ||
       napi_create_string_utf8(env, dst, NAPI_AUTO_LENGTH, &argv[2]) != napi_ok ||
       (hop_limit >= 0 ? napi_create_int32(env, hop_limit, &argv[3]) : napi_get_undefined(env, &argv[3])) != napi_ok ||
-      napi_create_int32(env, info != NULL ? (int)info->ipi6_ifindex : r->ifindex, &argv[4]) != napi_ok) {
+      napi_create_int32(env, info != NULL ? (int)info->ipi6_ifindex : r->ifindex, &argv[4]) != napi_ok ||
+      (age >= 0 && age < 60000 ? napi_create_double(env, age, &argv[5]) : napi_get_undefined(env, &argv[5])) != napi_ok) {
     napi_value exc;
     bool pending = false;
     if (napi_is_exception_pending(env, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(env, &exc);
     return false;
   }
-  return call_js(r, r->on_packet, 5, argv);
+  return call_js(r, r->on_packet, 6, argv);
 }
 
 static void on_readable(uv_poll_t *handle, int status, int events) {
@@ -285,11 +312,11 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     report_error(r, -status, "polling the socket", "uv_poll");
   } else {
     for (int i = 0; i < BURST && r->fd >= 0; i++) {
-      struct sockaddr_in6 from;
+      struct sockaddr_storage from;
       struct iovec iov = {.iov_base = r->buf, .iov_len = MAX_PAYLOAD};
       union {
         struct cmsghdr align;
-        char space[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(int)) + 64];
+        char space[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct timespec)) + 64];
       } control;
       struct msghdr msg;
       memset(&msg, 0, sizeof msg);
@@ -309,9 +336,15 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
         break;
       }
       struct in6_pktinfo info;
-      bool have_info = false;
+      bool have_info = false, have_stamp = false;
       int hop_limit = -1;
+      struct timespec stamp;
       for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS && c->cmsg_len >= CMSG_LEN(sizeof stamp)) {
+          memcpy(&stamp, CMSG_DATA(c), sizeof stamp);
+          have_stamp = true;
+          continue;
+        }
         if (c->cmsg_level != IPPROTO_IPV6) continue;
         if (c->cmsg_type == IPV6_HOPLIMIT && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
           int v;
@@ -324,7 +357,8 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       }
       napi_handle_scope scope;
       if (napi_open_handle_scope(env, &scope) != napi_ok) break;
-      bool go_on = deliver(r, (size_t)n, msg.msg_namelen >= sizeof from ? &from : NULL, have_info ? &info : NULL, hop_limit);
+      size_t want = r->family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+      bool go_on = deliver(r, (size_t)n, msg.msg_namelen >= want ? &from : NULL, have_info ? &info : NULL, hop_limit, have_stamp ? &stamp : NULL);
       napi_close_handle_scope(env, scope);
       if (!go_on) break;
     }
@@ -360,69 +394,103 @@ static bool get_int(napi_env env, napi_value v, int min, int max, const char *ms
   return true;
 }
 
-static napi_value js_open(napi_env env, napi_callback_info info) {
+/* "openRecv6: msg" or "openRecv4: msg" */
+static napi_value throw_type_f(napi_env env, int family, const char *msg) {
+  char text[256];
+  snprintf(text, sizeof text, "openRecv%d: %s", family == AF_INET ? 4 : 6, msg);
+  return throw_type(env, text);
+}
+
+static napi_value throw_range_f(napi_env env, int family, const char *msg) {
+  char text[256];
+  snprintf(text, sizeof text, "openRecv%d: %s", family == AF_INET ? 4 : 6, msg);
+  return throw_range(env, text);
+}
+
+static napi_value open_receiver(napi_env env, napi_callback_info info, int family) {
   size_t argc = 6;
   napi_value argv[6];
+  const int v = family == AF_INET ? 4 : 6;
+  char what[96];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 6) return throw_type(env, "openRecv6(ifname, ifindex, groups, rcvBuf, onPacket, onError): six arguments are needed");
+  if (argc < 6) return throw_type_f(env, family, "(ifname, ifindex, groups, rcvBuf, onPacket, onError): six arguments are needed");
 
   /* ifname: 1 to IFNAMSIZ-1 bytes, no NUL, no '/' (the kernel's dev_valid_name) */
   char ifname[IFNAMSIZ];
   size_t len = 0;
-  if (!is_type(env, argv[0], napi_string)) return throw_type(env, "openRecv6: ifname must be a string");
+  if (!is_type(env, argv[0], napi_string)) return throw_type_f(env, family, "ifname must be a string");
   CHECK(env, napi_get_value_string_utf8(env, argv[0], NULL, 0, &len));
-  if (len == 0 || len >= IFNAMSIZ) return throw_range(env, "openRecv6: ifname must be 1 to 15 bytes long");
+  if (len == 0 || len >= IFNAMSIZ) return throw_range_f(env, family, "ifname must be 1 to 15 bytes long");
   CHECK(env, napi_get_value_string_utf8(env, argv[0], ifname, sizeof ifname, &len));
   if (strlen(ifname) != len || strchr(ifname, '/') != NULL || strcmp(ifname, ".") == 0 || strcmp(ifname, "..") == 0) {
-    return throw_range(env, "openRecv6: ifname is not a valid interface name");
+    return throw_range_f(env, family, "ifname is not a valid interface name");
   }
 
   int ifindex, rcvbuf;
-  if (!get_int(env, argv[1], 1, INT_MAX, "openRecv6: ifindex must be a number", "openRecv6: ifindex must be an integer from 1 to 2147483647", &ifindex)) return NULL;
+  snprintf(what, sizeof what, "openRecv%d: ifindex must be a number", v);
+  char range[96];
+  snprintf(range, sizeof range, "openRecv%d: ifindex must be an integer from 1 to 2147483647", v);
+  if (!get_int(env, argv[1], 1, INT_MAX, what, range, &ifindex)) return NULL;
 
+  const char *groups_type = family == AF_INET ? "groups must be an array of IPv4 multicast addresses" : "groups must be an array of IPv6 multicast addresses";
   bool is_array = false;
   uint32_t ngroups = 0;
   CHECK(env, napi_is_array(env, argv[2], &is_array));
-  if (!is_array) return throw_type(env, "openRecv6: groups must be an array of IPv6 multicast addresses");
+  if (!is_array) return throw_type_f(env, family, groups_type);
   CHECK(env, napi_get_array_length(env, argv[2], &ngroups));
-  if (ngroups > MAX_GROUPS) return throw_range(env, "openRecv6: at most 64 groups");
-  struct ipv6_mreq mreq[MAX_GROUPS];
+  if (ngroups > MAX_GROUPS) return throw_range_f(env, family, "at most 64 groups");
+  struct ipv6_mreq mreq6[MAX_GROUPS];
+  struct ip_mreqn mreq4[MAX_GROUPS];
   char group_text[MAX_GROUPS][64];
   for (uint32_t i = 0; i < ngroups; i++) {
     napi_value g;
     size_t glen = 0;
     CHECK(env, napi_get_element(env, argv[2], i, &g));
-    if (!is_type(env, g, napi_string)) return throw_type(env, "openRecv6: groups must be an array of IPv6 multicast addresses");
+    if (!is_type(env, g, napi_string)) return throw_type_f(env, family, groups_type);
     CHECK(env, napi_get_value_string_utf8(env, g, group_text[i], sizeof group_text[i], &glen));
-    memset(&mreq[i], 0, sizeof mreq[i]);
-    if (glen >= sizeof group_text[i] - 1 || strlen(group_text[i]) != glen || inet_pton(AF_INET6, group_text[i], &mreq[i].ipv6mr_multiaddr) != 1) {
-      return throw_range(env, "openRecv6: a group is not an IPv6 address");
+    memset(&mreq6[i], 0, sizeof mreq6[i]);
+    memset(&mreq4[i], 0, sizeof mreq4[i]);
+    void *addr = family == AF_INET ? (void *)&mreq4[i].imr_multiaddr : (void *)&mreq6[i].ipv6mr_multiaddr;
+    if (glen >= sizeof group_text[i] - 1 || strlen(group_text[i]) != glen || inet_pton(family, group_text[i], addr) != 1) {
+      return throw_range_f(env, family, family == AF_INET ? "a group is not an IPv4 address" : "a group is not an IPv6 address");
     }
-    if (!IN6_IS_ADDR_MULTICAST(&mreq[i].ipv6mr_multiaddr)) return throw_range(env, "openRecv6: a group is not an IPv6 multicast address (ff00::/8)");
-    mreq[i].ipv6mr_interface = (unsigned)ifindex;
+    if (family == AF_INET) {
+      if (!IN_MULTICAST(ntohl(mreq4[i].imr_multiaddr.s_addr))) return throw_range_f(env, family, "a group is not an IPv4 multicast address (224.0.0.0/4)");
+      mreq4[i].imr_ifindex = ifindex;
+    } else {
+      if (!IN6_IS_ADDR_MULTICAST(&mreq6[i].ipv6mr_multiaddr)) return throw_range_f(env, family, "a group is not an IPv6 multicast address (ff00::/8)");
+      mreq6[i].ipv6mr_interface = (unsigned)ifindex;
+    }
   }
 
-  if (!get_int(env, argv[3], 0, INT_MAX, "openRecv6: rcvBuf must be a number", "openRecv6: rcvBuf must be an integer from 0 to 2147483647", &rcvbuf)) return NULL;
-  if (!is_type(env, argv[4], napi_function)) return throw_type(env, "openRecv6: onPacket must be a function");
-  if (!is_type(env, argv[5], napi_function)) return throw_type(env, "openRecv6: onError must be a function");
+  snprintf(what, sizeof what, "openRecv%d: rcvBuf must be a number", v);
+  snprintf(range, sizeof range, "openRecv%d: rcvBuf must be an integer from 0 to 2147483647", v);
+  if (!get_int(env, argv[3], 0, INT_MAX, what, range, &rcvbuf)) return NULL;
+  if (!is_type(env, argv[4], napi_function)) return throw_type_f(env, family, "onPacket must be a function");
+  if (!is_type(env, argv[5], napi_function)) return throw_type_f(env, family, "onError must be a function");
 
   uv_loop_t *loop = NULL;
   CHECK(env, napi_get_uv_event_loop(env, &loop));
 
   /* --- the socket ---------------------------------------------------------------------------- */
-  int fd = socket(AF_INET6, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, VRRP_PROTO);
-  if (fd < 0) return throw_errno(env, ifname, errno, "opening a raw IPv6 socket for protocol 112", "socket");
+  int fd = socket(family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, VRRP_PROTO);
+  if (fd < 0) {
+    return throw_errno(env, family, ifname, errno, family == AF_INET ? "opening a raw IPv4 socket for protocol 112" : "opening a raw IPv6 socket for protocol 112", "socket");
+  }
   const int on = 1;
   const char *step = NULL, *call = "setsockopt";
   char join_step[64 + 32];
   if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)strlen(ifname) + 1) < 0) step = "binding to the interface (SO_BINDTODEVICE)";
   else if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0) step = "setting the receive buffer (SO_RCVBUFFORCE)";
-  else if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &on, sizeof on) < 0) step = "asking for the hop limit (IPV6_RECVHOPLIMIT)";
-  else if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on) < 0) step = "asking for the destination (IPV6_RECVPKTINFO)";
+  else if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) < 0) step = "asking for receive stamps (SO_TIMESTAMPNS)";
+  else if (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &on, sizeof on) < 0) step = "asking for the hop limit (IPV6_RECVHOPLIMIT)";
+  else if (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on) < 0) step = "asking for the destination (IPV6_RECVPKTINFO)";
   else {
     for (uint32_t i = 0; i < ngroups; i++) {
-      if (setsockopt(fd, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, &mreq[i], sizeof mreq[i]) < 0) {
-        snprintf(join_step, sizeof join_step, "joining %s (IPV6_ADD_MEMBERSHIP)", group_text[i]);
+      int rc = family == AF_INET ? setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq4[i], sizeof mreq4[i])
+                                 : setsockopt(fd, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, &mreq6[i], sizeof mreq6[i]);
+      if (rc < 0) {
+        snprintf(join_step, sizeof join_step, "joining %s (%s)", group_text[i], family == AF_INET ? "IP_ADD_MEMBERSHIP" : "IPV6_ADD_MEMBERSHIP");
         step = join_step;
         break;
       }
@@ -431,7 +499,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (step != NULL) {
     int err = errno;
     close(fd);
-    return throw_errno(env, ifname, err, step, call);
+    return throw_errno(env, family, ifname, err, step, call);
   }
 
   recv6 *r = calloc(1, sizeof *r);
@@ -440,9 +508,10 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     free(r);
     free(buf);
     close(fd);
-    return throw_errno(env, ifname, ENOMEM, "allocating the receiver", "malloc");
+    return throw_errno(env, family, ifname, ENOMEM, "allocating the receiver", "malloc");
   }
   r->env = env;
+  r->family = family;
   r->fd = fd;
   r->ifindex = ifindex;
   memcpy(r->ifname, ifname, sizeof r->ifname);
@@ -454,22 +523,22 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     close(fd);
     free(buf);
     free(r);
-    throw_pending_or(env, "cannot create the IPv6 VRRP receiver handle");
+    throw_pending_or(env, "cannot create the VRRP receiver handle");
     return NULL;
   }
   /* from here the finalizer owns r; a failure below shuts it and lets it go */
   napi_value name;
   if (napi_type_tag_object(env, handle, &RECV6_TAG) != napi_ok || napi_create_reference(env, argv[4], 1, &r->on_packet) != napi_ok ||
       napi_create_reference(env, argv[5], 1, &r->on_error) != napi_ok ||
-      napi_create_string_utf8(env, "alived:Vrrp6Receiver", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_string_utf8(env, family == AF_INET ? "alived:Vrrp4Receiver" : "alived:Vrrp6Receiver", NAPI_AUTO_LENGTH, &name) != napi_ok ||
       napi_async_init(env, handle, name, &r->async) != napi_ok || napi_create_reference(env, handle, 1, &r->self) != napi_ok) {
     close_receiver(r);
-    throw_pending_or(env, "cannot set up the IPv6 VRRP receiver");
+    throw_pending_or(env, "cannot set up the VRRP receiver");
     return NULL;
   }
   if (napi_add_env_cleanup_hook(env, on_env_cleanup, r) != napi_ok) {
     close_receiver(r);
-    throw_pending_or(env, "cannot register the IPv6 VRRP receiver's cleanup");
+    throw_pending_or(env, "cannot register the VRRP receiver's cleanup");
     return NULL;
   }
   r->cleanup_hook = true;
@@ -483,9 +552,17 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   }
   if (uverr != 0) {
     close_receiver(r);
-    return throw_errno(env, ifname, -uverr, "polling the socket", "uv_poll_start");
+    return throw_errno(env, family, ifname, -uverr, "polling the socket", "uv_poll_start");
   }
   return handle;
+}
+
+static napi_value js_open6(napi_env env, napi_callback_info info) {
+  return open_receiver(env, info, AF_INET6);
+}
+
+static napi_value js_open4(napi_env env, napi_callback_info info) {
+  return open_receiver(env, info, AF_INET);
 }
 
 /* the receiver in argument `value`, or NULL with a TypeError thrown */
@@ -494,7 +571,7 @@ static recv6 *get_receiver(napi_env env, napi_value value) {
   void *data = NULL;
   if (!is_type(env, value, napi_object) || napi_check_object_type_tag(env, value, &RECV6_TAG, &tagged) != napi_ok || !tagged ||
       napi_unwrap(env, value, &data) != napi_ok || data == NULL) {
-    throw_type(env, "closeRecv6(handle): the argument must be a handle returned by openRecv6()");
+    throw_type(env, "closeRecv(handle): the argument must be a handle returned by openRecv4() or openRecv6()");
     return NULL;
   }
   return data;
@@ -504,7 +581,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1) return throw_type(env, "closeRecv6(handle): the handle is missing");
+  if (argc < 1) return throw_type(env, "closeRecv(handle): the handle is missing");
   recv6 *r = get_receiver(env, argv[0]);
   if (r == NULL) return NULL;
   close_receiver(r);
@@ -524,10 +601,11 @@ static napi_value js_drop_all_filter(napi_env env, napi_callback_info info) {
   return result;
 }
 
-napi_value alived_recv6_init(napi_env env, napi_value exports) {
+napi_value alived_recv_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
-      {"openRecv6", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"closeRecv6", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openRecv4", NULL, js_open4, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"openRecv6", NULL, js_open6, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"closeRecv", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"dropAllFilter", NULL, js_drop_all_filter, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
