@@ -337,8 +337,13 @@ async function series(ctx: Ctx, kind: DaemonKind, sc: Scenario, mode: Mode): Pro
     const pids = mode === 'crash' ? nodePids(ctx, master) : [];
     const adv = await client.nextAdvert(ipOf(master), process.hrtime.bigint(), advMs * 3 + 2000);
     const target = adv.t + BigInt(Math.round(phase * advMs * 1e6));
+    // the last 3 ms spun rather than slept: a sleep ends up to a millisecond or more late, which
+    // moved the phase (and so the takeover) by as much between the daemons' runs
     const wait = msBetween(process.hrtime.bigint(), target);
-    if (wait > 0) await sleep(wait);
+    if (wait > 3) await sleep(wait - 3);
+    while (process.hrtime.bigint() < target) {
+      // at most 3 ms
+    }
 
     let t0: bigint;
     if (mode === 'crash') {

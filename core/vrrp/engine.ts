@@ -810,11 +810,20 @@ class InstanceRuntime {
   }
 
   private becomeMaster(): void {
-    // adding addresses is async: the announcer starts once they are on the interface,
-    // so the first gratuitous ARP already finds the address in place
-    void this.vips.up().then((failures) => {
+    // the announcer starts once the addresses are on the interface, so the first gratuitous ARP
+    // already finds them in place: at once when up() handed them all to the kernel before it
+    // returned (the kernel adds an address inside sendmsg), right after the advert the machine
+    // sends next; else once the kernel's answers are in
+    const up = this.vips.up();
+    const now = this.vips.inPlaceNow;
+    if (now) {
+      queueMicrotask(() => {
+        if (this.machine.state === 'MASTER') this.announcer?.announce();
+      });
+    }
+    void up.then((failures) => {
       for (const f of failures) this.log.error({ err: f.message }, `(${this.settings.name}) ${f.message}`);
-      if (this.machine.state === 'MASTER') this.announcer?.announce();
+      if (!now && this.machine.state === 'MASTER') this.announcer?.announce();
     });
   }
 

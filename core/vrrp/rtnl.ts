@@ -581,6 +581,16 @@ export class Rtnl {
   private inFlight: Promise<unknown> = Promise.resolve();
   /** requests asked for and not yet answered */
   private waiting = 0;
+  private sentAtOnce = false;
+
+  /**
+   * Whether the last request was handed to the kernel before the call that
+   * made it returned (none was waiting). rtnetlink carries out a request
+   * inside sendmsg(): an address added so is on its interface already.
+   */
+  get sentNow(): boolean {
+    return this.sentAtOnce;
+  }
 
   /**
    * Sends one request and waits for its answer; a kernel error becomes an
@@ -592,6 +602,7 @@ export class Rtnl {
    */
   private async talk(type: number, body: Buffer, flags: number, describe: string | (() => Promise<string>)): Promise<NetlinkMessage[]> {
     const exchange = (): ReturnType<Rtnl['exchange']> => this.exchange(type, body, flags);
+    this.sentAtOnce = this.waiting === 0 && !this.closed;
     const turn = (this.waiting++ === 0 ? exchange() : this.inFlight.then(exchange)).finally(() => this.waiting--);
     this.inFlight = turn.catch(() => undefined);
     const r = await turn;

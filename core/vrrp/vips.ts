@@ -91,7 +91,7 @@ const ALREADY_THERE = new Set(['EEXIST']);
 const ALREADY_GONE = new Set(['EADDRNOTAVAIL', 'ESRCH', 'ENODEV', 'ENOENT']);
 
 /** What the manager asks of rtnetlink. */
-export type VipRtnl = Pick<Rtnl, 'addAddress' | 'delAddress' | 'addRoute' | 'delRoute' | 'addresses' | 'links' | 'prepareAddress'>;
+export type VipRtnl = Pick<Rtnl, 'addAddress' | 'delAddress' | 'addRoute' | 'delRoute' | 'addresses' | 'links' | 'prepareAddress'> & Partial<Pick<Rtnl, 'sentNow'>>;
 
 export class VipManager {
   private addresses: AddressItem[];
@@ -100,6 +100,9 @@ export class VipManager {
   /** labels of addresses and routes this manager put in place (or found in place on up) */
   private readonly set = new Set<string>();
   private chain: Promise<unknown> = Promise.resolve();
+  /** add requests handed to the kernel during the current up() call itself */
+  private sentAtOnce = 0;
+  private allInPlace = false;
   /** operations asked for and not finished */
   private queued = 0;
   private readonly knownLinks: (() => Iterable<LinkInfo>) | undefined;
@@ -212,7 +215,9 @@ export class VipManager {
       return;
     }
     try {
-      await this.rtnl.addAddress(link.index, a.spec, a.prepared);
+      const added = this.rtnl.addAddress(link.index, a.spec, a.prepared);
+      if (this.rtnl.sentNow === true) this.sentAtOnce++;
+      await added;
       this.set.add(a.label);
     } catch (err) {
       const e = err as RtnlError;
@@ -273,7 +278,8 @@ export class VipManager {
    * this returns.
    */
   up(): Promise<VipError[]> {
-    return this.serial(async () => {
+    this.sentAtOnce = 0;
+    const done = this.serial(async () => {
       const failures: VipError[] = [];
       // (awaiting the known links would cost the takeover a turn of the microtask queue)
       const links = this.linksNow() ?? (await this.linkMap(failures, 'adding the virtual addresses'));
@@ -282,6 +288,21 @@ export class VipManager {
       for (const r of this.routes) await this.addRoute(r, failures);
       return failures;
     });
+    this.allInPlace = this.addresses.length > 0 && this.sentAtOnce === this.addresses.length && this.routes.length === 0;
+    return done;
+  }
+
+  /**
+   * After up() returned: whether it handed every address to the kernel
+   * before returning, nothing else to follow (one address, no routes, no
+   * request waiting before it). rtnetlink carries a request out inside
+   * sendmsg(), so they are on their interface already (barring an error,
+   * which up()'s promise reports): a takeover may announce them at once,
+   * as keepalived does right after its netlink call, rather than a turn of
+   * the event loop later when the kernel's answer is read.
+   */
+  get inPlaceNow(): boolean {
+    return this.allInPlace;
   }
 
   /** Removes the routes, then the addresses, that up() put in place; gone already is fine. Resolves with the failures. */

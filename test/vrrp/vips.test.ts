@@ -235,8 +235,10 @@ describe('VipManager in a lab host', () => {
   }
 `);
     const { steps, failures } = await vips(entries, ['prepare', 'upNow', 'show', 'down', 'show'], { knownLinks: true });
-    const [, upNow, shown, down, gone] = steps as [Step, { atReturn: string[]; failures: { message: string; code: string }[]; held: string[] }, Shown, { failures: unknown[] }, Shown];
+    const [, upNow, shown, down, gone] = steps as [Step, { atReturn: string[]; inPlaceNow: boolean; failures: { message: string; code: string }[]; held: string[] }, Shown, { failures: unknown[] }, Shown];
     assert.ok(upNow.atReturn.includes('10.99.0.99'), `the first VIP was not in the kernel when up() returned: ${upNow.atReturn.join(' ')}`);
+    // three addresses: only the first went out at once, so they are not all in place yet
+    assert.equal(upNow.inPlaceNow, false);
     assert.deepEqual(upNow.failures, [
       {
         message: 'adding 10.99.0.97/24 to eth0: Invalid argument (EINVAL): 10.99.0.11/24 on that interface has scope global, and the kernel wants the addresses of one subnet to share its scope (asked: link)',
@@ -249,5 +251,29 @@ describe('VipManager in a lab host', () => {
     assert.deepEqual([on.get('10.99.0.99')!.label, on.get('10.99.0.99')!.broadcast], ['eth0:vip', undefined], 'the prepared request carries the options');
     assert.deepEqual(down.failures, []);
     assert.equal(vipsOn(gone).size, 0);
+  });
+
+  test('a takeover with one VIP (no routes, nothing pending): up() says it is in place when it returns, and it is; with a route to follow it does not', async () => {
+    const one = await instanceEntries(`  virtual_ipaddress {
+    10.99.0.99/24
+  }
+`);
+    const r1 = await vips(one, ['prepare', 'upNow', 'down'], { knownLinks: true });
+    const up1 = r1.steps[1] as unknown as { atReturn: string[]; inPlaceNow: boolean; failures: unknown[] };
+    assert.equal(up1.inPlaceNow, true);
+    assert.ok(up1.atReturn.includes('10.99.0.99'), `not in the kernel when up() returned: ${up1.atReturn.join(' ')}`);
+    assert.deepEqual(up1.failures, []);
+    // without the link watch, up() must first ask the kernel for the interfaces: nothing goes out at once
+    const r2 = await vips(one, ['upNow', 'down']);
+    assert.equal((r2.steps[0] as unknown as { inPlaceNow: boolean }).inPlaceNow, false);
+    const routed = await instanceEntries(`  virtual_ipaddress {
+    10.99.0.99/24
+  }
+  virtual_routes {
+    10.98.0.0/24 via 10.99.0.1
+  }
+`);
+    const r3 = await vips(routed, ['prepare', 'upNow', 'down'], { knownLinks: true });
+    assert.equal((r3.steps[1] as unknown as { inPlaceNow: boolean }).inPlaceNow, false);
   });
 });
