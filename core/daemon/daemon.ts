@@ -192,9 +192,9 @@ export class Daemon {
       onTransition: (t) => this.onVrrpTransition(t),
       onEvent: (e) => this.onVrrpEvent(e),
       onSpawn: (pid) => {
-        const sched = vrrpScheduling(this.model.globalDefs, this.checks !== undefined && (this.model.virtualServer ?? []).length > 0);
+        const sched = vrrpScheduling(this.model.globalDefs);
         if (sched.defaulted) {
-          this.options.log.info({ pid }, 'health checks run in this daemon: the VRRP process gets real-time scheduling so adverts stay on time (vrrp_rt_priority 0 turns this off)');
+          this.options.log.info({ pid }, 'the VRRP process gets real-time scheduling (SCHED_RR 1) so adverts stay on time whatever else runs (vrrp_rt_priority 0 turns this off)');
         }
         if (sched.nice !== undefined || sched.rtPriority !== undefined) applyScheduling(pid, 'VRRP process', sched, this.options.log);
       },

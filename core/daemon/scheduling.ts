@@ -3,13 +3,18 @@ import * as os from 'node:os';
 import type { Logger } from '../log/logger';
 
 /**
- * The SCHED_RR priority the VRRP process gets when the same daemon runs health
- * checks and the config sets no vrrp_rt_priority. Checks keep both CPUs busy in
- * bursts; without real time the VRRP process waits behind them for a CPU
- * (measured, bench/vrrp-under-checks.ts: advert jitter p99 11.4 ms with 10,000
- * TCP_CHECKs, 17.8 ms with 2,000 HTTP_GETs). The lowest real-time priority is
- * enough to run before every normal process and stays below any real-time task
- * an operator runs. `vrrp_rt_priority 0` turns it off.
+ * The SCHED_RR priority the VRRP process gets when the config sets no
+ * vrrp_rt_priority (keepalived's default is normal scheduling). Without it the
+ * VRRP process waits for a CPU behind whatever else runs: health checks in the
+ * same daemon keep both CPUs busy in bursts (bench/vrrp-under-checks.ts:
+ * advert jitter p99 11.4 ms with 10,000 TCP_CHECKs, 17.8 ms with 2,000
+ * HTTP_GETs), and even on a quiet node the processes its own adverts wake
+ * (a capture, a peer) preempted it in the middle of a send, by up to 4 ms
+ * (bench/vrrp-load.ts, one instance at 0.1 s: p99 1.4-4.2 ms without it,
+ * 1.3-2.0 with it; 200 instances at 1 s: 1.6-11 ms without, 1.65 with). The
+ * lowest real-time priority is enough to run before every normal process and
+ * stays below any real-time task an operator runs. `vrrp_rt_priority 0` turns
+ * it off.
  */
 export const DEFAULT_VRRP_RT_PRIORITY = 1;
 
@@ -23,15 +28,15 @@ export interface VrrpSchedulingInput {
 /**
  * How the VRRP process is scheduled: keepalived's vrrp_priority and
  * vrrp_rt_priority as configured; without vrrp_rt_priority, real time at
- * DEFAULT_VRRP_RT_PRIORITY when `checksHere` (health checks run in this
- * daemon), normal scheduling otherwise (keepalived's default).
+ * DEFAULT_VRRP_RT_PRIORITY (`defaulted`); `vrrp_rt_priority 0` (an alived
+ * extension) keeps normal scheduling.
  */
-export function vrrpScheduling(g: VrrpSchedulingInput | undefined, checksHere: boolean): Scheduling & { defaulted: boolean } {
+export function vrrpScheduling(g: VrrpSchedulingInput | undefined): Scheduling & { defaulted: boolean } {
   const s: Scheduling & { defaulted: boolean } = { defaulted: false };
   if (g?.vrrpPriority !== undefined) s.nice = g.vrrpPriority;
   if (g?.vrrpRtPriority !== undefined) {
     if (g.vrrpRtPriority > 0) s.rtPriority = g.vrrpRtPriority;
-  } else if (checksHere) {
+  } else {
     s.rtPriority = DEFAULT_VRRP_RT_PRIORITY;
     s.defaulted = true;
   }
@@ -51,9 +56,10 @@ export interface Scheduling {
  * time when checks, scripts and other processes keep both CPUs busy (measured:
  * advert jitter p99 9–10 ms under 10,000 checks/s without it, under 2 ms with
  * it). Node.js cannot call sched_setscheduler(2), so alived asks chrt(1)
- * (util-linux) to do it. A failure is logged, never fatal: VRRP still runs.
+ * (util-linux) to do it. A failure is logged, never fatal: VRRP still runs;
+ * as an error when the config asked for it, as a warning for the default.
  */
-export function applyScheduling(pid: number, what: string, s: Scheduling, log: Logger): void {
+export function applyScheduling(pid: number, what: string, s: Scheduling & { defaulted?: boolean }, log: Logger): void {
   if (s.nice !== undefined) {
     try {
       os.setPriority(pid, s.nice);
@@ -67,7 +73,9 @@ export function applyScheduling(pid: number, what: string, s: Scheduling, log: L
     if (r.status === 0) log.info({ pid, rtPriority: s.rtPriority }, `${what} (pid ${pid}) runs with real-time priority ${s.rtPriority} (SCHED_RR)`);
     else {
       const why = r.error ? (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'chrt (util-linux) is not installed' : r.error.message : (r.stderr || `chrt exited ${r.status}`).trim();
-      log.error({ pid, rtPriority: s.rtPriority }, `${what} (pid ${pid}): cannot set real-time priority ${s.rtPriority}: ${why}`);
+      if (s.defaulted) {
+        log.warn({ pid, rtPriority: s.rtPriority }, `${what} (pid ${pid}): cannot set real-time priority ${s.rtPriority} (alived's default; vrrp_rt_priority 0 turns it off): ${why}`);
+      } else log.error({ pid, rtPriority: s.rtPriority }, `${what} (pid ${pid}): cannot set real-time priority ${s.rtPriority}: ${why}`);
     }
   }
 }

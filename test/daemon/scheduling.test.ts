@@ -26,11 +26,21 @@ test('vrrp_priority / vrrp_rt_priority: a process gets its nice value and SCHED_
   }
 });
 
-test('the VRRP process: real time by default only when health checks run in the same daemon; vrrp_rt_priority wins, 0 turns it off', () => {
-  assert.deepEqual(vrrpScheduling(undefined, false), { defaulted: false });
-  assert.deepEqual(vrrpScheduling(undefined, true), { defaulted: true, rtPriority: DEFAULT_VRRP_RT_PRIORITY });
-  assert.deepEqual(vrrpScheduling({ vrrpRtPriority: 20 }, true), { defaulted: false, rtPriority: 20 });
-  assert.deepEqual(vrrpScheduling({ vrrpRtPriority: 20 }, false), { defaulted: false, rtPriority: 20 });
-  assert.deepEqual(vrrpScheduling({ vrrpRtPriority: 0 }, true), { defaulted: false });
-  assert.deepEqual(vrrpScheduling({ vrrpPriority: -5 }, true), { defaulted: true, nice: -5, rtPriority: DEFAULT_VRRP_RT_PRIORITY });
+test('the VRRP process: real time by default; vrrp_rt_priority wins, 0 turns it off', () => {
+  assert.deepEqual(vrrpScheduling(undefined), { defaulted: true, rtPriority: DEFAULT_VRRP_RT_PRIORITY });
+  assert.deepEqual(vrrpScheduling({}), { defaulted: true, rtPriority: DEFAULT_VRRP_RT_PRIORITY });
+  assert.deepEqual(vrrpScheduling({ vrrpRtPriority: 20 }), { defaulted: false, rtPriority: 20 });
+  assert.deepEqual(vrrpScheduling({ vrrpRtPriority: 0 }), { defaulted: false });
+  assert.deepEqual(vrrpScheduling({ vrrpPriority: -5 }), { defaulted: true, nice: -5, rtPriority: DEFAULT_VRRP_RT_PRIORITY });
+});
+
+test('a default real-time priority that cannot be set is a warning that says how to turn it off; one the config asked for is an error', () => {
+  const { log, records } = memoryLogger();
+  applyScheduling(999_999_999, 'VRRP process', { rtPriority: 1, defaulted: true }, log);
+  applyScheduling(999_999_999, 'VRRP process', { rtPriority: 5 }, log);
+  assert.deepEqual(
+    records.filter((r) => r.level === 'warn' || r.level === 'error').map((r) => r.level),
+    ['warn', 'error'],
+  );
+  assert.match(records.find((r) => r.level === 'warn')!.msg, /cannot set real-time priority 1 \(alived's default; vrrp_rt_priority 0 turns it off\)/);
 });

@@ -151,7 +151,7 @@ test('SIGTERM: priority 0, VIPs removed, pid file removed, exit 0', async () => 
   assert.ok(d.lines.some((l) => /Stopped alived/.test(l)));
 });
 
-test('health checks in the same daemon: the VRRP process runs SCHED_RR 1 by default, and normally with vrrp_rt_priority 0', async () => {
+test('the VRRP process runs SCHED_RR 1 by default, with or without health checks in the daemon, and normally with vrrp_rt_priority 0', async () => {
   const checks = `virtual_server 10.99.0.50 80 {
   delay_loop 5
   protocol TCP
@@ -162,9 +162,14 @@ test('health checks in the same daemon: the VRRP process runs SCHED_RR 1 by defa
   }
 }
 `;
-  for (const [extra, policy] of [['', /SCHED_RR[\s\S]*priority: 1\b/], ['global_defs {\n  vrrp_rt_priority 0\n}\n', /SCHED_OTHER/]] as const) {
+  const cases = [
+    ['', '', /SCHED_RR[\s\S]*priority: 1\b/],
+    ['', checks, /SCHED_RR[\s\S]*priority: 1\b/],
+    ['global_defs {\n  vrrp_rt_priority 0\n}\n', checks, /SCHED_OTHER/],
+  ] as const;
+  for (const [extra, more, policy] of cases) {
     const v = await reset();
-    const d = v.startAlived('n1', extra + conf(150) + checks);
+    const d = v.startAlived('n1', extra + conf(150) + more);
     await v.waitHolder(VIP, 'n1', 10_000);
     const [child] = childrenOf(d.proc.pid!);
     assert.ok(child, 'the VRRP process runs as a child of the daemon');
