@@ -549,6 +549,7 @@ async function main(): Promise<void> {
     const v = new VrrpLab(lab, dir);
     await v.watch();
     const client = await ClientFeed.start(lab, probeMs);
+    observersFirst(lab, client.proc.pid!);
     const ctx: Ctx = { lab, v, client };
     for (const sc of scenarios) {
       for (const mode of ['crash', 'sigterm'] as Mode[]) {
@@ -562,6 +563,21 @@ async function main(): Promise<void> {
   console.log('');
   printTables(scenarios, res, probeMs);
   console.log(`vrrp-takeover: ${((Date.now() - t0) / 1000).toFixed(0)} s in all`);
+}
+
+/**
+ * The observers (each host's address watcher, the client helper) stamp what
+ * they see when they read it: made real time above any daemon (SCHED_RR 50;
+ * alived's VRRP process runs at 1), they read it as soon as it happens
+ * rather than after whichever daemon holds the CPU, the same for both.
+ */
+function observersFirst(lab: Lab, clientPid: number): void {
+  const watcher = path.join('lab', 'watch.js');
+  const pids = [clientPid, ...lab.procs().filter((p) => p.spawnargs.some((a) => a.endsWith(watcher))).map((p) => p.pid!)];
+  for (const pid of pids) {
+    const r = spawnSync('chrt', ['-r', '-p', '50', String(pid)], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`cannot make observer ${pid} real time: ${r.stderr || r.error?.message}`);
+  }
 }
 
 function pkgVersion(): string {
