@@ -11,7 +11,7 @@ import type { Logger } from '../log/logger';
  * HTTP_GETs), and even on a quiet node the processes its own adverts wake
  * (a capture, a peer) preempted it in the middle of a send, by up to 4 ms
  * (bench/vrrp-load.ts, one instance at 0.1 s: p99 1.4-4.2 ms without it,
- * 1.3-2.0 with it; 200 instances at 1 s: 1.6-11 ms without, 1.65 with). The
+ * 1.2-2.0 with it; 200 instances at 1 s: 2.8-3.3 ms without, 1.65-1.95 with). The
  * lowest real-time priority is enough to run before every normal process and
  * stays below any real-time task an operator runs. `vrrp_rt_priority 0` turns
  * it off.
