@@ -28,6 +28,8 @@
 #include <node_api.h>
 #include <uv.h>
 
+#include "polled.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
@@ -40,50 +42,27 @@
 
 /* a year: far beyond any VRRP timer, and well inside time_t */
 #define MAX_MS (365.0 * 24 * 3600 * 1000)
+#define ON_EXPIRE 0
 
 typedef struct vtimer {
-  napi_env env;
-  int fd; /* -1 once closed */
-  uv_poll_t poll;
-  bool poll_started; /* uv_poll_init done and uv_close not called */
-  bool poll_closed;  /* the poll handle's memory is free to go */
-  bool finalized;    /* the JS object is gone */
-  bool cleanup_hook;
+  polled p; /* first: a vtimer is its polled */
   bool armed;
-  int in_callback;
-  bool release_due; /* closed inside onExpire: release() once it returns */
-  napi_ref on_expire;
-  napi_ref self; /* strong while open */
-  napi_async_context async;
 } vtimer;
 
 static const napi_type_tag TIMER_TAG = {0x616c697665645f74ULL, 0x696d657266647631ULL};
 
-static void throw_pending_or(napi_env env, const char *msg) {
-  bool pending = false;
-  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return;
-  napi_throw_error(env, "ERR_ALIVED_TIMER_INTERNAL", msg);
-}
-
-#define CHECK(env, call)                                         \
-  do {                                                           \
-    if ((call) != napi_ok) {                                     \
-      throw_pending_or(env, "internal N-API failure in " #call); \
-      return NULL;                                               \
-    }                                                            \
+#define CHECK(env, call)                                                                           \
+  do {                                                                                             \
+    if ((call) != napi_ok) {                                                                       \
+      polled_throw_pending_or(env, "ERR_ALIVED_TIMER_INTERNAL", "internal N-API failure in " #call); \
+      return NULL;                                                                                 \
+    }                                                                                              \
   } while (0)
 
 /* "armTimer: timerfd_settime: Invalid argument (EINVAL)", with code, errno and syscall */
 static napi_value throw_errno(napi_env env, const char *what, int err, const char *syscall) {
   char text[256], spare[16];
-  const char *code = NULL;
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
-  code = strerrorname_np(err);
-#endif
-  if (code == NULL) {
-    snprintf(spare, sizeof spare, "E%d", err);
-    code = spare;
-  }
+  const char *code = polled_errno_name(err, spare, sizeof spare);
   snprintf(text, sizeof text, "%s: %s: %s (%s)", what, syscall, strerror(err), code);
   napi_value msg, code_value, error, errno_value, syscall_value;
   if (napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg) != napi_ok ||
@@ -92,103 +71,40 @@ static napi_value throw_errno(napi_env env, const char *what, int err, const cha
       napi_set_named_property(env, error, "errno", errno_value) != napi_ok ||
       napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_value) != napi_ok ||
       napi_set_named_property(env, error, "syscall", syscall_value) != napi_ok) {
-    throw_pending_or(env, text);
+    polled_throw_pending_or(env, "ERR_ALIVED_TIMER_INTERNAL", text);
     return NULL;
   }
   napi_throw(env, error);
   return NULL;
 }
 
-static void maybe_free(vtimer *t) {
-  if (t->poll_closed && t->finalized) free(t);
-}
-
-static void on_poll_closed(uv_handle_t *handle) {
-  vtimer *t = handle->data;
-  t->poll_closed = true;
-  maybe_free(t);
-}
-
-static void on_env_cleanup(void *arg);
-
-/* Stops polling, closes the timerfd, drops the callback. No JS runs. Idempotent. */
-static void shut(vtimer *t) {
-  if (t->poll_started) {
-    t->poll_started = false;
-    uv_poll_stop(&t->poll);
-    uv_close((uv_handle_t *)&t->poll, on_poll_closed);
-  }
-  if (t->fd >= 0) {
-    close(t->fd);
-    t->fd = -1;
-  }
-  t->armed = false;
-  if (t->on_expire != NULL) {
-    napi_delete_reference(t->env, t->on_expire);
-    t->on_expire = NULL;
-  }
-}
-
-/* After shut(): ends the async context and lets the JS object be collected. Not while onExpire runs. */
-static void release(vtimer *t, bool from_cleanup_hook) {
-  t->release_due = false;
-  if (t->cleanup_hook && !from_cleanup_hook) napi_remove_env_cleanup_hook(t->env, on_env_cleanup, t);
-  t->cleanup_hook = false;
-  if (t->async != NULL) {
-    napi_async_destroy(t->env, t->async);
-    t->async = NULL;
-  }
-  if (t->self != NULL) {
-    napi_delete_reference(t->env, t->self);
-    t->self = NULL;
-  }
-}
-
-static void close_timer(vtimer *t) {
-  shut(t);
-  if (t->in_callback > 0) t->release_due = true;
-  else release(t, false);
-}
-
-static void on_env_cleanup(void *arg) {
-  vtimer *t = arg;
-  shut(t);
-  release(t, true);
-}
-
-static void finalize(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)hint;
-  vtimer *t = data;
-  shut(t);
-  t->self = NULL;
-  t->finalized = true;
-  maybe_free(t);
+static void free_timer(polled *p) {
+  free(p);
 }
 
 /* The loop waits for an armed timer only. */
 static void set_armed(vtimer *t, bool armed) {
   t->armed = armed;
-  if (!t->poll_started) return;
-  if (armed) uv_ref((uv_handle_t *)&t->poll);
-  else uv_unref((uv_handle_t *)&t->poll);
+  if (!t->p.poll_started) return;
+  if (armed) uv_ref((uv_handle_t *)&t->p.poll);
+  else uv_unref((uv_handle_t *)&t->p.poll);
 }
 
 static void on_readable(uv_poll_t *handle, int status, int events) {
   (void)events;
   vtimer *t = handle->data;
-  if (t->fd < 0) return;
-  napi_env env = t->env;
+  if (t->p.fd < 0) return;
+  napi_env env = t->p.env;
   if (status < 0) {
     /* cannot happen for a timerfd short of a kernel bug: stop rather than spin */
-    uv_poll_stop(&t->poll);
+    uv_poll_stop(&t->p.poll);
     set_armed(t, false);
     return;
   }
   uint64_t ticks = 0;
   ssize_t n;
   do {
-    n = read(t->fd, &ticks, sizeof ticks);
+    n = read(t->p.fd, &ticks, sizeof ticks);
   } while (n < 0 && errno == EINTR);
   /* EAGAIN: disarmed or re-armed after the expiry woke the poll; nothing is due */
   if (n != (ssize_t)sizeof ticks) return;
@@ -196,38 +112,19 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
 
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value fn, recv;
-  if (t->on_expire != NULL && napi_get_reference_value(env, t->on_expire, &fn) == napi_ok && fn != NULL) {
-    if (t->self == NULL || napi_get_reference_value(env, t->self, &recv) != napi_ok || recv == NULL) napi_get_undefined(env, &recv);
-    t->in_callback++;
-    napi_make_callback(env, t->async, recv, fn, 0, NULL, NULL);
-    t->in_callback--;
-    bool pending = false;
-    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
-      napi_value exc;
-      if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) napi_fatal_exception(env, exc);
-    }
-  }
+  polled_call(&t->p, ON_EXPIRE, 0, NULL);
   napi_close_handle_scope(env, scope);
-  if (t->release_due && t->in_callback == 0) release(t, false);
-}
-
-static bool is_type(napi_env env, napi_value v, napi_valuetype want) {
-  napi_valuetype type;
-  return napi_typeof(env, v, &type) == napi_ok && type == want;
+  polled_after_callbacks(&t->p);
 }
 
 static napi_value js_open(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || !is_type(env, argv[0], napi_function)) {
+  if (argc < 1 || !polled_is_type(env, argv[0], napi_function)) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "openTimer(onExpire): onExpire must be a function");
     return NULL;
   }
-  uv_loop_t *loop = NULL;
-  CHECK(env, napi_get_uv_event_loop(env, &loop));
-
   int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   if (fd < 0) return throw_errno(env, "openTimer", errno, "timerfd_create");
   vtimer *t = calloc(1, sizeof *t);
@@ -235,70 +132,45 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     close(fd);
     return throw_errno(env, "openTimer", ENOMEM, "malloc");
   }
-  t->env = env;
-  t->fd = fd;
-  t->poll_closed = true; /* until uv_poll_init */
-
+  t->p.fd = fd;
+  t->p.free_owner = free_timer;
   napi_value handle;
-  if (napi_create_object(env, &handle) != napi_ok || napi_wrap(env, handle, t, finalize, NULL, NULL) != napi_ok) {
+  if (napi_create_object(env, &handle) != napi_ok) {
     close(fd);
     free(t);
-    throw_pending_or(env, "cannot create the timer handle");
+    polled_throw_pending_or(env, "ERR_ALIVED_TIMER_INTERNAL", "cannot create the timer handle");
     return NULL;
   }
-  /* from here the finalizer owns t */
-  napi_value name;
-  if (napi_type_tag_object(env, handle, &TIMER_TAG) != napi_ok || napi_create_reference(env, argv[0], 1, &t->on_expire) != napi_ok ||
-      napi_create_string_utf8(env, "alived:VrrpTimer", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_async_init(env, handle, name, &t->async) != napi_ok || napi_create_reference(env, handle, 1, &t->self) != napi_ok) {
-    close_timer(t);
-    throw_pending_or(env, "cannot set up the timer");
+  int uverr = 0;
+  const char *failed = polled_open(&t->p, env, handle, &TIMER_TAG, argv, 1, "alived:VrrpTimer", false, UV_READABLE, on_readable, &uverr);
+  if (failed != NULL) {
+    if (uverr != 0) return throw_errno(env, "openTimer", -uverr, "uv_poll_start");
+    polled_throw_pending_or(env, "ERR_ALIVED_TIMER_INTERNAL", failed);
     return NULL;
-  }
-  if (napi_add_env_cleanup_hook(env, on_env_cleanup, t) != napi_ok) {
-    close_timer(t);
-    throw_pending_or(env, "cannot register the timer's cleanup");
-    return NULL;
-  }
-  t->cleanup_hook = true;
-
-  int uverr = uv_poll_init(loop, &t->poll, fd);
-  if (uverr == 0) {
-    t->poll.data = t;
-    t->poll_closed = false;
-    t->poll_started = true;
-    uverr = uv_poll_start(&t->poll, UV_READABLE, on_readable);
-  }
-  if (uverr != 0) {
-    close_timer(t);
-    return throw_errno(env, "openTimer", -uverr, "uv_poll_start");
   }
   set_armed(t, false);
   return handle;
 }
 
-/* the open timer in `value`, or NULL with an exception thrown */
+/* the open timer in `value`, or NULL with a TypeError thrown */
 static vtimer *get_timer(napi_env env, napi_value value, const char *what) {
-  bool tagged = false;
-  void *data = NULL;
-  if (!is_type(env, value, napi_object) || napi_check_object_type_tag(env, value, &TIMER_TAG, &tagged) != napi_ok || !tagged ||
-      napi_unwrap(env, value, &data) != napi_ok || data == NULL) {
+  vtimer *t = (vtimer *)polled_unwrap(env, value, &TIMER_TAG);
+  if (t == NULL) {
     char msg[128];
     snprintf(msg, sizeof msg, "%s(handle): the argument must be a handle returned by openTimer()", what);
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
-    return NULL;
   }
-  return data;
+  return t;
 }
 
 /* timerfd_settime(it_value = ns, relative); 0 disarms */
 static napi_value settime(napi_env env, vtimer *t, int64_t ns, const char *what) {
-  if (t->fd < 0) return throw_errno(env, what, EBADF, "timerfd_settime");
+  if (t->p.fd < 0) return throw_errno(env, what, EBADF, "timerfd_settime");
   struct itimerspec spec;
   memset(&spec, 0, sizeof spec);
   spec.it_value.tv_sec = (time_t)(ns / 1000000000);
   spec.it_value.tv_nsec = (long)(ns % 1000000000);
-  if (timerfd_settime(t->fd, 0, &spec, NULL) < 0) return throw_errno(env, what, errno, "timerfd_settime");
+  if (timerfd_settime(t->p.fd, 0, &spec, NULL) < 0) return throw_errno(env, what, errno, "timerfd_settime");
   set_armed(t, ns > 0);
   return NULL;
 }
@@ -314,7 +186,7 @@ static napi_value js_arm(napi_env env, napi_callback_info info) {
   vtimer *t = get_timer(env, argv[0], "armTimer");
   if (t == NULL) return NULL;
   double ms;
-  if (!is_type(env, argv[1], napi_number) || napi_get_value_double(env, argv[1], &ms) != napi_ok) {
+  if (!polled_is_type(env, argv[1], napi_number) || napi_get_value_double(env, argv[1], &ms) != napi_ok) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "armTimer(handle, ms): ms must be a number");
     return NULL;
   }
@@ -333,7 +205,7 @@ static napi_value js_disarm(napi_env env, napi_callback_info info) {
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   vtimer *t = get_timer(env, argc > 0 ? argv[0] : NULL, "disarmTimer");
   if (t == NULL) return NULL;
-  if (t->fd < 0) return NULL;
+  if (t->p.fd < 0) return NULL;
   /* settime resets the expiry count: a pending wake-up then reads EAGAIN */
   return settime(env, t, 0, "disarmTimer");
 }
@@ -344,7 +216,8 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   vtimer *t = get_timer(env, argc > 0 ? argv[0] : NULL, "closeTimer");
   if (t == NULL) return NULL;
-  close_timer(t);
+  t->armed = false;
+  polled_close(&t->p);
   return NULL;
 }
 

@@ -38,9 +38,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* struct in6_pktinfo, strerrorname_np */
 #endif
-#define NAPI_VERSION 8
-#include <node_api.h>
-#include <uv.h>
+#include "polled.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -65,24 +63,16 @@
 #define MAX_GROUPS 64
 
 typedef struct recv6 {
-  napi_env env;
+  polled p;   /* first: a receiver is its polled */
   int family; /* AF_INET or AF_INET6 */
-  int fd;     /* -1 once closed */
   int ifindex;
   char ifname[IFNAMSIZ];
-  uv_poll_t poll;
-  bool poll_started; /* uv_poll_init done and uv_close not called */
-  bool poll_closed;  /* the poll handle's memory is free to go: closed, or never initialised */
-  bool finalized;    /* the JS object is gone */
-  bool cleanup_hook; /* an env cleanup hook is registered */
-  int in_callback;   /* depth of calls into JS from on_readable */
-  bool release_due;  /* closed inside a callback: release() once it returns */
-  napi_ref on_packet;
-  napi_ref on_error;
-  napi_ref self; /* strong while open: an open receiver is never collected */
-  napi_async_context async;
   unsigned char *buf;
 } recv6;
+
+/* the receiver's two callbacks */
+#define ON_PACKET 0
+#define ON_ERROR 1
 
 static const napi_type_tag RECV6_TAG = {0x616c697665645f72ULL, 0x6563763676727270ULL};
 
@@ -90,9 +80,7 @@ static const napi_type_tag RECV6_TAG = {0x616c697665645f72ULL, 0x656376367672727
 static struct sock_filter drop_all_insns[] = {BPF_STMT(BPF_RET | BPF_K, 0)};
 
 static void throw_pending_or(napi_env env, const char *msg) {
-  bool pending = false;
-  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return;
-  napi_throw_error(env, "ERR_ALIVED_RECV6_INTERNAL", msg);
+  polled_throw_pending_or(env, "ERR_ALIVED_RECV6_INTERNAL", msg);
 }
 
 #define CHECK(env, call)                                         \
@@ -113,15 +101,6 @@ static napi_value throw_range(napi_env env, const char *msg) {
   return NULL;
 }
 
-static const char *errno_name(int err, char *spare, size_t size) {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
-  const char *name = strerrorname_np(err);
-  if (name != NULL) return name;
-#endif
-  snprintf(spare, size, "E%d", err);
-  return spare;
-}
-
 static bool set_str(napi_env env, napi_value obj, const char *key, const char *value) {
   napi_value v;
   return napi_create_string_utf8(env, value, NAPI_AUTO_LENGTH, &v) == napi_ok && napi_set_named_property(env, obj, key, v) == napi_ok;
@@ -134,7 +113,7 @@ static bool set_str(napi_env env, napi_value obj, const char *key, const char *v
  */
 static napi_value make_error(napi_env env, int family, const char *ifname, int err, const char *step, const char *syscall) {
   char text[512], spare[16];
-  const char *code = errno_name(err, spare, sizeof spare);
+  const char *code = polled_errno_name(err, spare, sizeof spare);
   snprintf(text, sizeof text, "IPv%d VRRP receiver on %s: %s (%s): %s (%s)", family == AF_INET ? 4 : 6, ifname, step, syscall, strerror(err), code);
   napi_value msg, error, errno_value;
   if (napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg) != napi_ok || napi_create_error(env, NULL, msg, &error) != napi_ok ||
@@ -156,112 +135,20 @@ static napi_value throw_errno(napi_env env, int family, const char *ifname, int 
   return NULL;
 }
 
-static void maybe_free(recv6 *r) {
-  if (r->poll_closed && r->finalized) {
-    free(r->buf);
-    free(r);
-  }
-}
-
-static void on_poll_closed(uv_handle_t *handle) {
-  recv6 *r = handle->data;
-  r->poll_closed = true;
-  maybe_free(r);
-}
-
-static void on_env_cleanup(void *arg);
-
-/* Stops polling and closes the socket; drops the callbacks. No JS runs. Idempotent. */
-static void shut(recv6 *r) {
-  if (r->poll_started) {
-    r->poll_started = false;
-    uv_poll_stop(&r->poll);
-    /* uv_close() forgets the descriptor at once; only the memory waits for on_poll_closed */
-    uv_close((uv_handle_t *)&r->poll, on_poll_closed);
-  }
-  if (r->fd >= 0) {
-    /* released whatever close() says; retrying could close another's descriptor */
-    close(r->fd);
-    r->fd = -1;
-  }
-  if (r->on_packet != NULL) {
-    napi_delete_reference(r->env, r->on_packet);
-    r->on_packet = NULL;
-  }
-  if (r->on_error != NULL) {
-    napi_delete_reference(r->env, r->on_error);
-    r->on_error = NULL;
-  }
-}
-
-/* After shut(): ends the async context and lets the JS object be collected. Not while a callback runs. */
-static void release(recv6 *r, bool from_cleanup_hook) {
-  r->release_due = false;
-  if (r->cleanup_hook && !from_cleanup_hook) napi_remove_env_cleanup_hook(r->env, on_env_cleanup, r);
-  r->cleanup_hook = false;
-  if (r->async != NULL) {
-    napi_async_destroy(r->env, r->async);
-    r->async = NULL;
-  }
-  if (r->self != NULL) {
-    napi_delete_reference(r->env, r->self);
-    r->self = NULL;
-  }
-}
-
-static void close_receiver(recv6 *r) {
-  shut(r);
-  if (r->in_callback > 0) r->release_due = true;
-  else release(r, false);
-}
-
-/* the env goes away (process exit, worker end): close, so the loop can close without our handle */
-static void on_env_cleanup(void *arg) {
-  recv6 *r = arg;
-  shut(r);
-  release(r, true);
-}
-
-static void finalize(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)hint;
-  recv6 *r = data;
-  /* only a closed receiver loses its last reference, but an env being torn down finalizes everything */
-  shut(r);
-  r->self = NULL; /* the reference goes with the env */
-  r->finalized = true;
-  maybe_free(r);
-}
-
-/* Calls a JS callback in the receiver's async context; a throw becomes an uncaught exception. False: JS cannot run. */
-static bool call_js(recv6 *r, napi_ref fn_ref, size_t argc, napi_value *argv) {
-  napi_env env = r->env;
-  napi_value fn, recv;
-  if (fn_ref == NULL || napi_get_reference_value(env, fn_ref, &fn) != napi_ok || fn == NULL) return true;
-  if (r->self == NULL || napi_get_reference_value(env, r->self, &recv) != napi_ok || recv == NULL) {
-    if (napi_get_undefined(env, &recv) != napi_ok) return false;
-  }
-  r->in_callback++;
-  napi_status status = napi_make_callback(env, r->async, recv, fn, argc, argv, NULL);
-  r->in_callback--;
-  bool pending = false;
-  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
-    napi_value exc;
-    /* as Node does for its own callbacks: 'uncaughtException', or the process ends */
-    if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) napi_fatal_exception(env, exc);
-    return true;
-  }
-  return status == napi_ok;
+static void free_receiver(polled *p) {
+  recv6 *r = (recv6 *)p;
+  free(r->buf);
+  free(r);
 }
 
 static void report_error(recv6 *r, int err, const char *step, const char *syscall) {
-  napi_value error = make_error(r->env, r->family, r->ifname, err, step, syscall);
+  napi_value error = make_error(r->p.env, r->family, r->ifname, err, step, syscall);
   if (error == NULL) {
     napi_value exc;
-    napi_get_and_clear_last_exception(r->env, &exc);
+    napi_get_and_clear_last_exception(r->p.env, &exc);
     return;
   }
-  call_js(r, r->on_error, 1, &error);
+  polled_call(&r->p, ON_ERROR, 1, &error);
 }
 
 /* milliseconds from the kernel's receive stamp (CLOCK_REALTIME) to now; negative without a stamp */
@@ -275,7 +162,7 @@ static double age_ms(const struct timespec *stamp) {
 /* One packet to onPacket. False: stop reading (JS cannot run). */
 static bool deliver(recv6 *r, size_t len, const struct sockaddr_storage *from, const struct in6_pktinfo *info, int hop_limit,
                     const struct timespec *stamp) {
-  napi_env env = r->env;
+  napi_env env = r->p.env;
   char src[INET6_ADDRSTRLEN] = "", dst[INET6_ADDRSTRLEN] = "";
   napi_value argv[6];
   void *copy;
@@ -295,23 +182,23 @@ static bool deliver(recv6 *r, size_t len, const struct sockaddr_storage *from, c
     if (napi_is_exception_pending(env, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(env, &exc);
     return false;
   }
-  return call_js(r, r->on_packet, 6, argv);
+  return polled_call(&r->p, ON_PACKET, 6, argv);
 }
 
 static void on_readable(uv_poll_t *handle, int status, int events) {
   (void)events;
   recv6 *r = handle->data;
-  if (r->fd < 0) return;
-  napi_env env = r->env;
+  if (r->p.fd < 0) return;
+  napi_env env = r->p.env;
   napi_handle_scope outer;
   if (napi_open_handle_scope(env, &outer) != napi_ok) return;
 
   if (status < 0) {
     /* the poll itself failed: stop it rather than spin, and say so */
-    uv_poll_stop(&r->poll);
+    uv_poll_stop(&r->p.poll);
     report_error(r, -status, "polling the socket", "uv_poll");
   } else {
-    for (int i = 0; i < BURST && r->fd >= 0; i++) {
+    for (int i = 0; i < BURST && r->p.fd >= 0; i++) {
       struct sockaddr_storage from;
       struct iovec iov = {.iov_base = r->buf, .iov_len = MAX_PAYLOAD};
       union {
@@ -328,7 +215,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       msg.msg_control = control.space;
       msg.msg_controllen = sizeof control.space;
 
-      ssize_t n = recvmsg(r->fd, &msg, MSG_DONTWAIT);
+      ssize_t n = recvmsg(r->p.fd, &msg, MSG_DONTWAIT);
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -365,15 +252,12 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   }
 
   napi_close_handle_scope(env, outer);
-  if (r->release_due && r->in_callback == 0) release(r, false);
+  polled_after_callbacks(&r->p);
 }
 
 /* --- arguments --------------------------------------------------------------------------------- */
 
-static bool is_type(napi_env env, napi_value v, napi_valuetype want) {
-  napi_valuetype t;
-  return napi_typeof(env, v, &t) == napi_ok && t == want;
-}
+#define is_type polled_is_type
 
 /* an integer in [min, max] from a number argument; false with an exception thrown */
 static bool get_int(napi_env env, napi_value v, int min, int max, const char *msg_type, const char *msg_range, int *out) {
@@ -469,9 +353,6 @@ static napi_value open_receiver(napi_env env, napi_callback_info info, int famil
   if (!is_type(env, argv[4], napi_function)) return throw_type_f(env, family, "onPacket must be a function");
   if (!is_type(env, argv[5], napi_function)) return throw_type_f(env, family, "onError must be a function");
 
-  uv_loop_t *loop = NULL;
-  CHECK(env, napi_get_uv_event_loop(env, &loop));
-
   /* --- the socket ---------------------------------------------------------------------------- */
   int fd = socket(family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, VRRP_PROTO);
   if (fd < 0) {
@@ -504,55 +385,29 @@ static napi_value open_receiver(napi_env env, napi_callback_info info, int famil
 
   recv6 *r = calloc(1, sizeof *r);
   unsigned char *buf = malloc(MAX_PAYLOAD);
-  if (r == NULL || buf == NULL) {
-    free(r);
-    free(buf);
-    close(fd);
-    return throw_errno(env, family, ifname, ENOMEM, "allocating the receiver", "malloc");
-  }
-  r->env = env;
-  r->family = family;
-  r->fd = fd;
-  r->ifindex = ifindex;
-  memcpy(r->ifname, ifname, sizeof r->ifname);
-  r->buf = buf;
-  r->poll_closed = true; /* until uv_poll_init */
-
   napi_value handle;
-  if (napi_create_object(env, &handle) != napi_ok || napi_wrap(env, handle, r, finalize, NULL, NULL) != napi_ok) {
-    close(fd);
-    free(buf);
+  if (r == NULL || buf == NULL || napi_create_object(env, &handle) != napi_ok) {
+    bool oom = r == NULL || buf == NULL;
     free(r);
+    free(buf);
+    close(fd);
+    if (oom) return throw_errno(env, family, ifname, ENOMEM, "allocating the receiver", "malloc");
     throw_pending_or(env, "cannot create the VRRP receiver handle");
     return NULL;
   }
-  /* from here the finalizer owns r; a failure below shuts it and lets it go */
-  napi_value name;
-  if (napi_type_tag_object(env, handle, &RECV6_TAG) != napi_ok || napi_create_reference(env, argv[4], 1, &r->on_packet) != napi_ok ||
-      napi_create_reference(env, argv[5], 1, &r->on_error) != napi_ok ||
-      napi_create_string_utf8(env, family == AF_INET ? "alived:Vrrp4Receiver" : "alived:Vrrp6Receiver", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_async_init(env, handle, name, &r->async) != napi_ok || napi_create_reference(env, handle, 1, &r->self) != napi_ok) {
-    close_receiver(r);
-    throw_pending_or(env, "cannot set up the VRRP receiver");
+  r->p.fd = fd;
+  r->p.free_owner = free_receiver;
+  r->family = family;
+  r->ifindex = ifindex;
+  memcpy(r->ifname, ifname, sizeof r->ifname);
+  r->buf = buf;
+  int uverr = 0;
+  const char *failed = polled_open(&r->p, env, handle, &RECV6_TAG, &argv[4], 2, family == AF_INET ? "alived:Vrrp4Receiver" : "alived:Vrrp6Receiver", true,
+                                   UV_READABLE, on_readable, &uverr);
+  if (failed != NULL) {
+    if (uverr != 0) return throw_errno(env, family, ifname, -uverr, "polling the socket", "uv_poll_start");
+    throw_pending_or(env, failed);
     return NULL;
-  }
-  if (napi_add_env_cleanup_hook(env, on_env_cleanup, r) != napi_ok) {
-    close_receiver(r);
-    throw_pending_or(env, "cannot register the VRRP receiver's cleanup");
-    return NULL;
-  }
-  r->cleanup_hook = true;
-
-  int uverr = uv_poll_init_socket(loop, &r->poll, fd);
-  if (uverr == 0) {
-    r->poll.data = r;
-    r->poll_closed = false;
-    r->poll_started = true;
-    uverr = uv_poll_start(&r->poll, UV_READABLE, on_readable);
-  }
-  if (uverr != 0) {
-    close_receiver(r);
-    return throw_errno(env, family, ifname, -uverr, "polling the socket", "uv_poll_start");
   }
   return handle;
 }
@@ -567,14 +422,9 @@ static napi_value js_open4(napi_env env, napi_callback_info info) {
 
 /* the receiver in argument `value`, or NULL with a TypeError thrown */
 static recv6 *get_receiver(napi_env env, napi_value value) {
-  bool tagged = false;
-  void *data = NULL;
-  if (!is_type(env, value, napi_object) || napi_check_object_type_tag(env, value, &RECV6_TAG, &tagged) != napi_ok || !tagged ||
-      napi_unwrap(env, value, &data) != napi_ok || data == NULL) {
-    throw_type(env, "closeRecv(handle): the argument must be a handle returned by openRecv4() or openRecv6()");
-    return NULL;
-  }
-  return data;
+  recv6 *r = (recv6 *)polled_unwrap(env, value, &RECV6_TAG);
+  if (r == NULL) throw_type(env, "closeRecv(handle): the argument must be a handle returned by openRecv4() or openRecv6()");
+  return r;
 }
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
@@ -584,7 +434,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   if (argc < 1) return throw_type(env, "closeRecv(handle): the handle is missing");
   recv6 *r = get_receiver(env, argv[0]);
   if (r == NULL) return NULL;
-  close_receiver(r);
+  polled_close(&r->p);
   return NULL;
 }
 
