@@ -40,6 +40,12 @@ class Pending implements TimerHandle {
  */
 export interface ClockBase extends CheckClock {
   readonly exact?: boolean;
+  /**
+   * An exact base that itself ends a sleep longer than this many ms awake at
+   * the deadline (it wakes early and spins): the clock adds no lead of its
+   * own to such a timer, only to shorter precise ones.
+   */
+  readonly awakeBeyondMs?: number;
 }
 
 /** Node's timers: whole milliseconds, woken by epoll_wait's timeout. */
@@ -88,6 +94,7 @@ const WAKE_LEAD_MS = 2;
  */
 export class TimerfdBase implements ClockBase {
   readonly exact = true;
+  readonly awakeBeyondMs = LONG_SLEEP_MS;
   private handle: object | undefined;
   private armed: { fn: () => void; spinUntil: number } | undefined;
 
@@ -168,10 +175,12 @@ export class RealClock implements Clock {
   private live = 0;
   private readonly queue: TimerQueue<Pending>;
   private readonly exact: boolean;
+  private readonly awakeBeyondMs: number;
 
   /** base: the one timer under the heap and its clock (a timerfd, or Node's; a test gives its own) */
   constructor(private readonly base: ClockBase = defaultClockBase()) {
     this.exact = base.exact === true;
+    this.awakeBeyondMs = base.awakeBeyondMs ?? Infinity;
     this.queue = new TimerQueue<Pending>(base, (p) => this.fire(p));
   }
 
@@ -200,11 +209,12 @@ export class RealClock implements Clock {
    * deadline itself rather than at the next millisecond tick; others at
    * the deadline. A long one first comes up early by the kernel's slack.
    * On an exact base there is no slack to wait out, but a precise timer
-   * still comes up early: a process idle for seconds (a backup) wakes up
-   * slower than a busy one, by up to 2 ms measured in a VM.
+   * still comes up early: a process idle for a while (a backup) wakes up
+   * slower than a busy one, by up to 2 ms measured in a VM. Not when the
+   * base already ends that sleep awake (awakeBeyondMs): one lead, not two.
    */
   private wakeAt(p: Pending, now: number): number {
-    if (this.exact) return p.precise ? p.deadline - PRECISE_LEAD_MS : p.deadline;
+    if (this.exact) return p.precise && p.deadline - PRECISE_LEAD_MS - now <= this.awakeBeyondMs ? p.deadline - PRECISE_LEAD_MS : p.deadline;
     const last = p.precise ? p.deadline - PRECISE_LEAD_MS : p.deadline - SLACK_MS;
     const early = Math.min((last - now) * KERNEL_SLACK_SHARE, KERNEL_SLACK_MAX_MS);
     return early >= STAGE_MIN_MS ? last - early : last;

@@ -308,3 +308,45 @@ test('timerfd: an armed timer keeps the process alive until it fires (a long one
   assert.equal(thrower.status, 0, thrower.stderr);
   assert.equal(thrower.stdout, 'uncaught: from the timer\n');
 });
+
+test('on an exact base a precise timer gets one lead, not two: the clock leads a short one, the base a long one', () => {
+  // an exact base that ends sleeps over 250 ms awake itself, as TimerfdBase does; it records what it is asked
+  const arms: number[] = [];
+  let t = 1000;
+  let pending: (() => void) | undefined;
+  const base = {
+    exact: true,
+    awakeBeyondMs: 250,
+    now: () => t,
+    epochNow: () => t,
+    random: () => 0.5,
+    setTimer: (ms: number, fn: () => void) => {
+      arms.push(ms);
+      pending = fn;
+      return {} as CheckTimer;
+    },
+    clearTimer: () => undefined,
+  };
+  const clock = new RealClock(base);
+  const run = (advance: number): void => {
+    t += advance;
+    const fn = pending!;
+    pending = undefined;
+    fn();
+  };
+  let fired = 0;
+  // a v3 backup's Skew_Time after a priority-0 advert: short, so the clock comes up 2 ms early
+  clock.setTimer(60.9, () => fired++, true);
+  assert.ok(Math.abs(arms[0]! - 58.9) < 1e-9, `armed ${arms[0]} ms`);
+  run(60.9);
+  // a v2 backup's Master_Down_Interval: long, the base leads it, so the clock asks for the deadline itself
+  clock.setTimer(3609.375, () => fired++, true);
+  assert.ok(Math.abs(arms[1]! - 3609.375) < 1e-9, `armed ${arms[1]} ms`);
+  run(3609.375);
+  // a plain timer: at its deadline either way
+  clock.setTimer(1000, () => fired++);
+  assert.ok(Math.abs(arms[2]! - 1000) < 1e-9, `armed ${arms[2]} ms`);
+  run(1000);
+  assert.equal(fired, 3);
+  assert.equal(clock.pending, 0);
+});
