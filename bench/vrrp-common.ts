@@ -107,16 +107,20 @@ export function readStat(pid: number): ProcStat | undefined {
   return { pid, comm, ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) };
 }
 
+/** VmRSS of a process (kB), 0 once it is gone; /proc/PID/status only, so cheap to read often. */
+export function vmRssKb(pid: number): number {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
 /** VmRSS, Pss (shared pages split between the processes that map them) and private (pages no other process maps) in kB. */
 export function memory(pid: number): { rssKb: number; pssKb: number; privateKb: number } {
-  let rssKb = 0;
+  const rssKb = vmRssKb(pid);
   let pssKb = 0;
   let privateKb = 0;
-  try {
-    rssKb = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  } catch {
-    // gone
-  }
   try {
     const rollup = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
     const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(rollup)?.[1] ?? 0);

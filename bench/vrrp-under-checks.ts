@@ -41,6 +41,7 @@ import {
   envInt,
   fmt,
   memory,
+  vmRssKb,
   processTree,
   quantile,
   QUICK,
@@ -348,7 +349,7 @@ async function runCondition(lab: Lab, v: VrrpLab, dir: string, cond: Condition, 
     while (Date.now() < end) {
       await sleep(Math.min(500, Math.max(0, end - Date.now())));
       pids.forEach((p, i) => {
-        if (p !== undefined) rssMax[i] = Math.max(rssMax[i]!, memory(p).rssKb);
+        if (p !== undefined) rssMax[i] = Math.max(rssMax[i]!, vmRssKb(p));
       });
     }
     const to = realtimeNs();
