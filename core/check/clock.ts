@@ -14,7 +14,13 @@ export interface CheckClock {
   now(): number;
   /** milliseconds since the epoch, for the `time` of events */
   epochNow(): number;
-  setTimer(ms: number, fn: () => void): CheckTimer;
+  /**
+   * `awakeMs`: the caller wants the last this many ms of the wait spent
+   * awake, so that `fn` runs at the deadline itself even where a sleeping
+   * CPU wakes up late (a base on a timerfd wakes that early and waits out
+   * the rest); a base that cannot do that ignores it.
+   */
+  setTimer(ms: number, fn: () => void, awakeMs?: number): CheckTimer;
   clearTimer(timer: CheckTimer): void;
   /** uniform in [0, 1): the warmup spread */
   random(): number;

@@ -26,9 +26,16 @@ export class TimerQueue<T extends Queued> {
   private armedAt = Infinity;
   private firing = false;
 
+  /**
+   * awakeFor: how long before an item's time the process should be awake
+   * (passed to the clock when that item is the next; 0 when not given).
+   * It is asked when the timer is set, for the wait as it is then: an item
+   * queued a long way ahead and next only after others fired still gets it.
+   */
   constructor(
     private readonly clock: CheckClock,
     private readonly fire: (item: T) => void,
+    private readonly awakeFor?: (item: T) => number,
   ) {}
 
   /** Queues `item` to fire at monotonic time `at`; any earlier entry of it is dropped. */
@@ -119,10 +126,13 @@ export class TimerQueue<T extends Queued> {
     if (this.timer) this.clock.clearTimer(this.timer);
     this.timer = undefined;
     this.armedAt = Infinity;
+    // cancelled entries on top are dropped here rather than woken for: a backup's down timer,
+    // restarted at every advert, would otherwise wake the process at each old deadline
+    while (this.at.length > 0 && this.items[0]!.ticket !== this.tickets[0]) this.pop();
     if (this.at.length === 0) return;
     const at = this.at[0]!;
     this.armedAt = at;
-    this.timer = this.clock.setTimer(Math.max(0, at - this.clock.now()), this.onTimer);
+    this.timer = this.clock.setTimer(Math.max(0, at - this.clock.now()), this.onTimer, this.awakeFor?.(this.items[0]!) ?? 0);
   }
 
   private readonly onTimer = (): void => {

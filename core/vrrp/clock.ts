@@ -40,12 +40,6 @@ class Pending implements TimerHandle {
  */
 export interface ClockBase extends CheckClock {
   readonly exact?: boolean;
-  /**
-   * An exact base that itself ends a sleep longer than this many ms awake at
-   * the deadline (it wakes early and spins): the clock adds no lead of its
-   * own to such a timer, only to shorter precise ones.
-   */
-  readonly awakeBeyondMs?: number;
 }
 
 /** Node's timers: whole milliseconds, woken by epoll_wait's timeout. */
@@ -54,6 +48,7 @@ export const NODE_TIMER_BASE: ClockBase = {
   epochNow: () => Date.now(),
   // Node's timers count whole milliseconds and truncate (99.9 ms would fire at 99): round up;
   // one that still comes up early finds nothing due, and the queue arms again for the rest
+  // (no awakeMs: the clock wakes early on these itself, see RealClock.wakeAt)
   setTimer: (ms, fn) => setTimeout(fn, Math.ceil(ms)) as unknown as CheckTimer,
   clearTimer: (t) => clearTimeout(t as unknown as NodeJS.Timeout),
   random: () => Math.random(),
@@ -89,12 +84,13 @@ const WAKE_LEAD_MS = 2;
  * high-resolution timer, to the nanosecond asked, with no poll slack, and
  * keeps the loop alive only while armed. A timer closer than SPIN_GAP_MS
  * expires at once and waits out the rest of its delay in its callback, so
- * the process does not sleep for it. One timer at a time: the queue above it
+ * the process does not sleep for it; one that asks for `awakeMs`, or sleeps
+ * longer than LONG_SLEEP_MS, expires the larger of the two leads early and
+ * waits out the rest the same way. One timer at a time: the queue above it
  * clears the armed one before it sets the next.
  */
 export class TimerfdBase implements ClockBase {
   readonly exact = true;
-  readonly awakeBeyondMs = LONG_SLEEP_MS;
   private handle: object | undefined;
   private armed: { fn: () => void; spinUntil: number } | undefined;
 
@@ -112,13 +108,14 @@ export class TimerfdBase implements ClockBase {
     return Math.random();
   }
 
-  setTimer(ms: number, fn: () => void): CheckTimer {
+  setTimer(ms: number, fn: () => void, awakeMs = 0): CheckTimer {
     if (this.armed) throw new Error('TimerfdBase holds one timer at a time: clear the armed one first');
     this.handle ??= this.lib.openTimer(this.onExpire);
-    const spin = ms < SPIN_GAP_MS;
-    const lead = ms > LONG_SLEEP_MS ? WAKE_LEAD_MS : 0;
-    this.lib.armTimer(this.handle, spin || !(ms > 0) ? 0 : ms - lead);
-    this.armed = { fn, spinUntil: (spin || lead > 0) && ms > 0 ? performance.now() + ms : 0 };
+    const delay = ms > 0 ? ms : 0;
+    const lead = Math.max(awakeMs > 0 ? awakeMs : 0, delay > LONG_SLEEP_MS ? WAKE_LEAD_MS : 0);
+    const sleep = delay < SPIN_GAP_MS ? 0 : Math.max(0, delay - lead);
+    this.lib.armTimer(this.handle, sleep);
+    this.armed = { fn, spinUntil: delay > sleep ? performance.now() + delay : 0 };
     return this.armed as CheckTimer;
   }
 
@@ -175,13 +172,17 @@ export class RealClock implements Clock {
   private live = 0;
   private readonly queue: TimerQueue<Pending>;
   private readonly exact: boolean;
-  private readonly awakeBeyondMs: number;
 
   /** base: the one timer under the heap and its clock (a timerfd, or Node's; a test gives its own) */
   constructor(private readonly base: ClockBase = defaultClockBase()) {
     this.exact = base.exact === true;
-    this.awakeBeyondMs = base.awakeBeyondMs ?? Infinity;
-    this.queue = new TimerQueue<Pending>(base, (p) => this.fire(p));
+    // on an exact base a precise timer asks it for its lead when it is set, for the sleep as it is
+    // then (a backup's down timer comes up after an earlier timer as often as not)
+    this.queue = new TimerQueue<Pending>(
+      base,
+      (p) => this.fire(p),
+      (p) => (this.exact && p.precise ? PRECISE_LEAD_MS : 0),
+    );
   }
 
   /** true when timers fire at the deadline itself, with no early wake-up (a timerfd) */
@@ -208,13 +209,15 @@ export class RealClock implements Clock {
    * early, the rest waited out on the clock, so that it fires at the
    * deadline itself rather than at the next millisecond tick; others at
    * the deadline. A long one first comes up early by the kernel's slack.
-   * On an exact base there is no slack to wait out, but a precise timer
-   * still comes up early: a process idle for a while (a backup) wakes up
-   * slower than a busy one, by up to 2 ms measured in a VM. Not when the
-   * base already ends that sleep awake (awakeBeyondMs): one lead, not two.
+   * On an exact base there is no slack to wait out and the timer comes up
+   * at its deadline, but a precise one still wants its lead: a process idle
+   * for a while (a backup) wakes up slower than a busy one, by up to 2 ms
+   * measured in a VM. The base takes it (the queue's awakeFor) when it sets
+   * the timer, so a long sleep of its own gets one lead, not two, and a
+   * precise timer that comes up after others fired still gets one.
    */
   private wakeAt(p: Pending, now: number): number {
-    if (this.exact) return p.precise && p.deadline - PRECISE_LEAD_MS - now <= this.awakeBeyondMs ? p.deadline - PRECISE_LEAD_MS : p.deadline;
+    if (this.exact) return p.deadline;
     const last = p.precise ? p.deadline - PRECISE_LEAD_MS : p.deadline - SLACK_MS;
     const early = Math.min((last - now) * KERNEL_SLACK_SHARE, KERNEL_SLACK_MAX_MS);
     return early >= STAGE_MIN_MS ? last - early : last;

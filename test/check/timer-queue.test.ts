@@ -66,3 +66,55 @@ test('on real timers: 10,000 items a few ms apart fire in order, each once', asy
   });
   assert.deepEqual(order, [...ats].sort((x, y) => x - y));
 });
+
+test('the clock is set for the next live item, never for a cancelled one, and with the lead awakeFor gives that item', () => {
+  // a clock that records each timer asked of it: [ms, awakeMs]
+  let t = 0;
+  let pending: (() => void) | undefined;
+  const arms: Array<[number, number | undefined]> = [];
+  const clock = {
+    now: () => t,
+    epochNow: () => t,
+    random: () => 0.5,
+    setTimer: (ms: number, fn: () => void, awakeMs?: number) => {
+      arms.push([ms, awakeMs]);
+      pending = fn;
+      return {};
+    },
+    clearTimer: () => {
+      pending = undefined;
+    },
+  };
+  const run = (): void => {
+    const fn = pending!;
+    pending = undefined;
+    fn();
+  };
+  const fired: string[] = [];
+  const q = new TimerQueue<Item>(clock, (i) => fired.push(`${i.name}@${t}`), (i) => (i.name === 'b' ? 2 : 0));
+  const [a, b, c] = ['a', 'b', 'c'].map(item);
+  q.push(a!, 100);
+  q.push(c!, 150);
+  q.push(b!, 200);
+  q.cancel(c!);
+  t = 100;
+  run();
+  // after a: straight to b (100 ms on), not to the cancelled c's 150
+  assert.deepEqual(arms, [
+    [100, 0],
+    [100, 2],
+  ]);
+  t = 200;
+  run();
+  assert.deepEqual(fired, ['a@100', 'b@200']);
+  assert.equal(q.size, 0);
+  // only cancelled entries left: no timer at all
+  q.push(c!, 300);
+  q.push(a!, 400);
+  q.cancel(a!);
+  t = 300;
+  run();
+  assert.equal(arms.length, 3);
+  assert.equal(pending, undefined);
+  assert.equal(q.size, 0);
+});

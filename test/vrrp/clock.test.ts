@@ -231,6 +231,39 @@ test('timerfd: a sub-millisecond delay is kept to the microsecond, never early; 
   assert.ok(waited[2]! < 0.75, `median lateness ${waited[1]} ms`);
 });
 
+test('timerfd: awakeMs makes the base wake that early and wait the rest out awake, and still fire at the deadline, not before', async () => {
+  const base = new TimerfdBase(timerLib());
+  // a Node timer due 6 ms before the deadline: it runs first when the base sleeps to the
+  // deadline, after it when the base is awake (spinning) for the last 12 ms
+  const order = async (awakeMs: number): Promise<{ order: string[]; late: number }> => {
+    const seen: string[] = [];
+    let late = NaN;
+    const from = performance.now();
+    await new Promise<void>((resolve) => {
+      base.setTimer(
+        30,
+        () => {
+          late = performance.now() - from - 30;
+          seen.push('timer');
+          if (seen.length === 2) resolve();
+        },
+        awakeMs,
+      );
+      setTimeout(() => {
+        seen.push('probe');
+        if (seen.length === 2) resolve();
+      }, 24);
+    });
+    return { order: seen, late };
+  };
+  const asleep = await order(0);
+  const awake = await order(12);
+  base.close();
+  assert.deepEqual(asleep.order, ['probe', 'timer']);
+  assert.deepEqual(awake.order, ['timer', 'probe']);
+  assert.ok(awake.late >= 0, `fired ${-awake.late} ms early`);
+});
+
 test('timerfd: disarming after the expiry, before the callback ran, still means no callback', async () => {
   const base = new TimerfdBase(timerLib());
   let fired = 0;
@@ -309,23 +342,25 @@ test('timerfd: an armed timer keeps the process alive until it fires (a long one
   assert.equal(thrower.stdout, 'uncaught: from the timer\n');
 });
 
-test('on an exact base a precise timer gets one lead, not two: the clock leads a short one, the base a long one', () => {
-  // an exact base that ends sleeps over 250 ms awake itself, as TimerfdBase does; it records what it is asked
-  const arms: number[] = [];
+test('on an exact base a precise timer asks the base for its lead when the base is set for it, however long it waited behind other timers', () => {
+  // an exact base, as TimerfdBase is; it records what it is asked: [ms, awakeMs]
+  const arms: Array<[number, number]> = [];
   let t = 1000;
   let pending: (() => void) | undefined;
   const base = {
     exact: true,
-    awakeBeyondMs: 250,
     now: () => t,
     epochNow: () => t,
     random: () => 0.5,
-    setTimer: (ms: number, fn: () => void) => {
-      arms.push(ms);
+    setTimer: (ms: number, fn: () => void, awakeMs = 0) => {
+      arms.push([ms, awakeMs]);
       pending = fn;
       return {} as CheckTimer;
     },
-    clearTimer: () => undefined,
+    clearTimer: () => {
+      pending = undefined;
+      return undefined;
+    },
   };
   const clock = new RealClock(base);
   const run = (advance: number): void => {
@@ -334,19 +369,38 @@ test('on an exact base a precise timer gets one lead, not two: the clock leads a
     pending = undefined;
     fn();
   };
-  let fired = 0;
-  // a v3 backup's Skew_Time after a priority-0 advert: short, so the clock comes up 2 ms early
-  clock.setTimer(60.9, () => fired++, true);
-  assert.ok(Math.abs(arms[0]! - 58.9) < 1e-9, `armed ${arms[0]} ms`);
+  const near = (a: number, b: number): boolean => Math.abs(a - b) < 1e-9;
+  const fired: string[] = [];
+  // a v3 backup's Skew_Time after a priority-0 advert: at its deadline, awake for the last 2 ms
+  clock.setTimer(60.9, () => fired.push('skew'), true);
+  assert.ok(near(arms[0]![0], 60.9) && arms[0]![1] === 2, `armed ${arms[0]}`);
   run(60.9);
-  // a v2 backup's Master_Down_Interval: long, the base leads it, so the clock asks for the deadline itself
-  clock.setTimer(3609.375, () => fired++, true);
-  assert.ok(Math.abs(arms[1]! - 3609.375) < 1e-9, `armed ${arms[1]} ms`);
-  run(3609.375);
-  // a plain timer: at its deadline either way
-  clock.setTimer(1000, () => fired++);
-  assert.ok(Math.abs(arms[2]! - 1000) < 1e-9, `armed ${arms[2]} ms`);
+  // a plain timer: at its deadline, no lead asked (the base has its own for long sleeps)
+  clock.setTimer(1000, () => fired.push('plain'));
+  assert.deepEqual(arms[1], [1000, 0]);
   run(1000);
-  assert.equal(fired, 3);
+  // a v3 backup's Master_Down_Interval, restarted by two adverts 100 ms apart, then another
+  // instance's advert timer, due first. The base was set for the first down deadline; once
+  // that cleared entry came up, the advert is next; after the advert the down timer, 160.9 ms
+  // ahead (too short for the base's own lead of long sleeps), still with its 2 ms
+  const from = arms.length;
+  let down = clock.setTimer(360.9, () => fired.push('down'), true);
+  t += 100;
+  clock.clearTimer(down);
+  down = clock.setTimer(360.9, () => fired.push('down'), true);
+  t += 100;
+  clock.clearTimer(down);
+  down = clock.setTimer(360.9, () => fired.push('down'), true);
+  clock.setTimer(200, () => fired.push('advert'));
+  run(160.9);
+  run(39.1);
+  run(160.9);
+  const got = arms.slice(from);
+  assert.equal(got.length, 3, JSON.stringify(got));
+  assert.ok(near(got[0]![0], 360.9) && got[0]![1] === 2, JSON.stringify(got));
+  assert.ok(near(got[1]![0], 39.1) && got[1]![1] === 0, JSON.stringify(got));
+  // not for the second down deadline, which was cleared: straight to the live one
+  assert.ok(near(got[2]![0], 160.9) && got[2]![1] === 2, JSON.stringify(got));
+  assert.deepEqual(fired, ['skew', 'plain', 'advert', 'down']);
   assert.equal(clock.pending, 0);
 });
