@@ -233,17 +233,18 @@ test('timerfd: a sub-millisecond delay is kept to the microsecond, never early; 
 
 test('timerfd: awakeMs makes the base wake that early and wait the rest out awake, and still fire at the deadline, not before', async () => {
   const base = new TimerfdBase(timerLib());
-  // a Node timer due 6 ms before the deadline: it runs first when the base sleeps to the
-  // deadline, after it when the base is awake (spinning) for the last 12 ms
+  // a Node timer due 30 ms before the deadline: it runs first when the base sleeps to the
+  // deadline, after it when the base is awake (spinning) for the last 60 ms (it would take a
+  // stall of the whole process over 30 ms, from the early wake-up on, to turn that round)
   const order = async (awakeMs: number): Promise<{ order: string[]; late: number }> => {
     const seen: string[] = [];
     let late = NaN;
     const from = performance.now();
     await new Promise<void>((resolve) => {
       base.setTimer(
-        30,
+        80,
         () => {
-          late = performance.now() - from - 30;
+          late = performance.now() - from - 80;
           seen.push('timer');
           if (seen.length === 2) resolve();
         },
@@ -252,12 +253,12 @@ test('timerfd: awakeMs makes the base wake that early and wait the rest out awak
       setTimeout(() => {
         seen.push('probe');
         if (seen.length === 2) resolve();
-      }, 24);
+      }, 50);
     });
     return { order: seen, late };
   };
   const asleep = await order(0);
-  const awake = await order(12);
+  const awake = await order(60);
   base.close();
   assert.deepEqual(asleep.order, ['probe', 'timer']);
   assert.deepEqual(awake.order, ['timer', 'probe']);
