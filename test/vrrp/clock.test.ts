@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import type { CheckClock, CheckTimer } from '../../core/check/clock';
 import { NODE_TIMER_BASE, RealClock, TimerfdBase } from '../../core/vrrp/clock';
 import { nativeAddon, packetSocketAvailable } from '../../core/vrrp/packet-socket';
@@ -204,7 +205,7 @@ test('a short timer has no early stage: one base timer, at the deadline', () => 
 
 interface TimerLib {
   openTimer(onExpire: () => void): object;
-  armTimer(handle: object, ms: number): void;
+  armTimer(handle: object, ms: number, awakeMs?: number): void;
   disarmTimer(handle: object): void;
   closeTimer(handle: object): void;
 }
@@ -265,6 +266,38 @@ test('timerfd: awakeMs makes the base wake that early and wait the rest out awak
   assert.ok(awake.late >= 0, `fired ${-awake.late} ms early`);
 });
 
+test('timerfd: the time waited out awake is waited in the addon, which allocates nothing: no garbage collection runs in it (a wait in JavaScript makes a heap number per clock reading)', async () => {
+  const base = new TimerfdBase(timerLib());
+  const gcs: Array<{ start: number; end: number }> = [];
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcs.push({ start: e.startTime, end: e.startTime + e.duration });
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  // 250 ms awake: read in JavaScript that is some 60 MB of heap numbers, several scavenges
+  let woke = NaN;
+  let fired = NaN;
+  const from = performance.now();
+  await new Promise<void>((resolve) => {
+    base.setTimer(
+      300,
+      () => {
+        fired = performance.now();
+        resolve();
+      },
+      250,
+    );
+    // the base wakes 250 ms early: this Node timer, due 40 ms later, runs only after the callback
+    setTimeout(() => (woke = performance.now()), 90);
+  });
+  await sleep(20);
+  obs.disconnect();
+  base.close();
+  assert.ok(fired - from >= 300, `fired ${300 - (fired - from)} ms early`);
+  assert.ok(woke > fired, 'the Node timer ran before the callback: the base was not awake');
+  const inWait = gcs.filter((g) => g.end > from + 60 && g.start < fired);
+  assert.equal(inWait.length, 0, `${inWait.length} garbage collections ran while the base waited awake, the first at ${(inWait[0]?.start ?? 0) - from} ms`);
+});
+
 test('timerfd: disarming after the expiry, before the callback ran, still means no callback', async () => {
   const base = new TimerfdBase(timerLib());
   let fired = 0;
@@ -302,7 +335,9 @@ test('timerfd: bad arguments are errors that name the call and the argument', ()
   const lib = timerLib();
   assert.throws(() => lib.openTimer(42 as unknown as () => void), { name: 'TypeError', message: /openTimer\(onExpire\): onExpire must be a function/ });
   const h = lib.openTimer(() => undefined);
-  assert.throws(() => lib.armTimer(h, Number.NaN), { name: 'RangeError', message: /armTimer\(handle, ms\): ms must be a number of milliseconds/ });
+  assert.throws(() => lib.armTimer(h, Number.NaN), { name: 'RangeError', message: /armTimer\(handle, ms\[, awakeMs\]\): ms must be a number of milliseconds/ });
+  assert.throws(() => lib.armTimer(h, 5, Number.NaN), { name: 'RangeError', message: /awakeMs must be a number of milliseconds/ });
+  assert.throws(() => lib.armTimer(h, 5, '1' as unknown as number), { name: 'TypeError', message: /awakeMs must be a number/ });
   assert.throws(() => lib.armTimer(h, 4e10), { name: 'RangeError' });
   assert.throws(() => lib.armTimer(h, '5' as unknown as number), { name: 'TypeError', message: /ms must be a number/ });
   assert.throws(() => lib.armTimer({}, 5), { name: 'TypeError', message: /armTimer\(handle\): the argument must be a handle returned by openTimer/ });
