@@ -17,6 +17,8 @@
  *                                    sleeping CPU wakes up late, and a wait in
  *                                    JavaScript would allocate a number per reading
  *                                    (a scavenge of 0.3 ms every few ms of waiting)
+ *   waitFor(ms)                      returns after `ms` (at most a second), waited out awake
+ *                                    on the clock here, allocating nothing
  *   disarmTimer(handle)              no onExpire() follows, even for an expiry that
  *                                    has happened and not yet been read
  *   closeTimer(handle)               idempotent, and safe from inside onExpire()
@@ -62,6 +64,12 @@ static int64_t monotonic_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* awake until CLOCK_MONOTONIC reaches due_ns: no sleep to wake up late from */
+static void wait_until(int64_t due_ns) {
+  while (monotonic_ns() < due_ns) {
+  }
 }
 
 static const napi_type_tag TIMER_TAG = {0x616c697665645f74ULL, 0x696d657266647631ULL};
@@ -125,8 +133,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   if (n != (ssize_t)sizeof ticks) return;
   set_armed(t, false);
   /* woken early on purpose (awakeMs): the rest awake, bounded by the deadline itself */
-  while (monotonic_ns() < t->due_ns) {
-  }
+  wait_until(t->due_ns);
 
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
@@ -231,6 +238,27 @@ static napi_value js_arm(napi_env env, napi_callback_info info) {
   return settime(env, t, wake, "armTimer");
 }
 
+/* the longest waitFor(): callers wait out a timer's early start, a few ms */
+#define MAX_WAIT_MS 1000.0
+
+static napi_value js_wait(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  double ms;
+  if (argc < 1 || !polled_is_type(env, argv[0], napi_number) || napi_get_value_double(env, argv[0], &ms) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "waitFor(ms): ms must be a number");
+    return NULL;
+  }
+  if (isnan(ms) || ms > MAX_WAIT_MS) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "waitFor(ms): ms must be a number of milliseconds up to 1000");
+    return NULL;
+  }
+  if (ms <= 0) return NULL;
+  wait_until(monotonic_ns() + (int64_t)llround(ms * 1e6));
+  return NULL;
+}
+
 static napi_value js_disarm(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -258,6 +286,7 @@ napi_value alived_timer_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"openTimer", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"armTimer", NULL, js_arm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"waitFor", NULL, js_wait, NULL, NULL, NULL, napi_enumerable, NULL},
       {"disarmTimer", NULL, js_disarm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"closeTimer", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
   };

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import { commitPoint } from './clock';
 import { PacketSocket } from './packet-socket';
 import { ipToBytes } from './rtnl';
 import type { Clock, TimerHandle } from './types';
@@ -395,6 +396,7 @@ export class Announcer {
         this.senders.set(link.ifindex, sender);
       }
       const frame = target.routerFrame && this.router(link.ifname) ? target.routerFrame : target.frame;
+      commitPoint();
       sender.send(frame, `sending ${what}`);
       this.counters[target.kind]++;
     } catch (err) {

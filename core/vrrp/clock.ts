@@ -3,8 +3,23 @@ import { TimerQueue } from '../check/timer-queue';
 import { nativeAddon } from './packet-socket';
 import type { Clock, TimerHandle } from './types';
 
-/** how early a precise timer wakes before its deadline; the rest is waited on the clock */
+/**
+ * How early a precise timer's callback starts (a backup's down timer: its
+ * takeover). It runs up to its first side effect, the first request to the
+ * kernel, then waits at the commit point for the deadline itself: the
+ * takeover's JavaScript runs ahead, the address request leaves on time.
+ * Nothing else runs in the process meanwhile, so nothing it would have
+ * done by the deadline is missed; and every look at the clock inside
+ * (RealClock.now) waits for the deadline first, so no time it reads or
+ * timer it sets is early.
+ */
 const PRECISE_LEAD_MS = 2;
+/**
+ * How much earlier still a precise timer's base wakes, on an exact base: a
+ * process idle for a while (a backup) wakes up slower than a busy one, by
+ * up to 2 ms measured in a VM; the base waits the rest out awake.
+ */
+const PRECISE_WAKE_MS = 2;
 /** a timer that comes up this close to its deadline fires (Node's timers count whole milliseconds) */
 const SLACK_MS = 0.05;
 /**
@@ -40,6 +55,29 @@ class Pending implements TimerHandle {
  */
 export interface ClockBase extends CheckClock {
   readonly exact?: boolean;
+  /** returns once now() reaches `deadline`, waited out awake; without it the clock reads now() until then */
+  waitUntil?(deadline: number): void;
+}
+
+/** The precise timer whose callback started early, while it has not reached its commit point. */
+let startedEarly: { deadline: number; base: ClockBase } | undefined;
+
+/**
+ * Where a precise timer's callback, started PRECISE_LEAD_MS early, waits
+ * for its deadline: just before its first side effect. The VRRP process
+ * calls it before every request to the kernel that a takeover makes (an
+ * address, an advert, a gratuitous ARP); outside such a callback, or once
+ * it was reached, it returns at once.
+ */
+export function commitPoint(): void {
+  const e = startedEarly;
+  if (e === undefined) return;
+  startedEarly = undefined;
+  if (e.base.waitUntil) e.base.waitUntil(e.deadline);
+  else
+    while (e.base.now() < e.deadline) {
+      // Node's timers base: read until the deadline (the addon's base waits without allocating)
+    }
 }
 
 /** Node's timers: whole milliseconds, woken by epoll_wait's timeout. */
@@ -56,6 +94,8 @@ export const NODE_TIMER_BASE: ClockBase = {
 
 interface TimerAddon {
   openTimer(onExpire: () => void): object;
+  /** returns after `ms` (up to 1000), waited out awake in the addon */
+  waitFor(ms: number): void;
   /** the callback runs `ms` from now; the timerfd expires `awakeMs` before that and the addon waits out the rest */
   armTimer(handle: object, ms: number, awakeMs?: number): void;
   disarmTimer(handle: object): void;
@@ -113,6 +153,11 @@ export class TimerfdBase implements ClockBase {
     return Math.random();
   }
 
+  waitUntil(deadline: number): void {
+    const ms = deadline - performance.now();
+    if (ms > 0) this.lib.waitFor(Math.min(ms, 1000));
+  }
+
   setTimer(ms: number, fn: () => void, awakeMs = 0): CheckTimer {
     if (this.armed) throw new Error('TimerfdBase holds one timer at a time: clear the armed one first');
     this.handle ??= this.lib.openTimer(this.onExpire);
@@ -151,7 +196,7 @@ export class TimerfdBase implements ClockBase {
 export function defaultClockBase(): ClockBase {
   try {
     const lib = nativeAddon() as Partial<TimerAddon>;
-    if (typeof lib.openTimer === 'function') return new TimerfdBase(lib as TimerAddon);
+    if (typeof lib.openTimer === 'function' && typeof lib.waitFor === 'function') return new TimerfdBase(lib as TimerAddon);
   } catch {
     // not built: Node's timers, staged below
   }
@@ -182,7 +227,7 @@ export class RealClock implements Clock {
     this.queue = new TimerQueue<Pending>(
       base,
       (p) => this.fire(p),
-      (p) => (this.exact && p.precise ? PRECISE_LEAD_MS : 0),
+      (p) => (this.exact && p.precise ? PRECISE_WAKE_MS : 0),
     );
   }
 
@@ -192,6 +237,8 @@ export class RealClock implements Clock {
   }
 
   now(): number {
+    // inside a precise timer's early start: the deadline first, so no time read there is early
+    if (startedEarly !== undefined) commitPoint();
     return this.base.now();
   }
 
@@ -206,20 +253,20 @@ export class RealClock implements Clock {
   }
 
   /**
-   * When the timer comes up in the heap: precise ones (a takeover's) 2 ms
-   * early, the rest waited out on the clock, so that it fires at the
-   * deadline itself rather than at the next millisecond tick; others at
-   * the deadline. A long one first comes up early by the kernel's slack.
-   * On an exact base there is no slack to wait out and the timer comes up
-   * at its deadline, but a precise one still wants its lead: a process idle
-   * for a while (a backup) wakes up slower than a busy one, by up to 2 ms
-   * measured in a VM. The base takes it (the queue's awakeFor) when it sets
-   * the timer, so a long sleep of its own gets one lead, not two, and a
-   * precise timer that comes up after others fired still gets one.
+   * When the timer comes up in the heap: precise ones (a takeover's)
+   * PRECISE_LEAD_MS early, to start their callback ahead (commitPoint);
+   * others at the deadline, or on Node's timers SLACK_MS before it (they
+   * count whole milliseconds). On Node's timers a long one first comes up
+   * early by the kernel's slack, then waits the rest on a short timer. On an
+   * exact base there is no slack, but a precise timer also asks the base to
+   * wake PRECISE_WAKE_MS earlier still and wait awake; the base takes it
+   * (the queue's awakeFor) when it sets the timer, so a long sleep of its
+   * own gets one lead, not two, and a precise timer that comes up after
+   * others fired still gets one.
    */
   private wakeAt(p: Pending, now: number): number {
-    if (this.exact) return p.deadline;
     const last = p.precise ? p.deadline - PRECISE_LEAD_MS : p.deadline - SLACK_MS;
+    if (this.exact) return p.precise ? last : p.deadline;
     const early = Math.min((last - now) * KERNEL_SLACK_SHARE, KERNEL_SLACK_MAX_MS);
     return early >= STAGE_MIN_MS ? last - early : last;
   }
@@ -241,12 +288,18 @@ export class RealClock implements Clock {
       return;
     }
     this.live--;
-    if (p.precise) {
-      while (this.base.now() < p.deadline) {
-        // at most PRECISE_LEAD_MS (+ STAGE_MIN_MS)
-      }
+    if (!p.precise || now >= p.deadline) {
+      p.fn();
+      return;
     }
-    p.fn();
+    // ahead of the deadline: the callback runs up to its first side effect, which waits for it
+    // (commitPoint); one that had none waits here, before anything queued from it runs
+    startedEarly = { deadline: p.deadline, base: this.base };
+    try {
+      p.fn();
+    } finally {
+      commitPoint();
+    }
   }
 
   /** timers still pending (a stopped engine must leave none) */

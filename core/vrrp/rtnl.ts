@@ -6,6 +6,7 @@ import * as util from 'node:util';
 import { createRtNetlink, type RtNetlinkSocket } from 'netlink/dist/rt/rt';
 import * as rt from 'netlink/dist/rt/structs';
 import { parseError, type NetlinkMessage } from 'netlink/dist/structs';
+import { commitPoint } from './clock';
 
 /**
  * rtnetlink for the VRRP engine: interfaces (list, look up, watch for
@@ -619,6 +620,8 @@ export class Rtnl {
     if (this.closed) return { message: 'the rtnetlink socket is closed', code: 'EBADF' };
     let msgs: NetlinkMessage[];
     try {
+      // a takeover's address request: not before its deadline (the timer's callback started early)
+      commitPoint();
       [msgs] = await this.sock.socket.request(type, [body], { flags, checkError: false, timeout: this.timeoutMs });
     } catch (err) {
       const e = err as { errno?: number; message?: string };

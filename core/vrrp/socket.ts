@@ -1,3 +1,4 @@
+import { commitPoint } from './clock';
 import { dropAllFilter, openVrrp4Receiver, openVrrp6Receiver, type PacketAge, type VrrpReceiver } from './receiver';
 import { addressBytes } from './packet';
 import { VRRP_PROTOCOL, type IpFamily, type Received } from './types';
@@ -186,6 +187,8 @@ export class VrrpChannel {
     // raw-socket queues a send until the next turn of the event loop; an advert is due now,
     // so it goes straight to sendto(2) when nothing is queued before it
     const sock = this.sock as RawSocket & { wrap?: { send(b: Buffer, off: number, len: number, addr: string, cb: () => void): void }; requests?: unknown[] };
+    // built ahead, sent no earlier than a takeover's deadline
+    commitPoint();
     if (sock.wrap && typeof sock.wrap.send === 'function' && (sock.requests?.length ?? 0) === 0) {
       try {
         sock.wrap.send(packet, 0, packet.length, dst, ignore);

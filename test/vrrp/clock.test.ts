@@ -4,14 +4,15 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import type { CheckClock, CheckTimer } from '../../core/check/clock';
-import { NODE_TIMER_BASE, RealClock, TimerfdBase } from '../../core/vrrp/clock';
+import { NODE_TIMER_BASE, RealClock, TimerfdBase, commitPoint } from '../../core/vrrp/clock';
 import { nativeAddon, packetSocketAvailable } from '../../core/vrrp/packet-socket';
 
 /**
  * The clock the VRRP process runs on: every timer in one heap under one
  * base timer, a timerfd (the project's addon) or Node's. Timers fire at
- * their deadline (never early), in deadline order, precise ones at the
- * deadline itself; cleared ones never fire. The behaviour tests run on both
+ * their deadline (never early), in deadline order; precise ones start
+ * ahead and wait for the deadline itself at their first side effect;
+ * cleared ones never fire. The behaviour tests run on both
  * bases.
  */
 
@@ -44,25 +45,56 @@ for (const [label, makeClock] of [
     assert.equal(clock.pending, 0);
   });
 
-  test(`${label}: a precise timer fires at the deadline itself, not at the next millisecond tick`, async () => {
+  test(`${label}: a precise timer's callback starts ahead of its deadline, but reads no earlier time, and its first side effect (the commit point) and whatever it queued wait for the deadline itself`, async () => {
     const clock = makeClock();
-    const lateness: number[] = [];
+    const runs: Array<{ entered: number; read: number; committed: number; queued: number }> = [];
     for (let i = 0; i < 5; i++) {
       const deadline = clock.now() + 20.4;
       await new Promise<void>((resolve) =>
         clock.setTimer(
           20.4,
           () => {
-            lateness.push(clock.now() - deadline);
-            resolve();
+            const entered = performance.now() - deadline;
+            // clock.now() waits for the deadline; the commit point after it has nothing left to wait
+            const read = clock.now() - deadline;
+            commitPoint();
+            const committed = performance.now() - deadline;
+            queueMicrotask(() => {
+              runs.push({ entered, read, committed, queued: performance.now() - deadline });
+              resolve();
+            });
           },
           true,
         ),
       );
     }
-    for (const l of lateness) assert.ok(l >= 0, `fired ${l} ms early`);
-    lateness.sort((a, b) => a - b);
-    assert.ok(lateness[2]! < 1, `median lateness ${lateness[2]} ms`);
+    for (const r of runs) {
+      assert.ok(r.read >= 0 && r.committed >= 0 && r.queued >= 0, `early: ${JSON.stringify(r)}`);
+    }
+    const median = (xs: number[]): number => xs.sort((a, b) => a - b)[2]!;
+    // it starts up to 2 ms ahead: a median at or after the deadline would take a stall of 2 ms each time
+    assert.ok(median(runs.map((r) => r.entered)) < 0, `the callback did not start ahead: ${JSON.stringify(runs)}`);
+    assert.ok(median(runs.map((r) => r.committed)) < 1, `median lateness ${median(runs.map((r) => r.committed))} ms`);
+  });
+
+  test(`${label}: a precise callback with no side effect still waits for its deadline before what it queued runs; the commit point outside one returns at once`, async () => {
+    const clock = makeClock();
+    const deadline = clock.now() + 15;
+    let entered = NaN;
+    const queued = await new Promise<number>((resolve) => {
+      clock.setTimer(
+        15,
+        () => {
+          entered = performance.now() - deadline;
+          queueMicrotask(() => resolve(performance.now() - deadline));
+        },
+        true,
+      );
+    });
+    assert.ok(queued >= 0, `what the callback queued ran ${-queued} ms early (it started at ${entered})`);
+    const from = performance.now();
+    commitPoint();
+    assert.ok(performance.now() - from < 1);
   });
 
   test(`${label}: timers fire in deadline order, equal deadlines in the order they were set`, async () => {
@@ -206,6 +238,7 @@ test('a short timer has no early stage: one base timer, at the deadline', () => 
 interface TimerLib {
   openTimer(onExpire: () => void): object;
   armTimer(handle: object, ms: number, awakeMs?: number): void;
+  waitFor(ms: number): void;
   disarmTimer(handle: object): void;
   closeTimer(handle: object): void;
 }
@@ -340,6 +373,13 @@ test('timerfd: bad arguments are errors that name the call and the argument', ()
   assert.throws(() => lib.armTimer(h, 5, '1' as unknown as number), { name: 'TypeError', message: /awakeMs must be a number/ });
   assert.throws(() => lib.armTimer(h, 4e10), { name: 'RangeError' });
   assert.throws(() => lib.armTimer(h, '5' as unknown as number), { name: 'TypeError', message: /ms must be a number/ });
+  assert.throws(() => lib.waitFor(Number.NaN), { name: 'RangeError', message: /waitFor\(ms\): ms must be a number of milliseconds up to 1000/ });
+  assert.throws(() => lib.waitFor(1001), { name: 'RangeError' });
+  assert.throws(() => lib.waitFor('1' as unknown as number), { name: 'TypeError', message: /waitFor\(ms\): ms must be a number/ });
+  lib.waitFor(-1);
+  const from = performance.now();
+  lib.waitFor(1.5);
+  assert.ok(performance.now() - from >= 1.5, 'waitFor(1.5) returned early');
   assert.throws(() => lib.armTimer({}, 5), { name: 'TypeError', message: /armTimer\(handle\): the argument must be a handle returned by openTimer/ });
   assert.throws(() => lib.disarmTimer(undefined as unknown as object), { name: 'TypeError', message: /disarmTimer\(handle\)/ });
   lib.closeTimer(h);
@@ -378,13 +418,18 @@ test('timerfd: an armed timer keeps the process alive until it fires (a long one
   assert.equal(thrower.stdout, 'uncaught: from the timer\n');
 });
 
-test('on an exact base a precise timer asks the base for its lead when the base is set for it, however long it waited behind other timers', () => {
+test('on an exact base a precise timer comes up 2 ms ahead and asks the base for its lead when the base is set for it, however long it waited behind other timers', () => {
   // an exact base, as TimerfdBase is; it records what it is asked: [ms, awakeMs]
   const arms: Array<[number, number]> = [];
   let t = 1000;
   let pending: (() => void) | undefined;
+  const waits: number[] = [];
   const base = {
     exact: true,
+    waitUntil: (deadline: number) => {
+      waits.push(deadline);
+      t = Math.max(t, deadline);
+    },
     now: () => t,
     epochNow: () => t,
     random: () => 0.5,
@@ -407,18 +452,31 @@ test('on an exact base a precise timer asks the base for its lead when the base 
   };
   const near = (a: number, b: number): boolean => Math.abs(a - b) < 1e-9;
   const fired: string[] = [];
-  // a v3 backup's Skew_Time after a priority-0 advert: at its deadline, awake for the last 2 ms
-  clock.setTimer(60.9, () => fired.push('skew'), true);
-  assert.ok(near(arms[0]![0], 60.9) && arms[0]![1] === 2, `armed ${arms[0]}`);
-  run(60.9);
+  // a v3 backup's Skew_Time after a priority-0 advert: it comes up 2 ms ahead, the base awake
+  // 2 ms before that. Its callback starts there and reads the deadline from the clock
+  const skewAt = t + 60.9;
+  const seen: number[] = [];
+  clock.setTimer(
+    60.9,
+    () => {
+      seen.push(t);
+      fired.push('skew');
+      seen.push(clock.now());
+    },
+    true,
+  );
+  assert.ok(near(arms[0]![0], 58.9) && arms[0]![1] === 2, `armed ${arms[0]}`);
+  run(58.9);
+  assert.ok(near(seen[0]!, skewAt - 2) && near(seen[1]!, skewAt), `callback at ${seen[0]! - skewAt}, read ${seen[1]! - skewAt}`);
+  assert.deepEqual(waits, [skewAt]);
   // a plain timer: at its deadline, no lead asked (the base has its own for long sleeps)
   clock.setTimer(1000, () => fired.push('plain'));
   assert.deepEqual(arms[1], [1000, 0]);
   run(1000);
   // a v3 backup's Master_Down_Interval, restarted by two adverts 100 ms apart, then another
   // instance's advert timer, due first. The base was set for the first down deadline; once
-  // that cleared entry came up, the advert is next; after the advert the down timer, 160.9 ms
-  // ahead (too short for the base's own lead of long sleeps), still with its 2 ms
+  // that cleared entry came up, the advert is next; after the advert the down timer, to come
+  // up 158.9 ms ahead (too short for the base's own lead of long sleeps), still with its 2 ms
   const from = arms.length;
   let down = clock.setTimer(360.9, () => fired.push('down'), true);
   t += 100;
@@ -433,10 +491,12 @@ test('on an exact base a precise timer asks the base for its lead when the base 
   run(160.9);
   const got = arms.slice(from);
   assert.equal(got.length, 3, JSON.stringify(got));
-  assert.ok(near(got[0]![0], 360.9) && got[0]![1] === 2, JSON.stringify(got));
+  assert.ok(near(got[0]![0], 358.9) && got[0]![1] === 2, JSON.stringify(got));
   assert.ok(near(got[1]![0], 39.1) && got[1]![1] === 0, JSON.stringify(got));
   // not for the second down deadline, which was cleared: straight to the live one
-  assert.ok(near(got[2]![0], 160.9) && got[2]![1] === 2, JSON.stringify(got));
+  assert.ok(near(got[2]![0], 158.9) && got[2]![1] === 2, JSON.stringify(got));
+  // it came up at the deadline here (the run went past it): nothing to wait for
+  assert.equal(waits.length, 1);
   assert.deepEqual(fired, ['skew', 'plain', 'advert', 'down']);
   assert.equal(clock.pending, 0);
 });
