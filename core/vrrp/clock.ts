@@ -243,6 +243,8 @@ export class RealClock implements Clock {
   }
 
   setTimer(ms: number, fn: () => void, precise = false): TimerHandle {
+    // a delay counts from the deadline of a precise timer that started early, not from before it
+    if (startedEarly !== undefined) commitPoint();
     const now = this.base.now();
     // (a NaN delay is 0, as setTimeout takes it; it must not reach the heap's ordering)
     const deadline = now + (ms > 0 ? ms : 0);
