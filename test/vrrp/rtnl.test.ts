@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Lab, removeStaleLabs, type LabHost } from '../../core/lab/netns';
+import { VrrpLab } from '../../core/lab/vrrp-lab';
 import { bytesToIp, canonicalIp, ipToBytes, protocolNumber, routeText, scopeNumber, tableNumber, type AddressSpec, type RouteSpec } from '../../core/vrrp/rtnl';
 import { waitFor } from '../helpers/lab';
 
@@ -152,6 +155,25 @@ describe('rtnetlink in a lab host', () => {
     assert.deepEqual(removed, specs.map(() => ({ ok: true })));
     const left = (await ipAddrs()).map((x) => x.local);
     for (const s of specs) assert.ok(!left.includes(s.address), `${s.address} is still there`);
+  });
+
+  test("a takeover's address request waits for the deadline: the timer's callback starts ahead, the kernel adds the address no earlier", async () => {
+    const v = new VrrpLab(lab, fs.mkdtempSync(path.join(os.tmpdir(), 'alived-rtnl-')));
+    await v.watch();
+    try {
+      const since = process.hrtime.bigint();
+      for (const [i, address] of ['10.99.0.71', '10.99.0.72', '10.99.0.73'].entries()) {
+        const r = (await drive({ op: 'takeover', ifname: h.ifname, spec: { address, prefix: 32 }, ms: 50 + i })) as { deadline: string; entered: string; result: Result };
+        assert.deepEqual(r.result, { ok: true });
+        const added = await v.waitEvent((e) => e.host === 'a' && e.kind === 'addr' && e.op === 'new' && e.address === address, since, 5000);
+        const deadline = BigInt(r.deadline);
+        // the watcher stamps the event when it reads it: after the kernel added the address
+        assert.ok(BigInt(r.entered) < deadline, `the callback started ${Number(BigInt(r.entered) - deadline) / 1e6} ms after the deadline, not ahead`);
+        assert.ok(added.t >= deadline, `the address was in place ${Number(deadline - added.t) / 1e6} ms before the deadline`);
+      }
+    } finally {
+      await calls(...['10.99.0.71', '10.99.0.72', '10.99.0.73'].map((address) => ({ method: 'delAddress', ifname: h.ifname, spec: { address, prefix: 32 } })));
+    }
   });
 
   test('kernel errors say what was asked and why', async () => {
