@@ -545,8 +545,8 @@ async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alived-bench-takeover-'));
   const lab = await Lab.create({ name: 'takeover', hosts: HOSTS });
   const res: Results = new Map();
+  const v = new VrrpLab(lab, dir);
   try {
-    const v = new VrrpLab(lab, dir);
     await v.watch();
     const client = await ClientFeed.start(lab, probeMs);
     observersFirst(lab, client.proc.pid!);
@@ -556,6 +556,13 @@ async function main(): Promise<void> {
         for (const kind of KINDS) res.set(key(sc, mode, kind), await series(ctx, kind, sc, mode));
       }
     }
+  } catch (err) {
+    // what the daemons of the failed run said last
+    const said = v.daemons.slice(-4).map((d) => `--- ${d.kind} on ${d.host.name}:\n${d.lines.slice(-12).join('\n')}`);
+    const now = process.hrtime.bigint();
+    const events = v.events.filter((e) => e.address === VIP && now - e.t < 10_000_000_000n).map((e) => `${(Number(e.t - now) / 1e6).toFixed(1)} ms ${e.host} ${e.kind} ${e.op}${e.mac ? ` ${e.mac}` : ''}`);
+    (err as Error).message += `\n${said.join('\n')}\n--- ${VIP} events in the last 10 s:\n${events.join('\n')}\n--- held by: ${v.holders(VIP).join(', ')}`;
+    throw err;
   } finally {
     await lab.destroy();
     fs.rmSync(dir, { recursive: true, force: true });
