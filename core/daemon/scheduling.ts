@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { Logger } from '../log/logger';
 
@@ -62,14 +63,16 @@ export interface Scheduling {
 export function applyScheduling(pid: number, what: string, s: Scheduling & { defaulted?: boolean }, log: Logger): void {
   if (s.nice !== undefined) {
     try {
-      os.setPriority(pid, s.nice);
+      // every thread: setpriority(2) and chrt -p alone change one thread on Linux, and the main
+      // thread made to wait on a helper thread left behind (V8's) waits as long as that one does
+      for (const tid of threadsOf(pid)) os.setPriority(tid, s.nice);
       log.info({ pid, nice: s.nice }, `${what} (pid ${pid}) runs at nice ${s.nice}`);
     } catch (err) {
       log.error({ pid, err: (err as Error).message }, `${what} (pid ${pid}): cannot set nice ${s.nice}: ${(err as Error).message}`);
     }
   }
   if (s.rtPriority !== undefined) {
-    const r = spawnSync('chrt', ['-r', '-p', String(s.rtPriority), String(pid)], { encoding: 'utf8', timeout: 5000 });
+    const r = spawnSync('chrt', ['-a', '-r', '-p', String(s.rtPriority), String(pid)], { encoding: 'utf8', timeout: 5000 });
     if (r.status === 0) log.info({ pid, rtPriority: s.rtPriority }, `${what} (pid ${pid}) runs with real-time priority ${s.rtPriority} (SCHED_RR)`);
     else {
       const why = r.error ? (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'chrt (util-linux) is not installed' : r.error.message : (r.stderr || `chrt exited ${r.status}`).trim();
@@ -77,5 +80,15 @@ export function applyScheduling(pid: number, what: string, s: Scheduling & { def
         log.warn({ pid, rtPriority: s.rtPriority }, `${what} (pid ${pid}): cannot set real-time priority ${s.rtPriority} (alived's default; vrrp_rt_priority 0 turns it off): ${why}`);
       } else log.error({ pid, rtPriority: s.rtPriority }, `${what} (pid ${pid}): cannot set real-time priority ${s.rtPriority}: ${why}`);
     }
+  }
+}
+
+/** The process's threads (its own id first); just the id when /proc cannot say (the call then reports the error). */
+function threadsOf(pid: number): number[] {
+  try {
+    const tids = fs.readdirSync(`/proc/${pid}/task`).map(Number).filter((t) => t !== pid);
+    return [pid, ...tids];
+  } catch {
+    return [pid];
   }
 }

@@ -1,19 +1,26 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { applyScheduling, DEFAULT_VRRP_RT_PRIORITY, vrrpScheduling } from '../../core/daemon/scheduling';
 import { memoryLogger } from '../helpers/log';
 
-test('vrrp_priority / vrrp_rt_priority: a process gets its nice value and SCHED_RR priority; a failure is logged, not thrown', async () => {
-  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+test('vrrp_priority / vrrp_rt_priority: every thread of a process gets its nice value and SCHED_RR priority; a failure is logged, not thrown', async () => {
+  // a Node process: its V8 and libuv helper threads exist from the start
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
   try {
+    await new Promise((r) => setTimeout(r, 300));
+    const tids = fs.readdirSync(`/proc/${child.pid}/task`).map(Number);
+    assert.ok(tids.length > 1, `one thread only: ${tids}`);
     const { log, records } = memoryLogger();
     applyScheduling(child.pid!, 'VRRP process', { nice: 5, rtPriority: 7 }, log);
-    assert.equal(os.getPriority(child.pid!), 5);
-    const chrt = spawnSync('chrt', ['-p', String(child.pid)], { encoding: 'utf8' });
-    assert.match(chrt.stdout, /SCHED_RR/);
-    assert.match(chrt.stdout, /priority: 7/);
+    for (const tid of tids) {
+      assert.equal(os.getPriority(tid), 5, `thread ${tid}`);
+      const chrt = spawnSync('chrt', ['-p', String(tid)], { encoding: 'utf8' });
+      assert.match(chrt.stdout, /SCHED_RR/, `thread ${tid}: ${chrt.stdout}`);
+      assert.match(chrt.stdout, /priority: 7/, `thread ${tid}: ${chrt.stdout}`);
+    }
     assert.ok(records.some((r) => /runs with real-time priority 7 \(SCHED_RR\)/.test(r.msg)));
 
     applyScheduling(999_999_999, 'VRRP process', { nice: 1, rtPriority: 3 }, log);
