@@ -582,9 +582,10 @@ function observersFirst(lab: Lab, clientPid: number): void {
   const watcher = path.join('lab', 'watch.js');
   const pids = [clientPid, ...lab.procs().filter((p) => p.spawnargs.some((a) => a.endsWith(watcher))).map((p) => p.pid!)];
   for (const pid of pids) {
-    // every thread (-a): a main thread made real time alone waited on its own V8 helper threads,
-    // left behind every real-time task; two watchers looped so on both CPUs for 0.95 s, until the
-    // kernel's real-time throttling, and every daemon under test stopped meanwhile
+    // every thread (-a): with the main thread alone real time, two watchers' main threads looped
+    // on both CPUs for 0.95 s (until the kernel's real-time throttling), their helper threads at
+    // normal priority, and every daemon under test stopped meanwhile; with -a the stalls were 0.1 s
+    // (why the main thread loops is not known)
     const r = spawnSync('chrt', ['-a', '-r', '-p', '50', String(pid)], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`cannot make observer ${pid} real time: ${r.stderr || r.error?.message}`);
   }
