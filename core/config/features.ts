@@ -6,7 +6,7 @@
  */
 export const FEATURES: Record<string, string> = {
   vrrp: 'the VRRP engine',
-  'vrrp-more': 'VRRP options beyond the engine (VRF, strict mode, lower-priority GARPs, virtual_rules, garp_group, buffer tuning, linkbeat polling, track_src_ip)',
+  'vrrp-more': 'VRRP options beyond the engine (VRF, strict mode, virtual_rules, garp_group, buffer tuning, linkbeat polling, track_src_ip)',
   'vrrp-track': 'VRRP tracking (track_interface, track_script, track_file, weights)',
   'vrrp-sync': 'VRRP sync groups',
   'notify-script': 'notify scripts and FIFOs',

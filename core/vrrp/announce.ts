@@ -153,6 +153,10 @@ export interface AnnounceTiming {
   garpIntervalMs?: number;
   /** vrrp_gna_interval: ms between two neighbour adverts on one interface. Default 0 */
   gnaIntervalMs?: number;
+  /** garp_lower_prio_repeat: packets per address when a master hears a lower priority; 0: none. Default 5 */
+  lowerPrioRepeat?: number;
+  /** garp_lower_prio_delay: seconds from then to a second such burst; 0: none. Default 5 */
+  lowerPrioDelay?: number;
 }
 
 /** Sends one frame on one interface; the default opens the interface's packet socket. */
@@ -201,6 +205,8 @@ const DEFAULTS: Required<AnnounceTiming> = {
   masterRefreshRepeat: 1,
   garpIntervalMs: 0,
   gnaIntervalMs: 0,
+  lowerPrioRepeat: 5,
+  lowerPrioDelay: 5,
 };
 
 function defaultSender(link: AnnounceLink): FrameSender {
@@ -239,6 +245,9 @@ export class Announcer {
   private readonly routerCache = new Map<string, { at: number; router: boolean }>();
   private delayTimer: TimerHandle | undefined;
   private refreshTimer: TimerHandle | undefined;
+  private lowerPrioTimer: TimerHandle | undefined;
+  /** delayed bursts for addresses put back after someone removed them, by address */
+  private readonly restoreTimers = new Map<string, TimerHandle>();
   private burstSeq = 0;
   /** errors already reported in a burst: one report per burst, interface, kind and cause */
   private readonly reported = new Map<number, Set<string>>();
@@ -254,7 +263,7 @@ export class Announcer {
       if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new RangeError(`announcer: ${k} must be a number >= 0, not ${String(v)}`);
       this.timing[k] = v;
     }
-    for (const k of ['masterRepeat', 'masterRefreshRepeat'] as const) {
+    for (const k of ['masterRepeat', 'masterRefreshRepeat', 'lowerPrioRepeat'] as const) {
       if (!Number.isInteger(this.timing[k])) throw new RangeError(`announcer: ${k} must be a whole number, not ${this.timing[k]}`);
     }
     const own: AnnounceLink = { ifname: opts.ifname, ifindex: opts.ifindex, mac: opts.mac, ...(opts.noarp ? { noarp: true } : {}) };
@@ -293,17 +302,59 @@ export class Announcer {
   }
 
   /**
-   * One extra burst of `repeat` packets per address now (keepalived's
-   * garp_lower_prio_repeat, sent when a lower-priority advert arrives),
-   * without touching the schedule. Works whether or not announce() ran.
+   * One extra burst of `repeat` packets per address now, without touching
+   * the schedule; only for the addresses in `only` when given. Works
+   * whether or not announce() ran.
    */
-  burst(repeat: number): void {
+  burst(repeat: number, only?: ReadonlySet<string>): void {
     if (!Number.isInteger(repeat) || repeat < 0) throw new RangeError(`announcer: repeat must be a whole number >= 0, not ${repeat}`);
     const id = ++this.burstSeq;
     this.reported.set(id, new Set());
+    const targets = only ? this.targets.filter((t) => only.has(t.address)) : this.targets;
     // as keepalived: round after round, every address in each round
-    for (let i = 0; i < repeat; i++) for (const target of this.targets) this.enqueue(target, id);
+    for (let i = 0; i < repeat; i++) for (const target of targets) this.enqueue(target, id);
     this.forgetBurst(id);
+  }
+
+  /**
+   * A master heard a lower-priority advert (keepalived's
+   * garp_lower_prio_repeat / garp_lower_prio_delay): clients that followed
+   * the other router come back. A burst now, and another lowerPrioDelay
+   * seconds after the last such advert.
+   */
+  lowerPriority(): void {
+    const t = this.timing;
+    if (t.lowerPrioRepeat === 0) return;
+    this.burst(t.lowerPrioRepeat);
+    if (t.lowerPrioDelay <= 0) return;
+    if (this.lowerPrioTimer) this.clock.clearTimer(this.lowerPrioTimer);
+    this.lowerPrioTimer = this.clock.setTimer(t.lowerPrioDelay * 1000, () => {
+      this.lowerPrioTimer = undefined;
+      this.burst(t.lowerPrioRepeat);
+    });
+  }
+
+  /**
+   * Addresses someone else removed and the master put back: announced as on
+   * becoming master (masterRepeat now and again after masterDelay), these
+   * addresses only.
+   */
+  restored(addresses: readonly string[]): void {
+    const t = this.timing;
+    const only = new Set(addresses);
+    this.burst(t.masterRepeat, only);
+    if (t.masterDelay <= 0 || t.masterRepeat === 0) return;
+    for (const a of only) {
+      const old = this.restoreTimers.get(a);
+      if (old) this.clock.clearTimer(old);
+      this.restoreTimers.set(
+        a,
+        this.clock.setTimer(t.masterDelay * 1000, () => {
+          this.restoreTimers.delete(a);
+          this.burst(t.masterRepeat, new Set([a]));
+        }),
+      );
+    }
   }
 
   /** On leaving master: nothing more is sent; sockets are closed (reopened by the next announce). */
@@ -323,8 +374,12 @@ export class Announcer {
     this.running = false;
     if (this.delayTimer) this.clock.clearTimer(this.delayTimer);
     if (this.refreshTimer) this.clock.clearTimer(this.refreshTimer);
+    if (this.lowerPrioTimer) this.clock.clearTimer(this.lowerPrioTimer);
+    for (const t of this.restoreTimers.values()) this.clock.clearTimer(t);
+    this.restoreTimers.clear();
     this.delayTimer = undefined;
     this.refreshTimer = undefined;
+    this.lowerPrioTimer = undefined;
     for (const p of this.pacers.values()) {
       if (p.timer) this.clock.clearTimer(p.timer);
       p.timer = undefined;
@@ -464,5 +519,7 @@ export function warmUpAnnouncer(): void {
     isRouter: () => false,
   });
   a.announce();
+  a.lowerPriority();
+  a.restored(['192.0.2.10']);
   a.stop();
 }

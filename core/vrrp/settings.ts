@@ -91,6 +91,10 @@ export interface GarpSettings {
   /** ms between packets of a burst (vrrp_garp_interval / vrrp_gna_interval) */
   garpIntervalMs: number;
   gnaIntervalMs: number;
+  /** garp_lower_prio_repeat: packets per address when a master hears a lower priority; 0: none */
+  lowerPrioRepeat: number;
+  /** garp_lower_prio_delay: seconds before a second such burst; 0: none */
+  lowerPrioDelay: number;
 }
 
 export interface VrrpSettings {
@@ -212,6 +216,9 @@ function resolveInstance(g: Globals, i: VrrpInstanceConfig): InstanceSettings {
     : (mcastDst?.address ?? (family === 4 ? (g.vrrpMcastGroup4 ?? VRRP_MCAST_V4) : (g.vrrpMcastGroup6 ?? VRRP_MCAST_V6)));
   const auth = i.authentication as { authType?: string; authPass?: string } | undefined;
   const num = (v: unknown, d: number): number => (typeof v === 'number' ? v : d);
+  // keepalived's strict mode (strict_mode, else vrrp_strict): RFC behaviour only, no extra packets
+  const strict = typeof inst.strictMode === 'boolean' ? inst.strictMode : g.vrrpStrict === true;
+  const minGarp = g.vrrpMinGarp === true;
   return {
     name: i.name as string,
     vrid: i.virtualRouterId as number,
@@ -237,15 +244,21 @@ function resolveInstance(g: Globals, i: VrrpInstanceConfig): InstanceSettings {
     routes: (i.virtualRoutes ?? []) as RouteEntry[],
     garp: {
       // vrrp_min_garp: one gratuitous ARP / NA on becoming master, nothing after
-      masterDelay: g.vrrpMinGarp === true ? 0 : num(inst.garpMasterDelay, num(g.vrrpGarpMasterDelay, 5)),
-      masterRepeat: g.vrrpMinGarp === true ? 1 : num(inst.garpMasterRepeat, num(g.vrrpGarpMasterRepeat, 5)),
-      masterRefresh: g.vrrpMinGarp === true ? 0 : num(inst.garpMasterRefresh, num(g.vrrpGarpMasterRefresh, 0)),
+      masterDelay: minGarp ? 0 : num(inst.garpMasterDelay, num(g.vrrpGarpMasterDelay, 5)),
+      masterRepeat: minGarp ? 1 : num(inst.garpMasterRepeat, num(g.vrrpGarpMasterRepeat, 5)),
+      masterRefresh: minGarp ? 0 : num(inst.garpMasterRefresh, num(g.vrrpGarpMasterRefresh, 0)),
       masterRefreshRepeat: num(inst.garpMasterRefreshRepeat, num(g.vrrpGarpMasterRefreshRepeat, 1)),
       garpIntervalMs: num(g.vrrpGarpInterval, 0) * 1000,
       gnaIntervalMs: num(g.vrrpGnaInterval, 0) * 1000,
+      // keepalived (vrrp_complete_init): the globals default to vrrp_garp_master_repeat / _delay, the
+      // instance's own garp_master_* do not count; strict mode sends none
+      lowerPrioRepeat: num(inst.garpLowerPrioRepeat, strict ? 0 : num(g.vrrpGarpLowerPrioRepeat, minGarp ? 1 : num(g.vrrpGarpMasterRepeat, 5))),
+      lowerPrioDelay: num(inst.garpLowerPrioDelay, strict ? 0 : num(g.vrrpGarpLowerPrioDelay, minGarp ? 0 : num(g.vrrpGarpMasterDelay, 5))),
     },
     lowerPrioNoAdvert: Boolean(inst.lowerPrioNoAdvert ?? g.vrrpLowerPrioNoAdvert),
-    higherPrioSendAdvert: Boolean(inst.higherPrioSendAdvert ?? g.vrrpHigherPrioSendAdvert),
+    // on unless turned off (keepalived: off) and outside strict mode: a master that yields tells the winner,
+    // which then re-announces the VIPs (docs/vrrp.md, "After two masters met")
+    higherPrioSendAdvert: !strict && (inst.higherPrioSendAdvert ?? g.vrrpHigherPrioSendAdvert ?? true) !== false,
     ...(typeof inst.kernelRxBufSize === 'number' ? { rxBufSize: inst.kernelRxBufSize } : {}),
     tracks: [],
     trackInterfaces: [],

@@ -207,6 +207,46 @@ describe('Announcer schedule', () => {
     assert.equal(clock.pending, 0);
   });
 
+  test("a lower-priority advert heard as master: keepalived's garp_lower_prio_repeat now and again garp_lower_prio_delay after the last one; stop() cancels it", () => {
+    const clock = new FakeClock();
+    const r = recorder(clock);
+    const a = new Announcer({ ...LINK, addresses: ['10.99.0.99', 'fd00:99::99'], clock, masterDelay: 0, masterRepeat: 1, lowerPrioRepeat: 3, lowerPrioDelay: 2, openSender: r.open });
+    a.announce();
+    clock.advance(1000);
+    a.lowerPriority();
+    clock.advance(500);
+    // a second one re-arms the delayed burst: it comes 2 s after the last, not once per advert
+    a.lowerPriority();
+    clock.advance(5000);
+    assert.deepEqual(bursts(r.sent), ['0x2', '1000x6', '1500x6', '3500x6']);
+    assert.equal(clock.pending, 0);
+    a.lowerPriority();
+    a.stop();
+    clock.advance(5000);
+    assert.deepEqual(bursts(r.sent), ['0x2', '1000x6', '1500x6', '3500x6', '6500x6']);
+    assert.equal(clock.pending, 0);
+    // garp_lower_prio_repeat 0: nothing, no timer
+    const quiet = new Announcer({ ...LINK, addresses: ['10.99.0.99'], clock, lowerPrioRepeat: 0, openSender: r.open });
+    quiet.lowerPriority();
+    assert.equal(r.sent.length, 26);
+    assert.equal(clock.pending, 0);
+  });
+
+  test('restored(): an address put back is announced as on becoming master, that address only', () => {
+    const clock = new FakeClock();
+    const r = recorder(clock);
+    const a = new Announcer({ ...LINK, addresses: ['10.99.0.99', '10.99.0.98'], clock, masterDelay: 1, masterRepeat: 2, openSender: r.open });
+    a.restored(['10.99.0.98']);
+    clock.advance(3000);
+    assert.deepEqual(bursts(r.sent), ['0x2', '1000x2']);
+    for (const sent of r.sent) assert.equal(sent.frame.subarray(38, 42).join('.'), '10.99.0.98');
+    a.restored(['10.99.0.99']);
+    a.stop();
+    clock.advance(3000);
+    assert.equal(r.sent.length, 6, 'the delayed burst is cancelled with the rest');
+    assert.equal(clock.pending, 0);
+  });
+
   test('garp_interval and gna_interval space the packets of each kind on an interface', () => {
     const clock = new FakeClock();
     const r = recorder(clock);

@@ -10,7 +10,7 @@ async function settings(text: string): Promise<VrrpSettings> {
   return resolveVrrp(r.model!.globalDefs as Parameters<typeof resolveVrrp>[0], r.model!.vrrpInstance ?? []);
 }
 
-test("keepalived's defaults: priority 100, or 255 with state MASTER; v2; advert 1 s; multicast 224.0.0.18; TTL 255; GARP 5 + 5 after 5 s", async () => {
+test("keepalived's defaults: priority 100, or 255 with state MASTER; v2; advert 1 s; multicast 224.0.0.18; TTL 255; GARP 5 + 5 after 5 s, and 5 + 5 after 5 s on a lower-priority advert", async () => {
   const s = await settings(`
 vrrp_instance A {
 interface eth0
@@ -39,7 +39,25 @@ virtual_ipaddress {
   assert.equal(a!.preempt, true);
   assert.equal(a!.downTimerAdverts, 3);
   assert.deepEqual(a!.advertAddresses, ['10.0.0.1']);
-  assert.deepEqual(a!.garp, { masterDelay: 5, masterRepeat: 5, masterRefresh: 0, masterRefreshRepeat: 1, garpIntervalMs: 0, gnaIntervalMs: 0 });
+  assert.deepEqual(a!.garp, { masterDelay: 5, masterRepeat: 5, masterRefresh: 0, masterRefreshRepeat: 1, garpIntervalMs: 0, gnaIntervalMs: 0, lowerPrioRepeat: 5, lowerPrioDelay: 5 });
+  // alived's default, unlike keepalived's: a master that yields advertises once more, so the winner re-announces
+  assert.equal(a!.higherPrioSendAdvert, true);
+});
+
+test('lower-priority gratuitous ARPs: the globals default to vrrp_garp_master_repeat / _delay (not the instance garp_master_*), vrrp_min_garp makes them 1 and 0, strict mode none; higher_prio_send_advert can be turned off', async () => {
+  const one = async (globals: string, inst = ''): Promise<VrrpSettings['instances'][number]> =>
+    (await settings(`global_defs {\n${globals}\n}\nvrrp_instance A {\n interface eth0\n virtual_router_id 1\n${inst}\n virtual_ipaddress {\n 10.0.0.1\n }\n}\n`)).instances[0]!;
+  const lp = (i: VrrpSettings['instances'][number]): [number, number] => [i.garp.lowerPrioRepeat, i.garp.lowerPrioDelay];
+  assert.deepEqual(lp(await one('vrrp_garp_master_repeat 3\n vrrp_garp_master_delay 7', ' garp_master_repeat 9\n garp_master_delay 1')), [3, 7]);
+  assert.deepEqual(lp(await one('vrrp_garp_lower_prio_repeat 2\n vrrp_garp_lower_prio_delay 0')), [2, 0]);
+  assert.deepEqual(lp(await one('vrrp_garp_lower_prio_repeat 2', ' garp_lower_prio_repeat 0')), [0, 5]);
+  assert.deepEqual(lp(await one('vrrp_min_garp')), [1, 0]);
+  const strict = await one('vrrp_strict');
+  assert.deepEqual(lp(strict), [0, 0]);
+  assert.equal(strict.higherPrioSendAdvert, false);
+  assert.equal((await one('', ' higher_prio_send_advert off')).higherPrioSendAdvert, false);
+  assert.equal((await one('vrrp_higher_prio_send_advert false')).higherPrioSendAdvert, false);
+  assert.equal((await one('vrrp_higher_prio_send_advert false', ' higher_prio_send_advert')).higherPrioSendAdvert, true);
 });
 
 test('globals feed the instances: vrrp_version, groups, garp settings, vrrp_min_garp, down timer adverts', async () => {

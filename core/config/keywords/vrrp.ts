@@ -1124,8 +1124,8 @@ const gratuitous = {
   garp_master_repeat: word(int({ min: 1, max: UINT32_MAX })),
   garp_master_refresh: word(int({ min: 0, max: UINT32_MAX })),
   garp_master_refresh_repeat: word(int({ min: 1, max: UINT32_MAX })),
-  garp_lower_prio_delay: word(int({ min: 0, max: MAX_TIMER_SECS })).feature('vrrp-more'),
-  garp_lower_prio_repeat: word(int({ min: 0, max: INT32_MAX })).feature('vrrp-more'),
+  garp_lower_prio_delay: word(int({ min: 0, max: MAX_TIMER_SECS })).doc('seconds before a second set of gratuitous ARPs after a lower-priority advert; default global vrrp_garp_lower_prio_delay'),
+  garp_lower_prio_repeat: word(int({ min: 0, max: INT32_MAX })).doc('gratuitous ARPs sent at a time when a master hears a lower priority; default global vrrp_garp_lower_prio_repeat'),
 };
 
 export const vrrpInstanceSchema = block(
