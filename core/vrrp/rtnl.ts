@@ -184,6 +184,13 @@ function resolveName(value: string | number, builtin: Record<string, number>, fi
   return n;
 }
 
+/** a scope number as `ip` shows it (global, link, host, ...), else the number */
+export function scopeName(scope: number): string {
+  for (const [name, n] of Object.entries(BUILTIN_SCOPES)) if (n === scope && name !== 'universe') return name;
+  for (const [name, n] of iproute2Names('rt_scopes')) if (n === scope) return name;
+  return String(scope);
+}
+
 /** scope name (host, link, site, global, nowhere, or rt_scopes) or number -> number */
 export function scopeNumber(scope: string | number): number {
   return resolveName(scope, BUILTIN_SCOPES, 'rt_scopes', 'scope', 255);
@@ -319,6 +326,37 @@ export interface LinkWatch {
   close(): void;
 }
 
+/** An address added to or removed from an interface, as the kernel reports it to a watch. */
+export interface AddressEvent {
+  type: 'added' | 'deleted';
+  address: AddressInfo;
+}
+
+/** A route as the kernel reports it to a watch: what identifies it, enough to match a virtual route. */
+export interface RouteInfo {
+  family: 4 | 6;
+  /** the destination address; '0.0.0.0' / '::' for a default route */
+  dst: string;
+  prefix: number;
+  /** the table number (254: main) */
+  table: number;
+  /** RTN_* (1: unicast, 6: blackhole, ...) */
+  type: number;
+  /** RTA_PRIORITY, when the kernel sends it */
+  metric?: number;
+  tos: number;
+}
+
+export interface RouteEvent {
+  type: 'added' | 'deleted';
+  route: RouteInfo;
+}
+
+/** A watch of kernel notifications; close() ends it. */
+export interface NetlinkWatch {
+  close(): void;
+}
+
 /** One address on an interface, as the kernel reports it. */
 export interface AddressInfo {
   ifindex: number;
@@ -428,6 +466,34 @@ export function addressText(a: { address: string; prefix?: number | undefined })
   return a.prefix === undefined ? a.address : `${a.address}/${a.prefix}`;
 }
 
+/**
+ * Whether a route the kernel reports is the virtual route `r`: the same
+ * family, destination, table, type, and metric and TOS where `r` gives
+ * them. Loose on purpose: what else differs is the kernel's to keep, and
+ * putting a route back that is still there only answers EEXIST.
+ */
+export function routeMatches(r: RouteSpec, k: RouteInfo): boolean {
+  let dst: { address: string; prefix: number };
+  let family: 4 | 6;
+  try {
+    if (r.dst === 'default') {
+      family = r.family ?? (r.via && net.isIP(r.via.address) === 6 ? 6 : 4);
+      dst = { address: family === 4 ? '0.0.0.0' : '::', prefix: 0 };
+    } else {
+      family = net.isIP(r.dst.address) === 6 ? 6 : 4;
+      dst = { address: canonicalIp(r.dst.address), prefix: r.dst.prefix ?? (family === 4 ? 32 : 128) };
+    }
+    if (k.family !== family || k.dst !== dst.address || k.prefix !== dst.prefix) return false;
+    if (k.table !== tableNumber(r.table ?? RT_TABLE_MAIN)) return false;
+    if (k.type !== ROUTE_TYPES[r.type ?? 'unicast']) return false;
+    if (r.metric !== undefined && k.metric !== undefined && r.metric !== k.metric) return false;
+    if (r.tos !== undefined && resolveName(r.tos, {}, 'rt_dsfield', 'tos', 255) !== k.tos) return false;
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function routeText(r: RouteSpec): string {
   const parts = [r.type && r.type !== 'unicast' ? `${r.type} ` : '', r.dst === 'default' ? 'default' : addressText(r.dst)];
   if (r.via) parts.push(` via ${r.via.address}`);
@@ -482,6 +548,21 @@ function addressInfo(m: rt.AddressMessage): AddressInfo | undefined {
   if (ci?.ifaPrefered !== undefined && ci.ifaPrefered !== INFINITY_LIFE_TIME) out.preferredLft = ci.ifaPrefered;
   if (ci?.ifaValid !== undefined && ci.ifaValid !== INFINITY_LIFE_TIME) out.validLft = ci.ifaValid;
   return out;
+}
+
+function routeInfo(m: rt.RouteMessage): RouteInfo | undefined {
+  const family = m.data.family === AF_INET ? 4 : m.data.family === AF_INET6 ? 6 : undefined;
+  if (!family) return undefined;
+  const type = typeof m.data.type === 'number' ? m.data.type : m.data.type !== undefined ? rt.RouteType[m.data.type] : 0;
+  return {
+    family,
+    dst: m.attrs.dst ? bytesToIp(m.attrs.dst) : family === 4 ? '0.0.0.0' : '::',
+    prefix: m.data.dstLen ?? 0,
+    table: m.attrs.table ?? m.data.table ?? 0,
+    type,
+    ...(m.attrs.priority !== undefined ? { metric: m.attrs.priority } : {}),
+    tos: m.data.tos ?? 0,
+  };
 }
 
 /** The prefix length of an address spec: keepalived's defaults, the peer's when there is one. */
@@ -768,6 +849,74 @@ export class Rtnl {
     for (const msgs of early.splice(0)) handle(msgs);
     return {
       current,
+      close: () => {
+        if (closed) return;
+        closed = true;
+        watcher.socket.close();
+      },
+    };
+  }
+
+  /**
+   * Watches the addresses of every interface: `cb` gets each one added or
+   * removed, by anyone (this process included). When the kernel dropped
+   * notifications (ENOBUFS: the socket's buffer overflowed) `onOverrun` is
+   * called, since what changed meanwhile is unknown: the caller reads the
+   * addresses again. Resolves once subscribed.
+   */
+  watchAddresses(cb: (ev: AddressEvent) => void, onOverrun: () => void, onError: (err: Error) => void = () => {}): Promise<NetlinkWatch> {
+    return this.watchGroups(['IPV4_IFADDR', 'IPV6_IFADDR'], 'addresses', onOverrun, onError, (m) => {
+      if (m.type !== RTM_NEWADDR && m.type !== RTM_DELADDR) return;
+      const a = addressInfo(rt.parseAddressMessage(m.data));
+      if (a) cb({ type: m.type === RTM_NEWADDR ? 'added' : 'deleted', address: a });
+    });
+  }
+
+  /** Watches the routes of every table, as watchAddresses() watches addresses. */
+  watchRoutes(cb: (ev: RouteEvent) => void, onOverrun: () => void, onError: (err: Error) => void = () => {}): Promise<NetlinkWatch> {
+    return this.watchGroups(['IPV4_ROUTE', 'IPV6_ROUTE'], 'routes', onOverrun, onError, (m) => {
+      if (m.type !== RTM_NEWROUTE && m.type !== RTM_DELROUTE) return;
+      const r = routeInfo(rt.parseRouteMessage(m.data));
+      if (r) cb({ type: m.type === RTM_NEWROUTE ? 'added' : 'deleted', route: r });
+    });
+  }
+
+  /** A socket of its own subscribed to `groups`; each message goes to `handle`, a throw from it to onError. */
+  private async watchGroups(
+    groups: Array<'IPV4_IFADDR' | 'IPV6_IFADDR' | 'IPV4_ROUTE' | 'IPV6_ROUTE'>,
+    what: string,
+    onOverrun: () => void,
+    onError: (err: Error) => void,
+    handle: (m: NetlinkMessage) => void,
+  ): Promise<NetlinkWatch> {
+    const watcher = createRtNetlink({ ref: true } as Parameters<typeof createRtNetlink>[0]);
+    let closed = false;
+    watcher.socket.on('message', (msgs) => {
+      if (closed) return;
+      for (const m of msgs) {
+        try {
+          handle(m);
+        } catch (err) {
+          onError(new RtnlError(`watching ${what}: ${(err as Error).message}`, 'EPROTO'));
+        }
+      }
+    });
+    watcher.socket.on('error', (err) => {
+      if (closed) return;
+      if (err.code === 'ENOBUFS') {
+        onOverrun();
+        return;
+      }
+      onError(new RtnlError(`watching ${what}: ${err.message}`, err.code ?? 'EIO', err.errno));
+    });
+    try {
+      for (const g of groups) watcher.addMembership(g);
+    } catch (err) {
+      closed = true;
+      watcher.socket.close();
+      throw err;
+    }
+    return {
       close: () => {
         if (closed) return;
         closed = true;

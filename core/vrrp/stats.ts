@@ -3,7 +3,8 @@ import type { EngineStatus } from './engine';
 /**
  * The statistics file keepalived writes on SIGUSR2 (/tmp/keepalived.stats),
  * in its layout, so scripts that read it keep working; alived adds the
- * drops keepalived does not count separately (checksum, version, VRID).
+ * drops keepalived does not count separately (checksum, version, VRID) and
+ * the VIPs someone else removed from a master.
  */
 export function formatStats(status: EngineStatus): string {
   const out: string[] = [`Other VRIDs: ${status.otherVrids}`];
@@ -32,6 +33,9 @@ export function formatStats(status: EngineStatus): string {
       '  Priority Zero:',
       `    Received: ${c.priZeroRcvd}`,
       `    Sent: ${c.priZeroSent}`,
+      '  Virtual Addresses Removed By Others:',
+      `    Restored: ${c.vipRestored}`,
+      `    Not Restored: ${c.vipLost}`,
     );
   }
   return out.join('\n') + '\n';

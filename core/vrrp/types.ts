@@ -90,6 +90,9 @@ export interface VrrpCounters {
   checksumErr: number;
   versionErr: number;
   vridErr: number;
+  /** beyond keepalived: VIPs and virtual routes someone else removed from a master, put back / not put back */
+  vipRestored: number;
+  vipLost: number;
 }
 
 export function newCounters(): VrrpCounters {
@@ -111,5 +114,7 @@ export function newCounters(): VrrpCounters {
     checksumErr: 0,
     versionErr: 0,
     vridErr: 0,
+    vipRestored: 0,
+    vipLost: 0,
   };
 }

@@ -1,5 +1,5 @@
 import type { AddressEntry, RouteEntry } from '../config/keywords/vrrp';
-import { addressText, canonicalIp, routeText, RtnlError, type AddressInfo, type AddressSpec, type LinkInfo, type PreparedAddress, type Rtnl } from './rtnl';
+import { addressText, canonicalIp, routeMatches, routeText, RtnlError, type AddressInfo, type AddressSpec, type LinkInfo, type PreparedAddress, type RouteInfo, type Rtnl } from './rtnl';
 
 /**
  * The virtual addresses and routes of one VRRP instance, put on their
@@ -99,6 +99,10 @@ export class VipManager {
   private readonly onFailure: (err: VipError) => void;
   /** labels of addresses and routes this manager put in place (or found in place on up) */
   private readonly set = new Set<string>();
+  /** the interface index each address in `set` was put on: a removal is matched by it, also once the interface is gone */
+  private readonly heldOn = new Map<string, number>();
+  /** labels this manager is removing right now: the kernel's notice of that removal is not someone else's */
+  private readonly removing = new Set<string>();
   private chain: Promise<unknown> = Promise.resolve();
   /** add requests handed to the kernel during the current up() call itself */
   private sentAtOnce = 0;
@@ -208,22 +212,37 @@ export class VipManager {
   }
 
   /** Puts one address on its interface; already there counts as done. */
-  private async addAddress(a: AddressItem, links: Map<string, LinkInfo>, failures: VipError[]): Promise<void> {
+  private async addAddress(a: AddressItem, links: Map<string, LinkInfo>, failures: VipError[]): Promise<AddOutcome> {
     const link = links.get(a.dev);
     if (!link) {
       this.fail(failures, `adding ${addressText(a.entry)} to ${a.dev}: no interface ${a.dev}`, 'ENODEV');
-      return;
+      return 'failed';
     }
     try {
       const added = this.rtnl.addAddress(link.index, a.spec, a.prepared);
       if (this.rtnl.sentNow === true) this.sentAtOnce++;
       await added;
-      this.set.add(a.label);
+      this.hold(a.label, link.index);
+      return 'added';
     } catch (err) {
       const e = err as RtnlError;
-      if (ALREADY_THERE.has(e.code)) this.set.add(a.label);
-      else this.fail(failures, e.message, e.code ?? 'EIO');
+      if (ALREADY_THERE.has(e.code)) {
+        this.hold(a.label, link.index);
+        return 'present';
+      }
+      this.fail(failures, e.message, e.code ?? 'EIO');
+      return 'failed';
     }
+  }
+
+  private hold(label: string, ifindex: number): void {
+    this.set.add(label);
+    this.heldOn.set(label, ifindex);
+  }
+
+  private release(label: string): void {
+    this.set.delete(label);
+    this.heldOn.delete(label);
   }
 
   /** Takes one address this manager set off its interface; gone already (or its interface gone) counts as done. */
@@ -232,35 +251,44 @@ export class VipManager {
     const link = links.get(a.dev);
     if (!link) {
       // the interface went away, and its addresses with it
-      this.set.delete(a.label);
+      this.release(a.label);
       return;
     }
+    this.removing.add(a.label);
     try {
       await this.rtnl.delAddress(link.index, a.spec);
-      this.set.delete(a.label);
+      this.release(a.label);
     } catch (err) {
       const e = err as RtnlError;
-      if (ALREADY_GONE.has(e.code)) this.set.delete(a.label);
+      if (ALREADY_GONE.has(e.code)) this.release(a.label);
       else this.fail(failures, e.message, e.code ?? 'EIO');
+    } finally {
+      this.removing.delete(a.label);
     }
   }
 
-  private async addRoute(r: RouteEntry, failures: VipError[]): Promise<void> {
+  private async addRoute(r: RouteEntry, failures: VipError[]): Promise<AddOutcome> {
     const label = routeLabel(r);
-    if (this.set.has(label)) return;
+    if (this.set.has(label)) return 'present';
     try {
       await this.rtnl.addRoute(r);
       this.set.add(label);
+      return 'added';
     } catch (err) {
       const e = err as RtnlError;
-      if (ALREADY_THERE.has(e.code)) this.set.add(label);
-      else this.fail(failures, e.message, e.code ?? 'EIO');
+      if (ALREADY_THERE.has(e.code)) {
+        this.set.add(label);
+        return 'present';
+      }
+      this.fail(failures, e.message, e.code ?? 'EIO');
+      return 'failed';
     }
   }
 
   private async removeRoute(r: RouteEntry, failures: VipError[]): Promise<void> {
     const label = routeLabel(r);
     if (!this.set.has(label)) return;
+    this.removing.add(label);
     try {
       await this.rtnl.delRoute(r);
       this.set.delete(label);
@@ -268,6 +296,8 @@ export class VipManager {
       const e = err as RtnlError;
       if (ALREADY_GONE.has(e.code)) this.set.delete(label);
       else this.fail(failures, e.message, e.code ?? 'EIO');
+    } finally {
+      this.removing.delete(label);
     }
   }
 
@@ -324,9 +354,10 @@ export class VipManager {
    * configured routes and addresses that are already in place (a crashed or
    * killed earlier run left them), as keepalived does at startup. Resolves
    * with what was removed (`10.0.0.1/24 on eth0`, `route ...`); failures go
-   * to onFailure.
+   * to onFailure. `present`: the addresses in the kernel, when the caller
+   * read them already (one list for every instance); else they are read.
    */
-  cleanStale(): Promise<string[]> {
+  cleanStale(present?: readonly AddressInfo[]): Promise<string[]> {
     return this.serial(async () => {
       const removed: string[] = [];
       const failures: VipError[] = [];
@@ -341,12 +372,13 @@ export class VipManager {
       }
       const links = await this.linkMap(failures, 'removing stale virtual addresses');
       if (!links) return removed;
-      let present: AddressInfo[];
-      try {
-        present = await this.rtnl.addresses();
-      } catch (err) {
-        this.fail(failures, `removing stale virtual addresses: ${(err as Error).message}`, (err as RtnlError).code ?? 'EIO');
-        return removed;
+      if (!present) {
+        try {
+          present = await this.rtnl.addresses();
+        } catch (err) {
+          this.fail(failures, `removing stale virtual addresses: ${(err as Error).message}`, (err as RtnlError).code ?? 'EIO');
+          return removed;
+        }
       }
       for (const a of this.addresses) {
         const link = links.get(a.dev);
@@ -364,9 +396,99 @@ export class VipManager {
         }
       }
       this.set.clear();
+      this.heldOn.clear();
       return removed;
     });
   }
+
+  // ---------------------------------------------------------------------------
+  // removed by someone else
+
+  /**
+   * The kernel reports an address removed: its label when it is one this
+   * manager holds and did not remove itself (someone else did: a network
+   * manager, an administrator, the interface going away); else undefined.
+   */
+  removedElsewhere(a: Pick<AddressInfo, 'ifindex' | 'address' | 'prefix'>): string | undefined {
+    for (const item of this.addresses) {
+      if (!this.set.has(item.label) || this.removing.has(item.label)) continue;
+      if (this.heldOn.get(item.label) !== a.ifindex || canonicalIp(item.entry.address) !== a.address || itemPrefix(item) !== a.prefix) continue;
+      return item.label;
+    }
+    return undefined;
+  }
+
+  /** The virtual route a route the kernel reports removed is, when this manager holds it and did not remove it itself. */
+  routeRemovedElsewhere(r: RouteInfo): RouteEntry | undefined {
+    return this.routes.find((entry) => {
+      const label = routeLabel(entry);
+      return this.set.has(label) && !this.removing.has(label) && routeMatches(entry, r);
+    });
+  }
+
+  /**
+   * Puts back addresses (by label) someone else removed, then every held
+   * route that is gone (named in `routes`, or flushed by the kernel with an
+   * address it depended on: those answer EEXIST when still there). With
+   * nothing pending the first request is in the kernel when this returns
+   * (inPlaceNow says whether every address was). Resolves with the labels
+   * put back, those that could not be, and why (each failure names the
+   * address and the kernel's reason).
+   */
+  restore(labels: readonly string[], routes: readonly RouteEntry[] = []): Promise<{ restored: string[]; lost: string[]; failures: VipError[] }> {
+    this.sentAtOnce = 0;
+    const items = labels.map((l) => this.addresses.find((a) => a.label === l)).filter((a): a is AddressItem => a !== undefined);
+    const named = new Set(routes.map(routeLabel));
+    const done = this.serial(async () => {
+      const failures: VipError[] = [];
+      const restored: string[] = [];
+      const lost: string[] = [];
+      for (const a of items) this.release(a.label);
+      const recheck = this.routes.filter((r) => named.has(routeLabel(r)) || this.set.has(routeLabel(r)));
+      for (const r of recheck) this.set.delete(routeLabel(r));
+      const links = items.length > 0 ? (this.linksNow() ?? (await this.linkMap(failures, 'putting back the virtual addresses'))) : new Map<string, LinkInfo>();
+      if (!links) return { restored, lost: items.map((a) => a.label), failures };
+      for (const a of items) (await this.addAddress(a, links, failures)) === 'failed' ? lost.push(a.label) : restored.push(a.label);
+      for (const r of recheck) {
+        const outcome = await this.addRoute(r, failures);
+        if (outcome === 'added') restored.push(routeLabel(r));
+        else if (outcome === 'failed') lost.push(routeLabel(r));
+      }
+      return { restored, lost, failures };
+    });
+    this.allInPlace = items.length > 0 && this.sentAtOnce === items.length;
+    return done;
+  }
+
+  /**
+   * The labels of held addresses that are not among `present` (the
+   * kernel's list): after the kernel dropped notifications, what someone
+   * may have removed unseen.
+   */
+  missingFrom(present: readonly AddressInfo[]): string[] {
+    return this.addresses
+      .filter((item) => this.set.has(item.label) && !this.removing.has(item.label))
+      .filter((item) => !present.some((p) => p.ifindex === this.heldOn.get(item.label) && p.address === canonicalIp(item.entry.address) && p.prefix === itemPrefix(item)))
+      .map((item) => item.label);
+  }
+
+  /** The address of a label (the announcer's key), or undefined for a route or an unknown label. */
+  addressOf(label: string): string | undefined {
+    return this.addresses.find((a) => a.label === label)?.entry.address;
+  }
+
+  /** The interface an address label is put on. */
+  deviceOf(label: string): string | undefined {
+    return this.addresses.find((a) => a.label === label)?.dev;
+  }
+}
+
+/** what adding one address or route came to */
+type AddOutcome = 'added' | 'present' | 'failed';
+
+function itemPrefix(a: AddressItem): number {
+  const max = a.entry.family === 6 ? 128 : 32;
+  return a.spec.peer ? (a.spec.peer.prefix ?? max) : (a.spec.prefix ?? max);
 }
 
 let rehearsed = false;
@@ -401,5 +523,12 @@ export function warmUpVips(): void {
     links: () => [link],
   });
   vips.prepare();
-  void vips.up().then(() => vips.down());
+  // the path of a VIP someone removed, put back at once, too
+  void vips
+    .up()
+    .then(() => {
+      vips.removedElsewhere({ ifindex: link.index, address: '192.0.2.10', prefix: 24 });
+      return vips.restore(vips.held);
+    })
+    .then(() => vips.down());
 }

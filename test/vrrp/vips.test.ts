@@ -196,6 +196,66 @@ describe('VipManager in a lab host', () => {
     await lab.run(h, ['ip', 'addr', 'del', '10.99.0.50/24', 'dev', 'eth0']);
   });
 
+  test('removed by someone else: told from its own removals, put back (addresses and routes); what the kernel lacks after lost notifications is found, with the routes it flushed with an address', async () => {
+    const entries = await instanceEntries(`  virtual_ipaddress {
+    10.99.0.99/24
+    10.99.0.98/24
+  }
+  virtual_routes {
+    10.64.0.0/24 dev eth0
+    10.65.0.0/24 via 10.99.0.254
+    10.66.0.0/24 dev eth0 src 10.99.0.98
+  }
+`);
+    const { steps, failures } = await vips(entries, [
+      'watch',
+      'up',
+      'seen',
+      'down',
+      'seen',
+      'up',
+      { run: ['addr', 'del', '10.99.0.99/24', 'dev', 'eth0'] },
+      { run: ['route', 'del', '10.64.0.0/24'] },
+      'seen',
+      'restoreSeen',
+      'show',
+      { run: ['addr', 'del', '10.99.0.98/24', 'dev', 'eth0'] },
+      'restoreMissing',
+      'show',
+      'down',
+    ]);
+    assert.deepEqual(failures, []);
+    const [, , afterUp, , afterDown, , , , afterDel, put, shown, , missing, shown2] = steps as unknown as [
+      Step,
+      Step,
+      { addresses: string[]; routes: string[] },
+      Step,
+      { addresses: string[]; routes: string[] },
+      Step,
+      Step,
+      Step,
+      { addresses: string[]; routes: string[] },
+      { restored: string[]; lost: string[]; held: string[] },
+      Shown,
+      Step,
+      { restored: string[]; lost: string[] },
+      Shown,
+    ];
+    assert.deepEqual([afterUp.addresses, afterUp.routes], [[], []], 'adding is nobody\'s removal');
+    assert.deepEqual([afterDown.addresses, afterDown.routes], [[], []], 'its own removals are not taken for someone else\'s');
+    assert.deepEqual(afterDel.addresses, ['10.99.0.99/24 on eth0']);
+    assert.deepEqual(afterDel.routes, ['10.64.0.0/24 dev eth0']);
+    assert.deepEqual(put.lost, []);
+    assert.deepEqual([...put.restored].sort(), ['10.99.0.99/24 on eth0', 'route 10.64.0.0/24 dev eth0']);
+    assert.deepEqual([...vipsOn(shown).keys()].sort(), ['10.99.0.98', '10.99.0.99']);
+    const all = ['10.64.0.0/24 dev eth0 proto keepalived', '10.65.0.0/24 via 10.99.0.254 dev eth0 proto keepalived', '10.66.0.0/24 dev eth0 src 10.99.0.98 proto keepalived'];
+    assert.deepEqual(ourRoutes(shown), all, 'the route is back');
+    // the kernel flushed the route whose source was 10.99.0.98 with it: it comes back too
+    assert.deepEqual([missing.restored, missing.lost], [['10.99.0.98/24 on eth0', 'route 10.66.0.0/24 dev eth0'], []]);
+    assert.deepEqual([...vipsOn(shown2).keys()].sort(), ['10.99.0.98', '10.99.0.99']);
+    assert.deepEqual(ourRoutes(shown2), all);
+  });
+
   test('a failure is reported with what and why and does not stop the rest; what vanished meanwhile is not a failure', async () => {
     const entries = await instanceEntries(`  virtual_ipaddress {
     10.99.0.99/24
