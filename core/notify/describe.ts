@@ -7,7 +7,7 @@ import type { NotifyEvent } from '../plugin/events';
  * for logs and for notifiers that render text (Slack, Teams).
  */
 
-/** `vrrp:instance:VI_1`, `vrrp:group:G1`, `real-server:[10.0.0.1]:tcp:80/[10.0.0.2]:tcp:80`, `quorum:[10.0.0.1]:tcp:80`, `daemon` */
+/** `vrrp:instance:VI_1`, `vrrp:group:G1`, `real-server:[10.0.0.1]:tcp:80/[10.0.0.2]:tcp:80`, `quorum:[10.0.0.1]:tcp:80`, `vip:VI_1`, `daemon` */
 export function eventSource(e: NotifyEvent): string {
   switch (e.type) {
     case 'vrrp':
@@ -18,6 +18,8 @@ export function eventSource(e: NotifyEvent): string {
       return `quorum:${e.virtualServer}`;
     case 'check-alert':
       return e.kind === 'real-server' ? `real-server:${e.virtualServer}/${e.service ?? ''}` : `quorum:${e.virtualServer}`;
+    case 'vip':
+      return `vip:${e.instance}`;
     case 'flapping':
       return e.source;
     case 'daemon':
@@ -35,6 +37,8 @@ export function eventState(e: NotifyEvent): string {
       return e.up ? 'UP' : 'DOWN';
     case 'check-alert':
       return e.state;
+    case 'vip':
+      return e.action;
     case 'flapping':
       return eventState(e.last);
     case 'daemon':
@@ -52,6 +56,8 @@ export function eventPreviousState(e: NotifyEvent): string | undefined {
       return e.up ? 'DOWN' : 'UP';
     case 'check-alert':
       return e.state === 'UP' ? 'DOWN' : 'UP';
+    case 'vip':
+      return 'removed';
     case 'flapping':
       return eventPreviousState(e.first);
     case 'daemon':
@@ -72,6 +78,8 @@ export function describeEvent(e: NotifyEvent): string {
       return e.kind === 'real-server'
         ? `real server ${e.service ?? '?'} of virtual server ${e.virtualServer}: ${e.state} ${e.message}`
         : `virtual server ${e.virtualServer}: ${e.state} ${e.message}`;
+    case 'vip':
+      return `VRRP instance ${e.instance}: ${e.address} was removed by someone else; ${e.action === 'restored' ? 'put back' : 'cannot be put back, the instance goes to FAULT'}`;
     case 'flapping':
       return `${sourceText(e.source)} flapping: ${e.count} changes in ${Math.round(e.spanMs / 1000)} s (${e.states.join(' -> ')}); now ${eventState(e.last)}`;
     case 'daemon':
@@ -94,6 +102,8 @@ export function sourceText(source: string): string {
     }
     case 'quorum':
       return `virtual server ${tail}`;
+    case 'vip':
+      return `VIPs of VRRP instance ${tail}`;
     default:
       return source;
   }

@@ -104,6 +104,22 @@ export interface CheckAlertEvent {
 }
 
 /**
+ * A master's VIP or virtual route was removed by someone else (a network
+ * manager, an administrator, its interface going away) and alived put it
+ * back, or could not (the instance goes to FAULT, so the backup takes over).
+ */
+export interface VipChangeEvent {
+  /** the VRRP instance that holds it */
+  readonly instance: string;
+  /** `10.0.0.1/24 on eth0`, or `route 10.2.0.0/16 via 10.0.0.254` */
+  readonly address: string;
+  readonly action: 'restored' | 'lost';
+  /** what the kernel reported of the removal, and why it could not be put back */
+  readonly reason: string;
+  readonly time: number;
+}
+
+/**
  * Events of one source that came faster than a notifier's coalescing allows
  * (flapping), delivered as one summary in their place.
  */
@@ -128,6 +144,7 @@ export type NotifyEvent =
   | ({ readonly type: 'real-server' } & RealServerChangeEvent)
   | ({ readonly type: 'quorum' } & QuorumChangeEvent)
   | ({ readonly type: 'check-alert' } & CheckAlertEvent)
+  | ({ readonly type: 'vip' } & VipChangeEvent)
   | ({ readonly type: 'flapping' } & FlappingSummaryEvent)
   | { readonly type: 'daemon'; readonly what: 'start' | 'stop' | 'reload'; readonly time: number };
 

@@ -15,6 +15,7 @@ export const EVENT_CLASSES: readonly WebhookEventClass[] = ['vrrp', 'checker', '
 export function classOf(e: NotifyEvent): WebhookEventClass | undefined {
   switch (e.type) {
     case 'vrrp':
+    case 'vip':
       return 'vrrp';
     case 'real-server':
       return 'checker';
@@ -40,7 +41,7 @@ export interface JsonPayload {
   readonly schema: typeof SCHEMA;
   readonly id: string;
   readonly sequence: number;
-  readonly kind: 'vrrp' | 'real-server' | 'quorum' | 'daemon' | 'flapping';
+  readonly kind: 'vrrp' | 'real-server' | 'quorum' | 'vip' | 'daemon' | 'flapping';
   readonly time: string;
   readonly accepted_at: string;
   readonly attempt: number;
@@ -70,6 +71,8 @@ function subjectOf(e: NotifyEvent): Subject {
       return e.kind === 'real-server'
         ? { type: 'real_server', name: e.service ?? '', virtual_server: e.virtualServer, ...(e.service ? { real_server: e.service } : {}) }
         : { type: 'virtual_server', name: e.virtualServer, virtual_server: e.virtualServer };
+    case 'vip':
+      return { type: 'instance', name: e.instance };
     case 'flapping':
       return subjectOf(e.last);
     case 'daemon':
@@ -87,6 +90,8 @@ function detailsOf(e: NotifyEvent): Record<string, unknown> {
       return { alive: e.alive, quorum: e.quorum };
     case 'check-alert':
       return { message: e.message, checker: e.checker ?? null };
+    case 'vip':
+      return { address: e.address, action: e.action };
     case 'flapping':
       return { count: e.count, states: e.states, span_ms: e.spanMs };
     case 'daemon':
@@ -111,14 +116,14 @@ export function jsonPayload(e: NotifyEvent, info: DeliveryInfo, host: string, ro
     old_state: eventPreviousState(e) ?? null,
     new_state: eventState(e),
     priority: base.type === 'vrrp' ? base.priority : null,
-    reason: base.type === 'vrrp' || base.type === 'real-server' ? base.reason : null,
+    reason: base.type === 'vrrp' || base.type === 'real-server' || base.type === 'vip' ? base.reason : null,
     summary: `[${routerId}] ${describeEvent(e)}`,
     details: detailsOf(e),
   };
 }
 
 const GOOD = new Set(['MASTER', 'UP', 'start', 'reload']);
-const BAD = new Set(['FAULT', 'DOWN', 'STOP', 'DELETED', 'stop']);
+const BAD = new Set(['FAULT', 'DOWN', 'STOP', 'DELETED', 'stop', 'lost']);
 
 function mood(e: NotifyEvent): 'good' | 'bad' | 'neutral' {
   if (e.type === 'flapping') return 'bad';
@@ -130,7 +135,7 @@ function mood(e: NotifyEvent): 'good' | 'bad' | 'neutral' {
 export function slackPayload(p: JsonPayload, e: NotifyEvent): Record<string, unknown> {
   const icon = { good: ':large_green_circle:', bad: ':red_circle:', neutral: ':large_yellow_circle:' }[mood(e)];
   const change = p.old_state ? `${p.old_state} → *${p.new_state}*` : `*${p.new_state}*`;
-  const what = e.type === 'flapping' ? `flapping: ${e.count} changes (${e.states.join(' → ')}), now *${p.new_state}*` : change;
+  const what = e.type === 'flapping' ? `flapping: ${e.count} changes (${e.states.join(' → ')}), now *${p.new_state}*` : e.type === 'vip' ? `${e.address} ${change}` : change;
   const line = `${icon} *[${p.router_id}] ${title(p)}*: ${what}${p.priority !== null && p.subject.type === 'instance' ? ` (priority ${p.priority})` : ''}`;
   return {
     text: p.summary,
