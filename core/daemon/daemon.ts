@@ -7,7 +7,7 @@ import { PluginHost } from '../plugin/host';
 import { ALIVED_VERSION } from '../version';
 import type { Level } from '../log/logger';
 import { resolveVrrp, type VrrpSettings } from '../vrrp/settings';
-import { VrrpSupervisor } from '../vrrp/supervisor';
+import { dropPreforkedVrrpProcess, VrrpSupervisor } from '../vrrp/supervisor';
 import { CheckService, tuneHeapForChecks, type CheckServiceStatus } from '../check/service';
 import { inLabNamespace } from '../lab/netns';
 import type { IpvsService, IpvsStatus } from '../ipvs/service';
@@ -150,7 +150,7 @@ export class Daemon {
       this.checks.start(this.model, this.host);
       await this.ipvs?.start(this.model, this.checks, this.host.hooks);
     }
-    await this.startVrrp();
+    await this.startVrrp(true);
     this.notifications.publish({ type: 'daemon', what: 'start', time: Date.now() });
   }
 
@@ -172,10 +172,14 @@ export class Daemon {
     });
   }
 
-  private async startVrrp(): Promise<void> {
+  /** first: the daemon's start, whose time the instances' first Master_Down_Interval counts from */
+  private async startVrrp(first = false): Promise<void> {
     const settings = this.vrrpSettings();
     this.vrrpSettingsJson = settings ? JSON.stringify(settings) : undefined;
-    if (!settings) return;
+    if (!settings) {
+      dropPreforkedVrrpProcess();
+      return;
+    }
     if (!this.trackers) {
       this.trackers = new TrackerService({ log: this.options.log, onChange: (c) => this.onTrackerChange(c) });
       this.trackers.start(this.model, this.host);
@@ -187,6 +191,7 @@ export class Daemon {
     }
     this.vrrp = new VrrpSupervisor({
       settings,
+      ...(first ? { startedAt: performance.timeOrigin } : {}),
       log: this.options.log,
       level: this.options.logLevel ?? 'info',
       onTransition: (t) => this.onVrrpTransition(t),
@@ -244,6 +249,9 @@ export class Daemon {
         break;
       case 'rxLowerPri':
         this.notifier?.masterRxLowerPri(e.instance, e.priority);
+        break;
+      case 'vip':
+        this.notifications?.publish({ type: 'vip', instance: e.instance, address: e.address, action: e.action, reason: e.reason, time: e.time });
         break;
     }
   }

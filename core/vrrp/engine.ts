@@ -1,10 +1,11 @@
 import type { Logger } from '../log/logger';
-import { Announcer, warmUpAnnouncer, type AnnounceLink, type FrameSender } from './announce';
+import { Announcer, warmUpAnnouncer, type AnnounceAddress, type AnnounceLink, type FrameSender } from './announce';
 import { PacketSocket } from './packet-socket';
 import { VrrpMachine, warmUpMachine } from './machine';
 import { checkAdvert, encodeAdvert, parseIpv4, peekVrid } from './packet';
-import { Rtnl, type LinkEventType, type LinkInfo, type LinkWatch } from './rtnl';
+import { addressText, Rtnl, scopeName, type AddressInfo, type LinkEventType, type LinkInfo, type LinkWatch, type NetlinkWatch, type RouteInfo } from './rtnl';
 import type { InstanceSettings, SyncGroupSettings, VrrpSettings } from './settings';
+import type { RouteEntry } from '../config/keywords/vrrp';
 import { evaluateTracking, type TrackedState, type TrackingVerdict } from './tracking';
 import { ipv4Packet, ipv6Packet, VrrpChannel, type SendOptions } from './socket';
 import { newCounters, type Clock, type Received, type VrrpCounters, type VrrpState } from './types';
@@ -29,7 +30,14 @@ export type EngineEvent =
   | { type: 'deleted'; instance: string; from: VrrpState; priority: number; time: number }
   | { type: 'priority'; instance: string; from: number; to: number; state: VrrpState; reason: string; time: number }
   /** a master heard a lower-priority advert: `priority` is ours, `advertPriority` the sender's */
-  | { type: 'rxLowerPri'; instance: string; priority: number; advertPriority: number; from: string; time: number };
+  | { type: 'rxLowerPri'; instance: string; priority: number; advertPriority: number; from: string; time: number }
+  /**
+   * A master's VIP or virtual route was removed by someone else: put back
+   * (`restored`), or it could not be (`lost`: the instance goes to FAULT).
+   * `address` is `10.0.0.1/24 on eth0` or `route ...`; `reason` what the
+   * kernel said of the removal, and of the failure to put it back.
+   */
+  | { type: 'vip'; instance: string; address: string; action: 'restored' | 'lost'; reason: string; time: number };
 
 export interface InstanceStatus {
   name: string;
@@ -61,6 +69,12 @@ export interface EngineStatus {
 export interface EngineDeps {
   log: Logger;
   clock: Clock;
+  /**
+   * When this router started (epoch ms): the daemon, or this VRRP process
+   * when it replaced one that died. The instances' first Master_Down_Interval
+   * counts from it (VrrpMachine.start); without it, from their start.
+   */
+  startedAt?: number;
   onTransition?: (t: TransitionReport) => void;
   onEvent?: (e: EngineEvent) => void;
 }
@@ -88,9 +102,14 @@ export class VrrpEngine {
   private readonly instances: InstanceRuntime[] = [];
   private readonly channels = new Map<string, { channel: VrrpChannel; users: InstanceRuntime[] }>();
   private linkWatch: LinkWatch | undefined;
+  /** addresses and routes, to put back a master's VIPs and virtual routes when someone else removes them */
+  private addressWatch: NetlinkWatch | undefined;
+  private routeWatch: NetlinkWatch | undefined;
   private readonly packetSockets = new Map<number, PacketSocket>();
   private stopped = false;
   private started = false;
+  /** while the instances of the first start leave INIT: when the router started, clock ms */
+  bootSince: number | undefined;
   /** packets for a VRID no instance of ours has */
   unknownVrid = 0;
   /** tracker states from the main process, by trackerKey() */
@@ -236,13 +255,20 @@ export class VrrpEngine {
       (ev) => this.onLink(ev.link, ev.type),
       (err) => log.warn({ err: err.message }, `link events: ${err.message}`),
     );
+    this.addressWatch = await this.rtnl.watchAddresses(
+      (ev) => (ev.type === 'deleted' ? this.onAddressRemoved(ev.address) : this.onAddressAdded(ev.address)),
+      () => this.onAddressesLost(),
+      (err) => log.warn({ err: err.message }, `address events: ${err.message}`),
+    );
     for (const s of this.settings.instances) {
       const inst = new InstanceRuntime(s, this, this.rtnl, this.deps);
       this.instances.push(inst);
     }
+    await this.watchRoutesIfNeeded();
     this.buildGroups();
     // VIPs a crashed earlier run left behind go first: the instances start as backups
-    for (const inst of this.instances) await inst.cleanStale();
+    const present = await this.rtnl.addresses().catch(() => undefined);
+    for (const inst of this.instances) await inst.cleanStale(present);
     if (this.settings.startupDelayMs > 0) {
       log.info({ delayMs: this.settings.startupDelayMs }, `VRRP instances start in ${this.settings.startupDelayMs} ms (vrrp_startup_delay)`);
       await new Promise((r) => setTimeout(r, this.settings.startupDelayMs));
@@ -250,7 +276,10 @@ export class VrrpEngine {
     }
     for (const inst of this.instances) await inst.attach(this.linkByName(inst.settings.ifname));
     this.started = true;
+    // a startup delay is the operator's wish to wait: the boot time is not counted then
+    if (this.settings.startupDelayMs === 0) this.bootSince = bootClockMs(this.deps);
     this.refresh(this.instances);
+    this.bootSince = undefined;
     log.info({ instances: this.instances.length }, `VRRP engine started with ${this.instances.length} instance${this.instances.length === 1 ? '' : 's'}`);
   }
 
@@ -261,6 +290,8 @@ export class VrrpEngine {
     // every master's priority-0 advert leaves in this call (machine.stop), before anything else
     const stopping = Promise.all(this.instances.map((i) => i.stop()));
     this.linkWatch?.close();
+    this.addressWatch?.close();
+    this.routeWatch?.close();
     await stopping;
     // the priority-0 adverts are queued on the sockets: let them leave before closing
     await new Promise((r) => setTimeout(r, 20));
@@ -368,8 +399,57 @@ export class VrrpEngine {
     if (!matched) this.unknownVrid++;
   }
 
+  /** Routes are watched only while some instance has virtual routes: a router's own route churn is not the VRRP process's business otherwise. */
+  private async watchRoutesIfNeeded(): Promise<void> {
+    const need = this.instances.some((i) => i.settings.routes.length > 0);
+    if (!need) {
+      this.routeWatch?.close();
+      this.routeWatch = undefined;
+      return;
+    }
+    if (this.routeWatch || !this.rtnl) return;
+    this.routeWatch = await this.rtnl.watchRoutes(
+      (ev) => {
+        if (ev.type === 'deleted') for (const inst of this.instances) inst.routeRemoved(ev.route);
+      },
+      () => this.onRoutesLost(),
+      (err) => this.deps.log.warn({ err: err.message }, `route events: ${err.message}`),
+    );
+  }
+
+  private onAddressRemoved(a: AddressInfo): void {
+    for (const inst of this.instances) inst.addressRemoved(a);
+  }
+
+  private onAddressAdded(a: AddressInfo): void {
+    for (const l of this.links()) {
+      if (l.index !== a.ifindex) continue;
+      for (const inst of this.instances) inst.interfaceChanged(l.name, 'address');
+    }
+  }
+
+  /** The kernel dropped address notifications: every master compares what it holds with the kernel's list. */
+  private onAddressesLost(): void {
+    const masters = this.instances.filter((i) => i.machine.state === 'MASTER');
+    this.deps.log.warn({}, `address notifications were lost (the kernel's buffer overflowed): ${masters.length} master instance${masters.length === 1 ? '' : 's'} check their VIPs`);
+    if (masters.length === 0 || !this.rtnl) return;
+    this.rtnl.addresses().then(
+      (present) => {
+        for (const inst of masters) inst.recheckAddresses(present);
+      },
+      (err: Error) => this.deps.log.error({ err: err.message }, `checking the VIPs after lost notifications: ${err.message}`),
+    );
+  }
+
+  /** The kernel dropped route notifications: every master puts back whichever of its virtual routes are gone. */
+  private onRoutesLost(): void {
+    this.deps.log.warn({}, 'route notifications were lost (the kernel buffer overflowed): masters check their virtual routes');
+    for (const inst of this.instances) inst.recheckRoutes();
+  }
+
   private onLink(link: LinkInfo, type: LinkEventType): void {
     for (const inst of this.instances) {
+      inst.interfaceChanged(link.name, type);
       if (inst.settings.ifname !== link.name) continue;
       void inst.linkChanged(type === 'deleted' ? undefined : link);
     }
@@ -426,11 +506,20 @@ export class VrrpEngine {
     this.settings = next;
     this.buildGroups();
     for (const inst of fresh) await inst.attach(this.linkByName(inst.settings.ifname));
+    await this.watchRoutesIfNeeded();
     // only what changed is evaluated again (all of it when the sync groups changed)
     const sameGroups = groupsBefore === JSON.stringify(next.syncGroups ?? []);
     this.refresh(sameGroups && changed ? this.instances.filter((i) => changed.has(i.settings.name)) : this.instances);
     return counts;
   }
+}
+
+/** The router's start on the engine's clock, when it is known and plausible (at most a minute ago). */
+function bootClockMs(deps: EngineDeps): number | undefined {
+  if (deps.startedAt === undefined) return undefined;
+  const now = deps.clock.now();
+  const ago = performance.timeOrigin + performance.now() - deps.startedAt;
+  return ago >= 0 && ago <= 60_000 ? now - ago : undefined;
 }
 
 /** Log lines for bad packets are limited to one per kind per second per instance. */
@@ -451,6 +540,8 @@ class InstanceRuntime {
   verdict: TrackingVerdict;
   /** its own interface: missing, down or unusable (undefined when fine) */
   private linkFault: string | undefined;
+  /** a VIP or virtual route someone else removed could not be put back: why, and on which interface (it clears when that interface changes) */
+  private vipFault: { reason: string; dev: string | undefined } | undefined;
   private lastFault: string | undefined;
   /** the interface fault as of the last apply(): a cleared fault that was this one is the interface coming back */
   private lastLinkFault: string | undefined;
@@ -458,8 +549,10 @@ class InstanceRuntime {
   private machineStarted = false;
   private deleting = false;
   private readonly vips: VipManager;
-  private announcer: Announcer | undefined;
+  announcer: Announcer | undefined;
   private channel: VrrpChannel | undefined;
+  /** clock ms since when its channel receives adverts */
+  private listeningSince: number | undefined;
   private link: LinkInfo | undefined;
   private src: string | undefined;
   /**
@@ -501,8 +594,7 @@ class InstanceRuntime {
         becomeMaster: () => this.becomeMaster(),
         leaveMaster: () => this.leaveMaster(),
         transition: (from, to, reason) => this.onTransition(from, to, reason),
-        rxLowerPriority: (adv) =>
-          this.engine.event({ type: 'rxLowerPri', instance: this.settings.name, priority: this.machine.priority, advertPriority: adv.priority, from: adv.src, time: Date.now() }),
+        rxLowerPriority: (adv) => this.heardLowerPriority(adv.priority, adv.src),
         canBecomeMaster: () => this.engine.canGoMaster(this),
         note: (message) => this.log.debug({}, message),
       },
@@ -518,7 +610,7 @@ class InstanceRuntime {
 
   /** Its own reason to be in FAULT: its interface, else a tracker. */
   ownFault(): string | undefined {
-    return this.linkFault ?? this.verdict.fault;
+    return this.linkFault ?? this.vipFault?.reason ?? this.verdict.fault;
   }
 
   /**
@@ -543,7 +635,8 @@ class InstanceRuntime {
       if (fault !== undefined) this.machine.setFault(true, fault);
       this.lastFault = fault;
       this.lastLinkFault = this.linkFault;
-      this.machine.start();
+      const since = this.engine.bootSince;
+      this.machine.start(since !== undefined && this.listeningSince !== undefined ? { since, listening: this.listeningSince } : undefined);
       return;
     }
     if (fault !== undefined) {
@@ -575,6 +668,7 @@ class InstanceRuntime {
       if (this.machine.state === 'MASTER') this.announcer?.announce();
     }
     this.log.info({}, `(${next.name}) settings changed by reload; state ${this.machine.state} kept`);
+    if (this.vipFault) this.clearVipFault('the config was reloaded');
   }
 
   /** Removed by a reload: a master releases (priority 0, VIPs removed); reported as DELETED. */
@@ -595,8 +689,8 @@ class InstanceRuntime {
     return undefined;
   }
 
-  async cleanStale(): Promise<void> {
-    const removed = await this.vips.cleanStale();
+  async cleanStale(present?: readonly AddressInfo[]): Promise<void> {
+    const removed = await this.vips.cleanStale(present);
     for (const r of removed) this.log.notice({ address: r }, `(${this.settings.name}) removed ${r}, left on the interface by an earlier run`);
   }
 
@@ -622,7 +716,10 @@ class InstanceRuntime {
       if (!this.src) {
         this.log.warn({ interface: s.ifname }, `(${s.name}) interface ${s.ifname} has no IPv${s.family} address to send adverts from yet`);
       }
-      this.channel ??= this.engine.channelFor(this, link);
+      if (!this.channel) {
+        this.channel = this.engine.channelFor(this, link);
+        this.listeningSince = this.deps.clock.now();
+      }
       this.warmUp();
       this.announcer?.stop();
       this.announcer = this.makeAnnouncer(link);
@@ -647,12 +744,32 @@ class InstanceRuntime {
       ifindex: link.index,
       mac: link.mac,
       noarp: link.noarp,
-      addresses: s.vips.filter((v) => (v.dev ?? s.ifname) === s.ifname).map((v) => v.address),
+      addresses: this.announced(),
       clock: this.deps.clock,
       ...s.garp,
       onError: (err: Error) => this.log.warn({ err: err.message }, `(${s.name}) ${err.message}`),
       openSender: (l) => this.engine.frameSender(l),
     });
+  }
+
+  /**
+   * What the announcer announces: every VIP and excluded VIP, as keepalived's
+   * vrrp_send_link_update(), each on its own interface (`dev`); one whose
+   * interface does not exist now is left out.
+   */
+  private announced(): Array<string | AnnounceAddress> {
+    const s = this.settings;
+    const out: Array<string | AnnounceAddress> = [];
+    for (const v of [...s.vips, ...s.excludedVips]) {
+      const dev = v.dev ?? s.ifname;
+      if (dev === s.ifname) {
+        out.push(v.address);
+        continue;
+      }
+      const l = this.engine.linkByName(dev);
+      if (l) out.push({ address: v.address, ifname: l.name, ifindex: l.index, mac: l.mac, noarp: l.noarp });
+    }
+    return out;
   }
 
   private resolving = false;
@@ -825,6 +942,111 @@ class InstanceRuntime {
       for (const f of failures) this.log.error({ err: f.message }, `(${this.settings.name}) ${f.message}`);
       if (!now && this.machine.state === 'MASTER') this.announcer?.announce();
     });
+  }
+
+  /**
+   * As master, a lower-priority advert: the other router was master too (a
+   * partition, a pause, lost adverts) and clients may have followed it. The
+   * machine has answered with an advert; the VIPs are announced again, this
+   * instance's and those of the other masters of its sync group (keepalived
+   * does the same for them: they hear no advert of their own).
+   */
+  private heardLowerPriority(priority: number, from: string): void {
+    this.announcer?.lowerPriority();
+    for (const m of this.group?.members ?? []) if (m !== this && m.machine.state === 'MASTER') m.announcer?.lowerPriority();
+    this.engine.event({ type: 'rxLowerPri', instance: this.settings.name, priority: this.machine.priority, advertPriority: priority, from, time: Date.now() });
+  }
+
+  // ---------------------------------------------------------------------------
+  // VIPs and virtual routes removed by someone else
+
+  /** The kernel reports an address removed: a master puts back the VIP it was, at once, and announces it. */
+  addressRemoved(a: AddressInfo): void {
+    if (this.machine.state !== 'MASTER') return;
+    const label = this.vips.removedElsewhere(a);
+    if (!label) return;
+    const dev = this.vips.deviceOf(label) ?? `ifindex ${a.ifindex}`;
+    const flags = a.flags.length ? `, ${a.flags.join(' ')}` : '';
+    const tag = a.label && a.label !== dev ? `, label ${a.label}` : '';
+    this.putBack([label], [], `the kernel reported it deleted: ${addressText(a)} dev ${dev} scope ${scopeName(a.scope)}${flags}${tag}`);
+  }
+
+  /** The kernel reports a route removed: a master puts back the virtual route it was. */
+  routeRemoved(r: RouteInfo): void {
+    if (this.machine.state !== 'MASTER') return;
+    const route = this.vips.routeRemovedElsewhere(r);
+    if (!route) return;
+    this.putBack([], [route], `the kernel reported route ${r.dst}/${r.prefix} deleted from table ${r.table}`);
+  }
+
+  /** After lost notifications: the VIPs a master holds that the kernel's list lacks are put back. */
+  recheckAddresses(present: readonly AddressInfo[]): void {
+    if (this.machine.state !== 'MASTER') return;
+    const missing = this.vips.missingFrom(present);
+    if (missing.length > 0) this.putBack(missing, [], 'missing from the kernel after address notifications were lost');
+  }
+
+  recheckRoutes(): void {
+    if (this.machine.state !== 'MASTER' || this.settings.routes.length === 0) return;
+    this.putBack([], [], 're-checked after route notifications were lost');
+  }
+
+  /**
+   * Puts back what someone removed (the requests leave before this
+   * returns when nothing else is pending), announces the addresses as a
+   * takeover does, then logs, counts and reports each; what cannot be put
+   * back puts the instance in FAULT, so the backup takes over rather than
+   * this master advertising what it does not hold.
+   */
+  private putBack(labels: string[], routes: RouteEntry[], what: string): void {
+    const clock = this.deps.clock;
+    const started = clock.now();
+    const done = this.vips.restore(labels, routes);
+    const addresses = labels.map((l) => this.vips.addressOf(l)).filter((a): a is string => a !== undefined);
+    const inPlace = this.vips.inPlaceNow;
+    if (inPlace && addresses.length > 0) this.announcer?.restored(addresses);
+    void done.then(({ restored, lost, failures }) => {
+      const ms = clock.now() - started;
+      const back = restored.map((l) => this.vips.addressOf(l)).filter((a): a is string => a !== undefined);
+      if (!inPlace && back.length > 0 && this.machine.state === 'MASTER') this.announcer?.restored(back);
+      const s = this.settings;
+      for (const label of restored) {
+        this.counters.vipRestored++;
+        this.log.warn({ address: label, ms }, `(${s.name}) ${label} was removed by someone else (${what}); put back in ${ms.toFixed(2)} ms`);
+        this.engine.event({ type: 'vip', instance: s.name, address: label, action: 'restored', reason: what, time: Date.now() });
+      }
+      if (lost.length === 0) return;
+      const why = failures.map((f) => f.message).join('; ');
+      for (const label of lost) {
+        this.counters.vipLost++;
+        this.log.error({ address: label }, `(${s.name}) ${label} was removed by someone else (${what}) and cannot be put back: ${why}`);
+        this.engine.event({ type: 'vip', instance: s.name, address: label, action: 'lost', reason: `${what}; cannot be put back: ${why}`, time: Date.now() });
+      }
+      if (this.machine.state !== 'MASTER') return;
+      this.vipFault = { reason: `${lost[0]} cannot be put back: ${why}`, dev: this.vips.deviceOf(lost[0]!) };
+      this.engine.refresh([this]);
+    });
+  }
+
+  /**
+   * Something changed on an interface (it appeared, came up, went, got an
+   * address). The announcer follows a VIP's own interface (`dev`) to its new
+   * index and MAC; a VIP fault on it may be over.
+   */
+  interfaceChanged(ifname: string, type: LinkEventType | 'address' = 'changed'): void {
+    const s = this.settings;
+    if (type !== 'address' && ifname !== s.ifname && this.link && [...s.vips, ...s.excludedVips].some((v) => v.dev === ifname)) {
+      this.announcer?.stop();
+      this.announcer = this.makeAnnouncer(this.link);
+    }
+    if (type === 'deleted') return;
+    if (this.vipFault && (this.vipFault.dev === undefined || this.vipFault.dev === ifname)) this.clearVipFault(`interface ${ifname} changed`);
+  }
+
+  private clearVipFault(why: string): void {
+    this.log.info({}, `(${this.settings.name}) the VIP fault is cleared (${why}); the election runs again`);
+    this.vipFault = undefined;
+    this.engine.refresh([this]);
   }
 
   private leaveMaster(): void {

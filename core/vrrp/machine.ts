@@ -210,7 +210,17 @@ export class VrrpMachine {
     this.localAddress = address;
   }
 
-  start(): void {
+  /**
+   * Leaves INIT. `boot` counts the first Master_Down_Interval from when the
+   * router started (the daemon, clock ms, in the past) rather than from now,
+   * as RFC 5798 6.4.1 starts the timer at Startup: what the process did to
+   * get here does not lengthen it. It never ends before the machine has
+   * listened (`boot.listening`: since when its socket receives) for one
+   * advert interval and Skew_Time, so every live master has been heard once;
+   * and a machine that started listening only after that interval would
+   * have run out waits a whole one from now, as without `boot`.
+   */
+  start(boot?: { since: number; listening: number }): void {
     if (this.current !== 'INIT') return;
     if (this.faulty) {
       this.current = 'FAULT';
@@ -225,6 +235,12 @@ export class VrrpMachine {
     this.current = 'BACKUP';
     this.masterIntCs = this.advertIntCs;
     this.armDownTimer('master-down');
+    // only when it listened before that interval would have run out: a start slower than that waits a whole one
+    if (boot && boot.listening - boot.since < this.downTimerUs / US_PER_MS) {
+      const heardOnce = boot.listening + (this.masterIntCs * US_PER_CS + this.skewUs()) / US_PER_MS;
+      const at = Math.max(boot.since + this.downTimerUs / US_PER_MS, heardOnce);
+      if (at < this.deadline) this.setTimerAt(at, this.downTimerFired, true);
+    }
     this.effects.transition('INIT', 'BACKUP', 'init');
   }
 

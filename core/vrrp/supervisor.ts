@@ -31,6 +31,48 @@ const EMPTY: EngineStatus = { instances: [], otherVrids: 0 };
  */
 export const VRRP_PROCESS_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--v8-pool-size=1', '--no-flush-bytecode'];
 
+/** how long a restart waits for the VIPs of a dead VRRP process to be removed */
+const LEFTOVERS_TIMEOUT_MS = 1000;
+
+function forkVrrpProcess(): ChildProcess {
+  return fork(path.join(__dirname, 'child.js'), [], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    serialization: 'advanced',
+    execArgv: [...VRRP_PROCESS_FLAGS],
+  });
+}
+
+let preforked: ChildProcess | undefined;
+
+/**
+ * Forks the VRRP process before the daemon has read its config: it loads
+ * the engine's code (about 80 ms with Node's own start) while the main
+ * process loads and compiles the rest, and waits for its settings. The
+ * first VrrpSupervisor to start takes it. Without one it goes with the main
+ * process (its IPC channel closes), or dropPreforkedVrrpProcess() ends it.
+ */
+export function preforkVrrpProcess(): void {
+  if (preforked) return;
+  const child = forkVrrpProcess();
+  preforked = child;
+  child.once('exit', () => {
+    if (preforked === child) preforked = undefined;
+  });
+}
+
+/** The config has no VRRP (or the daemon stops before it starts any): the forked VRRP process goes. */
+export function dropPreforkedVrrpProcess(): void {
+  const child = preforked;
+  preforked = undefined;
+  if (child?.connected) child.disconnect();
+}
+
+function takePreforked(): ChildProcess | undefined {
+  const child = preforked;
+  preforked = undefined;
+  return child && child.connected && child.exitCode === null && child.signalCode === null ? child : undefined;
+}
+
 export interface SupervisorOptions {
   settings: VrrpSettings;
   log: Logger;
@@ -41,6 +83,12 @@ export interface SupervisorOptions {
   restartDelaysMs?: number[];
   /** called with the pid of every VRRP process started (its scheduling is set there) */
   onSpawn?: (pid: number) => void;
+  /**
+   * When the daemon started (epoch ms, as performance.timeOrigin): the first
+   * VRRP process's instances count their first Master_Down_Interval from
+   * it. A restarted one counts from its own start. Default: its start.
+   */
+  startedAt?: number;
 }
 
 /**
@@ -83,11 +131,9 @@ export class VrrpSupervisor {
 
   private spawn(): void {
     const log = this.options.log;
-    const child = fork(path.join(__dirname, 'child.js'), [], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      serialization: 'advanced',
-      execArgv: [...VRRP_PROCESS_FLAGS],
-    });
+    const spawnedAt = performance.timeOrigin + performance.now();
+    const first = this.restarts === 0;
+    const child = (first ? takePreforked() : undefined) ?? forkVrrpProcess();
     this.child = child;
     child.on('message', (msg: { type: string; [k: string]: unknown }) => this.onMessage(msg));
     child.on('exit', (code, signal) => {
@@ -105,16 +151,39 @@ export class VrrpSupervisor {
       const delay = delays[Math.min(this.crashes - 1, delays.length - 1)]!;
       log.error({ code, signal, pid: child.pid, restartInMs: delay }, `VRRP process ${child.pid} died (${signal ?? `exit ${code}`}); restarting it in ${delay} ms`);
       this.failStart(new Error(`the VRRP process died at start (${signal ?? `exit ${code}`})`));
-      this.restartTimer = setTimeout(() => {
+      // its VIPs go now, not when the next process starts: a backup is taking over meanwhile
+      const cleaned = this.removeLeftovers(child.pid);
+      const waited = new Promise<void>((resolve) => (this.restartTimer = setTimeout(resolve, delay)));
+      void Promise.all([waited, cleaned]).then(() => {
         this.restartTimer = undefined;
         if (this.stopping) return;
         this.restarts++;
         this.spawn();
-      }, delay);
+      });
     });
-    child.send({ type: 'start', settings: this.options.settings, level: this.options.level, trackers: this.trackers });
+    const startedAt = first ? (this.options.startedAt ?? spawnedAt) : spawnedAt;
+    child.send({ type: 'start', settings: this.options.settings, level: this.options.level, trackers: this.trackers, startedAt });
     log.info({ pid: child.pid }, `VRRP process started (pid ${child.pid})`);
     if (child.pid !== undefined) this.options.onSpawn?.(child.pid);
+  }
+
+  /**
+   * Removes the VIPs and virtual routes a VRRP process that died may have
+   * held (release.ts), from this process. Never rejects; gives up after
+   * LEFTOVERS_TIMEOUT_MS, since the next VRRP process removes them too.
+   */
+  private removeLeftovers(pid: number | undefined): Promise<void> {
+    const log = this.options.log;
+    const started = performance.now();
+    const work = (async () => {
+      // loaded only now: the rtnetlink client costs this process memory it needs for nothing else
+      const { removeLeftovers } = require('./release') as typeof import('./release');
+      const { removed, failures } = await removeLeftovers(this.options.settings);
+      const ms = (performance.now() - started).toFixed(1);
+      if (removed.length > 0) log.notice({ pid, removed, ms }, `removed what VRRP process ${pid} left on the interfaces, ${ms} ms after it died: ${removed.join(', ')}`);
+      for (const f of failures) log.error({ err: f.message, code: f.code }, `removing what VRRP process ${pid} left: ${f.message}`);
+    })().catch((err: Error) => log.error({ err: err.message }, `removing what VRRP process ${pid} left: ${err.message}`));
+    return Promise.race([work, new Promise<void>((resolve) => setTimeout(resolve, LEFTOVERS_TIMEOUT_MS).unref())]);
   }
 
   private failStart(err: Error): void {
@@ -240,9 +309,11 @@ export class VrrpSupervisor {
     this.failStart(new Error('stopped'));
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    let killed = false;
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => {
         this.options.log.error({ pid: child.pid }, `VRRP process ${child.pid} did not stop within ${timeoutMs} ms; killing it`);
+        killed = true;
         child.kill('SIGKILL');
       }, timeoutMs);
       child.once('exit', () => {
@@ -252,5 +323,7 @@ export class VrrpSupervisor {
       if (child.connected) child.send({ type: 'stop' });
       else child.kill('SIGTERM');
     });
+    // killed before it released: nothing it held may stay on the interfaces
+    if (killed) await this.removeLeftovers(child.pid);
   }
 }

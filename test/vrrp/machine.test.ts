@@ -158,6 +158,42 @@ test('v3 numbers: advert 100 cs as v2; advert 10 cs at priority 100 takes 360.93
   assert.equal(b.m.state, 'MASTER');
 });
 
+test('start(boot): the first Master_Down_Interval counts from the router\'s start, but only after listening for one advert interval and Skew_Time', () => {
+  // v3 at 0.1 s, priority 200: Master_Down_Interval 321.875 ms, Skew_Time 21.875 ms
+  const early = harness({ version: 3, advertIntCs: 10, priority: 200 });
+  early.clock.advanceTo(150);
+  // the daemon started at 0 and listens from 140: 0 + 321.875, later than 140 + 121.875
+  early.m.start({ since: 0, listening: 140 });
+  early.clock.advanceTo(321.874);
+  assert.equal(early.m.state, 'BACKUP');
+  early.clock.advanceTo(321.875);
+  assert.equal(early.m.state, 'MASTER');
+  // a slow start: listening from 250, so not before 250 + 100 + 21.875
+  const slow = harness({ version: 3, advertIntCs: 10, priority: 200 });
+  slow.clock.advanceTo(260);
+  slow.m.start({ since: 0, listening: 250 });
+  slow.clock.advanceTo(371.874);
+  assert.equal(slow.m.state, 'BACKUP');
+  slow.clock.advanceTo(371.875);
+  assert.equal(slow.m.state, 'MASTER');
+  // listening only after the router's first interval would have run out (a slow startup_script): a whole one from now
+  const late = harness({ version: 3, advertIntCs: 10, priority: 200 });
+  late.clock.advanceTo(5000);
+  late.m.start({ since: -10_000, listening: 5000 });
+  late.clock.advanceTo(5321.874);
+  assert.equal(late.m.state, 'BACKUP');
+  late.clock.advanceTo(5321.875);
+  assert.equal(late.m.state, 'MASTER');
+  // an advert heard meanwhile restarts the timer as always
+  const heard = harness({ version: 3, advertIntCs: 10, priority: 200 });
+  heard.clock.advanceTo(150);
+  heard.m.start({ since: 0, listening: 140 });
+  heard.clock.advanceTo(200);
+  heard.m.onAdvert({ priority: 250, advertIntCs: 10, src: '10.99.0.1' });
+  heard.clock.advanceTo(521.874);
+  assert.equal(heard.m.state, 'BACKUP');
+});
+
 test('the address owner starting as MASTER is master at once; below 255 state MASTER waits like BACKUP (keepalived 2.2.8)', () => {
   const owner = harness({ priority: 255, initialState: 'MASTER' });
   owner.m.start();

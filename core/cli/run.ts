@@ -1,0 +1,149 @@
+/**
+ * What the alived command runs once its options are parsed: the config
+ * test, the daemon in the foreground, and the start in the background.
+ * main.ts loads this module only then, after it has forked the VRRP process
+ * (supervisor.ts preforkVrrpProcess): the VRRP process loads its own code
+ * while this one loads and compiles everything else.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { compileConfig, shortHostname } from '../config/compile';
+import { formatDiagnostic, type Diagnostic } from '../config/diagnostics';
+import { dumpTree } from '../config/dump';
+import { ConfigInvalidError, Daemon } from '../daemon/daemon';
+import { formatData, formatStats } from '../vrrp/stats';
+import { formatIpvsStats } from '../ipvs/stats';
+import { acquirePidFile } from '../daemon/pid-file';
+import { createLogger, fileSink, streamSink, syslogSink, type LogSink, type Logger } from '../log/logger';
+import { EXIT, type CliOptions } from './options';
+
+/** Paths in messages: relative to the working directory when below it, else absolute. */
+function shownPath(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p;
+}
+
+function printDiagnostics(diags: readonly Diagnostic[], out: NodeJS.WritableStream): void {
+  for (const d of diags) out.write(formatDiagnostic({ ...d, pos: { ...d.pos, file: shownPath(d.pos.file) } }) + '\n');
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+function makeLogger(o: CliOptions): Logger {
+  const ident = `alived[${process.pid}]`;
+  const sinks: LogSink[] = [];
+  const format = o.logJson ? 'json' : 'text';
+  if (o.logConsole) sinks.push(streamSink(process.stderr, format, ident));
+  if (o.logFile) sinks.push(fileSink(o.logFile, format, ident));
+  if (!o.noSyslog) sinks.push(syslogSink({ facility: o.logFacility, ident: 'alived' }));
+  return createLogger(sinks, o.logDetail ? 'debug' : 'info');
+}
+
+export async function configTest(file: string, o: CliOptions): Promise<number> {
+  const r = await compileConfig(file, { configId: o.configId ?? shortHostname() });
+  if (o.dumpConf) process.stdout.write(dumpTree(r.tree));
+  printDiagnostics(r.diagnostics, process.stderr);
+  const summary = `${shownPath(path.resolve(file))}: ${plural(r.errorCount, 'error')}, ${plural(r.warningCount, 'warning')}`;
+  process.stderr.write(`alived: ${r.ok ? 'configuration valid' : 'configuration INVALID'}: ${summary}\n`);
+  await r.pluginHost.close();
+  return r.ok ? EXIT.OK : EXIT.CONFIG_INVALID;
+}
+
+/** Without -n: check the config here (so errors reach the terminal), then go on in a detached child. */
+export async function daemonize(file: string, o: CliOptions, argv: readonly string[]): Promise<number> {
+  const r = await compileConfig(file, { configId: o.configId ?? shortHostname() });
+  await r.pluginHost.close();
+  if (!r.ok) {
+    printDiagnostics(r.diagnostics, process.stderr);
+    process.stderr.write(`alived: not started: ${plural(r.errorCount, 'error')} in the config\n`);
+    return EXIT.CONFIG_INVALID;
+  }
+  const child = spawn(process.execPath, [process.argv[1]!, ...argv, '--dont-fork'], {
+    detached: true,
+    stdio: 'ignore',
+    env: { ...process.env, ALIVED_DAEMONIZED: '1' },
+  });
+  child.unref();
+  return EXIT.OK;
+}
+
+export async function runDaemon(file: string, o: CliOptions): Promise<number> {
+  const log = makeLogger(o);
+  let daemon: Daemon;
+  try {
+    daemon = await Daemon.build({ configFile: file, configId: o.configId ?? shortHostname(), log, vrrp: !o.checkOnly, checks: !o.vrrpOnly, releaseIpvs: !o.dontReleaseIpvs, logLevel: o.logDetail ? 'debug' : 'info', stateDir: o.stateDir });
+  } catch (err) {
+    if (err instanceof ConfigInvalidError) {
+      printDiagnostics(err.result.diagnostics, process.stderr);
+      for (const d of err.result.diagnostics) if (d.severity === 'error') log.error({ code: d.code }, formatDiagnostic(d));
+      process.stderr.write(`alived: not started: ${plural(err.result.errorCount, 'error')} in the config\n`);
+      return EXIT.CONFIG_INVALID;
+    }
+    throw err;
+  }
+  let releasePid: () => void;
+  try {
+    releasePid = acquirePidFile(o.pidFile);
+  } catch (err) {
+    log.error({ err }, (err as Error).message);
+    process.stderr.write(`alived: ${(err as Error).message}\n`);
+    await daemon.stop();
+    return EXIT.RUNTIME;
+  }
+  if (o.dumpConf) process.stdout.write(dumpTree(daemon.tree));
+  if (o.vrrpOnly) log.info({}, 'VRRP subsystem only (-P)');
+  if (o.checkOnly) log.info({}, 'health-check subsystem only (-C)');
+
+  return new Promise<number>((resolve) => {
+    const finish = (code: number): void => {
+      releasePid();
+      resolve(code);
+    };
+    const stop = (signal: NodeJS.Signals, code: number = EXIT.OK): void => {
+      daemon.stop(signal).then(
+        () => finish(code),
+        (err) => {
+          log.error({ err }, 'error while stopping');
+          finish(EXIT.RUNTIME);
+        },
+      );
+    };
+    // the VRRP release first, on the shortest path (a backup waits only Skew_Time after it)
+    process.on('SIGTERM', () => {
+      daemon.releaseVrrp();
+      stop('SIGTERM');
+    });
+    process.on('SIGINT', () => {
+      daemon.releaseVrrp();
+      stop('SIGINT');
+    });
+    // keepalived's dumps: SIGUSR1 the state of every instance, SIGUSR2 the counters
+    const dump = (kind: 'data' | 'stats'): void => {
+      const file = `/tmp/alived${o.instance ? `_${o.instance}` : ''}.${kind}`;
+      Promise.all([daemon.vrrpStatus(), kind === 'stats' ? daemon.ipvsStatus() : undefined])
+        // with virtual servers, the stats file goes on with the IPVS counters
+        .then(([s, ipvs]) => fs.promises.writeFile(file, kind === 'data' ? formatData(s) : formatStats(s) + (ipvs ? formatIpvsStats(ipvs) : '')))
+        .then(
+          () => log.info({ file }, `wrote ${file}`),
+          (err: Error) => log.error({ err, file }, `writing ${file}: ${err.message}`),
+        );
+    };
+    process.on('SIGUSR1', () => dump('data'));
+    process.on('SIGUSR2', () => dump('stats'));
+    process.on('SIGHUP', () => {
+      daemon.reload().catch((err) => log.error({ err }, 'reload failed'));
+    });
+    // keep the event loop alive while running
+    const keepAlive = setInterval(() => undefined, 1 << 30);
+    daemon.start().catch((err: Error) => {
+      log.error({ err }, `start failed: ${err.message}`);
+      process.stderr.write(`alived: start failed: ${err.message}\n`);
+      stop('SIGTERM', EXIT.RUNTIME);
+    });
+    process.once('exit', () => clearInterval(keepAlive));
+  });
+}
+
