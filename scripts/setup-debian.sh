@@ -43,6 +43,7 @@ packages=(
   mariadb-server            # MYSQL_CHECK against a real primary and replica (mariadbd, mariadb-install-db)
   mariadb-client            # the tests set up accounts and replication with mariadb -e
   python3                   # process tracking tests: processes that fork and rename themselves
+  nftables                  # fault tests and bench/faults: partitions and advert loss inside the lab
 )
 need=()
 for p in "${packages[@]}"; do
