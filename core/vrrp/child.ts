@@ -3,7 +3,7 @@
  * timing never waits for checks, scripts, notifiers or plugins: this process
  * runs nothing but the engine. It talks to its parent over the IPC channel:
  *
- *   parent -> child  { type: 'start', settings, level, trackers, startedAt }  { type: 'stop' }  { type: 'status', id }
+ *   parent -> child  { type: 'start', settings, level, trackers, startedAt, resume }  { type: 'stop' }  { type: 'status', id }
  *                    { type: 'trackers', states }  { type: 'reload', id, settings }
  *   child -> parent  { type: 'started' }  { type: 'transition', report }  { type: 'event', event }
  *                    { type: 'log', record }  { type: 'status', id, status }  { type: 'reloaded', id, counts }
@@ -19,7 +19,7 @@ import type { VrrpSettings } from './settings';
 import type { TrackedState } from './tracking';
 
 type ParentMessage =
-  | { type: 'start'; settings: VrrpSettings; level: Level; trackers?: Record<string, TrackedState>; startedAt?: number }
+  | { type: 'start'; settings: VrrpSettings; level: Level; trackers?: Record<string, TrackedState>; startedAt?: number; resume?: Record<string, number> }
   | { type: 'stop' }
   | { type: 'status'; id: number }
   | { type: 'trackers'; states: Record<string, TrackedState> }
@@ -64,6 +64,7 @@ process.on('message', (msg: ParentMessage) => {
       log,
       clock: new RealClock(),
       ...(msg.startedAt !== undefined ? { startedAt: msg.startedAt } : {}),
+      ...(msg.resume ? { resume: msg.resume } : {}),
       onTransition: (report) => send({ type: 'transition', report }),
       onEvent: (event) => send({ type: 'event', event }),
     });

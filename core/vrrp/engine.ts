@@ -75,6 +75,12 @@ export interface EngineDeps {
    * counts from it (VrrpMachine.start); without it, from their start.
    */
   startedAt?: number;
+  /**
+   * Instances that were MASTER in a VRRP process that died just now, each
+   * with the time (epoch ms) before which it may go on as master at once;
+   * their VIPs are still in place, so they are not cleaned at start.
+   */
+  resume?: Record<string, number>;
   onTransition?: (t: TransitionReport) => void;
   onEvent?: (e: EngineEvent) => void;
 }
@@ -268,7 +274,12 @@ export class VrrpEngine {
     this.buildGroups();
     // VIPs a crashed earlier run left behind go first: the instances start as backups
     const present = await this.rtnl.addresses().catch(() => undefined);
-    for (const inst of this.instances) await inst.cleanStale(present);
+    const now = performance.timeOrigin + performance.now();
+    for (const inst of this.instances) {
+      const until = this.deps.resume?.[inst.settings.name];
+      if (until !== undefined && now < until && this.settings.startupDelayMs === 0) inst.resumeUntil = until;
+      else await inst.cleanStale(present);
+    }
     if (this.settings.startupDelayMs > 0) {
       log.info({ delayMs: this.settings.startupDelayMs }, `VRRP instances start in ${this.settings.startupDelayMs} ms (vrrp_startup_delay)`);
       await new Promise((r) => setTimeout(r, this.settings.startupDelayMs));
@@ -553,6 +564,8 @@ class InstanceRuntime {
   private channel: VrrpChannel | undefined;
   /** clock ms since when its channel receives adverts */
   private listeningSince: number | undefined;
+  /** until when (epoch ms) it may go on as the master it was in a VRRP process that died just now (EngineDeps.resume) */
+  resumeUntil: number | undefined;
   private link: LinkInfo | undefined;
   private src: string | undefined;
   /**
@@ -636,7 +649,10 @@ class InstanceRuntime {
       this.lastFault = fault;
       this.lastLinkFault = this.linkFault;
       const since = this.engine.bootSince;
-      this.machine.start(since !== undefined && this.listeningSince !== undefined ? { since, listening: this.listeningSince } : undefined);
+      // (still in time: a tracker holding it in INIT may have made it late)
+      const resume = this.resumeUntil !== undefined && performance.timeOrigin + performance.now() < this.resumeUntil;
+      this.resumeUntil = undefined;
+      this.machine.start(since !== undefined && this.listeningSince !== undefined ? { since, listening: this.listeningSince } : undefined, resume);
       return;
     }
     if (fault !== undefined) {

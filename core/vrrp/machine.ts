@@ -220,7 +220,7 @@ export class VrrpMachine {
    * and a machine that started listening only after that interval would
    * have run out waits a whole one from now, as without `boot`.
    */
-  start(boot?: { since: number; listening: number }): void {
+  start(boot?: { since: number; listening: number }, resume = false): void {
     if (this.current !== 'INIT') return;
     if (this.faulty) {
       this.current = 'FAULT';
@@ -230,6 +230,11 @@ export class VrrpMachine {
     // vrrp_init_state(): the owner becomes master after a 1 µs backup timer, without announcing BACKUP
     if (this.prio === PRIORITY_OWNER && this.initialState === 'MASTER') {
       this.gotoMaster('INIT', `address owner (priority ${PRIORITY_OWNER})`);
+      return;
+    }
+    // it was master in a VRRP process that died just now: it goes on, before any backup can have taken over
+    if (resume) {
+      this.gotoMaster('INIT', 'resumed: the VRRP process was restarted while master');
       return;
     }
     this.current = 'BACKUP';

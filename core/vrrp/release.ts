@@ -3,14 +3,15 @@ import type { VrrpSettings } from './settings';
 import { VipManager, type VipError } from './vips';
 
 /**
- * Removes every VIP, excluded VIP and virtual route of the config that is on
- * this host now: what a VRRP process that died may have held. The
- * supervisor calls it in the main process the moment the VRRP process
- * exits, so a dead master holds nothing while a backup takes over (the next
- * VRRP process does the same at its start, later). One list of interfaces
- * and one of addresses serve every instance.
+ * Removes every VIP, excluded VIP and virtual route of the config's
+ * instances (those `which` names) that is on this host now: what a VRRP
+ * process that died may have held. The supervisor calls it in the main
+ * process the moment the VRRP process exits (for its masters, once the next
+ * process could not resume them in time), so a dead master holds nothing
+ * while a backup takes over. One list of interfaces and one of addresses
+ * serve every instance.
  */
-export async function removeLeftovers(settings: VrrpSettings): Promise<{ removed: string[]; failures: VipError[] }> {
+export async function removeLeftovers(settings: VrrpSettings, which: (instance: string) => boolean = () => true): Promise<{ removed: string[]; failures: VipError[] }> {
   const rtnl = new Rtnl();
   const removed: string[] = [];
   const failures: VipError[] = [];
@@ -18,6 +19,7 @@ export async function removeLeftovers(settings: VrrpSettings): Promise<{ removed
     const links = await rtnl.links();
     const present = await rtnl.addresses();
     for (const s of settings.instances) {
+      if (!which(s.name)) continue;
       const vips = new VipManager(rtnl, {
         ifname: s.ifname,
         vips: s.vips,

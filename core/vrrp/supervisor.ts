@@ -33,6 +33,8 @@ export const VRRP_PROCESS_FLAGS: readonly string[] = ['--max-semi-space-size=1',
 
 /** how long a restart waits for the VIPs of a dead VRRP process to be removed */
 const LEFTOVERS_TIMEOUT_MS = 1000;
+/** past a resume window, the time a new VRRP process gets to report it runs before this process removes the VIPs itself */
+const RESUME_GRACE_MS = 100;
 
 function forkVrrpProcess(): ChildProcess {
   return fork(path.join(__dirname, 'child.js'), [], {
@@ -93,8 +95,16 @@ export interface SupervisorOptions {
 
 /**
  * Runs the VRRP engine in a child process and keeps it running: a child that
- * dies when it was not asked to is logged and started again (its earlier
- * VIPs are cleaned by the new one at start, as after any crash).
+ * dies when it was not asked to is logged and started again.
+ *
+ * What the dead one held: an instance it had reported MASTER may be resumed
+ * by the next process, at once and without a gap, if it can advertise
+ * before any backup's down timer can have run out (within
+ * (down_timer_adverts - 1) advert intervals of the death); its VIPs stay
+ * meanwhile, since clients reach the VIP through them. The VIPs of every
+ * other instance, and those of a master the next process did not resume in
+ * time, are removed from this process (release.ts): a dead master holds
+ * nothing while a backup takes over.
  */
 export class VrrpSupervisor {
   private child: ChildProcess | undefined;
@@ -114,6 +124,11 @@ export class VrrpSupervisor {
   private readonly trackers: Record<string, TrackedState> = {};
   private reloadSeq = 0;
   private readonly reloadWaiters = new Map<number, (r: { counts?: ReloadCounts; error?: string }) => void>();
+  /** the instances the running VRRP process last reported MASTER */
+  private readonly masters = new Set<string>();
+  /** after a death: the masters the next process may resume, each until when (epoch ms), counted from the first death */
+  private resumable: Map<string, number> | undefined;
+  private resumeTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: SupervisorOptions) {}
 
@@ -136,6 +151,8 @@ export class VrrpSupervisor {
     const child = (first ? takePreforked() : undefined) ?? forkVrrpProcess();
     this.child = child;
     child.on('message', (msg: { type: string; [k: string]: unknown }) => this.onMessage(msg));
+    // a message to a process that just died (EPIPE): its exit is what counts, and is handled there
+    child.on('error', (err) => log.warn({ err: err.message, pid: child.pid }, `VRRP process ${child.pid}: ${err.message}`));
     child.on('exit', (code, signal) => {
       if (this.child === child) {
         this.child = undefined;
@@ -146,13 +163,16 @@ export class VrrpSupervisor {
       for (const [, w] of this.reloadWaiters) w({ error: 'the VRRP process exited' });
       this.reloadWaiters.clear();
       if (this.stopping || this.releasing) return;
-      this.crashes++;
+      const resume = this.afterDeath();
       const delays = this.options.restartDelaysMs ?? [200, 1000, 5000];
-      const delay = delays[Math.min(this.crashes - 1, delays.length - 1)]!;
-      log.error({ code, signal, pid: child.pid, restartInMs: delay }, `VRRP process ${child.pid} died (${signal ?? `exit ${code}`}); restarting it in ${delay} ms`);
+      // a master to resume cannot wait: its window is a few advert intervals (and does not count for the back-off)
+      if (resume.size === 0) this.crashes++;
+      const delay = resume.size > 0 ? 0 : delays[Math.min(this.crashes - 1, delays.length - 1)]!;
+      const resuming = resume.size > 0 ? `; it may resume ${[...resume.keys()].join(', ')} as master` : '';
+      log.error({ code, signal, pid: child.pid, restartInMs: delay }, `VRRP process ${child.pid} died (${signal ?? `exit ${code}`}); restarting it in ${delay} ms${resuming}`);
       this.failStart(new Error(`the VRRP process died at start (${signal ?? `exit ${code}`})`));
-      // its VIPs go now, not when the next process starts: a backup is taking over meanwhile
-      const cleaned = this.removeLeftovers(child.pid);
+      // the other VIPs go now, not when the next process starts: a backup is taking over meanwhile
+      const cleaned = this.removeLeftovers(child.pid, (name) => !resume.has(name));
       const waited = new Promise<void>((resolve) => (this.restartTimer = setTimeout(resolve, delay)));
       void Promise.all([waited, cleaned]).then(() => {
         this.restartTimer = undefined;
@@ -162,27 +182,59 @@ export class VrrpSupervisor {
       });
     });
     const startedAt = first ? (this.options.startedAt ?? spawnedAt) : spawnedAt;
-    child.send({ type: 'start', settings: this.options.settings, level: this.options.level, trackers: this.trackers, startedAt });
+    const resume = this.resumable && this.resumable.size > 0 ? Object.fromEntries(this.resumable) : undefined;
+    child.send({ type: 'start', settings: this.options.settings, level: this.options.level, trackers: this.trackers, startedAt, ...(resume ? { resume } : {}) });
     log.info({ pid: child.pid }, `VRRP process started (pid ${child.pid})`);
     if (child.pid !== undefined) this.options.onSpawn?.(child.pid);
   }
 
   /**
-   * Removes the VIPs and virtual routes a VRRP process that died may have
-   * held (release.ts), from this process. Never rejects; gives up after
-   * LEFTOVERS_TIMEOUT_MS, since the next VRRP process removes them too.
+   * A VRRP process died: which of its masters the next one may resume, and
+   * until when. The window opens at the first death after the last good
+   * start (a process dying again before it ran does not stretch it); when it
+   * closes with no process running, their VIPs are removed too.
    */
-  private removeLeftovers(pid: number | undefined): Promise<void> {
+  private afterDeath(): Map<string, number> {
+    const now = performance.timeOrigin + performance.now();
+    if (!this.resumable) {
+      this.resumable = new Map();
+      for (const i of this.options.settings.instances) {
+        // the last advert may have left an interval before the death; a backup waits down_timer_adverts of them
+        if (this.masters.has(i.name)) this.resumable.set(i.name, now + (i.downTimerAdverts - 1) * i.advertIntCs * 10);
+      }
+      const last = Math.max(0, ...this.resumable.values());
+      if (this.resumable.size > 0) {
+        this.resumeTimer = setTimeout(() => {
+          this.resumeTimer = undefined;
+          const late = this.resumable;
+          this.resumable = undefined;
+          if (!late || late.size === 0 || this.running || this.stopping) return;
+          void this.removeLeftovers(undefined, (name) => late.has(name));
+        }, last - now + RESUME_GRACE_MS);
+      }
+    }
+    this.masters.clear();
+    return new Map([...this.resumable].filter(([, until]) => until > now));
+  }
+
+  /**
+   * Removes the VIPs and virtual routes a VRRP process that died may have
+   * held (release.ts), of the instances `which` names, from this process.
+   * Never rejects; gives up after LEFTOVERS_TIMEOUT_MS, since the next VRRP
+   * process removes them too.
+   */
+  private removeLeftovers(pid: number | undefined, which: (instance: string) => boolean = () => true): Promise<void> {
     const log = this.options.log;
     const started = performance.now();
     const work = (async () => {
       // loaded only now: the rtnetlink client costs this process memory it needs for nothing else
       const { removeLeftovers } = require('./release') as typeof import('./release');
-      const { removed, failures } = await removeLeftovers(this.options.settings);
+      const { removed, failures } = await removeLeftovers(this.options.settings, which);
       const ms = (performance.now() - started).toFixed(1);
-      if (removed.length > 0) log.notice({ pid, removed, ms }, `removed what VRRP process ${pid} left on the interfaces, ${ms} ms after it died: ${removed.join(', ')}`);
-      for (const f of failures) log.error({ err: f.message, code: f.code }, `removing what VRRP process ${pid} left: ${f.message}`);
-    })().catch((err: Error) => log.error({ err: err.message }, `removing what VRRP process ${pid} left: ${err.message}`));
+      const who = pid !== undefined ? `VRRP process ${pid}` : 'the dead VRRP process (not resumed in time)';
+      if (removed.length > 0) log.notice({ pid, removed, ms }, `removed what ${who} left on the interfaces, ${ms} ms after: ${removed.join(', ')}`);
+      for (const f of failures) log.error({ err: f.message, code: f.code }, `removing what ${who} left: ${f.message}`);
+    })().catch((err: Error) => log.error({ err: err.message }, `removing what VRRP process ${pid ?? ''} left: ${err.message}`));
     return Promise.race([work, new Promise<void>((resolve) => setTimeout(resolve, LEFTOVERS_TIMEOUT_MS).unref())]);
   }
 
@@ -200,9 +252,13 @@ export class VrrpSupervisor {
         log[r.level](r.fields, r.msg);
         break;
       }
-      case 'transition':
-        this.options.onTransition?.(msg.report as TransitionReport);
+      case 'transition': {
+        const report = msg.report as TransitionReport;
+        if (report.to === 'MASTER') this.masters.add(report.instance);
+        else this.masters.delete(report.instance);
+        this.options.onTransition?.(report);
         break;
+      }
       case 'event':
         this.options.onEvent?.(msg.event as EngineEvent);
         break;
@@ -213,9 +269,12 @@ export class VrrpSupervisor {
         break;
       }
       case 'started': {
-        // a clean start resets the crash back-off
+        // a clean start resets the crash back-off, and ends what a death left to decide
         this.crashes = 0;
         this.running = true;
+        this.resumable = undefined;
+        if (this.resumeTimer) clearTimeout(this.resumeTimer);
+        this.resumeTimer = undefined;
         const w = this.startedWaiters;
         this.startedWaiters = [];
         for (const f of w) f();
@@ -306,6 +365,7 @@ export class VrrpSupervisor {
   async stop(timeoutMs = 5000): Promise<void> {
     this.stopping = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
+    if (this.resumeTimer) clearTimeout(this.resumeTimer);
     this.failStart(new Error('stopped'));
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
