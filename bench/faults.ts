@@ -59,7 +59,7 @@ import {
 } from '../core/lab/faults';
 import { Lab, removeStaleLabs } from '../core/lab/netns';
 import { keepalivedAvailable, VrrpLab, type DaemonKind, type LabDaemon, type WatchEvent } from '../core/lab/vrrp-lab';
-import { CLK_TCK, daemonRoot, envInt, fmt, processTree, QUICK, readPcapAdverts, readStat, sleep, startTcpdump, summarize, table, vrrpConfig } from './vrrp-common';
+import { CLK_TCK, daemonRoot, envInt, fmt, observersFirst, processTree, QUICK, readPcapAdverts, readStat, sleep, startTcpdump, summarize, table, vrrpConfig } from './vrrp-common';
 
 const VIP = '10.99.0.99';
 const VRID = 51;
@@ -786,6 +786,8 @@ async function createPair(kind: DaemonKind, lab: Lab, dir: string): Promise<Pair
   const v = new VrrpLab(lab, path.join(dir, kind));
   await v.watch();
   const client = await ClientObserver.start(lab, { vip: VIP, intervalMs: 100, replyTimeoutMs: REPLY_TIMEOUT_MS });
+  // the watchers and the pinger stamp what they read when they read it: real time, above either daemon
+  observersFirst(lab, [client.proc.pid!]);
   const arp = await ArpCapture.start(lab, 'client', path.join(dir, `${kind}-client-arp.pcap`));
   const bAtAFile = path.join(dir, `${kind}-b-at-a.pcap`);
   const bAtA = { proc: await startTcpdump(lab, 'a', 'eth0', bAtAFile, `ip proto 112 and src host ${lab.host('b').ip}`), file: bAtAFile };

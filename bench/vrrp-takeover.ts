@@ -35,6 +35,7 @@ import { inetChecksum, VrrpChannel } from '../core/vrrp/socket';
 import {
   envInt,
   fmt,
+  observersFirst,
   processTree,
   QUICK,
   seededRandom,
@@ -549,7 +550,7 @@ async function main(): Promise<void> {
   try {
     await v.watch();
     const client = await ClientFeed.start(lab, probeMs);
-    observersFirst(lab, client.proc.pid!);
+    observersFirst(lab, [client.proc.pid!]);
     const ctx: Ctx = { lab, v, client };
     for (const sc of scenarios) {
       for (const mode of ['crash', 'sigterm'] as Mode[]) {
@@ -570,25 +571,6 @@ async function main(): Promise<void> {
   console.log('');
   printTables(scenarios, res, probeMs);
   console.log(`vrrp-takeover: ${((Date.now() - t0) / 1000).toFixed(0)} s in all`);
-}
-
-/**
- * The observers (each host's address watcher, the client helper) stamp what
- * they see when they read it: made real time above any daemon (SCHED_RR 50;
- * alived's VRRP process runs at 1), they read it as soon as it happens
- * rather than after whichever daemon holds the CPU, the same for both.
- */
-function observersFirst(lab: Lab, clientPid: number): void {
-  const watcher = path.join('lab', 'watch.js');
-  const pids = [clientPid, ...lab.procs().filter((p) => p.spawnargs.some((a) => a.endsWith(watcher))).map((p) => p.pid!)];
-  for (const pid of pids) {
-    // every thread (-a): with the main thread alone real time, two watchers' main threads looped
-    // on both CPUs for 0.95 s (until the kernel's real-time throttling), their helper threads at
-    // normal priority, and every daemon under test stopped meanwhile; with -a the stalls were 0.1 s
-    // (why the main thread loops is not known)
-    const r = spawnSync('chrt', ['-a', '-r', '-p', '50', String(pid)], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`cannot make observer ${pid} real time: ${r.stderr || r.error?.message}`);
-  }
 }
 
 function pkgVersion(): string {

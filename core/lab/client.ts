@@ -20,6 +20,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import { startTcpdump } from './capture';
 import type { Lab } from './netns';
 import type { WatchEvent } from './vrrp-lab';
 
@@ -242,28 +243,7 @@ export class ArpCapture {
 
   /** Starts tcpdump on the host's eth0; resolves once it listens (at most 10 s). */
   static async start(lab: Lab, host: string, file: string): Promise<ArpCapture> {
-    const h = lab.host(host);
-    const proc = lab.spawn(h, ['tcpdump', '-i', h.ifname, '-n', '-U', '-Z', 'root', '-s', '128', '--immediate-mode', '--time-stamp-precision=nano', '-w', file, 'arp'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    await new Promise<void>((resolve, reject) => {
-      let err = '';
-      const timer = setTimeout(() => {
-        proc.kill('SIGKILL');
-        reject(new Error(`tcpdump on ${host} did not start within 10 s: ${err}`));
-      }, 10_000);
-      proc.stderr!.on('data', (d: Buffer) => {
-        err += d.toString();
-        if (err.includes('listening on')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      proc.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`tcpdump on ${host} exited (${code}): ${err}`));
-      });
-    });
+    const proc = await startTcpdump(lab, host, lab.host(host).ifname, file, 'arp');
     return new ArpCapture(proc, file);
   }
 
