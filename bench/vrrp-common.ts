@@ -8,6 +8,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Lab } from '../core/lab/netns';
 import type { LabDaemon } from '../core/lab/vrrp-lab';
+import { pcapRecords } from '../core/lab/capture';
+
+// shared with the lab (core/lab): a daemon's pid and every descendant's (alived: main + VRRP child;
+// keepalived: parent + VRRP child), and tcpdump on a lab host
+export { processTree } from '../core/lab/faults';
+export { startTcpdump } from '../core/lab/capture';
 
 /** BENCH_QUICK=1: fewer runs and shorter windows, for a look rather than a figure. */
 export const QUICK = process.env.BENCH_QUICK === '1';
@@ -63,28 +69,6 @@ export function vrrpTimes(version: 2 | 3, priority: number, advertS: number): { 
 }
 
 // --- processes -------------------------------------------------------------
-
-/** The daemon's own pid and every descendant's (alived: main + VRRP child; keepalived: parent + VRRP child). */
-export function processTree(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const st = readStat(Number(name));
-    if (!st) continue;
-    const list = children.get(st.ppid) ?? [];
-    list.push(Number(name));
-    children.set(st.ppid, list);
-  }
-  const out: number[] = [];
-  const todo = [root];
-  while (todo.length) {
-    const p = todo.shift()!;
-    if (!fs.existsSync(`/proc/${p}`)) continue;
-    out.push(p);
-    todo.push(...(children.get(p) ?? []));
-  }
-  return out;
-}
 
 export interface ProcStat {
   pid: number;
@@ -203,31 +187,10 @@ export interface CapturedAdvert {
   version: number;
 }
 
-const PCAP_MAGIC_NS = 0xa1b23c4d;
-const PCAP_MAGIC_US = 0xa1b2c3d4;
-const LINKTYPE_ETHERNET = 1;
-
 /** Every IPv4 VRRP packet of a pcap file written by `tcpdump -w` (Ethernet link, either byte order, µs or ns stamps). */
 export function readPcapAdverts(file: string): CapturedAdvert[] {
-  const b = fs.readFileSync(file);
-  if (b.length < 24) return [];
-  let le = true;
-  let magic = b.readUInt32LE(0);
-  if (magic !== PCAP_MAGIC_NS && magic !== PCAP_MAGIC_US) {
-    le = false;
-    magic = b.readUInt32BE(0);
-  }
-  if (magic !== PCAP_MAGIC_NS && magic !== PCAP_MAGIC_US) throw new Error(`${file}: not a pcap file`);
-  const u32 = (at: number): number => (le ? b.readUInt32LE(at) : b.readUInt32BE(at));
-  if ((u32(20) & 0xffff) !== LINKTYPE_ETHERNET) throw new Error(`${file}: link type ${u32(20)}, expected Ethernet`);
-  const fracNs = magic === PCAP_MAGIC_NS ? 1n : 1000n;
   const out: CapturedAdvert[] = [];
-  for (let at = 24; at + 16 <= b.length; ) {
-    const sec = BigInt(u32(at));
-    const frac = BigInt(u32(at + 4));
-    const incl = u32(at + 8);
-    const frame = b.subarray(at + 16, at + 16 + incl);
-    at += 16 + incl;
+  for (const { tNs, frame } of pcapRecords(fs.readFileSync(file), file)) {
     if (frame.length < 14 + 20 + 3) continue;
     let off = 12;
     let ethertype = frame.readUInt16BE(off);
@@ -241,7 +204,7 @@ export function readPcapAdverts(file: string): CapturedAdvert[] {
     const ihl = (ip[0]! & 0x0f) * 4;
     if (ip.length < ihl + 3) continue;
     out.push({
-      tNs: sec * 1_000_000_000n + frac * fracNs,
+      tNs,
       src: `${ip[12]}.${ip[13]}.${ip[14]}.${ip[15]}`,
       vrid: ip[ihl + 1]!,
       priority: ip[ihl + 2]!,
@@ -373,8 +336,6 @@ export function realtimeNs(): bigint {
   return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e3)) * 1000n;
 }
 
-// tcpdump on a lab host: core/lab/capture.ts, shared with the lab's client observer
-export { startTcpdump } from '../core/lab/capture';
 
 // --- observers ----------------------------------------------------------------
 

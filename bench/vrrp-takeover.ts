@@ -29,7 +29,7 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Lab, removeStaleLabs } from '../core/lab/netns';
+import { eachLine, Lab, removeStaleLabs } from '../core/lab/netns';
 import { keepalivedAvailable, VrrpLab, type DaemonKind, type LabDaemon, type WatchEvent } from '../core/lab/vrrp-lab';
 import { inetChecksum, VrrpChannel } from '../core/vrrp/socket';
 import {
@@ -116,21 +116,14 @@ class ClientFeed {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('the client helper did not start within 10 s')), 10_000);
       proc.once('exit', (code, signal) => reject(new Error(`the client helper exited (${signal ?? code})`)));
-      let buf = '';
-      proc.stdout!.on('data', (d: Buffer) => {
-        buf += d.toString();
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
-          const [k, t, ...rest] = line.split(' ');
-          if (k === 'ready') {
-            clearTimeout(timer);
-            resolve(feed);
-          } else if (k === 'r') feed.replies.push(BigInt(t!));
-          else if (k === 'a') feed.adverts.push({ t: BigInt(t!), src: rest[0]!, vrid: Number(rest[1]), prio: Number(rest[2]) });
-          for (const w of feed.waiters) w();
-        }
+      eachLine(proc.stdout!, (line) => {
+        const [k, t, ...rest] = line.split(' ');
+        if (k === 'ready') {
+          clearTimeout(timer);
+          resolve(feed);
+        } else if (k === 'r') feed.replies.push(BigInt(t!));
+        else if (k === 'a') feed.adverts.push({ t: BigInt(t!), src: rest[0]!, vrid: Number(rest[1]), prio: Number(rest[2]) });
+        for (const w of feed.waiters) w();
       });
     });
   }

@@ -32,3 +32,41 @@ export async function startTcpdump(lab: Lab, host: string, iface: string, file: 
   }
   return proc;
 }
+
+const PCAP_MAGIC_NS = 0xa1b23c4d;
+const PCAP_MAGIC_US = 0xa1b2c3d4;
+const LINKTYPE_ETHERNET = 1;
+
+/** One captured frame and its kernel stamp (ns since the epoch, CLOCK_REALTIME). */
+export interface PcapRecord {
+  tNs: bigint;
+  frame: Buffer;
+}
+
+/**
+ * The frames of a classic pcap file as `tcpdump -w` writes it (Ethernet link,
+ * either byte order, µs or ns stamps). A record still being written (the file
+ * is read while tcpdump runs) is left out; a file too short for its header has
+ * none. Throws for a file that is not an Ethernet pcap.
+ */
+export function pcapRecords(b: Buffer, what = 'the capture'): PcapRecord[] {
+  if (b.length < 24) return [];
+  let le = true;
+  let magic = b.readUInt32LE(0);
+  if (magic !== PCAP_MAGIC_NS && magic !== PCAP_MAGIC_US) {
+    le = false;
+    magic = b.readUInt32BE(0);
+  }
+  if (magic !== PCAP_MAGIC_NS && magic !== PCAP_MAGIC_US) throw new Error(`${what}: not a pcap file`);
+  const u32 = (at: number): number => (le ? b.readUInt32LE(at) : b.readUInt32BE(at));
+  if ((u32(20) & 0xffff) !== LINKTYPE_ETHERNET) throw new Error(`${what}: link type ${u32(20)}, expected Ethernet`);
+  const fracNs = magic === PCAP_MAGIC_NS ? 1n : 1000n;
+  const out: PcapRecord[] = [];
+  for (let at = 24; at + 16 <= b.length; ) {
+    const incl = u32(at + 8);
+    if (at + 16 + incl > b.length) break;
+    out.push({ tNs: BigInt(u32(at)) * 1_000_000_000n + BigInt(u32(at + 4)) * fracNs, frame: b.subarray(at + 16, at + 16 + incl) });
+    at += 16 + incl;
+  }
+  return out;
+}

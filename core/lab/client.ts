@@ -20,8 +20,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import { startTcpdump } from './capture';
-import type { Lab } from './netns';
+import { pcapRecords, startTcpdump } from './capture';
+import { eachLine, type Lab } from './netns';
 import type { WatchEvent } from './vrrp-lab';
 
 const now = (): bigint => process.hrtime.bigint();
@@ -79,21 +79,15 @@ export class ClientObserver {
         clearTimeout(timer);
         reject(new Error(`the pinger exited (${signal ?? code})`));
       });
-      let buf = '';
-      proc.stdout!.on('data', (d: Buffer) => {
-        buf += d.toString();
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const [k, t, n] = buf.slice(0, nl).split(' ');
-          buf = buf.slice(nl + 1);
-          if (k === 'ready') {
-            clearTimeout(timer);
-            resolve(c);
-          } else if (k === 's') c.sends[Number(n)] = BigInt(t!);
-          else if (k === 'r' && !c.replies.has(Number(n))) {
-            c.replies.set(Number(n), BigInt(t!));
-            c.replyTimes.push(BigInt(t!));
-          }
+      eachLine(proc.stdout!, (line) => {
+        const [k, t, n] = line.split(' ');
+        if (k === 'ready') {
+          clearTimeout(timer);
+          resolve(c);
+        } else if (k === 's') c.sends[Number(n)] = BigInt(t!);
+        else if (k === 'r' && !c.replies.has(Number(n))) {
+          c.replies.set(Number(n), BigInt(t!));
+          c.replyTimes.push(BigInt(t!));
         }
       });
     });
@@ -285,31 +279,12 @@ export function realtimeToMonotonicNs(): bigint {
   return BigInt(ms) * NS_PER_MS - mono;
 }
 
-const PCAP_MAGIC_NS = 0xa1b23c4d;
-const PCAP_MAGIC_US = 0xa1b2c3d4;
-
 /** ARP packets of a pcap (Ethernet, either byte order, µs or ns stamps); offsetNs = realtime - monotonic. */
 export function readPcapArp(b: Buffer, offsetNs: bigint): ArpPacket[] {
-  if (b.length < 24) return [];
-  let le = true;
-  let magic = b.readUInt32LE(0);
-  if (magic !== PCAP_MAGIC_NS && magic !== PCAP_MAGIC_US) {
-    le = false;
-    magic = b.readUInt32BE(0);
-  }
-  if (magic !== PCAP_MAGIC_NS && magic !== PCAP_MAGIC_US) return [];
-  const u32 = (at: number): number => (le ? b.readUInt32LE(at) : b.readUInt32BE(at));
-  const fracNs = magic === PCAP_MAGIC_NS ? 1n : 1000n;
   const mac = (f: Buffer, at: number): string => [...f.subarray(at, at + 6)].map((x) => x.toString(16).padStart(2, '0')).join(':');
   const ip4 = (f: Buffer, at: number): string => [...f.subarray(at, at + 4)].join('.');
   const out: ArpPacket[] = [];
-  // a record still being written (tcpdump -U writes whole packets, but the file is read while it runs) is left out
-  for (let at = 24; at + 16 <= b.length; ) {
-    const incl = u32(at + 8);
-    if (at + 16 + incl > b.length) break;
-    const t = BigInt(u32(at)) * 1_000_000_000n + BigInt(u32(at + 4)) * fracNs - offsetNs;
-    const f = b.subarray(at + 16, at + 16 + incl);
-    at += 16 + incl;
+  for (const { tNs, frame: f } of pcapRecords(b, 'the ARP capture')) {
     let off = 12;
     if (f.length >= 18 && f.readUInt16BE(off) === 0x8100) off += 4;
     if (f.length < off + 2 + 28 || f.readUInt16BE(off) !== 0x0806) continue;
@@ -320,7 +295,7 @@ export function readPcapArp(b: Buffer, offsetNs: bigint): ArpPacket[] {
     const senderIp = ip4(f, a + 14);
     const targetIp = ip4(f, a + 24);
     out.push({
-      t,
+      t: tNs - offsetNs,
       op: opcode === 1 ? 'request' : opcode === 2 ? 'reply' : opcode,
       senderMac: mac(f, a + 8),
       senderIp,

@@ -235,7 +235,7 @@ export function killVrrpProcess(d: LabDaemon): { t: bigint; pid: number } | unde
  * (at most 5 s).
  */
 export async function crashDaemon(d: LabDaemon): Promise<bigint> {
-  const pids = descendants(daemonPid(d));
+  const pids = processTree(daemonPid(d));
   signalAll(pids, 'SIGSTOP');
   const t = now();
   signalAll(pids, 'SIGKILL');
@@ -423,15 +423,24 @@ function childrenOf(pid: number): number[] {
   return out;
 }
 
-/** pid and every descendant, parents first */
-function descendants(pid: number): number[] {
+/** A process and every descendant, parents first (one pass over /proc); the benchmarks read daemons' CPU and memory with it too. */
+export function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const ppid = parentOf(Number(name));
+    if (ppid === undefined) continue;
+    const list = children.get(ppid) ?? [];
+    list.push(Number(name));
+    children.set(ppid, list);
+  }
   const out: number[] = [];
-  const todo = [pid];
-  while (todo.length) {
-    const p = todo.shift()!;
+  const pending = [root];
+  while (pending.length) {
+    const p = pending.shift()!;
     if (!fs.existsSync(`/proc/${p}`)) continue;
     out.push(p);
-    todo.push(...childrenOf(p));
+    pending.push(...(children.get(p) ?? []));
   }
   return out;
 }

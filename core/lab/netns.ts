@@ -277,3 +277,17 @@ function sysctl(ns: string, key: string, value: string): void {
 function hex2(n: number): string {
   return (n & 0xff).toString(16).padStart(2, '0');
 }
+
+/** Calls `fn` with each whole line a lab process writes to `stream` (its stdout: JSON lines, ready markers). */
+export function eachLine(stream: NodeJS.ReadableStream, fn: (line: string) => void): void {
+  let buf = '';
+  stream.on('data', (d: Buffer | string) => {
+    buf += d.toString();
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      fn(line);
+    }
+  });
+}

@@ -1,7 +1,7 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Lab, LabHost } from './netns';
+import { eachLine, type Lab, type LabHost } from './netns';
 
 /**
  * VRRP daemons in a lab: alived or keepalived on lab hosts, a watcher per
@@ -64,22 +64,15 @@ export class VrrpLab {
     return new Promise((resolve, reject) => {
       const proc = this.lab.spawn(h, [process.execPath, WATCH], { stdio: ['ignore', 'pipe', 'inherit'] });
       const timer = setTimeout(() => reject(new Error(`the watcher in ${h.name} did not start`)), 10_000);
-      let buf = '';
-      proc.stdout!.on('data', (d: Buffer) => {
-        buf += d.toString();
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
-          const ev = JSON.parse(line.replace(/"t":(\d+)/, '"t":"$1"')) as { t?: string; kind: string; op: string; address: string; mac?: string };
-          if (ev.kind === 'ready') {
-            clearTimeout(timer);
-            resolve();
-            continue;
-          }
-          this.events.push({ t: BigInt(ev.t!), host: h.name, kind: ev.kind as 'addr', op: ev.op as 'new', address: ev.address, ...(ev.mac ? { mac: ev.mac } : {}) });
-          for (const w of this.eventWaiters) w();
+      eachLine(proc.stdout!, (line) => {
+        const ev = JSON.parse(line.replace(/"t":(\d+)/, '"t":"$1"')) as { t?: string; kind: string; op: string; address: string; mac?: string };
+        if (ev.kind === 'ready') {
+          clearTimeout(timer);
+          resolve();
+          return;
         }
+        this.events.push({ t: BigInt(ev.t!), host: h.name, kind: ev.kind as 'addr', op: ev.op as 'new', address: ev.address, ...(ev.mac ? { mac: ev.mac } : {}) });
+        for (const w of this.eventWaiters) w();
       });
     });
   }

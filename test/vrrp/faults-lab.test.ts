@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { ClientObserver, neighbourNow } from '../../core/lab/client';
 import { clearLoss, deleteVip, heal, killVrrpProcess, loss, partition, pause, resume } from '../../core/lab/faults';
-import { Lab, removeStaleLabs } from '../../core/lab/netns';
+import { eachLine, Lab, removeStaleLabs } from '../../core/lab/netns';
 import { VrrpLab, type LabDaemon } from '../../core/lab/vrrp-lab';
 import { tmpDir } from '../helpers/config';
 import { waitFor } from '../helpers/lab';
@@ -80,18 +80,13 @@ function webhookReceiver(port: number): Promise<{ lines: string[]; stop: () => v
   const lines: string[] = [];
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the webhook receiver did not start')), 10_000);
-    let buf = '';
-    proc.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (line === 'ready') {
-          clearTimeout(timer);
-          resolve({ lines, stop: () => proc.kill('SIGKILL') });
-        } else lines.push(line);
+    eachLine(proc.stdout!, (line) => {
+      if (line !== 'ready') {
+        lines.push(line);
+        return;
       }
+      clearTimeout(timer);
+      resolve({ lines, stop: () => proc.kill('SIGKILL') });
     });
   });
 }
