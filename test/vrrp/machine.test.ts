@@ -160,30 +160,23 @@ test('v3 numbers: advert 100 cs as v2; advert 10 cs at priority 100 takes 360.93
 
 test('start(boot): the first Master_Down_Interval counts from the router\'s start, but only after listening for one advert interval and Skew_Time', () => {
   // v3 at 0.1 s, priority 200: Master_Down_Interval 321.875 ms, Skew_Time 21.875 ms
-  const early = harness({ version: 3, advertIntCs: 10, priority: 200 });
-  early.clock.advanceTo(150);
-  // the daemon started at 0 and listens from 140: 0 + 321.875, later than 140 + 121.875
-  early.m.start({ since: 0, listening: 140 });
-  early.clock.advanceTo(321.874);
-  assert.equal(early.m.state, 'BACKUP');
-  early.clock.advanceTo(321.875);
-  assert.equal(early.m.state, 'MASTER');
-  // a slow start: listening from 250, so not before 250 + 100 + 21.875
-  const slow = harness({ version: 3, advertIntCs: 10, priority: 200 });
-  slow.clock.advanceTo(260);
-  slow.m.start({ since: 0, listening: 250 });
-  slow.clock.advanceTo(371.874);
-  assert.equal(slow.m.state, 'BACKUP');
-  slow.clock.advanceTo(371.875);
-  assert.equal(slow.m.state, 'MASTER');
-  // listening only after the router's first interval would have run out (a slow startup_script): a whole one from now
-  const late = harness({ version: 3, advertIntCs: 10, priority: 200 });
-  late.clock.advanceTo(5000);
-  late.m.start({ since: -10_000, listening: 5000 });
-  late.clock.advanceTo(5321.874);
-  assert.equal(late.m.state, 'BACKUP');
-  late.clock.advanceTo(5321.875);
-  assert.equal(late.m.state, 'MASTER');
+  const cases = [
+    // the daemon started at 0 and listens from 140: 0 + 321.875, later than 140 + 121.875
+    { why: 'a quick start', now: 150, since: 0, listening: 140, master: 321.875 },
+    // listening from 250: not before 250 + 100 + 21.875
+    { why: 'a slow start', now: 260, since: 0, listening: 250, master: 371.875 },
+    // listening only after the router's first interval would have run out (a slow startup_script): a whole one from now
+    { why: 'a late start', now: 5000, since: -10_000, listening: 5000, master: 5321.875 },
+  ];
+  for (const c of cases) {
+    const h = harness({ version: 3, advertIntCs: 10, priority: 200 });
+    h.clock.advanceTo(c.now);
+    h.m.start({ since: c.since, listening: c.listening });
+    h.clock.advanceTo(c.master - 0.001);
+    assert.equal(h.m.state, 'BACKUP', c.why);
+    h.clock.advanceTo(c.master);
+    assert.equal(h.m.state, 'MASTER', c.why);
+  }
   // an advert heard meanwhile restarts the timer as always
   const heard = harness({ version: 3, advertIntCs: 10, priority: 200 });
   heard.clock.advanceTo(150);
@@ -192,6 +185,21 @@ test('start(boot): the first Master_Down_Interval counts from the router\'s star
   heard.m.onAdvert({ priority: 250, advertIntCs: 10, src: '10.99.0.1' });
   heard.clock.advanceTo(521.874);
   assert.equal(heard.m.state, 'BACKUP');
+});
+
+test('start(resume): a master whose VRRP process was replaced goes on as master at once (VIPs, then its advert); a fault still wins', () => {
+  const h = harness({ version: 3, advertIntCs: 10, priority: 150 });
+  h.m.start(undefined, true);
+  assert.equal(h.m.state, 'MASTER');
+  assert.deepEqual(h.take(), [
+    { t: 0, kind: 'becomeMaster' },
+    { t: 0, kind: 'advert', priority: 150, advertIntCs: 10 },
+    { t: 0, kind: 'transition', from: 'INIT', to: 'MASTER', reason: 'resumed: the VRRP process was restarted while master' },
+  ]);
+  const f = harness({ version: 3, advertIntCs: 10, priority: 150 });
+  f.m.setFault(true, 'interface eth0 down');
+  f.m.start(undefined, true);
+  assert.equal(f.m.state, 'FAULT');
 });
 
 test('the address owner starting as MASTER is master at once; below 255 state MASTER waits like BACKUP (keepalived 2.2.8)', () => {
