@@ -57,7 +57,7 @@ export const ERROR_CODES = {
   ALIVED_NOTIFY_RETRY: 'a notification could not be delivered (server down, refused, timed out); it is tried again after a backoff',
   ALIVED_NOTIFY_FAILED: 'a notification failed for good (the server refused it in a way a retry cannot change), or a notifier broke its contract (create(), accepts() or close() threw)',
   ALIVED_NOTIFY_EXPIRED: 'a notification was given up: not delivered within its max_age, left without an outbox at stop, or its notifier was removed by a reload (the message names the event)',
-  ALIVED_NOTIFY_OUTBOX: 'the notify outbox under --state-dir cannot be created, written or read; notifications are kept in memory only',
+  ALIVED_NOTIFY_OUTBOX: 'the notify outbox under --state-dir cannot be created, written or read (notifications are kept in memory, written again when it works), or a file in it is not usable (moved aside as .bad)',
   ALIVED_NOTIFY_OUTBOX_LOCKED: 'another live alived uses the same notify outbox (--state-dir): this one does not start (the message names the directory and the pid)',
   ALIVED_NOTIFY_SECRET: 'an SMTP password or webhook secret cannot be read from its file or environment variable (its value is never logged)',
   // trackers
@@ -65,6 +65,7 @@ export const ERROR_CODES = {
   ALIVED_TRACKER_DISABLED: 'a tracker cannot run (its script is refused or not found, its user does not exist, its directory is missing): the instances go on as if they did not track it',
   // daemon
   ALIVED_DAEMON_PID_FILE: 'the pid file is held by another live alived, or cannot be written',
+  ALIVED_DAEMON_STATE_DIR: 'another user could write to the state directory (--state-dir) or a directory above it: the daemon does not start (unless --unsafe-state-dir)',
   ALIVED_DAEMON_CONFIG_INVALID: 'the daemon refuses to start with a config that has errors',
   ALIVED_DAEMON_RELOAD_REJECTED: 'a reload found errors in the new config; the running config goes on',
   ALIVED_VRRP_SOCKET: 'a VRRP raw socket could not be opened, configured or written (the message names the interface and the step)',

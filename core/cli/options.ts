@@ -42,6 +42,8 @@ export interface CliOptions {
   pidFile: string;
   /** where alived keeps state across restarts: the notify outbox (<dir>/notify) */
   stateDir: string;
+  /** --unsafe-state-dir: use a state directory other users can write to */
+  unsafeStateDir: boolean;
   /** keepalived's --instance: the stats and data files get _NAME */
   instance: string | undefined;
   configId: string | undefined;
@@ -83,6 +85,7 @@ export const OPTIONS: OptSpec[] = [
   { short: 'I', long: 'dont-release-ipvs', arg: 'none', help: "leave alived's IPVS virtual servers in the kernel at shutdown", apply: (o) => (o.dontReleaseIpvs = true) },
   { short: 'p', long: 'pid', arg: 'required', help: `pid file (default ${DEFAULT_PID_FILE})`, apply: (o, v) => (o.pidFile = v!) },
   { long: 'state-dir', arg: 'required', help: `directory for state kept across restarts: the outbox of undelivered notifications (default ${DEFAULT_STATE_DIR})`, apply: (o, v) => (o.stateDir = v!) },
+  { long: 'unsafe-state-dir', arg: 'none', help: 'use a --state-dir that other users can write to (refused otherwise), after a warning', apply: (o) => (o.unsafeStateDir = true) },
   { long: 'instance', arg: 'required', help: 'name this alived: SIGUSR1/SIGUSR2 write /tmp/alived_NAME.data / .stats', apply: (o, v) => (o.instance = v) },
   { short: 'i', long: 'config-id', arg: 'required', help: 'the id that @id lines match (default the short host name)', apply: (o, v) => (o.configId = v) },
   { short: 'd', long: 'dump-conf', arg: 'none', help: 'print the resolved config (includes, parameters and sequences expanded)', apply: (o) => (o.dumpConf = true) },
@@ -107,6 +110,7 @@ export function defaultOptions(): CliOptions {
     dontReleaseIpvs: false,
     pidFile: DEFAULT_PID_FILE,
     stateDir: DEFAULT_STATE_DIR,
+    unsafeStateDir: false,
     configId: undefined,
     dumpConf: false,
     version: false,

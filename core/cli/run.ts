@@ -74,7 +74,7 @@ export async function runDaemon(file: string, o: CliOptions): Promise<number> {
   const log = makeLogger(o);
   let daemon: Daemon;
   try {
-    daemon = await Daemon.build({ configFile: file, configId: o.configId ?? shortHostname(), log, vrrp: !o.checkOnly, checks: !o.vrrpOnly, releaseIpvs: !o.dontReleaseIpvs, logLevel: o.logDetail ? 'debug' : 'info', stateDir: o.stateDir });
+    daemon = await Daemon.build({ configFile: file, configId: o.configId ?? shortHostname(), log, vrrp: !o.checkOnly, checks: !o.vrrpOnly, releaseIpvs: !o.dontReleaseIpvs, logLevel: o.logDetail ? 'debug' : 'info', stateDir: o.stateDir, allowUnsafeStateDir: o.unsafeStateDir });
   } catch (err) {
     if (err instanceof ConfigInvalidError) {
       printDiagnostics(err.result.diagnostics, process.stderr);

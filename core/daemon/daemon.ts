@@ -12,6 +12,7 @@ import { CheckService, tuneHeapForChecks, type CheckServiceStatus } from '../che
 import { inLabNamespace } from '../lab/netns';
 import type { IpvsService, IpvsStatus } from '../ipvs/service';
 import { applyScheduling, vrrpScheduling } from './scheduling';
+import { prepareStateDir } from './state-dir';
 import type { EngineEvent, EngineStatus, TransitionReport } from '../vrrp/engine';
 import { trackerKey, type TrackedState } from '../vrrp/tracking';
 import { TrackerService, type TrackerChange } from '../track/service';
@@ -41,6 +42,8 @@ export interface DaemonOptions {
   logLevel?: Level;
   /** --state-dir: the notify outbox goes in `<stateDir>/notify`; none: notifications are kept in memory only */
   stateDir?: string;
+  /** --unsafe-state-dir: use a state directory other users can write to, after a warning */
+  allowUnsafeStateDir?: boolean;
 }
 
 export interface ReloadOutcome {
@@ -127,6 +130,10 @@ export class Daemon {
     const log = this.options.log;
     log.notice({ version: ALIVED_VERSION, config: this.options.configFile }, `Starting alived v${ALIVED_VERSION}`);
     logDiagnostics(log, this.current.diagnostics);
+    // a state directory another user could write to is refused before anything is read from it
+    if (this.options.stateDir) {
+      prepareStateDir(this.options.stateDir, { allowUnsafe: this.options.allowUnsafeStateDir, warn: (m) => log.warn({ code: 'ALIVED_DAEMON_STATE_DIR' }, m) });
+    }
     // the outbox first: another live alived using the same --state-dir stops this one here (ALIVED_NOTIFY_OUTBOX_LOCKED)
     this.notifications = new NotifyPipeline({ log: log.child({ subsystem: 'notify' }), stateDir: this.options.stateDir, hooks: this.host.hooks });
     this.notifications.open();
@@ -157,7 +164,7 @@ export class Daemon {
   /** The IPVS side; loaded only with virtual servers: a VRRP-only daemon does not carry the generic netlink client (~9 MB). */
   private createIpvs(): IpvsService {
     const { IpvsService: Ipvs } = require('../ipvs/service') as typeof import('../ipvs/service');
-    return new Ipvs({ log: this.options.log, release: this.options.releaseIpvs !== false });
+    return new Ipvs({ log: this.options.log, release: this.options.releaseIpvs !== false, ...(this.options.stateDir ? { stateDir: this.options.stateDir } : {}) });
   }
 
   /** The VRRP settings of the current config, or undefined when it has no vrrp_instance (or VRRP is off). */

@@ -1,5 +1,7 @@
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
+import { readStateFile, writePrivateFileSync } from '../daemon/state-dir';
 import type { Logger } from '../log/logger';
 import {
   describeService,
@@ -361,13 +363,15 @@ export class IpvsReconciler {
     const f = this.opts.stateFile;
     const ids = new Set<string>();
     if (!f) return ids;
-    try {
-      const data = JSON.parse(fs.readFileSync(f, 'utf8')) as { services?: ServiceKey[]; extra?: Record<string, unknown> };
-      this.previousExtra = data.extra ?? {};
-      for (const k of data.services ?? []) ids.add(serviceId(k));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn({ file: f, err }, `cannot read the IPVS state file ${f}: leftovers of an earlier run are not recognised`);
+    const r = readStateFile(f);
+    if (r.missing) return ids;
+    const state = r.text === undefined ? r.problem! : parseIpvsState(r.text);
+    if (typeof state === 'string') {
+      this.log.warn({ file: f }, `cannot use the IPVS state file ${f}: ${state}; leftovers of an earlier run are not recognised`);
+      return ids;
     }
+    this.previousExtra = state.extra;
+    for (const k of state.services) ids.add(serviceId(k));
     return ids;
   }
 
@@ -380,13 +384,53 @@ export class IpvsReconciler {
       if (this.known.size === 0 && Object.keys(this.extra).length === 0) {
         fs.rmSync(f, { force: true });
       } else {
-        fs.mkdirSync(path.dirname(f), { recursive: true });
-        fs.writeFileSync(`${f}.tmp`, json);
-        fs.renameSync(`${f}.tmp`, f);
+        fs.mkdirSync(path.dirname(f), { recursive: true, mode: 0o700 });
+        writePrivateFileSync(f, json);
       }
       this.lastStateJson = json;
     } catch (err) {
       this.log.warn({ file: f, err }, `cannot write the IPVS state file ${f}: after a crash, the next start will not recognise what this run made`);
     }
   }
+}
+
+/**
+ * The IPVS state file as a reconciler wrote it, checked field by field: it
+ * decides which kernel services are alived's leftovers (and get removed),
+ * so nothing in it is trusted before that. A string says what is wrong.
+ */
+export function parseIpvsState(text: string): { services: ServiceKey[]; extra: Record<string, unknown> } | string {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    return `not JSON (${(err as Error).message})`;
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return 'not a JSON object';
+  const { services, extra } = data as { services?: unknown; extra?: unknown };
+  if (!Array.isArray(services)) return 'services is not a list';
+  const keys: ServiceKey[] = [];
+  for (const [i, k] of services.entries()) {
+    const o = k as Record<string, unknown> | null;
+    const port = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535;
+    if (typeof o !== 'object' || o === null || (o.family !== 4 && o.family !== 6)) return `services[${i}] is not a service`;
+    if (o.fwmark !== undefined) {
+      if (!Number.isInteger(o.fwmark) || (o.fwmark as number) < 0 || (o.fwmark as number) > 0xffffffff) return `services[${i}].fwmark is not a 32-bit mark`;
+      keys.push({ family: o.family, fwmark: o.fwmark as number });
+    } else {
+      if (o.protocol !== 'tcp' && o.protocol !== 'udp' && o.protocol !== 'sctp') return `services[${i}].protocol is not tcp, udp or sctp`;
+      if (typeof o.address !== 'string' || net.isIP(o.address) !== o.family) return `services[${i}].address is not an IPv${o.family} address`;
+      if (!port(o.port)) return `services[${i}].port is not a port`;
+      keys.push({ family: o.family, protocol: o.protocol, address: o.address, port: o.port as number });
+    }
+  }
+  if (extra !== undefined && (typeof extra !== 'object' || extra === null || Array.isArray(extra))) return 'extra is not an object';
+  const out: Record<string, unknown> = {};
+  const t = (extra as Record<string, unknown> | undefined)?.timeouts as Record<string, unknown> | undefined;
+  if (t !== undefined) {
+    const secs = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0x7fffffff;
+    if (typeof t !== 'object' || t === null || !secs(t.tcp) || !secs(t.tcpFin) || !secs(t.udp)) return 'extra.timeouts is not three timeouts in seconds';
+    out.timeouts = { tcp: t.tcp, tcpFin: t.tcpFin, udp: t.udp };
+  }
+  return { services: keys, extra: out };
 }

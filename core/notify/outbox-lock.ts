@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AlivedError } from '../errors';
+import { readStateFile } from '../daemon/state-dir';
 
 /**
  * The lock of a notify outbox: one alived at a time delivers what a state
@@ -91,16 +92,40 @@ export function ownerAlive(o: LockOwner): boolean {
 
 const same = (a: LockOwner | undefined, b: LockOwner | undefined): boolean => a !== undefined && b !== undefined && a.pid === b.pid && a.boot === b.boot && a.start === b.start;
 
+function liveOwnerError(dir: string, file: string, owner: LockOwner): AlivedError {
+  return new AlivedError(
+    'ALIVED_NOTIFY_OUTBOX_LOCKED',
+    `the notify outbox ${dir} is in use by another alived (pid ${owner.pid}, lock ${file}): two daemons sharing a --state-dir would both deliver the same alerts; stop that one, or give this one another --state-dir`,
+  );
+}
+
 /**
  * Takes `<dir>/lock`. Throws ALIVED_NOTIFY_OUTBOX_LOCKED when a live
- * process holds it; other errors (a read-only directory) are thrown as
- * they come, for the caller to decide.
+ * process holds it. A lock that is not a regular file (a directory, a FIFO,
+ * a link) is moved aside, said through `warn`. Other errors (a read-only or
+ * full directory) are thrown as they come, once it is known that no live
+ * alived holds the lock, for the caller to decide.
  */
-export function acquireOutboxLock(dir: string): AcquiredLock {
+export function acquireOutboxLock(dir: string, warn: (message: string) => void = () => undefined): AcquiredLock {
   const file = path.join(dir, 'lock');
   const me = selfOwner();
   const tmp = path.join(dir, `lock.${process.pid}.tmp`);
-  fs.writeFileSync(tmp, formatOwner(me), { mode: 0o644 });
+  try {
+    fs.rmSync(tmp, { force: true, recursive: true });
+    const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o644);
+    try {
+      fs.writeSync(fd, formatOwner(me));
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    // this process cannot write a lock (a full disk): it must still not run beside a live owner
+    const held = readStateFile(file, 4096).text;
+    const owner = held === undefined ? undefined : parseOwner(held);
+    if (owner && owner.pid !== process.pid && ownerAlive(owner)) throw liveOwnerError(dir, file, owner);
+    throw err;
+  }
   let tookOverFrom: LockOwner | undefined;
   try {
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -110,15 +135,22 @@ export function acquireOutboxLock(dir: string): AcquiredLock {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
-      const text = readOr(file);
-      if (text === undefined) continue; // removed meanwhile: try again
-      const owner = parseOwner(text);
-      if (owner && owner.pid !== process.pid && ownerAlive(owner)) {
-        throw new AlivedError(
-          'ALIVED_NOTIFY_OUTBOX_LOCKED',
-          `the notify outbox ${dir} is in use by another alived (pid ${owner.pid}, lock ${file}): two daemons sharing a --state-dir would both deliver the same alerts; stop that one, or give this one another --state-dir`,
-        );
+      const r = readStateFile(file, 4096);
+      if (r.missing) continue; // removed meanwhile: try again
+      if (r.text === undefined) {
+        // not a lock alived wrote: out of the way, and say so
+        const aside = `${file}.bad.${Date.now()}.${process.pid}.${attempt}`;
+        try {
+          fs.renameSync(file, aside);
+        } catch (err) {
+          throw new AlivedError('ALIVED_NOTIFY_OUTBOX', `the lock ${file} of the notify outbox cannot be used (${r.problem}) and cannot be moved aside (${(err as Error).message}); remove it`);
+        }
+        warn(`the lock ${file} could not be used (${r.problem}); moved aside as ${path.basename(aside)}`);
+        continue;
       }
+      const text = r.text;
+      const owner = parseOwner(text);
+      if (owner && owner.pid !== process.pid && ownerAlive(owner)) throw liveOwnerError(dir, file, owner);
       // stale (dead owner, unreadable, or this process): move it aside, and make sure it was that one
       const aside = `${file}.stale.${process.pid}.${attempt}`;
       try {
@@ -126,7 +158,7 @@ export function acquireOutboxLock(dir: string): AcquiredLock {
       } catch {
         continue;
       }
-      const moved = readOr(aside);
+      const moved = readStateFile(aside, 4096).text;
       if (moved === text) {
         tookOverFrom = owner;
         fs.rmSync(aside, { force: true });
@@ -154,7 +186,7 @@ function lockOf(file: string, me: LockOwner, tookOverFrom: LockOwner | undefined
     release(): void {
       if (released) return;
       released = true;
-      const text = readOr(file);
+      const text = readStateFile(file, 4096).text;
       if (text !== undefined && same(parseOwner(text), me)) fs.rmSync(file, { force: true });
     },
   };

@@ -4,7 +4,7 @@ import type { AlivedHooks } from '../plugin/hooks';
 import type { DeliveryInfo, NotifyEvent } from '../plugin/events';
 import type { DeliveryOptions, Notifier } from '../plugin/types';
 import { describeEvent, eventSource, eventState } from './describe';
-import { Outbox, type OutboxEntry } from './outbox';
+import { Outbox, type OutboxEntry, type OutboxStatus } from './outbox';
 
 /**
  * The one way notifications leave alived. The daemon publishes every event
@@ -26,7 +26,8 @@ import { Outbox, type OutboxEntry } from './outbox';
  *   delivers it after the next start;
  * - flapping coalesced: more than `coalesceLimit` events of one source within
  *   `coalesceWindowMs` are held and delivered as one `flapping` summary at the
- *   end of the window.
+ *   end of the window. Held events are in the outbox too (marked held): when
+ *   alived dies inside a window, the next start sums them up and sends that.
  *
  * Notify scripts and FIFOs are an `immediate` notifier: delivered from
  * publish() itself, in publish order, never queued, retried or kept
@@ -98,6 +99,8 @@ export interface NotifyStatus {
   /** the outbox directory, when there is one */
   readonly outbox: string | undefined;
   readonly durable: boolean;
+  /** the outbox's own health: failed writes (a full disk), entries kept in memory only, files moved aside at the start */
+  readonly outboxHealth: OutboxStatus;
   readonly published: number;
   readonly notifiers: readonly NotifierStatus[];
 }
@@ -124,7 +127,8 @@ interface Pending {
 
 interface Flap {
   times: number[];
-  held: NotifyEvent[];
+  /** in the outbox as `held` entries, until their summary is */
+  held: Pending[];
   timer?: NodeJS.Timeout;
 }
 
@@ -259,8 +263,18 @@ export class NotifyPipeline {
     // what the outbox held: to its notifier, in sequence order; the rest is given up, each logged
     const orphans = this.orphans;
     this.orphans = [];
+    /** held for a flapping summary when the last run ended: by notifier, then source */
+    const held = new Map<Sink, Map<string, OutboxEntry[]>>();
     for (const e of orphans) {
       const sink = this.sinks.get(e.sink);
+      if (e.held && sink && !sink.spec.immediate) {
+        let bySource = held.get(sink);
+        if (!bySource) held.set(sink, (bySource = new Map()));
+        const list = bySource.get(e.source);
+        if (list) list.push(e);
+        else bySource.set(e.source, [e]);
+        continue;
+      }
       if (!sink || sink.spec.immediate) {
         this.log.error(
           { code: 'ALIVED_NOTIFY_EXPIRED', notifier: e.sink, sequence: e.sequence, id: e.id, event: describeEvent(e.event) },
@@ -270,6 +284,15 @@ export class NotifyPipeline {
         continue;
       }
       this.enqueue(sink, { entry: e, written: Promise.resolve(), attempts: 0 });
+    }
+    for (const [sink, bySource] of held) {
+      for (const [source, entries] of bySource) {
+        sink.log.warn(
+          { notifier: sink.spec.id, source, held: entries.length },
+          `notifier '${sink.spec.id}': ${entries.length} notification${entries.length === 1 ? '' : 's'} of ${source} held for a flapping summary when alived last stopped; sent now as one summary`,
+        );
+        this.summarize(sink, source, entries.map((entry) => ({ entry, written: Promise.resolve(), attempts: 0 })));
+      }
     }
     this.sinksSet = true;
     for (const sink of this.sinks.values()) for (const source of sink.queues.keys()) this.pump(sink, source);
@@ -337,7 +360,10 @@ export class NotifyPipeline {
   /** coalescing: more than coalesceLimit events of a source in coalesceWindowMs are held for a summary */
   private intake(sink: Sink, event: NotifyEvent, source: string, id: string, sequence: number): void {
     const { coalesceLimit: limit, coalesceWindowMs: windowMs } = sink.opts;
-    if (!limit || this.closed) return this.accept(sink, event, source, id, sequence);
+    if (!limit || this.closed) {
+      this.accept(sink, event, source, id, sequence);
+      return;
+    }
     const now = this.now();
     let f = sink.flaps.get(source);
     if (!f) sink.flaps.set(source, (f = { times: [], held: [] }));
@@ -351,7 +377,8 @@ export class NotifyPipeline {
         f.timer = setTimeout(() => this.flushFlap(sink, source), windowMs);
         f.timer.unref?.();
       }
-      f.held.push(event);
+      const entry: OutboxEntry = { v: 1, id, sequence, sink: sink.spec.id, source, acceptedAt: this.now(), event, held: true };
+      f.held.push({ entry, written: sink.opts.durable ? this.outbox.put(entry) : Promise.resolve(), attempts: 0 });
       sink.coalesced++;
       return;
     }
@@ -367,27 +394,36 @@ export class NotifyPipeline {
     const held = f.held;
     f.held = [];
     f.times = [this.now()];
-    const first = held[0]!;
-    const last = held[held.length - 1]!;
+    this.summarize(sink, source, held);
+  }
+
+  /** One `flapping` summary for held events; they leave the outbox once it is there. */
+  private summarize(sink: Sink, source: string, held: readonly Pending[]): void {
+    const events = held.map((p) => p.entry.event);
+    const first = events[0]!;
+    const last = events[events.length - 1]!;
     const summary: NotifyEvent = {
       type: 'flapping',
       source,
-      count: held.length,
+      count: events.length,
       first,
       last,
-      states: held.map(eventState),
+      states: events.map(eventState),
       spanMs: Math.max(0, last.time - first.time),
       time: this.now(),
     };
-    this.accept(sink, summary, source, randomUUID(), this.outbox.sequence());
+    const p = this.accept(sink, summary, source, randomUUID(), this.outbox.sequence());
+    void p.written.then(() => Promise.all(held.map((h) => h.written.then(() => this.outbox.remove(h.entry)))));
   }
 
-  private accept(sink: Sink, event: NotifyEvent, source: string, id: string, sequence: number): void {
+  private accept(sink: Sink, event: NotifyEvent, source: string, id: string, sequence: number): Pending {
     const entry: OutboxEntry = { v: 1, id, sequence, sink: sink.spec.id, source, acceptedAt: this.now(), event };
     const written = sink.opts.durable ? this.outbox.put(entry) : Promise.resolve();
     sink.accepted++;
-    this.enqueue(sink, { entry, written, attempts: 0 });
+    const p: Pending = { entry, written, attempts: 0 };
+    this.enqueue(sink, p);
     if (this.sinksSet) this.pump(sink, source);
+    return p;
   }
 
   private enqueue(sink: Sink, p: Pending): void {
@@ -512,7 +548,11 @@ export class NotifyPipeline {
     sink.removed = true;
     this.sinks.delete(sink.spec.id);
     for (const t of sink.timers.values()) clearTimeout(t);
-    for (const f of sink.flaps.values()) if (f.timer) clearTimeout(f.timer);
+    for (const f of sink.flaps.values()) {
+      if (f.timer) clearTimeout(f.timer);
+      for (const p of f.held) this.expire(sink, p, why);
+      f.held = [];
+    }
     for (const ac of sink.inflight.values()) ac.abort(new Error('notifier removed'));
     for (const q of sink.queues.values()) for (const p of q) this.expire(sink, p, why);
     sink.queues.clear();
@@ -530,6 +570,7 @@ export class NotifyPipeline {
     return {
       outbox: this.outbox.durable ? this.outbox.dir : undefined,
       durable: this.outbox.durable,
+      outboxHealth: this.outbox.status(),
       published: this.published,
       notifiers: [...this.sinks.values()].map((s) => {
         let pending = 0;
