@@ -164,7 +164,7 @@ export class Daemon {
   /** The IPVS side; loaded only with virtual servers: a VRRP-only daemon does not carry the generic netlink client (~9 MB). */
   private createIpvs(): IpvsService {
     const { IpvsService: Ipvs } = require('../ipvs/service') as typeof import('../ipvs/service');
-    return new Ipvs({ log: this.options.log, release: this.options.releaseIpvs !== false, ...(this.options.stateDir ? { stateDir: this.options.stateDir } : {}) });
+    return new Ipvs({ log: this.options.log, release: this.options.releaseIpvs !== false });
   }
 
   /** The VRRP settings of the current config, or undefined when it has no vrrp_instance (or VRRP is off). */
