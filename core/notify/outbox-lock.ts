@@ -79,15 +79,17 @@ export function processExists(pid: number): boolean {
   }
 }
 
-/** whether the process a lock names is still the one that took it */
+/**
+ * Whether the process a lock names is still the one that took it. alived
+ * records the boot and the start time in every lock it writes: a lock
+ * without them (garbage that happens to start with a number) names no
+ * owner, however live the pid.
+ */
 export function ownerAlive(o: LockOwner): boolean {
-  if (!processExists(o.pid)) return false;
-  if (o.boot && o.boot !== readOr(BOOT_ID)?.trim()) return false;
-  if (o.start) {
-    const now = processStartTime(o.pid);
-    if (now !== undefined && now !== o.start) return false;
-  }
-  return true;
+  if (!o.boot || !o.start || !processExists(o.pid)) return false;
+  if (o.boot !== readOr(BOOT_ID)?.trim()) return false;
+  const now = processStartTime(o.pid);
+  return now === undefined || now === o.start;
 }
 
 const same = (a: LockOwner | undefined, b: LockOwner | undefined): boolean => a !== undefined && b !== undefined && a.pid === b.pid && a.boot === b.boot && a.start === b.start;
