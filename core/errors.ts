@@ -68,6 +68,8 @@ export const ERROR_CODES = {
   ALIVED_DAEMON_STATE_DIR: 'another user could write to the state directory (--state-dir) or a directory above it: the daemon does not start (unless --unsafe-state-dir)',
   ALIVED_DAEMON_CONFIG_INVALID: 'the daemon refuses to start with a config that has errors',
   ALIVED_DAEMON_RELOAD_REJECTED: 'a reload found errors in the new config; the running config goes on',
+  ALIVED_FILE_UNSAFE: 'a file alived writes or reads where others can write (the /tmp dumps, the log file, the pid file) is a symbolic link, a FIFO or another non-regular file, a hard link, belongs to another user or is too large: it is refused, never written or read through (the message names the file and what it is)',
+  ALIVED_FILE_FAILED: 'a file could not be created, written, renamed into place or read (the message names the file, the step and the system error); no temporary file is left behind',
   ALIVED_VRRP_SOCKET: 'a VRRP raw socket could not be opened, configured or written (the message names the interface and the step)',
   ALIVED_VRRP_FATAL: 'the VRRP process failed; the supervisor restarts it',
   ALIVED_PACKET_ADDON_MISSING: 'the packet-socket addon (native/) is not built: gratuitous ARPs and NAs cannot be sent; run npm install',

@@ -6,7 +6,6 @@
  * while this one loads and compiles everything else.
  */
 import { spawn } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { compileConfig, shortHostname } from '../config/compile';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostics';
@@ -15,6 +14,7 @@ import { ConfigInvalidError, Daemon } from '../daemon/daemon';
 import { formatData, formatStats } from '../vrrp/stats';
 import { formatIpvsStats } from '../ipvs/stats';
 import { acquirePidFile } from '../daemon/pid-file';
+import { FileError, writeFileAtomic } from '../fs/safe-file';
 import { createLogger, fileSink, streamSink, syslogSink, type LogSink, type Logger } from '../log/logger';
 import { EXIT, type CliOptions } from './options';
 
@@ -37,9 +37,25 @@ function makeLogger(o: CliOptions): Logger {
   const sinks: LogSink[] = [];
   const format = o.logJson ? 'json' : 'text';
   if (o.logConsole) sinks.push(streamSink(process.stderr, format, ident));
-  if (o.logFile) sinks.push(fileSink(o.logFile, format, ident));
+  let refused: FileError | undefined;
+  if (o.logFile) {
+    // a FIFO, symlink or someone else's file at -g is refused, never written through; the other outputs go on,
+    // as they do when the file cannot be opened at all
+    try {
+      sinks.push(fileSink(o.logFile, format, ident));
+    } catch (err) {
+      if (!(err instanceof FileError)) throw err;
+      refused = err;
+    }
+  }
   if (!o.noSyslog) sinks.push(syslogSink({ facility: o.logFacility, ident: 'alived' }));
-  return createLogger(sinks, o.logDetail ? 'debug' : 'info');
+  const log = createLogger(sinks, o.logDetail ? 'debug' : 'info');
+  if (refused) {
+    const msg = `not logging to ${refused.file}: ${refused.reason} (${refused.code === 'ALIVED_FILE_UNSAFE' ? 'refused, never written through; ' : ''}the other log outputs go on)`;
+    log.error({ code: refused.code, file: refused.file }, msg);
+    if (!o.logConsole) process.stderr.write(`alived: ${msg}\n`);
+  }
+  return log;
 }
 
 export async function configTest(file: string, o: CliOptions): Promise<number> {
@@ -86,7 +102,7 @@ export async function runDaemon(file: string, o: CliOptions): Promise<number> {
   }
   let releasePid: () => void;
   try {
-    releasePid = acquirePidFile(o.pidFile);
+    releasePid = acquirePidFile(o.pidFile, { warn: (msg) => log.warn({ code: 'ALIVED_FILE_UNSAFE', file: o.pidFile }, msg) });
   } catch (err) {
     log.error({ err }, (err as Error).message);
     process.stderr.write(`alived: ${(err as Error).message}\n`);
@@ -120,15 +136,20 @@ export async function runDaemon(file: string, o: CliOptions): Promise<number> {
       daemon.releaseVrrp();
       stop('SIGINT');
     });
-    // keepalived's dumps: SIGUSR1 the state of every instance, SIGUSR2 the counters
+    // keepalived's dumps: SIGUSR1 the state of every instance, SIGUSR2 the counters. /tmp is everyone's:
+    // each dump is a private file (0600) renamed into place, so a FIFO or a symlink planted at the name
+    // is replaced, never opened or followed, and nothing here can block
     const dump = (kind: 'data' | 'stats'): void => {
       const file = `/tmp/alived${o.instance ? `_${o.instance}` : ''}.${kind}`;
       Promise.all([daemon.vrrpStatus(), kind === 'stats' ? daemon.ipvsStatus() : undefined])
         // with virtual servers, the stats file goes on with the IPVS counters
-        .then(([s, ipvs]) => fs.promises.writeFile(file, kind === 'data' ? formatData(s) : formatStats(s) + (ipvs ? formatIpvsStats(ipvs) : '')))
+        .then(([s, ipvs]) => writeFileAtomic(file, kind === 'data' ? formatData(s) : formatStats(s) + (ipvs ? formatIpvsStats(ipvs) : ''), { mode: 0o600 }))
         .then(
-          () => log.info({ file }, `wrote ${file}`),
-          (err: Error) => log.error({ err, file }, `writing ${file}: ${err.message}`),
+          ({ replaced }) => {
+            if (replaced) log.warn({ code: 'ALIVED_FILE_UNSAFE', file, replaced }, `${file} was a ${replaced}, not a regular file: replaced, never written through`);
+            log.info({ file }, `wrote ${file}`);
+          },
+          (err: Error) => log.error({ err, file }, `writing ${file}: ${err instanceof FileError ? err.reason : err.message}`),
         );
     };
     process.on('SIGUSR1', () => dump('data'));

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { openAppendSync } from '../fs/safe-file';
 
 /**
  * One root logger; context through child({ vrrp: 'VI_1' }); the object first,
@@ -144,18 +145,30 @@ export function streamSink(stream: NodeJS.WritableStream, format: 'text' | 'json
   };
 }
 
-/** Appends to a file (keepalived's -g); the file is opened once and reopened by `reopen()` (log rotation). */
+/**
+ * Appends to a file (keepalived's -g); the file is opened once and reopened by
+ * `reopen()` (log rotation). It is opened the safe way (core/fs/safe-file.ts):
+ * created 0640, never through a symlink, never blocking on a FIFO; a FIFO, a
+ * symlink, a device, a hard link or another user's file is refused with a
+ * FileError (ALIVED_FILE_UNSAFE) naming the file and what it is. A refused
+ * reopen leaves the sink closed: it writes nothing until a reopen succeeds.
+ */
 export function fileSink(file: string, format: 'text' | 'json', ident: string): LogSink & { reopen(): void } {
-  let fd = fs.openSync(file, 'a', 0o640);
+  const open = (): number => openAppendSync(file, { mode: 0o640 });
+  let fd: number | undefined = open();
   return {
     write: (r) => {
-      fs.writeSync(fd, (format === 'json' ? formatJson(r, ident) : formatLine(r, ident)) + '\n');
+      if (fd !== undefined) fs.writeSync(fd, (format === 'json' ? formatJson(r, ident) : formatLine(r, ident)) + '\n');
     },
     reopen: () => {
-      fs.closeSync(fd);
-      fd = fs.openSync(file, 'a', 0o640);
+      if (fd !== undefined) fs.closeSync(fd);
+      fd = undefined;
+      fd = open();
     },
-    close: () => fs.closeSync(fd),
+    close: () => {
+      if (fd !== undefined) fs.closeSync(fd);
+      fd = undefined;
+    },
   };
 }
 
@@ -168,23 +181,35 @@ export const FACILITIES: Record<string, number> = {
  * Syslog through util-linux logger(1), fed one line per record with its
  * priority prefix. Node has no unix datagram sockets, and logger knows
  * every syslog socket flavour. When logger or the socket is missing, the
- * sink says so once on stderr and stays quiet.
+ * sink says so once (on stderr, or to `warn`) and stays quiet.
+ *
+ * logger reports a missing socket on its stderr and exits; our writes meanwhile
+ * fail with EPIPE, often before that text arrives. So the warning is given when
+ * the child has closed, with whatever it said, never suppressed by the EPIPE.
  */
-export function syslogSink(opts: { facility: number; ident: string; socket?: string }): LogSink {
+export function syslogSink(opts: { facility: number; ident: string; socket?: string; warn?: (line: string) => void }): LogSink {
+  const warn = opts.warn ?? ((line: string) => void process.stderr.write(line));
   let child: ChildProcess | undefined;
   let broken = false;
+  let warned = false;
+  let closing = false;
+  const disable = (why: string): void => {
+    broken = true;
+    if (warned || closing) return;
+    warned = true;
+    warn(`alived: syslog disabled: ${why}\n`);
+  };
   const start = (): void => {
     const args = ['--prio-prefix', '-t', opts.ident, '--socket-errors=on'];
     if (opts.socket) args.push('-u', opts.socket);
+    let said = '';
     child = spawn('logger', args, { stdio: ['pipe', 'ignore', 'pipe'] });
-    child.on('error', (err) => {
-      if (!broken) process.stderr.write(`alived: syslog disabled: cannot run logger(1): ${err.message}\n`);
-      broken = true;
-    });
+    child.on('error', (err) => disable(`cannot run logger(1): ${err.message}`));
     child.stderr?.on('data', (d: Buffer) => {
-      if (!broken) process.stderr.write(`alived: syslog disabled: ${d.toString().trim()}\n`);
-      broken = true;
+      if (said.length < 4096) said += d.toString();
     });
+    child.on('close', (code, signal) => disable(said.trim() || `logger(1) ended (${signal ?? `exit code ${code}`})`));
+    // EPIPE once logger has gone: no more writes; the reason comes with 'close'
     child.stdin?.on('error', () => {
       broken = true;
     });
@@ -201,6 +226,7 @@ export function syslogSink(opts: { facility: number; ident: string; socket?: str
       child!.stdin?.write(`<${pri}>${r.msg}${ctx ? ` ${ctx}` : ''}`.replace(/\n/g, ' ') + '\n');
     },
     close: () => {
+      closing = true;
       child?.stdin?.end();
     },
   };

@@ -1,11 +1,12 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { createLogger, fileSink, redact, streamSink, syslogSink, FACILITIES, REDACTED } from '../../core/log/logger';
 import { tmpDir } from '../helpers/config';
+import type { FileError } from '../../core/fs/safe-file';
 
 const procs: ChildProcess[] = [];
 after(() => {
@@ -91,7 +92,8 @@ for _ in range(2):
   let out = '';
   receiver.stdout!.on('data', (d) => (out += d));
   await waitFor(() => out.includes('ready'));
-  const sink = syslogSink({ facility: FACILITIES.local3!, ident: 'alived', socket: sock });
+  const warnings: string[] = [];
+  const sink = syslogSink({ facility: FACILITIES.local3!, ident: 'alived', socket: sock, warn: (l) => warnings.push(l) });
   const log = createLogger([sink], 'info');
   log.notice({ instance: 'VI_1', auth_pass: 'zzsecretzz' }, '(VI_1) Entering MASTER STATE');
   log.error({}, 'second');
@@ -102,6 +104,62 @@ for _ in range(2):
   assert.match(lines[0]!, /^<157>\w{3} [ \d]\d \d\d:\d\d:\d\d alived: \(VI_1\) Entering MASTER STATE instance=VI_1 auth_pass=\[redacted\]$/);
   assert.match(lines[1]!, /^<155>.* alived: second$/);
   assert.ok(!out.includes('zzsecretzz'));
+  // closed on purpose: logger(1) ends, and that is no reason to warn
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(warnings, []);
+});
+
+for (const [what, socket] of [
+  ['a path that does not exist', () => path.join(tmpDir(), 'no-such-socket')],
+  ['a path that is not a socket (a regular file)', () => {
+    const f = path.join(tmpDir(), 'not-a-socket');
+    fs.writeFileSync(f, '');
+    return f;
+  }],
+] as const) {
+  test(`syslog at ${what}: one warning naming the socket, however many records came before logger(1) gave up`, async () => {
+    // several sinks, each with a burst: logger exits on the first line, and our writes fail with EPIPE,
+    // often before its stderr arrives; that race once swallowed the warning
+    for (let round = 0; round < 5; round++) {
+      const sock = socket();
+      const warnings: string[] = [];
+      const sink = syslogSink({ facility: FACILITIES.daemon!, ident: 'alived', socket: sock, warn: (l) => warnings.push(l) });
+      const log = createLogger([sink], 'info');
+      for (let i = 0; i < 200; i++) log.info({ i }, 'a record');
+      await waitFor(() => warnings.length > 0);
+      for (let i = 0; i < 50; i++) log.info({ i }, 'after');
+      await new Promise((r) => setTimeout(r, 100));
+      sink.close?.();
+      assert.equal(warnings.length, 1, warnings.join(''));
+      assert.match(warnings[0]!, new RegExp(`^alived: syslog disabled: logger: socket ${sock}: (No such file or directory|Connection refused)\n$`));
+    }
+  });
+}
+
+test('the file sink refuses a FIFO or a symlink at its path (FileError naming it); a refused reopen leaves it closed', () => {
+  const dir = tmpDir();
+  const fifo = path.join(dir, 'fifo.log');
+  spawnSync('mkfifo', [fifo]);
+  assert.throws(() => fileSink(fifo, 'text', 'alived[3]'), (e: FileError) => e.code === 'ALIVED_FILE_UNSAFE' && e.message === `${fifo}: it is a FIFO, not a regular file`);
+  const target = path.join(dir, 'target');
+  fs.writeFileSync(target, 'keep\n');
+  const link = path.join(dir, 'link.log');
+  fs.symlinkSync(target, link);
+  assert.throws(() => fileSink(link, 'text', 'alived[3]'), (e: FileError) => e.code === 'ALIVED_FILE_UNSAFE' && e.reason === `it is a symbolic link to ${target}, not a regular file (never followed)`);
+  assert.equal(fs.readFileSync(target, 'utf8'), 'keep\n');
+
+  // rotation, then someone puts a symlink where the log was
+  const f = path.join(dir, 'rotated.log');
+  const sink = fileSink(f, 'text', 'alived[3]');
+  const log = createLogger([sink], 'info');
+  log.info({}, 'one');
+  fs.renameSync(f, `${f}.1`);
+  fs.symlinkSync(target, f);
+  assert.throws(() => sink.reopen(), (e: FileError) => e.code === 'ALIVED_FILE_UNSAFE');
+  log.info({}, 'two');
+  sink.close?.();
+  assert.equal(fs.readFileSync(target, 'utf8'), 'keep\n');
+  assert.match(fs.readFileSync(`${f}.1`, 'utf8'), /INFO one\n$/);
 });
 
 function waitFor(cond: () => boolean, ms = 10_000): Promise<void> {
