@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AlivedError } from '../errors';
+import { readFileSafeSync, type FileError } from '../fs/safe-file';
 
 /**
  * The state directory (--state-dir) outlives the daemon and is read back
@@ -98,68 +99,15 @@ export interface ReadResult {
 }
 
 /**
- * Reads a small file alived wrote itself, without following a symbolic
- * link and without blocking on a FIFO or a device: anything but a regular
- * file of at most `maxBytes` is refused, in words. Never throws.
+ * Reads a small file alived wrote itself (readFileSafeSync: never through a
+ * link, never blocking on a FIFO, regular files of at most `maxBytes`
+ * only), with what is wrong as words instead of an error. Never throws.
  */
 export function readStateFile(file: string, maxBytes = 1 << 20): ReadResult {
-  let fd: number;
   try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    return { text: readFileSafeSync(file, { maxBytes }) };
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return { missing: true, problem: 'it does not exist' };
-    if (code === 'ELOOP') return { problem: 'it is a symbolic link' };
-    return { problem: `it cannot be opened (${code ?? (err as Error).message})` };
-  }
-  try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) return { problem: `it is ${kindOf(st)}, not a regular file` };
-    if (st.size > maxBytes) return { problem: `it is ${st.size} bytes, more than ${maxBytes}` };
-    const buf = Buffer.alloc(st.size);
-    let n = 0;
-    while (n < buf.length) {
-      const r = fs.readSync(fd, buf, n, buf.length - n, n);
-      if (r === 0) break;
-      n += r;
-    }
-    return { text: buf.subarray(0, n).toString('utf8') };
-  } catch (err) {
-    return { problem: `it cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` };
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-export function kindOf(st: fs.Stats): string {
-  if (st.isDirectory()) return 'a directory';
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isSocket()) return 'a socket';
-  if (st.isSymbolicLink()) return 'a symbolic link';
-  if (st.isBlockDevice() || st.isCharacterDevice()) return 'a device';
-  return 'not a regular file';
-}
-
-/**
- * Writes a small file the safe way, synchronously: a private temporary
- * file beside it (created exclusively, never through a link), synced, then
- * renamed over it. A link, FIFO or other file in the way is replaced, never
- * written through; nothing is left behind when a write fails (a full disk).
- */
-export function writePrivateFileSync(file: string, text: string, mode = 0o600): void {
-  const tmp = `${file}.tmp`;
-  try {
-    fs.rmSync(tmp, { force: true, recursive: true });
-    const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, mode);
-    try {
-      fs.writeSync(fd, text);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
+    const fe = err as FileError;
+    return { problem: fe.reason ?? String((err as Error)?.message ?? err), ...(fe.errno === 'ENOENT' ? { missing: true } : {}) };
   }
 }

@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { readStateFile, writePrivateFileSync } from '../daemon/state-dir';
+import { readStateFile } from '../daemon/state-dir';
+import { writeFileAtomicSync } from '../fs/safe-file';
 import type { Logger } from '../log/logger';
 import {
   describeService,
@@ -385,7 +386,7 @@ export class IpvsReconciler {
         fs.rmSync(f, { force: true });
       } else {
         fs.mkdirSync(path.dirname(f), { recursive: true, mode: 0o700 });
-        writePrivateFileSync(f, json);
+        writeFileAtomicSync(f, json);
       }
       this.lastStateJson = json;
     } catch (err) {

@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isAlivedError } from '../errors';
 import type { Logger } from '../log/logger';
-import { readStateFile, writePrivateFileSync } from '../daemon/state-dir';
+import { readStateFile } from '../daemon/state-dir';
+import { writeFileAtomic, writeFileAtomicSync } from '../fs/safe-file';
 import { acquireOutboxLock, type AcquiredLock } from './outbox-lock';
 import { MAX_SEQUENCE, validateEntry, type OutboxEntry } from './outbox-entry';
 
@@ -131,6 +132,7 @@ export class Outbox {
     if (from) {
       this.log.warn({ outbox: this.dir, pid: from.pid }, `notify outbox ${this.dir}: took over the lock left by pid ${from.pid}, which is not running any more`);
     }
+    for (const f of safeReaddir(this.dir)) if (TEMP_RE.test(f) && !f.startsWith('lock')) fs.rmSync(path.join(this.dir, f), { force: true, recursive: true });
     this.readSequence();
     const entries = this.readEntries();
     for (const e of entries) if (e.sequence >= this.next) this.next = e.sequence + 1;
@@ -173,7 +175,7 @@ export class Outbox {
       }
       for (const f of safeReaddir(dir)) {
         const file = path.join(dir, f);
-        if (f.endsWith('.tmp')) {
+        if (TEMP_RE.test(f)) {
           // a write a crash or a full disk interrupted: the event was never accepted
           fs.rmSync(file, { force: true, recursive: true });
           continue;
@@ -233,7 +235,7 @@ export class Outbox {
     const text = `${String(this.reservedUntil).padStart(SEQUENCE_WIDTH, '0')}\n`;
     try {
       // synchronous and rare (once per SEQUENCE_BLOCK events): the number must be on disk before it is used
-      writePrivateFileSync(file, text);
+      writeFileAtomicSync(file, text, { fsync: true });
       this.wrote();
     } catch (err) {
       // no room for a new file: the old one's block is still there to be rewritten
@@ -333,26 +335,14 @@ export class Outbox {
   }
 }
 
-/** an entry, the safe way: a private temporary file (never an existing one), synced, renamed; nothing left behind on failure */
+/** an entry, the safe way (writeFileAtomic: a private temporary file, synced, renamed; nothing left behind on failure) */
 async function writeEntry(file: string, e: OutboxEntry): Promise<void> {
   await fs.promises.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.tmp`;
-  try {
-    // O_EXCL: a leftover of the same name (only a crash leaves one) is removed first, never written through
-    await fs.promises.rm(tmp, { force: true, recursive: true });
-    const fh = await fs.promises.open(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
-    try {
-      await fh.writeFile(JSON.stringify(e));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fs.promises.rename(tmp, file);
-  } catch (err) {
-    await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
-    throw err;
-  }
+  await writeFileAtomic(file, JSON.stringify(e), { fsync: true });
 }
+
+/** the temporary names of writeFileAtomic (`.NAME.<16 hex>`) and those of older alived versions (`NAME.tmp`) */
+const TEMP_RE = /^\..+\.[0-9a-f]{16}$|\.tmp$/;
 
 /** rewrites a regular file's bytes where they are: needs no new block when the text is no longer */
 function rewriteInPlace(file: string, text: string): void {

@@ -223,7 +223,7 @@ function leftovers(dir: string): string[] {
   const walk = (d: string): void => {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
       if (e.isDirectory()) walk(path.join(d, e.name));
-      else if (e.name.endsWith('.tmp')) out.push(path.join(d, e.name));
+      else if (e.name.endsWith('.tmp') || e.name.startsWith('.')) out.push(path.join(d, e.name));
     }
   };
   walk(dir);
