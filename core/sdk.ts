@@ -15,6 +15,8 @@ export type { Pos, Diagnostic, Severity } from './config/diagnostics';
 export type { Token } from './config/lexer';
 export type { Stmt } from './config/tree';
 export type { Logger } from './log/logger';
+// what a plugin shows of a URL it was given (a message, an error): its secrets masked
+export { redactUrlSecrets, isSecretParam, URL_SECRET_MASK } from './log/url-secrets';
 export { trackReference, trackerHeader, trackerWeight, type TrackReference, type TrackReferenceSpec, type TrackerWeight } from './config/track-entry';
 export { checkerCommonFields, checkerConnectionFields } from './check/keywords';
 export { AlivedError, isAlivedError, type ErrorCode } from './errors';
