@@ -8,7 +8,7 @@
 export * from './plugin/types';
 export * from './plugin/events';
 export { STAGE_FIRST, STAGE_DEFAULT, STAGE_LAST, HOOK_NAMES, type AlivedHooks, type HookName } from './plugin/hooks';
-export { block, sub, value, word, lines, camel, Keyword, BlockSchema, type BlockOf, type BlockBase, type CheckCtx, type HostFacts, type ExtensionValue, type Fields } from './config/schema';
+export { block, sub, value, word, lines, camel, Keyword, BlockSchema, type BlockOf, type BlockBase, type CheckCtx, type HostFacts, type ExtensionValue, type Fields, type SlotCheck } from './config/schema';
 export * from './config/values';
 export type { SlotName } from './config/registry';
 export type { Pos, Diagnostic, Severity } from './config/diagnostics';
