@@ -64,7 +64,7 @@ function maskParams(run: string, mask: string): string {
   return run.replace(PARAM, (whole, sep: string, name: string, value: string) => {
     if (!value || value.startsWith(mask) || !isSecretParam(name)) return whole;
     // the closing punctuation of the sentence around the URL stays: `(https://h/?token=...)`
-    const tail = /[).,]+$/.exec(value)?.[0] ?? '';
+    const tail = /[).,:!]+$/.exec(value)?.[0] ?? '';
     return tail.length === value.length ? whole : `${sep}${name}=${mask}${tail}`;
   });
 }

@@ -44,6 +44,7 @@ const CASES: ReadonlyArray<readonly [string, string, string]> = [
   ['an empty value reveals nothing and stays', 'https://h.example/x?token=&a=1', 'https://h.example/x?token=&a=1'],
   ['in a sentence, in quotes', "'https://u:p@h.example/x?token=t': a webhook URL is http:// or https://", `'https://u:${M}@h.example/x?token=${M}': a webhook URL is http:// or https://`],
   ['in parentheses, the closing one stays', 'POST (https://h.example/x?key=abc) failed.', `POST (https://h.example/x?key=${M}) failed.`],
+  ['before a colon, the colon stays', 'POST https://h.example/x?token=abc: HTTP 403', `POST https://h.example/x?token=${M}: HTTP 403`],
   ['two URLs', 'from https://a:1@x.example to https://b:2@y.example', `from https://a:${M}@x.example to https://b:${M}@y.example`],
   ['text without a URL', 'notifier #12: VRRP instance VI_1: BACKUP -> MASTER (priority 150), what? a:b@c', 'notifier #12: VRRP instance VI_1: BACKUP -> MASTER (priority 150), what? a:b@c'],
 ];
