@@ -20,7 +20,7 @@
 export const URL_SECRET_MASK = '[redacted]';
 
 /** `scheme://` and the rest of the run of URL characters */
-const SCHEME_URL = /\b([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^\s"'<>`]*)/g;
+const SCHEME_URL = /\b([A-Za-z][A-Za-z0-9+.-]{0,31}:\/\/)([^\s"'<>`]*)/g;
 /** from a '?' or '#' to the end of the run: where query and fragment parameters are */
 const PARAMS = /[?#][^\s"'<>`]*/g;
 /** one parameter: its separator, its name, its value */
