@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   ALIVED_CONFIG_UNEXPECTED_BLOCK: 'a keyword that takes no block has one',
   ALIVED_CONFIG_DUPLICATE: 'a keyword or name that may appear once appears again',
   ALIVED_CONFIG_CONFLICT: 'two settings contradict each other',
+  ALIVED_CONFIG_CLEARTEXT: 'a credential would cross the network unencrypted: SMTP AUTH without TLS is an error unless smtp_auth_cleartext allows it (then a warning); a webhook sending credentials over http:// is a warning',
   ALIVED_CONFIG_UNKNOWN_REFERENCE: 'a name refers to something that is not defined',
   ALIVED_CONFIG_NOT_SUPPORTED: 'a setting alived refuses (it would be accepted and ignored)',
   // config: warnings and notes

@@ -8,13 +8,15 @@
 export * from './plugin/types';
 export * from './plugin/events';
 export { STAGE_FIRST, STAGE_DEFAULT, STAGE_LAST, HOOK_NAMES, type AlivedHooks, type HookName } from './plugin/hooks';
-export { block, sub, value, word, lines, camel, Keyword, BlockSchema, type BlockOf, type BlockBase, type CheckCtx, type HostFacts, type ExtensionValue, type Fields } from './config/schema';
+export { block, sub, value, word, lines, camel, Keyword, BlockSchema, type BlockOf, type BlockBase, type CheckCtx, type HostFacts, type ExtensionValue, type Fields, type SlotCheck } from './config/schema';
 export * from './config/values';
 export type { SlotName } from './config/registry';
 export type { Pos, Diagnostic, Severity } from './config/diagnostics';
 export type { Token } from './config/lexer';
 export type { Stmt } from './config/tree';
 export type { Logger } from './log/logger';
+// what a plugin shows of a URL it was given (a message, an error): its secrets masked
+export { redactUrlSecrets, isSecretParam, URL_SECRET_MASK } from './log/url-secrets';
 export { trackReference, trackerHeader, trackerWeight, type TrackReference, type TrackReferenceSpec, type TrackerWeight } from './config/track-entry';
 export { checkerCommonFields, checkerConnectionFields } from './check/keywords';
 export { AlivedError, isAlivedError, type ErrorCode } from './errors';

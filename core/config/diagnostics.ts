@@ -1,3 +1,5 @@
+import { redactUrlSecrets } from '../log/url-secrets';
+
 /**
  * Positions and diagnostics of the config compiler.
  *
@@ -31,11 +33,12 @@ const MAX_MESSAGE = 600;
  * Whatever a message quotes from the config, it stays readable: a run of
  * more than 160 characters without a blank (a pasted blob; paths stay whole)
  * is cut, control characters are shown as \xHH, and the whole message is kept
- * under 600 characters. Callers clip what they quote too; this holds for
- * every caller, plugins included.
+ * under 600 characters, and a secret in a URL it quotes is masked
+ * (url-secrets.ts: a mistyped webhook URL's token). Callers clip what they
+ * quote too; this holds for every caller, plugins included.
  */
 export function boundMessage(message: string): string {
-  let m = message.replace(/\S{161,}/g, (w) => `${w.slice(0, MAX_WORD - 3)}...`);
+  let m = redactUrlSecrets(message).replace(/\S{161,}/g, (w) => `${w.slice(0, MAX_WORD - 3)}...`);
   // eslint-disable-next-line no-control-regex
   m = m.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   return m.length > MAX_MESSAGE ? `${m.slice(0, MAX_MESSAGE - 3)}...` : m;

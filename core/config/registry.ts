@@ -1,5 +1,5 @@
 import { AlivedError } from '../errors';
-import type { AnyKeyword, SlotLookup } from './schema';
+import type { AnyKeyword, SlotCheck, SlotLookup } from './schema';
 
 /**
  * Keywords that plugins add to the grammar, by slot: `root` (top-level
@@ -17,6 +17,7 @@ export interface SlotEntry {
 
 export class KeywordRegistry implements SlotLookup {
   private readonly slots = new Map<string, Map<string, SlotEntry>>();
+  private readonly slotChecks = new Map<string, Array<{ check: SlotCheck; owner: string }>>();
 
   /** Adds a keyword to a slot; a second registration of a name is an error naming both plugins. */
   register(slot: SlotName, name: string, keyword: AnyKeyword, owner: string, reserved: readonly string[] = []): void {
@@ -36,6 +37,21 @@ export class KeywordRegistry implements SlotLookup {
       throw new AlivedError('ALIVED_PLUGIN_DUPLICATE', `plugin '${owner}' registers '${name}' in ${slot}, already registered by plugin '${prev.owner}'`);
     }
     m.set(name, { keyword, owner });
+  }
+
+  /** A check of every block of a slot, after its keywords (a plugin's among them) are parsed. */
+  registerCheck(slot: SlotName, check: SlotCheck, owner: string): void {
+    if (!(SLOTS as readonly string[]).includes(slot)) {
+      throw new AlivedError('ALIVED_PLUGIN_INVALID', `plugin '${owner}' registers a check of unknown slot '${slot}' (slots: ${SLOTS.join(', ')})`);
+    }
+    if (typeof check !== 'function') throw new AlivedError('ALIVED_PLUGIN_INVALID', `plugin '${owner}': registerBlockCheck needs a function`);
+    let list = this.slotChecks.get(slot);
+    if (!list) this.slotChecks.set(slot, (list = []));
+    list.push({ check, owner });
+  }
+
+  checks(slot: string): ReadonlyArray<{ check: SlotCheck; owner: string }> {
+    return this.slotChecks.get(slot) ?? [];
   }
 
   get(slot: string, name: string): AnyKeyword | undefined {

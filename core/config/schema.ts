@@ -37,7 +37,16 @@ export interface CheckCtx {
 export interface SlotLookup {
   get(slot: string, keyword: string): AnyKeyword | undefined;
   names(slot: string): string[];
+  /** the checks plugins added to a slot's blocks, with the plugin that added each */
+  checks?(slot: string): ReadonlyArray<{ check: SlotCheck; owner: string }>;
 }
+
+/**
+ * A plugin's check of a block it adds keywords to (notify-mail's SMTP AUTH
+ * without TLS in global_defs): it reports diagnostics through ctx.diags.
+ * `block` is the parsed block; the plugin's keywords are in `extensions`.
+ */
+export type SlotCheck = (block: BlockBase & Record<string, unknown>, ctx: CheckCtx, stmt: Stmt) => void;
 
 // ---------------------------------------------------------------------------
 // keywords
@@ -376,7 +385,18 @@ export class BlockSchema<Out> {
       if (n !== undefined) ctx.define(this.options.defines.kind, n, stmt.name.pos);
     }
     this.options.check?.(out, ctx, stmt);
+    if (this.options.slot) runSlotChecks(this.options.slot, out as BlockBase & Record<string, unknown>, ctx, stmt);
     return out as Out;
+  }
+}
+
+function runSlotChecks(slot: string, out: BlockBase & Record<string, unknown>, ctx: CheckCtx, stmt: Stmt): void {
+  for (const { check, owner } of ctx.slots.checks?.(slot) ?? []) {
+    try {
+      check(out, ctx, stmt);
+    } catch (err) {
+      ctx.diags.error('ALIVED_PLUGIN_INVALID', stmt.name.pos, `plugin '${owner}': its check of ${slot} threw: ${(err as Error)?.message ?? String(err)}`);
+    }
   }
 }
 

@@ -2,6 +2,7 @@ import * as net from 'node:net';
 import type { Pos } from './diagnostics';
 import type { Token } from './lexer';
 import { splitCommandLine } from './lexer';
+import { redactUrlSecrets } from '../log/url-secrets';
 import type { CheckCtx } from './schema';
 
 /**
@@ -27,9 +28,11 @@ export interface ArgsParser<T> {
 
 /**
  * A word as messages quote it: control characters shown as \xHH, long words
- * cut, so a pasted blob or a binary file does not flood the output.
+ * cut, so a pasted blob or a binary file does not flood the output; a
+ * secret in a URL masked before the cut, which could leave half of it.
  */
-export const clip = (s: string): string => {
+export const clip = (word: string): string => {
+  const s = redactUrlSecrets(word);
   const cut = s.length > 64 ? `${s.slice(0, 61)}...` : s;
   // eslint-disable-next-line no-control-regex
   return cut.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);

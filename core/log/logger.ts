@@ -1,12 +1,14 @@
 import * as fs from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openAppendSync } from '../fs/safe-file';
+import { redactUrlSecrets } from './url-secrets';
 
 /**
  * One root logger; context through child({ vrrp: 'VI_1' }); the object first,
  * a constant message second. The message is the stable text operators grep
  * for (`(VI_1) Entering MASTER STATE`); the object carries the details.
- * Secrets are redacted by key wherever they appear in the object.
+ * Secrets are redacted by key wherever they appear in the object, and
+ * secrets inside URLs (url-secrets.ts) in every string and in the message.
  */
 
 export type Level = 'debug' | 'info' | 'notice' | 'warn' | 'error';
@@ -43,10 +45,12 @@ const SECRET_KEY = /^(auth_?pass|password|passwd|pass|secret|secret_?file_?conte
 export const REDACTED = '[redacted]';
 
 export function redact(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return redactUrlSecrets(value);
   if (depth > 8 || value === null || typeof value !== 'object') return value;
   if (value instanceof Error) {
     const code = (value as Error & { code?: unknown }).code;
-    return { type: value.name, message: value.message, ...(typeof code === 'string' ? { code } : {}), stack: value.stack };
+    const stack = value.stack === undefined ? undefined : redactUrlSecrets(value.stack);
+    return { type: value.name, message: redactUrlSecrets(value.message), ...(typeof code === 'string' ? { code } : {}), stack };
   }
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};
@@ -68,7 +72,7 @@ class RootLogger implements Logger {
     const record: LogRecord = {
       time: Date.now(),
       level,
-      msg: message,
+      msg: redactUrlSecrets(message),
       fields: redact({ ...this.bindings, ...fields }) as Record<string, unknown>,
     };
     for (const s of this.sinks) {

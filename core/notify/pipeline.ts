@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log/logger';
+import { redactUrlSecrets } from '../log/url-secrets';
 import type { AlivedHooks } from '../plugin/hooks';
 import type { DeliveryInfo, NotifyEvent } from '../plugin/events';
 import type { DeliveryOptions, Notifier } from '../plugin/types';
@@ -695,12 +696,13 @@ function clean(o: DeliveryOptions | undefined): DeliveryOptions {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as DeliveryOptions;
 }
 
+/** An error as a message and the status' lastError show it: a URL's secrets masked (fetch names the URL it refused). */
 export function errText(err: unknown): string {
   if (err instanceof Error) {
     const code = (err as Error & { code?: unknown }).code;
-    return `${err.message}${typeof code === 'string' && !err.message.includes(code) ? ` (${code})` : ''}`;
+    return redactUrlSecrets(`${err.message}${typeof code === 'string' && !err.message.includes(code) ? ` (${code})` : ''}`);
   }
-  return String(err);
+  return redactUrlSecrets(String(err));
 }
 
 /** An error a notifier throws when retrying cannot help (a 4xx answer, a refused recipient): the event fails for good. */

@@ -1,6 +1,6 @@
 import { AlivedError, isAlivedError } from '../errors';
 import { KeywordRegistry, type SlotName } from '../config/registry';
-import { lines, sub, type AnyKeyword } from '../config/schema';
+import { lines, sub, type AnyKeyword, type SlotCheck } from '../config/schema';
 import type { Logger } from '../log/logger';
 import { ALIVED_VERSION } from '../version';
 import { createHooks, isolateTaps, type AlivedHooks, type HookName, type TapFailure } from './hooks';
@@ -182,6 +182,9 @@ export class PluginHost {
       },
       registerKeyword(slot: SlotName, name: string, keyword: AnyKeyword) {
         host.registry.register(slot, name, keyword, owner);
+      },
+      registerBlockCheck(slot: SlotName, check: SlotCheck) {
+        host.registry.registerCheck(slot, check, owner);
       },
       onClose(fn: () => void | Promise<void>) {
         if (typeof fn !== 'function') throw new AlivedError('ALIVED_PLUGIN_INVALID', `plugin '${owner}': onClose needs a function`);

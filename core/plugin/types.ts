@@ -1,6 +1,6 @@
 import type { Pos } from '../config/diagnostics';
 import type { SlotName } from '../config/registry';
-import type { AnyKeyword, BlockSchema } from '../config/schema';
+import type { AnyKeyword, BlockSchema, SlotCheck } from '../config/schema';
 import type { ArgsParser } from '../config/values';
 import type { Logger } from '../log/logger';
 import type { DeliveryInfo, Endpoint, NotifyEvent } from './events';
@@ -47,6 +47,12 @@ export interface PluginApi<Options = unknown> {
   findChecker(keyword: string): CheckerDefinition<unknown> | undefined;
   /** any other keyword, into one of the slots (root, global_defs, vrrp_instance, ...) */
   registerKeyword(slot: SlotName, name: string, keyword: AnyKeyword): void;
+  /**
+   * A check across a block of a slot once its keywords are parsed (and valid),
+   * for rules that tie a plugin's keywords to each other or to the block's own:
+   * it reports through ctx.diags, at the positions in `stmt`. Runs at -t too.
+   */
+  registerBlockCheck(slot: SlotName, check: SlotCheck): void;
   /** runs when the daemon stops, in reverse order of plugins */
   onClose(fn: () => void | Promise<void>): void;
 }

@@ -20,12 +20,15 @@ import {
   word,
   clip,
   type AlivedPlugin,
+  type BlockBase,
+  type CheckCtx,
   type ConfigModel,
   type DeliveryFieldValues,
   type DeliveryInfo,
   type Logger,
   type Notifier,
   type NotifyEvent,
+  type Stmt,
 } from '../../core/sdk';
 import { keepalivedText, kindOf, mailsState, MAIL_KINDS, render, templateProblem, vars, type MailKind, type MailText } from './message';
 
@@ -75,12 +78,42 @@ export const mailKeywords = {
   smtp_auth_user: word(str({ minLength: 1 })).feature(FEATURE).doc('user for SMTP AUTH (needs smtp_auth_password_file or smtp_auth_password_env)'),
   smtp_auth_password_file: word(filePath({ mustExist: true })).feature(FEATURE).doc('file holding the SMTP password (its first line); read at each start and reload, never logged'),
   smtp_auth_password_env: word(str({ pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, patternText: 'an environment variable name' })).feature(FEATURE).doc('environment variable holding the SMTP password'),
+  smtp_auth_cleartext: value(optBool).feature(FEATURE).doc('allow SMTP AUTH with smtp_tls no: the user and password then cross the network in clear (a warning says so); without it that is a config error. Default no'),
   smtp_subject: value(kindTemplate).repeatable().feature(FEATURE).doc('subject template for one kind of event (vrrp, checker, quorum)'),
   smtp_body: value(kindTemplate).repeatable().feature(FEATURE).doc('body template for one kind of event'),
   notification_email_vrrp: recipients.feature(FEATURE).doc('recipients of VRRP mails, instead of notification_email'),
   notification_email_checker: recipients.feature(FEATURE).doc('recipients of real-server mails, instead of notification_email'),
   notification_email_quorum: recipients.feature(FEATURE).doc('recipients of virtual-server (quorum) mails, instead of notification_email'),
 };
+
+/**
+ * SMTP AUTH over plain TCP hands the user and password (base64, not
+ * encrypted) to anyone on the path: with smtp_tls no it is a config error,
+ * unless smtp_auth_cleartext says it is meant; then a warning says what goes
+ * in clear. STARTTLS (smtp_tls starttls, required) and TLS count as TLS.
+ * keepalived has no SMTP AUTH: no keepalived config meets this.
+ */
+export function checkAuthOverTls(g: BlockBase & Record<string, unknown>, ctx: CheckCtx, _stmt: Stmt): void {
+  const x = g.extensions;
+  const user = x.find((e) => e.keyword === 'smtp_auth_user');
+  if (!user || (ext<'no' | 'starttls' | 'tls'>(x, 'smtp_tls') ?? 'no') !== 'no') return;
+  const allow = x.find((e) => e.keyword === 'smtp_auth_cleartext');
+  const server = g.smtpServer as { host: string; port: number } | undefined;
+  const to = server ? `smtp_server ${server.host}:${server.port}` : 'the smtp_server';
+  if (allow?.value !== true) {
+    ctx.diags.error(
+      'ALIVED_CONFIG_CLEARTEXT',
+      user.pos,
+      `smtp_auth_user: with smtp_tls no, SMTP AUTH would send user '${clip(String(user.value))}' and its password to ${to} in clear; set smtp_tls starttls or tls, or allow it with smtp_auth_cleartext`,
+    );
+    return;
+  }
+  ctx.diags.warning(
+    'ALIVED_CONFIG_CLEARTEXT',
+    allow.pos,
+    `smtp_auth_cleartext: SMTP AUTH to ${to} goes over plain TCP: user '${clip(String(user.value))}' and its password (base64, not encrypted) can be read by anyone on the path`,
+  );
+}
 
 /** `mail { }`: the pipeline's delivery keywords for mail only (retries, age, coalescing). */
 export const mailDeliverySchema = block(deliveryFields, { feature: FEATURE });
@@ -317,6 +350,7 @@ const plugin: AlivedPlugin = {
   alived: `>=${ALIVED_VERSION}`,
   apply(api) {
     for (const [k, kw] of Object.entries(mailKeywords)) api.registerKeyword('global_defs', k, kw);
+    api.registerBlockCheck('global_defs', checkAuthOverTls);
     api.registerNotifier<{ name?: string } & DeliveryFieldValues>({
       // `mail { }` at the top level: delivery settings for mail only; the mail itself is configured in global_defs (keepalived's keywords)
       keyword: 'mail',

@@ -20,12 +20,16 @@ import {
   value,
   word,
   clip,
+  isSecretParam,
+  redactUrlSecrets,
   type AlivedPlugin,
   type BlockOf,
+  type CheckCtx,
   type DeliveryInfo,
   type Logger,
   type Notifier,
   type NotifyEvent,
+  type Stmt,
 } from '../../core/sdk';
 import { classOf, EVENT_CLASSES, jsonPayload, slackPayload, teamsPayload, type WebhookEventClass } from './payload';
 
@@ -58,14 +62,71 @@ const url = custom('<URL>', (words, at, keyword, ctx) => {
     ctx.diags.error('ALIVED_CONFIG_BAD_VALUE', w.pos, `'${clip(w.text)}': a webhook URL is http:// or https://, not ${u.protocol}`);
     return INVALID;
   }
+  if (decoded(u.username) === undefined || decoded(u.password) === undefined) {
+    ctx.diags.error('ALIVED_CONFIG_BAD_VALUE', w.pos, `'${clip(w.text)}': the user or password before '@' has a malformed %-escape`);
+    return INVALID;
+  }
   return u.toString();
 });
+
+function decoded(s: string): string | undefined {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A URL's `user:password@` as HTTP basic auth (RFC 7617, UTF-8): undici does
+ * not send a URL's credentials, so the header carries them and the URL
+ * without them is the one requested.
+ */
+export function basicAuthOf(url: string): { url: string; authorization?: string } {
+  const u = new URL(url);
+  if (!u.username && !u.password) return { url };
+  const credentials = `${decoded(u.username) ?? u.username}:${decoded(u.password) ?? u.password}`;
+  u.username = '';
+  u.password = '';
+  return { url: u.toString(), authorization: `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}` };
+}
+
+/**
+ * A URL's credentials, and an `Authorization` header beside them, would be two
+ * answers to one question: refused. Credentials sent over http:// (the URL's
+ * user and password, a header or a query parameter named like a secret) are
+ * readable on the way: a warning says which.
+ */
+function checkCredentials(v: { name?: string; url?: string; header?: Array<[string, string]> }, ctx: CheckCtx, stmt: Stmt): void {
+  if (!v.url) return;
+  const u = new URL(v.url);
+  const urlAt = stmt.block?.find((c) => c.name.text === 'url')?.name.pos ?? stmt.name.pos;
+  const userinfo = u.username !== '' || u.password !== '';
+  const auth = stmt.block?.find((c) => c.name.text === 'header' && c.args[0]?.text.toLowerCase() === 'authorization');
+  if (userinfo && auth) {
+    ctx.diags.error(
+      'ALIVED_CONFIG_CONFLICT',
+      auth.name.pos,
+      `webhook ${v.name}: the URL's user:password@ is sent as 'Authorization: Basic', and 'header Authorization' sets it too: give one of them`,
+    );
+  }
+  if (u.protocol !== 'http:') return;
+  const clear: string[] = [];
+  if (userinfo) clear.push("the URL's user and password (Authorization: Basic)");
+  const headers = (v.header ?? []).map((h) => String(h[0])).filter((n) => isSecretParam(n));
+  if (headers.length) clear.push(`the header${headers.length > 1 ? 's' : ''} ${headers.join(', ')}`);
+  const params = [...u.searchParams.keys()].filter((n) => isSecretParam(n));
+  if (params.length) clear.push(`the query parameter${params.length > 1 ? 's' : ''} ${[...new Set(params)].join(', ')}`);
+  if (clear.length) {
+    ctx.diags.warning('ALIVED_CONFIG_CLEARTEXT', urlAt, `webhook ${v.name}: ${clear.join(', ')} cross the network to ${u.host} in clear over http://; use https://`);
+  }
+}
 
 const headerLine = tuple([str({ pattern: /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, patternText: 'an HTTP header name' }), str()]);
 
 export const webhookSchema = block(
   {
-    url: value(url).required().doc('where to POST: http:// or https://'),
+    url: value(url).required().doc("where to POST: http:// or https://; its user:password@ is sent as Authorization: Basic (not with 'header Authorization')"),
     format: word(oneOf(['json', 'slack', 'teams'] as const)).default('json').doc("json: alived's schema (docs/notify.md); slack, teams: a readable message for their incoming webhooks"),
     secret_file: word(filePath({ mustExist: true })).doc('file holding the HMAC-SHA256 key (its first line): the X-Alived-Signature header'),
     secret_env: word(str({ pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, patternText: 'an environment variable name' })).doc('environment variable holding the HMAC key'),
@@ -78,8 +139,9 @@ export const webhookSchema = block(
     header: trackerHeader,
     feature: FEATURE,
     defines: { kind: 'webhook', name: (v: { name: string }) => v.name },
-    check(v: { secretFile?: string; secretEnv?: string; pos: unknown }, ctx, stmt) {
+    check(v: { name?: string; url?: string; header?: Array<[string, string]>; secretFile?: string; secretEnv?: string; pos: unknown }, ctx, stmt) {
       if (v.secretFile && v.secretEnv) ctx.diags.error('ALIVED_CONFIG_CONFLICT', stmt.name.pos, "webhook: give 'secret_file' or 'secret_env', not both");
+      checkCredentials(v, ctx, stmt);
     },
   },
 );
@@ -123,6 +185,8 @@ export function createWebhookNotifier(cfg: WebhookConfig, ctx: { log: Logger; na
   }
   const needsSecret = cfg.secretFile !== undefined || cfg.secretEnv !== undefined;
   const target = new URL(cfg.url);
+  // the URL's user:password@ as Authorization: Basic; the config refused it beside a header Authorization
+  const { url: requestUrl, authorization } = basicAuthOf(cfg.url);
   // never the path or the query in a message: Slack's and Teams' URLs carry their token there
   const where = `webhook ${ctx.name} (${target.protocol}//${target.host})`;
 
@@ -144,15 +208,16 @@ export function createWebhookNotifier(cfg: WebhookConfig, ctx: { log: Logger; na
         'x-alived-delivery-attempt': String(info.attempt),
       };
       for (const h of cfg.header ?? []) headers[String(h[0]).toLowerCase()] = String(h[1]);
+      if (authorization) headers.authorization = authorization;
       if (secret !== undefined) headers['x-alived-signature'] = signature(secret, body);
       let status: number;
       try {
-        const res = await request(cfg.url, { method: 'POST', body, headers, signal, dispatcher: agent });
+        const res = await request(requestUrl, { method: 'POST', body, headers, signal, dispatcher: agent });
         status = res.statusCode;
         await res.body.dump().catch(() => undefined);
       } catch (err) {
         if (signal.aborted) throw signal.reason ?? err;
-        throw new Error(`POST ${where}: ${(err as Error).message}`, { cause: err });
+        throw new Error(`POST ${where}: ${redactUrlSecrets((err as Error).message)}`, { cause: err });
       }
       if (status >= 200 && status < 300) return;
       // 408, 425, 429 and 5xx may pass later; another answer will not change on a retry

@@ -213,3 +213,34 @@ test('plugins block errors: unknown module, load failure, not a plugin, bad opti
   assert.equal(r.errors[5], "keepalived.conf:8:5: error: unknown keyword 'colour' in plugin redis");
   assert.equal(r.errors[6], "keepalived.conf:10:16: error: plugin 'plain' takes no options");
 });
+
+test('registerBlockCheck: a plugin checks a block it adds keywords to, after they are parsed; a check that throws is a config error naming the plugin', async () => {
+  const host = new PluginHost({ log: memoryLogger().log });
+  await host.apply({
+    name: 'pager',
+    version: '1',
+    apply(api) {
+      api.registerKeyword('global_defs', 'pager_number', word(v.str()));
+      api.registerKeyword('global_defs', 'pager_enabled', word(v.bool));
+      api.registerBlockCheck('global_defs', (g, ctx, stmt) => {
+        const on = g.extensions.find((e) => e.keyword === 'pager_enabled');
+        const number = g.extensions.find((e) => e.keyword === 'pager_number');
+        if (on?.value === true && !number) ctx.diags.error('ALIVED_CONFIG_MISSING_REQUIRED', on.pos, `pager_enabled needs pager_number (router_id ${String(g.routerId)}, block at line ${stmt.name.pos.line})`);
+      });
+    },
+  });
+  const bad = await compileText('global_defs {\n  router_id LB1\n  pager_enabled yes\n}\n', {}, { pluginHost: host });
+  assert.deepEqual(bad.errors, ['keepalived.conf:3:3: error: pager_enabled needs pager_number (router_id LB1, block at line 1)']);
+  const good = await compileText('global_defs {\n  pager_enabled yes\n  pager_number 555\n}\n', {}, { pluginHost: host });
+  assert.deepEqual(good.errors, []);
+
+  const thrower = new PluginHost({ log: memoryLogger().log });
+  await thrower.apply({ name: 'oops', version: '1', apply(api) { api.registerBlockCheck('vrrp_instance', () => { throw new Error('boom'); }); } });
+  const r = await compileText('vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n}\n', {}, { pluginHost: thrower });
+  assert.deepEqual(r.errors, ["keepalived.conf:1:1: error: plugin 'oops': its check of vrrp_instance threw: boom"]);
+
+  await assert.rejects(
+    new PluginHost({ log: memoryLogger().log }).apply({ name: 'kw', version: '1', apply(api) { api.registerBlockCheck('nowhere' as 'root', () => undefined); } }),
+    rejectsWith('ALIVED_PLUGIN_INVALID', /a check of unknown slot 'nowhere'/),
+  );
+});

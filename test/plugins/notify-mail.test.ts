@@ -8,7 +8,7 @@ import { createNotifiers } from '../../core/notify/notifiers';
 import type { NotifyEvent } from '../../core/plugin/events';
 import type { ConfigModel } from '../../core/config/model';
 import { makeCertificate } from '../../core/check/test-servers';
-import { compileText, noErrors, tmpDir } from '../helpers/config';
+import { compileFile, compileText, FIXTURES, noErrors, permissiveHost, tmpDir } from '../helpers/config';
 import { memoryLogger } from '../helpers/log';
 import { waitFor } from '../helpers/lab';
 import { freePort, smtpReceiver, type SmtpReceiver } from '../notify/receivers';
@@ -301,4 +301,53 @@ test('the SMTP server is down during a failover and comes back 30 s later: every
   const s = p.status().notifiers[0]!;
   assert.deepEqual([s.sent, s.failed, s.expired, s.pending], [5, 0, 0, 0]);
   assert.ok(Date.now() - t0 < 45_000);
+});
+
+test('SMTP AUTH without TLS is a config error at smtp_auth_user, unless smtp_auth_cleartext allows it (then a warning); STARTTLS and TLS count as TLS', async () => {
+  const auth = '  smtp_auth_user alived\n  smtp_auth_password_env ALIVED_TEST_SMTP_PW\n';
+  const clearError =
+    "keepalived.conf:11:3: error: smtp_auth_user: with smtp_tls no, SMTP AUTH would send user 'alived' and its password to smtp_server 127.0.0.1:2525 in clear; set smtp_tls starttls or tls, or allow it with smtp_auth_cleartext";
+  const lines = async (extra: string): Promise<string[]> => (await compileText(globalDefs(2525, extra))).lines.filter((l) => !l.includes('not act on'));
+  // smtp_tls no is the default (keepalived's plain SMTP)
+  assert.deepEqual(await lines(auth), [clearError]);
+  assert.deepEqual(await lines(auth + '  smtp_tls no\n'), [clearError]);
+  assert.deepEqual(await lines(auth + '  smtp_auth_cleartext no\n'), [clearError]);
+  assert.deepEqual(await lines(auth + '  smtp_auth_cleartext\n'), [
+    "keepalived.conf:13:3: warning: smtp_auth_cleartext: SMTP AUTH to smtp_server 127.0.0.1:2525 goes over plain TCP: user 'alived' and its password (base64, not encrypted) can be read by anyone on the path",
+  ]);
+  assert.deepEqual(await lines(auth + '  smtp_tls starttls\n'), []);
+  assert.deepEqual(await lines(auth + '  smtp_tls tls\n'), []);
+  assert.deepEqual(await lines('  smtp_auth_cleartext yes\n'), [], 'without AUTH nothing is sent in clear but the mail, as keepalived sends it');
+});
+
+test('smtp_auth_cleartext: AUTH over plain TCP reaches a real SMTP server; the password is in no log record', async () => {
+  const smtp = await receiver({ options: { allowInsecureAuth: true }, users: { alived: 'cl34r-pw' } });
+  process.env.ALIVED_TEST_SMTP_PW = 'cl34r-pw';
+  try {
+    const { p, records, warnings } = await mailer(
+      FAST + globalDefs(smtp.port, '  smtp_auth_user alived\n  smtp_auth_password_env ALIVED_TEST_SMTP_PW\n  smtp_auth_cleartext\n  smtp_alert\n') + instance('VI_1'),
+    );
+    assert.ok(warnings.some((w) => /warning: smtp_auth_cleartext: SMTP AUTH to smtp_server 127\.0\.0\.1:\d+ goes over plain TCP/.test(w)), warnings.join('\n'));
+    p.publish(vrrp('VI_1', 'BACKUP', 'MASTER'));
+    await waitFor('the mail', () => (smtp.mails.length === 1 ? true : undefined), 10_000);
+    assert.equal(smtp.mails[0]!.secure, false, 'no TLS');
+    assert.equal(smtp.mails[0]!.user, 'alived', 'authenticated');
+    assert.ok(!JSON.stringify(records).includes('cl34r-pw'));
+  } finally {
+    delete process.env.ALIVED_TEST_SMTP_PW;
+  }
+});
+
+test("keepalived has no SMTP AUTH: none of its sample configs meets the clear-text rule, those that mail included", async () => {
+  const dir = path.join(FIXTURES, 'keepalived-samples');
+  const files = fs.readdirSync(dir).filter((f) => f.startsWith('keepalived.conf'));
+  let mailing = 0;
+  for (const f of files) {
+    const text = fs.readFileSync(path.join(dir, f), 'utf8');
+    if (/^\s*smtp_server\s/m.test(text)) mailing++;
+    assert.doesNotMatch(text, /smtp_auth|smtp_tls/, `${f}: keepalived has no such keyword`);
+    const r = await compileFile(path.join(dir, f), { host: permissiveHost, configId: f.endsWith('conditional_conf') ? 'high' : 'node1' });
+    assert.deepEqual(r.diagnostics.filter((d) => d.code === 'ALIVED_CONFIG_CLEARTEXT'), [], f);
+  }
+  assert.ok(mailing >= 10, `${mailing} samples set smtp_server`);
 });

@@ -12,7 +12,7 @@ import type { ConfigModel } from '../../core/config/model';
 import { compileText, noErrors, tmpDir } from '../helpers/config';
 import { memoryLogger } from '../helpers/log';
 import { waitFor } from '../helpers/lab';
-import { httpReceiver, smtpReceiver, type HttpReceiver } from '../notify/receivers';
+import { freePort, httpReceiver, smtpReceiver, type HttpReceiver } from '../notify/receivers';
 
 /**
  * notify-webhook against real HTTP receivers (node:http on loopback): the
@@ -44,7 +44,7 @@ async function pipeline(conf: string) {
     await p.stop({ drainMs: 0 });
     await r.pluginHost.close();
   });
-  return { p, records };
+  return { p, records, compiled: r };
 }
 
 const t = Date.UTC(2024, 4, 1, 12, 0, 0);
@@ -203,4 +203,75 @@ webhook {
   ]);
   assert.match(r.errors[2]!, /^keepalived\.conf:4:15: error: 'checkers' is not one of vrrp, checker, quorum, daemon \(did you mean 'checker'\?\)/);
   assert.match(r.errors[3]!, /^keepalived\.conf:5:11: error: .*0/);
+});
+
+test("a URL's user:password@ goes as Authorization: Basic, the URL requested has no userinfo, and no part of it is logged", async () => {
+  const hook = await receiver();
+  const other = await receiver();
+  const dead = await freePort();
+  const { p, records, compiled } = await pipeline(`webhook basic {
+  url ${hook.url.replace('http://', 'http://alice:p%40ss%20w%C3%B6rd@')}?token=tok-9&format=x
+}
+webhook tokenonly {
+  url ${other.url.replace('http://', 'http://TOKEN-ONLY-7@')}
+}
+webhook dead {
+  url http://bob:pw-dead@127.0.0.1:${dead}/hook?access_token=tok-dead
+  retry_initial_delay 5
+}
+`);
+  p.publish(master);
+  await waitFor('both requests', () => (hook.requests.length === 1 && other.requests.length === 1 ? true : undefined), 5000);
+  const req = hook.requests[0]!;
+  assert.equal(req.headers.authorization, `Basic ${Buffer.from('alice:p@ss wörd', 'utf8').toString('base64')}`, 'decoded, UTF-8');
+  assert.equal(req.url, '/hook?token=tok-9&format=x');
+  assert.equal(req.headers.host, `127.0.0.1:${hook.port}`);
+  assert.equal(other.requests[0]!.headers.authorization, `Basic ${Buffer.from('TOKEN-ONLY-7:').toString('base64')}`, 'a user alone: an empty password');
+
+  await waitFor('the dead one retried', () => records.find((r) => r.fields.code === 'ALIVED_NOTIFY_RETRY' && r.fields.notifier === 'webhook:dead'), 5000);
+  const dying = p.status().notifiers.find((n) => n.id === 'webhook:dead')!;
+  assert.match(dying.lastError!, new RegExp(`^POST webhook dead \\(http://127\\.0\\.0\\.1:${dead}\\): connect ECONNREFUSED`));
+  const logged = JSON.stringify(records) + JSON.stringify(p.status());
+  for (const secret of ['p%40ss', 'p@ss', 'tok-9', 'TOKEN-ONLY-7', 'pw-dead', 'tok-dead', Buffer.from('alice:p@ss wörd').toString('base64')]) {
+    assert.ok(!logged.includes(secret), `${secret} in the log or the status`);
+  }
+  // over http:// the credentials are readable on the way: -t and the daemon's log say so
+  assert.deepEqual(compiled.warnings.filter((w) => w.includes('in clear')), [
+    "keepalived.conf:7:3: warning: webhook basic: the URL's user and password (Authorization: Basic), the query parameter token cross the network to 127.0.0.1:" + hook.port + ' in clear over http://; use https://',
+    "keepalived.conf:10:3: warning: webhook tokenonly: the URL's user and password (Authorization: Basic) cross the network to 127.0.0.1:" + other.port + ' in clear over http://; use https://',
+    "keepalived.conf:13:3: warning: webhook dead: the URL's user and password (Authorization: Basic), the query parameter access_token cross the network to 127.0.0.1:" + dead + ' in clear over http://; use https://',
+  ]);
+});
+
+test('config: URL credentials beside a header Authorization are refused; credentials over http:// are a warning; a mistyped URL is quoted with its secrets masked', async () => {
+  const r = await compileText(`webhook both {
+  url https://alice:pw-b@hooks.example.com/x
+  header Authorization "Bearer b"
+}
+webhook clear {
+  url http://hooks.example.com/x?api_key=k-c
+  header X-Api-Key "k"
+  header X-Other "v"
+}
+webhook fine {
+  url https://alice:pw-f@hooks.example.com/x?token=t-f
+  header X-Api-Key "k"
+}
+webhook typo {
+  url htps://alice:pw-t@hooks.example.com/x?token=t-t
+}
+webhook port {
+  url https://alice:pw-p@hooks.example.com:99999/x?token=t-p
+}
+webhook escape {
+  url https://alice:%zz@hooks.example.com/x
+}
+`);
+  assert.deepEqual(r.lines, [
+    "keepalived.conf:3:3: error: webhook both: the URL's user:password@ is sent as 'Authorization: Basic', and 'header Authorization' sets it too: give one of them",
+    'keepalived.conf:6:3: warning: webhook clear: the header X-Api-Key, the query parameter api_key cross the network to hooks.example.com in clear over http://; use https://',
+    "keepalived.conf:15:7: error: 'htps://alice:[redacted]@hooks.example.com/x?token=[redacted]': a webhook URL is http:// or https://, not htps:",
+    "keepalived.conf:18:7: error: 'https://alice:[redacted]@hooks.example.com:99999/x?token=[redacted]...' is not a URL",
+    "keepalived.conf:21:7: error: 'https://alice:[redacted]@hooks.example.com/x': the user or password before '@' has a malformed %-escape",
+  ]);
 });
