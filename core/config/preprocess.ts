@@ -13,7 +13,10 @@ import { Line, LineBuilder } from './line';
  * sequences and `include` with its variants. It yields the logical lines as
  * tokens, each token still knowing its file, line and column.
  *
- * Every expansion is bounded, so no input makes it loop or exhaust memory.
+ * Every expansion is bounded, so no input makes it loop or exhaust memory,
+ * and so is the work of all of them together (`work`): nested sequences and
+ * definitions that make more definitions produce no line of config, yet can
+ * cost minutes.
  */
 
 export interface PreprocessLimits {
@@ -27,7 +30,20 @@ export interface PreprocessLimits {
   lineLength: number;
   /** files read in all, counting a file each time it is included */
   files: number;
+  /**
+   * work in all, in units: a unit per character read from a file or
+   * produced by expansion; WORK_PER_LINE more per line that a ~SEQ / ~LST
+   * repeats or a $NAME substitution produces (definitions and lines an `@id`
+   * drops included: they cost as much and show up nowhere else) and per
+   * parameter name defined; WORK_PER_REFERENCE per $NAME replaced
+   */
+  work: number;
 }
+
+/** the work a line made by expansion, or a new parameter name, costs beyond its characters */
+export const WORK_PER_LINE = 256;
+/** the work of replacing one $NAME beyond the characters it produces (each keeps its own position) */
+export const WORK_PER_REFERENCE = 32;
 
 export const DEFAULT_LIMITS: PreprocessLimits = {
   includeDepth: 32,
@@ -35,6 +51,7 @@ export const DEFAULT_LIMITS: PreprocessLimits = {
   lines: 200_000,
   lineLength: 1 << 20,
   files: 1000,
+  work: 32 << 20,
 };
 
 export interface PreprocessOptions {
@@ -52,6 +69,8 @@ export interface PreprocessResult {
   lines: Token[][];
   /** every file read, in order (the root first) */
   files: string[];
+  /** the work it took, in the units of PreprocessLimits.work */
+  work: number;
 }
 
 interface Definition {
@@ -100,6 +119,11 @@ class Preprocessor {
   private capture: { def: Definition; pos: Pos } | null = null;
   private outputLimitReported = false;
   private filesLimitReported = false;
+  private work = 0;
+  /** the work limit was reached: nothing more is read */
+  private exhausted = false;
+  /** the line of a file being expanded: where the work limit is reported */
+  private origin: Pos | undefined;
 
   constructor(private readonly options: PreprocessOptions) {
     this.diags = options.diagnostics;
@@ -128,8 +152,27 @@ class Preprocessor {
   run(rootFile: string): PreprocessResult {
     const abs = path.resolve(rootFile);
     this.rootDir = path.dirname(abs);
-    this.readFile(abs, undefined, 0, NO_CHECKS, this.options.rootText);
-    return { lines: this.out, files: this.files };
+    try {
+      this.readFile(abs, undefined, 0, NO_CHECKS, this.options.rootText);
+    } catch (err) {
+      if (!(err instanceof ExpansionLimit)) throw err;
+    }
+    return { lines: this.out, files: this.files, work: this.work };
+  }
+
+  /** Counts `units` of work done for the line at `pos`; past the limit, reports it there once and stops the whole run. */
+  private spend(units: number, pos: Pos): void {
+    this.work += units;
+    if (this.work <= this.limits.work) return;
+    if (!this.exhausted) {
+      this.exhausted = true;
+      this.diags.error(
+        'ALIVED_CONFIG_EXPANSION_LIMIT',
+        pos,
+        `expansion goes past its limit of ${this.limits.work} units of work (the text read and made by ~SEQ, ~LST and $NAME; "Limits" in docs/config.md); nothing after this line is read`,
+      );
+    }
+    throw new ExpansionLimit();
   }
 
   private readText(file: string, includedAt: Pos | undefined, checks: IncludeChecks): string | undefined {
@@ -170,12 +213,14 @@ class Preprocessor {
       this.diags.error('ALIVED_CONFIG_INCLUDE_CYCLE', includedAt!, `include cycle: '${rel(file)}' is already being read (${this.active.map(rel).join(' -> ')})`);
       return;
     }
+    this.spend(text.length, includedAt ?? { file, line: 1, col: 1 });
     this.files.push(file);
     this.active.push(real);
     const ctx: FileContext = { file, dir: path.dirname(file), depth, checks: { ...checks } };
     const rawLines = text.split('\n');
+    const outerOrigin = this.origin;
     for (let i = 0; i < rawLines.length; i++) {
-      if (this.out.length >= this.limits.lines) break;
+      if (this.out.length >= this.limits.lines || this.exhausted) break;
       let raw = rawLines[i]!;
       if (raw.endsWith('\r')) raw = raw.slice(0, -1);
       const line = Line.fromFile(raw, file, i + 1);
@@ -184,6 +229,7 @@ class Preprocessor {
       }
       const { line: clean } = this.decomment(line);
       if (clean.length === 0) continue;
+      this.origin = clean.posAt(0);
       try {
         this.processLine(clean, ctx, 0);
       } catch (err) {
@@ -194,6 +240,7 @@ class Preprocessor {
       // a multi-line definition may end with the file
       this.capture = null;
     }
+    this.origin = outerOrigin;
     this.active.pop();
   }
 
@@ -276,6 +323,8 @@ class Preprocessor {
       this.diags.error('ALIVED_CONFIG_EXPANSION_LIMIT', line.posAt(0), `a line ${why} ${this.limits.lineLength} characters; it is skipped`);
       throw new ExpansionLimit();
     }
+    // a line read from a file was paid for with its file
+    if (depth > 0) this.spend(WORK_PER_LINE + line.length, this.origin ?? line.posAt(0));
     let text = line.text;
     if (text.length === 0) return;
 
@@ -355,9 +404,15 @@ class Preprocessor {
       value = value.slice(0, end);
     }
     const def: Definition = { body: multiline && value.length === 0 ? [] : [value], multiline };
-    this.defs.set(name, def);
+    this.define(name, def);
     if (multiline) this.capture = { def, pos: line.posAt(0) };
     return true;
+  }
+
+  /** Sets a parameter; a name not seen before is work (it stays in memory to the end). */
+  private define(name: string, def: Definition): void {
+    if (!this.defs.has(name)) this.spend(WORK_PER_LINE + name.length, this.origin ?? def.body[0]?.posAt(0) ?? { file: '<builtin>', line: 0, col: 0 });
+    this.defs.set(name, def);
   }
 
   /**
@@ -393,6 +448,7 @@ class Preprocessor {
         continue;
       }
       changed = true;
+      this.spend(WORK_PER_REFERENCE, this.origin ?? line.posAt(dollar));
       b.append(line, copyFrom, dollar);
       const pos = line.posAt(dollar);
       if (def.compute) {
@@ -470,7 +526,7 @@ class Preprocessor {
       return;
     }
     for (const set of sets) {
-      for (const [name, value] of set) this.defs.set(name, { body: [Line.pinned(value, line.posAt(0))], multiline: false });
+      for (const [name, value] of set) this.define(name, { body: [Line.pinned(value, line.posAt(0))], multiline: false });
       this.processLine(rest, ctx, depth + 1);
     }
   }
