@@ -5,6 +5,7 @@ import { expandBraces, globOne, hasWildcard } from './glob';
 import { tokenize, type LexProblem, type Token } from './lexer';
 import { clip } from './values';
 import { Line, LineBuilder } from './line';
+import { NEVER_PAUSE, runToEnd, type Slicer, type Steps } from './slicer';
 
 /**
  * The preprocessor reads keepalived.conf the way keepalived's read_line() does:
@@ -12,6 +13,9 @@ import { Line, LineBuilder } from './line';
  * trailing `\`), `$NAME` / `${NAME}` substitution, `~SEQ(...)` / `~LST(...)`
  * sequences and `include` with its variants. It yields the logical lines as
  * tokens, each token still knowing its file, line and column.
+ *
+ * It runs in steps (slicer.ts): between lines, it pauses when its slicer
+ * says so, so a daemon compiling a reload goes on answering.
  *
  * Every expansion is bounded, so no input makes it loop or exhaust memory,
  * and so is the work of all of them together (`work`): nested sequences and
@@ -63,6 +67,8 @@ export interface PreprocessOptions {
   random?: () => number;
   /** the root file's text, when it is not to be read from disk (includes still are) */
   rootText?: string;
+  /** when to pause (preprocessSteps); default never */
+  slicer?: Slicer;
 }
 
 export interface PreprocessResult {
@@ -106,12 +112,18 @@ const NAME_START = /[A-Za-z_]/;
 const NAME_CHAR = /[A-Za-z0-9_]/;
 
 export function preprocess(rootFile: string, options: PreprocessOptions): PreprocessResult {
+  return runToEnd(preprocessSteps(rootFile, options));
+}
+
+/** The preprocessor as steps that pause when options.slicer says so (run them with runInSlices). */
+export function preprocessSteps(rootFile: string, options: PreprocessOptions): Steps<PreprocessResult> {
   return new Preprocessor(options).run(rootFile);
 }
 
 class Preprocessor {
   private readonly diags: Diagnostics;
   private readonly limits: PreprocessLimits;
+  private readonly slicer: Slicer;
   private readonly defs = new Map<string, Definition>();
   private readonly out: Token[][] = [];
   private readonly files: string[] = [];
@@ -128,6 +140,7 @@ class Preprocessor {
   constructor(private readonly options: PreprocessOptions) {
     this.diags = options.diagnostics;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.slicer = options.slicer ?? NEVER_PAUSE;
     const random = options.random ?? Math.random;
     const fixed = (v: string): Definition => ({ body: [Line.pinned(v, { file: '<builtin>', line: 0, col: 0 })], multiline: false });
     this.defs.set('_PWD', { ...fixed(''), compute: (_p, ctx) => ctx.dir });
@@ -149,11 +162,11 @@ class Preprocessor {
   /** messages name files relative to the root config's directory */
   private rootDir = '/';
 
-  run(rootFile: string): PreprocessResult {
+  *run(rootFile: string): Steps<PreprocessResult> {
     const abs = path.resolve(rootFile);
     this.rootDir = path.dirname(abs);
     try {
-      this.readFile(abs, undefined, 0, NO_CHECKS, this.options.rootText);
+      yield* this.readFile(abs, undefined, 0, NO_CHECKS, this.options.rootText);
     } catch (err) {
       if (!(err instanceof ExpansionLimit)) throw err;
     }
@@ -193,7 +206,7 @@ class Preprocessor {
     }
   }
 
-  private readFile(file: string, includedAt: Pos | undefined, depth: number, checks: IncludeChecks, given?: string): void {
+  private *readFile(file: string, includedAt: Pos | undefined, depth: number, checks: IncludeChecks, given?: string): Steps<void> {
     let text: string;
     if (given !== undefined) {
       text = given;
@@ -221,6 +234,7 @@ class Preprocessor {
     const outerOrigin = this.origin;
     for (let i = 0; i < rawLines.length; i++) {
       if (this.out.length >= this.limits.lines || this.exhausted) break;
+      if (this.slicer.due()) yield;
       let raw = rawLines[i]!;
       if (raw.endsWith('\r')) raw = raw.slice(0, -1);
       const line = Line.fromFile(raw, file, i + 1);
@@ -231,7 +245,7 @@ class Preprocessor {
       if (clean.length === 0) continue;
       this.origin = clean.posAt(0);
       try {
-        this.processLine(clean, ctx, 0);
+        yield* this.processLine(clean, ctx, 0);
       } catch (err) {
         if (!(err instanceof ExpansionLimit)) throw err;
       }
@@ -309,7 +323,7 @@ class Preprocessor {
     return { line: out, cont };
   }
 
-  private processLine(line: Line, ctx: FileContext, depth: number): void {
+  private *processLine(line: Line, ctx: FileContext, depth: number): Steps<void> {
     if (depth > this.limits.expansionDepth) {
       this.diags.error(
         'ALIVED_CONFIG_EXPANSION_LIMIT',
@@ -343,7 +357,7 @@ class Preprocessor {
     if (text[0] === '$' && this.tryDefinition(line)) return;
 
     if (text.startsWith('~SEQ') || text.startsWith('~LST')) {
-      this.expandSequence(line, ctx, depth);
+      yield* this.expandSequence(line, ctx, depth);
       return;
     }
 
@@ -352,7 +366,8 @@ class Preprocessor {
       if (expanded) {
         for (const l of expanded) {
           const trimmed = l.trimStartLine();
-          if (trimmed.length > 0) this.processLine(trimmed, ctx, depth + 1);
+          if (this.slicer.due()) yield;
+          if (trimmed.length > 0) yield* this.processLine(trimmed, ctx, depth + 1);
         }
         return;
       }
@@ -360,7 +375,7 @@ class Preprocessor {
 
     const include = /^include([rmwba]?)[ \t]+(.*)$/.exec(text);
     if (include) {
-      this.include(line, include[1]!, include[2]!, ctx);
+      yield* this.include(line, include[1]!, include[2]!, ctx);
       return;
     }
 
@@ -504,7 +519,7 @@ class Preprocessor {
     return { name, braced, params, end: i };
   }
 
-  private expandSequence(line: Line, ctx: FileContext, depth: number): void {
+  private *expandSequence(line: Line, ctx: FileContext, depth: number): Steps<void> {
     const text = line.text;
     const close = findClosingParen(text, 4);
     const kind = text.slice(0, 4);
@@ -527,7 +542,8 @@ class Preprocessor {
     }
     for (const set of sets) {
       for (const [name, value] of set) this.define(name, { body: [Line.pinned(value, line.posAt(0))], multiline: false });
-      this.processLine(rest, ctx, depth + 1);
+      if (this.slicer.due()) yield;
+      yield* this.processLine(rest, ctx, depth + 1);
     }
   }
 
@@ -597,7 +613,7 @@ class Preprocessor {
     return out;
   }
 
-  private include(line: Line, variant: string, pattern: string, ctx: FileContext): void {
+  private *include(line: Line, variant: string, pattern: string, ctx: FileContext): Steps<void> {
     const pos = line.posAt(0);
     if (ctx.depth + 1 > this.limits.includeDepth) {
       this.diags.error('ALIVED_CONFIG_INCLUDE_DEPTH', pos, `includes nest deeper than ${this.limits.includeDepth} files`);
@@ -641,7 +657,7 @@ class Preprocessor {
         }
         throw new ExpansionLimit();
       }
-      this.readFile(file, pos, ctx.depth + 1, checks);
+      yield* this.readFile(file, pos, ctx.depth + 1, checks);
     }
   }
 
