@@ -135,7 +135,7 @@ class Preprocessor {
   /** the work limit was reached: nothing more is read */
   private exhausted = false;
   /** the line of a file being expanded: where the work limit is reported */
-  private origin: Pos | undefined;
+  private origin: Pos = { file: '', line: 1, col: 1 };
 
   constructor(private readonly options: PreprocessOptions) {
     this.diags = options.diagnostics;
@@ -165,6 +165,7 @@ class Preprocessor {
   *run(rootFile: string): Steps<PreprocessResult> {
     const abs = path.resolve(rootFile);
     this.rootDir = path.dirname(abs);
+    this.origin = { file: abs, line: 1, col: 1 };
     try {
       yield* this.readFile(abs, undefined, 0, NO_CHECKS, this.options.rootText);
     } catch (err) {
@@ -174,7 +175,7 @@ class Preprocessor {
   }
 
   /** Counts `units` of work done for the line at `pos`; past the limit, reports it there once and stops the whole run. */
-  private spend(units: number, pos: Pos): void {
+  private spend(units: number, pos: Pos = this.origin): void {
     this.work += units;
     if (this.work <= this.limits.work) return;
     if (!this.exhausted) {
@@ -338,7 +339,7 @@ class Preprocessor {
       throw new ExpansionLimit();
     }
     // a line read from a file was paid for with its file
-    if (depth > 0) this.spend(WORK_PER_LINE + line.length, this.origin ?? line.posAt(0));
+    if (depth > 0) this.spend(WORK_PER_LINE + line.length);
     let text = line.text;
     if (text.length === 0) return;
 
@@ -426,7 +427,7 @@ class Preprocessor {
 
   /** Sets a parameter; a name not seen before is work (it stays in memory to the end). */
   private define(name: string, def: Definition): void {
-    if (!this.defs.has(name)) this.spend(WORK_PER_LINE + name.length, this.origin ?? def.body[0]?.posAt(0) ?? { file: '<builtin>', line: 0, col: 0 });
+    if (!this.defs.has(name)) this.spend(WORK_PER_LINE + name.length);
     this.defs.set(name, def);
   }
 
@@ -463,7 +464,7 @@ class Preprocessor {
         continue;
       }
       changed = true;
-      this.spend(WORK_PER_REFERENCE, this.origin ?? line.posAt(dollar));
+      this.spend(WORK_PER_REFERENCE);
       b.append(line, copyFrom, dollar);
       const pos = line.posAt(dollar);
       if (def.compute) {
