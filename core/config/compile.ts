@@ -11,9 +11,10 @@ import { Diagnostics, type Diagnostic, type Pos } from './diagnostics';
 import { FEATURES, IMPLEMENTED } from './features';
 import { rootSchema } from './keywords/root';
 import type { ConfigModel } from './model';
-import { preprocess, type PreprocessLimits } from './preprocess';
+import { preprocessSteps, type PreprocessLimits } from './preprocess';
 import type { CheckCtx, HostFacts } from './schema';
-import { buildTree, type Stmt } from './tree';
+import { runInSlices, Slicer } from './slicer';
+import { buildTreeSteps, type Stmt } from './tree';
 import { clip, INVALID, nearest } from './values';
 
 export interface CompileOptions {
@@ -34,6 +35,8 @@ export interface CompileOptions {
   random?: () => number;
   /** the config's text, when it is not to be read from `file` (positions still name `file`) */
   text?: string;
+  /** when the passes pause, so the event loop gets a turn; default a new Slicer (every 10 ms) */
+  slicer?: Slicer;
 }
 
 export interface CompileResult {
@@ -74,6 +77,9 @@ export const localHost: HostFacts = {
  * Compiles a keepalived.conf: preprocess, build the block tree, load the
  * plugins it enables, validate every keyword, resolve references. Every
  * problem is reported; the model exists only when there is no error.
+ *
+ * The long passes run in slices (slicer.ts): a daemon that compiles a
+ * reload goes on answering signals and timers meanwhile.
  */
 export async function compileConfig(file: string, options: CompileOptions = {}): Promise<CompileResult> {
   const diags = new Diagnostics(options.maxDiagnostics ?? 1000);
@@ -81,8 +87,13 @@ export async function compileConfig(file: string, options: CompileOptions = {}):
   const pluginHost = options.pluginHost ?? new PluginHost({ log: options.log ?? silentLogger });
   const absFile = path.resolve(file);
 
-  const pre = preprocess(absFile, { configId, diagnostics: diags, limits: options.limits, random: options.random, rootText: options.text });
-  const tree = buildTree(pre.lines, diags);
+  const slicer = options.slicer ?? new Slicer();
+
+  const pre = await runInSlices(
+    preprocessSteps(absFile, { configId, diagnostics: diags, limits: options.limits, random: options.random, rootText: options.text, slicer }),
+    slicer,
+  );
+  const tree = await runInSlices(buildTreeSteps(pre.lines, diags, {}, slicer), slicer);
 
   // built-in plugins first: their keywords are part of the keepalived grammar
   for (const plugin of options.builtins ?? BUILTIN_PLUGINS) {
@@ -103,7 +114,7 @@ export async function compileConfig(file: string, options: CompileOptions = {}):
     args: [],
     block: rest,
   };
-  const model = rootSchema.parseBlock(root, 'the top level', ctx, undefined);
+  const model = await runInSlices(rootSchema.parseBlockSteps(root, 'the top level', ctx, undefined, slicer), slicer);
   ctx.resolveReferences();
   ctx.reportFeatures(options.implemented ?? IMPLEMENTED);
 

@@ -5,6 +5,7 @@ import { expandBraces, globOne, hasWildcard } from './glob';
 import { tokenize, type LexProblem, type Token } from './lexer';
 import { clip } from './values';
 import { Line, LineBuilder } from './line';
+import { NEVER_PAUSE, runToEnd, type Slicer, type Steps } from './slicer';
 
 /**
  * The preprocessor reads keepalived.conf the way keepalived's read_line() does:
@@ -13,7 +14,13 @@ import { Line, LineBuilder } from './line';
  * sequences and `include` with its variants. It yields the logical lines as
  * tokens, each token still knowing its file, line and column.
  *
- * Every expansion is bounded, so no input makes it loop or exhaust memory.
+ * It runs in steps (slicer.ts): between lines, it pauses when its slicer
+ * says so, so a daemon compiling a reload goes on answering.
+ *
+ * Every expansion is bounded, so no input makes it loop or exhaust memory,
+ * and so is the work of all of them together (`work`): nested sequences and
+ * definitions that make more definitions produce no line of config, yet can
+ * cost minutes.
  */
 
 export interface PreprocessLimits {
@@ -27,7 +34,20 @@ export interface PreprocessLimits {
   lineLength: number;
   /** files read in all, counting a file each time it is included */
   files: number;
+  /**
+   * work in all, in units: a unit per character read from a file or
+   * produced by expansion; WORK_PER_LINE more per line that a ~SEQ / ~LST
+   * repeats or a $NAME substitution produces (definitions and lines an `@id`
+   * drops included: they cost as much and show up nowhere else) and per
+   * parameter name defined; WORK_PER_REFERENCE per $NAME replaced
+   */
+  work: number;
 }
+
+/** the work a line made by expansion, or a new parameter name, costs beyond its characters */
+export const WORK_PER_LINE = 256;
+/** the work of replacing one $NAME beyond the characters it produces (each keeps its own position) */
+export const WORK_PER_REFERENCE = 32;
 
 export const DEFAULT_LIMITS: PreprocessLimits = {
   includeDepth: 32,
@@ -35,6 +55,7 @@ export const DEFAULT_LIMITS: PreprocessLimits = {
   lines: 200_000,
   lineLength: 1 << 20,
   files: 1000,
+  work: 32 << 20,
 };
 
 export interface PreprocessOptions {
@@ -46,12 +67,16 @@ export interface PreprocessOptions {
   random?: () => number;
   /** the root file's text, when it is not to be read from disk (includes still are) */
   rootText?: string;
+  /** when to pause (preprocessSteps); default never */
+  slicer?: Slicer;
 }
 
 export interface PreprocessResult {
   lines: Token[][];
   /** every file read, in order (the root first) */
   files: string[];
+  /** the work it took, in the units of PreprocessLimits.work */
+  work: number;
 }
 
 interface Definition {
@@ -87,12 +112,18 @@ const NAME_START = /[A-Za-z_]/;
 const NAME_CHAR = /[A-Za-z0-9_]/;
 
 export function preprocess(rootFile: string, options: PreprocessOptions): PreprocessResult {
+  return runToEnd(preprocessSteps(rootFile, options));
+}
+
+/** The preprocessor as steps that pause when options.slicer says so (run them with runInSlices). */
+export function preprocessSteps(rootFile: string, options: PreprocessOptions): Steps<PreprocessResult> {
   return new Preprocessor(options).run(rootFile);
 }
 
 class Preprocessor {
   private readonly diags: Diagnostics;
   private readonly limits: PreprocessLimits;
+  private readonly slicer: Slicer;
   private readonly defs = new Map<string, Definition>();
   private readonly out: Token[][] = [];
   private readonly files: string[] = [];
@@ -100,10 +131,16 @@ class Preprocessor {
   private capture: { def: Definition; pos: Pos } | null = null;
   private outputLimitReported = false;
   private filesLimitReported = false;
+  private work = 0;
+  /** the work limit was reached: nothing more is read */
+  private exhausted = false;
+  /** the line of a file being expanded: where the work limit is reported */
+  private origin: Pos = { file: '', line: 1, col: 1 };
 
   constructor(private readonly options: PreprocessOptions) {
     this.diags = options.diagnostics;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.slicer = options.slicer ?? NEVER_PAUSE;
     const random = options.random ?? Math.random;
     const fixed = (v: string): Definition => ({ body: [Line.pinned(v, { file: '<builtin>', line: 0, col: 0 })], multiline: false });
     this.defs.set('_PWD', { ...fixed(''), compute: (_p, ctx) => ctx.dir });
@@ -125,11 +162,31 @@ class Preprocessor {
   /** messages name files relative to the root config's directory */
   private rootDir = '/';
 
-  run(rootFile: string): PreprocessResult {
+  *run(rootFile: string): Steps<PreprocessResult> {
     const abs = path.resolve(rootFile);
     this.rootDir = path.dirname(abs);
-    this.readFile(abs, undefined, 0, NO_CHECKS, this.options.rootText);
-    return { lines: this.out, files: this.files };
+    this.origin = { file: abs, line: 1, col: 1 };
+    try {
+      yield* this.readFile(abs, undefined, 0, NO_CHECKS, this.options.rootText);
+    } catch (err) {
+      if (!(err instanceof ExpansionLimit)) throw err;
+    }
+    return { lines: this.out, files: this.files, work: this.work };
+  }
+
+  /** Counts `units` of work done for the line at `pos`; past the limit, reports it there once and stops the whole run. */
+  private spend(units: number, pos: Pos = this.origin): void {
+    this.work += units;
+    if (this.work <= this.limits.work) return;
+    if (!this.exhausted) {
+      this.exhausted = true;
+      this.diags.error(
+        'ALIVED_CONFIG_EXPANSION_LIMIT',
+        pos,
+        `expansion goes past its limit of ${this.limits.work} units of work (the text read and made by ~SEQ, ~LST and $NAME; "Limits" in docs/config.md); nothing after this line is read`,
+      );
+    }
+    throw new ExpansionLimit();
   }
 
   private readText(file: string, includedAt: Pos | undefined, checks: IncludeChecks): string | undefined {
@@ -150,7 +207,7 @@ class Preprocessor {
     }
   }
 
-  private readFile(file: string, includedAt: Pos | undefined, depth: number, checks: IncludeChecks, given?: string): void {
+  private *readFile(file: string, includedAt: Pos | undefined, depth: number, checks: IncludeChecks, given?: string): Steps<void> {
     let text: string;
     if (given !== undefined) {
       text = given;
@@ -170,12 +227,15 @@ class Preprocessor {
       this.diags.error('ALIVED_CONFIG_INCLUDE_CYCLE', includedAt!, `include cycle: '${rel(file)}' is already being read (${this.active.map(rel).join(' -> ')})`);
       return;
     }
+    this.spend(text.length, includedAt ?? { file, line: 1, col: 1 });
     this.files.push(file);
     this.active.push(real);
     const ctx: FileContext = { file, dir: path.dirname(file), depth, checks: { ...checks } };
     const rawLines = text.split('\n');
+    const outerOrigin = this.origin;
     for (let i = 0; i < rawLines.length; i++) {
-      if (this.out.length >= this.limits.lines) break;
+      if (this.out.length >= this.limits.lines || this.exhausted) break;
+      if (this.slicer.due()) yield;
       let raw = rawLines[i]!;
       if (raw.endsWith('\r')) raw = raw.slice(0, -1);
       const line = Line.fromFile(raw, file, i + 1);
@@ -184,8 +244,9 @@ class Preprocessor {
       }
       const { line: clean } = this.decomment(line);
       if (clean.length === 0) continue;
+      this.origin = clean.posAt(0);
       try {
-        this.processLine(clean, ctx, 0);
+        yield* this.processLine(clean, ctx, 0);
       } catch (err) {
         if (!(err instanceof ExpansionLimit)) throw err;
       }
@@ -194,6 +255,7 @@ class Preprocessor {
       // a multi-line definition may end with the file
       this.capture = null;
     }
+    this.origin = outerOrigin;
     this.active.pop();
   }
 
@@ -262,7 +324,7 @@ class Preprocessor {
     return { line: out, cont };
   }
 
-  private processLine(line: Line, ctx: FileContext, depth: number): void {
+  private *processLine(line: Line, ctx: FileContext, depth: number): Steps<void> {
     if (depth > this.limits.expansionDepth) {
       this.diags.error(
         'ALIVED_CONFIG_EXPANSION_LIMIT',
@@ -276,6 +338,8 @@ class Preprocessor {
       this.diags.error('ALIVED_CONFIG_EXPANSION_LIMIT', line.posAt(0), `a line ${why} ${this.limits.lineLength} characters; it is skipped`);
       throw new ExpansionLimit();
     }
+    // a line read from a file was paid for with its file
+    if (depth > 0) this.spend(WORK_PER_LINE + line.length);
     let text = line.text;
     if (text.length === 0) return;
 
@@ -294,7 +358,7 @@ class Preprocessor {
     if (text[0] === '$' && this.tryDefinition(line)) return;
 
     if (text.startsWith('~SEQ') || text.startsWith('~LST')) {
-      this.expandSequence(line, ctx, depth);
+      yield* this.expandSequence(line, ctx, depth);
       return;
     }
 
@@ -303,7 +367,8 @@ class Preprocessor {
       if (expanded) {
         for (const l of expanded) {
           const trimmed = l.trimStartLine();
-          if (trimmed.length > 0) this.processLine(trimmed, ctx, depth + 1);
+          if (this.slicer.due()) yield;
+          if (trimmed.length > 0) yield* this.processLine(trimmed, ctx, depth + 1);
         }
         return;
       }
@@ -311,7 +376,7 @@ class Preprocessor {
 
     const include = /^include([rmwba]?)[ \t]+(.*)$/.exec(text);
     if (include) {
-      this.include(line, include[1]!, include[2]!, ctx);
+      yield* this.include(line, include[1]!, include[2]!, ctx);
       return;
     }
 
@@ -355,9 +420,15 @@ class Preprocessor {
       value = value.slice(0, end);
     }
     const def: Definition = { body: multiline && value.length === 0 ? [] : [value], multiline };
-    this.defs.set(name, def);
+    this.define(name, def);
     if (multiline) this.capture = { def, pos: line.posAt(0) };
     return true;
+  }
+
+  /** Sets a parameter; a name not seen before is work (it stays in memory to the end). */
+  private define(name: string, def: Definition): void {
+    if (!this.defs.has(name)) this.spend(WORK_PER_LINE + name.length);
+    this.defs.set(name, def);
   }
 
   /**
@@ -393,6 +464,7 @@ class Preprocessor {
         continue;
       }
       changed = true;
+      this.spend(WORK_PER_REFERENCE);
       b.append(line, copyFrom, dollar);
       const pos = line.posAt(dollar);
       if (def.compute) {
@@ -448,7 +520,7 @@ class Preprocessor {
     return { name, braced, params, end: i };
   }
 
-  private expandSequence(line: Line, ctx: FileContext, depth: number): void {
+  private *expandSequence(line: Line, ctx: FileContext, depth: number): Steps<void> {
     const text = line.text;
     const close = findClosingParen(text, 4);
     const kind = text.slice(0, 4);
@@ -470,8 +542,9 @@ class Preprocessor {
       return;
     }
     for (const set of sets) {
-      for (const [name, value] of set) this.defs.set(name, { body: [Line.pinned(value, line.posAt(0))], multiline: false });
-      this.processLine(rest, ctx, depth + 1);
+      for (const [name, value] of set) this.define(name, { body: [Line.pinned(value, line.posAt(0))], multiline: false });
+      if (this.slicer.due()) yield;
+      yield* this.processLine(rest, ctx, depth + 1);
     }
   }
 
@@ -541,7 +614,7 @@ class Preprocessor {
     return out;
   }
 
-  private include(line: Line, variant: string, pattern: string, ctx: FileContext): void {
+  private *include(line: Line, variant: string, pattern: string, ctx: FileContext): Steps<void> {
     const pos = line.posAt(0);
     if (ctx.depth + 1 > this.limits.includeDepth) {
       this.diags.error('ALIVED_CONFIG_INCLUDE_DEPTH', pos, `includes nest deeper than ${this.limits.includeDepth} files`);
@@ -585,7 +658,7 @@ class Preprocessor {
         }
         throw new ExpansionLimit();
       }
-      this.readFile(file, pos, ctx.depth + 1, checks);
+      yield* this.readFile(file, pos, ctx.depth + 1, checks);
     }
   }
 

@@ -1,5 +1,6 @@
 import type { Diagnostics, Pos } from './diagnostics';
 import type { Token } from './lexer';
+import { NEVER_PAUSE, runToEnd, type Slicer, type Steps } from './slicer';
 import type { Stmt } from './tree';
 import { describeStmt } from './tree';
 import { clip, INVALID, nearest, one, type ArgsParser, type Invalid, type WordParser } from './values';
@@ -10,6 +11,10 @@ import { clip, INVALID, nearest, one, type ArgsParser, type Invalid, type WordPa
  * that acts on it, and extra validation. The TypeScript type of the model is
  * inferred from the declaration, so `block({ virtual_router_id: ... })`
  * yields `{ virtualRouterId: number }`.
+ *
+ * Blocks parse in steps (slicer.ts): between statements they pause when the
+ * compile's slicer says so. A keyword or block that overrides parse() or
+ * parseBlock() (a plugin's subclass) is parsed in one piece.
  */
 
 // ---------------------------------------------------------------------------
@@ -132,9 +137,26 @@ export class Keyword<T, Out = T | undefined> {
 
   /** Parses one occurrence. */
   parse(stmt: Stmt, keyword: string, ctx: CheckCtx, inheritedFeature: string | undefined): T | Invalid {
+    const feature = this.useFeature(stmt, keyword, ctx, inheritedFeature);
+    // a one-line keyword has nothing to pause in: no steps to run
+    const value = this.shape.kind === 'value' ? parseValue(this.shape, stmt, keyword, ctx) : runToEnd(parseShapeSteps(this.shape, stmt, keyword, ctx, feature, NEVER_PAUSE));
+    return this.validated(value as T | Invalid, ctx, stmt);
+  }
+
+  /** parse() in steps, pausing inside a block or a block of lines when `slicer` says so. */
+  *parseSteps(stmt: Stmt, keyword: string, ctx: CheckCtx, inheritedFeature: string | undefined, slicer: Slicer): Steps<T | Invalid> {
+    const feature = this.useFeature(stmt, keyword, ctx, inheritedFeature);
+    const value = yield* parseShapeSteps(this.shape, stmt, keyword, ctx, feature, slicer);
+    return this.validated(value as T | Invalid, ctx, stmt);
+  }
+
+  private useFeature(stmt: Stmt, keyword: string, ctx: CheckCtx, inheritedFeature: string | undefined): string | undefined {
     const feature = this.meta.feature ?? inheritedFeature;
     if (feature) ctx.useFeature(feature, keyword, stmt.name.pos);
-    const value = parseShape(this.shape, stmt, keyword, ctx, feature) as T | Invalid;
+    return feature;
+  }
+
+  private validated(value: T | Invalid, ctx: CheckCtx, stmt: Stmt): T | Invalid {
     if (value !== INVALID) for (const v of this.validators) v(value, ctx, stmt);
     return value;
   }
@@ -282,6 +304,11 @@ export class BlockSchema<Out> {
 
   /** Parses a block statement: header words, then every line of its block. */
   parseBlock(stmt: Stmt, keyword: string, ctx: CheckCtx, inheritedFeature: string | undefined): Out | Invalid {
+    return runToEnd(this.parseBlockSteps(stmt, keyword, ctx, inheritedFeature, NEVER_PAUSE));
+  }
+
+  /** parseBlock() in steps, pausing between the statements of the block (and of the blocks in it) when `slicer` says so. */
+  *parseBlockSteps(stmt: Stmt, keyword: string, ctx: CheckCtx, inheritedFeature: string | undefined, slicer: Slicer): Steps<Out | Invalid> {
     const feature = this.options.feature ?? inheritedFeature;
     let ok = true;
     const out: Record<string, unknown> = { pos: stmt.name.pos, extensions: [] as ExtensionValue[] };
@@ -309,12 +336,13 @@ export class BlockSchema<Out> {
     // keywords written, valid or not: one with a bad value is not also "missing"
     const written = new Set<string>();
     for (const child of stmt.block ?? []) {
+      if (slicer.due()) yield;
       const name = child.name.text;
       const hit = child.name.quoted ? undefined : this.resolve(name);
       if (!hit) {
         const ext = child.name.quoted || !this.options.slot ? undefined : ctx.slots.get(this.options.slot, name);
         if (ext) {
-          const v = ext.parse(child, name, ctx, undefined);
+          const v = inSteps(ext) ? yield* ext.parseSteps(child, name, ctx, undefined, slicer) : ext.parse(child, name, ctx, undefined);
           if (v === INVALID) ok = false;
           else (out.extensions as ExtensionValue[]).push({ keyword: name, pos: child.name.pos, value: v });
           continue;
@@ -336,7 +364,7 @@ export class BlockSchema<Out> {
           : `'${name}' is deprecated: ${kw.meta.deprecated!.note}`;
         ctx.diags.note('ALIVED_CONFIG_DEPRECATED', child.name.pos, note);
       }
-      const v = kw.parse(child, name, ctx, feature);
+      const v = inSteps(kw) ? yield* kw.parseSteps(child, name, ctx, feature, slicer) : kw.parse(child, name, ctx, feature);
       if (v === INVALID) {
         ok = false;
         written.add(field);
@@ -415,15 +443,27 @@ export function camel(s: string): string {
   return s.replace(/_([a-zA-Z0-9])/g, (_m, c: string) => c.toUpperCase());
 }
 
-function parseShape(shape: Shape, stmt: Stmt, keyword: string, ctx: CheckCtx, feature: string | undefined): unknown {
+/**
+ * Whether a keyword parses in steps: alived's own Keyword of a block or a
+ * block of lines. A one-line keyword has nothing to pause in, and one whose
+ * parse() is overridden (a plugin's subclass) runs in one piece.
+ */
+function inSteps(kw: AnyKeyword): boolean {
+  return kw instanceof Keyword && kw.shape.kind !== 'value' && kw.parse === Keyword.prototype.parse;
+}
+
+function parseValue(shape: Extract<Shape, { kind: 'value' }>, stmt: Stmt, keyword: string, ctx: CheckCtx): unknown {
+  if (stmt.block) {
+    ctx.diags.error('ALIVED_CONFIG_UNEXPECTED_BLOCK', stmt.blockOpen ?? stmt.name.pos, `'${keyword}' takes no { } block`);
+    return INVALID;
+  }
+  return shape.args.parse(stmt.args, stmt.name.pos, keyword, ctx);
+}
+
+function* parseShapeSteps(shape: Shape, stmt: Stmt, keyword: string, ctx: CheckCtx, feature: string | undefined, slicer: Slicer): Steps<unknown> {
   switch (shape.kind) {
-    case 'value': {
-      if (stmt.block) {
-        ctx.diags.error('ALIVED_CONFIG_UNEXPECTED_BLOCK', stmt.blockOpen ?? stmt.name.pos, `'${keyword}' takes no { } block`);
-        return INVALID;
-      }
-      return shape.args.parse(stmt.args, stmt.name.pos, keyword, ctx);
-    }
+    case 'value':
+      return parseValue(shape, stmt, keyword, ctx);
     case 'lines': {
       if (!stmt.block) {
         ctx.diags.error('ALIVED_CONFIG_MISSING_BLOCK', stmt.name.pos, `'${keyword}' needs a { } block: ${keyword} { ${shape.entry.describe} ... }`);
@@ -436,6 +476,7 @@ function parseShape(shape: Shape, stmt: Stmt, keyword: string, ctx: CheckCtx, fe
       const out: unknown[] = [];
       let ok = true;
       for (const entry of stmt.block) {
+        if (slicer.due()) yield;
         if (entry.block) {
           ctx.diags.error('ALIVED_CONFIG_UNEXPECTED_BLOCK', entry.blockOpen ?? entry.name.pos, `an entry of '${keyword}' takes no { } block`);
           ok = false;
@@ -452,7 +493,13 @@ function parseShape(shape: Shape, stmt: Stmt, keyword: string, ctx: CheckCtx, fe
       }
       return ok ? out : INVALID;
     }
-    case 'block':
-      return shape.schema.parseBlock(stmt, keyword, ctx, feature);
+    case 'block': {
+      const schema = shape.schema;
+      // a subclass that overrides parseBlock (virtual_server_group's) runs in one piece
+      if (schema instanceof BlockSchema && schema.parseBlock === BlockSchema.prototype.parseBlock) {
+        return yield* schema.parseBlockSteps(stmt, keyword, ctx, feature, slicer);
+      }
+      return schema.parseBlock(stmt, keyword, ctx, feature);
+    }
   }
 }

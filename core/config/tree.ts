@@ -1,5 +1,6 @@
 import type { Diagnostics, Pos } from './diagnostics';
 import type { Token } from './lexer';
+import { NEVER_PAUSE, runToEnd, type Slicer, type Steps } from './slicer';
 import { clip } from './values';
 
 /**
@@ -35,6 +36,11 @@ interface Frame {
  * share a line with the block's last entry, all as keepalived reads them.
  */
 export function buildTree(lines: readonly Token[][], diags: Diagnostics, options: TreeOptions = {}): Stmt[] {
+  return runToEnd(buildTreeSteps(lines, diags, options, NEVER_PAUSE));
+}
+
+/** buildTree in steps: it pauses between lines when `slicer` says so (slicer.ts). */
+export function* buildTreeSteps(lines: readonly Token[][], diags: Diagnostics, options: TreeOptions, slicer: Slicer): Steps<Stmt[]> {
   const maxDepth = options.maxDepth ?? 32;
   const root: Frame = { owner: undefined, stmts: [], keep: true };
   const stack: Frame[] = [root];
@@ -42,6 +48,7 @@ export function buildTree(lines: readonly Token[][], diags: Diagnostics, options
   let lastOfPrevLine: Stmt | undefined;
 
   for (const line of lines) {
+    if (slicer.due()) yield;
     let cur: Stmt | undefined;
     for (let i = 0; i < line.length; i++) {
       const t = line[i]!;

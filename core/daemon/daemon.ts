@@ -68,6 +68,8 @@ export class ConfigInvalidError extends AlivedError {
 export class Daemon {
   private stopping: Promise<void> | undefined;
   private reloading: Promise<ReloadOutcome> | undefined;
+  /** the reload that follows the running one, asked for while it ran */
+  private nextReload: Promise<ReloadOutcome> | undefined;
   private vrrp: VrrpSupervisor | undefined;
   private trackers: TrackerService | undefined;
   /** notify scripts and FIFOs of VRRP transitions */
@@ -291,14 +293,39 @@ export class Daemon {
   /**
    * SIGHUP: compile the config again. With errors, log them with their
    * positions and keep the running config. Without, swap to the new config
-   * and its plugins; the old plugins close. Reloads never overlap.
+   * and its plugins; the old plugins close.
+   *
+   * Reloads never overlap, and none is lost: a reload asked for while one
+   * runs (the file may have changed since that one read it) queues one more,
+   * which reads the file when it starts. Any number asked for during one
+   * reload make that one follow-up; each of them gets its outcome.
    */
   reload(): Promise<ReloadOutcome> {
-    if (this.reloading) return this.reloading;
-    this.reloading = this.doReload().finally(() => {
-      this.reloading = undefined;
+    if (this.nextReload) return this.nextReload;
+    if (!this.reloading) return this.startReload();
+    this.options.log.notice({ config: this.options.configFile }, 'SIGHUP during a reload: another reload follows with the newest config');
+    const settled = this.reloading.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.nextReload = settled.then(() => {
+      this.nextReload = undefined;
+      // a stop that came meanwhile wins: it waited for the running reload only
+      if (this.stopping) {
+        this.options.log.notice({ config: this.options.configFile }, 'the reload that was to follow is dropped: alived is stopping');
+        return { applied: false, diagnostics: [] };
+      }
+      return this.startReload();
     });
-    return this.reloading;
+    return this.nextReload;
+  }
+
+  private startReload(): Promise<ReloadOutcome> {
+    const run: Promise<ReloadOutcome> = this.doReload().finally(() => {
+      if (this.reloading === run) this.reloading = undefined;
+    });
+    this.reloading = run;
+    return run;
   }
 
   private async doReload(): Promise<ReloadOutcome> {

@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { preprocess } from '../../core/config/preprocess';
+import { DEFAULT_LIMITS, preprocess, WORK_PER_LINE, WORK_PER_REFERENCE } from '../../core/config/preprocess';
 import { Diagnostics, formatDiagnostic } from '../../core/config/diagnostics';
-import { writeFiles } from '../helpers/config';
+import { FIXTURES, PROJECT_ROOT, writeFiles } from '../helpers/config';
 
 function run(files: Record<string, string>, opts: { configId?: string; limits?: object } = {}) {
   const dir = writeFiles(files);
@@ -15,6 +16,7 @@ function run(files: Record<string, string>, opts: { configId?: string; limits?: 
     at: r.lines.map((l) => l.map((t) => `${rel(t.pos.file)}:${t.pos.line}:${t.pos.col}`)),
     diags: diags.list.map((d) => formatDiagnostic({ ...d, pos: { ...d.pos, file: rel(d.pos.file) } })),
     files: r.files.map(rel),
+    work: r.work,
   };
 }
 
@@ -123,6 +125,89 @@ test('sequence bombs and self-referring definitions stop at their bounds with an
   assert.match(self.diags[0]!, /keepalived.conf:2:1: error: expansion nests deeper than 64 levels/);
   const big = run({ 'keepalived.conf': '~SEQ(A, 1, 99999999999) x\n' });
   assert.match(big.diags[0]!, /~SEQ would repeat its line 99999999999 times/);
+});
+
+const WORK_LIMIT = /error: expansion goes past its limit of (\d+) units of work \(.*\); nothing after this line is read$/;
+
+test('nested ~SEQ that makes definitions, or lines an @id drops, stops at the work limit, at the line that expands', () => {
+  // 300 x 300 x 300: 27 million definitions and not one line of config (the issue's 24 s, and a frozen daemon)
+  const defs = run({ 'keepalived.conf': 'global_defs {\n  router_id a\n}\n~SEQ(a, 300) ~SEQ(b, 300) ~SEQ(c, 300) $X_${a}_${b}_${c}=1\nafter 1\n' });
+  assert.equal(defs.diags.length, 1, defs.diags.join('\n'));
+  assert.match(defs.diags[0]!, /^keepalived.conf:4:1: /);
+  assert.equal(WORK_LIMIT.exec(defs.diags[0]!)?.[1], String(DEFAULT_LIMITS.work));
+  // what came before stays, nothing after is read
+  assert.deepEqual(defs.lines, ['global_defs {', 'router_id a', '}']);
+  assert.ok(defs.work > DEFAULT_LIMITS.work && defs.work <= DEFAULT_LIMITS.work + WORK_PER_LINE + 100);
+
+  const dropped = run({ 'keepalived.conf': 'x 1\n  ~SEQ(a, 300) ~SEQ(b, 300) ~SEQ(c, 300) @elsewhere y $a\n' });
+  assert.deepEqual(dropped.lines, ['x 1']);
+  assert.match(dropped.diags[0]!, /^keepalived.conf:2:3: /);
+  assert.match(dropped.diags[0]!, WORK_LIMIT);
+  assert.equal(dropped.diags.length, 1);
+});
+
+test('definitions that expand to more definitions stop at the work limit, at the line that uses them', () => {
+  // $L1 is two lines of $L0, $L2 two of $L1, ...: $L40 would be 2^40 definitions of $Z
+  const text = ['$L0=\\', '$Z=1'];
+  for (let i = 1; i <= 40; i++) text.push(`$L${i}=\\`, `$L${i - 1}\\`, `$L${i - 1}`);
+  text.push('', 'a 1', '$L40', 'b 2', '');
+  const r = run({ 'keepalived.conf': text.join('\n') });
+  assert.deepEqual(r.lines, ['a 1']);
+  assert.equal(r.diags.length, 1, r.diags.join('\n'));
+  assert.match(r.diags[0]!, new RegExp(`^keepalived.conf:${text.indexOf('$L40') + 1}:1: `));
+  assert.match(r.diags[0]!, WORK_LIMIT);
+
+  // a value that doubles at each level, into a line an @id drops: every use is over a million units of work for nothing
+  const doubling = ['$D0=@e'];
+  for (let i = 1; i <= 17; i++) doubling.push(`$D${i}=$D${i - 1} $D${i - 1}`);
+  for (let i = 0; i < 100; i++) doubling.push('$D17');
+  const d = run({ 'keepalived.conf': doubling.join('\n') + '\n' });
+  assert.equal(d.diags.length, 1, d.diags.join('\n'));
+  assert.match(d.diags[0]!, WORK_LIMIT);
+  const line = Number(/^keepalived.conf:(\d+):1: /.exec(d.diags[0]!)?.[1]);
+  assert.ok(line > 20 && line < 118, `stops at a use of $D17 before the last: line ${line}`);
+});
+
+test('the work counts characters read and produced, lines expansion makes, parameters defined and references replaced', () => {
+  // the parameter i is new once; each repetition is the line 'x$i' (3 characters), one reference replaced, and the line 'x<n>'
+  const text = '~SEQ(i, 100) x$i\n';
+  const per = (n: number): number => WORK_PER_LINE + 3 + WORK_PER_REFERENCE + WORK_PER_LINE + `x${n}`.length;
+  let work = text.length + WORK_PER_LINE + 'i'.length;
+  let fit = 0;
+  while (work + per(fit + 1) <= 10_000) work += per(++fit);
+  const r = run({ 'keepalived.conf': text }, { limits: { work: 10_000 } });
+  assert.equal(r.lines.length, fit);
+  assert.deepEqual(r.lines.slice(0, 2), ['x1', 'x2']);
+  assert.match(r.diags[0]!, /^keepalived.conf:1:1: error: expansion goes past its limit of 10000 units of work/);
+
+  // text read counts too: the same file included again and again stops at the include that goes over
+  const inc = run({ 'keepalived.conf': 'a 1\n~SEQ(i, 1000) include part.conf\n', 'part.conf': `p ${'x'.repeat(98)}\n` }, { limits: { work: 20_000 } });
+  assert.ok(inc.files.length > 10 && inc.files.length < 200, `${inc.files.length} files read`);
+  assert.equal(inc.diags.length, 1, inc.diags.join('\n'));
+  assert.match(inc.diags[0]!, /^keepalived.conf:2:1: error: expansion goes past its limit of 20000 units/);
+});
+
+test('the configs of examples/ and test/fixtures take a small part of the work limit', () => {
+  const roots = [path.join(PROJECT_ROOT, 'examples'), FIXTURES];
+  const files: string[] = [];
+  const walk = (dir: string): void => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.conf$|keepalived\.conf\./.test(e.name)) files.push(p);
+    }
+  };
+  roots.forEach(walk);
+  assert.ok(files.length > 50, `${files.length} configs`);
+  let most = { work: 0, file: '' };
+  for (const file of files) {
+    const diags = new Diagnostics();
+    const r = preprocess(file, { configId: 'node1', diagnostics: diags });
+    // the fixtures of the limits themselves (test/fixtures/broken/seq-*.conf, self-referential-param.conf)
+    if (diags.list.some((d) => d.code === 'ALIVED_CONFIG_EXPANSION_LIMIT')) continue;
+    if (r.work > most.work) most = { work: r.work, file };
+  }
+  assert.ok(most.work < DEFAULT_LIMITS.work / 100, `${path.relative(PROJECT_ROOT, most.file)} takes ${most.work} units`);
 });
 
 test('include: relative to the including file, globs sorted, braces in order', () => {

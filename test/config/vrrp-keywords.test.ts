@@ -504,6 +504,15 @@ test('word lists (group, notification_email, interfaces) take several words per 
   has(empty, "keepalived.conf:2:3: error: 'group' block is empty");
 });
 
+test('a word list of 300,000 words compiles (it was flattened through 300,000 arguments, past the stack)', async () => {
+  const words = Array.from({ length: 100_000 }, (_, i) => `a${i}@example.com b${i}@example.com c${i}@example.com`);
+  const r = await compileText(`global_defs {\n  notification_email {\n${words.join('\n')}\n  }\n}\n`);
+  noErrors(r);
+  const list = r.model!.globalDefs!.notificationEmail!;
+  assert.equal(list.length, 300_000);
+  assert.deepEqual(list.slice(0, 4), ['a0@example.com', 'b0@example.com', 'c0@example.com', 'a1@example.com']);
+});
+
 test('an interface tracked twice in one list is an error', async () => {
   const r = await compileText(instance('  track_interface {\n    eth1\n    eth1 weight 5\n  }\n'));
   has(r, 'keepalived.conf:9:5: error: vrrp_instance VI_1: track_interface lists eth1 twice (first at line 8)');

@@ -158,7 +158,9 @@ export function wordList<T>(w: WordParser<T>, opts: { allowEmpty?: boolean; onWo
   // each line gives a list; the validator flattens them into one, in place
   const kw = lines(entry, { allowEmpty: opts.allowEmpty ?? true }).validate((v) => {
     const flat = v.flat();
-    (v as unknown[]).splice(0, v.length, ...flat);
+    // not splice(0, n, ...flat): a list of 100,000 words would be as many arguments, past the stack
+    (v as unknown[]).length = 0;
+    for (const x of flat) (v as unknown[]).push(x);
   });
   return kw as unknown as Keyword<T[]>;
 }

@@ -1538,10 +1538,13 @@ interface RootModel {
  */
 export function checkVrrpRoot(model: RootModel, ctx: CheckCtx, rootStmt?: Stmt): void {
   const instances = model.vrrpInstance ?? [];
+  // by position, not by search: a config may have thousands of instances
+  const stmtAt = new Map<Pos, Stmt>();
+  for (const s of rootStmt?.block ?? []) stmtAt.set(s.name.pos, s);
   const stmtOf = new Map<Instance, Stmt>();
-  for (const s of rootStmt?.block ?? []) {
-    const inst = instances.find((i) => i.pos === s.name.pos);
-    if (inst) stmtOf.set(inst, s);
+  for (const inst of instances) {
+    const s = stmtAt.get(inst.pos);
+    if (s) stmtOf.set(inst, s);
   }
   const globalVersion = model.globalDefs?.vrrpVersion;
   for (const inst of instances) {
@@ -1550,10 +1553,13 @@ export function checkVrrpRoot(model: RootModel, ctx: CheckCtx, rootStmt?: Stmt):
     if (inst.strictMode === undefined && model.globalDefs?.vrrpStrict) checkStrict(inst, ctx, stmt);
   }
 
-  // VRIDs
-  const seen: Instance[] = [];
+  // VRIDs: an instance is compared with the earlier ones of its VRID, family and interface
+  const seenBy = new Map<string, Instance[]>();
   for (const inst of instances) {
     const fam = instanceFamily(inst);
+    const key = `${inst.virtualRouterId}|${fam}|${inst.interface}`;
+    let seen = seenBy.get(key);
+    if (!seen) seenBy.set(key, (seen = []));
     const unicast = (inst.unicastPeer?.length ?? 0) > 0;
     const mcast = (i: Instance): string =>
       i.mcastDstIp?.address ?? (fam === 4 ? model.globalDefs?.vrrpMcastGroup4 ?? '224.0.0.18' : model.globalDefs?.vrrpMcastGroup6 ?? 'ff02::12');
