@@ -51,6 +51,9 @@ export interface ReloadOutcome {
   diagnostics: Diagnostic[];
 }
 
+/** how long a stop waits for a reload under way before it goes on without it */
+const RELOAD_GRACE_MS = 5000;
+
 export class ConfigInvalidError extends AlivedError {
   constructor(readonly result: CompileResult) {
     super('ALIVED_DAEMON_CONFIG_INVALID', `the config has ${result.errorCount} error${result.errorCount === 1 ? '' : 's'}`);
@@ -67,6 +70,8 @@ export class ConfigInvalidError extends AlivedError {
  */
 export class Daemon {
   private stopping: Promise<void> | undefined;
+  /** SIGTERM / SIGINT came: the VIPs are released and no VRRP process starts any more */
+  private stopRequested = false;
   private reloading: Promise<ReloadOutcome> | undefined;
   /** the reload that follows the running one, asked for while it ran */
   private nextReload: Promise<ReloadOutcome> | undefined;
@@ -183,6 +188,8 @@ export class Daemon {
 
   /** first: the daemon's start, whose time the instances' first Master_Down_Interval counts from */
   private async startVrrp(first = false): Promise<void> {
+    // a stop came (during the start or a reload): no VRRP process that would take the VIPs again
+    if (this.stopRequested) return;
     const settings = this.vrrpSettings();
     this.vrrpSettingsJson = settings ? JSON.stringify(settings) : undefined;
     if (!settings) {
@@ -385,6 +392,7 @@ export class Daemon {
    */
   private async reloadVrrp(): Promise<void> {
     const log = this.options.log;
+    if (this.stopRequested) return;
     const settings = this.vrrpSettings();
     const json = settings ? JSON.stringify(settings) : undefined;
     if (json === this.vrrpSettingsJson) return;
@@ -445,18 +453,38 @@ export class Daemon {
   /**
    * The first thing SIGTERM / SIGINT does: the VRRP process is told to
    * release (priority 0), by signal. A backup takes over Skew_Time after that
-   * advert, so nothing comes before it, not even the rest of stop().
+   * advert, so nothing comes before it, not even the rest of stop(); not a
+   * reload either: one that runs meanwhile starts no VRRP process any more.
    */
   releaseVrrp(): void {
-    if (!this.stopping && !this.reloading) this.vrrp?.releaseNow();
+    if (this.stopRequested) return;
+    this.stopRequested = true;
+    this.vrrp?.releaseNow();
   }
 
-  /** SIGTERM / SIGINT: the shutdown hook, then every plugin closes, last first. */
+  /**
+   * SIGTERM / SIGINT: the shutdown hook, then every plugin closes, last
+   * first. A reload that runs is given RELOAD_GRACE_MS to finish (a plugin
+   * hook that never returns must not keep alived from stopping); the VIPs
+   * are released at once either way.
+   */
   stop(signal?: string): Promise<void> {
     this.releaseVrrp();
     this.stopping ??= (async () => {
       const log = this.options.log;
-      await this.reloading?.catch(() => undefined);
+      const reload = this.reloading;
+      if (reload) {
+        let timer: NodeJS.Timeout | undefined;
+        const finished = await Promise.race([
+          reload.then(
+            () => true,
+            () => true,
+          ),
+          new Promise<boolean>((r) => (timer = setTimeout(() => r(false), RELOAD_GRACE_MS))),
+        ]);
+        clearTimeout(timer);
+        if (!finished) log.warn({ signal }, `the reload under way did not finish within ${RELOAD_GRACE_MS / 1000} s of the stop; alived stops without it`);
+      }
       log.notice({ signal }, 'Stopping');
       await this.vrrp?.stop();
       await this.trackers?.stop();

@@ -175,6 +175,29 @@ test('VIPs a crashed run left behind are removed at start; a backup never holds 
   await v.waitHolder(VIP, 'n2', 3000);
 });
 
+test('SIGTERM during a reload that never finishes (a plugin hook that hangs): the VIP is released at once, no VRRP process starts again, and alived exits', async () => {
+  const v = await reset();
+  const d = v.startAlived('n1', conf(150));
+  await v.waitHolder(VIP, 'n1', 10_000);
+  // the new config's plugin never lets its configLoaded hook return
+  const hang = path.join(v.dir, 'hang.js');
+  const reached = path.join(v.dir, 'hang.reached');
+  fs.writeFileSync(
+    hang,
+    `module.exports = { name: 'hang', version: '1.0.0', apply(api) { api.hooks.configLoaded.tapPromise('hang', () => { require('node:fs').writeFileSync(${JSON.stringify(reached)}, ''); return new Promise(() => {}); }); } };\n`,
+  );
+  fs.writeFileSync(d.config, `plugins {\n  ${JSON.stringify(hang)}\n}\n${conf(160)}`);
+  v.signal(d, 'SIGHUP');
+  await waitFor('the reload hanging in its hook', () => (fs.existsSync(reached) ? true : undefined), 10_000);
+  const t0 = v.signal(d, 'SIGTERM');
+  await waitFor('the VIP removed after the SIGTERM', () => v.events.find((e) => e.t >= t0 && e.kind === 'addr' && e.op === 'del' && e.address === VIP), 2000);
+  const { code } = await d.exited;
+  assert.equal(code, 0, d.lines.join('\n'));
+  assert.ok(d.lines.some((l) => /the reload under way did not finish within 5 s of the stop; alived stops without it/.test(l)), d.lines.join('\n'));
+  assert.ok(d.lines.some((l) => /Stopped alived/.test(l)));
+  assert.deepEqual(v.holders(VIP), [], 'no VRRP process took the VIP again');
+});
+
 test('SIGTERM: priority 0, VIPs removed, pid file removed, exit 0', async () => {
   const v = await reset();
   const d = v.startAlived('n1', conf(150));
