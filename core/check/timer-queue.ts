@@ -9,8 +9,16 @@ import type { CheckClock, CheckTimer } from './clock';
  * pending check is a number and a reference in two arrays.
  *
  * Cancelling is lazy: an item carries the ticket it was queued with; a
- * popped entry whose ticket is no longer the item's is skipped.
+ * popped entry whose ticket is no longer the item's is skipped. An entry
+ * left behind (cancelled, or queued again) would otherwise stay until its
+ * time comes, and keep its item alive that long: a VRRP instance removed by
+ * a reload, through its timer's callback, for as long as its longest timer
+ * (garp_master_refresh, preempt_delay) had to run. Once they are more than
+ * SWEEP_MIN and outnumber the live entries, they are swept out.
  */
+
+/** entries left behind that the queue keeps before it sweeps them out (and only while they outnumber the live ones) */
+const SWEEP_MIN = 64;
 
 export interface Queued {
   /** the ticket of its live entry; 0 when none */
@@ -22,6 +30,8 @@ export class TimerQueue<T extends Queued> {
   private readonly tickets: number[] = [];
   private readonly items: T[] = [];
   private nextTicket = 1;
+  /** entries whose ticket is no longer their item's */
+  private stale = 0;
   private timer: CheckTimer | undefined;
   private armedAt = Infinity;
   private firing = false;
@@ -40,6 +50,8 @@ export class TimerQueue<T extends Queued> {
 
   /** Queues `item` to fire at monotonic time `at`; any earlier entry of it is dropped. */
   push(item: T, at: number): void {
+    // its earlier entry, if any, is left behind
+    if (item.ticket !== 0) this.leftBehind();
     const ticket = this.nextTicket++;
     item.ticket = ticket;
     this.insert(item, at, ticket);
@@ -66,17 +78,47 @@ export class TimerQueue<T extends Queued> {
   }
 
   cancel(item: T): void {
+    if (item.ticket === 0) return;
     item.ticket = 0;
+    this.leftBehind();
   }
 
-  /** entries held, cancelled ones included until they come up */
+  /** entries held, those left behind (cancelled, queued again) included until they come up or are swept out */
   get size(): number {
     return this.at.length;
+  }
+
+  private leftBehind(): void {
+    this.stale++;
+    if (!this.firing && this.stale > SWEEP_MIN && this.stale * 2 > this.at.length) this.sweep();
+  }
+
+  /** Drops every entry left behind and orders the rest into a heap again: O(n), once per n/2 entries left behind at most. */
+  private sweep(): void {
+    let n = 0;
+    for (let i = 0; i < this.at.length; i++) {
+      if (this.items[i]!.ticket !== this.tickets[i]) continue;
+      this.at[n] = this.at[i]!;
+      this.tickets[n] = this.tickets[i]!;
+      this.items[n] = this.items[i]!;
+      n++;
+    }
+    this.at.length = n;
+    this.tickets.length = n;
+    this.items.length = n;
+    for (let i = (n >> 1) - 1; i >= 0; i--) this.siftDown(i);
+    this.stale = 0;
+  }
+
+  /** one entry left behind is gone from the heap */
+  private dropped(): void {
+    if (this.stale > 0) this.stale--;
   }
 
   /** Drops everything and the clock timer. */
   clear(): void {
     for (const item of this.items) item.ticket = 0;
+    this.stale = 0;
     this.at.length = 0;
     this.tickets.length = 0;
     this.items.length = 0;
@@ -108,8 +150,11 @@ export class TimerQueue<T extends Queued> {
     this.at.pop();
     this.tickets.pop();
     this.items.pop();
-    // sift down
-    let i = 0;
+    this.siftDown(0);
+  }
+
+  private siftDown(from: number): void {
+    let i = from;
     const n = this.at.length;
     for (;;) {
       const l = 2 * i + 1;
@@ -128,7 +173,10 @@ export class TimerQueue<T extends Queued> {
     this.armedAt = Infinity;
     // cancelled entries on top are dropped here rather than woken for: a backup's down timer,
     // restarted at every advert, would otherwise wake the process at each old deadline
-    while (this.at.length > 0 && this.items[0]!.ticket !== this.tickets[0]) this.pop();
+    while (this.at.length > 0 && this.items[0]!.ticket !== this.tickets[0]) {
+      this.pop();
+      this.dropped();
+    }
     if (this.at.length === 0) return;
     const at = this.at[0]!;
     this.armedAt = at;
@@ -142,7 +190,7 @@ export class TimerQueue<T extends Queued> {
     // entries queued while firing wait for the next timer, even if due now: a checker that
     // fails at once with no delay must not keep this loop (and the event loop) to itself
     const firstNew = this.nextTicket;
-    const deferred: Array<{ item: T; at: number }> = [];
+    const deferred: Array<{ item: T; at: number; ticket: number }> = [];
     try {
       const now = this.clock.now();
       while (this.at.length > 0 && this.at[0]! <= now) {
@@ -150,9 +198,12 @@ export class TimerQueue<T extends Queued> {
         const at = this.at[0]!;
         const item = this.items[0]!;
         this.pop();
-        if (item.ticket !== ticket) continue;
+        if (item.ticket !== ticket) {
+          this.dropped();
+          continue;
+        }
         if (ticket >= firstNew) {
-          deferred.push({ item, at });
+          deferred.push({ item, at, ticket });
           continue;
         }
         item.ticket = 0;
@@ -160,7 +211,12 @@ export class TimerQueue<T extends Queued> {
       }
     } finally {
       this.firing = false;
-      for (const d of deferred) this.reinsert(d.item, d.at);
+      // one cancelled or queued again while it waited here is not put back: its entry is gone
+      for (const d of deferred) {
+        if (d.item.ticket === d.ticket) this.reinsert(d.item, d.at);
+        else this.dropped();
+      }
+      if (this.stale > SWEEP_MIN && this.stale * 2 > this.at.length) this.sweep();
       this.arm();
     }
   };

@@ -35,6 +35,8 @@ const KERNEL_SLACK_MAX_MS = 100;
 /** an early stage only when it is worth a wake-up of its own */
 const STAGE_MIN_MS = 1;
 
+const NOTHING = (): void => undefined;
+
 /** One pending timer: the handle given out, and the queue's entry. */
 class Pending implements TimerHandle {
   /** the queue's ticket while pending; 0 once fired or cleared */
@@ -42,7 +44,8 @@ class Pending implements TimerHandle {
   constructor(
     readonly id: number,
     readonly deadline: number,
-    readonly fn: () => void,
+    /** NOTHING once cleared: the handle, and the queue's entry until it goes, keep nothing of what the callback held */
+    public fn: () => void,
     readonly precise: boolean,
   ) {}
 }
@@ -277,6 +280,8 @@ export class RealClock implements Clock {
     const p = handle as Pending;
     if (p.ticket === 0) return;
     this.queue.cancel(p);
+    // a removed instance's machine, announcer and VIPs, which its callbacks close over, go now
+    p.fn = NOTHING;
     this.live--;
   }
 

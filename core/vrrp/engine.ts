@@ -4,7 +4,7 @@ import { PacketSocket } from './packet-socket';
 import { VrrpMachine, warmUpMachine } from './machine';
 import { checkAdvert, encodeAdvert, parseIpv4, peekVrid } from './packet';
 import { addressText, Rtnl, scopeName, type AddressInfo, type LinkEventType, type LinkInfo, type LinkWatch, type NetlinkWatch, type RouteInfo } from './rtnl';
-import type { InstanceSettings, SyncGroupSettings, VrrpSettings } from './settings';
+import { settingsKey, type InstanceSettings, type SyncGroupSettings, type VrrpSettings } from './settings';
 import type { RouteEntry } from '../config/keywords/vrrp';
 import { evaluateTracking, type TrackedState, type TrackingVerdict } from './tracking';
 import { ipv4Packet, ipv6Packet, VrrpChannel, type SendOptions } from './socket';
@@ -489,7 +489,7 @@ export class VrrpEngine {
     for (const s of next.instances) {
       const old = byName.get(s.name);
       byName.delete(s.name);
-      if (old && (changed ? !changed.has(s.name) : JSON.stringify(old.settings) === JSON.stringify(s))) {
+      if (old && (changed ? !changed.has(s.name) : settingsKey(old.settings) === settingsKey(s))) {
         keep.push(old);
         counts.kept++;
       } else if (old && sameElection(old.settings, s)) {
@@ -671,7 +671,7 @@ class InstanceRuntime {
     const old = this.settings;
     this.settings = next;
     this.machine.reconfigure({ preempt: next.preempt, preemptDelayMs: next.preemptDelayMs, lowerPrioNoAdvert: next.lowerPrioNoAdvert, higherPrioSendAdvert: next.higherPrioSendAdvert });
-    const addrs = (x: InstanceSettings) => JSON.stringify([x.vips, x.excludedVips, x.routes]);
+    const addrs = (x: InstanceSettings) => settingsKey([x.vips, x.excludedVips, x.routes]);
     const master = this.machine.state === 'MASTER';
     if (addrs(old) !== addrs(next)) {
       const failures = await this.vips.reconfigure({ ifname: next.ifname, vips: next.vips, excluded: next.excludedVips, routes: next.routes }, master);

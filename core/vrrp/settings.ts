@@ -105,6 +105,17 @@ export interface VrrpSettings {
   syncGroups: SyncGroupSettings[];
 }
 
+/**
+ * Settings as a reload compares them (JSON): what an instance runs with,
+ * without where the config said it (the `pos` of its VIPs and routes). An
+ * instance whose lines only moved, because lines above it were added or
+ * removed, is unchanged: not updated in place, its gratuitous ARPs not sent
+ * again.
+ */
+export function settingsKey(settings: unknown): string {
+  return JSON.stringify(settings, (key, value: unknown) => (key === 'pos' ? undefined : value));
+}
+
 /** What resolveVrrp needs beyond global_defs and the instances. */
 export interface VrrpResolveExtra {
   syncGroups?: readonly VrrpSyncGroupConfig[];

@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import type { Level, Logger, LogRecord } from '../log/logger';
 import type { EngineEvent, EngineStatus, TransitionReport } from './engine';
-import type { VrrpSettings } from './settings';
+import { settingsKey, type VrrpSettings } from './settings';
 import type { TrackedState } from './tracking';
 
 export interface ReloadCounts {
@@ -307,8 +307,8 @@ export class VrrpSupervisor {
    */
   reload(settings: VrrpSettings, trackers: Record<string, TrackedState>, timeoutMs = 10_000): Promise<ReloadCounts | undefined> {
     // only new and changed instances cross to the VRRP process: a big config costs it no more than what changed
-    const before = new Map(this.options.settings.instances.map((i) => [i.name, JSON.stringify(i)]));
-    const changed = settings.instances.filter((i) => before.get(i.name) !== JSON.stringify(i));
+    const before = new Map(this.options.settings.instances.map((i) => [i.name, settingsKey(i)]));
+    const changed = settings.instances.filter((i) => before.get(i.name) !== settingsKey(i));
     const { instances, ...rest } = settings;
     this.options.settings = settings;
     for (const k of Object.keys(this.trackers)) delete this.trackers[k];

@@ -118,3 +118,85 @@ test('the clock is set for the next live item, never for a cancelled one, and wi
   assert.equal(pending, undefined);
   assert.equal(q.size, 0);
 });
+
+test('entries left behind by cancels and re-queues are swept out once they are more than 64 and outnumber the live ones, whatever their times', async () => {
+  const clock = new FakeClock();
+  const fired: string[] = [];
+  const q = new TimerQueue<Item>(clock, (i) => fired.push(i.name));
+  // ten live items, and 10,000 far-off timers set and cancelled (a removed VRRP instance's garp_master_refresh)
+  const live = Array.from({ length: 10 }, (_, k) => item(`live${k}`));
+  live.forEach((x, k) => q.push(x, 1000 + k));
+  for (let k = 0; k < 10_000; k++) {
+    const gone = item(`gone${k}`);
+    q.push(gone, 3_600_000);
+    q.cancel(gone);
+    assert.ok(q.size <= 10 + 65 + 1, `after ${k + 1} cancels the queue holds ${q.size} entries for 10 live items`);
+  }
+  // an item queued again and again (a backup's down timer at each advert) leaves its old entries behind too
+  const again = item('again');
+  for (let k = 0; k < 10_000; k++) q.push(again, 2000 + k);
+  assert.ok(q.size <= 11 + 65 + 1, `the queue holds ${q.size} entries for 11 live items`);
+  await clock.advance(20_000);
+  assert.deepEqual(fired, [...live.map((x) => x.name), 'again']);
+  assert.equal(q.size, 0);
+  assert.equal(clock.pending, 0);
+});
+
+test('a sweep keeps the order: items fire in time order, each once, after thousands of cancels in between', async () => {
+  const clock = new FakeClock();
+  const fired: number[] = [];
+  const q = new TimerQueue<Item & { at: number }>(clock, (i) => fired.push(i.at));
+  const keep: number[] = [];
+  for (let k = 0; k < 3000; k++) {
+    const at = 10 + ((k * 7919) % 5000);
+    const x = { ticket: 0, name: String(k), at };
+    q.push(x, at);
+    // two of three are cancelled
+    if (k % 3 !== 0) q.cancel(x);
+    else keep.push(at);
+  }
+  // entries left behind are at most as many as live ones (or 64)
+  assert.ok(q.size <= 2 * keep.length + 1, `${q.size} entries for ${keep.length} live items`);
+  await clock.advance(6000);
+  assert.deepEqual(fired, keep.sort((a, b) => a - b));
+});
+
+test('an item queued while the queue fires, for a time already past, then cancelled in the same firing, never fires', () => {
+  // the VRRP clock queues a precise timer 2 ms before its deadline: one set 1 ms ahead is due before
+  // other items of the same firing, waits for the next timer, and may be cleared meanwhile
+  let t = 0;
+  let pending: (() => void) | undefined;
+  const clock = {
+    now: () => t,
+    epochNow: () => t,
+    random: () => 0.5,
+    setTimer: (_ms: number, fn: () => void) => {
+      pending = fn;
+      return {};
+    },
+    clearTimer: () => {
+      pending = undefined;
+    },
+  };
+  const run = (): void => {
+    const fn = pending!;
+    pending = undefined;
+    fn();
+  };
+  const fired: string[] = [];
+  const late = item('late');
+  const q = new TimerQueue<Item>(clock, (i) => {
+    fired.push(i.name);
+    if (i.name === 'first') q.push(late, t - 10);
+    if (i.name === 'second') q.cancel(late);
+  });
+  q.push(item('first'), 10);
+  q.push(item('second'), 15);
+  // the timer comes up late, at 20: first, then (late waits for the next timer) second, which cancels late
+  t = 20;
+  run();
+  assert.deepEqual(fired, ['first', 'second']);
+  while (pending) run();
+  assert.deepEqual(fired, ['first', 'second']);
+  assert.equal(q.size, 0);
+});

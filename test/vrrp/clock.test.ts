@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { PerformanceObserver } from 'node:perf_hooks';
 import type { CheckClock, CheckTimer } from '../../core/check/clock';
 import { NODE_TIMER_BASE, RealClock, TimerfdBase, commitPoint } from '../../core/vrrp/clock';
@@ -17,6 +19,9 @@ import { nativeAddon, packetSocketAvailable } from '../../core/vrrp/packet-socke
  */
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+v8.setFlagsFromString('--expose-gc');
+/** a full collection, as node --expose-gc's gc() */
+const collectGarbage = vm.runInNewContext('gc') as () => void;
 const CLOCK_JS = path.resolve(__dirname, '..', '..', 'core', 'vrrp', 'clock.js');
 
 for (const [label, makeClock] of [
@@ -122,6 +127,26 @@ for (const [label, makeClock] of [
     assert.equal(fired, 1);
     clock.clearTimer(b);
     assert.equal(clock.pending, 0);
+  });
+
+  test(`${label}: a cleared timer lets go of its callback at once, however far off its deadline: what the callback held (a removed VRRP instance) is collected`, async () => {
+    const clock = makeClock();
+    const held: WeakRef<object>[] = [];
+    const handles: ReturnType<RealClock['setTimer']>[] = [];
+    for (let i = 0; i < 10; i++) {
+      const instance = { name: `VI_${i}`, buffer: Buffer.alloc(4096) };
+      held.push(new WeakRef(instance));
+      // an hour off: garp_master_refresh 3600
+      handles.push(clock.setTimer(3_600_000, () => void instance.name));
+    }
+    for (const h of handles) clock.clearTimer(h);
+    assert.equal(clock.pending, 0);
+    // a WeakRef holds its target until the job that made it ends
+    await sleep(0);
+    collectGarbage();
+    assert.equal(held.filter((r) => r.deref() !== undefined).length, 0, 'cleared timers still hold their callbacks');
+    // the base was armed for the first of them: a short timer makes the queue drop them and disarm it
+    await new Promise<void>((resolve) => clock.setTimer(1, resolve));
   });
 
   test(`${label}: a timer may clear another one due in the same tick, and set new ones; 2,000 timers all fire`, async () => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileText } from '../helpers/config';
-import { resolveVrrp, type VrrpSettings } from '../../core/vrrp/settings';
+import { resolveVrrp, settingsKey, type VrrpSettings } from '../../core/vrrp/settings';
 import { trackerBlocks } from '../../core/track/plan';
 
 async function settings(text: string): Promise<VrrpSettings> {
@@ -146,6 +146,31 @@ test('the settings cross to the VRRP process as JSON unchanged', async () => {
 }
 `);
   assert.deepEqual(JSON.parse(JSON.stringify(s)), s);
+});
+
+test('a reload compares settings without positions: an instance whose lines only moved is unchanged, one whose VIP or route changed is not', async () => {
+  const b = (vip: string, route: string): string => `vrrp_instance B {
+  interface eth0
+  virtual_router_id 2
+  virtual_ipaddress {
+    ${vip}
+  }
+  virtual_ipaddress_excluded {
+    10.0.9.2/24
+  }
+  virtual_routes {
+    ${route}
+  }
+}
+`;
+  const a = 'vrrp_instance A {\n  interface eth0\n  virtual_router_id 1\n  virtual_ipaddress {\n    10.0.0.1/24\n  }\n}\n';
+  const before = (await settings(b('10.0.0.2/24', '10.1.0.0/16 via 10.0.0.254'))).instances[0]!;
+  // instance A above it: every line of B moves down
+  const moved = (await settings(a + '\n\n' + b('10.0.0.2/24', '10.1.0.0/16 via 10.0.0.254'))).instances[1]!;
+  assert.notDeepEqual(moved.vips[0]!.pos, before.vips[0]!.pos);
+  assert.equal(settingsKey(moved), settingsKey(before));
+  assert.notEqual(settingsKey((await settings(b('10.0.0.3/24', '10.1.0.0/16 via 10.0.0.254'))).instances[0]!), settingsKey(before));
+  assert.notEqual(settingsKey((await settings(b('10.0.0.2/24', '10.2.0.0/16 via 10.0.0.254'))).instances[0]!), settingsKey(before));
 });
 
 test('tracking: entry weights override the block, sync group trackers reach every member, weighted ones are dropped in a sync group (file weight 1 becomes 0), vrrp_track_file is keyed as track_file', async () => {
