@@ -16,6 +16,8 @@ export interface HeapFigures {
   bytes: number;
   /** nodes in the snapshot */
   nodes: number;
+  /** bytes by the snapshot's node type: `object`, `closure`, `array`, `string`, `code` (bytecode, compiled code and what V8 keeps with it), `hidden`, ... */
+  bytesByType: Map<string, number>;
   /** JavaScript objects by constructor name (`InstanceRuntime`, `Announcer`, ...) */
   objects: Map<string, number>;
 }
@@ -38,18 +40,23 @@ export function readHeapSnapshot(file: string): HeapFigures {
   const typeAt = fields.indexOf('type');
   const nameAt = fields.indexOf('name');
   const sizeAt = fields.indexOf('self_size');
-  const objectType = snap.snapshot.meta.node_types[0].indexOf('object');
+  const types = snap.snapshot.meta.node_types[0];
+  const objectType = types.indexOf('object');
   const objects = new Map<string, number>();
+  const bytesByType = new Map<string, number>();
   let bytes = 0;
   let nodes = 0;
   for (let i = 0; i < snap.nodes.length; i += width) {
-    bytes += snap.nodes[i + sizeAt]!;
+    const size = snap.nodes[i + sizeAt]!;
+    const type = types[snap.nodes[i + typeAt]!] ?? 'unknown';
+    bytes += size;
     nodes++;
+    bytesByType.set(type, (bytesByType.get(type) ?? 0) + size);
     if (snap.nodes[i + typeAt] !== objectType) continue;
     const name = snap.strings[snap.nodes[i + nameAt]!]!;
     objects.set(name, (objects.get(name) ?? 0) + 1);
   }
-  return { bytes, nodes, objects };
+  return { bytes, nodes, objects, bytesByType };
 }
 
 export interface HeapSnapshotOptions {
