@@ -39,7 +39,8 @@ export interface PreprocessLimits {
    * produced by expansion; WORK_PER_LINE more per line that a ~SEQ / ~LST
    * repeats or a $NAME substitution produces (definitions and lines an `@id`
    * drops included: they cost as much and show up nowhere else) and per
-   * parameter name defined; WORK_PER_REFERENCE per $NAME replaced
+   * parameter name defined; WORK_PER_REFERENCE per $NAME replaced;
+   * WORK_PER_TOKEN per word of config kept
    */
   work: number;
 }
@@ -48,6 +49,8 @@ export interface PreprocessLimits {
 export const WORK_PER_LINE = 256;
 /** the work of replacing one $NAME beyond the characters it produces (each keeps its own position) */
 export const WORK_PER_REFERENCE = 32;
+/** the work of a word (token) of config a line makes: each is an object kept until the config is built */
+export const WORK_PER_TOKEN = 16;
 
 export const DEFAULT_LIMITS: PreprocessLimits = {
   includeDepth: 32,
@@ -245,10 +248,14 @@ class Preprocessor {
       const { line: clean } = this.decomment(line);
       if (clean.length === 0) continue;
       this.origin = clean.posAt(0);
+      const mark = this.out.length;
       try {
         yield* this.processLine(clean, ctx, 0);
       } catch (err) {
         if (!(err instanceof ExpansionLimit)) throw err;
+        // the line that went past a limit is refused whole: what it made so far would only
+        // bury its error under the errors of a half-expanded line (millions of them)
+        this.out.length = mark;
       }
     }
     if (this.capture) {
@@ -397,6 +404,7 @@ class Preprocessor {
       }
       throw new ExpansionLimit();
     }
+    this.spend(tokens.length * WORK_PER_TOKEN, tokens[0]!.pos);
     this.out.push(tokens);
   }
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DEFAULT_LIMITS, preprocess, WORK_PER_LINE, WORK_PER_REFERENCE } from '../../core/config/preprocess';
+import { DEFAULT_LIMITS, preprocess, WORK_PER_LINE, WORK_PER_REFERENCE, WORK_PER_TOKEN } from '../../core/config/preprocess';
 import { Diagnostics, formatDiagnostic } from '../../core/config/diagnostics';
 import { FIXTURES, PROJECT_ROOT, writeFiles } from '../helpers/config';
 
@@ -119,7 +119,8 @@ test('bad sequences are errors naming what is wrong', () => {
 
 test('sequence bombs and self-referring definitions stop at their bounds with an error', () => {
   const bomb = run({ 'keepalived.conf': '~SEQ(A,1,1000) ~SEQ(B,1,1000) ~SEQ(C,1,1000) x $A $B $C\n' }, { limits: { lines: 10_000 } });
-  assert.equal(bomb.lines.length, 10_000);
+  // the line that goes past the bound is refused whole: nothing it made is kept
+  assert.equal(bomb.lines.length, 0);
   assert.deepEqual(bomb.diags, ['keepalived.conf:1:46: error: the config expands to more than 10000 lines']);
   const self = run({ 'keepalived.conf': '$A=x $A\ny $A\n' });
   assert.match(self.diags[0]!, /keepalived.conf:2:1: error: expansion nests deeper than 64 levels/);
@@ -170,15 +171,18 @@ test('definitions that expand to more definitions stop at the work limit, at the
 
 test('the work counts characters read and produced, lines expansion makes, parameters defined and references replaced', () => {
   // the parameter i is new once; each repetition is the line 'x$i' (3 characters), one reference replaced, and the line 'x<n>'
+  // and each line kept costs WORK_PER_TOKEN per word
   const text = '~SEQ(i, 100) x$i\n';
-  const per = (n: number): number => WORK_PER_LINE + 3 + WORK_PER_REFERENCE + WORK_PER_LINE + `x${n}`.length;
+  const per = (n: number): number => WORK_PER_LINE + 3 + WORK_PER_REFERENCE + WORK_PER_LINE + `x${n}`.length + WORK_PER_TOKEN;
   let work = text.length + WORK_PER_LINE + 'i'.length;
-  let fit = 0;
-  while (work + per(fit + 1) <= 10_000) work += per(++fit);
-  const r = run({ 'keepalived.conf': text }, { limits: { work: 10_000 } });
-  assert.equal(r.lines.length, fit);
-  assert.deepEqual(r.lines.slice(0, 2), ['x1', 'x2']);
-  assert.match(r.diags[0]!, /^keepalived.conf:1:1: error: expansion goes past its limit of 10000 units of work/);
+  for (let n = 1; n <= 100; n++) work += per(n);
+  const all = run({ 'keepalived.conf': text });
+  assert.equal(all.lines.length, 100);
+  assert.equal(all.work, work);
+  // below what it needs, the line is refused whole at its position
+  const r = run({ 'keepalived.conf': `a 1\n${text}b 2\n` }, { limits: { work: 10_000 } });
+  assert.deepEqual(r.lines, ['a 1']);
+  assert.match(r.diags[0]!, /^keepalived.conf:2:1: error: expansion goes past its limit of 10000 units of work/);
 
   // text read counts too: the same file included again and again stops at the include that goes over
   const inc = run({ 'keepalived.conf': 'a 1\n~SEQ(i, 1000) include part.conf\n', 'part.conf': `p ${'x'.repeat(98)}\n` }, { limits: { work: 20_000 } });
