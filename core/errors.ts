@@ -40,6 +40,8 @@ export const ERROR_CODES = {
   ALIVED_CONFIG_DEPRECATED: 'an old spelling keepalived still accepts',
   ALIVED_CONFIG_HOST_FACT: 'the config names something this host lacks (interface, file)',
   ALIVED_CONFIG_NO_EFFECT: 'a setting that has no effect where it is',
+  ALIVED_CONFIG_OBSOLETE: 'a keyword of an older keepalived that keepalived now ignores; alived ignores it too',
+  ALIVED_CONFIG_FORWARD_REFERENCE: 'a reference to a block defined further down the file: alived follows it, keepalived 2.2 drops it',
   // plugins
   ALIVED_PLUGIN_NOT_FOUND: 'a plugin module cannot be resolved',
   ALIVED_PLUGIN_LOAD_FAILED: 'a plugin module threw while loading or is not a plugin',

@@ -25,6 +25,16 @@ export const DEFAULT_PID_FILE = '/run/alived.pid';
 export const DEFAULT_LOG_FILE = '/tmp/alived.log';
 export const DEFAULT_STATE_DIR = '/var/lib/alived';
 
+/** The pid file of `--instance NAME` without -p (keepalived: /run/keepalived_NAME.pid). */
+export function instancePidFile(name: string): string {
+  return `/run/alived_${name}.pid`;
+}
+
+/** The state directory of `--instance NAME` without --state-dir. */
+export function instanceStateDir(name: string): string {
+  return `${DEFAULT_STATE_DIR}/instance/${name}`;
+}
+
 export interface CliOptions {
   useFile: string | undefined;
   configTest: boolean;
@@ -44,8 +54,10 @@ export interface CliOptions {
   stateDir: string;
   /** --unsafe-state-dir: use a state directory other users can write to */
   unsafeStateDir: boolean;
-  /** keepalived's --instance: the stats and data files get _NAME */
+  /** keepalived's --instance: the stats and data files get _NAME; so do the default pid file and state directory */
   instance: string | undefined;
+  /** --strict: what keepalived would change or drop silently is an error (warnings otherwise) */
+  strict: boolean;
   configId: string | undefined;
   dumpConf: boolean;
   version: boolean;
@@ -86,7 +98,13 @@ export const OPTIONS: OptSpec[] = [
   { short: 'p', long: 'pid', arg: 'required', help: `pid file (default ${DEFAULT_PID_FILE})`, apply: (o, v) => (o.pidFile = v!) },
   { long: 'state-dir', arg: 'required', help: `directory for state kept across restarts: the outbox of undelivered notifications (default ${DEFAULT_STATE_DIR})`, apply: (o, v) => (o.stateDir = v!) },
   { long: 'unsafe-state-dir', arg: 'none', help: 'use a --state-dir that other users can write to (refused otherwise), after a warning', apply: (o) => (o.unsafeStateDir = true) },
-  { long: 'instance', arg: 'required', help: 'name this alived: SIGUSR1/SIGUSR2 write /tmp/alived_NAME.data / .stats', apply: (o, v) => (o.instance = v) },
+  {
+    long: 'instance',
+    arg: 'required',
+    help: `name this alived: SIGUSR1/SIGUSR2 write /tmp/alived_NAME.data / .stats; without -p and --state-dir, /run/alived_NAME.pid and ${DEFAULT_STATE_DIR}/instance/NAME`,
+    apply: (o, v) => (o.instance = v),
+  },
+  { long: 'strict', arg: 'none', help: "refuse what keepalived would change or drop silently (alived's warnings that say so become errors)", apply: (o) => (o.strict = true) },
   { short: 'i', long: 'config-id', arg: 'required', help: 'the id that @id lines match (default the short host name)', apply: (o, v) => (o.configId = v) },
   { short: 'd', long: 'dump-conf', arg: 'none', help: 'print the resolved config (includes, parameters and sequences expanded)', apply: (o) => (o.dumpConf = true) },
   { short: 'v', long: 'version', arg: 'none', help: 'print the version and exit', apply: (o) => (o.version = true) },
@@ -105,6 +123,7 @@ export function defaultOptions(): CliOptions {
     logJson: false,
     noSyslog: false,
     instance: undefined,
+    strict: false,
     vrrpOnly: false,
     checkOnly: false,
     dontReleaseIpvs: false,
@@ -121,6 +140,7 @@ export function defaultOptions(): CliOptions {
 /** Parses argv (without node and the script); throws AlivedError ALIVED_CLI_BAD_OPTION. */
 export function parseArgs(argv: readonly string[]): CliOptions {
   const o = defaultOptions();
+  const given = new Set<string>();
   const bad = (msg: string): never => {
     throw new AlivedError('ALIVED_CLI_BAD_OPTION', msg);
   };
@@ -138,6 +158,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
         if (v === undefined) bad(`option '--${name}' needs a value`);
       }
       spec!.apply(o, v);
+      given.add(spec!.long);
       continue;
     }
     if (a.startsWith('-') && a.length > 1) {
@@ -155,6 +176,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
           if (v === undefined) bad(`option '-${a[k]}' needs a value`);
         }
         spec!.apply(o, v);
+        given.add(spec!.long);
         break;
       }
       continue;
@@ -162,6 +184,15 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     bad(`unexpected argument '${a}' (the config file is given with -f FILE)`);
   }
   if (o.vrrpOnly && o.checkOnly) bad('-P (--vrrp) and -C (--check) exclude each other');
+  if (o.instance !== undefined) {
+    // the name goes into file names: /tmp/alived_NAME.data, /run/alived_NAME.pid, a directory
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/.test(o.instance)) {
+      bad(`--instance '${o.instance.slice(0, 80)}': a name is 1 to 64 letters, digits, '_', '.' or '-', not starting with '.' or '-'`);
+    }
+    // two instances on one host never share a pid file or an outbox unless told to
+    if (!given.has('pid')) o.pidFile = instancePidFile(o.instance);
+    if (!given.has('state-dir')) o.stateDir = instanceStateDir(o.instance);
+  }
   return o;
 }
 

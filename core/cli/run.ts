@@ -59,10 +59,13 @@ function makeLogger(o: CliOptions): Logger {
 }
 
 export async function configTest(file: string, o: CliOptions): Promise<number> {
-  const r = await compileConfig(file, { configId: o.configId ?? shortHostname() });
+  const r = await compileConfig(file, { configId: o.configId ?? shortHostname(), strict: o.strict });
   if (o.dumpConf) process.stdout.write(dumpTree(r.tree));
   printDiagnostics(r.diagnostics, process.stderr);
-  const summary = `${shownPath(path.resolve(file))}: ${plural(r.errorCount, 'error')}, ${plural(r.warningCount, 'warning')}`;
+  const compat = r.diagnostics.filter((d) => d.compat && d.severity === 'warning').length;
+  const summary =
+    `${shownPath(path.resolve(file))}: ${plural(r.errorCount, 'error')}, ${plural(r.warningCount, 'warning')}` +
+    (compat > 0 ? ` (${compat} on what keepalived changes or drops silently: errors under --strict)` : '');
   process.stderr.write(`alived: ${r.ok ? 'configuration valid' : 'configuration INVALID'}: ${summary}\n`);
   await r.pluginHost.close();
   return r.ok ? EXIT.OK : EXIT.CONFIG_INVALID;
@@ -70,7 +73,7 @@ export async function configTest(file: string, o: CliOptions): Promise<number> {
 
 /** Without -n: check the config here (so errors reach the terminal), then go on in a detached child. */
 export async function daemonize(file: string, o: CliOptions, argv: readonly string[]): Promise<number> {
-  const r = await compileConfig(file, { configId: o.configId ?? shortHostname() });
+  const r = await compileConfig(file, { configId: o.configId ?? shortHostname(), strict: o.strict });
   await r.pluginHost.close();
   if (!r.ok) {
     printDiagnostics(r.diagnostics, process.stderr);
@@ -90,7 +93,7 @@ export async function runDaemon(file: string, o: CliOptions): Promise<number> {
   const log = makeLogger(o);
   let daemon: Daemon;
   try {
-    daemon = await Daemon.build({ configFile: file, configId: o.configId ?? shortHostname(), log, vrrp: !o.checkOnly, checks: !o.vrrpOnly, releaseIpvs: !o.dontReleaseIpvs, logLevel: o.logDetail ? 'debug' : 'info', stateDir: o.stateDir, allowUnsafeStateDir: o.unsafeStateDir });
+    daemon = await Daemon.build({ configFile: file, configId: o.configId ?? shortHostname(), log, vrrp: !o.checkOnly, checks: !o.vrrpOnly, releaseIpvs: !o.dontReleaseIpvs, logLevel: o.logDetail ? 'debug' : 'info', stateDir: o.stateDir, allowUnsafeStateDir: o.unsafeStateDir, compile: { strict: o.strict } });
   } catch (err) {
     if (err instanceof ConfigInvalidError) {
       printDiagnostics(err.result.diagnostics, process.stderr);

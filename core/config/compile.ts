@@ -12,7 +12,7 @@ import { FEATURES, IMPLEMENTED } from './features';
 import { rootSchema } from './keywords/root';
 import type { ConfigModel } from './model';
 import { preprocessSteps, type PreprocessLimits } from './preprocess';
-import type { CheckCtx, HostFacts } from './schema';
+import { ROOT_BLOCK, type CheckCtx, type DefineAsKeepalived, type HostFacts } from './schema';
 import { runInSlices, Slicer } from './slicer';
 import { buildTreeSteps, type Stmt } from './tree';
 import { clip, INVALID, nearest } from './values';
@@ -37,6 +37,8 @@ export interface CompileOptions {
   text?: string;
   /** when the passes pause, so the event loop gets a turn; default a new Slicer (every 10 ms) */
   slicer?: Slicer;
+  /** `--strict`: what keepalived would change or drop silently is an error, not a warning */
+  strict?: boolean;
 }
 
 export interface CompileResult {
@@ -82,7 +84,7 @@ export const localHost: HostFacts = {
  * reload goes on answering signals and timers meanwhile.
  */
 export async function compileConfig(file: string, options: CompileOptions = {}): Promise<CompileResult> {
-  const diags = new Diagnostics(options.maxDiagnostics ?? 1000);
+  const diags = new Diagnostics(options.maxDiagnostics ?? 1000, options.strict === true);
   const configId = options.configId ?? shortHostname();
   const pluginHost = options.pluginHost ?? new PluginHost({ log: options.log ?? silentLogger });
   const absFile = path.resolve(file);
@@ -110,11 +112,11 @@ export async function compileConfig(file: string, options: CompileOptions = {}):
   }
 
   const root: Stmt = {
-    name: { text: 'the top level', pos: { file: absFile, line: 1, col: 1 }, quoted: false },
+    name: { text: ROOT_BLOCK, pos: { file: absFile, line: 1, col: 1 }, quoted: false },
     args: [],
     block: rest,
   };
-  const model = await runInSlices(rootSchema.parseBlockSteps(root, 'the top level', ctx, undefined, slicer), slicer);
+  const model = await runInSlices(rootSchema.parseBlockSteps(root, ROOT_BLOCK, ctx, undefined, slicer), slicer);
   ctx.resolveReferences();
   ctx.reportFeatures(options.implemented ?? IMPLEMENTED);
 
@@ -187,9 +189,12 @@ async function enablePlugins(stmt: Stmt, host: PluginHost, ctx: CompileCtx): Pro
 }
 
 class CompileCtx implements CheckCtx {
-  private readonly defined = new Map<string, Map<string, Pos>>();
-  private readonly refs: Array<{ kind: string; name: string; pos: Pos; usedBy: string }> = [];
+  /** by kind and name: where it is defined, and when (the order of define() and refer() calls is the order of the text) */
+  private readonly defined = new Map<string, Map<string, { pos: Pos; seq: number }>>();
+  private readonly kinds = new Map<string, DefineAsKeepalived>();
+  private readonly refs: Array<{ kind: string; name: string; pos: Pos; usedBy: string; seq: number }> = [];
   private readonly features = new Map<string, Map<string, Pos>>();
+  private seq = 0;
 
   constructor(
     readonly diags: Diagnostics,
@@ -203,20 +208,32 @@ class CompileCtx implements CheckCtx {
     return this.pluginHost.registry;
   }
 
-  define(kind: string, name: string, pos: Pos): void {
+  private where(prev: Pos, pos: Pos): string {
+    return prev.file === pos.file ? `line ${prev.line}` : `${path.relative(this.rootDir, prev.file) || prev.file}:${prev.line}`;
+  }
+
+  define(kind: string, name: string, pos: Pos, keepalived?: DefineAsKeepalived): void {
     let m = this.defined.get(kind);
     if (!m) this.defined.set(kind, (m = new Map()));
+    if (keepalived && !this.kinds.has(kind)) this.kinds.set(kind, keepalived);
     const prev = m.get(name);
     if (prev) {
-      const where = prev.file === pos.file ? `line ${prev.line}` : `${path.relative(this.rootDir, prev.file) || prev.file}:${prev.line}`;
-      this.diags.error('ALIVED_CONFIG_DUPLICATE', pos, `${kind} '${clip(name)}' is already defined at ${where}`);
+      if (keepalived?.firstWins) {
+        this.diags.compat(
+          'ALIVED_CONFIG_DUPLICATE',
+          pos,
+          `${kind} '${clip(name)}' is already defined at ${this.where(prev.pos, pos)}; as keepalived does, the first one is used and this one is ignored`,
+        );
+      } else {
+        this.diags.error('ALIVED_CONFIG_DUPLICATE', pos, `${kind} '${clip(name)}' is already defined at ${this.where(prev.pos, pos)}`);
+      }
       return;
     }
-    m.set(name, pos);
+    m.set(name, { pos, seq: this.seq++ });
   }
 
   refer(kind: string, name: string, pos: Pos, usedBy: string): void {
-    this.refs.push({ kind, name, pos, usedBy });
+    this.refs.push({ kind, name, pos, usedBy, seq: this.seq++ });
   }
 
   useFeature(feature: string, keyword: string, pos: Pos): void {
@@ -228,7 +245,17 @@ class CompileCtx implements CheckCtx {
   resolveReferences(): void {
     for (const r of this.refs) {
       const names = this.defined.get(r.kind);
-      if (names?.has(r.name)) continue;
+      const def = names?.get(r.name);
+      if (def) {
+        if (def.seq > r.seq && this.kinds.get(r.kind)?.resolvedWhileParsing) {
+          this.diags.compat(
+            'ALIVED_CONFIG_FORWARD_REFERENCE',
+            r.pos,
+            `${r.usedBy} names ${r.kind} '${clip(r.name)}', defined further down (${this.where(def.pos, r.pos)}); alived uses it, but keepalived 2.2 looks it up while reading this line, does not find it and drops it: define the ${r.kind} above its first use for both to agree`,
+          );
+        }
+        continue;
+      }
       const hint = names ? nearest(r.name, [...names.keys()]) : undefined;
       this.diags.error(
         'ALIVED_CONFIG_UNKNOWN_REFERENCE',

@@ -24,6 +24,12 @@ export interface Diagnostic {
   readonly code: string;
   readonly message: string;
   readonly pos: Pos;
+  /**
+   * What keepalived runs, changing or dropping something without a word
+   * (`nopreempt` with `state MASTER`, a value after a flag): a warning, and an
+   * error under `--strict`.
+   */
+  readonly compat?: true;
 }
 
 const MAX_WORD = 160;
@@ -63,10 +69,17 @@ export class Diagnostics {
   private dropped = 0;
   private readonly seen = new Set<string>();
 
-  constructor(private readonly max = 1000) {}
+  /**
+   * @param max most diagnostics kept
+   * @param strict `--strict`: what keepalived would change silently (compat()) is an error
+   */
+  constructor(
+    private readonly max = 1000,
+    private readonly strict = false,
+  ) {}
 
   /** Records a diagnostic; the same one at the same place (an include read twice) counts once. */
-  report(severity: Severity, code: string, pos: Pos, message: string): void {
+  report(severity: Severity, code: string, pos: Pos, message: string, compat?: true): void {
     if (this.list.length >= this.max) {
       // past the cap nothing is shown: count, without remembering (millions of stray braces stay cheap)
       if (severity === 'error') this.errorCount++;
@@ -78,7 +91,7 @@ export class Diagnostics {
     if (this.seen.has(key)) return;
     this.seen.add(key);
     if (severity === 'error') this.errorCount++;
-    this.list.push({ severity, code, message, pos });
+    this.list.push(compat ? { severity, code, message, pos, compat } : { severity, code, message, pos });
   }
 
   error(code: string, pos: Pos, message: string): void {
@@ -87,6 +100,16 @@ export class Diagnostics {
 
   warning(code: string, pos: Pos, message: string): void {
     this.report('warning', code, pos, message);
+  }
+
+  /**
+   * Something keepalived runs but changes or drops without saying so: alived
+   * does what keepalived does and says it in a warning (under --strict, an
+   * error). The message says what happens.
+   */
+  compat(code: string, pos: Pos, message: string): void {
+    if (this.strict) this.report('error', code, pos, `${message} [refused under --strict]`, true);
+    else this.report('warning', code, pos, message, true);
   }
 
   note(code: string, pos: Pos, message: string): void {

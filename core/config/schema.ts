@@ -3,6 +3,7 @@ import type { Token } from './lexer';
 import { NEVER_PAUSE, runToEnd, type Slicer, type Steps } from './slicer';
 import type { Stmt } from './tree';
 import { describeStmt } from './tree';
+import { obsoleteKeyword } from './keywords/obsolete';
 import { clip, INVALID, nearest, one, type ArgsParser, type Invalid, type WordParser } from './values';
 
 /**
@@ -32,11 +33,23 @@ export interface CheckCtx {
   /** keywords registered into extension slots (by plugins) */
   readonly slots: SlotLookup;
   /** declares that an object of `kind` named `name` exists */
-  define(kind: string, name: string, pos: Pos): void;
+  define(kind: string, name: string, pos: Pos, keepalived?: DefineAsKeepalived): void;
   /** records a use of a name that must be defined by the end of the config */
   refer(kind: string, name: string, pos: Pos, usedBy: string): void;
   /** a keyword that feature `feature` acts on was used */
   useFeature(feature: string, keyword: string, pos: Pos): void;
+}
+
+/** How keepalived treats a kind of named block, where it differs from "defined once, anywhere". */
+export interface DefineAsKeepalived {
+  /** keepalived keeps every block of one name and uses the first (vrrp_script): a later one is a warning */
+  firstWins?: boolean;
+  /**
+   * keepalived looks a reference up while it reads it (track_script in 2.2):
+   * a block defined further down is not found there and the reference is
+   * dropped. alived follows it, with a warning.
+   */
+  resolvedWhileParsing?: boolean;
 }
 
 export interface SlotLookup {
@@ -52,6 +65,14 @@ export interface SlotLookup {
  * `block` is the parsed block; the plugin's keywords are in `extensions`.
  */
 export type SlotCheck = (block: BlockBase & Record<string, unknown>, ctx: CheckCtx, stmt: Stmt) => void;
+
+/** "this virtual_server", "the top level" */
+function inBlock(keyword: string): string {
+  return keyword === ROOT_BLOCK ? keyword : `this ${keyword}`;
+}
+
+/** the name the compiler gives the file's top level, in messages */
+export const ROOT_BLOCK = 'the top level';
 
 // ---------------------------------------------------------------------------
 // keywords
@@ -241,7 +262,7 @@ export interface BlockOptions<H> {
   /** when the block may also be written without `{ }` */
   blockOptional?: boolean;
   /** a name defined by this block, for references: `{ kind: 'vrrp_script', name: v => v.name }` */
-  defines?: { kind: string; name: (value: any) => string | undefined };
+  defines?: { kind: string; name: (value: any) => string | undefined; keepalived?: DefineAsKeepalived };
   /** cross-keyword checks, after the block's keywords are parsed */
   check?: (value: any, ctx: CheckCtx, stmt: Stmt) => void;
   /**
@@ -323,7 +344,7 @@ export class BlockSchema<Out> {
       // define the name now, so a block with errors inside does not also break every reference to it
       if (h !== INVALID && this.options.defines) {
         const n = this.options.defines.name(out);
-        if (n !== undefined) ctx.define(this.options.defines.kind, n, stmt.args[0]?.pos ?? stmt.name.pos);
+        if (n !== undefined) ctx.define(this.options.defines.kind, n, stmt.args[0]?.pos ?? stmt.name.pos, this.options.defines.keepalived);
       }
     } else if (stmt.args.length > 0) {
       ctx.diags.error(
@@ -345,6 +366,11 @@ export class BlockSchema<Out> {
           const v = inSteps(ext) ? yield* ext.parseSteps(child, name, ctx, undefined, slicer) : ext.parse(child, name, ctx, undefined);
           if (v === INVALID) ok = false;
           else (out.extensions as ExtensionValue[]).push({ keyword: name, pos: child.name.pos, value: v });
+          continue;
+        }
+        const obsolete = child.name.quoted ? undefined : obsoleteKeyword(name, keyword);
+        if (obsolete) {
+          ctx.diags.compat('ALIVED_CONFIG_OBSOLETE', child.name.pos, `'${name}' is not a keyword of ${keyword} in keepalived 2.2, which ignores it, and so does alived: ${obsolete.note}`);
           continue;
         }
         // past the diagnostics kept, the message is not shown: spare the search for a hint
@@ -376,16 +402,12 @@ export class BlockSchema<Out> {
       } else {
         const prev = seen.get(field);
         if (prev && kw.meta.once) {
-          ctx.diags.error('ALIVED_CONFIG_DUPLICATE', child.name.pos, `'${name}' is already set in this ${keyword} (at line ${prev.line}); it may be given once`);
+          ctx.diags.error('ALIVED_CONFIG_DUPLICATE', child.name.pos, `'${name}' is already set in ${inBlock(keyword)} (at line ${prev.line}); it may be given once`);
           ok = false;
           continue;
         }
         if (prev) {
-          ctx.diags.warning(
-            'ALIVED_CONFIG_DUPLICATE',
-            child.name.pos,
-            `'${name}' is already set in this ${keyword} (at line ${prev.line}); this later value counts`,
-          );
+          ctx.diags.compat('ALIVED_CONFIG_DUPLICATE', child.name.pos, `'${name}' is already set in ${inBlock(keyword)} (at line ${prev.line}); this later value counts, as in keepalived`);
         }
         seen.set(field, child.name.pos);
         out[key] = v;
@@ -410,7 +432,7 @@ export class BlockSchema<Out> {
     }
     if (!this.options.header && this.options.defines) {
       const n = this.options.defines.name(out);
-      if (n !== undefined) ctx.define(this.options.defines.kind, n, stmt.name.pos);
+      if (n !== undefined) ctx.define(this.options.defines.kind, n, stmt.name.pos, this.options.defines.keepalived);
     }
     this.options.check?.(out, ctx, stmt);
     if (this.options.slot) runSlotChecks(this.options.slot, out as BlockBase & Record<string, unknown>, ctx, stmt);

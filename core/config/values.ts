@@ -191,6 +191,33 @@ export function ip(opts: { family?: Family } = {}): WordParser<IpAddress> {
   };
 }
 
+/**
+ * An address where keepalived reads it with inet_stosockaddr (unicast_src_ip,
+ * unicast_peer, mcast_src_ip, mcast_dst_ip): it cuts the word at the first
+ * `-` or `/` and uses what is before, so `10.0.0.2/24` is 10.0.0.2. alived
+ * does the same, with a warning naming what it dropped.
+ */
+export function sockaddrIp(opts: { family?: Family } = {}): WordParser<IpAddress> {
+  const plain = ip(opts);
+  return {
+    describe: plain.describe,
+    parse(word, ctx) {
+      const t = word.text;
+      const cut = t.indexOf('-') >= 0 ? t.indexOf('-') : t.indexOf('/');
+      if (cut <= 0) return plain.parse(word, ctx);
+      const a = plain.parse({ ...word, text: t.slice(0, cut) }, ctx);
+      if (a === INVALID) return INVALID;
+      const dropped = t.slice(cut);
+      ctx.diags.compat(
+        'ALIVED_CONFIG_EXTRA_VALUE',
+        word.pos,
+        `'${clip(dropped)}' after the address ${a.address} is dropped, as keepalived drops it: the address used is ${a.address}${dropped.startsWith('/') ? ' (a prefix length means nothing here)' : ' (a range is not read here)'}`,
+      );
+      return a;
+    },
+  };
+}
+
 export function ipPrefix(opts: { family?: Family } = {}): WordParser<IpPrefix> {
   return {
     describe: opts.family === 4 ? '<IPv4>[/<LEN>]' : opts.family === 6 ? '<IPv6>[/<LEN>]' : '<IP>[/<LEN>]',
@@ -281,17 +308,29 @@ export function one<T>(w: WordParser<T>): ArgsParser<T> {
   };
 }
 
-/** No word at all: the keyword alone means true. */
+/**
+ * No word at all: the keyword alone means true. keepalived's handlers of such
+ * keywords never read a value, so `nopreempt 1` or `enable_script_security
+ * True` runs there with the flag on and the word ignored, whatever it says:
+ * alived does the same, with a warning (an error under --strict).
+ */
 export const flag: ArgsParser<true> = {
   describe: '',
   parse(words, _at, keyword, ctx) {
-    if (words.length > 0) {
-      extra(ctx, words[0]!, keyword, '');
-      return INVALID;
-    }
+    if (words.length > 0) ignoredAfterFlag(ctx, words, keyword);
     return true;
   },
 };
+
+function ignoredAfterFlag(ctx: CheckCtx, words: readonly Token[], keyword: string): void {
+  const text = clip(words.map((w) => w.text).join(' '));
+  const off = words.length === 1 && /^(0|off|false|no)$/i.test(words[0]!.text);
+  ctx.diags.compat(
+    'ALIVED_CONFIG_EXTRA_VALUE',
+    words[0]!.pos,
+    `'${keyword}' takes no value; '${text}' is ignored and '${keyword}' is on${off ? ` (not off: remove the line to turn it off)` : ''}, as in keepalived`,
+  );
+}
 
 /** The keyword alone means true; a <BOOL> may follow. */
 export const optBool: ArgsParser<boolean> = {
@@ -315,13 +354,7 @@ export const optBool: ArgsParser<boolean> = {
 export const bareFlag: ArgsParser<boolean> = {
   describe: '',
   parse(words, _at, keyword, ctx) {
-    if (words.length > 0) {
-      ctx.diags.warning(
-        'ALIVED_CONFIG_EXTRA_VALUE',
-        words[0]!.pos,
-        `'${keyword}' takes no value; '${words.map((w) => w.text).join(' ')}' is ignored and '${keyword}' is on`,
-      );
-    }
+    if (words.length > 0) ignoredAfterFlag(ctx, words, keyword);
     return true;
   },
 };

@@ -98,7 +98,7 @@ export const trackFileSchema = block(
     weight: value(weight).default({ value: 1, reverse: false }).doc('-254..254 [reverse]; default 1'),
     init_file: value(initFile).doc('[VALUE] [overwrite]: create the file with VALUE (default 0) at startup'),
   },
-  { header: trackerHeader, defines: { kind: 'track_file', name: (v: { name: string }) => v.name } },
+  { header: trackerHeader, defines: { kind: 'track_file', name: (v: { name: string }) => v.name, keepalived: { firstWins: true, resolvedWhileParsing: true } } },
 );
 
 export type TrackFileEntry = TrackReference;

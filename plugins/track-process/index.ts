@@ -98,7 +98,7 @@ export const vrrpTrackProcessSchema = block(
   {
     header: trackerHeader,
     feature: 'process-track',
-    defines: { kind: 'vrrp_track_process', name: (v: { name: string }) => v.name },
+    defines: { kind: 'vrrp_track_process', name: (v: { name: string }) => v.name, keepalived: { firstWins: true, resolvedWhileParsing: true } },
     check: (v: TrackProcess, ctx) => {
       if (v.quorumMax !== undefined && v.quorumMax !== 0 && v.quorum > v.quorumMax) {
         ctx.diags.error('ALIVED_CONFIG_CONFLICT', v.pos, `vrrp_track_process ${v.name}: quorum ${v.quorum} is greater than quorum_max ${v.quorumMax}`);

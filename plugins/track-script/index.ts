@@ -73,7 +73,7 @@ export const vrrpScriptSchema = block(
     user: value(map(tuple([str(), str()], 1), (t) => ({ user: t[0]!, group: t[1] }))).doc('USER [GROUP] to run as; default global script_user'),
     init_fail: value(flag).doc('start in the failed state'),
   },
-  { header: trackerHeader, defines: { kind: 'vrrp_script', name: (v: { name: string }) => v.name } },
+  { header: trackerHeader, defines: { kind: 'vrrp_script', name: (v: { name: string }) => v.name, keepalived: { firstWins: true, resolvedWhileParsing: true } } },
 );
 
 export type TrackScriptEntry = TrackReference;

@@ -284,16 +284,16 @@ virtual_server fwmark 4 {
   assert.deepEqual(r.errors, []);
   assert.deepEqual(only(r.lines, 'warning'), [
     "keepalived.conf:1:1: warning: virtual_server 10.0.0.1 80 sets no lvs_sched; keepalived uses wlc",
-    "keepalived.conf:1:1: warning: virtual_server 10.0.0.1 80 sets no protocol; keepalived uses UDP (write 'protocol TCP' if that is meant)",
+    "keepalived.conf:1:1: warning: virtual_server 10.0.0.1 80 sets no protocol; keepalived uses UDP, and so does alived (write 'protocol TCP' if that is meant)",
     'keepalived.conf:1:1: warning: virtual_server 10.0.0.1 80 sets no lvs_method; keepalived uses NAT',
     "keepalived.conf:2:3: warning: 'sorry_server_inhibit' is used without 'sorry_server'; keepalived ignores it",
     "keepalived.conf:4:3: warning: 'mh-port' applies to the mh scheduler only; ignored with lvs_sched wlc",
     "keepalived.conf:7:27: warning: virtual_server 10.0.0.1 80 is IPv4: persistence_granularity is a netmask such as 255.255.255.0; keepalived reads '24' as the netmask 0.0.0.24",
-    "keepalived.conf:8:14: warning: 'ha_suspend' takes no value; 'yes' is ignored and 'ha_suspend' is on",
+    "keepalived.conf:8:14: warning: 'ha_suspend' takes no value; 'yes' is ignored and 'ha_suspend' is on, as in keepalived",
     'keepalived.conf:5:3: warning: quorum 5 exceeds the total weight of the real servers (2); keepalived lowers it to 2',
     'keepalived.conf:6:3: warning: hysteresis 7 must be below the quorum (2); keepalived uses 1',
     'keepalived.conf:12:3: warning: real_server 10.0.0.2 80 is already defined at line 9; keepalived drops this one',
-    'keepalived.conf:14:1: warning: virtual_server 10.0.0.9 has no port, which only a persistent service may have; keepalived sets persistence_timeout 360',
+    'keepalived.conf:14:1: warning: virtual_server 10.0.0.9 has no port, which only a persistent service may have; keepalived sets persistence_timeout 360, and so does alived',
     'keepalived.conf:24:3: warning: protocol is ignored for a fwmark virtual server',
     'keepalived.conf:25:3: warning: ha_suspend cannot be used with a fwmark virtual server; keepalived clears it',
     'keepalived.conf:26:3: warning: fwmark virtual_server fwmark 4: the port of DR real_server 10.0.0.3 80 is ignored',
@@ -334,7 +334,7 @@ test('ops needs UDP; real servers must share the virtual server family unless tu
     'keepalived.conf:6:3: error: ip_family inet6 conflicts with the IPv4 address of virtual_server 10.0.0.1 53',
     'keepalived.conf:7:3: error: real_server ae00::1 53 is IPv6 but virtual_server 10.0.0.1 53 is IPv4; only TUN real servers may differ',
   ]);
-  assert.ok(r.warnings.includes('keepalived.conf:5:3: warning: one-packet scheduling (ops) needs protocol UDP; keepalived turns it off for TCP'));
+  assert.ok(r.warnings.includes('keepalived.conf:5:3: warning: one-packet scheduling (ops) needs protocol UDP; keepalived turns it off for TCP, and so does alived'));
 });
 
 test('unknown keywords in virtual_server and real_server suggest the nearest', async () => {

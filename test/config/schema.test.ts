@@ -97,7 +97,7 @@ test('every error of a block is reported, each at its word', () => {
     'f.conf:2:10: error: 300 is out of range: expected 1..255',
     "f.conf:3:12: error: '1.1234567' is not a time in seconds (e.g. 3 or 0.5, at most 6 decimals)",
     "f.conf:4:1: error: unknown keyword 'prioirty' in vrrp_instance (did you mean 'priority'?)",
-    "f.conf:5:11: error: 'nopreempt' takes no value; unexpected 'yes'",
+    "f.conf:5:11: warning: 'nopreempt' takes no value; 'yes' is ignored and 'nopreempt' is on, as in keepalived",
     "f.conf:6:12: error: 'maybe' is not a boolean: expected on, off, true, false, yes or no",
     "f.conf:7:11: warning: interface 'nope0' does not exist on this host",
     "f.conf:9:1: error: '/33' in '10.0.0.1/33' is not a prefix length 0..32",
@@ -113,7 +113,7 @@ test('every error of a block is reported, each at its word', () => {
 test('a repeated single keyword warns and the later value counts; a deprecated alias draws a note', () => {
   const r = parse('x {\nvirtual_router_id 1\npriority 10\npriority 20\nnb_get_retry 3\n}');
   assert.deepEqual(r.diags, [
-    "f.conf:4:1: warning: 'priority' is already set in this vrrp_instance (at line 3); this later value counts",
+    "f.conf:4:1: warning: 'priority' is already set in this vrrp_instance (at line 3); this later value counts, as in keepalived",
     "f.conf:5:1: note: 'nb_get_retry' is the old spelling of 'retry'; accepted",
   ]);
   const m = r.out as { priority: number; retry: number };

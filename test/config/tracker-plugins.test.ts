@@ -153,7 +153,8 @@ vrrp_script a {
   has(r, 'keepalived.conf:4:12: error: 0 is out of range: expected 1..4294');
   has(r, 'keepalived.conf:5:8: error: 0 is out of range: expected 1..2147483647');
   has(r, "keepalived.conf:7:1: error: 'vrrp_script b' lacks required 'script'");
-  has(r, "keepalived.conf:10:13: error: vrrp_script 'a' is already defined at");
+  // keepalived keeps both and tracks the first
+  has(r, "keepalived.conf:10:13: warning: vrrp_script 'a' is already defined at line 1; as keepalived does, the first one is used and this one is ignored");
   has(r, 'keepalived.conf:20:14: error: 254 is out of range: expected -253..253');
   has(r, "keepalived.conf:21:16: error: unknown weight option 'no_reverse': expected reverse or noreverse (did you mean 'noreverse'?)");
   has(r, "keepalived.conf:22:7: error: unknown track_script option 'wieght' (did you mean 'weight'?)");

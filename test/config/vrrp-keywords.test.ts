@@ -242,14 +242,28 @@ test('IPv6 instances are VRRPv3', async () => {
   has(await compileText(v6), 'keepalived.conf:4:11: error: vrrp_instance VI_6: VRRPv2 is IPv4 only (RFC 3768)');
 });
 
-test('preemption settings that keepalived refuses', async () => {
-  has(await compileText(instance('  state MASTER\n  nopreempt\n')), 'keepalived.conf:8:3: error: vrrp_instance VI_1: nopreempt does not work with state MASTER');
-  has(await compileText(instance('  priority 255\n  nopreempt\n')), 'keepalived.conf:8:3: error: vrrp_instance VI_1: nopreempt has no effect with priority 255');
-  has(await compileText(instance('  nopreempt\n  preempt_delay 10\n')), 'keepalived.conf:8:17: error: vrrp_instance VI_1: preempt_delay and nopreempt exclude each other');
-  has(await compileText(instance('  timer_expired_backup\n')), 'keepalived.conf:7:3: error: vrrp_instance VI_1: timer_expired_backup needs nopreempt');
+test('preemption settings that keepalived resets are reset, with a warning', async () => {
+  const master = await compileText(instance('  state MASTER\n  nopreempt\n'));
+  noErrors(master);
+  has(master, 'keepalived.conf:8:3: warning: vrrp_instance VI_1: nopreempt does not work with state MASTER: it is cleared and the instance preempts');
+  assert.equal(master.model!.vrrpInstance![0]!.nopreempt, undefined);
+  const owner = await compileText(instance('  priority 255\n  nopreempt\n'));
+  has(owner, 'keepalived.conf:8:3: warning: vrrp_instance VI_1: nopreempt has no effect with priority 255 (the address owner always preempts); it is cleared');
+  assert.equal(owner.model!.vrrpInstance![0]!.nopreempt, undefined);
+  const delay = await compileText(instance('  nopreempt\n  preempt_delay 10\n'));
+  has(delay, 'keepalived.conf:8:17: warning: vrrp_instance VI_1: preempt_delay has no effect with nopreempt (the instance never preempts); it is reset');
+  assert.equal(delay.model!.vrrpInstance![0]!.preemptDelay, undefined);
+  assert.equal(delay.model!.vrrpInstance![0]!.nopreempt, true);
+  const masterDelay = await compileText(instance('  state MASTER\n  preempt_delay 10\n'));
+  has(masterDelay, 'keepalived.conf:8:17: warning: vrrp_instance VI_1: preempt_delay does not work with state MASTER: it is cleared');
+  assert.equal(masterDelay.model!.vrrpInstance![0]!.preemptDelay, undefined);
+  has(await compileText(instance('  timer_expired_backup\n')), 'keepalived.conf:7:3: warning: vrrp_instance VI_1: timer_expired_backup needs nopreempt; it is reset');
   const both = await compileText(instance('  nopreempt\n  preempt\n'));
   noErrors(both);
   has(both, 'keepalived.conf:8:3: warning: vrrp_instance VI_1: both nopreempt and preempt are set; the later one (preempt) counts');
+  assert.equal(both.model!.vrrpInstance![0]!.nopreempt, undefined);
+  const later = await compileText(instance('  preempt\n  nopreempt\n'));
+  assert.equal(later.model!.vrrpInstance![0]!.nopreempt, true);
 });
 
 test('strict mode (vrrp_strict or strict_mode) enforces what keepalived enforces', async () => {

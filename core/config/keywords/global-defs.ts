@@ -325,7 +325,12 @@ export const globalDefsSchema = block(
 
     // identity and email
     router_id: value(text).feature('notify-mail').doc('names this node in notifications; default the host name'),
-    notification_email: wordList(email, { allowEmpty: false }).feature('notify-mail').doc('recipients of email notifications'),
+    notification_email: wordList(email)
+      .validate((list, ctx, stmt) => {
+        if (list.length === 0) ctx.diags.compat('ALIVED_CONFIG_NO_EFFECT', stmt.name.pos, `'notification_email' block is empty: no mail goes to anyone, as in keepalived`);
+      })
+      .feature('notify-mail')
+      .doc('recipients of email notifications'),
     notification_email_from: value(text).feature('notify-mail').doc('From: address; default keepalived@<host name>'),
     smtp_server: value(smtpServer).feature('notify-mail').doc('<IP|HOST> [PORT]; port 25 by default'),
     smtp_helo_name: word(str()).feature('notify-mail').doc('name in HELO; default the host name'),

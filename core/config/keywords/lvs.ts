@@ -19,6 +19,7 @@ import {
   str,
   uint,
   type ArgsParser,
+  type WordParser,
   type Family,
   type Invalid,
   clip,
@@ -179,8 +180,29 @@ const persistenceTimeout: ArgsParser<number> = custom(`[<SECONDS 1..${LVS_MAX_TI
     ctx.diags.error('ALIVED_CONFIG_EXTRA_VALUE', words[1]!.pos, `'${keyword}' takes [<SECONDS 1..${LVS_MAX_TIMEOUT}>]; unexpected '${words[1]!.text}'`);
     return INVALID;
   }
+  if (words[0]!.text === '0') {
+    // keepalived refuses the value and keeps what it had: no persistence (checkVirtualServer drops the 0)
+    ctx.diags.compat(
+      'ALIVED_CONFIG_OUT_OF_RANGE',
+      words[0]!.pos,
+      `persistence_timeout 0 is out of range (1..${LVS_MAX_TIMEOUT}); as keepalived does, the line is ignored and the service is not persistent`,
+    );
+    return 0;
+  }
   return int({ min: 1, max: LVS_MAX_TIMEOUT }).parse(words[0]!, ctx);
 });
+
+/** `quorum <1..>`: keepalived takes 0 (or any bad number) as 1, with a line in its log. */
+const quorum: WordParser<number> = {
+  describe: '<1..4294967295>',
+  parse(word, ctx) {
+    if (word.text === '0') {
+      ctx.diags.compat('ALIVED_CONFIG_OUT_OF_RANGE', word.pos, `quorum 0 is out of range (1..4294967295); the quorum is 1, as keepalived sets it`);
+      return 1;
+    }
+    return int({ min: 1, max: 4294967295 }).parse(word, ctx);
+  },
+};
 
 export type PersistenceGranularity =
   | { readonly family: 4; readonly netmask: string; readonly pos: Pos }
@@ -320,7 +342,7 @@ export const virtualServerSchema = block(
     omega: value(bareFlag).default(false).feature('checker').doc('run quorum_down and notify_down when the daemon stops'),
     quorum_up: value(script).feature('checker').doc('script run when the quorum is gained'),
     quorum_down: value(script).feature('checker').doc('script run when the quorum is lost'),
-    quorum: word(int({ min: 1, max: 4294967295 })).default(1).doc('minimum total weight of live real servers'),
+    quorum: word(quorum).default(1).doc('minimum total weight of live real servers'),
     hysteresis: word(uint()).default(0).doc('weight tolerated around the quorum before it changes'),
     weight: word(int({ min: 1, max: WEIGHT_MAX })).default(1).doc('default weight of its real servers'),
     sorry_server: value(serverAddress('an address')).doc('server put in when the quorum is lost'),
@@ -355,6 +377,7 @@ const fam = (f: Family): string => (f === 4 ? 'IPv4' : 'IPv6');
 /** validate_check_config() and the level-end handlers of keepalived, for one virtual server */
 function checkVirtualServer(vs: VirtualServer, ctx: CheckCtx, stmt: Stmt): void {
   const m = vs as { -readonly [K in keyof VirtualServer]: VirtualServer[K] };
+  if (m.persistenceTimeout === 0) delete m.persistenceTimeout;
   const key = vs as unknown as VirtualServerKey;
   const isAddress = key.kind === 'address';
   const isFwmark = key.kind === 'fwmark';
@@ -397,18 +420,18 @@ function checkVirtualServer(vs: VirtualServer, ctx: CheckCtx, stmt: Stmt): void 
   // protocol, ops, port 0, ha_suspend
   if (isAddress) {
     if (!vs.protocol) {
-      ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', at, `virtual_server ${describe} sets no protocol; keepalived uses UDP (write 'protocol TCP' if that is meant)`);
+      ctx.diags.compat('ALIVED_CONFIG_NO_EFFECT', at, `virtual_server ${describe} sets no protocol; keepalived uses UDP, and so does alived (write 'protocol TCP' if that is meant)`);
       m.protocol = 'UDP';
     }
     if (vs.ops && m.protocol !== 'UDP') {
-      ctx.diags.warning('ALIVED_CONFIG_CONFLICT', childPos(stmt, 'ops') ?? at, `one-packet scheduling (ops) needs protocol UDP; keepalived turns it off for ${m.protocol}`);
+      ctx.diags.compat('ALIVED_CONFIG_CONFLICT', childPos(stmt, 'ops') ?? at, `one-packet scheduling (ops) needs protocol UDP; keepalived turns it off for ${m.protocol}, and so does alived`);
       m.ops = false;
     }
     if (key.port === 0 && vs.persistenceTimeout === undefined) {
-      ctx.diags.warning(
+      ctx.diags.compat(
         'ALIVED_CONFIG_CONFLICT',
         at,
-        `virtual_server ${describe} has no port, which only a persistent service may have; keepalived sets persistence_timeout ${DEFAULT_PERSISTENCE_TIMEOUT}`,
+        `virtual_server ${describe} has no port, which only a persistent service may have; keepalived sets persistence_timeout ${DEFAULT_PERSISTENCE_TIMEOUT}, and so does alived`,
       );
       m.persistenceTimeout = DEFAULT_PERSISTENCE_TIMEOUT;
     }

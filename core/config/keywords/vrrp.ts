@@ -17,6 +17,7 @@ import {
   oneOf,
   optBool,
   script,
+  sockaddrIp,
   uint,
   type ArgsParser,
   type Family,
@@ -158,8 +159,12 @@ function addressEntry(kind: AddressKind): ArgsParser<AddressEntry> {
           const s = rtScope.parse(vw, ctx);
           if (s === INVALID) ok = false;
           else if (v6) {
-            fail(ctx, w.pos, `scope cannot be set on the IPv6 address ${addr.address}`);
-            ok = false;
+            // keepalived passes it on; the kernel gives an IPv6 address the scope of its kind whatever it is told
+            ctx.diags.compat(
+              'ALIVED_CONFIG_NO_EFFECT',
+              w.pos,
+              `scope is ignored on the IPv6 address ${addr.address}: the kernel sets an IPv6 address's scope from the address itself (link for fe80::/10, else global), as it does for keepalived`,
+            );
           } else out.scope = s;
           break;
         }
@@ -978,7 +983,7 @@ export interface UnicastPeer extends IpAddress {
 const unicastPeerEntry: ArgsParser<UnicastPeer> = custom('<IPADDR> [min_ttl <0..255>] [max_ttl <0..255>]', (words, at, keyword, ctx) => {
   const first = words[0];
   if (!first) return fail(ctx, at, `'${keyword}' entry needs an address`, 'ALIVED_CONFIG_MISSING_VALUE');
-  const a = ip().parse(first, ctx);
+  const a = sockaddrIp().parse(first, ctx);
   if (a === INVALID) return INVALID;
   const out: UnicastPeer = { ...a, pos: first.pos };
   for (let i = 1; i < words.length; i += 2) {
@@ -1055,7 +1060,7 @@ const optScript: ArgsParser<true | ReturnType<typeof script.parse>> = custom(`[$
 const multicastDst: WordParser<IpAddress> = {
   describe: '<MULTICAST IPADDR>',
   parse(w, ctx) {
-    const a = ip().parse(w, ctx);
+    const a = sockaddrIp().parse(w, ctx);
     if (a === INVALID) return INVALID;
     if (a.family === 4 && !isMulticast(a.address)) return badWord(ctx, w, `mcast_dst_ip ${clip(w.text)} is not a multicast address`);
     if (a.family === 6 && !isLinkLocalMulticast6(a.address)) return badWord(ctx, w, `mcast_dst_ip ${clip(w.text)} is not a link-local multicast address (ffX2::)`);
@@ -1146,8 +1151,8 @@ export const vrrpInstanceSchema = block(
     dont_track_primary: value(flag).feature('vrrp-track').doc('ignore faults of the instance interface'),
     track_interface: lines(trackInterfaceEntry).feature('vrrp-track'),
     track_bfd: lines(trackBfdEntry).feature('bfd'),
-    mcast_src_ip: word(ip()),
-    unicast_src_ip: word(ip()),
+    mcast_src_ip: word(sockaddrIp()),
+    unicast_src_ip: word(sockaddrIp()),
     mcast_dst_ip: word(multicastDst),
     track_src_ip: value(flag).feature('vrrp-more'),
     unicast_peer: lines(unicastPeerEntry),
@@ -1440,17 +1445,40 @@ function checkInstance(v: Instance, ctx: CheckCtx, stmt: Stmt): void {
   if (v.mcastDstIp && unicast) err(posOf(stmt, 'mcast_dst_ip', v.pos), `mcast_dst_ip is for multicast, but the instance has unicast peers`);
   if (v.useVmac && unicast && !v.vmacXmitBase) err(posOf(stmt, 'use_vmac', v.pos, -1), `use_vmac with unicast peers needs vmac_xmit_base`, 'ALIVED_CONFIG_MISSING_REQUIRED');
 
-  // preemption
+  // preemption: what keepalived resets, it resets with a warning here too (vrrp_complete_instance)
+  const lastOf = (a: string, b: string) => [...(stmt.block ?? [])].reverse().find((s) => s.name.text === a || s.name.text === b);
   if (v.nopreempt && v.preempt) {
-    const last = [...(stmt.block ?? [])].reverse().find((s) => s.name.text === 'preempt' || s.name.text === 'nopreempt')!;
-    ctx.diags.warning('ALIVED_CONFIG_CONFLICT', last.name.pos, `${where}: both nopreempt and preempt are set; the later one (${clip(last.name.text)}) counts`);
+    const last = lastOf('preempt', 'nopreempt')!;
+    ctx.diags.compat('ALIVED_CONFIG_CONFLICT', last.name.pos, `${where}: both nopreempt and preempt are set; the later one (${clip(last.name.text)}) counts, as in keepalived`);
+    if (last.name.text === 'preempt') delete v.nopreempt;
   }
-  const nopreempt = v.nopreempt && !(v.preempt && [...(stmt.block ?? [])].reverse().find((s) => s.name.text === 'preempt' || s.name.text === 'nopreempt')?.name.text === 'preempt');
-  if (nopreempt && v.priority === 255) err(posOf(stmt, 'nopreempt', v.pos, -1), `nopreempt has no effect with priority 255 (the address owner always preempts)`);
-  if (nopreempt && v.state === 'MASTER') err(posOf(stmt, 'nopreempt', v.pos, -1), `nopreempt does not work with state MASTER; use state BACKUP on every node`);
-  if (v.preemptDelay && v.state === 'MASTER') err(posOf(stmt, 'preempt_delay', v.pos), `preempt_delay does not work with state MASTER; use state BACKUP`);
-  if (v.preemptDelay && nopreempt) err(posOf(stmt, 'preempt_delay', v.pos), `preempt_delay and nopreempt exclude each other`);
-  if (v.timerExpiredBackup !== undefined && !nopreempt) err(posOf(stmt, 'timer_expired_backup', v.pos, -1), `timer_expired_backup needs nopreempt`, 'ALIVED_CONFIG_MISSING_REQUIRED');
+  delete v.preempt;
+  const warn = (pos: Pos, message: string) => ctx.diags.compat('ALIVED_CONFIG_CONFLICT', pos, `${where}: ${message}`);
+  if (v.nopreempt && v.priority === 255) {
+    warn(posOf(stmt, 'nopreempt', v.pos, -1), `nopreempt has no effect with priority 255 (the address owner always preempts); it is cleared, as keepalived clears it`);
+    delete v.nopreempt;
+  }
+  if (v.state === 'MASTER') {
+    if (v.nopreempt) {
+      warn(
+        posOf(stmt, 'nopreempt', v.pos, -1),
+        `nopreempt does not work with state MASTER: it is cleared and the instance preempts, as keepalived does; for nopreempt, use state BACKUP on every node`,
+      );
+      delete v.nopreempt;
+    }
+    if (v.preemptDelay) {
+      warn(posOf(stmt, 'preempt_delay', v.pos), `preempt_delay does not work with state MASTER: it is cleared and the instance preempts at once, as keepalived does; use state BACKUP for a delay`);
+      delete v.preemptDelay;
+    }
+  }
+  if (v.preemptDelay && v.nopreempt) {
+    warn(posOf(stmt, 'preempt_delay', v.pos), `preempt_delay has no effect with nopreempt (the instance never preempts); it is reset, as keepalived resets it`);
+    delete v.preemptDelay;
+  }
+  if (v.timerExpiredBackup !== undefined && !v.nopreempt) {
+    warn(posOf(stmt, 'timer_expired_backup', v.pos, -1), `timer_expired_backup needs nopreempt; it is reset, as keepalived resets it`);
+    delete v.timerExpiredBackup;
+  }
 
   if (v.accept && v.noAccept) {
     const last = [...(stmt.block ?? [])].reverse().find((s) => s.name.text === 'accept' || s.name.text === 'no_accept')!;
