@@ -111,6 +111,12 @@ virtual_server 10.0.0.1 80 {
   has(r, "keepalived.conf:19:5: error: unknown keyword 'nat_mask' in real_server");
 });
 
+test('a port that nothing uses is refused: a fwmark DR real server with a port and no checker', async () => {
+  const r = await compileText('virtual_server fwmark 3 {\n  lvs_method DR\n  real_server 10.0.0.2 443 {\n    weight 1\n  }\n  real_server 10.0.0.3 {\n  }\n}\n');
+  has(r, 'keepalived.conf:3:3: error: fwmark virtual_server fwmark 3: the port of DR real_server 10.0.0.2 443 is used by nothing');
+  assert.equal(r.errors.length, 1, r.errors.join('\n'));
+});
+
 test('a keyword given twice at the top level: the message names the top level', async () => {
   const r = await compileText('net_namespace a\nnet_namespace b\n');
   has(r, "keepalived.conf:2:1: warning: 'net_namespace' is already set in the top level (at line 1); this later value counts, as in keepalived");
@@ -146,15 +152,18 @@ test('two daemons started with --instance and no --state-dir run side by side (e
   // the health-check side only (-C), with nothing to check: no VRRP outside a lab
   const dir = tmpDir('alived-instances-');
   const conf = path.join(dir, 'k.conf');
-  fs.writeFileSync(conf, 'global_defs {\n  router_id test\n}\n');
+  // a webhook (to a port nobody listens on) makes each daemon keep an outbox, which one daemon holds at a time
+  fs.writeFileSync(conf, 'global_defs {\n  router_id test\n}\nwebhook ops {\n  url http://127.0.0.1:9/hook\n}\n');
   const names = [`t${process.pid}a`, `t${process.pid}b`];
   const procs = names.map((n) => spawnDaemon(conf, n));
   try {
     for (const [i, n] of names.entries()) {
       await waitFile(`/run/alived_${n}.pid`, procs[i]!);
-      assert.ok(fs.statSync(`/var/lib/alived/instance/${n}`).isDirectory());
+      // the outbox (and its lock) is taken once the daemon starts, after the pid file
+      await waitFile(`/var/lib/alived/instance/${n}/notify/outbox`, procs[i]!);
       assert.equal(fs.statSync(`/var/lib/alived/instance/${n}`).mode & 0o777, 0o700);
     }
+    for (const p of procs) await waitLine(p, /Configuration loaded/);
     for (const p of procs) assert.equal(p.exitCode, null, 'both keep running');
   } finally {
     for (const p of procs) p.kill('SIGTERM');
@@ -178,6 +187,15 @@ async function waitFile(file: string, p: ChildProcess & { out: string[] }): Prom
   while (!fs.existsSync(file)) {
     if (p.exitCode !== null) assert.fail(`the daemon exited ${p.exitCode}: ${p.out.join('')}`);
     if (Date.now() > deadline) assert.fail(`no ${file} within 20 s: ${p.out.join('')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function waitLine(p: ChildProcess & { out: string[] }, re: RegExp): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!re.test(p.out.join(''))) {
+    if (p.exitCode !== null) assert.fail(`the daemon exited ${p.exitCode}: ${p.out.join('')}`);
+    if (Date.now() > deadline) assert.fail(`no line matching ${re} within 20 s: ${p.out.join('')}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

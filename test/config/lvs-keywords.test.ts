@@ -278,7 +278,10 @@ virtual_server fwmark 4 {
   lvs_method DR
   protocol TCP
   ha_suspend
-  real_server 10.0.0.3 80
+  real_server 10.0.0.3 80 {
+    TCP_CHECK {
+    }
+  }
 }
 `);
   assert.deepEqual(r.errors, []);
@@ -296,7 +299,7 @@ virtual_server fwmark 4 {
     'keepalived.conf:14:1: warning: virtual_server 10.0.0.9 has no port, which only a persistent service may have; keepalived sets persistence_timeout 360, and so does alived',
     'keepalived.conf:24:3: warning: protocol is ignored for a fwmark virtual server',
     'keepalived.conf:25:3: warning: ha_suspend cannot be used with a fwmark virtual server; keepalived clears it',
-    'keepalived.conf:26:3: warning: fwmark virtual_server fwmark 4: the port of DR real_server 10.0.0.3 80 is ignored',
+    'keepalived.conf:26:3: warning: fwmark virtual_server fwmark 4: the port of DR real_server 10.0.0.3 80 is ignored by IPVS (keepalived clears it); its checkers connect to it',
   ].sort(byLine));
   const [a, b, c] = r.model!.virtualServer;
   assert.equal(a!.lvsSched, 'wlc');

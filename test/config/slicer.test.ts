@@ -159,7 +159,7 @@ test('a daemon answers SIGUSR1 while a reload compiles a large config', async ()
   big.push('  }', '}', 'not_a_keyword 1', '');
   fs.writeFileSync(path.join(d, 'big.conf'), big.join('\n'));
   fs.writeFileSync(path.join(d, 'keepalived.conf'), 'global_defs {\n  router_id small\n}\n');
-  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist/core/cli/main.js'), '-n', '-l', '-G', '-C', `--instance=${name}`, '-f', 'keepalived.conf', '-p', path.join(d, 'a.pid')], {
+  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist/core/cli/main.js'), '-n', '-l', '-G', '-C', `--instance=${name}`, '-f', 'keepalived.conf', '-p', path.join(d, 'a.pid'), '--state-dir', path.join(d, 'state')], {
     cwd: d,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

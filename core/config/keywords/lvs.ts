@@ -483,8 +483,15 @@ function checkVirtualServer(vs: VirtualServer, ctx: CheckCtx, stmt: Stmt): void 
     seen.set(id, rs);
     weightSum += rs.weight ?? vs.weight;
     if (method !== 'NAT' && rs.port !== 0) {
-      if (isFwmark) {
-        ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', rs.pos, `fwmark virtual_server ${describe}: the port of ${method} real_server ${rsDesc} is ignored`);
+      if (isFwmark && rs.extensions.length === 0) {
+        // the port reaches neither IPVS (keepalived clears it) nor a checker (the default port of its checks): it says what does not happen
+        ctx.diags.error(
+          'ALIVED_CONFIG_NO_EFFECT',
+          rs.pos,
+          `fwmark virtual_server ${describe}: the port of ${method} real_server ${rsDesc} is used by nothing: a fwmark service forwards each packet to the port it was sent to (keepalived clears this one), and no checker of this real server connects to it; write the real server without a port`,
+        );
+      } else if (isFwmark) {
+        ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', rs.pos, `fwmark virtual_server ${describe}: the port of ${method} real_server ${rsDesc} is ignored by IPVS (keepalived clears it); its checkers connect to it`);
       } else if (isAddress && rs.port !== key.port) {
         ctx.diags.warning(
           'ALIVED_CONFIG_CONFLICT',
