@@ -8,6 +8,7 @@ import { ALIVED_VERSION } from '../version';
 import type { Level } from '../log/logger';
 import { resolveVrrp, type VrrpSettings } from '../vrrp/settings';
 import { dropPreforkedVrrpProcess, VrrpSupervisor } from '../vrrp/supervisor';
+import { applyTrackGroups, resolveStaticNet } from '../vrrp/static-net-settings';
 import { CheckService, tuneHeapForChecks, type CheckServiceStatus } from '../check/service';
 import { inLabNamespace } from '../lab/netns';
 import type { IpvsService, IpvsStatus } from '../ipvs/service';
@@ -174,16 +175,20 @@ export class Daemon {
     return new Ipvs({ log: this.options.log, release: this.options.releaseIpvs !== false });
   }
 
-  /** The VRRP settings of the current config, or undefined when it has no vrrp_instance (or VRRP is off). */
+  /** The VRRP settings of the current config, or undefined when it has no vrrp_instance nor static entry (or VRRP is off). */
   private vrrpSettings(): VrrpSettings | undefined {
     if (this.options.vrrp === false) return undefined;
     const instances = this.model.vrrpInstance ?? [];
-    if (instances.length === 0) return undefined;
-    return resolveVrrp(this.model.globalDefs as Parameters<typeof resolveVrrp>[0], instances, {
+    // static addresses, routes and rules are the VRRP process's, as in keepalived, with or without instances
+    const statics = resolveStaticNet(this.model);
+    if (instances.length === 0 && !statics) return undefined;
+    const settings = resolveVrrp(this.model.globalDefs as Parameters<typeof resolveVrrp>[0], instances, {
       syncGroups: this.model.vrrpSyncGroup ?? [],
       trackerBlocks: trackerBlocks(this.model, this.host),
       warn: (message) => this.options.log.warn({}, message),
     });
+    applyTrackGroups(settings.instances, this.model);
+    return statics ? { ...settings, statics } : settings;
   }
 
   /** first: the daemon's start, whose time the instances' first Master_Down_Interval counts from */

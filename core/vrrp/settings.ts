@@ -1,6 +1,7 @@
 import type { GlobalDefs, VrrpInstanceConfig, VrrpSyncGroupConfig } from '../config/model';
 import type { ExtensionValue } from '../config/schema';
 import type { AddressEntry, RouteEntry } from '../config/keywords/vrrp';
+import type { StaticNetSettings } from './static-net-settings';
 import { VRRP_MCAST_V4, VRRP_MCAST_V6, VRRP_TTL, type IpFamily, type VrrpVersion } from './types';
 
 /**
@@ -103,6 +104,8 @@ export interface VrrpSettings {
   /** seconds before the instances start (vrrp_startup_delay) */
   startupDelayMs: number;
   syncGroups: SyncGroupSettings[];
+  /** static_ipaddress, static_routes, static_rules (core/vrrp/static-net.ts) */
+  statics?: StaticNetSettings;
 }
 
 /**
