@@ -16,6 +16,7 @@ import { createLogger, type Level, type Logger, type LogRecord } from '../log/lo
 import { RealClock } from './clock';
 import { VrrpEngine } from './engine';
 import type { VrrpSettings } from './settings';
+import { applyVrrpProcessSettings } from './process-settings';
 import { StaticNet } from './static-net';
 import type { StaticNetSettings } from './static-net-settings';
 import type { TrackedState } from './tracking';
@@ -46,6 +47,7 @@ let engine: VrrpEngine | undefined;
 /** static_ipaddress, static_routes, static_rules: set whatever the VRRP state, until this process stops */
 let statics: StaticNet | undefined;
 let childLog: Logger | undefined;
+let clock: RealClock | undefined;
 let stopping: Promise<void> | undefined;
 
 /** Sets the static entries of new settings (the first ones, or a reload's); a failure is logged, VRRP goes on. */
@@ -79,9 +81,11 @@ process.on('message', (msg: ParentMessage) => {
   if (msg.type === 'start') {
     if (engine) return;
     const log = (childLog = createLogger([ipcSink], msg.level));
+    clock = new RealClock();
+    applyVrrpProcessSettings(msg.settings.vrrpProcess, clock, log);
     engine = new VrrpEngine(msg.settings, {
       log,
-      clock: new RealClock(),
+      clock,
       ...(msg.startedAt !== undefined ? { startedAt: msg.startedAt } : {}),
       ...(msg.resume ? { resume: msg.resume } : {}),
       onTransition: (report) => send({ type: 'transition', report }),
@@ -109,6 +113,7 @@ process.on('message', (msg: ParentMessage) => {
     const changed = new Map(msg.changed.map((i) => [i.name, i]));
     const current = new Map(e.settings.instances.map((i) => [i.name, i]));
     const instances = msg.order.map((n) => changed.get(n) ?? current.get(n)).filter((i): i is VrrpSettings['instances'][number] => i !== undefined);
+    applyVrrpProcessSettings(msg.settings.vrrpProcess, clock!, childLog!);
     applyStatics(msg.settings.statics, childLog!)
       .then(() => e.reload({ ...msg.settings, instances }, new Set(changed.keys())))
       .then(
