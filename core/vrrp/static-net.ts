@@ -2,15 +2,26 @@ import type { RouteEntry, RuleEntry } from '../config/keywords/vrrp';
 import type { Logger } from '../log/logger';
 import { Rtnl, ruleText, type AddressInfo, type LinkWatch, type NetlinkWatch, type RtnlError } from './rtnl';
 import type { StaticNetSettings } from './static-net-settings';
-import { addressLabel, VipManager, type VipError } from './vips';
+import { addressLabel, routeLabel, VipManager, type VipError } from './vips';
 
 /** the errors of a rule request that mean "already as wanted" */
 const RULE_THERE = new Set(['EEXIST']);
 const RULE_GONE = new Set(['ENOENT', 'ESRCH']);
 
-/** A rule as a reload compares it: every field but where the config said it and its track_group */
-function ruleKey(r: RuleEntry): string {
-  return JSON.stringify(r, (key, value: unknown) => (key === 'pos' || key === 'trackGroup' ? undefined : value));
+/** An entry as a reload compares it: every field but where the config said it and its track_group */
+function entryKey(e: unknown): string {
+  return JSON.stringify(e, (key, value: unknown) => (key === 'pos' || key === 'trackGroup' ? undefined : value));
+}
+const ruleKey = (r: RuleEntry): string => entryKey(r);
+
+/**
+ * The labels (the VIP manager's keys) of entries a reload keeps under the
+ * same label with other attributes (a scope, a label, a source, a metric
+ * option): those are removed and set again.
+ */
+function changedUnderLabel<T>(old: readonly T[], next: readonly T[], label: (e: T) => string): Set<string> {
+  const before = new Map(old.map((e) => [label(e), entryKey(e)]));
+  return new Set(next.filter((e) => before.has(label(e)) && before.get(label(e)) !== entryKey(e)).map(label));
 }
 
 /**
@@ -85,6 +96,15 @@ export class StaticNet {
       const settings = next ?? { addresses: [], routes: [], rules: [] };
       const wanted = new Set(settings.rules.map(ruleKey));
       for (const r of [...this.settings.rules].reverse()) if (!wanted.has(ruleKey(r))) await this.delRule(r);
+      const addrLabel = (a: StaticNetSettings['addresses'][number]): string => addressLabel(a, a.dev!);
+      const changedAddresses = changedUnderLabel(this.settings.addresses, settings.addresses, addrLabel);
+      const changedRoutes = changedUnderLabel(this.settings.routes, settings.routes, routeLabel);
+      if (changedAddresses.size || changedRoutes.size) {
+        // first without them (they come off), then with them (they are set with their new attributes)
+        const vips = settings.addresses.filter((a) => !changedAddresses.has(addrLabel(a)));
+        const routes = settings.routes.filter((r) => !changedRoutes.has(routeLabel(r)));
+        await this.vips.reconfigure({ ifname: '', vips, routes }, true);
+      }
       await this.vips.reconfigure({ ifname: '', vips: settings.addresses, routes: settings.routes }, true);
       this.settings = settings;
       for (const r of settings.rules) await this.addRule(r);

@@ -87,7 +87,8 @@ export function addressLabel(entry: AddressEntry, dev: string): string {
   return `${addressText({ address: canonicalIp(entry.address), prefix })} on ${dev}`;
 }
 
-function routeLabel(r: RouteEntry): string {
+/** `route 10.0.0.0/8 via ...`: how a manager names (and keys) a route it holds */
+export function routeLabel(r: RouteEntry): string {
   return `route ${routeText(r)}`;
 }
 
