@@ -371,6 +371,7 @@ export class Daemon {
     logDiagnostics(log, next.diagnostics);
     await this.host.hooks.configLoaded.promise(this.model);
     applyUmask(this.model.globalDefs?.umask, log);
+    if (this.options.checks !== false) setNoSwap(this.model.globalDefs?.checkerNoSwap === true, 'the checker process', log);
     // the notify scripts of the new config before the checks reload: they notify new real servers
     // with the new scripts, and removed ones with their old notify_down
     await this.notifier?.reload(this.model);

@@ -91,6 +91,12 @@ test('vrrp_no_swap locks the VRRP process in memory, checker_no_swap the main pr
   v.signal(d, 'SIGHUP');
   await v.waitLine(d, /the VRRP process \(pid \d+\) is no longer locked in memory/, 5000);
   assert.equal(vmLckKb(vrrp), 0);
+  assert.ok(vmLckKb(daemonPid(d)) > 1000, 'checker_no_swap stays');
+  // and one without checker_no_swap unlocks the main process
+  fs.writeFileSync(d.config, config('  vrrp_rt_priority 0'));
+  v.signal(d, 'SIGHUP');
+  await v.waitLine(d, /the checker process \(pid \d+\) is no longer locked in memory/, 5000);
+  assert.equal(vmLckKb(daemonPid(d)), 0);
   await stop(v, d);
 });
 
