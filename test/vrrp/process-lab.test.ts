@@ -82,7 +82,8 @@ test('vrrp_no_swap locks the VRRP process in memory, checker_no_swap the main pr
   await v.waitLine(d, /the VRRP process \(pid \d+\) is locked in memory/, 5000);
   const lockedVrrp = vmLckKb(vrrp);
   const lockedMain = vmLckKb(daemonPid(d));
-  console.log(`VmLck: VRRP process ${lockedVrrp} kB, main process ${lockedMain} kB`);
+  const rss = (pid: number): string => /^VmRSS:\s+(\d+ kB)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '?';
+  console.log(`VmLck (locked ranges, MCL_ONFAULT): VRRP process ${lockedVrrp} kB (VmRSS ${rss(vrrp)}), main process ${lockedMain} kB (VmRSS ${rss(daemonPid(d))})`);
   assert.ok(lockedVrrp > 1000, `VmLck of the VRRP process: ${lockedVrrp} kB`);
   assert.ok(lockedMain > 1000, `VmLck of the main process: ${lockedMain} kB`);
 
