@@ -89,7 +89,7 @@ ${extra}}
 
 const STATICS = {
   global: 'global_defs {\n  default_interface st0\n}\n',
-  addresses: ['10.95.1.1/24 dev eth0', '10.95.2.1/24', '10.95.3.1/24 no_track', '10.95.7.1/24 dev st0'],
+  addresses: ['10.95.1.1/24 dev eth0', '10.95.2.1/24', '10.95.3.1/24 no_track', '10.95.7.1/24 dev st0', '10.95.8.1/24 dev st0 no_track', 'fd00:95::1/64 dev st0'],
   routes: ['10.95.10.0/24 via 10.95.1.254 dev eth0', '10.95.11.0/24 dev st0'],
   rules: ['from 10.95.1.0/24 table 100 preference 100', 'to 10.95.20.0/24 table 101 preference 101'],
 };
@@ -109,11 +109,14 @@ async function stop(v: VrrpLab, d: LabDaemon): Promise<void> {
 test('static addresses, routes and rules: set at start, kept through a VRRP transition, a reload applies only the differences, put back when deleted, removed at stop', async () => {
   const v = await reset();
   const d1 = v.startAlived('n1', config(STATICS));
-  await v.waitLine(d1, /8 static entries set/, 10_000);
+  await v.waitLine(d1, /10 static entries set/, 10_000);
   let a = addresses();
   assert.ok(a.includes('10.95.1.1/24 eth0'), `addresses: ${a.join(', ')}`);
   assert.ok(a.includes('10.95.2.1/24 st0'), `without dev, on default_interface st0: ${a.join(', ')}`);
   assert.ok(a.includes('10.95.3.1/24 st0'), a.join(', '));
+  assert.ok(a.includes('fd00:95::1/64 st0'), `IPv6: ${a.join(', ')}`);
+  const v6 = JSON.parse(ip(['-j', '-6', 'addr', 'show', 'dev', 'st0'])) as Array<{ addr_info: Array<{ local: string; nodad?: boolean }> }>;
+  assert.equal(v6[0]!.addr_info.find((x) => x.local === 'fd00:95::1')?.nodad, true, 'IPv6 without DAD, as keepalived adds it');
   const r = routes();
   assert.ok(has(r, /^10\.95\.10\.0\/24 via 10\.95\.1\.254 dev eth0 proto 18\b/), `routes, keepalived's protocol: ${r.join(' | ')}`);
   assert.ok(has(r, /^10\.95\.11\.0\/24 dev st0 proto 18\b/), r.join(' | '));
@@ -137,7 +140,7 @@ test('static addresses, routes and rules: set at start, kept through a VRRP tran
     d1.config,
     config({
       ...STATICS,
-      addresses: ['10.95.1.1/24 dev eth0', '10.95.2.1/24', '10.95.4.1/24 dev st0', '10.95.7.1/24 dev st0 label st0:7'],
+      addresses: ['10.95.1.1/24 dev eth0', '10.95.2.1/24', '10.95.4.1/24 dev st0', '10.95.7.1/24 dev st0 label st0:7', '10.95.8.1/24 dev st0 no_track', 'fd00:95::1/64 dev st0'],
       routes: ['10.95.10.0/24 via 10.95.1.254 dev eth0', '10.95.11.0/24 dev st0 src 10.95.2.1'],
       rules: ['from 10.95.1.0/24 table 100 preference 100', 'to 10.95.21.0/24 table 102 preference 102'],
     }),
@@ -162,9 +165,12 @@ test('static addresses, routes and rules: set at start, kept through a VRRP tran
   assert.ok(has(ru, /^102: from all to 10\.95\.21\.0\/24 lookup 102 proto 18$/), ru.join(' | '));
 
   // someone else deletes a tracked address, route and rule: they are put back; the no_track one is not
+  ip(['addr', 'del', '10.95.8.1/24', 'dev', 'st0']);
   ip(['addr', 'del', '10.95.1.1/24', 'dev', 'eth0']);
   await waitFor('10.95.1.1 put back', () => (addresses().includes('10.95.1.1/24 eth0') ? true : undefined), 5000);
   await v.waitLine(d1, /Restoring static address 10\.95\.1\.1\/24 on eth0/, 3000);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.ok(!addresses().includes('10.95.8.1/24 st0'), 'a no_track address deleted stays deleted');
   ip(['route', 'del', '10.95.11.0/24', 'dev', 'st0']);
   await waitFor('the route put back', () => (has(routes(), /^10\.95\.11\.0\/24 dev st0 proto 18\b/) ? true : undefined), 5000);
   ip(['rule', 'del', 'preference', '100']);
@@ -180,7 +186,7 @@ test('static addresses, routes and rules: set at start, kept through a VRRP tran
   // stop: every static entry goes
   await stop(v, d1);
   a = addresses();
-  for (const x of ['10.95.1.1/24 eth0', '10.95.2.1/24 st0', '10.95.4.1/24 st0', '10.95.7.1/24 st0']) assert.ok(!a.includes(x), `${x} removed at stop: ${a.join(', ')}`);
+  for (const x of ['10.95.1.1/24 eth0', '10.95.2.1/24 st0', '10.95.4.1/24 st0', '10.95.7.1/24 st0', 'fd00:95::1/64 st0']) assert.ok(!a.includes(x), `${x} removed at stop: ${a.join(', ')}`);
   assert.ok(!has(routes(), /^10\.95\.1[01]\.0\/24/), `routes removed at stop: ${routes().join(' | ')}`);
   assert.ok(!has(rules(), /^10[012]:/), `rules removed at stop: ${rules().join(' | ')}`);
   await stop(v, d2);
@@ -189,7 +195,7 @@ test('static addresses, routes and rules: set at start, kept through a VRRP tran
 test('static entries without any vrrp_instance run in the VRRP process; leftovers of a killed run are replaced at the next start', async () => {
   const v = await reset();
   const d1 = v.startAlived('n1', config(STATICS, ''));
-  await v.waitLine(d1, /8 static entries set/, 10_000);
+  await v.waitLine(d1, /10 static entries set/, 10_000);
   assert.ok(addresses().includes('10.95.2.1/24 st0'));
   // killed (every process of the daemon stopped, then killed): nothing removes them
   v.crash('n1', []);
@@ -197,7 +203,7 @@ test('static entries without any vrrp_instance run in the VRRP process; leftover
   assert.ok(addresses().includes('10.95.2.1/24 st0'), 'a killed run leaves its static entries');
   const d2 = v.startAlived('n1', config(STATICS, ''));
   await v.waitLine(d2, /removed static entries left by an earlier run/, 10_000);
-  await v.waitLine(d2, /8 static entries set/, 10_000);
+  await v.waitLine(d2, /10 static entries set/, 10_000);
   assert.ok(addresses().includes('10.95.2.1/24 st0'));
   assert.ok(has(rules(), /^100: from 10\.95\.1\.0\/24 lookup 100 proto 18$/));
   assert.equal(rules().filter((l) => /^100:/.test(l)).length, 1, `one rule, not two: ${rules().join(' | ')}`);
