@@ -10,7 +10,7 @@ import { resolveVrrp, type VrrpSettings } from '../vrrp/settings';
 import { dropPreforkedVrrpProcess, VrrpSupervisor } from '../vrrp/supervisor';
 import { applyTrackGroups, resolveStaticNet } from '../vrrp/static-net-settings';
 import { vrrpProcessSettings } from '../vrrp/process-settings';
-import { setNoSwap } from './no-swap';
+import { setNoSwap } from '../vrrp/memory-lock';
 import { applyUmask } from '../fs/umask';
 import { CheckService, tuneHeapForChecks, type CheckServiceStatus } from '../check/service';
 import { inLabNamespace } from '../lab/netns';

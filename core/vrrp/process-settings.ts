@@ -1,5 +1,5 @@
 import type { Logger } from '../log/logger';
-import { setNoSwap } from '../daemon/no-swap';
+import { setNoSwap } from './memory-lock';
 import { AutoPriority, autoPrioritySettings, type AutoPrioritySettings } from './auto-priority';
 import type { RealClock } from './clock';
 

@@ -1,5 +1,4 @@
 import type { AddressEntry, RouteEntry, RuleEntry } from '../config/keywords/vrrp';
-import type { InstanceSettings } from './settings';
 
 /** keepalived's interface for a static address without `dev` when global_defs has no default_interface (DFLT_INT) */
 export const DEFAULT_STATIC_INTERFACE = 'eth0';
@@ -64,7 +63,7 @@ export function resolveStaticNet(model: StaticNetInput): StaticNetSettings | und
  * weight already loses the weight, as in keepalived (add_vrrp_to_interface,
  * vrrp_static_track.c).
  */
-export function applyTrackGroups(instances: InstanceSettings[], model: StaticNetInput): void {
+export function applyTrackGroups(instances: { name: string; trackInterfaces: { ifname: string; weight: number; reverse: boolean }[] }[], model: StaticNetInput): void {
   const groups = model.trackGroup ?? [];
   if (groups.length === 0) return;
   const byGroup = new Map<string, Set<string>>();

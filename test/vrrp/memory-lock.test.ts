@@ -11,7 +11,7 @@ import * as path from 'node:path';
  * exits cleanly, with memory locked.
  */
 test('a process locked in memory by setNoSwap() survives V8 returning code and heap pages, and exits cleanly', () => {
-  const noSwap = path.join(__dirname, '..', '..', 'core', 'daemon', 'no-swap.js');
+  const noSwap = path.join(__dirname, '..', '..', 'core', 'vrrp', 'memory-lock.js');
   const script = `
     const { setNoSwap } = require(${JSON.stringify(noSwap)});
     const fs = require('fs');

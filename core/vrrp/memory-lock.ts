@@ -1,5 +1,5 @@
 import type { Logger } from '../log/logger';
-import { nativeAddon } from '../vrrp/packet-socket';
+import { nativeAddon } from './packet-socket';
 
 interface MemoryAddon {
   /** returns how many madvise() import slots it redirected (see native/process.c) */
