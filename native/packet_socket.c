@@ -214,9 +214,10 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* vrrp_recv.c, timer.c */
+/* vrrp_recv.c, timer.c, process.c */
 napi_value alived_recv_init(napi_env env, napi_value exports);
 napi_value alived_timer_init(napi_env env, napi_value exports);
+napi_value alived_process_init(napi_env env, napi_value exports);
 
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
@@ -226,5 +227,6 @@ NAPI_MODULE_INIT() {
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   if (alived_recv_init(env, exports) == NULL) return NULL;
+  if (alived_process_init(env, exports) == NULL) return NULL;
   return alived_timer_init(env, exports);
 }

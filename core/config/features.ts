@@ -24,9 +24,10 @@ export const FEATURES: Record<string, string> = {
   bfd: 'BFD',
   firewall: 'iptables / nftables integration',
   namespace: 'network namespaces and instance names',
-  process: 'process scheduling, priorities and limits',
+  process: 'process names, CPU affinity, real-time CPU limits (*_rlimit_rttime), BFD process settings and child_wait_time',
+  'process-tuning': 'the umask, memory locking (vrrp_no_swap, checker_no_swap) and automatic real-time priority (max_auto_priority)',
   global: 'global settings',
 };
 
 /** Features that have landed: their keywords are acted on and draw no warning. */
-export const IMPLEMENTED: ReadonlySet<string> = new Set<string>(['vrrp', 'checker', 'ipvs', 'vrrp-track', 'vrrp-sync', 'notify-script', 'notify-mail', 'notify', 'process-track']);
+export const IMPLEMENTED: ReadonlySet<string> = new Set<string>(['vrrp', 'checker', 'ipvs', 'vrrp-track', 'vrrp-sync', 'notify-script', 'notify-mail', 'notify', 'process-track', 'static-net', 'process-tuning']);

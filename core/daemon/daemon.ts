@@ -8,6 +8,10 @@ import { ALIVED_VERSION } from '../version';
 import type { Level } from '../log/logger';
 import { resolveVrrp, type VrrpSettings } from '../vrrp/settings';
 import { dropPreforkedVrrpProcess, VrrpSupervisor } from '../vrrp/supervisor';
+import { applyTrackGroups, resolveStaticNet } from '../vrrp/static-net-settings';
+import { vrrpProcessSettings } from '../vrrp/process-settings';
+import { setNoSwap } from '../vrrp/memory-lock';
+import { applyUmask } from '../fs/umask';
 import { CheckService, tuneHeapForChecks, type CheckServiceStatus } from '../check/service';
 import { inLabNamespace } from '../lab/netns';
 import type { IpvsService, IpvsStatus } from '../ipvs/service';
@@ -137,6 +141,8 @@ export class Daemon {
     const log = this.options.log;
     log.notice({ version: ALIVED_VERSION, config: this.options.configFile }, `Starting alived v${ALIVED_VERSION}`);
     logDiagnostics(log, this.current.diagnostics);
+    // before any file the config makes alived create
+    applyUmask(this.model.globalDefs?.umask, log);
     // a state directory another user could write to is refused before anything is read from it
     if (this.options.stateDir) {
       prepareStateDir(this.options.stateDir, { allowUnsafe: this.options.allowUnsafeStateDir, warn: (m) => log.warn({ code: 'ALIVED_DAEMON_STATE_DIR' }, m) });
@@ -158,6 +164,7 @@ export class Daemon {
       // the checks run in this process: checker_priority / checker_rt_priority apply to it
       const sched = { ...(g?.checkerPriority !== undefined ? { nice: g.checkerPriority } : {}), ...(g?.checkerRtPriority !== undefined ? { rtPriority: g.checkerRtPriority } : {}) };
       if (sched.nice !== undefined || sched.rtPriority !== undefined) applyScheduling(process.pid, 'the checker process', sched, log);
+      if (g?.checkerNoSwap) setNoSwap(true, 'the checker process', log);
       if ((this.model.virtualServer ?? []).length > 0) this.ipvs = this.createIpvs();
       // real-server and quorum changes (notify_up/down, quorum_up/down, FIFO lines, webhooks) and smtp_alerts, through the pipeline
       this.checks = new CheckService({ log, onNotify: (e) => this.notifications?.publish(e), ...(this.ipvs ? await this.ipvs.open(this.model) : {}) });
@@ -174,16 +181,21 @@ export class Daemon {
     return new Ipvs({ log: this.options.log, release: this.options.releaseIpvs !== false });
   }
 
-  /** The VRRP settings of the current config, or undefined when it has no vrrp_instance (or VRRP is off). */
+  /** The VRRP settings of the current config, or undefined when it has no vrrp_instance nor static entry (or VRRP is off). */
   private vrrpSettings(): VrrpSettings | undefined {
     if (this.options.vrrp === false) return undefined;
     const instances = this.model.vrrpInstance ?? [];
-    if (instances.length === 0) return undefined;
-    return resolveVrrp(this.model.globalDefs as Parameters<typeof resolveVrrp>[0], instances, {
+    // static addresses, routes and rules are the VRRP process's, as in keepalived, with or without instances
+    const statics = resolveStaticNet(this.model);
+    if (instances.length === 0 && !statics) return undefined;
+    const settings = resolveVrrp(this.model.globalDefs as Parameters<typeof resolveVrrp>[0], instances, {
       syncGroups: this.model.vrrpSyncGroup ?? [],
       trackerBlocks: trackerBlocks(this.model, this.host),
       warn: (message) => this.options.log.warn({}, message),
     });
+    applyTrackGroups(settings.instances, this.model);
+    const vrrpProcess = vrrpProcessSettings(this.model.globalDefs);
+    return { ...settings, ...(statics ? { statics } : {}), ...(vrrpProcess ? { vrrpProcess } : {}) };
   }
 
   /** first: the daemon's start, whose time the instances' first Master_Down_Interval counts from */
@@ -358,6 +370,8 @@ export class Daemon {
     this.reloads++;
     logDiagnostics(log, next.diagnostics);
     await this.host.hooks.configLoaded.promise(this.model);
+    applyUmask(this.model.globalDefs?.umask, log);
+    if (this.options.checks !== false) setNoSwap(this.model.globalDefs?.checkerNoSwap === true, 'the checker process', log);
     // the notify scripts of the new config before the checks reload: they notify new real servers
     // with the new scripts, and removed ones with their old notify_down
     await this.notifier?.reload(this.model);

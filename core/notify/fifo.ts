@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { maskedMode } from '../fs/umask';
 import type { Logger } from '../log/logger';
 import type { GlobalDefs } from '../config/model';
 import type { ScriptLine } from '../config/values';
@@ -170,7 +171,8 @@ export class NotifyFifo {
       if (st && !st.isFIFO()) return fail(`${path} exists and is not a FIFO`);
       if (!st) {
         try {
-          await execFileP('mkfifo', ['-m', '0644', '--', path], { timeout: 5000 });
+          // 0644, less global_defs umask as keepalived's mkfifo() is
+          await execFileP('mkfifo', ['-m', maskedMode(0o644).toString(8), '--', path], { timeout: 5000 });
         } catch (err) {
           const e = err as { stderr?: string; code?: string | number };
           if (e.code === 'ENOENT') return fail('mkfifo (coreutils) is not installed', err);

@@ -12,10 +12,13 @@
  * If the parent goes away (the channel closes), the engine stops as on
  * SIGTERM: masters send priority 0 and drop their VIPs.
  */
-import { createLogger, type Level, type LogRecord } from '../log/logger';
+import { createLogger, type Level, type Logger, type LogRecord } from '../log/logger';
 import { RealClock } from './clock';
 import { VrrpEngine } from './engine';
 import type { VrrpSettings } from './settings';
+import { applyVrrpProcessSettings } from './process-settings';
+import { StaticNet } from './static-net';
+import type { StaticNetSettings } from './static-net-settings';
 import type { TrackedState } from './tracking';
 
 type ParentMessage =
@@ -41,12 +44,30 @@ function send(msg: unknown): void {
 
 const ipcSink = { write: (record: LogRecord) => send({ type: 'log', record }) };
 let engine: VrrpEngine | undefined;
+/** static_ipaddress, static_routes, static_rules: set whatever the VRRP state, until this process stops */
+let statics: StaticNet | undefined;
+let childLog: Logger | undefined;
+let clock: RealClock | undefined;
 let stopping: Promise<void> | undefined;
+
+/** Sets the static entries of new settings (the first ones, or a reload's); a failure is logged, VRRP goes on. */
+async function applyStatics(next: StaticNetSettings | undefined, log: Logger): Promise<void> {
+  try {
+    if (statics) await statics.reload(next);
+    else if (next) {
+      statics = new StaticNet(next, log);
+      await statics.start();
+    }
+  } catch (err) {
+    log.error({ err: (err as Error).message }, `static addresses, routes and rules: ${(err as Error).message}`);
+  }
+}
 
 function stop(exitCode = 0): Promise<void> {
   stopping ??= (async () => {
     try {
       await engine?.stop();
+      await statics?.stop();
     } finally {
       send({ type: 'stopped' });
       // let the IPC message leave before exiting
@@ -59,23 +80,28 @@ function stop(exitCode = 0): Promise<void> {
 process.on('message', (msg: ParentMessage) => {
   if (msg.type === 'start') {
     if (engine) return;
-    const log = createLogger([ipcSink], msg.level);
+    const log = (childLog = createLogger([ipcSink], msg.level));
+    clock = new RealClock();
+    applyVrrpProcessSettings(msg.settings.vrrpProcess, clock, log);
     engine = new VrrpEngine(msg.settings, {
       log,
-      clock: new RealClock(),
+      clock,
       ...(msg.startedAt !== undefined ? { startedAt: msg.startedAt } : {}),
       ...(msg.resume ? { resume: msg.resume } : {}),
       onTransition: (report) => send({ type: 'transition', report }),
       onEvent: (event) => send({ type: 'event', event }),
     });
     if (msg.trackers) engine.setTrackerStates(msg.trackers, true);
-    engine.start().then(
-      () => send({ type: 'started' }),
-      (err: Error) => {
-        send({ type: 'fatal', message: err.message });
-        void stop(1);
-      },
-    );
+    const e = engine;
+    applyStatics(msg.settings.statics, log)
+      .then(() => e.start())
+      .then(
+        () => send({ type: 'started' }),
+        (err: Error) => {
+          send({ type: 'fatal', message: err.message });
+          void stop(1);
+        },
+      );
   } else if (msg.type === 'stop') {
     void stop();
   } else if (msg.type === 'trackers') {
@@ -87,10 +113,13 @@ process.on('message', (msg: ParentMessage) => {
     const changed = new Map(msg.changed.map((i) => [i.name, i]));
     const current = new Map(e.settings.instances.map((i) => [i.name, i]));
     const instances = msg.order.map((n) => changed.get(n) ?? current.get(n)).filter((i): i is VrrpSettings['instances'][number] => i !== undefined);
-    e.reload({ ...msg.settings, instances }, new Set(changed.keys())).then(
-      (counts) => send({ type: 'reloaded', id: msg.id, counts }),
-      (err: Error) => send({ type: 'reloaded', id: msg.id, error: err.message }),
-    );
+    applyVrrpProcessSettings(msg.settings.vrrpProcess, clock!, childLog!);
+    applyStatics(msg.settings.statics, childLog!)
+      .then(() => e.reload({ ...msg.settings, instances }, new Set(changed.keys())))
+      .then(
+        (counts) => send({ type: 'reloaded', id: msg.id, counts }),
+        (err: Error) => send({ type: 'reloaded', id: msg.id, error: err.message }),
+      );
   } else if (msg.type === 'status') {
     send({ type: 'status', id: msg.id, status: engine?.status() ?? { instances: [], otherVrids: 0 } });
   }

@@ -285,8 +285,16 @@ export class RealClock implements Clock {
     this.live--;
   }
 
+  /**
+   * Told of every timer that fires after its deadline, with the deadline and
+   * the time it fired: how max_auto_priority sees that the process is not
+   * run soon enough (core/vrrp/auto-priority.ts).
+   */
+  onLate: ((deadline: number, now: number) => void) | undefined;
+
   private fire(p: Pending): void {
     const now = this.base.now();
+    if (this.onLate !== undefined && now > p.deadline) this.onLate(p.deadline, now);
     const last = p.precise ? p.deadline - PRECISE_LEAD_MS : p.deadline - SLACK_MS;
     // the early stage of a long timer: the rest on a short one (a precise timer already within
     // a millisecond of its lead waits it out below)

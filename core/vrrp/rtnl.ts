@@ -221,6 +221,8 @@ const RTM_DELADDR = 21;
 const RTM_GETADDR = 22;
 const RTM_NEWROUTE = 24;
 const RTM_DELROUTE = 25;
+const RTM_NEWRULE = 32;
+const RTM_DELRULE = 33;
 
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -449,6 +451,42 @@ export interface RouteSpec {
   vrf?: string;
 }
 
+/**
+ * A policy routing rule to add or delete: the fields of keepalived's
+ * virtual_rules / static_rules (a RuleEntry of the config is one).
+ */
+export interface RuleSpec {
+  family: 4 | 6;
+  action: 'table' | 'l3mdev' | 'goto' | 'nop' | 'blackhole' | 'unreachable' | 'prohibit';
+  table?: string | number;
+  gotoTarget?: number;
+  from?: { address: string; prefix?: number | undefined } | 'default';
+  to?: { address: string; prefix?: number | undefined } | 'default';
+  not?: true;
+  preference?: number;
+  tos?: string | number;
+  fwmark?: number;
+  fwmask?: number;
+  realms?: string;
+  suppressPrefixlength?: number;
+  suppressIfgroup?: string | number;
+  iif?: string;
+  oif?: string;
+  tunnelId?: string;
+  uidrange?: { start: number; end: number };
+  /** FRA_PROTOCOL; sent only when given */
+  protocol?: number;
+  ipproto?: string | number;
+  sport?: { start: number; end: number };
+  dport?: { start: number; end: number };
+}
+
+/** A rule added or removed, as the kernel reports it to a watch (only what a caller needs to look again). */
+export interface RuleEvent {
+  type: 'added' | 'deleted';
+  family: 4 | 6;
+}
+
 /** An add-address request encoded by Rtnl.prepareAddress(), for that interface and spec only. */
 export interface PreparedAddress {
   readonly ifindex: number;
@@ -635,6 +673,106 @@ function realmsValue(text: string): number {
 const PREF: Record<string, number> = { medium: 0, high: 1, low: 3 };
 /** the route attributes other than metrics that alived sends */
 const OTHER_ROUTE_ATTRS = new Set(['realms', 'pref', 'expires', 'ttl-propagate']);
+
+// ---------------------------------------------------------------------------
+// rules (fib_rule_hdr and FRA_* attributes, linux/fib_rules.h)
+
+const FRA_DST = 1;
+const FRA_SRC = 2;
+const FRA_IIFNAME = 3;
+const FRA_GOTO = 4;
+const FRA_PRIORITY = 6;
+const FRA_FWMARK = 10;
+const FRA_FLOW = 11;
+const FRA_TUN_ID = 12;
+const FRA_SUPPRESS_IFGROUP = 13;
+const FRA_SUPPRESS_PREFIXLEN = 14;
+const FRA_TABLE = 15;
+const FRA_FWMASK = 16;
+const FRA_OIFNAME = 17;
+const FRA_L3MDEV = 19;
+const FRA_UID_RANGE = 20;
+const FRA_PROTOCOL = 21;
+const FRA_IP_PROTO = 22;
+const FRA_SPORT_RANGE = 23;
+const FRA_DPORT_RANGE = 24;
+const FIB_RULE_INVERT = 2;
+const RULE_ACTIONS: Record<RuleSpec['action'], number> = { table: 1, l3mdev: 1, goto: 2, nop: 3, blackhole: 6, unreachable: 7, prohibit: 8 };
+const IP_PROTOCOLS: Record<string, number> = { icmp: 1, igmp: 2, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, 'ipv6-icmp': 58, icmpv6: 58, sctp: 132, udplite: 136 };
+
+function ipProtocol(p: string | number): number {
+  if (typeof p === 'number' || /^\d+$/.test(p)) return resolveName(p, {}, 'rt_protos', 'IP protocol', 255);
+  const n = IP_PROTOCOLS[p.toLowerCase()];
+  if (n === undefined) throw new RtnlError(`IP protocol '${p}' is not known`, 'EINVAL');
+  return n;
+}
+
+function portRange(r: { start: number; end: number }): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt16LE(r.start, 0);
+  b.writeUInt16LE(r.end, 2);
+  return b;
+}
+
+/** fib_rule_hdr + attributes of a rule request, as keepalived's netlink_rule() builds it */
+function ruleBody(r: RuleSpec, what: string): Buffer {
+  const family = r.family;
+  const max = family === 4 ? 32 : 128;
+  const head = Buffer.alloc(12);
+  head.writeUInt8(family === 4 ? AF_INET : AF_INET6, 0);
+  const attrs: Buffer[] = [];
+  const prefixOf = (a: RuleSpec['from']): number => (a === undefined || a === 'default' ? 0 : a.prefix ?? max);
+  for (const [a, type, at] of [[r.to, FRA_DST, 1], [r.from, FRA_SRC, 2]] as const) {
+    if (a === undefined) continue;
+    head.writeUInt8(prefixOf(a), at);
+    if (a !== 'default') {
+      if (familyOf(a.address, what) !== family) throw new RtnlError(`${what}: ${a.address} is not IPv${family}`, 'EINVAL');
+      attrs.push(attr(type, bytesOf(a.address, what)));
+    }
+  }
+  head.writeUInt8(r.tos === undefined ? 0 : resolveName(r.tos, {}, 'rt_dsfield', 'tos', 255), 3);
+  if (r.action === 'table') {
+    const table = tableNumber(r.table ?? RT_TABLE_MAIN);
+    if (table < 256) head.writeUInt8(table, 4);
+    else attrs.push(attr(FRA_TABLE, u32(table)));
+  }
+  head.writeUInt8(RULE_ACTIONS[r.action], 7);
+  head.writeUInt32LE(r.not ? FIB_RULE_INVERT : 0, 8);
+  if (r.preference !== undefined) attrs.push(attr(FRA_PRIORITY, u32(r.preference)));
+  if (r.fwmark !== undefined) attrs.push(attr(FRA_FWMARK, u32(r.fwmark)));
+  if (r.fwmask !== undefined) attrs.push(attr(FRA_FWMASK, u32(r.fwmask)));
+  if (r.realms !== undefined) attrs.push(attr(FRA_FLOW, u32(realmsValue(r.realms))));
+  if (r.suppressPrefixlength !== undefined) attrs.push(attr(FRA_SUPPRESS_PREFIXLEN, u32(r.suppressPrefixlength)));
+  if (r.suppressIfgroup !== undefined) attrs.push(attr(FRA_SUPPRESS_IFGROUP, u32(resolveName(r.suppressIfgroup, { default: 0 }, 'group', 'interface group', 0x7fffffff))));
+  if (r.iif !== undefined) attrs.push(attr(FRA_IIFNAME, cstring(r.iif)));
+  if (r.oif !== undefined) attrs.push(attr(FRA_OIFNAME, cstring(r.oif)));
+  if (r.tunnelId !== undefined) {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64BE(BigInt(r.tunnelId), 0);
+    attrs.push(attr(FRA_TUN_ID, b));
+  }
+  if (r.uidrange) attrs.push(attr(FRA_UID_RANGE, Buffer.concat([u32(r.uidrange.start), u32(r.uidrange.end)])));
+  if (r.action === 'l3mdev') attrs.push(attr(FRA_L3MDEV, u8(1)));
+  if (r.protocol !== undefined) attrs.push(attr(FRA_PROTOCOL, u8(r.protocol)));
+  if (r.ipproto !== undefined) attrs.push(attr(FRA_IP_PROTO, u8(ipProtocol(r.ipproto))));
+  if (r.sport) attrs.push(attr(FRA_SPORT_RANGE, portRange(r.sport)));
+  if (r.dport) attrs.push(attr(FRA_DPORT_RANGE, portRange(r.dport)));
+  if (r.action === 'goto') attrs.push(attr(FRA_GOTO, u32(r.gotoTarget ?? 0)));
+  return Buffer.concat([head, ...attrs]);
+}
+
+/** `from 10.0.0.0/24 lookup 100 pref 100`, in ip rule's words */
+export function ruleText(r: RuleSpec): string {
+  const a = (x: RuleSpec['from']): string => (x === undefined || x === 'default' ? 'all' : addressText(x));
+  const parts = [r.not ? 'not ' : '', `from ${a(r.from)}`];
+  if (r.to !== undefined) parts.push(` to ${a(r.to)}`);
+  if (r.iif !== undefined) parts.push(` iif ${r.iif}`);
+  if (r.oif !== undefined) parts.push(` oif ${r.oif}`);
+  if (r.fwmark !== undefined) parts.push(` fwmark ${r.fwmark}${r.fwmask !== undefined ? `/${r.fwmask}` : ''}`);
+  parts.push(r.action === 'table' ? ` lookup ${r.table ?? 'main'}` : r.action === 'goto' ? ` goto ${r.gotoTarget}` : ` ${r.action}`);
+  if (r.preference !== undefined) parts.push(` pref ${r.preference}`);
+  return parts.join('');
+}
 
 // ---------------------------------------------------------------------------
 // the socket
@@ -881,9 +1019,18 @@ export class Rtnl {
     });
   }
 
+  /** Watches the policy routing rules of both families, as watchAddresses() watches addresses. */
+  watchRules(cb: (ev: RuleEvent) => void, onOverrun: () => void, onError: (err: Error) => void = () => {}): Promise<NetlinkWatch> {
+    return this.watchGroups(['IPV4_RULE', 'IPV6_RULE'], 'rules', onOverrun, onError, (m) => {
+      if (m.type !== RTM_NEWRULE && m.type !== RTM_DELRULE) return;
+      const family = m.data[0] === AF_INET ? 4 : m.data[0] === AF_INET6 ? 6 : undefined;
+      if (family) cb({ type: m.type === RTM_NEWRULE ? 'added' : 'deleted', family });
+    });
+  }
+
   /** A socket of its own subscribed to `groups`; each message goes to `handle`, a throw from it to onError. */
   private async watchGroups(
-    groups: Array<'IPV4_IFADDR' | 'IPV6_IFADDR' | 'IPV4_ROUTE' | 'IPV6_ROUTE'>,
+    groups: Array<'IPV4_IFADDR' | 'IPV6_IFADDR' | 'IPV4_ROUTE' | 'IPV6_ROUTE' | 'IPV4_RULE' | 'IPV6_RULE'>,
     what: string,
     onOverrun: () => void,
     onError: (err: Error) => void,
@@ -1133,5 +1280,19 @@ export class Rtnl {
     const what = `deleting route ${routeText(r)}`;
     const body = await this.routeBody(r, false, what);
     await this.talk(RTM_DELROUTE, body, 0, what);
+  }
+
+  // rules ---------------------------------------------------------------
+
+  /** Adds a rule; EEXIST when the same rule is there (the kernel compares every attribute given). */
+  async addRule(r: RuleSpec): Promise<void> {
+    const what = `adding rule ${ruleText(r)}`;
+    await this.talk(RTM_NEWRULE, ruleBody(r, what), F_CREATE | F_EXCL, what);
+  }
+
+  /** Deletes a rule; ENOENT when there is no such rule. */
+  async delRule(r: RuleSpec): Promise<void> {
+    const what = `deleting rule ${ruleText(r)}`;
+    await this.talk(RTM_DELRULE, ruleBody(r, what), 0, what);
   }
 }

@@ -1,6 +1,8 @@
 import type { GlobalDefs, VrrpInstanceConfig, VrrpSyncGroupConfig } from '../config/model';
 import type { ExtensionValue } from '../config/schema';
 import type { AddressEntry, RouteEntry } from '../config/keywords/vrrp';
+import type { StaticNetSettings } from './static-net-settings';
+import type { VrrpProcessSettings } from './process-settings';
 import { VRRP_MCAST_V4, VRRP_MCAST_V6, VRRP_TTL, type IpFamily, type VrrpVersion } from './types';
 
 /**
@@ -103,6 +105,10 @@ export interface VrrpSettings {
   /** seconds before the instances start (vrrp_startup_delay) */
   startupDelayMs: number;
   syncGroups: SyncGroupSettings[];
+  /** static_ipaddress, static_routes, static_rules (core/vrrp/static-net.ts) */
+  statics?: StaticNetSettings;
+  /** vrrp_no_swap, max_auto_priority (core/vrrp/process-settings.ts) */
+  vrrpProcess?: VrrpProcessSettings;
 }
 
 /**

@@ -75,14 +75,20 @@ export function addressSpec(e: AddressEntry): AddressSpec {
 function addressItems(opts: Pick<VipManagerOptions, 'ifname' | 'vips' | 'excluded'>): AddressItem[] {
   return [...opts.vips, ...(opts.excluded ?? [])].map((entry) => {
     const dev = entry.dev ?? opts.ifname;
-    const spec = addressSpec(entry);
-    const max = entry.family === 6 ? 128 : 32;
-    const prefix = spec.peer ? spec.peer.prefix ?? max : spec.prefix ?? max;
-    return { entry, dev, spec, label: `${addressText({ address: canonicalIp(entry.address), prefix })} on ${dev}` };
+    return { entry, dev, spec: addressSpec(entry), label: addressLabel(entry, dev) };
   });
 }
 
-function routeLabel(r: RouteEntry): string {
+/** `10.0.0.1/24 on eth0`: how a manager names (and keys) an address it holds */
+export function addressLabel(entry: AddressEntry, dev: string): string {
+  const spec = addressSpec(entry);
+  const max = entry.family === 6 ? 128 : 32;
+  const prefix = spec.peer ? spec.peer.prefix ?? max : spec.prefix ?? max;
+  return `${addressText({ address: canonicalIp(entry.address), prefix })} on ${dev}`;
+}
+
+/** `route 10.0.0.0/8 via ...`: how a manager names (and keys) a route it holds */
+export function routeLabel(r: RouteEntry): string {
   return `route ${routeText(r)}`;
 }
 

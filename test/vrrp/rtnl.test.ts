@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Lab, removeStaleLabs, type LabHost } from '../../core/lab/netns';
 import { VrrpLab } from '../../core/lab/vrrp-lab';
-import { bytesToIp, canonicalIp, ipToBytes, protocolNumber, routeText, scopeNumber, tableNumber, type AddressSpec, type RouteSpec } from '../../core/vrrp/rtnl';
+import { bytesToIp, canonicalIp, ipToBytes, protocolNumber, routeText, scopeNumber, tableNumber, type AddressSpec, type RouteSpec, type RuleSpec } from '../../core/vrrp/rtnl';
 import { waitFor } from '../helpers/lab';
 
 const DRIVER = path.join(__dirname, '..', 'fixtures', 'vrrp-drivers', 'driver.js');
@@ -256,6 +256,37 @@ describe('rtnetlink in a lab host', () => {
       { error: 'adding route 10.55.0.0/24 via 10.200.0.1: Network is unreachable (ENETUNREACH)', code: 'ENETUNREACH' },
       { error: 'adding route 10.55.0.0/24: encap is not supported by alived', code: 'EOPNOTSUPP' },
     ]);
+  });
+
+  test('rules: selectors, actions, preference, protocol; EEXIST for the same rule twice; then gone', async () => {
+    const rules: RuleSpec[] = [
+      { family: 4, action: 'table', table: 100, from: { address: '10.60.0.0', prefix: 24 }, preference: 1000, protocol: 18 },
+      { family: 4, action: 'table', table: 3_000_000, to: { address: '10.61.0.0', prefix: 16 }, preference: 1001, tos: 16 },
+      { family: 4, action: 'blackhole', from: { address: '10.62.0.1' }, preference: 1002, not: true },
+      { family: 4, action: 'goto', gotoTarget: 1010, fwmark: 7, fwmask: 0xff, preference: 1003, iif: 'eth0' },
+      { family: 4, action: 'table', table: 'main', preference: 1004, oif: 'eth0', uidrange: { start: 100, end: 200 }, ipproto: 'tcp', sport: { start: 1000, end: 2000 }, dport: { start: 80, end: 80 } },
+      { family: 4, action: 'prohibit', preference: 1005, suppressPrefixlength: undefined, realms: undefined },
+      { family: 4, action: 'nop', preference: 1010 },
+      { family: 6, action: 'table', table: 100, from: { address: 'fd00:60::', prefix: 64 }, preference: 1000, protocol: 18 },
+    ];
+    const added = await calls(...rules.map((spec) => ({ method: 'addRule', spec })));
+    assert.deepEqual(added, rules.map(() => ({ ok: true })));
+    const shown = (await lab.run(h, ['ip', 'rule', 'show'])).split('\n').map((l) => l.trim().replace(/\s+/g, ' '));
+    const line = (pref: number): string => shown.find((l) => l.startsWith(`${pref}:`)) ?? `(no rule ${pref} in: ${shown.join(' | ')})`;
+    assert.equal(line(1000), '1000: from 10.60.0.0/24 lookup 100 proto keepalived');
+    assert.equal(line(1001), '1001: from all to 10.61.0.0/16 tos 0x10 lookup 3000000');
+    assert.equal(line(1002), '1002: not from 10.62.0.1 blackhole');
+    assert.equal(line(1003), '1003: from all fwmark 0x7/0xff iif eth0 goto 1010');
+    assert.equal(line(1004), '1004: from all oif eth0 uidrange 100-200 ipproto tcp sport 1000-2000 dport 80 lookup main');
+    assert.equal(line(1005), '1005: from all prohibit');
+    assert.equal(line(1010), '1010: from all nop');
+    assert.match(await lab.run(h, ['ip', '-6', 'rule', 'show', 'pref', '1000']), /^1000:\s+from fd00:60::\/64 lookup 100 proto keepalived/);
+
+    assert.deepEqual(await calls({ method: 'addRule', spec: rules[0] }), [{ error: 'adding rule from 10.60.0.0/24 lookup 100 pref 1000: File already exists (EEXIST)', code: 'EEXIST' }]);
+    const removed = await calls(...rules.map((spec) => ({ method: 'delRule', spec })));
+    assert.deepEqual(removed, rules.map(() => ({ ok: true })));
+    assert.ok(!/^10(0\d|10):/m.test(await lab.run(h, ['ip', 'rule', 'show'])), 'every rule is gone');
+    assert.deepEqual(await calls({ method: 'delRule', spec: rules[0] }), [{ error: 'deleting rule from 10.60.0.0/24 lookup 100 pref 1000: No such file or directory (ENOENT)', code: 'ENOENT' }]);
   });
 
   test('watchLinks: a link going down and up, a link added and deleted', async () => {

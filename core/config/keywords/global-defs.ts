@@ -352,13 +352,13 @@ export const globalDefsSchema = block(
     enable_script_security: value(flag).feature('notify-script').doc('refuse scripts that run as root but are writable by others'),
 
     // scheduling
-    max_auto_priority: value(maxAutoPriority).feature('process').doc('highest real-time priority reached by automatic increases; -1 disables the startup warning'),
-    min_auto_priority_delay: word(int({ min: 1, max: 10000000 })).feature('process').doc('microseconds late before the priority is raised; default 1000000'),
+    max_auto_priority: value(maxAutoPriority).feature('process-tuning').doc('highest real-time priority the VRRP process is raised to when its timers run late; alone: 99; 0 or -1: none'),
+    min_auto_priority_delay: word(int({ min: 1, max: 10000000 })).feature('process-tuning').doc('microseconds late before the priority is raised; default 1000000'),
     vrrp_priority: word(niceness).feature('vrrp').doc('nice value of the VRRP process'),
     checker_priority: word(niceness).feature('checker').doc('nice value of the process that runs the checks (the main process)'),
     bfd_priority: word(niceness).feature('process'),
-    vrrp_no_swap: value(flag).feature('process'),
-    checker_no_swap: value(flag).feature('process'),
+    vrrp_no_swap: value(flag).feature('process-tuning').doc('lock the VRRP process in memory'),
+    checker_no_swap: value(flag).feature('process-tuning').doc('lock the process that runs the checks (the main process) in memory'),
     bfd_no_swap: value(flag).feature('process'),
     vrrp_rt_priority: word(int({ min: 0, max: 99 })).feature('vrrp').doc('real-time (SCHED_RR) priority of the VRRP process: keeps adverts on time when the CPUs are busy; default 1 when health checks run in the same daemon, else none; 0 (alived) keeps normal scheduling'),
     checker_rt_priority: word(rtPriority).feature('checker').doc('real-time (SCHED_RR) priority of the process that runs the checks'),
@@ -452,7 +452,7 @@ export const globalDefsSchema = block(
     dbus_service_name: word(str({ pattern: /^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)+$/, patternText: 'a D-Bus service name such as org.keepalived.Vrrp1' })).feature('dbus'),
 
     // files, reload, misc
-    umask: value(umask).doc('mask for files keepalived creates'),
+    umask: value(umask).feature('process-tuning').doc('mask for files alived creates (notify FIFOs, the outbox lock); never widens its private files'),
     random_seed: word(uint()).doc('seed of ${_RANDOM}'),
     reload_check_config: value(optionalArg(filePath())).feature('reload').doc('check the config before a reload, logging to FILE'),
     reload_time_file: word(filePath()).feature('reload'),
