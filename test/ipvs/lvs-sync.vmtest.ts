@@ -64,6 +64,31 @@ virtual_server ${VIP} 80 {
 `;
 }
 
+/** the sync daemon controller alone in a namespace, against what an earlier run left: what it logs and what the kernel has at each step */
+const ADOPT = `
+const { LvsSyncDaemon } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'core', 'ipvs', 'sync-daemon.js'))});
+const { IpvsClient } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'core', 'ipvs', 'client.js'))});
+const { createLogger } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'core', 'log', 'logger.js'))});
+(async () => {
+  const msgs = [];
+  const log = createLogger([{ write: (r) => msgs.push(r.msg) }], 'debug');
+  const c = await IpvsClient.open();
+  const kernel = async () => (await c.syncDaemons()).map((d) => d.state + ' ' + d.syncId).sort().join(', ');
+  const steps = {};
+  const s = new LvsSyncDaemon({ log });
+  await s.configure({ interface: 'eth0', instance: 'VI_X', syncId: 7, keyword: 'lvs_sync_daemon' });
+  steps.start = await kernel();
+  s.instanceState('VI_X', 'MASTER');
+  await s.idle();
+  steps.master = await kernel();
+  // left running: the test compares the client's reading with ipvsadm's
+  const daemons = await c.syncDaemons();
+  c.close();
+  console.log(JSON.stringify({ steps, msgs, daemons }));
+  process.exit(0);
+})().catch((e) => { console.error(e); process.exit(1); });
+`;
+
 /** `ipvsadm -L --daemon` in a director, one line per sync daemon */
 function daemons(host: string): string[] {
   return ipvsadm(lab.host(host).ns, '-L', '--daemon')
@@ -108,7 +133,6 @@ before(async () => {
   vl = new VrrpLab(lab, dir);
   drRealServer(lab, 'rs1', VIP);
   await startHttpServer(lab, 'rs1', 'rs1', 80);
-  await vl.watch();
   d1 = vl.startAlived('d1', config(150));
   d2 = vl.startAlived('d2', config(100));
   try {
@@ -127,14 +151,25 @@ after(async () => {
 test('the master runs the master sync daemon, the backup the backup one, with the VRID as sync id', async () => {
   await waitDaemons('d1', [new RegExp(`^master sync daemon \\(mcast=eth0, syncid=${VRID}\\b`)], 'the master sync daemon in d1');
   await waitDaemons('d2', [new RegExp(`^backup sync daemon \\(mcast=eth0, syncid=${VRID}\\b`)], 'the backup sync daemon in d2');
-  // the client's GET_DAEMON reads the same as ipvsadm
-  const script = `require(${JSON.stringify(path.join(__dirname, '..', '..', 'core', 'ipvs', 'client.js'))}).IpvsClient.open().then(async (c) => { console.log(JSON.stringify(await c.syncDaemons())); c.close(); })`;
-  const r = await lab.exec('d2', [process.execPath, '-e', script], 30_000);
+});
+
+test('at start, a sync daemon left running as configured is kept, another stopped; GET_DAEMON reads what ipvsadm reads', async () => {
+  // what an earlier run left in this namespace: a master with another id, a backup as configured
+  const ns = lab.host('client').ns;
+  ipvsadm(ns, '--start-daemon', 'master', '--mcast-interface', 'eth0', '--syncid', '5');
+  ipvsadm(ns, '--start-daemon', 'backup', '--mcast-interface', 'eth0', '--syncid', '7');
+  const r = await lab.exec('client', [process.execPath, '-e', ADOPT], 60_000);
   assert.equal(r.code, 0, r.stderr);
-  const got = JSON.parse(r.stdout.trim()) as Array<Record<string, unknown>>;
-  assert.equal(got.length, 1);
-  assert.deepEqual({ state: got[0]!.state, interface: got[0]!.interface, syncId: got[0]!.syncId, port: got[0]!.port, group: got[0]!.group }, { state: 'backup', interface: 'eth0', syncId: VRID, port: 8848, group: '224.0.0.81' });
-  assert.ok((got[0]!.maxlen as number) > 0);
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { steps: Record<string, string>; msgs: string[]; daemons: Array<Record<string, unknown>> };
+  assert.deepEqual(out.steps, { start: 'backup 7', master: 'master 7' }, out.msgs.join('\n'));
+  assert.ok(out.msgs.includes('the IPVS backup sync daemon on eth0 (id 7) already runs as configured: kept'), out.msgs.join('\n'));
+  assert.ok(out.msgs.some((m) => m.startsWith('IPVS master sync daemon on eth0 (id 5) stopped')), out.msgs.join('\n'));
+  const line = daemons('client');
+  ipvsadm(ns, '--stop-daemon', 'master');
+  assert.equal(line.length, 1, line.join('\n'));
+  const d = out.daemons[0]!;
+  assert.equal(line[0], `master sync daemon (mcast=eth0, syncid=7, maxlen=${d.maxlen}, group=${d.group}, port=${d.port}, ttl=${d.ttl})`);
+  assert.deepEqual([d.state, d.group, d.port, d.ttl], ['master', '224.0.0.81', 8848, 1]);
 });
 
 test("a connection made through the master enters the backup's table, and goes on through it after a failover", async () => {
