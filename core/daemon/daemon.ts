@@ -184,7 +184,9 @@ export class Daemon {
     const c = lvsSyncConfig(this.model, { vrrp: this.options.vrrp !== false, checks: this.options.checks !== false });
     if (c && !this.lvsSync) {
       const { LvsSyncDaemon: Sync } = require('../ipvs/sync-daemon') as typeof import('../ipvs/sync-daemon');
-      this.lvsSync = new Sync({ log: this.options.log });
+      const sync = (this.lvsSync = new Sync({ log: this.options.log }));
+      // a reload brings the keyword to instances that run already: their states now (transitions from here on count first)
+      if (this.vrrp) for (const i of (await this.vrrp.status()).instances) sync.instanceState(i.name, i.state, { ifUnknown: true });
     }
     await this.lvsSync?.configure(c);
   }

@@ -91,10 +91,12 @@ export class LvsSyncDaemon {
   }
 
   /** A VRRP instance's transition (every instance: a reload may name another one). */
-  instanceState(instance: string, state: string): void {
+  instanceState(instance: string, state: string, opts: { ifUnknown?: boolean } = {}): void {
     // STOP: the daemon is stopping, and stop() ends the sync daemon; DELETED: a reload that
     // removes the instance also removes what refers to it
     if (state === 'STOP' || state === 'DELETED') return;
+    // a state read from a status: a transition reported meanwhile is newer
+    if (opts.ifUnknown && this.states.has(instance)) return;
     this.states.set(instance, state);
     if (this.config?.instance === instance) this.schedule();
   }

@@ -11,7 +11,8 @@ import { drRealServer, holdConnection, ipvsadm, startHttpServer, stopProcess, un
  * lvs_sync_daemon inside the VM: an LVS-DR director pair (d1, d2), each in
  * its own network namespace and so with its own IPVS table and sync daemon,
  * one real HTTP server and a client on one lab link. The sync daemons
- * follow VI_1: master on the MASTER, backup on the BACKUP. A connection
+ * follow VI_1: master on the MASTER, backup on the BACKUP (the master's
+ * comes with a reload, while it is MASTER). A connection
  * made through the master is entered in the backup's table by the kernel's
  * sync, and goes on through the backup after a failover. Then, on the node
  * left: FAULT, reloads (changed settings, the keyword removed, the old
@@ -133,7 +134,8 @@ before(async () => {
   vl = new VrrpLab(lab, dir);
   drRealServer(lab, 'rs1', VIP);
   await startHttpServer(lab, 'rs1', 'rs1', 80);
-  d1 = vl.startAlived('d1', config(150));
+  // d1 starts without the keyword: a reload brings it to the instance, MASTER by then
+  d1 = vl.startAlived('d1', config(150, { global: '' }));
   d2 = vl.startAlived('d2', config(100));
   try {
     await vl.waitHolder(VIP, 'd1', 60_000);
@@ -148,7 +150,9 @@ after(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('the master runs the master sync daemon, the backup the backup one, with the VRID as sync id', async () => {
+test('the master runs the master sync daemon, the backup the backup one, with the VRID as sync id; a reload brings it to a running MASTER', async () => {
+  assert.deepEqual(daemons('d1'), [], 'no lvs_sync_daemon, no sync daemon');
+  await reload(d1, config(150));
   await waitDaemons('d1', [new RegExp(`^master sync daemon \\(mcast=eth0, syncid=${VRID}\\b`)], 'the master sync daemon in d1');
   await waitDaemons('d2', [new RegExp(`^backup sync daemon \\(mcast=eth0, syncid=${VRID}\\b`)], 'the backup sync daemon in d2');
 });
