@@ -30,4 +30,4 @@ export const FEATURES: Record<string, string> = {
 };
 
 /** Features that have landed: their keywords are acted on and draw no warning. */
-export const IMPLEMENTED: ReadonlySet<string> = new Set<string>(['vrrp', 'checker', 'ipvs', 'vrrp-track', 'vrrp-sync', 'notify-script', 'notify-mail', 'notify', 'process-track', 'static-net', 'process-tuning']);
+export const IMPLEMENTED: ReadonlySet<string> = new Set<string>(['vrrp', 'checker', 'ipvs', 'vrrp-track', 'vrrp-sync', 'notify-script', 'notify-mail', 'notify', 'process-track', 'static-net', 'process-tuning', 'lvs-sync']);

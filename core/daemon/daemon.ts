@@ -15,6 +15,8 @@ import { applyUmask } from '../fs/umask';
 import { CheckService, tuneHeapForChecks, type CheckServiceStatus } from '../check/service';
 import { inLabNamespace } from '../lab/netns';
 import type { IpvsService, IpvsStatus } from '../ipvs/service';
+import type { LvsSyncDaemon } from '../ipvs/sync-daemon';
+import { lvsSyncConfig } from '../ipvs/sync-daemon-config';
 import { applyScheduling, vrrpScheduling } from './scheduling';
 import { prepareStateDir } from './state-dir';
 import type { EngineEvent, EngineStatus, TransitionReport } from '../vrrp/engine';
@@ -89,6 +91,8 @@ export class Daemon {
   private readonly trackerStates: Record<string, TrackedState> = {};
   private checks: CheckService | undefined;
   private ipvs: IpvsService | undefined;
+  /** lvs_sync_daemon: IPVS's connection sync, following a VRRP instance */
+  private lvsSync: LvsSyncDaemon | undefined;
   private vrrpSettingsJson: string | undefined;
   reloads = 0;
 
@@ -171,6 +175,7 @@ export class Daemon {
       this.checks.start(this.model, this.host);
       await this.ipvs?.start(this.model, this.checks, this.host.hooks);
     }
+    await this.configureLvsSync();
     await this.startVrrp(true);
     this.notifications.publish({ type: 'daemon', what: 'start', time: Date.now() });
   }
@@ -179,6 +184,18 @@ export class Daemon {
   private createIpvs(): IpvsService {
     const { IpvsService: Ipvs } = require('../ipvs/service') as typeof import('../ipvs/service');
     return new Ipvs({ log: this.options.log, release: this.options.releaseIpvs !== false });
+  }
+
+  /** lvs_sync_daemon of the current config (loaded only when a config has one); none stops what runs */
+  private async configureLvsSync(): Promise<void> {
+    const c = lvsSyncConfig(this.model, { vrrp: this.options.vrrp !== false, checks: this.options.checks !== false });
+    if (c && !this.lvsSync) {
+      const { LvsSyncDaemon: Sync } = require('../ipvs/sync-daemon') as typeof import('../ipvs/sync-daemon');
+      const sync = (this.lvsSync = new Sync({ log: this.options.log }));
+      // a reload brings the keyword to instances that run already: their states now (transitions from here on count first)
+      if (this.vrrp) for (const i of (await this.vrrp.status()).instances) sync.instanceState(i.name, i.state, { ifUnknown: true });
+    }
+    await this.lvsSync?.configure(c);
   }
 
   /** The VRRP settings of the current config, or undefined when it has no vrrp_instance nor static entry (or VRRP is off). */
@@ -254,6 +271,7 @@ export class Daemon {
   }
 
   private onVrrpTransition(t: TransitionReport): void {
+    this.lvsSync?.instanceState(t.instance, t.to);
     this.vrrpTransition({ kind: 'instance', name: t.instance, from: t.from, to: t.to, priority: t.priority, reason: t.reason, time: t.time });
   }
 
@@ -388,6 +406,7 @@ export class Daemon {
       await this.checks?.reload(this.model, this.host);
       await this.ipvs?.reload(this.model, this.host.hooks);
     }
+    await this.configureLvsSync();
     // trackers too: unchanged ones go on with their rise/fall counts
     await this.trackers?.reload(this.model, this.host);
     this.setNotifiers();
@@ -501,6 +520,7 @@ export class Daemon {
       }
       log.notice({ signal }, 'Stopping');
       await this.vrrp?.stop();
+      await this.lvsSync?.stop();
       await this.trackers?.stop();
       // the IPVS table first: the checks' last pool changes must not reach it (-I keeps it as it is)
       await this.ipvs?.stop();

@@ -33,6 +33,9 @@ const CMD = {
   SET_DEST: 6,
   DEL_DEST: 7,
   GET_DEST: 8,
+  NEW_DAEMON: 9,
+  DEL_DAEMON: 10,
+  GET_DAEMON: 11,
   SET_CONFIG: 12,
   GET_CONFIG: 13,
   GET_INFO: 15,
@@ -41,7 +44,7 @@ const CMD = {
 } as const;
 type Cmd = (typeof CMD)[keyof typeof CMD];
 
-const CMD_ATTR = { SERVICE: 1, DEST: 2, TIMEOUT_TCP: 4, TIMEOUT_TCP_FIN: 5, TIMEOUT_UDP: 6 } as const;
+const CMD_ATTR = { SERVICE: 1, DEST: 2, DAEMON: 3, TIMEOUT_TCP: 4, TIMEOUT_TCP_FIN: 5, TIMEOUT_UDP: 6 } as const;
 const SVC = { AF: 1, PROTOCOL: 2, ADDR: 3, PORT: 4, FWMARK: 5, SCHED_NAME: 6, FLAGS: 7, TIMEOUT: 8, NETMASK: 9, STATS: 10, PE_NAME: 11, STATS64: 12 } as const;
 const DEST = {
   ADDR: 1,
@@ -62,6 +65,9 @@ const DEST = {
 } as const;
 const STATS = { CONNS: 1, INPKTS: 2, OUTPKTS: 3, INBYTES: 4, OUTBYTES: 5, CPS: 6, INPPS: 7, OUTPPS: 8, INBPS: 9, OUTBPS: 10 } as const;
 const INFO = { VERSION: 1, CONN_TAB_SIZE: 2 } as const;
+const DAEMON = { STATE: 1, MCAST_IFN: 2, SYNC_ID: 3, SYNC_MAXLEN: 4, MCAST_GROUP: 5, MCAST_GROUP6: 6, MCAST_PORT: 7, MCAST_TTL: 8 } as const;
+/** IP_VS_STATE_*: the sync daemon's role */
+const SYNC_STATE = { master: 1, backup: 2 } as const;
 
 /** IP_VS_SVC_F_* */
 export const SERVICE_FLAG = { PERSISTENT: 0x1, HASHED: 0x2, ONEPACKET: 0x4, SCHED1: 0x8, SCHED2: 0x10, SCHED3: 0x20 } as const;
@@ -158,6 +164,37 @@ export interface IpvsTimeouts {
   readonly udp: number;
 }
 
+export type SyncDaemonState = keyof typeof SYNC_STATE;
+
+/**
+ * The connection synchronisation daemon of one role (ipvsadm
+ * --start-daemon): a master sends the connections of this director to a
+ * multicast group, a backup receives them into its table.
+ */
+export interface SyncDaemonSpec {
+  readonly state: SyncDaemonState;
+  /** the multicast interface */
+  readonly interface: string;
+  /** 0..255; a backup takes only the messages of its id */
+  readonly syncId: number;
+  /** the largest sync message, bytes; the kernel's default (from the MTU) when unset */
+  readonly maxlen?: number | undefined;
+  /** UDP port; 8848 when unset */
+  readonly port?: number | undefined;
+  /** the master's multicast TTL; 1 when unset */
+  readonly ttl?: number | undefined;
+  /** the multicast group, IPv4 or IPv6; 224.0.0.81 when unset */
+  readonly group?: string | undefined;
+}
+
+/** A sync daemon as the kernel reports it: every field set, defaults included. */
+export interface SyncDaemonEntry extends SyncDaemonSpec {
+  readonly maxlen: number;
+  readonly port: number;
+  readonly ttl: number;
+  readonly group: string;
+}
+
 export interface IpvsInfo {
   /** e.g. 1.2.1 */
   readonly version: string;
@@ -215,6 +252,12 @@ const REASONS: Partial<Record<Cmd, Record<string, string>>> = {
   [CMD.DEL_DEST]: { ESRCH: 'the service does not exist', ENOENT: 'no such destination' },
   [CMD.GET_DEST]: { ESRCH: 'the service does not exist' },
   [CMD.ZERO]: { ESRCH: 'no such service' },
+  [CMD.NEW_DAEMON]: {
+    EEXIST: 'a sync daemon of that role already runs',
+    ENODEV: 'no such interface in this network namespace',
+    EADDRNOTAVAIL: 'the interface has no address to send from',
+  },
+  [CMD.DEL_DAEMON]: { ESRCH: 'no sync daemon of that role runs' },
 };
 
 function errorOf(what: string, cmd: Cmd, errno: number): IpvsError {
@@ -420,6 +463,43 @@ function parseDest(b: Buffer, serviceFamily: 4 | 6): DestinationEntry {
     persistentConnections: getU32(a.get(DEST.PERSIST_CONNS)),
     stats: parseStats(a.get(DEST.STATS64) ?? a.get(DEST.STATS)),
   };
+}
+
+function daemonAttrs(d: SyncDaemonSpec, what: string): Buffer[] {
+  const out = [attr(DAEMON.STATE, u32(SYNC_STATE[d.state])), attr(DAEMON.MCAST_IFN, str(d.interface)), attr(DAEMON.SYNC_ID, u32(d.syncId))];
+  // host order, as the kernel reads them (nla_get_u16 / nla_get_u8)
+  if (d.maxlen) out.push(attr(DAEMON.SYNC_MAXLEN, u16(d.maxlen)));
+  if (d.port) out.push(attr(DAEMON.MCAST_PORT, u16(d.port)));
+  if (d.ttl) out.push(attr(DAEMON.MCAST_TTL, u8(d.ttl)));
+  if (d.group) {
+    const b = ipToBytes(d.group);
+    if (!b) throw new IpvsError(`${what}: '${d.group}' is not an IP address`, 'EINVAL');
+    out.push(attr(b.length === 4 ? DAEMON.MCAST_GROUP : DAEMON.MCAST_GROUP6, Buffer.from(b)));
+  }
+  return out;
+}
+
+function parseDaemon(b: Buffer): SyncDaemonEntry | undefined {
+  const a = attrs(b);
+  const code = getU32(a.get(DAEMON.STATE));
+  const state = (Object.keys(SYNC_STATE) as SyncDaemonState[]).find((k) => SYNC_STATE[k] === code);
+  if (!state) return undefined;
+  const g6 = a.get(DAEMON.MCAST_GROUP6);
+  const g4 = a.get(DAEMON.MCAST_GROUP);
+  return {
+    state,
+    interface: getStr(a.get(DAEMON.MCAST_IFN)),
+    syncId: getU32(a.get(DAEMON.SYNC_ID)),
+    maxlen: getU16(a.get(DAEMON.SYNC_MAXLEN)),
+    port: getU16(a.get(DAEMON.MCAST_PORT)),
+    ttl: a.get(DAEMON.MCAST_TTL)?.[0] ?? 0,
+    group: g6 && g6.length >= 16 ? bytesToIp(g6.subarray(0, 16)) : g4 && g4.length >= 4 ? bytesToIp(g4.subarray(0, 4)) : '',
+  };
+}
+
+/** `master sync daemon on eth0 (id 51)` */
+export function describeSyncDaemon(d: Pick<SyncDaemonSpec, 'state' | 'interface' | 'syncId'>): string {
+  return `${d.state} sync daemon on ${d.interface} (id ${d.syncId})`;
 }
 
 // ---------------------------------------------------------------------------
@@ -661,6 +741,31 @@ export class IpvsClient {
   async zero(key?: ServiceKey): Promise<void> {
     const what = key ? `zeroing the counters of ${describeService(key)}` : 'zeroing the IPVS counters';
     await this.request(CMD.ZERO, key ? [nest(CMD_ATTR.SERVICE, serviceKeyAttrs(key, what))] : [], what);
+  }
+
+  // -- the connection sync daemon --------------------------------------------
+
+  /** The sync daemons that run in this namespace: none, a master, a backup, or both. */
+  async syncDaemons(): Promise<SyncDaemonEntry[]> {
+    const msgs = await this.request(CMD.GET_DAEMON, [], 'listing the IPVS sync daemons', true);
+    const out: SyncDaemonEntry[] = [];
+    for (const m of msgs) {
+      const d = attrs(genlPayload(m)).get(CMD_ATTR.DAEMON);
+      const e = d ? parseDaemon(d) : undefined;
+      if (e) out.push(e);
+    }
+    return out;
+  }
+
+  /** Starts the sync daemon of a role (ipvsadm --start-daemon); EEXIST when one of that role runs. */
+  async startSyncDaemon(d: SyncDaemonSpec): Promise<void> {
+    const what = `starting the IPVS ${describeSyncDaemon(d)}`;
+    await this.request(CMD.NEW_DAEMON, [nest(CMD_ATTR.DAEMON, daemonAttrs(d, what))], what);
+  }
+
+  /** Stops the sync daemon of a role (ipvsadm --stop-daemon); ESRCH when none of that role runs. */
+  async stopSyncDaemon(state: SyncDaemonState): Promise<void> {
+    await this.request(CMD.DEL_DAEMON, [nest(CMD_ATTR.DAEMON, [attr(DAEMON.STATE, u32(SYNC_STATE[state]))])], `stopping the IPVS ${state} sync daemon`);
   }
 
   /** Removes every service of this namespace's table (ipvsadm -C). */

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { VirtualServerPool } from '../check/pool';
@@ -8,6 +7,7 @@ import type { Logger } from '../log/logger';
 import type { AlivedHooks } from '../plugin/hooks';
 import { bytesToIp, ipToBytes } from '../vrrp/rtnl';
 import { describeService, IpvsClient, type IpvsClientOptions, type IpvsError, type IpvsMessageCounts, type IpvsStats, type IpvsTimeouts } from './client';
+import { openIpvsClient } from './open';
 import { desiredTable, type DesiredTable } from './desired';
 import { IpvsReconciler, type SyncReport } from './reconciler';
 
@@ -138,17 +138,8 @@ export class IpvsService {
     return { programsPools: true, onPoolChange };
   }
 
-  private async tryOpen(): Promise<IpvsClient> {
-    try {
-      return await IpvsClient.open(this.opts.client);
-    } catch (err) {
-      if ((err as IpvsError).code !== 'ENOPROTOOPT') throw err;
-      // keepalived's modprobe of ip_vs: the module may simply not be loaded yet
-      const r = spawnSync('modprobe', ['ip_vs'], { stdio: 'ignore', timeout: 10_000 });
-      if (r.status !== 0) throw err;
-      this.log.info({}, 'loaded the ip_vs kernel module');
-      return IpvsClient.open(this.opts.client);
-    }
+  private tryOpen(): Promise<IpvsClient> {
+    return openIpvsClient(this.opts.client, this.log);
   }
 
   get available(): boolean {

@@ -158,6 +158,16 @@ const lvsSyncDaemon = custom(
         ctx.refer('vrrp_instance', nameWord.text, nameWord.pos, keyword);
         continue;
       }
+      // keepalived's old form `lvs_sync_daemon IF VRRP_INSTANCE SYNC_ID`
+      if (i === 2 && out.instance !== undefined && words[1]!.text !== 'inst' && /^\d+$/.test(key)) {
+        const v = opts.id!.parse(w, ctx);
+        if (v === INVALID) ok = false;
+        else {
+          out.syncId = v as number;
+          ctx.diags.note('ALIVED_CONFIG_DEPRECATED', w.pos, `write 'id ${key}': a sync id without 'id' is an old form of ${keyword}; accepted`);
+        }
+        continue;
+      }
       const p = opts[key];
       if (!p) {
         const hint = nearest(key, ['inst', ...Object.keys(opts)]);

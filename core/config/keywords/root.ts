@@ -2,6 +2,7 @@ import { block, sub } from '../schema';
 import { globalDefsSchema, globalRootFields } from './global-defs';
 import { lvsRootFields } from './lvs';
 import { vrrpRootFields, checkVrrpRoot } from './vrrp';
+import { checkLvsSyncDaemon } from './lvs-sync';
 
 /**
  * The top level of keepalived.conf. Plugins add blocks through the `root`
@@ -21,6 +22,7 @@ export const rootSchema = block(
       // instance checks read global_defs (vrrp_version, vrrp_strict): a broken one would mislead them
       const globalDefsBroken = model.globalDefs === undefined && (stmt.block ?? []).some((s) => s.name.text === 'global_defs');
       if (!globalDefsBroken) checkVrrpRoot(model, ctx, stmt);
+      checkLvsSyncDaemon(ctx, stmt);
     },
   },
 );
