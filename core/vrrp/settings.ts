@@ -1,6 +1,7 @@
 import type { GlobalDefs, VrrpInstanceConfig, VrrpSyncGroupConfig } from '../config/model';
 import type { ExtensionValue } from '../config/schema';
 import type { AddressEntry, RouteEntry } from '../config/keywords/vrrp';
+import { assignVmacs, type VmacSettings } from './vmac-settings';
 import { VRRP_MCAST_V4, VRRP_MCAST_V6, VRRP_TTL, type IpFamily, type VrrpVersion } from './types';
 
 /**
@@ -52,6 +53,8 @@ export interface InstanceSettings {
   syncGroup?: string;
   /** notify_priority_changes (instance, else group, else global vrrp_notify_priority_changes) */
   notifyPriorityChanges: boolean;
+  /** use_vmac: the macvlan it runs on (core/vrrp/vmac.ts); its VIPs name it as their `dev` */
+  vmac?: VmacSettings;
 }
 
 /**
@@ -137,6 +140,7 @@ export function resolveVrrp(globalDefs: Globals | undefined, instances: readonly
     resolveTracking(inst, i, group, extra);
     return inst;
   });
+  assignVmacs(resolved, instances as Parameters<typeof assignVmacs>[1], typeof g.vmacPrefix === 'string' ? g.vmacPrefix : undefined);
   return {
     ...(typeof g.routerId === 'string' ? { routerId: g.routerId } : {}),
     instances: resolved,
