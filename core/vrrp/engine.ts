@@ -287,6 +287,7 @@ export class VrrpEngine {
       await new Promise((r) => setTimeout(r, this.settings.startupDelayMs));
       if (this.stopped) return;
     }
+    if (this.settings.disableLocalIgmp) this.vmacs().localIgmpReports(false);
     for (const inst of this.instances) await inst.attach(this.linkByName(inst.settings.ifname));
     this.started = true;
     // a startup delay is the operator's wish to wait: the boot time is not counted then
@@ -309,6 +310,7 @@ export class VrrpEngine {
     // the priority-0 adverts are queued on the sockets: let them leave before closing
     await new Promise((r) => setTimeout(r, 20));
     for (const inst of this.instances) await inst.removeVmac();
+    this.vmacHost?.localIgmpReports(true);
     for (const { channel } of this.channels.values()) channel.close();
     this.channels.clear();
     // closing a packet socket waits out a kernel grace period (ms): only now, after the priority-0 adverts

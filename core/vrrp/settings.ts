@@ -106,6 +106,8 @@ export interface VrrpSettings {
   /** seconds before the instances start (vrrp_startup_delay) */
   startupDelayMs: number;
   syncGroups: SyncGroupSettings[];
+  /** disable_local_igmp: net.ipv4.igmp_link_local_mcast_reports 0 while the VRRP process runs */
+  disableLocalIgmp?: boolean;
 }
 
 /**
@@ -146,6 +148,7 @@ export function resolveVrrp(globalDefs: Globals | undefined, instances: readonly
     instances: resolved,
     startupDelayMs: typeof g.vrrpStartupDelay === 'number' ? Math.round(g.vrrpStartupDelay * 1000) : 0,
     syncGroups: groups.map((sg) => ({ name: sg.name, members: sg.group.filter((n) => instances.some((i) => i.name === n)) })),
+    ...(g.disableLocalIgmp === true ? { disableLocalIgmp: true } : {}),
   };
 }
 

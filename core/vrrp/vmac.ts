@@ -1,6 +1,6 @@
 import type { Logger } from '../log/logger';
 import { readSysctl, SysctlKeeper, writeSysctl, type SysctlChange } from './if-sysctl';
-import type { LinkDetail, LinkInfo, Rtnl, RtnlError } from './rtnl';
+import { canonicalIp, type LinkDetail, type LinkInfo, type Rtnl, type RtnlError } from './rtnl';
 import type { IpFamily } from './types';
 import type { VmacSettings } from './vmac-settings';
 
@@ -88,7 +88,7 @@ function macBytes(mac: string): Buffer {
 export function linkLocalFromMac(mac: string): string {
   const m = macBytes(mac);
   const g = [(m[0]! ^ 0x02) * 256 + m[1]!, m[2]! * 256 + 0xff, 0xfe00 + m[3]!, m[4]! * 256 + m[5]!];
-  return `fe80::${g.map((x) => x.toString(16)).join(':')}`;
+  return canonicalIp(`fe80::${g.map((x) => x.toString(16)).join(':')}`);
 }
 
 /** a sysctl path in the form an operator knows (net.ipv4.conf.eth0.arp_ignore) */
@@ -140,6 +140,25 @@ export class VmacHost {
     return new Vmac(this, settings, family, instance);
   }
 
+  /**
+   * disable_local_igmp: no IGMP reports for the link-local groups
+   * (224.0.0.0/24, VRRP's included) while alived runs, as keepalived's
+   * set_disable_local_igmp; `true` puts the original back.
+   */
+  localIgmpReports(on: boolean): void {
+    const path = 'net/ipv4/igmp_link_local_mcast_reports';
+    if (on) {
+      this.report(this.sysctls.restore([path]));
+      return;
+    }
+    try {
+      const c = this.sysctls.set(path, '0');
+      if (c) this.log.info({ sysctl: sysctlName(path), from: c.from }, `${sysctlName(path)} set to 0 (was ${c.from}): disable_local_igmp`);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, `disable_local_igmp: ${(err as Error).message}`);
+    }
+  }
+
   /** @internal a VMAC is in place */
   hold(v: Vmac): void {
     this.vmacs.add(v);
@@ -157,7 +176,10 @@ export class VmacHost {
       // the rp_filter of all, default and every interface alived raised
       for (const p of this.sysctls.originals((p) => p.endsWith('/rp_filter')).keys()) paths.push(p);
     }
-    const { restored, left } = this.sysctls.restore(paths);
+    this.report(this.sysctls.restore(paths));
+  }
+
+  private report({ restored, left }: ReturnType<SysctlKeeper['restore']>): void {
     for (const r of restored) this.log.info({ sysctl: sysctlName(r.path), value: r.to }, `${sysctlName(r.path)} put back to ${r.to} (was ${r.from} while alived ran)`);
     for (const l of left) {
       if (l.now === undefined) continue;
