@@ -364,22 +364,14 @@ export class VrrpEngine {
   }
 
   /** A channel for this instance's interface and family, shared with the other instances on it. */
-  channelFor(inst: InstanceRuntime, link: LinkInfo, receiveOn?: LinkInfo): VrrpChannel {
+  channelFor(inst: InstanceRuntime, link: LinkInfo): VrrpChannel {
     const s = inst.settings;
-    const recv = receiveOn && receiveOn.index !== link.index ? receiveOn : undefined;
-    const key = `${s.family}/${link.name}/${link.index}${recv ? `<${recv.index}` : ''}`;
+    const key = `${s.family}/${link.name}/${link.index}`;
     let entry = this.channels.get(key);
     if (!entry) {
       const groups = [...new Set(this.instances.filter((i) => i.settings.family === s.family && i.settings.ifname === s.ifname && i.settings.group).map((i) => i.settings.group!))];
       const sizes = this.instances.filter((i) => i.settings.family === s.family && i.settings.ifname === s.ifname && i.settings.rxBufSize).map((i) => i.settings.rxBufSize!);
-      const channel = new VrrpChannel({
-        family: s.family,
-        ifname: link.name,
-        ifindex: link.index,
-        groups,
-        ...(sizes.length ? { rcvBuf: Math.max(...sizes) } : {}),
-        ...(recv ? { receiveOn: { ifname: recv.name, ifindex: recv.index } } : {}),
-      });
+      const channel = new VrrpChannel({ family: s.family, ifname: link.name, ifindex: link.index, groups, ...(sizes.length ? { rcvBuf: Math.max(...sizes) } : {}) });
       const users: InstanceRuntime[] = [];
       channel.open(
         (rx, ageMs) => this.dispatch(users, rx, ageMs),
@@ -760,7 +752,9 @@ class InstanceRuntime {
       if (!this.src) {
         this.log.warn({ interface: s.ifname }, `(${s.name}) interface ${s.ifname} has no IPv${s.family} address to send adverts from yet`);
       }
-      // use_vmac: adverts leave from the VMAC (the base with vmac_xmit_base) and are heard on the base
+      // use_vmac: adverts are sent and heard on the VMAC (on the base with vmac_xmit_base), as keepalived's: a
+      // peer's advert carries the same virtual MAC as our own VMAC, and the macvlan driver hands a multicast
+      // frame from a MAC of one of its private macvlans to that macvlan alone, never to the base
       let sendOn = link;
       if (this.vmac) {
         const v = await this.vmac.ensure(link);
@@ -769,7 +763,7 @@ class InstanceRuntime {
         if (!v.noarp) this.engine.frameSender({ ifname: v.name, ifindex: v.index, mac: v.mac });
       }
       if (!this.channel) {
-        this.channel = this.engine.channelFor(this, sendOn, link);
+        this.channel = this.engine.channelFor(this, sendOn);
         this.listeningSince = this.deps.clock.now();
       }
       this.warmUp();
