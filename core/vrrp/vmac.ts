@@ -159,6 +159,11 @@ export class VmacHost {
     }
   }
 
+  /** the names of the VMACs in place */
+  names(): Set<string> {
+    return new Set([...this.vmacs].map((v) => v.settings.ifname));
+  }
+
   /** @internal a VMAC is in place */
   hold(v: Vmac): void {
     this.vmacs.add(v);
@@ -284,12 +289,16 @@ export class Vmac {
       if (c) changes.push(c);
     };
     for (const [key, value] of BASE_SYSCTLS) note(k.set(conf4(base.name, key), value));
-    const all = Number(k.has(conf4('all', 'rp_filter')) ? k.originals((p) => p === conf4('all', 'rp_filter')).get(conf4('all', 'rp_filter')) : readSysctl(conf4('all', 'rp_filter')) ?? '0');
+    // the value all had before alived: held (set to 0 by an earlier VMAC) or as it is now
+    const allPath = conf4('all', 'rp_filter');
+    const all = Number(k.originals((p) => p === allPath).get(allPath) ?? readSysctl(allPath) ?? '0');
     if (all > 0) {
       const dflt = Number(readSysctl(conf4('default', 'rp_filter')) ?? '0');
       if (dflt < all) note(k.set(conf4('default', 'rp_filter'), String(all)));
+      const vmacs = this.host.names();
       for (const l of await this.rtnl.links()) {
-        if (l.name === this.settings.ifname) continue;
+        // the VMACs keep their rp_filter 0
+        if (l.name === this.settings.ifname || vmacs.has(l.name)) continue;
         const own = readSysctl(conf4(l.name, 'rp_filter'));
         if (own !== undefined && Number(own) < all) note(k.set(conf4(l.name, 'rp_filter'), String(all)));
       }

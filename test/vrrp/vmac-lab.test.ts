@@ -1,6 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import { Lab, removeStaleLabs } from '../../core/lab/netns';
 import { ClientObserver, NeighbourView, neighbourNow } from '../../core/lab/client';
 import { keepalivedAvailable, VrrpLab, type LabDaemon } from '../../core/lab/vrrp-lab';
@@ -253,6 +254,28 @@ test('a VMAC left by a crashed alived is taken over; the sysctls still go back t
   assert.equal(await sysctl('n1', 'net.ipv4.conf.eth0.arp_ignore'), '0', 'the value from before the crashed run, read from the alias');
   assert.equal(await sysctl('n1', 'net.ipv4.conf.eth0.arp_announce'), '0');
   assert.equal(await sysctl('n1', 'net.ipv4.conf.all.rp_filter'), '1');
+});
+
+test('a VMAC someone deletes is made again; a reload that drops use_vmac deletes it and puts the sysctls back', async (t) => {
+  if (skip) return t.skip(skip);
+  const v = await fresh();
+  const n1 = v.startAlived('n1', conf('n1', 200));
+  await v.waitLine(n1, /\(VI_1\) Entering MASTER STATE/, 15_000);
+  await waitVip('n1', VMAC, VIP, true);
+  await lab.run('n1', ['ip', 'link', 'del', VMAC]);
+  await v.waitLine(n1, /VMAC vrrp\.51 was deleted: making it again/, 10_000);
+  await waitVip('n1', VMAC, VIP, true);
+  assert.equal((await link('n1', VMAC))!.address, MAC);
+  assert.equal(await clientEntryAfterMasterAsks('n1'), MAC);
+
+  // the same instance without use_vmac: replaced, its VMAC deleted, the VIP on eth0
+  fs.writeFileSync(n1.config, conf('n1', 200).replace('  use_vmac\n', ''));
+  v.signal(n1, 'SIGHUP');
+  await v.waitLine(n1, /Reload complete/, 15_000);
+  await waitVip('n1', 'eth0', VIP, true);
+  assert.equal(await link('n1', VMAC), undefined, 'the VMAC is deleted');
+  for (const k of ['arp_ignore', 'arp_filter', 'arp_announce']) assert.equal(await sysctl('n1', `net.ipv4.conf.eth0.${k}`), '0', `${k} put back`);
+  await stopDaemon(v, n1);
 });
 
 test('IPv6: the VMAC has 00:00:5e:00:02:VRID, the base link-local address, no EUI-64 one; the client names the virtual MAC', async (t) => {
