@@ -278,6 +278,30 @@ test('a VMAC someone deletes is made again; a reload that drops use_vmac deletes
   await stopDaemon(v, n1);
 });
 
+test('vmac_xmit_base: adverts leave from the base with its MAC, the VIP still on the VMAC, the backup hears them (alived and keepalived)', async (t) => {
+  if (skip) return t.skip(skip);
+  const v = await fresh();
+  const n1 = v.startAlived('n1', conf('n1', 200, '  vmac_xmit_base\n'));
+  const n2 = v.startKeepalived('n2', conf('n2', 100, '  vmac_xmit_base\n'));
+  await v.waitLine(n1, /\(VI_1\) Entering MASTER STATE/, 15_000);
+  await waitVip('n1', VMAC, VIP, true);
+  // keepalived may have been master before alived started: it yields, and stays backup from then on
+  await waitVip('n2', VMAC, VIP, false);
+  const n2From = n2.lines.length;
+  // the adverts on the client's wire: from n1's own MAC (tcpdump -e prints the link-layer source)
+  const cap = await lab.exec('client', ['timeout', '3', 'tcpdump', '-c', '3', '-e', '-n', '-i', 'eth0', 'ip proto 112'], 5000);
+  const sources = [...cap.stdout.matchAll(/^\S+ (\S+) > 01:00:5e:00:00:12/gm)].map((m) => m[1]);
+  assert.ok(sources.length > 0, `adverts captured: ${cap.stdout}${cap.stderr}`);
+  assert.deepEqual([...new Set(sources)], [lab.host('n1').mac], "alived's adverts leave from eth0's MAC");
+  assert.equal(await clientEntryAfterMasterAsks('n1'), MAC, "the client's entry still names the virtual MAC");
+  // keepalived (n2, also xmit_base) hears alived on its base: it stays backup, and takes over when alived stops
+  assert.ok(!n2.lines.slice(n2From).some((l) => /Entering MASTER STATE/.test(l)), n2.lines.slice(-5).join('\n'));
+  assert.ok(!holds(await link('n2', VMAC), VIP));
+  await stopDaemon(v, n1);
+  await waitVip('n2', VMAC, VIP, true);
+  await stopDaemon(v, n2);
+});
+
 test('IPv6: the VMAC has 00:00:5e:00:02:VRID, the base link-local address, no EUI-64 one; the client names the virtual MAC', async (t) => {
   if (skip) return t.skip(skip);
   const v = await fresh();
