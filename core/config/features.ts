@@ -20,7 +20,6 @@ export const FEATURES: Record<string, string> = {
   'lvs-sync': 'the LVS sync daemon',
   vmac: 'VMAC interfaces (use_vmac)',
   'vmac-addr': 'VMACs for addresses on other interfaces (use_vmac_addr, the use_vmac address option)',
-  'vmac-garp': 'gratuitous ARPs on VMAC interfaces that send no adverts (garp_extra_if)',
   ipvlan: 'ipvlan interfaces (use_ipvlan)',
   snmp: 'SNMP',
   dbus: 'D-Bus',

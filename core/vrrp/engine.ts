@@ -819,7 +819,31 @@ class InstanceRuntime {
       ...s.garp,
       onError: (err: Error) => this.log.warn({ err: err.message }, `(${s.name}) ${err.message}`),
       openSender: (l) => this.engine.frameSender(l),
+      extraIfAddresses: this.extraIfAddresses(),
     });
+  }
+
+  /**
+   * garp_extra_if: the first VIP of each interface the adverts do not leave
+   * from, as keepalived picks them: its VMAC with vmac_xmit_base, and with
+   * `all` every other VIP interface too (vrrp.c vrrp_gratuitous_arp_vmac_update_thread).
+   */
+  private extraIfAddresses(): string[] {
+    const s = this.settings;
+    if (s.garp.extraIfInterval <= 0) return [];
+    const own = s.vmac?.ifname ?? s.ifname;
+    const done = new Set<string>();
+    const out: string[] = [];
+    for (const v of [...s.vips, ...s.excludedVips]) {
+      const dev = v.dev ?? s.ifname;
+      if (done.has(dev)) continue;
+      const ours = dev === s.vmac?.ifname;
+      if (!ours && !s.garp.extraIfAll) continue;
+      if (dev === own && !s.vmac?.xmitBase) continue;
+      done.add(dev);
+      out.push(v.address);
+    }
+    return out;
   }
 
   /**

@@ -98,6 +98,9 @@ export interface GarpSettings {
   lowerPrioRepeat: number;
   /** garp_lower_prio_delay: seconds before a second such burst; 0: none */
   lowerPrioDelay: number;
+  /** garp_extra_if (else global vrrp_garp_extra_if): seconds between gratuitous ARPs on VMACs that send no adverts (`all`: every VIP interface but the advert's); 0: none */
+  extraIfInterval: number;
+  extraIfAll: boolean;
 }
 
 export interface VrrpSettings {
@@ -237,6 +240,7 @@ function resolveInstance(g: Globals, i: VrrpInstanceConfig): InstanceSettings {
   // keepalived's strict mode (strict_mode, else vrrp_strict): RFC behaviour only, no extra packets
   const strict = typeof inst.strictMode === 'boolean' ? inst.strictMode : g.vrrpStrict === true;
   const minGarp = g.vrrpMinGarp === true;
+  const extraIf = (inst.garpExtraIf ?? g.vrrpGarpExtraIf) as { all: boolean; interval: number } | undefined;
   return {
     name: i.name as string,
     vrid: i.virtualRouterId as number,
@@ -272,6 +276,8 @@ function resolveInstance(g: Globals, i: VrrpInstanceConfig): InstanceSettings {
       // instance's own garp_master_* do not count; strict mode sends none
       lowerPrioRepeat: num(inst.garpLowerPrioRepeat, strict ? 0 : num(g.vrrpGarpLowerPrioRepeat, minGarp ? 1 : num(g.vrrpGarpMasterRepeat, 5))),
       lowerPrioDelay: num(inst.garpLowerPrioDelay, strict ? 0 : num(g.vrrpGarpLowerPrioDelay, minGarp ? 0 : num(g.vrrpGarpMasterDelay, 5))),
+      extraIfInterval: extraIf?.interval ?? 0,
+      extraIfAll: extraIf?.all === true,
     },
     lowerPrioNoAdvert: Boolean(inst.lowerPrioNoAdvert ?? g.vrrpLowerPrioNoAdvert),
     // on unless turned off (keepalived: off) and outside strict mode: a master that yields tells the winner,

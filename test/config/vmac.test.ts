@@ -97,7 +97,7 @@ test('vmac_xmit_base without use_vmac does nothing, and says so', async () => {
   has(r, 'keepalived.conf:5:3: warning: vrrp_instance A: vmac_xmit_base has no effect without use_vmac');
 });
 
-test('what is not made yet stays warned, each under its own name', async () => {
+test('what is not made yet stays warned, each under its own name; garp_extra_if and disable_local_igmp are acted on', async () => {
   const r = await compileText(
     `global_defs {\n  vmac_addr_prefix va\n  vrrp_garp_extra_if 10\n  disable_local_igmp\n}\n` +
       inst('A', 1, '  use_vmac_addr\n  garp_extra_if all 5\n', '10.0.0.100/24,10.0.1.1/24 dev eth1 use_vmac') +
@@ -105,11 +105,14 @@ test('what is not made yet stays warned, each under its own name', async () => {
   );
   const lines = notActedOn(r).join('\n');
   assert.match(lines, /does not act on VMACs for addresses on other interfaces \(use_vmac_addr, the use_vmac address option\) yet; keywords checked and not applied: (vmac_addr_prefix|use_vmac_addr|use_vmac \(address option\))/);
-  for (const k of ['vmac_addr_prefix', 'use_vmac_addr', 'use_vmac (address option)', 'garp_extra_if', 'vrrp_garp_extra_if', 'use_ipvlan']) assert.ok(lines.includes(k), `${k} is warned about:\n${lines}`);
-  assert.match(lines, /gratuitous ARPs on VMAC interfaces that send no adverts/);
+  for (const k of ['vmac_addr_prefix', 'use_vmac_addr', 'use_vmac (address option)', 'use_ipvlan']) assert.ok(lines.includes(k), `${k} is warned about:\n${lines}`);
   assert.match(lines, /ipvlan interfaces \(use_ipvlan\)/);
-  assert.ok(!lines.includes('disable_local_igmp'), 'disable_local_igmp is acted on');
-  assert.equal(settings(r).disableLocalIgmp, true);
+  for (const k of ['disable_local_igmp', 'garp_extra_if']) assert.ok(!lines.includes(k), `${k} is acted on`);
+  const s = settings(r);
+  assert.equal(s.disableLocalIgmp, true);
+  // the instance's garp_extra_if, else the global one
+  assert.deepEqual([s.instances[0]!.garp.extraIfInterval, s.instances[0]!.garp.extraIfAll], [5, true]);
+  assert.deepEqual([s.instances[1]!.garp.extraIfInterval, s.instances[1]!.garp.extraIfAll], [10, false]);
 });
 
 test("the VMAC's alias carries the base's original sysctls; the link-local address from a MAC", () => {

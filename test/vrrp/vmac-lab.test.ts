@@ -302,6 +302,19 @@ test('vmac_xmit_base: adverts leave from the base with its MAC, the VIP still on
   await stopDaemon(v, n2);
 });
 
+test('garp_extra_if with vmac_xmit_base: one gratuitous ARP from the VMAC every interval, after garp_master_delay', async (t) => {
+  if (skip) return t.skip(skip);
+  const v = await fresh();
+  const n1 = v.startAlived('n1', conf('n1', 200, '  vmac_xmit_base\n  garp_extra_if 1\n'));
+  await v.waitLine(n1, /\(VI_1\) Entering MASTER STATE/, 15_000);
+  // the bursts of becoming master (now and after garp_master_delay 1 s) are over by 1.5 s; then one a second
+  await new Promise((r) => setTimeout(r, 1500));
+  const cap = await lab.exec('client', ['timeout', '3.2', 'tcpdump', '-e', '-n', '-l', '-i', 'eth0', 'arp'], 6000);
+  const garps = cap.stdout.split('\n').filter((l) => l.includes(`${MAC} > ff:ff:ff:ff:ff:ff`) && l.includes(VIP));
+  assert.ok(garps.length >= 2 && garps.length <= 4, `gratuitous ARPs from the VMAC in 3.2 s: ${garps.length}\n${cap.stdout}`);
+  await stopDaemon(v, n1);
+});
+
 test('IPv6: the VMAC has 00:00:5e:00:02:VRID, the base link-local address, no EUI-64 one; the client names the virtual MAC', async (t) => {
   if (skip) return t.skip(skip);
   const v = await fresh();

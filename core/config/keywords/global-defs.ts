@@ -389,7 +389,7 @@ export const globalDefsSchema = block(
     vrrp_garp_interval: word(zeroOrInterval('vrrp_garp_interval')).feature('vrrp').doc('seconds between gratuitous ARPs on an interface (resolution 1us); 0 or left out: no delay'),
     vrrp_gna_interval: word(zeroOrInterval('vrrp_gna_interval')).feature('vrrp').doc('seconds between unsolicited NAs on an interface; 0 or left out: no delay'),
     vrrp_min_garp: value(optBool).feature('vrrp').doc('one gratuitous ARP/NA, no repeat'),
-    vrrp_garp_extra_if: value(garpExtraIf(1)).feature('vmac-garp').alias('vrrp_vmac_garp_intvl', { deprecated: true }),
+    vrrp_garp_extra_if: value(garpExtraIf(1)).feature('vmac').alias('vrrp_vmac_garp_intvl', { deprecated: true }),
     vrrp_lower_prio_no_advert: value(optBool).feature('vrrp'),
     vrrp_higher_prio_send_advert: value(optBool).feature('vrrp'),
     vrrp_version: word(int({ min: 2, max: 3 })).feature('vrrp').doc('default version of vrrp_instances; default 2 (IPv6 instances use 3)'),

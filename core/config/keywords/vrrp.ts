@@ -1187,7 +1187,7 @@ export const vrrpInstanceSchema = block(
     ...gratuitous,
     down_timer_adverts: word(int({ min: 1, max: 100 })).doc('adverts missed before the master is down; default 3'),
     timer_expired_backup: value(optionalArg(int({ min: 1, max: 254 }))).feature('vrrp-more'),
-    garp_extra_if: value(garpExtraIf(0)).feature('vmac-garp').alias('vmac_garp_intvl', { deprecated: true }),
+    garp_extra_if: value(garpExtraIf(0)).feature('vmac').alias('vmac_garp_intvl', { deprecated: true }),
     lower_prio_no_advert: value(optBool).feature('vrrp'),
     higher_prio_send_advert: value(optBool).feature('vrrp'),
     kernel_rx_buf_size: word(uint()),
