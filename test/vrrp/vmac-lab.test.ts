@@ -315,6 +315,18 @@ test('garp_extra_if with vmac_xmit_base: one gratuitous ARP from the VMAC every 
   await stopDaemon(v, n1);
 });
 
+test('disable_local_igmp: no IGMP reports for 224.0.0.0/24 while alived runs, put back at stop', async (t) => {
+  if (skip) return t.skip(skip);
+  const v = await fresh();
+  const key = 'net.ipv4.igmp_link_local_mcast_reports';
+  await sysctlSet('n1', key, '1');
+  const n1 = v.startAlived('n1', conf('n1', 200).replace('  vrrp_garp_master_delay 1\n', '  vrrp_garp_master_delay 1\n  disable_local_igmp\n'));
+  await v.waitLine(n1, /\(VI_1\) Entering MASTER STATE/, 15_000);
+  assert.equal(await sysctl('n1', key), '0');
+  await stopDaemon(v, n1);
+  assert.equal(await sysctl('n1', key), '1', 'put back');
+});
+
 test('IPv6: the VMAC has 00:00:5e:00:02:VRID, the base link-local address, no EUI-64 one; the client names the virtual MAC', async (t) => {
   if (skip) return t.skip(skip);
   const v = await fresh();
