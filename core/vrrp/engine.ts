@@ -11,6 +11,7 @@ import { ipv4Packet, ipv6Packet, VrrpChannel, type SendOptions } from './socket'
 import { newCounters, type Clock, type Received, type VrrpCounters, type VrrpState } from './types';
 import { VipManager, warmUpVips } from './vips';
 import { VmacHost, type Vmac } from './vmac';
+import { extraIfAddresses } from './vmac-settings';
 
 /** A state change of one instance, as the engine reports it to whoever runs it. */
 export interface TransitionReport {
@@ -819,31 +820,8 @@ class InstanceRuntime {
       ...s.garp,
       onError: (err: Error) => this.log.warn({ err: err.message }, `(${s.name}) ${err.message}`),
       openSender: (l) => this.engine.frameSender(l),
-      extraIfAddresses: this.extraIfAddresses(),
+      extraIfAddresses: extraIfAddresses(s),
     });
-  }
-
-  /**
-   * garp_extra_if: the first VIP of each interface the adverts do not leave
-   * from, as keepalived picks them: its VMAC with vmac_xmit_base, and with
-   * `all` every other VIP interface too (vrrp.c vrrp_gratuitous_arp_vmac_update_thread).
-   */
-  private extraIfAddresses(): string[] {
-    const s = this.settings;
-    if (s.garp.extraIfInterval <= 0) return [];
-    const own = s.vmac?.ifname ?? s.ifname;
-    const done = new Set<string>();
-    const out: string[] = [];
-    for (const v of [...s.vips, ...s.excludedVips]) {
-      const dev = v.dev ?? s.ifname;
-      if (done.has(dev)) continue;
-      const ours = dev === s.vmac?.ifname;
-      if (!ours && !s.garp.extraIfAll) continue;
-      if (dev === own && !s.vmac?.xmitBase) continue;
-      done.add(dev);
-      out.push(v.address);
-    }
-    return out;
   }
 
   /**

@@ -70,13 +70,6 @@ export interface ChannelOptions {
   groups: string[];
   /** kernel receive buffer in bytes (kernel_rx_buf_size); default 4 MiB */
   rcvBuf?: number;
-  /**
-   * Receive on this interface instead (the groups are joined there): a VMAC
-   * instance sends from its macvlan and listens on the base interface, so a
-   * backup's VMAC never sends an IGMP/MLD report with the virtual MAC
-   * (core/vrrp/vmac.ts).
-   */
-  receiveOn?: { ifname: string; ifindex: number };
 }
 
 export interface SendOptions {
@@ -158,7 +151,7 @@ export class VrrpChannel {
       if (!this.closed) this.errorListener?.(new ChannelError(`${what}: ${err.message}`));
     });
     // the receiver joins the groups; FORCE: root may pass net.core.rmem_max, as keepalived's kernel_rx_buf_size does
-    const ro = { ifname: o.receiveOn?.ifname ?? o.ifname, ifindex: o.receiveOn?.ifindex ?? o.ifindex, groups: o.groups, rcvBuf: o.rcvBuf ?? DEFAULT_RCVBUF };
+    const ro = { ifname: o.ifname, ifindex: o.ifindex, groups: o.groups, rcvBuf: o.rcvBuf ?? DEFAULT_RCVBUF };
     const onRecvError = (err: Error): void => {
       if (!this.closed) this.errorListener?.(new ChannelError(`${what}: ${err.message}`));
     };

@@ -99,3 +99,30 @@ export function assignVmacs(instances: VmacInstance[], configs: readonly VmacCon
     inst.excludedVips = inst.excludedVips.map(place);
   });
 }
+
+/**
+ * garp_extra_if: the first VIP of each interface the adverts do not leave
+ * from, as keepalived picks them (vrrp.c vrrp_gratuitous_arp_vmac_update_thread):
+ * the VMAC with vmac_xmit_base, and with `all` every other VIP interface too.
+ */
+export function extraIfAddresses(s: {
+  ifname: string;
+  vips: readonly AddressEntry[];
+  excludedVips: readonly AddressEntry[];
+  vmac?: VmacSettings;
+  garp: { extraIfInterval: number; extraIfAll: boolean };
+}): string[] {
+  if (s.garp.extraIfInterval <= 0) return [];
+  const own = s.vmac?.ifname ?? s.ifname;
+  const done = new Set<string>();
+  const out: string[] = [];
+  for (const v of [...s.vips, ...s.excludedVips]) {
+    const dev = v.dev ?? s.ifname;
+    if (done.has(dev)) continue;
+    if (dev !== s.vmac?.ifname && !s.garp.extraIfAll) continue;
+    if (dev === own && !s.vmac?.xmitBase) continue;
+    done.add(dev);
+    out.push(v.address);
+  }
+  return out;
+}

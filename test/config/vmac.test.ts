@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileText, has, noErrors, type Compiled } from '../helpers/config';
 import { resolveVrrp } from '../../core/vrrp/settings';
-import { generatedVmacName, virtualMac } from '../../core/vrrp/vmac-settings';
+import { extraIfAddresses, generatedVmacName, virtualMac } from '../../core/vrrp/vmac-settings';
 import { decodeAlias, encodeAlias, linkLocalFromMac } from '../../core/vrrp/vmac';
 
 /**
@@ -129,4 +129,15 @@ test("the VMAC's alias carries the base's original sysctls; the link-local addre
   const many = new Map(Array.from({ length: 40 }, (_, i) => [`net/ipv4/conf/veth${i}/rp_filter`, '0'] as [string, string]));
   assert.ok(encodeAlias(many).length <= 255);
   assert.equal(linkLocalFromMac('02:00:00:99:01:0b'), 'fe80::ff:fe99:10b');
+});
+
+test('garp_extra_if picks one VIP per interface the adverts do not leave from', async () => {
+  const text = (body: string) =>
+    inst('A', 1, body, '10.0.0.100/24,10.0.0.101/24,10.0.1.1/24 dev eth1,10.0.1.2/24 dev eth1,10.0.2.1/24 dev eth2');
+  const pick = async (body: string) => extraIfAddresses(settings(await compileText(text(body))).instances[0]!);
+  assert.deepEqual(await pick('  use_vmac\n  garp_extra_if 5\n'), [], 'the adverts leave from the VMAC: nothing extra');
+  assert.deepEqual(await pick('  use_vmac\n  vmac_xmit_base\n  garp_extra_if 5\n'), ['10.0.0.100'], 'with vmac_xmit_base: the VMAC');
+  assert.deepEqual(await pick('  use_vmac\n  vmac_xmit_base\n  garp_extra_if all 5\n'), ['10.0.0.100', '10.0.1.1', '10.0.2.1']);
+  assert.deepEqual(await pick('  garp_extra_if all 5\n'), ['10.0.1.1', '10.0.2.1'], 'without a VMAC, with all: the other interfaces');
+  assert.deepEqual(await pick('  use_vmac\n  vmac_xmit_base\n  garp_extra_if 0\n'), [], '0: off');
 });
