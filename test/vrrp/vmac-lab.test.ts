@@ -302,6 +302,22 @@ test('vmac_xmit_base: adverts leave from the base with its MAC, the VIP still on
   await stopDaemon(v, n2);
 });
 
+test('unicast with use_vmac and vmac_xmit_base: the VIP on the VMAC, the adverts between the base addresses, failover on SIGTERM', async (t) => {
+  if (skip) return t.skip(skip);
+  const v = await fresh();
+  const uni = (self: string, peer: string) => `  vmac_xmit_base\n  unicast_src_ip ${self}\n  unicast_peer {\n    ${peer}\n  }\n`;
+  const n1 = v.startAlived('n1', conf('n1', 200, uni('10.99.0.11', '10.99.0.12')));
+  const n2 = v.startAlived('n2', conf('n2', 100, uni('10.99.0.12', '10.99.0.11')));
+  await v.waitLine(n1, /\(VI_1\) Entering MASTER STATE/, 15_000);
+  await waitVip('n1', VMAC, VIP, true);
+  await waitVip('n2', VMAC, VIP, false);
+  assert.equal(await clientEntryAfterMasterAsks('n1'), MAC);
+  await stopDaemon(v, n1);
+  await waitVip('n2', VMAC, VIP, true);
+  assert.equal(await clientEntryAfterMasterAsks('n2'), MAC);
+  await stopDaemon(v, n2);
+});
+
 test('garp_extra_if with vmac_xmit_base: one gratuitous ARP from the VMAC every interval, after garp_master_delay', async (t) => {
   if (skip) return t.skip(skip);
   const v = await fresh();
