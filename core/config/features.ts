@@ -18,7 +18,9 @@ export const FEATURES: Record<string, string> = {
   'process-track': 'process tracking',
   'static-net': 'static addresses, routes and rules',
   'lvs-sync': 'the LVS sync daemon',
-  vmac: 'VMAC and ipvlan interfaces',
+  vmac: 'VMAC interfaces (use_vmac)',
+  'vmac-addr': 'VMACs for addresses on other interfaces (use_vmac_addr, the use_vmac address option)',
+  ipvlan: 'ipvlan interfaces (use_ipvlan)',
   snmp: 'SNMP',
   dbus: 'D-Bus',
   bfd: 'BFD',
@@ -30,4 +32,4 @@ export const FEATURES: Record<string, string> = {
 };
 
 /** Features that have landed: their keywords are acted on and draw no warning. */
-export const IMPLEMENTED: ReadonlySet<string> = new Set<string>(['vrrp', 'checker', 'ipvs', 'vrrp-track', 'vrrp-sync', 'notify-script', 'notify-mail', 'notify', 'process-track', 'static-net', 'process-tuning', 'lvs-sync']);
+export const IMPLEMENTED: ReadonlySet<string> = new Set<string>(['vrrp', 'checker', 'ipvs', 'vrrp-track', 'vrrp-sync', 'notify-script', 'notify-mail', 'notify', 'process-track', 'static-net', 'process-tuning', 'lvs-sync', 'vmac']);

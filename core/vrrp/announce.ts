@@ -157,6 +157,12 @@ export interface AnnounceTiming {
   lowerPrioRepeat?: number;
   /** garp_lower_prio_delay: seconds from then to a second such burst; 0: none. Default 5 */
   lowerPrioDelay?: number;
+  /**
+   * garp_extra_if / vrrp_garp_extra_if: seconds between the periodic
+   * gratuitous ARP / NA on each of `extraIfAddresses`' interfaces while
+   * master, the first masterDelay + this after becoming master; 0 (default): none
+   */
+  extraIfInterval?: number;
 }
 
 /** Sends one frame on one interface; the default opens the interface's packet socket. */
@@ -175,6 +181,8 @@ export interface AnnouncerOptions extends AnnounceLink, AnnounceTiming {
   openSender?: (link: AnnounceLink) => FrameSender;
   /** whether the interface forwards IPv6 (the NA router flag); default /proc/sys/net/ipv6/conf/IF/forwarding */
   isRouter?: (ifname: string) => boolean;
+  /** the addresses (one per interface) the extraIfInterval announcements are for */
+  extraIfAddresses?: readonly string[];
 }
 
 export type AnnounceKind = 'garp' | 'na';
@@ -207,6 +215,7 @@ const DEFAULTS: Required<AnnounceTiming> = {
   gnaIntervalMs: 0,
   lowerPrioRepeat: 5,
   lowerPrioDelay: 5,
+  extraIfInterval: 0,
 };
 
 function defaultSender(link: AnnounceLink): FrameSender {
@@ -246,6 +255,8 @@ export class Announcer {
   private delayTimer: TimerHandle | undefined;
   private refreshTimer: TimerHandle | undefined;
   private lowerPrioTimer: TimerHandle | undefined;
+  private extraIfTimer: TimerHandle | undefined;
+  private readonly extraIf: ReadonlySet<string>;
   /** delayed bursts for addresses put back after someone removed them, by address */
   private readonly restoreTimers = new Map<string, TimerHandle>();
   private burstSeq = 0;
@@ -279,6 +290,7 @@ export class Announcer {
     this.onError = opts.onError ?? (() => {});
     this.openSender = opts.openSender ?? defaultSender;
     this.isRouter = opts.isRouter ?? procForwarding;
+    this.extraIf = new Set(opts.extraIfAddresses ?? []);
   }
 
   /** True between announce() and stop(). */
@@ -299,6 +311,21 @@ export class Announcer {
       });
     }
     if (t.masterRefresh > 0 && t.masterRefreshRepeat > 0) this.scheduleRefresh();
+    if (t.extraIfInterval > 0 && this.extraIf.size > 0) this.scheduleExtraIf((t.masterDelay + t.extraIfInterval) * 1000);
+  }
+
+  /**
+   * keepalived's vrrp_gratuitous_arp_vmac_update_thread: one gratuitous ARP
+   * or NA per extra interface every extraIfInterval seconds, so a switch
+   * keeps the VMAC's port in its MAC table when the adverts leave from
+   * another interface (vmac_xmit_base) or another MAC.
+   */
+  private scheduleExtraIf(ms: number): void {
+    this.extraIfTimer = this.clock.setTimer(ms, () => {
+      this.extraIfTimer = undefined;
+      this.burst(1, this.extraIf);
+      if (this.running) this.scheduleExtraIf(this.timing.extraIfInterval * 1000);
+    });
   }
 
   /**
@@ -375,6 +402,8 @@ export class Announcer {
     if (this.delayTimer) this.clock.clearTimer(this.delayTimer);
     if (this.refreshTimer) this.clock.clearTimer(this.refreshTimer);
     if (this.lowerPrioTimer) this.clock.clearTimer(this.lowerPrioTimer);
+    if (this.extraIfTimer) this.clock.clearTimer(this.extraIfTimer);
+    this.extraIfTimer = undefined;
     for (const t of this.restoreTimers.values()) this.clock.clearTimer(t);
     this.restoreTimers.clear();
     this.delayTimer = undefined;

@@ -10,6 +10,8 @@ import { evaluateTracking, type TrackedState, type TrackingVerdict } from './tra
 import { ipv4Packet, ipv6Packet, VrrpChannel, type SendOptions } from './socket';
 import { newCounters, type Clock, type Received, type VrrpCounters, type VrrpState } from './types';
 import { VipManager, warmUpVips } from './vips';
+import { VmacHost, type Vmac } from './vmac';
+import { extraIfAddresses } from './vmac-settings';
 
 /** A state change of one instance, as the engine reports it to whoever runs it. */
 export interface TransitionReport {
@@ -121,6 +123,7 @@ export class VrrpEngine {
   /** tracker states from the main process, by trackerKey() */
   readonly trackerStates = new Map<string, TrackedState>();
   private groups = new Map<string, SyncGroupRuntime>();
+  private vmacHost: VmacHost | undefined;
 
   constructor(
     public settings: VrrpSettings,
@@ -285,6 +288,7 @@ export class VrrpEngine {
       await new Promise((r) => setTimeout(r, this.settings.startupDelayMs));
       if (this.stopped) return;
     }
+    if (this.settings.disableLocalIgmp) this.vmacs().localIgmpReports(false);
     for (const inst of this.instances) await inst.attach(this.linkByName(inst.settings.ifname));
     this.started = true;
     // a startup delay is the operator's wish to wait: the boot time is not counted then
@@ -306,12 +310,25 @@ export class VrrpEngine {
     await stopping;
     // the priority-0 adverts are queued on the sockets: let them leave before closing
     await new Promise((r) => setTimeout(r, 20));
+    for (const inst of this.instances) await inst.removeVmac();
+    this.vmacHost?.localIgmpReports(true);
     for (const { channel } of this.channels.values()) channel.close();
     this.channels.clear();
     // closing a packet socket waits out a kernel grace period (ms): only now, after the priority-0 adverts
     for (const sock of this.packetSockets.values()) sock.close();
     this.packetSockets.clear();
     this.rtnl?.close();
+  }
+
+  /** The VMACs' keeper (core/vrrp/vmac.ts), made for the first instance with use_vmac. */
+  vmacs(): VmacHost {
+    this.vmacHost ??= new VmacHost(this.rtnl!, this.deps.log);
+    return this.vmacHost;
+  }
+
+  /** Waits (at most 2 s) until the link watch knows interface `index`: what follows looks interfaces up there. */
+  async linkKnown(index: number): Promise<void> {
+    for (let i = 0; i < 400 && !this.linkWatch?.current.has(index); i++) await new Promise((r) => setTimeout(r, 5));
   }
 
   /** The interfaces as the link watch knows them. */
@@ -567,6 +584,8 @@ class InstanceRuntime {
   /** until when (epoch ms) it may go on as the master it was in a VRRP process that died just now (EngineDeps.resume) */
   resumeUntil: number | undefined;
   private link: LinkInfo | undefined;
+  /** use_vmac: its macvlan (core/vrrp/vmac.ts) */
+  private readonly vmac: Vmac | undefined;
   private src: string | undefined;
   /**
    * The adverts last sent, one per destination: they change only with the
@@ -586,6 +605,7 @@ class InstanceRuntime {
     private readonly deps: EngineDeps,
   ) {
     this.log = deps.log.child({ vrrp: settings.name });
+    this.vmac = settings.vmac ? engine.vmacs().create(settings.vmac, settings.family, settings.name) : undefined;
     this.vips = new VipManager(rtnl, { ifname: settings.ifname, vips: settings.vips, excluded: settings.excludedVips, routes: settings.routes, links: () => engine.links() });
     this.machine = new VrrpMachine(
       {
@@ -693,6 +713,7 @@ class InstanceRuntime {
     this.deleting = true;
     await this.stop();
     this.engine.release(this);
+    await this.removeVmac();
     this.log.notice({ from }, `(${this.settings.name}) removed by reload (was ${from})`);
     this.engine.event({ type: 'deleted', instance: this.settings.name, from, priority: this.machine.priority, time: Date.now() });
   }
@@ -732,8 +753,18 @@ class InstanceRuntime {
       if (!this.src) {
         this.log.warn({ interface: s.ifname }, `(${s.name}) interface ${s.ifname} has no IPv${s.family} address to send adverts from yet`);
       }
+      // use_vmac: adverts are sent and heard on the VMAC (on the base with vmac_xmit_base), as keepalived's: a
+      // peer's advert carries the same virtual MAC as our own VMAC, and the macvlan driver hands a multicast
+      // frame from a MAC of one of its private macvlans to that macvlan alone, never to the base
+      let sendOn = link;
+      if (this.vmac) {
+        const v = await this.vmac.ensure(link);
+        await this.engine.linkKnown(v.index);
+        if (!s.vmac!.xmitBase) sendOn = v;
+        if (!v.noarp) this.engine.frameSender({ ifname: v.name, ifindex: v.index, mac: v.mac });
+      }
       if (!this.channel) {
-        this.channel = this.engine.channelFor(this, link);
+        this.channel = this.engine.channelFor(this, sendOn);
         this.listeningSince = this.deps.clock.now();
       }
       this.warmUp();
@@ -753,6 +784,30 @@ class InstanceRuntime {
     }
   }
 
+  /** Deletes its VMAC (at stop, after the priority-0 advert left; when a reload removes it). */
+  async removeVmac(): Promise<void> {
+    if (!this.vmac) return;
+    this.vmacGoing = true;
+    await this.vmac.remove();
+  }
+
+  private vmacGoing = false;
+
+  /** Someone deleted its VMAC while it runs: made again, and the channel moves to the new one. */
+  private vmacDeleted(): void {
+    if (this.vmacGoing || !this.link) return;
+    this.log.warn({ interface: this.settings.vmac!.ifname }, `(${this.settings.name}) VMAC ${this.settings.vmac!.ifname} was deleted: making it again`);
+    if (this.channel) {
+      this.engine.release(this);
+      this.channel = undefined;
+    }
+    void this.bind(this.link).then(() => {
+      this.linkFault = this.linkFaultFor(this.link);
+      this.engine.refresh([this]);
+      if (this.machine.state === 'MASTER') this.becomeMaster();
+    });
+  }
+
   private makeAnnouncer(link: LinkInfo): Announcer {
     const s = this.settings;
     return new Announcer({
@@ -765,6 +820,7 @@ class InstanceRuntime {
       ...s.garp,
       onError: (err: Error) => this.log.warn({ err: err.message }, `(${s.name}) ${err.message}`),
       openSender: (l) => this.engine.frameSender(l),
+      extraIfAddresses: extraIfAddresses(s),
     });
   }
 
@@ -1051,6 +1107,7 @@ class InstanceRuntime {
    */
   interfaceChanged(ifname: string, type: LinkEventType | 'address' = 'changed'): void {
     const s = this.settings;
+    if (type === 'deleted' && s.vmac?.ifname === ifname && this.vmac?.link) this.vmacDeleted();
     if (type !== 'address' && ifname !== s.ifname && this.link && [...s.vips, ...s.excludedVips].some((v) => v.dev === ifname)) {
       this.announcer?.stop();
       this.announcer = this.makeAnnouncer(this.link);
@@ -1130,6 +1187,6 @@ interface AdvertCache {
 /** Settings an instance's election depends on: a change to any of them replaces the instance on reload. */
 function sameElection(a: InstanceSettings, b: InstanceSettings): boolean {
   const key = (x: InstanceSettings) =>
-    JSON.stringify([x.vrid, x.version, x.family, x.ifname, x.advertIntCs, x.downTimerAdverts, x.srcAddress, x.group, x.unicastPeers, x.ttl, x.rxBufSize, x.initialState, x.priority === 255]);
+    JSON.stringify([x.vrid, x.version, x.family, x.ifname, x.vmac, x.advertIntCs, x.downTimerAdverts, x.srcAddress, x.group, x.unicastPeers, x.ttl, x.rxBufSize, x.initialState, x.priority === 255]);
   return key(a) === key(b);
 }

@@ -559,6 +559,51 @@ function linkInfo(m: rt.LinkMessage): LinkInfo {
   };
 }
 
+/** A link with its kind, lower interface, macvlan mode and alias (Rtnl.linkDetail). */
+export interface LinkDetail extends LinkInfo {
+  /** IFLA_INFO_KIND: macvlan, veth, bridge, ...; undefined for a physical one */
+  kind?: string;
+  /** IFLA_LINK: the lower interface's index (a macvlan's base) */
+  lowerIndex?: number;
+  /** IFLA_MACVLAN_MODE of a macvlan (1 private, 2 vepa, 4 bridge, 8 passthru, 16 source) */
+  macvlanMode?: number;
+  /** IFLA_IFALIAS */
+  alias?: string;
+  /** IFLA_GROUP, when not 0 */
+  group?: number;
+}
+
+/** the nested attributes of a buffer, by type (the first of each) */
+function nested(b: Buffer): Map<number, Buffer> {
+  const out = new Map<number, Buffer>();
+  for (let at = 0; at + 4 <= b.length; ) {
+    const len = b.readUInt16LE(at);
+    const type = b.readUInt16LE(at + 2) & 0x3fff;
+    if (len < 4 || at + len > b.length) break;
+    if (!out.has(type)) out.set(type, b.subarray(at + 4, at + len));
+    at += (len + 3) & ~3;
+  }
+  return out;
+}
+
+function linkDetail(m: rt.LinkMessage): LinkDetail {
+  const out: LinkDetail = linkInfo(m);
+  const raw = m.attrs as { link?: Buffer | number; linkinfo?: Buffer; ifalias?: string; group?: number };
+  if (typeof raw.group === 'number' && raw.group > 0) out.group = raw.group;
+  if (typeof raw.link === 'number') out.lowerIndex = raw.link;
+  else if (raw.link && raw.link.length >= 4) out.lowerIndex = raw.link.readUInt32LE(0);
+  if (raw.ifalias !== undefined) out.alias = raw.ifalias;
+  if (raw.linkinfo) {
+    const info = nested(raw.linkinfo);
+    const kind = info.get(1 /* IFLA_INFO_KIND */);
+    if (kind) out.kind = kind.toString('utf8').replace(/\0.*$/s, '');
+    const data = info.get(2 /* IFLA_INFO_DATA */);
+    const mode = data ? nested(data).get(1 /* IFLA_MACVLAN_MODE */) : undefined;
+    if (out.kind === 'macvlan' && mode && mode.length >= 4) out.macvlanMode = mode.readUInt32LE(0);
+  }
+  return out;
+}
+
 const ADDRESS_FLAG_NAMES: [string, string][] = [
   ['secondary', 'secondary'], ['nodad', 'nodad'], ['optimistic', 'optimistic'], ['dadfailed', 'dadfailed'], ['homeaddress', 'home'],
   ['deprecated', 'deprecated'], ['tentative', 'tentative'], ['permanent', 'permanent'], ['managetempaddr', 'mngtmpaddr'],
@@ -888,6 +933,34 @@ export class Rtnl {
       if ((err as RtnlError).code === 'ENODEV') return undefined;
       throw err;
     }
+  }
+
+  /**
+   * The interface of that name with what a VMAC manager needs beyond
+   * LinkInfo: its kind (IFLA_INFO_KIND), its lower interface (IFLA_LINK),
+   * its macvlan mode and its alias. Undefined when there is none.
+   */
+  async linkDetail(name: string): Promise<LinkDetail | undefined> {
+    if (name.length === 0 || name.length > 15) return undefined;
+    const body = Buffer.concat([Buffer.alloc(16), attr(3 /* IFLA_IFNAME */, cstring(name))]);
+    try {
+      const msgs = await this.talk(RTM_GETLINK, body, 0, `looking up interface ${name}`);
+      const m = msgs.find((x) => x.type === RTM_NEWLINK);
+      return m ? linkDetail(rt.parseLinkMessage(m.data)) : undefined;
+    } catch (err) {
+      if ((err as RtnlError).code === 'ENODEV') return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * A link request encoded by the caller (an ifinfomsg and its attributes):
+   * `new` creates (NLM_F_CREATE | NLM_F_EXCL), `set` changes an existing
+   * link, `del` deletes one. Errors are RtnlErrors naming `what`.
+   */
+  async linkRequest(kind: 'new' | 'set' | 'del', body: Buffer, what: string): Promise<void> {
+    const type = kind === 'del' ? RTM_DELLINK : RTM_NEWLINK;
+    await this.talk(type, body, kind === 'new' ? F_CREATE | F_EXCL : 0, what);
   }
 
   /** a name for messages: the interface's, or `ifindex N` when it is gone */

@@ -3,6 +3,7 @@ import type { ExtensionValue } from '../config/schema';
 import type { AddressEntry, RouteEntry } from '../config/keywords/vrrp';
 import type { StaticNetSettings } from './static-net-settings';
 import type { VrrpProcessSettings } from './process-settings';
+import { assignVmacs, type VmacSettings } from './vmac-settings';
 import { VRRP_MCAST_V4, VRRP_MCAST_V6, VRRP_TTL, type IpFamily, type VrrpVersion } from './types';
 
 /**
@@ -54,6 +55,8 @@ export interface InstanceSettings {
   syncGroup?: string;
   /** notify_priority_changes (instance, else group, else global vrrp_notify_priority_changes) */
   notifyPriorityChanges: boolean;
+  /** use_vmac: the macvlan it runs on (core/vrrp/vmac.ts); its VIPs name it as their `dev` */
+  vmac?: VmacSettings;
 }
 
 /**
@@ -97,6 +100,9 @@ export interface GarpSettings {
   lowerPrioRepeat: number;
   /** garp_lower_prio_delay: seconds before a second such burst; 0: none */
   lowerPrioDelay: number;
+  /** garp_extra_if (else global vrrp_garp_extra_if): seconds between gratuitous ARPs on VMACs that send no adverts (`all`: every VIP interface but the advert's); 0: none */
+  extraIfInterval: number;
+  extraIfAll: boolean;
 }
 
 export interface VrrpSettings {
@@ -109,6 +115,8 @@ export interface VrrpSettings {
   statics?: StaticNetSettings;
   /** vrrp_no_swap, max_auto_priority (core/vrrp/process-settings.ts) */
   vrrpProcess?: VrrpProcessSettings;
+  /** disable_local_igmp: net.ipv4.igmp_link_local_mcast_reports 0 while the VRRP process runs */
+  disableLocalIgmp?: boolean;
 }
 
 /**
@@ -143,11 +151,13 @@ export function resolveVrrp(globalDefs: Globals | undefined, instances: readonly
     resolveTracking(inst, i, group, extra);
     return inst;
   });
+  assignVmacs(resolved, instances as Parameters<typeof assignVmacs>[1], typeof g.vmacPrefix === 'string' ? g.vmacPrefix : undefined);
   return {
     ...(typeof g.routerId === 'string' ? { routerId: g.routerId } : {}),
     instances: resolved,
     startupDelayMs: typeof g.vrrpStartupDelay === 'number' ? Math.round(g.vrrpStartupDelay * 1000) : 0,
     syncGroups: groups.map((sg) => ({ name: sg.name, members: sg.group.filter((n) => instances.some((i) => i.name === n)) })),
+    ...(g.disableLocalIgmp === true ? { disableLocalIgmp: true } : {}),
   };
 }
 
@@ -236,6 +246,7 @@ function resolveInstance(g: Globals, i: VrrpInstanceConfig): InstanceSettings {
   // keepalived's strict mode (strict_mode, else vrrp_strict): RFC behaviour only, no extra packets
   const strict = typeof inst.strictMode === 'boolean' ? inst.strictMode : g.vrrpStrict === true;
   const minGarp = g.vrrpMinGarp === true;
+  const extraIf = (inst.garpExtraIf ?? g.vrrpGarpExtraIf) as { all: boolean; interval: number } | undefined;
   return {
     name: i.name as string,
     vrid: i.virtualRouterId as number,
@@ -271,6 +282,8 @@ function resolveInstance(g: Globals, i: VrrpInstanceConfig): InstanceSettings {
       // instance's own garp_master_* do not count; strict mode sends none
       lowerPrioRepeat: num(inst.garpLowerPrioRepeat, strict ? 0 : num(g.vrrpGarpLowerPrioRepeat, minGarp ? 1 : num(g.vrrpGarpMasterRepeat, 5))),
       lowerPrioDelay: num(inst.garpLowerPrioDelay, strict ? 0 : num(g.vrrpGarpLowerPrioDelay, minGarp ? 0 : num(g.vrrpGarpMasterDelay, 5))),
+      extraIfInterval: extraIf?.interval ?? 0,
+      extraIfAll: extraIf?.all === true,
     },
     lowerPrioNoAdvert: Boolean(inst.lowerPrioNoAdvert ?? g.vrrpLowerPrioNoAdvert),
     // on unless turned off (keepalived: off) and outside strict mode: a master that yields tells the winner,

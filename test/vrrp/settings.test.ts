@@ -39,7 +39,7 @@ virtual_ipaddress {
   assert.equal(a!.preempt, true);
   assert.equal(a!.downTimerAdverts, 3);
   assert.deepEqual(a!.advertAddresses, ['10.0.0.1']);
-  assert.deepEqual(a!.garp, { masterDelay: 5, masterRepeat: 5, masterRefresh: 0, masterRefreshRepeat: 1, garpIntervalMs: 0, gnaIntervalMs: 0, lowerPrioRepeat: 5, lowerPrioDelay: 5 });
+  assert.deepEqual(a!.garp, { masterDelay: 5, masterRepeat: 5, masterRefresh: 0, masterRefreshRepeat: 1, garpIntervalMs: 0, gnaIntervalMs: 0, lowerPrioRepeat: 5, lowerPrioDelay: 5, extraIfInterval: 0, extraIfAll: false });
   // alived's default, unlike keepalived's: a master that yields advertises once more, so the winner re-announces
   assert.equal(a!.higherPrioSendAdvert, true);
 });

@@ -427,7 +427,7 @@ export const globalDefsSchema = block(
     lvs_netlink_monitor_rcv_bufs: word(rcvBufs).feature('ipvs'),
     lvs_netlink_monitor_rcv_bufs_force: value(optBool).feature('ipvs'),
     vmac_prefix: word(str({ minLength: 1, maxLength: 12 })).feature('vmac').doc('prefix of generated VMAC names; default vrrp'),
-    vmac_addr_prefix: word(str({ minLength: 1, maxLength: 12 })).feature('vmac'),
+    vmac_addr_prefix: word(str({ minLength: 1, maxLength: 12 })).feature('vmac-addr'),
 
     // firewall
     vrrp_iptables: value(many(str({ maxLength: 27 }), { min: 0, max: 2 })).feature('firewall').doc('[IN_CHAIN [OUT_CHAIN]]; alone: INPUT and OUTPUT'),

@@ -1144,9 +1144,9 @@ export const vrrpInstanceSchema = block(
       .doc('the interface VRRP runs on (alived requires it, also with unicast)'),
     vrf: word(ifname).feature('vrrp-more').doc('VRF to run in, for unicast without interface'),
     use_vmac: value(useVmac).feature('vmac').doc('[<NAME>] [<MAC>]: run on a macvlan with the virtual MAC'),
-    use_vmac_addr: value(flag).feature('vmac'),
+    use_vmac_addr: value(flag).feature('vmac-addr'),
     vmac_xmit_base: value(flag).feature('vmac'),
-    use_ipvlan: value(useIpvlan).feature('vmac'),
+    use_ipvlan: value(useIpvlan).feature('ipvlan'),
     native_ipv6: value(flag).deprecated('the virtual addresses determine the address family'),
     dont_track_primary: value(flag).feature('vrrp-track').doc('ignore faults of the instance interface'),
     track_interface: lines(trackInterfaceEntry).feature('vrrp-track'),
@@ -1444,6 +1444,7 @@ function checkInstance(v: Instance, ctx: CheckCtx, stmt: Stmt): void {
   if (v.unicastTtl !== undefined && !unicast) err(posOf(stmt, 'unicast_ttl', v.pos), `unicast_ttl needs unicast_peer`);
   if (v.mcastDstIp && unicast) err(posOf(stmt, 'mcast_dst_ip', v.pos), `mcast_dst_ip is for multicast, but the instance has unicast peers`);
   if (v.useVmac && unicast && !v.vmacXmitBase) err(posOf(stmt, 'use_vmac', v.pos, -1), `use_vmac with unicast peers needs vmac_xmit_base`, 'ALIVED_CONFIG_MISSING_REQUIRED');
+  checkVmac(v, ctx, stmt);
 
   // preemption: what keepalived resets, it resets with a warning here too (vrrp_complete_instance)
   const lastOf = (a: string, b: string) => [...(stmt.block ?? [])].reverse().find((s) => s.name.text === a || s.name.text === b);
@@ -1488,6 +1489,40 @@ function checkInstance(v: Instance, ctx: CheckCtx, stmt: Stmt): void {
   // the version-dependent checks when the version is known without global_defs
   if (v.version !== undefined || fam === 6) checkVersion(v, instanceVersion(v, undefined), ctx, stmt);
   if (v.strictMode === true) checkStrict(v, ctx, stmt);
+}
+
+/** use_vmac and its companions, within one instance. */
+function checkVmac(v: Instance, ctx: CheckCtx, stmt: Stmt): void {
+  const where = `vrrp_instance ${v.name}`;
+  if (v.vmacXmitBase && !v.useVmac) {
+    ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', posOf(stmt, 'vmac_xmit_base', v.pos, -1), `${where}: vmac_xmit_base has no effect without use_vmac`);
+  }
+  if (v.useVmac?.interface !== undefined && v.useVmac.interface === v.interface) {
+    ctx.diags.error('ALIVED_CONFIG_CONFLICT', posOf(stmt, 'use_vmac', v.pos), `${where}: the VMAC cannot have the name of the instance's interface ${v.interface}`);
+  }
+  // the per-address option: VMACs for addresses on other interfaces (keepalived's use_vmac_addr), not made yet
+  for (const e of [...(v.virtualIpaddress ?? []), ...(v.virtualIpaddressExcluded ?? [])]) {
+    if (e.useVmac) ctx.useFeature('vmac-addr', 'use_vmac (address option)', e.pos);
+  }
+}
+
+/** VMAC names across instances: each its own, and none the interface of an instance (keepalived refuses a name in use). */
+function checkVmacNames(instances: readonly Instance[], stmtOf: ReadonlyMap<Instance, Stmt>, ctx: CheckCtx): void {
+  const named = new Map<string, Instance>();
+  const interfaces = new Map<string, Instance>();
+  for (const inst of instances) if (!interfaces.has(inst.interface)) interfaces.set(inst.interface, inst);
+  for (const inst of instances) {
+    const name = inst.useVmac?.interface;
+    if (name === undefined) continue;
+    const pos = posOf(stmtOf.get(inst), 'use_vmac', inst.pos);
+    const prev = named.get(name);
+    const base = interfaces.get(name);
+    if (prev) {
+      ctx.diags.error('ALIVED_CONFIG_DUPLICATE', pos, `vrrp_instance ${inst.name}: VMAC ${name} is already the VMAC of vrrp_instance ${prev.name} at line ${prev.pos.line}`);
+    } else if (base && inst.interface !== name) {
+      ctx.diags.error('ALIVED_CONFIG_CONFLICT', pos, `vrrp_instance ${inst.name}: VMAC ${name} is the interface of vrrp_instance ${base.name} at line ${base.pos.line}`);
+    } else named.set(name, inst);
+  }
 }
 
 /** Checks that depend on the VRRP version (explicit, deduced or from global vrrp_version). */
@@ -1608,6 +1643,8 @@ export function checkVrrpRoot(model: RootModel, ctx: CheckCtx, rootStmt?: Stmt):
       );
     } else seen.push(inst);
   }
+
+  checkVmacNames(instances, stmtOf, ctx);
 
   // sync groups
   const memberOf = new Map<string, SyncGroup>();
