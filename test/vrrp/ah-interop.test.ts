@@ -154,11 +154,18 @@ test('AH multicast: alived master, keepalived backup; alived stops and keepalive
   const s1 = await alivedStats(a);
   assert.ok(s1['Advertisements/Sent']! >= 2, `alived advertised: ${JSON.stringify(s1)}`);
 
+  // a reload that updates the instance in place keeps its sequence counter: keepalived goes on accepting
+  fs.writeFileSync(a.config, conf('n1', { priority: 101 }).replace('vrrp_garp_master_delay 1', 'vrrp_garp_master_delay 2'));
+  v.signal(a, 'SIGHUP');
+  await v.waitLine(a, /VRRP reloaded in [\d.]+ ms: 0 instances unchanged, 1 updated in place/, 5000);
+  await holdersStay(v, ['n1'], 2500);
+
   // SIGTERM: alived's priority-0 advert (AH, next sequence number) makes keepalived take over after Skew_Time
   const t0 = v.signal(a, 'SIGTERM');
   const took = await v.waitEvent((e) => e.host === 'n2' && e.kind === 'addr' && e.op === 'new' && e.address === VIP, t0, 5000);
   // priority 0 received: keepalived waits Skew_Time, (256 - 100) / 256 s = 609 ms (not Master_Down_Interval, 3.6 s)
   assert.ok(ms(took.t - t0) < 609 + 300, `keepalived took over ${ms(took.t - t0).toFixed(1)} ms after alived's SIGTERM`);
+  t.diagnostic(`keepalived took the VIP ${ms(took.t - t0).toFixed(1)} ms after alived's SIGTERM`);
   await a.exited;
   await holdersStay(v, ['n2'], 1500);
   assert.equal(await clientArp(), lab.host('n2').mac);
@@ -211,6 +218,7 @@ test('AH unicast: keepalived master, alived backup; keepalived crashes and alive
   // Master_Down_Interval = 3 x 1 s + (256 - 100) / 256 s = 3609 ms; the crash lands anywhere in an advert interval
   assert.ok(ms(took.t - t0) <= 3609 + 100, `alived took over ${ms(took.t - t0).toFixed(1)} ms after the crash`);
   assert.ok(ms(took.t - t0) >= 2500, `not early: ${ms(took.t - t0).toFixed(1)} ms`);
+  t.diagnostic(`alived took the VIP ${ms(took.t - t0).toFixed(1)} ms after keepalived's crash`);
   await holdersStay(v, ['n2'], 1000);
   assert.equal(await clientArp(), lab.host('n2').mac);
 
