@@ -16,11 +16,15 @@
  *         onPacket(payload: Buffer, src: string, dst: string, hopLimit: number | undefined, ifindex: number, ageMs: number | undefined)
  *       (dst is '' and hopLimit undefined if the kernel sent no such data);
  *       a failed recvmsg() or poll calls onError(err) instead.
- *   openRecv4(ifname, ifindex, groups, rcvBuf, onPacket, onError) -> handle
- *       the same for IPv4: socket(AF_INET, SOCK_RAW, 112), IP_ADD_MEMBERSHIP
+ *   openRecv4(ifname, ifindex, groups, rcvBuf, onPacket, onError[, protocol]) -> handle
+ *       the same for IPv4: socket(AF_INET, SOCK_RAW, protocol), IP_ADD_MEMBERSHIP
  *       of every group (224.0.0.18, ...) on ifindex; onPacket's first
  *       argument is the whole IP packet, header included, dst '' and
- *       hopLimit undefined (both are in the header).
+ *       hopLimit undefined (both are in the header). protocol is 112 (VRRP,
+ *       the default) or 51 (IPsec AH: keepalived's auth_type AH sends VRRPv2
+ *       inside an AH header).
+ *   recvProtocols4        [112, 51]: the protocols openRecv4 takes (an addon
+ *                         built before auth_type AH lacks it)
  *   ageMs: how long ago the kernel received the packet, in milliseconds,
  *       measured just before the call (undefined without a stamp).
  *   closeRecv(handle)     stops polling and closes the socket; idempotent, and
@@ -56,6 +60,7 @@
 #include <unistd.h>
 
 #define VRRP_PROTO 112
+#define AH_PROTO 51
 /* an IPv6 payload (no jumbograms), or a whole IPv4 packet, is at most this long */
 #define MAX_PAYLOAD 65535
 /* packets read per wakeup: a flood must not starve the loop's timers (the adverts we send) */
@@ -292,8 +297,8 @@ static napi_value throw_range_f(napi_env env, int family, const char *msg) {
 }
 
 static napi_value open_receiver(napi_env env, napi_callback_info info, int family) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
   const int v = family == AF_INET ? 4 : 6;
   char what[96];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -352,11 +357,20 @@ static napi_value open_receiver(napi_env env, napi_callback_info info, int famil
   if (!get_int(env, argv[3], 0, INT_MAX, what, range, &rcvbuf)) return NULL;
   if (!is_type(env, argv[4], napi_function)) return throw_type_f(env, family, "onPacket must be a function");
   if (!is_type(env, argv[5], napi_function)) return throw_type_f(env, family, "onError must be a function");
+  int protocol = VRRP_PROTO;
+  if (argc >= 7 && !is_type(env, argv[6], napi_undefined)) {
+    snprintf(what, sizeof what, "openRecv%d: protocol must be a number", v);
+    snprintf(range, sizeof range, "openRecv%d: protocol must be 112 (VRRP)%s", v, family == AF_INET ? " or 51 (IPsec AH)" : "");
+    if (!get_int(env, argv[6], AH_PROTO, VRRP_PROTO, what, range, &protocol)) return NULL;
+    if (protocol != VRRP_PROTO && (family != AF_INET || protocol != AH_PROTO)) return throw_range(env, range);
+  }
 
   /* --- the socket ---------------------------------------------------------------------------- */
-  int fd = socket(family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, VRRP_PROTO);
+  int fd = socket(family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
   if (fd < 0) {
-    return throw_errno(env, family, ifname, errno, family == AF_INET ? "opening a raw IPv4 socket for protocol 112" : "opening a raw IPv6 socket for protocol 112", "socket");
+    char open_step[64];
+    snprintf(open_step, sizeof open_step, "opening a raw IPv%d socket for protocol %d", v, protocol);
+    return throw_errno(env, family, ifname, errno, open_step, "socket");
   }
   const int on = 1;
   const char *step = NULL, *call = "setsockopt";
@@ -452,7 +466,12 @@ static napi_value js_drop_all_filter(napi_env env, napi_callback_info info) {
 }
 
 napi_value alived_recv_init(napi_env env, napi_value exports) {
+  napi_value protocols, n;
+  if (napi_create_array_with_length(env, 2, &protocols) != napi_ok) return NULL;
+  if (napi_create_int32(env, VRRP_PROTO, &n) != napi_ok || napi_set_element(env, protocols, 0, n) != napi_ok) return NULL;
+  if (napi_create_int32(env, AH_PROTO, &n) != napi_ok || napi_set_element(env, protocols, 1, n) != napi_ok) return NULL;
   napi_property_descriptor props[] = {
+      {"recvProtocols4", NULL, NULL, NULL, NULL, protocols, napi_enumerable, NULL},
       {"openRecv4", NULL, js_open4, NULL, NULL, NULL, napi_enumerable, NULL},
       {"openRecv6", NULL, js_open6, NULL, NULL, NULL, napi_enumerable, NULL},
       {"closeRecv", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},

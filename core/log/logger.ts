@@ -39,8 +39,8 @@ export interface Logger {
   isLevelEnabled(level: Level): boolean;
 }
 
-/** Keys whose values never reach a log: keepalived's auth_pass, SMTP passwords, webhook tokens and secrets. */
-const SECRET_KEY = /^(auth_?pass|password|passwd|pass|secret|secret_?file_?content|token|api_?key|authorization|smtp_?password|webhook_?token|hmac_?key)$/i;
+/** Keys whose values never reach a log: keepalived's auth_pass (authPass, and ahPass for auth_type AH), SMTP passwords, webhook tokens and secrets. */
+const SECRET_KEY = /^(auth_?pass|ah_?pass|password|passwd|pass|secret|secret_?file_?content|token|api_?key|authorization|smtp_?password|webhook_?token|hmac_?key)$/i;
 
 export const REDACTED = '[redacted]';
 

@@ -3,6 +3,7 @@ import { Announcer, warmUpAnnouncer, type AnnounceAddress, type AnnounceLink, ty
 import { PacketSocket } from './packet-socket';
 import { VrrpMachine, warmUpMachine } from './machine';
 import { checkAdvert, encodeAdvert, parseIpv4, peekVrid } from './packet';
+import { AH_PROTOCOL, AhSequence, ahKey, encodeAhPacket } from './ah';
 import { addressText, Rtnl, scopeName, type AddressInfo, type LinkEventType, type LinkInfo, type LinkWatch, type NetlinkWatch, type RouteInfo } from './rtnl';
 import { settingsKey, type InstanceSettings, type SyncGroupSettings, type VrrpSettings } from './settings';
 import type { RouteEntry } from '../config/keywords/vrrp';
@@ -381,6 +382,17 @@ export class VrrpEngine {
       entry = { channel, users };
       this.channels.set(key, entry);
     }
+    if (s.ahPass !== undefined) {
+      try {
+        entry.channel.openAh();
+      } catch (err) {
+        if (entry.users.length === 0) {
+          entry.channel.close();
+          this.channels.delete(key);
+        }
+        throw err;
+      }
+    }
     if (!entry.users.includes(inst)) entry.users.push(inst);
     return entry.channel;
   }
@@ -394,7 +406,7 @@ export class VrrpEngine {
       if (entry.users.length === 0) {
         entry.channel.close();
         this.channels.delete(key);
-      }
+      } else if (!entry.users.some((u) => u.settings.ahPass !== undefined)) entry.channel.closeAh();
     }
   }
 
@@ -407,8 +419,9 @@ export class VrrpEngine {
     if (Buffer.isBuffer(raw)) {
       const parsed = parseIpv4(raw);
       if (!parsed.ok) {
-        // no VRID to charge it to: count on every instance of the channel
-        for (const u of users) u.malformed('packetLenErr', parsed.reason);
+        if (parsed.ignore) return;
+        // no VRID to charge it to: count on every instance of the channel that receives its protocol
+        for (const u of users) if (parsed.protocol === undefined || (parsed.protocol === AH_PROTOCOL) === (u.settings.ahPass !== undefined)) u.malformed('packetLenErr', parsed.reason);
         return;
       }
       rx = parsed.rx;
@@ -420,7 +433,8 @@ export class VrrpEngine {
     }
     let matched = false;
     for (const u of users) {
-      if (u.settings.vrid !== vrid) continue;
+      // as keepalived's sockets are per protocol: AH packets reach AH instances only, VRRP packets the others
+      if (u.settings.vrid !== vrid || (rx.ah !== undefined) !== (u.settings.ahPass !== undefined)) continue;
       matched = true;
       u.receive(rx, at);
     }
@@ -519,6 +533,8 @@ export class VrrpEngine {
           counts.replaced++;
         } else counts.added++;
         const inst = new InstanceRuntime(s, this, this.rtnl!, this.deps);
+        // keepalived keeps the AH sequence counter over a reload: the old one's last adverts count too
+        if (old) inst.ahSeq = old.ahSeq;
         fresh.push(inst);
         keep.push(inst);
       }
@@ -597,6 +613,10 @@ class InstanceRuntime {
   private readonly adverts: [AdvertCache | undefined, AdvertCache | undefined] = [undefined, undefined];
   private readonly log: Logger;
   private readonly badLogAt = new Map<string, { at: number; suppressed: number }>();
+  /** auth_type AH: the sequence counter, kept across reloads as keepalived keeps it (a replaced instance takes its predecessor's) */
+  ahSeq = new AhSequence();
+  /** the AH sequence number of the advert being handled (a master hearing a lower priority continues above it) */
+  private rxAhSeq: number | undefined;
 
   constructor(
     public settings: InstanceSettings,
@@ -628,6 +648,7 @@ class InstanceRuntime {
         leaveMaster: () => this.leaveMaster(),
         transition: (from, to, reason) => this.onTransition(from, to, reason),
         rxLowerPriority: (adv) => this.heardLowerPriority(adv.priority, adv.src),
+        rxLowerPriorityFirst: () => this.syncAhAboveLower(),
         canBecomeMaster: () => this.engine.canGoMaster(this),
         note: (message) => this.log.debug({}, message),
       },
@@ -896,6 +917,7 @@ class InstanceRuntime {
       return;
     }
     const peer = s.unicastPeers.find((p) => p.address === rx.src);
+    const stateBefore: VrrpState = this.machine.state;
     const outcome = checkAdvert(
       rx,
       {
@@ -904,6 +926,7 @@ class InstanceRuntime {
         vrid: s.vrid,
         advertIntCs: s.advertIntCs,
         ...(s.authPass !== undefined ? { authPass: s.authPass } : {}),
+        ...(s.ahPass !== undefined ? { ah: { key: ahKey(s.ahPass), sequence: this.ahSeq, backup: this.machine.state === 'BACKUP' } } : {}),
         addresses: s.advertAddresses,
         unicast: s.unicastPeers.length > 0,
         // keepalived applies a peer's TTL range only with check_unicast_src
@@ -919,7 +942,18 @@ class InstanceRuntime {
       return;
     }
     for (const note of outcome.notes) this.logBad('note', note);
+    this.rxAhSeq = rx.ah?.seq;
     this.machine.onAdvert({ priority: outcome.advert.priority, advertIntCs: outcome.advert.advertIntCs, src: rx.src, ...(at !== undefined ? { at } : {}) });
+    this.rxAhSeq = undefined;
+    // a master yielding to a higher priority: keepalived clears the AH counter's cycled flag there too
+    if (rx.ah && stateBefore === 'MASTER' && this.machine.state === 'BACKUP') this.ahSeq.heardMaster();
+  }
+
+  /** auth_type AH: a master that heard a lower priority continues above that advert's sequence number, before it answers (keepalived). */
+  private syncAhAboveLower(): void {
+    if (this.settings.ahPass === undefined || this.rxAhSeq === undefined) return;
+    this.ahSeq.syncAbove(this.rxAhSeq);
+    this.log.debug({}, `(${this.settings.name}) IPSEC-AH : Syncing seq_num - Increment seq`);
   }
 
   /** A packet rejected before it reached this instance's checks. */
@@ -955,7 +989,8 @@ class InstanceRuntime {
       this.advertPackets(0, s.advertIntCs);
       const first = this.advertPackets(this.machine.priority, s.advertIntCs)[0];
       if (!first) return;
-      if (s.family === 4) ipv4Packet(first.payload, first.to, 0);
+      if (s.ahPass !== undefined) encodeAhPacket({ vrrp: first.payload, ...first.to, id: 1, seq: 0, key: ahKey(s.ahPass), unicast: s.unicastPeers.length > 0 });
+      else if (s.family === 4) ipv4Packet(first.payload, first.to, 0);
       else ipv6Packet(first.payload, first.to);
     } catch {
       // only a warm-up: the real send reports its own errors
@@ -979,6 +1014,7 @@ class InstanceRuntime {
         advertIntCs,
         addresses: s.advertAddresses,
         ...(s.authPass !== undefined ? { authPass: s.authPass } : {}),
+        ...(s.ahPass !== undefined ? { ah: true } : {}),
         src,
         dst,
       }),
@@ -995,10 +1031,19 @@ class InstanceRuntime {
       this.resolveSource();
       return;
     }
-    for (const p of this.advertPackets(priority, advertIntCs)) this.channel.send(p.payload, p.to);
+    const s = this.settings;
+    const packets = this.advertPackets(priority, advertIntCs);
+    if (s.ahPass !== undefined) {
+      // one sequence number per advert, whatever its destinations (keepalived)
+      const ah = { key: ahKey(s.ahPass), seq: this.ahSeq.next(), unicast: s.unicastPeers.length > 0 };
+      for (const p of packets) this.channel.send(p.payload, { ...p.to, ah });
+      return;
+    }
+    for (const p of packets) this.channel.send(p.payload, p.to);
   }
 
   private becomeMaster(): void {
+    this.ahSeq.becomingMaster();
     // the announcer starts once the addresses are on the interface, so the first gratuitous ARP
     // already finds them in place: at once when up() handed them all to the kernel before it
     // returned (the kernel adds an address inside sendmsg), right after the advert the machine
@@ -1187,6 +1232,6 @@ interface AdvertCache {
 /** Settings an instance's election depends on: a change to any of them replaces the instance on reload. */
 function sameElection(a: InstanceSettings, b: InstanceSettings): boolean {
   const key = (x: InstanceSettings) =>
-    JSON.stringify([x.vrid, x.version, x.family, x.ifname, x.vmac, x.advertIntCs, x.downTimerAdverts, x.srcAddress, x.group, x.unicastPeers, x.ttl, x.rxBufSize, x.initialState, x.priority === 255]);
+    JSON.stringify([x.vrid, x.version, x.family, x.ifname, x.vmac, x.advertIntCs, x.downTimerAdverts, x.srcAddress, x.group, x.unicastPeers, x.ttl, x.rxBufSize, x.initialState, x.priority === 255, x.ahPass !== undefined]);
   return key(a) === key(b);
 }

@@ -95,6 +95,8 @@ export interface MachineEffects {
   transition(from: VrrpState, to: VrrpState, reason: string): void;
   /** a master heard a lower-priority advert (keepalived's notify_master_rx_lower_pri) */
   rxLowerPriority?(adv: ReceivedAdvert): void;
+  /** the same, before the master answers it (keepalived syncs the IPsec AH sequence number there) */
+  rxLowerPriorityFirst?(adv: ReceivedAdvert): void;
   /** a log-worthy event that changes no state, worded as keepalived logs it */
   note?(message: string): void;
   /**
@@ -436,6 +438,7 @@ export class VrrpMachine {
       this.note(
         `(${this.name}) Received advert from ${adv.src} with lower priority ${adv.priority}, ours ${this.prio}${this.lowerPrioNoAdvert ? '' : ', forcing new election'}`,
       );
+      this.effects.rxLowerPriorityFirst?.(adv);
       if (!this.lowerPrioNoAdvert) this.send(this.prio);
       if (this.current !== 'MASTER') return;
       this.effects.rxLowerPriority?.(adv);

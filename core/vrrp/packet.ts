@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
+import { AH_PROTOCOL, parseAh, verifyAh, type AhExpectation } from './ah';
 import { VRRP_PROTOCOL, VRRP_TTL, type Advert, type IpFamily, type Received, type VrrpCounters, type VrrpVersion } from './types';
 
 /**
@@ -21,7 +22,7 @@ export const VRRP_AUTH_LEN = 8;
 const TYPE_ADVERTISEMENT = 1;
 const AUTH_NONE = 0;
 const AUTH_PASS = 1;
-/** IPsec AH: a valid auth type on the wire, which alived does not implement */
+/** IPsec AH (auth_type AH): the VRRP packet sits in an IPsec AH header (ah.ts) */
 const AUTH_AH = 2;
 /** v3's max adver int has 12 bits */
 const V3_MAX_ADVERT_INT_CS = 0x0fff;
@@ -180,6 +181,8 @@ export interface AdvertToEncode {
   addresses: string[];
   /** v2 simple text password (auth_type PASS); absent: no authentication */
   authPass?: string;
+  /** v2 auth_type AH: auth type 2, the authentication data left zero (the IPsec AH header around it is ah.ts's) */
+  ah?: boolean;
   /** v3: source and destination of the IP packet, for the pseudo-header checksum */
   src?: string;
   dst?: string;
@@ -205,7 +208,7 @@ export function encodeAdvert(a: AdvertToEncode): Buffer {
     checkInt('advert interval (seconds)', a.advertIntCs / 100, 1, 255);
   } else {
     checkInt('advert interval (centiseconds)', a.advertIntCs, 1, V3_MAX_ADVERT_INT_CS);
-    if (a.authPass !== undefined) throw new RangeError('VRRP advert: VRRPv3 has no authentication (RFC 5798 removed it)');
+    if (a.authPass !== undefined || a.ah) throw new RangeError('VRRP advert: VRRPv3 has no authentication (RFC 5798 removed it)');
   }
   const alen = a.family === 4 ? 4 : 16;
   const auth = a.version === 2 ? VRRP_AUTH_LEN : 0;
@@ -215,7 +218,8 @@ export function encodeAdvert(a: AdvertToEncode): Buffer {
   pkt[2] = a.priority;
   pkt[3] = a.addresses.length;
   if (a.version === 2) {
-    pkt[4] = a.authPass !== undefined ? AUTH_PASS : AUTH_NONE;
+    if (a.authPass !== undefined && a.ah) throw new RangeError('VRRP advert: auth_type is PASS or AH, not both');
+    pkt[4] = a.ah ? AUTH_AH : a.authPass !== undefined ? AUTH_PASS : AUTH_NONE;
     pkt[5] = a.advertIntCs / 100;
   } else {
     pkt.writeUInt16BE(a.advertIntCs & V3_MAX_ADVERT_INT_CS, 4);
@@ -240,11 +244,17 @@ export function encodeAdvert(a: AdvertToEncode): Buffer {
 // ---------------------------------------------------------------------------
 // receiving
 
-export type ParsedIpv4 = { ok: true; rx: Received } | { ok: false; reason: string; vrid?: number };
+/**
+ * `protocol` says which instances a failure concerns (112: those without
+ * auth_type AH, 51: those with it); `ignore`: not VRRP at all (an IPsec AH
+ * packet for another protocol), dropped without a count as keepalived does.
+ */
+export type ParsedIpv4 = { ok: true; rx: Received } | { ok: false; reason: string; vrid?: number; protocol?: number; ignore?: true };
 
 /**
  * What a raw AF_INET socket hands over: the IPv4 header (options included, by
- * IHL), then the VRRP packet. A failure names what is wrong; when the header
+ * IHL), then the VRRP packet, or (protocol 51, auth_type AH) the IPsec AH
+ * header and then the VRRP packet: `rx.ah` holds the AH header. A failure names what is wrong; when the header
  * was readable and the payload holds a VRID, `vrid` says which instance the
  * packet was for, so that its packetLenErr can be counted (keepalived counts
  * a total length that disagrees with what arrived there). Never throws.
@@ -257,11 +267,19 @@ export function parseIpv4(buf: Buffer): ParsedIpv4 {
   if (ihl < 20) return { ok: false, reason: `IPv4 header length ${ihl} is below the minimum 20` };
   if (buf.length < ihl) return { ok: false, reason: `IPv4 VRRP packet too short - ${buf.length} bytes, header alone is ${ihl}` };
   const protocol = buf[9]!;
-  if (protocol !== VRRP_PROTOCOL) return { ok: false, reason: `IP protocol ${protocol} is not VRRP (${VRRP_PROTOCOL})${protocol === 51 ? '; IPsec AH authentication is not supported' : ''}` };
-  const vrid = buf.length >= ihl + 2 ? buf[ihl + 1] : undefined;
+  if (protocol !== VRRP_PROTOCOL && protocol !== AH_PROTOCOL) return { ok: false, reason: `IP protocol ${protocol} is neither VRRP (${VRRP_PROTOCOL}) nor IPsec AH (${AH_PROTOCOL})` };
+  let payload = buf.subarray(ihl);
+  let ah: Received['ah'];
+  if (protocol === AH_PROTOCOL) {
+    const parsed = parseAh(buf, ihl);
+    if (!parsed.ok) return { ok: false, reason: parsed.reason, protocol, ...(parsed.ignore ? { ignore: true as const } : {}) };
+    payload = parsed.payload;
+    ah = parsed.ah;
+  }
+  const vrid = payload.length >= 2 ? payload[1] : undefined;
   const totalLength = buf.readUInt16BE(2);
   if (totalLength !== buf.length) {
-    return { ok: false, reason: `ip_tot_len mismatch against received length. ${totalLength} and received ${buf.length}`, ...(vrid === undefined ? {} : { vrid }) };
+    return { ok: false, reason: `ip_tot_len mismatch against received length. ${totalLength} and received ${buf.length}`, protocol, ...(vrid === undefined ? {} : { vrid }) };
   }
   return {
     ok: true,
@@ -270,7 +288,8 @@ export function parseIpv4(buf: Buffer): ParsedIpv4 {
       src: formatAddress(buf.subarray(12, 16)),
       dst: formatAddress(buf.subarray(16, 20)),
       ttl: buf[8]!,
-      payload: buf.subarray(ihl),
+      payload,
+      ...(ah ? { ah } : {}),
     },
   };
 }
@@ -327,6 +346,8 @@ export interface AdvertExpectation {
   advertIntCs: number;
   /** v2 auth_type PASS with this auth_pass; absent: no authentication */
   authPass?: string;
+  /** v2 auth_type AH: the key and the instance's sequence counter (ah.ts); adverts must come inside an AH header */
+  ah?: AhExpectation;
   /** the instance's virtual addresses, for the address list check */
   addresses: string[];
   /** unicast_peer configured: adverts must come unicast, and TTL 255 is not required */
@@ -380,6 +401,10 @@ export function checkAdvert(rx: Received, expect: AdvertExpectation, counters: V
   if (p[1] !== expect.vrid) {
     return reject(counters, 'vridErr', `${who}received VRID ${p[1]}, expect ${expect.vrid}`);
   }
+  // an AH header exactly when the instance expects one (keepalived's sockets are per protocol, so this is rare)
+  if ((rx.ah !== undefined) !== (expect.ah !== undefined)) {
+    return reject(counters, 'authTypeMismatch', rx.ah ? `${who}Received AH header but auth type not AH` : `${who}No AH header but auth type is AH`);
+  }
 
   // MUST verify that the packet holds the whole VRRP packet: length by the count of addresses
   const expectedLen = expectedLength(p, rx.family);
@@ -402,7 +427,7 @@ export function checkAdvert(rx: Received, expect: AdvertExpectation, counters: V
     if (authType !== AUTH_NONE && authType !== AUTH_PASS && authType !== AUTH_AH) {
       return reject(counters, 'invalidAuthType', `${who}Invalid auth type: ${authType}`);
     }
-    const wanted = expect.authPass !== undefined ? AUTH_PASS : AUTH_NONE;
+    const wanted = expect.ah ? AUTH_AH : expect.authPass !== undefined ? AUTH_PASS : AUTH_NONE;
     if (authType !== wanted) {
       return reject(counters, 'authTypeMismatch', `${who}received a ${authType} auth, expecting ${wanted}!`);
     }
@@ -412,6 +437,11 @@ export function checkAdvert(rx: Received, expect: AdvertExpectation, counters: V
       if (!timingSafeEqual(got, passAuthData(expect.authPass))) {
         return reject(counters, 'authFailure', `${who}received an invalid passwd!`);
       }
+    }
+    if (expect.ah && rx.ah) {
+      // the ICV, the SPI, then the replay check, which moves the instance's sequence counter
+      const bad = verifyAh(rx.ah, p, expect.ah, expect.unicast, who);
+      if (bad) return reject(counters, 'authFailure', bad);
     }
     // v2 peers must agree on the interval; keepalived drops the packet "to prevent concurrent VRID running"
     if (p[5]! * 100 !== expect.advertIntCs) {

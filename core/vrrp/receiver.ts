@@ -12,7 +12,9 @@ import type { Received } from './types';
  * advert from a unicast one); an IPv4 raw socket hands the whole header.
  * The sockets live in the project's N-API addon (native/vrrp_recv.c, built
  * by `npm install`): a raw socket for protocol 112 bound to one interface,
- * reading ancillary data, polled on Node's event loop.
+ * reading ancillary data, polled on Node's event loop. An IPv4 receiver may
+ * take protocol 51 instead: keepalived's auth_type AH sends VRRPv2 inside
+ * an IPsec AH header.
  *
  * Like every socket they act in the network namespace of the process that
  * opens them. They only receive: VrrpChannel sends through raw-socket.
@@ -25,6 +27,8 @@ export interface VrrpReceiverOptions {
   groups: string[];
   /** the socket's receive buffer in bytes (SO_RCVBUFFORCE); 0 or absent: the kernel's default */
   rcvBuf?: number;
+  /** IPv4 only: the IP protocol received, 112 (VRRP, the default) or 51 (IPsec AH, auth_type AH) */
+  protocol?: number;
 }
 
 /** the options of an IPv6 receiver (the same as IPv4's) */
@@ -81,6 +85,7 @@ type OpenRecv = (
   rcvBuf: number,
   onPacket: (payload: Buffer, src: string, dst: string, hopLimit: number | undefined, ifindex: number, ageMs: PacketAge) => void,
   onError: (err: Error) => void,
+  protocol?: number,
 ) => object;
 
 interface RecvAddon {
@@ -88,6 +93,8 @@ interface RecvAddon {
   openRecv6: OpenRecv;
   closeRecv(handle: object): void;
   dropAllFilter(): Buffer;
+  /** the protocols openRecv4 takes; absent in an addon built before auth_type AH */
+  recvProtocols4?: number[];
 }
 
 function addon(): RecvAddon {
@@ -117,9 +124,13 @@ function open(
     if (typeof fn !== 'function') throw Object.assign(new TypeError(`${name}: ${arg} must be a function`), { code: 'ERR_INVALID_ARG_TYPE' });
   }
   const lib = addon();
+  if (o.protocol !== undefined && o.protocol !== 112 && !lib.recvProtocols4?.includes(o.protocol)) {
+    throw new Error(`the native addon (native/build) cannot receive IP protocol ${o.protocol} (auth_type AH): run \`npm install\` (or \`npx node-gyp rebuild --directory=native\`) in the alived directory`);
+  }
   let handle: object | undefined;
   try {
-    handle = open(lib)(o.ifname, o.ifindex, o.groups, o.rcvBuf ?? 0, onPacket, (err) => onError(fromNative(err) as RecvError));
+    const onErr = (err: Error): void => onError(fromNative(err) as RecvError);
+    handle = o.protocol === undefined ? open(lib)(o.ifname, o.ifindex, o.groups, o.rcvBuf ?? 0, onPacket, onErr) : open(lib)(o.ifname, o.ifindex, o.groups, o.rcvBuf ?? 0, onPacket, onErr, o.protocol);
   } catch (err) {
     throw fromNative(err);
   }
@@ -156,7 +167,8 @@ export function openVrrp6Receiver(o: VrrpReceiverOptions, onPacket: (rx: Receive
 
 /**
  * The same for IPv4: onPacket gets each whole IP packet, header included
- * (TTL and destination are in it), and its age.
+ * (TTL and destination are in it), and its age. `o.protocol` 51 receives
+ * IPsec AH packets (auth_type AH) instead of VRRP.
  */
 export function openVrrp4Receiver(o: VrrpReceiverOptions, onPacket: (packet: Buffer, ageMs: PacketAge) => void, onError: (err: RecvError) => void): VrrpReceiver {
   return open(

@@ -30,7 +30,10 @@ export interface InstanceSettings {
   group?: string;
   unicastPeers: { address: string; minTtl?: number; maxTtl?: number }[];
   ttl: number;
+  /** auth_type PASS: the password (first 8 characters) */
   authPass?: string;
+  /** auth_type AH (IPv4 VRRPv2): auth_pass, the HMAC-MD5 key of the IPsec AH header (its first 8 bytes count) */
+  ahPass?: string;
   checkUnicastSrc: boolean;
   skipCheckAdvAddr: boolean;
   /** the addresses put in adverts (virtual_ipaddress of the instance's family, first 255 for v2 count) */
@@ -233,15 +236,19 @@ function resolveInstance(g: Globals, i: VrrpInstanceConfig): InstanceSettings {
   const peers = (i.unicastPeer ?? []) as { family: 4 | 6; address: string; minTtl?: number; maxTtl?: number }[];
   const family: IpFamily = vips[0]?.family ?? src?.family ?? peers[0]?.family ?? 4;
   const version: VrrpVersion = family === 6 ? 3 : ((i.version ?? (g.vrrpVersion as number | undefined) ?? 2) as VrrpVersion);
-  const initialState = (i.state ?? 'BACKUP') as 'MASTER' | 'BACKUP';
+  const auth = i.authentication as { authType?: string; authPass?: string } | undefined;
+  const ah = version === 2 && family === 4 && auth?.authType === 'AH' && auth.authPass !== undefined;
+  let initialState = (i.state ?? 'BACKUP') as 'MASTER' | 'BACKUP';
   const priority = (i.priority as number | undefined) ?? (initialState === 'MASTER' ? 255 : 100);
+  // keepalived: an AH instance must hear an advert's sequence number before it takes over, so `state MASTER`
+  // below 255 is cleared to BACKUP (`alived -t` warns)
+  if (ah && initialState === 'MASTER' && priority !== 255) initialState = 'BACKUP';
   const advertInt = (i.advertInt as number | undefined) ?? 1;
   const unicast = peers.length > 0;
   const mcastDst = i.mcastDstIp as { address: string } | undefined;
   const group = unicast
     ? undefined
     : (mcastDst?.address ?? (family === 4 ? (g.vrrpMcastGroup4 ?? VRRP_MCAST_V4) : (g.vrrpMcastGroup6 ?? VRRP_MCAST_V6)));
-  const auth = i.authentication as { authType?: string; authPass?: string } | undefined;
   const num = (v: unknown, d: number): number => (typeof v === 'number' ? v : d);
   // keepalived's strict mode (strict_mode, else vrrp_strict): RFC behaviour only, no extra packets
   const strict = typeof inst.strictMode === 'boolean' ? inst.strictMode : g.vrrpStrict === true;
@@ -264,6 +271,7 @@ function resolveInstance(g: Globals, i: VrrpInstanceConfig): InstanceSettings {
     unicastPeers: peers.map((p) => ({ address: p.address, ...(p.minTtl !== undefined ? { minTtl: p.minTtl } : {}), ...(p.maxTtl !== undefined ? { maxTtl: p.maxTtl } : {}) })),
     ttl: unicast ? num(i.unicastTtl, VRRP_TTL) : VRRP_TTL,
     ...(version === 2 && auth?.authType === 'PASS' && auth.authPass !== undefined ? { authPass: auth.authPass.slice(0, 8) } : {}),
+    ...(ah ? { ahPass: auth.authPass!.slice(0, 8) } : {}),
     checkUnicastSrc: Boolean(i.checkUnicastSrc ?? g.vrrpCheckUnicastSrc),
     skipCheckAdvAddr: Boolean(i.skipCheckAdvAddr ?? g.vrrpSkipCheckAdvAddr),
     advertAddresses: vips.filter((v) => v.family === family).map((v) => v.address),

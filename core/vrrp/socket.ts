@@ -1,6 +1,7 @@
 import { commitPoint } from './clock';
 import { dropAllFilter, openVrrp4Receiver, openVrrp6Receiver, type PacketAge, type VrrpReceiver } from './receiver';
 import { addressBytes } from './packet';
+import { AH_PROTOCOL, encodeAhPacket } from './ah';
 import { VRRP_PROTOCOL, type IpFamily, type Received } from './types';
 
 /**
@@ -13,7 +14,10 @@ import { VRRP_PROTOCOL, type IpFamily, type Received } from './types';
  * control), TTL 255, no DF, an id counting up.
  *
  * One channel per interface and family; instances on it are told apart by
- * VRID by whoever listens.
+ * VRID by whoever listens. keepalived's auth_type AH (IPv4, VRRPv2) sends
+ * IP protocol 51, an IPsec AH header around the VRRP packet (ah.ts): the same
+ * socket sends it (the header is ours), and a second receiver, opened while
+ * an instance on the channel uses AH (openAh), receives protocol 51.
  *
  * Both families receive through the addon's receivers (receiver.ts), because
  * raw-socket's recvfrom() reads no ancillary data: the kernel's receive
@@ -77,6 +81,8 @@ export interface SendOptions {
   dst: string;
   /** 255 for multicast; unicast_ttl for unicast */
   ttl: number;
+  /** auth_type AH (IPv4): sent as protocol 51 inside an AH header with this key and sequence number */
+  ah?: { key: Buffer; seq: number; unicast: boolean };
 }
 
 export class ChannelError extends Error {
@@ -88,6 +94,8 @@ export class VrrpChannel {
   private sock: RawSocket | undefined;
   /** the receiving side (the raw-socket socket only sends) */
   private receiver: VrrpReceiver | undefined;
+  /** the receiver of IP protocol 51 (auth_type AH), while an instance on the channel uses it */
+  private ahReceiver: VrrpReceiver | undefined;
   private ipId = 0;
   private closed = false;
   private listener: ((rx: Received | Buffer, ageMs: PacketAge) => void) | undefined;
@@ -178,7 +186,43 @@ export class VrrpChannel {
     }
   }
 
-  /** Sends one VRRP packet from `src` to `dst`. Errors go to the error listener, never thrown. */
+  /**
+   * Receives IP protocol 51 (IPsec AH) as well, for instances with auth_type
+   * AH (IPv4): its packets reach the same listener, whole. Idempotent. Throws
+   * a ChannelError naming what failed.
+   */
+  openAh(): void {
+    if (this.ahReceiver || this.closed || !this.listener) return;
+    const o = this.options;
+    if (o.family !== 4) throw new ChannelError(`IPsec AH (auth_type AH) is IPv4 only, and ${o.ifname}'s channel is IPv6`);
+    try {
+      this.ahReceiver = openVrrp4Receiver(
+        { ifname: o.ifname, ifindex: o.ifindex, groups: o.groups, rcvBuf: o.rcvBuf ?? DEFAULT_RCVBUF, protocol: AH_PROTOCOL },
+        (packet, ageMs) => {
+          if (!this.closed) this.listener?.(packet, ageMs);
+        },
+        (err) => {
+          if (!this.closed) this.errorListener?.(new ChannelError(`IPsec AH socket on ${o.ifname}: ${err.message}`));
+        },
+      );
+    } catch (err) {
+      throw new ChannelError(`opening the IPsec AH (protocol 51) receiver on ${o.ifname}: ${(err as Error).message}`);
+    }
+  }
+
+  /** Stops receiving protocol 51: no instance on the channel uses AH any more. */
+  closeAh(): void {
+    const r = this.ahReceiver;
+    this.ahReceiver = undefined;
+    r?.close();
+  }
+
+  /** True while protocol 51 is received (openAh). */
+  get receivesAh(): boolean {
+    return this.ahReceiver !== undefined;
+  }
+
+  /** Sends one VRRP packet from `src` to `dst` (inside an AH header with `o.ah`). Errors go to the error listener, never thrown. */
   send(payload: Buffer, o: SendOptions): void {
     if (!this.sock || this.closed) return;
     const family = this.options.family;
@@ -213,7 +257,10 @@ export class VrrpChannel {
 
   private ipv4(payload: Buffer, o: SendOptions): Buffer {
     this.ipId = (this.ipId + 1) & 0xffff;
-    return ipv4Packet(payload, o, this.ipId);
+    if (!o.ah) return ipv4Packet(payload, o, this.ipId);
+    // the id is in the ICV: it must not be 0, which the kernel would replace after the ICV was computed
+    if (this.ipId === 0) this.ipId = 1;
+    return encodeAhPacket({ vrrp: payload, src: o.src, dst: o.dst, ttl: o.ttl, id: this.ipId, seq: o.ah.seq, key: o.ah.key, unicast: o.ah.unicast });
   }
 
   close(): void {
@@ -223,6 +270,7 @@ export class VrrpChannel {
     this.receiver = undefined;
     // closing the receiver's socket leaves its groups
     receiver?.close();
+    this.closeAh();
     const sock = this.sock;
     this.sock = undefined;
     if (!sock) return;

@@ -65,6 +65,18 @@ export interface Received {
   ttl: number | undefined;
   /** the VRRP packet: IP payload from the VRRP header on */
   payload: Buffer;
+  /** it came inside an IPsec AH header (IP protocol 51, auth_type AH) */
+  ah?: ReceivedAh;
+}
+
+/** The IPsec AH header of an advert that came as IP protocol 51: what its checks need (core/vrrp/ah.ts). */
+export interface ReceivedAh {
+  /** the IPv4 header as received, options included */
+  ipHeader: Buffer;
+  /** the 24-byte AH header as received, ICV included */
+  header: Buffer;
+  spi: number;
+  seq: number;
 }
 
 /**

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { compileFile, compileText, FIXTURES, permissiveHost, has, instance, noErrors } from '../helpers/config';
 import { globalDefsSchema, globalRootFields } from '../../core/config/keywords/global-defs';
 import { vrrpInstanceSchema, vrrpSyncGroupSchema, vrrpRootFields, type RouteEntry, type RuleEntry } from '../../core/config/keywords/vrrp';
+import { resolveVrrp } from '../../core/vrrp/settings';
 
 // ---------------------------------------------------------------------------
 // the typed model
@@ -170,12 +171,52 @@ test('a missing virtual_router_id is an error at the instance', async () => {
   has(r, "keepalived.conf:1:1: error: 'vrrp_instance VI_1' lacks required 'virtual_router_id'");
 });
 
-test('auth_type AH is refused, with the alternatives', async () => {
+test('auth_type AH is accepted for IPv4 VRRPv2, with the key kept secret; refused where keepalived refuses it', async () => {
   const r = await compileText(instance('  authentication {\n    auth_type AH\n    auth_pass s3cr3tpw\n  }\n'));
-  has(r, 'keepalived.conf:8:15: error: auth_type AH (IPsec authentication header) is not supported by alived; use auth_type PASS, or VRRPv3');
-  const d = r.diagnostics.find((x) => x.severity === 'error')!;
-  assert.equal(d.code, 'ALIVED_CONFIG_NOT_SUPPORTED');
+  noErrors(r);
+  assert.deepEqual(r.warnings, []);
+  const auth = r.model!.vrrpInstance[0]!.authentication as { authType: string; authPass: string };
+  assert.equal(auth.authType, 'AH');
+  assert.equal(auth.authPass, 's3cr3tpw');
   assert.ok(!r.lines.some((l) => l.includes('s3cr3tpw')));
+  // VRRPv3 has no authentication, AH included
+  const v3 = await compileText(instance('  version 3\n  authentication {\n    auth_type AH\n    auth_pass s3cr3tpw\n  }\n'));
+  has(v3, 'keepalived.conf:8:3: error: vrrp_instance VI_1: VRRPv3 has no authentication; remove the authentication block or use version 2');
+  // IPv6 instances are VRRPv3: AH is IPv4 only
+  const v6 = await compileText(
+    'vrrp_instance VI_6 {\n  interface eth0\n  virtual_router_id 61\n  virtual_ipaddress {\n    fd00::1/64\n  }\n  authentication {\n    auth_type AH\n    auth_pass s3cr3tpw\n  }\n}\n',
+  );
+  has(v6, 'keepalived.conf:7:3: error: vrrp_instance VI_6: auth_type AH is IPv4 only (IPv6 instances use VRRPv3, which has no authentication); remove the authentication block');
+  // strict mode allows no authentication at all
+  const strict = await compileText(instance('  strict_mode\n  authentication {\n    auth_type AH\n    auth_pass s3cr3tpw\n  }\n'));
+  has(strict, 'error: vrrp_instance VI_1 (strict mode): authentication is not allowed');
+  // AH without a key, an unknown type
+  has(await compileText(instance('  authentication {\n    auth_type AH\n  }\n')), 'keepalived.conf:7:3: error: authentication with auth_type AH needs auth_pass');
+  has(await compileText(instance('  authentication {\n    auth_type MD5\n    auth_pass x\n  }\n')), 'keepalived.conf:8:15: error:');
+});
+
+test('state MASTER below priority 255 with auth_type AH: a warning, and the instance starts as BACKUP as keepalived clears it', async () => {
+  const body = (prio: string) => `  state MASTER\n${prio}  authentication {\n    auth_type AH\n    auth_pass 1234\n  }\n`;
+  const r = await compileText(instance(body('  priority 150\n')));
+  noErrors(r);
+  has(r, 'keepalived.conf:7:9: warning: vrrp_instance VI_1: state MASTER does not go with auth_type AH below priority 255');
+  const s = resolveVrrp(r.model!.globalDefs as Parameters<typeof resolveVrrp>[0], r.model!.vrrpInstance).instances[0]!;
+  assert.equal(s.initialState, 'BACKUP');
+  assert.equal(s.ahPass, '1234');
+  assert.equal(s.authPass, undefined);
+  // the address owner (state MASTER's default priority is 255) keeps its state, without a warning
+  const owner = await compileText(instance(body('')));
+  noErrors(owner);
+  assert.deepEqual(owner.warnings, []);
+  const o = resolveVrrp(owner.model!.globalDefs as Parameters<typeof resolveVrrp>[0], owner.model!.vrrpInstance).instances[0]!;
+  assert.equal(o.initialState, 'MASTER');
+  assert.equal(o.priority, 255);
+  // PASS with state MASTER stays MASTER
+  const pass = await compileText(instance('  state MASTER\n  priority 150\n  authentication {\n    auth_type PASS\n    auth_pass 1234\n  }\n'));
+  const p = resolveVrrp(pass.model!.globalDefs as Parameters<typeof resolveVrrp>[0], pass.model!.vrrpInstance).instances[0]!;
+  assert.equal(p.initialState, 'MASTER');
+  assert.equal(p.authPass, '1234');
+  assert.equal(p.ahPass, undefined);
 });
 
 test('auth_pass longer than 8 characters: one warning, and the secret never appears', async () => {
@@ -479,8 +520,6 @@ const KNOWN_BROKEN: Record<string, RegExp[]> = {
   'keepalived.conf.vrrp.lvs_syncd': [/:3:1: error: 'vrrp_sync_group VG1' lacks required 'group'/, /:4:3: error: unknown keyword 'VI_2'/, /:5:3: error: unknown keyword 'VI_3'/],
   // '192.168.100./24' in static_rules and '192.168.200./24' in virtual_rules
   'keepalived.conf.vrrp.rules': [/:11:8: error: '192\.168\.100\.\/24' is not an IP address/, /:26:12: error: '192\.168\.200\.\/24' is not an IP address/],
-  // auth_type AH: alived refuses it (keepalived also refuses AH with state MASTER and priority 100)
-  'keepalived.conf.SSL_GET': [/:20:19: error: auth_type AH \(IPsec authentication header\) is not supported by alived/],
 };
 
 test("keepalived's sample configs compile without errors (except the known broken ones)", async () => {

@@ -47,7 +47,7 @@ test('secrets are redacted by key wherever they are, on every output', () => {
   const c = capture('json');
   const t = capture('text');
   const log = createLogger([c.sink, t.sink], 'info');
-  log.info({ auth_pass: 'p4ss', authPass: 'p4ss', smtp: { user: 'ops', password: 'hunter2' }, webhooks: [{ url: 'https://x', token: 'tok3n', secret: 's3' }] }, 'config');
+  log.info({ auth_pass: 'p4ss', authPass: 'p4ss', ahPass: 'p4ss', smtp: { user: 'ops', password: 'hunter2' }, webhooks: [{ url: 'https://x', token: 'tok3n', secret: 's3' }] }, 'config');
   for (const out of [c.text(), t.text()]) {
     for (const secret of ['p4ss', 'hunter2', 'tok3n', 's3"']) assert.ok(!out.includes(secret), `${secret} leaked: ${out}`);
   }

@@ -223,7 +223,7 @@ test('wrong password: authFailure; wrong or unknown auth type: authTypeMismatch 
   rejected(checkAdvert(rx, { ...labExpectation(v2Frame.file), authPass: undefined }, c2), 'authTypeMismatch', c2, /received a 1 auth, expecting 0!/);
   const c3 = newCounters();
   rejected(checkAdvert(mutate(v2Frame, (ip) => (ip[20 + 4] = 7)), labExpectation(v2Frame.file), c3), 'invalidAuthType', c3, /Invalid auth type: 7/);
-  // IPsec AH (2) is a valid type on the wire, but not ours
+  // IPsec AH (2) is a valid type on the wire, but not a PASS instance's
   const c4 = newCounters();
   rejected(checkAdvert(mutate(v2Frame, (ip) => (ip[20 + 4] = 2)), labExpectation(v2Frame.file), c4), 'authTypeMismatch', c4);
 });

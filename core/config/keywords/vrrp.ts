@@ -665,7 +665,7 @@ function routeEntry(allowTrackGroup: boolean): ArgsParser<RouteEntry> {
         return fail(ctx, out.pos, `a static route with track_group needs dev <INTERFACE>`, 'ALIVED_CONFIG_MISSING_VALUE');
       }
       if (!out.noTrack && out.protocol !== undefined && out.protocol !== 'keepalived' && out.protocol !== 18) {
-        ctx.diags.warning(
+        ctx.diags.compat(
           'ALIVED_CONFIG_NO_EFFECT',
           out.pos,
           `protocol ${out.protocol} is replaced by keepalived's own (18) because the route is tracked; add no_track to keep it`,
@@ -933,14 +933,14 @@ function ruleEntry(allowTrackGroup: boolean): ArgsParser<RuleEntry> {
       return fail(ctx, out.pos, `a static rule with track_group needs dev <INTERFACE>`, 'ALIVED_CONFIG_MISSING_VALUE');
     }
     if (out.preference === undefined) {
-      ctx.diags.warning(
+      ctx.diags.compat(
         'ALIVED_CONFIG_NO_EFFECT',
         out.pos,
         `this rule has no preference: keepalived picks one, which is probably not what you want; add preference <N>`,
       );
     }
     if (!out.noTrack && out.protocol !== undefined && out.protocol !== 18) {
-      ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', out.pos, `protocol ${out.protocol} is replaced by keepalived's own (18) because the rule is tracked; add no_track to keep it`);
+      ctx.diags.compat('ALIVED_CONFIG_NO_EFFECT', out.pos, `protocol ${out.protocol} is replaced by keepalived's own (18) because the rule is tracked; add no_track to keep it`);
     }
     return { ...out, family: fam.family ?? 4 } as RuleEntry;
   });
@@ -1079,7 +1079,7 @@ const authPass: ArgsParser<string> = custom('<PASSWORD>', (words, at, keyword, c
   if (p.length === 0) return fail(ctx, words[0]!.pos, `'${keyword}' is empty`);
   if (p.length > 8 && !warnedLongPass.has(ctx)) {
     warnedLongPass.add(ctx);
-    ctx.diags.warning(
+    ctx.diags.compat(
       'ALIVED_CONFIG_NO_EFFECT',
       words[0]!.pos,
       `auth_pass is longer than 8 characters: VRRP keeps only the first 8 (as keepalived does), so peers with the same first 8 characters authenticate`,
@@ -1089,33 +1089,19 @@ const authPass: ArgsParser<string> = custom('<PASSWORD>', (words, at, keyword, c
 });
 const warnedLongPass = new WeakSet<object>();
 
-const authType: WordParser<'PASS'> = {
-  describe: '<PASS>',
-  parse(w, ctx) {
-    if (w.text === 'AH') {
-      ctx.diags.error(
-        'ALIVED_CONFIG_NOT_SUPPORTED',
-        w.pos,
-        `auth_type AH (IPsec authentication header) is not supported by alived; use auth_type PASS, or VRRPv3 (version 3) without authentication`,
-      );
-      return INVALID;
-    }
-    const v = oneOf(['PASS']).parse(w, ctx);
-    return v === INVALID ? INVALID : v;
-  },
-};
+const authType: WordParser<'PASS' | 'AH'> = oneOf(['PASS', 'AH'] as const);
 
 const authenticationSchema = block(
   {
-    auth_type: word(authType).doc('PASS (AH is not supported by alived)'),
-    auth_pass: value(authPass).doc('password; only the first 8 characters are used'),
+    auth_type: word(authType).doc('PASS (a password in the advert) or AH (an IPsec AH header with an HMAC-MD5-96 of the packet; IPv4 VRRPv2 only)'),
+    auth_pass: value(authPass).doc('the password (PASS) or the HMAC key (AH); only the first 8 characters are used'),
   },
   {
     check: (v: { authType?: string; authPass?: string; pos: Pos }, ctx) => {
       if (v.authType && v.authPass === undefined) {
         ctx.diags.error('ALIVED_CONFIG_MISSING_REQUIRED', v.pos, `authentication with auth_type ${v.authType} needs auth_pass`);
       } else if (!v.authType && v.authPass !== undefined) {
-        ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', v.pos, `authentication without auth_type: auth_pass is not used; add auth_type PASS`);
+        ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', v.pos, `authentication without auth_type: auth_pass is not used; add auth_type PASS or AH`);
       }
     },
   },
@@ -1483,7 +1469,7 @@ function checkInstance(v: Instance, ctx: CheckCtx, stmt: Stmt): void {
 
   if (v.accept && v.noAccept) {
     const last = [...(stmt.block ?? [])].reverse().find((s) => s.name.text === 'accept' || s.name.text === 'no_accept')!;
-    ctx.diags.warning('ALIVED_CONFIG_CONFLICT', last.name.pos, `${where}: both accept and no_accept are set; the later one (${clip(last.name.text)}) counts`);
+    ctx.diags.compat('ALIVED_CONFIG_CONFLICT', last.name.pos, `${where}: both accept and no_accept are set; the later one (${clip(last.name.text)}) counts`);
   }
 
   // the version-dependent checks when the version is known without global_defs
@@ -1536,7 +1522,16 @@ function checkVersion(v: Instance, version: number, ctx: CheckCtx, stmt: Stmt | 
     ctx.diags.error(
       'ALIVED_CONFIG_CONFLICT',
       v.authentication.pos,
-      `${where}: VRRPv3 has no authentication; remove the authentication block or use version 2`,
+      fam === 6 && v.authentication.authType === 'AH'
+        ? `${where}: auth_type AH is IPv4 only (IPv6 instances use VRRPv3, which has no authentication); remove the authentication block`
+        : `${where}: VRRPv3 has no authentication; remove the authentication block or use version 2`,
+    );
+  }
+  if (version === 2 && v.authentication?.authType === 'AH' && v.state === 'MASTER' && (v.priority ?? 255) !== 255) {
+    ctx.diags.compat(
+      'ALIVED_CONFIG_CONFLICT',
+      posOf(stmt, 'state', v.pos),
+      `${where}: state MASTER does not go with auth_type AH below priority 255 (a node must hear the master's AH sequence number before it takes over): it starts as BACKUP, as keepalived does`,
     );
   }
   const adv = v.advertInt;
