@@ -80,10 +80,14 @@ interface VmacConfig {
 export function assignVmacs(instances: VmacInstance[], configs: readonly VmacConfig[], vmacPrefix: string | undefined): void {
   const taken = new Set<string>();
   for (const c of configs) if (c.useVmac?.interface) taken.add(c.useVmac.interface);
+  // a name two instances give: the first keeps it, the later ones get generated names (the config check warns)
+  const given = new Set<string>();
   instances.forEach((inst, at) => {
     const c = configs[at];
     if (!c?.useVmac) return;
     let ifname = c.useVmac.interface;
+    if (ifname !== undefined && given.has(ifname)) ifname = undefined;
+    else if (ifname !== undefined) given.add(ifname);
     if (!ifname) {
       ifname = generatedVmacName(vmacPrefix ?? 'vrrp', inst.vrid, inst.family, taken);
       taken.add(ifname);

@@ -1504,7 +1504,12 @@ function checkVmacNames(instances: readonly Instance[], stmtOf: ReadonlyMap<Inst
     const prev = named.get(name);
     const base = interfaces.get(name);
     if (prev) {
-      ctx.diags.error('ALIVED_CONFIG_DUPLICATE', pos, `vrrp_instance ${inst.name}: VMAC ${name} is already the VMAC of vrrp_instance ${prev.name} at line ${prev.pos.line}`);
+      // keepalived deletes the first instance's VMAC to make this one, and the first loses its interface: alived keeps both working
+      ctx.diags.compat(
+        'ALIVED_CONFIG_DUPLICATE',
+        pos,
+        `vrrp_instance ${inst.name}: VMAC ${name} is already the VMAC of vrrp_instance ${prev.name} at line ${prev.pos.line}; keepalived would delete that one to make this one, leaving ${prev.name} without its interface: alived gives this instance a VMAC of its own, named as keepalived names a VMAC without a name (vmac_prefix.VRID)`,
+      );
     } else if (base && inst.interface !== name) {
       ctx.diags.error('ALIVED_CONFIG_CONFLICT', pos, `vrrp_instance ${inst.name}: VMAC ${name} is the interface of vrrp_instance ${base.name} at line ${base.pos.line}`);
     } else named.set(name, inst);
