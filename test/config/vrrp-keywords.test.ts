@@ -307,12 +307,7 @@ test('preemption settings that keepalived resets are reset, with a warning', asy
   assert.equal(later.model!.vrrpInstance![0]!.nopreempt, true);
 });
 
-test('strict mode (vrrp_strict or strict_mode) enforces what keepalived enforces', async () => {
-  const r = await compileText('global_defs {\n  vrrp_strict\n}\n' + instance('  state MASTER\n  priority 100\n  unicast_peer {\n    10.0.0.2\n  }\n'));
-  has(r, 'keepalived.conf:10:9: error: vrrp_instance VI_1 (strict mode): state MASTER is allowed exactly when priority is 255');
-  has(r, 'keepalived.conf:13:5: error: vrrp_instance VI_1 (strict mode): unicast peers are not allowed');
-  noErrors(await compileText('global_defs {\n  vrrp_strict\n}\n' + instance('  strict_mode off\n  unicast_peer {\n    10.0.0.2\n  }\n')));
-});
+// strict mode: test/config/vrrp-strict.test.ts
 
 test('address, route and rule entries are checked word by word', async () => {
   const r = await compileText(
