@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { Lab, removeStaleLabs } from '../../core/lab/netns';
 import { keepalivedAvailable, VrrpLab, type LabDaemon } from '../../core/lab/vrrp-lab';
 import { pcapRecords, startTcpdump } from '../../core/lab/capture';
+import { killVrrpProcess } from '../../core/lab/faults';
 import { tmpDir } from '../helpers/config';
 import { waitFor } from '../helpers/lab';
 
@@ -200,4 +201,31 @@ test('accept (VRRPv3: strict mode resets it for VRRPv2) lifts it: the VIP answer
   await waitFor('the alived table', async () => ((await tables('n1')).includes('ip alived') ? true : undefined));
   assert.equal(await pingReplies(), 0, 'VRRPv2 in strict mode: accept reset, pings dropped');
   await stop(v2, b);
+});
+
+test('the drop rule follows the master through a VRRP process that dies (resumed) and a reload that sets accept', async (t) => {
+  if (skip) return t.skip(skip);
+  const v = await fresh();
+  const strictV3 = (accept: boolean) => packagedDefault('', `    version 3\n${accept ? '    accept\n' : ''}`).replace('    authentication {\n        auth_type PASS\n        auth_pass 1111\n    }\n', '');
+  const a = v.startAlived('n1', strictV3(false));
+  await v.waitHolder(VIP, 'n1', 15_000);
+  const inTable = async () => (await lab.exec('n1', ['nft', 'list', 'set', 'ip', 'alived', 'vips'])).stdout.includes(VIP);
+  await waitFor('the VIP in the table', async () => ((await inTable()) ? true : undefined));
+
+  // the VRRP process dies: the next one clears the table at start, resumes as master and puts the VIP back in it
+  const killed = killVrrpProcess(a);
+  assert.ok(killed, 'a VRRP process to kill');
+  await v.waitLine(a, /Entering MASTER STATE \(resumed/, 10_000);
+  await waitFor('the VIP in the table again', async () => ((await inTable()) ? true : undefined), 5000);
+  assert.equal(await pingReplies(3), 0, 'still dropped after the restart');
+
+  // a reload that sets accept: the VIP leaves the table, the pings are answered, the instance stays master
+  fs.writeFileSync(a.config, strictV3(true));
+  v.signal(a, 'SIGHUP');
+  await v.waitLine(a, /Reload complete/, 10_000);
+  await waitFor('the VIP out of the table', async () => ((await inTable()) ? undefined : true), 5000);
+  assert.equal(await pingReplies(3), 3, 'answered after the reload');
+  assert.deepEqual(v.holders(VIP), ['n1']);
+  await stop(v, a);
+  assert.deepEqual((await tables('n1')).filter((x) => x.endsWith(' alived')), []);
 });
