@@ -133,3 +133,20 @@ test('the IPVS nftables keywords stay warned as not acted on, under their own fe
   const r = await compileText('global_defs {\n  nftables_ipvs\n  nftables_ipvs_start_fwmark 2000\n}\n' + instance());
   has(r, 'warning: alived accepts but does not act on nftables for IPVS virtual server groups (nftables_ipvs, nftables_ipvs_priority, nftables_ipvs_start_fwmark) yet');
 });
+
+test('strict mode makes state MASTER a backup before nopreempt is looked at: nopreempt stays, as in keepalived', async () => {
+  const r = await compileText('global_defs {\n  vrrp_strict\n}\n' + instance('  state MASTER\n  priority 100\n  nopreempt\n'));
+  noErrors(r);
+  has(r, 'keepalived.conf:12:3: warning: vrrp_instance VI_1: strict mode (vrrp_strict): nopreempt is kept after all');
+  const vi = inst(settingsOf(r), 'VI_1');
+  assert.deepEqual([vi.initialState, vi.preempt], ['BACKUP', false]);
+});
+
+test('-t --strict refuses what strict mode changes (keepalived changes it silently), not the no_accept warning', async () => {
+  const r = await compileFile(path.join(FIXTURES, 'keepalived-samples', 'keepalived.conf'), { host: permissiveHost, configId: 'node1', strict: true });
+  assert.deepEqual(
+    r.errors.map((l) => /^(keepalived\.conf:\d+:\d+): error: vrrp_instance VI_1: strict mode \(vrrp_strict\): (state MASTER|the authentication)/.exec(l)?.slice(1, 3).join(' ')),
+    ['keepalived.conf:20:11 state MASTER', 'keepalived.conf:25:5 the authentication'],
+  );
+  has(r, 'keepalived.conf:19:1: warning: vrrp_instance VI_1: no_accept (strict mode default)');
+});

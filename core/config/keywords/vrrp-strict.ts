@@ -55,7 +55,7 @@ export function checkStrictAndAccept(model: StrictRootModel, ctx: CheckCtx, root
   }
   // the global defaults strict mode replaces without a word in keepalived: one warning per keyword
   for (const [keyword, names] of globalsIgnored) {
-    ctx.diags.warning(
+    ctx.diags.compat(
       'ALIVED_CONFIG_STRICT_MODE',
       globalPos(keyword) ?? g!.pos,
       `${keyword} does not apply to the instances in strict mode (${names.join(', ')}): strict mode sets its own value, as keepalived does`,
@@ -79,7 +79,8 @@ function checkStrict(
 ): void {
   const why = v.strictMode === true ? 'strict_mode' : 'vrrp_strict';
   const where = `vrrp_instance ${v.name}: strict mode (${why})`;
-  const warn = (pos: Pos, message: string) => ctx.diags.warning('ALIVED_CONFIG_STRICT_MODE', pos, `${where}: ${message}`);
+  // what keepalived changes and runs with: a warning (an error under -t --strict)
+  const warn = (pos: Pos, message: string) => ctx.diags.compat('ALIVED_CONFIG_STRICT_MODE', pos, `${where}: ${message}`);
   const refuse = (pos: Pos, message: string) => ctx.diags.error('ALIVED_CONFIG_STRICT_MODE', pos, `${where}: ${message}`);
   const fam = instanceFamily(v);
   const owner = v.priority === 255 || (v.priority === undefined && v.state === 'MASTER');
@@ -98,6 +99,12 @@ function checkStrict(
       posOf(stmt, 'state', v.pos),
       `state MASTER is only for the address owner (priority 255): the instance starts as BACKUP and becomes master when its down timer expires without a higher-priority advert, as keepalived does`,
     );
+    // keepalived resets the state before it looks at nopreempt: a nopreempt the instance check cleared for state MASTER stays
+    const last = [...(stmt?.block ?? [])].reverse().find((c) => c.name.text === 'nopreempt' || c.name.text === 'preempt');
+    if (last?.name.text === 'nopreempt' && !v.nopreempt) {
+      v.nopreempt = true;
+      warn(last.name.pos, `nopreempt is kept after all: strict mode makes the instance BACKUP before keepalived looks at nopreempt, so it does not preempt a lower-priority master`);
+    }
   } else if (v.state === 'BACKUP' && owner) {
     warn(posOf(stmt, 'state', v.pos), `the address owner (priority 255) starts as MASTER whatever its state says, as keepalived does`);
   }
@@ -149,7 +156,7 @@ function checkAccept(v: Instance, strict: boolean, version: number, ctx: CheckCt
   if (owner) return;
   const hasVips = (v.virtualIpaddress?.length ?? 0) + (v.virtualIpaddressExcluded?.length ?? 0) > 0;
   if (strict && version === 2 && v.accept) {
-    ctx.diags.warning(
+    ctx.diags.compat(
       'ALIVED_CONFIG_STRICT_MODE',
       posOf(stmt, 'accept', v.pos),
       `vrrp_instance ${v.name}: strict mode: accept is reset for VRRPv2 (RFC 3768 has no accept mode), as keepalived does; use version 3 to keep it`,
