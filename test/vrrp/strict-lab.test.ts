@@ -229,3 +229,23 @@ test('the drop rule follows the master through a VRRP process that dies (resumed
   await stop(v, a);
   assert.deepEqual((await tables('n1')).filter((x) => x.endsWith(' alived')), []);
 });
+
+test('alived and keepalived, both with the packaged strict config, in one virtual router: they hear each other (no authentication on either side), one master', async (t) => {
+  if (skip) return t.skip(skip);
+  const v = await fresh();
+  // keepalived first; then alived, at the same priority: a backup accepts a master of equal priority (keepalived's rule)
+  const k = v.startKeepalived('n2', packagedDefault());
+  await v.waitHolder(VIP, 'n2', 15_000);
+  const a = v.startAlived('n1', packagedDefault());
+  await v.waitLine(a, /\(VI_1\) Entering BACKUP STATE/, 10_000);
+  // alone, alived would take the VIP after its down timer (3.6 s): only keepalived's adverts, heard without authentication, keep it a backup
+  const end = Date.now() + 5000;
+  while (Date.now() < end) {
+    assert.deepEqual(v.holders(VIP), ['n2'], 'exactly keepalived holds the VIP');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await stop(v, k);
+  // keepalived leaves with priority 0: alived takes over
+  await v.waitHolder(VIP, 'n1', 10_000);
+  await stop(v, a);
+});
