@@ -249,3 +249,20 @@ test('alived and keepalived, both with the packaged strict config, in one virtua
   await v.waitHolder(VIP, 'n1', 10_000);
   await stop(v, a);
 });
+
+test('unicast peers in strict mode: keepalived 2.2.7 runs the instance unicast (its check comes before it knows the peers), and so does alived', async (t) => {
+  if (skip) return t.skip(skip);
+  const uni = (peer: string) => packagedDefault('', `    unicast_peer {\n        ${peer}\n    }\n`);
+  for (const [kind, host, peer] of [
+    ['keepalived', 'n2', '10.99.0.11'],
+    ['alived', 'n1', '10.99.0.12'],
+  ] as const) {
+    const v = await fresh();
+    const d = kind === 'alived' ? v.startAlived(host, uni(peer)) : v.startKeepalived(host, uni(peer));
+    await v.waitHolder(VIP, host, 15_000);
+    // its adverts go to the peer, unicast: captured on the peer
+    const seen = await lab.exec(peer === '10.99.0.11' ? 'n1' : 'n2', ['timeout', '4', 'tcpdump', '-n', '-c', '1', '-i', 'eth0', `ip proto 112 and dst host ${peer}`]);
+    assert.match(seen.stdout + seen.stderr, /1 packet captured/, `${kind} sends its adverts unicast to ${peer}`);
+    await stop(v, d);
+  }
+});
