@@ -141,6 +141,7 @@ export class NftFirewall {
     if (add.length === 0 && del.length === 0) return this.queue;
     // what the sets hold once this change is made: a table made (again) now gets all of its family's
     const all = [...this.held.values()].map((h) => ({ family: h.family, set: h.set, element: h.element }));
+    const since = performance.now();
     return this.enqueue(async () => {
       const had = { 4: this.v4, 6: this.v6 };
       // a table that does not exist yet (or must be made again) gets every element of its family
@@ -157,8 +158,10 @@ export class NftFirewall {
         this.ll = { index: false, name: false };
         throw err;
       }
-      if (add.length > 0) this.log.info({ table: this.settings.table, addresses: add.map((e) => e.element) }, `(${owner}) setting firewall drop rule`);
-      if (del.length > 0) this.log.info({ table: this.settings.table, addresses: del.map((e) => e.element) }, `(${owner}) removing firewall drop rule`);
+      // ms: from the change (a takeover: the VIPs just requested) to nft's exit, when the rule is in place
+      const ms = Math.round((performance.now() - since) * 10) / 10;
+      if (add.length > 0) this.log.info({ table: this.settings.table, addresses: add.map((e) => e.element), ms }, `(${owner}) setting firewall drop rule`);
+      if (del.length > 0) this.log.info({ table: this.settings.table, addresses: del.map((e) => e.element), ms }, `(${owner}) removing firewall drop rule`);
     }, `(${owner}) updating the firewall drop rules`);
   }
 

@@ -150,3 +150,15 @@ test('-t --strict refuses what strict mode changes (keepalived changes it silent
   );
   has(r, 'keepalived.conf:19:1: warning: vrrp_instance VI_1: no_accept (strict mode default)');
 });
+
+test('a host without nft is told that the drop rules cannot be set there (a fact of this host: a warning)', async () => {
+  const text = 'global_defs {\n  vrrp_strict\n}\n' + instance();
+  const without = await compileText(text, {}, { host: { ...permissiveHost, fileExists: (p) => !/\/nft$/.test(p) } });
+  noErrors(without);
+  has(without, 'keepalived.conf:4:1: warning: nft is not installed on this host (/usr/sbin/nft, /sbin/nft, /usr/bin/nft, /usr/local/sbin/nft)');
+  const withNft = await compileText(text);
+  assert.ok(!withNft.lines.some((l) => /nft is not installed/.test(l)), withNft.lines.join('\n'));
+  // nothing needs nft: no word about it
+  const loose = await compileText(instance(), {}, { host: { ...permissiveHost, fileExists: (p) => !/\/nft$/.test(p) } });
+  assert.ok(!loose.lines.some((l) => /nft is not installed/.test(l)), loose.lines.join('\n'));
+});

@@ -162,6 +162,9 @@ test("keepalived's packaged default config: starts as BACKUP, master after the d
     const own = await lab.exec('client', ['ping', '-n', '-c', '1', '-W', '2', n1.ip]);
     assert.equal(own.code, 0, own.stdout);
 
+    // a figure, not an assertion: how long after the takeover's VIP request the drop rule was in place
+    const set = a.lines.find((l) => /\(VI_1\) setting firewall drop rule/.test(l));
+    t.diagnostic(`drop rule in place ${/ms=([\d.]+)/.exec(set ?? '')?.[1] ?? '?'} ms after the takeover`);
     await stop(v, a);
     assert.deepEqual(
       (await tables('n1')).filter((x) => x.endsWith(' alived')),

@@ -45,13 +45,18 @@ export function checkStrictAndAccept(model: StrictRootModel, ctx: CheckCtx, root
   const stmtAt = new Map<Pos, Stmt>();
   for (const s of rootStmt?.block ?? []) stmtAt.set(s.name.pos, s);
   const globalsIgnored = new Map<string, string[]>();
+  let firewallFor: Pos | undefined;
   for (const inst of model.vrrpInstance ?? []) {
     const stmt = stmtAt.get(inst.pos);
     const strict = inst.strictMode ?? g?.vrrpStrict === true;
     // strict mode runs IPv6 as VRRPv3 whatever the version says
     const version = strict && instanceFamily(inst) === 6 ? 3 : instanceVersion(inst, g?.vrrpVersion);
     if (strict) checkStrict(inst, version, g ?? {}, globalPos, ctx, stmt, globalsIgnored);
-    checkAccept(inst, strict, version, ctx, stmt);
+    if (checkAccept(inst, strict, version, ctx, stmt)) firewallFor ??= inst.pos;
+  }
+  // the drop rules need the nft command (core/vrrp/firewall.ts)
+  if (firewallFor && NFT_PATHS.every((p) => ctx.host.fileExists(p) === false)) {
+    ctx.diags.warning('ALIVED_CONFIG_HOST_FACT', firewallFor, `nft is not installed on this host (${NFT_PATHS.join(', ')}): no_accept's drop rules cannot be set here (apt-get install nftables)`);
   }
   // the global defaults strict mode replaces without a word in keepalived: one warning per keyword
   for (const [keyword, names] of globalsIgnored) {
@@ -151,9 +156,12 @@ function checkStrict(
   }
 }
 
-function checkAccept(v: Instance, strict: boolean, version: number, ctx: CheckCtx, stmt: Stmt | undefined): void {
+const NFT_PATHS = ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft', '/usr/local/sbin/nft'];
+
+/** Warns about what no_accept costs; true when the instance drops its VIPs' traffic as master. */
+function checkAccept(v: Instance, strict: boolean, version: number, ctx: CheckCtx, stmt: Stmt | undefined): boolean {
   const owner = v.priority === 255 || (v.priority === undefined && v.state === 'MASTER');
-  if (owner) return;
+  if (owner) return false;
   const hasVips = (v.virtualIpaddress?.length ?? 0) + (v.virtualIpaddressExcluded?.length ?? 0) > 0;
   if (strict && version === 2 && v.accept) {
     ctx.diags.compat(
@@ -162,7 +170,7 @@ function checkAccept(v: Instance, strict: boolean, version: number, ctx: CheckCt
       `vrrp_instance ${v.name}: strict mode: accept is reset for VRRPv2 (RFC 3768 has no accept mode), as keepalived does; use version 3 to keep it`,
     );
   }
-  if (acceptMode(v, strict, version) || !hasVips) return;
+  if (acceptMode(v, strict, version) || !hasVips) return false;
   const pos = v.noAccept ? posOf(stmt, 'no_accept', v.pos) : v.strictMode === true ? posOf(stmt, 'strict_mode', v.pos) : v.pos;
   const lift = strict && version === 2 ? `version 3 with accept lifts it (in strict mode VRRPv2 resets accept)` : `accept lifts it`;
   ctx.diags.warning(
@@ -170,4 +178,5 @@ function checkAccept(v: Instance, strict: boolean, version: number, ctx: CheckCt
     pos,
     `vrrp_instance ${v.name}: no_accept${v.noAccept ? '' : ' (strict mode default)'}: while master without being the address owner (priority 255), this node drops traffic to its VIPs (nftables), as keepalived does: a VIP answers no ping and no service on it is reachable (keepalived issue #474); ${lift}`,
   );
+  return true;
 }
