@@ -8,12 +8,13 @@ import { instanceFamily, instanceVersion, type Instance } from './vrrp';
 /**
  * Strict mode (`vrrp_strict` in global_defs, `strict_mode` in an instance)
  * and accept mode, as keepalived 2.2.7 applies them in
- * vrrp.c vrrp_complete_instance. keepalived refuses two things (an instance
- * without a VIP; IPv6 in VRRPv2 without strict mode) and changes the rest
- * and runs: alived refuses what keepalived refuses and, for every setting
- * keepalived changes, runs with keepalived's value and says so in a
- * warning at the setting. core/vrrp/settings.ts applies the same rules to
- * what the VRRP process runs with (strictRules there mirrors this list).
+ * vrrp.c vrrp_complete_instance. In strict mode keepalived refuses one
+ * thing (an instance without a VIP: its VRRP process does not start) and
+ * changes the rest and runs: alived refuses what keepalived refuses and, for
+ * every setting keepalived changes, runs with keepalived's value and says so
+ * in a compat warning at the setting (an error under -t --strict).
+ * resolveInstance in core/vrrp/settings.ts applies the same changes to what
+ * the VRRP process runs with; docs/config.md lists them ("Strict mode").
  *
  * Accept mode: keepalived defaults `accept` for the address owner
  * (priority 255), `no_accept` for everyone else in strict mode, `accept`
