@@ -179,7 +179,12 @@ export function resolveVrrp(globalDefs: Globals | undefined, instances: readonly
     resolveTracking(inst, i, group, extra);
     return inst;
   });
-  assignVmacs(resolved, instances as Parameters<typeof assignVmacs>[1], typeof g.vmacPrefix === 'string' ? g.vmacPrefix : undefined);
+  // strict mode clears use_vmac's MAC and vmac_xmit_base (config/keywords/vrrp-strict.ts warns)
+  const vmacConfigs = instances.map((c, n) => {
+    const v = (c as { useVmac?: { interface?: string; mac?: string } }).useVmac;
+    return resolved[n]!.strict && v ? { ...c, useVmac: v.interface !== undefined ? { interface: v.interface } : {}, vmacXmitBase: false } : c;
+  });
+  assignVmacs(resolved, vmacConfigs as Parameters<typeof assignVmacs>[1], typeof g.vmacPrefix === 'string' ? g.vmacPrefix : undefined);
   const firewall = resolveFirewall(g, resolved);
   return {
     ...(typeof g.routerId === 'string' ? { routerId: g.routerId } : {}),

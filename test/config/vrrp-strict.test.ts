@@ -162,3 +162,15 @@ test('a host without nft is told that the drop rules cannot be set there (a fact
   const loose = await compileText(instance(), {}, { host: { ...permissiveHost, fileExists: (p) => !/\/nft$/.test(p) } });
   assert.ok(!loose.lines.some((l) => /nft is not installed/.test(l)), loose.lines.join('\n'));
 });
+
+test('strict mode clears the MAC of use_vmac and vmac_xmit_base: the VMAC gets the virtual router MAC, adverts leave through it', async () => {
+  const r = await compileText('global_defs {\n  vrrp_strict\n}\n' + instance('  use_vmac vrrp.9 02:11:22:33:44:55\n  vmac_xmit_base\n'));
+  noErrors(r);
+  has(r, 'keepalived.conf:10:3: warning: vrrp_instance VI_1: strict mode (vrrp_strict): the MAC address of use_vmac is cleared');
+  has(r, 'keepalived.conf:11:3: warning: vrrp_instance VI_1: strict mode (vrrp_strict): vmac_xmit_base is reset');
+  const vi = inst(settingsOf(r), 'VI_1');
+  assert.deepEqual([vi.vmac?.ifname, vi.vmac?.mac, vi.vmac?.xmitBase], ['vrrp.9', '00:00:5e:00:01:33', false]);
+  // without strict mode both stay
+  const loose = inst(settingsOf(await compileText(instance('  use_vmac vrrp.9 02:11:22:33:44:55\n  vmac_xmit_base\n'))), 'VI_1');
+  assert.deepEqual([loose.vmac?.mac, loose.vmac?.xmitBase], ['02:11:22:33:44:55', true]);
+});
