@@ -174,3 +174,11 @@ test('strict mode clears the MAC of use_vmac and vmac_xmit_base: the VMAC gets t
   const loose = inst(settingsOf(await compileText(instance('  use_vmac vrrp.9 02:11:22:33:44:55\n  vmac_xmit_base\n'))), 'VI_1');
   assert.deepEqual([loose.vmac?.mac, loose.vmac?.xmitBase], ['02:11:22:33:44:55', true]);
 });
+
+test('strict mode drops auth_type AH as it drops PASS: no AH key in the settings, and state MASTER is BACKUP for strict mode, not for AH', async () => {
+  const r = await compileText('global_defs {\n  vrrp_strict\n}\n' + instance('  authentication {\n    auth_type AH\n    auth_pass s3cr3tpw\n  }\n'));
+  noErrors(r);
+  has(r, 'keepalived.conf:10:3: warning: vrrp_instance VI_1: strict mode (vrrp_strict): the authentication is dropped');
+  const vi = inst(settingsOf(r), 'VI_1') as InstanceSettings & { ahPass?: string };
+  assert.deepEqual([vi.authPass, vi.ahPass], [undefined, undefined]);
+});
