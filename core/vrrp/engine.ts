@@ -279,7 +279,7 @@ export class VrrpEngine {
     }
     await this.watchRoutesIfNeeded();
     this.buildGroups();
-    await this.setFirewall(this.settings.firewall);
+    if (this.settings.firewall) await this.setFirewall(this.settings.firewall);
     // VIPs a crashed earlier run left behind go first: the instances start as backups
     const present = await this.rtnl.addresses().catch(() => undefined);
     const now = performance.timeOrigin + performance.now();
