@@ -42,6 +42,8 @@ export const ERROR_CODES = {
   ALIVED_CONFIG_NO_EFFECT: 'a setting that has no effect where it is',
   ALIVED_CONFIG_OBSOLETE: 'a keyword of an older keepalived that keepalived now ignores; alived ignores it too',
   ALIVED_CONFIG_FORWARD_REFERENCE: 'a reference to a block defined further down the file: alived follows it, keepalived 2.2 drops it',
+  ALIVED_CONFIG_STRICT_MODE: 'strict mode (vrrp_strict, strict_mode) changes a setting and runs the instance, as keepalived does (a warning that says what happens), or refuses the config where keepalived does not run it (an error)',
+  ALIVED_CONFIG_NO_ACCEPT: 'an instance in no_accept mode (strict mode\'s default) drops traffic to its VIPs while it is master without being the address owner; accept lifts it',
   // plugins
   ALIVED_PLUGIN_NOT_FOUND: 'a plugin module cannot be resolved',
   ALIVED_PLUGIN_LOAD_FAILED: 'a plugin module threw while loading or is not a plugin',

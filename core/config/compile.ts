@@ -73,6 +73,14 @@ export const localHost: HostFacts = {
       return undefined;
     }
   },
+  interfaceMulticast(name) {
+    try {
+      // IFF_MULTICAST
+      return (parseInt(fs.readFileSync(path.join('/sys/class/net', name, 'flags'), 'utf8').trim(), 16) & 0x1000) !== 0;
+    } catch {
+      return undefined;
+    }
+  },
 };
 
 /**

@@ -6,7 +6,9 @@
  */
 export const FEATURES: Record<string, string> = {
   vrrp: 'the VRRP engine',
-  'vrrp-more': 'VRRP options beyond the engine (VRF, strict mode, virtual_rules, garp_group, buffer tuning, linkbeat polling, track_src_ip)',
+  'vrrp-more': 'VRRP options beyond the engine (VRF, virtual_rules, garp_group, buffer tuning, linkbeat polling, track_src_ip)',
+  'vrrp-strict': 'VRRP strict mode (vrrp_strict, strict_mode)',
+  'vrrp-firewall': "no_accept mode's firewall in nftables (accept, no_accept, nftables, nftables_priority, nftables_counters, nftables_ifindex; vrrp_iptables and vrrp_ipsets mapped to nftables)",
   'vrrp-track': 'VRRP tracking (track_interface, track_script, track_file, weights)',
   'vrrp-sync': 'VRRP sync groups',
   'notify-script': 'notify scripts and FIFOs',
@@ -24,7 +26,7 @@ export const FEATURES: Record<string, string> = {
   snmp: 'SNMP',
   dbus: 'D-Bus',
   bfd: 'BFD',
-  firewall: 'iptables / nftables integration',
+  'ipvs-nftables': 'nftables for IPVS virtual server groups (nftables_ipvs, nftables_ipvs_priority, nftables_ipvs_start_fwmark)',
   namespace: 'network namespaces and instance names',
   process: 'process names, CPU affinity, real-time CPU limits (*_rlimit_rttime), BFD process settings and child_wait_time',
   'process-tuning': 'the umask, memory locking (vrrp_no_swap, checker_no_swap) and automatic real-time priority (max_auto_priority)',
@@ -32,4 +34,4 @@ export const FEATURES: Record<string, string> = {
 };
 
 /** Features that have landed: their keywords are acted on and draw no warning. */
-export const IMPLEMENTED: ReadonlySet<string> = new Set<string>(['vrrp', 'checker', 'ipvs', 'vrrp-track', 'vrrp-sync', 'notify-script', 'notify-mail', 'notify', 'process-track', 'static-net', 'process-tuning', 'lvs-sync', 'vmac']);
+export const IMPLEMENTED: ReadonlySet<string> = new Set<string>(['vrrp', 'checker', 'ipvs', 'vrrp-track', 'vrrp-sync', 'notify-script', 'notify-mail', 'notify', 'process-track', 'static-net', 'process-tuning', 'lvs-sync', 'vmac', 'vrrp-strict', 'vrrp-firewall']);

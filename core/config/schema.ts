@@ -25,6 +25,8 @@ export interface HostFacts {
   /** undefined when the host cannot tell */
   interfaceExists(name: string): boolean | undefined;
   fileExists(path: string): boolean | undefined;
+  /** whether the interface can multicast (IFF_MULTICAST); undefined when the host cannot tell */
+  interfaceMulticast?(name: string): boolean | undefined;
 }
 
 export interface CheckCtx {

@@ -6,6 +6,7 @@ import { checkAdvert, encodeAdvert, parseIpv4, peekVrid } from './packet';
 import { AH_PROTOCOL, AhSequence, ahKey, encodeAhPacket } from './ah';
 import { addressText, Rtnl, scopeName, type AddressInfo, type LinkEventType, type LinkInfo, type LinkWatch, type NetlinkWatch, type RouteInfo } from './rtnl';
 import { settingsKey, type InstanceSettings, type SyncGroupSettings, type VrrpSettings } from './settings';
+import { NftFirewall, firewallAddressesOf } from './firewall';
 import type { RouteEntry } from '../config/keywords/vrrp';
 import { evaluateTracking, type TrackedState, type TrackingVerdict } from './tracking';
 import { ipv4Packet, ipv6Packet, VrrpChannel, type SendOptions } from './socket';
@@ -125,6 +126,8 @@ export class VrrpEngine {
   readonly trackerStates = new Map<string, TrackedState>();
   private groups = new Map<string, SyncGroupRuntime>();
   private vmacHost: VmacHost | undefined;
+  /** no_accept masters' VIPs in nftables (firewall.ts) */
+  firewall: NftFirewall | undefined;
 
   constructor(
     public settings: VrrpSettings,
@@ -276,6 +279,7 @@ export class VrrpEngine {
     }
     await this.watchRoutesIfNeeded();
     this.buildGroups();
+    if (this.settings.firewall) await this.setFirewall(this.settings.firewall);
     // VIPs a crashed earlier run left behind go first: the instances start as backups
     const present = await this.rtnl.addresses().catch(() => undefined);
     const now = performance.timeOrigin + performance.now();
@@ -309,6 +313,7 @@ export class VrrpEngine {
     this.addressWatch?.close();
     this.routeWatch?.close();
     await stopping;
+    await this.firewall?.close();
     // the priority-0 adverts are queued on the sockets: let them leave before closing
     await new Promise((r) => setTimeout(r, 20));
     for (const inst of this.instances) await inst.removeVmac();
@@ -511,6 +516,15 @@ export class VrrpEngine {
    * same (VIPs, routes, priority, trackers, preemption, announcements), else
    * replaced; removed ones stop (reported as DELETED); new ones start.
    */
+  /** The firewall of these settings, a table an earlier run left removed; the masters' addresses go into a new one. */
+  private async setFirewall(settings: VrrpSettings['firewall']): Promise<void> {
+    await this.firewall?.close();
+    this.firewall = settings ? new NftFirewall(settings, { log: this.deps.log }) : undefined;
+    if (!this.firewall) return;
+    await this.firewall.clearLeftover();
+    for (const inst of this.instances) inst.syncFirewall();
+  }
+
   async reload(next: VrrpSettings, changed?: ReadonlySet<string>): Promise<{ kept: number; updated: number; replaced: number; added: number; removed: number }> {
     const counts = { kept: 0, updated: 0, replaced: 0, added: 0, removed: 0 };
     const byName = new Map(this.instances.map((i) => [i.settings.name, i]));
@@ -549,6 +563,7 @@ export class VrrpEngine {
     const groupsBefore = JSON.stringify(this.settings.syncGroups ?? []);
     this.settings = next;
     this.buildGroups();
+    if (JSON.stringify(this.firewall?.settings) !== JSON.stringify(next.firewall)) await this.setFirewall(next.firewall);
     for (const inst of fresh) await inst.attach(this.linkByName(inst.settings.ifname));
     await this.watchRoutesIfNeeded();
     // only what changed is evaluated again (all of it when the sync groups changed)
@@ -724,6 +739,7 @@ class InstanceRuntime {
       if (this.link) this.announcer = this.makeAnnouncer(this.link);
       if (this.machine.state === 'MASTER') this.announcer?.announce();
     }
+    this.syncFirewall();
     this.log.info({}, `(${next.name}) settings changed by reload; state ${this.machine.state} kept`);
     if (this.vipFault) this.clearVipFault('the config was reloaded');
   }
@@ -1055,6 +1071,8 @@ class InstanceRuntime {
         if (this.machine.state === 'MASTER') this.announcer?.announce();
       });
     }
+    // no_accept: the drop rules after the advert and the gratuitous ARPs (an nft command: milliseconds)
+    queueMicrotask(() => this.syncFirewall());
     void up.then((failures) => {
       for (const f of failures) this.log.error({ err: f.message }, `(${this.settings.name}) ${f.message}`);
       if (!now && this.machine.state === 'MASTER') this.announcer?.announce();
@@ -1167,8 +1185,14 @@ class InstanceRuntime {
     this.engine.refresh([this]);
   }
 
+  /** Its VIPs in the firewall while it is a no_accept master, out of it otherwise. */
+  syncFirewall(): void {
+    void this.engine.firewall?.set(this.settings.name, firewallAddressesOf(this.settings, this.machine.state === 'MASTER'));
+  }
+
   private leaveMaster(): void {
     this.announcer?.stop();
+    void this.engine.firewall?.set(this.settings.name, []);
     void this.vips.down().then((failures) => {
       for (const f of failures) this.log.error({ err: f.message }, `(${this.settings.name}) ${f.message}`);
     });

@@ -4,6 +4,7 @@ import type { AddressEntry, RouteEntry } from '../config/keywords/vrrp';
 import type { StaticNetSettings } from './static-net-settings';
 import type { VrrpProcessSettings } from './process-settings';
 import { assignVmacs, type VmacSettings } from './vmac-settings';
+import { acceptMode } from '../config/keywords/accept-mode';
 import { VRRP_MCAST_V4, VRRP_MCAST_V6, VRRP_TTL, type IpFamily, type VrrpVersion } from './types';
 
 /**
@@ -60,7 +61,29 @@ export interface InstanceSettings {
   notifyPriorityChanges: boolean;
   /** use_vmac: the macvlan it runs on (core/vrrp/vmac.ts); its VIPs name it as their `dev` */
   vmac?: VmacSettings;
+  /** strict mode (strict_mode, else global vrrp_strict): the settings above already hold what it changes (core/config/keywords/vrrp-strict.ts) */
+  strict: boolean;
+  /**
+   * accept mode as keepalived resolves it: false (no_accept) makes a master
+   * that is not the address owner drop traffic to its VIPs (firewall.ts)
+   */
+  accept: boolean;
 }
+
+/** The nftables table a no_accept master's VIPs go in (keepalived's `nftables` options in global_defs). */
+export interface FirewallSettings {
+  /** `nftables [TABLE]`; alived's own default `alived`, so that a keepalived on the same host keeps its `keepalived` */
+  table: string;
+  /** nftables_priority: the base chains' priority; default -1 */
+  priority: number;
+  /** nftables_counters: a counter on each drop rule */
+  counters: boolean;
+  /** nftables_ifindex: IPv6 link-local VIPs keyed by interface index, also under dont_track_primary */
+  ifindex: boolean;
+}
+
+/** alived's default nftables table (keepalived's is `keepalived`). */
+export const DEFAULT_NFT_TABLE = 'alived';
 
 /**
  * One tracked object as an instance follows it. Its state comes from the
@@ -120,6 +143,8 @@ export interface VrrpSettings {
   vrrpProcess?: VrrpProcessSettings;
   /** disable_local_igmp: net.ipv4.igmp_link_local_mcast_reports 0 while the VRRP process runs */
   disableLocalIgmp?: boolean;
+  /** the nftables settings; present when a no_accept instance needs them or the config names nftables / vrrp_iptables */
+  firewall?: FirewallSettings;
 }
 
 /**
@@ -154,13 +179,39 @@ export function resolveVrrp(globalDefs: Globals | undefined, instances: readonly
     resolveTracking(inst, i, group, extra);
     return inst;
   });
-  assignVmacs(resolved, instances as Parameters<typeof assignVmacs>[1], typeof g.vmacPrefix === 'string' ? g.vmacPrefix : undefined);
+  // strict mode clears use_vmac's MAC and vmac_xmit_base (config/keywords/vrrp-strict.ts warns)
+  const vmacConfigs = instances.map((c, n) => {
+    const v = (c as { useVmac?: { interface?: string; mac?: string } }).useVmac;
+    return resolved[n]!.strict && v ? { ...c, useVmac: v.interface !== undefined ? { interface: v.interface } : {}, vmacXmitBase: false } : c;
+  });
+  assignVmacs(resolved, vmacConfigs as Parameters<typeof assignVmacs>[1], typeof g.vmacPrefix === 'string' ? g.vmacPrefix : undefined);
+  const firewall = resolveFirewall(g, resolved);
   return {
     ...(typeof g.routerId === 'string' ? { routerId: g.routerId } : {}),
+    ...(firewall ? { firewall } : {}),
     instances: resolved,
     startupDelayMs: typeof g.vrrpStartupDelay === 'number' ? Math.round(g.vrrpStartupDelay * 1000) : 0,
     syncGroups: groups.map((sg) => ({ name: sg.name, members: sg.group.filter((n) => instances.some((i) => i.name === n)) })),
     ...(g.disableLocalIgmp === true ? { disableLocalIgmp: true } : {}),
+  };
+}
+
+/**
+ * keepalived's firewall settings (global_parser.c, vrrp.c): `nftables
+ * [TABLE]`, or `vrrp_iptables` / `vrrp_ipsets` (which Debian's keepalived,
+ * built without iptables, maps to nftables, as alived does); without them a
+ * no_accept instance turns nftables on with the default table.
+ */
+function resolveFirewall(g: Globals, instances: readonly InstanceSettings[]): FirewallSettings | undefined {
+  const named = g.nftables;
+  const configured = named !== undefined || g.vrrpIptables !== undefined || g.vrrpIpsets !== undefined;
+  const needed = instances.some((i) => !i.accept && i.priority !== 255);
+  if (!configured && !needed) return undefined;
+  return {
+    table: typeof named === 'string' ? named : DEFAULT_NFT_TABLE,
+    priority: typeof g.nftablesPriority === 'number' ? g.nftablesPriority : -1,
+    counters: g.nftablesCounters === true,
+    ifindex: g.nftablesIfindex === true,
   };
 }
 
@@ -236,10 +287,16 @@ function resolveInstance(g: Globals, i: VrrpInstanceConfig): InstanceSettings {
   const peers = (i.unicastPeer ?? []) as { family: 4 | 6; address: string; minTtl?: number; maxTtl?: number }[];
   const family: IpFamily = vips[0]?.family ?? src?.family ?? peers[0]?.family ?? 4;
   const version: VrrpVersion = family === 6 ? 3 : ((i.version ?? (g.vrrpVersion as number | undefined) ?? 2) as VrrpVersion);
+  // keepalived's strict mode (strict_mode, else vrrp_strict): RFC behaviour only, no extra packets;
+  // what it changes is warned about by core/config/keywords/vrrp-strict.ts, rule by rule
+  const strict = typeof inst.strictMode === 'boolean' ? inst.strictMode : g.vrrpStrict === true;
   const auth = i.authentication as { authType?: string; authPass?: string } | undefined;
-  const ah = version === 2 && family === 4 && auth?.authType === 'AH' && auth.authPass !== undefined;
+  // strict mode drops the authentication, AH too
+  const ah = !strict && version === 2 && family === 4 && auth?.authType === 'AH' && auth.authPass !== undefined;
   let initialState = (i.state ?? 'BACKUP') as 'MASTER' | 'BACKUP';
   const priority = (i.priority as number | undefined) ?? (initialState === 'MASTER' ? 255 : 100);
+  // strict: state MASTER is the address owner's; anyone else starts as BACKUP (and the owner as MASTER)
+  if (strict) initialState = priority === 255 ? 'MASTER' : 'BACKUP';
   // keepalived: an AH instance must hear an advert's sequence number before it takes over, so `state MASTER`
   // below 255 is cleared to BACKUP (`alived -t` warns)
   if (ah && initialState === 'MASTER' && priority !== 255) initialState = 'BACKUP';
@@ -250,8 +307,6 @@ function resolveInstance(g: Globals, i: VrrpInstanceConfig): InstanceSettings {
     ? undefined
     : (mcastDst?.address ?? (family === 4 ? (g.vrrpMcastGroup4 ?? VRRP_MCAST_V4) : (g.vrrpMcastGroup6 ?? VRRP_MCAST_V6)));
   const num = (v: unknown, d: number): number => (typeof v === 'number' ? v : d);
-  // keepalived's strict mode (strict_mode, else vrrp_strict): RFC behaviour only, no extra packets
-  const strict = typeof inst.strictMode === 'boolean' ? inst.strictMode : g.vrrpStrict === true;
   const minGarp = g.vrrpMinGarp === true;
   const extraIf = (inst.garpExtraIf ?? g.vrrpGarpExtraIf) as { all: boolean; interval: number } | undefined;
   return {
@@ -264,13 +319,14 @@ function resolveInstance(g: Globals, i: VrrpInstanceConfig): InstanceSettings {
     advertIntCs: Math.round(advertInt * 100),
     initialState,
     preempt: !i.nopreempt,
-    preemptDelayMs: Math.round(num(i.preemptDelay, 0) * 1000),
-    downTimerAdverts: num(inst.downTimerAdverts, num(g.vrrpDownTimerAdverts, 3)),
+    preemptDelayMs: strict ? 0 : Math.round(num(i.preemptDelay, 0) * 1000),
+    downTimerAdverts: strict ? 3 : num(inst.downTimerAdverts, num(g.vrrpDownTimerAdverts, 3)),
     ...(src ? { srcAddress: src.address } : {}),
     ...(group ? { group } : {}),
     unicastPeers: peers.map((p) => ({ address: p.address, ...(p.minTtl !== undefined ? { minTtl: p.minTtl } : {}), ...(p.maxTtl !== undefined ? { maxTtl: p.maxTtl } : {}) })),
     ttl: unicast ? num(i.unicastTtl, VRRP_TTL) : VRRP_TTL,
-    ...(version === 2 && auth?.authType === 'PASS' && auth.authPass !== undefined ? { authPass: auth.authPass.slice(0, 8) } : {}),
+    // strict mode drops the authentication
+    ...(!strict && version === 2 && auth?.authType === 'PASS' && auth.authPass !== undefined ? { authPass: auth.authPass.slice(0, 8) } : {}),
     ...(ah ? { ahPass: auth.authPass!.slice(0, 8) } : {}),
     checkUnicastSrc: Boolean(i.checkUnicastSrc ?? g.vrrpCheckUnicastSrc),
     skipCheckAdvAddr: Boolean(i.skipCheckAdvAddr ?? g.vrrpSkipCheckAdvAddr),
@@ -287,13 +343,14 @@ function resolveInstance(g: Globals, i: VrrpInstanceConfig): InstanceSettings {
       garpIntervalMs: num(g.vrrpGarpInterval, 0) * 1000,
       gnaIntervalMs: num(g.vrrpGnaInterval, 0) * 1000,
       // keepalived (vrrp_complete_init): the globals default to vrrp_garp_master_repeat / _delay, the
-      // instance's own garp_master_* do not count; strict mode sends none
-      lowerPrioRepeat: num(inst.garpLowerPrioRepeat, strict ? 0 : num(g.vrrpGarpLowerPrioRepeat, minGarp ? 1 : num(g.vrrpGarpMasterRepeat, 5))),
-      lowerPrioDelay: num(inst.garpLowerPrioDelay, strict ? 0 : num(g.vrrpGarpLowerPrioDelay, minGarp ? 0 : num(g.vrrpGarpMasterDelay, 5))),
+      // instance's own garp_master_* do not count; strict mode sends none, whatever the instance says
+      lowerPrioRepeat: strict ? 0 : num(inst.garpLowerPrioRepeat, num(g.vrrpGarpLowerPrioRepeat, minGarp ? 1 : num(g.vrrpGarpMasterRepeat, 5))),
+      lowerPrioDelay: strict ? 0 : num(inst.garpLowerPrioDelay, num(g.vrrpGarpLowerPrioDelay, minGarp ? 0 : num(g.vrrpGarpMasterDelay, 5))),
       extraIfInterval: extraIf?.interval ?? 0,
       extraIfAll: extraIf?.all === true,
     },
-    lowerPrioNoAdvert: Boolean(inst.lowerPrioNoAdvert ?? g.vrrpLowerPrioNoAdvert),
+    // strict: a master never answers a lower priority
+    lowerPrioNoAdvert: strict || Boolean(inst.lowerPrioNoAdvert ?? g.vrrpLowerPrioNoAdvert),
     // on unless turned off (keepalived: off) and outside strict mode: a master that yields tells the winner,
     // which then re-announces the VIPs (docs/vrrp.md, "After two masters met")
     higherPrioSendAdvert: !strict && (inst.higherPrioSendAdvert ?? g.vrrpHigherPrioSendAdvert ?? true) !== false,
@@ -302,5 +359,7 @@ function resolveInstance(g: Globals, i: VrrpInstanceConfig): InstanceSettings {
     trackInterfaces: [],
     trackPrimary: !inst.dontTrackPrimary,
     notifyPriorityChanges: g.vrrpNotifyPriorityChanges === true,
+    strict,
+    accept: acceptMode({ ...(inst.accept ? { accept: true } : {}), ...(inst.noAccept ? { noAccept: true } : {}), priority }, strict, version),
   };
 }

@@ -187,9 +187,10 @@ test('auth_type AH is accepted for IPv4 VRRPv2, with the key kept secret; refuse
     'vrrp_instance VI_6 {\n  interface eth0\n  virtual_router_id 61\n  virtual_ipaddress {\n    fd00::1/64\n  }\n  authentication {\n    auth_type AH\n    auth_pass s3cr3tpw\n  }\n}\n',
   );
   has(v6, 'keepalived.conf:7:3: error: vrrp_instance VI_6: auth_type AH is IPv4 only (IPv6 instances use VRRPv3, which has no authentication); remove the authentication block');
-  // strict mode allows no authentication at all
+  // strict mode drops the authentication, AH too, and runs (test/config/vrrp-strict.test.ts)
   const strict = await compileText(instance('  strict_mode\n  authentication {\n    auth_type AH\n    auth_pass s3cr3tpw\n  }\n'));
-  has(strict, 'error: vrrp_instance VI_1 (strict mode): authentication is not allowed');
+  noErrors(strict);
+  has(strict, 'keepalived.conf:8:3: warning: vrrp_instance VI_1: strict mode (strict_mode): the authentication is dropped; the instance sends adverts without it, as keepalived does (and drops adverts that carry one: a peer that still sends auth_type AH is not heard)');
   // AH without a key, an unknown type
   has(await compileText(instance('  authentication {\n    auth_type AH\n  }\n')), 'keepalived.conf:7:3: error: authentication with auth_type AH needs auth_pass');
   has(await compileText(instance('  authentication {\n    auth_type MD5\n    auth_pass x\n  }\n')), 'keepalived.conf:8:15: error:');
@@ -307,12 +308,7 @@ test('preemption settings that keepalived resets are reset, with a warning', asy
   assert.equal(later.model!.vrrpInstance![0]!.nopreempt, true);
 });
 
-test('strict mode (vrrp_strict or strict_mode) enforces what keepalived enforces', async () => {
-  const r = await compileText('global_defs {\n  vrrp_strict\n}\n' + instance('  state MASTER\n  priority 100\n  unicast_peer {\n    10.0.0.2\n  }\n'));
-  has(r, 'keepalived.conf:10:9: error: vrrp_instance VI_1 (strict mode): state MASTER is allowed exactly when priority is 255');
-  has(r, 'keepalived.conf:13:5: error: vrrp_instance VI_1 (strict mode): unicast peers are not allowed');
-  noErrors(await compileText('global_defs {\n  vrrp_strict\n}\n' + instance('  strict_mode off\n  unicast_peer {\n    10.0.0.2\n  }\n')));
-});
+// strict mode: test/config/vrrp-strict.test.ts
 
 test('address, route and rule entries are checked word by word', async () => {
   const r = await compileText(

@@ -411,7 +411,7 @@ export const globalDefsSchema = block(
     v3_checksum_as_v2: value(optBool).feature('vrrp'),
     vrrp_check_unicast_src: value(flag).feature('vrrp'),
     vrrp_skip_check_adv_addr: value(flag).feature('vrrp'),
-    vrrp_strict: value(flag).feature('vrrp-more').doc('strict RFC compliance for every instance without strict_mode'),
+    vrrp_strict: value(flag).feature('vrrp-strict').doc('strict RFC compliance for every instance without strict_mode'),
     vrrp_startup_delay: word(duration({ min: 0.001, max: MAX_TIMER_SECS })).feature('vrrp').doc('seconds before VRRP instances start'),
     log_unknown_vrids: value(flag).feature('vrrp'),
     vrrp_rx_bufs_policy: value(rxBufsPolicy).feature('vrrp-more'),
@@ -430,15 +430,21 @@ export const globalDefsSchema = block(
     vmac_addr_prefix: word(str({ minLength: 1, maxLength: 12 })).feature('vmac-addr'),
 
     // firewall
-    vrrp_iptables: value(many(str({ maxLength: 27 }), { min: 0, max: 2 })).feature('firewall').doc('[IN_CHAIN [OUT_CHAIN]]; alone: INPUT and OUTPUT'),
-    vrrp_ipsets: value(many(str({ maxLength: 30 }), { min: 0, max: 5 })).feature('firewall').doc('[IPV4 [IPV6 [IPV6_IFACE [IGMP [MLD]]]]] set names; alone: do not use ipsets'),
-    nftables: value(optionalArg(str({ maxLength: 31 }))).feature('firewall').doc('[TABLE]; default table keepalived'),
-    nftables_priority: word(int({ min: -2147483648, max: INT32_MAX })).feature('firewall').doc('default -1'),
-    nftables_ifindex: value(flag).feature('firewall'),
-    nftables_counters: value(flag).feature('firewall'),
-    nftables_ipvs: value(optionalArg(str({ maxLength: 31 }))).feature('firewall').doc('[TABLE]; default table keepalived_ipvs'),
-    nftables_ipvs_priority: word(int({ min: -2147483648, max: INT32_MAX })).feature('firewall'),
-    nftables_ipvs_start_fwmark: word(int({ min: 1, max: UINT32_MAX })).feature('firewall').doc('default 1000'),
+    vrrp_iptables: value(many(str({ maxLength: 27 }), { min: 0, max: 2 }))
+      .feature('vrrp-firewall')
+      .validate((_v, ctx, stmt) => ctx.diags.note('ALIVED_CONFIG_DEPRECATED', stmt.name.pos, `vrrp_iptables: alived has no iptables; no_accept's drop rules go in nftables (the nftables table, default 'alived'), as Debian's keepalived, built without iptables, does; write 'nftables' instead`))
+      .doc('[IN_CHAIN [OUT_CHAIN]]: mapped to nftables (the chains are not used)'),
+    vrrp_ipsets: value(many(str({ maxLength: 30 }), { min: 0, max: 5 }))
+      .feature('vrrp-firewall')
+      .validate((_v, ctx, stmt) => ctx.diags.note('ALIVED_CONFIG_DEPRECATED', stmt.name.pos, `vrrp_ipsets: alived has no iptables or ipsets; the VIPs go in a set of the nftables table (default 'alived'); write 'nftables' instead`))
+      .doc('[IPV4 [IPV6 [IPV6_IFACE [IGMP [MLD]]]]]: mapped to nftables (the set names are not used)'),
+    nftables: value(optionalArg(str({ maxLength: 31 }))).feature('vrrp-firewall').doc("[TABLE]; default table alived (keepalived's: keepalived)"),
+    nftables_priority: word(int({ min: -2147483648, max: INT32_MAX })).feature('vrrp-firewall').doc('default -1'),
+    nftables_ifindex: value(flag).feature('vrrp-firewall'),
+    nftables_counters: value(flag).feature('vrrp-firewall'),
+    nftables_ipvs: value(optionalArg(str({ maxLength: 31 }))).feature('ipvs-nftables').doc('[TABLE]; default table keepalived_ipvs'),
+    nftables_ipvs_priority: word(int({ min: -2147483648, max: INT32_MAX })).feature('ipvs-nftables'),
+    nftables_ipvs_start_fwmark: word(int({ min: 1, max: UINT32_MAX })).feature('ipvs-nftables').doc('default 1000'),
 
     // notify FIFOs
     notify_fifo: value(fifo).feature('notify-script').doc('FIFO [USER [GROUP]] receiving every notify event'),

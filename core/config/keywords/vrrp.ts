@@ -1157,10 +1157,10 @@ export const vrrpInstanceSchema = block(
     promote_secondaries: value(flag).feature('vrrp-more'),
     virtual_routes: lines(routeEntry(false)),
     virtual_rules: lines(ruleEntry(false)).feature('vrrp-more'),
-    accept: value(flag).feature('firewall'),
-    no_accept: value(flag).feature('firewall'),
+    accept: value(flag).feature('vrrp-firewall'),
+    no_accept: value(flag).feature('vrrp-firewall'),
     skip_check_adv_addr: value(optBool),
-    strict_mode: value(optBool).feature('vrrp-more'),
+    strict_mode: value(optBool).feature('vrrp-strict'),
     preempt: value(flag),
     nopreempt: value(flag),
     preempt_delay: word(duration({ min: 0, max: 1000 })).doc('seconds, 0..1000'),
@@ -1347,7 +1347,7 @@ export const vrrpRootFields = {
 // ---------------------------------------------------------------------------
 // checks
 
-type Instance = Exclude<ReturnType<typeof vrrpInstanceSchema.parseBlock>, Invalid>;
+export type Instance = Exclude<ReturnType<typeof vrrpInstanceSchema.parseBlock>, Invalid>;
 type SyncGroup = Exclude<ReturnType<typeof vrrpSyncGroupSchema.parseBlock>, Invalid>;
 type TrackGroup = Exclude<ReturnType<typeof trackGroupSchema.parseBlock>, Invalid>;
 
@@ -1470,11 +1470,11 @@ function checkInstance(v: Instance, ctx: CheckCtx, stmt: Stmt): void {
   if (v.accept && v.noAccept) {
     const last = [...(stmt.block ?? [])].reverse().find((s) => s.name.text === 'accept' || s.name.text === 'no_accept')!;
     ctx.diags.compat('ALIVED_CONFIG_CONFLICT', last.name.pos, `${where}: both accept and no_accept are set; the later one (${clip(last.name.text)}) counts`);
+    // the model keeps the one that counts, for the settings the VRRP process runs with
+    if (last.name.text === 'accept') delete v.noAccept;
+    else delete v.accept;
   }
 
-  // the version-dependent checks when the version is known without global_defs
-  if (v.version !== undefined || fam === 6) checkVersion(v, instanceVersion(v, undefined), ctx, stmt);
-  if (v.strictMode === true) checkStrict(v, ctx, stmt);
 }
 
 /** use_vmac and its companions, within one instance. */
@@ -1516,14 +1516,14 @@ function checkVmacNames(instances: readonly Instance[], stmtOf: ReadonlyMap<Inst
   }
 }
 
-/** Checks that depend on the VRRP version (explicit, deduced or from global vrrp_version). */
-function checkVersion(v: Instance, version: number, ctx: CheckCtx, stmt: Stmt | undefined): void {
+/** Checks that depend on the VRRP version (explicit, deduced or from global vrrp_version); strict mode's changes are vrrp-strict.ts's. */
+function checkVersion(v: Instance, version: number, ctx: CheckCtx, stmt: Stmt | undefined, strict: boolean): void {
   const where = `vrrp_instance ${v.name}`;
   const fam = instanceFamily(v);
-  if (version === 2 && fam === 6) {
+  if (version === 2 && fam === 6 && !strict) {
     ctx.diags.error('ALIVED_CONFIG_CONFLICT', posOf(stmt, 'version', v.pos), `${where}: VRRPv2 is IPv4 only (RFC 3768); IPv6 instances use version 3`);
   }
-  if (version === 3 && v.authentication) {
+  if (version === 3 && v.authentication && !strict) {
     ctx.diags.error(
       'ALIVED_CONFIG_CONFLICT',
       v.authentication.pos,
@@ -1560,31 +1560,10 @@ function checkVersion(v: Instance, version: number, ctx: CheckCtx, stmt: Stmt | 
   if (!hasVips && !v.noVirtualIpaddress) {
     if (version === 3) {
       ctx.diags.error('ALIVED_CONFIG_MISSING_REQUIRED', v.pos, `${where}: VRRPv3 needs at least one virtual_ipaddress (or no_virtual_ipaddress)`);
-    } else {
+    } else if (!strict) {
       ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', v.pos, `${where}: no virtual_ipaddress; add no_virtual_ipaddress if that is intended`);
     }
   }
-}
-
-/** vrrp_strict / strict_mode: what keepalived enforces for RFC compliance. */
-function checkStrict(v: Instance, ctx: CheckCtx, stmt: Stmt | undefined): void {
-  const where = `vrrp_instance ${v.name} (strict mode)`;
-  const err = (pos: Pos, message: string) => ctx.diags.error('ALIVED_CONFIG_CONFLICT', pos, `${where}: ${message}`);
-  if (v.authentication) err(v.authentication.pos, `authentication is not allowed`);
-  if ((v.unicastPeer?.length ?? 0) > 0) err(v.unicastPeer![0]!.pos, `unicast peers are not allowed`);
-  if (v.preemptDelay) err(posOf(stmt, 'preempt_delay', v.pos), `preempt_delay is not allowed`);
-  if (v.state !== undefined && (v.state === 'MASTER') !== (v.priority === 255)) {
-    err(posOf(stmt, 'state', v.pos), `state MASTER is allowed exactly when priority is 255`);
-  }
-  if ((v.virtualIpaddress?.length ?? 0) === 0) err(v.pos, `at least one virtual_ipaddress is required`);
-  if (v.downTimerAdverts !== undefined && v.downTimerAdverts !== 3) err(posOf(stmt, 'down_timer_adverts', v.pos), `down_timer_adverts must be 3`);
-  if (v.garpLowerPrioRepeat) err(posOf(stmt, 'garp_lower_prio_repeat', v.pos), `gratuitous ARP repeats (garp_lower_prio_repeat) are not allowed`);
-  if (v.lowerPrioNoAdvert === false) err(posOf(stmt, 'lower_prio_no_advert', v.pos), `lower_prio_no_advert cannot be turned off`);
-  if (v.higherPrioSendAdvert === true) err(posOf(stmt, 'higher_prio_send_advert', v.pos), `higher_prio_send_advert is not allowed`);
-  if (v.useVmac?.mac) err(posOf(stmt, 'use_vmac', v.pos), `a MAC address for use_vmac is not allowed`);
-  if (v.vmacXmitBase) err(posOf(stmt, 'vmac_xmit_base', v.pos, -1), `vmac_xmit_base is not allowed`);
-  const first = v.virtualIpaddress?.[0];
-  if (first && first.family === 6 && !/^fe[89ab]/i.test(first.address)) err(first.pos, `the first IPv6 virtual_ipaddress must be link-local (fe80::/10)`);
 }
 
 interface RootModel {
@@ -1612,8 +1591,9 @@ export function checkVrrpRoot(model: RootModel, ctx: CheckCtx, rootStmt?: Stmt):
   const globalVersion = model.globalDefs?.vrrpVersion;
   for (const inst of instances) {
     const stmt = stmtOf.get(inst);
-    if (inst.version === undefined && instanceFamily(inst) !== 6) checkVersion(inst, instanceVersion(inst, globalVersion), ctx, stmt);
-    if (inst.strictMode === undefined && model.globalDefs?.vrrpStrict) checkStrict(inst, ctx, stmt);
+    // strict mode runs an IPv6 instance as VRRPv3 whatever its version says (vrrp-strict.ts warns)
+    const strict = inst.strictMode ?? model.globalDefs?.vrrpStrict === true;
+    checkVersion(inst, strict && instanceFamily(inst) === 6 ? 3 : instanceVersion(inst, globalVersion), ctx, stmt, strict);
   }
 
   // VRIDs: an instance is compared with the earlier ones of its VRID, family and interface
