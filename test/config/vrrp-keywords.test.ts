@@ -181,18 +181,20 @@ test('auth_type AH is accepted for IPv4 VRRPv2, with the key kept secret; refuse
   assert.ok(!r.lines.some((l) => l.includes('s3cr3tpw')));
   // VRRPv3 has no authentication, AH included
   const v3 = await compileText(instance('  version 3\n  authentication {\n    auth_type AH\n    auth_pass s3cr3tpw\n  }\n'));
-  has(v3, 'keepalived.conf:8:3: error: vrrp_instance VI_1: VRRPv3 has no authentication; remove the authentication block or use version 2');
+  has(v3, 'keepalived.conf:8:3: warning: vrrp_instance VI_1: VRRPv3 has no authentication: the authentication block is ignored and adverts carry none, as keepalived does');
+  noErrors(v3);
   // IPv6 instances are VRRPv3: AH is IPv4 only
   const v6 = await compileText(
     'vrrp_instance VI_6 {\n  interface eth0\n  virtual_router_id 61\n  virtual_ipaddress {\n    fd00::1/64\n  }\n  authentication {\n    auth_type AH\n    auth_pass s3cr3tpw\n  }\n}\n',
   );
-  has(v6, 'keepalived.conf:7:3: error: vrrp_instance VI_6: auth_type AH is IPv4 only (IPv6 instances use VRRPv3, which has no authentication); remove the authentication block');
+  has(v6, 'keepalived.conf:7:3: warning: vrrp_instance VI_6: auth_type AH is IPv4 only (IPv6 instances use VRRPv3, which has no authentication): the authentication block is ignored, as keepalived ignores it');
+  noErrors(v6);
   // strict mode drops the authentication, AH too, and runs (test/config/vrrp-strict.test.ts)
   const strict = await compileText(instance('  strict_mode\n  authentication {\n    auth_type AH\n    auth_pass s3cr3tpw\n  }\n'));
   noErrors(strict);
   has(strict, 'keepalived.conf:8:3: warning: vrrp_instance VI_1: strict mode (strict_mode): the authentication is dropped; the instance sends adverts without it, as keepalived does (and drops adverts that carry one: a peer that still sends auth_type AH is not heard)');
   // AH without a key, an unknown type
-  has(await compileText(instance('  authentication {\n    auth_type AH\n  }\n')), 'keepalived.conf:7:3: error: authentication with auth_type AH needs auth_pass');
+  has(await compileText(instance('  authentication {\n    auth_type AH\n  }\n')), 'keepalived.conf:7:3: warning: authentication with auth_type AH and no auth_pass is ignored, as keepalived ignores it');
   has(await compileText(instance('  authentication {\n    auth_type MD5\n    auth_pass x\n  }\n')), 'keepalived.conf:8:15: error:');
 });
 
@@ -236,7 +238,8 @@ test('auth_pass longer than 8 characters: one warning, and the secret never appe
   assert.ok(!two.lines.some((l) => l.includes('secret')));
   // PASS without a password
   const none = await compileText(instance('  authentication {\n    auth_type PASS\n  }\n'));
-  has(none, 'keepalived.conf:7:3: error: authentication with auth_type PASS needs auth_pass');
+  has(none, 'keepalived.conf:7:3: warning: authentication with auth_type PASS and no auth_pass is ignored, as keepalived ignores it');
+  noErrors(none);
 });
 
 test('virtual_ipaddress mixing IPv4 and IPv6 is an error at the odd address', async () => {
@@ -262,10 +265,10 @@ test('a VRID may be used once per interface and address family', async () => {
   has(await compileText(instance(peers('10.0.0.2'), 'VI_1') + instance(peers('10.0.0.2'), 'VI_2')), 'same unicast peers');
 });
 
-test('authentication with VRRPv3 is an error, also when version 3 comes from global_defs or IPv6', async () => {
+test('authentication with VRRPv3 is ignored with a warning, as keepalived ignores it, also when version 3 comes from global_defs or IPv6', async () => {
   const auth = '  authentication {\n    auth_type PASS\n    auth_pass 1111\n  }\n';
-  has(await compileText(instance('  version 3\n' + auth)), 'keepalived.conf:8:3: error: vrrp_instance VI_1: VRRPv3 has no authentication');
-  has(await compileText('global_defs {\n  vrrp_version 3\n}\n' + instance(auth)), 'keepalived.conf:10:3: error: vrrp_instance VI_1: VRRPv3 has no authentication');
+  has(await compileText(instance('  version 3\n' + auth)), 'keepalived.conf:8:3: warning: vrrp_instance VI_1: VRRPv3 has no authentication');
+  has(await compileText('global_defs {\n  vrrp_version 3\n}\n' + instance(auth)), 'keepalived.conf:10:3: warning: vrrp_instance VI_1: VRRPv3 has no authentication');
   noErrors(await compileText(instance(auth)));
 });
 

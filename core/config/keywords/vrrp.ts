@@ -1099,7 +1099,11 @@ const authenticationSchema = block(
   {
     check: (v: { authType?: string; authPass?: string; pos: Pos }, ctx) => {
       if (v.authType && v.authPass === undefined) {
-        ctx.diags.error('ALIVED_CONFIG_MISSING_REQUIRED', v.pos, `authentication with auth_type ${v.authType} needs auth_pass`);
+        ctx.diags.compat(
+          'ALIVED_CONFIG_MISSING_REQUIRED',
+          v.pos,
+          `authentication with auth_type ${v.authType} and no auth_pass is ignored, as keepalived ignores it: adverts carry no authentication and need none`,
+        );
       } else if (!v.authType && v.authPass !== undefined) {
         ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', v.pos, `authentication without auth_type: auth_pass is not used; add auth_type PASS or AH`);
       }
@@ -1524,12 +1528,13 @@ function checkVersion(v: Instance, version: number, ctx: CheckCtx, stmt: Stmt | 
     ctx.diags.error('ALIVED_CONFIG_CONFLICT', posOf(stmt, 'version', v.pos), `${where}: VRRPv2 is IPv4 only (RFC 3768); IPv6 instances use version 3`);
   }
   if (version === 3 && v.authentication && !strict) {
-    ctx.diags.error(
+    // keepalived drops it ("does not support authentication. Ignoring.") and runs; the settings carry none for VRRPv3
+    ctx.diags.compat(
       'ALIVED_CONFIG_CONFLICT',
       v.authentication.pos,
       fam === 6 && v.authentication.authType === 'AH'
-        ? `${where}: auth_type AH is IPv4 only (IPv6 instances use VRRPv3, which has no authentication); remove the authentication block`
-        : `${where}: VRRPv3 has no authentication; remove the authentication block or use version 2`,
+        ? `${where}: auth_type AH is IPv4 only (IPv6 instances use VRRPv3, which has no authentication): the authentication block is ignored, as keepalived ignores it`
+        : `${where}: VRRPv3 has no authentication: the authentication block is ignored and adverts carry none, as keepalived does; remove it, or use version 2`,
     );
   }
   if (version === 2 && v.authentication?.authType === 'AH' && v.state === 'MASTER' && (v.priority ?? 255) !== 255) {
