@@ -60,8 +60,11 @@ export function tokenize(line: Line, problems: LexProblem[]): Token[] {
             i++;
             break;
           }
-          text += d;
-          i++;
+          // up to the next quote or backslash in one slice (see below)
+          let j = i + 1;
+          while (j < s.length && s[j] !== q && s[j] !== '\\') j++;
+          text += s.slice(i, j);
+          i = j;
         }
         if (!closed) {
           problems.push({
@@ -81,8 +84,17 @@ export function tokenize(line: Line, problems: LexProblem[]): Token[] {
         i++;
         continue;
       }
-      text += ch;
-      i++;
+      // the run of plain characters up to the next blank, brace, quote or final backslash, as one slice:
+      // adding them one by one would build a string of one node per character (a word of a
+      // thousand characters, repeated by ~SEQ, kept hundreds of megabytes alive)
+      let j = i + 1;
+      while (j < s.length) {
+        const d = s[j]!;
+        if (isSpace(d) || d === '{' || d === '}' || d === '"' || d === "'" || (d === '\\' && j === s.length - 1)) break;
+        j++;
+      }
+      text = text.length === 0 ? s.slice(i, j) : text + s.slice(i, j);
+      i = j;
     }
     out.push({ text, pos: line.posAt(start), quoted });
   }

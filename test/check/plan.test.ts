@@ -111,6 +111,7 @@ virtual_server fwmark 7 {
   lvs_sched rr
   lvs_method DR
   real_server 10.0.0.4 443 {
+    TCP_CHECK {}
   }
 }
 `);
@@ -127,8 +128,9 @@ virtual_server fwmark 7 {
   );
   assert.deepEqual(vs!.sorryServer && [vs!.sorryServer.name, vs!.sorryServer.weight], ['[10.0.0.9]:tcp:8080', 1]);
   assert.equal(fw!.name, 'FWM 7');
-  // a DR real server of a fwmark service has no port
+  // a DR real server of a fwmark service has no port in IPVS (its checker still connects to 443)
   assert.deepEqual(fw!.realServers.map((r) => r.name), ['[10.0.0.4]:none:0']);
+  assert.deepEqual(fw!.realServers[0]!.checkers[0]!.target, { address: '10.0.0.4', port: 443 });
 });
 
 test('a DR real server written with its own port is checked on that port (check_api.c queue_checker) and named by the service\'s', async () => {
