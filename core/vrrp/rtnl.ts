@@ -268,7 +268,7 @@ const RTAX: Record<string, number> = {
 };
 
 /** A netlink attribute: header, payload, padding to 4 bytes. */
-function attr(type: number, payload: Buffer): Buffer {
+export function attr(type: number, payload: Buffer): Buffer {
   const len = 4 + payload.length;
   const out = Buffer.alloc((len + 3) & ~3);
   out.writeUInt16LE(len, 0);
@@ -277,7 +277,7 @@ function attr(type: number, payload: Buffer): Buffer {
   return out;
 }
 
-function u32(n: number): Buffer {
+export function u32(n: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32LE(n >>> 0, 0);
   return b;

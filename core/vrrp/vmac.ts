@@ -1,6 +1,6 @@
 import type { Logger } from '../log/logger';
 import { readSysctl, SysctlKeeper, writeSysctl, type SysctlChange } from './if-sysctl';
-import { canonicalIp, type LinkDetail, type LinkInfo, type Rtnl, type RtnlError } from './rtnl';
+import { attr, canonicalIp, u32, type LinkDetail, type LinkInfo, type Rtnl, type RtnlError } from './rtnl';
 import type { IpFamily } from './types';
 import type { VmacSettings } from './vmac-settings';
 
@@ -55,21 +55,6 @@ const IFF_UP = 1;
 const ALIAS_TAG = 'alived-vmac';
 /** IFALIASZ - 1 */
 const ALIAS_MAX = 255;
-
-function attr(type: number, payload: Buffer): Buffer {
-  const len = 4 + payload.length;
-  const out = Buffer.alloc((len + 3) & ~3);
-  out.writeUInt16LE(len, 0);
-  out.writeUInt16LE(type, 2);
-  payload.copy(out, 4);
-  return out;
-}
-
-function u32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(n >>> 0, 0);
-  return b;
-}
 
 /** ifinfomsg: AF_UNSPEC, the index (0 for a new link), flags and the flags to change */
 function ifinfo(index: number, flags = 0, change = 0): Buffer {
