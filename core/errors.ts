@@ -87,14 +87,23 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/**
+ * Every error alived throws on purpose. `code` is always a registry code
+ * (ERROR_CODES); a system error's name (ENOENT, EEXIST, EPERM, ...) is in
+ * `errno`, given or taken from the cause, never in `code`.
+ */
 export class AlivedError extends Error {
   override readonly name = 'AlivedError';
+  /** the system error's name when a system call or the kernel refused (ENOENT, ENOSPC, EEXIST, ...) */
+  readonly errno?: string;
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; errno?: string },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    const errno = options?.errno ?? (options?.cause as NodeJS.ErrnoException | undefined)?.code;
+    if (typeof errno === 'string' && /^E[A-Z0-9]+$/.test(errno)) this.errno = errno;
   }
 }
 

@@ -46,11 +46,6 @@ export class FileError extends AlivedError {
   ) {
     super(code, `${file}: ${reason}`, options);
   }
-
-  /** the system error's code (ENOENT, ENOSPC, EACCES, ...) when a system call failed */
-  get errno(): string | undefined {
-    return (this.cause as NodeJS.ErrnoException | undefined)?.code;
-  }
 }
 
 /** "FIFO", "symbolic link", "directory", ... as an error message names it */
