@@ -14,6 +14,7 @@ import * as readline from 'node:readline';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { compileConfig } from '../core/config/compile';
+import { BUILTIN_PLUGINS } from '../core/plugin/builtins';
 import { CheckService, tuneHeapForChecks } from '../core/check/service';
 import { createLogger, streamSink } from '../core/log/logger';
 import { PluginHost } from '../core/plugin/host';
@@ -83,7 +84,7 @@ export async function runCheckBench(o: CheckBenchOptions): Promise<void> {
     const log = createLogger([streamSink(process.stderr, 'text', o.name)], 'warn');
     host = new PluginHost({ log });
     const t0 = performance.now();
-    const compiled = await compileConfig(file, { pluginHost: host, log });
+    const compiled = await compileConfig(file, { builtins: BUILTIN_PLUGINS, pluginHost: host, log });
     if (!compiled.ok) throw new Error(`the generated config has errors: ${compiled.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message).slice(0, 3).join('; ')}`);
     await host.hooks.configLoaded.promise(compiled.model!);
     const compileMs = performance.now() - t0;

@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { compileConfig, type CompileResult } from '../core/config/compile';
+import { BUILTIN_PLUGINS } from '../core/plugin/builtins';
 import { Diagnostics } from '../core/config/diagnostics';
 import { DEFAULT_LIMITS, preprocess } from '../core/config/preprocess';
 import { silentLogger } from '../core/log/logger';
@@ -86,7 +87,7 @@ async function stallProbe(): Promise<{ stop(): number }> {
 async function reloadCompile(file: string): Promise<Run> {
   const probe = await stallProbe();
   const t0 = process.hrtime.bigint();
-  const result = await compileConfig(file, { host, configId: 'bench', pluginHost: new PluginHost({ log: silentLogger }) });
+  const result = await compileConfig(file, { builtins: BUILTIN_PLUGINS, host, configId: 'bench', pluginHost: new PluginHost({ log: silentLogger }) });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   const stallMs = probe.stop();
   await result.pluginHost.close();

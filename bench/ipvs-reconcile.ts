@@ -18,6 +18,7 @@ import * as path from 'node:path';
 import { planChecks } from '../core/check/plan';
 import { VirtualServerState } from '../core/check/pool';
 import { compileConfig } from '../core/config/compile';
+import { BUILTIN_PLUGINS } from '../core/plugin/builtins';
 import type { ConfigModel } from '../core/config/model';
 import { IpvsClient } from '../core/ipvs/client';
 import { desiredTable } from '../core/ipvs/desired';
@@ -48,7 +49,7 @@ async function compile(text: string): Promise<ConfigModel> {
   const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'alived-bench-')), 'alived.conf');
   fs.writeFileSync(f, text);
   const log = createLogger([], 'error');
-  const r = await compileConfig(f, { pluginHost: new PluginHost({ log }), log });
+  const r = await compileConfig(f, { builtins: BUILTIN_PLUGINS, pluginHost: new PluginHost({ log }), log });
   if (!r.ok) throw new Error(`the bench config has ${r.errorCount} errors`);
   return r.model!;
 }

@@ -2,8 +2,9 @@
  * What plugins build with: keyword schemas, value parsers, the plugin
  * contract and event types. Built-in plugins import from here (never from
  * core internals); third-party plugins import the same names from 'alived'.
- * This module does not pull in the compiler, so plugins loaded by the
- * compiler never form an import cycle with it.
+ * This module does not pull in the compiler, the built-in plugins or the
+ * testers (those are `alived/testing`, core/testing/), so plugins never form
+ * an import cycle with it.
  */
 export * from './plugin/types';
 export * from './plugin/events';
@@ -47,27 +48,5 @@ export { formatService, formatVirtualServer } from './check/format';
 export { deliveryFields, deliveryOptionsOf, type DeliveryFieldValues } from './notify/delivery-keywords';
 export { describeEvent, eventSource, eventState, eventPreviousState, sourceText } from './notify/describe';
 export { permanentFailure, backoffMs, DELIVERY_DEFAULTS } from './notify/pipeline';
-export { NotifierTester, SAMPLE_EVENT, type DeliveryOutcome, type NotifierCase, type NotifierCaseOutcome, type NotifierTesterOptions } from './notify/tester';
-export {
-  CheckerTester,
-  checkResultShape,
-  type CaseOutcome,
-  type CheckerCase,
-  type CheckerTesterOptions,
-  type ExpectedResult,
-} from './check/tester';
-export {
-  httpServer,
-  httpsServer,
-  makeCertificate,
-  refusingPort,
-  tcpServer,
-  udpServer,
-  type Certificate,
-  type CertificateOptions,
-  type HttpHandler,
-  type ListenOptions,
-  type ServerBehaviour,
-  type ServerClock,
-  type TestServer,
-} from './check/test-servers';
+// the result contract the scheduler holds every check() to; the testers (alived/testing) hold checkers to it in tests
+export { checkResultShape } from './plugin/check-result';

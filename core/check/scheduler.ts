@@ -8,7 +8,7 @@ import { checkerMatchKey, type CheckerPlan, type CheckPlan } from './plan';
 import { realWeight, RealServerState, VirtualServerState, type VirtualServerPool } from './pool';
 import { LatenessHistogram, type Percentiles } from './stats';
 import { TimerQueue } from './timer-queue';
-import { checkResultShape } from './tester';
+import { checkResultShape } from '../plugin/check-result';
 
 /**
  * The health-check scheduler: runs every checker on its timers and turns

@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { compileConfig, shortHostname } from '../config/compile';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostics';
+import { BUILTIN_PLUGINS } from '../plugin/builtins';
 import { dumpTree } from '../config/dump';
 import { ConfigInvalidError, Daemon } from '../daemon/daemon';
 import { formatData, formatStats } from '../vrrp/stats';
@@ -59,7 +60,7 @@ function makeLogger(o: CliOptions): Logger {
 }
 
 export async function configTest(file: string, o: CliOptions): Promise<number> {
-  const r = await compileConfig(file, { configId: o.configId ?? shortHostname(), strict: o.strict });
+  const r = await compileConfig(file, { builtins: BUILTIN_PLUGINS, configId: o.configId ?? shortHostname(), strict: o.strict });
   if (o.dumpConf) process.stdout.write(dumpTree(r.tree));
   printDiagnostics(r.diagnostics, process.stderr);
   const compat = r.diagnostics.filter((d) => d.compat && d.severity === 'warning').length;
@@ -73,7 +74,7 @@ export async function configTest(file: string, o: CliOptions): Promise<number> {
 
 /** Without -n: check the config here (so errors reach the terminal), then go on in a detached child. */
 export async function daemonize(file: string, o: CliOptions, argv: readonly string[]): Promise<number> {
-  const r = await compileConfig(file, { configId: o.configId ?? shortHostname(), strict: o.strict });
+  const r = await compileConfig(file, { builtins: BUILTIN_PLUGINS, configId: o.configId ?? shortHostname(), strict: o.strict });
   await r.pluginHost.close();
   if (!r.ok) {
     printDiagnostics(r.diagnostics, process.stderr);

@@ -3,7 +3,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { isAlivedError } from '../errors';
 import { silentLogger, type Logger } from '../log/logger';
-import { BUILTIN_PLUGINS } from '../plugin/builtins';
 import { PluginHost } from '../plugin/host';
 import { loadPluginModule, resolvePlugin } from '../plugin/loader';
 import type { AlivedPlugin } from '../plugin/types';
@@ -22,8 +21,12 @@ export interface CompileOptions {
   configId?: string;
   host?: HostFacts;
   limits?: Partial<PreprocessLimits>;
-  /** built-in plugins (default: all of plugins/) */
-  builtins?: readonly AlivedPlugin<any>[];
+  /**
+   * The plugins applied first, as part of the keepalived grammar: alived's own
+   * (BUILTIN_PLUGINS of core/plugin/builtins.ts, which the daemon, the CLI and
+   * the testers pass). The compiler names no plugin itself.
+   */
+  builtins: readonly AlivedPlugin<any>[];
   /** the plugin host to apply plugins to; default a new one that logs nowhere */
   pluginHost?: PluginHost;
   log?: Logger;
@@ -91,7 +94,7 @@ export const localHost: HostFacts = {
  * The long passes run in slices (slicer.ts): a daemon that compiles a
  * reload goes on answering signals and timers meanwhile.
  */
-export async function compileConfig(file: string, options: CompileOptions = {}): Promise<CompileResult> {
+export async function compileConfig(file: string, options: CompileOptions): Promise<CompileResult> {
   const diags = new Diagnostics(options.maxDiagnostics ?? 1000, options.strict === true);
   const configId = options.configId ?? shortHostname();
   const pluginHost = options.pluginHost ?? new PluginHost({ log: options.log ?? silentLogger });
@@ -106,7 +109,7 @@ export async function compileConfig(file: string, options: CompileOptions = {}):
   const tree = await runInSlices(buildTreeSteps(pre.lines, diags, {}, slicer), slicer);
 
   // built-in plugins first: their keywords are part of the keepalived grammar
-  for (const plugin of options.builtins ?? BUILTIN_PLUGINS) {
+  for (const plugin of options.builtins) {
     if (pluginHost.plugins.some((p) => p.name === plugin.name)) continue;
     await pluginHost.apply(plugin, { builtin: true });
   }

@@ -3,6 +3,7 @@ import { formatDiagnostic, type Diagnostic } from '../config/diagnostics';
 import type { ConfigModel } from '../config/model';
 import { AlivedError } from '../errors';
 import type { Logger } from '../log/logger';
+import { BUILTIN_PLUGINS } from '../plugin/builtins';
 import { PluginHost } from '../plugin/host';
 import { ALIVED_VERSION } from '../version';
 import type { Level } from '../log/logger';
@@ -36,8 +37,8 @@ export interface DaemonOptions {
   configFile: string;
   configId?: string;
   log: Logger;
-  /** passed to every compile: host facts, builtins, limits */
-  compile?: Omit<CompileOptions, 'pluginHost' | 'log' | 'configId'>;
+  /** passed to every compile: host facts, builtins (default BUILTIN_PLUGINS), limits */
+  compile?: Partial<Omit<CompileOptions, 'pluginHost' | 'log' | 'configId'>>;
   /** run VRRP (default true; false with -C, --check) */
   vrrp?: boolean;
   /** run the health checks (default true; false with -P, --vrrp) */
@@ -113,7 +114,7 @@ export class Daemon {
 
   private static async compile(options: DaemonOptions): Promise<CompileResult> {
     const host = new PluginHost({ log: options.log });
-    return compileConfig(options.configFile, { ...options.compile, configId: options.configId, pluginHost: host, log: options.log });
+    return compileConfig(options.configFile, { ...options.compile, builtins: options.compile?.builtins ?? BUILTIN_PLUGINS, configId: options.configId, pluginHost: host, log: options.log });
   }
 
   get model(): ConfigModel {

@@ -7,7 +7,7 @@ import { runGenhash } from '../../core/cli/genhash';
 import { silentLogger } from '../../core/log/logger';
 import type { HttpGetConfig } from '../../plugins/check-http';
 import { createHttpChecker } from '../../plugins/check-http/checker';
-import { httpServer, httpsServer, makeCertificate, refusingPort, type TestServer } from '../../core/sdk';
+import { httpServer, httpsServer, makeCertificate, refusingPort, type TestServer } from '../../core/testing';
 
 const md5 = (s: string): string => createHash('md5').update(s).digest('hex');
 

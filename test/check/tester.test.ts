@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { block, CheckerTester, checkResultShape, tcpServer, word, str, type AlivedPlugin, type Checker } from '../../core/sdk';
+import { block, checkResultShape, word, str, type AlivedPlugin, type Checker } from '../../core/sdk';
+import { CheckerTester, tcpServer } from '../../core/testing';
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'banner-check.js');
 

@@ -127,11 +127,11 @@ test('compileConfig runs in slices: a setImmediate scheduled as it starts runs b
   let ended = false;
   let turn = false;
   setImmediate(() => (turn = !ended && slicer.pauses > 0));
-  const sliced = await compileConfig(FILE, { host: permissiveHost, configId: 'n', slicer });
+  const sliced = await compileConfig(FILE, { builtins: BUILTIN_PLUGINS, host: permissiveHost, configId: 'n', slicer });
   ended = true;
   assert.ok(turn, 'the event loop had a turn during the compile');
   assert.equal(sliced.ok, true, sliced.diagnostics.map(formatDiagnostic).join('\n'));
-  const whole = await compileConfig(FILE, { host: permissiveHost, configId: 'n', slicer: NEVER_PAUSE });
+  const whole = await compileConfig(FILE, { builtins: BUILTIN_PLUGINS, host: permissiveHost, configId: 'n', slicer: NEVER_PAUSE });
   assert.deepEqual(plain(sliced.model), plain(whole.model));
   assert.deepEqual(sliced.diagnostics, whole.diagnostics);
   await sliced.pluginHost.close();
@@ -140,8 +140,8 @@ test('compileConfig runs in slices: a setImmediate scheduled as it starts runs b
   // the same for a config with errors: every diagnostic, in the same order
   const broken = writeFiles({ 'keepalived.conf': largeConfig().replace('priority 100', 'priority 300').replace('lvs_sched rr', 'lvs_sched nope') + 'vrrp_instance X {\n' });
   const bf = path.join(broken, 'keepalived.conf');
-  const a = await compileConfig(bf, { host: permissiveHost, configId: 'n', slicer: new Slicer(0) });
-  const b = await compileConfig(bf, { host: permissiveHost, configId: 'n', slicer: NEVER_PAUSE });
+  const a = await compileConfig(bf, { builtins: BUILTIN_PLUGINS, host: permissiveHost, configId: 'n', slicer: new Slicer(0) });
+  const b = await compileConfig(bf, { builtins: BUILTIN_PLUGINS, host: permissiveHost, configId: 'n', slicer: NEVER_PAUSE });
   assert.equal(a.ok, false);
   assert.ok(a.errorCount >= 3);
   assert.deepEqual(a.diagnostics, b.diagnostics);

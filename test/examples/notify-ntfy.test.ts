@@ -1,7 +1,6 @@
 import * as path from 'node:path';
 import assert from 'node:assert/strict';
-import { NotifierTester } from '../../core/notify/tester';
-import { httpServer, type HttpHandler, type TestServer } from '../../core/check/test-servers';
+import { httpServer, NotifierTester, type HttpHandler, type TestServer } from '../../core/testing';
 import type { NotifyEvent } from '../../core/plugin/events';
 import { PROJECT_ROOT } from '../helpers/config';
 

@@ -3,8 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { CheckerTester } from '../../core/check/tester';
-import type { ServerBehaviour, TestServer } from '../../core/check/test-servers';
+import { CheckerTester, type ServerBehaviour, type TestServer } from '../../core/testing';
 import { PROJECT_ROOT, tmpDir } from '../helpers/config';
 
 /**

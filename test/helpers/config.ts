@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { compileConfig, type CompileOptions, type CompileResult } from '../../core/config/compile';
 import { formatDiagnostic } from '../../core/config/diagnostics';
 import type { HostFacts } from '../../core/config/schema';
+import { BUILTIN_PLUGINS } from '../../core/plugin/builtins';
 
 /** A host where every interface and file exists: tests see only what the config itself says. */
 export const permissiveHost: HostFacts = { interfaceExists: () => true, fileExists: () => true };
@@ -41,13 +42,14 @@ export interface Compiled extends CompileResult {
 }
 
 /** Compiles config text (and optional extra files) written to a temp dir as keepalived.conf. */
-export async function compileText(text: string, extra: Record<string, string> = {}, options: CompileOptions = {}): Promise<Compiled> {
+export async function compileText(text: string, extra: Record<string, string> = {}, options: Partial<CompileOptions> = {}): Promise<Compiled> {
   const dir = writeFiles({ 'keepalived.conf': text, ...extra });
   return compileFile(path.join(dir, 'keepalived.conf'), { host: permissiveHost, configId: 'node1', ...options }, dir);
 }
 
-export async function compileFile(file: string, options: CompileOptions = {}, relativeTo = path.dirname(file)): Promise<Compiled> {
-  const r = await compileConfig(file, options);
+/** Compiles a config file; the built-in plugins apply unless `options.builtins` says otherwise. */
+export async function compileFile(file: string, options: Partial<CompileOptions> = {}, relativeTo = path.dirname(file)): Promise<Compiled> {
+  const r = await compileConfig(file, { builtins: BUILTIN_PLUGINS, ...options });
   const lines = r.diagnostics.map((d) => formatDiagnostic({ ...d, pos: { ...d.pos, file: path.relative(relativeTo, d.pos.file) } }));
   return {
     ...r,

@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { compileConfig } from '../../core/config/compile';
+import { BUILTIN_PLUGINS } from '../../core/plugin/builtins';
 import { PluginHost } from '../../core/plugin/host';
 import { silentLogger } from '../../core/log/logger';
 import type { HostFacts } from '../../core/config/schema';
@@ -79,7 +80,7 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       let problems: string[];
       try {
-        const r = await compileConfig(c.file, { text: c.text, pluginHost, host, configId: c.configId, limits: c.limits });
+        const r = await compileConfig(c.file, { builtins: BUILTIN_PLUGINS, text: c.text, pluginHost, host, configId: c.configId, limits: c.limits });
         problems = checkResult(r, { file: c.file, text: c.text }, stats);
       } catch (err) {
         problems = [`compileConfig threw: ${(err as Error)?.stack?.split('\n').slice(0, 4).join(' | ') ?? String(err)}`];

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NotifierTester } from '../../core/notify/tester';
-import { httpServer } from '../../core/check/test-servers';
+import { httpServer, NotifierTester } from '../../core/testing';
 import { block, str, word } from '../../core/sdk';
 import type { AlivedPlugin, Notifier } from '../../core/plugin/types';
 import webhook from '../../plugins/notify-webhook';

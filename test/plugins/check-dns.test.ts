@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CheckerTester, refusingPort, udpServer, type ServerBehaviour } from '../../core/sdk';
+import { CheckerTester, refusingPort, udpServer, type ServerBehaviour } from '../../core/testing';
 import checkDns, { encodeQuery } from '../../plugins/check-dns';
 
 const tester = new CheckerTester({ plugin: checkDns });

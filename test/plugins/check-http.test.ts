@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { CheckerTester, httpServer, httpsServer, makeCertificate, refusingPort, tcpServer, type Certificate, type ServerBehaviour } from '../../core/sdk';
+import { CheckerTester, httpServer, httpsServer, makeCertificate, refusingPort, tcpServer, type Certificate, type ServerBehaviour } from '../../core/testing';
 import checkHttp from '../../plugins/check-http';
 
 const tester = new CheckerTester({ plugin: checkHttp, keyword: 'HTTP_GET' });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { silentLogger } from '../../core/log/logger';
-import { CheckerTester } from '../../core/sdk';
+import { CheckerTester } from '../../core/testing';
 import checkMisc, { createMiscChecker, type MiscCheckConfig } from '../../plugins/check-misc';
 import { tmpDir } from '../helpers/config';
 

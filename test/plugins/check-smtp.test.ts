@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { test } from 'node:test';
 import { SMTPServer } from 'smtp-server';
-import { CheckerTester, refusingPort, tcpServer, type ServerBehaviour } from '../../core/sdk';
+import { CheckerTester, refusingPort, tcpServer, type ServerBehaviour } from '../../core/testing';
 import checkSmtp from '../../plugins/check-smtp';
 import { PluginHost } from '../../core/plugin/host';
 import { silentLogger } from '../../core/log/logger';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { silentLogger } from '../../core/log/logger';
-import { CheckerTester, refusingPort, tcpServer } from '../../core/sdk';
+import { CheckerTester, refusingPort, tcpServer } from '../../core/testing';
 import checkTcp, { createTcpChecker, type TcpCheckConfig } from '../../plugins/check-tcp';
 
 /** the source addresses and ports the bindto case's server saw */

@@ -7,7 +7,7 @@ import { NotifyPipeline } from '../../core/notify/pipeline';
 import { createNotifiers } from '../../core/notify/notifiers';
 import type { NotifyEvent } from '../../core/plugin/events';
 import type { ConfigModel } from '../../core/config/model';
-import { makeCertificate } from '../../core/check/test-servers';
+import { makeCertificate } from '../../core/testing';
 import { compileFile, compileText, FIXTURES, noErrors, permissiveHost, tmpDir } from '../helpers/config';
 import { memoryLogger } from '../helpers/log';
 import { waitFor } from '../helpers/lab';

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import * as os from 'node:os';
-import * as path from 'node:path';
+import { planChecks } from '../check/plan';
 import type { Diagnostic } from '../config/diagnostics';
 import type { ConfigModel } from '../config/model';
-import type { PluginHost } from '../plugin/host';
-import type { AlivedPlugin, Checker, CheckResult, CheckerDefinition } from '../plugin/types';
+import { checkResultShape } from '../plugin/check-result';
+import { PluginHost } from '../plugin/host';
+import type { AlivedPlugin, Checker, CheckResult } from '../plugin/types';
+import { assertConnectionsClose, assertList, compileSnippet, loadPluginUnderTest, matches, registerSuite, silentLog, type CompiledSnippet, type PluginUnderTest } from './snippet';
 import type { ServerBehaviour, TestServer } from './test-servers';
 
 /**
@@ -13,8 +14,10 @@ import type { ServerBehaviour, TestServer } from './test-servers';
  * checker's block), a real server on loopback, and the results expected.
  * A case runs the way the daemon would: the config is compiled with the
  * plugin (so its keywords are validated like core ones), configLoaded fires,
- * the checker is created and checked with a signal that aborts at
- * connect_timeout.
+ * the checker is planned as the daemon plans it (planChecks(): connect_ip /
+ * connect_port, connect_timeout inherited from the real_server or the
+ * virtual_server, the checker's own timeout() such as misc_timeout), created,
+ * and checked with a signal that aborts at that timeout.
  *
  * Beyond the results, every case holds a checker to the contract: check()
  * must return a promise (never throw), settle within `settleMs` of its
@@ -37,11 +40,20 @@ export interface CheckerCase {
   readonly config: string | ((server: TestServer | undefined) => string);
   /** top-level config before the virtual_server: an SSL block, global_defs */
   readonly top?: string | ((server: TestServer | undefined) => string);
+  /** lines inside the virtual_server, before its real_server: `connect_timeout 2`, `delay_loop 3` */
+  readonly virtualServer?: string | ((server: TestServer | undefined) => string);
+  /** lines inside the real_server, before the checker's block: `connect_timeout 2`, `weight 3` */
+  readonly realServer?: string | ((server: TestServer | undefined) => string);
   /** the server the checker talks to; none: the real server is 127.0.0.1 port 1 */
   readonly server?: ServerBehaviour;
   /** the checker keyword, when the plugin registers several (HTTP_GET, SSL_GET) */
   readonly keyword?: string;
-  /** the signal aborts after this many ms; default the block's connect_timeout, else 5000 (keepalived's) */
+  /**
+   * the signal aborts after this many ms; default the daemon's: the checker's
+   * timeout() (MISC_CHECK's misc_timeout), else connect_timeout from the
+   * block, the real_server or the virtual_server, else 5 s (a checker
+   * without connect_timeout: its delay_loop)
+   */
   readonly timeoutMs?: number;
   /** checks run one after the other on one checker, each expected to give `expect`; default 1 */
   readonly runs?: number;
@@ -59,7 +71,7 @@ export interface CheckerCase {
 
 export interface CheckerTesterOptions {
   /** the plugin under test, or the path of its module (then enabled from the config's plugins block, as operators do) */
-  readonly plugin: AlivedPlugin<any> | string;
+  readonly plugin: PluginUnderTest;
   /** the checker keyword cases use by default; default the only checker the plugin registers */
   readonly keyword?: string;
   /**
@@ -80,47 +92,6 @@ export interface CaseOutcome {
   readonly diagnostics: readonly Diagnostic[];
 }
 
-/** keepalived's connect_timeout when neither the checker, the real server nor the virtual server sets one */
-const DEFAULT_TIMEOUT_MS = 5000;
-
-const silent = {
-  debug() {},
-  info() {},
-  notice() {},
-  warn() {},
-  error() {},
-  child() {
-    return silent;
-  },
-  isLevelEnabled: () => false,
-};
-
-/** a relative module path made absolute: the config naming it is written elsewhere */
-function modulePath(spec: string): string {
-  return spec.startsWith('./') || spec.startsWith('../') ? path.resolve(spec) : spec;
-}
-
-function matches(actual: string | undefined, expected: string | RegExp): boolean {
-  return typeof expected === 'string' ? actual === expected : actual !== undefined && expected.test(actual);
-}
-
-function assertList(what: string, actual: readonly string[], expected: ReadonlyArray<string | RegExp>, config: string): void {
-  const ok = actual.length === expected.length && expected.every((e, i) => matches(actual[i], e));
-  if (!ok) {
-    assert.fail(`${what}:\n  expected ${expected.map(String).join('\n           ') || '(none)'}\n  got      ${actual.join('\n           ') || '(none)'}\nconfig:\n${config}`);
-  }
-}
-
-/** A result as the scheduler relies on it: `ok` a boolean, `message` a string if any, `weight` a finite number if any. */
-export function checkResultShape(r: unknown): string | undefined {
-  if (typeof r !== 'object' || r === null) return `the result is ${r === null ? 'null' : typeof r}, not an object`;
-  const o = r as Record<string, unknown>;
-  if (typeof o.ok !== 'boolean') return `result.ok is ${typeof o.ok}, not a boolean`;
-  if (o.message !== undefined && typeof o.message !== 'string') return `result.message is ${typeof o.message}, not a string`;
-  if (o.weight !== undefined && (typeof o.weight !== 'number' || !Number.isFinite(o.weight))) return `result.weight is ${String(o.weight)}, not a finite number`;
-  return undefined;
-}
-
 export class CheckerTester {
   private readonly settleMs: number;
   private plugin: Promise<AlivedPlugin<any>> | undefined;
@@ -131,70 +102,53 @@ export class CheckerTester {
 
   /** Registers a node:test suite: one test per case. */
   run(title: string, cases: readonly CheckerCase[]): void {
-    // loaded here, not at the top: the daemon imports this module through the SDK and never runs tests
-    const { describe, it } = require('node:test') as typeof import('node:test');
-    describe(title, () => {
-      for (const c of cases) {
-        const skip = c.skip === true ? true : typeof c.skip === 'string' ? c.skip : undefined;
-        it(c.name, { only: c.only, skip }, async () => {
-          await this.runCase(c);
-        });
-      }
-    });
+    registerSuite(title, cases, (c) => this.runCase(c));
   }
 
   /** Runs one case; rejects with an AssertionError saying what differs. */
   async runCase(c: CheckerCase): Promise<CaseOutcome> {
     const plugin = await this.loadPlugin();
-    const { PluginHost } = await import('../plugin/host');
-    const { compileConfig } = await import('../config/compile');
     const server = c.server ? await c.server.start() : undefined;
-    const host: PluginHost = new PluginHost({ log: silent });
+    let compiled: CompiledSnippet | undefined;
     let checker: Checker | undefined;
     try {
       const keyword = c.keyword ?? this.opts.keyword ?? (await this.onlyKeyword(plugin));
-      const text = this.configText(c, keyword, server);
-      if (typeof this.opts.plugin !== 'string') await host.apply(plugin, { options: this.opts.options });
-      const file = path.join(os.tmpdir(), 'alived-checker-tester', 'keepalived.conf');
-      const compiled = await compileConfig(file, { text, pluginHost: host, log: silent });
-      const errors = compiled.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message);
+      compiled = await compileSnippet({ plugin: this.opts.plugin, loaded: plugin, options: this.opts.options, body: this.configText(c, keyword, server), folder: 'alived-checker-tester' });
+      const { text, host, result, errors } = compiled;
       if (c.warnings) {
-        const warnings = compiled.diagnostics.filter((d) => d.severity === 'warning' && d.code !== 'ALIVED_CONFIG_NOT_ACTED_ON').map((d) => d.message);
+        const warnings = result.diagnostics.filter((d) => d.severity === 'warning' && d.code !== 'ALIVED_CONFIG_NOT_ACTED_ON').map((d) => d.message);
         assertList(`${c.name}: config warnings`, warnings, c.warnings, text);
       }
       if (c.errors) {
         assertList(`${c.name}: config errors`, errors, c.errors, text);
-        return { results: [], durations: [], diagnostics: compiled.diagnostics };
+        return { results: [], durations: [], diagnostics: result.diagnostics };
       }
       if (errors.length) assert.fail(`${c.name}: the config has errors:\n  ${errors.join('\n  ')}\nconfig:\n${text}`);
-      const model = compiled.model as ConfigModel;
+      const model = result.model as ConfigModel;
       await host.hooks.configLoaded.promise(model);
 
-      const rs = model.virtualServer[0]!.realServer[0]!;
-      const value = rs.extensions.find((e) => e.keyword === keyword)!.value as { connectIp?: { address: string }; connectPort?: number; connectTimeout?: number };
-      const def = host.checkers.get(keyword)!.def as CheckerDefinition<unknown>;
-      if (!def.create) assert.fail(`${keyword} registers no create(): alived accepts its keywords but cannot run it`);
-      const realServer = { address: rs.address, port: rs.port, protocol: server?.protocol };
-      // connect_ip / connect_port, else the real server: what the scheduler hands every checker
-      const target = { address: value.connectIp?.address ?? rs.address, port: value.connectPort ?? rs.port, protocol: server?.protocol };
+      // the daemon's plan: target, timeout and every inherited value as the scheduler gets them
+      const rs = planChecks(model, host.checkers).virtualServers[0]!.realServers[0]!;
+      if (rs.notRun.some((n) => n.keyword === keyword)) assert.fail(`${keyword} registers no create(): alived accepts its keywords but cannot run it`);
+      const cp = rs.checkers.find((p) => p.keyword === keyword)!;
       try {
-        checker = def.create(value, { target, realServer, log: silent });
+        checker = cp.def.create!(cp.config, { target: cp.target, realServer: rs.endpoint, log: silentLog });
       } catch (err) {
         assert.fail(`${keyword}: create() threw: ${(err as Error)?.message ?? String(err)}`);
       }
-      const timeoutMs = c.timeoutMs ?? (value.connectTimeout !== undefined ? value.connectTimeout * 1000 : DEFAULT_TIMEOUT_MS);
+      const timeoutMs = c.timeoutMs ?? cp.timeoutMs;
       const results: CheckResult[] = [];
       const durations: number[] = [];
       for (let i = 0; i < (c.runs ?? 1); i++) {
-        const { result, ms } = await this.checkOnce(checker!, keyword, timeoutMs);
-        results.push(result);
+        const { result: r, ms } = await this.checkOnce(checker!, keyword, timeoutMs);
+        results.push(r);
         durations.push(ms);
-        if (c.expect) this.assertResult(c, i, result, server, text);
+        if (c.expect) this.assertResult(c, i, r, server, text);
       }
       await checker!.close?.();
       checker = undefined;
-      if (server) await this.assertNoOpenConnections(keyword, server);
-      const outcome = { results, durations, diagnostics: compiled.diagnostics };
+      if (server) await assertConnectionsClose(server, this.settleMs, `${keyword}: `, 'the check settled and the checker was closed');
+      const outcome = { results, durations, diagnostics: result.diagnostics };
       await c.inspect?.(server, outcome);
       return outcome;
     } finally {
@@ -202,7 +156,7 @@ export class CheckerTester {
         await checker?.close?.();
       } finally {
         await server?.close();
-        await host.close();
+        await compiled?.host.close();
       }
     }
   }
@@ -260,35 +214,24 @@ export class CheckerTester {
     }
   }
 
-  /** A checker that settled must have closed what it opened: the server sees its connections go. */
-  private async assertNoOpenConnections(keyword: string, server: TestServer): Promise<void> {
-    const until = performance.now() + this.settleMs;
-    while (server.openConnections() > 0 && performance.now() < until) await new Promise((r) => setTimeout(r, 10));
-    const open = server.openConnections();
-    if (open > 0) assert.fail(`${keyword}: ${open} connection${open === 1 ? '' : 's'} to the server still open ${this.settleMs} ms after the check settled and the checker was closed`);
-  }
-
   private configText(c: CheckerCase, keyword: string, server: TestServer | undefined): string {
     const address = server?.address ?? '127.0.0.1';
     const port = server?.port ?? 1;
-    const body = typeof c.config === 'function' ? c.config(server) : c.config;
-    const top = typeof c.top === 'function' ? c.top(server) : (c.top ?? '');
-    const plugins =
-      typeof this.opts.plugin === 'string'
-        ? `plugins {\n  "${modulePath(this.opts.plugin)}"${this.opts.options !== undefined ? ` {\n${String(this.opts.options)}\n  }` : ''}\n}\n`
-        : '';
-    const indented = body
-      .split('\n')
-      .map((l) => (l.trim() ? `      ${l.trim()}` : ''))
-      .join('\n');
-    return `${plugins}${top}
+    const text = (t: CheckerCase['config'] | undefined): string => (typeof t === 'function' ? t(server) : (t ?? ''));
+    const indent = (body: string, by: string): string =>
+      body
+        .split('\n')
+        .map((l) => (l.trim() ? `${by}${l.trim()}` : ''))
+        .join('\n');
+    const around = (t: CheckerCase['config'] | undefined, by: string): string => (t === undefined ? '' : `${indent(text(t), by)}\n`);
+    return `${text(c.top)}
 virtual_server ${address} ${port} {
   lvs_sched rr
   lvs_method NAT
   protocol ${server?.protocol === 'udp' ? 'UDP' : 'TCP'}
-  real_server ${address} ${port} {
-    ${keyword} {
-${indented}
+${around(c.virtualServer, '  ')}  real_server ${address} ${port} {
+${around(c.realServer, '    ')}    ${keyword} {
+${indent(text(c.config), '      ')}
     }
   }
 }
@@ -296,17 +239,12 @@ ${indented}
   }
 
   private loadPlugin(): Promise<AlivedPlugin<any>> {
-    return (this.plugin ??= (async () => {
-      if (typeof this.opts.plugin !== 'string') return this.opts.plugin;
-      const { loadPluginModule, resolvePlugin } = await import('../plugin/loader');
-      return loadPluginModule(resolvePlugin(modulePath(this.opts.plugin), process.cwd()), this.opts.plugin);
-    })());
+    return (this.plugin ??= loadPluginUnderTest(this.opts.plugin));
   }
 
   /** the one checker keyword the plugin registers */
   private async onlyKeyword(plugin: AlivedPlugin<any>): Promise<string> {
-    const { PluginHost } = await import('../plugin/host');
-    const scratch = new PluginHost({ log: silent });
+    const scratch = new PluginHost({ log: silentLog });
     await scratch.apply(plugin, { options: typeof this.opts.plugin === 'string' ? undefined : this.opts.options });
     const keywords = [...scratch.checkers.keys()];
     await scratch.close();

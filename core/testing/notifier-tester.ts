@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import type { Diagnostic } from '../config/diagnostics';
 import type { ConfigModel } from '../config/model';
-import type { PluginHost } from '../plugin/host';
+import { createNotifiers } from '../notify/notifiers';
 import type { DeliveryInfo, NotifyEvent } from '../plugin/events';
 import type { AlivedPlugin, Notifier } from '../plugin/types';
-import type { ServerBehaviour, TestServer } from '../check/test-servers';
+import { assertConnectionsClose, assertList, compileSnippet, loadPluginUnderTest, matches, registerSuite, silentLog, type CompiledSnippet, type PluginUnderTest } from './snippet';
+import type { ServerBehaviour, TestServer } from './test-servers';
 
 /**
  * The tester alived ships for notifier plugins, as CheckerTester is for
@@ -57,7 +56,7 @@ export interface NotifierCase {
 
 export interface NotifierTesterOptions {
   /** the plugin under test, or the path of its module (then enabled from the config's plugins block) */
-  readonly plugin: AlivedPlugin<any> | string;
+  readonly plugin: PluginUnderTest;
   /** with a module path: the text inside its block in `plugins { }`; with an object: the options value */
   readonly options?: unknown;
   /** how long deliver() may take to settle once its signal aborted, and to close its connections; default 500 ms */
@@ -71,27 +70,7 @@ export interface NotifierCaseOutcome {
   readonly diagnostics: readonly Diagnostic[];
 }
 
-const silent = {
-  debug() {},
-  info() {},
-  notice() {},
-  warn() {},
-  error() {},
-  child() {
-    return silent;
-  },
-  isLevelEnabled: () => false,
-};
-
 export const SAMPLE_EVENT: NotifyEvent = { type: 'vrrp', kind: 'instance', name: 'VI_1', from: 'BACKUP', to: 'MASTER', priority: 100, reason: 'master down timer', time: Date.UTC(2024, 0, 1) };
-
-function modulePath(spec: string): string {
-  return spec.startsWith('./') || spec.startsWith('../') ? path.resolve(spec) : spec;
-}
-
-function matches(actual: string | undefined, expected: string | RegExp): boolean {
-  return typeof expected === 'string' ? actual === expected : actual !== undefined && expected.test(actual);
-}
 
 export class NotifierTester {
   private readonly settleMs: number;
@@ -103,47 +82,28 @@ export class NotifierTester {
 
   /** Registers a node:test suite: one test per case. */
   run(title: string, cases: readonly NotifierCase[]): void {
-    const { describe, it } = require('node:test') as typeof import('node:test');
-    describe(title, () => {
-      for (const c of cases) {
-        const skip = c.skip === true ? true : typeof c.skip === 'string' ? c.skip : undefined;
-        it(c.name, { only: c.only, skip }, async () => {
-          await this.runCase(c);
-        });
-      }
-    });
+    registerSuite(title, cases, (c) => this.runCase(c));
   }
 
   /** Runs one case; rejects with an AssertionError saying what differs. */
   async runCase(c: NotifierCase): Promise<NotifierCaseOutcome> {
     const plugin = await this.loadPlugin();
-    const { PluginHost } = await import('../plugin/host');
-    const { compileConfig } = await import('../config/compile');
-    const { createNotifiers } = await import('./notifiers');
     const server = c.server ? await c.server.start() : undefined;
-    const host: PluginHost = new PluginHost({ log: silent });
+    let snippet: CompiledSnippet | undefined;
     const made: Notifier[] = [];
     try {
       const body = typeof c.config === 'function' ? c.config(server) : c.config;
-      const plugins =
-        typeof this.opts.plugin === 'string'
-          ? `plugins {\n  "${modulePath(this.opts.plugin)}"${this.opts.options !== undefined ? ` {\n${String(this.opts.options)}\n  }` : ''}\n}\n`
-          : '';
-      const text = `${plugins}${body}\n`;
-      if (typeof this.opts.plugin !== 'string') await host.apply(plugin, { options: this.opts.options });
-      const file = path.join(os.tmpdir(), 'alived-notifier-tester', 'keepalived.conf');
-      const compiled = await compileConfig(file, { text, pluginHost: host, log: silent });
-      const errors = compiled.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message);
+      snippet = await compileSnippet({ plugin: this.opts.plugin, loaded: plugin, options: this.opts.options, body: `${body}\n`, folder: 'alived-notifier-tester' });
+      const { text, host, result: compiled, errors } = snippet;
       if (c.errors) {
-        const ok = errors.length === c.errors.length && c.errors.every((e, i) => matches(errors[i], e));
-        if (!ok) assert.fail(`${c.name}: config errors:\n  expected ${c.errors.map(String).join('\n           ') || '(none)'}\n  got      ${errors.join('\n           ') || '(none)'}\nconfig:\n${text}`);
+        assertList(`${c.name}: config errors`, errors, c.errors, text);
         return { deliveries: [], accepted: [], diagnostics: compiled.diagnostics };
       }
       if (errors.length) assert.fail(`${c.name}: the config has errors:\n  ${errors.join('\n  ')}\nconfig:\n${text}`);
       const model = compiled.model as ConfigModel;
       await host.hooks.configLoaded.promise(model);
       const failures: string[] = [];
-      const log = { ...silent, error: (o: unknown, m?: string) => failures.push(m ?? String(o)), child: () => log };
+      const log = { ...silentLog, error: (o: unknown, m?: string) => failures.push(m ?? String(o)), child: () => log };
       // only this plugin's notifiers
       const own = new Map([...host.notifiers].filter(([, r]) => r.owner === plugin.name));
       const specs = createNotifiers(model, { notifiers: own }, log as never);
@@ -184,14 +144,14 @@ export class NotifierTester {
         }
       });
       for (const m of made.splice(0)) await m.close?.();
-      if (server) await this.assertNoOpenConnections(server);
+      if (server) await assertConnectionsClose(server, this.settleMs, '', 'the deliveries settled and the notifier was closed');
       const outcome = { deliveries, accepted, diagnostics: compiled.diagnostics };
       await c.inspect?.(server, outcome);
       return outcome;
     } finally {
       for (const m of made) await Promise.resolve(m.close?.()).catch(() => undefined);
       await server?.close();
-      await host.close();
+      await snippet?.host.close();
     }
   }
 
@@ -232,18 +192,7 @@ export class NotifierTester {
     }
   }
 
-  private async assertNoOpenConnections(server: TestServer): Promise<void> {
-    const until = performance.now() + this.settleMs;
-    while (server.openConnections() > 0 && performance.now() < until) await new Promise((r) => setTimeout(r, 10));
-    const open = server.openConnections();
-    if (open > 0) assert.fail(`${open} connection${open === 1 ? '' : 's'} to the server still open ${this.settleMs} ms after the deliveries settled and the notifier was closed`);
-  }
-
   private loadPlugin(): Promise<AlivedPlugin<any>> {
-    return (this.plugin ??= (async () => {
-      if (typeof this.opts.plugin !== 'string') return this.opts.plugin;
-      const { loadPluginModule, resolvePlugin } = await import('../plugin/loader');
-      return loadPluginModule(resolvePlugin(modulePath(this.opts.plugin), process.cwd()), this.opts.plugin);
-    })());
+    return (this.plugin ??= loadPluginUnderTest(this.opts.plugin));
   }
 }
