@@ -48,5 +48,9 @@ export { formatService, formatVirtualServer } from './check/format';
 export { deliveryFields, deliveryOptionsOf, type DeliveryFieldValues } from './notify/delivery-keywords';
 export { describeEvent, eventSource, eventState, eventPreviousState, sourceText } from './notify/describe';
 export { permanentFailure, backoffMs, DELIVERY_DEFAULTS } from './notify/pipeline';
+// sockets as alived's network checks open them (bindto, bind_port, bind_if) and the words of their messages
+export { abortWords, describeError, hostPort, onAbort, scoped, tcpConnectOptions, type ConnectionConfig } from './net/socket';
+// one GET as keepalived's HTTP_GET / SSL_GET and genhash send it, with the MD5 of the body
+export { describeRequest, hostHeader, httpGet, type HttpOutcome, type HttpProtocol, type HttpRequestSpec, type HttpResponse, type TlsSettings } from './net/http-get';
 // the result contract the scheduler holds every check() to; the testers (alived/testing) hold checkers to it in tests
 export { checkResultShape } from './plugin/check-result';

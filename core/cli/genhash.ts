@@ -2,8 +2,8 @@ import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { ALIVED_VERSION } from '../version';
 // genhash is the companion tool of HTTP_GET/SSL_GET: it must fetch and digest exactly as those checkers do,
-// so it uses their request code rather than a copy of it (the one place core/ reaches into a plugin besides the built-in list)
-import { describeRequest, hostHeader, httpGet } from '../../plugins/check-http/fetch';
+// so it uses the request code they use (core/net/http-get.ts) rather than a copy of it
+import { describeRequest, hostHeader, httpGet } from '../net/http-get';
 
 /**
  * `alived genhash`: prints the MD5 digest of a URL's body, for the `digest`

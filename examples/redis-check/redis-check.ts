@@ -14,7 +14,21 @@
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { block, word, duration, filePath, oneOf, type AlivedPlugin, type BlockOf, type Checker, type CheckResult } from 'alived';
+import {
+  block,
+  checkerCommonFields,
+  checkerConnectionFields,
+  word,
+  duration,
+  filePath,
+  oneOf,
+  tcpConnectOptions,
+  type AlivedPlugin,
+  type BlockOf,
+  type Checker,
+  type CheckResult,
+  type Endpoint,
+} from 'alived';
 
 const PLUGIN_NAME = 'redis-check';
 
@@ -23,8 +37,14 @@ const options = block({
   timeout: word(duration({ min: 0.1, max: 60 })).default(3).doc('seconds a check may take'),
 });
 
-/** the keywords of a REDIS_CHECK block inside real_server */
+/**
+ * the keywords of a REDIS_CHECK block inside real_server: those every
+ * checker shares (connect_timeout, bindto, retry, delay_loop, ...: alived
+ * applies them), then its own
+ */
 const schema = block({
+  ...checkerConnectionFields,
+  ...checkerCommonFields,
   password_file: word(filePath({ mustExist: true })).doc('file holding the AUTH password'),
   expect_role: word(oneOf(['master', 'slave'])).doc('fail unless INFO replication reports this role'),
 });
@@ -61,8 +81,9 @@ function command(sock: net.Socket, args: string[]): Promise<string> {
   });
 }
 
-async function probe(host: string, port: number, config: Config, signal: AbortSignal): Promise<CheckResult> {
-  const sock = net.connect({ host, port });
+async function probe(target: Endpoint, config: Config, signal: AbortSignal): Promise<CheckResult> {
+  // to the target, from bindto / bind_port / bind_if when the config sets them
+  const sock = net.connect(tcpConnectOptions(target, config));
   const aborted = new Promise<never>((_, reject) => {
     const onAbort = (): void => reject(new Error('timed out'));
     if (signal.aborted) onAbort();
@@ -105,7 +126,7 @@ const plugin: AlivedPlugin<Options> = {
           check(signal) {
             // the scheduler's signal aborts at connect_timeout; ours bounds the whole exchange
             const both = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
-            return probe(ctx.target.address, ctx.target.port, config, both);
+            return probe(ctx.target, config, both);
           },
         };
       },

@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import type { Checker, CheckerContext, CheckResult } from '../../core/sdk';
+import { hostHeader, httpGet, type Checker, type CheckerContext, type CheckResult, type TlsSettings } from '../../core/sdk';
 import { fwmarkNote, hostPort } from '../check-common/net';
-import { hostHeader, httpGet, type TlsSettings } from './fetch';
 import type { HttpGetConfig, RegexOption, SslConfig, SslGetConfig, StatusRange } from './index';
 
 /**

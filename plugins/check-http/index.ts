@@ -19,6 +19,7 @@ import {
   type AlivedPlugin,
   type BlockOf,
   type CheckCtx,
+  type HttpProtocol,
   type Pos,
   type Stmt,
   type WordParser,
@@ -91,8 +92,6 @@ export const md5Digest: WordParser<string> = {
     return t.toLowerCase();
   },
 };
-
-export type HttpProtocol = '1.0' | '1.0C' | '1.1';
 
 /** `1.0`, `1.0C` (also `1.0c`: 1.0 with `Connection: close`) or `1.1`. */
 const httpProtocol: WordParser<HttpProtocol> = {

@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import type { Endpoint } from '../../core/sdk';
-import { cmdlineWords, inOwnNetns, listPids, readCmdline, readStat } from '../track-process/proc';
+import { cmdlineWords, inOwnNetns, listPids, readCmdline, readStat } from '../check-common/proc';
 
 /**
  * The probes the presets are made of: a process running in this host's

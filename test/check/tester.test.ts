@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { block, checkResultShape, word, str, type AlivedPlugin, type Checker } from '../../core/sdk';
+import { block, checkerCommonFields, checkerConnectionFields, checkResultShape, duration, word, str, type AlivedPlugin, type Checker } from '../../core/sdk';
 import { CheckerTester, tcpServer } from '../../core/testing';
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'banner-check.js');
@@ -116,4 +116,32 @@ test('checkResultShape', () => {
   assert.equal(checkResultShape(null), 'the result is null, not an object');
   assert.equal(checkResultShape(undefined), 'the result is undefined, not an object');
   assert.equal(checkResultShape({ ok: true, message: 5 }), 'result.message is number, not a string');
+});
+
+/** a checker that answers only when its signal aborts, with its own time limit as MISC_CHECK's misc_timeout */
+const waitPlugin: AlivedPlugin = {
+  name: 'wait-probe',
+  version: '1.0.0',
+  apply(api) {
+    api.registerChecker({
+      keyword: 'WAIT_CHECK',
+      schema: block({ ...checkerConnectionFields, ...checkerCommonFields, own_timeout: word(duration()) }),
+      timeout: (c) => c.ownTimeout,
+      create: (): Checker => ({
+        check: (signal) => new Promise((resolve) => signal.addEventListener('abort', () => resolve({ ok: false, message: 'aborted' }), { once: true })),
+      }),
+    });
+  },
+};
+
+test("the tester plans a checker as the daemon does: connect_timeout inherited from the real_server or the virtual_server, and the checker's own timeout(), bound the check", async () => {
+  const tester = new CheckerTester({ plugin: waitPlugin });
+  const abortsAfter = async (c: Partial<Parameters<CheckerTester['runCase']>[0]>): Promise<number> =>
+    (await tester.runCase({ name: 'wait', config: '', expect: { ok: false, message: 'aborted' }, ...c })).durations[0]!;
+  const within = (ms: number, from: number, to: number, what: string) => assert.ok(ms >= from && ms < to, `${what}: the signal aborted after ${Math.round(ms)} ms, expected ${from}..${to}`);
+  within(await abortsAfter({ realServer: 'connect_timeout 0.3' }), 250, 1500, 'connect_timeout in the real_server');
+  within(await abortsAfter({ virtualServer: 'connect_timeout 0.3' }), 250, 1500, 'connect_timeout in the virtual_server');
+  within(await abortsAfter({ virtualServer: 'connect_timeout 3', realServer: 'connect_timeout 0.3' }), 250, 1500, "the real_server's over the virtual_server's");
+  within(await abortsAfter({ realServer: 'connect_timeout 3', config: 'connect_timeout 0.3' }), 250, 1500, "the checker's over the real_server's");
+  within(await abortsAfter({ realServer: 'connect_timeout 3', config: 'own_timeout 0.3' }), 250, 1500, "the checker's timeout() (as misc_timeout)");
 });

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { CheckerTester, type ServerBehaviour, type TestServer } from '../../core/testing';
+import { CheckerTester, tcpServer, type ServerBehaviour, type TestServer } from '../../core/testing';
 import { PROJECT_ROOT, tmpDir } from '../helpers/config';
 
 /**
@@ -92,5 +92,7 @@ tester.run('REDIS_CHECK (examples/redis-check) against real redis-servers', [
     expect: { ok: false, message: /NOAUTH|auth/i },
   },
   { name: 'nothing listening (port 1): down', config: '', expect: { ok: false } },
+  { name: 'a server that never answers: down at connect_timeout', config: 'connect_timeout 0.5', server: tcpServer(), expect: { ok: false, message: 'timed out' } },
+  { name: "the real server's connect_timeout applies", config: '', realServer: 'connect_timeout 0.5', server: tcpServer(), expect: { ok: false } },
   { name: 'an unknown keyword is a config error with a suggestion', config: 'expect_rol master', errors: [/unknown keyword 'expect_rol'.*did you mean 'expect_role'/] },
 ]);

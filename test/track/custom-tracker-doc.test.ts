@@ -19,7 +19,7 @@ import { memoryLogger } from '../helpers/log';
 
 function pluginFromDoc(): AlivedPlugin {
   const md = fs.readFileSync(path.join(PROJECT_ROOT, 'docs/writing-a-plugin.md'), 'utf8');
-  const section = md.slice(md.indexOf('## 8. A custom tracker'));
+  const section = md.slice(md.indexOf('## 9. A custom tracker'));
   const code = /```ts\n([\s\S]*?)```/.exec(section)![1]!;
   const js = ts.transpileModule(code, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } }).outputText;
   const mod = { exports: {} as { default?: AlivedPlugin } };

@@ -12,15 +12,18 @@ function undici(): typeof import('undici') {
   undiciModule ??= require('undici') as typeof import('undici');
   return undiciModule;
 }
-import type { Endpoint } from '../../core/sdk';
-import { abortWords, describeError, hostPort, onAbort, tcpConnectOptions, type ConnectionConfig } from '../check-common/net';
-import type { HttpProtocol } from './index';
+import type { Endpoint } from '../plugin/events';
+import { abortWords, describeError, hostPort, onAbort, tcpConnectOptions, type ConnectionConfig } from './socket';
+
+/** keepalived's http_protocol: HTTP/1.0 without a Connection header, 1.0 with `Connection: close`, or 1.1 */
+export type HttpProtocol = '1.0' | '1.0C' | '1.1';
 
 /**
  * One GET as keepalived's HTTP_GET / SSL_GET and genhash send it
  * (check_http.c http_request()): a new connection per request, the Host
  * header set, `User-Agent: KeepAliveClient`, the whole body read and its MD5
- * computed. Used by the checkers and by `alived genhash`.
+ * computed. Used by the HTTP_GET / SSL_GET plugin (plugins/check-http,
+ * through the SDK) and by `alived genhash`.
  *
  * undici writes the request; alived's own connector makes the socket, so
  * that bindto / bind_port apply, SNI is sent only when asked (undici would

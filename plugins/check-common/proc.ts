@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
  * Reading /proc: one process's name, parent, state and command line, and
  * the list of processes. Every read is a single open/read/close of a small
  * file with a reused buffer: process tracking reads these for thousands of
- * processes.
+ * processes. Shared by track_process and the check presets (a helper
+ * module, not a plugin).
  */
 
 export interface ProcStat {
