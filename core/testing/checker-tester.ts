@@ -5,7 +5,7 @@ import type { ConfigModel } from '../config/model';
 import { checkResultShape } from '../plugin/check-result';
 import { PluginHost } from '../plugin/host';
 import type { AlivedPlugin, Checker, CheckResult } from '../plugin/types';
-import { assertConnectionsClose, assertList, compileSnippet, loadPluginUnderTest, matches, registerSuite, silentLog, type CompiledSnippet, type PluginUnderTest } from './snippet';
+import { assertConnectionsClose, assertList, callWithSignal, compileSnippet, matches, PluginTester, silentLog, type CompiledSnippet, type PluginUnderTest } from './snippet';
 import type { ServerBehaviour, TestServer } from './test-servers';
 
 /**
@@ -92,17 +92,9 @@ export interface CaseOutcome {
   readonly diagnostics: readonly Diagnostic[];
 }
 
-export class CheckerTester {
-  private readonly settleMs: number;
-  private plugin: Promise<AlivedPlugin<any>> | undefined;
-
-  constructor(private readonly opts: CheckerTesterOptions) {
-    this.settleMs = opts.settleMs ?? 500;
-  }
-
-  /** Registers a node:test suite: one test per case. */
-  run(title: string, cases: readonly CheckerCase[]): void {
-    registerSuite(title, cases, (c) => this.runCase(c));
+export class CheckerTester extends PluginTester<CheckerCase, CaseOutcome> {
+  constructor(protected override readonly opts: CheckerTesterOptions) {
+    super(opts);
   }
 
   /** Runs one case; rejects with an AssertionError saying what differs. */
@@ -162,41 +154,12 @@ export class CheckerTester {
   }
 
   private async checkOnce(checker: Checker, keyword: string, timeoutMs: number): Promise<{ result: CheckResult; ms: number }> {
-    const ac = new AbortController();
     // what the scheduler does at connect_timeout: a TimeoutError, so checkers can say "timed out"
-    const abortTimer = setTimeout(() => ac.abort(new DOMException(`connect_timeout (${timeoutMs} ms)`, 'TimeoutError')), timeoutMs);
-    const t0 = performance.now();
-    let pending: Promise<CheckResult>;
-    try {
-      pending = checker.check(ac.signal);
-    } catch (err) {
-      clearTimeout(abortTimer);
-      assert.fail(`${keyword}: check() threw instead of returning a promise: ${(err as Error)?.message ?? String(err)}`);
-    }
-    if (!pending || typeof (pending as { then?: unknown }).then !== 'function') {
-      clearTimeout(abortTimer);
-      assert.fail(`${keyword}: check() returned ${typeof pending}, not a promise`);
-    }
-    let bound: NodeJS.Timeout | undefined;
-    const unsettled = Symbol('unsettled');
-    try {
-      const r = await Promise.race([
-        Promise.resolve(pending).then(
-          (v) => v,
-          (err: unknown) => assert.fail(`${keyword}: check() rejected (a check reports failures as results): ${(err as Error)?.message ?? String(err)}`),
-        ),
-        new Promise<typeof unsettled>((resolve) => (bound = setTimeout(() => resolve(unsettled), timeoutMs + this.settleMs))),
-      ]);
-      if (r === unsettled) {
-        assert.fail(`${keyword}: check() did not settle within ${this.settleMs} ms of its signal aborting (at ${timeoutMs} ms)`);
-      }
-      const shape = checkResultShape(r);
-      if (shape) assert.fail(`${keyword}: ${shape}`);
-      return { result: r, ms: performance.now() - t0 };
-    } finally {
-      clearTimeout(abortTimer);
-      if (bound) clearTimeout(bound);
-    }
+    const r = await callWithSignal(`${keyword}: check()`, timeoutMs, `connect_timeout (${timeoutMs} ms)`, this.settleMs, (signal) => checker.check(signal));
+    if (!r.ok) assert.fail(`${keyword}: check() rejected (a check reports failures as results): ${(r.error as Error)?.message ?? String(r.error)}`);
+    const shape = checkResultShape(r.value);
+    if (shape) assert.fail(`${keyword}: ${shape}`);
+    return { result: r.value, ms: r.ms };
   }
 
   private assertResult(c: CheckerCase, run: number, r: CheckResult, server: TestServer | undefined, text: string): void {
@@ -236,10 +199,6 @@ ${indent(text(c.config), '      ')}
   }
 }
 `;
-  }
-
-  private loadPlugin(): Promise<AlivedPlugin<any>> {
-    return (this.plugin ??= loadPluginUnderTest(this.opts.plugin));
   }
 
   /** the one checker keyword the plugin registers */

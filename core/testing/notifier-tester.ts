@@ -4,8 +4,8 @@ import type { Diagnostic } from '../config/diagnostics';
 import type { ConfigModel } from '../config/model';
 import { createNotifiers } from '../notify/notifiers';
 import type { DeliveryInfo, NotifyEvent } from '../plugin/events';
-import type { AlivedPlugin, Notifier } from '../plugin/types';
-import { assertConnectionsClose, assertList, compileSnippet, loadPluginUnderTest, matches, registerSuite, silentLog, type CompiledSnippet, type PluginUnderTest } from './snippet';
+import type { Notifier } from '../plugin/types';
+import { assertConnectionsClose, assertList, callWithSignal, compileSnippet, matches, PluginTester, silentLog, type CompiledSnippet, type PluginUnderTest } from './snippet';
 import type { ServerBehaviour, TestServer } from './test-servers';
 
 /**
@@ -72,17 +72,9 @@ export interface NotifierCaseOutcome {
 
 export const SAMPLE_EVENT: NotifyEvent = { type: 'vrrp', kind: 'instance', name: 'VI_1', from: 'BACKUP', to: 'MASTER', priority: 100, reason: 'master down timer', time: Date.UTC(2024, 0, 1) };
 
-export class NotifierTester {
-  private readonly settleMs: number;
-  private plugin: Promise<AlivedPlugin<any>> | undefined;
-
-  constructor(private readonly opts: NotifierTesterOptions) {
-    this.settleMs = opts.settleMs ?? 500;
-  }
-
-  /** Registers a node:test suite: one test per case. */
-  run(title: string, cases: readonly NotifierCase[]): void {
-    registerSuite(title, cases, (c) => this.runCase(c));
+export class NotifierTester extends PluginTester<NotifierCase, NotifierCaseOutcome> {
+  constructor(protected override readonly opts: NotifierTesterOptions) {
+    super(opts);
   }
 
   /** Runs one case; rejects with an AssertionError saying what differs. */
@@ -157,42 +149,9 @@ export class NotifierTester {
 
   private async deliverOnce(c: NotifierCase, n: Notifier, event: NotifyEvent, info: DeliveryInfo): Promise<{ outcome: DeliveryOutcome; error?: Error; ms: number }> {
     const timeoutMs = c.timeoutMs ?? 5000;
-    const ac = new AbortController();
-    const abortTimer = setTimeout(() => ac.abort(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError')), timeoutMs);
-    const t0 = performance.now();
-    let pending: Promise<void>;
-    try {
-      pending = n.deliver(event, ac.signal, info);
-    } catch (err) {
-      clearTimeout(abortTimer);
-      assert.fail(`${c.name}: deliver() threw instead of returning a promise: ${(err as Error)?.message ?? String(err)}`);
-    }
-    if (!pending || typeof (pending as { then?: unknown }).then !== 'function') {
-      clearTimeout(abortTimer);
-      assert.fail(`${c.name}: deliver() returned ${typeof pending}, not a promise`);
-    }
-    let bound: NodeJS.Timeout | undefined;
-    const unsettled = Symbol('unsettled');
-    try {
-      const r = await Promise.race([
-        Promise.resolve(pending).then(
-          () => ({ ok: true as const }),
-          (err: unknown) => ({ ok: false as const, err }),
-        ),
-        new Promise<typeof unsettled>((resolve) => (bound = setTimeout(() => resolve(unsettled), timeoutMs + this.settleMs))),
-      ]);
-      if (r === unsettled) assert.fail(`${c.name}: deliver() did not settle within ${this.settleMs} ms of its signal aborting (at ${timeoutMs} ms)`);
-      const ms = performance.now() - t0;
-      if (r.ok) return { outcome: 'sent', ms };
-      if (!(r.err instanceof Error)) assert.fail(`${c.name}: deliver() rejected with ${typeof r.err}, not an Error`);
-      return { outcome: (r.err as { retry?: unknown }).retry === false ? 'failed' : 'retry', error: r.err, ms };
-    } finally {
-      clearTimeout(abortTimer);
-      if (bound) clearTimeout(bound);
-    }
-  }
-
-  private loadPlugin(): Promise<AlivedPlugin<any>> {
-    return (this.plugin ??= loadPluginUnderTest(this.opts.plugin));
+    const r = await callWithSignal(`${c.name}: deliver()`, timeoutMs, `no answer within ${timeoutMs} ms`, this.settleMs, (signal) => n.deliver(event, signal, info));
+    if (r.ok) return { outcome: 'sent', ms: r.ms };
+    if (!(r.error instanceof Error)) assert.fail(`${c.name}: deliver() rejected with ${typeof r.error}, not an Error`);
+    return { outcome: (r.error as { retry?: unknown }).retry === false ? 'failed' : 'retry', error: r.error, ms: r.ms };
   }
 }

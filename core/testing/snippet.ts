@@ -128,3 +128,71 @@ export async function assertConnectionsClose(server: TestServer, settleMs: numbe
   const open = server.openConnections();
   if (open > 0) assert.fail(`${prefix}${open} connection${open === 1 ? '' : 's'} to the server still open ${settleMs} ms after ${after}`);
 }
+
+export type Settled<T> = { readonly ok: true; readonly value: T; readonly ms: number } | { readonly ok: false; readonly error: unknown; readonly ms: number };
+
+/**
+ * Calls a plugin as the daemon does, with a signal that aborts with a
+ * TimeoutError after `timeoutMs` (so the plugin can say "timed out"), and
+ * holds the call to the contract every such call shares: it returns a
+ * promise (it never throws), which settles within `settleMs` of the signal
+ * aborting. `what` names the call in failures: `HTTP_GET: check()`.
+ */
+export async function callWithSignal<T>(what: string, timeoutMs: number, abortMessage: string, settleMs: number, call: (signal: AbortSignal) => Promise<T>): Promise<Settled<T>> {
+  const ac = new AbortController();
+  const abortTimer = setTimeout(() => ac.abort(new DOMException(abortMessage, 'TimeoutError')), timeoutMs);
+  const t0 = performance.now();
+  let pending: Promise<T>;
+  try {
+    pending = call(ac.signal);
+  } catch (err) {
+    clearTimeout(abortTimer);
+    assert.fail(`${what} threw instead of returning a promise: ${(err as Error)?.message ?? String(err)}`);
+  }
+  if (!pending || typeof (pending as { then?: unknown }).then !== 'function') {
+    clearTimeout(abortTimer);
+    assert.fail(`${what} returned ${typeof pending}, not a promise`);
+  }
+  let bound: NodeJS.Timeout | undefined;
+  const unsettled = Symbol('unsettled');
+  try {
+    const r = await Promise.race([
+      Promise.resolve(pending).then(
+        (value) => ({ ok: true as const, value }),
+        (error: unknown) => ({ ok: false as const, error }),
+      ),
+      new Promise<typeof unsettled>((resolve) => (bound = setTimeout(() => resolve(unsettled), timeoutMs + settleMs))),
+    ]);
+    if (r === unsettled) assert.fail(`${what} did not settle within ${settleMs} ms of its signal aborting (at ${timeoutMs} ms)`);
+    return { ...r, ms: performance.now() - t0 };
+  } finally {
+    clearTimeout(abortTimer);
+    if (bound) clearTimeout(bound);
+  }
+}
+
+/**
+ * What both testers are: a plugin under test (loaded once), how long its
+ * calls may take to settle once their signal aborted, and a table of cases
+ * registered as a node:test suite.
+ */
+export abstract class PluginTester<C extends SuiteCase, O> {
+  protected readonly settleMs: number;
+  private loaded: Promise<AlivedPlugin<any>> | undefined;
+
+  constructor(protected readonly opts: { readonly plugin: PluginUnderTest; readonly options?: unknown; readonly settleMs?: number }) {
+    this.settleMs = opts.settleMs ?? 500;
+  }
+
+  /** Registers a node:test suite: one test per case. */
+  run(title: string, cases: readonly C[]): void {
+    registerSuite(title, cases, (c) => this.runCase(c));
+  }
+
+  /** Runs one case; rejects with an AssertionError saying what differs. */
+  abstract runCase(c: C): Promise<O>;
+
+  protected loadPlugin(): Promise<AlivedPlugin<any>> {
+    return (this.loaded ??= loadPluginUnderTest(this.opts.plugin));
+  }
+}

@@ -108,7 +108,10 @@ export function createMiscChecker(config: MiscCheckConfig, ctx: CheckerContext, 
         return { ok: false, message: `${where}: timed out after ${timeoutS} s; killed with its process group` };
       case 'aborted': {
         const r = signal.reason as { name?: unknown } | undefined;
-        const words = r && r.name === 'TimeoutError' ? 'timed out' : 'aborted';
+        const timedOut = r !== undefined && r.name === 'TimeoutError';
+        // with misc_timeout the scheduler's signal aborts at that same time (timeout() below), usually just before the runner's own timer
+        if (timedOut && config.miscTimeout) return { ok: false, message: `${where}: timed out after ${timeoutS} s; killed with its process group` };
+        const words = timedOut ? 'timed out' : 'aborted';
         return { ok: false, message: `${where}: ${words}; killed with its process group` };
       }
       case 'error':

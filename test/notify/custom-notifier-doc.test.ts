@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import ts from 'typescript';
-import { describeEvent, type AlivedPlugin, type NotifyEvent } from '../../core/sdk';
+import { describeEvent, type NotifyEvent } from '../../core/sdk';
 import { NotifierTester, SAMPLE_EVENT } from '../../core/testing';
-import { PROJECT_ROOT, tmpDir } from '../helpers/config';
+import { tmpDir } from '../helpers/config';
+import { pluginFromDoc } from '../helpers/doc-plugin';
 
 /**
  * The custom notifier of docs/writing-a-plugin.md, taken from the page as it
@@ -12,22 +12,10 @@ import { PROJECT_ROOT, tmpDir } from '../helpers/config';
  * it: the accepted events are appended to the file, the others are not.
  */
 
-function pluginFromDoc(): AlivedPlugin {
-  const md = fs.readFileSync(path.join(PROJECT_ROOT, 'docs/writing-a-plugin.md'), 'utf8');
-  const section = md.slice(md.indexOf('## 8. A custom notifier'));
-  const code = /```ts\n([\s\S]*?)```/.exec(section)![1]!;
-  const js = ts.transpileModule(code, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } }).outputText;
-  const mod = { exports: {} as { default?: AlivedPlugin } };
-  const sdk = require('../../core/sdk');
-  const req = (id: string) => (id === 'alived' ? sdk : require(id));
-  new Function('module', 'exports', 'require', js)(mod, mod.exports, req);
-  return mod.exports.default!;
-}
-
 const file = path.join(tmpDir('alived-event-log-'), 'events.log');
 const reload: NotifyEvent = { type: 'daemon', what: 'reload', time: Date.UTC(2024, 0, 1) };
 
-new NotifierTester({ plugin: pluginFromDoc() }).run('the event_log notifier of docs/writing-a-plugin.md', [
+new NotifierTester({ plugin: pluginFromDoc('## 8. A custom notifier') }).run('the event_log notifier of docs/writing-a-plugin.md', [
   {
     name: 'a VRRP transition is appended; a daemon event is not accepted',
     config: `event_log audit {\n  path ${file}\n}`,

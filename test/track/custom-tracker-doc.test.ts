@@ -1,13 +1,10 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as path from 'node:path';
-import ts from 'typescript';
 import { BUILTIN_PLUGINS } from '../../core/plugin/builtins';
-import type { AlivedPlugin } from '../../core/sdk';
 import { TrackerService, type TrackerChange } from '../../core/track/service';
-import { compileText, noErrors, PROJECT_ROOT } from '../helpers/config';
+import { compileText, noErrors } from '../helpers/config';
+import { pluginFromDoc } from '../helpers/doc-plugin';
 import { memoryLogger } from '../helpers/log';
 
 /**
@@ -16,18 +13,6 @@ import { memoryLogger } from '../helpers/log';
  * service against a real listener on loopback: up while the port accepts,
  * down once it is closed.
  */
-
-function pluginFromDoc(): AlivedPlugin {
-  const md = fs.readFileSync(path.join(PROJECT_ROOT, 'docs/writing-a-plugin.md'), 'utf8');
-  const section = md.slice(md.indexOf('## 9. A custom tracker'));
-  const code = /```ts\n([\s\S]*?)```/.exec(section)![1]!;
-  const js = ts.transpileModule(code, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } }).outputText;
-  const mod = { exports: {} as { default?: AlivedPlugin } };
-  const sdk = require('../../core/sdk');
-  const req = (id: string) => (id === 'alived' ? sdk : require(id));
-  new Function('module', 'exports', 'require', js)(mod, mod.exports, req);
-  return mod.exports.default!;
-}
 
 const servers: net.Server[] = [];
 const services: TrackerService[] = [];
@@ -53,7 +38,7 @@ test('the track_port example of docs/writing-a-plugin.md runs: up while the port
   const r = await compileText(
     `track_port app {\n  port ${port}\n  interval 0.1\n  weight -30\n}\nvrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress {\n    192.168.1.10/24\n  }\n  track_port {\n    app\n  }\n}\n`,
     {},
-    { builtins: [...BUILTIN_PLUGINS, pluginFromDoc()] },
+    { builtins: [...BUILTIN_PLUGINS, pluginFromDoc('## 9. A custom tracker')] },
   );
   noErrors(r);
   const changes: TrackerChange[] = [];
