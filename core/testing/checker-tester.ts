@@ -5,7 +5,7 @@ import type { ConfigModel } from '../config/model';
 import { checkResultShape } from '../plugin/check-result';
 import { PluginHost } from '../plugin/host';
 import type { AlivedPlugin, Checker, CheckResult } from '../plugin/types';
-import { assertConnectionsClose, assertList, callWithSignal, compileSnippet, matches, PluginTester, silentLog, type CompiledSnippet, type PluginUnderTest } from './snippet';
+import { assertConnectionsClose, assertList, callWithSignal, compileSnippet, matches, PluginTester, silentLog, type CompiledSnippet, type PluginTesterOptions, type SuiteCase } from './snippet';
 import type { ServerBehaviour, TestServer } from './test-servers';
 
 /**
@@ -33,9 +33,7 @@ export interface ExpectedResult {
   readonly weight?: number | null;
 }
 
-export interface CheckerCase {
-  /** what the case shows: `slow server: times out` */
-  readonly name: string;
+export interface CheckerCase extends SuiteCase {
   /** the lines inside the checker's block; a function gets the server (to write its port) */
   readonly config: string | ((server: TestServer | undefined) => string);
   /** top-level config before the virtual_server: an SSL block, global_defs */
@@ -65,23 +63,11 @@ export interface CheckerCase {
   readonly warnings?: ReadonlyArray<string | RegExp>;
   /** after the checks: assert what the server saw */
   readonly inspect?: (server: TestServer | undefined, outcome: CaseOutcome) => void | Promise<void>;
-  readonly only?: boolean;
-  readonly skip?: boolean | string;
 }
 
-export interface CheckerTesterOptions {
-  /** the plugin under test, or the path of its module (then enabled from the config's plugins block, as operators do) */
-  readonly plugin: PluginUnderTest;
+export interface CheckerTesterOptions extends PluginTesterOptions {
   /** the checker keyword cases use by default; default the only checker the plugin registers */
   readonly keyword?: string;
-  /**
-   * the plugin's options: with a module path, the text inside its block in
-   * `plugins { }` (validated by its schema); with a plugin object, the value
-   * itself
-   */
-  readonly options?: unknown;
-  /** how long check() may take to settle once its signal aborted, and to close its connections; default 500 ms */
-  readonly settleMs?: number;
 }
 
 export interface CaseOutcome {

@@ -5,7 +5,7 @@ import type { ConfigModel } from '../config/model';
 import { createNotifiers } from '../notify/notifiers';
 import type { DeliveryInfo, NotifyEvent } from '../plugin/events';
 import type { Notifier } from '../plugin/types';
-import { assertConnectionsClose, assertList, callWithSignal, compileSnippet, matches, PluginTester, silentLog, type CompiledSnippet, type PluginUnderTest } from './snippet';
+import { assertConnectionsClose, assertList, callWithSignal, compileSnippet, matches, PluginTester, silentLog, type CompiledSnippet, type PluginTesterOptions, type SuiteCase } from './snippet';
 import type { ServerBehaviour, TestServer } from './test-servers';
 
 /**
@@ -27,9 +27,7 @@ import type { ServerBehaviour, TestServer } from './test-servers';
 
 export type DeliveryOutcome = 'sent' | 'retry' | 'failed';
 
-export interface NotifierCase {
-  /** what the case shows: `server answers 500: retried` */
-  readonly name: string;
+export interface NotifierCase extends SuiteCase {
   /** the config: the notifier's block (and global_defs, ...); a function gets the server (its port) */
   readonly config: string | ((server: TestServer | undefined) => string);
   /** the server the notifier talks to (httpServer(), tcpServer(), ... from alived) */
@@ -50,18 +48,9 @@ export interface NotifierCase {
   readonly timeoutMs?: number;
   /** after the deliveries: assert what the server saw */
   readonly inspect?: (server: TestServer | undefined, outcome: NotifierCaseOutcome) => void | Promise<void>;
-  readonly only?: boolean;
-  readonly skip?: boolean | string;
 }
 
-export interface NotifierTesterOptions {
-  /** the plugin under test, or the path of its module (then enabled from the config's plugins block) */
-  readonly plugin: PluginUnderTest;
-  /** with a module path: the text inside its block in `plugins { }`; with an object: the options value */
-  readonly options?: unknown;
-  /** how long deliver() may take to settle once its signal aborted, and to close its connections; default 500 ms */
-  readonly settleMs?: number;
-}
+export type NotifierTesterOptions = PluginTesterOptions;
 
 export interface NotifierCaseOutcome {
   /** per accepted event: what deliver() gave */
@@ -73,10 +62,6 @@ export interface NotifierCaseOutcome {
 export const SAMPLE_EVENT: NotifyEvent = { type: 'vrrp', kind: 'instance', name: 'VI_1', from: 'BACKUP', to: 'MASTER', priority: 100, reason: 'master down timer', time: Date.UTC(2024, 0, 1) };
 
 export class NotifierTester extends PluginTester<NotifierCase, NotifierCaseOutcome> {
-  constructor(protected override readonly opts: NotifierTesterOptions) {
-    super(opts);
-  }
-
   /** Runs one case; rejects with an AssertionError saying what differs. */
   async runCase(c: NotifierCase): Promise<NotifierCaseOutcome> {
     const plugin = await this.loadPlugin();

@@ -98,10 +98,26 @@ export async function compileSnippet(s: Snippet): Promise<CompiledSnippet> {
   }
 }
 
+/** what every case of a tester has */
 export interface SuiteCase {
+  /** what the case shows */
   readonly name: string;
   readonly only?: boolean;
   readonly skip?: boolean | string;
+}
+
+/** what every tester is given */
+export interface PluginTesterOptions {
+  /** the plugin under test, or the path of its module (then enabled from the config's plugins block, as operators do) */
+  readonly plugin: PluginUnderTest;
+  /**
+   * the plugin's options: with a module path, the text inside its block in
+   * `plugins { }` (validated by its schema); with a plugin object, the value
+   * itself
+   */
+  readonly options?: unknown;
+  /** how long a call may take to settle once its signal aborted, and to close its connections; default 500 ms */
+  readonly settleMs?: number;
 }
 
 /** Registers a node:test suite: one test per case. */
@@ -180,7 +196,7 @@ export abstract class PluginTester<C extends SuiteCase, O> {
   protected readonly settleMs: number;
   private loaded: Promise<AlivedPlugin<any>> | undefined;
 
-  constructor(protected readonly opts: { readonly plugin: PluginUnderTest; readonly options?: unknown; readonly settleMs?: number }) {
+  constructor(protected readonly opts: PluginTesterOptions) {
     this.settleMs = opts.settleMs ?? 500;
   }
 
