@@ -140,8 +140,8 @@ export class CheckerTester extends PluginTester<CheckerCase, CaseOutcome> {
   }
 
   private async checkOnce(checker: Checker, keyword: string, timeoutMs: number): Promise<{ result: CheckResult; ms: number }> {
-    // what the scheduler does at connect_timeout: a TimeoutError, so checkers can say "timed out"
-    const r = await callWithSignal(`${keyword}: check()`, timeoutMs, `connect_timeout (${timeoutMs} ms)`, this.settleMs, (signal) => checker.check(signal));
+    // what the scheduler does at the planned timeout (connect_timeout, misc_timeout): a TimeoutError, so checkers can say "timed out"
+    const r = await callWithSignal(`${keyword}: check()`, timeoutMs, `${keyword} timed out after ${timeoutMs} ms`, this.settleMs, (signal) => checker.check(signal));
     if (!r.ok) assert.fail(`${keyword}: check() rejected (a check reports failures as results): ${(r.error as Error)?.message ?? String(r.error)}`);
     const shape = checkResultShape(r.value);
     if (shape) assert.fail(`${keyword}: ${shape}`);
