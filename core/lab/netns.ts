@@ -270,7 +270,7 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 
 function ip(args: string[]): void {
   const r = spawnSync('ip', args, { encoding: 'utf8', timeout: 10_000 });
-  if (r.status !== 0) throw new LabError(`ip ${args.join(' ')}: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`);
+  if (r.status !== 0) throw new LabError(`ip ${args.join(' ')}: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`, r.error ? { cause: r.error } : undefined);
 }
 
 function sysctl(ns: string, key: string, value: string): void {
