@@ -19,7 +19,7 @@ export type { Logger } from './log/logger';
 export { redactUrlSecrets, isSecretParam, URL_SECRET_MASK } from './log/url-secrets';
 export { trackReference, trackerHeader, trackerWeight, type TrackReference, type TrackReferenceSpec, type TrackerWeight } from './config/track-entry';
 export { checkerCommonFields, checkerConnectionFields } from './check/keywords';
-export { AlivedError, isAlivedError, type ErrorCode } from './errors';
+export { AlivedError, isAlivedError, errorText, type ErrorCode, type ErrorTextOptions } from './errors';
 export { ScriptRunner, scriptEnv, signalName, spawnErrorWords, isRedirectionOnly, shellCommandLine, KILL_GRACE_MS, type RunSpec, type RunOutcome } from './script/run';
 export { resolveUser, scriptRunAs, idsToSet, DEFAULT_SCRIPT_USER, type ResolvedUser, type ScriptUserName } from './script/user';
 export { ScriptLauncher, commandWords, NOTIFY_SCRIPT_TIMEOUT_MS, type ScriptToRun, type ScriptLauncherOptions, type PreparedRun } from './script/launcher';

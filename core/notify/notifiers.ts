@@ -1,8 +1,9 @@
 import type { ConfigModel } from '../config/model';
+import { errorText } from '../errors';
 import type { Logger } from '../log/logger';
 import type { Registered } from '../plugin/host';
 import type { Notifier, NotifierDefinition } from '../plugin/types';
-import { errText, type SinkSpec } from './pipeline';
+import type { SinkSpec } from './pipeline';
 
 /** what the pipeline needs of a plugin host */
 export interface NotifierHost {
@@ -28,7 +29,7 @@ export function createNotifiers(model: ConfigModel, host: NotifierHost, log: Log
         ? def.configure(model, blocks)
         : blocks.map((b) => ({ name: typeof (b as { name?: unknown }).name === 'string' ? (b as { name: string }).name : keyword, config: b }));
     } catch (err) {
-      log.error({ code: 'ALIVED_NOTIFY_FAILED', plugin: owner, notifier: keyword, err }, `notifier '${keyword}' of plugin '${owner}': configure() threw: ${errText(err)}; not run`);
+      log.error({ code: 'ALIVED_NOTIFY_FAILED', plugin: owner, notifier: keyword, err }, `notifier '${keyword}' of plugin '${owner}': configure() threw: ${errorText(err, { redact: true })}; not run`);
       continue;
     }
     for (const { name, config } of list) {
@@ -40,7 +41,7 @@ export function createNotifiers(model: ConfigModel, host: NotifierHost, log: Log
         if (!notifier || typeof notifier.deliver !== 'function') throw new Error('create() returned no object with deliver()');
         out.push({ id, kind: keyword, name, plugin: owner, notifier, options: def.delivery?.(config), log: nlog });
       } catch (err) {
-        log.error({ code: 'ALIVED_NOTIFY_FAILED', plugin: owner, notifier: id, err }, `notifier '${id}' of plugin '${owner}': create() failed: ${errText(err)}; not run`);
+        log.error({ code: 'ALIVED_NOTIFY_FAILED', plugin: owner, notifier: id, err }, `notifier '${id}' of plugin '${owner}': create() failed: ${errorText(err, { redact: true })}; not run`);
       }
     }
   }

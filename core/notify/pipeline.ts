@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log/logger';
-import { redactUrlSecrets } from '../log/url-secrets';
+import { AlivedError, errorText } from '../errors';
 import type { AlivedHooks } from '../plugin/hooks';
 import type { DeliveryInfo, NotifyEvent } from '../plugin/events';
 import type { DeliveryOptions, Notifier } from '../plugin/types';
@@ -316,7 +316,7 @@ export class NotifyPipeline {
       try {
         wanted = sink.spec.notifier.accepts ? sink.spec.notifier.accepts(event) === true : true;
       } catch (err) {
-        this.attemptFailedLog(sink, `accepts() threw: ${errText(err)}`);
+        this.attemptFailedLog(sink, `accepts() threw: ${errorText(err, { redact: true })}`);
         continue;
       }
       if (!wanted) continue;
@@ -351,9 +351,9 @@ export class NotifyPipeline {
       (err: unknown) => {
         sink.running--;
         sink.failed++;
-        sink.lastError = errText(err);
+        sink.lastError = errorText(err, { redact: true });
         sink.lastErrorAt = this.now();
-        sink.log.error({ code: 'ALIVED_NOTIFY_FAILED', notifier: sink.spec.id, err }, `notifier '${sink.spec.id}' failed on ${describeEvent(event)}: ${errText(err)}`);
+        sink.log.error({ code: 'ALIVED_NOTIFY_FAILED', notifier: sink.spec.id, err }, `notifier '${sink.spec.id}' failed on ${describeEvent(event)}: ${errorText(err, { redact: true })}`);
       },
     );
   }
@@ -467,7 +467,7 @@ export class NotifyPipeline {
       // a deliver() that ignores its signal is left behind SETTLE_GRACE_MS after the abort
       const late = new Promise<never>((_, reject) => {
         const onAbort = (): void => {
-          guard = setTimeout(() => reject(new Error(`${errText(ac.signal.reason)}; deliver() did not settle after its signal aborted`)), SETTLE_GRACE_MS);
+          guard = setTimeout(() => reject(new Error(`${errorText(ac.signal.reason, { redact: true })}; deliver() did not settle after its signal aborted`)), SETTLE_GRACE_MS);
         };
         if (ac.signal.aborted) onAbort();
         else ac.signal.addEventListener('abort', onAbort, { once: true });
@@ -496,7 +496,7 @@ export class NotifyPipeline {
       this.pump(sink, source);
       return;
     }
-    const why = errText(error);
+    const why = errorText(error, { redact: true });
     p.lastError = why;
     sink.lastError = why;
     sink.lastErrorAt = this.now();
@@ -685,7 +685,7 @@ async function closeNotifier(spec: SinkSpec, log: Logger): Promise<void> {
       }),
     ]);
   } catch (err) {
-    log.error({ code: 'ALIVED_NOTIFY_FAILED', notifier: spec.id, err }, `notifier '${spec.id}': close() failed: ${errText(err)}`);
+    log.error({ code: 'ALIVED_NOTIFY_FAILED', notifier: spec.id, err }, `notifier '${spec.id}': close() failed: ${errorText(err, { redact: true })}`);
   } finally {
     if (timer) clearTimeout(timer);
   }
@@ -696,18 +696,9 @@ function clean(o: DeliveryOptions | undefined): DeliveryOptions {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as DeliveryOptions;
 }
 
-/** An error as a message and the status' lastError show it: a URL's secrets masked (fetch names the URL it refused). */
-export function errText(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as Error & { code?: unknown }).code;
-    return redactUrlSecrets(`${err.message}${typeof code === 'string' && !err.message.includes(code) ? ` (${code})` : ''}`);
-  }
-  return redactUrlSecrets(String(err));
-}
-
 /** An error a notifier throws when retrying cannot help (a 4xx answer, a refused recipient): the event fails for good. */
-export function permanentFailure(message: string, cause?: unknown): Error & { retry: false } {
-  const err = new Error(message, cause !== undefined ? { cause } : undefined) as Error & { retry: false };
+export function permanentFailure(message: string, cause?: unknown): AlivedError & { retry: false } {
+  const err = new AlivedError('ALIVED_NOTIFY_FAILED', message, cause !== undefined ? { cause } : undefined) as AlivedError & { retry: false };
   err.retry = false;
   return err;
 }

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import type { Checker, CheckerContext, CheckResult } from '../../core/sdk';
+import { AlivedError, type Checker, type CheckerContext, type CheckResult } from '../../core/sdk';
 import { abortWords, hostPort, tcpConnectOptions } from '../check-common/net';
 import type { MysqlCheckConfig } from './index';
 
@@ -40,7 +40,11 @@ export function closeAllConnections(): void {
   for (const c of live) c.drop();
 }
 
-class CheckFailed extends Error {}
+class CheckFailed extends AlivedError {
+  constructor(message: string) {
+    super('ALIVED_CHECK_UNHEALTHY', message);
+  }
+}
 
 /** Node's codes for a certificate chain that tls_ca (or the system CAs) does not vouch for */
 const UNTRUSTED = new Set([
