@@ -1,4 +1,5 @@
 import { ALIVED_VERSION, type AlivedPlugin, type ConfigModel, type Notifier, type NotifierContext, type NotifyEvent } from '../../core/sdk';
+import { CheckScripts } from './check-scripts';
 import { ScriptNotifier } from './script-notifier';
 import { scriptNotifier } from './script-sink';
 
@@ -17,7 +18,7 @@ export { NotifyFifo, NotifyFifos, fifoSpecs, vrrpFifoLine, virtualServerFifoLine
  * enable_script_security. Their keywords are keepalived's, in the core's
  * schema (as notify-mail's keepalived keywords are), so a keepalived.conf
  * reads the same with or without this plugin; it registers one notifier,
- * `script:notify`, configured from them. It receives every event as any
+ * `script:notify`, configured from them when the config has any of them. It receives every event as any
  * notifier does, from the notify pipeline, immediately (from publish(), in
  * order: keepalived's order of scripts, FIFO lines and mail).
  *
@@ -76,6 +77,26 @@ class ScriptNotifierOfConfig implements Notifier {
   }
 }
 
+const INSTANCE_KEYWORDS = ['notify', 'notifyMaster', 'notifyBackup', 'notifyFault', 'notifyStop', 'notifyDeleted', 'notifyMasterRxLowerPri'] as const;
+const GROUP_KEYWORDS = ['notify', 'notifyMaster', 'notifyBackup', 'notifyFault', 'notifyStop'] as const;
+
+/**
+ * Whether a config gives the notifier anything to do: a notify script of an
+ * instance, a sync group, a real or a virtual server, or a notify FIFO. A
+ * config with none has no `script:notify` notifier, as it has nothing to
+ * run or write (a reload to such a config stops the FIFOs and scripts of
+ * the one before).
+ */
+function runsAnything(model: ConfigModel): boolean {
+  const g = model.globalDefs;
+  if (g?.notifyFifo || g?.vrrpNotifyFifo || g?.lvsNotifyFifo) return true;
+  if (model.vrrpInstance.some((i) => INSTANCE_KEYWORDS.some((k) => i[k] !== undefined))) return true;
+  if (model.vrrpSyncGroup.some((sg) => GROUP_KEYWORDS.some((k) => sg[k] !== undefined))) return true;
+  const checks = new CheckScripts();
+  checks.take(model);
+  return checks.all().length > 0;
+}
+
 const plugin: AlivedPlugin = {
   name: PLUGIN_NAME,
   version: ALIVED_VERSION,
@@ -85,7 +106,7 @@ const plugin: AlivedPlugin = {
       // no block of its own: configured from keepalived's keywords (notify_*, *_notify_fifo, script_user)
       keyword: 'script',
       immediate: true,
-      configure: (model) => [{ name: 'notify', config: model }],
+      configure: (model) => (runsAnything(model) ? [{ name: 'notify', config: model }] : []),
       create: (model, ctx) => ScriptNotifierOfConfig.create(model, ctx),
     });
   },
