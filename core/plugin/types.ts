@@ -175,9 +175,8 @@ export interface NotifierDefinition<C> {
   /** how the pipeline delivers to a notifier of this config (retries, age, coalescing); default the notify_delivery block's */
   readonly delivery?: (config: C) => DeliveryOptions | undefined;
   /**
-   * Delivered from publish() itself, in publish order, before the other
-   * notifiers take the event: no queue, outbox, retry or coalescing, and
-   * `delivery` does not apply. For notifiers that only start something and
+   * Delivered from publish() itself, in publish order: no queue, outbox,
+   * retry or coalescing, and `delivery` does not apply. For notifiers that only start something and
    * never wait for it (notify-script: keepalived starts its scripts and
    * writes its FIFO lines that way). deliver() must return at once.
    */
