@@ -9,8 +9,9 @@ import { Outbox, type OutboxEntry, type OutboxStatus } from './outbox';
 
 /**
  * The one way notifications leave alived. The daemon publishes every event
- * (VRRP transitions, real-server and quorum changes, the checks' smtp_alerts)
- * once; each notifier (mail, webhooks, scripts and FIFOs, any plugin's) takes
+ * (VRRP transitions, priority changes and lower-priority adverts, real-server
+ * and quorum changes, VIPs put back, the checks' smtp_alerts, daemon start,
+ * reload and stop) once; each notifier (mail, webhooks, scripts and FIFOs, any plugin's) takes
  * the events it accepts and gets them delivered on its own:
  *
  * - isolated: each notifier, and each event source within it, has its own
@@ -30,9 +31,10 @@ import { Outbox, type OutboxEntry, type OutboxStatus } from './outbox';
  *   end of the window. Held events are in the outbox too (marked held): when
  *   alived dies inside a window, the next start sums them up and sends that.
  *
- * Notify scripts and FIFOs are an `immediate` notifier: delivered from
- * publish() itself, in publish order, never queued, retried or kept
- * (keepalived starts them and never looks back).
+ * An `immediate` notifier (notify-script: keepalived's scripts and FIFOs) is
+ * delivered from publish() itself, in publish order, never queued, retried
+ * or kept (keepalived starts them and never looks back); at stop() it is
+ * closed first, within IMMEDIATE_CLOSE_TIMEOUT_MS.
  */
 
 export const DELIVERY_DEFAULTS: Required<DeliveryOptions> = {
@@ -50,9 +52,15 @@ const SETTLE_GRACE_MS = 1000;
 /** how long stop() waits for queues to drain before leaving the rest in the outbox */
 const DEFAULT_DRAIN_MS = 3000;
 const CLOSE_TIMEOUT_MS = 2000;
+/**
+ * How long an immediate notifier's close() may take at stop(): notify-script
+ * waits for its last notifications to start their scripts, gives the
+ * scripts their second, then lets the FIFO scripts read to the end.
+ */
+const IMMEDIATE_CLOSE_TIMEOUT_MS = 15_000;
 
 export interface SinkSpec {
-  /** unique: `<keyword>:<name>` (`webhook:ops`, `smtp_alert:keepalived`, `script:notify`) */
+  /** unique: `<keyword>:<name>` (`webhook:ops`, `mail:keepalived`, `script:notify`) */
   readonly id: string;
   readonly kind: string;
   readonly name: string;
@@ -166,7 +174,7 @@ export function backoffMs(attempt: number, opts: Pick<Required<DeliveryOptions>,
 export class NotifyPipeline {
   private readonly log: Logger;
   private readonly outbox: Outbox;
-  private hooks: AlivedHooks | undefined;
+  private readonly hooks: AlivedHooks | undefined;
   private defaults: Required<DeliveryOptions>;
   private readonly random: () => number;
   private readonly now: () => number;
@@ -201,11 +209,6 @@ export class NotifyPipeline {
     if (this.orphans.length) {
       this.log.notice({ outbox: this.outbox.dir, pending: this.orphans.length }, `notify outbox: ${this.orphans.length} notification${this.orphans.length === 1 ? '' : 's'} accepted before the last stop will be delivered`);
     }
-  }
-
-  /** The hooks whose `notify` is called (a reload brings new ones). */
-  setHooks(hooks: AlivedHooks | undefined): void {
-    this.hooks = hooks;
   }
 
   /** The defaults of every notifier (notify_delivery); applies to notifiers set from now on. */
@@ -560,6 +563,22 @@ export class NotifyPipeline {
     void closeNotifier(sink.spec, sink.log);
   }
 
+  /**
+   * Resolves once every notifier set is ready to take events (its ready(),
+   * if it has one: notify-script opens its FIFOs); a rejection is logged.
+   */
+  async ready(): Promise<void> {
+    await Promise.all(
+      [...this.sinks.values()].map(async (s) => {
+        try {
+          await s.spec.notifier.ready?.();
+        } catch (err) {
+          s.log.error({ code: 'ALIVED_NOTIFY_FAILED', notifier: s.spec.id, err }, `notifier '${s.spec.id}': ready() failed: ${errorText(err, { redact: true })}`);
+        }
+      }),
+    );
+  }
+
   /** The notifier object of an id now (a reload hands it to its successor as `previous`). */
   notifierOf(id: string): Notifier | undefined {
     return this.sinks.get(id)?.spec.notifier;
@@ -638,6 +657,9 @@ export class NotifyPipeline {
   }
 
   private async doStop(drainMs: number): Promise<void> {
+    // immediate notifiers have every event already: they close first (their scripts get their time meanwhile)
+    const immediate = [...this.sinks.values()].filter((s) => s.spec.immediate);
+    await Promise.all(immediate.map((s) => closeNotifier(s.spec, s.log, IMMEDIATE_CLOSE_TIMEOUT_MS)));
     for (const sink of this.sinks.values()) for (const source of [...sink.flaps.keys()]) this.flushFlap(sink, source);
     await this.drained(drainMs);
     this.closed = true;
@@ -668,20 +690,20 @@ export class NotifyPipeline {
         for (const q of sink.queues.values()) for (const p of q) this.expire(sink, p, 'alived stopped and the notifier keeps no outbox');
       }
     }
-    await Promise.all([...this.sinks.values()].map((s) => closeNotifier(s.spec, s.log)));
+    await Promise.all([...this.sinks.values()].filter((s) => !s.spec.immediate).map((s) => closeNotifier(s.spec, s.log)));
     // the outbox is complete on disk: the next daemon may take it
     this.outbox.close();
   }
 }
 
-async function closeNotifier(spec: SinkSpec, log: Logger): Promise<void> {
+async function closeNotifier(spec: SinkSpec, log: Logger, timeoutMs = CLOSE_TIMEOUT_MS): Promise<void> {
   if (!spec.notifier.close) return;
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
       Promise.resolve().then(() => spec.notifier.close!()),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`did not finish within ${CLOSE_TIMEOUT_MS} ms`)), CLOSE_TIMEOUT_MS);
+        timer = setTimeout(() => reject(new Error(`did not finish within ${timeoutMs} ms`)), timeoutMs);
       }),
     ]);
   } catch (err) {
