@@ -24,8 +24,8 @@ import {
   type WordParser,
   clip,
 } from '../../core/sdk';
-import { checkConnection, posOf, type ConnectionValues } from '../check-common/connection';
-import { checkFwmark } from '../check-common/net';
+import { checkConnection, posOf, type ConnectionValues } from '../shared/connection';
+import { checkFwmark } from '../shared/net';
 import { createHttpChecker, loadTlsFiles, type TlsFiles } from './checker';
 
 /**

@@ -14,7 +14,7 @@ import {
   type CheckCtx,
   type Stmt,
 } from '../../core/sdk';
-import { checkConnection, posOf, type ConnectionValues } from '../check-common/connection';
+import { checkConnection, posOf, type ConnectionValues } from '../shared/connection';
 
 /**
  * `UDP_CHECK { ... }`: sends a datagram, fails on an ICMP error, and with
