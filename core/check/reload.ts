@@ -72,7 +72,14 @@ function clearDiffSorryServer(s: StateCtx, oldVs: VirtualServerState, newVs: Vir
  * down a checker that was failing; new alpha checkers of a failing real
  * server start down; a real server whose checkers are all up comes up.
  */
-function migrateCheckers(s: StateCtx, vs: VirtualServerState, oldList: CheckerRun[], rs: RealServerState, newList: CheckerRun[], migrated: Map<CheckerRun, CheckerRun>): void {
+function migrateCheckers(
+  s: StateCtx,
+  vs: VirtualServerState,
+  oldList: CheckerRun[],
+  rs: RealServerState,
+  newList: CheckerRun[],
+  migrated: Map<CheckerRun, CheckerRun>,
+): void {
   const available = oldList.map((oc) => ({ oc, key: checkerMatchKey(oc.plan) }));
   for (const nc of newList) {
     const key = checkerMatchKey(nc.plan);
@@ -128,7 +135,13 @@ export function checkNewRsState(runs: readonly CheckerRun[]): void {
  * The schedule after a reload: kept checkers keep their rhythm (one whose
  * check was running when the reload came runs at once), new ones warm up.
  */
-export function rescheduleAfterReload(runner: CheckRunner, runs: readonly CheckerRun[], migrated: ReadonlyMap<CheckerRun, CheckerRun>, wasRunning: ReadonlySet<CheckerRun>, now: number): void {
+export function rescheduleAfterReload(
+  runner: CheckRunner,
+  runs: readonly CheckerRun[],
+  migrated: ReadonlyMap<CheckerRun, CheckerRun>,
+  wasRunning: ReadonlySet<CheckerRun>,
+  now: number,
+): void {
   for (const run of runs) {
     const old = migrated.get(run);
     if (!old) {

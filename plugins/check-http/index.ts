@@ -234,7 +234,11 @@ function checkUrl(u: UrlValues, ctx: CheckCtx, stmt: Stmt): void {
   }
   const st = u.regexStack;
   if (st && st[0] !== undefined && st[1] !== undefined && st[0] > st[1]) {
-    ctx.diags.warning('ALIVED_CONFIG_CONFLICT', keywordPos(stmt, 'regex_stack'), `regex_stack start ${st[0]} exceeds its maximum ${st[1]}; keepalived ignores it`);
+    ctx.diags.warning(
+      'ALIVED_CONFIG_CONFLICT',
+      keywordPos(stmt, 'regex_stack'),
+      `regex_stack start ${st[0]} exceeds its maximum ${st[1]}; keepalived ignores it`,
+    );
   }
 }
 

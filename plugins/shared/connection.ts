@@ -25,6 +25,10 @@ export function checkConnection(v: ConnectionValues, ctx: CheckCtx, stmt: Stmt):
     );
   }
   if (v.connectIp && isLinkLocal6(v.connectIp) && !v.bindIf) {
-    ctx.diags.error('ALIVED_CONFIG_MISSING_REQUIRED', keywordPos(stmt, 'connect_ip'), `${kw}: the link-local connect_ip ${v.connectIp.address} needs a bind_if`);
+    ctx.diags.error(
+      'ALIVED_CONFIG_MISSING_REQUIRED',
+      keywordPos(stmt, 'connect_ip'),
+      `${kw}: the link-local connect_ip ${v.connectIp.address} needs a bind_if`,
+    );
   }
 }
