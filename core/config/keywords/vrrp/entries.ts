@@ -1,4 +1,5 @@
 import type { Pos } from '../../diagnostics';
+import type { Token } from '../../lexer';
 import type { CheckCtx } from '../../schema';
 import { trackReference, type TrackReference } from '../../track-entry';
 import { custom, ifname, INVALID, ipPrefix, script, sockaddrIp, type ArgsParser, type IpAddress, type IpPrefix, type WordParser } from '../../values';
@@ -61,6 +62,18 @@ export const unicastPeerEntry: ArgsParser<UnicastPeer> = custom('<IPADDR> [min_t
   return out;
 });
 
+/** The name of the interface use_vmac or use_ipvlan makes: false when it is bad or given twice (reported). */
+function setNewInterface(ctx: CheckCtx, out: { interface?: string }, w: Token, keyword: string): boolean {
+  if (out.interface !== undefined) {
+    fail(ctx, w.pos, `${keyword}: the interface name is given twice`, 'ALIVED_CONFIG_DUPLICATE');
+    return false;
+  }
+  const n = newIfname.parse(w, ctx);
+  if (n === INVALID) return false;
+  out.interface = n;
+  return true;
+}
+
 /** `[<VMAC_INTERFACE_NAME>] [<MAC_ADDRESS>]`; a MAC of 5 octets takes the VRID as its last */
 export const useVmac = custom('[<INTERFACE>] [<MAC>]', (words, _at, keyword, ctx) => {
   const out: { interface?: string; mac?: string } = {};
@@ -78,12 +91,7 @@ export const useVmac = custom('[<INTERFACE>] [<MAC>]', (words, _at, keyword, ctx
         return badWord(ctx, w, `'${clip(w.text)}' is in the VRRP virtual MAC range 00:00:5e:00:01/02:xx, which keepalived uses by default; leave the MAC out`);
       }
       out.mac = w.text;
-    } else {
-      if (out.interface !== undefined) return fail(ctx, w.pos, `${keyword}: the interface name is given twice`, 'ALIVED_CONFIG_DUPLICATE');
-      const n = newIfname.parse(w, ctx);
-      if (n === INVALID) return INVALID;
-      out.interface = n;
-    }
+    } else if (!setNewInterface(ctx, out, w, keyword)) return INVALID;
   }
   return out;
 });
@@ -101,12 +109,7 @@ export const useIpvlan = custom('[<INTERFACE>] [<IPADDR>[/<MASK>]] [bridge|priva
       const a = ipPrefix().parse(w, ctx);
       if (a === INVALID) return INVALID;
       out.address = a;
-    } else {
-      if (out.interface !== undefined) return fail(ctx, w.pos, `${keyword}: the interface name is given twice`, 'ALIVED_CONFIG_DUPLICATE');
-      const n = newIfname.parse(w, ctx);
-      if (n === INVALID) return INVALID;
-      out.interface = n;
-    }
+    } else if (!setNewInterface(ctx, out, w, keyword)) return INVALID;
   }
   return out;
 });
