@@ -14,6 +14,7 @@ export type { SlotName } from './config/registry';
 export type { Pos, Diagnostic, Severity } from './config/diagnostics';
 export type { Token } from './config/lexer';
 export type { Stmt } from './config/tree';
+export { keywordPos } from './config/tree';
 export type { Logger } from './log/logger';
 // what a plugin shows of a URL it was given (a message, an error): its secrets masked
 export { redactUrlSecrets, isSecretParam, URL_SECRET_MASK } from './log/url-secrets';

@@ -13,7 +13,7 @@ function undici(): typeof import('undici') {
   return undiciModule;
 }
 import type { Endpoint } from '../../core/sdk';
-import { abortWords, describeError, hostPort, onAbort, tcpConnectOptions, type ConnectionConfig } from '../check-common/net';
+import { abortWords, describeError, hostPort, onAbort, tcpConnectOptions, type ConnectionConfig } from '../shared/net';
 import type { HttpProtocol } from './index';
 
 /**

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { AlivedError, type Checker, type CheckerContext, type CheckResult } from '../../core/sdk';
-import { abortWords, hostPort, tcpConnectOptions } from '../check-common/net';
+import { abortWords, hostPort, tcpConnectOptions } from '../shared/net';
 import type { MysqlCheckConfig } from './index';
 
 /**

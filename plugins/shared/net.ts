@@ -1,6 +1,5 @@
 import * as net from 'node:net';
-import { errorText, type CheckCtx, type CheckResult, type Endpoint, type IpAddress, type Stmt } from '../../core/sdk';
-import { posOf } from './connection';
+import { errorText, keywordPos, type CheckCtx, type CheckResult, type Endpoint, type IpAddress, type Stmt } from '../../core/sdk';
 
 /**
  * What the network checkers (TCP_CHECK, HTTP_GET, SSL_GET, SMTP_CHECK,
@@ -53,7 +52,7 @@ export function checkFwmark(v: { fwmark?: number }, ctx: CheckCtx, stmt: Stmt): 
   if (v.fwmark === undefined) return;
   ctx.diags.warning(
     'ALIVED_CONFIG_NO_EFFECT',
-    posOf(stmt, 'fwmark'),
+    keywordPos(stmt, 'fwmark'),
     `${stmt.name.text}: fwmark ${v.fwmark} is not applied: Node.js cannot set SO_MARK on a socket, so the check traffic goes out unmarked`,
   );
 }
