@@ -98,8 +98,6 @@ class CheckerLogger implements Logger {
   }
 }
 
-export const errorText = (err: unknown): string => (err instanceof Error ? err.message : typeof err === 'string' ? err : String(err));
-
 /** the checkers of each real server */
 export function groupByServer(runs: readonly CheckerRun[]): Map<RealServerState, CheckerRun[]> {
   const m = new Map<RealServerState, CheckerRun[]>();

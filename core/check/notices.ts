@@ -1,7 +1,8 @@
 import type { Logger } from '../log/logger';
 import type { CheckAlertEvent, CheckResultEvent, NotifyEvent, QuorumChangeEvent, RealServerChangeEvent } from '../plugin/events';
 import type { AlivedHooks } from '../plugin/hooks';
-import { errorText, type CheckerRun } from './checker-run';
+import { errorText } from '../errors';
+import type { CheckerRun } from './checker-run';
 import type { CheckClock } from './clock';
 import { realWeight, type RealServerState, type VirtualServerState } from './pool';
 

@@ -1,6 +1,7 @@
 import { AlivedError } from '../errors';
 import type { Checker, CheckResult } from '../plugin/types';
-import { CheckerRun, describeValue, errorText, type Attempt } from './checker-run';
+import { errorText } from '../errors';
+import { CheckerRun, describeValue, type Attempt } from './checker-run';
 import type { CheckTimer } from './clock';
 import { formatSeconds } from './format';
 import type { CheckerPlan, CheckPlan } from './plan';
