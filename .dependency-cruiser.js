@@ -26,9 +26,9 @@ module.exports = {
     {
       name: 'plugin-not-to-other-plugin',
       severity: 'error',
-      comment: "A plugin uses its own files, the SDK and the shared helper code (plugins/check-common, plugins/shared), never another plugin's files.",
+      comment: "A plugin uses its own files, the SDK and the shared helper code (plugins/shared), never another plugin's files.",
       from: { path: '^plugins/([^/]+)/' },
-      to: { path: '^plugins/', pathNot: ['^plugins/$1/', '^plugins/(check-common|shared)/'] },
+      to: { path: '^plugins/', pathNot: ['^plugins/$1/', '^plugins/shared/'] },
     },
     {
       name: 'plugins-through-the-sdk',

@@ -10,7 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { ProcessWatcher } from '../plugins/track-process/watcher';
 import { processMatcher } from '../plugins/track-process/tracker';
-import { listPids } from '../plugins/check-common/proc';
+import { listPids } from '../plugins/shared/proc';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const N = QUICK ? 500 : 2000;

@@ -1,3 +1,7 @@
+import * as os from 'node:os';
+import * as util from 'node:util';
+import { redactUrlSecrets } from './log/url-secrets';
+
 /**
  * The one registry of error and diagnostic codes. Callers match on `code`,
  * which keeps working when two copies of alived are loaded (a plugin that
@@ -54,6 +58,7 @@ export const ERROR_CODES = {
   ALIVED_PLUGIN_TAP_FAILED: 'a hook tap threw, rejected or timed out',
   ALIVED_PLUGIN_CLOSE_FAILED: 'an onClose handler threw or timed out',
   // health checks and scripts
+  ALIVED_CHECK_UNHEALTHY: 'a checker found its service unhealthy (refused, a wrong answer, a stopped replica: the message says how); the checker reports it as a failed check, not as an error of alived',
   ALIVED_CHECKER_FAILED: "a checker broke its contract (create() or check() threw, check() rejected, gave no valid result, did not settle after its timeout, or blocked the event loop); the check counts as failed",
   ALIVED_SCRIPT_FAILED: 'a notify, quorum, FIFO, startup or shutdown script could not start (no such file, not executable, no such user), exited non-zero, was killed by a signal or timed out',
   ALIVED_SCRIPT_INSECURE: 'a script that runs as root could be changed by a non-root user (the message names the file or directory and why): refused with enable_script_security, else run with this warning',
@@ -81,7 +86,7 @@ export const ERROR_CODES = {
   ALIVED_LAB_FAILED: 'alived lab or a test lab could not build, use or remove its network namespaces',
   ALIVED_IPVS_FAILED: 'an IPVS request failed (the message says what was asked of the kernel and why it was refused), or the kernel has IPVS but alived cannot use it',
   // cli
-  ALIVED_CLI_BAD_OPTION: 'a command-line option is unknown or lacks its value',
+  ALIVED_CLI_BAD_OPTION: 'a command-line option is unknown, lacks its value or has a bad one, or an argument is not expected',
   ALIVED_CLI_NO_CONFIG: 'no config file was given and none of the defaults exist',
 } as const;
 
@@ -102,9 +107,28 @@ export class AlivedError extends Error {
     options?: { cause?: unknown; errno?: string },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    const errno = options?.errno ?? (options?.cause as NodeJS.ErrnoException | undefined)?.code;
+    const errno = options?.errno ?? systemErrorName(options?.cause);
     if (typeof errno === 'string' && /^E[A-Z0-9]+$/.test(errno)) this.errno = errno;
   }
+}
+
+/**
+ * The system error's name a cause carries: its numeric errno's name (a
+ * library may have replaced `code` with its own, as nodemailer's ESOCKET),
+ * else its `code` when that is a system error name (not ERR_..., not a
+ * library's EAUTH).
+ */
+function systemErrorName(cause: unknown): string | undefined {
+  if (typeof cause !== 'object' || cause === null) return undefined;
+  const { errno, code } = cause as { errno?: unknown; code?: unknown };
+  if (typeof errno === 'number' && Number.isInteger(errno) && errno < 0) {
+    try {
+      return util.getSystemErrorName(errno);
+    } catch {
+      // not a number the system knows
+    }
+  }
+  return typeof code === 'string' && Object.hasOwn(os.constants.errno, code) ? code : undefined;
 }
 
 export function isAlivedError(err: unknown, code?: ErrorCode): err is AlivedError {
@@ -114,4 +138,71 @@ export function isAlivedError(err: unknown, code?: ErrorCode): err is AlivedErro
     (err as { name?: unknown }).name === 'AlivedError' &&
     (code === undefined || (err as { code?: unknown }).code === code)
   );
+}
+
+export interface ErrorTextOptions {
+  /** only the message's first line (a module that failed to load can put its source line and a caret below) */
+  readonly firstLine?: boolean;
+  /** say what a socket, DNS or TLS error means in words, then its code: 'connection refused (ECONNREFUSED)' */
+  readonly explain?: boolean;
+  /** mask the secrets of any URL in the text (redactUrlSecrets), for text that reaches a status as well as the log */
+  readonly redact?: boolean;
+}
+
+/**
+ * An error as one line of a message: its message (String(err) for what is
+ * not an Error, or an Error without one), with the system error's name in
+ * parentheses where the message does not already name it. That name is an
+ * AlivedError's `errno`, and any other error's string `code` (ENOENT,
+ * ERR_TLS_CERT_ALTNAME_INVALID); an AlivedError's registry code is not text.
+ */
+export function errorText(err: unknown, options: ErrorTextOptions = {}): string {
+  const e = (typeof err === 'object' && err !== null ? err : {}) as { message?: unknown; code?: unknown; errno?: unknown; reason?: unknown };
+  const name = isAlivedError(err) ? err.errno : typeof e.code === 'string' ? e.code : undefined;
+  let text: string | undefined;
+  if (options.explain && name) text = explained(name, e.reason, e.message);
+  if (text === undefined) {
+    let msg = typeof e.message === 'string' && e.message ? e.message : String(err);
+    if (options.firstLine) msg = msg.split('\n')[0]!;
+    text = name && !msg.includes(name) ? `${msg} (${name})` : msg;
+  }
+  return options.redact ? redactUrlSecrets(text) : text;
+}
+
+/** the words for a socket, DNS or TLS error code, or undefined where the message says it best */
+function explained(code: string, reason: unknown, message: unknown): string | undefined {
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'connection refused (ECONNREFUSED)';
+    case 'ECONNRESET':
+      return 'connection reset by the server (ECONNRESET)';
+    case 'EPIPE':
+      return 'the server closed the connection while the request was sent (EPIPE)';
+    case 'EHOSTUNREACH':
+      return 'host unreachable (EHOSTUNREACH)';
+    case 'ENETUNREACH':
+      return 'network unreachable (ENETUNREACH)';
+    case 'ETIMEDOUT':
+      return 'the kernel gave up connecting (ETIMEDOUT)';
+    case 'EADDRINUSE':
+      return 'the source address and port (bindto / bind_port) are in use (EADDRINUSE)';
+    case 'EADDRNOTAVAIL':
+      return 'the source address (bindto) is not on this host (EADDRNOTAVAIL)';
+    case 'EACCES':
+    case 'EPERM':
+      return `not permitted (${code})`;
+    case 'CERT_HAS_EXPIRED':
+      return 'certificate verification failed: the certificate has expired (CERT_HAS_EXPIRED)';
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+      return `certificate verification failed: self-signed certificate (${code})`;
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+      return `certificate verification failed: no trusted issuer (${code})`;
+    case 'ERR_TLS_CERT_ALTNAME_INVALID':
+      return `certificate verification failed: ${reason ?? message} (${code})`;
+  }
+  // OpenSSL's errors carry a short reason: `wrong version number`, `sslv3 alert handshake failure`
+  if (code.startsWith('ERR_SSL_') && reason) return `TLS handshake failed: ${reason} (${code})`;
+  return undefined;
 }

@@ -15,13 +15,16 @@ export type { SlotName } from './config/registry';
 export type { Pos, Diagnostic, Severity } from './config/diagnostics';
 export type { Token } from './config/lexer';
 export type { Stmt } from './config/tree';
+export { keywordPos } from './config/tree';
 export type { Logger } from './log/logger';
 // what a plugin shows of a URL it was given (a message, an error): its secrets masked
 export { redactUrlSecrets, isSecretParam, URL_SECRET_MASK } from './log/url-secrets';
 export { trackReference, trackerHeader, trackerWeight, type TrackReference, type TrackReferenceSpec, type TrackerWeight } from './config/track-entry';
 export { checkerCommonFields, checkerConnectionFields } from './check/keywords';
-export { AlivedError, isAlivedError, type ErrorCode } from './errors';
-export { ScriptRunner, scriptEnv, signalName, spawnErrorWords, isRedirectionOnly, shellCommandLine, KILL_GRACE_MS, type RunSpec, type RunOutcome } from './script/run';
+export { AlivedError, isAlivedError, errorText, type ErrorCode, type ErrorTextOptions } from './errors';
+export { ScriptRunner, scriptEnv, signalName, spawnErrorWords, isRedirectionOnly, shellCommandLine, KILL_GRACE_MS, bounded, type RunSpec, type RunOutcome } from './script/run';
+// the file mode a file alived creates gets (0644 less global_defs' umask), for plugins that create files (notify FIFOs)
+export { maskedMode } from './fs/umask';
 export { resolveUser, scriptRunAs, idsToSet, DEFAULT_SCRIPT_USER, type ResolvedUser, type ScriptUserName } from './script/user';
 export { ScriptLauncher, commandWords, NOTIFY_SCRIPT_TIMEOUT_MS, type ScriptToRun, type ScriptLauncherOptions, type PreparedRun } from './script/launcher';
 // keepalived's script security, for plugins that run scripts themselves (vrrp_script, MISC_CHECK): prepareScript() then ScriptRunner.run()
@@ -30,6 +33,7 @@ export {
   checkScript,
   scriptIdentity,
   isExecutableBy,
+  processIds,
   securityViolationMessage,
   type PrepareOptions,
   type PreparedScript,
@@ -44,6 +48,8 @@ export {
 export { ALIVED_VERSION } from './version';
 export type { ConfigModel, GlobalDefs, VrrpInstanceConfig, VrrpSyncGroupConfig } from './config/model';
 export { formatService, formatVirtualServer } from './check/format';
+// the virtual and real servers of a config as the check service names them in its events, with their settings (notify_up, quorum_up, ...)
+export { planChecks, type CheckPlan, type VirtualServerPlan, type RealServerPlan } from './check/plan';
 // notifiers: the delivery keywords a notifier block may take, how events are named, and the error that stops retries
 export { deliveryFields, deliveryOptionsOf, type DeliveryFieldValues } from './notify/delivery-keywords';
 export { describeEvent, eventSource, eventState, eventPreviousState, sourceText } from './notify/describe';

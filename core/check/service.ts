@@ -16,7 +16,7 @@ import { CheckScheduler, type CheckNotifyEvent, type CheckSchedulerStatus } from
  * hooks, hands every notification (real server and quorum changes,
  * smtp_alerts) to `onNotify`, and keeps state across reloads. The daemon
  * publishes those to the notifier pipeline, where notify_up / notify_down /
- * quorum_up / quorum_down run (core/notify/script-notifier.ts). Nothing
+ * quorum_up / quorum_down run (plugins/notify-script). Nothing
  * starts before start(); stop() leaves no timer or socket behind.
  */
 

@@ -1,5 +1,6 @@
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { AlivedError } from '../errors';
 import { ALIVED_VERSION } from '../version';
 // genhash is the companion tool of HTTP_GET/SSL_GET: it must fetch and digest exactly as those checkers do,
 // so it uses the request code they use (core/net/http-get.ts) rather than a copy of it
@@ -69,7 +70,12 @@ export function genhashUsage(): string {
   ].join('\n');
 }
 
-class UsageError extends Error {}
+/** a bad command line: the message, then the usage */
+class UsageError extends AlivedError {
+  constructor(message: string) {
+    super('ALIVED_CLI_BAD_OPTION', message);
+  }
+}
 
 /** getopt_long as keepalived uses it: `-p 80`, `-p80`, `-Sv`, `--port 80`, `--port=80`. */
 function parse(argv: readonly string[]): GenhashOptions {

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { AlivedError, ERROR_CODES } from '../errors';
 import type { Diagnostics, Pos } from './diagnostics';
 import { expandBraces, globOne, hasWildcard } from './glob';
 import { tokenize, type LexProblem, type Token } from './lexer';
@@ -106,7 +107,11 @@ interface FileContext {
   checks: IncludeChecks;
 }
 
-class ExpansionLimit extends Error {}
+class ExpansionLimit extends AlivedError {
+  constructor() {
+    super('ALIVED_CONFIG_EXPANSION_LIMIT', ERROR_CODES.ALIVED_CONFIG_EXPANSION_LIMIT);
+  }
+}
 
 /** the largest config or include file read */
 const MAX_FILE_BYTES = 16 << 20;

@@ -117,3 +117,23 @@ export function describeStmt(s: Stmt): string {
   const head = [s.name.text, ...s.args.slice(0, 3).map((a) => a.text)].map(clip).join(' ');
   return s.args.length > 3 ? head + ' ...' : head;
 }
+
+/** The last statement `keyword` inside a block statement (the one that counts), to point messages at it. */
+export function childStmt(stmt: Stmt, keyword: string): Stmt | undefined {
+  let found: Stmt | undefined;
+  for (const c of stmt.block ?? []) if (!c.name.quoted && c.name.text === keyword) found = c;
+  return found;
+}
+
+/**
+ * Where the statement `keyword` stands in the block of `stmt` (its last
+ * occurrence), to point a message at it: its argument number `arg` when
+ * that is asked for and present, else the keyword itself; `fallback` (by
+ * default the block's own keyword) when the block has no such statement.
+ */
+export function keywordPos(stmt: Stmt, keyword: string, fallback?: Pos, arg?: number): Pos;
+export function keywordPos(stmt: Stmt | undefined, keyword: string, fallback: Pos, arg?: number): Pos;
+export function keywordPos(stmt: Stmt | undefined, keyword: string, fallback?: Pos, arg?: number): Pos {
+  const c = stmt ? childStmt(stmt, keyword) : undefined;
+  return (arg === undefined ? undefined : c?.args[arg]?.pos) ?? c?.name.pos ?? fallback ?? stmt!.name.pos;
+}

@@ -24,14 +24,13 @@ import type { EngineEvent, EngineStatus, TransitionReport } from '../vrrp/engine
 import { trackerKey, type TrackedState } from '../vrrp/tracking';
 import { TrackerService, type TrackerChange } from '../track/service';
 import { trackerBlocks } from '../track/plan';
-import { ScriptNotifier } from '../notify/script-notifier';
-// notify pipeline: mail, webhooks, scripts and FIFOs behind one publish() (docs/notify.md)
+// notify pipeline: every notifier a plugin registers (scripts and FIFOs, mail, webhooks) behind one publish() (docs/notify.md)
 import { NotifyPipeline, type NotifyStatus } from '../notify/pipeline';
 import { createNotifiers } from '../notify/notifiers';
-import { scriptSink } from '../notify/script-sink';
 import { deliveryDefaultsOf } from '../notify/delivery-keywords';
 import { runShutdownScript, runStartupScript } from '../notify/lifecycle-scripts';
 import type { VrrpTransitionEvent } from '../plugin/events';
+import { currentHooks, type AlivedHooks } from '../plugin/hooks';
 
 export interface DaemonOptions {
   configFile: string;
@@ -84,10 +83,14 @@ export class Daemon {
   private nextReload: Promise<ReloadOutcome> | undefined;
   private vrrp: VrrpSupervisor | undefined;
   private trackers: TrackerService | undefined;
-  /** notify scripts and FIFOs of VRRP transitions */
-  private notifier: ScriptNotifier | undefined;
-  /** every notifier (the ScriptNotifier above included) behind one publish() */
+  /** every notifier behind one publish() */
   private notifications: NotifyPipeline | undefined;
+  /**
+   * The daemon's hooks, the same object for its whole life: each hook is the
+   * running plugin host's (see currentHooks()), so the parts that fire
+   * events are given it once and a reload hands nothing over.
+   */
+  private readonly hooks: AlivedHooks = currentHooks(() => this.host.hooks);
   /** every tracker's last state, by trackerKey(): what a new VRRP process starts with */
   private readonly trackerStates: Record<string, TrackedState> = {};
   private checks: CheckService | undefined;
@@ -153,16 +156,14 @@ export class Daemon {
       prepareStateDir(this.options.stateDir, { allowUnsafe: this.options.allowUnsafeStateDir, warn: (m) => log.warn({ code: 'ALIVED_DAEMON_STATE_DIR' }, m) });
     }
     // the outbox first: another live alived using the same --state-dir stops this one here (ALIVED_NOTIFY_OUTBOX_LOCKED)
-    this.notifications = new NotifyPipeline({ log: log.child({ subsystem: 'notify' }), stateDir: this.options.stateDir, hooks: this.host.hooks });
+    this.notifications = new NotifyPipeline({ log: log.child({ subsystem: 'notify' }), stateDir: this.options.stateDir, hooks: this.hooks });
     this.notifications.open();
-    await this.host.hooks.configLoaded.promise(this.model);
+    await this.hooks.configLoaded.promise(this.model);
     log.info({ plugins: this.host.plugins.map((p) => p.name) }, 'Configuration loaded');
     // keepalived runs startup_script before its VRRP and checker processes start, and waits for it (up to its timeout)
     await runStartupScript(this.model, { log });
-    // the FIFOs open (and their scripts start) before anything can be notified
-    this.notifier = new ScriptNotifier({ log: log.child({ subsystem: 'notify' }) });
-    await this.notifier.start(this.model);
-    this.setNotifiers();
+    // the notifiers are ready (notify-script's FIFOs open, their scripts started) before anything can be notified
+    await this.setNotifiers();
     if (this.options.checks !== false) {
       if ((this.model.virtualServer ?? []).length > 0) tuneHeapForChecks();
       const g = this.model.globalDefs;
@@ -173,7 +174,7 @@ export class Daemon {
       if ((this.model.virtualServer ?? []).length > 0) this.ipvs = this.createIpvs();
       // real-server and quorum changes (notify_up/down, quorum_up/down, FIFO lines, webhooks) and smtp_alerts, through the pipeline
       this.checks = new CheckService({ log, onNotify: (e) => this.notifications?.publish(e), ...(this.ipvs ? await this.ipvs.open(this.model) : {}) });
-      this.checks.start(this.model, this.host);
+      this.checks.start(this.model, this.checkerHost());
       await this.ipvs?.start(this.model, this.checks, this.host.hooks);
     }
     await this.configureLvsSync();
@@ -228,7 +229,7 @@ export class Daemon {
     }
     if (!this.trackers) {
       this.trackers = new TrackerService({ log: this.options.log, onChange: (c) => this.onTrackerChange(c) });
-      this.trackers.start(this.model, this.host);
+      this.trackers.start(this.model, this.trackerHost());
     }
 
     // the test runner sets this: a test that starts VRRP outside a lab would send it on a real network
@@ -261,14 +262,27 @@ export class Daemon {
     this.vrrp?.setTrackers({ [key]: state });
   }
 
-  /** the notifiers of the current config and plugin host: scripts and FIFOs first, then every plugin's (mail, webhooks) */
-  private setNotifiers(): void {
+  /** what the check service needs of the running config's plugins: their checkers, and the daemon's hooks */
+  private checkerHost(): { checkers: PluginHost['checkers']; hooks: AlivedHooks } {
+    return { checkers: this.host.checkers, hooks: this.hooks };
+  }
+
+  /** what the tracker service needs of the running config's plugins: their trackers and keywords, and the daemon's hooks */
+  private trackerHost(): { trackers: PluginHost['trackers']; registry: PluginHost['registry']; hooks: AlivedHooks } {
+    return { trackers: this.host.trackers, registry: this.host.registry, hooks: this.hooks };
+  }
+
+  /**
+   * The notifiers of the current config and plugin host, in the order the
+   * plugins registered them (notify-script's scripts and FIFOs first, then
+   * mail, webhooks, third parties'); resolves once they are ready.
+   */
+  private async setNotifiers(): Promise<void> {
     const p = this.notifications;
     if (!p) return;
-    p.setHooks(this.host.hooks);
     p.setDefaults(deliveryDefaultsOf(this.model.extensions));
-    const plugins = createNotifiers(this.model, this.host, this.options.log.child({ subsystem: 'notify' }), (id) => p.notifierOf(id));
-    p.setSinks([...(this.notifier ? [scriptSink(this.notifier)] : []), ...plugins]);
+    p.setSinks(createNotifiers(this.model, this.host, this.options.log.child({ subsystem: 'notify' }), (id) => p.notifierOf(id)));
+    await p.ready();
   }
 
   private onVrrpTransition(t: TransitionReport): void {
@@ -276,10 +290,10 @@ export class Daemon {
     this.vrrpTransition({ kind: 'instance', name: t.instance, from: t.from, to: t.to, priority: t.priority, reason: t.reason, time: t.time });
   }
 
-  /** A transition of an instance or group: its notify scripts and FIFO lines (keepalived's order), then the hook. */
+  /** A transition of an instance or group: the hook, then the notification (scripts and FIFO lines in keepalived's order, mail, webhooks). */
   private vrrpTransition(e: VrrpTransitionEvent): void {
+    this.hooks.vrrpTransition.call(e);
     if (e.to !== 'INIT') this.notifications?.publish({ type: 'vrrp', ...e });
-    this.host.hooks.vrrpTransition.call(e);
   }
 
   private onVrrpEvent(e: EngineEvent): void {
@@ -290,12 +304,14 @@ export class Daemon {
       case 'deleted':
         this.vrrpTransition({ kind: 'instance', name: e.instance, from: e.from, to: 'DELETED', priority: e.priority, reason: 'removed by reload', time: e.time });
         break;
-      case 'priority':
-        if (this.notifier?.notifiesPriorityChanges(e.instance)) this.notifier.priorityChange(e.instance, e.state, e.to);
-        this.host.hooks.priorityChange.call({ instance: e.instance, from: e.from, to: e.to, reason: e.reason, time: e.time });
+      case 'priority': {
+        const change = { instance: e.instance, from: e.from, to: e.to, state: e.state, reason: e.reason, time: e.time };
+        this.hooks.priorityChange.call(change);
+        this.notifications?.publish({ type: 'priority', ...change });
         break;
+      }
       case 'rxLowerPri':
-        this.notifier?.masterRxLowerPri(e.instance, e.priority);
+        this.notifications?.publish({ type: 'master-rx-lower-pri', instance: e.instance, priority: e.priority, advertPriority: e.advertPriority, sender: e.from, time: e.time });
         break;
       case 'vip':
         this.notifications?.publish({ type: 'vip', instance: e.instance, address: e.address, action: e.action, reason: e.reason, time: e.time });
@@ -382,18 +398,18 @@ export class Daemon {
       return { applied: false, diagnostics: next.diagnostics };
     }
     const info = { files: next.files, time: Date.now() };
-    await this.host.hooks.beforeReload.promise(info);
+    await this.hooks.beforeReload.promise(info);
     const old = this.host;
     this.host = next.pluginHost;
     this.current = next;
     this.reloads++;
     logDiagnostics(log, next.diagnostics);
-    await this.host.hooks.configLoaded.promise(this.model);
+    await this.hooks.configLoaded.promise(this.model);
     applyUmask(this.model.globalDefs?.umask, log);
     if (this.options.checks !== false) setNoSwap(this.model.globalDefs?.checkerNoSwap === true, 'the checker process', log);
-    // the notify scripts of the new config before the checks reload: they notify new real servers
+    // the notifiers of the new config before the checks reload: notify-script notifies new real servers
     // with the new scripts, and removed ones with their old notify_down
-    await this.notifier?.reload(this.model);
+    await this.setNotifiers();
     // checkers move to the new plugins (keeping their states) before the old ones close,
     // so no check runs on a closed plugin and nothing flaps
     if (this.checks && !this.ipvs && (this.model.virtualServer ?? []).length > 0) {
@@ -401,19 +417,18 @@ export class Daemon {
       tuneHeapForChecks();
       const ipvs = (this.ipvs = this.createIpvs());
       this.checks.setPoolProgramming(await ipvs.open(this.model));
-      await this.checks.reload(this.model, this.host);
+      await this.checks.reload(this.model, this.checkerHost());
       await ipvs.start(this.model, this.checks, this.host.hooks);
     } else {
-      await this.checks?.reload(this.model, this.host);
+      await this.checks?.reload(this.model, this.checkerHost());
       await this.ipvs?.reload(this.model, this.host.hooks);
     }
     await this.configureLvsSync();
     // trackers too: unchanged ones go on with their rise/fall counts
-    await this.trackers?.reload(this.model, this.host);
-    this.setNotifiers();
+    await this.trackers?.reload(this.model, this.trackerHost());
     await old.close();
     await this.reloadVrrp();
-    await this.host.hooks.afterReload.promise(info);
+    await this.hooks.afterReload.promise(info);
     this.notifications?.publish({ type: 'daemon', what: 'reload', time: Date.now() });
     log.notice({ reloads: this.reloads }, 'Reload complete');
     return { applied: true, diagnostics: next.diagnostics };
@@ -461,13 +476,13 @@ export class Daemon {
     }
   }
 
-  /** fifo_write_vrrp_states_on_reload: every instance's and group's state to the FIFOs after a reload, as keepalived writes them */
+  /** fifo_write_vrrp_states_on_reload: every instance's and group's state said again after a reload (keepalived writes them to its FIFOs) */
   private async writeStatesAfterReload(): Promise<void> {
-    const n = this.notifier;
-    if (!n?.writesStatesOnReload || !this.vrrp) return;
+    if (this.model.globalDefs?.fifoWriteVrrpStatesOnReload !== true || !this.vrrp) return;
     const status = await this.vrrp.status();
-    for (const i of status.instances) n.fifoState('instance', i.name, i.state, i.effectivePriority);
-    for (const g of status.groups ?? []) n.fifoState('group', g.name, g.state, 0);
+    const time = Date.now();
+    for (const i of status.instances) this.notifications?.publish({ type: 'vrrp-state', kind: 'instance', name: i.name, state: i.state, priority: i.effectivePriority, time });
+    for (const g of status.groups ?? []) this.notifications?.publish({ type: 'vrrp-state', kind: 'group', name: g.name, state: g.state, priority: 0, time });
   }
 
   /** every tracker's current state, by trackerKey(), as the tracker service has them now (reported ones only) */
@@ -527,13 +542,12 @@ export class Daemon {
       await this.ipvs?.stop();
       // with omega, the real servers and quorums are notified down (their scripts get 1 s each)
       await this.checks?.stop();
-      // the STOP notifications of the instances and groups and the checks' last ones have been sent:
-      // their scripts get a moment (then die with their groups), the FIFOs close
-      await this.notifier?.stop();
-      // the last notifications (STOP, the checks' shutdown alerts) get a few seconds; what is left stays in the outbox
+      // the STOP notifications of the instances and groups and the checks' last ones have been published:
+      // notify-script closes first (their scripts get a moment, then die with their groups; the FIFOs close),
+      // then the others get a few seconds; what is left stays in the outbox
       this.notifications?.publish({ type: 'daemon', what: 'stop', time: Date.now() });
       await this.notifications?.stop();
-      await this.host.hooks.shutdown.promise({ signal, time: Date.now() });
+      await this.hooks.shutdown.promise({ signal, time: Date.now() });
       await this.host.close();
       await runShutdownScript(this.model, { log });
       log.notice({ version: ALIVED_VERSION }, `Stopped alived v${ALIVED_VERSION}`);

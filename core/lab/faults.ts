@@ -316,7 +316,7 @@ function nsRun(ns: string, argv: string[], input?: string, timeoutMs = 10_000): 
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.once('error', (e) => {
       clearTimeout(timer);
-      reject(new LabError(`${argv.join(' ')} in ${ns}: ${e.message}`));
+      reject(new LabError(`${argv.join(' ')} in ${ns}: ${e.message}`, { cause: e }));
     });
     child.once('close', (code, signal) => {
       clearTimeout(timer);

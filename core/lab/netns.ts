@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import * as fs from 'node:fs';
+import { AlivedError } from '../errors';
 
 /**
  * A lab of network namespaces: one namespace per host, a bridge in a
@@ -51,8 +52,11 @@ export interface ExecResult {
   stderr: string;
 }
 
-export class LabError extends Error {
-  readonly code = 'ALIVED_LAB_FAILED';
+/** ALIVED_LAB_FAILED: a lab could not be built, used or removed */
+export class LabError extends AlivedError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ALIVED_LAB_FAILED', message, options);
+  }
 }
 
 const NS_DIR = '/run/netns';
@@ -266,7 +270,7 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 
 function ip(args: string[]): void {
   const r = spawnSync('ip', args, { encoding: 'utf8', timeout: 10_000 });
-  if (r.status !== 0) throw new LabError(`ip ${args.join(' ')}: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`);
+  if (r.status !== 0) throw new LabError(`ip ${args.join(' ')}: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`, r.error ? { cause: r.error } : undefined);
 }
 
 function sysctl(ns: string, key: string, value: string): void {

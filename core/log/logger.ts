@@ -48,9 +48,9 @@ export function redact(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return redactUrlSecrets(value);
   if (depth > 8 || value === null || typeof value !== 'object') return value;
   if (value instanceof Error) {
-    const code = (value as Error & { code?: unknown }).code;
+    const { code, errno } = value as Error & { code?: unknown; errno?: unknown };
     const stack = value.stack === undefined ? undefined : redactUrlSecrets(value.stack);
-    return { type: value.name, message: redactUrlSecrets(value.message), ...(typeof code === 'string' ? { code } : {}), stack };
+    return { type: value.name, message: redactUrlSecrets(value.message), ...(typeof code === 'string' ? { code } : {}), ...(typeof errno === 'string' ? { errno } : {}), stack };
   }
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};

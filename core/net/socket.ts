@@ -1,4 +1,5 @@
 import * as net from 'node:net';
+import { errorText } from '../errors';
 import type { IpAddress } from '../config/values';
 import type { Endpoint } from '../plugin/events';
 
@@ -40,45 +41,7 @@ export function tcpConnectOptions(target: Endpoint, config: ConnectionConfig): n
 
 /** The words for an error of a socket, DNS or TLS: what happened, then the code operators search for. */
 export function describeError(err: unknown): string {
-  const e = err as NodeJS.ErrnoException & { reason?: string };
-  const code = typeof e?.code === 'string' ? e.code : undefined;
-  switch (code) {
-    case 'ECONNREFUSED':
-      return 'connection refused (ECONNREFUSED)';
-    case 'ECONNRESET':
-      return 'connection reset by the server (ECONNRESET)';
-    case 'EPIPE':
-      return 'the server closed the connection while the request was sent (EPIPE)';
-    case 'EHOSTUNREACH':
-      return 'host unreachable (EHOSTUNREACH)';
-    case 'ENETUNREACH':
-      return 'network unreachable (ENETUNREACH)';
-    case 'ETIMEDOUT':
-      return 'the kernel gave up connecting (ETIMEDOUT)';
-    case 'EADDRINUSE':
-      return 'the source address and port (bindto / bind_port) are in use (EADDRINUSE)';
-    case 'EADDRNOTAVAIL':
-      return 'the source address (bindto) is not on this host (EADDRNOTAVAIL)';
-    case 'EACCES':
-    case 'EPERM':
-      return `not permitted (${code})`;
-    case 'CERT_HAS_EXPIRED':
-      return 'certificate verification failed: the certificate has expired (CERT_HAS_EXPIRED)';
-    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
-    case 'SELF_SIGNED_CERT_IN_CHAIN':
-      return `certificate verification failed: self-signed certificate (${code})`;
-    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
-    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
-      return `certificate verification failed: no trusted issuer (${code})`;
-    case 'ERR_TLS_CERT_ALTNAME_INVALID':
-      return `certificate verification failed: ${e.reason ?? e.message} (${code})`;
-    default: {
-      // OpenSSL's errors carry a short reason: `wrong version number`, `sslv3 alert handshake failure`
-      if (code?.startsWith('ERR_SSL_') && e.reason) return `TLS handshake failed: ${e.reason} (${code})`;
-      const msg = typeof e?.message === 'string' && e.message ? e.message : String(err);
-      return code && !msg.includes(code) ? `${msg} (${code})` : msg;
-    }
-  }
+  return errorText(err, { explain: true });
 }
 
 /**

@@ -7,7 +7,10 @@ import type { NotifyEvent } from '../plugin/events';
  * for logs and for notifiers that render text (Slack, Teams).
  */
 
-/** `vrrp:instance:VI_1`, `vrrp:group:G1`, `real-server:[10.0.0.1]:tcp:80/[10.0.0.2]:tcp:80`, `quorum:[10.0.0.1]:tcp:80`, `vip:VI_1`, `daemon` */
+/**
+ * `vrrp:instance:VI_1`, `vrrp:group:G1`, `real-server:[10.0.0.1]:tcp:80/[10.0.0.2]:tcp:80`, `quorum:[10.0.0.1]:tcp:80`, `vip:VI_1`,
+ * `priority:VI_1`, `rx-lower-pri:VI_1`, `vrrp-state:instance:VI_1`, `daemon`
+ */
 export function eventSource(e: NotifyEvent): string {
   switch (e.type) {
     case 'vrrp':
@@ -20,6 +23,12 @@ export function eventSource(e: NotifyEvent): string {
       return e.kind === 'real-server' ? `real-server:${e.virtualServer}/${e.service ?? ''}` : `quorum:${e.virtualServer}`;
     case 'vip':
       return `vip:${e.instance}`;
+    case 'priority':
+      return `priority:${e.instance}`;
+    case 'master-rx-lower-pri':
+      return `rx-lower-pri:${e.instance}`;
+    case 'vrrp-state':
+      return `vrrp-state:${e.kind}:${e.name}`;
     case 'flapping':
       return e.source;
     case 'daemon':
@@ -39,6 +48,12 @@ export function eventState(e: NotifyEvent): string {
       return e.state;
     case 'vip':
       return e.action;
+    case 'priority':
+      return String(e.to);
+    case 'master-rx-lower-pri':
+      return 'MASTER_RX_LOWER_PRI';
+    case 'vrrp-state':
+      return e.state;
     case 'flapping':
       return eventState(e.last);
     case 'daemon':
@@ -58,6 +73,11 @@ export function eventPreviousState(e: NotifyEvent): string | undefined {
       return e.state === 'UP' ? 'DOWN' : 'UP';
     case 'vip':
       return 'removed';
+    case 'priority':
+      return String(e.from);
+    case 'master-rx-lower-pri':
+    case 'vrrp-state':
+      return undefined;
     case 'flapping':
       return eventPreviousState(e.first);
     case 'daemon':
@@ -80,6 +100,12 @@ export function describeEvent(e: NotifyEvent): string {
         : `virtual server ${e.virtualServer}: ${e.state} ${e.message}`;
     case 'vip':
       return `VRRP instance ${e.instance}: ${e.address} was removed by someone else; ${e.action === 'restored' ? 'put back' : 'cannot be put back, the instance goes to FAULT'}`;
+    case 'priority':
+      return `VRRP instance ${e.instance}: priority ${e.from} -> ${e.to} (${e.state}${e.reason ? `, ${e.reason}` : ''})`;
+    case 'master-rx-lower-pri':
+      return `VRRP instance ${e.instance}: MASTER (priority ${e.priority}) received an advert of priority ${e.advertPriority} from ${e.sender}`;
+    case 'vrrp-state':
+      return `VRRP ${e.kind === 'group' ? 'sync group' : 'instance'} ${e.name}: ${e.state}${e.kind === 'instance' ? ` (priority ${e.priority})` : ''}, said again after a reload`;
     case 'flapping':
       return `${sourceText(e.source)} flapping: ${e.count} changes in ${Math.round(e.spanMs / 1000)} s (${e.states.join(' -> ')}); now ${eventState(e.last)}`;
     case 'daemon':
@@ -104,6 +130,14 @@ export function sourceText(source: string): string {
       return `virtual server ${tail}`;
     case 'vip':
       return `VIPs of VRRP instance ${tail}`;
+    case 'priority':
+      return `priority of VRRP instance ${tail}`;
+    case 'rx-lower-pri':
+      return `lower-priority adverts to VRRP instance ${tail}`;
+    case 'vrrp-state': {
+      const [k, ...name] = tail.split(':');
+      return `state of VRRP ${k === 'group' ? 'sync group' : 'instance'} ${name.join(':')}`;
+    }
     default:
       return source;
   }

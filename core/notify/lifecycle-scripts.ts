@@ -1,10 +1,9 @@
 import type { Logger } from '../log/logger';
 import type { ConfigModel } from '../config/model';
 import type { ScriptLine } from '../config/values';
-import { ScriptRunner, KILL_GRACE_MS, groupGone, signalName, spawnErrorWords, type RunOutcome } from '../script/run';
+import { ScriptRunner, KILL_GRACE_MS, bounded, groupGone, signalName, spawnErrorWords, type RunOutcome } from '../script/run';
 import { commandWords } from '../script/launcher';
 import { prepareScript, securityViolationMessage, type ScriptRefusal } from '../script/security';
-import { bounded } from './fifo';
 
 /**
  * global_defs' startup_script and shutdown_script (keepalived core/main.c):

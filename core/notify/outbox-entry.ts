@@ -78,6 +78,9 @@ const EVENTS: Record<NotifyEvent['type'], Record<string, Check>> = {
     time,
   },
   vip: { instance: str, address: str, action: oneOf(['restored', 'lost']), reason: str, time },
+  priority: { instance: str, from: num, to: num, state: oneOf(VRRP_STATES), reason: str, time },
+  'master-rx-lower-pri': { instance: str, priority: num, advertPriority: num, sender: str, time },
+  'vrrp-state': { kind: oneOf(['instance', 'group']), name: str, state: oneOf(VRRP_STATES), priority: num, time },
   flapping: {
     source: str,
     count: (v, at) => (Number.isSafeInteger(v) && (v as number) > 0 ? undefined : `${at} is not a positive integer`),

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { isAlivedError } from '../errors';
+import { errorText, isAlivedError } from '../errors';
 import type { Logger } from '../log/logger';
 import { readStateFile } from '../daemon/state-dir';
 import { writeFileAtomic, writeFileAtomicSync } from '../fs/safe-file';
@@ -111,7 +111,7 @@ export class Outbox {
       fs.mkdirSync(path.join(this.dir, 'outbox'), { recursive: true, mode: 0o700 });
     } catch (err) {
       this.usable = false;
-      this.log.error({ code: 'ALIVED_NOTIFY_OUTBOX', err }, `notify outbox: cannot create ${this.dir} (${errText(err)}); notifications are kept in memory only`);
+      this.log.error({ code: 'ALIVED_NOTIFY_OUTBOX', err }, `notify outbox: cannot create ${this.dir} (${errorText(err)}); notifications are kept in memory only`);
       return [];
     }
     try {
@@ -122,7 +122,7 @@ export class Outbox {
         throw err;
       }
       // no live alived holds it (acquire checks that first): the events still go, and are still kept
-      this.lockProblem = errText(err);
+      this.lockProblem = errorText(err);
       this.log.error(
         { code: 'ALIVED_NOTIFY_OUTBOX', outbox: this.dir, err },
         `notify outbox: cannot write the lock ${path.join(this.dir, 'lock')} (${this.lockProblem}); no other alived holds it, so the outbox is used without it`,
@@ -215,7 +215,7 @@ export class Outbox {
     try {
       fs.renameSync(file, `${file}.bad`);
     } catch (err) {
-      where = `left where it is: it cannot be moved aside (${errText(err)})`;
+      where = `left where it is: it cannot be moved aside (${errorText(err)})`;
     }
     this.log.error({ code: 'ALIVED_NOTIFY_OUTBOX', file }, `notify outbox: ${message}; ${where}`);
   }
@@ -270,7 +270,7 @@ export class Outbox {
     try {
       await fs.promises.rm(file, { force: true });
     } catch (err) {
-      this.log.error({ code: 'ALIVED_NOTIFY_OUTBOX', file, err }, `notify outbox: cannot remove ${file} (${errText(err)}): it would be delivered again after a restart`);
+      this.log.error({ code: 'ALIVED_NOTIFY_OUTBOX', file, err }, `notify outbox: cannot remove ${file} (${errorText(err)}): it would be delivered again after a restart`);
     }
   }
 
@@ -313,11 +313,11 @@ export class Outbox {
 
   private writeFailed(err: unknown, what: string): void {
     this.writeFailures++;
-    this.lastWriteError = `${what}: ${errText(err)}`;
+    this.lastWriteError = `${what}: ${errorText(err)}`;
     if (this.burst++ > 0) return;
     this.log.error(
       { code: 'ALIVED_NOTIFY_OUTBOX', outbox: this.dir, err },
-      `notify outbox: ${what} (${errText(err)}); notifications are delivered from memory and written again every ${RETRY_WRITES_MS / 1000} s until it works (further failures are counted in the status, not logged)`,
+      `notify outbox: ${what} (${errorText(err)}); notifications are delivered from memory and written again every ${RETRY_WRITES_MS / 1000} s until it works (further failures are counted in the status, not logged)`,
     );
   }
 
@@ -371,9 +371,4 @@ function safeReaddir(dir: string): string[] {
   } catch {
     return [];
   }
-}
-
-function errText(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  return e?.code && !String(e.message).includes(e.code) ? `${e.message} (${e.code})` : (e?.message ?? String(err));
 }

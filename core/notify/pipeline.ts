@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log/logger';
-import { redactUrlSecrets } from '../log/url-secrets';
+import { AlivedError, errorText } from '../errors';
 import type { AlivedHooks } from '../plugin/hooks';
 import type { DeliveryInfo, NotifyEvent } from '../plugin/events';
 import type { DeliveryOptions, Notifier } from '../plugin/types';
@@ -9,8 +9,9 @@ import { Outbox, type OutboxEntry, type OutboxStatus } from './outbox';
 
 /**
  * The one way notifications leave alived. The daemon publishes every event
- * (VRRP transitions, real-server and quorum changes, the checks' smtp_alerts)
- * once; each notifier (mail, webhooks, scripts and FIFOs, any plugin's) takes
+ * (VRRP transitions, priority changes and lower-priority adverts, real-server
+ * and quorum changes, VIPs put back, the checks' smtp_alerts, daemon start,
+ * reload and stop) once; each notifier (mail, webhooks, scripts and FIFOs, any plugin's) takes
  * the events it accepts and gets them delivered on its own:
  *
  * - isolated: each notifier, and each event source within it, has its own
@@ -30,9 +31,10 @@ import { Outbox, type OutboxEntry, type OutboxStatus } from './outbox';
  *   end of the window. Held events are in the outbox too (marked held): when
  *   alived dies inside a window, the next start sums them up and sends that.
  *
- * Notify scripts and FIFOs are an `immediate` notifier: delivered from
- * publish() itself, in publish order, never queued, retried or kept
- * (keepalived starts them and never looks back).
+ * An `immediate` notifier (notify-script: keepalived's scripts and FIFOs) is
+ * delivered from publish() itself, in publish order, never queued, retried
+ * or kept (keepalived starts them and never looks back); at stop() it is
+ * closed first, within IMMEDIATE_CLOSE_TIMEOUT_MS.
  */
 
 export const DELIVERY_DEFAULTS: Required<DeliveryOptions> = {
@@ -50,9 +52,15 @@ const SETTLE_GRACE_MS = 1000;
 /** how long stop() waits for queues to drain before leaving the rest in the outbox */
 const DEFAULT_DRAIN_MS = 3000;
 const CLOSE_TIMEOUT_MS = 2000;
+/**
+ * How long an immediate notifier's close() may take at stop(): notify-script
+ * waits for its last notifications to start their scripts, gives the
+ * scripts their second, then lets the FIFO scripts read to the end.
+ */
+const IMMEDIATE_CLOSE_TIMEOUT_MS = 15_000;
 
 export interface SinkSpec {
-  /** unique: `<keyword>:<name>` (`webhook:ops`, `smtp_alert:keepalived`, `script:notify`) */
+  /** unique: `<keyword>:<name>` (`webhook:ops`, `mail:keepalived`, `script:notify`) */
   readonly id: string;
   readonly kind: string;
   readonly name: string;
@@ -166,7 +174,7 @@ export function backoffMs(attempt: number, opts: Pick<Required<DeliveryOptions>,
 export class NotifyPipeline {
   private readonly log: Logger;
   private readonly outbox: Outbox;
-  private hooks: AlivedHooks | undefined;
+  private readonly hooks: AlivedHooks | undefined;
   private defaults: Required<DeliveryOptions>;
   private readonly random: () => number;
   private readonly now: () => number;
@@ -201,11 +209,6 @@ export class NotifyPipeline {
     if (this.orphans.length) {
       this.log.notice({ outbox: this.outbox.dir, pending: this.orphans.length }, `notify outbox: ${this.orphans.length} notification${this.orphans.length === 1 ? '' : 's'} accepted before the last stop will be delivered`);
     }
-  }
-
-  /** The hooks whose `notify` is called (a reload brings new ones). */
-  setHooks(hooks: AlivedHooks | undefined): void {
-    this.hooks = hooks;
   }
 
   /** The defaults of every notifier (notify_delivery); applies to notifiers set from now on. */
@@ -316,7 +319,7 @@ export class NotifyPipeline {
       try {
         wanted = sink.spec.notifier.accepts ? sink.spec.notifier.accepts(event) === true : true;
       } catch (err) {
-        this.attemptFailedLog(sink, `accepts() threw: ${errText(err)}`);
+        this.attemptFailedLog(sink, `accepts() threw: ${errorText(err, { redact: true })}`);
         continue;
       }
       if (!wanted) continue;
@@ -351,9 +354,9 @@ export class NotifyPipeline {
       (err: unknown) => {
         sink.running--;
         sink.failed++;
-        sink.lastError = errText(err);
+        sink.lastError = errorText(err, { redact: true });
         sink.lastErrorAt = this.now();
-        sink.log.error({ code: 'ALIVED_NOTIFY_FAILED', notifier: sink.spec.id, err }, `notifier '${sink.spec.id}' failed on ${describeEvent(event)}: ${errText(err)}`);
+        sink.log.error({ code: 'ALIVED_NOTIFY_FAILED', notifier: sink.spec.id, err }, `notifier '${sink.spec.id}' failed on ${describeEvent(event)}: ${errorText(err, { redact: true })}`);
       },
     );
   }
@@ -467,7 +470,7 @@ export class NotifyPipeline {
       // a deliver() that ignores its signal is left behind SETTLE_GRACE_MS after the abort
       const late = new Promise<never>((_, reject) => {
         const onAbort = (): void => {
-          guard = setTimeout(() => reject(new Error(`${errText(ac.signal.reason)}; deliver() did not settle after its signal aborted`)), SETTLE_GRACE_MS);
+          guard = setTimeout(() => reject(new Error(`${errorText(ac.signal.reason, { redact: true })}; deliver() did not settle after its signal aborted`)), SETTLE_GRACE_MS);
         };
         if (ac.signal.aborted) onAbort();
         else ac.signal.addEventListener('abort', onAbort, { once: true });
@@ -496,7 +499,7 @@ export class NotifyPipeline {
       this.pump(sink, source);
       return;
     }
-    const why = errText(error);
+    const why = errorText(error, { redact: true });
     p.lastError = why;
     sink.lastError = why;
     sink.lastErrorAt = this.now();
@@ -558,6 +561,22 @@ export class NotifyPipeline {
     for (const q of sink.queues.values()) for (const p of q) this.expire(sink, p, why);
     sink.queues.clear();
     void closeNotifier(sink.spec, sink.log);
+  }
+
+  /**
+   * Resolves once every notifier set is ready to take events (its ready(),
+   * if it has one: notify-script opens its FIFOs); a rejection is logged.
+   */
+  async ready(): Promise<void> {
+    await Promise.all(
+      [...this.sinks.values()].map(async (s) => {
+        try {
+          await s.spec.notifier.ready?.();
+        } catch (err) {
+          s.log.error({ code: 'ALIVED_NOTIFY_FAILED', notifier: s.spec.id, err }, `notifier '${s.spec.id}': ready() failed: ${errorText(err, { redact: true })}`);
+        }
+      }),
+    );
   }
 
   /** The notifier object of an id now (a reload hands it to its successor as `previous`). */
@@ -638,6 +657,9 @@ export class NotifyPipeline {
   }
 
   private async doStop(drainMs: number): Promise<void> {
+    // immediate notifiers have every event already: they close first (their scripts get their time meanwhile)
+    const immediate = [...this.sinks.values()].filter((s) => s.spec.immediate);
+    await Promise.all(immediate.map((s) => closeNotifier(s.spec, s.log, IMMEDIATE_CLOSE_TIMEOUT_MS)));
     for (const sink of this.sinks.values()) for (const source of [...sink.flaps.keys()]) this.flushFlap(sink, source);
     await this.drained(drainMs);
     this.closed = true;
@@ -668,24 +690,24 @@ export class NotifyPipeline {
         for (const q of sink.queues.values()) for (const p of q) this.expire(sink, p, 'alived stopped and the notifier keeps no outbox');
       }
     }
-    await Promise.all([...this.sinks.values()].map((s) => closeNotifier(s.spec, s.log)));
+    await Promise.all([...this.sinks.values()].filter((s) => !s.spec.immediate).map((s) => closeNotifier(s.spec, s.log)));
     // the outbox is complete on disk: the next daemon may take it
     this.outbox.close();
   }
 }
 
-async function closeNotifier(spec: SinkSpec, log: Logger): Promise<void> {
+async function closeNotifier(spec: SinkSpec, log: Logger, timeoutMs = CLOSE_TIMEOUT_MS): Promise<void> {
   if (!spec.notifier.close) return;
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
       Promise.resolve().then(() => spec.notifier.close!()),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`did not finish within ${CLOSE_TIMEOUT_MS} ms`)), CLOSE_TIMEOUT_MS);
+        timer = setTimeout(() => reject(new Error(`did not finish within ${timeoutMs} ms`)), timeoutMs);
       }),
     ]);
   } catch (err) {
-    log.error({ code: 'ALIVED_NOTIFY_FAILED', notifier: spec.id, err }, `notifier '${spec.id}': close() failed: ${errText(err)}`);
+    log.error({ code: 'ALIVED_NOTIFY_FAILED', notifier: spec.id, err }, `notifier '${spec.id}': close() failed: ${errorText(err, { redact: true })}`);
   } finally {
     if (timer) clearTimeout(timer);
   }
@@ -696,18 +718,9 @@ function clean(o: DeliveryOptions | undefined): DeliveryOptions {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as DeliveryOptions;
 }
 
-/** An error as a message and the status' lastError show it: a URL's secrets masked (fetch names the URL it refused). */
-export function errText(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as Error & { code?: unknown }).code;
-    return redactUrlSecrets(`${err.message}${typeof code === 'string' && !err.message.includes(code) ? ` (${code})` : ''}`);
-  }
-  return redactUrlSecrets(String(err));
-}
-
 /** An error a notifier throws when retrying cannot help (a 4xx answer, a refused recipient): the event fails for good. */
-export function permanentFailure(message: string, cause?: unknown): Error & { retry: false } {
-  const err = new Error(message, cause !== undefined ? { cause } : undefined) as Error & { retry: false };
+export function permanentFailure(message: string, cause?: unknown): AlivedError & { retry: false } {
+  const err = new AlivedError('ALIVED_NOTIFY_FAILED', message, cause !== undefined ? { cause } : undefined) as AlivedError & { retry: false };
   err.retry = false;
   return err;
 }

@@ -18,11 +18,45 @@ export interface VrrpTransitionEvent {
   readonly time: number;
 }
 
+/** A VRRP instance's effective priority changed (a tracker's weight came or went). */
 export interface PriorityChangeEvent {
   readonly instance: string;
   readonly from: number;
   readonly to: number;
+  /** the instance's state when it changed: keepalived's FIFO line says MASTER_PRIORITY or BACKUP_PRIORITY */
+  readonly state: VrrpState;
+  /** why: `tracking` */
   readonly reason: string;
+  readonly time: number;
+}
+
+/**
+ * A master received an advert of lower priority than its own and answered
+ * it with its own advert (and GARPs): keepalived's notify_master_rx_lower_pri.
+ */
+export interface LowerPriorityAdvertEvent {
+  readonly instance: string;
+  /** the master's own effective priority */
+  readonly priority: number;
+  /** the priority in the advert it received */
+  readonly advertPriority: number;
+  /** the address the advert came from */
+  readonly sender: string;
+  readonly time: number;
+}
+
+/**
+ * The state of an instance or sync group, said again: after a reload, for
+ * every instance and group, when global_defs has
+ * fifo_write_vrrp_states_on_reload (keepalived writes these lines to its
+ * notify FIFOs). Nothing changed state.
+ */
+export interface VrrpStateEvent {
+  readonly kind: 'instance' | 'group';
+  readonly name: string;
+  readonly state: VrrpState;
+  /** the instance's effective priority; 0 for a group */
+  readonly priority: number;
   readonly time: number;
 }
 
@@ -145,6 +179,9 @@ export type NotifyEvent =
   | ({ readonly type: 'quorum' } & QuorumChangeEvent)
   | ({ readonly type: 'check-alert' } & CheckAlertEvent)
   | ({ readonly type: 'vip' } & VipChangeEvent)
+  | ({ readonly type: 'priority' } & PriorityChangeEvent)
+  | ({ readonly type: 'master-rx-lower-pri' } & LowerPriorityAdvertEvent)
+  | ({ readonly type: 'vrrp-state' } & VrrpStateEvent)
   | ({ readonly type: 'flapping' } & FlappingSummaryEvent)
   | { readonly type: 'daemon'; readonly what: 'start' | 'stop' | 'reload'; readonly time: number };
 

@@ -13,51 +13,100 @@ import type {
 import type { ConfigModel } from '../config/model';
 
 /**
- * Every hook of alived, in one place. docs/hooks.md describes the same list;
- * a test keeps the two equal. No hook may bail: a tap observes, it cannot
- * veto. Taps are isolated (see `isolateTaps`): one that throws, rejects or
- * hangs is logged with its name, counted, and skipped.
+ * Every hook of alived, declared once: its tapable class and arguments, when
+ * it fires (`fires`, the text docs/hooks.md shows; a test keeps the two
+ * equal), and for an async hook how long one tap may take before it is
+ * given up on (`timeoutMs`; a sync tap cannot be timed). `AlivedHooks`,
+ * `HOOK_NAMES` and the plugin host's time limits are derived from this
+ * table. No hook may bail: a tap observes, it cannot veto. Taps are isolated
+ * (see `isolateTaps`): one that throws, rejects or hangs is logged with its
+ * name, counted, and skipped.
  */
-export interface AlivedHooks {
-  /** After the config is compiled and valid, before anything runs. Async series. Args: the model. */
-  readonly configLoaded: AsyncSeriesHook<[ConfigModel]>;
-  /** On SIGHUP, after the new config compiled cleanly, before it is applied. Async series. Args: reload info. */
-  readonly beforeReload: AsyncSeriesHook<[ReloadInfo]>;
-  /** After a reload is applied. Async series. Args: reload info. */
-  readonly afterReload: AsyncSeriesHook<[ReloadInfo]>;
-  /** When the daemon stops, before plugins close. Async series. Args: signal and time. */
-  readonly shutdown: AsyncSeriesHook<[ShutdownInfo]>;
-  /** Every result of every checker, up or down. Sync. */
-  readonly checkResult: SyncHook<[CheckResultEvent]>;
-  /** A real server went up or down after retry / rise / fall. Sync. */
-  readonly realServerChange: SyncHook<[RealServerChangeEvent]>;
-  /** A tracker's state or weight changed. Sync. */
-  readonly trackerChange: SyncHook<[TrackerChangeEvent]>;
-  /** An instance's effective priority changed. Sync. */
-  readonly priorityChange: SyncHook<[PriorityChangeEvent]>;
-  /** An instance or sync group changed state. Sync; fires before notifications go out. */
-  readonly vrrpTransition: SyncHook<[VrrpTransitionEvent]>;
-  /** A virtual server gained or lost quorum. Sync. */
-  readonly quorumChange: SyncHook<[QuorumChangeEvent]>;
-  /** An event about to be delivered; notifiers tap here. Async parallel: one slow notifier delays no other. */
-  readonly notify: AsyncParallelHook<[NotifyEvent]>;
+export const HOOKS = {
+  /** After the config is compiled and valid, before anything runs; again after each applied reload. Args: the model. */
+  configLoaded: {
+    create: () => new AsyncSeriesHook<[ConfigModel]>(['model'], 'configLoaded'),
+    fires: 'once the config compiled with no error and every plugin is applied, before anything runs; again after each applied reload',
+    timeoutMs: 10_000,
+  },
+  /** On SIGHUP, after the new config compiled cleanly, before it is applied (taps of the old plugins). Args: reload info. */
+  beforeReload: {
+    create: () => new AsyncSeriesHook<[ReloadInfo]>(['reload'], 'beforeReload'),
+    fires: 'on SIGHUP, after the new config compiled with no error, before it replaces the running one (taps of the *old* plugins)',
+    timeoutMs: 10_000,
+  },
+  /** After a reload is applied (taps of the new plugins). Args: reload info. */
+  afterReload: {
+    create: () => new AsyncSeriesHook<[ReloadInfo]>(['reload'], 'afterReload'),
+    fires: 'after a reload is applied (taps of the *new* plugins)',
+    timeoutMs: 10_000,
+  },
+  /** When the daemon stops, before plugins close. Args: signal and time. */
+  shutdown: {
+    create: () => new AsyncSeriesHook<[ShutdownInfo]>(['shutdown'], 'shutdown'),
+    fires: 'on SIGTERM / SIGINT, once VRRP, the checks and the notifiers have stopped, before plugins close',
+    timeoutMs: 10_000,
+  },
+  /** Every result of every checker, up or down. */
+  checkResult: {
+    create: () => new SyncHook<[CheckResultEvent]>(['result'], 'checkResult'),
+    fires: 'every result of every checker, up or down',
+  },
+  /** A real server went up or down after retry / rise / fall. */
+  realServerChange: {
+    create: () => new SyncHook<[RealServerChangeEvent]>(['change'], 'realServerChange'),
+    fires: 'a real server went up or down (after retry / rise / fall)',
+  },
+  /** A tracker's state or weight changed. */
+  trackerChange: {
+    create: () => new SyncHook<[TrackerChangeEvent]>(['change'], 'trackerChange'),
+    fires: "a tracker's state or weight changed (vrrp_script after rise / fall, track_file, track_process, ...)",
+  },
+  /** An instance's effective priority changed. */
+  priorityChange: {
+    create: () => new SyncHook<[PriorityChangeEvent]>(['change'], 'priorityChange'),
+    fires: "a VRRP instance's effective priority changed (its trackers' weights); before the notification goes out",
+  },
+  /** An instance or sync group changed state; fires before notifications go out. */
+  vrrpTransition: {
+    create: () => new SyncHook<[VrrpTransitionEvent]>(['transition'], 'vrrpTransition'),
+    fires: 'an instance or sync group changed state; before the notifications go out',
+  },
+  /** A virtual server gained or lost quorum. */
+  quorumChange: {
+    create: () => new SyncHook<[QuorumChangeEvent]>(['change'], 'quorumChange'),
+    fires: 'a virtual server gained or lost quorum',
+  },
+  /** An event published to the notifiers, as it is published. Async parallel: observers only; deliver through registerNotifier. */
+  notify: {
+    create: () => new AsyncParallelHook<[NotifyEvent]>(['event'], 'notify'),
+    fires: 'every event published to the notifiers, as it is published (observe it here; deliver through `registerNotifier`)',
+    timeoutMs: 60_000,
+  },
+} as const satisfies Record<string, HookSpec>;
+
+interface HookSpec {
+  /** a new, untapped hook of its tapable class */
+  readonly create: () => object;
+  /** when it fires, as docs/hooks.md says it */
+  readonly fires: string;
+  /** async hooks: how long one tap may take */
+  readonly timeoutMs?: number;
 }
+
+/** The hooks object: one hook of each kind in HOOKS. */
+export type AlivedHooks = { readonly [K in keyof typeof HOOKS]: ReturnType<(typeof HOOKS)[K]['create']> };
 
 export type HookName = keyof AlivedHooks;
 
-export const HOOK_NAMES: readonly HookName[] = [
-  'configLoaded',
-  'beforeReload',
-  'afterReload',
-  'shutdown',
-  'checkResult',
-  'realServerChange',
-  'trackerChange',
-  'priorityChange',
-  'vrrpTransition',
-  'quorumChange',
-  'notify',
-];
+/** every hook's name, in the order of HOOKS (and of docs/hooks.md) */
+export const HOOK_NAMES: readonly HookName[] = Object.keys(HOOKS) as HookName[];
+
+/** How long one async tap of `hook` may take by default (a sync hook's taps are not timed: 0). */
+export function defaultTapTimeoutMs(hook: HookName): number {
+  const spec: HookSpec = HOOKS[hook];
+  return spec.timeoutMs ?? 0;
+}
 
 /** Order of taps on one hook: lower stages run first. Use these, never bare numbers. */
 export const STAGE_FIRST = -100;
@@ -65,20 +114,24 @@ export const STAGE_DEFAULT = 0;
 export const STAGE_LAST = 100;
 
 export function createHooks(): AlivedHooks {
-  const hooks: AlivedHooks = {
-    configLoaded: new AsyncSeriesHook(['model'], 'configLoaded'),
-    beforeReload: new AsyncSeriesHook(['reload'], 'beforeReload'),
-    afterReload: new AsyncSeriesHook(['reload'], 'afterReload'),
-    shutdown: new AsyncSeriesHook(['shutdown'], 'shutdown'),
-    checkResult: new SyncHook(['result'], 'checkResult'),
-    realServerChange: new SyncHook(['change'], 'realServerChange'),
-    trackerChange: new SyncHook(['change'], 'trackerChange'),
-    priorityChange: new SyncHook(['change'], 'priorityChange'),
-    vrrpTransition: new SyncHook(['transition'], 'vrrpTransition'),
-    quorumChange: new SyncHook(['change'], 'quorumChange'),
-    notify: new AsyncParallelHook(['event'], 'notify'),
-  };
-  return Object.freeze(hooks);
+  const hooks = {} as Record<HookName, object>;
+  for (const name of HOOK_NAMES) hooks[name] = HOOKS[name].create();
+  return Object.freeze(hooks) as AlivedHooks;
+}
+
+/**
+ * One hooks object that stays the same while what it reaches changes: each
+ * of its hooks is, whenever it is read, that hook of `current()` (the
+ * daemon's running plugin host, which a reload replaces). The daemon owns
+ * one for its whole life and gives it once to the parts that fire events
+ * (the notify pipeline, the checks, the trackers): an event reaches the
+ * taps of the plugins of the config running when it fires. Plugins tap
+ * their host's own hooks (`api.hooks`), which come and go with their config.
+ */
+export function currentHooks(current: () => AlivedHooks): AlivedHooks {
+  const hooks = {} as Record<HookName, object>;
+  for (const name of HOOK_NAMES) Object.defineProperty(hooks, name, { get: () => current()[name], enumerable: true });
+  return Object.freeze(hooks) as AlivedHooks;
 }
 
 export type TapFailure = 'threw' | 'rejected' | 'timeout';

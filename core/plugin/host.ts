@@ -3,7 +3,7 @@ import { KeywordRegistry, type SlotName } from '../config/registry';
 import { lines, sub, type AnyKeyword, type SlotCheck } from '../config/schema';
 import type { Logger } from '../log/logger';
 import { ALIVED_VERSION } from '../version';
-import { createHooks, isolateTaps, type AlivedHooks, type HookName, type TapFailure } from './hooks';
+import { createHooks, defaultTapTimeoutMs, isolateTaps, type AlivedHooks, type HookName, type TapFailure } from './hooks';
 import { satisfies } from './semver';
 import type { AlivedPlugin, CheckerDefinition, NotifierDefinition, PluginApi, TrackerDefinition } from './types';
 import type { Pos } from '../config/diagnostics';
@@ -38,20 +38,6 @@ export interface TapFailureCount {
   count: number;
 }
 
-const DEFAULT_TAP_TIMEOUT_MS: Record<HookName, number> = {
-  configLoaded: 10_000,
-  beforeReload: 10_000,
-  afterReload: 10_000,
-  shutdown: 10_000,
-  checkResult: 1_000,
-  realServerChange: 1_000,
-  trackerChange: 1_000,
-  priorityChange: 1_000,
-  vrrpTransition: 1_000,
-  quorumChange: 1_000,
-  notify: 60_000,
-};
-
 /** Slots a tracker's reference keyword (track_script, ...) is registered into. */
 const TRACKER_REFERENCE_SLOTS: SlotName[] = ['vrrp_instance', 'vrrp_sync_group'];
 
@@ -77,7 +63,7 @@ export class PluginHost {
     this.log = options.log;
     this.hooks = createHooks();
     isolateTaps(this.hooks, {
-      timeoutMs: (hook) => options.tapTimeoutMs?.(hook) ?? DEFAULT_TAP_TIMEOUT_MS[hook],
+      timeoutMs: (hook) => options.tapTimeoutMs?.(hook) ?? defaultTapTimeoutMs(hook),
       ownerOf: () => this.applying,
       onFailure: (hook, tap, owner, kind, err) => this.tapFailed(hook, tap, owner, kind, err),
     });
@@ -174,7 +160,10 @@ export class PluginHost {
       },
       registerNotifier(def: NotifierDefinition<any>) {
         requireString(def?.keyword, `plugin '${owner}': registerNotifier needs a keyword`);
-        host.registry.register('root', def.keyword, sub(def.schema).feature('notify').repeatable(), owner);
+        if (def.schema) host.registry.register('root', def.keyword, sub(def.schema).feature('notify').repeatable(), owner);
+        else if (typeof def.configure !== 'function') {
+          throw new AlivedError('ALIVED_PLUGIN_INVALID', `plugin '${owner}': notifier '${def.keyword}' has neither a schema nor configure()`);
+        }
         host.notifiers.set(def.keyword, { def, owner });
       },
       findChecker(keyword: string) {

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AlivedError } from '../errors';
+import { AlivedError, errorText } from '../errors';
 import { validatePlugin } from './host';
 import type { AlivedPlugin } from './types';
 
@@ -52,7 +52,7 @@ export async function loadPluginModule(file: string, spec: string): Promise<Aliv
       }
     }
   } catch (err) {
-    throw new AlivedError('ALIVED_PLUGIN_LOAD_FAILED', `plugin '${spec}' failed to load: ${firstLine(err)}`, { cause: err });
+    throw new AlivedError('ALIVED_PLUGIN_LOAD_FAILED', `plugin '${spec}' failed to load: ${errorText(err, { firstLine: true })}`, { cause: err });
   }
   const candidate = pickExport(mod);
   validatePlugin(candidate, `plugin module '${spec}'`);
@@ -75,9 +75,4 @@ function pickExport(mod: unknown): unknown {
 
 function pathToUrl(file: string): string {
   return require('node:url').pathToFileURL(file).href as string;
-}
-
-function firstLine(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
-  return msg.split('\n')[0]!;
 }

@@ -157,9 +157,14 @@ export interface Tracker {
 }
 
 export interface NotifierDefinition<C> {
-  /** a top-level block configuring it, e.g. `webhook` */
+  /** a top-level block configuring it, e.g. `webhook`; the first part of its notifiers' ids (`webhook:ops`) */
   readonly keyword: string;
-  readonly schema: BlockSchema<C>;
+  /**
+   * The block's keywords. Without a schema no block is registered: the
+   * notifier is configured from other keywords only, and `configure` is
+   * required (notify-script: keepalived's notify_* and *_notify_fifo).
+   */
+  readonly schema?: BlockSchema<C>;
   readonly create?: (config: C, ctx: NotifierContext) => Notifier;
   /**
    * The notifiers to create from a config. Default: one per block of
@@ -169,6 +174,13 @@ export interface NotifierDefinition<C> {
   readonly configure?: (model: ConfigModel, blocks: readonly C[]) => ReadonlyArray<{ readonly name: string; readonly config: C }>;
   /** how the pipeline delivers to a notifier of this config (retries, age, coalescing); default the notify_delivery block's */
   readonly delivery?: (config: C) => DeliveryOptions | undefined;
+  /**
+   * Delivered from publish() itself, in publish order: no queue, outbox,
+   * retry or coalescing, and `delivery` does not apply. For notifiers that only start something and
+   * never wait for it (notify-script: keepalived starts its scripts and
+   * writes its FIFO lines that way). deliver() must return at once.
+   */
+  readonly immediate?: boolean;
 }
 
 export interface NotifierContext {
@@ -193,6 +205,13 @@ export interface Notifier {
   /** whether this notifier wants the event; quick and synchronous. Default: every event */
   accepts?(event: NotifyEvent): boolean;
   deliver(event: NotifyEvent, signal: AbortSignal, info: DeliveryInfo): Promise<void>;
+  /**
+   * Resolves once the notifier can take events (notify-script: its FIFOs
+   * are open). The daemon waits for every notifier's, at the start before
+   * anything is published, and at a reload before the new config's events;
+   * a rejection is logged. Default: ready at once.
+   */
+  ready?(): Promise<void>;
   close?(): void | Promise<void>;
 }
 

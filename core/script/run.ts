@@ -182,6 +182,20 @@ export class ScriptRunner {
   }
 }
 
+/** Resolves when `p` settles (either way) or after `ms`, whichever is first; never rejects. */
+export function bounded(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.then(
+      () => undefined,
+      () => undefined,
+    ),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
 /** Resolves once no process of group `pgid` is left (ESRCH), or after `ms`. */
 export async function groupGone(pgid: number, ms: number): Promise<boolean> {
   const until = Date.now() + ms;

@@ -15,8 +15,8 @@ import {
   type CheckerContext,
   type WordParser,
 } from '../../core/sdk';
-import { checkConnection } from '../check-common/connection';
-import { abortWords, checkFwmark, describeError, fwmarkNote, hostPort, scoped, settleOnce } from '../check-common/net';
+import { checkConnection } from '../shared/connection';
+import { abortWords, checkFwmark, describeError, fwmarkNote, hostPort, scoped, settleOnce } from '../shared/net';
 
 /** `DNS_CHECK { type ... name ... }`: a DNS query over UDP (check_dns.c). */
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { hostHeader, httpGet, type Checker, type CheckerContext, type CheckResult, type TlsSettings } from '../../core/sdk';
-import { fwmarkNote, hostPort } from '../check-common/net';
+import { fwmarkNote, hostPort } from '../shared/net';
 import type { HttpGetConfig, RegexOption, SslConfig, SslGetConfig, StatusRange } from './index';
 
 /**

@@ -7,6 +7,7 @@ import {
   custom,
   filePath,
   INVALID,
+  keywordPos,
   many,
   oneOf,
   optBool,
@@ -25,8 +26,8 @@ import {
   type WordParser,
   clip,
 } from '../../core/sdk';
-import { checkConnection, posOf, type ConnectionValues } from '../check-common/connection';
-import { checkFwmark } from '../check-common/net';
+import { checkConnection, type ConnectionValues } from '../shared/connection';
+import { checkFwmark } from '../shared/net';
 import { createHttpChecker, loadTlsFiles, type TlsFiles } from './checker';
 
 /**
@@ -193,7 +194,7 @@ function checkUrl(u: UrlValues, ctx: CheckCtx, stmt: Stmt): void {
   if (!u.path.startsWith('/')) {
     ctx.diags.warning(
       'ALIVED_CONFIG_BAD_VALUE',
-      posOf(stmt, 'path'),
+      keywordPos(stmt, 'path'),
       `path '${clip(u.path)}' does not start with '/': alived does not send such a request, and the check fails (keepalived sends it as written)`,
     );
   }
@@ -217,7 +218,7 @@ function checkUrl(u: UrlValues, ctx: CheckCtx, stmt: Stmt): void {
   } else {
     for (const kw of ['regex_no_match', 'regex_options', 'regex_min_offset', 'regex_max_offset', 'regex_stack']) {
       if (stmt.block?.some((c) => c.name.text === kw)) {
-        ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', posOf(stmt, kw), `'${kw}' without 'regex' in this url; keepalived ignores it`);
+        ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', keywordPos(stmt, kw), `'${kw}' without 'regex' in this url; keepalived ignores it`);
         u.regexNoMatch = false;
         break;
       }
@@ -226,13 +227,17 @@ function checkUrl(u: UrlValues, ctx: CheckCtx, stmt: Stmt): void {
   if (u.regexMinOffset !== undefined && u.regexMaxOffset !== undefined && u.regexMinOffset > u.regexMaxOffset) {
     ctx.diags.warning(
       'ALIVED_CONFIG_CONFLICT',
-      posOf(stmt, 'regex_min_offset'),
+      keywordPos(stmt, 'regex_min_offset'),
       `regex_min_offset ${u.regexMinOffset} is above regex_max_offset ${u.regexMaxOffset}; keepalived ignores both`,
     );
   }
   const st = u.regexStack;
   if (st && st[0] !== undefined && st[1] !== undefined && st[0] > st[1]) {
-    ctx.diags.warning('ALIVED_CONFIG_CONFLICT', posOf(stmt, 'regex_stack'), `regex_stack start ${st[0]} exceeds its maximum ${st[1]}; keepalived ignores it`);
+    ctx.diags.warning(
+      'ALIVED_CONFIG_CONFLICT',
+      keywordPos(stmt, 'regex_stack'),
+      `regex_stack start ${st[0]} exceeds its maximum ${st[1]}; keepalived ignores it`,
+    );
   }
 }
 

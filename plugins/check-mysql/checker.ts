@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import type { Checker, CheckerContext, CheckResult } from '../../core/sdk';
-import { abortWords, hostPort, tcpConnectOptions } from '../check-common/net';
+import { AlivedError, type Checker, type CheckerContext, type CheckResult } from '../../core/sdk';
+import { abortWords, hostPort, tcpConnectOptions } from '../shared/net';
 import type { MysqlCheckConfig } from './index';
 
 /**
@@ -40,7 +40,11 @@ export function closeAllConnections(): void {
   for (const c of live) c.drop();
 }
 
-class CheckFailed extends Error {}
+class CheckFailed extends AlivedError {
+  constructor(message: string) {
+    super('ALIVED_CHECK_UNHEALTHY', message);
+  }
+}
 
 /** Node's codes for a certificate chain that tls_ca (or the system CAs) does not vouch for */
 const UNTRUSTED = new Set([
@@ -70,34 +74,78 @@ function errorWords(err: unknown): string {
 }
 
 export function createMysqlChecker(config: MysqlCheckConfig, ctx: CheckerContext, opts: MysqlCheckerOptions = {}): Checker {
-  const target = { address: ctx.target.address, port: ctx.target.port || 3306 };
-  const where = `MYSQL_CHECK ${hostPort(target.address, target.port)}`;
-  const connectTimeoutMs = config.connectTimeout !== undefined ? Math.max(1, Math.round(config.connectTimeout * 1000)) : (opts.connectTimeoutMs ?? 5000);
-  let conn: Connection | undefined;
-  let closed = false;
+  return new MysqlChecker(config, { address: ctx.target.address, port: ctx.target.port || 3306 }, opts);
+}
 
-  const entry = {
-    drop(): void {
-      const c = conn;
-      conn = undefined;
-      // destroy, not end(): a hanging server must not keep a close waiting
-      c?.destroy();
-    },
-  };
-  live.add(entry);
+class MysqlChecker implements Checker {
+  private readonly where: string;
+  private readonly connectTimeoutMs: number;
+  private conn: Connection | undefined;
+  private closed = false;
+  private lastPassword: string | undefined;
+  private readonly entry = { drop: (): void => this.drop() };
 
-  let lastPassword: string | undefined = config.password;
-  function password(): string | undefined {
+  constructor(
+    private readonly config: MysqlCheckConfig,
+    private readonly target: { readonly address: string; readonly port: number },
+    opts: MysqlCheckerOptions,
+  ) {
+    this.where = `MYSQL_CHECK ${hostPort(target.address, target.port)}`;
+    this.connectTimeoutMs = config.connectTimeout !== undefined ? Math.max(1, Math.round(config.connectTimeout * 1000)) : (opts.connectTimeoutMs ?? 5000);
+    this.lastPassword = config.password;
+    live.add(this.entry);
+  }
+
+  async check(signal: AbortSignal): Promise<CheckResult> {
+    const { where } = this;
+    if (this.closed) return { ok: false, message: `${where}: closed` };
+    try {
+      let c = this.conn;
+      if (!c) {
+        c = await this.connect(signal);
+        if (this.closed) {
+          c.destroy();
+          return { ok: false, message: `${where}: closed` };
+        }
+        this.conn = c;
+      }
+      await this.query(c, this.config.query, signal);
+      const notes = [...(await this.readOnly(c, signal)), ...(await this.replica(c, signal))];
+      return { ok: true, message: `${where}: ${clipSql(this.config.query)} ok${notes.length ? `; ${notes.join(', ')}` : ''}` };
+    } catch (err) {
+      const pw = this.lastPassword;
+      if (err instanceof CheckFailed) return { ok: false, message: maskSecrets(`${where}: ${err.message}`, pw) };
+      this.drop();
+      return { ok: false, message: maskSecrets(`${where}: ${errorWords(err)}`, pw) };
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.drop();
+    live.delete(this.entry);
+  }
+
+  private drop(): void {
+    const c = this.conn;
+    this.conn = undefined;
+    // destroy, not end(): a hanging server must not keep a close waiting
+    c?.destroy();
+  }
+
+  private password(): string | undefined {
+    const { config } = this;
     if (config.password !== undefined) return config.password;
     if (config.passwordFile === undefined) return undefined;
     try {
-      return (lastPassword = fs.readFileSync(config.passwordFile, 'utf8').split(/\r?\n/)[0]);
+      return (this.lastPassword = fs.readFileSync(config.passwordFile, 'utf8').split(/\r?\n/)[0]);
     } catch (err) {
       throw new CheckFailed(`cannot read password_file ${config.passwordFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
   }
 
-  function tlsOptions(): object | undefined {
+  private tlsOptions(): object | undefined {
+    const { config } = this;
     const wanted = config.tls ?? (config.tlsCa !== undefined || config.tlsCert !== undefined || config.tlsServerName !== undefined || config.tlsVerify !== undefined);
     if (!wanted) return undefined;
     const read = (p: string | undefined): Buffer | undefined => {
@@ -123,27 +171,28 @@ export function createMysqlChecker(config: MysqlCheckConfig, ctx: CheckerContext
    * login is sent; and words a TLS failure for the message, while its own
    * code is still there (mysql2 replaces it with HANDSHAKE_SSL_ERROR).
    */
-  function verifyName(c: Connection): void {
+  private verifyName(c: Connection): void {
     const conn = c as unknown as { startTLS(onSecure: (err?: Error) => void): void; stream: tls.TLSSocket };
     const startTLS = conn.startTLS.bind(c);
     conn.startTLS = (onSecure) =>
       startTLS((err) => {
-        const name = config.tlsServerName ?? target.address;
-        const failure = err ?? (config.tlsVerify !== false ? tls.checkServerIdentity(name, conn.stream.getPeerCertificate()) : undefined);
-        onSecure(failure ? new CheckFailed(tlsWords(failure)) : undefined);
+        const name = this.config.tlsServerName ?? this.target.address;
+        const failure = err ?? (this.config.tlsVerify !== false ? tls.checkServerIdentity(name, conn.stream.getPeerCertificate()) : undefined);
+        onSecure(failure ? new CheckFailed(this.tlsWords(failure)) : undefined);
       });
   }
 
-  function tlsWords(err: NodeJS.ErrnoException): string {
+  private tlsWords(err: NodeJS.ErrnoException): string {
     const code = err.code ? ` (${err.code})` : '';
-    if (err.code && UNTRUSTED.has(err.code)) return `TLS: the server certificate is not trusted (${config.tlsCa ? `tls_ca ${config.tlsCa}` : 'the system CAs'}): ${err.message}${code}`;
+    if (err.code && UNTRUSTED.has(err.code)) return `TLS: the server certificate is not trusted (${this.config.tlsCa ? `tls_ca ${this.config.tlsCa}` : 'the system CAs'}): ${err.message}${code}`;
     return `TLS: ${err.message}${code}`;
   }
 
-  function connect(signal: AbortSignal): Promise<Connection> {
+  private connect(signal: AbortSignal): Promise<Connection> {
+    const { config, target } = this;
     return new Promise((resolve, reject) => {
-      const ssl = tlsOptions();
-      const pw = password();
+      const ssl = this.tlsOptions();
+      const pw = this.password();
       const c = driver().createConnection({
         // the TLS server name (SNI) when it is a name; the socket is ours
         host: config.tlsServerName ?? target.address,
@@ -153,16 +202,16 @@ export function createMysqlChecker(config: MysqlCheckConfig, ctx: CheckerContext
         user: config.user,
         ...(pw !== undefined ? { password: pw } : {}),
         ...(config.database ? { database: config.database } : {}),
-        connectTimeout: connectTimeoutMs,
+        connectTimeout: this.connectTimeoutMs,
         ...(ssl ? { ssl } : {}),
         // no type juggling: the check reads a few fields as strings and numbers
         supportBigNumbers: true,
         dateStrings: true,
       });
-      if (ssl) verifyName(c);
+      if (ssl) this.verifyName(c);
       // a connection error after the check (server gone) must never reach the daemon as an unhandled 'error'
       c.on('error', () => {
-        if (conn === c) conn = undefined;
+        if (this.conn === c) this.conn = undefined;
         c.destroy();
       });
       const onAbort = (): void => {
@@ -181,11 +230,11 @@ export function createMysqlChecker(config: MysqlCheckConfig, ctx: CheckerContext
     });
   }
 
-  function query<T = Record<string, unknown>[]>(c: Connection, sql: string, signal: AbortSignal): Promise<T> {
+  private query<T = Record<string, unknown>[]>(c: Connection, sql: string, signal: AbortSignal): Promise<T> {
     return new Promise((resolve, reject) => {
       const onAbort = (): void => {
         // a query that hangs (SELECT SLEEP, a lock) cannot be taken back: the connection goes with it
-        if (conn === c) conn = undefined;
+        if (this.conn === c) this.conn = undefined;
         c.destroy();
         reject(new CheckFailed(`${abortWords(signal)} running '${clipSql(sql)}'`));
       };
@@ -196,7 +245,7 @@ export function createMysqlChecker(config: MysqlCheckConfig, ctx: CheckerContext
         if (signal.aborted) return;
         if (err) {
           if ((err as { fatal?: boolean }).fatal) {
-            if (conn === c) conn = undefined;
+            if (this.conn === c) this.conn = undefined;
             c.destroy();
           }
           reject(new CheckFailed(`'${clipSql(sql)}': ${errorWords(err)}`));
@@ -205,34 +254,23 @@ export function createMysqlChecker(config: MysqlCheckConfig, ctx: CheckerContext
     });
   }
 
-  async function replicaStatus(c: Connection, signal: AbortSignal): Promise<Record<string, unknown> | undefined> {
-    let rows: Record<string, unknown>[];
-    try {
-      rows = await query(c, 'SHOW REPLICA STATUS', signal);
-    } catch (err) {
-      // MySQL before 8.0.22 and MariaDB before 10.5.1 know only the old words
-      if (signal.aborted || !(err instanceof CheckFailed) || !/syntax|ER_PARSE_ERROR/i.test(err.message)) throw err;
-      rows = await query(c, 'SHOW SLAVE STATUS', signal);
-    }
-    return rows[0];
+  /** read_only, when the config asks for it */
+  private async readOnly(c: Connection, signal: AbortSignal): Promise<string[]> {
+    const want = this.config.readOnly;
+    if (want === undefined) return [];
+    const rows = await this.query(c, 'SELECT @@global.read_only AS ro', signal);
+    const ro = Number(rows[0]?.ro) === 1;
+    if (ro !== want) throw new CheckFailed(`read_only is ${ro ? 'ON' : 'OFF'}, expected ${want ? 'ON' : 'OFF'}`);
+    return [`read_only ${ro ? 'ON' : 'OFF'}`];
   }
 
-  function field(row: Record<string, unknown>, ...names: string[]): unknown {
-    for (const n of names) if (n in row) return row[n];
-    return undefined;
-  }
-
-  async function conditions(c: Connection, signal: AbortSignal): Promise<string[]> {
-    const notes: string[] = [];
-    if (config.readOnly !== undefined) {
-      const rows = await query(c, 'SELECT @@global.read_only AS ro', signal);
-      const ro = Number(rows[0]?.ro) === 1;
-      if (ro !== config.readOnly) throw new CheckFailed(`read_only is ${ro ? 'ON' : 'OFF'}, expected ${config.readOnly ? 'ON' : 'OFF'}`);
-      notes.push(`read_only ${ro ? 'ON' : 'OFF'}`);
-    }
+  /** the replica's threads and lag, when the config asks for any of them */
+  private async replica(c: Connection, signal: AbortSignal): Promise<string[]> {
+    const { config } = this;
     const wantsReplica = config.replicaIoRunning !== undefined || config.replicaSqlRunning !== undefined || config.replicaMaxLag !== undefined;
-    if (!wantsReplica) return notes;
-    const row = await replicaStatus(c, signal);
+    if (!wantsReplica) return [];
+    const notes: string[] = [];
+    const row = await this.replicaStatus(c, signal);
     if (!row) throw new CheckFailed('not a replica (SHOW REPLICA STATUS is empty)');
     const io = String(field(row, 'Replica_IO_Running', 'Slave_IO_Running') ?? '');
     const sql = String(field(row, 'Replica_SQL_Running', 'Slave_SQL_Running') ?? '');
@@ -254,35 +292,22 @@ export function createMysqlChecker(config: MysqlCheckConfig, ctx: CheckerContext
     return notes;
   }
 
-  return {
-    async check(signal): Promise<CheckResult> {
-      if (closed) return { ok: false, message: `${where}: closed` };
-      try {
-        let c = conn;
-        if (!c) {
-          c = await connect(signal);
-          if (closed) {
-            c.destroy();
-            return { ok: false, message: `${where}: closed` };
-          }
-          conn = c;
-        }
-        await query(c, config.query, signal);
-        const notes = await conditions(c, signal);
-        return { ok: true, message: `${where}: ${clipSql(config.query)} ok${notes.length ? `; ${notes.join(', ')}` : ''}` };
-      } catch (err) {
-        const pw = lastPassword;
-        if (err instanceof CheckFailed) return { ok: false, message: maskSecrets(`${where}: ${err.message}`, pw) };
-        entry.drop();
-        return { ok: false, message: maskSecrets(`${where}: ${errorWords(err)}`, pw) };
-      }
-    },
-    close() {
-      closed = true;
-      entry.drop();
-      live.delete(entry);
-    },
-  };
+  private async replicaStatus(c: Connection, signal: AbortSignal): Promise<Record<string, unknown> | undefined> {
+    let rows: Record<string, unknown>[];
+    try {
+      rows = await this.query(c, 'SHOW REPLICA STATUS', signal);
+    } catch (err) {
+      // MySQL before 8.0.22 and MariaDB before 10.5.1 know only the old words
+      if (signal.aborted || !(err instanceof CheckFailed) || !/syntax|ER_PARSE_ERROR/i.test(err.message)) throw err;
+      rows = await this.query(c, 'SHOW SLAVE STATUS', signal);
+    }
+    return rows[0];
+  }
+}
+
+function field(row: Record<string, unknown>, ...names: string[]): unknown {
+  for (const n of names) if (n in row) return row[n];
+  return undefined;
 }
 
 /**

@@ -13,7 +13,7 @@ import {
   type AlivedPlugin,
   type BlockOf,
 } from '../../core/sdk';
-import { checkConnection } from '../check-common/connection';
+import { checkConnection } from '../shared/connection';
 import { createMysqlChecker, closeAllConnections } from './checker';
 
 export { createMysqlChecker, type MysqlCheckerOptions } from './checker';

@@ -1,5 +1,5 @@
 import { ALIVED_VERSION, block, checkerCommonFields, checkerConnectionFields, type AlivedPlugin } from '../../core/sdk';
-import { checkConnection } from '../check-common/connection';
+import { checkConnection } from '../shared/connection';
 
 /** `PING_CHECK { ... }`: an ICMP/ICMPv6 echo to the real server (check_ping.c); only the shared keywords. */
 export const pingCheckSchema = block(

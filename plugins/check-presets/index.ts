@@ -17,7 +17,7 @@ import {
   type CheckResult,
   type Endpoint,
 } from '../../core/sdk';
-import { checkConnection } from '../check-common/connection';
+import { checkConnection } from '../shared/connection';
 import { errorWords, findProcess, httpGet, isLocalAddress, ProbeFailed, socketCommand, type ProcessQuery } from './probes';
 
 /**

@@ -2,8 +2,8 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
-import type { Endpoint } from '../../core/sdk';
-import { cmdlineWords, inOwnNetns, listPids, readCmdline, readStat } from '../check-common/proc';
+import { AlivedError, type Endpoint } from '../../core/sdk';
+import { cmdlineWords, inOwnNetns, listPids, readCmdline, readStat } from '../shared/proc';
 
 /**
  * The probes the presets are made of: a process running in this host's
@@ -11,7 +11,12 @@ import { cmdlineWords, inOwnNetns, listPids, readCmdline, readStat } from '../ch
  * command (haproxy's stats socket). Each settles when its signal aborts.
  */
 
-export class ProbeFailed extends Error {}
+/** the service answered, but not as a healthy one does: the check fails with this message */
+export class ProbeFailed extends AlivedError {
+  constructor(message: string) {
+    super('ALIVED_CHECK_UNHEALTHY', message);
+  }
+}
 
 /** How a preset finds its process: by name, then by what its command line says. */
 export interface ProcessQuery {

@@ -13,8 +13,8 @@ import {
   type CheckerContext,
   type Endpoint,
 } from '../../core/sdk';
-import { checkConnection } from '../check-common/connection';
-import { abortWords, checkFwmark, describeError, fwmarkNote, hostPort, settleOnce, tcpConnectOptions, type ConnectionConfig } from '../check-common/net';
+import { checkConnection } from '../shared/connection';
+import { abortWords, checkFwmark, describeError, fwmarkNote, hostPort, settleOnce, tcpConnectOptions, type ConnectionConfig } from '../shared/net';
 
 /**
  * `SMTP_CHECK { ... }`: connects, reads the 220 greeting, sends HELO and

@@ -1,7 +1,7 @@
 import * as net from 'node:net';
 import { ALIVED_VERSION, block, checkerCommonFields, checkerConnectionFields, type AlivedPlugin, type BlockOf, type Checker, type CheckerContext } from '../../core/sdk';
-import { checkConnection } from '../check-common/connection';
-import { abortWords, checkFwmark, describeError, fwmarkNote, hostPort, settleOnce, tcpConnectOptions } from '../check-common/net';
+import { checkConnection } from '../shared/connection';
+import { abortWords, checkFwmark, describeError, fwmarkNote, hostPort, settleOnce, tcpConnectOptions } from '../shared/net';
 
 /** `TCP_CHECK { ... }`: a TCP connect to the real server (check_tcp.c); only the shared keywords. */
 export const tcpCheckSchema = block(

@@ -6,6 +6,7 @@ import {
   custom,
   int,
   INVALID,
+  keywordPos,
   value,
   word,
   type AlivedPlugin,
@@ -14,7 +15,7 @@ import {
   type CheckCtx,
   type Stmt,
 } from '../../core/sdk';
-import { checkConnection, posOf, type ConnectionValues } from '../check-common/connection';
+import { checkConnection, type ConnectionValues } from '../shared/connection';
 
 /**
  * `UDP_CHECK { ... }`: sends a datagram, fails on an ICMP error, and with
@@ -94,7 +95,7 @@ function checkUdp(v: UdpValues, ctx: CheckCtx, stmt: Stmt): void {
   if (v.minReplyLength > v.maxReplyLength) {
     ctx.diags.warning(
       'ALIVED_CONFIG_CONFLICT',
-      posOf(stmt, 'min_reply_length'),
+      keywordPos(stmt, 'min_reply_length'),
       `min_reply_length ${v.minReplyLength} is above max_reply_length ${v.maxReplyLength}: the check will always fail`,
     );
   }

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type * as Nodemailer from 'nodemailer';
 import {
+  AlivedError,
   ALIVED_VERSION,
   block,
   custom,
@@ -226,12 +227,12 @@ function password(auth: NonNullable<MailConfig['auth']>): string {
     try {
       return fs.readFileSync(auth.passwordFile, 'utf8').split('\n')[0]!.replace(/\r$/, '');
     } catch (err) {
-      throw Object.assign(new Error(`cannot read smtp_auth_password_file ${auth.passwordFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`), { code: 'ALIVED_NOTIFY_SECRET' });
+      throw new AlivedError('ALIVED_NOTIFY_SECRET', `cannot read smtp_auth_password_file ${auth.passwordFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
     }
   }
   if (auth.passwordEnv) {
     const v = process.env[auth.passwordEnv];
-    if (v === undefined) throw Object.assign(new Error(`the environment variable ${auth.passwordEnv} (smtp_auth_password_env) is not set`), { code: 'ALIVED_NOTIFY_SECRET' });
+    if (v === undefined) throw new AlivedError('ALIVED_NOTIFY_SECRET', `the environment variable ${auth.passwordEnv} (smtp_auth_password_env) is not set`);
     return v;
   }
   return '';
@@ -335,7 +336,7 @@ export function createMailNotifier(cfg: MailConfig, ctx: { log: Logger; model: C
         // a 5xx answer (refused recipient, sender, message or credentials) does not change on a retry
         if (typeof code === 'number' && code >= 500 && code < 600) throw permanentFailure(`SMTP server ${cfg.server.host}:${cfg.server.port} refused the mail: ${(err as Error).message}`, err);
         if (signal.aborted) throw signal.reason ?? err;
-        throw new Error(`SMTP server ${cfg.server.host}:${cfg.server.port}: ${(err as Error).message}`, { cause: err });
+        throw new AlivedError('ALIVED_NOTIFY_RETRY', `SMTP server ${cfg.server.host}:${cfg.server.port}: ${(err as Error).message}`, { cause: err });
       } finally {
         signal.removeEventListener('abort', onAbort);
         transport.close();

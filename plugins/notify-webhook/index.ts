@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type * as Undici from 'undici';
 import {
+  AlivedError,
   ALIVED_VERSION,
   block,
   custom,
@@ -153,12 +154,12 @@ function secretOf(cfg: WebhookConfig): string | undefined {
     try {
       return fs.readFileSync(cfg.secretFile, 'utf8').split('\n')[0]!.replace(/\r$/, '');
     } catch (err) {
-      throw Object.assign(new Error(`cannot read secret_file ${cfg.secretFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`), { code: 'ALIVED_NOTIFY_SECRET' });
+      throw new AlivedError('ALIVED_NOTIFY_SECRET', `cannot read secret_file ${cfg.secretFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
     }
   }
   if (cfg.secretEnv) {
     const v = process.env[cfg.secretEnv];
-    if (v === undefined) throw Object.assign(new Error(`the environment variable ${cfg.secretEnv} (secret_env) is not set`), { code: 'ALIVED_NOTIFY_SECRET' });
+    if (v === undefined) throw new AlivedError('ALIVED_NOTIFY_SECRET', `the environment variable ${cfg.secretEnv} (secret_env) is not set`);
     return v;
   }
   return undefined;
@@ -217,11 +218,11 @@ export function createWebhookNotifier(cfg: WebhookConfig, ctx: { log: Logger; na
         await res.body.dump().catch(() => undefined);
       } catch (err) {
         if (signal.aborted) throw signal.reason ?? err;
-        throw new Error(`POST ${where}: ${redactUrlSecrets((err as Error).message)}`, { cause: err });
+        throw new AlivedError('ALIVED_NOTIFY_RETRY', `POST ${where}: ${redactUrlSecrets((err as Error).message)}`, { cause: err });
       }
       if (status >= 200 && status < 300) return;
       // 408, 425, 429 and 5xx may pass later; another answer will not change on a retry
-      if (status === 408 || status === 425 || status === 429 || status >= 500) throw new Error(`POST ${where}: HTTP ${status}`);
+      if (status === 408 || status === 425 || status === 429 || status >= 500) throw new AlivedError('ALIVED_NOTIFY_RETRY', `POST ${where}: HTTP ${status}`);
       throw permanentFailure(`POST ${where}: HTTP ${status}${status >= 300 && status < 400 ? ' (a redirect: give the final URL)' : ''}`);
     },
     close(): Promise<void> {

@@ -41,7 +41,8 @@ export interface JsonPayload {
   readonly schema: typeof SCHEMA;
   readonly id: string;
   readonly sequence: number;
-  readonly kind: 'vrrp' | 'real-server' | 'quorum' | 'vip' | 'daemon' | 'flapping';
+  /** a webhook accepts no priority, master-rx-lower-pri or vrrp-state event (classOf()); the payload can still say them */
+  readonly kind: 'vrrp' | 'real-server' | 'quorum' | 'vip' | 'daemon' | 'flapping' | 'priority' | 'master-rx-lower-pri' | 'vrrp-state';
   readonly time: string;
   readonly accepted_at: string;
   readonly attempt: number;
@@ -72,7 +73,11 @@ function subjectOf(e: NotifyEvent): Subject {
         ? { type: 'real_server', name: e.service ?? '', virtual_server: e.virtualServer, ...(e.service ? { real_server: e.service } : {}) }
         : { type: 'virtual_server', name: e.virtualServer, virtual_server: e.virtualServer };
     case 'vip':
+    case 'priority':
+    case 'master-rx-lower-pri':
       return { type: 'instance', name: e.instance };
+    case 'vrrp-state':
+      return { type: e.kind, name: e.name };
     case 'flapping':
       return subjectOf(e.last);
     case 'daemon':
@@ -92,6 +97,12 @@ function detailsOf(e: NotifyEvent): Record<string, unknown> {
       return { message: e.message, checker: e.checker ?? null };
     case 'vip':
       return { address: e.address, action: e.action };
+    case 'priority':
+      return { state: e.state };
+    case 'master-rx-lower-pri':
+      return { priority: e.priority, advert_priority: e.advertPriority, sender: e.sender };
+    case 'vrrp-state':
+      return {};
     case 'flapping':
       return { count: e.count, states: e.states, span_ms: e.spanMs };
     case 'daemon':

@@ -24,7 +24,7 @@ import { setSharedWatcherOptions } from './watcher';
 
 export { createProcessTracker, processMatcher, type ProcessMatcher, type ProcessTrackerOptions, type VrrpTrackProcessConfig } from './tracker';
 export { ProcessWatcher, setSharedWatcherOptions, type Subscriber, type WatcherOptions } from './watcher';
-export { listPids, readStat, readCmdline, inOwnNetns, netnsOf, cmdlineWords } from '../check-common/proc';
+export { listPids, readStat, readCmdline, inOwnNetns, netnsOf, cmdlineWords } from '../shared/proc';
 
 /**
  * vrrp_track_process blocks and the track_process lists that reference

@@ -1,5 +1,5 @@
 import type { Logger } from '../../core/sdk';
-import { cmdlineWords, listPids, readCmdline, readStat, type ProcStat } from '../check-common/proc';
+import { cmdlineWords, listPids, readCmdline, readStat, type ProcStat } from '../shared/proc';
 
 /**
  * Watches the machine's processes for the process trackers: one watcher

@@ -6,8 +6,8 @@ import type { VirtualServerPool } from '../../core/check/pool';
 import type { LogRecord } from '../../core/log/logger';
 import { PluginHost } from '../../core/plugin/host';
 import { block, checkerCommonFields, checkerConnectionFields, int, word, type AlivedPlugin, type CheckAlertEvent, type CheckResult, type CheckResultEvent, type QuorumChangeEvent, type RealServerChangeEvent } from '../../core/sdk';
-import { CheckScripts } from '../../core/notify/check-scripts';
-import { STOP_SCRIPT_TIMEOUT_MS } from '../../core/notify/script-notifier';
+import { CheckScripts } from '../../plugins/notify-script/check-scripts';
+import { STOP_SCRIPT_TIMEOUT_MS } from '../../plugins/notify-script/script-notifier';
 import { compileText } from '../helpers/config';
 import { memoryLogger } from '../helpers/log';
 
@@ -17,7 +17,7 @@ import { memoryLogger } from '../helpers/log';
  * says each target does, and notifications, hooks, alerts and pools are
  * recorded. `scripts` are the notify_up / notify_down / quorum_up /
  * quorum_down each notification runs, found as the notifier finds them
- * (core/notify/check-scripts.ts, a reload taking the new config first).
+ * (plugins/notify-script/check-scripts.ts, a reload taking the new config first).
  */
 
 export class FakeClock implements CheckClock {

@@ -42,19 +42,19 @@ test('built-in plugins use only the public SDK, their own files, other built-in 
   const deps = Object.keys((JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies);
   const seen = new Map<string, string[]>();
   const dirs = fs.readdirSync(path.join(PROJECT_ROOT, 'plugins'), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
-  assert.ok(dirs.length >= 15 && dirs.includes('track-process') && dirs.includes('check-common'), dirs.join(' '));
+  assert.ok(dirs.length >= 15 && dirs.includes('track-process') && dirs.includes('shared'), dirs.join(' '));
   for (const dir of dirs) {
     const folder = path.join(PROJECT_ROOT, 'plugins', dir);
     for (const f of fs.readdirSync(folder).filter((n) => n.endsWith('.ts'))) {
       const imports = importsOf(fs.readFileSync(path.join(folder, f), 'utf8'));
       seen.set(`${dir}/${f}`, imports);
       // never a path into alived's core but the SDK; a package, as a third-party plugin would declare it;
-      // shared code of the built-ins (check-common) is another plugin folder's file
+      // shared code of the built-ins (plugins/shared) is another plugins folder's file
       const sibling = (i: string): boolean => /^\.\.\/([\w-]+)\/[\w-]+$/.test(i) && dirs.includes(i.split('/')[1]!);
       for (const i of imports) assert.ok(i === '../../core/sdk' || i.startsWith('node:') || /^\.\/[\w-]+$/.test(i) || sibling(i) || deps.includes(i), `${dir}/${f} imports ${i}`);
     }
-    // check-common is code the checkers share, not a plugin
-    if (dir !== 'check-common') assert.ok(fs.existsSync(path.join(folder, 'README.md')), `${dir}/README.md`);
+    // shared is code the built-in plugins share, not a plugin
+    if (dir !== 'shared') assert.ok(fs.existsSync(path.join(folder, 'README.md')), `${dir}/README.md`);
   }
   // the rule sees what is loaded only when needed: the proc connector's netlink
   assert.ok(seen.get('track-process/watcher.ts')?.includes('netlink'), 'the dynamic import of netlink is seen');

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createHooks, HOOK_NAMES } from '../../core/plugin/hooks';
+import { createHooks, HOOK_NAMES, HOOKS } from '../../core/plugin/hooks';
 import { ERROR_CODES } from '../../core/errors';
 import { ALIVED_VERSION } from '../../core/version';
 import { OPTIONS } from '../../core/cli/options';
@@ -27,6 +27,17 @@ test('docs/hooks.md documents exactly the hooks in core/plugin/hooks.ts, with th
   const hooks = createHooks();
   for (const [name, kind] of rows) assert.equal(kind, (hooks as unknown as Record<string, object>)[name]!.constructor.name, `kind of ${name}`);
   assert.deepEqual(Object.keys(hooks), [...HOOK_NAMES]);
+});
+
+test('docs/hooks.md says when each hook fires and its time limit as core/plugin/hooks.ts declares them', () => {
+  const md = read('docs/hooks.md');
+  const rows = [...md.matchAll(/^\| `(\w+)` \| \w+ \| (.+?) \| .+? \| (.+?) \|$/gm)].map((m) => ({ name: m[1]!, fires: m[2]!, limit: m[3]! }));
+  assert.deepEqual(rows.map((r) => r.name), [...HOOK_NAMES]);
+  for (const r of rows) {
+    const spec: { fires: string; timeoutMs?: number } = HOOKS[r.name as keyof typeof HOOKS];
+    assert.equal(r.fires, spec.fires, `when ${r.name} fires`);
+    assert.equal(r.limit, spec.timeoutMs === undefined ? '—' : `${spec.timeoutMs / 1000} s`, `time limit of ${r.name}`);
+  }
 });
 
 test('docs/errors.md lists exactly the codes of core/errors.ts, and every code the source uses is listed', () => {

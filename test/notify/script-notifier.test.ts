@@ -2,7 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ScriptNotifier } from '../../core/notify/script-notifier';
+import { ScriptNotifier } from '../../plugins/notify-script/script-notifier';
 import type { VrrpState, VrrpTransitionEvent } from '../../core/plugin/events';
 import type { ConfigModel } from '../../core/config/model';
 import type { LogRecord } from '../../core/log/logger';

@@ -1,7 +1,6 @@
 import * as net from 'node:net';
 import { lines, type CheckCtx, type Keyword } from '../schema';
 import type { Token } from '../lexer';
-import type { Stmt } from '../tree';
 import { clip, custom, INVALID, name, nearest, type ArgsParser, type WordParser } from '../values';
 
 export { clip };
@@ -113,13 +112,6 @@ export const newIfname: WordParser<string> = {
     return t;
   },
 };
-
-/** The last statement `keyword` inside a block statement, to point messages at it. */
-export function childStmt(stmt: Stmt, keyword: string): Stmt | undefined {
-  let found: Stmt | undefined;
-  for (const c of stmt.block ?? []) if (!c.name.quoted && c.name.text === keyword) found = c;
-  return found;
-}
 
 /**
  * A keyword that may stand alone or take one word: `nftables` or

@@ -375,17 +375,53 @@ function before(a: Pos, b: Pos): boolean {
 const fam = (f: Family): string => (f === 4 ? 'IPv4' : 'IPv6');
 
 /** validate_check_config() and the level-end handlers of keepalived, for one virtual server */
+/** what each step of checkVirtualServer reads: the block, its key, and the model it corrects */
+interface VsCheck {
+  readonly vs: VirtualServer;
+  /** the same object, writable: where keepalived changes a value, the model holds keepalived's value */
+  readonly m: { -readonly [K in keyof VirtualServer]: VirtualServer[K] };
+  readonly ctx: CheckCtx;
+  readonly stmt: Stmt;
+  readonly key: VirtualServerKey;
+  readonly isAddress: boolean;
+  readonly isFwmark: boolean;
+  readonly at: Pos;
+  /** "10.0.0.1 80", "fwmark 3", "group web" */
+  readonly describe: string;
+  readonly ssPos: Pos | undefined;
+  /** the service's address family, as far as it is known so far */
+  af: Family | undefined;
+  /** whether a real or sorry server takes the virtual server's lvs_method */
+  inheritsMethod: boolean;
+}
+
 function checkVirtualServer(vs: VirtualServer, ctx: CheckCtx, stmt: Stmt): void {
-  const m = vs as { -readonly [K in keyof VirtualServer]: VirtualServer[K] };
+  const m = vs as VsCheck['m'];
   if (m.persistenceTimeout === 0) delete m.persistenceTimeout;
   const key = vs as unknown as VirtualServerKey;
   const isAddress = key.kind === 'address';
   const isFwmark = key.kind === 'fwmark';
-  const at = stmt.name.pos;
   const describe = isAddress ? `${key.address}${key.port ? ` ${key.port}` : ''}` : isFwmark ? `fwmark ${key.fwmark}` : `group ${key.group}`;
+  const c: VsCheck = { vs, m, ctx, stmt, key, isAddress, isFwmark, at: stmt.name.pos, describe, ssPos: childPos(stmt, 'sorry_server'), af: isAddress ? key.family : undefined, inheritsMethod: false };
+  checkSorryServerOrder(c);
+  if (vs.realServer.length === 0) {
+    ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', c.at, `virtual_server ${describe} has no real_server; keepalived ignores it`);
+  }
+  checkScheduler(c);
+  checkProtocol(c);
+  checkIpFamily(c);
+  const weightSum = checkRealServers(c);
+  checkSorryServer(c);
+  if (!vs.lvsMethod && c.inheritsMethod) {
+    ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', c.at, `virtual_server ${describe} sets no lvs_method; keepalived uses NAT`);
+    m.lvsMethod = { method: 'NAT' };
+  }
+  checkPersistence(c);
+  checkQuorum(c, weightSum);
+}
 
-  // sorry_server_inhibit / sorry_server_lvs_method act only after sorry_server
-  const ssPos = childPos(stmt, 'sorry_server');
+/** sorry_server_inhibit / sorry_server_lvs_method act only after sorry_server */
+function checkSorryServerOrder({ stmt, ctx, m, ssPos }: VsCheck): void {
   for (const kw of ['sorry_server_inhibit', 'sorry_server_lvs_method'] as const) {
     const p = childPos(stmt, kw);
     if (!p) continue;
@@ -395,12 +431,10 @@ function checkVirtualServer(vs: VirtualServer, ctx: CheckCtx, stmt: Stmt): void 
       else m.sorryServerLvsMethod = undefined;
     }
   }
+}
 
-  if (vs.realServer.length === 0) {
-    ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', at, `virtual_server ${describe} has no real_server; keepalived ignores it`);
-  }
-
-  // scheduler and its flags
+/** the scheduler and its flags */
+function checkScheduler({ vs, m, ctx, stmt, at, describe }: VsCheck): void {
   if (!vs.lvsSched) {
     ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', at, `virtual_server ${describe} sets no lvs_sched; keepalived uses wlc`);
     m.lvsSched = 'wlc';
@@ -416,8 +450,10 @@ function checkVirtualServer(vs: VirtualServer, ctx: CheckCtx, stmt: Stmt): void 
       m[flag] = false;
     }
   }
+}
 
-  // protocol, ops, port 0, ha_suspend
+/** protocol, ops, port 0, ha_suspend */
+function checkProtocol({ vs, m, ctx, stmt, key, at, describe, isAddress, isFwmark }: VsCheck): void {
   if (isAddress) {
     if (!vs.protocol) {
       ctx.diags.compat('ALIVED_CONFIG_NO_EFFECT', at, `virtual_server ${describe} sets no protocol; keepalived uses UDP, and so does alived (write 'protocol TCP' if that is meant)`);
@@ -427,7 +463,7 @@ function checkVirtualServer(vs: VirtualServer, ctx: CheckCtx, stmt: Stmt): void 
       ctx.diags.compat('ALIVED_CONFIG_CONFLICT', childPos(stmt, 'ops') ?? at, `one-packet scheduling (ops) needs protocol UDP; keepalived turns it off for ${m.protocol}, and so does alived`);
       m.ops = false;
     }
-    if (key.port === 0 && vs.persistenceTimeout === undefined) {
+    if (key.kind === 'address' && key.port === 0 && vs.persistenceTimeout === undefined) {
       ctx.diags.compat(
         'ALIVED_CONFIG_CONFLICT',
         at,
@@ -446,31 +482,39 @@ function checkVirtualServer(vs: VirtualServer, ctx: CheckCtx, stmt: Stmt): void 
       m.haSuspend = false;
     }
   }
+}
 
-  // address family: the header, ip_family, then the real and sorry servers that are not tunnelled
-  let af: Family | undefined = isAddress ? key.family : undefined;
-  if (vs.ipFamily) {
-    const f: Family = vs.ipFamily === 'inet' ? 4 : 6;
-    if (af !== undefined && f !== af) {
-      ctx.diags.error('ALIVED_CONFIG_CONFLICT', childPos(stmt, 'ip_family') ?? at, `ip_family ${vs.ipFamily} conflicts with the ${fam(af)} address of virtual_server ${describe}`);
-    }
-    af ??= f;
+/** the address family: the header, then ip_family (the real and sorry servers that are not tunnelled follow) */
+function checkIpFamily(c: VsCheck): void {
+  const { vs, ctx, stmt, at, describe } = c;
+  if (!vs.ipFamily) return;
+  const f: Family = vs.ipFamily === 'inet' ? 4 : 6;
+  if (c.af !== undefined && f !== c.af) {
+    ctx.diags.error('ALIVED_CONFIG_CONFLICT', childPos(stmt, 'ip_family') ?? at, `ip_family ${vs.ipFamily} conflicts with the ${fam(c.af)} address of virtual_server ${describe}`);
   }
-  const methodOf = (own: { method: LvsMethodName } | undefined): LvsMethodName => own?.method ?? vs.lvsMethod?.method ?? 'NAT';
+  c.af ??= f;
+}
+
+function methodOf(vs: VirtualServer, own: { method: LvsMethodName } | undefined): LvsMethodName {
+  return own?.method ?? vs.lvsMethod?.method ?? 'NAT';
+}
+
+/** each real server's family, duplicates, and ports the forwarding method ignores; returns the total weight */
+function checkRealServers(c: VsCheck): number {
+  const { vs, ctx, key, describe, isAddress, isFwmark } = c;
   const seen = new Map<string, RealServer>();
   let weightSum = 0;
-  let inheritsMethod = false;
   for (const rs of vs.realServer) {
-    if (!rs.lvsMethod) inheritsMethod = true;
-    const method = methodOf(rs.lvsMethod);
+    if (!rs.lvsMethod) c.inheritsMethod = true;
+    const method = methodOf(vs, rs.lvsMethod);
     const rsDesc = `${rs.address}${rs.port ? ` ${rs.port}` : ''}`;
     if (method !== 'TUN') {
-      if (af === undefined) af = rs.family;
-      else if (rs.family !== af) {
+      if (c.af === undefined) c.af = rs.family;
+      else if (rs.family !== c.af) {
         ctx.diags.error(
           'ALIVED_CONFIG_CONFLICT',
           rs.pos,
-          `real_server ${rsDesc} is ${fam(rs.family)} but virtual_server ${describe} is ${fam(af)}; only TUN real servers may differ`,
+          `real_server ${rsDesc} is ${fam(rs.family)} but virtual_server ${describe} is ${fam(c.af)}; only TUN real servers may differ`,
         );
       }
     }
@@ -492,7 +536,7 @@ function checkVirtualServer(vs: VirtualServer, ctx: CheckCtx, stmt: Stmt): void 
         );
       } else if (isFwmark) {
         ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', rs.pos, `fwmark virtual_server ${describe}: the port of ${method} real_server ${rsDesc} is ignored by IPVS (keepalived clears it); its checkers connect to it`);
-      } else if (isAddress && rs.port !== key.port) {
+      } else if (isAddress && key.kind === 'address' && rs.port !== key.port) {
         ctx.diags.warning(
           'ALIVED_CONFIG_CONFLICT',
           rs.pos,
@@ -503,54 +547,58 @@ function checkVirtualServer(vs: VirtualServer, ctx: CheckCtx, stmt: Stmt): void 
       }
     }
   }
-  const ss = vs.sorryServer;
-  if (ss) {
-    const ssMethod = methodOf(vs.sorryServerLvsMethod);
-    if (!vs.sorryServerLvsMethod) inheritsMethod = true;
-    if (ssMethod !== 'TUN') {
-      if (af === undefined) af = ss.family;
-      else if (ss.family !== af) {
-        ctx.diags.error('ALIVED_CONFIG_CONFLICT', ssPos ?? at, `sorry_server ${ss.address} is ${fam(ss.family)} but virtual_server ${describe} is ${fam(af)}; only a TUN sorry server may differ`);
-      }
-    }
-    if (ssMethod !== 'NAT' && ss.port !== 0) {
-      if (isFwmark) {
-        ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', ssPos ?? at, `fwmark virtual_server ${describe}: the port of the ${ssMethod} sorry_server is ignored`);
-      } else if (isAddress && ss.port !== key.port) {
-        ctx.diags.warning(
-          'ALIVED_CONFIG_CONFLICT',
-          ssPos ?? at,
-          key.port === 0
-            ? `sorry_server uses ${ssMethod} and virtual_server ${describe} has no port; keepalived clears the sorry server's port`
-            : `sorry_server uses ${ssMethod}, so its port must be the virtual server's (${key.port}); keepalived uses ${key.port}`,
-        );
-      }
-    }
-  }
-  if (!vs.lvsMethod && inheritsMethod) {
-    ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', at, `virtual_server ${describe} sets no lvs_method; keepalived uses NAT`);
-    m.lvsMethod = { method: 'NAT' };
-  }
+  return weightSum;
+}
 
-  // persistence
-  const pg = vs.persistenceGranularity;
-  if (pg) {
-    if (af === 6 && pg.family === 4) {
-      ctx.diags.error('ALIVED_CONFIG_BAD_VALUE', pg.pos, `virtual_server ${describe} is IPv6: persistence_granularity is a prefix length 1..128, not a netmask`);
-    } else if (af === 4 && pg.family === 6) {
+/** the sorry server's family and the port its forwarding method ignores */
+function checkSorryServer(c: VsCheck): void {
+  const { vs, ctx, key, at, describe, isAddress, isFwmark, ssPos } = c;
+  const ss = vs.sorryServer;
+  if (!ss) return;
+  const ssMethod = methodOf(vs, vs.sorryServerLvsMethod);
+  if (!vs.sorryServerLvsMethod) c.inheritsMethod = true;
+  if (ssMethod !== 'TUN') {
+    if (c.af === undefined) c.af = ss.family;
+    else if (ss.family !== c.af) {
+      ctx.diags.error('ALIVED_CONFIG_CONFLICT', ssPos ?? at, `sorry_server ${ss.address} is ${fam(ss.family)} but virtual_server ${describe} is ${fam(c.af)}; only a TUN sorry server may differ`);
+    }
+  }
+  if (ssMethod !== 'NAT' && ss.port !== 0) {
+    if (isFwmark) {
+      ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', ssPos ?? at, `fwmark virtual_server ${describe}: the port of the ${ssMethod} sorry_server is ignored`);
+    } else if (isAddress && key.kind === 'address' && ss.port !== key.port) {
       ctx.diags.warning(
         'ALIVED_CONFIG_CONFLICT',
-        pg.pos,
-        `virtual_server ${describe} is IPv4: persistence_granularity is a netmask such as 255.255.255.0; keepalived reads '${pg.prefix}' as the netmask 0.0.0.${pg.prefix}`,
+        ssPos ?? at,
+        key.port === 0
+          ? `sorry_server uses ${ssMethod} and virtual_server ${describe} has no port; keepalived clears the sorry server's port`
+          : `sorry_server uses ${ssMethod}, so its port must be the virtual server's (${key.port}); keepalived uses ${key.port}`,
       );
     }
-    if (vs.persistenceTimeout === undefined) {
-      ctx.diags.note('ALIVED_CONFIG_NO_EFFECT', pg.pos, `persistence_granularity without persistence_timeout: the timeout is ${DEFAULT_PERSISTENCE_TIMEOUT} seconds`);
-      m.persistenceTimeout = DEFAULT_PERSISTENCE_TIMEOUT;
-    }
   }
+}
 
-  // quorum and hysteresis
+/** persistence_granularity against the family, and the timeout it implies */
+function checkPersistence({ vs, m, ctx, describe, af }: VsCheck): void {
+  const pg = vs.persistenceGranularity;
+  if (!pg) return;
+  if (af === 6 && pg.family === 4) {
+    ctx.diags.error('ALIVED_CONFIG_BAD_VALUE', pg.pos, `virtual_server ${describe} is IPv6: persistence_granularity is a prefix length 1..128, not a netmask`);
+  } else if (af === 4 && pg.family === 6) {
+    ctx.diags.warning(
+      'ALIVED_CONFIG_CONFLICT',
+      pg.pos,
+      `virtual_server ${describe} is IPv4: persistence_granularity is a netmask such as 255.255.255.0; keepalived reads '${pg.prefix}' as the netmask 0.0.0.${pg.prefix}`,
+    );
+  }
+  if (vs.persistenceTimeout === undefined) {
+    ctx.diags.note('ALIVED_CONFIG_NO_EFFECT', pg.pos, `persistence_granularity without persistence_timeout: the timeout is ${DEFAULT_PERSISTENCE_TIMEOUT} seconds`);
+    m.persistenceTimeout = DEFAULT_PERSISTENCE_TIMEOUT;
+  }
+}
+
+/** quorum against the total weight, and hysteresis below the quorum */
+function checkQuorum({ vs, m, ctx, stmt, at }: VsCheck, weightSum: number): void {
   if (vs.realServer.length > 0 && vs.quorum > weightSum) {
     ctx.diags.warning(
       'ALIVED_CONFIG_CONFLICT',

@@ -1,8 +1,7 @@
 import type { Pos } from '../diagnostics';
 import type { CheckCtx } from '../schema';
-import type { Stmt } from '../tree';
+import { childStmt, keywordPos, type Stmt } from '../tree';
 import { acceptMode } from './accept-mode';
-import { childStmt } from './common';
 import { instanceFamily, instanceVersion, type Instance } from './vrrp';
 
 /**
@@ -69,11 +68,6 @@ export function checkStrictAndAccept(model: StrictRootModel, ctx: CheckCtx, root
   }
 }
 
-function posOf(stmt: Stmt | undefined, keyword: string, fallback: Pos, arg = 0): Pos {
-  const c = stmt ? childStmt(stmt, keyword) : undefined;
-  return c?.args[arg]?.pos ?? c?.name.pos ?? fallback;
-}
-
 function checkStrict(
   v: Instance,
   version: number,
@@ -98,11 +92,11 @@ function checkStrict(
 
   // what keepalived changes, and runs with
   if (fam === 6 && v.version === 2 && version === 3) {
-    warn(posOf(stmt, 'version', v.pos), `VRRPv2 does not carry IPv6: the instance runs VRRPv3, as keepalived does`);
+    warn(keywordPos(stmt, 'version', v.pos, 0), `VRRPv2 does not carry IPv6: the instance runs VRRPv3, as keepalived does`);
   }
   if (v.state === 'MASTER' && !owner) {
     warn(
-      posOf(stmt, 'state', v.pos),
+      keywordPos(stmt, 'state', v.pos, 0),
       `state MASTER is only for the address owner (priority 255): the instance starts as BACKUP and becomes master when its down timer expires without a higher-priority advert, as keepalived does`,
     );
     // keepalived resets the state before it looks at nopreempt: a nopreempt the instance check cleared for state MASTER stays
@@ -112,7 +106,7 @@ function checkStrict(
       warn(last.name.pos, `nopreempt is kept after all: strict mode makes the instance BACKUP before keepalived looks at nopreempt, so it does not preempt a lower-priority master`);
     }
   } else if (v.state === 'BACKUP' && owner) {
-    warn(posOf(stmt, 'state', v.pos), `the address owner (priority 255) starts as MASTER whatever its state says, as keepalived does`);
+    warn(keywordPos(stmt, 'state', v.pos, 0), `the address owner (priority 255) starts as MASTER whatever its state says, as keepalived does`);
   }
   if (v.authentication?.authType !== undefined) {
     warn(
@@ -127,22 +121,22 @@ function checkStrict(
       `keepalived means to refuse unicast peers in strict mode on an interface with multicast, but 2.2.7 checks before it knows the peers and runs the instance unicast; alived runs it unicast too (a later keepalived may refuse this config)`,
     );
   }
-  if (v.useVmac?.mac) warn(posOf(stmt, 'use_vmac', v.pos, -1), `the MAC address of use_vmac is cleared: the VMAC gets the VRRP virtual MAC, as keepalived does`);
-  if (v.useVmac && v.vmacXmitBase) warn(posOf(stmt, 'vmac_xmit_base', v.pos), `vmac_xmit_base is reset: adverts leave through the VMAC, as keepalived does`);
+  if (v.useVmac?.mac) warn(keywordPos(stmt, 'use_vmac', v.pos), `the MAC address of use_vmac is cleared: the VMAC gets the VRRP virtual MAC, as keepalived does`);
+  if (v.useVmac && v.vmacXmitBase) warn(keywordPos(stmt, 'vmac_xmit_base', v.pos, 0), `vmac_xmit_base is reset: adverts leave through the VMAC, as keepalived does`);
   const firstVip = v.virtualIpaddress?.[0];
   if (fam === 6 && firstVip && (v.unicastPeer?.length ?? 0) === 0 && !/^fe[89ab]/i.test(firstVip.address)) {
     warn(firstVip.pos, `the first IPv6 virtual_ipaddress should be link-local (RFC 5798); keepalived logs this as an error and runs the instance, and so does alived`);
   }
-  if (v.preemptDelay) warn(posOf(stmt, 'preempt_delay', v.pos), `preempt_delay is reset to 0: the instance preempts at once, as keepalived does`);
+  if (v.preemptDelay) warn(keywordPos(stmt, 'preempt_delay', v.pos, 0), `preempt_delay is reset to 0: the instance preempts at once, as keepalived does`);
   const dta = v.downTimerAdverts ?? g.vrrpDownTimerAdverts;
   if (dta !== undefined && dta !== 3) {
-    const pos = v.downTimerAdverts !== undefined ? posOf(stmt, 'down_timer_adverts', v.pos) : globalPos('vrrp_down_timer_adverts') ?? v.pos;
+    const pos = v.downTimerAdverts !== undefined ? keywordPos(stmt, 'down_timer_adverts', v.pos, 0) : globalPos('vrrp_down_timer_adverts') ?? v.pos;
     warn(pos, `down_timer_adverts ${dta} is reset to 3 (RFC's Master_Down_Interval), as keepalived does`);
   }
-  if (v.garpLowerPrioRepeat) warn(posOf(stmt, 'garp_lower_prio_repeat', v.pos), `garp_lower_prio_repeat is reset to 0: no gratuitous ARPs when a lower priority is heard, as keepalived does`);
-  if (v.garpLowerPrioDelay) warn(posOf(stmt, 'garp_lower_prio_delay', v.pos), `garp_lower_prio_delay is reset to 0, as keepalived does`);
-  if (v.lowerPrioNoAdvert === false) warn(posOf(stmt, 'lower_prio_no_advert', v.pos), `lower_prio_no_advert is set again: a master does not answer a lower priority with an advert, as keepalived does`);
-  if (v.higherPrioSendAdvert === true) warn(posOf(stmt, 'higher_prio_send_advert', v.pos), `higher_prio_send_advert is cleared: a master yields to a higher priority without an advert of its own, as keepalived does`);
+  if (v.garpLowerPrioRepeat) warn(keywordPos(stmt, 'garp_lower_prio_repeat', v.pos, 0), `garp_lower_prio_repeat is reset to 0: no gratuitous ARPs when a lower priority is heard, as keepalived does`);
+  if (v.garpLowerPrioDelay) warn(keywordPos(stmt, 'garp_lower_prio_delay', v.pos, 0), `garp_lower_prio_delay is reset to 0, as keepalived does`);
+  if (v.lowerPrioNoAdvert === false) warn(keywordPos(stmt, 'lower_prio_no_advert', v.pos, 0), `lower_prio_no_advert is set again: a master does not answer a lower priority with an advert, as keepalived does`);
+  if (v.higherPrioSendAdvert === true) warn(keywordPos(stmt, 'higher_prio_send_advert', v.pos, 0), `higher_prio_send_advert is cleared: a master yields to a higher priority without an advert of its own, as keepalived does`);
   const ignored: Array<[string, boolean]> = [
     ['vrrp_garp_lower_prio_repeat', v.garpLowerPrioRepeat === undefined && (g.vrrpGarpLowerPrioRepeat ?? 0) > 0],
     ['vrrp_garp_lower_prio_delay', v.garpLowerPrioDelay === undefined && (g.vrrpGarpLowerPrioDelay ?? 0) > 0],
@@ -167,12 +161,12 @@ function checkAccept(v: Instance, strict: boolean, version: number, ctx: CheckCt
   if (strict && version === 2 && v.accept) {
     ctx.diags.compat(
       'ALIVED_CONFIG_STRICT_MODE',
-      posOf(stmt, 'accept', v.pos),
+      keywordPos(stmt, 'accept', v.pos, 0),
       `vrrp_instance ${v.name}: strict mode: accept is reset for VRRPv2 (RFC 3768 has no accept mode), as keepalived does; use version 3 to keep it`,
     );
   }
   if (acceptMode(v, strict, version) || !hasVips) return false;
-  const pos = v.noAccept ? posOf(stmt, 'no_accept', v.pos) : v.strictMode === true ? posOf(stmt, 'strict_mode', v.pos) : v.pos;
+  const pos = v.noAccept ? keywordPos(stmt, 'no_accept', v.pos, 0) : v.strictMode === true ? keywordPos(stmt, 'strict_mode', v.pos, 0) : v.pos;
   const lift = strict && version === 2 ? `version 3 with accept lifts it (in strict mode VRRPv2 resets accept)` : `accept lifts it`;
   ctx.diags.warning(
     'ALIVED_CONFIG_NO_ACCEPT',

@@ -1,15 +1,25 @@
-import type { Logger } from '../log/logger';
-import type { ConfigModel, VrrpInstanceConfig, VrrpSyncGroupConfig } from '../config/model';
-import type { ScriptLine } from '../config/values';
-import { formatService } from '../check/format';
-import type { QuorumChangeEvent, RealServerChangeEvent, VrrpState, VrrpTransitionEvent } from '../plugin/events';
-import { ScriptLauncher, NOTIFY_SCRIPT_TIMEOUT_MS, type ScriptToRun } from '../script/launcher';
-import type { RunOutcome } from '../script/run';
+import {
+  bounded,
+  formatService,
+  NOTIFY_SCRIPT_TIMEOUT_MS,
+  ScriptLauncher,
+  type ConfigModel,
+  type Logger,
+  type QuorumChangeEvent,
+  type RealServerChangeEvent,
+  type RunOutcome,
+  type ScriptLine,
+  type ScriptToRun,
+  type VrrpInstanceConfig,
+  type VrrpState,
+  type VrrpSyncGroupConfig,
+  type VrrpTransitionEvent,
+} from '../../core/sdk';
 import { CheckScripts } from './check-scripts';
-import { NotifyFifos, bounded, realServerFifoLine, virtualServerFifoLine, vrrpFifoLine, type NotifyFifo } from './fifo';
+import { NotifyFifos, realServerFifoLine, virtualServerFifoLine, vrrpFifoLine, type NotifyFifo } from './fifo';
 
 /**
- * keepalived's notify scripts and FIFO lines, in the main process. On each
+ * keepalived's notify scripts and FIFO lines, in the daemon's process. On each
  * transition of a VRRP instance or sync group (vrrp_notify.c), in this order,
  *
  * 1. the state's own script (notify_master, notify_backup, notify_fault,
@@ -189,10 +199,10 @@ export class ScriptNotifier {
    * arguments only, then `INSTANCE "NAME" MASTER_RX_LOWER_PRI PRIORITY` (our
    * effective priority) goes to the FIFOs. `notify` is not called.
    */
-  masterRxLowerPri(instance: string, priority: number): void {
+  masterRxLowerPri(instance: string, priority: number): Promise<void> {
     const script = scriptOf(this.instances.get(instance)?.notifyMasterRxLowerPri);
     const jobs: ScriptJob[] = script ? [{ script, what: `notify_master_rx_lower_pri of VRRP instance ${instance}`, timeoutMs: this.notifyTimeout }] : [];
-    void this.dispatch(jobs, () => this.fifos.writeVrrp(vrrpFifoLine('instance', instance, 'MASTER_RX_LOWER_PRI', priority)));
+    return this.dispatch(jobs, () => this.fifos.writeVrrp(vrrpFifoLine('instance', instance, 'MASTER_RX_LOWER_PRI', priority)));
   }
 
   /**
@@ -202,10 +212,10 @@ export class ScriptNotifier {
    * MASTER_PRIORITY PRIORITY` (BACKUP_PRIORITY in any other state); no
    * script runs.
    */
-  priorityChange(instance: string, state: VrrpState, priority: number): void {
-    if (!this.notifiesPriorityChanges(instance)) return;
+  priorityChange(instance: string, state: VrrpState, priority: number): Promise<void> {
+    if (!this.notifiesPriorityChanges(instance)) return DONE;
     const what = state === 'MASTER' ? 'MASTER_PRIORITY' : 'BACKUP_PRIORITY';
-    void this.dispatch([], () => this.fifos.writeVrrp(vrrpFifoLine('instance', instance, what, priority)));
+    return this.dispatch([], () => this.fifos.writeVrrp(vrrpFifoLine('instance', instance, what, priority)));
   }
 
   notifiesPriorityChanges(instance: string): boolean {
@@ -216,14 +226,9 @@ export class ScriptNotifier {
     return this.model?.globalDefs?.vrrpNotifyPriorityChanges === true;
   }
 
-  /** global_defs' fifo_write_vrrp_states_on_reload: after a reload, the daemon writes fifoState() for every instance and group whose state did not change */
-  get writesStatesOnReload(): boolean {
-    return this.model?.globalDefs?.fifoWriteVrrpStatesOnReload === true;
-  }
-
   /** A state line to the FIFOs only, no script (keepalived's fifo_write_vrrp_states_on_reload; a group's priority is 0). */
-  fifoState(kind: 'instance' | 'group', name: string, state: VrrpState, priority: number): void {
-    void this.dispatch([], () => this.fifos.writeVrrp(vrrpFifoLine(kind, name, state, kind === 'group' ? 0 : priority)));
+  fifoState(kind: 'instance' | 'group', name: string, state: VrrpState, priority: number): Promise<void> {
+    return this.dispatch([], () => this.fifos.writeVrrp(vrrpFifoLine(kind, name, state, kind === 'group' ? 0 : priority)));
   }
 
   /**

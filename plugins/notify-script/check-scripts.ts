@@ -1,9 +1,4 @@
-import { formatService } from '../check/format';
-import { planChecks } from '../check/plan';
-import type { ConfigModel } from '../config/model';
-import type { ScriptLine } from '../config/values';
-import type { QuorumChangeEvent, RealServerChangeEvent } from '../plugin/events';
-import type { ScriptToRun } from '../script/launcher';
+import { formatService, planChecks, type ConfigModel, type QuorumChangeEvent, type RealServerChangeEvent, type ScriptLine, type ScriptToRun } from '../../core/sdk';
 
 /**
  * The checks' notify scripts of a config, found from their events:

@@ -1,4 +1,4 @@
-import type { CheckCtx, IpAddress, Pos, Stmt } from '../../core/sdk';
+import { keywordPos, type CheckCtx, type IpAddress, type Pos, type Stmt } from '../../core/sdk';
 
 /**
  * Cross-keyword checks of the connection keywords (connect_ip, bindto,
@@ -15,21 +15,20 @@ export interface ConnectionValues {
 
 const isLinkLocal6 = (a: IpAddress): boolean => a.family === 6 && /^fe[89ab][0-9a-f]:/i.test(a.address);
 
-/** where the statement `name` stands in the block, else the block's keyword */
-export function posOf(stmt: Stmt, name: string): Pos {
-  return stmt.block?.find((c) => !c.name.quoted && c.name.text === name)?.name.pos ?? stmt.name.pos;
-}
-
 export function checkConnection(v: ConnectionValues, ctx: CheckCtx, stmt: Stmt): void {
   const kw = stmt.name.text;
   if (v.connectIp && v.bindto && v.connectIp.family !== v.bindto.family) {
     ctx.diags.error(
       'ALIVED_CONFIG_CONFLICT',
-      posOf(stmt, 'bindto'),
+      keywordPos(stmt, 'bindto'),
       `${kw}: bindto ${v.bindto.address} and connect_ip ${v.connectIp.address} are of different address families`,
     );
   }
   if (v.connectIp && isLinkLocal6(v.connectIp) && !v.bindIf) {
-    ctx.diags.error('ALIVED_CONFIG_MISSING_REQUIRED', posOf(stmt, 'connect_ip'), `${kw}: the link-local connect_ip ${v.connectIp.address} needs a bind_if`);
+    ctx.diags.error(
+      'ALIVED_CONFIG_MISSING_REQUIRED',
+      keywordPos(stmt, 'connect_ip'),
+      `${kw}: the link-local connect_ip ${v.connectIp.address} needs a bind_if`,
+    );
   }
 }

@@ -1,14 +1,22 @@
 import * as fs from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { maskedMode } from '../fs/umask';
-import type { Logger } from '../log/logger';
-import type { GlobalDefs } from '../config/model';
-import type { ScriptLine } from '../config/values';
-import { ScriptRunner, KILL_GRACE_MS, signalName, type RunOutcome } from '../script/run';
-import { commandWords } from '../script/launcher';
-import { prepareScript, processIds, scriptIdentity } from '../script/security';
-import type { ScriptUserName } from '../script/user';
+import {
+  bounded,
+  commandWords,
+  KILL_GRACE_MS,
+  maskedMode,
+  prepareScript,
+  processIds,
+  scriptIdentity,
+  ScriptRunner,
+  signalName,
+  type GlobalDefs,
+  type Logger,
+  type RunOutcome,
+  type ScriptLine,
+  type ScriptUserName,
+} from '../../core/sdk';
 
 /**
  * keepalived's notify FIFOs (lib/notify.c fifo_open(), vrrp_notify.c
@@ -317,16 +325,6 @@ function outcomeWords(o: RunOutcome): string {
     case 'error':
       return `could not start: ${o.error.message}`;
   }
-}
-
-export function bounded(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p.then(() => undefined),
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 /**

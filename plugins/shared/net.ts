@@ -1,5 +1,4 @@
-import { describeError, onAbort, type CheckCtx, type CheckResult, type ConnectionConfig, type Stmt } from '../../core/sdk';
-import { posOf } from './connection';
+import { describeError, keywordPos, onAbort, type CheckCtx, type CheckResult, type ConnectionConfig, type Stmt } from '../../core/sdk';
 
 /**
  * What the network checkers (TCP_CHECK, HTTP_GET, SSL_GET, SMTP_CHECK,
@@ -24,7 +23,7 @@ export function checkFwmark(v: { fwmark?: number }, ctx: CheckCtx, stmt: Stmt): 
   if (v.fwmark === undefined) return;
   ctx.diags.warning(
     'ALIVED_CONFIG_NO_EFFECT',
-    posOf(stmt, 'fwmark'),
+    keywordPos(stmt, 'fwmark'),
     `${stmt.name.text}: fwmark ${v.fwmark} is not applied: Node.js cannot set SO_MARK on a socket, so the check traffic goes out unmarked`,
   );
 }
