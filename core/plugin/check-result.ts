@@ -11,6 +11,7 @@ export function checkResultShape(r: unknown): string | undefined {
   const o = r as Record<string, unknown>;
   if (typeof o.ok !== 'boolean') return `result.ok is ${typeof o.ok}, not a boolean`;
   if (o.message !== undefined && typeof o.message !== 'string') return `result.message is ${typeof o.message}, not a string`;
-  if (o.weight !== undefined && (typeof o.weight !== 'number' || !Number.isFinite(o.weight))) return `result.weight is ${String(o.weight)}, not a finite number`;
+  if (o.weight !== undefined && (typeof o.weight !== 'number' || !Number.isFinite(o.weight)))
+    return `result.weight is ${String(o.weight)}, not a finite number`;
   return undefined;
 }

@@ -5,7 +5,18 @@ import type { ConfigModel } from '../config/model';
 import { checkResultShape } from '../plugin/check-result';
 import { PluginHost } from '../plugin/host';
 import type { AlivedPlugin, Checker, CheckResult } from '../plugin/types';
-import { assertConnectionsClose, assertList, callWithSignal, compileSnippet, matches, PluginTester, silentLog, type CompiledSnippet, type PluginTesterOptions, type SuiteCase } from './snippet';
+import {
+  assertConnectionsClose,
+  assertList,
+  callWithSignal,
+  compileSnippet,
+  matches,
+  PluginTester,
+  silentLog,
+  type CompiledSnippet,
+  type PluginTesterOptions,
+  type SuiteCase,
+} from './snippet';
 import type { ServerBehaviour, TestServer } from './test-servers';
 
 /**
@@ -91,7 +102,13 @@ export class CheckerTester extends PluginTester<CheckerCase, CaseOutcome> {
     let checker: Checker | undefined;
     try {
       const keyword = c.keyword ?? this.opts.keyword ?? (await this.onlyKeyword(plugin));
-      compiled = await compileSnippet({ plugin: this.opts.plugin, loaded: plugin, options: this.opts.options, body: this.configText(c, keyword, server), folder: 'alived-checker-tester' });
+      compiled = await compileSnippet({
+        plugin: this.opts.plugin,
+        loaded: plugin,
+        options: this.opts.options,
+        body: this.configText(c, keyword, server),
+        folder: 'alived-checker-tester',
+      });
       const { text, host, result, errors } = compiled;
       if (c.warnings) {
         const warnings = result.diagnostics.filter((d) => d.severity === 'warning' && d.code !== 'ALIVED_CONFIG_NOT_ACTED_ON').map((d) => d.message);
@@ -141,7 +158,9 @@ export class CheckerTester extends PluginTester<CheckerCase, CaseOutcome> {
 
   private async checkOnce(checker: Checker, keyword: string, timeoutMs: number): Promise<{ result: CheckResult; ms: number }> {
     // what the scheduler does at the planned timeout (connect_timeout, misc_timeout): a TimeoutError, so checkers can say "timed out"
-    const r = await callWithSignal(`${keyword}: check()`, timeoutMs, `${keyword} timed out after ${timeoutMs} ms`, this.settleMs, (signal) => checker.check(signal));
+    const r = await callWithSignal(`${keyword}: check()`, timeoutMs, `${keyword} timed out after ${timeoutMs} ms`, this.settleMs, (signal) =>
+      checker.check(signal),
+    );
     if (!r.ok) assert.fail(`${keyword}: check() rejected (a check reports failures as results): ${(r.error as Error)?.message ?? String(r.error)}`);
     const shape = checkResultShape(r.value);
     if (shape) assert.fail(`${keyword}: ${shape}`);
@@ -194,7 +213,9 @@ ${indent(text(c.config), '      ')}
     const keywords = [...scratch.checkers.keys()];
     await scratch.close();
     if (keywords.length !== 1) {
-      throw new Error(`plugin '${plugin.name}' registers ${keywords.length ? keywords.join(', ') : 'no checker'}: give the keyword (in the tester's options or the case)`);
+      throw new Error(
+        `plugin '${plugin.name}' registers ${keywords.length ? keywords.join(', ') : 'no checker'}: give the keyword (in the tester's options or the case)`,
+      );
     }
     return keywords[0]!;
   }

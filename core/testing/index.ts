@@ -4,13 +4,7 @@
  * way the daemon runs the plugin, against the test servers below. Loaded by
  * tests only: the runtime SDK (`alived`) never imports this module.
  */
-export {
-  CheckerTester,
-  type CaseOutcome,
-  type CheckerCase,
-  type CheckerTesterOptions,
-  type ExpectedResult,
-} from './checker-tester';
+export { CheckerTester, type CaseOutcome, type CheckerCase, type CheckerTesterOptions, type ExpectedResult } from './checker-tester';
 export { NotifierTester, SAMPLE_EVENT, type DeliveryOutcome, type NotifierCase, type NotifierCaseOutcome, type NotifierTesterOptions } from './notifier-tester';
 export type { PluginUnderTest } from './snippet';
 export {

@@ -5,7 +5,18 @@ import type { ConfigModel } from '../config/model';
 import { createNotifiers } from '../notify/notifiers';
 import type { DeliveryInfo, NotifyEvent } from '../plugin/events';
 import type { Notifier } from '../plugin/types';
-import { assertConnectionsClose, assertList, callWithSignal, compileSnippet, matches, PluginTester, silentLog, type CompiledSnippet, type PluginTesterOptions, type SuiteCase } from './snippet';
+import {
+  assertConnectionsClose,
+  assertList,
+  callWithSignal,
+  compileSnippet,
+  matches,
+  PluginTester,
+  silentLog,
+  type CompiledSnippet,
+  type PluginTesterOptions,
+  type SuiteCase,
+} from './snippet';
 import type { ServerBehaviour, TestServer } from './test-servers';
 
 /**
@@ -54,12 +65,27 @@ export type NotifierTesterOptions = PluginTesterOptions;
 
 export interface NotifierCaseOutcome {
   /** per accepted event: what deliver() gave */
-  readonly deliveries: ReadonlyArray<{ readonly event: NotifyEvent; readonly outcome: DeliveryOutcome; readonly error?: Error; readonly ms: number; readonly info: DeliveryInfo }>;
+  readonly deliveries: ReadonlyArray<{
+    readonly event: NotifyEvent;
+    readonly outcome: DeliveryOutcome;
+    readonly error?: Error;
+    readonly ms: number;
+    readonly info: DeliveryInfo;
+  }>;
   readonly accepted: readonly number[];
   readonly diagnostics: readonly Diagnostic[];
 }
 
-export const SAMPLE_EVENT: NotifyEvent = { type: 'vrrp', kind: 'instance', name: 'VI_1', from: 'BACKUP', to: 'MASTER', priority: 100, reason: 'master down timer', time: Date.UTC(2024, 0, 1) };
+export const SAMPLE_EVENT: NotifyEvent = {
+  type: 'vrrp',
+  kind: 'instance',
+  name: 'VI_1',
+  from: 'BACKUP',
+  to: 'MASTER',
+  priority: 100,
+  reason: 'master down timer',
+  time: Date.UTC(2024, 0, 1),
+};
 
 export class NotifierTester extends PluginTester<NotifierCase, NotifierCaseOutcome> {
   /** Runs one case; rejects with an AssertionError saying what differs. */
@@ -70,7 +96,13 @@ export class NotifierTester extends PluginTester<NotifierCase, NotifierCaseOutco
     const made: Notifier[] = [];
     try {
       const body = typeof c.config === 'function' ? c.config(server) : c.config;
-      snippet = await compileSnippet({ plugin: this.opts.plugin, loaded: plugin, options: this.opts.options, body: `${body}\n`, folder: 'alived-notifier-tester' });
+      snippet = await compileSnippet({
+        plugin: this.opts.plugin,
+        loaded: plugin,
+        options: this.opts.options,
+        body: `${body}\n`,
+        folder: 'alived-notifier-tester',
+      });
       const { text, host, result: compiled, errors } = snippet;
       if (c.errors) {
         assertList(`${c.name}: config errors`, errors, c.errors, text);
@@ -87,7 +119,10 @@ export class NotifierTester extends PluginTester<NotifierCase, NotifierCaseOutco
       if (failures.length) assert.fail(`${c.name}: ${failures.join('\n')}`);
       for (const s of specs) made.push(s.notifier);
       const spec = c.notifier ? specs.find((s) => s.name === c.notifier) : specs.length === 1 ? specs[0] : undefined;
-      if (!spec) assert.fail(`${c.name}: the config makes ${specs.length ? specs.map((s) => `'${s.name}'`).join(', ') : 'no notifier'}${c.notifier ? `, not '${c.notifier}'` : ': give the case a notifier name'}`);
+      if (!spec)
+        assert.fail(
+          `${c.name}: the config makes ${specs.length ? specs.map((s) => `'${s.name}'`).join(', ') : 'no notifier'}${c.notifier ? `, not '${c.notifier}'` : ': give the case a notifier name'}`,
+        );
       const n = spec.notifier;
       const events = c.events ?? [SAMPLE_EVENT];
       const accepted: number[] = [];
@@ -114,7 +149,9 @@ export class NotifierTester extends PluginTester<NotifierCase, NotifierCaseOutco
       deliveries.forEach((d, k) => {
         const w = want === undefined ? undefined : typeof want === 'string' ? want : want[k];
         if (w !== undefined && d.outcome !== w) {
-          assert.fail(`${c.name}: delivery ${k + 1} (${d.event.type}): expected ${w}, got ${d.outcome}${d.error ? `: ${d.error.message}` : ''}\nserver: ${c.server?.description ?? 'none'}`);
+          assert.fail(
+            `${c.name}: delivery ${k + 1} (${d.event.type}): expected ${w}, got ${d.outcome}${d.error ? `: ${d.error.message}` : ''}\nserver: ${c.server?.description ?? 'none'}`,
+          );
         }
         if (c.message !== undefined && d.outcome !== 'sent' && !matches(d.error?.message, c.message)) {
           assert.fail(`${c.name}: delivery ${k + 1}: expected the message ${String(c.message)}, got ${JSON.stringify(d.error?.message)}`);
@@ -132,9 +169,16 @@ export class NotifierTester extends PluginTester<NotifierCase, NotifierCaseOutco
     }
   }
 
-  private async deliverOnce(c: NotifierCase, n: Notifier, event: NotifyEvent, info: DeliveryInfo): Promise<{ outcome: DeliveryOutcome; error?: Error; ms: number }> {
+  private async deliverOnce(
+    c: NotifierCase,
+    n: Notifier,
+    event: NotifyEvent,
+    info: DeliveryInfo,
+  ): Promise<{ outcome: DeliveryOutcome; error?: Error; ms: number }> {
     const timeoutMs = c.timeoutMs ?? 5000;
-    const r = await callWithSignal(`${c.name}: deliver()`, timeoutMs, `no answer within ${timeoutMs} ms`, this.settleMs, (signal) => n.deliver(event, signal, info));
+    const r = await callWithSignal(`${c.name}: deliver()`, timeoutMs, `no answer within ${timeoutMs} ms`, this.settleMs, (signal) =>
+      n.deliver(event, signal, info),
+    );
     if (r.ok) return { outcome: 'sent', ms: r.ms };
     if (!(r.error instanceof Error)) assert.fail(`${c.name}: deliver() rejected with ${typeof r.error}, not an Error`);
     return { outcome: (r.error as { retry?: unknown }).retry === false ? 'failed' : 'retry', error: r.error, ms: r.ms };

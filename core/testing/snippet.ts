@@ -44,7 +44,9 @@ export function matches(actual: string | undefined, expected: string | RegExp): 
 export function assertList(what: string, actual: readonly string[], expected: ReadonlyArray<string | RegExp>, config: string): void {
   const ok = actual.length === expected.length && expected.every((e, i) => matches(actual[i], e));
   if (!ok) {
-    assert.fail(`${what}:\n  expected ${expected.map(String).join('\n           ') || '(none)'}\n  got      ${actual.join('\n           ') || '(none)'}\nconfig:\n${config}`);
+    assert.fail(
+      `${what}:\n  expected ${expected.map(String).join('\n           ') || '(none)'}\n  got      ${actual.join('\n           ') || '(none)'}\nconfig:\n${config}`,
+    );
   }
 }
 
@@ -154,7 +156,13 @@ export type Settled<T> = { readonly ok: true; readonly value: T; readonly ms: nu
  * promise (it never throws), which settles within `settleMs` of the signal
  * aborting. `what` names the call in failures: `HTTP_GET: check()`.
  */
-export async function callWithSignal<T>(what: string, timeoutMs: number, abortMessage: string, settleMs: number, call: (signal: AbortSignal) => Promise<T>): Promise<Settled<T>> {
+export async function callWithSignal<T>(
+  what: string,
+  timeoutMs: number,
+  abortMessage: string,
+  settleMs: number,
+  call: (signal: AbortSignal) => Promise<T>,
+): Promise<Settled<T>> {
   const ac = new AbortController();
   const abortTimer = setTimeout(() => ac.abort(new DOMException(abortMessage, 'TimeoutError')), timeoutMs);
   const t0 = performance.now();

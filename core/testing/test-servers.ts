@@ -187,7 +187,12 @@ export function httpServer(handler: HttpHandler, description = 'an HTTP server',
  * An HTTPS server with `certificate` (see makeCertificate()), which may
  * still be in the making when the case table is written.
  */
-export function httpsServer(certificate: Certificate | Promise<Certificate>, handler: HttpHandler, description = 'an HTTPS server', opts: ListenOptions = {}): ServerBehaviour {
+export function httpsServer(
+  certificate: Certificate | Promise<Certificate>,
+  handler: HttpHandler,
+  description = 'an HTTPS server',
+  opts: ListenOptions = {},
+): ServerBehaviour {
   // a failed makeCertificate() surfaces when the case starts the server, not as an unhandled rejection at load
   if (certificate instanceof Promise) certificate.catch(() => {});
   return {
@@ -273,13 +278,23 @@ function openssl(args: string[], cwd: string): Promise<void> {
     execFile('openssl', args, { cwd, timeout: 30_000 }, (err, _stdout, stderr) => {
       if (!err) return resolve();
       const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-      reject(new Error(missing ? 'makeCertificate needs the openssl command (Debian: apt-get install openssl)' : `openssl ${args[0]} failed: ${stderr.trim() || err.message}`));
+      reject(
+        new Error(
+          missing
+            ? 'makeCertificate needs the openssl command (Debian: apt-get install openssl)'
+            : `openssl ${args[0]} failed: ${stderr.trim() || err.message}`,
+        ),
+      );
     });
   });
 }
 
 /** `20200101000000Z` */
-const asn1Time = (d: Date): string => d.toISOString().replace(/[-:T]/g, '').replace(/\.\d+Z$/, 'Z');
+const asn1Time = (d: Date): string =>
+  d
+    .toISOString()
+    .replace(/[-:T]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 
 /**
  * A certificate (EC P-256) made with the openssl command, self-signed or
@@ -320,7 +335,24 @@ export async function makeCertificate(opts: CertificateOptions = {}): Promise<Ce
   const now = Date.now();
   const [start, end] = opts.expired ? ['20200101000000Z', '20200102000000Z'] : [asn1Time(new Date(now - day)), asn1Time(new Date(now + 30 * day))];
   await openssl(
-    ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'key.pem', '-out', 'req.csr', '-subj', `/CN=${cn}`, '-addext', `subjectAltName=${alt}`, ...caExt],
+    [
+      'req',
+      '-new',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      'key.pem',
+      '-out',
+      'req.csr',
+      '-subj',
+      `/CN=${cn}`,
+      '-addext',
+      `subjectAltName=${alt}`,
+      ...caExt,
+    ],
     dir,
   );
   await openssl(['ca', '-batch', '-config', 'ca.cnf', ...signer, '-in', 'req.csr', '-out', 'cert.pem', '-startdate', start, '-enddate', end, '-notext'], dir);

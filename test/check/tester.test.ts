@@ -7,10 +7,11 @@ import { CheckerTester, tcpServer } from '../../core/testing';
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'banner-check.js');
 
-const banner = (text: string) => tcpServer((sock) => {
-  sock.resume();
-  sock.write(`${text}\n`);
-}, `a server saying '${text}'`);
+const banner = (text: string) =>
+  tcpServer((sock) => {
+    sock.resume();
+    sock.write(`${text}\n`);
+  }, `a server saying '${text}'`);
 
 // the tester run as a plugin author would: the plugin's module enabled from the config, with its options
 new CheckerTester({ plugin: FIXTURE, options: 'prefix "SSH-"' }).run('CheckerTester with a plugin module and its options', [
@@ -65,8 +66,14 @@ test('the tester holds a checker to the contract', async () => {
     'PROBE_CHECK: check() threw instead of returning a promise: boom',
   );
   assert.equal(await rejection(() => ({ check: () => 42 as unknown as Promise<never> })), 'PROBE_CHECK: check() returned number, not a promise');
-  assert.equal(await rejection(() => ({ check: () => Promise.reject(new Error('nope')) })), 'PROBE_CHECK: check() rejected (a check reports failures as results): nope');
-  assert.equal(await rejection(() => ({ check: () => new Promise(() => {}) })), 'PROBE_CHECK: check() did not settle within 200 ms of its signal aborting (at 100 ms)');
+  assert.equal(
+    await rejection(() => ({ check: () => Promise.reject(new Error('nope')) })),
+    'PROBE_CHECK: check() rejected (a check reports failures as results): nope',
+  );
+  assert.equal(
+    await rejection(() => ({ check: () => new Promise(() => {}) })),
+    'PROBE_CHECK: check() did not settle within 200 ms of its signal aborting (at 100 ms)',
+  );
   assert.equal(await rejection(() => ({ check: async () => ({ ok: 'yes' }) as never })), 'PROBE_CHECK: result.ok is string, not a boolean');
   assert.equal(await rejection(() => ({ check: async () => ({ ok: true, weight: NaN }) })), 'PROBE_CHECK: result.weight is NaN, not a finite number');
   assert.equal(
@@ -75,9 +82,15 @@ test('the tester holds a checker to the contract', async () => {
     }),
     'PROBE_CHECK: create() threw: bad config',
   );
-  assert.equal(await rejection(() => ({ check: async () => ({ ok: false, message: 'down' }) })), "probe: expected ok true, got {\"ok\":false,\"message\":\"down\"}");
-  assert.equal(await rejection(() => ({ check: async () => ({ ok: true, weight: 3 }) }), { expect: { ok: true, weight: null } }), 'probe: expected weight none, got {"ok":true,"weight":3}');
-  assert.equal(await rejection(() => ({ check: async () => ({ ok: true, message: 'up' }) }), { expect: { ok: true, message: /down/ } }), 'probe: expected message /down/, got {"ok":true,"message":"up"}');
+  assert.equal(await rejection(() => ({ check: async () => ({ ok: false, message: 'down' }) })), 'probe: expected ok true, got {"ok":false,"message":"down"}');
+  assert.equal(
+    await rejection(() => ({ check: async () => ({ ok: true, weight: 3 }) }), { expect: { ok: true, weight: null } }),
+    'probe: expected weight none, got {"ok":true,"weight":3}',
+  );
+  assert.equal(
+    await rejection(() => ({ check: async () => ({ ok: true, message: 'up' }) }), { expect: { ok: true, message: /down/ } }),
+    'probe: expected message /down/, got {"ok":true,"message":"up"}',
+  );
 });
 
 test('the tester catches a checker that leaves a connection open', async () => {
@@ -138,10 +151,16 @@ test("the tester plans a checker as the daemon does: connect_timeout inherited f
   const tester = new CheckerTester({ plugin: waitPlugin });
   const abortsAfter = async (c: Partial<Parameters<CheckerTester['runCase']>[0]>): Promise<number> =>
     (await tester.runCase({ name: 'wait', config: '', expect: { ok: false, message: 'aborted' }, ...c })).durations[0]!;
-  const within = (ms: number, from: number, to: number, what: string) => assert.ok(ms >= from && ms < to, `${what}: the signal aborted after ${Math.round(ms)} ms, expected ${from}..${to}`);
+  const within = (ms: number, from: number, to: number, what: string) =>
+    assert.ok(ms >= from && ms < to, `${what}: the signal aborted after ${Math.round(ms)} ms, expected ${from}..${to}`);
   within(await abortsAfter({ realServer: 'connect_timeout 0.3' }), 250, 1500, 'connect_timeout in the real_server');
   within(await abortsAfter({ virtualServer: 'connect_timeout 0.3' }), 250, 1500, 'connect_timeout in the virtual_server');
-  within(await abortsAfter({ virtualServer: 'connect_timeout 3', realServer: 'connect_timeout 0.3' }), 250, 1500, "the real_server's over the virtual_server's");
+  within(
+    await abortsAfter({ virtualServer: 'connect_timeout 3', realServer: 'connect_timeout 0.3' }),
+    250,
+    1500,
+    "the real_server's over the virtual_server's",
+  );
   within(await abortsAfter({ realServer: 'connect_timeout 3', config: 'connect_timeout 0.3' }), 250, 1500, "the checker's over the real_server's");
   within(await abortsAfter({ realServer: 'connect_timeout 3', config: 'own_timeout 0.3' }), 250, 1500, "the checker's timeout() (as misc_timeout)");
 });

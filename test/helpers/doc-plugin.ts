@@ -14,7 +14,9 @@ export function pluginFromDoc(heading: string): AlivedPlugin {
   const at = md.indexOf(heading);
   if (at < 0) throw new Error(`docs/writing-a-plugin.md has no '${heading}'`);
   const code = /```ts\n([\s\S]*?)```/.exec(md.slice(at))![1]!;
-  const js = ts.transpileModule(code, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } }).outputText;
+  const js = ts.transpileModule(code, {
+    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+  }).outputText;
   const mod = { exports: {} as { default?: AlivedPlugin } };
   const sdk = require('../../core/sdk');
   const req = (id: string) => (id === 'alived' ? sdk : require(id));
