@@ -106,7 +106,7 @@ export async function runCheckBench(o: CheckBenchOptions): Promise<void> {
 
     // as the daemon does when a config has virtual servers
     tuneHeapForChecks();
-    service = new CheckService({ log });
+    service = new CheckService({ log, hooks: host.hooks });
     service.start(compiled.model!, host);
     // bootstrap (1 s) and warmup (up to delay_loop) spread the first checks; then the rhythm is steady
     await sleep(1000 + o.delayLoopS * 1000 + 2000);

@@ -26,8 +26,6 @@ export type CheckNotifyEvent = Extract<NotifyEvent, { type: 'real-server' | 'quo
 export const DEFAULT_ALERT_TEXT = { up: '=> CHECK succeed on service <=', down: '=> CHECK failed on service <=' } as const;
 
 export class CheckNotices {
-  /** the hooks events go through; the daemon's plugin host changes at every reload */
-  hooks: AlivedHooks | undefined;
   /** global_defs' no_checker_emails of the running plan */
   noCheckerEmails = false;
 
@@ -35,6 +33,8 @@ export class CheckNotices {
     private readonly clock: CheckClock,
     private readonly log: Logger,
     private readonly onNotify: ((event: CheckNotifyEvent) => void) | undefined,
+    /** the hooks events go through (the daemon's, the same across reloads) */
+    private readonly hooks: AlivedHooks | undefined,
   ) {}
 
   /**

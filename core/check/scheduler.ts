@@ -54,6 +54,8 @@ export interface CheckSchedulerOptions {
   readonly onNotify?: (event: CheckNotifyEvent) => void;
   /** a virtual server's pool changed (coalesced: once per change burst) */
   readonly onPoolChange?: (pool: VirtualServerPool) => void;
+  /** where checkResult, realServerChange and quorumChange fire: the daemon's one hooks object, the same across reloads (currentHooks) */
+  readonly hooks?: AlivedHooks;
 }
 
 export class CheckScheduler {
@@ -67,7 +69,7 @@ export class CheckScheduler {
 
   constructor(opts: CheckSchedulerOptions) {
     this.clock = opts.clock;
-    this.notices = new CheckNotices(opts.clock, opts.log, opts.onNotify);
+    this.notices = new CheckNotices(opts.clock, opts.log, opts.onNotify, opts.hooks);
     this.poolChanges = new PoolChanges(opts.log, (vs) => this.vss.includes(vs), opts.programmed === true, opts.onPoolChange);
     this.states = { log: opts.log, clock: opts.clock, notices: this.notices, pools: this.poolChanges };
     this.runner = new CheckRunner(this.states, opts);
@@ -76,11 +78,6 @@ export class CheckScheduler {
   /** Pools reach the kernel from now on (or not), their changes going to `onPoolChange`. */
   setPoolProgramming(programmed: boolean, onPoolChange: ((pool: VirtualServerPool) => void) | undefined): void {
     this.poolChanges.setProgramming(programmed, onPoolChange);
-  }
-
-  /** The hooks events go through; the daemon's plugin host changes at every reload. */
-  setHooks(hooks: AlivedHooks | undefined): void {
-    this.notices.hooks = hooks;
   }
 
   private setPlan(plan: CheckPlan): void {

@@ -22,7 +22,6 @@ import { CheckScheduler, type CheckNotifyEvent, type CheckSchedulerStatus } from
 
 /** what the service needs of a plugin host (the daemon's PluginHost) */
 export interface CheckPluginHost {
-  readonly hooks: AlivedHooks;
   readonly checkers: ReadonlyMap<string, Registered<CheckerDefinition<any>>>;
 }
 
@@ -46,6 +45,8 @@ export interface CheckServiceOptions {
   readonly programsPools?: boolean;
   /** why pools are not programmed although the kernel has IPVS */
   readonly ipvsReason?: string;
+  /** where checkResult, realServerChange and quorumChange fire: the daemon's one hooks object, the same across reloads (currentHooks) */
+  readonly hooks?: AlivedHooks;
 }
 
 export interface CheckServiceStatus extends CheckSchedulerStatus {
@@ -79,12 +80,13 @@ export class CheckService {
       blockMs: opts.blockMs,
       onNotify: opts.onNotify,
       onPoolChange: opts.onPoolChange,
+      hooks: opts.hooks,
     });
   }
 
   /**
-   * Starts the checks of `model` with the checkers `host` registered, and
-   * fires events through `host.hooks`. Call it after configLoaded (checker
+   * Starts the checks of `model` with the checkers `host` registered; events
+   * fire through the hooks given at construction. Call it after configLoaded (checker
    * plugins read global settings there).
    */
   start(model: ConfigModel, host: CheckPluginHost): void {
@@ -92,7 +94,6 @@ export class CheckService {
     this.started = true;
     this.plan = planChecks(model, host.checkers);
     this.sayNotProgrammed();
-    this.scheduler.setHooks(host.hooks);
     this.scheduler.start(this.plan);
   }
 
@@ -118,7 +119,6 @@ export class CheckService {
     if (this.stopping) return;
     this.plan = planChecks(model, host.checkers);
     this.sayNotProgrammed();
-    this.scheduler.setHooks(host.hooks);
     await this.scheduler.reload(this.plan);
   }
 

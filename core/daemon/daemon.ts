@@ -173,8 +173,8 @@ export class Daemon {
       if (g?.checkerNoSwap) setNoSwap(true, 'the checker process', log);
       if ((this.model.virtualServer ?? []).length > 0) this.ipvs = this.createIpvs();
       // real-server and quorum changes (notify_up/down, quorum_up/down, FIFO lines, webhooks) and smtp_alerts, through the pipeline
-      this.checks = new CheckService({ log, onNotify: (e) => this.notifications?.publish(e), ...(this.ipvs ? await this.ipvs.open(this.model) : {}) });
-      this.checks.start(this.model, this.checkerHost());
+      this.checks = new CheckService({ log, hooks: this.hooks, onNotify: (e) => this.notifications?.publish(e), ...(this.ipvs ? await this.ipvs.open(this.model) : {}) });
+      this.checks.start(this.model, this.host);
       await this.ipvs?.start(this.model, this.checks, this.host.hooks);
     }
     await this.configureLvsSync();
@@ -228,8 +228,8 @@ export class Daemon {
       return;
     }
     if (!this.trackers) {
-      this.trackers = new TrackerService({ log: this.options.log, onChange: (c) => this.onTrackerChange(c) });
-      this.trackers.start(this.model, this.trackerHost());
+      this.trackers = new TrackerService({ log: this.options.log, hooks: this.hooks, onChange: (c) => this.onTrackerChange(c) });
+      this.trackers.start(this.model, this.host);
     }
 
     // the test runner sets this: a test that starts VRRP outside a lab would send it on a real network
@@ -260,16 +260,6 @@ export class Daemon {
     const key = trackerKey(c.type, c.name);
     this.trackerStates[key] = state;
     this.vrrp?.setTrackers({ [key]: state });
-  }
-
-  /** what the check service needs of the running config's plugins: their checkers, and the daemon's hooks */
-  private checkerHost(): { checkers: PluginHost['checkers']; hooks: AlivedHooks } {
-    return { checkers: this.host.checkers, hooks: this.hooks };
-  }
-
-  /** what the tracker service needs of the running config's plugins: their trackers and keywords, and the daemon's hooks */
-  private trackerHost(): { trackers: PluginHost['trackers']; registry: PluginHost['registry']; hooks: AlivedHooks } {
-    return { trackers: this.host.trackers, registry: this.host.registry, hooks: this.hooks };
   }
 
   /**
@@ -417,15 +407,15 @@ export class Daemon {
       tuneHeapForChecks();
       const ipvs = (this.ipvs = this.createIpvs());
       this.checks.setPoolProgramming(await ipvs.open(this.model));
-      await this.checks.reload(this.model, this.checkerHost());
+      await this.checks.reload(this.model, this.host);
       await ipvs.start(this.model, this.checks, this.host.hooks);
     } else {
-      await this.checks?.reload(this.model, this.checkerHost());
+      await this.checks?.reload(this.model, this.host);
       await this.ipvs?.reload(this.model, this.host.hooks);
     }
     await this.configureLvsSync();
     // trackers too: unchanged ones go on with their rise/fall counts
-    await this.trackers?.reload(this.model, this.trackerHost());
+    await this.trackers?.reload(this.model, this.host);
     await old.close();
     await this.reloadVrrp();
     await this.hooks.afterReload.promise(info);

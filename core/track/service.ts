@@ -18,9 +18,7 @@ import { planTrackers, type TrackerDefinitions, type TrackerPlan } from './plan'
  */
 
 /** what the service needs of a plugin host (the daemon's PluginHost) */
-export interface TrackerPluginHost extends TrackerDefinitions {
-  readonly hooks?: AlivedHooks;
-}
+export type TrackerPluginHost = TrackerDefinitions;
 
 /** A tracker's state changed. */
 export interface TrackerChange {
@@ -59,6 +57,8 @@ export interface TrackerServiceOptions {
   readonly now?: () => number;
   /** how long one tracker's stop() may take at reload or stop; default 2 s */
   readonly stopTimeoutMs?: number;
+  /** where trackerChange fires: the daemon's one hooks object, the same across reloads (currentHooks) */
+  readonly hooks?: AlivedHooks;
 }
 
 const DEFAULT_STOP_TIMEOUT_MS = 2000;
@@ -94,20 +94,20 @@ export class TrackerService {
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly entries = new Map<string, Entry>();
-  private hooks: AlivedHooks | undefined;
+  private readonly hooks: AlivedHooks | undefined;
   private started = false;
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly opts: TrackerServiceOptions) {
     this.log = opts.log.child({ subsystem: 'track' });
     this.now = opts.now ?? Date.now;
+    this.hooks = opts.hooks;
   }
 
   /** Starts a tracker for every referenced tracker block of `model`, with the definitions `host` registered. */
   start(model: ConfigModel, host: TrackerPluginHost): void {
     if (this.started) throw new Error('TrackerService.start() called twice; use reload()');
     this.started = true;
-    this.hooks = host.hooks;
     for (const plan of this.plan(model, host)) this.launch(new Entry(plan, this.log, this.now()), false, undefined);
   }
 
@@ -121,7 +121,6 @@ export class TrackerService {
   async reload(model: ConfigModel, host: TrackerPluginHost): Promise<void> {
     if (!this.started) return this.start(model, host);
     if (this.stopping) return;
-    this.hooks = host.hooks;
     const plans = this.plan(model, host);
     const wanted = new Set(plans.map((p) => p.key));
     const stops: Array<Promise<void>> = [];

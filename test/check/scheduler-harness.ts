@@ -5,6 +5,7 @@ import { planChecks } from '../../core/check/plan';
 import type { VirtualServerPool } from '../../core/check/pool';
 import type { LogRecord } from '../../core/log/logger';
 import { PluginHost } from '../../core/plugin/host';
+import { currentHooks } from '../../core/plugin/hooks';
 import { block, checkerCommonFields, checkerConnectionFields, int, word, type AlivedPlugin, type CheckAlertEvent, type CheckResult, type CheckResultEvent, type QuorumChangeEvent, type RealServerChangeEvent } from '../../core/sdk';
 import { CheckScripts } from '../../plugins/notify-script/check-scripts';
 import { STOP_SCRIPT_TIMEOUT_MS } from '../../plugins/notify-script/script-notifier';
@@ -252,9 +253,10 @@ export async function harness(text: string, opts: Partial<CheckSchedulerOptions>
     log,
     onNotify,
     onPoolChange: (p) => pools.push(p),
+    // as the daemon's: one hooks object whose hooks are those of the host running now
+    hooks: currentHooks(() => host.hooks),
     ...opts,
   });
-  sched.setHooks(host.hooks);
   sched.start(planChecks(model, host.checkers));
   await flush();
   const h: Harness = {
@@ -278,7 +280,6 @@ export async function harness(text: string, opts: Partial<CheckSchedulerOptions>
       ({ host, model } = await compileWith(next, world, log));
       tap(host);
       checkScripts.take(model);
-      sched.setHooks(host.hooks);
       await sched.reload(planChecks(model, host.checkers));
       await old.close();
       await flush();

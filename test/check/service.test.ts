@@ -77,7 +77,7 @@ async function run(text: string): Promise<Running> {
   await notifier.start(r.model!);
   const pipeline = new NotifyPipeline({ log });
   pipeline.setSinks([scriptSink(notifier)]);
-  const service = new CheckService({ log, bootstrapDelayMs: 20, onPoolChange: (p) => pools.push(p), onNotify: (e) => pipeline.publish(e) });
+  const service = new CheckService({ log, hooks: host.hooks, bootstrapDelayMs: 20, onPoolChange: (p) => pools.push(p), onNotify: (e) => pipeline.publish(e) });
   services.push(service, notifier, pipeline);
   service.start(r.model!, host);
   return { service, host, results, changes, quorum, pools, records };

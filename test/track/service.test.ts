@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BUILTIN_PLUGINS } from '../../core/plugin/builtins';
+import { currentHooks } from '../../core/plugin/hooks';
 import { block, oneOf, trackerHeader, trackReference, word, type AlivedPlugin, type TrackerChangeEvent } from '../../core/sdk';
 import { TrackerService, type TrackerChange } from '../../core/track/service';
 import { compileText, noErrors, tmpDir, type Compiled } from '../helpers/config';
@@ -128,8 +129,11 @@ async function startService(text: string, opts: { stopTimeoutMs?: number; onChan
   const changes: TrackerChange[] = [];
   const hookEvents: TrackerChangeEvent[] = [];
   tapHook(compiled, hookEvents);
+  const run = { compiled } as Run;
   const service = new TrackerService({
     log,
+    // as the daemon's: one hooks object whose hooks are those of the config running now (reload() below moves it)
+    hooks: currentHooks(() => run.compiled.pluginHost.hooks),
     stopTimeoutMs: opts.stopTimeoutMs,
     onChange: (c) => {
       changes.push(c);
@@ -138,7 +142,13 @@ async function startService(text: string, opts: { stopTimeoutMs?: number; onChan
   });
   services.push(service);
   service.start(compiled.model!, compiled.pluginHost);
-  return { service, changes, hookEvents, records, compiled };
+  return Object.assign(run, { service, changes, hookEvents, records });
+}
+
+/** reloads the service with `next`, whose plugin host's hooks are then the ones that fire */
+async function reload(r: Run, next: Compiled): Promise<void> {
+  r.compiled = next;
+  await r.service.reload(next.model!, next.pluginHost);
 }
 
 const find = (cs: readonly TrackerChange[], type: string, name: string) => cs.filter((c) => c.type === type && c.name === name);
@@ -247,7 +257,7 @@ ${vi(`  track_script {\n    chk\n${withGone ? '    other\n' : ''}  }\n  track_fi
   // the same blocks written elsewhere in the file: positions differ, the trackers are the same
   const again = await compile(config('# moved\n\n\n', 1, true));
   tapHook(again, r.hookEvents);
-  await r.service.reload(again.model!, again.pluginHost);
+  await reload(r, again);
   await sleep(100);
   assert.equal(lines(s.runs).length, runsBefore, 'not restarted: a new tracker would run at once');
   assert.equal(r.changes.length, 3, 'nothing re-reported');
@@ -259,7 +269,7 @@ ${vi(`  track_script {\n    chk\n${withGone ? '    other\n' : ''}  }\n  track_fi
   // `other` changes interval: restarted, its OK carried over (no report); tf unchanged
   const otherRuns = lines(gone.runs).length;
   const changed = await compile(config('', 2, true));
-  await r.service.reload(changed.model!, changed.pluginHost);
+  await reload(r, changed);
   assert.ok(await waitUntil(() => lines(gone.runs).length > otherRuns, 1000), 'a restarted script runs at once');
   await sleep(100);
   assert.equal(find(r.changes, 'vrrp_script', 'other').length, 1, 'same state: no report');
@@ -267,7 +277,7 @@ ${vi(`  track_script {\n    chk\n${withGone ? '    other\n' : ''}  }\n  track_fi
 
   // `other` no longer referenced: stopped
   const removed = await compile(config('', 2, false));
-  await r.service.reload(removed.model!, removed.pluginHost);
+  await reload(r, removed);
   const stoppedAt = lines(gone.runs).length;
   await sleep(2500);
   assert.equal(lines(gone.runs).length, stoppedAt, 'a tracker nobody references stops');
@@ -351,7 +361,7 @@ ${vi('  track_script {\n    chk\n  }\n')}
   assert.equal(r.hookEvents.length, 0, 'a disabled tracker is no tracker state');
 
   const fixed = await compile(cfg('root'));
-  await r.service.reload(fixed.model!, fixed.pluginHost);
+  await reload(r, fixed);
   assert.ok(await waitUntil(() => r.changes.length === 2, 3000));
   assert.deepEqual(r.changes.map(({ time, ...x }) => x)[1], { type: 'vrrp_script', name: 'chk', plugin: 'track-script', up: true });
   await r.service.stop();
@@ -373,7 +383,7 @@ ${vi('  track_script {\n    chk\n  }\n')}
   assert.equal(fs.readFileSync(idFile, 'utf8').trim(), '0');
   fs.rmSync(idFile);
   const next = await compile(cfg('global_defs {\n  script_user nobody\n}\n'));
-  await r.service.reload(next.model!, next.pluginHost);
+  await reload(r, next);
   assert.ok(await waitUntil(() => fs.existsSync(idFile) && fs.readFileSync(idFile, 'utf8').trim() !== '', 2000));
   assert.equal(fs.readFileSync(idFile, 'utf8').trim(), execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim());
   assert.equal(r.changes.length, 1, 'still OK: nothing re-reported');
