@@ -156,28 +156,13 @@ export class Rtnl {
   /** The interface of that name, or undefined when there is none. */
   async linkByName(name: string): Promise<LinkInfo | undefined> {
     if (name.length === 0 || name.length > 15) return undefined;
-    const body = Buffer.concat([Buffer.alloc(16), attr(3 /* IFLA_IFNAME */, cstring(name))]);
-    try {
-      const msgs = await this.talk(RTM_GETLINK, body, 0, `looking up interface ${name}`);
-      const m = msgs.find((x) => x.type === RTM_NEWLINK);
-      return m ? linkInfo(rt.parseLinkMessage(m.data)) : undefined;
-    } catch (err) {
-      if ((err as RtnlError).errno === 'ENODEV') return undefined;
-      throw err;
-    }
+    return this.getLink(Buffer.concat([Buffer.alloc(16), attr(3 /* IFLA_IFNAME */, cstring(name))]), name, linkInfo);
   }
 
   async linkByIndex(index: number): Promise<LinkInfo | undefined> {
     const body = Buffer.alloc(16);
     body.writeInt32LE(index, 4);
-    try {
-      const msgs = await this.talk(RTM_GETLINK, body, 0, `looking up interface ${index}`);
-      const m = msgs.find((x) => x.type === RTM_NEWLINK);
-      return m ? linkInfo(rt.parseLinkMessage(m.data)) : undefined;
-    } catch (err) {
-      if ((err as RtnlError).errno === 'ENODEV') return undefined;
-      throw err;
-    }
+    return this.getLink(body, String(index), linkInfo);
   }
 
   /**
@@ -187,11 +172,15 @@ export class Rtnl {
    */
   async linkDetail(name: string): Promise<LinkDetail | undefined> {
     if (name.length === 0 || name.length > 15) return undefined;
-    const body = Buffer.concat([Buffer.alloc(16), attr(3 /* IFLA_IFNAME */, cstring(name))]);
+    return this.getLink(Buffer.concat([Buffer.alloc(16), attr(3 /* IFLA_IFNAME */, cstring(name))]), name, linkDetail);
+  }
+
+  /** One RTM_GETLINK (an ifinfomsg naming the link in `body`), read by `parse`; undefined when there is no such link (ENODEV). */
+  private async getLink<T>(body: Buffer, shown: string, parse: (m: rt.LinkMessage) => T): Promise<T | undefined> {
     try {
-      const msgs = await this.talk(RTM_GETLINK, body, 0, `looking up interface ${name}`);
+      const msgs = await this.talk(RTM_GETLINK, body, 0, `looking up interface ${shown}`);
       const m = msgs.find((x) => x.type === RTM_NEWLINK);
-      return m ? linkDetail(rt.parseLinkMessage(m.data)) : undefined;
+      return m ? parse(rt.parseLinkMessage(m.data)) : undefined;
     } catch (err) {
       if ((err as RtnlError).errno === 'ENODEV') return undefined;
       throw err;
