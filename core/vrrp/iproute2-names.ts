@@ -54,7 +54,7 @@ function iproute2Names(file: string): Map<string, number> {
 }
 
 /** `value` as a number: itself (checked against 0..max), a decimal or 0x number, a built-in name or one of iproute2's `file`. */
-export function resolveName(value: string | number, builtin: Record<string, number>, file: string, what: string, max: number): number {
+function resolveName(value: string | number, builtin: Record<string, number>, file: string, what: string, max: number): number {
   if (typeof value === 'number') {
     if (!Number.isInteger(value) || value < 0 || value > max) throw new RtnlError(`${what} ${value} is out of range 0..${max}`, 'EINVAL');
     return value;
