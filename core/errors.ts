@@ -80,9 +80,12 @@ export const ERROR_CODES = {
   ALIVED_DAEMON_RELOAD_REJECTED: 'a reload found errors in the new config; the running config goes on',
   ALIVED_FILE_UNSAFE: 'a file alived writes or reads where others can write (the /tmp dumps, the log file, the pid file) is a symbolic link, a FIFO or another non-regular file, a hard link, belongs to another user or is too large: it is refused, never written or read through (the message names the file and what it is)',
   ALIVED_FILE_FAILED: 'a file could not be created, written, renamed into place or read (the message names the file, the step and the system error); no temporary file is left behind',
-  ALIVED_VRRP_SOCKET: 'a VRRP raw socket could not be opened, configured or written (the message names the interface and the step)',
+  ALIVED_VRRP_SOCKET: 'a VRRP raw socket or receiver could not be opened, configured, read or written (the message names the interface and the step)',
   ALIVED_VRRP_FATAL: 'the VRRP process failed; the supervisor restarts it',
   ALIVED_PACKET_ADDON_MISSING: 'the packet-socket addon (native/) is not built: gratuitous ARPs and NAs cannot be sent; run npm install',
+  ALIVED_PACKET_SOCKET: 'a packet socket (gratuitous ARPs, unsolicited NAs) could not be opened or written; errno names the system error',
+  ALIVED_NETLINK_FAILED: 'an rtnetlink request (interfaces, addresses, routes, rules) failed; the message says what was asked and why',
+  ALIVED_VIP_FAILED: 'a virtual or static address, route or rule could not be added or removed (the message says which and why)',
   ALIVED_LAB_FAILED: 'alived lab or a test lab could not build, use or remove its network namespaces',
   ALIVED_IPVS_FAILED: 'an IPVS request failed (the message says what was asked of the kernel and why it was refused), or the kernel has IPVS but alived cannot use it',
   // cli

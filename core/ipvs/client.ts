@@ -1,7 +1,9 @@
 import * as net from 'node:net';
-import * as util from 'node:util';
 import { createGenericNetlink, genl, parseError, type GenericNetlinkSocket, type NetlinkMessage } from 'netlink';
-import { bytesToIp, ipToBytes } from '../vrrp/rtnl';
+import { AlivedError } from '../errors';
+import { bytesToIp, canonicalIp, ipToBytes } from '../net/address';
+import { errnoName } from '../net/errno';
+import { attr, be16, cstring, getBe16, getStr, getU16, getU32, getU64, nest, parseAttrs, u16, u32, u8 } from '../netlink/attrs';
 
 /**
  * The kernel's IPVS table over generic netlink (family "IPVS"), with no
@@ -214,31 +216,30 @@ export function hostPort(address: string, port: number): string {
 /** One string per service, equal for the same service however its address is written. */
 export function serviceId(key: ServiceKey): string {
   if (key.fwmark !== undefined) return `fwm|${key.family}|${key.fwmark}`;
-  return `${key.protocol}|${canonical(key.address)}|${key.port}`;
+  return `${key.protocol}|${canonicalIp(key.address)}|${key.port}`;
 }
 
 export function destinationId(d: { address: string; port: number }): string {
-  return `${canonical(d.address)}|${d.port}`;
+  return `${canonicalIp(d.address)}|${d.port}`;
 }
 
-function canonical(address: string): string {
-  const b = ipToBytes(address);
-  return b ? bytesToIp(b) : address;
-}
 
 // ---------------------------------------------------------------------------
 // errors
 
-/** A request the kernel refused or that could not be made: what was asked, why, and the errno name in `code`. */
-export class IpvsError extends Error {
-  override readonly name = 'IpvsError';
+/**
+ * An IPVS request the kernel refused or that could not be made
+ * (ALIVED_IPVS_FAILED): what was asked and why; `errno` is the errno name
+ * (EEXIST, ESRCH, ENOENT, ..., or ENOPROTOOPT when the kernel has no IPVS).
+ */
+export class IpvsError extends AlivedError {
   constructor(
     message: string,
-    /** EEXIST, ESRCH, ENOENT, ... or ENOPROTOOPT when the kernel has no IPVS */
-    readonly code: string,
-    readonly errno?: number,
+    errno: string,
+    /** the negated errno the kernel answered; undefined for errors alived found itself */
+    readonly errnoNumber?: number,
   ) {
-    super(message);
+    super('ALIVED_IPVS_FAILED', message, { errno });
   }
 }
 
@@ -261,42 +262,13 @@ const REASONS: Partial<Record<Cmd, Record<string, string>>> = {
 };
 
 function errorOf(what: string, cmd: Cmd, errno: number): IpvsError {
-  const entry = util.getSystemErrorMap().get(errno);
-  const code = entry ? entry[0] : `E${-errno}`;
-  const reason = REASONS[cmd]?.[code] ?? (code === 'EPERM' ? 'permission denied (IPVS needs CAP_NET_ADMIN)' : (entry?.[1] ?? `error ${-errno}`));
-  return new IpvsError(`${what}: ${reason} (${code})`, code, errno);
+  const { name, description } = errnoName(errno);
+  const reason = REASONS[cmd]?.[name] ?? (name === 'EPERM' ? 'permission denied (IPVS needs CAP_NET_ADMIN)' : (description ?? `error ${-errno}`));
+  return new IpvsError(`${what}: ${reason} (${name})`, name, errno);
 }
 
 // ---------------------------------------------------------------------------
 // encoding
-
-function attr(type: number, payload: Buffer): Buffer {
-  const len = 4 + payload.length;
-  const out = Buffer.alloc((len + 3) & ~3);
-  out.writeUInt16LE(len, 0);
-  out.writeUInt16LE(type, 2);
-  payload.copy(out, 4);
-  return out;
-}
-
-const nest = (type: number, parts: Buffer[]): Buffer => attr(type, Buffer.concat(parts));
-const u8 = (v: number): Buffer => Buffer.from([v & 0xff]);
-function u16(v: number): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeUInt16LE(v);
-  return b;
-}
-function be16(v: number): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeUInt16BE(v);
-  return b;
-}
-function u32(v: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(v >>> 0);
-  return b;
-}
-const str = (s: string): Buffer => Buffer.concat([Buffer.from(s, 'utf8'), Buffer.alloc(1)]);
 
 /** union nf_inet_addr: always 16 bytes */
 function inetAddr(address: string, what: string): Buffer {
@@ -335,8 +307,8 @@ function serviceAttrs(s: ServiceSpec, what: string): Buffer[] {
   flags.writeUInt32LE(0xffffffff, 4);
   return [
     ...serviceKeyAttrs(s.key, what),
-    attr(SVC.SCHED_NAME, str(s.scheduler)),
-    ...(s.persistenceEngine ? [attr(SVC.PE_NAME, str(s.persistenceEngine))] : []),
+    attr(SVC.SCHED_NAME, cstring(s.scheduler)),
+    ...(s.persistenceEngine ? [attr(SVC.PE_NAME, cstring(s.persistenceEngine))] : []),
     attr(SVC.FLAGS, flags),
     attr(SVC.TIMEOUT, u32(s.timeout)),
     attr(SVC.NETMASK, netmaskAttr(s.key.family, s.netmask)),
@@ -365,51 +337,29 @@ function destAttrs(d: DestinationSpec, what: string, keyOnly = false): Buffer[] 
 // ---------------------------------------------------------------------------
 // decoding
 
-function attrs(buf: Buffer): Map<number, Buffer> {
-  const m = new Map<number, Buffer>();
-  let off = 0;
-  while (off + 4 <= buf.length) {
-    const len = buf.readUInt16LE(off);
-    if (len < 4 || off + len > buf.length) break;
-    m.set(buf.readUInt16LE(off + 2) & 0x3fff, buf.subarray(off + 4, off + len));
-    off += (len + 3) & ~3;
-  }
-  return m;
-}
-
-const getU16 = (b: Buffer | undefined): number => (b && b.length >= 2 ? b.readUInt16LE(0) : 0);
-const getU32 = (b: Buffer | undefined): number => (b && b.length >= 4 ? b.readUInt32LE(0) : 0);
-const getBe16 = (b: Buffer | undefined): number => (b && b.length >= 2 ? b.readUInt16BE(0) : 0);
-const getStr = (b: Buffer | undefined): string => (b ? b.toString('utf8').replace(/\0.*$/s, '') : '');
-function getNum(b: Buffer | undefined): number {
-  if (!b) return 0;
-  if (b.length >= 8) return Number(b.readBigUInt64LE(0));
-  return getU32(b);
-}
-
 function addrText(b: Buffer | undefined, family: 4 | 6): string {
   if (!b) return family === 6 ? '::' : '0.0.0.0';
   return bytesToIp(family === 6 ? b.subarray(0, 16) : b.subarray(0, 4));
 }
 
 function parseStats(b: Buffer | undefined): IpvsStats {
-  const a = b ? attrs(b) : new Map<number, Buffer>();
+  const a = b ? parseAttrs(b) : new Map<number, Buffer>();
   return {
-    connections: getNum(a.get(STATS.CONNS)),
-    inPackets: getNum(a.get(STATS.INPKTS)),
-    outPackets: getNum(a.get(STATS.OUTPKTS)),
-    inBytes: getNum(a.get(STATS.INBYTES)),
-    outBytes: getNum(a.get(STATS.OUTBYTES)),
-    cps: getNum(a.get(STATS.CPS)),
-    inPps: getNum(a.get(STATS.INPPS)),
-    outPps: getNum(a.get(STATS.OUTPPS)),
-    inBps: getNum(a.get(STATS.INBPS)),
-    outBps: getNum(a.get(STATS.OUTBPS)),
+    connections: getU64(a.get(STATS.CONNS)),
+    inPackets: getU64(a.get(STATS.INPKTS)),
+    outPackets: getU64(a.get(STATS.OUTPKTS)),
+    inBytes: getU64(a.get(STATS.INBYTES)),
+    outBytes: getU64(a.get(STATS.OUTBYTES)),
+    cps: getU64(a.get(STATS.CPS)),
+    inPps: getU64(a.get(STATS.INPPS)),
+    outPps: getU64(a.get(STATS.OUTPPS)),
+    inBps: getU64(a.get(STATS.INBPS)),
+    outBps: getU64(a.get(STATS.OUTBPS)),
   };
 }
 
 function parseService(b: Buffer): ServiceEntry {
-  const a = attrs(b);
+  const a = parseAttrs(b);
   const family: 4 | 6 = getU16(a.get(SVC.AF)) === AF_INET6 ? 6 : 4;
   const fwmark = getU32(a.get(SVC.FWMARK));
   let key: ServiceKey;
@@ -433,7 +383,7 @@ function parseService(b: Buffer): ServiceEntry {
 }
 
 function parseDest(b: Buffer, serviceFamily: 4 | 6): DestinationEntry {
-  const a = attrs(b);
+  const a = parseAttrs(b);
   const af = a.get(DEST.ADDR_FAMILY);
   const family: 4 | 6 = af ? (getU16(af) === AF_INET6 ? 6 : 4) : serviceFamily;
   const fwd = getU32(a.get(DEST.FWD_METHOD)) & 7;
@@ -466,7 +416,7 @@ function parseDest(b: Buffer, serviceFamily: 4 | 6): DestinationEntry {
 }
 
 function daemonAttrs(d: SyncDaemonSpec, what: string): Buffer[] {
-  const out = [attr(DAEMON.STATE, u32(SYNC_STATE[d.state])), attr(DAEMON.MCAST_IFN, str(d.interface)), attr(DAEMON.SYNC_ID, u32(d.syncId))];
+  const out = [attr(DAEMON.STATE, u32(SYNC_STATE[d.state])), attr(DAEMON.MCAST_IFN, cstring(d.interface)), attr(DAEMON.SYNC_ID, u32(d.syncId))];
   // host order, as the kernel reads them (nla_get_u16 / nla_get_u8)
   if (d.maxlen) out.push(attr(DAEMON.SYNC_MAXLEN, u16(d.maxlen)));
   if (d.port) out.push(attr(DAEMON.MCAST_PORT, u16(d.port)));
@@ -480,7 +430,7 @@ function daemonAttrs(d: SyncDaemonSpec, what: string): Buffer[] {
 }
 
 function parseDaemon(b: Buffer): SyncDaemonEntry | undefined {
-  const a = attrs(b);
+  const a = parseAttrs(b);
   const code = getU32(a.get(DAEMON.STATE));
   const state = (Object.keys(SYNC_STATE) as SyncDaemonState[]).find((k) => SYNC_STATE[k] === code);
   if (!state) return undefined;
@@ -537,7 +487,7 @@ export class IpvsClient {
 
   /**
    * Opens a generic netlink socket and resolves the IPVS family. Throws
-   * an IpvsError with code ENOPROTOOPT when the kernel has no IPVS (the
+   * an IpvsError with errno ENOPROTOOPT when the kernel has no IPVS (the
    * family exists only once ip_vs is loaded).
    */
   static async open(opts: IpvsClientOptions = {}): Promise<IpvsClient> {
@@ -647,7 +597,7 @@ export class IpvsClient {
 
   async info(): Promise<IpvsInfo> {
     const [m] = await this.request(CMD.GET_INFO, [], 'reading the IPVS version');
-    const a = attrs(genlPayload(m));
+    const a = parseAttrs(genlPayload(m));
     const v = getU32(a.get(INFO.VERSION));
     return { version: `${(v >> 16) & 0xff}.${(v >> 8) & 0xff}.${v & 0xff}`, connectionTableSize: getU32(a.get(INFO.CONN_TAB_SIZE)) };
   }
@@ -656,7 +606,7 @@ export class IpvsClient {
     const msgs = await this.request(CMD.GET_SERVICE, [], 'listing the IPVS services', true);
     const out: ServiceEntry[] = [];
     for (const m of msgs) {
-      const s = attrs(genlPayload(m)).get(CMD_ATTR.SERVICE);
+      const s = parseAttrs(genlPayload(m)).get(CMD_ATTR.SERVICE);
       if (s) out.push(parseService(s));
     }
     return out;
@@ -667,7 +617,7 @@ export class IpvsClient {
     const msgs = await this.request(CMD.GET_DEST, [nest(CMD_ATTR.SERVICE, serviceKeyAttrs(key, what))], what, true);
     const out: DestinationEntry[] = [];
     for (const m of msgs) {
-      const d = attrs(genlPayload(m)).get(CMD_ATTR.DEST);
+      const d = parseAttrs(genlPayload(m)).get(CMD_ATTR.DEST);
       if (d) out.push(parseDest(d, key.family));
     }
     return out;
@@ -682,7 +632,7 @@ export class IpvsClient {
         out.push({ ...s, destinations: await this.destinations(s.key) });
       } catch (err) {
         // removed between the two dumps
-        if ((err as IpvsError).code !== 'ESRCH') throw err;
+        if ((err as IpvsError).errno !== 'ESRCH') throw err;
       }
     }
     return out;
@@ -690,7 +640,7 @@ export class IpvsClient {
 
   async timeouts(): Promise<IpvsTimeouts> {
     const [m] = await this.request(CMD.GET_CONFIG, [], 'reading the IPVS connection timeouts');
-    const a = attrs(genlPayload(m));
+    const a = parseAttrs(genlPayload(m));
     return { tcp: getU32(a.get(CMD_ATTR.TIMEOUT_TCP)), tcpFin: getU32(a.get(CMD_ATTR.TIMEOUT_TCP_FIN)), udp: getU32(a.get(CMD_ATTR.TIMEOUT_UDP)) };
   }
 
@@ -750,7 +700,7 @@ export class IpvsClient {
     const msgs = await this.request(CMD.GET_DAEMON, [], 'listing the IPVS sync daemons', true);
     const out: SyncDaemonEntry[] = [];
     for (const m of msgs) {
-      const d = attrs(genlPayload(m)).get(CMD_ATTR.DAEMON);
+      const d = parseAttrs(genlPayload(m)).get(CMD_ATTR.DAEMON);
       const e = d ? parseDaemon(d) : undefined;
       if (e) out.push(e);
     }

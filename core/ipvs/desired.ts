@@ -2,7 +2,7 @@ import * as net from 'node:net';
 import type { VirtualServerPool } from '../check/pool';
 import type { ConfigModel, RealServerConfig, VirtualServerConfig, VirtualServerGroupConfig } from '../config/model';
 import type { LvsMethod, VirtualServerGroupEntry, VirtualServerKey } from '../config/keywords/lvs';
-import { bytesToIp, ipToBytes } from '../vrrp/rtnl';
+import { bytesToIp, canonicalIp, ipToBytes } from '../net/address';
 import { destinationId, serviceId, SERVICE_FLAG, type DestinationSpec, type ServiceKey, type ServiceSettings, type ServiceSpec, type TunnelSettings } from './client';
 
 /**
@@ -181,11 +181,6 @@ function protocolOf(vs: VirtualServerConfig): string {
 function poolKey(k: VirtualServerKey, protocol: string | undefined): string {
   if (k.kind === 'address') return `${protocol ?? 'udp'}|${canonicalIp(k.address)}|${k.port}`;
   return k.kind === 'fwmark' ? `fwmark|${k.fwmark}` : `group|${k.group}`;
-}
-
-function canonicalIp(a: string): string {
-  const b = ipToBytes(a);
-  return b ? bytesToIp(b) : a;
 }
 
 function findRealServer(vs: VirtualServerConfig, address: string, port: number, key: ServiceKey): RealServerConfig | undefined {

@@ -11,7 +11,7 @@ export async function openIpvsClient(opts: IpvsClientOptions | undefined, log: L
   try {
     return await IpvsClient.open(opts);
   } catch (err) {
-    if ((err as IpvsError).code !== 'ENOPROTOOPT') throw err;
+    if ((err as IpvsError).errno !== 'ENOPROTOOPT') throw err;
     const r = spawnSync('modprobe', ['ip_vs'], { stdio: 'ignore', timeout: 10_000 });
     if (r.status !== 0) throw err;
     log.info({}, 'loaded the ip_vs kernel module');

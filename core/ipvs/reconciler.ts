@@ -176,7 +176,7 @@ export class IpvsReconciler {
   private fail(err: unknown): void {
     this.stale = true;
     const e = err as IpvsError;
-    this.log.error({ code: 'ALIVED_IPVS_FAILED', errno: e.code, err }, e.message ?? String(err));
+    this.log.error({ code: 'ALIVED_IPVS_FAILED', errno: e.errno, err }, e.message ?? String(err));
   }
 
   /**
@@ -310,7 +310,7 @@ export class IpvsReconciler {
       await this.client.addService(spec);
       return { spec, destinations: new Map() };
     } catch (err) {
-      if ((err as IpvsError).code !== 'EEXIST') throw err;
+      if ((err as IpvsError).errno !== 'EEXIST') throw err;
       const dests = await this.client.destinations(spec.key);
       this.log.info({ service: describeService(spec.key) }, `Adopting IPVS service ${describeService(spec.key)} that appeared in the kernel (${dests.length} real servers)`);
       await this.client.updateService(spec);
@@ -329,7 +329,7 @@ export class IpvsReconciler {
           n++;
         } catch (err) {
           // already gone is what was wanted
-          if ((err as IpvsError).code === 'ESRCH') this.known.delete(id);
+          if ((err as IpvsError).errno === 'ESRCH') this.known.delete(id);
           else this.fail(err);
         }
       }),

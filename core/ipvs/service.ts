@@ -5,7 +5,7 @@ import type { ConfigModel, VirtualServerConfig } from '../config/model';
 import type { VirtualServerKey } from '../config/keywords/lvs';
 import type { Logger } from '../log/logger';
 import type { AlivedHooks } from '../plugin/hooks';
-import { bytesToIp, ipToBytes } from '../vrrp/rtnl';
+import { canonicalIp } from '../net/address';
 import { describeService, IpvsClient, type IpvsClientOptions, type IpvsError, type IpvsMessageCounts, type IpvsStats, type IpvsTimeouts } from './client';
 import { openIpvsClient } from './open';
 import { desiredTable, type DesiredTable } from './desired';
@@ -87,10 +87,6 @@ function netnsId(): string {
   }
 }
 
-function canonical(a: string): string {
-  const b = ipToBytes(a);
-  return b ? bytesToIp(b) : a;
-}
 
 export class IpvsService {
   private readonly log: Logger;
@@ -132,7 +128,7 @@ export class IpvsService {
     } catch (err) {
       const e = err as IpvsError;
       this.openError = e.message;
-      if (e.code !== 'ENOPROTOOPT') this.log.error({ code: 'ALIVED_IPVS_FAILED', err }, `cannot use IPVS: ${e.message}`);
+      if (e.errno !== 'ENOPROTOOPT') this.log.error({ code: 'ALIVED_IPVS_FAILED', err }, `cannot use IPVS: ${e.message}`);
       return { programsPools: false, ipvsReason: e.message, onPoolChange };
     }
     return { programsPools: true, onPoolChange };
@@ -244,7 +240,7 @@ export class IpvsService {
     const m = new Map<string, string>();
     for (const inst of (this.model?.vrrpInstance ?? []) as Array<{ name: string; virtualIpaddress?: Array<{ address: string }>; virtualIpaddressExcluded?: Array<{ address: string }> }>) {
       for (const a of [...(inst.virtualIpaddress ?? []), ...(inst.virtualIpaddressExcluded ?? [])]) {
-        const k = canonical(a.address);
+        const k = canonicalIp(a.address);
         if (!m.has(k)) m.set(k, inst.name);
       }
     }
@@ -259,7 +255,7 @@ export class IpvsService {
         if (!vs.haSuspend) return false;
         const key = vs as unknown as VirtualServerKey;
         if (key.kind !== 'address') return false;
-        const holder = holders.get(canonical(key.address));
+        const holder = holders.get(canonicalIp(key.address));
         return holder !== undefined && !this.masters.has(holder);
       },
     });

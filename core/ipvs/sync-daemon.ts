@@ -184,7 +184,7 @@ export class LvsSyncDaemon {
         this.log.info({ state: r }, `IPVS ${describeSyncDaemon(a)} stopped${this.why()}`);
       } catch (err) {
         // ESRCH: it stopped already (someone ran ipvsadm --stop-daemon)
-        if ((err as IpvsError).code !== 'ESRCH') {
+        if ((err as IpvsError).errno !== 'ESRCH') {
           fail(err);
           continue;
         }
@@ -214,7 +214,7 @@ export class LvsSyncDaemon {
     try {
       await client.startSyncDaemon(w);
     } catch (err) {
-      if ((err as IpvsError).code !== 'EEXIST') throw err;
+      if ((err as IpvsError).errno !== 'EEXIST') throw err;
       await client.stopSyncDaemon(w.state);
       await client.startSyncDaemon(w);
     }
@@ -239,7 +239,7 @@ export class LvsSyncDaemon {
       if (message !== this.lastError) this.log.error({ code: 'ALIVED_IPVS_FAILED', err }, message);
       this.lastError = message;
       // without IPVS in the kernel there is nothing to retry
-      if ((err as IpvsError).code !== 'ENOPROTOOPT') this.retryLater();
+      if ((err as IpvsError).errno !== 'ENOPROTOOPT') this.retryLater();
       return undefined;
     }
   }

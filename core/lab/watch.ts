@@ -10,18 +10,14 @@
  * not from polling. Prints {"kind":"ready"} once subscribed.
  */
 import { createNetlink, rt } from 'netlink';
+import { bytesToIp } from '../net/address';
 
 const AF_INET = 2;
 const AF_INET6 = 10;
 
 function addrText(family: number | undefined, b: Buffer | undefined): string | undefined {
   if (!b) return undefined;
-  if (family === AF_INET && b.length === 4) return [...b].join('.');
-  if (family === AF_INET6 && b.length === 16) {
-    const groups: string[] = [];
-    for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i).toString(16));
-    return groups.join(':').replace(/(^|:)0(:0)+(:|$)/, '::').replace(/:{3,}/, '::');
-  }
+  if ((family === AF_INET && b.length === 4) || (family === AF_INET6 && b.length === 16)) return bytesToIp(b);
   return undefined;
 }
 

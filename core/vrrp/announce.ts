@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { commitPoint } from './clock';
 import { PacketSocket } from './packet-socket';
-import { ipToBytes } from './rtnl';
+import { ipToBytes } from '../net/address';
 import type { Clock, TimerHandle } from './types';
 
 /**
@@ -485,10 +485,11 @@ export class Announcer {
       this.counters[target.kind]++;
     } catch (err) {
       this.counters.errors++;
-      const e = err as Error & { code?: string };
+      const e = err as Error & { errno?: unknown };
+      const errno = typeof e.errno === 'string' ? e.errno : undefined;
       // a vanished interface: the next burst opens a fresh socket (and fails clearly if it is still gone)
-      if (e.code === 'ENODEV' || e.code === 'ENXIO' || e.code === 'EBADF') this.dropSender(link.ifindex);
-      const key = `${link.ifindex}/${target.kind}/${e.code ?? e.message}`;
+      if (errno === 'ENODEV' || errno === 'ENXIO' || errno === 'EBADF') this.dropSender(link.ifindex);
+      const key = `${link.ifindex}/${target.kind}/${errno ?? e.message}`;
       const seen = this.reported.get(burst);
       if (seen?.has(key)) return;
       seen?.add(key);

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
-import * as util from 'node:util';
+import { AlivedError } from '../errors';
+import { errnoReason } from '../net/errno';
 
 /**
  * Sends whole ethernet frames out of one interface through an AF_PACKET
@@ -22,18 +23,22 @@ const ADDON_DIR = path.resolve(__dirname, '..', '..', '..', 'native', 'build');
 
 let addon: Addon | undefined;
 
-export class PacketSocketError extends Error {
-  /** errno name (ENETDOWN, ENODEV, ...) or ALIVED_PACKET_ADDON_MISSING */
-  readonly code: string;
-  /** negated errno, as Node's system errors carry it; undefined for a missing addon */
-  readonly errno: number | undefined;
+/**
+ * A packet socket could not be opened or written (ALIVED_PACKET_SOCKET;
+ * `errno` names the system error: ENETDOWN, ENODEV, ...), or the addon is not
+ * built (ALIVED_PACKET_ADDON_MISSING).
+ */
+export class PacketSocketError extends AlivedError {
+  /** the negated errno, as Node's system errors carry it; undefined when alived found the fault itself */
+  readonly errnoNumber: number | undefined;
   readonly syscall: string | undefined;
-  constructor(message: string, code: string, errno?: number, syscall?: string) {
-    super(message);
-    this.name = 'PacketSocketError';
-    this.code = code;
-    this.errno = errno;
-    this.syscall = syscall;
+  constructor(
+    message: string,
+    options: { code?: 'ALIVED_PACKET_SOCKET' | 'ALIVED_PACKET_ADDON_MISSING'; errno?: string; errnoNumber?: number; syscall?: string } = {},
+  ) {
+    super(options.code ?? 'ALIVED_PACKET_SOCKET', message, options.errno === undefined ? undefined : { errno: options.errno });
+    this.errnoNumber = options.errnoNumber;
+    this.syscall = options.syscall;
   }
 }
 
@@ -52,24 +57,16 @@ function loadAddon(): Addon {
   }
   throw new PacketSocketError(
     `the packet socket addon is not built (looked for ${tried.join(' and ')}): run \`npm install\` or \`npx node-gyp rebuild --directory=native\` in the alived directory (it needs a C compiler and Node's headers)`,
-    'ALIVED_PACKET_ADDON_MISSING',
+    { code: 'ALIVED_PACKET_ADDON_MISSING' },
   );
-}
-
-/** Node's text for an errno ('no such device'), as the message's reason */
-function reason(errno: number): { code: string; text: string } {
-  const entry = util.getSystemErrorMap().get(errno);
-  if (!entry) return { code: `E${-errno}`, text: `error ${-errno}` };
-  const [code, text] = entry;
-  return { code, text: text.charAt(0).toUpperCase() + text.slice(1) };
 }
 
 function wrapError(err: unknown, what: string, ifname: string): Error {
   const e = err as { errno?: unknown; syscall?: unknown };
   if (typeof e?.errno !== 'number') return err as Error;
-  const { code, text } = reason(e.errno);
+  const { name, text } = errnoReason(e.errno);
   const syscall = typeof e.syscall === 'string' ? e.syscall : undefined;
-  return new PacketSocketError(`${what} on ${ifname}: ${text} (${code})`, code, e.errno, syscall);
+  return new PacketSocketError(`${what} on ${ifname}: ${text} (${name})`, { errno: name, errnoNumber: e.errno, ...(syscall ? { syscall } : {}) });
 }
 
 /** One AF_PACKET socket bound to one interface; sends, never receives. */
@@ -106,7 +103,7 @@ export class PacketSocket {
    * returns the bytes sent. A full queue is EAGAIN, a down link ENETDOWN.
    */
   send(frame: Uint8Array, what = 'sending a frame'): number {
-    if (!this.handle) throw new PacketSocketError(`${what} on ${this.ifname}: the packet socket is closed`, 'EBADF');
+    if (!this.handle) throw new PacketSocketError(`${what} on ${this.ifname}: the packet socket is closed`, { errno: 'EBADF' });
     try {
       return this.lib.send(this.handle, frame);
     } catch (err) {

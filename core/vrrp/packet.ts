@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { isIPv4, isIPv6 } from 'node:net';
+import { bytesToIp, ipToBytes } from '../net/address';
 import { AH_PROTOCOL, parseAh, verifyAh, type AhExpectation } from './ah';
 import { VRRP_PROTOCOL, VRRP_TTL, type Advert, type IpFamily, type Received, type VrrpCounters, type VrrpVersion } from './types';
 
@@ -30,82 +30,14 @@ const V3_MAX_ADVERT_INT_CS = 0x0fff;
 // ---------------------------------------------------------------------------
 // addresses
 
-function ipv4Bytes(text: string): Buffer | undefined {
-  if (!isIPv4(text)) return undefined;
-  return Buffer.from(text.split('.').map(Number));
-}
-
-function ipv6Bytes(text: string): Buffer | undefined {
-  // a zone ("fe80::1%eth0") names the link, not a part of the address
-  let s = text.replace(/%.*$/, '');
-  if (!isIPv6(s)) return undefined;
-  if (s.includes('.')) {
-    // an embedded dotted quad (::ffff:10.0.0.1) is the last two groups
-    const at = s.lastIndexOf(':');
-    const v4 = ipv4Bytes(s.slice(at + 1));
-    if (!v4) return undefined;
-    s = `${s.slice(0, at + 1)}${v4.readUInt16BE(0).toString(16)}:${v4.readUInt16BE(2).toString(16)}`;
-  }
-  const groups = (part: string): number[] => (part === '' ? [] : part.split(':').map((h) => parseInt(h, 16)));
-  const gap = s.indexOf('::');
-  let words: number[];
-  if (gap >= 0) {
-    const left = groups(s.slice(0, gap));
-    const right = groups(s.slice(gap + 2));
-    words = [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
-  } else {
-    words = groups(s);
-  }
-  if (words.length !== 8 || words.some((w) => !(w >= 0 && w <= 0xffff))) return undefined;
-  const out = Buffer.alloc(16);
-  words.forEach((w, i) => out.writeUInt16BE(w, i * 2));
-  return out;
-}
-
-/** The address in network byte order (4 or 16 bytes), or undefined when it is not an address of that family. */
-export function addressBytes(text: string, family?: IpFamily): Buffer | undefined {
-  if (family !== 6) {
-    const b = ipv4Bytes(text);
-    if (b || family === 4) return b;
-  }
-  return ipv6Bytes(text);
-}
-
-/** The textual form of 4 or 16 address bytes; IPv6 in RFC 5952's canonical form (what `ip addr` prints). */
-export function formatAddress(bytes: Buffer): string {
-  if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
-  if (bytes.length !== 16) throw new RangeError(`an address has 4 or 16 bytes, not ${bytes.length}`);
-  const words: number[] = [];
-  for (let i = 0; i < 16; i += 2) words.push(bytes.readUInt16BE(i));
-  // RFC 5952 4.2: the longest run of two or more zero groups becomes '::', the first of equal runs
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (words[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (ws: number[]): string => ws.map((w) => w.toString(16)).join(':');
-  if (best < 0) return hex(words);
-  return `${hex(words.slice(0, best))}::${hex(words.slice(best + bestLen))}`;
-}
-
 /**
  * Numeric order of two addresses of one family: 1 when `a` is higher, -1 when
  * lower, 0 when equal. Addresses of different families (or unreadable ones)
  * compare equal, as keepalived's vrrp_saddr_cmp() treats them: no tie-break.
  */
 export function compareAddresses(a: string, b: string): number {
-  const x = addressBytes(a);
-  const y = addressBytes(b);
+  const x = ipToBytes(a);
+  const y = ipToBytes(b);
   if (!x || !y || x.length !== y.length) return 0;
   return Math.sign(Buffer.compare(x, y));
 }
@@ -225,15 +157,15 @@ export function encodeAdvert(a: AdvertToEncode): Buffer {
     pkt.writeUInt16BE(a.advertIntCs & V3_MAX_ADVERT_INT_CS, 4);
   }
   a.addresses.forEach((addr, i) => {
-    const b = addressBytes(addr, a.family);
+    const b = ipToBytes(addr, a.family);
     if (!b) throw new RangeError(`VRRP advert: ${JSON.stringify(addr)} is not an IPv${a.family} address`);
     b.copy(pkt, VRRP_HEADER_LEN + i * alen);
   });
   if (a.version === 2 && a.authPass !== undefined) passAuthData(a.authPass).copy(pkt, pkt.length - VRRP_AUTH_LEN);
   let pseudo: Buffer | undefined;
   if (a.version === 3) {
-    const src = a.src === undefined ? undefined : addressBytes(a.src, a.family);
-    const dst = a.dst === undefined ? undefined : addressBytes(a.dst, a.family);
+    const src = a.src === undefined ? undefined : ipToBytes(a.src, a.family);
+    const dst = a.dst === undefined ? undefined : ipToBytes(a.dst, a.family);
     if (!src || !dst) throw new RangeError(`VRRP advert: VRRPv3 needs the IPv${a.family} source and destination for its checksum (src ${String(a.src)}, dst ${String(a.dst)})`);
     pseudo = pseudoHeader(src, dst, pkt.length);
   }
@@ -285,8 +217,8 @@ export function parseIpv4(buf: Buffer): ParsedIpv4 {
     ok: true,
     rx: {
       family: 4,
-      src: formatAddress(buf.subarray(12, 16)),
-      dst: formatAddress(buf.subarray(16, 20)),
+      src: bytesToIp(buf.subarray(12, 16)),
+      dst: bytesToIp(buf.subarray(16, 20)),
       ttl: buf[8]!,
       payload,
       ...(ah ? { ah } : {}),
@@ -312,7 +244,7 @@ export function decodeAdvert(payload: Buffer, family: IpFamily): Advert | undefi
   const addresses: string[] = [];
   for (let i = 0; i < count; i++) {
     const at = VRRP_HEADER_LEN + i * alen;
-    addresses.push(formatAddress(payload.subarray(at, at + alen)));
+    addresses.push(bytesToIp(payload.subarray(at, at + alen)));
   }
   const v2 = version === 2;
   const authType = v2 ? payload[4]! : 0;
@@ -464,7 +396,7 @@ export function checkAdvert(rx: Received, expect: AdvertExpectation, counters: V
     return reject(counters, 'addrListErr', `${who}received an unexpected ip number count ${count}, expected ${expect.addresses.length}!`);
   }
 
-  const dst = rx.dst === '' ? undefined : addressBytes(rx.dst, rx.family);
+  const dst = rx.dst === '' ? undefined : ipToBytes(rx.dst, rx.family);
   const checksumReason = verifyChecksum(p, version, rx, dst);
   if (checksumReason) return reject(counters, 'checksumErr', `${who}${checksumReason}`);
 
@@ -486,8 +418,8 @@ export function checkAdvert(rx: Received, expect: AdvertExpectation, counters: V
     // RFC 3768 7.1 / 5798 7.1 "MAY verify the IP addresses": keepalived drops on any mismatch
     const carried = new Set(advert.addresses);
     for (const vip of expect.addresses) {
-      const b = addressBytes(vip, rx.family);
-      if (!b || !carried.has(formatAddress(b))) {
+      const b = ipToBytes(vip, rx.family);
+      if (!b || !carried.has(bytesToIp(b))) {
         counters.addrListErr++;
         return { ok: false, counter: 'addrListErr', reason: `${who}ip address associated with VRID ${expect.vrid} not present in MASTER advert: ${vip}` };
       }
@@ -517,14 +449,14 @@ export function checkAdvert(rx: Received, expect: AdvertExpectation, counters: V
 function verifyChecksum(p: Buffer, version: number, rx: Received, dst: Buffer | undefined): string | undefined {
   if (version === 2) return checksumHolds(p) ? undefined : 'Invalid VRRPv2 checksum';
   if (rx.family === 6 && rx.dst === '') return undefined;
-  const src = addressBytes(rx.src, rx.family);
+  const src = ipToBytes(rx.src, rx.family);
   if (!src || !dst) return `Invalid VRRPv3 checksum: cannot build the pseudo-header from ${rx.src} > ${rx.dst}`;
   return checksumHolds(p, pseudoHeader(src, dst, p.length)) ? undefined : 'Invalid VRRPv3 checksum';
 }
 
 function sameAddress(a: string, b: string): boolean {
-  const x = addressBytes(a);
-  const y = addressBytes(b);
+  const x = ipToBytes(a);
+  const y = ipToBytes(b);
   return x !== undefined && y !== undefined && x.equals(y);
 }
 

@@ -1,3 +1,4 @@
+import { AlivedError } from '../errors';
 import { nativeAddon } from './packet-socket';
 import type { Received } from './types';
 
@@ -57,21 +58,21 @@ export interface VrrpReceiver {
 
 export type Vrrp6Receiver = VrrpReceiver;
 
-/** A system call of a receiver failed: when opening (thrown) or when receiving (to onError). */
-export class RecvError extends Error {
-  /** errno name: ENODEV, EPERM, ... */
-  readonly code: string;
-  /** negated errno, as Node's system errors carry it */
-  readonly errno: number;
+/**
+ * A system call of a receiver failed, when opening (thrown) or when receiving
+ * (to onError): ALIVED_VRRP_SOCKET, with the errno name (ENODEV, EPERM, ...)
+ * in `errno`.
+ */
+export class RecvError extends AlivedError {
+  /** the negated errno, as Node's system errors carry it */
+  readonly errnoNumber: number;
   readonly syscall: string;
   readonly ifname: string;
   /** what the receiver was doing: "binding to the interface (SO_BINDTODEVICE)", "joining ff02::12 (IPV6_ADD_MEMBERSHIP)", ... */
   readonly step: string;
   constructor(native: { message: string; code: string; errno: number; syscall: string; ifname: string; step: string }) {
-    super(native.message);
-    this.name = 'RecvError';
-    this.code = native.code;
-    this.errno = native.errno;
+    super('ALIVED_VRRP_SOCKET', native.message, { errno: native.code });
+    this.errnoNumber = native.errno;
     this.syscall = native.syscall;
     this.ifname = native.ifname;
     this.step = native.step;

@@ -1,6 +1,7 @@
 import { commitPoint } from './clock';
 import { dropAllFilter, openVrrp4Receiver, openVrrp6Receiver, type PacketAge, type VrrpReceiver } from './receiver';
-import { addressBytes } from './packet';
+import { AlivedError } from '../errors';
+import { ipToBytes } from '../net/address';
 import { AH_PROTOCOL, encodeAhPacket } from './ah';
 import { VRRP_PROTOCOL, type IpFamily, type Received } from './types';
 
@@ -85,8 +86,13 @@ export interface SendOptions {
   ah?: { key: Buffer; seq: number; unicast: boolean };
 }
 
-export class ChannelError extends Error {
-  readonly code = 'ALIVED_VRRP_SOCKET';
+/** A VRRP channel could not be opened, configured or written (ALIVED_VRRP_SOCKET); `errno` names the system error when there was one. */
+export class ChannelError extends AlivedError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    // a receiver's RecvError carries its errno name in errno, a Node system error in code
+    const errno = (options?.cause as { errno?: unknown } | undefined)?.errno;
+    super('ALIVED_VRRP_SOCKET', message, { ...options, ...(typeof errno === 'string' ? { errno } : {}) });
+  }
 }
 
 /** A raw socket for protocol 112 on one interface and family. */
@@ -121,7 +127,7 @@ export class VrrpChannel {
     try {
       sock = r.createSocket({ addressFamily: o.family === 4 ? r.AddressFamily.IPv4 : r.AddressFamily.IPv6, protocol: VRRP_PROTOCOL, bufferSize: 65535 });
     } catch (err) {
-      throw new ChannelError(`opening the ${what}: ${(err as Error).message}`);
+      throw new ChannelError(`opening the ${what}: ${(err as Error).message}`, { cause: err });
     }
     this.sock = sock;
     const step = (label: string, fn: () => void): void => {
@@ -129,7 +135,7 @@ export class VrrpChannel {
         fn();
       } catch (err) {
         this.close();
-        throw new ChannelError(`${label} for the ${what}: ${(err as Error).message}`);
+        throw new ChannelError(`${label} for the ${what}: ${(err as Error).message}`, { cause: err });
       }
     };
     // This socket only sends; the receiver reads. raw-socket must not read it (pauseRecv, before the
@@ -156,12 +162,12 @@ export class VrrpChannel {
       step('turning off multicast loop', () => sock.setOption(IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 0));
     }
     sock.on('error', (err) => {
-      if (!this.closed) this.errorListener?.(new ChannelError(`${what}: ${err.message}`));
+      if (!this.closed) this.errorListener?.(new ChannelError(`${what}: ${err.message}`, { cause: err }));
     });
     // the receiver joins the groups; FORCE: root may pass net.core.rmem_max, as keepalived's kernel_rx_buf_size does
     const ro = { ifname: o.ifname, ifindex: o.ifindex, groups: o.groups, rcvBuf: o.rcvBuf ?? DEFAULT_RCVBUF };
     const onRecvError = (err: Error): void => {
-      if (!this.closed) this.errorListener?.(new ChannelError(`${what}: ${err.message}`));
+      if (!this.closed) this.errorListener?.(new ChannelError(`${what}: ${err.message}`, { cause: err }));
     };
     try {
       this.receiver =
@@ -182,7 +188,7 @@ export class VrrpChannel {
             );
     } catch (err) {
       this.close();
-      throw new ChannelError(`opening the receiver for the ${what}: ${(err as Error).message}`);
+      throw new ChannelError(`opening the receiver for the ${what}: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -202,11 +208,11 @@ export class VrrpChannel {
           if (!this.closed) this.listener?.(packet, ageMs);
         },
         (err) => {
-          if (!this.closed) this.errorListener?.(new ChannelError(`IPsec AH socket on ${o.ifname}: ${err.message}`));
+          if (!this.closed) this.errorListener?.(new ChannelError(`IPsec AH socket on ${o.ifname}: ${err.message}`, { cause: err }));
         },
       );
     } catch (err) {
-      throw new ChannelError(`opening the IPsec AH (protocol 51) receiver on ${o.ifname}: ${(err as Error).message}`);
+      throw new ChannelError(`opening the IPsec AH (protocol 51) receiver on ${o.ifname}: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -241,7 +247,7 @@ export class VrrpChannel {
       } catch (err) {
         if (!/temporarily unavailable|would block/i.test((err as Error).message)) {
           this.sendErrors++;
-          this.errorListener?.(new ChannelError(`sending a VRRP packet to ${o.dst} on ${this.options.ifname}: ${(err as Error).message}`));
+          this.errorListener?.(new ChannelError(`sending a VRRP packet to ${o.dst} on ${this.options.ifname}: ${(err as Error).message}`, { cause: err }));
           return;
         }
         // the socket buffer is full: queue it behind raw-socket's writability wait
@@ -250,7 +256,7 @@ export class VrrpChannel {
     this.sock.send(packet, 0, packet.length, dst, (err) => {
       if (err) {
         this.sendErrors++;
-        if (!this.closed) this.errorListener?.(new ChannelError(`sending a VRRP packet to ${o.dst} on ${this.options.ifname}: ${err.message}`));
+        if (!this.closed) this.errorListener?.(new ChannelError(`sending a VRRP packet to ${o.dst} on ${this.options.ifname}: ${err.message}`, { cause: err }));
       } else this.sendErrors = 0;
     });
   }
@@ -331,7 +337,7 @@ const ipv4Parsed = new Map<string, Buffer>();
 function writeIpv4(buf: Buffer, at: number, addr: string): void {
   let b = ipv4Parsed.get(addr);
   if (!b) {
-    b = addressBytes(addr, 4);
+    b = ipToBytes(addr, 4);
     if (!b) throw new ChannelError(`'${addr}' is not an IPv4 address`);
     // a daemon's own addresses are few; bounded all the same
     if (ipv4Parsed.size >= 1024) ipv4Parsed.clear();
@@ -349,7 +355,7 @@ function mreqn(group: string, ifindex: number): Buffer {
 
 /** The 16 bytes of an IPv6 address (any textual form, zone ids ignored): the codec's parser. */
 export function ipv6Bytes(addr: string): Buffer {
-  const b = addressBytes(addr, 6);
+  const b = ipToBytes(addr, 6);
   if (!b) throw new ChannelError(`'${addr}' is not an IPv6 address`);
   return b;
 }

@@ -1,6 +1,8 @@
 import type { RouteEntry, RuleEntry } from '../config/keywords/vrrp';
 import type { Logger } from '../log/logger';
-import { Rtnl, ruleText, type AddressInfo, type LinkWatch, type NetlinkWatch, type RtnlError } from './rtnl';
+import { Rtnl } from './rtnl';
+import type { RtnlError } from './rtnl-error';
+import { ruleText, type AddressInfo, type LinkWatch, type NetlinkWatch } from './rtnl-shapes';
 import type { StaticNetSettings } from './static-net-settings';
 import { addressLabel, routeLabel, VipManager, type VipError } from './vips';
 
@@ -60,7 +62,7 @@ export class StaticNet {
   }
 
   private failed(err: VipError | RtnlError): void {
-    this.log.warn({ code: err.code, err: err.message }, `static entry: ${err.message}`);
+    this.log.warn({ code: err.code, errno: err.errno, err: err.message }, `static entry: ${err.message}`);
   }
 
   /** one change at a time: start, reload, a putting back, stop */
@@ -227,7 +229,7 @@ export class StaticNet {
       return 'added';
     } catch (err) {
       const e = err as RtnlError;
-      if (RULE_THERE.has(e.code)) {
+      if (RULE_THERE.has(e.errno ?? '')) {
         this.heldRules.add(key);
         return 'present';
       }
@@ -246,7 +248,7 @@ export class StaticNet {
       this.heldRules.delete(key);
     } catch (err) {
       const e = err as RtnlError;
-      if (RULE_GONE.has(e.code)) this.heldRules.delete(key);
+      if (RULE_GONE.has(e.errno ?? '')) this.heldRules.delete(key);
       else if (!leftover) this.failed(e);
     } finally {
       this.removingRules--;

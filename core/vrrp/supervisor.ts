@@ -233,7 +233,7 @@ export class VrrpSupervisor {
       const ms = (performance.now() - started).toFixed(1);
       const who = pid !== undefined ? `VRRP process ${pid}` : 'the dead VRRP process (not resumed in time)';
       if (removed.length > 0) log.notice({ pid, removed, ms }, `removed what ${who} left on the interfaces, ${ms} ms after: ${removed.join(', ')}`);
-      for (const f of failures) log.error({ err: f.message, code: f.code }, `removing what ${who} left: ${f.message}`);
+      for (const f of failures) log.error({ err: f.message, code: f.code, errno: f.errno }, `removing what ${who} left: ${f.message}`);
     })().catch((err: Error) => log.error({ err: err.message }, `removing what VRRP process ${pid ?? ''} left: ${err.message}`));
     return Promise.race([work, new Promise<void>((resolve) => setTimeout(resolve, LEFTOVERS_TIMEOUT_MS).unref())]);
   }

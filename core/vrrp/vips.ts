@@ -1,5 +1,9 @@
 import type { AddressEntry, RouteEntry } from '../config/keywords/vrrp';
-import { addressText, canonicalIp, routeMatches, routeText, RtnlError, type AddressInfo, type AddressSpec, type LinkInfo, type PreparedAddress, type RouteInfo, type Rtnl } from './rtnl';
+import { AlivedError } from '../errors';
+import { canonicalIp } from '../net/address';
+import type { Rtnl } from './rtnl';
+import type { RtnlError } from './rtnl-error';
+import { addressText, routeMatches, routeText, type AddressInfo, type AddressSpec, type LinkInfo, type PreparedAddress, type RouteInfo } from './rtnl-shapes';
 
 /**
  * The virtual addresses and routes of one VRRP instance, put on their
@@ -25,14 +29,15 @@ export interface VipManagerOptions {
   links?: () => Iterable<LinkInfo>;
 }
 
-/** One address or route that could not be added or removed: the message says which, where and why. */
-export class VipError extends Error {
-  /** the kernel's errno name (EEXIST, ENODEV, EPERM, ...) or EINVAL/EOPNOTSUPP for what alived refused */
-  readonly code: string;
-  constructor(message: string, code: string) {
-    super(message);
-    this.name = 'VipError';
-    this.code = code;
+/**
+ * One address or route that could not be added or removed
+ * (ALIVED_VIP_FAILED): the message says which, where and why; `errno` is the
+ * kernel's errno name (EEXIST, ENODEV, EPERM, ...) or EINVAL / EOPNOTSUPP for
+ * what alived refused.
+ */
+export class VipError extends AlivedError {
+  constructor(message: string, errno: string) {
+    super('ALIVED_VIP_FAILED', message, { errno });
   }
 }
 
@@ -190,8 +195,8 @@ export class VipManager {
     return p;
   }
 
-  private fail(failures: VipError[], message: string, code: string): void {
-    const err = new VipError(message, code);
+  private fail(failures: VipError[], message: string, errno: string): void {
+    const err = new VipError(message, errno);
     failures.push(err);
     try {
       this.onFailure(err);
@@ -212,7 +217,7 @@ export class VipManager {
     try {
       return new Map((await this.rtnl.links()).map((l) => [l.name, l]));
     } catch (err) {
-      this.fail(failures, `${doing}: cannot read the interfaces: ${(err as Error).message}`, (err as RtnlError).code ?? 'EIO');
+      this.fail(failures, `${doing}: cannot read the interfaces: ${(err as Error).message}`, (err as RtnlError).errno ?? 'EIO');
       return undefined;
     }
   }
@@ -232,11 +237,11 @@ export class VipManager {
       return 'added';
     } catch (err) {
       const e = err as RtnlError;
-      if (ALREADY_THERE.has(e.code)) {
+      if (ALREADY_THERE.has(e.errno ?? '')) {
         this.hold(a.label, link.index);
         return 'present';
       }
-      this.fail(failures, e.message, e.code ?? 'EIO');
+      this.fail(failures, e.message, e.errno ?? 'EIO');
       return 'failed';
     }
   }
@@ -266,8 +271,8 @@ export class VipManager {
       this.release(a.label);
     } catch (err) {
       const e = err as RtnlError;
-      if (ALREADY_GONE.has(e.code)) this.release(a.label);
-      else this.fail(failures, e.message, e.code ?? 'EIO');
+      if (ALREADY_GONE.has(e.errno ?? '')) this.release(a.label);
+      else this.fail(failures, e.message, e.errno ?? 'EIO');
     } finally {
       this.removing.delete(a.label);
     }
@@ -282,11 +287,11 @@ export class VipManager {
       return 'added';
     } catch (err) {
       const e = err as RtnlError;
-      if (ALREADY_THERE.has(e.code)) {
+      if (ALREADY_THERE.has(e.errno ?? '')) {
         this.set.add(label);
         return 'present';
       }
-      this.fail(failures, e.message, e.code ?? 'EIO');
+      this.fail(failures, e.message, e.errno ?? 'EIO');
       return 'failed';
     }
   }
@@ -300,8 +305,8 @@ export class VipManager {
       this.set.delete(label);
     } catch (err) {
       const e = err as RtnlError;
-      if (ALREADY_GONE.has(e.code)) this.set.delete(label);
-      else this.fail(failures, e.message, e.code ?? 'EIO');
+      if (ALREADY_GONE.has(e.errno ?? '')) this.set.delete(label);
+      else this.fail(failures, e.message, e.errno ?? 'EIO');
     } finally {
       this.removing.delete(label);
     }
@@ -373,7 +378,7 @@ export class VipManager {
           removed.push(`route ${routeText(r)}`);
         } catch (err) {
           const e = err as RtnlError;
-          if (!ALREADY_GONE.has(e.code)) this.fail(failures, e.message, e.code ?? 'EIO');
+          if (!ALREADY_GONE.has(e.errno ?? '')) this.fail(failures, e.message, e.errno ?? 'EIO');
         }
       }
       const links = await this.linkMap(failures, 'removing stale virtual addresses');
@@ -382,7 +387,7 @@ export class VipManager {
         try {
           present = await this.rtnl.addresses();
         } catch (err) {
-          this.fail(failures, `removing stale virtual addresses: ${(err as Error).message}`, (err as RtnlError).code ?? 'EIO');
+          this.fail(failures, `removing stale virtual addresses: ${(err as Error).message}`, (err as RtnlError).errno ?? 'EIO');
           return removed;
         }
       }
@@ -398,7 +403,7 @@ export class VipManager {
           removed.push(a.label);
         } catch (err) {
           const e = err as RtnlError;
-          if (!ALREADY_GONE.has(e.code)) this.fail(failures, e.message, e.code ?? 'EIO');
+          if (!ALREADY_GONE.has(e.errno ?? '')) this.fail(failures, e.message, e.errno ?? 'EIO');
         }
       }
       this.set.clear();

@@ -1,6 +1,10 @@
 import type { Logger } from '../log/logger';
 import { readSysctl, SysctlKeeper, writeSysctl, type SysctlChange } from './if-sysctl';
-import { attr, canonicalIp, u32, type LinkDetail, type LinkInfo, type Rtnl, type RtnlError } from './rtnl';
+import { canonicalIp } from '../net/address';
+import { attr, u32 } from '../netlink/attrs';
+import type { Rtnl } from './rtnl';
+import type { RtnlError } from './rtnl-error';
+import type { LinkDetail, LinkInfo } from './rtnl-shapes';
 import type { IpFamily } from './types';
 import type { VmacSettings } from './vmac-settings';
 
@@ -321,7 +325,7 @@ export class Vmac {
     try {
       await this.rtnl.addAddress(index, { address: ll, prefix: 64, nodad: true });
     } catch (err) {
-      if ((err as RtnlError).code !== 'EEXIST') throw err;
+      if ((err as RtnlError).errno !== 'EEXIST') throw err;
     }
   }
 
@@ -329,7 +333,7 @@ export class Vmac {
     try {
       await this.rtnl.linkRequest('del', ifinfo(l.index), `deleting VMAC ${l.name}`);
     } catch (err) {
-      if ((err as RtnlError).code !== 'ENODEV') throw err;
+      if ((err as RtnlError).errno !== 'ENODEV') throw err;
     }
   }
 

@@ -145,23 +145,23 @@ test('a service changes in place: scheduler, flags, persistence', async () => {
   assert.equal((await ipvs.destinations(k)).length, 1, 'its destination stayed');
 });
 
-test('kernel refusals say what was asked and why, with the errno name in code', async () => {
+test('kernel refusals say what was asked and why, with the errno name in errno', async () => {
   const k: ServiceKey = { family: 4, protocol: 'tcp', address: '10.5.0.1', port: 80 };
   await ipvs.addService(svc(k, 'rr'));
-  await assert.rejects(ipvs.addService(svc(k, 'rr')), { code: 'EEXIST', message: 'adding virtual service TCP 10.5.0.1:80 (rr): the service already exists (EEXIST)' });
+  await assert.rejects(ipvs.addService(svc(k, 'rr')), { errno: 'EEXIST', message: 'adding virtual service TCP 10.5.0.1:80 (rr): the service already exists (EEXIST)' });
   await assert.rejects(ipvs.addService(svc({ ...k, port: 81 }, 'nosuch')), {
-    code: 'ENOENT',
+    errno: 'ENOENT',
     message: 'adding virtual service TCP 10.5.0.1:81 (nosuch): the kernel has no such scheduler or persistence engine (module not loaded or not built) (ENOENT)',
   });
-  await assert.rejects(ipvs.deleteService({ ...k, port: 82 }), { code: 'ESRCH', message: 'removing virtual service TCP 10.5.0.1:82: no such service (ESRCH)' });
+  await assert.rejects(ipvs.deleteService({ ...k, port: 82 }), { errno: 'ESRCH', message: 'removing virtual service TCP 10.5.0.1:82: no such service (ESRCH)' });
   await assert.rejects(ipvs.addDestination({ ...k, port: 83 }, dest('10.5.0.2', 80)), {
-    code: 'ESRCH',
+    errno: 'ESRCH',
     message: 'adding real server 10.5.0.2:80 (NAT, weight 1) to TCP 10.5.0.1:83: the service does not exist (ESRCH)',
   });
   await ipvs.addDestination(k, dest('10.5.0.2', 80));
-  await assert.rejects(ipvs.addDestination(k, dest('10.5.0.2', 80)), { code: 'EEXIST', message: 'adding real server 10.5.0.2:80 (NAT, weight 1) to TCP 10.5.0.1:80: the destination already exists (EEXIST)' });
-  await assert.rejects(ipvs.deleteDestination(k, { address: '10.5.0.9', port: 80 }), { code: 'ENOENT', message: 'removing real server 10.5.0.9:80 from TCP 10.5.0.1:80: no such destination (ENOENT)' });
-  await assert.rejects(ipvs.addService(svc({ family: 4, protocol: 'tcp', address: 'not-an-ip', port: 1 })), { code: 'EINVAL' });
+  await assert.rejects(ipvs.addDestination(k, dest('10.5.0.2', 80)), { errno: 'EEXIST', message: 'adding real server 10.5.0.2:80 (NAT, weight 1) to TCP 10.5.0.1:80: the destination already exists (EEXIST)' });
+  await assert.rejects(ipvs.deleteDestination(k, { address: '10.5.0.9', port: 80 }), { errno: 'ENOENT', message: 'removing real server 10.5.0.9:80 from TCP 10.5.0.1:80: no such destination (ENOENT)' });
+  await assert.rejects(ipvs.addService(svc({ family: 4, protocol: 'tcp', address: 'not-an-ip', port: 1 })), { errno: 'EINVAL' });
 });
 
 test('connection timeouts are read and set (ipvsadm --set)', async () => {

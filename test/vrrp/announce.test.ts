@@ -283,7 +283,7 @@ describe('Announcer schedule', () => {
     const clock = new FakeClock();
     const errors: Error[] = [];
     let opens = 0;
-    const gone = Object.assign(new Error('sending gratuitous ARP for 10.99.0.99 on eth0: No such device (ENODEV)'), { code: 'ENODEV' });
+    const gone = new PacketSocketError('sending gratuitous ARP for 10.99.0.99 on eth0: No such device (ENODEV)', { errno: 'ENODEV' });
     const a = new Announcer({
       ...LINK,
       addresses: ['10.99.0.99', '10.99.0.98'],
@@ -320,7 +320,7 @@ describe('Announcer schedule', () => {
       masterDelay: 0,
       onError: (e) => errors.push(e.message),
       openSender: (l) => {
-        throw new PacketSocketError(`opening a packet socket (ifindex ${l.ifindex}) on ${l.ifname}: No such device (ENODEV)`, 'ENODEV');
+        throw new PacketSocketError(`opening a packet socket (ifindex ${l.ifindex}) on ${l.ifname}: No such device (ENODEV)`, { errno: 'ENODEV' });
       },
     });
     a.announce();

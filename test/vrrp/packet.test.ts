@@ -3,18 +3,17 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  addressBytes,
   checkAdvert,
   compareAddresses,
   decodeAdvert,
   encodeAdvert,
-  formatAddress,
   parseIpv4,
   peekVrid,
   type AdvertExpectation,
   type CheckOutcome,
 } from '../../core/vrrp/packet';
 import { newCounters, type Received, type VrrpCounters } from '../../core/vrrp/types';
+import { bytesToIp, ipToBytes } from '../../core/net/address';
 
 /** test/fixtures in the source tree (tests run from dist/test/vrrp; fixtures are not compiled) */
 const VECTORS = path.resolve(__dirname, '../../../test/fixtures/vrrp-vectors');
@@ -325,7 +324,7 @@ test('reasons carry the instance name only when it is given', () => {
 
 /** An independent RFC 1071 sum over the IPv6 pseudo-header (RFC 8200 8.1) and the packet, byte by byte with BigInt. */
 function independentV6Checksum(src: string, dst: string, packet: Buffer): number {
-  const bytes = [...addressBytes(src, 6)!, ...addressBytes(dst, 6)!, 0, 0, (packet.length >> 8) & 0xff, packet.length & 0xff, 0, 0, 0, 112, ...packet];
+  const bytes = [...ipToBytes(src, 6)!, ...ipToBytes(dst, 6)!, 0, 0, (packet.length >> 8) & 0xff, packet.length & 0xff, 0, 0, 0, 112, ...packet];
   bytes[40 + 6] = 0; // the checksum field counts as zero
   bytes[40 + 7] = 0;
   let sum = 0n;
@@ -355,7 +354,7 @@ test('IPv6 (v3) adverts round-trip, with the checksum over the IPv6 pseudo-heade
     assert.ok(out.ok, out.ok ? '' : out.reason);
     assert.equal(out.advert.priority, 150);
     assert.equal(out.advert.advertIntCs, 25);
-    assert.deepEqual(out.advert.addresses, c.addresses.map((a) => formatAddress(addressBytes(a, 6)!)));
+    assert.deepEqual(out.advert.addresses, c.addresses.map((a) => bytesToIp(ipToBytes(a, 6)!)));
     // the pseudo-header holds the destination: another one fails
     const c2 = newCounters();
     rejected(
@@ -394,16 +393,16 @@ test('encodeAdvert refuses what no VRRP packet can carry', () => {
 });
 
 test('addresses: parse, canonical IPv6 text, numeric order', () => {
-  assert.equal(formatAddress(addressBytes('2001:0db8:0000:0000:0000:0000:0000:0001')!), '2001:db8::1');
-  assert.equal(formatAddress(addressBytes('2001:db8:0:0:1:0:0:1')!), '2001:db8::1:0:0:1');
-  assert.equal(formatAddress(addressBytes('2001:db8:0:1:1:1:1:1')!), '2001:db8:0:1:1:1:1:1');
-  assert.equal(formatAddress(addressBytes('::')!), '::');
-  assert.equal(formatAddress(addressBytes('::ffff:10.0.0.1')!), '::ffff:a00:1');
-  assert.equal(formatAddress(addressBytes('fe80::1%eth0')!), 'fe80::1');
-  assert.equal(addressBytes('10.0.0.1', 6), undefined);
-  assert.equal(addressBytes('fe80::1', 4), undefined);
-  assert.equal(addressBytes('10.0.0.256'), undefined);
-  assert.equal(addressBytes('nonsense'), undefined);
+  assert.equal(bytesToIp(ipToBytes('2001:0db8:0000:0000:0000:0000:0000:0001')!), '2001:db8::1');
+  assert.equal(bytesToIp(ipToBytes('2001:db8:0:0:1:0:0:1')!), '2001:db8::1:0:0:1');
+  assert.equal(bytesToIp(ipToBytes('2001:db8:0:1:1:1:1:1')!), '2001:db8:0:1:1:1:1:1');
+  assert.equal(bytesToIp(ipToBytes('::')!), '::');
+  assert.equal(bytesToIp(ipToBytes('::ffff:10.0.0.1')!), '::ffff:a00:1');
+  assert.equal(bytesToIp(ipToBytes('fe80::1%eth0')!), 'fe80::1');
+  assert.equal(ipToBytes('10.0.0.1', 6), undefined);
+  assert.equal(ipToBytes('fe80::1', 4), undefined);
+  assert.equal(ipToBytes('10.0.0.256'), undefined);
+  assert.equal(ipToBytes('nonsense'), undefined);
   // numerically, not as text: '9' sorts after '10' as a string
   assert.equal(compareAddresses('10.0.0.10', '10.0.0.9'), 1);
   assert.equal(compareAddresses('10.0.0.9', '10.0.0.10'), -1);

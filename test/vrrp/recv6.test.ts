@@ -204,14 +204,14 @@ describe('the IPv6 VRRP receiver in a lab host', () => {
     const { results, socketsBefore, socketsAfter } = JSON.parse(r.stdout) as { results: Record<string, Record<string, unknown>>; socketsBefore: number; socketsAfter: number };
     const nodev = results.noSuchInterface!;
     assert.equal(nodev.type, 'RecvError');
-    assert.equal(nodev.code, 'ENODEV');
-    assert.equal(nodev.errno, -19);
+    assert.equal(nodev.errno, 'ENODEV');
+    assert.equal(nodev.errnoNumber, -19);
     assert.equal(nodev.syscall, 'setsockopt');
     assert.equal(nodev.ifname, 'nosuch0');
     assert.equal(nodev.step, 'binding to the interface (SO_BINDTODEVICE)');
     assert.equal(nodev.message, 'IPv6 VRRP receiver on nosuch0: binding to the interface (SO_BINDTODEVICE) (setsockopt): No such device (ENODEV)');
     const join = results.wrongIfindex!;
-    assert.deepEqual([join.type, join.code, join.step], ['RecvError', 'ENODEV', 'joining ff02::12 (IPV6_ADD_MEMBERSHIP)']);
+    assert.deepEqual([join.type, join.errno, join.step], ['RecvError', 'ENODEV', 'joining ff02::12 (IPV6_ADD_MEMBERSHIP)']);
     assert.match(String(join.message), /^IPv6 VRRP receiver on eth0: joining ff02::12/);
     for (const k of ['unicastGroup', 'notAnAddress', 'ipv4Group', 'tooManyGroups', 'emptyName', 'longName', 'nulInName', 'slashInName', 'ifindexZero', 'ifindexFraction', 'rcvBufNegative', 'rcvBufHuge']) {
       assert.equal(results[k]!.type, 'RangeError', `${k}: ${JSON.stringify(results[k])}`);

@@ -6,7 +6,9 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Lab, removeStaleLabs, type LabHost } from '../../core/lab/netns';
 import { VrrpLab } from '../../core/lab/vrrp-lab';
-import { bytesToIp, canonicalIp, ipToBytes, protocolNumber, routeText, scopeNumber, tableNumber, type AddressSpec, type RouteSpec, type RuleSpec } from '../../core/vrrp/rtnl';
+import { bytesToIp, canonicalIp, ipToBytes } from '../../core/net/address';
+import { protocolNumber, scopeNumber, tableNumber } from '../../core/vrrp/iproute2-names';
+import { routeText, type AddressSpec, type RouteSpec, type RuleSpec } from '../../core/vrrp/rtnl-shapes';
 import { waitFor } from '../helpers/lab';
 
 const DRIVER = path.join(__dirname, '..', 'fixtures', 'vrrp-drivers', 'driver.js');
@@ -65,7 +67,7 @@ async function drive(cmd: object): Promise<unknown> {
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as unknown;
 }
 
-type Result = { ok: true } | { error: string; code: string };
+type Result = { ok: true } | { error: string; errno: string };
 
 function calls(...c: object[]): Promise<Result[]> {
   return drive({ op: 'rtnl', calls: c }) as Promise<Result[]>;
@@ -189,15 +191,15 @@ describe('rtnetlink in a lab host', () => {
     );
     assert.deepEqual(r, [
       { ok: true },
-      { error: 'adding 10.99.0.99/24 to eth0: File already exists (EEXIST)', code: 'EEXIST' },
+      { error: 'adding 10.99.0.99/24 to eth0: File already exists (EEXIST)', errno: 'EEXIST' },
       { ok: true },
-      { error: 'deleting 10.99.0.99/24 from eth0: Address not available (EADDRNOTAVAIL)', code: 'EADDRNOTAVAIL' },
-      { error: 'adding 10.99.0.99/24 to ifindex 999999: No such device (ENODEV)', code: 'ENODEV' },
-      { error: 'fd00:99::97: an IPv6 address cannot have a label', code: 'EINVAL' },
-      { error: "10.99.0.95/31: 'brd +' needs a prefix of /30 or shorter", code: 'EINVAL' },
+      { error: 'deleting 10.99.0.99/24 from eth0: Address not available (EADDRNOTAVAIL)', errno: 'EADDRNOTAVAIL' },
+      { error: 'adding 10.99.0.99/24 to ifindex 999999: No such device (ENODEV)', errno: 'ENODEV' },
+      { error: 'fd00:99::97: an IPv6 address cannot have a label', errno: 'EINVAL' },
+      { error: "10.99.0.95/31: 'brd +' needs a prefix of /30 or shorter", errno: 'EINVAL' },
       {
         error: 'adding 10.99.0.94/24 to eth0: Invalid argument (EINVAL): 10.99.0.11/24 on that interface has scope global, and the kernel wants the addresses of one subnet to share its scope (asked: link)',
-        code: 'EINVAL',
+        errno: 'EINVAL',
       },
     ]);
   });
@@ -237,7 +239,7 @@ describe('rtnetlink in a lab host', () => {
     assert.equal((await ipRoutes(['route', 'show', 'table', '3000000']))[0]!.dst, '10.54.0.0/24', 'a table beyond 255 goes as RTA_TABLE');
 
     const again = await calls({ method: 'addRoute', spec: routes[0] });
-    assert.deepEqual(again, [{ error: 'adding route 10.50.0.0/16 via 10.99.0.1 dev eth0 table 100 metric 7: File already exists (EEXIST)', code: 'EEXIST' }]);
+    assert.deepEqual(again, [{ error: 'adding route 10.50.0.0/16 via 10.99.0.1 dev eth0 table 100 metric 7: File already exists (EEXIST)', errno: 'EEXIST' }]);
 
     const removed = await calls(...routes.map((spec) => ({ method: 'delRoute', spec })));
     assert.deepEqual(removed, routes.map(() => ({ ok: true })));
@@ -251,10 +253,10 @@ describe('rtnetlink in a lab host', () => {
       { method: 'addRoute', spec: { dst: { address: '10.55.0.0', prefix: 24 }, encap: { type: 'mpls', address: '100' } } },
     );
     assert.deepEqual(errs, [
-      { error: 'deleting route 10.50.0.0/16 via 10.99.0.1 dev eth0 table 100 metric 7: No such process (ESRCH)', code: 'ESRCH' },
-      { error: 'adding route 10.55.0.0/24 dev eth9: no interface eth9', code: 'ENODEV' },
-      { error: 'adding route 10.55.0.0/24 via 10.200.0.1: Network is unreachable (ENETUNREACH)', code: 'ENETUNREACH' },
-      { error: 'adding route 10.55.0.0/24: encap is not supported by alived', code: 'EOPNOTSUPP' },
+      { error: 'deleting route 10.50.0.0/16 via 10.99.0.1 dev eth0 table 100 metric 7: No such process (ESRCH)', errno: 'ESRCH' },
+      { error: 'adding route 10.55.0.0/24 dev eth9: no interface eth9', errno: 'ENODEV' },
+      { error: 'adding route 10.55.0.0/24 via 10.200.0.1: Network is unreachable (ENETUNREACH)', errno: 'ENETUNREACH' },
+      { error: 'adding route 10.55.0.0/24: encap is not supported by alived', errno: 'EOPNOTSUPP' },
     ]);
   });
 
@@ -282,11 +284,11 @@ describe('rtnetlink in a lab host', () => {
     assert.equal(line(1010), '1010: from all nop');
     assert.match(await lab.run(h, ['ip', '-6', 'rule', 'show', 'pref', '1000']), /^1000:\s+from fd00:60::\/64 lookup 100 proto keepalived/);
 
-    assert.deepEqual(await calls({ method: 'addRule', spec: rules[0] }), [{ error: 'adding rule from 10.60.0.0/24 lookup 100 pref 1000: File already exists (EEXIST)', code: 'EEXIST' }]);
+    assert.deepEqual(await calls({ method: 'addRule', spec: rules[0] }), [{ error: 'adding rule from 10.60.0.0/24 lookup 100 pref 1000: File already exists (EEXIST)', errno: 'EEXIST' }]);
     const removed = await calls(...rules.map((spec) => ({ method: 'delRule', spec })));
     assert.deepEqual(removed, rules.map(() => ({ ok: true })));
     assert.ok(!/^10(0\d|10):/m.test(await lab.run(h, ['ip', 'rule', 'show'])), 'every rule is gone');
-    assert.deepEqual(await calls({ method: 'delRule', spec: rules[0] }), [{ error: 'deleting rule from 10.60.0.0/24 lookup 100 pref 1000: No such file or directory (ENOENT)', code: 'ENOENT' }]);
+    assert.deepEqual(await calls({ method: 'delRule', spec: rules[0] }), [{ error: 'deleting rule from 10.60.0.0/24 lookup 100 pref 1000: No such file or directory (ENOENT)', errno: 'ENOENT' }]);
   });
 
   test('watchLinks: a link going down and up, a link added and deleted', async () => {

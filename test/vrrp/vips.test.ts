@@ -89,7 +89,7 @@ interface Shown {
   addresses: { ifname: string; addr_info: IpAddr[] }[];
   routes: { dst: string; type?: string; table?: string; gateway?: string; dev?: string; protocol?: string; prefsrc?: string; metric?: number }[];
 }
-type Step = Shown | { step: 'prepare' } | { step: 'upNow'; atReturn: string[]; failures: { message: string; code: string }[]; held: string[] } | { step: 'up' | 'down'; failures: { message: string; code: string }[]; held: string[] } | { step: 'cleanStale'; removed: string[] } | { step: 'upDownUp'; failures: string[][]; held: string[] } | { step: 'run'; status: number };
+type Step = Shown | { step: 'prepare' } | { step: 'upNow'; atReturn: string[]; failures: { message: string; errno: string }[]; held: string[] } | { step: 'up' | 'down'; failures: { message: string; errno: string }[]; held: string[] } | { step: 'cleanStale'; removed: string[] } | { step: 'upDownUp'; failures: string[][]; held: string[] } | { step: 'run'; status: number };
 
 async function vips(entries: { vips: AddressEntry[]; excluded: AddressEntry[]; routes: RouteEntry[] }, steps: unknown[], opts: { knownLinks?: boolean } = {}): Promise<{ steps: Step[]; failures: string[] }> {
   const r = await lab.exec(h, [process.execPath, DRIVER, JSON.stringify({ op: 'vips', ifname: 'eth0', ...entries, steps, ...opts })], 20_000);
@@ -269,14 +269,14 @@ describe('VipManager in a lab host', () => {
   }
 `);
     const { steps, failures } = await vips(entries, ['up', 'show', { run: ['addr', 'del', '10.99.0.96/24', 'dev', 'eth0'] }, { run: ['route', 'del', '10.64.0.0/24'] }, 'down', 'show']);
-    const [up, shown, , , down, gone] = steps as [{ failures: { message: string; code: string }[]; held: string[] }, Shown, Step, Step, { failures: unknown[]; held: string[] }, Shown];
+    const [up, shown, , , down, gone] = steps as [{ failures: { message: string; errno: string }[]; held: string[] }, Shown, Step, Step, { failures: unknown[]; held: string[] }, Shown];
     assert.deepEqual(up.failures, [
-      { message: 'adding 10.99.8.1/24 to eth9: no interface eth9', code: 'ENODEV' },
+      { message: 'adding 10.99.8.1/24 to eth9: no interface eth9', errno: 'ENODEV' },
       {
         message: 'adding 10.99.0.97/24 to eth0: Invalid argument (EINVAL): 10.99.0.11/24 on that interface has scope global, and the kernel wants the addresses of one subnet to share its scope (asked: link)',
-        code: 'EINVAL',
+        errno: 'EINVAL',
       },
-      { message: 'adding route 10.63.0.0/24 via 10.200.0.1: Network is unreachable (ENETUNREACH)', code: 'ENETUNREACH' },
+      { message: 'adding route 10.63.0.0/24 via 10.200.0.1: Network is unreachable (ENETUNREACH)', errno: 'ENETUNREACH' },
     ]);
     assert.deepEqual(failures, up.failures.map((f) => f.message), 'the same failures reach onFailure as they happen');
     assert.deepEqual([...vipsOn(shown).keys()].sort(), ['10.99.0.96', '10.99.0.99'], 'the others were added');
@@ -295,14 +295,14 @@ describe('VipManager in a lab host', () => {
   }
 `);
     const { steps, failures } = await vips(entries, ['prepare', 'upNow', 'show', 'down', 'show'], { knownLinks: true });
-    const [, upNow, shown, down, gone] = steps as [Step, { atReturn: string[]; inPlaceNow: boolean; failures: { message: string; code: string }[]; held: string[] }, Shown, { failures: unknown[] }, Shown];
+    const [, upNow, shown, down, gone] = steps as [Step, { atReturn: string[]; inPlaceNow: boolean; failures: { message: string; errno: string }[]; held: string[] }, Shown, { failures: unknown[] }, Shown];
     assert.ok(upNow.atReturn.includes('10.99.0.99'), `the first VIP was not in the kernel when up() returned: ${upNow.atReturn.join(' ')}`);
     // three addresses: only the first went out at once, so they are not all in place yet
     assert.equal(upNow.inPlaceNow, false);
     assert.deepEqual(upNow.failures, [
       {
         message: 'adding 10.99.0.97/24 to eth0: Invalid argument (EINVAL): 10.99.0.11/24 on that interface has scope global, and the kernel wants the addresses of one subnet to share its scope (asked: link)',
-        code: 'EINVAL',
+        errno: 'EINVAL',
       },
     ]);
     assert.deepEqual(failures, upNow.failures.map((f) => f.message));
