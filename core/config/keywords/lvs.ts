@@ -3,6 +3,7 @@ import type { Pos } from '../diagnostics';
 import type { Token } from '../lexer';
 import { block, BlockSchema, sub, value, word, type BlockBase, type CheckCtx } from '../schema';
 import type { Stmt } from '../tree';
+import { bytesToIp, ipToBytes } from '../../net/address';
 import {
   bareFlag,
   custom,
@@ -643,54 +644,18 @@ export interface VirtualServerGroup extends BlockBase {
 
 const VSG_ENTRY = '<IPADDR>[-<END>|/<PREFIX>] [<PORT>] | fwmark <INTEGER> [inet|inet6]';
 
-function v4ToInt(a: string): bigint {
-  return a.split('.').reduce((n, o) => (n << 8n) | BigInt(Number(o)), 0n);
+/** an address as one number (for ranges), through core's one parser and RFC 5952 formatter */
+function toInt(f: Family, a: string): bigint {
+  const bytes = ipToBytes(a, f);
+  if (!bytes) throw new RangeError(`not an IPv${f} address: ${a}`);
+  return bytes.reduce((n, o) => (n << 8n) | BigInt(o), 0n);
 }
 
-function intToV4(n: bigint): string {
-  return [24n, 16n, 8n, 0n].map((s) => String((n >> s) & 255n)).join('.');
+function fromInt(f: Family, n: bigint): string {
+  const bytes = new Uint8Array(f === 4 ? 4 : 16);
+  for (let i = bytes.length - 1; i >= 0; i--, n >>= 8n) bytes[i] = Number(n & 255n);
+  return bytesToIp(bytes);
 }
-
-function v6ToInt(a: string): bigint {
-  let s = a;
-  // a trailing dotted quad
-  const dq = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
-  if (dq) {
-    const v = v4ToInt(dq[1]!);
-    s = s.slice(0, dq.index) + ((v >> 16n) & 0xffffn).toString(16) + ':' + (v & 0xffffn).toString(16);
-  }
-  const [head, tail] = s.includes('::') ? s.split('::') : [s, undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...new Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  return groups.reduce((n, g) => (n << 16n) | BigInt(parseInt(g, 16)), 0n);
-}
-
-function intToV6(n: bigint): string {
-  const groups: string[] = [];
-  for (let i = 7; i >= 0; i--) groups.push(((n >> BigInt(i * 16)) & 0xffffn).toString(16));
-  // compress the longest run of zero groups
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (best < 0) return groups.join(':');
-  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
-}
-
-const toInt = (f: Family, a: string): bigint => (f === 4 ? v4ToInt(a) : v6ToInt(a));
-const fromInt = (f: Family, n: bigint): string => (f === 4 ? intToV4(n) : intToV6(n));
 
 /** One line of a virtual_server_group, as alloc_vsg_entry() reads it. */
 function parseVsgEntry(words: readonly Token[], ctx: CheckCtx): VirtualServerGroupEntry | Invalid {
