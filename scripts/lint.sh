@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `npm run lint`: ESLint (eslint.config.mjs) and prettier --check (.prettierrc) over the code, side by side.
+# `npm run lint`: ESLint (eslint.config.mjs) and prettier --check (.prettierrc) over the code, side by side,
+# then the dependency rules (npm run lint:deps: .dependency-cruiser.js).
 # `npm run lint -- --fix`: eslint --fix, then prettier --write; what is left needs a hand.
 # Both keep a cache in node_modules/.cache, so a second run checks only the files that changed.
 set -uo pipefail
@@ -30,4 +31,5 @@ else
   wait "$pid"; e=$?
   cat "$out"
 fi
-exit $(( e || p ))
+npm run --silent lint:deps; d=$?
+exit $(( e || p || d ))
