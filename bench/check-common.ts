@@ -85,7 +85,14 @@ export async function runCheckBench(o: CheckBenchOptions): Promise<void> {
     host = new PluginHost({ log });
     const t0 = performance.now();
     const compiled = await compileConfig(file, { builtins: BUILTIN_PLUGINS, pluginHost: host, log });
-    if (!compiled.ok) throw new Error(`the generated config has errors: ${compiled.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message).slice(0, 3).join('; ')}`);
+    if (!compiled.ok)
+      throw new Error(
+        `the generated config has errors: ${compiled.diagnostics
+          .filter((d) => d.severity === 'error')
+          .map((d) => d.message)
+          .slice(0, 3)
+          .join('; ')}`,
+      );
     await host.hooks.configLoaded.promise(compiled.model!);
     const compileMs = performance.now() - t0;
 
@@ -140,13 +147,21 @@ export async function runCheckBench(o: CheckBenchOptions): Promise<void> {
     const missed = [...counted].filter((c) => c === 0).length;
     const cpuPct = ((cpu.user + cpu.system) / 1000 / (wallS * 1000)) * 100;
     const loopS = o.delayLoopS;
-    console.log(`${o.name}: ${o.servers} real servers (${Math.ceil(o.servers / o.perVirtualServer)} virtual servers), delay_loop ${loopS} s, ${windowS} s window after ${(3 + loopS).toFixed(0)} s of warm-up; config compiled in ${(compileMs / 1000).toFixed(1)} s; V8 flags: ${process.execArgv.join(' ') || 'none'}`);
-    console.log(`${o.name}: ${(checks / wallS).toFixed(0)} checks/s sustained (${checks} in ${wallS.toFixed(1)} s; ${failures} failed; ${up}/${o.servers} servers up at the end)`);
+    console.log(
+      `${o.name}: ${o.servers} real servers (${Math.ceil(o.servers / o.perVirtualServer)} virtual servers), delay_loop ${loopS} s, ${windowS} s window after ${(3 + loopS).toFixed(0)} s of warm-up; config compiled in ${(compileMs / 1000).toFixed(1)} s; V8 flags: ${process.execArgv.join(' ') || 'none'}`,
+    );
+    console.log(
+      `${o.name}: ${(checks / wallS).toFixed(0)} checks/s sustained (${checks} in ${wallS.toFixed(1)} s; ${failures} failed; ${up}/${o.servers} servers up at the end)`,
+    );
     console.log(
       `${o.name}: every server every loop: ${missed === 0 ? 'yes' : `NO, ${missed} never checked in the window`}; largest gap between two checks of one server: p50 ${(gaps[Math.floor(gaps.length / 2)] ?? 0).toFixed(0)} ms, p99 ${(gaps[Math.floor(gaps.length * 0.99)] ?? 0).toFixed(0)} ms, max ${(gaps.at(-1) ?? 0).toFixed(0)} ms (delay_loop ${loopS * 1000} ms + the check's own time)`,
     );
-    console.log(`${o.name}: lateness (start after due time): p50 ${after.lateness.p50.toFixed(0)} ms, p99 ${after.lateness.p99.toFixed(0)} ms, max ${after.lateness.max.toFixed(0)} ms over ${after.lateness.count} checks`);
-    console.log(`${o.name}: checking process: CPU ${cpuPct.toFixed(0)}% of one core (user ${(cpu.user / 1e6).toFixed(1)} s, system ${(cpu.system / 1e6).toFixed(1)} s), RSS max ${mb(rssMax)}, heap max ${mb(heapMax)}; after a full GC: heap ${mb(live.heapUsed)} live (config model included), RSS ${mb(live.rss)}`);
+    console.log(
+      `${o.name}: lateness (start after due time): p50 ${after.lateness.p50.toFixed(0)} ms, p99 ${after.lateness.p99.toFixed(0)} ms, max ${after.lateness.max.toFixed(0)} ms over ${after.lateness.count} checks`,
+    );
+    console.log(
+      `${o.name}: checking process: CPU ${cpuPct.toFixed(0)}% of one core (user ${(cpu.user / 1e6).toFixed(1)} s, system ${(cpu.system / 1e6).toFixed(1)} s), RSS max ${mb(rssMax)}, heap max ${mb(heapMax)}; after a full GC: heap ${mb(live.heapUsed)} live (config model included), RSS ${mb(live.rss)}`,
+    );
     console.log(`${o.name}: target: ${o.target}`);
   } finally {
     await service?.stop();

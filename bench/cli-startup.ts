@@ -51,7 +51,9 @@ function main(): void {
     bare.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   bare.sort((a, b) => a - b);
-  console.log(`cli-startup: alived -t on a 17-line config, 20 runs: median ${times[10]!.toFixed(0)} ms, p90 ${times[18]!.toFixed(0)} ms, min ${times[0]!.toFixed(0)} ms (target < 300 ms)`);
+  console.log(
+    `cli-startup: alived -t on a 17-line config, 20 runs: median ${times[10]!.toFixed(0)} ms, p90 ${times[18]!.toFixed(0)} ms, min ${times[0]!.toFixed(0)} ms (target < 300 ms)`,
+  );
   console.log(`cli-startup: for scale, a bare \`node -e 0\`: median ${bare[5]!.toFixed(0)} ms`);
   fs.rmSync(dir, { recursive: true, force: true });
   perFile();

@@ -55,10 +55,16 @@ async function main(): Promise<void> {
   // memory of one compile, in a fresh process: peak RSS, and the RSS of node alone for scale
   const once = JSON.parse(spawnSync(process.execPath, [__filename, '--once', file], { encoding: 'utf8' }).stdout) as { maxRssMb: number; baseRssMb: number };
   const m = first.result.model!;
-  console.log(`config-compile: ${lines} lines, ${m.vrrpInstance.length} vrrp_instances, ${m.virtualServer.length} virtual_servers, ${m.virtualServer.reduce((n, v) => n + v.realServer.length, 0)} real_servers`);
+  console.log(
+    `config-compile: ${lines} lines, ${m.vrrpInstance.length} vrrp_instances, ${m.virtualServer.length} virtual_servers, ${m.virtualServer.reduce((n, v) => n + v.realServer.length, 0)} real_servers`,
+  );
   console.log(`config-compile: first run (cold) ${first.ms.toFixed(0)} ms`);
-  console.log(`config-compile: warm, 10 runs: median ${runs[5]!.toFixed(0)} ms, min ${runs[0]!.toFixed(0)} ms, max ${runs[9]!.toFixed(0)} ms (target < 500 ms)`);
-  console.log(`config-compile: one compile in a fresh process: peak RSS ${once.maxRssMb.toFixed(0)} MB, of which node itself ${once.baseRssMb.toFixed(0)} MB (target < 150 MB)`);
+  console.log(
+    `config-compile: warm, 10 runs: median ${runs[5]!.toFixed(0)} ms, min ${runs[0]!.toFixed(0)} ms, max ${runs[9]!.toFixed(0)} ms (target < 500 ms)`,
+  );
+  console.log(
+    `config-compile: one compile in a fresh process: peak RSS ${once.maxRssMb.toFixed(0)} MB, of which node itself ${once.baseRssMb.toFixed(0)} MB (target < 150 MB)`,
+  );
   fs.rmSync(dir, { recursive: true, force: true });
 }
 

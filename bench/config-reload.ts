@@ -101,7 +101,12 @@ async function measure(label: string, file: string, runs: number): Promise<void>
   const r = all[0]!.result;
   const verdict = r.ok
     ? `valid, ${r.model!.vrrpInstance.length} vrrp_instances, ${r.model!.virtualServer.length} virtual_servers`
-    : `refused: ${r.diagnostics.filter((d) => d.severity === 'error').slice(0, 1).map((d) => `${path.basename(d.pos.file)}:${d.pos.line}:${d.pos.col} ${d.code}`)[0] ?? '(no error)'}`;
+    : `refused: ${
+        r.diagnostics
+          .filter((d) => d.severity === 'error')
+          .slice(0, 1)
+          .map((d) => `${path.basename(d.pos.file)}:${d.pos.line}:${d.pos.col} ${d.code}`)[0] ?? '(no error)'
+      }`;
   const ms = all.map((x) => x.ms).sort((a, b) => a - b);
   const stall = all.map((x) => x.stallMs).sort((a, b) => a - b);
   const mid = Math.floor(runs / 2);

@@ -74,11 +74,15 @@ async function oneRun(lab: Lab, dir: string, run: number): Promise<{ ms: number;
   const out = path.join(dir, `modules-${run}.jsonl`);
   const bin = path.join(__dirname, '..', 'core', 'cli', 'main.js');
   const t0 = process.hrtime.bigint();
-  const child = lab.spawn(host, [process.execPath, bin, '-n', '-l', '-f', path.join(dir, 'k.conf'), '--state-dir', path.join(dir, `state-${run}`), '-p', path.join(dir, `pid-${run}`)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // NODE_OPTIONS, not --require: the VRRP process is forked with its own arguments and keeps the environment
-    env: { ...process.env, ALIVED_BENCH_MODULES: out, NODE_OPTIONS: `--require ${path.join(dir, 'preload.js')}` },
-  });
+  const child = lab.spawn(
+    host,
+    [process.execPath, bin, '-n', '-l', '-f', path.join(dir, 'k.conf'), '--state-dir', path.join(dir, `state-${run}`), '-p', path.join(dir, `pid-${run}`)],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // NODE_OPTIONS, not --require: the VRRP process is forked with its own arguments and keeps the environment
+      env: { ...process.env, ALIVED_BENCH_MODULES: out, NODE_OPTIONS: `--require ${path.join(dir, 'preload.js')}` },
+    },
+  );
   let log = '';
   const ms = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no BACKUP state within ${DEADLINE_MS} ms:\n${log}`)), DEADLINE_MS);
@@ -98,12 +102,19 @@ async function oneRun(lab: Lab, dir: string, run: number): Promise<{ ms: number;
   });
   // the preload writes its counts 1.5 s after each process starts
   const until = Date.now() + 4000;
-  while (Date.now() < until && (!fs.existsSync(out) || fs.readFileSync(out, 'utf8').trim().split('\n').length < 2)) await new Promise((r) => setTimeout(r, 100));
+  while (Date.now() < until && (!fs.existsSync(out) || fs.readFileSync(out, 'utf8').trim().split('\n').length < 2))
+    await new Promise((r) => setTimeout(r, 100));
   child.removeAllListeners('exit');
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
   await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-  const modules = fs.existsSync(out) ? fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as ModuleCount) : [];
+  const modules = fs.existsSync(out)
+    ? fs
+        .readFileSync(out, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as ModuleCount)
+    : [];
   return { ms, modules };
 }
 
@@ -121,12 +132,25 @@ async function main(): Promise<void> {
       modules = r.modules;
     }
     const s = summarize(times);
-    console.log(table(`daemon-startup: spawn to the first "Entering BACKUP STATE", ${RUNS} runs`, ['median', 'min', 'max'], [[`${fmt(s.median, 0)} ms`, `${fmt(s.min, 0)} ms`, `${fmt(s.max, 0)} ms`]]));
+    console.log(
+      table(
+        `daemon-startup: spawn to the first "Entering BACKUP STATE", ${RUNS} runs`,
+        ['median', 'min', 'max'],
+        [[`${fmt(s.median, 0)} ms`, `${fmt(s.min, 0)} ms`, `${fmt(s.max, 0)} ms`]],
+      ),
+    );
     console.log(
       table(
         'daemon-startup: modules held by each process once it runs',
         ['process', 'alived modules', 'node_modules', 'node:assert', 'node:test', 'testing modules'],
-        modules.map((m) => [m.role, String(m.own), String(m.nodeModules), m.assert ? 'loaded' : 'no', m.test ? 'loaded' : 'no', m.testing.length ? m.testing.join(' ') : 'none']),
+        modules.map((m) => [
+          m.role,
+          String(m.own),
+          String(m.nodeModules),
+          m.assert ? 'loaded' : 'no',
+          m.test ? 'loaded' : 'no',
+          m.testing.length ? m.testing.join(' ') : 'none',
+        ]),
       ),
     );
   } finally {

@@ -59,7 +59,22 @@ import {
 } from '../core/lab/faults';
 import { Lab, removeStaleLabs } from '../core/lab/netns';
 import { keepalivedAvailable, VrrpLab, type DaemonKind, type LabDaemon, type WatchEvent } from '../core/lab/vrrp-lab';
-import { CLK_TCK, daemonRoot, envInt, fmt, observersFirst, processTree, QUICK, readPcapAdverts, readStat, sleep, startTcpdump, summarize, table, vrrpConfig } from './vrrp-common';
+import {
+  CLK_TCK,
+  daemonRoot,
+  envInt,
+  fmt,
+  observersFirst,
+  processTree,
+  QUICK,
+  readPcapAdverts,
+  readStat,
+  sleep,
+  startTcpdump,
+  summarize,
+  table,
+  vrrpConfig,
+} from './vrrp-common';
 
 const VIP = '10.99.0.99';
 const VRID = 51;
@@ -128,7 +143,9 @@ interface Pair {
 }
 
 function config(host: 'a' | 'b'): string {
-  return vrrpConfig(`lab-${host}`, [{ name: 'VI_1', vrid: VRID, state: 'BACKUP', priority: host === 'a' ? 200 : 100, version: 3, advertS: ADVERT_MS / 1000, vips: [`${VIP}/24`] }]);
+  return vrrpConfig(`lab-${host}`, [
+    { name: 'VI_1', vrid: VRID, state: 'BACKUP', priority: host === 'a' ? 200 : 100, version: 3, advertS: ADVERT_MS / 1000, vips: [`${VIP}/24`] },
+  ]);
 }
 
 /** Reads the daemon's output as it comes: every `(VI_1) Entering X STATE`, with its arrival time, and the bytes written. */
@@ -229,7 +246,10 @@ async function settle(p: Pair): Promise<void> {
       await p.lab.run('client', ['ip', 'neigh', 'del', VIP, 'dev', 'eth0']).catch(() => undefined);
       if (await waitUntil(clientOk, 2000)) break;
     }
-    if (attempt >= 2) throw new Error(`the ${p.kind} pair does not come back to a steady state (a master, b backup, the client's entry naming a); holders: [${p.v.holders(VIP).join(', ')}]`);
+    if (attempt >= 2)
+      throw new Error(
+        `the ${p.kind} pair does not come back to a steady state (a master, b backup, the client's entry naming a); holders: [${p.v.holders(VIP).join(', ')}]`,
+      );
     await resetPair(p);
   }
   await sleep(QUIET_MS);
@@ -578,12 +598,24 @@ const lostOfSent = (ps: PingStats): string => `${ps.lost} / ${ps.sent}`;
 
 /** The figures for both daemons, side by side. */
 function rows<T>(res: Map<DaemonKind, T>, figures: Array<Figure<T>>): Row[] {
-  return figures.map(([label, cell, headline]) => ({ label, alived: cell(res.get('alived')!), keepalived: cell(res.get('keepalived')!), headline: headline === true }));
+  return figures.map(([label, cell, headline]) => ({
+    label,
+    alived: cell(res.get('alived')!),
+    keepalived: cell(res.get('keepalived')!),
+    headline: headline === true,
+  }));
 }
 
 /** Prints a scenario's block and keeps its headline figures for the summary. */
 function report(sum: Row[], scenario: string, title: string, body: Row[], notes: string[] = []): void {
-  console.log(table(title, ['figure', 'alived', 'keepalived'], body.map((r) => [r.label, r.alived, r.keepalived]), notes));
+  console.log(
+    table(
+      title,
+      ['figure', 'alived', 'keepalived'],
+      body.map((r) => [r.label, r.alived, r.keepalived]),
+      notes,
+    ),
+  );
   for (const r of body) if (r.headline) sum.push({ ...r, label: `${scenario}: ${r.label}` });
 }
 
@@ -606,7 +638,10 @@ interface Plan {
 const SCENARIOS = ['partition', 'loss', 'pause', 'delvip', 'restart', 'vrrpkill', 'flap', 'flood'] as const;
 
 function plan(): Plan {
-  const only = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const only = (process.env.BENCH_ONLY ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const o of only) if (!(SCENARIOS as readonly string[]).includes(o)) throw new Error(`BENCH_ONLY=${o}: expected some of ${SCENARIOS.join(',')}`);
   return {
     cutShortRuns: envInt('BENCH_RUNS_CUT_SHORT', QUICK ? 3 : 10),
@@ -644,17 +679,31 @@ async function scenarioPartition(pairs: Pair[], pl: Plan, sum: Row[]): Promise<v
       ['entry names a 100 ms after the heal (events)', (r) => `${kOf(r.map((x) => x.correct))} (${fmt(pct(r.map((x) => x.correct)), 0)} %)`, true],
       ['  the same, asked from the kernel then', (r) => kOf(r.map((x) => x.correctAsked))],
       ['entry names a again, ms after the heal (med / max)', (r) => medOrNever(r.map((x) => x.toAMs))],
-      [`s on a non-master after the heal, of ${AFTER_MS / 1000} (med / max)`, (r) => medMax(r.map((x) => x.wrongMs / 1000), 2), true],
+      [
+        `s on a non-master after the heal, of ${AFTER_MS / 1000} (med / max)`,
+        (r) =>
+          medMax(
+            r.map((x) => x.wrongMs / 1000),
+            2,
+          ),
+        true,
+      ],
       ['replies lost after the heal (med / max)', (r) => medMax(r.map((x) => x.ping.lost)), true],
       ['longest gap after the heal, ms (med / max)', (r) => medMax(r.map((x) => x.ping.longestGapMs)), true],
       ["b's advert reached a after the heal (a heard b first)", (r) => kOf(r.map((x) => x.aHeardB))],
       ['gratuitous ARPs from a after the heal (med)', (r) => med(r.map((x) => x.garpsA))],
     ]);
-    report(sum, `partition ${cutS} s`, `faults 1. Partition (a cut from b for ${cutS} s) and heal, ${runs} runs; the window is the ${AFTER_MS / 1000} s after the heal`, body, [
-      'The client reaches both nodes throughout. "Entry" is the client\'s neighbour entry for the VIP; the right master is a.',
-      'After the heal whichever master advertises first wins: b goes back to backup on a\'s advert, and only if a heard b\'s',
-      'advert first does it know to announce itself again (keepalived then sends gratuitous ARPs).',
-    ]);
+    report(
+      sum,
+      `partition ${cutS} s`,
+      `faults 1. Partition (a cut from b for ${cutS} s) and heal, ${runs} runs; the window is the ${AFTER_MS / 1000} s after the heal`,
+      body,
+      [
+        'The client reaches both nodes throughout. "Entry" is the client\'s neighbour entry for the VIP; the right master is a.',
+        "After the heal whichever master advertises first wins: b goes back to backup on a's advert, and only if a heard b's",
+        'advert first does it know to announce itself again (keepalived then sends gratuitous ARPs).',
+      ],
+    );
   }
 }
 
@@ -684,16 +733,29 @@ async function scenarioPause(pairs: Pair[], pl: Plan, sum: Row[]): Promise<void>
     ['b took the VIP during the stall', (r) => kOf(r.map((x) => x.bTook))],
     ['entry names a within 100 ms of the resume', (r) => kOf(r.map((x) => x.within)), true],
     ['entry names a again, ms after the resume (med / max)', (r) => medOrNever(r.map((x) => x.toAMs)), true],
-    [`s on a non-master after the resume, of ${AFTER_MS / 1000} (med / max)`, (r) => medMax(r.map((x) => x.wrongAfterMs / 1000), 2)],
+    [
+      `s on a non-master after the resume, of ${AFTER_MS / 1000} (med / max)`,
+      (r) =>
+        medMax(
+          r.map((x) => x.wrongAfterMs / 1000),
+          2,
+        ),
+    ],
     ['replies lost after the resume (med / max)', (r) => medMax(r.map((x) => x.after.lost)), true],
     ['longest gap after the resume, ms (med / max)', (r) => medMax(r.map((x) => x.after.longestGapMs)), true],
     ['replies lost, stall and after (med / max)', (r) => medMax(r.map((x) => x.all.lost))],
     ['longest gap, stall and after, ms (med / max)', (r) => medMax(r.map((x) => x.all.longestGapMs))],
   ]);
-  report(sum, 'pause 5 s', `faults 3. The master a stalled (SIGSTOP of its processes) for 5 s, then continued; ${pl.pauseRuns} runs, ${AFTER_MS / 1000} s after`, body, [
-    'b legitimately holds the VIP while a is stalled; a is the right master again from the resume.',
-    "Only a's processes stop: its kernel still answers ARP and pings for the VIP it holds, as a frozen VM would not.",
-  ]);
+  report(
+    sum,
+    'pause 5 s',
+    `faults 3. The master a stalled (SIGSTOP of its processes) for 5 s, then continued; ${pl.pauseRuns} runs, ${AFTER_MS / 1000} s after`,
+    body,
+    [
+      'b legitimately holds the VIP while a is stalled; a is the right master again from the resume.',
+      "Only a's processes stop: its kernel still answers ARP and pings for the VIP it holds, as a frozen VM would not.",
+    ],
+  );
 }
 
 async function scenarioDelVip(pairs: Pair[], pl: Plan, sum: Row[]): Promise<void> {
@@ -705,9 +767,13 @@ async function scenarioDelVip(pairs: Pair[], pl: Plan, sum: Row[]): Promise<void
     [`replies lost, of the ${DELVIP_WINDOW_MS / 1000} s (med / max)`, (r) => medMax(r.map((x) => x.ping.lost)), true],
     ['longest gap, ms (med / max)', (r) => medMax(r.map((x) => x.ping.longestGapMs))],
   ]);
-  report(sum, 'deleted VIP', `faults 4. \`ip addr del\` of the VIP on the master a; ${pl.delVipRuns} runs, each watched for ${DELVIP_WINDOW_MS / 1000} s`, body, [
-    '"never" = not within the window; a pair that did not restore the VIP is restarted before the next run.',
-  ]);
+  report(
+    sum,
+    'deleted VIP',
+    `faults 4. \`ip addr del\` of the VIP on the master a; ${pl.delVipRuns} runs, each watched for ${DELVIP_WINDOW_MS / 1000} s`,
+    body,
+    ['"never" = not within the window; a pair that did not restore the VIP is restarted before the next run.'],
+  );
 }
 
 async function scenarioRestart(pairs: Pair[], pl: Plan, sum: Row[]): Promise<void> {
@@ -720,9 +786,13 @@ async function scenarioRestart(pairs: Pair[], pl: Plan, sum: Row[]): Promise<voi
     ['replies lost (med / max)', (r) => medMax(r.map((x) => x.ping.lost)), true],
     ['longest gap, ms (med / max)', (r) => medMax(r.map((x) => x.ping.longestGapMs))],
   ]);
-  report(sum, 'restart', `faults 5. The daemon on a killed -9 (every process; the VIP left on eth0) and started again at once; ${pl.restartRuns} runs, ${AFTER_MS / 1000} s from the kill`, body, [
-    '"never" = a kept the stale VIP (no RTM_DELADDR), or a had no RTM_NEWADDR within the window.',
-  ]);
+  report(
+    sum,
+    'restart',
+    `faults 5. The daemon on a killed -9 (every process; the VIP left on eth0) and started again at once; ${pl.restartRuns} runs, ${AFTER_MS / 1000} s from the kill`,
+    body,
+    ['"never" = a kept the stale VIP (no RTM_DELADDR), or a had no RTM_NEWADDR within the window.'],
+  );
 }
 
 async function scenarioVrrpKill(pairs: Pair[], pl: Plan, sum: Row[]): Promise<void> {
@@ -731,15 +801,23 @@ async function scenarioVrrpKill(pairs: Pair[], pl: Plan, sum: Row[]): Promise<vo
   const res = await together(pairs, (p) => vrrpKillSeries(p, pl.kills, everyMs), 'vrrp kill');
   const body = rows<KillSeries>(res, [
     ['kills that found a VRRP process running', (r) => kOf(r.kills.map((x) => x.ran))],
-    ['a MASTER again, ms after each kill', (r) => r.kills.map((x) => (!x.ran ? 'none running' : x.masterMs === undefined ? 'not' : fmt(x.masterMs, 0))).join(', '), true],
+    [
+      'a MASTER again, ms after each kill',
+      (r) => r.kills.map((x) => (!x.ran ? 'none running' : x.masterMs === undefined ? 'not' : fmt(x.masterMs, 0))).join(', '),
+      true,
+    ],
     ['s both a and b held the VIP', (r) => fmt(r.bothHeldMs / 1000, 2), true],
     ['b took the VIP (times)', (r) => String(r.bTook)],
     ['replies lost / sent', (r) => lostOfSent(r.ping), true],
     ['longest gap, ms', (r) => fmt(r.ping.longestGapMs, 0), true],
   ]);
-  report(sum, 'VRRP process killed', `faults 6. Only a's VRRP process killed -9, every ${everyMs / 1000} s, ${pl.kills} times; watched until ${(2 * AFTER_MS) / 1000} s after the last`, body, [
-    '"not" = no MASTER line from a before the next kill (or the window\'s end); "none running" = the daemon had not restarted it yet.',
-  ]);
+  report(
+    sum,
+    'VRRP process killed',
+    `faults 6. Only a's VRRP process killed -9, every ${everyMs / 1000} s, ${pl.kills} times; watched until ${(2 * AFTER_MS) / 1000} s after the last`,
+    body,
+    ['"not" = no MASTER line from a before the next kill (or the window\'s end); "none running" = the daemon had not restarted it yet.'],
+  );
 }
 
 async function scenarioFlap(pairs: Pair[], pl: Plan, sum: Row[]): Promise<void> {
@@ -765,11 +843,17 @@ async function scenarioFlood(pairs: Pair[], pl: Plan, sum: Row[]): Promise<void>
     ['CPU %, a / b (one core = 100)', (r) => `${fmt(r.cpu.a, 1)} / ${fmt(r.cpu.b, 1)}`, true],
     ['log bytes written, a / b', (r) => `${r.logBytes.a} / ${r.logBytes.b}`, true],
   ]);
-  report(sum, 'garbage flood', `faults 8. Garbage VRRP at VRID 51 (bad checksum, TTL, auth, length; truncated; random) from a third host, ${pl.floodS} s`, body, [
-    "Both labs are flooded at once: the two floods and four daemons share the machine's CPUs.",
-    'Each daemon logs to its console (keepalived -l -D, alived -l), a pipe this process reads: a daemon that logs every',
-    'discarded packet spends its time there, and how fast that sink is changes how many adverts it misses.',
-  ]);
+  report(
+    sum,
+    'garbage flood',
+    `faults 8. Garbage VRRP at VRID 51 (bad checksum, TTL, auth, length; truncated; random) from a third host, ${pl.floodS} s`,
+    body,
+    [
+      "Both labs are flooded at once: the two floods and four daemons share the machine's CPUs.",
+      'Each daemon logs to its console (keepalived -l -D, alived -l), a pipe this process reads: a daemon that logs every',
+      'discarded packet spends its time there, and how fast that sink is changes how many adverts it misses.',
+    ],
+  );
 }
 
 // --- main ------------------------------------------------------------------------
@@ -809,7 +893,8 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('faults needs root: it builds labs of network namespaces');
   if (!keepalivedAvailable()) throw new Error('faults needs keepalived to compare with (apt-get install keepalived)');
   for (const tool of ['nft', 'tcpdump']) {
-    if (spawnSync(tool, ['--version'], { stdio: 'ignore' }).error) throw new Error(`faults needs ${tool} (apt-get install ${tool === 'nft' ? 'nftables' : tool})`);
+    if (spawnSync(tool, ['--version'], { stdio: 'ignore' }).error)
+      throw new Error(`faults needs ${tool} (apt-get install ${tool === 'nft' ? 'nftables' : tool})`);
   }
   const pl = plan();
   const started = Date.now();
@@ -836,9 +921,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const built = await Promise.allSettled(
-      KINDS.map(async (k) => labs.set(k, await Lab.create({ name: k === 'alived' ? 'fal' : 'fka', hosts: HOSTS }))),
-    );
+    const built = await Promise.allSettled(KINDS.map(async (k) => labs.set(k, await Lab.create({ name: k === 'alived' ? 'fal' : 'fka', hosts: HOSTS }))));
     for (const b of built) if (b.status === 'rejected') throw b.reason;
     pairs.push(...(await Promise.all(KINDS.map((k) => createPair(k, labs.get(k)!, dir)))));
 
@@ -859,9 +942,12 @@ async function main(): Promise<void> {
     await cleanup();
   }
   console.log(
-    table('faults: summary (what the client saw)', ['scenario: figure', 'alived', 'keepalived'], sum.map((r) => [r.label, r.alived, r.keepalived]), [
-      `pairs restarted because they did not come back to a steady state: ${pairs.map((p) => `${p.kind} ${p.resets}`).join(', ')}`,
-    ]),
+    table(
+      'faults: summary (what the client saw)',
+      ['scenario: figure', 'alived', 'keepalived'],
+      sum.map((r) => [r.label, r.alived, r.keepalived]),
+      [`pairs restarted because they did not come back to a steady state: ${pairs.map((p) => `${p.kind} ${p.resets}`).join(', ')}`],
+    ),
   );
   console.log(`faults: ${((Date.now() - started) / 1000).toFixed(0)} s in all`);
 }

@@ -39,7 +39,8 @@ function configText(weightOfFirst: number): string {
   for (let v = 0; v < VS; v++) {
     const vip = `10.${100 + (v >> 8)}.${v & 255}.1`;
     out.push(`virtual_server ${vip} 80 {\n  protocol TCP\n  lvs_sched wrr\n  lvs_method NAT`);
-    for (let r = 0; r < RS; r++) out.push(`  real_server 10.200.${v & 255}.${r + 2 + (v >> 8) * RS} 8080 {\n    weight ${v === 0 && r === 0 ? weightOfFirst : 1}\n  }`);
+    for (let r = 0; r < RS; r++)
+      out.push(`  real_server 10.200.${v & 255}.${r + 2 + (v >> 8) * RS} 8080 {\n    weight ${v === 0 && r === 0 ? weightOfFirst : 1}\n  }`);
     out.push('}');
   }
   return `${out.join('\n')}\n`;
@@ -86,8 +87,12 @@ async function reconcileFigures(): Promise<void> {
   const dests = table.reduce((n, s) => n + s.destinations.length, 0);
   console.log(`ipvs-reconcile: ${VS} virtual servers x ${RS} real servers (${VS * RS} destinations), netlink in the VM's kernel`);
   console.log(`  desired table computed from the config and pools: ${computeMs.toFixed(1)} ms`);
-  console.log(`  from empty:          ${r1.ms.toFixed(0)} ms, ${msgs1.requests} requests / ${msgs1.replies} replies (${r1.servicesAdded} services, ${r1.destinationsAdded} destinations added)`);
-  console.log(`  one-line change:     ${r2.ms.toFixed(1)} ms, ${msgs2.requests} request${msgs2.requests === 1 ? '' : 's'} / ${msgs2.replies} repl${msgs2.replies === 1 ? 'y' : 'ies'} (${r2.destinationsChanged} destination changed, ${r2.servicesAdded + r2.servicesRemoved + r2.servicesChanged} services touched)`);
+  console.log(
+    `  from empty:          ${r1.ms.toFixed(0)} ms, ${msgs1.requests} requests / ${msgs1.replies} replies (${r1.servicesAdded} services, ${r1.destinationsAdded} destinations added)`,
+  );
+  console.log(
+    `  one-line change:     ${r2.ms.toFixed(1)} ms, ${msgs2.requests} request${msgs2.requests === 1 ? '' : 's'} / ${msgs2.replies} repl${msgs2.replies === 1 ? 'y' : 'ies'} (${r2.destinationsChanged} destination changed, ${r2.servicesAdded + r2.servicesRemoved + r2.servicesChanged} services touched)`,
+  );
   console.log(`  nothing changed:     ${r3.ms.toFixed(1)} ms, ${r3.requests} requests`);
   console.log(`  kernel table after:  ${table.length} services, ${dests} destinations`);
   await rec.release();
@@ -96,7 +101,15 @@ async function reconcileFigures(): Promise<void> {
 
 async function failureFigures(): Promise<void> {
   const runs = QUICK ? 2 : 5;
-  const lab = await Lab.create({ name: 'benchfail', hosts: [{ name: 'client', ip: '10.98.0.10' }, { name: 'dir', ip: '10.99.0.2' }, { name: 'rs1', ip: '10.99.0.11' }, { name: 'rs2', ip: '10.99.0.12' }] });
+  const lab = await Lab.create({
+    name: 'benchfail',
+    hosts: [
+      { name: 'client', ip: '10.98.0.10' },
+      { name: 'dir', ip: '10.99.0.2' },
+      { name: 'rs1', ip: '10.99.0.11' },
+      { name: 'rs2', ip: '10.99.0.12' },
+    ],
+  });
   try {
     ipIn(lab, 'dir', 'addr', 'add', '10.98.0.100/32', 'dev', 'eth0');
     sysctl(lab, 'dir', 'net.ipv4.ip_forward=1');
@@ -123,7 +136,9 @@ async function failureFigures(): Promise<void> {
     }
     await stopProcess(d.proc, 'SIGTERM');
     const sorted = [...times].sort((a, b) => a - b);
-    console.log(`  real server failure -> removal from the table (TCP_CHECK, delay_loop 1 s, retry 1, delay_before_retry 1 s, connect_timeout 1 s; bound 1 + 1 x 1 (+ timeouts: refused connections fail at once) = 2-4 s), ${runs} runs:`);
+    console.log(
+      `  real server failure -> removal from the table (TCP_CHECK, delay_loop 1 s, retry 1, delay_before_retry 1 s, connect_timeout 1 s; bound 1 + 1 x 1 (+ timeouts: refused connections fail at once) = 2-4 s), ${runs} runs:`,
+    );
     console.log(`    min ${sorted[0]} ms, median ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted[sorted.length - 1]} ms`);
   } finally {
     await lab.destroy();
@@ -141,7 +156,9 @@ async function main(): Promise<void> {
         if (!/^(ALIVED-VM-|\[ *\d)/.test(l)) console.log(l);
       },
     });
-    console.log(`  (VM: ${r.accel}, boot ${r.bootMs ?? '-'} ms, whole run ${(r.totalMs / 1000).toFixed(1)} s; figures under software emulation are several times a real machine's)`);
+    console.log(
+      `  (VM: ${r.accel}, boot ${r.bootMs ?? '-'} ms, whole run ${(r.totalMs / 1000).toFixed(1)} s; figures under software emulation are several times a real machine's)`,
+    );
     if (r.exitCode !== 0) process.exitCode = 1;
     return;
   }

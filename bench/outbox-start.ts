@@ -27,8 +27,21 @@ function fillOutbox(stateDir: string, n: number): void {
   for (let i = 1; i <= n; i++) {
     const id = randomUUID();
     const name = `vrrp:instance:VI_${i % 50}`;
-    const event = { type: 'vrrp', kind: 'instance', name: `VI_${i % 50}`, from: 'BACKUP', to: i % 2 ? 'MASTER' : 'BACKUP', priority: 100, reason: 'bench', time: Date.now() };
-    fs.writeFileSync(path.join(box, `${String(i).padStart(12, '0')}-${id}.json`), JSON.stringify({ v: 1, id, sequence: i, sink: 'webhook:ops', source: name, acceptedAt: Date.now(), event }), { mode: 0o600 });
+    const event = {
+      type: 'vrrp',
+      kind: 'instance',
+      name: `VI_${i % 50}`,
+      from: 'BACKUP',
+      to: i % 2 ? 'MASTER' : 'BACKUP',
+      priority: 100,
+      reason: 'bench',
+      time: Date.now(),
+    };
+    fs.writeFileSync(
+      path.join(box, `${String(i).padStart(12, '0')}-${id}.json`),
+      JSON.stringify({ v: 1, id, sequence: i, sink: 'webhook:ops', source: name, acceptedAt: Date.now(), event }),
+      { mode: 0o600 },
+    );
   }
 }
 
@@ -59,7 +72,9 @@ async function daemon(base: string, entries: number, url: string, delivered: () 
   fillOutbox(path.join(dir, 'state'), entries);
   const before = delivered();
   const t0 = process.hrtime.bigint();
-  const proc = spawn(process.execPath, [BIN, '-n', '-l', '-G', '-f', conf, '-p', path.join(dir, 'pid'), '--state-dir', path.join(dir, 'state')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [BIN, '-n', '-l', '-G', '-f', conf, '-p', path.join(dir, 'pid'), '--state-dir', path.join(dir, 'state')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let out = '';
   const loaded = await new Promise<number>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`no start within 60 s:\n${out}`)), 60_000);
@@ -96,7 +111,9 @@ async function main(): Promise<void> {
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
   try {
     const open = await inProcess(base);
-    console.log(`outbox-start: open + queue ${ENTRIES} entries in process, ${RUNS} runs: median ${median(open).toFixed(0)} ms (min ${Math.min(...open).toFixed(0)}, max ${Math.max(...open).toFixed(0)})`);
+    console.log(
+      `outbox-start: open + queue ${ENTRIES} entries in process, ${RUNS} runs: median ${median(open).toFixed(0)} ms (min ${Math.min(...open).toFixed(0)}, max ${Math.max(...open).toFixed(0)})`,
+    );
     const empty: number[] = [];
     const full: number[] = [];
     const drained: number[] = [];
@@ -106,8 +123,13 @@ async function main(): Promise<void> {
       full.push(d.loaded);
       if (d.drained !== undefined) drained.push(d.drained);
     }
-    console.log(`outbox-start: alived -n to "Configuration loaded", ${RUNS} runs: empty outbox median ${median(empty).toFixed(0)} ms; ${ENTRIES} entries median ${median(full).toFixed(0)} ms (+${(median(full) - median(empty)).toFixed(0)} ms)`);
-    if (drained.length) console.log(`outbox-start: all ${ENTRIES} delivered to a local webhook receiver ${(median(drained) / 1000).toFixed(1)} s after the start (median of ${drained.length}; 50 sources, one in flight per source)`);
+    console.log(
+      `outbox-start: alived -n to "Configuration loaded", ${RUNS} runs: empty outbox median ${median(empty).toFixed(0)} ms; ${ENTRIES} entries median ${median(full).toFixed(0)} ms (+${(median(full) - median(empty)).toFixed(0)} ms)`,
+    );
+    if (drained.length)
+      console.log(
+        `outbox-start: all ${ENTRIES} delivered to a local webhook receiver ${(median(drained) / 1000).toFixed(1)} s after the start (median of ${drained.length}; 50 sources, one in flight per source)`,
+      );
   } finally {
     server.close();
     fs.rmSync(base, { recursive: true, force: true });

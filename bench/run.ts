@@ -6,7 +6,24 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 
-for (const b of ['config-compile.js', 'config-reload.js', 'cli-startup.js', 'daemon-startup.js', 'vrrp-takeover.js', 'vrrp-load.js', 'check-tcp.js', 'check-http.js', 'vrrp-under-checks.js', 'vrrp-reload.js', 'vrrp-reload-memory.js', 'ipvs-reconcile.js', 'track-process.js', 'outbox-start.js', 'faults.js', 'vrrp-vmac.js']) {
+for (const b of [
+  'config-compile.js',
+  'config-reload.js',
+  'cli-startup.js',
+  'daemon-startup.js',
+  'vrrp-takeover.js',
+  'vrrp-load.js',
+  'check-tcp.js',
+  'check-http.js',
+  'vrrp-under-checks.js',
+  'vrrp-reload.js',
+  'vrrp-reload-memory.js',
+  'ipvs-reconcile.js',
+  'track-process.js',
+  'outbox-start.js',
+  'faults.js',
+  'vrrp-vmac.js',
+]) {
   const r = spawnSync(process.execPath, [path.join(__dirname, b)], { stdio: 'inherit' });
   if (r.status !== 0) process.exitCode = 1;
 }

@@ -25,7 +25,12 @@ async function main(): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 500));
     console.log(`track-process: ${listPids().length} processes on the machine (${N} sleeps started)`);
-    for (const [mode, countAll] of [['events', false], ['scan', false], ['events', true], ['scan', true]] as const) {
+    for (const [mode, countAll] of [
+      ['events', false],
+      ['scan', false],
+      ['events', true],
+      ['scan', true],
+    ] as const) {
       const modes: string[] = [];
       const w = new ProcessWatcher({ mode, onMode: (m, why) => modes.push(why ? `${m} (${why})` : m) });
       const counts = [0, 0, 0];

@@ -304,7 +304,11 @@ export function fmt(v: number, digits = 1): string {
 /** A plain text table: a title, a header row and rows of cells, columns padded to fit. */
 export function table(title: string, header: string[], rows: string[][], notes: string[] = []): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   const out = [title, line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line), ...notes.map((n) => `  ${n}`)];
   return out.join('\n') + '\n';
 }
@@ -336,7 +340,6 @@ export function realtimeNs(): bigint {
   return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e3)) * 1000n;
 }
 
-
 // --- observers ----------------------------------------------------------------
 
 /**
@@ -347,7 +350,13 @@ export function realtimeNs(): bigint {
  */
 export function observersFirst(lab: Lab, others: number[] = []): void {
   const watcher = path.join('lab', 'watch.js');
-  const pids = [...others, ...lab.procs().filter((p) => p.spawnargs.some((a) => a.endsWith(watcher))).map((p) => p.pid!)];
+  const pids = [
+    ...others,
+    ...lab
+      .procs()
+      .filter((p) => p.spawnargs.some((a) => a.endsWith(watcher)))
+      .map((p) => p.pid!),
+  ];
   for (const pid of pids) {
     // every thread (-a): with the main thread alone real time, two watchers' main threads looped
     // on both CPUs for 0.95 s (until the kernel's real-time throttling), their helper threads at

@@ -84,7 +84,6 @@ interface LoadResult {
 
 // --- helpers -----------------------------------------------------------------
 
-
 /** VIPs (addresses besides the host's own) on the host's eth0. */
 function vipCount(lab: Lab, host: string): number {
   const h = lab.host(host);
@@ -108,7 +107,8 @@ async function waitMasters(d: LabDaemon, n: number, timeoutMs: number): Promise<
   for (;;) {
     const c = mastersLogged(d);
     if (c >= n) return;
-    if (Date.now() > deadline) throw new Error(`${d.kind} on ${d.host.name}: ${c} of ${n} instances in MASTER after ${timeoutMs} ms; last lines:\n${d.lines.slice(-5).join('\n')}`);
+    if (Date.now() > deadline)
+      throw new Error(`${d.kind} on ${d.host.name}: ${c} of ${n} instances in MASTER after ${timeoutMs} ms; last lines:\n${d.lines.slice(-5).join('\n')}`);
     await sleep(200);
   }
 }
@@ -132,7 +132,8 @@ function flushVips(lab: Lab, host: string): void {
     .flatMap((i) => i.addr_info ?? [])
     .filter((a) => a.family === 'inet' && a.local !== h.ip)
     .map((a) => `addr del ${a.local}/${a.prefixlen} dev ${h.ifname}`);
-  if (lines.length) spawnSync('ip', ['-n', h.ns, '-force', '-batch', '-'], { input: lines.join('\n') + '\n', stdio: ['pipe', 'ignore', 'ignore'], timeout: 10_000 });
+  if (lines.length)
+    spawnSync('ip', ['-n', h.ns, '-force', '-batch', '-'], { input: lines.join('\n') + '\n', stdio: ['pipe', 'ignore', 'ignore'], timeout: 10_000 });
 }
 
 function killTree(root: number): void {
@@ -297,7 +298,13 @@ async function jitterRuns(lab: Lab, v: VrrpLab, dir: string, windowS: number): P
       const byKind = new Map<DaemonKind, Jitter>();
       for (const kind of KINDS) {
         const src = lab.host(hostOf[kind]).ip;
-        byKind.set(kind, advertJitter(adverts.filter((x) => x.src === src && x.tNs >= w.from && x.tNs < w.to), 100));
+        byKind.set(
+          kind,
+          advertJitter(
+            adverts.filter((x) => x.src === src && x.tNs >= w.from && x.tNs < w.to),
+            100,
+          ),
+        );
       }
       return { condition: w.label, byKind };
     });
@@ -355,7 +362,9 @@ function printLoad(results: LoadResult[]): void {
         ? `${verdict(cpu <= 3 * kCpu)} / VRRP process ${verdict(vrrp !== undefined && vrrp.rssKb < 80 * 1024)}, footprint ${verdict(r.footprintKb < 80 * 1024)}, RSS sum ${verdict(rss < 80 * 1024)}`
         : '',
     ]);
-    notes.push(`${r.kind} v${r.version}: processes ${r.procs.map((p) => `${p.pid} ${p.role}`).join(', ')}; window ${fmt(r.windowS, 1)} s; load average ${fmt(r.load, 2)}`);
+    notes.push(
+      `${r.kind} v${r.version}: processes ${r.procs.map((p) => `${p.pid} ${p.role}`).join(', ')}; window ${fmt(r.windowS, 1)} s; load average ${fmt(r.load, 2)}`,
+    );
   }
   console.log(
     table(
@@ -381,12 +390,12 @@ function printLoad(results: LoadResult[]): void {
       rows,
       [
         'CPU = utime + stime from /proc/PID/stat over the window, every process of the daemon (alived: main + VRRP child; keepalived: parent + VRRP child).',
-        'VRRP proc RSS = VmRSS of the daemon\'s VRRP process; footprint = the physical pages of all the daemon\'s processes, each counted once (/proc/PID/pagemap): what the',
+        "VRRP proc RSS = VmRSS of the daemon's VRRP process; footprint = the physical pages of all the daemon's processes, each counted once (/proc/PID/pagemap): what the",
         'node pays when the daemon runs alone; RSS sum = VmRSS summed over the processes (a page both map counts twice: the node binary, about 34 MB, once per Node process);',
         'peak = the highest VmRSS read once a second through the window; PSS = shared pages split among every process on the machine that maps them (other Node processes',
-        'here share the node binary\'s); private = pages only that process maps. Memory is read at the end of the window; load average = other work on the machine.',
-        'keepalived 2.2.7 reference in the issue: 0.78 % of a core at 1 s, 7.0 % at 0.1 s, 3.7 MB resident: the RSS of keepalived\'s VRRP process (3.4-3.5 MB here; its',
-        'whole footprint is about 10 MB, its RSS sum 13 MB), so the VRRP process\'s RSS is the measure the target compares; the footprint and RSS sum are given as well.',
+        "here share the node binary's); private = pages only that process maps. Memory is read at the end of the window; load average = other work on the machine.",
+        "keepalived 2.2.7 reference in the issue: 0.78 % of a core at 1 s, 7.0 % at 0.1 s, 3.7 MB resident: the RSS of keepalived's VRRP process (3.4-3.5 MB here; its",
+        "whole footprint is about 10 MB, its RSS sum 13 MB), so the VRRP process's RSS is the measure the target compares; the footprint and RSS sum are given as well.",
         'masters = instances the daemon logged as MASTER; VIPs = addresses on eth0 then (one per master expected).',
         ...notes,
       ],
@@ -414,7 +423,9 @@ function printLoad(results: LoadResult[]): void {
       `vrrp-load 4b. Advert interval jitter with ${results[0]?.instances ?? 200} instances, |interval - advert_int| (ms), every instance pooled`,
       ['advert', 'daemon', 'streams', 'intervals', 'p50', 'p99', 'max', 'mean offset', 'missed', 'target p99', 'verdict'],
       jrows,
-      ['Stamps: tcpdump on the client host (kernel receive time). mean offset = mean(interval - advert_int): a steady drift. missed = intervals over 1.5 x advert_int.'],
+      [
+        'Stamps: tcpdump on the client host (kernel receive time). mean offset = mean(interval - advert_int): a steady drift. missed = intervals over 1.5 x advert_int.',
+      ],
     ),
   );
   const srows = results.map((r) => [
@@ -462,7 +473,7 @@ function printJitter(rows: JitterRow[], windowS: number): void {
       [
         'alived on n1 and keepalived on n2 run side by side, each the master of its own VRID; busy loops (node -e "for(;;){}") run in n1.',
         'Namespaces share the CPUs: a loop competes with both daemons alike. Target: p99 < 2 ms idle (5.), < 5 ms with a core burnt (6.);',
-        'the issue\'s scenario for 6. is the one-core row; every core busy is the harder case, judged by the same 5 ms.',
+        "the issue's scenario for 6. is the one-core row; every core busy is the harder case, judged by the same 5 ms.",
       ],
     ),
   );

@@ -66,10 +66,27 @@ function n1Config(n: number): string {
     if (i === 2 && n % 2 === 1) vrid = 50;
     if (i === 11) priority = 100 + (n % 2);
     if (i === 12) downTimer = 3 + (n % 2);
-    inst(`VI_${i}`, [`state ${master ? 'MASTER' : 'BACKUP'}`, `virtual_router_id ${vrid}`, `priority ${priority}`, 'advert_int 1', `down_timer_adverts ${downTimer}`, 'virtual_ipaddress {', ...vips.map((v) => `  ${v}`), '}']);
+    inst(`VI_${i}`, [
+      `state ${master ? 'MASTER' : 'BACKUP'}`,
+      `virtual_router_id ${vrid}`,
+      `priority ${priority}`,
+      'advert_int 1',
+      `down_timer_adverts ${downTimer}`,
+      'virtual_ipaddress {',
+      ...vips.map((v) => `  ${v}`),
+      '}',
+    ]);
   }
   for (let k = Math.max(1, n - KEEP + 1); k <= n; k++) {
-    inst(`VI_ADD_${k}`, ['state BACKUP', `virtual_router_id ${100 + (k % 100)}`, 'priority 120', 'advert_int 0.1', 'virtual_ipaddress {', `  10.99.3.${(k % 200) + 1}/32`, '}']);
+    inst(`VI_ADD_${k}`, [
+      'state BACKUP',
+      `virtual_router_id ${100 + (k % 100)}`,
+      'priority 120',
+      'advert_int 0.1',
+      'virtual_ipaddress {',
+      `  10.99.3.${(k % 200) + 1}/32`,
+      '}',
+    ]);
   }
   return out.join('\n') + '\n';
 }
@@ -78,7 +95,19 @@ function n1Config(n: number): string {
 function n2Config(): string {
   const out = ['global_defs {', '  router_id mem-n2', '}'];
   for (let i = STABLE / 2 + 1; i <= STABLE; i++) {
-    out.push(`vrrp_instance VI_${i} {`, '  interface eth0', '  version 3', '  state MASTER', `  virtual_router_id ${i}`, '  priority 200', '  advert_int 1', '  virtual_ipaddress {', `    10.99.1.${i}/32`, '  }', '}');
+    out.push(
+      `vrrp_instance VI_${i} {`,
+      '  interface eth0',
+      '  version 3',
+      '  state MASTER',
+      `  virtual_router_id ${i}`,
+      '  priority 200',
+      '  advert_int 1',
+      '  virtual_ipaddress {',
+      `    10.99.1.${i}/32`,
+      '  }',
+      '}',
+    );
   }
   return out.join('\n') + '\n';
 }
@@ -152,12 +181,25 @@ async function run(lab: Lab, dir: string, checkpoints: number[], heap: boolean):
     let last = '';
     const measure = async (label: string, seconds: number): Promise<void> => {
       if (!fs.existsSync(`/proc/${pid}`)) throw new Error(`the VRRP process ${pid} is gone`);
-      const c: Checkpoint = { label, fds: openFds(pid), instances: STABLE + Math.min(n, KEEP), lastReload: last.replace(/^.*VRRP reloaded/, 'VRRP reloaded'), seconds };
+      const c: Checkpoint = {
+        label,
+        fds: openFds(pid),
+        instances: STABLE + Math.min(n, KEEP),
+        lastReload: last.replace(/^.*VRRP reloaded/, 'VRRP reloaded'),
+        seconds,
+      };
       c.rssKb = vmRssKb(pid);
       c.anonKb = anonymousKb(pid);
-      if (heap) c.heap = await heapSnapshot(pid, snapDir, KEEP_SNAPSHOTS ? { keepAs: path.join(KEEP_SNAPSHOTS, `vrrp-${label.replace(/\D+/g, '-')}.heapsnapshot`) } : {});
+      if (heap)
+        c.heap = await heapSnapshot(
+          pid,
+          snapDir,
+          KEEP_SNAPSHOTS ? { keepAs: path.join(KEEP_SNAPSHOTS, `vrrp-${label.replace(/\D+/g, '-')}.heapsnapshot`) } : {},
+        );
       out.push(c);
-      console.log(`  ${heap ? 'heap' : 'rss'} run, reloads ${label}${c.rssKb ? `, VmRSS ${(c.rssKb / 1024).toFixed(1)} MB` : ''}${c.heap ? `, live heap ${(c.heap.bytes / 1048576).toFixed(2)} MB` : ''} (${seconds.toFixed(0)} s of reloads)`);
+      console.log(
+        `  ${heap ? 'heap' : 'rss'} run, reloads ${label}${c.rssKb ? `, VmRSS ${(c.rssKb / 1024).toFixed(1)} MB` : ''}${c.heap ? `, live heap ${(c.heap.bytes / 1048576).toFixed(2)} MB` : ''} (${seconds.toFixed(0)} s of reloads)`,
+      );
     };
     for (const at of checkpoints) {
       const t0 = Date.now();
@@ -205,7 +247,13 @@ async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alived-bench-reload-memory-'));
   let lab: Lab | undefined;
   try {
-    lab = await Lab.create({ name: 'reloadmem', hosts: [{ name: 'n1', ip: '10.99.0.11' }, { name: 'n2', ip: '10.99.0.12' }] });
+    lab = await Lab.create({
+      name: 'reloadmem',
+      hosts: [
+        { name: 'n1', ip: '10.99.0.11' },
+        { name: 'n2', ip: '10.99.0.12' },
+      ],
+    });
     const rss = runs !== 'heap' ? await run(lab, path.join(dir, 'rss'), checkpoints, false) : undefined;
     const heap = runs !== 'rss' ? await run(lab, path.join(dir, 'heap'), checkpoints, true) : undefined;
     const rows = (rss ?? heap)!.map((first, i) => {
@@ -230,13 +278,16 @@ async function main(): Promise<void> {
         rows,
         [
           'VmRSS from /proc/PID/status, 3 s after the last reload, in a daemon that never took a heap snapshot; anon = its anonymous pages',
-          '(smaps_rollup: V8\'s heap as committed, malloc), the rest being the node binary and other files. Live heap = the self sizes of every',
+          "(smaps_rollup: V8's heap as committed, malloc), the rest being the node binary and other files. Live heap = the self sizes of every",
           'node of a heap snapshot (a full collection first), from a second daemon through the same reloads; code = of it, bytecode, compiled',
           'code and their metadata. The counts are objects alive in that snapshot: an instance and its machine, VIP manager and announcer;',
-          'the VRRP channels (one per interface and family) and packet sockets (one per interface), and the process\'s open file descriptors;',
-          'the clock\'s timers (Pending: pending ones, and cleared ones its queue still holds).',
+          "the VRRP channels (one per interface and family) and packet sockets (one per interface), and the process's open file descriptors;",
+          "the clock's timers (Pending: pending ones, and cleared ones its queue still holds).",
           `Last reload: ${sample.lastReload}`,
-          `Reloads took ${(rss ?? heap)!.slice(0, -1).map((c) => c.seconds.toFixed(0)).join(', ')} s between checkpoints.`,
+          `Reloads took ${(rss ?? heap)!
+            .slice(0, -1)
+            .map((c) => c.seconds.toFixed(0))
+            .join(', ')} s between checkpoints.`,
           ...(heap ? [`The heap run's VmRSS before each snapshot: ${heap.map((c) => (c.rssKb! / 1024).toFixed(1)).join(', ')} MB.`] : []),
         ],
       ),

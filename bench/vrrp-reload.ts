@@ -35,13 +35,23 @@ function config(extraVip: boolean): string {
       const n = l * PER_LINK + v;
       const vips = [`10.${120 + l}.${Math.floor(v / 200)}.${(v % 200) + 20}/16`];
       if (extraVip && n === 1) vips.push('10.120.9.9/16');
-      out.push(`vrrp_instance VI_${n} {`, '  state MASTER', `  interface a${l}`, `  virtual_router_id ${v}`, '  priority 150', '  advert_int 1', '  version 3', '  virtual_ipaddress {', ...vips.map((x) => `    ${x}`), '  }', '}');
+      out.push(
+        `vrrp_instance VI_${n} {`,
+        '  state MASTER',
+        `  interface a${l}`,
+        `  virtual_router_id ${v}`,
+        '  priority 150',
+        '  advert_int 1',
+        '  version 3',
+        '  virtual_ipaddress {',
+        ...vips.map((x) => `    ${x}`),
+        '  }',
+        '}',
+      );
     }
   }
   return out.join('\n') + '\n';
 }
-
-
 
 async function waitFor<T>(what: string, fn: () => T | undefined, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -83,7 +93,10 @@ async function round(lab: Lab, v: VrrpLab, d: LabDaemon, dir: string, n: number,
   v.signal(d, 'SIGHUP');
   await waitFor('Reload complete', () => d.lines.slice(linesBefore).find((l) => /Reload complete/.test(l)), 30_000);
   const applyMs = Number(process.hrtime.bigint() - h0) / 1e6;
-  const vr = d.lines.slice(linesBefore).map((l) => /VRRP reloaded in ([\d.]+) ms/.exec(l)).find((m) => m);
+  const vr = d.lines
+    .slice(linesBefore)
+    .map((l) => /VRRP reloaded in ([\d.]+) ms/.exec(l))
+    .find((m) => m);
   const t1 = realtimeNs();
   await sleep(2500);
   for (const c of caps) c.kill('SIGTERM');
@@ -118,12 +131,20 @@ async function round(lab: Lab, v: VrrpLab, d: LabDaemon, dir: string, n: number,
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('vrrp-reload needs root: it builds a lab of network namespaces');
   const rounds = envInt('BENCH_RELOAD_ROUNDS', QUICK ? 2 : 5);
-  console.log(`vrrp-reload: alived MASTER of ${LINKS * PER_LINK} instances${RT ? ` (vrrp_rt_priority ${RT})` : ''} (v3, advert_int 1, ${PER_LINK} per link on ${LINKS} links); ${rounds} reloads, each adding or removing one VIP of VI_1; ${os.cpus().length} CPUs`);
+  console.log(
+    `vrrp-reload: alived MASTER of ${LINKS * PER_LINK} instances${RT ? ` (vrrp_rt_priority ${RT})` : ''} (v3, advert_int 1, ${PER_LINK} per link on ${LINKS} links); ${rounds} reloads, each adding or removing one VIP of VI_1; ${os.cpus().length} CPUs`,
+  );
   removeStaleLabs();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alived-bench-reload-'));
   let lab: Lab | undefined;
   try {
-    lab = await Lab.create({ name: 'reload', hosts: [{ name: 'n1', ip: '10.199.0.11' }, { name: 'n2', ip: '10.199.0.12' }] });
+    lab = await Lab.create({
+      name: 'reload',
+      hosts: [
+        { name: 'n1', ip: '10.199.0.11' },
+        { name: 'n2', ip: '10.199.0.12' },
+      ],
+    });
     const n2ns = lab.host('n2').ns;
     for (let l = 0; l < LINKS; l++) {
       await lab.run('n1', ['ip', 'link', 'add', `a${l}`, 'type', 'veth', 'peer', 'name', `b${l}`, 'netns', n2ns]);

@@ -55,7 +55,7 @@ function garps(file: string, ip: string): bigint[] {
   const u32 = (at: number): number => (le ? b.readUInt32LE(at) : b.readUInt32BE(at));
   const ns = (le ? b.readUInt32LE(0) : b.readUInt32BE(0)) === 0xa1b23c4d;
   const want = ip.split('.').map(Number);
-  for (let at = 24; at + 16 <= b.length; ) {
+  for (let at = 24; at + 16 <= b.length;) {
     const sec = BigInt(u32(at));
     const frac = BigInt(u32(at + 4));
     const incl = u32(at + 8);
@@ -67,7 +67,6 @@ function garps(file: string, ip: string): bigint[] {
   }
   return out;
 }
-
 
 /** the realtime (ms) of a log line: alived's lines start with an ISO time */
 function lineTimeMs(line: string): number {
@@ -87,7 +86,9 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('vrrp-script-takeover needs root: it builds a lab of network namespaces');
   const rounds = envInt('BENCH_ROUNDS', QUICK ? 3 : 8);
   const { mdiMs } = vrrpTimes(2, 100, 1);
-  console.log(`vrrp-script-takeover: vrrp_script fall 2 interval 1 weight -60 on the master (150), backup 100 (Master_Down_Interval ${fmt(mdiMs, 3)} ms), advert_int 1, v2; ${rounds} rounds; ${os.cpus().length} CPUs`);
+  console.log(
+    `vrrp-script-takeover: vrrp_script fall 2 interval 1 weight -60 on the master (150), backup 100 (Master_Down_Interval ${fmt(mdiMs, 3)} ms), advert_int 1, v2; ${rounds} rounds; ${os.cpus().length} CPUs`,
+  );
   removeStaleLabs();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alived-bench-script-'));
   fs.chmodSync(dir, 0o755);
@@ -118,7 +119,11 @@ async function main(): Promise<void> {
       await sleep(300);
       cap.kill('SIGTERM');
       await new Promise((res) => cap.once('exit', res));
-      const stamps = fs.readFileSync(stamp, 'utf8').split('\n').filter(Boolean).map((x) => BigInt(x));
+      const stamps = fs
+        .readFileSync(stamp, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((x) => BigInt(x));
       const fallNs = stamps[1]!; // the second failing run: fall 2
       const prioLine = d1.lines.slice(lines1).find((l) => /Changing effective priority from 150 to 90/.test(l));
       const adverts = readPcapAdverts(file);
@@ -152,20 +157,38 @@ async function main(): Promise<void> {
   };
   console.log(
     table(
-      'vrrp-script-takeover. From the script\'s fall-th failure (its exit) to the VIP answering on the backup (ms)',
+      "vrrp-script-takeover. From the script's fall-th failure (its exit) to the VIP answering on the backup (ms)",
       ['share', 'median', 'min', 'max'],
       [
-        row('total: fall-th failure -> backup\'s first gratuitous ARP', results.map((r) => r.totalMs)),
-        row('alived on n1: failure -> new priority logged', results.map((r) => r.n1Ms)),
-        row('  (protocol) failure -> n1\'s first priority-90 advert', results.map((r) => r.waitAdvertMs)),
-        row('protocol: failure -> last 150 advert + Master_Down_Interval', results.map((r) => r.protocolMs)),
-        row('alived on n2: that moment -> its first advert', results.map((r) => r.n2AdvertMs)),
-        row('alived on n2: that moment -> its first gratuitous ARP', results.map((r) => r.n2GarpMs)),
+        row(
+          "total: fall-th failure -> backup's first gratuitous ARP",
+          results.map((r) => r.totalMs),
+        ),
+        row(
+          'alived on n1: failure -> new priority logged',
+          results.map((r) => r.n1Ms),
+        ),
+        row(
+          "  (protocol) failure -> n1's first priority-90 advert",
+          results.map((r) => r.waitAdvertMs),
+        ),
+        row(
+          'protocol: failure -> last 150 advert + Master_Down_Interval',
+          results.map((r) => r.protocolMs),
+        ),
+        row(
+          'alived on n2: that moment -> its first advert',
+          results.map((r) => r.n2AdvertMs),
+        ),
+        row(
+          'alived on n2: that moment -> its first gratuitous ARP',
+          results.map((r) => r.n2GarpMs),
+        ),
       ],
       [
         'The backup preempts a lower-priority master only when its Master_Down_Interval, counted from the last advert',
-        'that outranked it, runs out (keepalived does the same): most of the total is the protocol\'s.',
-        'Log times are milliseconds (the n1 share is to within 1 ms); packet times are tcpdump\'s kernel stamps.',
+        "that outranked it, runs out (keepalived does the same): most of the total is the protocol's.",
+        "Log times are milliseconds (the n1 share is to within 1 ms); packet times are tcpdump's kernel stamps.",
       ],
     ),
   );

@@ -273,7 +273,12 @@ function crashNode(ctx: Ctx, host: string, pids: number[]): bigint {
 /** The node's processes, the lab's watcher aside: looked up ahead, so that the kill itself lands on time. */
 function nodePids(ctx: Ctx, host: string): number[] {
   const watcher = path.join('lab', 'watch.js');
-  const watchers = new Set(ctx.lab.procs().filter((p) => p.spawnargs.some((a) => a.endsWith(watcher))).map((p) => p.pid));
+  const watchers = new Set(
+    ctx.lab
+      .procs()
+      .filter((p) => p.spawnargs.some((a) => a.endsWith(watcher)))
+      .map((p) => p.pid),
+  );
   return spawnSync('ip', ['netns', 'pids', ctx.lab.host(host).ns], { encoding: 'utf8' })
     .stdout.split(/\s+/)
     .filter(Boolean)
@@ -350,7 +355,9 @@ async function series(ctx: Ctx, kind: DaemonKind, sc: Scenario, mode: Mode): Pro
     const took = await v.waitEvent((e) => isVip(e, backup, 'new'), t0, mdiMs + 5000);
     const released = await v.waitEvent((e) => isVip(e, master, 'del'), t0, 3000).catch(() => undefined);
     const backupMac = lab.host(backup).mac;
-    const neigh = await v.waitEvent((e) => e.host === 'client' && e.kind === 'neigh' && e.address === VIP && e.mac === backupMac, t0, 3000).catch(() => undefined);
+    const neigh = await v
+      .waitEvent((e) => e.host === 'client' && e.kind === 'neigh' && e.address === VIP && e.mac === backupMac, t0, 3000)
+      .catch(() => undefined);
     const reply = await client.wait(() => client.replies.find((t) => t > took.t), 3000, 'an echo reply through the new master').catch(() => undefined);
 
     const first = client.adverts.find((a) => a.t >= t0 && a.src === ipOf(backup) && a.vrid === VRID && a.prio > 0);
@@ -435,9 +442,9 @@ function printTables(scenarios: Scenario[], res: Results, probeMs: number): void
       rows1,
       [
         'MDI = Master_Down_Interval = 3 x advert_int + Skew_Time, backup priority 100.',
-        'phase = the kill after the master\'s last advert on the wire (seeded, the same for both daemons): takeover ~ MDI - phase.',
-        'advert late = the new master\'s first advert on the wire - (the old master\'s last advert + MDI): the backup\'s timer and send path (median).',
-        'addr late = RTM_NEWADDR - (last advert on the wire + MDI): what the backup adds to the protocol\'s own bound.',
+        "phase = the kill after the master's last advert on the wire (seeded, the same for both daemons): takeover ~ MDI - phase.",
+        "advert late = the new master's first advert on the wire - (the old master's last advert + MDI): the backup's timer and send path (median).",
+        "addr late = RTM_NEWADDR - (last advert on the wire + MDI): what the backup adds to the protocol's own bound.",
         'prio 0 = runs where the killed master still sent a priority-0 advert (should be 0: every process is stopped, then killed).',
         'keepalived 2.2.7 reference in the issue: median 3120 ms at 1 s (v2), 300 ms at 0.1 s (v3).',
       ],
@@ -470,13 +477,29 @@ function printTables(scenarios: Scenario[], res: Results, probeMs: number): void
   console.log(
     table(
       'vrrp-takeover 2. Takeover after SIGTERM of the master (ms): backup RTM_NEWADDR - the signal',
-      ['advert', 'daemon', 'runs', 'median', 'p90', 'min', 'max', 'skew', 'to prio 0', 'prio 0 to addr', 'advert late', 'released', 'both held', 'target (median)', 'verdict'],
+      [
+        'advert',
+        'daemon',
+        'runs',
+        'median',
+        'p90',
+        'min',
+        'max',
+        'skew',
+        'to prio 0',
+        'prio 0 to addr',
+        'advert late',
+        'released',
+        'both held',
+        'target (median)',
+        'verdict',
+      ],
       rows2,
       [
-        'to prio 0 = the master\'s priority-0 advert seen on the wire (client), after the signal: the master\'s part (median).',
-        'prio 0 to addr = the backup\'s RTM_NEWADDR after that advert: Skew_Time plus the backup\'s own delay (median).',
-        'advert late = the new master\'s first advert on the wire - (the priority-0 advert + Skew_Time) (median).',
-        'released = the old master\'s RTM_DELADDR after the signal (median); both held = runs where it came after the new NEWADDR.',
+        "to prio 0 = the master's priority-0 advert seen on the wire (client), after the signal: the master's part (median).",
+        "prio 0 to addr = the backup's RTM_NEWADDR after that advert: Skew_Time plus the backup's own delay (median).",
+        "advert late = the new master's first advert on the wire - (the priority-0 advert + Skew_Time) (median).",
+        "released = the old master's RTM_DELADDR after the signal (median); both held = runs where it came after the new NEWADDR.",
         'keepalived 2.2.7 reference in the issue: 610 ms at 1 s (v2), 63 ms at 0.1 s (v3).',
       ],
     ),
@@ -554,7 +577,9 @@ async function main(): Promise<void> {
     // what the daemons of the failed run said last
     const said = v.daemons.slice(-4).map((d) => `--- ${d.kind} on ${d.host.name}:\n${d.lines.slice(-12).join('\n')}`);
     const now = process.hrtime.bigint();
-    const events = v.events.filter((e) => e.address === VIP && now - e.t < 10_000_000_000n).map((e) => `${(Number(e.t - now) / 1e6).toFixed(1)} ms ${e.host} ${e.kind} ${e.op}${e.mac ? ` ${e.mac}` : ''}`);
+    const events = v.events
+      .filter((e) => e.address === VIP && now - e.t < 10_000_000_000n)
+      .map((e) => `${(Number(e.t - now) / 1e6).toFixed(1)} ms ${e.host} ${e.kind} ${e.op}${e.mac ? ` ${e.mac}` : ''}`);
     (err as Error).message += `\n${said.join('\n')}\n--- ${VIP} events in the last 10 s:\n${events.join('\n')}\n--- held by: ${v.holders(VIP).join(', ')}`;
     throw err;
   } finally {

@@ -123,7 +123,6 @@ interface Result {
 
 // --- helpers -------------------------------------------------------------------------
 
-
 function flushVips(lab: Lab, host: string): void {
   const h = lab.host(host);
   const r = spawnSync('ip', ['-n', h.ns, '-j', 'addr', 'show', 'dev', h.ifname], { encoding: 'utf8', timeout: 5000 });
@@ -132,7 +131,8 @@ function flushVips(lab: Lab, host: string): void {
     .flatMap((i) => i.addr_info ?? [])
     .filter((a) => a.family === 'inet' && a.local !== h.ip)
     .map((a) => `addr del ${a.local}/${a.prefixlen} dev ${h.ifname}`);
-  if (lines.length) spawnSync('ip', ['-n', h.ns, '-force', '-batch', '-'], { input: lines.join('\n') + '\n', stdio: ['pipe', 'ignore', 'ignore'], timeout: 10_000 });
+  if (lines.length)
+    spawnSync('ip', ['-n', h.ns, '-force', '-batch', '-'], { input: lines.join('\n') + '\n', stdio: ['pipe', 'ignore', 'ignore'], timeout: 10_000 });
 }
 
 function killTree(root: number): void {
@@ -234,7 +234,10 @@ function tcpCounters(pid: number): { activeOpens: number; attemptFails: number; 
     const m = new Map<string, number>();
     let lines: string[];
     try {
-      lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith(`${prefix}:`));
+      lines = fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith(`${prefix}:`));
     } catch {
       return m;
     }
@@ -300,7 +303,8 @@ async function waitLine(d: LabDaemon, re: RegExp, timeoutMs: number): Promise<st
     if (l) return l;
     const gone = await Promise.race([d.exited.then(() => true), sleep(100).then(() => false)]);
     if (gone) throw new Error(`alived on ${d.host.name} exited before a line matching ${re}; last lines:\n${d.lines.slice(-10).join('\n')}`);
-    if (Date.now() > deadline) throw new Error(`alived on ${d.host.name}: no line matching ${re} within ${timeoutMs} ms; last lines:\n${d.lines.slice(-10).join('\n')}`);
+    if (Date.now() > deadline)
+      throw new Error(`alived on ${d.host.name}: no line matching ${re} within ${timeoutMs} ms; last lines:\n${d.lines.slice(-10).join('\n')}`);
   }
 }
 
@@ -378,7 +382,8 @@ async function runCondition(lab: Lab, v: VrrpLab, dir: string, cond: Condition, 
     const lfig = figures(2);
 
     const src = lab.host('n1').ip;
-    const mine = (list: CapturedAdvert[]): CapturedAdvert[] => list.filter((a) => a.src === src && a.vrid === VRID && a.priority > 0 && a.tNs >= from && a.tNs < to);
+    const mine = (list: CapturedAdvert[]): CapturedAdvert[] =>
+      list.filter((a) => a.src === src && a.vrid === VRID && a.priority > 0 && a.tNs >= from && a.tNs < to);
     const rx = mine(await cap.stop());
     cap = undefined;
     const tx = mine(await capTx.stop());
@@ -386,7 +391,10 @@ async function runCondition(lab: Lab, v: VrrpLab, dir: string, cond: Condition, 
     const jitter = advertJitter(rx, ADVERT_MS);
     const sent = advertJitter(tx, ADVERT_MS);
     const wire = wireDelays(tx, rx);
-    const roles = new Map<number, string>([[root, 'alived main'], [lPid ?? -1, 'listeners']]);
+    const roles = new Map<number, string>([
+      [root, 'alived main'],
+      [lPid ?? -1, 'listeners'],
+    ]);
     if (vrrpPid !== undefined) roles.set(vrrpPid, 'alived VRRP');
     const ours = new Set([root, vrrpPid, lPid, ...capPids, process.pid]);
     let oursTicks = 0;
@@ -471,7 +479,7 @@ function print(results: Result[], windowS: number): void {
       ['condition', 'intervals', 'p50', 'p99', 'max', 'mean offset', 'missed', 'target p99', 'verdict'],
       jrows,
       [
-        'One alived on n1: its main process runs the checks (delay_loop 1, real servers on n1\'s loopback, served by check-listeners.js in n1), its VRRP child the instance.',
+        "One alived on n1: its main process runs the checks (delay_loop 1, real servers on n1's loopback, served by check-listeners.js in n1), its VRRP child the instance.",
         'Stamps: tcpdump on the client host (kernel receive time, ns). mean offset = mean(interval - 100 ms). missed = intervals over 150 ms.',
       ],
     ),
@@ -492,17 +500,37 @@ function print(results: Result[], windowS: number): void {
   const cpus = os.cpus().length;
   console.log(
     table(
-      'vrrp-under-checks. The node meanwhile: checks sustained, CPU (% of one core) and RSS (MB) of the daemon\'s processes',
-      ['condition', 'checks/s / servers', 'conn fails / listen drops / failed lines', 'main CPU %', 'main RSS (max)', 'VRRP CPU %', 'VRRP RSS (max)', 'listeners CPU %', `machine busy / softirq / steal % of ${cpus} CPUs`, 'others CPU %', 'MASTER after s'],
+      "vrrp-under-checks. The node meanwhile: checks sustained, CPU (% of one core) and RSS (MB) of the daemon's processes",
+      [
+        'condition',
+        'checks/s / servers',
+        'conn fails / listen drops / failed lines',
+        'main CPU %',
+        'main RSS (max)',
+        'VRRP CPU %',
+        'VRRP RSS (max)',
+        'listeners CPU %',
+        `machine busy / softirq / steal % of ${cpus} CPUs`,
+        'others CPU %',
+        'MASTER after s',
+      ],
       prows,
       [
-        'checks/s = TCP ActiveOpens per second in n1\'s namespace (only the daemon opens TCP connections there; TCP_CHECK and HTTP_GET open one per check).',
+        "checks/s = TCP ActiveOpens per second in n1's namespace (only the daemon opens TCP connections there; TCP_CHECK and HTTP_GET open one per check).",
         '  Every server every loop at delay_loop 1 is checks/s = servers.',
         'conn fails = TCP AttemptFails, listen drops = TcpExt ListenDrops in n1 over the window; failed lines = log lines of the window saying a check failed.',
         'CPU = utime + stime from /proc/PID/stat over the window; RSS = VmRSS at the end (largest 500 ms sample).',
-        'others = the machine\'s busy time (softirq aside) less the daemon, listeners, tcpdumps and this process: load from elsewhere, % of one core.',
-        ...results.filter((r) => r.othersPct > 10).map((r) => `WARNING: ${r.cond.label}: other processes used ${fmt(r.othersPct, 0)} % of a core during the window: its figures are disturbed; run again on a quiet machine.`),
-        ...results.map((r) => `${r.cond.label}: main ${r.main.pid}, VRRP ${r.vrrp?.pid ?? '?'}${r.listeners ? `, listeners ${r.listeners.pid}` : ''}; window ${fmt(r.windowS, 1)} s`),
+        "others = the machine's busy time (softirq aside) less the daemon, listeners, tcpdumps and this process: load from elsewhere, % of one core.",
+        ...results
+          .filter((r) => r.othersPct > 10)
+          .map(
+            (r) =>
+              `WARNING: ${r.cond.label}: other processes used ${fmt(r.othersPct, 0)} % of a core during the window: its figures are disturbed; run again on a quiet machine.`,
+          ),
+        ...results.map(
+          (r) =>
+            `${r.cond.label}: main ${r.main.pid}, VRRP ${r.vrrp?.pid ?? '?'}${r.listeners ? `, listeners ${r.listeners.pid}` : ''}; window ${fmt(r.windowS, 1)} s`,
+        ),
       ],
     ),
   );
@@ -519,9 +547,9 @@ function print(results: Result[], windowS: number): void {
       ['condition', 'sent jitter p50 / p99 / max', 'sent -> received p50 / p99 / max', 'matched', 'VRRP runq wait us/slice / ms total / slices'],
       wrows,
       [
-        'sent = stamps of a tcpdump on n1\'s eth0 (the packet tap of dev_queue_xmit, inside the VRRP process\'s send call): timer and scheduling of the VRRP process.',
+        "sent = stamps of a tcpdump on n1's eth0 (the packet tap of dev_queue_xmit, inside the VRRP process's send call): timer and scheduling of the VRRP process.",
         'sent -> received = client stamp - n1 stamp of the same advert (one clock): veth, bridge and softirq processing on the way.',
-        'VRRP runq wait = time the VRRP process\'s main thread was runnable but not on a CPU (/proc/PID/schedstat), per time slice, in all, and the slices.',
+        "VRRP runq wait = time the VRRP process's main thread was runnable but not on a CPU (/proc/PID/schedstat), per time slice, in all, and the slices.",
         'Busiest processes of the machine over each window (% of one core):',
         ...results.map((r) => `  ${r.cond.label}: ${r.top.map((t) => `${t.ours || t.comm} ${t.pid} ${fmt(t.cpuPct, 1)}`).join(', ') || 'none over 1 %'}`),
       ],
@@ -539,14 +567,25 @@ async function main(): Promise<void> {
   const httpServers = envInt('BENCH_HTTP_SERVERS', 2000);
   const conditions: Condition[] = [
     { label: 'VRRP alone (no checks)', servers: 0 },
-    { label: `${tcpServers.toLocaleString('en-US')} TCP_CHECK (default: VRRP process SCHED_RR 1)`, kind: 'tcp', servers: tcpServers, checker: '    TCP_CHECK {\n      connect_timeout 3\n    }' },
+    {
+      label: `${tcpServers.toLocaleString('en-US')} TCP_CHECK (default: VRRP process SCHED_RR 1)`,
+      kind: 'tcp',
+      servers: tcpServers,
+      checker: '    TCP_CHECK {\n      connect_timeout 3\n    }',
+    },
     {
       label: `${httpServers.toLocaleString('en-US')} HTTP_GET (default: VRRP process SCHED_RR 1)`,
       kind: 'http',
       servers: httpServers,
       checker: '    HTTP_GET {\n      url {\n        path /\n        status_code 200\n      }\n      connect_timeout 3\n    }',
     },
-    { label: `${tcpServers.toLocaleString('en-US')} TCP_CHECK, vrrp_rt_priority 0 (normal scheduling)`, kind: 'tcp', servers: tcpServers, rtPriority: 0, checker: '    TCP_CHECK {\n      connect_timeout 3\n    }' },
+    {
+      label: `${tcpServers.toLocaleString('en-US')} TCP_CHECK, vrrp_rt_priority 0 (normal scheduling)`,
+      kind: 'tcp',
+      servers: tcpServers,
+      rtPriority: 0,
+      checker: '    TCP_CHECK {\n      connect_timeout 3\n    }',
+    },
     {
       label: `${httpServers.toLocaleString('en-US')} HTTP_GET, vrrp_rt_priority 0 (normal scheduling)`,
       kind: 'http',

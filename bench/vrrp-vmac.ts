@@ -180,18 +180,27 @@ async function main(): Promise<void> {
       return `${fmt(s.median)} (${fmt(s.min)}-${fmt(s.max)})`;
     };
     const hosts = pairs[0]!.lab.hosts;
-    const names = (m: string): string => (m === MAC ? 'virtual' : hosts.find((h) => h.mac === m)?.name ?? m);
+    const names = (m: string): string => (m === MAC ? 'virtual' : (hosts.find((h) => h.mac === m)?.name ?? m));
     console.log(
       table(
         `VMAC takeover, v3 advert_int 0.1, master killed (${RUNS} runs each; ms after the kill, median (min-max))`,
         ['figure', ...pairs.map((p) => p.kind)],
         [
-          row("backup's VIP on its VMAC (RTM_NEWADDR)", med((f) => f.takeoverMs)),
-          row("client's first echo reply", med((f) => f.replyMs)),
-          row('  the same, after the VIP (phase-free)', med((f) => f.replyMs - f.takeoverMs)),
+          row(
+            "backup's VIP on its VMAC (RTM_NEWADDR)",
+            med((f) => f.takeoverMs),
+          ),
+          row(
+            "client's first echo reply",
+            med((f) => f.replyMs),
+          ),
+          row(
+            '  the same, after the VIP (phase-free)',
+            med((f) => f.replyMs - f.takeoverMs),
+          ),
           row("client's entry named the virtual MAC throughout", (rs) => `${rs.filter((f) => f.virtualThroughout).length} of ${rs.length}`),
           row('what the entry named, in order (last run)', (rs) => rs[rs.length - 1]!.macs.map(names).join(' > ')),
-          row('ms it named a node\'s own MAC (median, max)', (rs) => {
+          row("ms it named a node's own MAC (median, max)", (rs) => {
             const w = summarize(rs.map((f) => f.wrongMs));
             return `${fmt(w.median, 0)}, ${fmt(w.max, 0)}`;
           }),

@@ -36,7 +36,8 @@ export const ERROR_CODES = {
   ALIVED_CONFIG_UNEXPECTED_BLOCK: 'a keyword that takes no block has one',
   ALIVED_CONFIG_DUPLICATE: 'a keyword or name that may appear once appears again',
   ALIVED_CONFIG_CONFLICT: 'two settings contradict each other',
-  ALIVED_CONFIG_CLEARTEXT: 'a credential would cross the network unencrypted: SMTP AUTH without TLS is an error unless smtp_auth_cleartext allows it (then a warning); a webhook sending credentials over http:// is a warning',
+  ALIVED_CONFIG_CLEARTEXT:
+    'a credential would cross the network unencrypted: SMTP AUTH without TLS is an error unless smtp_auth_cleartext allows it (then a warning); a webhook sending credentials over http:// is a warning',
   ALIVED_CONFIG_UNKNOWN_REFERENCE: 'a name refers to something that is not defined',
   ALIVED_CONFIG_NOT_SUPPORTED: 'a setting alived refuses (it would be accepted and ignored)',
   // config: warnings and notes
@@ -46,8 +47,10 @@ export const ERROR_CODES = {
   ALIVED_CONFIG_NO_EFFECT: 'a setting that has no effect where it is',
   ALIVED_CONFIG_OBSOLETE: 'a keyword of an older keepalived that keepalived now ignores; alived ignores it too',
   ALIVED_CONFIG_FORWARD_REFERENCE: 'a reference to a block defined further down the file: alived follows it, keepalived 2.2 drops it',
-  ALIVED_CONFIG_STRICT_MODE: 'strict mode (vrrp_strict, strict_mode) changes a setting and runs the instance, as keepalived does (a warning that says what happens), or refuses the config where keepalived does not run it (an error)',
-  ALIVED_CONFIG_NO_ACCEPT: 'an instance in no_accept mode (strict mode\'s default) drops traffic to its VIPs while it is master without being the address owner; accept lifts it',
+  ALIVED_CONFIG_STRICT_MODE:
+    'strict mode (vrrp_strict, strict_mode) changes a setting and runs the instance, as keepalived does (a warning that says what happens), or refuses the config where keepalived does not run it (an error)',
+  ALIVED_CONFIG_NO_ACCEPT:
+    "an instance in no_accept mode (strict mode's default) drops traffic to its VIPs while it is master without being the address owner; accept lifts it",
   // plugins
   ALIVED_PLUGIN_NOT_FOUND: 'a plugin module cannot be resolved',
   ALIVED_PLUGIN_LOAD_FAILED: 'a plugin module threw while loading or is not a plugin',
@@ -58,28 +61,41 @@ export const ERROR_CODES = {
   ALIVED_PLUGIN_TAP_FAILED: 'a hook tap threw, rejected or timed out',
   ALIVED_PLUGIN_CLOSE_FAILED: 'an onClose handler threw or timed out',
   // health checks and scripts
-  ALIVED_CHECK_UNHEALTHY: 'a checker found its service unhealthy (refused, a wrong answer, a stopped replica: the message says how); the checker reports it as a failed check, not as an error of alived',
-  ALIVED_CHECKER_FAILED: "a checker broke its contract (create() or check() threw, check() rejected, gave no valid result, did not settle after its timeout, or blocked the event loop); the check counts as failed",
-  ALIVED_SCRIPT_FAILED: 'a notify, quorum, FIFO, startup or shutdown script could not start (no such file, not executable, no such user), exited non-zero, was killed by a signal or timed out',
-  ALIVED_SCRIPT_INSECURE: 'a script that runs as root could be changed by a non-root user (the message names the file or directory and why): refused with enable_script_security, else run with this warning',
+  ALIVED_CHECK_UNHEALTHY:
+    'a checker found its service unhealthy (refused, a wrong answer, a stopped replica: the message says how); the checker reports it as a failed check, not as an error of alived',
+  ALIVED_CHECKER_FAILED:
+    'a checker broke its contract (create() or check() threw, check() rejected, gave no valid result, did not settle after its timeout, or blocked the event loop); the check counts as failed',
+  ALIVED_SCRIPT_FAILED:
+    'a notify, quorum, FIFO, startup or shutdown script could not start (no such file, not executable, no such user), exited non-zero, was killed by a signal or timed out',
+  ALIVED_SCRIPT_INSECURE:
+    'a script that runs as root could be changed by a non-root user (the message names the file or directory and why): refused with enable_script_security, else run with this warning',
   ALIVED_SCRIPT_SECURITY_OFF: "scripts run but enable_script_security is not set (keepalived's SECURITY VIOLATION warning)",
   ALIVED_NOTIFY_FIFO: 'a notify FIFO could not be created, opened or written, or its script ended (the message names the path)',
   ALIVED_NOTIFY_RETRY: 'a notification could not be delivered (server down, refused, timed out); it is tried again after a backoff',
-  ALIVED_NOTIFY_FAILED: 'a notification failed for good (the server refused it in a way a retry cannot change), or a notifier broke its contract (create(), accepts() or close() threw)',
-  ALIVED_NOTIFY_EXPIRED: 'a notification was given up: not delivered within its max_age, left without an outbox at stop, or its notifier was removed by a reload (the message names the event)',
-  ALIVED_NOTIFY_OUTBOX: 'the notify outbox under --state-dir cannot be created, written or read (notifications are kept in memory, written again when it works), or a file in it is not usable (moved aside as .bad)',
-  ALIVED_NOTIFY_OUTBOX_LOCKED: 'another live alived uses the same notify outbox (--state-dir): this one does not start (the message names the directory and the pid)',
+  ALIVED_NOTIFY_FAILED:
+    'a notification failed for good (the server refused it in a way a retry cannot change), or a notifier broke its contract (create(), accepts() or close() threw)',
+  ALIVED_NOTIFY_EXPIRED:
+    'a notification was given up: not delivered within its max_age, left without an outbox at stop, or its notifier was removed by a reload (the message names the event)',
+  ALIVED_NOTIFY_OUTBOX:
+    'the notify outbox under --state-dir cannot be created, written or read (notifications are kept in memory, written again when it works), or a file in it is not usable (moved aside as .bad)',
+  ALIVED_NOTIFY_OUTBOX_LOCKED:
+    'another live alived uses the same notify outbox (--state-dir): this one does not start (the message names the directory and the pid)',
   ALIVED_NOTIFY_SECRET: 'an SMTP password or webhook secret cannot be read from its file or environment variable (its value is never logged)',
   // trackers
-  ALIVED_TRACKER_FAILED: "a tracker broke its contract (create(), start() or stop() threw, stop() hung, or it reported something that is not a state); it counts as down",
-  ALIVED_TRACKER_DISABLED: 'a tracker cannot run (its script is refused or not found, its user does not exist, its directory is missing): the instances go on as if they did not track it',
+  ALIVED_TRACKER_FAILED:
+    'a tracker broke its contract (create(), start() or stop() threw, stop() hung, or it reported something that is not a state); it counts as down',
+  ALIVED_TRACKER_DISABLED:
+    'a tracker cannot run (its script is refused or not found, its user does not exist, its directory is missing): the instances go on as if they did not track it',
   // daemon
   ALIVED_DAEMON_PID_FILE: 'the pid file is held by another live alived, or cannot be written',
-  ALIVED_DAEMON_STATE_DIR: 'another user could write to the state directory (--state-dir) or a directory above it: the daemon does not start (unless --unsafe-state-dir)',
+  ALIVED_DAEMON_STATE_DIR:
+    'another user could write to the state directory (--state-dir) or a directory above it: the daemon does not start (unless --unsafe-state-dir)',
   ALIVED_DAEMON_CONFIG_INVALID: 'the daemon refuses to start with a config that has errors',
   ALIVED_DAEMON_RELOAD_REJECTED: 'a reload found errors in the new config; the running config goes on',
-  ALIVED_FILE_UNSAFE: 'a file alived writes or reads where others can write (the /tmp dumps, the log file, the pid file) is a symbolic link, a FIFO or another non-regular file, a hard link, belongs to another user or is too large: it is refused, never written or read through (the message names the file and what it is)',
-  ALIVED_FILE_FAILED: 'a file could not be created, written, renamed into place or read (the message names the file, the step and the system error); no temporary file is left behind',
+  ALIVED_FILE_UNSAFE:
+    'a file alived writes or reads where others can write (the /tmp dumps, the log file, the pid file) is a symbolic link, a FIFO or another non-regular file, a hard link, belongs to another user or is too large: it is refused, never written or read through (the message names the file and what it is)',
+  ALIVED_FILE_FAILED:
+    'a file could not be created, written, renamed into place or read (the message names the file, the step and the system error); no temporary file is left behind',
   ALIVED_VRRP_SOCKET: 'a VRRP raw socket or receiver could not be opened, configured, read or written (the message names the interface and the step)',
   ALIVED_VRRP_FATAL: 'the VRRP process failed; the supervisor restarts it',
   ALIVED_PACKET_ADDON_MISSING: 'the packet-socket addon (native/) is not built: gratuitous ARPs and NAs cannot be sent; run npm install',
@@ -87,7 +103,8 @@ export const ERROR_CODES = {
   ALIVED_NETLINK_FAILED: 'an rtnetlink request (interfaces, addresses, routes, rules) failed; the message says what was asked and why',
   ALIVED_VIP_FAILED: 'a virtual or static address, route or rule could not be added or removed (the message says which and why)',
   ALIVED_LAB_FAILED: 'alived lab or a test lab could not build, use or remove its network namespaces',
-  ALIVED_IPVS_FAILED: 'an IPVS request failed (the message says what was asked of the kernel and why it was refused), or the kernel has IPVS but alived cannot use it',
+  ALIVED_IPVS_FAILED:
+    'an IPVS request failed (the message says what was asked of the kernel and why it was refused), or the kernel has IPVS but alived cannot use it',
   // cli
   ALIVED_CLI_BAD_OPTION: 'a command-line option is unknown, lacks its value or has a bad one, or an argument is not expected',
   ALIVED_CLI_NO_CONFIG: 'no config file was given and none of the defaults exist',

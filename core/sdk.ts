@@ -9,7 +9,23 @@
 export * from './plugin/types';
 export * from './plugin/events';
 export { STAGE_FIRST, STAGE_DEFAULT, STAGE_LAST, HOOK_NAMES, type AlivedHooks, type HookName } from './plugin/hooks';
-export { block, sub, value, word, lines, camel, Keyword, BlockSchema, type BlockOf, type BlockBase, type CheckCtx, type HostFacts, type ExtensionValue, type Fields, type SlotCheck } from './config/schema';
+export {
+  block,
+  sub,
+  value,
+  word,
+  lines,
+  camel,
+  Keyword,
+  BlockSchema,
+  type BlockOf,
+  type BlockBase,
+  type CheckCtx,
+  type HostFacts,
+  type ExtensionValue,
+  type Fields,
+  type SlotCheck,
+} from './config/schema';
 export * from './config/values';
 export type { SlotName } from './config/registry';
 export type { Pos, Diagnostic, Severity } from './config/diagnostics';
@@ -22,7 +38,18 @@ export { redactUrlSecrets, isSecretParam, URL_SECRET_MASK } from './log/url-secr
 export { trackReference, trackerHeader, trackerWeight, type TrackReference, type TrackReferenceSpec, type TrackerWeight } from './config/track-entry';
 export { checkerCommonFields, checkerConnectionFields } from './check/keywords';
 export { AlivedError, isAlivedError, errorText, type ErrorCode, type ErrorTextOptions } from './errors';
-export { ScriptRunner, scriptEnv, signalName, spawnErrorWords, isRedirectionOnly, shellCommandLine, KILL_GRACE_MS, bounded, type RunSpec, type RunOutcome } from './script/run';
+export {
+  ScriptRunner,
+  scriptEnv,
+  signalName,
+  spawnErrorWords,
+  isRedirectionOnly,
+  shellCommandLine,
+  KILL_GRACE_MS,
+  bounded,
+  type RunSpec,
+  type RunOutcome,
+} from './script/run';
 // the file mode a file alived creates gets (0644 less global_defs' umask), for plugins that create files (notify FIFOs)
 export { maskedMode } from './fs/umask';
 export { resolveUser, scriptRunAs, idsToSet, DEFAULT_SCRIPT_USER, type ResolvedUser, type ScriptUserName } from './script/user';
@@ -57,6 +84,15 @@ export { permanentFailure, backoffMs, DELIVERY_DEFAULTS } from './notify/pipelin
 // sockets as alived's network checks open them (bindto, bind_port, bind_if) and the words of their messages
 export { abortWords, describeError, hostPort, onAbort, scoped, tcpConnectOptions, type ConnectionConfig } from './net/socket';
 // one GET as keepalived's HTTP_GET / SSL_GET and genhash send it, with the MD5 of the body
-export { describeRequest, hostHeader, httpGet, type HttpOutcome, type HttpProtocol, type HttpRequestSpec, type HttpResponse, type TlsSettings } from './net/http-get';
+export {
+  describeRequest,
+  hostHeader,
+  httpGet,
+  type HttpOutcome,
+  type HttpProtocol,
+  type HttpRequestSpec,
+  type HttpResponse,
+  type TlsSettings,
+} from './net/http-get';
 // the result contract the scheduler holds every check() to; the testers (alived/testing) hold checkers to it in tests
 export { checkResultShape } from './plugin/check-result';

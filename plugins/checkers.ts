@@ -16,4 +16,16 @@ import checkUdp from './check-udp';
  * the top-level SSL block), MISC_CHECK, SMTP_CHECK, DNS_CHECK, PING_CHECK,
  * UDP_CHECK, FILE_CHECK and BFD_CHECK; alived's MYSQL_CHECK and the presets NGINX_CHECK, HAPROXY_CHECK, TOMCAT_CHECK.
  */
-export const CHECKER_PLUGINS: readonly AlivedPlugin<any>[] = [checkTcp, checkHttp, checkMisc, checkSmtp, checkDns, checkPing, checkUdp, checkFile, checkBfd, checkMysql, checkPresets];
+export const CHECKER_PLUGINS: readonly AlivedPlugin<any>[] = [
+  checkTcp,
+  checkHttp,
+  checkMisc,
+  checkSmtp,
+  checkDns,
+  checkPing,
+  checkUdp,
+  checkFile,
+  checkBfd,
+  checkMysql,
+  checkPresets,
+];

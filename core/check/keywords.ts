@@ -12,8 +12,8 @@ import { duration, ifname, int, ip, optBool, uint } from '../config/values';
  * then the virtual_server, then the checker's own default.
  */
 export const checkerConnectionFields = {
-  connect_ip: word(ip()).doc('address to connect to; default the real server\'s'),
-  connect_port: word(int({ min: 1, max: 65535 })).doc('port to connect to; default the real server\'s'),
+  connect_ip: word(ip()).doc("address to connect to; default the real server's"),
+  connect_port: word(int({ min: 1, max: 65535 })).doc("port to connect to; default the real server's"),
   bindto: word(ip()).doc('source address of the check'),
   bind_port: word(int({ min: 1, max: 65535 })).doc('source port of the check'),
   bind_if: word(ifname).doc('interface of an IPv6 link-local bindto or connect_ip'),

@@ -64,7 +64,14 @@ export class CheckNotices {
     if (stopping && !vs.plan.omega) return;
     const p = vs.plan;
     const up = vs.quorumUp;
-    const e: QuorumChangeEvent = { virtualServer: p.name, up, alive: weightSum, quorum: p.quorum, ...(stopping ? { stopping: true } : {}), time: this.clock.epochNow() };
+    const e: QuorumChangeEvent = {
+      virtualServer: p.name,
+      up,
+      alive: weightSum,
+      quorum: p.quorum,
+      ...(stopping ? { stopping: true } : {}),
+      time: this.clock.epochNow(),
+    };
     this.callHook('quorumChange', e);
     this.notify({ type: 'quorum', ...e });
     if (p.smtpAlert) {
@@ -111,7 +118,10 @@ export class CheckNotices {
         const text = own(up, result);
         if (typeof text === 'string' && text) return text;
       } catch (err) {
-        run.log.error({ code: 'ALIVED_CHECKER_FAILED', plugin: run.plan.plugin, err }, `Checker ${run.what} of plugin '${run.plan.plugin}': alertText() threw: ${errorText(err)}; keepalived's default text is mailed`);
+        run.log.error(
+          { code: 'ALIVED_CHECKER_FAILED', plugin: run.plan.plugin, err },
+          `Checker ${run.what} of plugin '${run.plan.plugin}': alertText() threw: ${errorText(err)}; keepalived's default text is mailed`,
+        );
       }
     }
     return up ? DEFAULT_ALERT_TEXT.up : DEFAULT_ALERT_TEXT.down;

@@ -101,7 +101,14 @@ export class VirtualServerState {
         if (rs.plan.id === sorryId && this.sorry!.alive) continue;
         const p = rs.plan;
         if (rs.alive && serve) {
-          destinations.push({ address: p.endpoint.address, port: p.endpoint.port, lvsMethod: p.lvsMethod, weight: realWeight(rs.effectiveWeight), role: 'real', inhibited: false });
+          destinations.push({
+            address: p.endpoint.address,
+            port: p.endpoint.port,
+            lvsMethod: p.lvsMethod,
+            weight: realWeight(rs.effectiveWeight),
+            role: 'real',
+            inhibited: false,
+          });
         } else if (p.inhibit) {
           destinations.push({ address: p.endpoint.address, port: p.endpoint.port, lvsMethod: p.lvsMethod, weight: 0, role: 'real', inhibited: true });
         }

@@ -160,10 +160,16 @@ export class CheckRunner {
           const bounded = new Promise<'timeout'>((resolve) => (timer = clock.setTimer(CLOSE_TIMEOUT_MS, () => resolve('timeout'))));
           const r = await Promise.race([closing.then(() => 'ok' as const), bounded]);
           if (r === 'timeout') {
-            run.log.warn({ code: 'ALIVED_CHECKER_FAILED', plugin: run.plan.plugin }, `Checker ${run.what} of plugin '${run.plan.plugin}': close() did not finish within ${CLOSE_TIMEOUT_MS} ms`);
+            run.log.warn(
+              { code: 'ALIVED_CHECKER_FAILED', plugin: run.plan.plugin },
+              `Checker ${run.what} of plugin '${run.plan.plugin}': close() did not finish within ${CLOSE_TIMEOUT_MS} ms`,
+            );
           }
         } catch (err) {
-          run.log.warn({ code: 'ALIVED_CHECKER_FAILED', plugin: run.plan.plugin, err }, `Checker ${run.what} of plugin '${run.plan.plugin}': close() threw: ${errorText(err)}`);
+          run.log.warn(
+            { code: 'ALIVED_CHECKER_FAILED', plugin: run.plan.plugin, err },
+            `Checker ${run.what} of plugin '${run.plan.plugin}': close() threw: ${errorText(err)}`,
+          );
         } finally {
           if (timer) clock.clearTimer(timer);
         }
@@ -208,7 +214,11 @@ export class CheckRunner {
       a.timer = clock.setTimer(this.grace, () => {
         run.abandoned++;
         this.totals.abandoned++;
-        this.settle(a, { ok: false, message: `${run.plan.keyword}: no result ${formatSeconds(this.grace)} after the timeout`, broken: `check() did not settle within ${formatSeconds(this.grace)} of its signal aborting at ${formatSeconds(timeoutMs)}` });
+        this.settle(a, {
+          ok: false,
+          message: `${run.plan.keyword}: no result ${formatSeconds(this.grace)} after the timeout`,
+          broken: `check() did not settle within ${formatSeconds(this.grace)} of its signal aborting at ${formatSeconds(timeoutMs)}`,
+        });
       });
       a.ac.abort(new DOMException(`${run.plan.keyword} timed out after ${formatSeconds(timeoutMs)}`, 'TimeoutError'));
     });
@@ -217,9 +227,14 @@ export class CheckRunner {
   /** What check() returned, which kept the event loop `syncMs`: a promise of a valid result, or a broken contract. */
   private await(a: Attempt, pending: unknown, syncMs: number): void {
     const keyword = a.run.plan.keyword;
-    const thenable = pending !== null && (typeof pending === 'object' || typeof pending === 'function') && typeof (pending as PromiseLike<unknown>).then === 'function';
+    const thenable =
+      pending !== null && (typeof pending === 'object' || typeof pending === 'function') && typeof (pending as PromiseLike<unknown>).then === 'function';
     if (!thenable) {
-      this.settle(a, { ok: false, message: `${keyword}: check() returned ${describeValue(pending)}`, broken: `check() returned ${describeValue(pending)}, not a promise` });
+      this.settle(a, {
+        ok: false,
+        message: `${keyword}: check() returned ${describeValue(pending)}`,
+        broken: `check() returned ${describeValue(pending)}, not a promise`,
+      });
       return;
     }
     const blockMs = this.opts.blockMs ?? DEFAULT_BLOCK_MS;
@@ -237,10 +252,15 @@ export class CheckRunner {
           if (shape) this.settle(a, { ok: false, message: `${keyword}: invalid result: ${shape}`, broken: `check() gave an invalid result: ${shape}` });
           else this.settle(a, r as CheckResult);
         },
-        (err: unknown) => this.settle(a, { ok: false, message: `${keyword}: check() rejected: ${errorText(err)}`, broken: `check() rejected: ${errorText(err)}` }),
+        (err: unknown) =>
+          this.settle(a, { ok: false, message: `${keyword}: check() rejected: ${errorText(err)}`, broken: `check() rejected: ${errorText(err)}` }),
       );
     } catch (err) {
-      this.settle(a, { ok: false, message: `${keyword}: check() returned a broken promise: ${errorText(err)}`, broken: `check() returned a promise whose then() threw: ${errorText(err)}` });
+      this.settle(a, {
+        ok: false,
+        message: `${keyword}: check() returned a broken promise: ${errorText(err)}`,
+        broken: `check() returned a promise whose then() threw: ${errorText(err)}`,
+      });
     }
   }
 
@@ -325,7 +345,8 @@ export class CheckRunner {
     run.lastDurationMs = durationMs;
     run.lastTime = time;
     this.s.notices.checkResult(run, outcome.ok, message, durationMs, time);
-    if (run.log.isLevelEnabled('debug')) run.log.debug({ ok: outcome.ok, result: message, durationMs: Math.round(durationMs) }, `${run.what}: ${outcome.ok ? 'success' : 'failure'}`);
+    if (run.log.isLevelEnabled('debug'))
+      run.log.debug({ ok: outcome.ok, result: message, durationMs: Math.round(durationMs) }, `${run.what}: ${outcome.ok ? 'success' : 'failure'}`);
     return message;
   }
 
@@ -383,7 +404,10 @@ export function reportNotRun(s: StateCtx, plan: CheckPlan): void {
       }
     }
     if (vs.haSuspend && s.pools.isProgrammed) {
-      s.log.info({ vs: vs.name }, `VS ${vs.name}: ha_suspend: its pool is programmed only while this node is MASTER of the VRRP instance holding its address; its checkers run always`);
+      s.log.info(
+        { vs: vs.name },
+        `VS ${vs.name}: ha_suspend: its pool is programmed only while this node is MASTER of the VRRP instance holding its address; its checkers run always`,
+      );
     } else if (vs.haSuspend) {
       s.log.warn({ vs: vs.name }, `VS ${vs.name}: ha_suspend is not acted on without IPVS: its checkers run whether or not its address is configured here`);
     }

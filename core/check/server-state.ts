@@ -56,7 +56,10 @@ export function performSvrState(s: StateCtx, alive: boolean, vs: VirtualServerSt
   const inhibit = rs.plan.inhibit;
   const verb = alive ? (inhibit ? 'Enabling' : 'Adding') : inhibit ? 'Disabling' : 'Removing';
   const prep = inhibit ? 'of' : alive ? 'to' : 'from';
-  s.log.info({ service: rs.plan.name, vs: vs.plan.name, reason }, `${verb} service ${rs.plan.name} ${prep} VS ${vs.plan.name}${vs.realServersServe ? s.pools.suffix : ' (the sorry server serves instead)'}`);
+  s.log.info(
+    { service: rs.plan.name, vs: vs.plan.name, reason },
+    `${verb} service ${rs.plan.name} ${prep} VS ${vs.plan.name}${vs.realServersServe ? s.pools.suffix : ' (the sorry server serves instead)'}`,
+  );
   rs.alive = alive;
   s.pools.mark(vs);
   s.notices.rsNotifies(vs, rs, reason, false);
@@ -146,14 +149,26 @@ export function initServiceVs(s: StateCtx, vs: VirtualServerState, rsInitNotifie
 export function clearServiceRs(s: StateCtx, vs: VirtualServerState, rs: RealServerState, stopping: boolean): void {
   const inhibited = rs.plan.inhibit && !rs.alive ? '(inhibited) ' : '';
   const inPool = (rs.alive && vs.realServersServe) || rs.plan.inhibit;
-  if (stopping || inPool) s.log.info({ service: rs.plan.name, vs: vs.plan.name }, `${stopping ? 'Shutting down' : 'Removing'} ${inhibited}service ${rs.plan.name} from VS ${vs.plan.name}${s.pools.suffix}`);
+  if (stopping || inPool)
+    s.log.info(
+      { service: rs.plan.name, vs: vs.plan.name },
+      `${stopping ? 'Shutting down' : 'Removing'} ${inhibited}service ${rs.plan.name} from VS ${vs.plan.name}${s.pools.suffix}`,
+    );
   if (!rs.alive) return;
   rs.alive = false;
   // without omega, nothing is said at shutdown
   if (stopping && !vs.plan.omega) return;
   s.notices.rsNotifies(vs, rs, stopping ? 'shutdown' : 'removed from the config', stopping);
   if (rs.plan.smtpAlert) {
-    s.notices.alert({ kind: 'real-server', virtualServer: vs.plan.name, service: rs.plan.name, realServer: rs.plan.endpoint, state: 'DOWN', message: stopping ? '=> Shutting down <=' : '=> Removing <=', time: s.clock.epochNow() });
+    s.notices.alert({
+      kind: 'real-server',
+      virtualServer: vs.plan.name,
+      service: rs.plan.name,
+      realServer: rs.plan.endpoint,
+      state: 'DOWN',
+      message: stopping ? '=> Shutting down <=' : '=> Removing <=',
+      time: s.clock.epochNow(),
+    });
   }
 }
 

@@ -186,6 +186,5 @@ export class CheckService {
  * load near 180 MB. Process-wide: the daemon calls it when checks run.
  */
 export function tuneHeapForChecks(): void {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   (require('node:v8') as typeof import('node:v8')).setFlagsFromString('--heap-growing-percent=50');
 }

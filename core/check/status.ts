@@ -77,31 +77,27 @@ export interface CheckSchedulerStatus {
 /** The status of every virtual server of these states, `now` being the clock's monotonic ms. */
 export function virtualServersStatus(vss: readonly VirtualServerState[], runs: readonly CheckerRun[], now: number): VirtualServerStatus[] {
   const byRs = groupByServer(runs);
-  return vss.map(
-    (vs): VirtualServerStatus => ({
-      name: vs.plan.name,
-      quorum: vs.plan.quorum,
-      hysteresis: vs.plan.hysteresis,
-      quorumUp: vs.quorumUp,
-      aliveWeight: vs.weighLive(),
-      sorryServer: vs.sorry ? { name: vs.sorry.plan.name, active: vs.sorry.alive, inhibit: vs.sorry.plan.inhibit } : undefined,
-      realServers: vs.realServers.map(
-        (rs): RealServerStatus => ({
-          name: rs.plan.name,
-          address: rs.plan.endpoint.address,
-          port: rs.plan.endpoint.port,
-          alive: rs.alive,
-          weight: realWeight(rs.effectiveWeight),
-          configuredWeight: rs.plan.weight,
-          inhibit: rs.plan.inhibit,
-          failedCheckers: rs.numFailedCheckers,
-          notRun: rs.plan.notRun.map((n) => n.keyword),
-          checkers: (byRs.get(rs) ?? []).map((r) => checkerStatus(r, now)),
-        }),
-      ),
-      pool: vs.pool(),
-    }),
-  );
+  return vss.map((vs): VirtualServerStatus => ({
+    name: vs.plan.name,
+    quorum: vs.plan.quorum,
+    hysteresis: vs.plan.hysteresis,
+    quorumUp: vs.quorumUp,
+    aliveWeight: vs.weighLive(),
+    sorryServer: vs.sorry ? { name: vs.sorry.plan.name, active: vs.sorry.alive, inhibit: vs.sorry.plan.inhibit } : undefined,
+    realServers: vs.realServers.map((rs): RealServerStatus => ({
+      name: rs.plan.name,
+      address: rs.plan.endpoint.address,
+      port: rs.plan.endpoint.port,
+      alive: rs.alive,
+      weight: realWeight(rs.effectiveWeight),
+      configuredWeight: rs.plan.weight,
+      inhibit: rs.plan.inhibit,
+      failedCheckers: rs.numFailedCheckers,
+      notRun: rs.plan.notRun.map((n) => n.keyword),
+      checkers: (byRs.get(rs) ?? []).map((r) => checkerStatus(r, now)),
+    })),
+    pool: vs.pool(),
+  }));
 }
 
 function checkerStatus(r: CheckerRun, now: number): CheckerStatus {

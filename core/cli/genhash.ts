@@ -48,7 +48,12 @@ const OPTIONS: readonly OptionSpec[] = [
   { short: 'h', long: 'help', help: 'Display this short inlined help screen.' },
   { short: 'r', long: 'release', help: 'Display the release number.' },
   { short: 'm', long: 'fwmark', arg: 'MARK', help: 'Use the specified FW mark (not supported: Node.js cannot set SO_MARK).' },
-  { short: 'P', long: 'protocol', arg: '1.0|1.0c|1.1', help: "Use the specified HTTP protocol - '1.0', '1.0c', '1.1'. 1.0c means 1.0 with 'Connection: close'." },
+  {
+    short: 'P',
+    long: 'protocol',
+    arg: '1.0|1.0c|1.1',
+    help: "Use the specified HTTP protocol - '1.0', '1.0c', '1.1'. 1.0c means 1.0 with 'Connection: close'.",
+  },
   { short: 't', long: 'timeout', arg: 'SECONDS', help: 'Timeout in seconds (default 5).' },
 ];
 

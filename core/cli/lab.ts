@@ -45,7 +45,7 @@ export async function runLab(out: NodeJS.WritableStream = process.stdout): Promi
   }
   removeStaleLabs();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alived-lab-'));
-  say('alived lab: a two-node VRRP lab in network namespaces (nothing touches this machine\'s network)');
+  say("alived lab: a two-node VRRP lab in network namespaces (nothing touches this machine's network)");
   const lab = await Lab.create({
     name: 'demo',
     hosts: [
@@ -78,7 +78,9 @@ export async function runLab(out: NodeJS.WritableStream = process.stdout): Promi
     const t0 = v.crash('n1', [VIP]);
     lab.setLink('n1', false);
     const taken = await v.waitEvent((e) => e.host === 'n2' && e.kind === 'addr' && e.op === 'new' && e.address === VIP, t0, 15_000);
-    const arp = await v.waitEvent((e) => e.host === 'client' && e.kind === 'neigh' && e.address === VIP && e.mac === lab.host('n2').mac, t0, 5000).catch(() => undefined);
+    const arp = await v
+      .waitEvent((e) => e.host === 'client' && e.kind === 'neigh' && e.address === VIP && e.mac === lab.host('n2').mac, t0, 5000)
+      .catch(() => undefined);
     say(`   n2 took ${VIP} ${ms(taken.t - t0)} after the crash (VRRP's bound: 3 x 1 s + skew 0.61 s = 3.61 s)`);
     if (arp) say(`   the client's ARP entry named n2 ${ms(arp.t - taken.t)} after that (gratuitous ARP)`);
     const t1 = process.hrtime.bigint();

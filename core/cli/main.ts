@@ -57,7 +57,9 @@ if (require.main === module) {
     (err) => {
       // an internal failure: the message always, the stack only when asked for (-D)
       const detail = process.argv.includes('-D') || process.argv.includes('--log-detail');
-      process.stderr.write(`alived: internal error: ${isAlivedError(err) ? `${err.code}: ` : ''}${detail ? (err as Error)?.stack : (err as Error)?.message ?? String(err)}\n`);
+      process.stderr.write(
+        `alived: internal error: ${isAlivedError(err) ? `${err.code}: ` : ''}${detail ? (err as Error)?.stack : ((err as Error)?.message ?? String(err))}\n`,
+      );
       process.exit(EXIT.RUNTIME);
     },
   );

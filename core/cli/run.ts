@@ -94,7 +94,18 @@ export async function runDaemon(file: string, o: CliOptions): Promise<number> {
   const log = makeLogger(o);
   let daemon: Daemon;
   try {
-    daemon = await Daemon.build({ configFile: file, configId: o.configId ?? shortHostname(), log, vrrp: !o.checkOnly, checks: !o.vrrpOnly, releaseIpvs: !o.dontReleaseIpvs, logLevel: o.logDetail ? 'debug' : 'info', stateDir: o.stateDir, allowUnsafeStateDir: o.unsafeStateDir, compile: { strict: o.strict } });
+    daemon = await Daemon.build({
+      configFile: file,
+      configId: o.configId ?? shortHostname(),
+      log,
+      vrrp: !o.checkOnly,
+      checks: !o.vrrpOnly,
+      releaseIpvs: !o.dontReleaseIpvs,
+      logLevel: o.logDetail ? 'debug' : 'info',
+      stateDir: o.stateDir,
+      allowUnsafeStateDir: o.unsafeStateDir,
+      compile: { strict: o.strict },
+    });
   } catch (err) {
     if (err instanceof ConfigInvalidError) {
       printDiagnostics(err.result.diagnostics, process.stderr);
@@ -150,7 +161,8 @@ export async function runDaemon(file: string, o: CliOptions): Promise<number> {
         .then(([s, ipvs]) => writeFileAtomic(file, kind === 'data' ? formatData(s) : formatStats(s) + (ipvs ? formatIpvsStats(ipvs) : ''), { mode: 0o600 }))
         .then(
           ({ replaced }) => {
-            if (replaced) log.warn({ code: 'ALIVED_FILE_UNSAFE', file, replaced }, `${file} was a ${replaced}, not a regular file: replaced, never written through`);
+            if (replaced)
+              log.warn({ code: 'ALIVED_FILE_UNSAFE', file, replaced }, `${file} was a ${replaced}, not a regular file: replaced, never written through`);
             log.info({ file }, `wrote ${file}`);
           },
           (err: Error) => log.error({ err, file }, `writing ${file}: ${err instanceof FileError ? err.reason : err.message}`),
@@ -171,4 +183,3 @@ export async function runDaemon(file: string, o: CliOptions): Promise<number> {
     process.once('exit', () => clearInterval(keepAlive));
   });
 }
-

@@ -157,7 +157,7 @@ export async function compileConfig(file: string, options: CompileOptions): Prom
 async function enablePlugins(stmt: Stmt, host: PluginHost, ctx: CompileCtx): Promise<void> {
   const diags = ctx.diags;
   if (!stmt.block) {
-    diags.error('ALIVED_CONFIG_MISSING_BLOCK', stmt.name.pos, "'plugins' needs a { } block naming modules: plugins { \"./my-check.js\" }");
+    diags.error('ALIVED_CONFIG_MISSING_BLOCK', stmt.name.pos, '\'plugins\' needs a { } block naming modules: plugins { "./my-check.js" }');
     return;
   }
   if (stmt.args.length > 0) {
@@ -168,7 +168,11 @@ async function enablePlugins(stmt: Stmt, host: PluginHost, ctx: CompileCtx): Pro
     const spec = entry.name.text;
     const at = entry.name.pos;
     if (entry.args.length > 0) {
-      diags.error('ALIVED_CONFIG_EXTRA_VALUE', entry.args[0]!.pos, `plugin '${spec}': options go in a { } block after its name; unexpected '${entry.args[0]!.text}'`);
+      diags.error(
+        'ALIVED_CONFIG_EXTRA_VALUE',
+        entry.args[0]!.pos,
+        `plugin '${spec}': options go in a { } block after its name; unexpected '${entry.args[0]!.text}'`,
+      );
       continue;
     }
     let plugin: AlivedPlugin<any>;

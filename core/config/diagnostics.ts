@@ -137,11 +137,6 @@ export class Diagnostics {
   sorted(): Diagnostic[] {
     const fileOrder = new Map<string, number>();
     for (const d of this.list) if (!fileOrder.has(d.pos.file)) fileOrder.set(d.pos.file, fileOrder.size);
-    return [...this.list].sort(
-      (a, b) =>
-        fileOrder.get(a.pos.file)! - fileOrder.get(b.pos.file)! ||
-        a.pos.line - b.pos.line ||
-        a.pos.col - b.pos.col,
-    );
+    return [...this.list].sort((a, b) => fileOrder.get(a.pos.file)! - fileOrder.get(b.pos.file)! || a.pos.line - b.pos.line || a.pos.col - b.pos.col);
   }
 }

@@ -8,7 +8,8 @@ export const FEATURES: Record<string, string> = {
   vrrp: 'the VRRP engine',
   'vrrp-more': 'VRRP options beyond the engine (VRF, virtual_rules, garp_group, buffer tuning, linkbeat polling, track_src_ip)',
   'vrrp-strict': 'VRRP strict mode (vrrp_strict, strict_mode)',
-  'vrrp-firewall': "no_accept mode's firewall in nftables (accept, no_accept, nftables, nftables_priority, nftables_counters, nftables_ifindex; vrrp_iptables and vrrp_ipsets mapped to nftables)",
+  'vrrp-firewall':
+    "no_accept mode's firewall in nftables (accept, no_accept, nftables, nftables_priority, nftables_counters, nftables_ifindex; vrrp_iptables and vrrp_ipsets mapped to nftables)",
   'vrrp-track': 'VRRP tracking (track_interface, track_script, track_file, weights)',
   'vrrp-sync': 'VRRP sync groups',
   'notify-script': 'notify scripts and FIFOs',
@@ -34,4 +35,20 @@ export const FEATURES: Record<string, string> = {
 };
 
 /** Features that have landed: their keywords are acted on and draw no warning. */
-export const IMPLEMENTED: ReadonlySet<string> = new Set<string>(['vrrp', 'checker', 'ipvs', 'vrrp-track', 'vrrp-sync', 'notify-script', 'notify-mail', 'notify', 'process-track', 'static-net', 'process-tuning', 'lvs-sync', 'vmac', 'vrrp-strict', 'vrrp-firewall']);
+export const IMPLEMENTED: ReadonlySet<string> = new Set<string>([
+  'vrrp',
+  'checker',
+  'ipvs',
+  'vrrp-track',
+  'vrrp-sync',
+  'notify-script',
+  'notify-mail',
+  'notify',
+  'process-track',
+  'static-net',
+  'process-tuning',
+  'lvs-sync',
+  'vmac',
+  'vrrp-strict',
+  'vrrp-firewall',
+]);

@@ -232,7 +232,11 @@ class Preprocessor {
     }
     if (this.active.includes(real)) {
       const rel = (f: string): string => clip(path.relative(this.rootDir, f) || f);
-      this.diags.error('ALIVED_CONFIG_INCLUDE_CYCLE', includedAt!, `include cycle: '${rel(file)}' is already being read (${this.active.map(rel).join(' -> ')})`);
+      this.diags.error(
+        'ALIVED_CONFIG_INCLUDE_CYCLE',
+        includedAt!,
+        `include cycle: '${rel(file)}' is already being read (${this.active.map(rel).join(' -> ')})`,
+      );
       return;
     }
     this.spend(text.length, includedAt ?? { file, line: 1, col: 1 });
@@ -332,7 +336,11 @@ class Preprocessor {
     end = out.length;
     while (end > 0 && (out.text[end - 1] === ' ' || out.text[end - 1] === '\t')) end--;
     if (end !== out.length) out = out.slice(0, end);
-    if (cont) out = new LineBuilder().append(out).appendPinned('\\', line.posAt(s.length - 1)).build();
+    if (cont)
+      out = new LineBuilder()
+        .append(out)
+        .appendPinned('\\', line.posAt(s.length - 1))
+        .build();
     return { line: out, cont };
   }
 
@@ -486,11 +494,7 @@ class Preprocessor {
         b.appendPinned(def.body[0]?.text ?? '', pos);
       } else {
         if (ref.end < s.length && s.slice(ref.end).trim().length > 0) {
-          this.diags.error(
-            'ALIVED_CONFIG_BAD_DEFINITION',
-            pos,
-            `multi-line definition $${ref.name} must be the last thing on its line`,
-          );
+          this.diags.error('ALIVED_CONFIG_BAD_DEFINITION', pos, `multi-line definition $${ref.name} must be the last thing on its line`);
           return [];
         }
         const body = def.body;
@@ -573,7 +577,9 @@ class Preprocessor {
     if (nums.length < 1 || nums.length > 3 || nums.some((n) => !/^[+-]?(0x[0-9a-fA-F]+|\d+)$/.test(n))) {
       return bad(`'${m[3]!.trim()}' is not one to three integers`);
     }
-    const v = nums.map((n) => (n.replace(/^[+-]/, '').startsWith('0x') ? Math.sign(n.startsWith('-') ? -1 : 1) * parseInt(n.replace(/^[+-]/, ''), 16) : parseInt(n, 10)));
+    const v = nums.map((n) =>
+      n.replace(/^[+-]/, '').startsWith('0x') ? Math.sign(n.startsWith('-') ? -1 : 1) * parseInt(n.replace(/^[+-]/, ''), 16) : parseInt(n, 10),
+    );
     let start: number;
     let step: number;
     let end: number;
@@ -614,7 +620,12 @@ class Preprocessor {
     if (!items || items.length < 2) return bad('expected a variable and at least one value');
     const group = (item: string): string[] => {
       const t = item.trim();
-      return t.startsWith('{') && t.endsWith('}') ? t.slice(1, -1).split(',').map((x) => x.trim()) : [t];
+      return t.startsWith('{') && t.endsWith('}')
+        ? t
+            .slice(1, -1)
+            .split(',')
+            .map((x) => x.trim())
+        : [t];
     };
     const vars = group(items[0]!);
     if (vars.some((v) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(v))) return bad(`'${items[0]!.trim()}' is not a variable name or {name, ...} list`);

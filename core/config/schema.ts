@@ -162,7 +162,10 @@ export class Keyword<T, Out = T | undefined> {
   parse(stmt: Stmt, keyword: string, ctx: CheckCtx, inheritedFeature: string | undefined): T | Invalid {
     const feature = this.useFeature(stmt, keyword, ctx, inheritedFeature);
     // a one-line keyword has nothing to pause in: no steps to run
-    const value = this.shape.kind === 'value' ? parseValue(this.shape, stmt, keyword, ctx) : runToEnd(parseShapeSteps(this.shape, stmt, keyword, ctx, feature, NEVER_PAUSE));
+    const value =
+      this.shape.kind === 'value'
+        ? parseValue(this.shape, stmt, keyword, ctx)
+        : runToEnd(parseShapeSteps(this.shape, stmt, keyword, ctx, feature, NEVER_PAUSE));
     return this.validated(value as T | Invalid, ctx, stmt);
   }
 
@@ -349,11 +352,7 @@ export class BlockSchema<Out> {
         if (n !== undefined) ctx.define(this.options.defines.kind, n, stmt.args[0]?.pos ?? stmt.name.pos, this.options.defines.keepalived);
       }
     } else if (stmt.args.length > 0) {
-      ctx.diags.error(
-        'ALIVED_CONFIG_EXTRA_VALUE',
-        stmt.args[0]!.pos,
-        `'${keyword}' takes no words before its '{'; unexpected '${stmt.args[0]!.text}'`,
-      );
+      ctx.diags.error('ALIVED_CONFIG_EXTRA_VALUE', stmt.args[0]!.pos, `'${keyword}' takes no words before its '{'; unexpected '${stmt.args[0]!.text}'`);
     }
     const seen = new Map<string, Pos>();
     // keywords written, valid or not: one with a bad value is not also "missing"
@@ -372,7 +371,11 @@ export class BlockSchema<Out> {
         }
         const obsolete = child.name.quoted ? undefined : obsoleteKeyword(name, keyword);
         if (obsolete) {
-          ctx.diags.compat('ALIVED_CONFIG_OBSOLETE', child.name.pos, `'${name}' is not a keyword of ${keyword} in keepalived 2.2, which ignores it, and so does alived: ${obsolete.note}`);
+          ctx.diags.compat(
+            'ALIVED_CONFIG_OBSOLETE',
+            child.name.pos,
+            `'${name}' is not a keyword of ${keyword} in keepalived 2.2, which ignores it, and so does alived: ${obsolete.note}`,
+          );
           continue;
         }
         // past the diagnostics kept, the message is not shown: spare the search for a hint
@@ -404,12 +407,20 @@ export class BlockSchema<Out> {
       } else {
         const prev = seen.get(field);
         if (prev && kw.meta.once) {
-          ctx.diags.error('ALIVED_CONFIG_DUPLICATE', child.name.pos, `'${name}' is already set in ${inBlock(keyword)} (at line ${prev.line}); it may be given once`);
+          ctx.diags.error(
+            'ALIVED_CONFIG_DUPLICATE',
+            child.name.pos,
+            `'${name}' is already set in ${inBlock(keyword)} (at line ${prev.line}); it may be given once`,
+          );
           ok = false;
           continue;
         }
         if (prev) {
-          ctx.diags.compat('ALIVED_CONFIG_DUPLICATE', child.name.pos, `'${name}' is already set in ${inBlock(keyword)} (at line ${prev.line}); this later value counts, as in keepalived`);
+          ctx.diags.compat(
+            'ALIVED_CONFIG_DUPLICATE',
+            child.name.pos,
+            `'${name}' is already set in ${inBlock(keyword)} (at line ${prev.line}); this later value counts, as in keepalived`,
+          );
         }
         seen.set(field, child.name.pos);
         out[key] = v;
@@ -456,10 +467,8 @@ function structuredCloneSafe<T>(v: T): T {
   return typeof v === 'object' && v !== null ? structuredClone(v) : v;
 }
 
-export function block<F extends Fields, H extends object = {}>(
-  fields: F,
-  options: BlockOptions<H> = {},
-): BlockSchema<FieldsOut<F> & H & BlockBase> {
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- {} adds no field to the intersection below: a block without extra fields
+export function block<F extends Fields, H extends object = {}>(fields: F, options: BlockOptions<H> = {}): BlockSchema<FieldsOut<F> & H & BlockBase> {
   return new BlockSchema<FieldsOut<F> & H & BlockBase>(fields, options);
 }
 

@@ -82,7 +82,12 @@ export function trackReference<K extends string = 'name'>(spec: TrackReferenceSp
     if (!opt) return out;
     if (opt.text !== 'weight') {
       const expected = spec.wording === 'core' ? '' : `; expected ${after.slice(1, -1)}`;
-      return error(ctx, opt.pos, 'ALIVED_CONFIG_UNKNOWN_KEYWORD', `unknown ${spec.kind} option '${clip(opt.text)}'${didYouMean(nearest(opt.text, ['weight']))}${expected}`);
+      return error(
+        ctx,
+        opt.pos,
+        'ALIVED_CONFIG_UNKNOWN_KEYWORD',
+        `unknown ${spec.kind} option '${clip(opt.text)}'${didYouMean(nearest(opt.text, ['weight']))}${expected}`,
+      );
     }
     const vw = optionValue(ctx, words, 1, range);
     if (!vw) return INVALID;
@@ -102,7 +107,12 @@ export function trackReference<K extends string = 'name'>(spec: TrackReferenceSp
 function badReverse(ctx: CheckCtx, r: Token, reverseWords: readonly string[], spec: TrackReferenceSpec<string>): Invalid {
   const hint = didYouMean(nearest(r.text, reverseWords));
   if (spec.wording === 'core') return error(ctx, r.pos, 'ALIVED_CONFIG_UNKNOWN_KEYWORD', `unknown ${spec.kind} weight option '${clip(r.text)}'${hint}`);
-  return error(ctx, r.pos, 'ALIVED_CONFIG_BAD_VALUE', `unknown weight option '${clip(r.text)}': expected ${reverseWords.join(' or ')}${spec.reverseHint ? hint : ''}`);
+  return error(
+    ctx,
+    r.pos,
+    'ALIVED_CONFIG_BAD_VALUE',
+    `unknown weight option '${clip(r.text)}': expected ${reverseWords.join(' or ')}${spec.reverseHint ? hint : ''}`,
+  );
 }
 
 /** The header of a tracker block, `vrrp_script NAME {`: a name, as every named block's. */

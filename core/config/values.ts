@@ -156,7 +156,8 @@ export function str(opts: { pattern?: RegExp; patternText?: string; maxLength?: 
     parse(word, ctx) {
       const t = word.text;
       if (opts.minLength !== undefined && t.length < opts.minLength) return bad(ctx, word, `'${clip(t)}' is too short: at least ${opts.minLength} characters`);
-      if (opts.maxLength !== undefined && t.length > opts.maxLength) return bad(ctx, word, `'${t.slice(0, 40)}' is too long: at most ${opts.maxLength} characters`);
+      if (opts.maxLength !== undefined && t.length > opts.maxLength)
+        return bad(ctx, word, `'${t.slice(0, 40)}' is too long: at most ${opts.maxLength} characters`);
       if (opts.pattern && !opts.pattern.test(t)) return bad(ctx, word, `'${clip(t)}' is not ${opts.patternText ?? `of the form ${opts.pattern.source}`}`);
       return t;
     },
@@ -227,7 +228,11 @@ export function ipPrefix(opts: { family?: Family } = {}): WordParser<IpPrefix> {
       const addr = slash < 0 ? t : t.slice(0, slash);
       const fam = net.isIP(stripZone(addr));
       if (fam === 0 || (opts.family && fam !== opts.family)) {
-        return bad(ctx, word, `'${clip(t)}' is not ${opts.family === 4 ? 'an IPv4' : opts.family === 6 ? 'an IPv6' : 'an IP'} address with an optional /prefix`);
+        return bad(
+          ctx,
+          word,
+          `'${clip(t)}' is not ${opts.family === 4 ? 'an IPv4' : opts.family === 6 ? 'an IPv6' : 'an IP'} address with an optional /prefix`,
+        );
       }
       let prefix: number | undefined;
       if (slash >= 0) {
@@ -253,7 +258,8 @@ export const ifname: WordParser<string> = {
   describe: '<INTERFACE>',
   parse(word, ctx) {
     const t = word.text;
-    if (t.length === 0 || t.length > 15 || /[\s/]/.test(t)) return bad(ctx, word, `'${clip(t)}' is not an interface name (1 to 15 characters, no '/' or blanks)`);
+    if (t.length === 0 || t.length > 15 || /[\s/]/.test(t))
+      return bad(ctx, word, `'${clip(t)}' is not an interface name (1 to 15 characters, no '/' or blanks)`);
     if (ctx.host.interfaceExists(t) === false) {
       ctx.diags.warning('ALIVED_CONFIG_HOST_FACT', word.pos, `interface '${clip(t)}' does not exist on this host`);
     }
@@ -362,7 +368,10 @@ export const bareFlag: ArgsParser<boolean> = {
 type Outs<P extends readonly WordParser<unknown>[]> = { -readonly [K in keyof P]: P[K] extends WordParser<infer T> ? T : never };
 
 /** Fixed words in order; the ones from `required` on may be left out. */
-export function tuple<const P extends readonly WordParser<unknown>[]>(parsers: P, required = parsers.length): ArgsParser<Partial<Outs<P>> & { length: number }> {
+export function tuple<const P extends readonly WordParser<unknown>[]>(
+  parsers: P,
+  required = parsers.length,
+): ArgsParser<Partial<Outs<P>> & { length: number }> {
   const describe = parsers.map((p, i) => (i < required ? p.describe : `[${p.describe}]`)).join(' ');
   return {
     describe,
@@ -525,10 +534,7 @@ export function withOptions<const P extends readonly WordParser<unknown>[], O ex
 }
 
 /** A parser written by hand, for forms the combinators above do not cover. */
-export function custom<T>(
-  describe: string,
-  parse: (words: readonly Token[], at: Pos, keyword: string, ctx: CheckCtx) => T | Invalid,
-): ArgsParser<T> {
+export function custom<T>(describe: string, parse: (words: readonly Token[], at: Pos, keyword: string, ctx: CheckCtx) => T | Invalid): ArgsParser<T> {
   return { describe, parse };
 }
 

@@ -117,7 +117,13 @@ export class Daemon {
 
   private static async compile(options: DaemonOptions): Promise<CompileResult> {
     const host = new PluginHost({ log: options.log });
-    return compileConfig(options.configFile, { ...options.compile, builtins: options.compile?.builtins ?? BUILTIN_PLUGINS, configId: options.configId, pluginHost: host, log: options.log });
+    return compileConfig(options.configFile, {
+      ...options.compile,
+      builtins: options.compile?.builtins ?? BUILTIN_PLUGINS,
+      configId: options.configId,
+      pluginHost: host,
+      log: options.log,
+    });
   }
 
   get model(): ConfigModel {
@@ -168,12 +174,20 @@ export class Daemon {
       if ((this.model.virtualServer ?? []).length > 0) tuneHeapForChecks();
       const g = this.model.globalDefs;
       // the checks run in this process: checker_priority / checker_rt_priority apply to it
-      const sched = { ...(g?.checkerPriority !== undefined ? { nice: g.checkerPriority } : {}), ...(g?.checkerRtPriority !== undefined ? { rtPriority: g.checkerRtPriority } : {}) };
+      const sched = {
+        ...(g?.checkerPriority !== undefined ? { nice: g.checkerPriority } : {}),
+        ...(g?.checkerRtPriority !== undefined ? { rtPriority: g.checkerRtPriority } : {}),
+      };
       if (sched.nice !== undefined || sched.rtPriority !== undefined) applyScheduling(process.pid, 'the checker process', sched, log);
       if (g?.checkerNoSwap) setNoSwap(true, 'the checker process', log);
       if ((this.model.virtualServer ?? []).length > 0) this.ipvs = this.createIpvs();
       // real-server and quorum changes (notify_up/down, quorum_up/down, FIFO lines, webhooks) and smtp_alerts, through the pipeline
-      this.checks = new CheckService({ log, hooks: this.hooks, onNotify: (e) => this.notifications?.publish(e), ...(this.ipvs ? await this.ipvs.open(this.model) : {}) });
+      this.checks = new CheckService({
+        log,
+        hooks: this.hooks,
+        onNotify: (e) => this.notifications?.publish(e),
+        ...(this.ipvs ? await this.ipvs.open(this.model) : {}),
+      });
       this.checks.start(this.model, this.host);
       await this.ipvs?.start(this.model, this.checks, this.host.hooks);
     }
@@ -246,7 +260,10 @@ export class Daemon {
       onSpawn: (pid) => {
         const sched = vrrpScheduling(this.model.globalDefs);
         if (sched.defaulted) {
-          this.options.log.info({ pid }, 'the VRRP process gets real-time scheduling (SCHED_RR 1) so adverts stay on time whatever else runs (vrrp_rt_priority 0 turns this off)');
+          this.options.log.info(
+            { pid },
+            'the VRRP process gets real-time scheduling (SCHED_RR 1) so adverts stay on time whatever else runs (vrrp_rt_priority 0 turns this off)',
+          );
         }
         if (sched.nice !== undefined || sched.rtPriority !== undefined) applyScheduling(pid, 'VRRP process', sched, this.options.log);
       },
@@ -292,7 +309,15 @@ export class Daemon {
         this.vrrpTransition({ kind: 'group', name: e.group, from: e.from, to: e.to, priority: 0, reason: e.reason, time: e.time });
         break;
       case 'deleted':
-        this.vrrpTransition({ kind: 'instance', name: e.instance, from: e.from, to: 'DELETED', priority: e.priority, reason: 'removed by reload', time: e.time });
+        this.vrrpTransition({
+          kind: 'instance',
+          name: e.instance,
+          from: e.from,
+          to: 'DELETED',
+          priority: e.priority,
+          reason: 'removed by reload',
+          time: e.time,
+        });
         break;
       case 'priority': {
         const change = { instance: e.instance, from: e.from, to: e.to, state: e.state, reason: e.reason, time: e.time };
@@ -301,7 +326,14 @@ export class Daemon {
         break;
       }
       case 'rxLowerPri':
-        this.notifications?.publish({ type: 'master-rx-lower-pri', instance: e.instance, priority: e.priority, advertPriority: e.advertPriority, sender: e.from, time: e.time });
+        this.notifications?.publish({
+          type: 'master-rx-lower-pri',
+          instance: e.instance,
+          priority: e.priority,
+          advertPriority: e.advertPriority,
+          sender: e.from,
+          time: e.time,
+        });
         break;
       case 'vip':
         this.notifications?.publish({ type: 'vip', instance: e.instance, address: e.address, action: e.action, reason: e.reason, time: e.time });
@@ -471,7 +503,8 @@ export class Daemon {
     if (this.model.globalDefs?.fifoWriteVrrpStatesOnReload !== true || !this.vrrp) return;
     const status = await this.vrrp.status();
     const time = Date.now();
-    for (const i of status.instances) this.notifications?.publish({ type: 'vrrp-state', kind: 'instance', name: i.name, state: i.state, priority: i.effectivePriority, time });
+    for (const i of status.instances)
+      this.notifications?.publish({ type: 'vrrp-state', kind: 'instance', name: i.name, state: i.state, priority: i.effectivePriority, time });
     for (const g of status.groups ?? []) this.notifications?.publish({ type: 'vrrp-state', kind: 'group', name: g.name, state: g.state, priority: 0, time });
   }
 

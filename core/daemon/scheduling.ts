@@ -76,9 +76,16 @@ export function applyScheduling(pid: number, what: string, s: Scheduling & { def
     const r = spawnSync('chrt', ['-a', '-r', '-p', String(s.rtPriority), String(pid)], { encoding: 'utf8', timeout: 5000 });
     if (r.status === 0) log.info({ pid, rtPriority: s.rtPriority }, `${what} (pid ${pid}) runs with real-time priority ${s.rtPriority} (SCHED_RR)`);
     else {
-      const why = r.error ? (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'chrt (util-linux) is not installed' : r.error.message : (r.stderr || `chrt exited ${r.status}`).trim();
+      const why = r.error
+        ? (r.error as NodeJS.ErrnoException).code === 'ENOENT'
+          ? 'chrt (util-linux) is not installed'
+          : r.error.message
+        : (r.stderr || `chrt exited ${r.status}`).trim();
       if (s.defaulted) {
-        log.warn({ pid, rtPriority: s.rtPriority }, `${what} (pid ${pid}): cannot set real-time priority ${s.rtPriority} (alived's default; vrrp_rt_priority 0 turns it off): ${why}`);
+        log.warn(
+          { pid, rtPriority: s.rtPriority },
+          `${what} (pid ${pid}): cannot set real-time priority ${s.rtPriority} (alived's default; vrrp_rt_priority 0 turns it off): ${why}`,
+        );
       } else log.error({ pid, rtPriority: s.rtPriority }, `${what} (pid ${pid}): cannot set real-time priority ${s.rtPriority}: ${why}`);
     }
   }
@@ -87,7 +94,10 @@ export function applyScheduling(pid: number, what: string, s: Scheduling & { def
 /** The process's threads (its own id first); just the id when /proc cannot say (the call then reports the error). */
 function threadsOf(pid: number): number[] {
   try {
-    const tids = fs.readdirSync(`/proc/${pid}/task`).map(Number).filter((t) => t !== pid);
+    const tids = fs
+      .readdirSync(`/proc/${pid}/task`)
+      .map(Number)
+      .filter((t) => t !== pid);
     return [pid, ...tids];
   } catch {
     return [pid];

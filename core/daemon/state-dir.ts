@@ -61,7 +61,8 @@ export function stateDirProblem(dir: string): string | undefined {
   for (let up = path.dirname(real); ; up = path.dirname(up)) {
     const s = fs.statSync(up);
     if (!ownerOk(s)) return `${up}, above it, is owned by ${who(s)}, who could replace it`;
-    if (s.mode & 0o022 && !(s.mode & 0o1000)) return `${up}, above it, is writable by ${s.mode & 0o002 ? 'everyone' : 'its group'} and not sticky (mode ${(s.mode & 0o7777).toString(8)})`;
+    if (s.mode & 0o022 && !(s.mode & 0o1000))
+      return `${up}, above it, is writable by ${s.mode & 0o002 ? 'everyone' : 'its group'} and not sticky (mode ${(s.mode & 0o7777).toString(8)})`;
     if (up === path.dirname(up)) break;
   }
   return undefined;
@@ -84,7 +85,10 @@ export function prepareStateDir(dir: string, opts: { allowUnsafe?: boolean; warn
   if (!problem) return undefined;
   const risk = 'another user could plant or change the files alived reads back at start (notify outbox, lock, sequence)';
   if (!opts.allowUnsafe) {
-    throw new AlivedError('ALIVED_DAEMON_STATE_DIR', `the state directory ${dir} is unsafe: ${problem}; ${risk}. Make it root's and not group/world-writable (chown root: DIR; chmod go-w DIR), use another --state-dir, or start with --unsafe-state-dir to use it anyway`);
+    throw new AlivedError(
+      'ALIVED_DAEMON_STATE_DIR',
+      `the state directory ${dir} is unsafe: ${problem}; ${risk}. Make it root's and not group/world-writable (chown root: DIR; chmod go-w DIR), use another --state-dir, or start with --unsafe-state-dir to use it anyway`,
+    );
   }
   opts.warn?.(`the state directory ${dir} is unsafe: ${problem}; ${risk}. Used anyway (--unsafe-state-dir)`);
   return problem;

@@ -223,7 +223,6 @@ export function destinationId(d: { address: string; port: number }): string {
   return `${canonicalIp(d.address)}|${d.port}`;
 }
 
-
 // ---------------------------------------------------------------------------
 // errors
 
@@ -245,7 +244,10 @@ export class IpvsError extends AlivedError {
 
 /** ipvsadm's reading of the errors of each command (libipvs ipvs_strerror()) */
 const REASONS: Partial<Record<Cmd, Record<string, string>>> = {
-  [CMD.NEW_SERVICE]: { EEXIST: 'the service already exists', ENOENT: 'the kernel has no such scheduler or persistence engine (module not loaded or not built)' },
+  [CMD.NEW_SERVICE]: {
+    EEXIST: 'the service already exists',
+    ENOENT: 'the kernel has no such scheduler or persistence engine (module not loaded or not built)',
+  },
   [CMD.SET_SERVICE]: { ESRCH: 'no such service', ENOENT: 'the kernel has no such scheduler or persistence engine (module not loaded or not built)' },
   [CMD.DEL_SERVICE]: { ESRCH: 'no such service' },
   [CMD.NEW_DEST]: { ESRCH: 'the service does not exist', EEXIST: 'the destination already exists' },
@@ -503,7 +505,8 @@ export class IpvsClient {
     } catch (err) {
       sock.socket.close();
       const msg = (err as Error).message ?? String(err);
-      if (/ENOENT/.test(msg)) throw new IpvsError('IPVS is not available: the kernel has no generic netlink family IPVS (the ip_vs module is not loaded)', 'ENOPROTOOPT');
+      if (/ENOENT/.test(msg))
+        throw new IpvsError('IPVS is not available: the kernel has no generic netlink family IPVS (the ip_vs module is not loaded)', 'ENOPROTOOPT');
       throw new IpvsError(`resolving the generic netlink family IPVS: ${msg}`, /timeout/i.test(msg) ? 'ETIMEDOUT' : 'EIO');
     }
     if (familyId === undefined) {
@@ -673,7 +676,15 @@ export class IpvsClient {
 
   async deleteDestination(key: ServiceKey, d: { family?: 4 | 6; address: string; port: number }): Promise<void> {
     const what = `removing real server ${hostPort(d.address, d.port)} from ${describeService(key)}`;
-    const spec: DestinationSpec = { family: d.family ?? familyOf(d.address), address: d.address, port: d.port, method: 'NAT', weight: 0, upperThreshold: 0, lowerThreshold: 0 };
+    const spec: DestinationSpec = {
+      family: d.family ?? familyOf(d.address),
+      address: d.address,
+      port: d.port,
+      method: 'NAT',
+      weight: 0,
+      upperThreshold: 0,
+      lowerThreshold: 0,
+    };
     await this.request(CMD.DEL_DEST, [nest(CMD_ATTR.SERVICE, serviceKeyAttrs(key, what)), nest(CMD_ATTR.DEST, destAttrs(spec, what, true))], what);
   }
 

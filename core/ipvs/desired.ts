@@ -3,7 +3,16 @@ import type { VirtualServerPool } from '../check/pool';
 import type { ConfigModel, RealServerConfig, VirtualServerConfig, VirtualServerGroupConfig } from '../config/model';
 import type { LvsMethod, VirtualServerGroupEntry, VirtualServerKey } from '../config/keywords/lvs';
 import { bytesToIp, canonicalIp, ipToBytes } from '../net/address';
-import { destinationId, serviceId, SERVICE_FLAG, type DestinationSpec, type ServiceKey, type ServiceSettings, type ServiceSpec, type TunnelSettings } from './client';
+import {
+  destinationId,
+  serviceId,
+  SERVICE_FLAG,
+  type DestinationSpec,
+  type ServiceKey,
+  type ServiceSettings,
+  type ServiceSpec,
+  type TunnelSettings,
+} from './client';
 
 /**
  * What the kernel's IPVS table should hold: the config's virtual servers
@@ -100,7 +109,8 @@ function groupEntryKeys(vs: VirtualServerConfig, e: VirtualServerGroupEntry, pro
   const first = toBig(e.address);
   const last = toBig(e.last);
   const n = last - first + 1n;
-  if (n > BigInt(MAX_GROUP_SERVICES)) throw new RangeError(`virtual_server_group entry ${e.address}-${e.last} has ${n} addresses; alived programs at most ${MAX_GROUP_SERVICES}`);
+  if (n > BigInt(MAX_GROUP_SERVICES))
+    throw new RangeError(`virtual_server_group entry ${e.address}-${e.last} has ${n} addresses; alived programs at most ${MAX_GROUP_SERVICES}`);
   const out: ServiceKey[] = [];
   for (let a = first; a <= last; a++) out.push({ family: e.family, protocol, address: fromBig(a, e.family), port: e.port });
   return out;

@@ -140,11 +140,17 @@ export class IpvsReconciler {
       if (desired.has(id)) {
         this.known.set(id, { spec: s, destinations: new Map(s.destinations.map((d) => [destinationId(d), copyDest(d)])) });
         adopted++;
-        this.log.info({ service: describeService(s.key) }, `Adopting IPVS service ${describeService(s.key)} already in the kernel (${s.destinations.length} real servers)`);
+        this.log.info(
+          { service: describeService(s.key) },
+          `Adopting IPVS service ${describeService(s.key)} already in the kernel (${s.destinations.length} real servers)`,
+        );
       } else if (leftovers.has(id)) {
         try {
           await this.client.deleteService(s.key);
-          this.log.info({ service: describeService(s.key) }, `Removing IPVS service ${describeService(s.key)} that a previous run left and the config no longer has`);
+          this.log.info(
+            { service: describeService(s.key) },
+            `Removing IPVS service ${describeService(s.key)} that a previous run left and the config no longer has`,
+          );
         } catch (err) {
           this.fail(err);
         }
@@ -153,7 +159,10 @@ export class IpvsReconciler {
       }
     }
     if (foreign > 0) {
-      this.log.info({ services: foreign }, `${foreign} IPVS service${foreign === 1 ? '' : 's'} in the kernel not named by the config and not made by alived: left alone`);
+      this.log.info(
+        { services: foreign },
+        `${foreign} IPVS service${foreign === 1 ? '' : 's'} in the kernel not named by the config and not made by alived: left alone`,
+      );
     }
     if (adopted > 0) this.writeState();
   }
@@ -188,7 +197,17 @@ export class IpvsReconciler {
   async sync(desired: DesiredTable): Promise<SyncReport> {
     const t0 = performance.now();
     const req0 = this.client.counts.requests;
-    const r: SyncReport = { servicesAdded: 0, servicesChanged: 0, servicesRemoved: 0, destinationsAdded: 0, destinationsChanged: 0, destinationsRemoved: 0, failures: 0, requests: 0, ms: 0 };
+    const r: SyncReport = {
+      servicesAdded: 0,
+      servicesChanged: 0,
+      servicesRemoved: 0,
+      destinationsAdded: 0,
+      destinationsChanged: 0,
+      destinationsRemoved: 0,
+      failures: 0,
+      requests: 0,
+      ms: 0,
+    };
     if (this.stale) {
       try {
         await this.refresh();
@@ -221,7 +240,10 @@ export class IpvsReconciler {
               this.known.set(id, k);
               if (k.destinations.size === 0) r.servicesAdded++;
               ready.push([id, k, want.destinations]);
-              this.log.info({ service: describeService(want.spec.key), vs: want.virtualServer }, `Adding IPVS service ${describeService(want.spec.key)} (${want.spec.scheduler}) for VS ${want.virtualServer}`);
+              this.log.info(
+                { service: describeService(want.spec.key), vs: want.virtualServer },
+                `Adding IPVS service ${describeService(want.spec.key)} (${want.spec.scheduler}) for VS ${want.virtualServer}`,
+              );
             },
             (err) => {
               this.fail(err);
@@ -234,7 +256,10 @@ export class IpvsReconciler {
           run(this.client.updateService(want.spec), () => {
             have.spec = want.spec;
             r.servicesChanged++;
-            this.log.info({ service: describeService(want.spec.key), vs: want.virtualServer }, `Changing IPVS service ${describeService(want.spec.key)} (${want.spec.scheduler}) of VS ${want.virtualServer} in place`);
+            this.log.info(
+              { service: describeService(want.spec.key), vs: want.virtualServer },
+              `Changing IPVS service ${describeService(want.spec.key)} (${want.spec.scheduler}) of VS ${want.virtualServer} in place`,
+            );
           }),
         );
         ready.push([id, have, want.destinations]);
@@ -312,7 +337,10 @@ export class IpvsReconciler {
     } catch (err) {
       if ((err as IpvsError).errno !== 'EEXIST') throw err;
       const dests = await this.client.destinations(spec.key);
-      this.log.info({ service: describeService(spec.key) }, `Adopting IPVS service ${describeService(spec.key)} that appeared in the kernel (${dests.length} real servers)`);
+      this.log.info(
+        { service: describeService(spec.key) },
+        `Adopting IPVS service ${describeService(spec.key)} that appeared in the kernel (${dests.length} real servers)`,
+      );
       await this.client.updateService(spec);
       return { spec, destinations: new Map(dests.map((d) => [destinationId(d), copyDest(d)])) };
     }

@@ -87,7 +87,6 @@ function netnsId(): string {
   }
 }
 
-
 export class IpvsService {
   private readonly log: Logger;
   private client: IpvsClient | undefined;
@@ -198,7 +197,10 @@ export class IpvsService {
     for (const k of ['lvsNetlinkMonitorRcvBufs', 'lvsNetlinkMonitorRcvBufsForce', 'lvsNetlinkCmdRcvBufsForce'] as const) {
       if (g[k] !== undefined) {
         const kw = k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-        this.log.warn({ keyword: kw }, `${kw} has no effect in alived: it keeps no IPVS monitor socket, and sets the command socket's buffer with SO_RCVBUF (lvs_netlink_cmd_rcv_bufs)`);
+        this.log.warn(
+          { keyword: kw },
+          `${kw} has no effect in alived: it keeps no IPVS monitor socket, and sets the command socket's buffer with SO_RCVBUF (lvs_netlink_cmd_rcv_bufs)`,
+        );
       }
     }
     const rcv = g.lvsNetlinkCmdRcvBufs;
@@ -228,7 +230,8 @@ export class IpvsService {
       // a timeout the new config no longer sets goes back to the kernel's
       await this.client.setTimeouts({ tcp: want.tcp || o.tcp, tcpFin: want.tcpFin || o.tcpFin, udp: want.udp || o.udp });
       this.timeoutsJson = json;
-      if (want.tcp || want.tcpFin || want.udp) this.log.info({ ...want }, `IPVS connection timeouts set: tcp ${want.tcp || o.tcp} s, tcpfin ${want.tcpFin || o.tcpFin} s, udp ${want.udp || o.udp} s`);
+      if (want.tcp || want.tcpFin || want.udp)
+        this.log.info({ ...want }, `IPVS connection timeouts set: tcp ${want.tcp || o.tcp} s, tcpfin ${want.tcpFin || o.tcpFin} s, udp ${want.udp || o.udp} s`);
     } catch (err) {
       this.failures++;
       this.log.error({ code: 'ALIVED_IPVS_FAILED', err }, (err as Error).message);
@@ -238,7 +241,11 @@ export class IpvsService {
   /** ha_suspend: the virtual server is programmed only while this node is MASTER of the instance holding its address. */
   private holders(): Map<string, string> {
     const m = new Map<string, string>();
-    for (const inst of (this.model?.vrrpInstance ?? []) as Array<{ name: string; virtualIpaddress?: Array<{ address: string }>; virtualIpaddressExcluded?: Array<{ address: string }> }>) {
+    for (const inst of (this.model?.vrrpInstance ?? []) as Array<{
+      name: string;
+      virtualIpaddress?: Array<{ address: string }>;
+      virtualIpaddressExcluded?: Array<{ address: string }>;
+    }>) {
       for (const a of [...(inst.virtualIpaddress ?? []), ...(inst.virtualIpaddressExcluded ?? [])]) {
         const k = canonicalIp(a.address);
         if (!m.has(k)) m.set(k, inst.name);
@@ -298,7 +305,10 @@ export class IpvsService {
             ['real servers removed', r.destinationsRemoved],
             ['failed', r.failures],
           ].filter(([, n]) => n) as Array<[string, number]>;
-          this.log.info({ ...r }, `IPVS synced: ${parts.map(([w, n]) => `${n} ${w}`).join(', ') || 'nothing changed'} (${r.requests} request${r.requests === 1 ? '' : 's'}, ${r.ms.toFixed(1)} ms)`);
+          this.log.info(
+            { ...r },
+            `IPVS synced: ${parts.map(([w, n]) => `${n} ${w}`).join(', ') || 'nothing changed'} (${r.requests} request${r.requests === 1 ? '' : 's'}, ${r.ms.toFixed(1)} ms)`,
+          );
         }
         if (r.failures > 0) {
           this.failures += r.failures;
@@ -421,4 +431,3 @@ export class IpvsService {
     return this.openError;
   }
 }
-

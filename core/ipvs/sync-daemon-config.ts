@@ -51,7 +51,10 @@ interface InstanceLike {
  * where the checks run (not with --vrrp), as in keepalived, whose VRRP and
  * checker processes run them.
  */
-export function lvsSyncConfig(model: ConfigModel, runs: { readonly vrrp: boolean; readonly checks: boolean } = { vrrp: true, checks: true }): LvsSyncConfig | undefined {
+export function lvsSyncConfig(
+  model: ConfigModel,
+  runs: { readonly vrrp: boolean; readonly checks: boolean } = { vrrp: true, checks: true },
+): LvsSyncConfig | undefined {
   const c = lvsSyncWanted(model);
   if (!c) return undefined;
   return (c.instance !== undefined ? runs.vrrp : runs.checks) ? c : undefined;

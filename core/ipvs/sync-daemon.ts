@@ -1,5 +1,13 @@
 import type { Logger } from '../log/logger';
-import { describeSyncDaemon, type IpvsClient, type IpvsClientOptions, type IpvsError, type SyncDaemonEntry, type SyncDaemonSpec, type SyncDaemonState } from './client';
+import {
+  describeSyncDaemon,
+  type IpvsClient,
+  type IpvsClientOptions,
+  type IpvsError,
+  type SyncDaemonEntry,
+  type SyncDaemonSpec,
+  type SyncDaemonState,
+} from './client';
 import { openIpvsClient } from './open';
 import type { LvsSyncConfig } from './sync-daemon-config';
 
@@ -40,7 +48,15 @@ export interface LvsSyncDaemonStatus {
 }
 
 function sameSpec(a: SyncDaemonSpec, b: SyncDaemonSpec): boolean {
-  return a.state === b.state && a.interface === b.interface && a.syncId === b.syncId && a.maxlen === b.maxlen && a.port === b.port && a.ttl === b.ttl && a.group === b.group;
+  return (
+    a.state === b.state &&
+    a.interface === b.interface &&
+    a.syncId === b.syncId &&
+    a.maxlen === b.maxlen &&
+    a.port === b.port &&
+    a.ttl === b.ttl &&
+    a.group === b.group
+  );
 }
 
 /** a daemon found in the kernel matches the config where the config says something (the kernel fills in the rest) */
@@ -106,7 +122,15 @@ export class LvsSyncDaemon {
     const out = new Map<SyncDaemonState, SyncDaemonSpec>();
     const c = this.config;
     if (!c || this.stopped) return out;
-    const spec = (state: SyncDaemonState): SyncDaemonSpec => ({ state, interface: c.interface, syncId: c.syncId, maxlen: c.maxlen, port: c.port, ttl: c.ttl, group: c.group });
+    const spec = (state: SyncDaemonState): SyncDaemonSpec => ({
+      state,
+      interface: c.interface,
+      syncId: c.syncId,
+      maxlen: c.maxlen,
+      port: c.port,
+      ttl: c.ttl,
+      group: c.group,
+    });
     if (c.instance === undefined) {
       for (const r of ROLES) out.set(r, spec(r));
     } else {

@@ -7,9 +7,30 @@ import type { Lab } from './netns';
  * listens (killed, and rejected, if it does not within 10 s).
  */
 export async function startTcpdump(lab: Lab, host: string, iface: string, file: string, filter: string, bufferKb = 8192): Promise<ChildProcess> {
-  const proc = lab.spawn(host, ['tcpdump', '-i', iface, '-n', '-U', '-Z', 'root', '-s', '96', '-B', String(bufferKb), '--immediate-mode', '--time-stamp-precision=nano', '-w', file, filter], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const proc = lab.spawn(
+    host,
+    [
+      'tcpdump',
+      '-i',
+      iface,
+      '-n',
+      '-U',
+      '-Z',
+      'root',
+      '-s',
+      '96',
+      '-B',
+      String(bufferKb),
+      '--immediate-mode',
+      '--time-stamp-precision=nano',
+      '-w',
+      file,
+      filter,
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   try {
     await new Promise<void>((resolve, reject) => {
       let err = '';
@@ -62,7 +83,7 @@ export function pcapRecords(b: Buffer, what = 'the capture'): PcapRecord[] {
   if ((u32(20) & 0xffff) !== LINKTYPE_ETHERNET) throw new Error(`${what}: link type ${u32(20)}, expected Ethernet`);
   const fracNs = magic === PCAP_MAGIC_NS ? 1n : 1000n;
   const out: PcapRecord[] = [];
-  for (let at = 24; at + 16 <= b.length; ) {
+  for (let at = 24; at + 16 <= b.length;) {
     const incl = u32(at + 8);
     if (at + 16 + incl > b.length) break;
     out.push({ tNs: BigInt(u32(at)) * 1_000_000_000n + BigInt(u32(at + 4)) * fracNs, frame: b.subarray(at + 16, at + 16 + incl) });

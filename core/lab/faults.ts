@@ -178,7 +178,10 @@ export async function deleteVip(lab: Lab, host: string, vip: string): Promise<bi
 /** The pids of a host's namespace that belong to the node: the lab's watchers and `spare` (with descendants) left out. */
 export function nodeProcesses(lab: Lab, host: string, spare: number[] = []): number[] {
   const h = lab.host(host);
-  const watchers = lab.procs().filter((p) => p.spawnargs.includes(WATCH)).map((p) => p.pid!);
+  const watchers = lab
+    .procs()
+    .filter((p) => p.spawnargs.includes(WATCH))
+    .map((p) => p.pid!);
   const keep = new Set([...watchers, ...spare]);
   return namespacePids(h.ns).filter((p) => !hasAncestorIn(p, keep));
 }

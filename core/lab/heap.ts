@@ -93,7 +93,11 @@ export async function heapSnapshot(pid: number, dir: string, options: HeapSnapsh
       }
     }
     if (Date.now() > deadline) {
-      throw new Error(file ? `heap snapshot ${file} of process ${pid} was not whole within ${timeoutMs} ms: ${lastError}` : `process ${pid} wrote no heap snapshot into ${dir} within ${timeoutMs} ms`);
+      throw new Error(
+        file
+          ? `heap snapshot ${file} of process ${pid} was not whole within ${timeoutMs} ms: ${lastError}`
+          : `process ${pid} wrote no heap snapshot into ${dir} within ${timeoutMs} ms`,
+      );
     }
     await new Promise((r) => setTimeout(r, 100));
   }

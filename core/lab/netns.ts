@@ -188,13 +188,15 @@ export class Lab {
     const waits: Promise<void>[] = [];
     for (const child of this.children) {
       if (child.exitCode !== null || child.signalCode !== null) continue;
-      waits.push(new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 3000);
-        child.once('exit', () => {
-          clearTimeout(t);
-          resolve();
-        });
-      }));
+      waits.push(
+        new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 3000);
+          child.once('exit', () => {
+            clearTimeout(t);
+            resolve();
+          });
+        }),
+      );
       killGroup(child, 'SIGKILL');
     }
     await Promise.all(waits);
@@ -270,7 +272,8 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 
 function ip(args: string[]): void {
   const r = spawnSync('ip', args, { encoding: 'utf8', timeout: 10_000 });
-  if (r.status !== 0) throw new LabError(`ip ${args.join(' ')}: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`, r.error ? { cause: r.error } : undefined);
+  if (r.status !== 0)
+    throw new LabError(`ip ${args.join(' ')}: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`, r.error ? { cause: r.error } : undefined);
 }
 
 function sysctl(ns: string, key: string, value: string): void {

@@ -71,7 +71,14 @@ export class VrrpLab {
           resolve();
           return;
         }
-        this.events.push({ t: BigInt(ev.t!), host: h.name, kind: ev.kind as 'addr', op: ev.op as 'new', address: ev.address, ...(ev.mac ? { mac: ev.mac } : {}) });
+        this.events.push({
+          t: BigInt(ev.t!),
+          host: h.name,
+          kind: ev.kind as 'addr',
+          op: ev.op as 'new',
+          address: ev.address,
+          ...(ev.mac ? { mac: ev.mac } : {}),
+        });
         for (const w of this.eventWaiters) w();
       });
     });
@@ -135,7 +142,9 @@ export class VrrpLab {
     proc.stdout!.on('data', take);
     proc.stderr!.on('data', take);
     // 'close', not 'exit': the last lines of output are read by then
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('close', (code, signal) => resolve({ code, signal })));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      proc.once('close', (code, signal) => resolve({ code, signal })),
+    );
     const d: LabDaemon = { kind, host: h, proc, lines, config, exited };
     this.daemons.push(d);
     return d;
@@ -147,7 +156,8 @@ export class VrrpLab {
     for (;;) {
       const l = d.lines.find((x) => re.test(x));
       if (l) return l;
-      if (Date.now() > deadline) throw new Error(`${d.kind} on ${d.host.name}: no line matching ${re} within ${timeoutMs} ms; last lines:\n${d.lines.slice(-15).join('\n')}`);
+      if (Date.now() > deadline)
+        throw new Error(`${d.kind} on ${d.host.name}: no line matching ${re} within ${timeoutMs} ms; last lines:\n${d.lines.slice(-15).join('\n')}`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -183,7 +193,12 @@ export class VrrpLab {
   crash(host: LabHost | string, vips: string[]): bigint {
     const h = typeof host === 'string' ? this.lab.host(host) : host;
     const pids = spawnSync('ip', ['netns', 'pids', h.ns], { encoding: 'utf8' }).stdout.split(/\s+/).filter(Boolean).map(Number);
-    const watchers = new Set(this.lab.procs().filter((p) => p.spawnargs.includes(WATCH)).map((p) => p.pid));
+    const watchers = new Set(
+      this.lab
+        .procs()
+        .filter((p) => p.spawnargs.includes(WATCH))
+        .map((p) => p.pid),
+    );
     // the watcher of that host keeps watching: it is the lab's eye, not part of the node
     const victims = pids.filter((p) => !isWatcherDescendant(p, watchers));
     // everything stops first, then dies: killed one by one, a child could see its parent go

@@ -40,7 +40,8 @@ export interface Logger {
 }
 
 /** Keys whose values never reach a log: keepalived's auth_pass (authPass, and ahPass for auth_type AH), SMTP passwords, webhook tokens and secrets. */
-const SECRET_KEY = /^(auth_?pass|ah_?pass|password|passwd|pass|secret|secret_?file_?content|token|api_?key|authorization|smtp_?password|webhook_?token|hmac_?key)$/i;
+const SECRET_KEY =
+  /^(auth_?pass|ah_?pass|password|passwd|pass|secret|secret_?file_?content|token|api_?key|authorization|smtp_?password|webhook_?token|hmac_?key)$/i;
 
 export const REDACTED = '[redacted]';
 
@@ -50,7 +51,13 @@ export function redact(value: unknown, depth = 0): unknown {
   if (value instanceof Error) {
     const { code, errno } = value as Error & { code?: unknown; errno?: unknown };
     const stack = value.stack === undefined ? undefined : redactUrlSecrets(value.stack);
-    return { type: value.name, message: redactUrlSecrets(value.message), ...(typeof code === 'string' ? { code } : {}), ...(typeof errno === 'string' ? { errno } : {}), stack };
+    return {
+      type: value.name,
+      message: redactUrlSecrets(value.message),
+      ...(typeof code === 'string' ? { code } : {}),
+      ...(typeof errno === 'string' ? { errno } : {}),
+      stack,
+    };
   }
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};
@@ -177,8 +184,25 @@ export function fileSink(file: string, format: 'text' | 'json', ident: string): 
 }
 
 export const FACILITIES: Record<string, number> = {
-  kern: 0, user: 1, mail: 2, daemon: 3, auth: 4, syslog: 5, lpr: 6, news: 7, uucp: 8, cron: 9, authpriv: 10,
-  local0: 16, local1: 17, local2: 18, local3: 19, local4: 20, local5: 21, local6: 22, local7: 23,
+  kern: 0,
+  user: 1,
+  mail: 2,
+  daemon: 3,
+  auth: 4,
+  syslog: 5,
+  lpr: 6,
+  news: 7,
+  uucp: 8,
+  cron: 9,
+  authpriv: 10,
+  local0: 16,
+  local1: 17,
+  local2: 18,
+  local3: 19,
+  local4: 20,
+  local5: 21,
+  local6: 22,
+  local7: 23,
 };
 
 /**

@@ -58,7 +58,7 @@ export function bytesToIp(b: Uint8Array): string {
   for (let i = 0; i < 16; i += 2) g.push((b[i]! << 8) | b[i + 1]!);
   let best = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (g[i] !== 0) {
       i++;
       continue;

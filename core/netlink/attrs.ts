@@ -52,7 +52,7 @@ export function cstring(s: string): Buffer {
 /** The attributes of a buffer by type (the first of each; the nested and byte-order flags are masked off). */
 export function parseAttrs(b: Buffer): Map<number, Buffer> {
   const out = new Map<number, Buffer>();
-  for (let at = 0; at + 4 <= b.length; ) {
+  for (let at = 0; at + 4 <= b.length;) {
     const len = b.readUInt16LE(at);
     const type = b.readUInt16LE(at + 2) & 0x3fff;
     if (len < 4 || at + len > b.length) break;

@@ -65,7 +65,10 @@ async function runLifecycleScript(
     const p = await prepareScript(script, { scriptUser: g?.scriptUser, scriptSecurity: security });
     if (!p.ok) {
       if (p.code === 'EINSECURE') {
-        log.error({ code: 'ALIVED_SCRIPT_INSECURE', ...fields, path: p.path, reason: p.reason }, `Unsafe permissions found for script ${cmd} (${what}) - disabling: ${p.reason}`);
+        log.error(
+          { code: 'ALIVED_SCRIPT_INSECURE', ...fields, path: p.path, reason: p.reason },
+          `Unsafe permissions found for script ${cmd} (${what}) - disabling: ${p.reason}`,
+        );
       } else {
         log.error({ code: 'ALIVED_SCRIPT_FAILED', ...fields, path: p.path, reason: p.reason }, `Cannot run script ${cmd} (${what}): ${p.reason}`);
       }
@@ -82,7 +85,11 @@ async function runLifecycleScript(
     switch (outcome.kind) {
       case 'exit':
         if (outcome.code === 0) log.info(fields, `${type} script succeeded`);
-        else log.warn({ code: 'ALIVED_SCRIPT_FAILED', ...fields, status: outcome.code }, `${type} script failed, status ${outcome.code}${outcome.stderr ? `: ${outcome.stderr.split('\n').pop()}` : ''}`);
+        else
+          log.warn(
+            { code: 'ALIVED_SCRIPT_FAILED', ...fields, status: outcome.code },
+            `${type} script failed, status ${outcome.code}${outcome.stderr ? `: ${outcome.stderr.split('\n').pop()}` : ''}`,
+          );
         break;
       case 'signal':
         log.warn({ code: 'ALIVED_SCRIPT_FAILED', ...fields, signal: outcome.signal }, `${type} script killed by ${signalName(outcome.signal)}`);

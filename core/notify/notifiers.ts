@@ -29,7 +29,10 @@ export function createNotifiers(model: ConfigModel, host: NotifierHost, log: Log
         ? def.configure(model, blocks)
         : blocks.map((b) => ({ name: typeof (b as { name?: unknown }).name === 'string' ? (b as { name: string }).name : keyword, config: b }));
     } catch (err) {
-      log.error({ code: 'ALIVED_NOTIFY_FAILED', plugin: owner, notifier: keyword, err }, `notifier '${keyword}' of plugin '${owner}': configure() threw: ${errorText(err, { redact: true })}; not run`);
+      log.error(
+        { code: 'ALIVED_NOTIFY_FAILED', plugin: owner, notifier: keyword, err },
+        `notifier '${keyword}' of plugin '${owner}': configure() threw: ${errorText(err, { redact: true })}; not run`,
+      );
       continue;
     }
     for (const { name, config } of list) {
@@ -39,9 +42,21 @@ export function createNotifiers(model: ConfigModel, host: NotifierHost, log: Log
         const prev = previous?.(id);
         const notifier = def.create(config, { log: nlog, name, model, ...(prev ? { previous: prev } : {}) });
         if (!notifier || typeof notifier.deliver !== 'function') throw new Error('create() returned no object with deliver()');
-        out.push({ id, kind: keyword, name, plugin: owner, notifier, options: def.delivery?.(config), log: nlog, ...(def.immediate ? { immediate: true } : {}) });
+        out.push({
+          id,
+          kind: keyword,
+          name,
+          plugin: owner,
+          notifier,
+          options: def.delivery?.(config),
+          log: nlog,
+          ...(def.immediate ? { immediate: true } : {}),
+        });
       } catch (err) {
-        log.error({ code: 'ALIVED_NOTIFY_FAILED', plugin: owner, notifier: id, err }, `notifier '${id}' of plugin '${owner}': create() failed: ${errorText(err, { redact: true })}; not run`);
+        log.error(
+          { code: 'ALIVED_NOTIFY_FAILED', plugin: owner, notifier: id, err },
+          `notifier '${id}' of plugin '${owner}': create() failed: ${errorText(err, { redact: true })}; not run`,
+        );
       }
     }
   }

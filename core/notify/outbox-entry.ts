@@ -37,7 +37,8 @@ type Check = (v: unknown, at: string, depth: number) => string | undefined;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-const str: Check = (v, at) => (typeof v !== 'string' ? `${at} is not a string` : v.length > MAX_TEXT ? `${at} is longer than ${MAX_TEXT} characters` : undefined);
+const str: Check = (v, at) =>
+  typeof v !== 'string' ? `${at} is not a string` : v.length > MAX_TEXT ? `${at} is longer than ${MAX_TEXT} characters` : undefined;
 const time: Check = (v, at) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 && v < 1e14 ? undefined : `${at} is not a time in ms since the epoch`);
 const num: Check = (v, at) => (typeof v === 'number' && Number.isFinite(v) ? undefined : `${at} is not a finite number`);
 const bool: Check = (v, at) => (typeof v === 'boolean' ? undefined : `${at} is not true or false`);
@@ -86,7 +87,8 @@ const EVENTS: Record<NotifyEvent['type'], Record<string, Check>> = {
     count: (v, at) => (Number.isSafeInteger(v) && (v as number) > 0 ? undefined : `${at} is not a positive integer`),
     first: (v, at, d) => event(v, at, d + 1),
     last: (v, at, d) => event(v, at, d + 1),
-    states: (v, at) => (Array.isArray(v) && v.length <= 100_000 && v.every((s) => typeof s === 'string' && s.length <= 64) ? undefined : `${at} is not a list of states`),
+    states: (v, at) =>
+      Array.isArray(v) && v.length <= 100_000 && v.every((s) => typeof s === 'string' && s.length <= 64) ? undefined : `${at} is not a list of states`,
     spanMs: num,
     time,
   },
@@ -98,7 +100,8 @@ export function event(v: unknown, at = 'event', depth = 0): string | undefined {
   if (depth > MAX_DEPTH) return `${at} nests deeper than ${MAX_DEPTH} summaries`;
   if (!isObject(v)) return `${at} is not an object`;
   const type = v.type;
-  if (typeof type !== 'string' || !Object.hasOwn(EVENTS, type)) return `${at}.type ${JSON.stringify(type)?.slice(0, 40) ?? 'undefined'} is not an event type this alived knows`;
+  if (typeof type !== 'string' || !Object.hasOwn(EVENTS, type))
+    return `${at}.type ${JSON.stringify(type)?.slice(0, 40) ?? 'undefined'} is not an event type this alived knows`;
   return object(EVENTS[type as NotifyEvent['type']])(v, at, depth);
 }
 
@@ -112,12 +115,15 @@ export function validateEntry(raw: unknown, expect: { sink?: string; sequence?: 
   if (raw.v !== 1) return `version ${JSON.stringify(raw.v)?.slice(0, 20) ?? 'undefined'} is not 1`;
   if (typeof raw.id !== 'string' || !UUID_RE.test(raw.id)) return 'id is not a UUID';
   const seq = raw.sequence;
-  if (!Number.isSafeInteger(seq) || (seq as number) < 1 || (seq as number) > MAX_SEQUENCE) return `sequence ${String(seq).slice(0, 30)} is not an integer from 1 to ${MAX_SEQUENCE}`;
+  if (!Number.isSafeInteger(seq) || (seq as number) < 1 || (seq as number) > MAX_SEQUENCE)
+    return `sequence ${String(seq).slice(0, 30)} is not an integer from 1 to ${MAX_SEQUENCE}`;
   const why = str(raw.sink, 'sink', 0) ?? str(raw.source, 'source', 0) ?? time(raw.acceptedAt, 'acceptedAt', 0) ?? event(raw.event);
   if (why) return why;
   if (raw.held !== undefined && raw.held !== true) return 'held is neither true nor absent';
-  if (expect.sink !== undefined && raw.sink !== expect.sink) return `its notifier '${String(raw.sink).slice(0, 80)}' is not the one of its folder ('${expect.sink}')`;
-  if (expect.sequence !== undefined && raw.sequence !== expect.sequence) return `its sequence ${String(seq)} is not the one of its file name (${expect.sequence})`;
+  if (expect.sink !== undefined && raw.sink !== expect.sink)
+    return `its notifier '${String(raw.sink).slice(0, 80)}' is not the one of its folder ('${expect.sink}')`;
+  if (expect.sequence !== undefined && raw.sequence !== expect.sequence)
+    return `its sequence ${String(seq)} is not the one of its file name (${expect.sequence})`;
   if (expect.id !== undefined && raw.id !== expect.id) return 'its id is not the one of its file name';
   return raw as unknown as OutboxEntry;
 }

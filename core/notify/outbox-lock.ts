@@ -92,7 +92,8 @@ export function ownerAlive(o: LockOwner): boolean {
   return now === undefined || now === o.start;
 }
 
-const same = (a: LockOwner | undefined, b: LockOwner | undefined): boolean => a !== undefined && b !== undefined && a.pid === b.pid && a.boot === b.boot && a.start === b.start;
+const same = (a: LockOwner | undefined, b: LockOwner | undefined): boolean =>
+  a !== undefined && b !== undefined && a.pid === b.pid && a.boot === b.boot && a.start === b.start;
 
 function liveOwnerError(dir: string, file: string, owner: LockOwner): AlivedError {
   return new AlivedError(
@@ -145,7 +146,10 @@ export function acquireOutboxLock(dir: string, warn: (message: string) => void =
         try {
           fs.renameSync(file, aside);
         } catch (err) {
-          throw new AlivedError('ALIVED_NOTIFY_OUTBOX', `the lock ${file} of the notify outbox cannot be used (${r.problem}) and cannot be moved aside (${(err as Error).message}); remove it`);
+          throw new AlivedError(
+            'ALIVED_NOTIFY_OUTBOX',
+            `the lock ${file} of the notify outbox cannot be used (${r.problem}) and cannot be moved aside (${(err as Error).message}); remove it`,
+          );
         }
         warn(`the lock ${file} could not be used (${r.problem}); moved aside as ${path.basename(aside)}`);
         continue;

@@ -111,7 +111,10 @@ export class Outbox {
       fs.mkdirSync(path.join(this.dir, 'outbox'), { recursive: true, mode: 0o700 });
     } catch (err) {
       this.usable = false;
-      this.log.error({ code: 'ALIVED_NOTIFY_OUTBOX', err }, `notify outbox: cannot create ${this.dir} (${errorText(err)}); notifications are kept in memory only`);
+      this.log.error(
+        { code: 'ALIVED_NOTIFY_OUTBOX', err },
+        `notify outbox: cannot create ${this.dir} (${errorText(err)}); notifications are kept in memory only`,
+      );
       return [];
     }
     try {
@@ -130,7 +133,10 @@ export class Outbox {
     }
     const from = this.lock?.tookOverFrom;
     if (from) {
-      this.log.warn({ outbox: this.dir, pid: from.pid }, `notify outbox ${this.dir}: took over the lock left by pid ${from.pid}, which is not running any more`);
+      this.log.warn(
+        { outbox: this.dir, pid: from.pid },
+        `notify outbox ${this.dir}: took over the lock left by pid ${from.pid}, which is not running any more`,
+      );
     }
     for (const f of safeReaddir(this.dir)) if (TEMP_RE.test(f) && !f.startsWith('lock')) fs.rmSync(path.join(this.dir, f), { force: true, recursive: true });
     this.readSequence();
@@ -270,7 +276,10 @@ export class Outbox {
     try {
       await fs.promises.rm(file, { force: true });
     } catch (err) {
-      this.log.error({ code: 'ALIVED_NOTIFY_OUTBOX', file, err }, `notify outbox: cannot remove ${file} (${errorText(err)}): it would be delivered again after a restart`);
+      this.log.error(
+        { code: 'ALIVED_NOTIFY_OUTBOX', file, err },
+        `notify outbox: cannot remove ${file} (${errorText(err)}): it would be delivered again after a restart`,
+      );
     }
   }
 

@@ -207,7 +207,10 @@ export class NotifyPipeline {
     this.opened = true;
     this.orphans = this.outbox.open();
     if (this.orphans.length) {
-      this.log.notice({ outbox: this.outbox.dir, pending: this.orphans.length }, `notify outbox: ${this.orphans.length} notification${this.orphans.length === 1 ? '' : 's'} accepted before the last stop will be delivered`);
+      this.log.notice(
+        { outbox: this.outbox.dir, pending: this.orphans.length },
+        `notify outbox: ${this.orphans.length} notification${this.orphans.length === 1 ? '' : 's'} accepted before the last stop will be delivered`,
+      );
     }
   }
 
@@ -295,7 +298,11 @@ export class NotifyPipeline {
           { notifier: sink.spec.id, source, held: entries.length },
           `notifier '${sink.spec.id}': ${entries.length} notification${entries.length === 1 ? '' : 's'} of ${source} held for a flapping summary when alived last stopped; sent now as one summary`,
         );
-        this.summarize(sink, source, entries.map((entry) => ({ entry, written: Promise.resolve(), attempts: 0 })));
+        this.summarize(
+          sink,
+          source,
+          entries.map((entry) => ({ entry, written: Promise.resolve(), attempts: 0 })),
+        );
       }
     }
     this.sinksSet = true;
@@ -356,7 +363,10 @@ export class NotifyPipeline {
         sink.failed++;
         sink.lastError = errorText(err, { redact: true });
         sink.lastErrorAt = this.now();
-        sink.log.error({ code: 'ALIVED_NOTIFY_FAILED', notifier: sink.spec.id, err }, `notifier '${sink.spec.id}' failed on ${describeEvent(event)}: ${errorText(err, { redact: true })}`);
+        sink.log.error(
+          { code: 'ALIVED_NOTIFY_FAILED', notifier: sink.spec.id, err },
+          `notifier '${sink.spec.id}' failed on ${describeEvent(event)}: ${errorText(err, { redact: true })}`,
+        );
       },
     );
   }
@@ -470,7 +480,10 @@ export class NotifyPipeline {
       // a deliver() that ignores its signal is left behind SETTLE_GRACE_MS after the abort
       const late = new Promise<never>((_, reject) => {
         const onAbort = (): void => {
-          guard = setTimeout(() => reject(new Error(`${errorText(ac.signal.reason, { redact: true })}; deliver() did not settle after its signal aborted`)), SETTLE_GRACE_MS);
+          guard = setTimeout(
+            () => reject(new Error(`${errorText(ac.signal.reason, { redact: true })}; deliver() did not settle after its signal aborted`)),
+            SETTLE_GRACE_MS,
+          );
         };
         if (ac.signal.aborted) onAbort();
         else ac.signal.addEventListener('abort', onAbort, { once: true });
@@ -542,7 +555,15 @@ export class NotifyPipeline {
   private expire(sink: Sink, p: Pending, why: string): void {
     sink.expired++;
     sink.log.error(
-      { code: 'ALIVED_NOTIFY_EXPIRED', notifier: sink.spec.id, source: p.entry.source, sequence: p.entry.sequence, id: p.entry.id, attempts: p.attempts, lastError: p.lastError },
+      {
+        code: 'ALIVED_NOTIFY_EXPIRED',
+        notifier: sink.spec.id,
+        source: p.entry.source,
+        sequence: p.entry.sequence,
+        id: p.entry.id,
+        attempts: p.attempts,
+        lastError: p.lastError,
+      },
       `notifier '${sink.spec.id}': notification #${p.entry.sequence} given up after ${p.attempts} attempt${p.attempts === 1 ? '' : 's'}, ${why}${p.lastError ? ` (last error: ${p.lastError})` : ''}: ${describeEvent(p.entry.event)}`,
     );
     void p.written.then(() => this.outbox.remove(p.entry));
@@ -573,7 +594,10 @@ export class NotifyPipeline {
         try {
           await s.spec.notifier.ready?.();
         } catch (err) {
-          s.log.error({ code: 'ALIVED_NOTIFY_FAILED', notifier: s.spec.id, err }, `notifier '${s.spec.id}': ready() failed: ${errorText(err, { redact: true })}`);
+          s.log.error(
+            { code: 'ALIVED_NOTIFY_FAILED', notifier: s.spec.id, err },
+            `notifier '${s.spec.id}': ready() failed: ${errorText(err, { redact: true })}`,
+          );
         }
       }),
     );

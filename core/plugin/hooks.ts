@@ -193,7 +193,11 @@ export function isolateTaps(hooks: AlivedHooks, iso: TapIsolation): void {
             const p = new Promise<unknown>((resolve, reject) => {
               fn(...args, (err: unknown, result: unknown) => (err ? reject(err) : resolve(result)));
             });
-            void settleWithin(() => p, iso.timeoutMs(name), (kind, err) => fail(kind, err)).then((r) => cb(null, r));
+            void settleWithin(
+              () => p,
+              iso.timeoutMs(name),
+              (kind, err) => fail(kind, err),
+            ).then((r) => cb(null, r));
           },
         };
       },
@@ -214,7 +218,13 @@ async function settleWithin(run: () => Promise<unknown>, ms: number, fail: (kind
       fail('threw', err);
       return undefined;
     }
-    const r = await Promise.race([work.then((v) => ({ v }), (err: unknown) => ({ err })), timeout]);
+    const r = await Promise.race([
+      work.then(
+        (v) => ({ v }),
+        (err: unknown) => ({ err }),
+      ),
+      timeout,
+    ]);
     if (r === TIMED_OUT) {
       fail('timeout', new Error(`did not settle within ${ms} ms`));
       return undefined;

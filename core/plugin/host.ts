@@ -216,11 +216,14 @@ export function validatePlugin(p: unknown, where = 'the module'): asserts p is A
   };
   if (typeof p !== 'object' || p === null) fail('it exports no object (expected { name, version, apply(api) })');
   const o = p as Record<string, unknown>;
-  if (typeof o.name !== 'string' || !/^[@a-zA-Z0-9][\w.\/@-]*$/.test(o.name)) fail(`'name' must be a non-empty string of letters, digits and . _ - / @`);
+  if (typeof o.name !== 'string' || !/^[@a-zA-Z0-9][\w./@-]*$/.test(o.name)) fail(`'name' must be a non-empty string of letters, digits and . _ - / @`);
   if (typeof o.version !== 'string' || o.version.length === 0) fail(`plugin '${String(o.name)}' has no 'version' string`);
   if (typeof o.apply !== 'function') fail(`plugin '${String(o.name)}' has no apply(api) function`);
   if (o.alived !== undefined && typeof o.alived !== 'string') fail(`plugin '${String(o.name)}': 'alived' must be a version range string`);
-  if (o.options !== undefined && (typeof o.options !== 'object' || o.options === null || typeof (o.options as { parseBlock?: unknown }).parseBlock !== 'function')) {
+  if (
+    o.options !== undefined &&
+    (typeof o.options !== 'object' || o.options === null || typeof (o.options as { parseBlock?: unknown }).parseBlock !== 'function')
+  ) {
     fail(`plugin '${String(o.name)}': 'options' must be a schema made with block() from alived`);
   }
 }

@@ -18,7 +18,11 @@ function cmp(a: Version, b: Version): number {
 }
 
 function partsGiven(v: string): number {
-  return v.replace(/^v/, '').split('-')[0]!.split('.').filter((p) => p !== 'x' && p !== '*').length;
+  return v
+    .replace(/^v/, '')
+    .split('-')[0]!
+    .split('.')
+    .filter((p) => p !== 'x' && p !== '*').length;
 }
 
 function comparator(version: Version, c: string): boolean {
@@ -62,7 +66,11 @@ export function satisfies(version: string, range: string): boolean {
   const v = parse(version);
   if (!v) return false;
   return range.split('||').some((alt) => {
-    const comps = alt.trim().replace(/(>=|<=|>|<|=|\^|~)\s+/g, '$1').split(/\s+/).filter(Boolean);
+    const comps = alt
+      .trim()
+      .replace(/(>=|<=|>|<|=|\^|~)\s+/g, '$1')
+      .split(/\s+/)
+      .filter(Boolean);
     return comps.length === 0 || comps.every((c) => comparator(v, c));
   });
 }

@@ -139,7 +139,10 @@ export class ScriptLauncher {
       const p = await prepareScript(script, { scriptUser: this.opts.scriptUser?.(), scriptSecurity: this.security(), identity: this.identity });
       if (!p.ok) {
         if (p.code === 'EINSECURE') {
-          this.log.error({ code: 'ALIVED_SCRIPT_INSECURE', ...fields, path: p.path, reason: p.reason }, `Unsafe permissions found for script ${cmd} (${what}) - disabling: ${p.reason}`);
+          this.log.error(
+            { code: 'ALIVED_SCRIPT_INSECURE', ...fields, path: p.path, reason: p.reason },
+            `Unsafe permissions found for script ${cmd} (${what}) - disabling: ${p.reason}`,
+          );
         } else {
           this.log.error({ code: 'ALIVED_SCRIPT_FAILED', ...fields, path: p.path, reason: p.reason }, `Cannot run script ${cmd} (${what}): ${p.reason}`);
         }
@@ -205,7 +208,10 @@ export class ScriptLauncher {
         return;
       case 'signal':
         this.failed++;
-        this.log.warn({ code: 'ALIVED_SCRIPT_FAILED', ...fields, signal: o.signal }, `Script ${cmd} (${what}) killed by ${signalName(o.signal)}${tail(o.stderr)}`);
+        this.log.warn(
+          { code: 'ALIVED_SCRIPT_FAILED', ...fields, signal: o.signal },
+          `Script ${cmd} (${what}) killed by ${signalName(o.signal)}${tail(o.stderr)}`,
+        );
         return;
       case 'timeout':
         this.failed++;
@@ -216,10 +222,7 @@ export class ScriptLauncher {
         return;
       case 'error':
         this.failed++;
-        this.log.error(
-          { code: 'ALIVED_SCRIPT_FAILED', ...fields, err: o.error },
-          `Cannot run script ${cmd} (${what}): ${spawnErrorWords(o.error)}`,
-        );
+        this.log.error({ code: 'ALIVED_SCRIPT_FAILED', ...fields, err: o.error }, `Cannot run script ${cmd} (${what}): ${spawnErrorWords(o.error)}`);
         return;
     }
   }

@@ -116,7 +116,11 @@ async function searchPath(name: string, ids: ScriptIds, searchPathList: string):
     denied ??= candidate;
   }
   if (denied) {
-    return { code: 'EACCES', path: denied, reason: `permission denied: found ${denied} by a search of PATH, but it is not an executable file for uid:gid ${ids.uid}:${ids.gid} (EACCES)` };
+    return {
+      code: 'EACCES',
+      path: denied,
+      reason: `permission denied: found ${denied} by a search of PATH, but it is not an executable file for uid:gid ${ids.uid}:${ids.gid} (EACCES)`,
+    };
   }
   return { code: 'ENOENT', path: name, reason: `no such command in PATH (${searchPathList}) (ENOENT)` };
 }

@@ -137,7 +137,11 @@ export function stableJson(v: unknown): string {
     if (key === 'pos') return undefined;
     if (value && typeof value === 'object' && !Array.isArray(value)) {
       const o = value as Record<string, unknown>;
-      return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]));
+      return Object.fromEntries(
+        Object.keys(o)
+          .sort()
+          .map((k) => [k, o[k]]),
+      );
     }
     return value;
   });

@@ -174,8 +174,13 @@ export class TrackerService {
 
   private plan(model: ConfigModel, host: TrackerPluginHost): TrackerPlan[] {
     const r = planTrackers(model, host);
-    for (const u of r.unused) this.log.warn({ tracker: u.type, name: u.name }, `${u.type} ${u.name} is not tracked by any vrrp_instance or vrrp_sync_group; not run`);
-    for (const n of r.notRun) this.log.warn({ tracker: n.type, name: n.name, plugin: n.plugin }, `${n.type} ${n.name}: plugin '${n.plugin}' does not run its trackers; accepted, not run`);
+    for (const u of r.unused)
+      this.log.warn({ tracker: u.type, name: u.name }, `${u.type} ${u.name} is not tracked by any vrrp_instance or vrrp_sync_group; not run`);
+    for (const n of r.notRun)
+      this.log.warn(
+        { tracker: n.type, name: n.name, plugin: n.plugin },
+        `${n.type} ${n.name}: plugin '${n.plugin}' does not run its trackers; accepted, not run`,
+      );
     return r.run;
   }
 
@@ -209,10 +214,7 @@ export class TrackerService {
     const state = readState(s);
     if (typeof state === 'string') {
       if (!e.garbage) {
-        e.log.error(
-          { code: 'ALIVED_TRACKER_FAILED', plugin: e.plan.plugin, reported: describe(s) },
-          `${e.what} reported ${state}; counted as down`,
-        );
+        e.log.error({ code: 'ALIVED_TRACKER_FAILED', plugin: e.plan.plugin, reported: describe(s) }, `${e.what} reported ${state}; counted as down`);
       }
       e.garbage = true;
       this.apply(e, { up: false });
@@ -225,7 +227,10 @@ export class TrackerService {
   /** A tracker that broke its contract counts as down. */
   private broken(e: Entry, what: string, err: unknown): void {
     e.broken = true;
-    e.log.error({ code: 'ALIVED_TRACKER_FAILED', plugin: e.plan.plugin, err }, `${e.what}: ${what}: ${(err as Error)?.message ?? String(err)}; counted as down`);
+    e.log.error(
+      { code: 'ALIVED_TRACKER_FAILED', plugin: e.plan.plugin, err },
+      `${e.what}: ${what}: ${(err as Error)?.message ?? String(err)}; counted as down`,
+    );
     this.apply(e, { up: false });
   }
 

@@ -24,7 +24,7 @@ export interface AutoPrioritySettings {
 /** global_defs max_auto_priority / min_auto_priority_delay as the VRRP process takes them; undefined: no increases */
 export function autoPrioritySettings(g: { maxAutoPriority?: number | true; minAutoPriorityDelay?: number } | undefined): AutoPrioritySettings | undefined {
   const m = g?.maxAutoPriority;
-  const max = m === true ? MAX_RT_PRIORITY : m ?? 0;
+  const max = m === true ? MAX_RT_PRIORITY : (m ?? 0);
   // 0 and -1 (which also silences keepalived's startup notice) mean no automatic increase
   if (max <= 0) return undefined;
   return { max, minDelayUs: g?.minAutoPriorityDelay ?? DEFAULT_MIN_AUTO_PRIORITY_DELAY_US };
@@ -95,7 +95,10 @@ export class AutoPriority {
 /** this process's threads, itself first */
 function threads(): number[] {
   try {
-    const tids = fs.readdirSync('/proc/self/task').map(Number).filter((t) => t !== process.pid);
+    const tids = fs
+      .readdirSync('/proc/self/task')
+      .map(Number)
+      .filter((t) => t !== process.pid);
     return [process.pid, ...tids];
   } catch {
     return [process.pid];

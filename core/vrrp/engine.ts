@@ -124,7 +124,9 @@ export class VrrpEngine implements EngineHost {
     const from = g.state;
     g.state = next;
     const time = Date.now();
-    this.report(() => this.deps.log.notice({ group: g.settings.name, from, to: next }, `VRRP_Group(${g.settings.name}) Entering ${next} STATE${reason ? ` (${reason})` : ''}`));
+    this.report(() =>
+      this.deps.log.notice({ group: g.settings.name, from, to: next }, `VRRP_Group(${g.settings.name}) Entering ${next} STATE${reason ? ` (${reason})` : ''}`),
+    );
     this.event({ type: 'group', group: g.settings.name, from, to: next, reason, time });
   }
 
@@ -282,7 +284,9 @@ export class VrrpEngine implements EngineHost {
   status(): EngineStatus {
     return {
       instances: this.instances.map((i) => i.status()),
-      ...(this.groups.size > 0 ? { groups: [...this.groups.values()].map((g) => ({ name: g.settings.name, state: g.state, members: g.settings.members })) } : {}),
+      ...(this.groups.size > 0
+        ? { groups: [...this.groups.values()].map((g) => ({ name: g.settings.name, state: g.state, members: g.settings.members })) }
+        : {}),
       otherVrids: this.unknownVrid,
     };
   }
@@ -293,9 +297,21 @@ export class VrrpEngine implements EngineHost {
     const key = `${s.family}/${link.name}/${link.index}`;
     let entry = this.channels.get(key);
     if (!entry) {
-      const groups = [...new Set(this.instances.filter((i) => i.settings.family === s.family && i.settings.ifname === s.ifname && i.settings.group).map((i) => i.settings.group!))];
-      const sizes = this.instances.filter((i) => i.settings.family === s.family && i.settings.ifname === s.ifname && i.settings.rxBufSize).map((i) => i.settings.rxBufSize!);
-      const channel = new VrrpChannel({ family: s.family, ifname: link.name, ifindex: link.index, groups, ...(sizes.length ? { rcvBuf: Math.max(...sizes) } : {}) });
+      const groups = [
+        ...new Set(
+          this.instances.filter((i) => i.settings.family === s.family && i.settings.ifname === s.ifname && i.settings.group).map((i) => i.settings.group!),
+        ),
+      ];
+      const sizes = this.instances
+        .filter((i) => i.settings.family === s.family && i.settings.ifname === s.ifname && i.settings.rxBufSize)
+        .map((i) => i.settings.rxBufSize!);
+      const channel = new VrrpChannel({
+        family: s.family,
+        ifname: link.name,
+        ifindex: link.index,
+        groups,
+        ...(sizes.length ? { rcvBuf: Math.max(...sizes) } : {}),
+      });
       const users: InstanceRuntime[] = [];
       channel.open(
         (rx, ageMs) => this.dispatch(users, rx, ageMs),
@@ -343,7 +359,9 @@ export class VrrpEngine implements EngineHost {
       if (!parsed.ok) {
         if (parsed.ignore) return;
         // no VRID to charge it to: count on every instance of the channel that receives its protocol
-        for (const u of users) if (parsed.protocol === undefined || (parsed.protocol === AH_PROTOCOL) === (u.settings.ahPass !== undefined)) u.malformed('packetLenErr', parsed.reason);
+        for (const u of users)
+          if (parsed.protocol === undefined || (parsed.protocol === AH_PROTOCOL) === (u.settings.ahPass !== undefined))
+            u.malformed('packetLenErr', parsed.reason);
         return;
       }
       rx = parsed.rx;
@@ -395,7 +413,10 @@ export class VrrpEngine implements EngineHost {
   /** The kernel dropped address notifications: every master compares what it holds with the kernel's list. */
   private onAddressesLost(): void {
     const masters = this.instances.filter((i) => i.machine.state === 'MASTER');
-    this.deps.log.warn({}, `address notifications were lost (the kernel's buffer overflowed): ${masters.length} master instance${masters.length === 1 ? '' : 's'} check their VIPs`);
+    this.deps.log.warn(
+      {},
+      `address notifications were lost (the kernel's buffer overflowed): ${masters.length} master instance${masters.length === 1 ? '' : 's'} check their VIPs`,
+    );
     if (masters.length === 0 || !this.rtnl) return;
     this.rtnl.addresses().then(
       (present) => {
@@ -442,7 +463,10 @@ export class VrrpEngine implements EngineHost {
     for (const inst of this.instances) inst.syncFirewall();
   }
 
-  async reload(next: VrrpSettings, changed?: ReadonlySet<string>): Promise<{ kept: number; updated: number; replaced: number; added: number; removed: number }> {
+  async reload(
+    next: VrrpSettings,
+    changed?: ReadonlySet<string>,
+  ): Promise<{ kept: number; updated: number; replaced: number; added: number; removed: number }> {
     const counts = { kept: 0, updated: 0, replaced: 0, added: 0, removed: 0 };
     const byName = new Map(this.instances.map((i) => [i.settings.name, i]));
     const keep: InstanceRuntime[] = [];

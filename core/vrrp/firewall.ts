@@ -62,7 +62,12 @@ export function nftRunner(prefix: readonly string[] = []): NftRunner {
       child.on('close', (code, signal) => {
         clearTimeout(timer);
         if (code === 0) resolve();
-        else reject(new Error(signal ? `nft was killed (${signal}) after ${NFT_TIMEOUT_MS} ms` : `nft exited ${code}: ${stderr.trim().split('\n').slice(0, 3).join(' | ')}`));
+        else
+          reject(
+            new Error(
+              signal ? `nft was killed (${signal}) after ${NFT_TIMEOUT_MS} ms` : `nft exited ${code}: ${stderr.trim().split('\n').slice(0, 3).join(' | ')}`,
+            ),
+          );
       });
       child.stdin.on('error', () => undefined);
       child.stdin.end(script);
@@ -224,7 +229,12 @@ export class NftFirewall {
       `add chain ${family} ${t} in { type filter hook input priority ${p}; policy accept; }`,
     ];
     if (!this.v4 && add.some((e) => e.family === 4)) {
-      out.push(...base('ip'), `add set ip ${t} vips { type ipv4_addr; }`, `add rule ip ${t} in ip daddr @vips ${counter}drop`, `add rule ip ${t} out ip saddr @vips ${counter}drop`);
+      out.push(
+        ...base('ip'),
+        `add set ip ${t} vips { type ipv4_addr; }`,
+        `add rule ip ${t} in ip daddr @vips ${counter}drop`,
+        `add rule ip ${t} out ip saddr @vips ${counter}drop`,
+      );
       this.v4 = true;
     }
     if (!this.v6 && add.some((e) => e.family === 6)) {

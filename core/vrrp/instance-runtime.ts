@@ -61,7 +61,6 @@ export class SyncGroupRuntime {
   ) {}
 }
 
-
 /** Log lines for bad packets are limited to one per kind per second per instance. */
 const BAD_PACKET_LOG_MS = 1000;
 
@@ -115,7 +114,13 @@ export class InstanceRuntime {
   ) {
     this.log = deps.log.child({ vrrp: settings.name });
     this.vmac = settings.vmac ? engine.vmacs().create(settings.vmac, settings.family, settings.name) : undefined;
-    this.vips = new VipManager(rtnl, { ifname: settings.ifname, vips: settings.vips, excluded: settings.excludedVips, routes: settings.routes, links: () => engine.links() });
+    this.vips = new VipManager(rtnl, {
+      ifname: settings.ifname,
+      vips: settings.vips,
+      excluded: settings.excludedVips,
+      routes: settings.routes,
+      links: () => engine.links(),
+    });
     this.machine = new VrrpMachine(
       {
         name: settings.name,
@@ -200,7 +205,12 @@ export class InstanceRuntime {
   async update(next: InstanceSettings): Promise<void> {
     const old = this.settings;
     this.settings = next;
-    this.machine.reconfigure({ preempt: next.preempt, preemptDelayMs: next.preemptDelayMs, lowerPrioNoAdvert: next.lowerPrioNoAdvert, higherPrioSendAdvert: next.higherPrioSendAdvert });
+    this.machine.reconfigure({
+      preempt: next.preempt,
+      preemptDelayMs: next.preemptDelayMs,
+      lowerPrioNoAdvert: next.lowerPrioNoAdvert,
+      higherPrioSendAdvert: next.higherPrioSendAdvert,
+    });
     const addrs = (x: InstanceSettings) => settingsKey([x.vips, x.excludedVips, x.routes]);
     const master = this.machine.state === 'MASTER';
     if (addrs(old) !== addrs(next)) {
@@ -730,6 +740,22 @@ interface AdvertCache {
 /** Settings an instance's election depends on: a change to any of them replaces the instance on reload. */
 export function sameElection(a: InstanceSettings, b: InstanceSettings): boolean {
   const key = (x: InstanceSettings) =>
-    JSON.stringify([x.vrid, x.version, x.family, x.ifname, x.vmac, x.advertIntCs, x.downTimerAdverts, x.srcAddress, x.group, x.unicastPeers, x.ttl, x.rxBufSize, x.initialState, x.priority === 255, x.ahPass !== undefined]);
+    JSON.stringify([
+      x.vrid,
+      x.version,
+      x.family,
+      x.ifname,
+      x.vmac,
+      x.advertIntCs,
+      x.downTimerAdverts,
+      x.srcAddress,
+      x.group,
+      x.unicastPeers,
+      x.ttl,
+      x.rxBufSize,
+      x.initialState,
+      x.priority === 255,
+      x.ahPass !== undefined,
+    ]);
   return key(a) === key(b);
 }

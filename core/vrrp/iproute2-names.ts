@@ -10,11 +10,45 @@ import { RtnlError } from './rtnl-error';
 export const BUILTIN_SCOPES: Record<string, number> = { global: 0, universe: 0, site: 200, link: 253, host: 254, nowhere: 255 };
 const BUILTIN_TABLES: Record<string, number> = { unspec: 0, default: 253, main: 254, local: 255 };
 const BUILTIN_PROTOCOLS: Record<string, number> = {
-  unspec: 0, none: 0, redirect: 1, kernel: 2, boot: 3, static: 4, gated: 8, ra: 9, mrt: 10, zebra: 11, bird: 12, dnrouted: 13,
-  xorp: 14, ntk: 15, dhcp: 16, mrouted: 17, keepalived: 18, babel: 42, openr: 99, bgp: 186, isis: 187, ospf: 188, rip: 189, eigrp: 192,
+  unspec: 0,
+  none: 0,
+  redirect: 1,
+  kernel: 2,
+  boot: 3,
+  static: 4,
+  gated: 8,
+  ra: 9,
+  mrt: 10,
+  zebra: 11,
+  bird: 12,
+  dnrouted: 13,
+  xorp: 14,
+  ntk: 15,
+  dhcp: 16,
+  mrouted: 17,
+  keepalived: 18,
+  babel: 42,
+  openr: 99,
+  bgp: 186,
+  isis: 187,
+  ospf: 188,
+  rip: 189,
+  eigrp: 192,
 };
 export const ROUTE_TYPES: Record<string, number> = {
-  unspec: 0, unicast: 1, local: 2, broadcast: 3, brd: 3, anycast: 4, multicast: 5, blackhole: 6, unreachable: 7, prohibit: 8, throw: 9, nat: 10, xresolve: 11,
+  unspec: 0,
+  unicast: 1,
+  local: 2,
+  broadcast: 3,
+  brd: 3,
+  anycast: 4,
+  multicast: 5,
+  blackhole: 6,
+  unreachable: 7,
+  prohibit: 8,
+  throw: 9,
+  nat: 10,
+  xresolve: 11,
 };
 
 const nameTables = new Map<string, Map<string, number>>();
@@ -102,7 +136,19 @@ export function realmsValue(text: string): number {
   return parts.length === 2 ? ((num(parts[0]!) << 16) | num(parts[1]!)) >>> 0 : num(parts[0]!);
 }
 
-const IP_PROTOCOLS: Record<string, number> = { icmp: 1, igmp: 2, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, 'ipv6-icmp': 58, icmpv6: 58, sctp: 132, udplite: 136 };
+const IP_PROTOCOLS: Record<string, number> = {
+  icmp: 1,
+  igmp: 2,
+  tcp: 6,
+  udp: 17,
+  gre: 47,
+  esp: 50,
+  ah: 51,
+  'ipv6-icmp': 58,
+  icmpv6: 58,
+  sctp: 132,
+  udplite: 136,
+};
 
 /** an IP protocol (tcp, udp, ...) for a rule's ipproto */
 export function ipProtocol(p: string | number): number {

@@ -429,7 +429,9 @@ export class VrrpMachine {
         this.note(`(${this.name}) WARNING - equal priority advert received from remote host with our IP address.`);
       } else if (this.prio === PRIORITY_OWNER) {
         // two address owners: keepalived drops its own priority so that one of them wins
-        this.note(`(${this.name}) CONFIGURATION ERROR: local instance and a remote instance are both configured as address owner, please fix - reducing local priority`);
+        this.note(
+          `(${this.name}) CONFIGURATION ERROR: local instance and a remote instance are both configured as address owner, please fix - reducing local priority`,
+        );
         this.prio = PRIORITY_OWNER - 1;
       }
     }
@@ -501,10 +503,7 @@ export class VrrpMachine {
     }
     this.wantMaster = false;
     const ms = this.downTimerUs / US_PER_MS;
-    const reason =
-      this.downTimerKind === 'skew'
-        ? `the master left (priority 0); Skew_Time ${ms} ms passed`
-        : `no advert for Master_Down_Interval (${ms} ms)`;
+    const reason = this.downTimerKind === 'skew' ? `the master left (priority 0); Skew_Time ${ms} ms passed` : `no advert for Master_Down_Interval (${ms} ms)`;
     this.gotoMaster('BACKUP', reason);
   }
 
@@ -615,8 +614,26 @@ export function warmUpMachine(): void {
   const clock = new RehearsalClock();
   const nothing = (): void => {};
   const m = new VrrpMachine(
-    { name: 'rehearsal', version: 3, priority: 100, advertIntCs: 10, initialState: 'BACKUP', preempt: true, preemptDelayMs: 0, localAddress: '192.0.2.2', clock },
-    { sendAdvert: nothing, becomeMaster: nothing, leaveMaster: nothing, transition: nothing, note: nothing, canBecomeMaster: () => true, rxLowerPriority: nothing },
+    {
+      name: 'rehearsal',
+      version: 3,
+      priority: 100,
+      advertIntCs: 10,
+      initialState: 'BACKUP',
+      preempt: true,
+      preemptDelayMs: 0,
+      localAddress: '192.0.2.2',
+      clock,
+    },
+    {
+      sendAdvert: nothing,
+      becomeMaster: nothing,
+      leaveMaster: nothing,
+      transition: nothing,
+      note: nothing,
+      canBecomeMaster: () => true,
+      rxLowerPriority: nothing,
+    },
     newCounters(),
   );
   m.start();

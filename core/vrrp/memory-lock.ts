@@ -24,14 +24,22 @@ export function setNoSwap(on: boolean, what: string, log: Logger): void {
   if (on === locked) return;
   try {
     const lib = nativeAddon() as Partial<MemoryAddon>;
-    if (typeof lib.lockMemory !== 'function' || typeof lib.unlockMemory !== 'function') throw new Error('the addon is older than this alived: rebuild it (npx node-gyp rebuild --directory=native)');
+    if (typeof lib.lockMemory !== 'function' || typeof lib.unlockMemory !== 'function')
+      throw new Error('the addon is older than this alived: rebuild it (npx node-gyp rebuild --directory=native)');
     if (on) {
       const slots = lib.lockMemory();
-      if (slots === 0) log.warn({ pid: process.pid }, `${what} (pid ${process.pid}): no madvise() import to redirect was found; V8 may abort when it returns memory`);
+      if (slots === 0)
+        log.warn({ pid: process.pid }, `${what} (pid ${process.pid}): no madvise() import to redirect was found; V8 may abort when it returns memory`);
     } else lib.unlockMemory();
     locked = on;
-    log.info({ pid: process.pid }, on ? `${what} (pid ${process.pid}) is locked in memory (no swap)` : `${what} (pid ${process.pid}) is no longer locked in memory`);
+    log.info(
+      { pid: process.pid },
+      on ? `${what} (pid ${process.pid}) is locked in memory (no swap)` : `${what} (pid ${process.pid}) is no longer locked in memory`,
+    );
   } catch (err) {
-    log.error({ pid: process.pid, err: (err as Error).message }, `${what} (pid ${process.pid}): cannot ${on ? 'lock' : 'unlock'} its memory: ${(err as Error).message}`);
+    log.error(
+      { pid: process.pid, err: (err as Error).message },
+      `${what} (pid ${process.pid}): cannot ${on ? 'lock' : 'unlock'} its memory: ${(err as Error).message}`,
+    );
   }
 }

@@ -166,7 +166,8 @@ export function encodeAdvert(a: AdvertToEncode): Buffer {
   if (a.version === 3) {
     const src = a.src === undefined ? undefined : ipToBytes(a.src, a.family);
     const dst = a.dst === undefined ? undefined : ipToBytes(a.dst, a.family);
-    if (!src || !dst) throw new RangeError(`VRRP advert: VRRPv3 needs the IPv${a.family} source and destination for its checksum (src ${String(a.src)}, dst ${String(a.dst)})`);
+    if (!src || !dst)
+      throw new RangeError(`VRRP advert: VRRPv3 needs the IPv${a.family} source and destination for its checksum (src ${String(a.src)}, dst ${String(a.dst)})`);
     pseudo = pseudoHeader(src, dst, pkt.length);
   }
   pkt.writeUInt16BE(computeChecksum(pkt, pseudo), 6);
@@ -199,7 +200,8 @@ export function parseIpv4(buf: Buffer): ParsedIpv4 {
   if (ihl < 20) return { ok: false, reason: `IPv4 header length ${ihl} is below the minimum 20` };
   if (buf.length < ihl) return { ok: false, reason: `IPv4 VRRP packet too short - ${buf.length} bytes, header alone is ${ihl}` };
   const protocol = buf[9]!;
-  if (protocol !== VRRP_PROTOCOL && protocol !== AH_PROTOCOL) return { ok: false, reason: `IP protocol ${protocol} is neither VRRP (${VRRP_PROTOCOL}) nor IPsec AH (${AH_PROTOCOL})` };
+  if (protocol !== VRRP_PROTOCOL && protocol !== AH_PROTOCOL)
+    return { ok: false, reason: `IP protocol ${protocol} is neither VRRP (${VRRP_PROTOCOL}) nor IPsec AH (${AH_PROTOCOL})` };
   let payload = buf.subarray(ihl);
   let ah: Received['ah'];
   if (protocol === AH_PROTOCOL) {
@@ -211,7 +213,12 @@ export function parseIpv4(buf: Buffer): ParsedIpv4 {
   const vrid = payload.length >= 2 ? payload[1] : undefined;
   const totalLength = buf.readUInt16BE(2);
   if (totalLength !== buf.length) {
-    return { ok: false, reason: `ip_tot_len mismatch against received length. ${totalLength} and received ${buf.length}`, protocol, ...(vrid === undefined ? {} : { vrid }) };
+    return {
+      ok: false,
+      reason: `ip_tot_len mismatch against received length. ${totalLength} and received ${buf.length}`,
+      protocol,
+      ...(vrid === undefined ? {} : { vrid }),
+    };
   }
   return {
     ok: true,
@@ -301,9 +308,7 @@ export interface AdvertExpectation {
   knownMaster?: string;
 }
 
-export type CheckOutcome =
-  | { ok: true; advert: Advert; notes: string[] }
-  | { ok: false; counter: keyof VrrpCounters; reason: string };
+export type CheckOutcome = { ok: true; advert: Advert; notes: string[] } | { ok: false; counter: keyof VrrpCounters; reason: string };
 
 function reject(counters: VrrpCounters, counter: keyof VrrpCounters, reason: string): CheckOutcome {
   counters[counter]++;
@@ -377,11 +382,7 @@ export function checkAdvert(rx: Received, expect: AdvertExpectation, counters: V
     }
     // v2 peers must agree on the interval; keepalived drops the packet "to prevent concurrent VRID running"
     if (p[5]! * 100 !== expect.advertIntCs) {
-      return reject(
-        counters,
-        'advertIntervalErr',
-        `${who}advertisement interval mismatch mine=${fmtSeconds(expect.advertIntCs)} sec rcv'd=${p[5]} sec`,
-      );
+      return reject(counters, 'advertIntervalErr', `${who}advertisement interval mismatch mine=${fmtSeconds(expect.advertIntCs)} sec rcv'd=${p[5]} sec`);
     }
   }
 

@@ -9,7 +9,9 @@ export interface VrrpProcessSettings {
   autoPriority?: AutoPrioritySettings;
 }
 
-export function vrrpProcessSettings(g: { vrrpNoSwap?: boolean; maxAutoPriority?: number | true; minAutoPriorityDelay?: number } | undefined): VrrpProcessSettings | undefined {
+export function vrrpProcessSettings(
+  g: { vrrpNoSwap?: boolean; maxAutoPriority?: number | true; minAutoPriorityDelay?: number } | undefined,
+): VrrpProcessSettings | undefined {
   const autoPriority = autoPrioritySettings(g);
   if (!g?.vrrpNoSwap && !autoPriority) return undefined;
   return { noSwap: g?.vrrpNoSwap === true, ...(autoPriority ? { autoPriority } : {}) };

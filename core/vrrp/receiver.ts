@@ -100,8 +100,15 @@ interface RecvAddon {
 
 function addon(): RecvAddon {
   const lib = nativeAddon() as Partial<RecvAddon>;
-  if (typeof lib.openRecv4 !== 'function' || typeof lib.openRecv6 !== 'function' || typeof lib.closeRecv !== 'function' || typeof lib.dropAllFilter !== 'function') {
-    throw new Error('the native addon (native/build) predates the VRRP receivers: run `npm install` (or `npx node-gyp rebuild --directory=native`) in the alived directory');
+  if (
+    typeof lib.openRecv4 !== 'function' ||
+    typeof lib.openRecv6 !== 'function' ||
+    typeof lib.closeRecv !== 'function' ||
+    typeof lib.dropAllFilter !== 'function'
+  ) {
+    throw new Error(
+      'the native addon (native/build) predates the VRRP receivers: run `npm install` (or `npx node-gyp rebuild --directory=native`) in the alived directory',
+    );
   }
   return lib as RecvAddon;
 }
@@ -121,17 +128,25 @@ function open(
   onError: (err: RecvError) => void,
   name: string,
 ): VrrpReceiver {
-  for (const [arg, fn] of [['onPacket', onPacket], ['onError', onError]] as const) {
+  for (const [arg, fn] of [
+    ['onPacket', onPacket],
+    ['onError', onError],
+  ] as const) {
     if (typeof fn !== 'function') throw Object.assign(new TypeError(`${name}: ${arg} must be a function`), { code: 'ERR_INVALID_ARG_TYPE' });
   }
   const lib = addon();
   if (o.protocol !== undefined && o.protocol !== 112 && !lib.recvProtocols4?.includes(o.protocol)) {
-    throw new Error(`the native addon (native/build) cannot receive IP protocol ${o.protocol} (auth_type AH): run \`npm install\` (or \`npx node-gyp rebuild --directory=native\`) in the alived directory`);
+    throw new Error(
+      `the native addon (native/build) cannot receive IP protocol ${o.protocol} (auth_type AH): run \`npm install\` (or \`npx node-gyp rebuild --directory=native\`) in the alived directory`,
+    );
   }
   let handle: object | undefined;
   try {
     const onErr = (err: Error): void => onError(fromNative(err) as RecvError);
-    handle = o.protocol === undefined ? open(lib)(o.ifname, o.ifindex, o.groups, o.rcvBuf ?? 0, onPacket, onErr) : open(lib)(o.ifname, o.ifindex, o.groups, o.rcvBuf ?? 0, onPacket, onErr, o.protocol);
+    handle =
+      o.protocol === undefined
+        ? open(lib)(o.ifname, o.ifindex, o.groups, o.rcvBuf ?? 0, onPacket, onErr)
+        : open(lib)(o.ifname, o.ifindex, o.groups, o.rcvBuf ?? 0, onPacket, onErr, o.protocol);
   } catch (err) {
     throw fromNative(err);
   }
@@ -160,7 +175,9 @@ export function openVrrp6Receiver(o: VrrpReceiverOptions, onPacket: (rx: Receive
   return open(
     (lib) => lib.openRecv6,
     o,
-    typeof onPacket === 'function' ? (payload, src, dst, hopLimit, ifindex, ageMs) => onPacket({ family: 6, src, dst, ttl: hopLimit, payload, ifindex, ageMs }) : (onPacket as never),
+    typeof onPacket === 'function'
+      ? (payload, src, dst, hopLimit, ifindex, ageMs) => onPacket({ family: 6, src, dst, ttl: hopLimit, payload, ifindex, ageMs })
+      : (onPacket as never),
     onError,
     'openVrrp6Receiver',
   );
@@ -171,7 +188,11 @@ export function openVrrp6Receiver(o: VrrpReceiverOptions, onPacket: (rx: Receive
  * (TTL and destination are in it), and its age. `o.protocol` 51 receives
  * IPsec AH packets (auth_type AH) instead of VRRP.
  */
-export function openVrrp4Receiver(o: VrrpReceiverOptions, onPacket: (packet: Buffer, ageMs: PacketAge) => void, onError: (err: RecvError) => void): VrrpReceiver {
+export function openVrrp4Receiver(
+  o: VrrpReceiverOptions,
+  onPacket: (packet: Buffer, ageMs: PacketAge) => void,
+  onError: (err: RecvError) => void,
+): VrrpReceiver {
   return open(
     (lib) => lib.openRecv4,
     o,

@@ -11,7 +11,10 @@ import { VipManager, type VipError } from './vips';
  * while a backup takes over. One list of interfaces and one of addresses
  * serve every instance.
  */
-export async function removeLeftovers(settings: VrrpSettings, which: (instance: string) => boolean = () => true): Promise<{ removed: string[]; failures: VipError[] }> {
+export async function removeLeftovers(
+  settings: VrrpSettings,
+  which: (instance: string) => boolean = () => true,
+): Promise<{ removed: string[]; failures: VipError[] }> {
   const rtnl = new Rtnl();
   const removed: string[] = [];
   const failures: VipError[] = [];

@@ -47,9 +47,18 @@ export function linkDetail(m: rt.LinkMessage): LinkDetail {
 }
 
 const ADDRESS_FLAG_NAMES: [string, string][] = [
-  ['secondary', 'secondary'], ['nodad', 'nodad'], ['optimistic', 'optimistic'], ['dadfailed', 'dadfailed'], ['homeaddress', 'home'],
-  ['deprecated', 'deprecated'], ['tentative', 'tentative'], ['permanent', 'permanent'], ['managetempaddr', 'mngtmpaddr'],
-  ['noprefixroute', 'noprefixroute'], ['mcautojoin', 'autojoin'], ['stablePrivacy', 'stable-privacy'],
+  ['secondary', 'secondary'],
+  ['nodad', 'nodad'],
+  ['optimistic', 'optimistic'],
+  ['dadfailed', 'dadfailed'],
+  ['homeaddress', 'home'],
+  ['deprecated', 'deprecated'],
+  ['tentative', 'tentative'],
+  ['permanent', 'permanent'],
+  ['managetempaddr', 'mngtmpaddr'],
+  ['noprefixroute', 'noprefixroute'],
+  ['mcautojoin', 'autojoin'],
+  ['stablePrivacy', 'stable-privacy'],
 ];
 
 export function addressInfo(m: rt.AddressMessage): AddressInfo | undefined {

@@ -50,8 +50,23 @@ export const INFINITY_LIFE_TIME = 0xffffffff;
 
 /** RTAX_* of the metrics a route may carry, by the option that sets it */
 const RTAX: Record<string, number> = {
-  lock: 1, mtu: 2, window: 3, rtt: 4, rttvar: 5, ssthresh: 6, cwnd: 7, advmss: 8, reordering: 9, hoplimit: 10, initcwnd: 11,
-  features: 12, rto_min: 13, initrwnd: 14, quickack: 15, congctl: 16, fastopen_no_cookie: 17,
+  lock: 1,
+  mtu: 2,
+  window: 3,
+  rtt: 4,
+  rttvar: 5,
+  ssthresh: 6,
+  cwnd: 7,
+  advmss: 8,
+  reordering: 9,
+  hoplimit: 10,
+  initcwnd: 11,
+  features: 12,
+  rto_min: 13,
+  initrwnd: 14,
+  quickack: 15,
+  congctl: 16,
+  fastopen_no_cookie: 17,
 };
 
 /** 4 or 6 for an address, else a thrown RtnlError naming `what` */
@@ -70,7 +85,7 @@ export function bytesOf(address: string, what: string): Buffer {
 /** The prefix length of an address spec: keepalived's defaults, the peer's when there is one. */
 export function specPrefix(spec: AddressSpec, family: 4 | 6): number {
   const max = family === 4 ? 32 : 128;
-  const p = spec.peer ? spec.peer.prefix ?? max : spec.prefix ?? max;
+  const p = spec.peer ? (spec.peer.prefix ?? max) : (spec.prefix ?? max);
   if (!Number.isInteger(p) || p < 0 || p > max) throw new RtnlError(`${addressText(spec)}: prefix ${p} is out of range 0..${max}`, 'EINVAL');
   return p;
 }
@@ -181,7 +196,6 @@ export function addressBody(ifindex: number, spec: AddressSpec, add: boolean): B
   return Buffer.concat([head, ...attrs]);
 }
 
-
 // ---------------------------------------------------------------------------
 // routes
 
@@ -192,15 +206,16 @@ export async function routeBody(r: RouteSpec, add: boolean, what: string, ifinde
   if (r.vrf !== undefined) throw new RtnlError(`${what}: vrf is not supported by alived (give the VRF's table instead)`, 'EOPNOTSUPP');
   const dstFamily = r.dst === 'default' ? undefined : familyOf(r.dst.address, what);
   const family = r.family ?? dstFamily ?? (r.via ? familyOf(r.via.address, what) : 4);
-  if (dstFamily !== undefined && dstFamily !== family) throw new RtnlError(`${what}: destination ${r.dst === 'default' ? '' : r.dst.address} is not IPv${family}`, 'EINVAL');
+  if (dstFamily !== undefined && dstFamily !== family)
+    throw new RtnlError(`${what}: destination ${r.dst === 'default' ? '' : r.dst.address} is not IPv${family}`, 'EINVAL');
   const max = family === 4 ? 32 : 128;
   const type = ROUTE_TYPES[r.type ?? 'unicast'];
   if (type === undefined) throw new RtnlError(`${what}: route type '${r.type}' is not known`, 'EINVAL');
   const table = tableNumber(r.table ?? RT_TABLE_MAIN);
   const head = Buffer.alloc(12);
   head.writeUInt8(family === 4 ? AF_INET : AF_INET6, 0);
-  head.writeUInt8(r.dst === 'default' ? 0 : r.dst.prefix ?? max, 1);
-  head.writeUInt8(r.from === undefined || r.from === 'default' ? 0 : r.from.prefix ?? max, 2);
+  head.writeUInt8(r.dst === 'default' ? 0 : (r.dst.prefix ?? max), 1);
+  head.writeUInt8(r.from === undefined || r.from === 'default' ? 0 : (r.from.prefix ?? max), 2);
   head.writeUInt8(r.tos === undefined ? 0 : tosNumber(r.tos), 3);
   head.writeUInt8(table < 256 ? table : 0, 4);
   head.writeUInt8(r.protocol === undefined ? RTPROT_KEEPALIVED : protocolNumber(r.protocol), 5);
@@ -214,7 +229,8 @@ export async function routeBody(r: RouteSpec, add: boolean, what: string, ifinde
   if (r.from !== undefined && r.from !== 'default') attrs.push(attr(RTA_SRC, bytesOf(r.from.address, what)));
   if (r.src) attrs.push(attr(RTA_PREFSRC, bytesOf(r.src.address, what)));
   if (r.via) {
-    if (familyOf(r.via.address, what) !== family) throw new RtnlError(`${what}: a gateway of another family (via ${r.via.address}) is not supported by alived`, 'EOPNOTSUPP');
+    if (familyOf(r.via.address, what) !== family)
+      throw new RtnlError(`${what}: a gateway of another family (via ${r.via.address}) is not supported by alived`, 'EOPNOTSUPP');
     attrs.push(attr(RTA_GATEWAY, bytesOf(r.via.address, what)));
   }
   if (r.dev !== undefined) attrs.push(attr(RTA_OIF, u32(await ifindexOf(r.dev, what))));
@@ -226,7 +242,7 @@ export async function routeBody(r: RouteSpec, add: boolean, what: string, ifinde
     if (RTAX[k] === undefined && !OTHER_ROUTE_ATTRS.has(k)) throw new RtnlError(`${what}: route option '${k}' is not supported by alived`, 'EOPNOTSUPP');
   }
   if (a.realms !== undefined) attrs.push(attr(RTA_FLOW, u32(realmsValue(String(a.realms)))));
-  if (a.pref !== undefined) attrs.push(attr(RTA_PREF, u8(typeof a.pref === 'number' ? a.pref : PREF[String(a.pref)] ?? 0)));
+  if (a.pref !== undefined) attrs.push(attr(RTA_PREF, u8(typeof a.pref === 'number' ? a.pref : (PREF[String(a.pref)] ?? 0))));
   if (a.expires !== undefined) attrs.push(attr(RTA_EXPIRES, u32(Number(a.expires))));
   if (a['ttl-propagate'] !== undefined) attrs.push(attr(RTA_TTL_PROPAGATE, u8(a['ttl-propagate'] === 'enabled' ? 1 : 0)));
   if (r.nexthops && r.nexthops.length) attrs.push(attr(RTA_MULTIPATH, await multipath(r.nexthops, family, what, ifindexOf)));
@@ -294,8 +310,11 @@ export function ruleBody(r: RuleSpec, what: string): Buffer {
   const head = Buffer.alloc(12);
   head.writeUInt8(family === 4 ? AF_INET : AF_INET6, 0);
   const attrs: Buffer[] = [];
-  const prefixOf = (a: RuleSpec['from']): number => (a === undefined || a === 'default' ? 0 : a.prefix ?? max);
-  for (const [a, type, at] of [[r.to, FRA_DST, 1], [r.from, FRA_SRC, 2]] as const) {
+  const prefixOf = (a: RuleSpec['from']): number => (a === undefined || a === 'default' ? 0 : (a.prefix ?? max));
+  for (const [a, type, at] of [
+    [r.to, FRA_DST, 1],
+    [r.from, FRA_SRC, 2],
+  ] as const) {
     if (a === undefined) continue;
     head.writeUInt8(prefixOf(a), at);
     if (a !== 'default') {

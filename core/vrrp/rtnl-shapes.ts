@@ -10,7 +10,6 @@ import { ROUTE_TYPES, tableNumber, tosNumber } from './iproute2-names';
 
 const RT_TABLE_MAIN = 254;
 
-
 /** One interface as the kernel reports it. */
 export interface LinkInfo {
   index: number;

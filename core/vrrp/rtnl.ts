@@ -241,7 +241,14 @@ export class Rtnl {
       current.set(link.index, link);
       if (!prev) return deliver({ type: 'added', link });
       if (prev.up !== link.up) return deliver({ type: link.up ? 'up' : 'down', link, previous: prev });
-      if (prev.name !== link.name || prev.mac !== link.mac || prev.mtu !== link.mtu || prev.adminUp !== link.adminUp || prev.operstate !== link.operstate || prev.noarp !== link.noarp) {
+      if (
+        prev.name !== link.name ||
+        prev.mac !== link.mac ||
+        prev.mtu !== link.mtu ||
+        prev.adminUp !== link.adminUp ||
+        prev.operstate !== link.operstate ||
+        prev.noarp !== link.noarp
+      ) {
         deliver({ type: 'changed', link, previous: prev });
       }
     };
@@ -410,9 +417,15 @@ export class Rtnl {
     // named only for an error: nothing but the request itself comes before the send
     const prefix = (): number => specPrefix(spec, familyOf(spec.address, addressText(spec)));
     try {
-      await this.talk(RTM_NEWADDR, body, F_CREATE | F_EXCL, async () => `adding ${addressText({ address: spec.address, prefix: prefix() })} to ${await this.ifname(ifindex)}`);
+      await this.talk(
+        RTM_NEWADDR,
+        body,
+        F_CREATE | F_EXCL,
+        async () => `adding ${addressText({ address: spec.address, prefix: prefix() })} to ${await this.ifname(ifindex)}`,
+      );
     } catch (err) {
-      if ((err as RtnlError).errno === 'EINVAL' && familyOf(spec.address, addressText(spec)) === 4 && !spec.peer) throw await this.scopeHint(err as RtnlError, ifindex, spec, prefix());
+      if ((err as RtnlError).errno === 'EINVAL' && familyOf(spec.address, addressText(spec)) === 4 && !spec.peer)
+        throw await this.scopeHint(err as RtnlError, ifindex, spec, prefix());
       throw err;
     }
   }
@@ -428,7 +441,9 @@ export class Rtnl {
       const scope = spec.scope === undefined ? 0 : scopeNumber(spec.scope);
       const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
       const subnet = (a: string): number => (bytesOf(a, a).readUInt32BE(0) & mask) >>> 0;
-      const primary = (await this.addresses(ifindex, 4)).find((a) => a.prefix === prefix && !a.flags.includes('secondary') && subnet(a.address) === subnet(spec.address));
+      const primary = (await this.addresses(ifindex, 4)).find(
+        (a) => a.prefix === prefix && !a.flags.includes('secondary') && subnet(a.address) === subnet(spec.address),
+      );
       if (!primary || primary.scope === scope) return err;
       const name = (n: number): string => Object.keys(BUILTIN_SCOPES).find((k) => BUILTIN_SCOPES[k] === n) ?? String(n);
       return new RtnlError(
@@ -456,7 +471,6 @@ export class Rtnl {
     if (!l) throw new RtnlError(`${what}: no interface ${name}`, 'ENODEV');
     return l.index;
   }
-
 
   /** Adds a route: created (prepend, the default), exclusively (add) or as another path (append). EEXIST when it is there. */
   async addRoute(r: RouteSpec): Promise<void> {

@@ -303,9 +303,7 @@ function resolveInstance(g: Globals, i: VrrpInstanceConfig): InstanceSettings {
   const advertInt = (i.advertInt as number | undefined) ?? 1;
   const unicast = peers.length > 0;
   const mcastDst = i.mcastDstIp as { address: string } | undefined;
-  const group = unicast
-    ? undefined
-    : (mcastDst?.address ?? (family === 4 ? (g.vrrpMcastGroup4 ?? VRRP_MCAST_V4) : (g.vrrpMcastGroup6 ?? VRRP_MCAST_V6)));
+  const group = unicast ? undefined : (mcastDst?.address ?? (family === 4 ? (g.vrrpMcastGroup4 ?? VRRP_MCAST_V4) : (g.vrrpMcastGroup6 ?? VRRP_MCAST_V6)));
   const num = (v: unknown, d: number): number => (typeof v === 'number' ? v : d);
   const minGarp = g.vrrpMinGarp === true;
   const extraIf = (inst.garpExtraIf ?? g.vrrpGarpExtraIf) as { all: boolean; interval: number } | undefined;
@@ -323,7 +321,11 @@ function resolveInstance(g: Globals, i: VrrpInstanceConfig): InstanceSettings {
     downTimerAdverts: strict ? 3 : num(inst.downTimerAdverts, num(g.vrrpDownTimerAdverts, 3)),
     ...(src ? { srcAddress: src.address } : {}),
     ...(group ? { group } : {}),
-    unicastPeers: peers.map((p) => ({ address: p.address, ...(p.minTtl !== undefined ? { minTtl: p.minTtl } : {}), ...(p.maxTtl !== undefined ? { maxTtl: p.maxTtl } : {}) })),
+    unicastPeers: peers.map((p) => ({
+      address: p.address,
+      ...(p.minTtl !== undefined ? { minTtl: p.minTtl } : {}),
+      ...(p.maxTtl !== undefined ? { maxTtl: p.maxTtl } : {}),
+    })),
     ttl: unicast ? num(i.unicastTtl, VRRP_TTL) : VRRP_TTL,
     // strict mode drops the authentication
     ...(!strict && version === 2 && auth?.authType === 'PASS' && auth.authPass !== undefined ? { authPass: auth.authPass.slice(0, 8) } : {}),

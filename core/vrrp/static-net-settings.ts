@@ -63,7 +63,10 @@ export function resolveStaticNet(model: StaticNetInput): StaticNetSettings | und
  * weight already loses the weight, as in keepalived (add_vrrp_to_interface,
  * vrrp_static_track.c).
  */
-export function applyTrackGroups(instances: { name: string; trackInterfaces: { ifname: string; weight: number; reverse: boolean }[] }[], model: StaticNetInput): void {
+export function applyTrackGroups(
+  instances: { name: string; trackInterfaces: { ifname: string; weight: number; reverse: boolean }[] }[],
+  model: StaticNetInput,
+): void {
   const groups = model.trackGroup ?? [];
   if (groups.length === 0) return;
   const byGroup = new Map<string, Set<string>>();

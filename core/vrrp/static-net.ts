@@ -87,7 +87,10 @@ export class StaticNet {
       await this.vips.up();
       for (const r of this.settings.rules) await this.addRule(r);
       const n = this.settings.addresses.length + this.settings.routes.length + this.settings.rules.length;
-      this.log.info({ addresses: this.settings.addresses.length, routes: this.settings.routes.length, rules: this.settings.rules.length }, `${n} static entr${n === 1 ? 'y' : 'ies'} set`);
+      this.log.info(
+        { addresses: this.settings.addresses.length, routes: this.settings.routes.length, rules: this.settings.rules.length },
+        `${n} static entr${n === 1 ? 'y' : 'ies'} set`,
+      );
       await this.watch();
     });
   }
@@ -156,7 +159,11 @@ export class StaticNet {
             const entry = this.vips.routeRemovedElsewhere(ev.route);
             if (entry && !entry.noTrack) void this.putBack([], [entry]);
           },
-          () => void this.putBack([], s.routes.filter((r) => !r.noTrack)),
+          () =>
+            void this.putBack(
+              [],
+              s.routes.filter((r) => !r.noTrack),
+            ),
           onError,
         ),
       );
@@ -204,7 +211,8 @@ export class StaticNet {
     return this.serial(async () => {
       if (this.stopped) return;
       const r = await this.vips.restore(labels, routes);
-      for (const what of r.restored) this.log.notice({ entry: what, reason: why }, `Restoring static ${what.startsWith('route ') ? what : `address ${what}`} (${why})`);
+      for (const what of r.restored)
+        this.log.notice({ entry: what, reason: why }, `Restoring static ${what.startsWith('route ') ? what : `address ${what}`} (${why})`);
     });
   }
 

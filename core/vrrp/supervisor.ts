@@ -169,7 +169,10 @@ export class VrrpSupervisor {
       if (resume.size === 0) this.crashes++;
       const delay = resume.size > 0 ? 0 : delays[Math.min(this.crashes - 1, delays.length - 1)]!;
       const resuming = resume.size > 0 ? `; it may resume ${[...resume.keys()].join(', ')} as master` : '';
-      log.error({ code, signal, pid: child.pid, restartInMs: delay }, `VRRP process ${child.pid} died (${signal ?? `exit ${code}`}); restarting it in ${delay} ms${resuming}`);
+      log.error(
+        { code, signal, pid: child.pid, restartInMs: delay },
+        `VRRP process ${child.pid} died (${signal ?? `exit ${code}`}); restarting it in ${delay} ms${resuming}`,
+      );
       this.failStart(new Error(`the VRRP process died at start (${signal ?? `exit ${code}`})`));
       // the other VIPs go now, not when the next process starts: a backup is taking over meanwhile
       const cleaned = this.removeLeftovers(child.pid, (name) => !resume.has(name));
@@ -183,7 +186,14 @@ export class VrrpSupervisor {
     });
     const startedAt = first ? (this.options.startedAt ?? spawnedAt) : spawnedAt;
     const resume = this.resumable && this.resumable.size > 0 ? Object.fromEntries(this.resumable) : undefined;
-    child.send({ type: 'start', settings: this.options.settings, level: this.options.level, trackers: this.trackers, startedAt, ...(resume ? { resume } : {}) });
+    child.send({
+      type: 'start',
+      settings: this.options.settings,
+      level: this.options.level,
+      trackers: this.trackers,
+      startedAt,
+      ...(resume ? { resume } : {}),
+    });
     log.info({ pid: child.pid }, `VRRP process started (pid ${child.pid})`);
     if (child.pid !== undefined) this.options.onSpawn?.(child.pid);
   }
@@ -204,13 +214,16 @@ export class VrrpSupervisor {
       }
       const last = Math.max(0, ...this.resumable.values());
       if (this.resumable.size > 0) {
-        this.resumeTimer = setTimeout(() => {
-          this.resumeTimer = undefined;
-          const late = this.resumable;
-          this.resumable = undefined;
-          if (!late || late.size === 0 || this.running || this.stopping) return;
-          void this.removeLeftovers(undefined, (name) => late.has(name));
-        }, last - now + RESUME_GRACE_MS);
+        this.resumeTimer = setTimeout(
+          () => {
+            this.resumeTimer = undefined;
+            const late = this.resumable;
+            this.resumable = undefined;
+            if (!late || late.size === 0 || this.running || this.stopping) return;
+            void this.removeLeftovers(undefined, (name) => late.has(name));
+          },
+          last - now + RESUME_GRACE_MS,
+        );
       }
     }
     this.masters.clear();

@@ -61,7 +61,7 @@ interface AddressItem {
 export function addressSpec(e: AddressEntry): AddressSpec {
   const v6 = e.family === 6;
   const max = v6 ? 128 : 32;
-  const prefix = e.peer ? e.peer.prefix ?? max : e.prefix ?? max;
+  const prefix = e.peer ? (e.peer.prefix ?? max) : (e.prefix ?? max);
   const spec: AddressSpec = { address: e.address, prefix: e.peer ? undefined : prefix };
   if (e.peer) spec.peer = { address: e.peer.address, prefix };
   if (e.broadcast !== undefined) spec.broadcast = e.broadcast;
@@ -88,7 +88,7 @@ function addressItems(opts: Pick<VipManagerOptions, 'ifname' | 'vips' | 'exclude
 export function addressLabel(entry: AddressEntry, dev: string): string {
   const spec = addressSpec(entry);
   const max = entry.family === 6 ? 128 : 32;
-  const prefix = spec.peer ? spec.peer.prefix ?? max : spec.prefix ?? max;
+  const prefix = spec.peer ? (spec.peer.prefix ?? max) : (spec.prefix ?? max);
   return `${addressText({ address: canonicalIp(entry.address), prefix })} on ${dev}`;
 }
 
@@ -102,7 +102,8 @@ const ALREADY_THERE = new Set(['EEXIST']);
 const ALREADY_GONE = new Set(['EADDRNOTAVAIL', 'ESRCH', 'ENODEV', 'ENOENT']);
 
 /** What the manager asks of rtnetlink. */
-export type VipRtnl = Pick<Rtnl, 'addAddress' | 'delAddress' | 'addRoute' | 'delRoute' | 'addresses' | 'links' | 'prepareAddress'> & Partial<Pick<Rtnl, 'sentNow'>>;
+export type VipRtnl = Pick<Rtnl, 'addAddress' | 'delAddress' | 'addRoute' | 'delRoute' | 'addresses' | 'links' | 'prepareAddress'> &
+  Partial<Pick<Rtnl, 'sentNow'>>;
 
 export class VipManager {
   private addresses: AddressItem[];
@@ -479,7 +480,10 @@ export class VipManager {
   missingFrom(present: readonly AddressInfo[]): string[] {
     return this.addresses
       .filter((item) => this.set.has(item.label) && !this.removing.has(item.label))
-      .filter((item) => !present.some((p) => p.ifindex === this.heldOn.get(item.label) && p.address === canonicalIp(item.entry.address) && p.prefix === itemPrefix(item)))
+      .filter(
+        (item) =>
+          !present.some((p) => p.ifindex === this.heldOn.get(item.label) && p.address === canonicalIp(item.entry.address) && p.prefix === itemPrefix(item)),
+      )
       .map((item) => item.label);
   }
 

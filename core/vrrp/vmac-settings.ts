@@ -28,7 +28,10 @@ export function virtualMac(family: IpFamily, vrid: number): string {
 
 /** use_vmac's MAC: six octets as given, or five with the VRID as the sixth (keepalived's rule). */
 export function configuredMac(text: string, vrid: number): string {
-  const octets = text.replace(/:$/, '').split(':').map((o) => parseInt(o, 16));
+  const octets = text
+    .replace(/:$/, '')
+    .split(':')
+    .map((o) => parseInt(o, 16));
   if (octets.length === 5) octets.push(vrid);
   return octets.map((o) => o.toString(16).padStart(2, '0')).join(':');
 }

@@ -174,10 +174,14 @@ export class VmacHost {
   }
 
   private report({ restored, left }: ReturnType<SysctlKeeper['restore']>): void {
-    for (const r of restored) this.log.info({ sysctl: sysctlName(r.path), value: r.to }, `${sysctlName(r.path)} put back to ${r.to} (was ${r.from} while alived ran)`);
+    for (const r of restored)
+      this.log.info({ sysctl: sysctlName(r.path), value: r.to }, `${sysctlName(r.path)} put back to ${r.to} (was ${r.from} while alived ran)`);
     for (const l of left) {
       if (l.now === undefined) continue;
-      this.log.warn({ sysctl: sysctlName(l.path), now: l.now, original: l.original }, `${sysctlName(l.path)} is ${l.now}, changed by someone else since alived set it: left as it is (it was ${l.original} before alived)`);
+      this.log.warn(
+        { sysctl: sysctlName(l.path), now: l.now, original: l.original },
+        `${sysctlName(l.path)} is ${l.now}, changed by someone else since alived set it: left as it is (it was ${l.original} before alived)`,
+      );
     }
   }
 }
@@ -219,12 +223,16 @@ export class Vmac {
     if (found) {
       const originals = decodeAlias(found.alias);
       if (originals) this.host.sysctls.adopt(originals);
-      if (found.kind !== 'macvlan') throw new Error(`interface ${s.ifname} exists and is not a macvlan (it is ${found.kind ?? 'a physical interface'}): not used as the VMAC`);
+      if (found.kind !== 'macvlan')
+        throw new Error(`interface ${s.ifname} exists and is not a macvlan (it is ${found.kind ?? 'a physical interface'}): not used as the VMAC`);
       if (found.lowerIndex === base.index && found.macvlanMode === MACVLAN_MODE_PRIVATE && found.mac === s.mac) {
         reuse = true;
         if (!this.held) log.notice({ interface: s.ifname }, `(${this.instance}) taking over VMAC ${s.ifname}, left by an earlier run`);
       } else if (originals || /^00:00:5e:00:0[12]:/.test(found.mac)) {
-        log.notice({ interface: s.ifname }, `(${this.instance}) removing ${s.ifname}: a macvlan on another interface or with another MAC or mode (${found.mac}), made again as the VMAC`);
+        log.notice(
+          { interface: s.ifname },
+          `(${this.instance}) removing ${s.ifname}: a macvlan on another interface or with another MAC or mode (${found.mac}), made again as the VMAC`,
+        );
         await this.delete(found);
       } else {
         throw new Error(`interface ${s.ifname} is a macvlan that is not a VMAC (MAC ${found.mac}): not used`);
@@ -257,7 +265,8 @@ export class Vmac {
     }
     this.held = true;
     this.host.hold(this);
-    for (const c of changes) log.info({ sysctl: sysctlName(c.path), from: c.from, to: c.to }, `${sysctlName(c.path)} set to ${c.to} (was ${c.from}) for VMAC ${s.ifname}`);
+    for (const c of changes)
+      log.info({ sysctl: sysctlName(c.path), from: c.from, to: c.to }, `${sysctlName(c.path)} set to ${c.to} (was ${c.from}) for VMAC ${s.ifname}`);
     this.setOwn();
     // the alias (originals) and no EUI-64 address from the virtual MAC: before the link goes up
     const spec = attr(IFLA_AF_SPEC, attr(AF_INET6, attr(IFLA_INET6_ADDR_GEN_MODE, Buffer.from([IN6_ADDR_GEN_MODE_NONE]))));

@@ -39,7 +39,9 @@ type Kind = (typeof KINDS)[number];
 
 const schema = block(
   {
-    url: word(str({ pattern: /^https?:\/\/[^\s]+$/, patternText: 'an http:// or https:// URL of a topic' })).required().doc('the topic URL'),
+    url: word(str({ pattern: /^https?:\/\/[^\s]+$/, patternText: 'an http:// or https:// URL of a topic' }))
+      .required()
+      .doc('the topic URL'),
     token_file: word(filePath({ mustExist: true })).doc('file holding an access token (first line), sent as a Bearer token'),
     events: value(many(oneOf(KINDS), { min: 1 })).doc('vrrp checker quorum; default all'),
   },

@@ -34,7 +34,9 @@ const PLUGIN_NAME = 'redis-check';
 
 /** the plugin's own options, from `plugins { "./redis-check.js" { ... } }` */
 const options = block({
-  timeout: word(duration({ min: 0.1, max: 60 })).default(3).doc('seconds a check may take'),
+  timeout: word(duration({ min: 0.1, max: 60 }))
+    .default(3)
+    .doc('seconds a check may take'),
 });
 
 /**

@@ -34,7 +34,10 @@ export const dnsName: WordParser<string> = {
       ctx.diags.error('ALIVED_CONFIG_BAD_VALUE', w.pos, `DNS name '${t.length > 64 ? t.slice(0, 61) + '...' : t}' has an empty label`);
       return INVALID;
     }
-    const long = t.replace(/\.$/, '').split('.').find((l) => l.length > 63);
+    const long = t
+      .replace(/\.$/, '')
+      .split('.')
+      .find((l) => l.length > 63);
     if (long !== undefined) {
       ctx.diags.error('ALIVED_CONFIG_BAD_VALUE', w.pos, `DNS name '${t}' has a label longer than 63 characters: '${long.slice(0, 20)}...'`);
       return INVALID;
@@ -51,7 +54,9 @@ export const dnsCheckSchema = block(
   {
     ...checkerConnectionFields,
     ...checkerCommonFields,
-    type: word(oneOf(DNS_TYPES, { caseInsensitive: true })).default('SOA').doc('query type'),
+    type: word(oneOf(DNS_TYPES, { caseInsensitive: true }))
+      .default('SOA')
+      .doc('query type'),
     name: word(dnsName).default('.').doc('name to query'),
   },
   {

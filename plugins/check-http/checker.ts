@@ -87,7 +87,11 @@ function compileRegex(url: UrlConfig): RegexCheck | undefined {
   try {
     return { ...common, re: new RegExp(url.regex.pattern, flags) };
   } catch (err) {
-    return { ...common, re: undefined, error: `regex '${url.regex.pattern}' uses PCRE2 syntax JavaScript cannot run (${(err as Error).message}); alived cannot check it` };
+    return {
+      ...common,
+      re: undefined,
+      error: `regex '${url.regex.pattern}' uses PCRE2 syntax JavaScript cannot run (${(err as Error).message}); alived cannot check it`,
+    };
   }
 }
 
@@ -178,7 +182,9 @@ export function createHttpChecker(
       if (matched === p.regex.noMatch) {
         return {
           ok: false,
-          text: p.regex.noMatch ? `the body matches regex '${p.regex.source}'${within} (regex_no_match)` : `the body does not match regex '${p.regex.source}'${within}`,
+          text: p.regex.noMatch
+            ? `the body matches regex '${p.regex.source}'${within} (regex_no_match)`
+            : `the body does not match regex '${p.regex.source}'${within}`,
         };
       }
       got.push(p.regex.noMatch ? 'regex not matched' : 'regex matched');

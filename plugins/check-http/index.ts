@@ -82,7 +82,11 @@ export const md5Digest: WordParser<string> = {
   parse(w, ctx) {
     const t = w.text;
     if (t.length !== 32) {
-      ctx.diags.error('ALIVED_CONFIG_BAD_VALUE', w.pos, `digest '${clip(t)}' has ${t.length} characters; an MD5 digest (as genhash prints it) has 32 hexadecimal characters`);
+      ctx.diags.error(
+        'ALIVED_CONFIG_BAD_VALUE',
+        w.pos,
+        `digest '${clip(t)}' has ${t.length} characters; an MD5 digest (as genhash prints it) has 32 hexadecimal characters`,
+      );
       return INVALID;
     }
     const bad = /[^0-9a-fA-F]/.exec(t);
@@ -111,8 +115,14 @@ export interface RegexPattern {
 /** `regex <PATTERN>`: one word; quote a pattern with blanks. */
 const regexPattern = custom<RegexPattern>('<REGEX>', (words, at, keyword, ctx) => {
   if (words.length !== 1) {
-    if (words.length === 0) ctx.diags.error('ALIVED_CONFIG_MISSING_VALUE', at, `'${keyword}' needs a pattern: ${keyword} <REGEX> (quote a pattern with blanks)`);
-    else ctx.diags.error('ALIVED_CONFIG_EXTRA_VALUE', words[1]!.pos, `'${keyword}' takes one pattern; unexpected '${words[1]!.text}' (quote a pattern with blanks)`);
+    if (words.length === 0)
+      ctx.diags.error('ALIVED_CONFIG_MISSING_VALUE', at, `'${keyword}' needs a pattern: ${keyword} <REGEX> (quote a pattern with blanks)`);
+    else
+      ctx.diags.error(
+        'ALIVED_CONFIG_EXTRA_VALUE',
+        words[1]!.pos,
+        `'${keyword}' takes one pattern; unexpected '${words[1]!.text}' (quote a pattern with blanks)`,
+      );
     return INVALID;
   }
   return { pattern: words[0]!.text, pos: words[0]!.pos };
@@ -151,15 +161,17 @@ export type RegexOption = (typeof REGEX_OPTIONS)[number];
 // url { }
 
 const urlFields = {
-  path: word(str({ minLength: 1 })).required().doc('the path to GET, e.g. / or /status'),
+  path: word(str({ minLength: 1 }))
+    .required()
+    .doc('the path to GET, e.g. / or /status'),
   digest: word(md5Digest).doc('MD5 digest of the body, as genhash prints it'),
-  status_code: value(many(statusCode))
-    .repeatable()
-    .doc('accepted status codes and ranges; every line adds to them; none: 200-299'),
+  status_code: value(many(statusCode)).repeatable().doc('accepted status codes and ranges; every line adds to them; none: 200-299'),
   virtualhost: word(str()).doc("Host header; default the checker's, real server's or virtual server's virtualhost"),
   regex: value(regexPattern).doc('the body must match this PCRE2 pattern'),
   regex_no_match: value(bareFlag).default(false).doc('the body must not match the regex'),
-  regex_options: value(many(oneOf(REGEX_OPTIONS))).repeatable().doc('PCRE2 options of the regex; every line adds to them'),
+  regex_options: value(many(oneOf(REGEX_OPTIONS)))
+    .repeatable()
+    .doc('PCRE2 options of the regex; every line adds to them'),
   regex_min_offset: word(uint()).doc('offset in the body where matching starts'),
   regex_max_offset: word(uint()).doc('last offset in the body where a match may start'),
   regex_stack: value(tuple([uint(), uint()])).doc('PCRE2 JIT stack start and maximum sizes in bytes'),
@@ -273,7 +285,9 @@ export const sslGetSchema = block(
   {
     ...httpFields,
     tls_compliant: value(optBool).doc('send a TLS close_notify before closing'),
-    verify_cert: value(optBool).doc("alived only: verify the server's certificate (chain against the SSL block's ca, else the system CAs; dates; name: the virtualhost, else the address); keepalived never verifies"),
+    verify_cert: value(optBool).doc(
+      "alived only: verify the server's certificate (chain against the SSL block's ca, else the system CAs; dates; name: the virtualhost, else the address); keepalived never verifies",
+    ),
     url: sub(sslUrlSchema).repeatable().doc('a url to check; at least one'),
   },
   { check: (v, ctx, stmt) => checkHttp(v, ctx, stmt) },
@@ -312,8 +326,20 @@ const plugin: AlivedPlugin = {
     const defaults = { delayBeforeRetry: 3 };
     // check_http.c epilog()'s smtp_alert bodies
     const alertText = (up: boolean): string => (up ? '=> CHECK succeed on service <=' : '=> CHECK failed on service : HTTP/SSL request failed <=');
-    api.registerChecker({ keyword: 'HTTP_GET', schema: httpGetSchema, create: (config, ctx) => createHttpChecker('HTTP_GET', config, ctx), defaults, alertText });
-    api.registerChecker({ keyword: 'SSL_GET', schema: sslGetSchema, create: (config, ctx) => createHttpChecker('SSL_GET', config, ctx, tlsFiles), defaults, alertText });
+    api.registerChecker({
+      keyword: 'HTTP_GET',
+      schema: httpGetSchema,
+      create: (config, ctx) => createHttpChecker('HTTP_GET', config, ctx),
+      defaults,
+      alertText,
+    });
+    api.registerChecker({
+      keyword: 'SSL_GET',
+      schema: sslGetSchema,
+      create: (config, ctx) => createHttpChecker('SSL_GET', config, ctx, tlsFiles),
+      defaults,
+      alertText,
+    });
     api.registerKeyword('root', 'SSL', sub(sslSchema).feature('checker').doc('SSL context of the SSL_GET checkers'));
   },
 };

@@ -41,7 +41,10 @@ const miscPath = map(script, (s, words, ctx) => {
     ctx.diags.warning(
       'ALIVED_CONFIG_NO_EFFECT',
       words[1]!.pos,
-      `keepalived ignores '${words.slice(1).map((w) => w.text).join(' ')}' after the misc_path command; quote a command with arguments, and set the user with 'user USERNAME [GROUPNAME]'`,
+      `keepalived ignores '${words
+        .slice(1)
+        .map((w) => w.text)
+        .join(' ')}' after the misc_path command; quote a command with arguments, and set the user with 'user USERNAME [GROUPNAME]'`,
     );
     return { ...s, user: undefined, group: undefined };
   }
@@ -71,7 +74,6 @@ export interface MiscDefaults {
 }
 
 export { DEFAULT_SCRIPT_USER } from '../../core/sdk';
-
 
 /**
  * One check is one run of misc_path (check_misc.c misc_check_child_thread()):

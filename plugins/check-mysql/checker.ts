@@ -146,7 +146,8 @@ class MysqlChecker implements Checker {
 
   private tlsOptions(): object | undefined {
     const { config } = this;
-    const wanted = config.tls ?? (config.tlsCa !== undefined || config.tlsCert !== undefined || config.tlsServerName !== undefined || config.tlsVerify !== undefined);
+    const wanted =
+      config.tls ?? (config.tlsCa !== undefined || config.tlsCert !== undefined || config.tlsServerName !== undefined || config.tlsVerify !== undefined);
     if (!wanted) return undefined;
     const read = (p: string | undefined): Buffer | undefined => {
       if (p === undefined) return undefined;
@@ -184,7 +185,8 @@ class MysqlChecker implements Checker {
 
   private tlsWords(err: NodeJS.ErrnoException): string {
     const code = err.code ? ` (${err.code})` : '';
-    if (err.code && UNTRUSTED.has(err.code)) return `TLS: the server certificate is not trusted (${this.config.tlsCa ? `tls_ca ${this.config.tlsCa}` : 'the system CAs'}): ${err.message}${code}`;
+    if (err.code && UNTRUSTED.has(err.code))
+      return `TLS: the server certificate is not trusted (${this.config.tlsCa ? `tls_ca ${this.config.tlsCa}` : 'the system CAs'}): ${err.message}${code}`;
     return `TLS: ${err.message}${code}`;
   }
 
@@ -316,7 +318,10 @@ function field(row: Record<string, unknown>, ...names: string[]): unknown {
  * '...'): such literals, and the configured password anywhere, are masked.
  */
 export function maskSecrets(text: string, password?: string): string {
-  let out = text.replace(/((?:IDENTIFIED\s+(?:WITH\s+\S+\s+)?(?:BY|AS)|PASSWORD\s*(?:=|\()?|MASTER_PASSWORD\s*=|SOURCE_PASSWORD\s*=)\s*(?:PASSWORD\s*\(\s*)?)'(?:[^'\\]|\\.|'')*'/gi, "$1'***'");
+  let out = text.replace(
+    /((?:IDENTIFIED\s+(?:WITH\s+\S+\s+)?(?:BY|AS)|PASSWORD\s*(?:=|\()?|MASTER_PASSWORD\s*=|SOURCE_PASSWORD\s*=)\s*(?:PASSWORD\s*\(\s*)?)'(?:[^'\\]|\\.|'')*'/gi,
+    "$1'***'",
+  );
   if (password && password.length >= 3) out = out.split(password).join('***');
   return out;
 }

@@ -28,11 +28,15 @@ export const mysqlCheckSchema = block(
   {
     ...checkerConnectionFields,
     ...checkerCommonFields,
-    user: word(str({ minLength: 1, maxLength: 256 })).required().doc('the account to log in with'),
+    user: word(str({ minLength: 1, maxLength: 256 }))
+      .required()
+      .doc('the account to log in with'),
     password: word(str({ maxLength: 1024 })).doc('its password (never logged); or password_file'),
     password_file: word(filePath({ mustExist: true })).doc('a file holding the password (first line), read at each new connection'),
     database: word(str({ minLength: 1, maxLength: 64 })).doc('the default database'),
-    query: word(str({ minLength: 1, maxLength: 65535 })).default('SELECT 1').doc('run at each check; default SELECT 1; an error fails the check'),
+    query: word(str({ minLength: 1, maxLength: 65535 }))
+      .default('SELECT 1')
+      .doc('run at each check; default SELECT 1; an error fails the check'),
     tls: value(one(bool)).doc('use TLS (yes/no); default no unless a tls_* keyword is given'),
     tls_ca: word(filePath({ mustExist: true })).doc('CA certificate(s) to verify the server with (PEM)'),
     tls_cert: word(filePath({ mustExist: true })).doc('client certificate (PEM)'),

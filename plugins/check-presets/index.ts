@@ -44,7 +44,9 @@ export const nginxCheckSchema = block(
   {
     ...common,
     url: word(urlPath).doc('the path to GET, e.g. /nginx_status (stub_status); default /'),
-    status_code: word(int({ min: 100, max: 599 })).default(200).doc('the status the URL must answer; default 200'),
+    status_code: word(int({ min: 100, max: 599 }))
+      .default(200)
+      .doc('the status the URL must answer; default 200'),
     virtualhost: word(str({ minLength: 1, maxLength: 253 })).doc('the Host header; default address:port'),
     pidfile: word(filePath()).doc("nginx's pid file (its master); default: any nginx master process in this network namespace"),
   },
@@ -54,9 +56,13 @@ export const nginxCheckSchema = block(
 export const haproxyCheckSchema = block(
   {
     ...common,
-    stats_socket: word(filePath()).doc('the stats socket (global: stats socket PATH); default /run/haproxy/admin.sock, or connect_ip/connect_port when connect_port is set'),
+    stats_socket: word(filePath()).doc(
+      'the stats socket (global: stats socket PATH); default /run/haproxy/admin.sock, or connect_ip/connect_port when connect_port is set',
+    ),
     backend: word(str({ minLength: 1, maxLength: 256 })).doc('a backend whose servers must be up'),
-    min_servers_up: word(int({ min: 1, max: 65535 })).default(1).doc('how many servers of the backend must be UP; default 1'),
+    min_servers_up: word(int({ min: 1, max: 65535 }))
+      .default(1)
+      .doc('how many servers of the backend must be UP; default 1'),
     pidfile: word(filePath()).doc("haproxy's pid file (-p); default: any haproxy process in this network namespace"),
   },
   {
@@ -73,7 +79,9 @@ export const tomcatCheckSchema = block(
   {
     ...common,
     url: word(urlPath).doc('the path to GET; default /'),
-    status_code: word(int({ min: 100, max: 599 })).default(200).doc('the status the URL must answer; default 200'),
+    status_code: word(int({ min: 100, max: 599 }))
+      .default(200)
+      .doc('the status the URL must answer; default 200'),
     virtualhost: word(str({ minLength: 1, maxLength: 253 })).doc('the Host header; default address:port'),
     catalina_base: word(filePath()).doc('only the Tomcat whose -Dcatalina.base is this (one of several on the host)'),
     pidfile: word(filePath()).doc('CATALINA_PID; default: a java process running org.apache.catalina.startup.Bootstrap'),
@@ -90,11 +98,7 @@ function hostPort(t: Endpoint): string {
 }
 
 /** A preset's steps in order; the first that fails is the message. */
-function preset(
-  name: string,
-  where: string,
-  steps: Array<(signal: AbortSignal) => Promise<string | undefined> | string | undefined>,
-): Checker {
+function preset(name: string, where: string, steps: Array<(signal: AbortSignal) => Promise<string | undefined> | string | undefined>): Checker {
   return {
     async check(signal): Promise<CheckResult> {
       const notes: string[] = [];
@@ -137,7 +141,12 @@ function httpStep(target: Endpoint, path: string, status: number, host: string |
 export function createNginxChecker(config: NginxCheckConfig, ctx: CheckerContext): Checker {
   const target = { ...ctx.target, port: ctx.target.port || 80 };
   return preset('NGINX_CHECK', hostPort(target), [
-    ...processStep(config, target, { comm: 'nginx', cmdline: (l) => l.startsWith('nginx: master process'), ...(config.pidfile ? { pidfile: config.pidfile } : {}) }, 'master'),
+    ...processStep(
+      config,
+      target,
+      { comm: 'nginx', cmdline: (l) => l.startsWith('nginx: master process'), ...(config.pidfile ? { pidfile: config.pidfile } : {}) },
+      'master',
+    ),
     httpStep(target, config.url ?? '/', config.statusCode, config.virtualhost),
   ]);
 }

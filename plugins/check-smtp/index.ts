@@ -41,9 +41,7 @@ export const smtpCheckSchema = block(
     ...checkerConnectionFields,
     ...checkerCommonFields,
     helo_name: word(str()).default('smtpchecker.keepalived.org').doc('name sent with HELO'),
-    host: sub(smtpHostSchema)
-      .repeatable()
-      .deprecated('the SMTP_CHECK host block is deprecated: write one SMTP_CHECK per address; accepted'),
+    host: sub(smtpHostSchema).repeatable().deprecated('the SMTP_CHECK host block is deprecated: write one SMTP_CHECK per address; accepted'),
   },
   {
     check: (v, ctx, stmt) => {

@@ -1,5 +1,14 @@
 import * as net from 'node:net';
-import { ALIVED_VERSION, block, checkerCommonFields, checkerConnectionFields, type AlivedPlugin, type BlockOf, type Checker, type CheckerContext } from '../../core/sdk';
+import {
+  ALIVED_VERSION,
+  block,
+  checkerCommonFields,
+  checkerConnectionFields,
+  type AlivedPlugin,
+  type BlockOf,
+  type Checker,
+  type CheckerContext,
+} from '../../core/sdk';
 import { checkConnection } from '../shared/connection';
 import { abortWords, checkFwmark, describeError, fwmarkNote, hostPort, settleOnce, tcpConnectOptions } from '../shared/net';
 

@@ -59,7 +59,11 @@ function hexBytes(wildcards: boolean): ArgsParser<HexBytes> {
         for (const c of pair) {
           const n = nibble(c);
           if (n === undefined) {
-            ctx.diags.error('ALIVED_CONFIG_BAD_VALUE', w.pos, `'${c}' in '${t.length > 64 ? t.slice(0, 61) + '...' : t}' is not a hexadecimal digit${wildcards ? ' or x' : ''}`);
+            ctx.diags.error(
+              'ALIVED_CONFIG_BAD_VALUE',
+              w.pos,
+              `'${c}' in '${t.length > 64 ? t.slice(0, 61) + '...' : t}' is not a hexadecimal digit${wildcards ? ' or x' : ''}`,
+            );
             return INVALID;
           }
           byte = pair.length === 2 ? (byte << 4) | (n < 0 ? 0 : n) : n < 0 ? 0 : n;
@@ -107,8 +111,12 @@ export const udpCheckSchema = block(
     ...checkerCommonFields,
     payload: value(hexBytes(false)).doc('the datagram to send; default random bytes'),
     require_reply: value(requireReply).doc('a reply must come (and begin with these bytes, if given)'),
-    min_reply_length: word(int({ min: 0, max: 65535 })).default(0).doc('shortest acceptable reply'),
-    max_reply_length: word(int({ min: 0, max: 65535 })).default(255).doc('longest acceptable reply'),
+    min_reply_length: word(int({ min: 0, max: 65535 }))
+      .default(0)
+      .doc('shortest acceptable reply'),
+    max_reply_length: word(int({ min: 0, max: 65535 }))
+      .default(255)
+      .doc('longest acceptable reply'),
   },
   { check: (v, ctx, stmt) => checkUdp(v, ctx, stmt) },
 );

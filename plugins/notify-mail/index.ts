@@ -73,13 +73,27 @@ const recipients = lines(many(email, { min: 1 }), { allowEmpty: false });
 
 /** The keywords notify-mail adds to global_defs (keepalived's own are core keywords). */
 export const mailKeywords = {
-  smtp_tls: word(oneOf(['no', 'starttls', 'tls'] as const)).feature(FEATURE).doc("no: plain SMTP, STARTTLS never tried (keepalived); starttls: required; tls: TLS from the start (port 465). Default no"),
-  smtp_tls_ca: word(filePath({ mustExist: true })).feature(FEATURE).doc('PEM file of the CA certificates to trust for the SMTP server; default the system\'s'),
+  smtp_tls: word(oneOf(['no', 'starttls', 'tls'] as const))
+    .feature(FEATURE)
+    .doc('no: plain SMTP, STARTTLS never tried (keepalived); starttls: required; tls: TLS from the start (port 465). Default no'),
+  smtp_tls_ca: word(filePath({ mustExist: true }))
+    .feature(FEATURE)
+    .doc("PEM file of the CA certificates to trust for the SMTP server; default the system's"),
   smtp_tls_verify: value(optBool).feature(FEATURE).doc("check the server's certificate and name; default yes"),
-  smtp_auth_user: word(str({ minLength: 1 })).feature(FEATURE).doc('user for SMTP AUTH (needs smtp_auth_password_file or smtp_auth_password_env)'),
-  smtp_auth_password_file: word(filePath({ mustExist: true })).feature(FEATURE).doc('file holding the SMTP password (its first line); read at each start and reload, never logged'),
-  smtp_auth_password_env: word(str({ pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, patternText: 'an environment variable name' })).feature(FEATURE).doc('environment variable holding the SMTP password'),
-  smtp_auth_cleartext: value(optBool).feature(FEATURE).doc('allow SMTP AUTH with smtp_tls no: the user and password then cross the network in clear (a warning says so); without it that is a config error. Default no'),
+  smtp_auth_user: word(str({ minLength: 1 }))
+    .feature(FEATURE)
+    .doc('user for SMTP AUTH (needs smtp_auth_password_file or smtp_auth_password_env)'),
+  smtp_auth_password_file: word(filePath({ mustExist: true }))
+    .feature(FEATURE)
+    .doc('file holding the SMTP password (its first line); read at each start and reload, never logged'),
+  smtp_auth_password_env: word(str({ pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, patternText: 'an environment variable name' }))
+    .feature(FEATURE)
+    .doc('environment variable holding the SMTP password'),
+  smtp_auth_cleartext: value(optBool)
+    .feature(FEATURE)
+    .doc(
+      'allow SMTP AUTH with smtp_tls no: the user and password then cross the network in clear (a warning says so); without it that is a config error. Default no',
+    ),
   smtp_subject: value(kindTemplate).repeatable().feature(FEATURE).doc('subject template for one kind of event (vrrp, checker, quorum)'),
   smtp_body: value(kindTemplate).repeatable().feature(FEATURE).doc('body template for one kind of event'),
   notification_email_vrrp: recipients.feature(FEATURE).doc('recipients of VRRP mails, instead of notification_email'),
@@ -163,7 +177,8 @@ export function mailConfigOf(model: ConfigModel): MailConfig | undefined {
   const g = model.globalDefs;
   if (!g?.smtpServer) return undefined;
   const x = g.extensions as Ext[];
-  const flat = (v: unknown): string[] | undefined => (Array.isArray(v) ? (v as unknown[]).flat(2).filter((s): s is string => typeof s === 'string') : undefined);
+  const flat = (v: unknown): string[] | undefined =>
+    Array.isArray(v) ? (v as unknown[]).flat(2).filter((s): s is string => typeof s === 'string') : undefined;
   const all = flat(g.notificationEmail) ?? [];
   const recipients = {
     vrrp: flat(ext(x, 'notification_email_vrrp')) ?? all,
@@ -227,7 +242,11 @@ function password(auth: NonNullable<MailConfig['auth']>): string {
     try {
       return fs.readFileSync(auth.passwordFile, 'utf8').split('\n')[0]!.replace(/\r$/, '');
     } catch (err) {
-      throw new AlivedError('ALIVED_NOTIFY_SECRET', `cannot read smtp_auth_password_file ${auth.passwordFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
+      throw new AlivedError(
+        'ALIVED_NOTIFY_SECRET',
+        `cannot read smtp_auth_password_file ${auth.passwordFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+        { cause: err },
+      );
     }
   }
   if (auth.passwordEnv) {
@@ -258,7 +277,8 @@ export function createMailNotifier(cfg: MailConfig, ctx: { log: Logger; model: C
   }
 
   /** the state keepalived mails for an instance event: DELETED without notify_deleted is a FAULT */
-  const mailState = (e: Extract<NotifyEvent, { type: 'vrrp' }>): string => (e.kind === 'instance' && e.to === 'DELETED' && !state.notifyDeleted.get(e.name) ? 'FAULT' : e.to);
+  const mailState = (e: Extract<NotifyEvent, { type: 'vrrp' }>): string =>
+    e.kind === 'instance' && e.to === 'DELETED' && !state.notifyDeleted.get(e.name) ? 'FAULT' : e.to;
 
   const compose = (e: NotifyEvent): MailText => {
     const st = e.type === 'vrrp' ? mailState(e) : undefined;
@@ -334,7 +354,8 @@ export function createMailNotifier(cfg: MailConfig, ctx: { log: Logger; model: C
       } catch (err) {
         const code = (err as { responseCode?: number }).responseCode;
         // a 5xx answer (refused recipient, sender, message or credentials) does not change on a retry
-        if (typeof code === 'number' && code >= 500 && code < 600) throw permanentFailure(`SMTP server ${cfg.server.host}:${cfg.server.port} refused the mail: ${(err as Error).message}`, err);
+        if (typeof code === 'number' && code >= 500 && code < 600)
+          throw permanentFailure(`SMTP server ${cfg.server.host}:${cfg.server.port} refused the mail: ${(err as Error).message}`, err);
         if (signal.aborted) throw signal.reason ?? err;
         throw new AlivedError('ALIVED_NOTIFY_RETRY', `SMTP server ${cfg.server.host}:${cfg.server.port}: ${(err as Error).message}`, { cause: err });
       } finally {

@@ -85,7 +85,8 @@ export function keepalivedText(e: NotifyEvent, routerId: string, state?: string)
       return { subject: `${prefix}VRRP ${e.kind === 'group' ? 'Group' : 'Instance'} ${e.name} - ${what}`, body };
     }
     case 'check-alert':
-      if (e.kind === 'real-server') return { subject: `${prefix}Realserver ${e.service ?? '?'} of virtual server ${e.virtualServer} - ${e.state}`, body: e.message };
+      if (e.kind === 'real-server')
+        return { subject: `${prefix}Realserver ${e.service ?? '?'} of virtual server ${e.virtualServer} - ${e.state}`, body: e.message };
       return { subject: `${prefix}Virtualserver ${e.virtualServer} - ${e.state}`, body: e.message };
     case 'flapping': {
       const last = keepalivedText(e.last, routerId);
@@ -125,7 +126,15 @@ export function vars(e: NotifyEvent, routerId: string, host: string, text: MailT
   if (e.type === 'flapping') v.count = String(e.count);
   switch (base.type) {
     case 'vrrp':
-      Object.assign(v, { type: base.kind, name: base.name, from: base.from, to: state ?? base.to, state: state ?? base.to, priority: String(base.priority), reason: base.reason });
+      Object.assign(v, {
+        type: base.kind,
+        name: base.name,
+        from: base.from,
+        to: state ?? base.to,
+        state: state ?? base.to,
+        priority: String(base.priority),
+        reason: base.reason,
+      });
       break;
     case 'check-alert':
       Object.assign(v, {

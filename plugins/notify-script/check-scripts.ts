@@ -1,4 +1,12 @@
-import { formatService, planChecks, type ConfigModel, type QuorumChangeEvent, type RealServerChangeEvent, type ScriptLine, type ScriptToRun } from '../../core/sdk';
+import {
+  formatService,
+  planChecks,
+  type ConfigModel,
+  type QuorumChangeEvent,
+  type RealServerChangeEvent,
+  type ScriptLine,
+  type ScriptToRun,
+} from '../../core/sdk';
 
 /**
  * The checks' notify scripts of a config, found from their events:
@@ -40,7 +48,8 @@ export class CheckScripts {
     // no checker definitions: only names and scripts are wanted, not checkers
     for (const vs of planChecks(model, new Map()).virtualServers) {
       next.set(quorumKey(vs.name), { up: vs.quorumUp, down: vs.quorumDown, kind: 'quorum', of: `of VS ${vs.name}` });
-      for (const rs of vs.realServers) next.set(realServerKey(vs.name, rs.name), { up: rs.notifyUp, down: rs.notifyDown, kind: 'notify', of: `for ${rs.name} of VS ${vs.name}` });
+      for (const rs of vs.realServers)
+        next.set(realServerKey(vs.name, rs.name), { up: rs.notifyUp, down: rs.notifyDown, kind: 'notify', of: `for ${rs.name} of VS ${vs.name}` });
     }
     this.retired = new Map([...this.current].filter(([k]) => !next.has(k)));
     this.current = next;

@@ -73,7 +73,9 @@ export function fifoSpecs(g: GlobalDefs | undefined): { specs: FifoSpec[]; notes
     if (!fifo) return;
     const global = specs.find((s) => s.kinds.has('global'));
     if (kind !== 'global' && global && global.path === fifo.path) {
-      notes.push(`notify FIFO ${fifo.path} has been specified for global and ${kind === 'vrrp' ? 'vrrp' : 'LVS'} FIFO - ignoring ${kind === 'vrrp' ? 'vrrp' : 'LVS'} FIFO`);
+      notes.push(
+        `notify FIFO ${fifo.path} has been specified for global and ${kind === 'vrrp' ? 'vrrp' : 'LVS'} FIFO - ignoring ${kind === 'vrrp' ? 'vrrp' : 'LVS'} FIFO`,
+      );
       return;
     }
     const same = specs.find((s) => s.path === fifo.path);
@@ -245,8 +247,13 @@ export class NotifyFifo {
     this.scriptDone = done;
     void done.then((o) => {
       const how = outcomeWords(o);
-      if (this.state === 'closed' || o.kind === 'aborted') this.log.info({ fifo: this.spec.path, script: cmd }, `${this.type}notify fifo script terminated: ${cmd} ${how}`);
-      else this.log.warn({ code: o.kind === 'error' ? 'ALIVED_SCRIPT_FAILED' : 'ALIVED_NOTIFY_FIFO', fifo: this.spec.path, script: cmd }, `${this.type}notify fifo script terminated: ${cmd} ${how}`);
+      if (this.state === 'closed' || o.kind === 'aborted')
+        this.log.info({ fifo: this.spec.path, script: cmd }, `${this.type}notify fifo script terminated: ${cmd} ${how}`);
+      else
+        this.log.warn(
+          { code: o.kind === 'error' ? 'ALIVED_SCRIPT_FAILED' : 'ALIVED_NOTIFY_FIFO', fifo: this.spec.path, script: cmd },
+          `${this.type}notify fifo script terminated: ${cmd} ${how}`,
+        );
     });
   }
 

@@ -6,7 +6,17 @@ import { scriptNotifier } from './script-sink';
 export { ScriptNotifier, STOP_SCRIPT_TIMEOUT_MS, type ScriptNotifierOptions } from './script-notifier';
 export { scriptNotifier, scriptSink } from './script-sink';
 export { CheckScripts, type CheckScript } from './check-scripts';
-export { NotifyFifo, NotifyFifos, fifoSpecs, vrrpFifoLine, virtualServerFifoLine, realServerFifoLine, FIFO_SCRIPT_EXIT_WAIT_MS, type FifoKind, type FifoSpec } from './fifo';
+export {
+  NotifyFifo,
+  NotifyFifos,
+  fifoSpecs,
+  vrrpFifoLine,
+  virtualServerFifoLine,
+  realServerFifoLine,
+  FIFO_SCRIPT_EXIT_WAIT_MS,
+  type FifoKind,
+  type FifoSpec,
+} from './fifo';
 
 /**
  * keepalived's notify scripts and FIFOs as a notifier plugin: notify,

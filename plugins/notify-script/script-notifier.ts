@@ -177,7 +177,12 @@ export class ScriptNotifier {
     const timeoutMs = state === 'STOP' ? this.stopTimeout : this.notifyTimeout;
     const own = scriptOf(state === 'DELETED' ? cfg?.notifyDeleted : cfg?.[STATE_KEYWORD[state]!]);
     if (own) jobs.push({ script: own, what: `notify_${state.toLowerCase()} of VRRP instance ${e.name}`, timeoutMs });
-    if (cfg?.notify) jobs.push({ script: withArgs(cfg.notify, ['INSTANCE', e.name, state, String(Math.trunc(e.priority))]), what: `notify of VRRP instance ${e.name}`, timeoutMs });
+    if (cfg?.notify)
+      jobs.push({
+        script: withArgs(cfg.notify, ['INSTANCE', e.name, state, String(Math.trunc(e.priority))]),
+        what: `notify of VRRP instance ${e.name}`,
+        timeoutMs,
+      });
     return this.dispatch(jobs, () => this.fifos.writeVrrp(vrrpFifoLine('instance', e.name, state, e.priority)));
   }
 

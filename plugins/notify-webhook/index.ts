@@ -48,7 +48,11 @@ const FEATURE = 'notify';
 
 const url = custom('<URL>', (words, at, keyword, ctx) => {
   if (words.length !== 1) {
-    ctx.diags.error(words.length ? 'ALIVED_CONFIG_EXTRA_VALUE' : 'ALIVED_CONFIG_MISSING_VALUE', words[1]?.pos ?? at, `'${keyword}' takes one http:// or https:// URL`);
+    ctx.diags.error(
+      words.length ? 'ALIVED_CONFIG_EXTRA_VALUE' : 'ALIVED_CONFIG_MISSING_VALUE',
+      words[1]?.pos ?? at,
+      `'${keyword}' takes one http:// or https:// URL`,
+    );
     return INVALID;
   }
   const w = words[0]!;
@@ -119,7 +123,11 @@ function checkCredentials(v: { name?: string; url?: string; header?: Array<[stri
   const params = [...u.searchParams.keys()].filter((n) => isSecretParam(n));
   if (params.length) clear.push(`the query parameter${params.length > 1 ? 's' : ''} ${[...new Set(params)].join(', ')}`);
   if (clear.length) {
-    ctx.diags.warning('ALIVED_CONFIG_CLEARTEXT', urlAt, `webhook ${v.name}: ${clear.join(', ')} cross the network to ${u.host} in clear over http://; use https://`);
+    ctx.diags.warning(
+      'ALIVED_CONFIG_CLEARTEXT',
+      urlAt,
+      `webhook ${v.name}: ${clear.join(', ')} cross the network to ${u.host} in clear over http://; use https://`,
+    );
   }
 }
 
@@ -128,11 +136,17 @@ const headerLine = tuple([str({ pattern: /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, patter
 export const webhookSchema = block(
   {
     url: value(url).required().doc("where to POST: http:// or https://; its user:password@ is sent as Authorization: Basic (not with 'header Authorization')"),
-    format: word(oneOf(['json', 'slack', 'teams'] as const)).default('json').doc("json: alived's schema (docs/notify.md); slack, teams: a readable message for their incoming webhooks"),
+    format: word(oneOf(['json', 'slack', 'teams'] as const))
+      .default('json')
+      .doc("json: alived's schema (docs/notify.md); slack, teams: a readable message for their incoming webhooks"),
     secret_file: word(filePath({ mustExist: true })).doc('file holding the HMAC-SHA256 key (its first line): the X-Alived-Signature header'),
-    secret_env: word(str({ pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, patternText: 'an environment variable name' })).doc('environment variable holding the HMAC key'),
+    secret_env: word(str({ pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, patternText: 'an environment variable name' })).doc(
+      'environment variable holding the HMAC key',
+    ),
     events: value(many(oneOf(EVENT_CLASSES), { min: 1 })).doc('the kinds of events to send: vrrp checker quorum daemon; default all'),
-    timeout: word(duration({ min: 0.1, max: 600 })).default(5).doc('seconds one POST may take'),
+    timeout: word(duration({ min: 0.1, max: 600 }))
+      .default(5)
+      .doc('seconds one POST may take'),
     header: value(headerLine).repeatable().doc('NAME VALUE: an extra request header (Authorization, ...); never logged'),
     ...deliveryFields,
   },
@@ -154,7 +168,9 @@ function secretOf(cfg: WebhookConfig): string | undefined {
     try {
       return fs.readFileSync(cfg.secretFile, 'utf8').split('\n')[0]!.replace(/\r$/, '');
     } catch (err) {
-      throw new AlivedError('ALIVED_NOTIFY_SECRET', `cannot read secret_file ${cfg.secretFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
+      throw new AlivedError('ALIVED_NOTIFY_SECRET', `cannot read secret_file ${cfg.secretFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, {
+        cause: err,
+      });
     }
   }
   if (cfg.secretEnv) {

@@ -146,7 +146,12 @@ function mood(e: NotifyEvent): 'good' | 'bad' | 'neutral' {
 export function slackPayload(p: JsonPayload, e: NotifyEvent): Record<string, unknown> {
   const icon = { good: ':large_green_circle:', bad: ':red_circle:', neutral: ':large_yellow_circle:' }[mood(e)];
   const change = p.old_state ? `${p.old_state} → *${p.new_state}*` : `*${p.new_state}*`;
-  const what = e.type === 'flapping' ? `flapping: ${e.count} changes (${e.states.join(' → ')}), now *${p.new_state}*` : e.type === 'vip' ? `${e.address} ${change}` : change;
+  const what =
+    e.type === 'flapping'
+      ? `flapping: ${e.count} changes (${e.states.join(' → ')}), now *${p.new_state}*`
+      : e.type === 'vip'
+        ? `${e.address} ${change}`
+        : change;
   const line = `${icon} *[${p.router_id}] ${title(p)}*: ${what}${p.priority !== null && p.subject.type === 'instance' ? ` (priority ${p.priority})` : ''}`;
   return {
     text: p.summary,

@@ -33,7 +33,11 @@ export function checkFwmark(v: { fwmark?: number }, ctx: CheckCtx, stmt: Stmt): 
  * success, failure and abort wins; `cleanup` runs exactly once, whichever it
  * was, and its own errors never escape (a check must settle, not throw).
  */
-export function settleOnce(signal: AbortSignal, run: (finish: (r: CheckResult) => void) => (() => void) | void, onAborted: () => CheckResult): Promise<CheckResult> {
+export function settleOnce(
+  signal: AbortSignal,
+  run: (finish: (r: CheckResult) => void) => (() => void) | void,
+  onAborted: () => CheckResult,
+): Promise<CheckResult> {
   return new Promise<CheckResult>((resolve) => {
     let done = false;
     let cleanup: (() => void) | void;

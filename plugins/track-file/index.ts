@@ -86,7 +86,12 @@ const initFile: ArgsParser<InitFile> = custom('[<-254..254>] [overwrite]', (word
       continue;
     }
     const hint = nearest(w.text, ['overwrite']);
-    error(ctx, w.pos, 'ALIVED_CONFIG_BAD_VALUE', `unknown ${keyword} option '${clip(w.text)}': expected a value and/or overwrite${hint ? ` (did you mean '${hint}'?)` : ''}`);
+    error(
+      ctx,
+      w.pos,
+      'ALIVED_CONFIG_BAD_VALUE',
+      `unknown ${keyword} option '${clip(w.text)}': expected a value and/or overwrite${hint ? ` (did you mean '${hint}'?)` : ''}`,
+    );
     ok = false;
   }
   return ok ? out : INVALID;
@@ -98,13 +103,22 @@ export const trackFileSchema = block(
     weight: value(weight).default({ value: 1, reverse: false }).doc('-254..254 [reverse]; default 1'),
     init_file: value(initFile).doc('[VALUE] [overwrite]: create the file with VALUE (default 0) at startup'),
   },
-  { header: trackerHeader, defines: { kind: 'track_file', name: (v: { name: string }) => v.name, keepalived: { firstWins: true, resolvedWhileParsing: true } } },
+  {
+    header: trackerHeader,
+    defines: { kind: 'track_file', name: (v: { name: string }) => v.name, keepalived: { firstWins: true, resolvedWhileParsing: true } },
+  },
 );
 
 export type TrackFileEntry = TrackReference;
 
 /** `<TRACK_FILE_NAME> [weight <-254..254> [reverse|noreverse]]` */
-export const trackFileEntry: ArgsParser<TrackFileEntry> = trackReference({ kind: 'track_file', describe: '<TRACK_FILE>', refersTo: 'track_file', weight: WEIGHT, wording: 'plugin' });
+export const trackFileEntry: ArgsParser<TrackFileEntry> = trackReference({
+  kind: 'track_file',
+  describe: '<TRACK_FILE>',
+  refersTo: 'track_file',
+  weight: WEIGHT,
+  wording: 'plugin',
+});
 
 /** The old spelling: the same block, with a note where it is used. */
 class DeprecatedSpelling<T, O> extends Keyword<T, O> {

@@ -66,7 +66,8 @@ const weight: ArgsParser<ProcessWeight> = trackerWeight(WEIGHT);
 /** `[initial|partial]`: alone, the parameters must match exactly */
 const paramMatch = custom('[initial|partial]', (words, _at, keyword, ctx) => {
   if (words.length === 0) return 'exact' as const;
-  if (words.length > 1) return error(ctx, words[1]!.pos, 'ALIVED_CONFIG_EXTRA_VALUE', `'${keyword}' takes [initial|partial]; unexpected '${clip(words[1]!.text)}'`);
+  if (words.length > 1)
+    return error(ctx, words[1]!.pos, 'ALIVED_CONFIG_EXTRA_VALUE', `'${keyword}' takes [initial|partial]; unexpected '${clip(words[1]!.text)}'`);
   const v = oneOf(['initial', 'partial']).parse(words[0]!, ctx);
   return v === INVALID ? INVALID : v;
 });
@@ -88,7 +89,9 @@ export const vrrpTrackProcessSchema = block(
     process: value(processSpec).required().doc('the process name (as in /proc/PID/status), or a command and parameters'),
     param_match: value(paramMatch).doc('match the parameters exactly (alone), or only the first ones (partial), or the last one as a prefix (initial)'),
     weight: value(weight).default({ value: 0, reverse: false }).doc('-254..254 [reverse]; 0 (default): FAULT while the quorum is not met'),
-    quorum: word(int({ min: 1, max: 65535 })).default(1).doc('fewest matching processes for success; default 1'),
+    quorum: word(int({ min: 1, max: 65535 }))
+      .default(1)
+      .doc('fewest matching processes for success; default 1'),
     quorum_max: word(int({ min: 0, max: 65535 })).doc('most matching processes for success; 0: success when none runs'),
     delay: word(delay).doc('sets fork_delay and terminate_delay'),
     fork_delay: word(delay).doc('seconds to wait after the quorum is gained'),
@@ -121,7 +124,13 @@ export const vrrpTrackProcessSchema = block(
 export type TrackProcessEntry = TrackReference;
 
 /** `<PROCESS_NAME> [weight <-254..254> [reverse|noreverse]]` */
-export const trackProcessEntry: ArgsParser<TrackProcessEntry> = trackReference({ kind: 'track_process', describe: '<TRACK_PROCESS>', refersTo: 'vrrp_track_process', weight: WEIGHT, wording: 'plugin' });
+export const trackProcessEntry: ArgsParser<TrackProcessEntry> = trackReference({
+  kind: 'track_process',
+  describe: '<TRACK_PROCESS>',
+  refersTo: 'vrrp_track_process',
+  weight: WEIGHT,
+  wording: 'plugin',
+});
 
 const plugin: AlivedPlugin = {
   name: 'track-process',

@@ -168,7 +168,10 @@ export function createProcessTracker(config: VrrpTrackProcessConfig, ctx: Tracke
         added,
         removed,
         ready: () => {
-          log.info({ process: name, count, quorum, quorumMax: Number.isFinite(quorumMax) ? quorumMax : undefined }, `Tracked process ${name}: ${count} running`);
+          log.info(
+            { process: name, count, quorum, quorumMax: Number.isFinite(quorumMax) ? quorumMax : undefined },
+            `Tracked process ${name}: ${count} running`,
+          );
           update(inRange());
         },
       });

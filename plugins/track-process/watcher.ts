@@ -287,7 +287,12 @@ export class ProcessWatcher {
       // the pid was reused: the old process ended
       this.gone(pid);
     }
-    this.known.set(pid, { start: p.stat.start, age: k && k.start === p.stat.start ? k.age : 0, comm: p.stat.comm, ...(p.cmdline ? { cmdline: p.cmdline } : {}) });
+    this.known.set(pid, {
+      start: p.stat.start,
+      age: k && k.start === p.stat.start ? k.age : 0,
+      comm: p.stat.comm,
+      ...(p.cmdline ? { cmdline: p.cmdline } : {}),
+    });
     this.evaluate(p, how);
   }
 

@@ -45,7 +45,12 @@ function error(ctx: CheckCtx, pos: Pos, code: string, message: string): typeof I
 /** keepalived reads only the first word: a command with arguments is quoted; the user is set with `user`. */
 const command: ArgsParser<ScriptLine> = custom('<PATH>|"<PATH> <ARGS>"', (words, at, keyword, ctx) => {
   if (words.length > 1) {
-    return error(ctx, words[1]!.pos, 'ALIVED_CONFIG_EXTRA_VALUE', `'${keyword}' takes one word: quote a command that has arguments ("/path/check --arg"), and set its user with 'user'`);
+    return error(
+      ctx,
+      words[1]!.pos,
+      'ALIVED_CONFIG_EXTRA_VALUE',
+      `'${keyword}' takes one word: quote a command that has arguments ("/path/check --arg"), and set its user with 'user'`,
+    );
   }
   return script.parse(words, at, keyword, ctx);
 });
@@ -65,15 +70,24 @@ const weight: ArgsParser<ScriptWeight> = trackerWeight(WEIGHT);
 export const vrrpScriptSchema = block(
   {
     script: value(command).required().doc('the command to run; quote it when it has arguments'),
-    interval: word(int({ min: 1, max: MAX_SECS })).default(1).doc('seconds between runs; default 1'),
+    interval: word(int({ min: 1, max: MAX_SECS }))
+      .default(1)
+      .doc('seconds between runs; default 1'),
     timeout: word(int({ min: 1, max: MAX_SECS })).doc('seconds after which a run counts as failed; default the interval'),
     weight: value(weight).default({ value: 0, reverse: false }).doc('priority change, -253..253; 0 (default): FAULT while failed'),
-    rise: word(int({ min: 1, max: INT32_MAX })).default(1).doc('successes before OK; default 1'),
-    fall: word(int({ min: 1, max: INT32_MAX })).default(1).doc('failures before KO; default 1'),
+    rise: word(int({ min: 1, max: INT32_MAX }))
+      .default(1)
+      .doc('successes before OK; default 1'),
+    fall: word(int({ min: 1, max: INT32_MAX }))
+      .default(1)
+      .doc('failures before KO; default 1'),
     user: value(map(tuple([str(), str()], 1), (t) => ({ user: t[0]!, group: t[1] }))).doc('USER [GROUP] to run as; default global script_user'),
     init_fail: value(flag).doc('start in the failed state'),
   },
-  { header: trackerHeader, defines: { kind: 'vrrp_script', name: (v: { name: string }) => v.name, keepalived: { firstWins: true, resolvedWhileParsing: true } } },
+  {
+    header: trackerHeader,
+    defines: { kind: 'vrrp_script', name: (v: { name: string }) => v.name, keepalived: { firstWins: true, resolvedWhileParsing: true } },
+  },
 );
 
 export type TrackScriptEntry = TrackReference;

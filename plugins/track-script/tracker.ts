@@ -73,7 +73,9 @@ export interface ScriptTrackerOptions {
 function verdictOf(o: RunOutcome): { success: boolean; words: string; status?: number } {
   switch (o.kind) {
     case 'exit':
-      return o.code === 0 ? { success: true, words: 'succeeded', status: 0 } : { success: false, words: `failed (exited with status ${o.code})`, status: o.code };
+      return o.code === 0
+        ? { success: true, words: 'succeeded', status: 0 }
+        : { success: false, words: `failed (exited with status ${o.code})`, status: o.code };
     case 'signal':
       return { success: false, words: `failed (due to signal ${signalName(o.signal)})` };
     case 'timeout':

@@ -38,11 +38,17 @@ const NEEDS_PORT = new Set(['TCP_CHECK', 'HTTP_GET', 'SSL_GET', 'SMTP_CHECK', 'U
 
 export const vrrpCheckSchema = block(
   {
-    interval: word(duration({ min: 0.01, max: 86400 })).default(1).doc('seconds between checks (from the start of each); default 1'),
+    interval: word(duration({ min: 0.01, max: 86400 }))
+      .default(1)
+      .doc('seconds between checks (from the start of each); default 1'),
     timeout: word(duration({ min: 0.001, max: 86400 })).doc("seconds one check may take; default the checker's connect_timeout, else the interval"),
     weight: value(trackerWeight(WEIGHT)).default({ value: 0, reverse: false }).doc('-254..254 [reverse]; 0 (default): FAULT while the check fails'),
-    rise: word(int({ min: 1, max: INT32_MAX })).default(1).doc('successes before up; default 1'),
-    fall: word(int({ min: 1, max: INT32_MAX })).default(1).doc('failures before down; default 1'),
+    rise: word(int({ min: 1, max: INT32_MAX }))
+      .default(1)
+      .doc('successes before up; default 1'),
+    fall: word(int({ min: 1, max: INT32_MAX }))
+      .default(1)
+      .doc('failures before down; default 1'),
     init_fail: value(flag).doc('start down, not unknown, until the first result'),
   },
   {
@@ -52,7 +58,11 @@ export const vrrpCheckSchema = block(
     defines: { kind: 'vrrp_check', name: (v: { name: string }) => v.name },
     check: (v: VrrpCheckConfig & { extensions: ExtensionValue[]; pos: Pos }, ctx) => {
       if (v.extensions.length === 0) {
-        ctx.diags.error('ALIVED_CONFIG_MISSING_REQUIRED', v.pos, `vrrp_check ${v.name} has no checker: put one checker block in it (TCP_CHECK, HTTP_GET, MYSQL_CHECK, ...)`);
+        ctx.diags.error(
+          'ALIVED_CONFIG_MISSING_REQUIRED',
+          v.pos,
+          `vrrp_check ${v.name} has no checker: put one checker block in it (TCP_CHECK, HTTP_GET, MYSQL_CHECK, ...)`,
+        );
         return;
       }
       if (v.extensions.length > 1) {
@@ -66,7 +76,11 @@ export const vrrpCheckSchema = block(
       const e = v.extensions[0]!;
       const inner = e.value as { connectPort?: number };
       if (NEEDS_PORT.has(e.keyword) && inner.connectPort === undefined) {
-        ctx.diags.error('ALIVED_CONFIG_MISSING_REQUIRED', e.pos, `${e.keyword} in vrrp_check ${v.name} needs connect_port: there is no real server to take the port from`);
+        ctx.diags.error(
+          'ALIVED_CONFIG_MISSING_REQUIRED',
+          e.pos,
+          `${e.keyword} in vrrp_check ${v.name} needs connect_port: there is no real server to take the port from`,
+        );
       }
     },
   },
@@ -75,7 +89,13 @@ export const vrrpCheckSchema = block(
 export type TrackCheckEntry = TrackReference;
 
 /** `<CHECK_NAME> [weight <-254..254> [reverse|noreverse]]` */
-export const trackCheckEntry: ArgsParser<TrackCheckEntry> = trackReference({ kind: 'track_check', describe: '<VRRP_CHECK>', refersTo: 'vrrp_check', weight: WEIGHT, wording: 'plugin' });
+export const trackCheckEntry: ArgsParser<TrackCheckEntry> = trackReference({
+  kind: 'track_check',
+  describe: '<VRRP_CHECK>',
+  refersTo: 'vrrp_check',
+  weight: WEIGHT,
+  wording: 'plugin',
+});
 
 const plugin: AlivedPlugin = {
   name: 'vrrp-check',

@@ -60,7 +60,11 @@ test('genhash prints the MD5 of the body, as HTTP_GET computes it; HTTP/1.0 with
   // the digest printed is the one an HTTP_GET url accepts
   const target = { address: '127.0.0.1', port: web.port };
   const url = { path: '/', digest: r.out.trim(), statusCode: [], regexOptions: [], regexNoMatch: false };
-  const checker = createHttpChecker('HTTP_GET', { url: [url], httpProtocol: '1.0' } as unknown as HttpGetConfig, { target, realServer: target, log: silentLogger });
+  const checker = createHttpChecker('HTTP_GET', { url: [url], httpProtocol: '1.0' } as unknown as HttpGetConfig, {
+    target,
+    realServer: target,
+    log: silentLogger,
+  });
   assert.deepEqual(await checker.check(AbortSignal.timeout(2000)), { ok: true, message: `HTTP_GET http://127.0.0.1:${web.port}/: status 200, digest ok` });
   seen.splice(0);
 });
@@ -68,10 +72,7 @@ test('genhash prints the MD5 of the body, as HTTP_GET computes it; HTTP/1.0 with
 test('genhash: long options, --opt=value, -V virtualhost, -P 1.0c and 1.1', async () => {
   assert.equal((await genhash('--server=127.0.0.1', '--port', String(web.port), '--url', '/x', '-V', 'www.example.com', '-P', '1.0c')).code, 0);
   assert.equal((await genhash(`-p${web.port}`, '-s127.0.0.1', '-u/x', '--protocol', '1.1')).code, 0);
-  assert.deepEqual(seen.splice(0), [
-    'GET /x HTTP/1.0 host=www.example.com connection=close',
-    `GET /x HTTP/1.1 host=127.0.0.1:${web.port} connection=close`,
-  ]);
+  assert.deepEqual(seen.splice(0), ['GET /x HTTP/1.0 host=www.example.com connection=close', `GET /x HTTP/1.1 host=127.0.0.1:${web.port} connection=close`]);
 });
 
 test('genhash -P 1.1: a chunked body is digested without its framing', async () => {
@@ -151,7 +152,12 @@ function keepalivedGenhash(argv: string[]): Promise<string> {
 
 test("interop: the same digest as keepalived's genhash for HTTP/1.0, 1.0C and TLS; for 1.1 with a chunked body keepalived digests the chunk framing", async () => {
   const base = ['-s', '127.0.0.1', '-p', String(web.port)];
-  for (const extra of [['-u', '/'], ['-u', '/', '-P', '1.0c'], ['-u', '/', '-P', '1.1'], ['-u', '/chunked']]) {
+  for (const extra of [
+    ['-u', '/'],
+    ['-u', '/', '-P', '1.0c'],
+    ['-u', '/', '-P', '1.1'],
+    ['-u', '/chunked'],
+  ]) {
     const theirs = await keepalivedGenhash([...base, ...extra]);
     const ours = await genhash(...base, ...extra);
     assert.equal(ours.out, theirs, extra.join(' '));

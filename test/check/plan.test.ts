@@ -28,7 +28,7 @@ const timing = (c: CheckerPlan) => ({
 
 const head = 'lvs_sched rr\n  lvs_method NAT\n  protocol TCP';
 
-test('checker, else real_server, else virtual_server, else the checker\'s own default', async () => {
+test("checker, else real_server, else virtual_server, else the checker's own default", async () => {
   const p = await plan(`virtual_server 10.0.0.1 80 {
   ${head}
   delay_loop 7
@@ -84,7 +84,13 @@ test('checker, else real_server, else virtual_server, else the checker\'s own de
   ]);
   assert.deepEqual(a!.checkers[1]!.target, { address: '10.0.0.2', port: 81, protocol: 'tcp' });
   // without a retry anywhere: MISC_CHECK 0, DNS_CHECK 3 (their own defaults)
-  assert.deepEqual(b!.checkers.map((c) => [c.keyword, c.retry, c.delayBeforeRetryMs]), [['MISC_CHECK', 0, 1000], ['DNS_CHECK', 3, 7000]]);
+  assert.deepEqual(
+    b!.checkers.map((c) => [c.keyword, c.retry, c.delayBeforeRetryMs]),
+    [
+      ['MISC_CHECK', 0, 1000],
+      ['DNS_CHECK', 3, 7000],
+    ],
+  );
 });
 
 test('servers: names, ports corrected as keepalived does, weights, inhibit, duplicates dropped, checkers not run listed', async () => {
@@ -129,11 +135,14 @@ virtual_server fwmark 7 {
   assert.deepEqual(vs!.sorryServer && [vs!.sorryServer.name, vs!.sorryServer.weight], ['[10.0.0.9]:tcp:8080', 1]);
   assert.equal(fw!.name, 'FWM 7');
   // a DR real server of a fwmark service has no port in IPVS (its checker still connects to 443)
-  assert.deepEqual(fw!.realServers.map((r) => r.name), ['[10.0.0.4]:none:0']);
+  assert.deepEqual(
+    fw!.realServers.map((r) => r.name),
+    ['[10.0.0.4]:none:0'],
+  );
   assert.deepEqual(fw!.realServers[0]!.checkers[0]!.target, { address: '10.0.0.4', port: 443 });
 });
 
-test('a DR real server written with its own port is checked on that port (check_api.c queue_checker) and named by the service\'s', async () => {
+test("a DR real server written with its own port is checked on that port (check_api.c queue_checker) and named by the service's", async () => {
   const p = await plan(`virtual_server 10.0.0.1 80 {
   lvs_sched rr
   lvs_method DR
@@ -151,7 +160,10 @@ test('a DR real server written with its own port is checked on that port (check_
 `);
   const [a, b] = p.virtualServers[0]!.realServers;
   assert.equal(a!.name, '[10.0.0.2]:tcp:80');
-  assert.deepEqual(a!.checkers.map((c) => c.target.port), [81, 82]);
+  assert.deepEqual(
+    a!.checkers.map((c) => c.target.port),
+    [81, 82],
+  );
   // without a port: the service's, for the server and its check
   assert.deepEqual([b!.name, b!.checkers[0]!.target.port], ['[10.0.0.3]:tcp:80', 80]);
 });

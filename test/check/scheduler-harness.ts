@@ -6,7 +6,19 @@ import type { VirtualServerPool } from '../../core/check/pool';
 import type { LogRecord } from '../../core/log/logger';
 import { PluginHost } from '../../core/plugin/host';
 import { currentHooks } from '../../core/plugin/hooks';
-import { block, checkerCommonFields, checkerConnectionFields, int, word, type AlivedPlugin, type CheckAlertEvent, type CheckResult, type CheckResultEvent, type QuorumChangeEvent, type RealServerChangeEvent } from '../../core/sdk';
+import {
+  block,
+  checkerCommonFields,
+  checkerConnectionFields,
+  int,
+  word,
+  type AlivedPlugin,
+  type CheckAlertEvent,
+  type CheckResult,
+  type CheckResultEvent,
+  type QuorumChangeEvent,
+  type RealServerChangeEvent,
+} from '../../core/sdk';
 import { CheckScripts } from '../../plugins/notify-script/check-scripts';
 import { STOP_SCRIPT_TIMEOUT_MS } from '../../plugins/notify-script/script-notifier';
 import { compileText } from '../helpers/config';
@@ -141,7 +153,9 @@ export class FakeWorld {
                   case 'down':
                     return Promise.resolve({ ok: false, message: `${target} refused` });
                   case 'hang':
-                    return new Promise((resolve) => signal.addEventListener('abort', () => resolve({ ok: false, message: `${target} timed out` }), { once: true }));
+                    return new Promise((resolve) =>
+                      signal.addEventListener('abort', () => resolve({ ok: false, message: `${target} timed out` }), { once: true }),
+                    );
                   case 'never':
                     return new Promise(() => {});
                   case 'throw':
@@ -290,5 +304,7 @@ export async function harness(text: string, opts: Partial<CheckSchedulerOptions>
 
 /** the pool of the first virtual server now: `address:port weight` (with `(inhibited)` / `(sorry)`) */
 export function poolOf(h: Harness, index = 0): string[] {
-  return h.sched.pools()[index]!.destinations.map((d) => `${d.address}:${d.port} ${d.weight}${d.inhibited ? ' (inhibited)' : ''}${d.role === 'sorry' ? ' (sorry)' : ''}`);
+  return h.sched
+    .pools()
+    [index]!.destinations.map((d) => `${d.address}:${d.port} ${d.weight}${d.inhibited ? ' (inhibited)' : ''}${d.role === 'sorry' ? ' (sorry)' : ''}`);
 }

@@ -12,7 +12,9 @@ import { harness, poolOf, vs } from './scheduler-harness';
 const RS2 = '10.0.0.2:80';
 const RS3 = '10.0.0.3:80';
 
-const two = vs(`real_server 10.0.0.2 80 {\n FAKE_CHECK { warmup 0\n retry 0\n connect_timeout 2 }\n}\nreal_server 10.0.0.3 80 {\n FAKE_CHECK { warmup 0\n retry 0 }\n}`);
+const two = vs(
+  `real_server 10.0.0.2 80 {\n FAKE_CHECK { warmup 0\n retry 0\n connect_timeout 2 }\n}\nreal_server 10.0.0.3 80 {\n FAKE_CHECK { warmup 0\n retry 0 }\n}`,
+);
 
 function contractErrors(h: Awaited<ReturnType<typeof harness>>): Array<{ msg: string; plugin: unknown; level: string }> {
   return h.records.filter((r) => r.fields.code === 'ALIVED_CHECKER_FAILED').map((r) => ({ msg: r.msg, plugin: r.fields.plugin, level: r.level }));
@@ -22,7 +24,11 @@ const cases: Array<[string, Parameters<Awaited<ReturnType<typeof harness>>['worl
   ['check() throws synchronously', 'throw', /: check\(\) threw: checker bug; the check counts as failed$/],
   ['check() rejects', 'reject', /: check\(\) rejected: socket exploded; the check counts as failed$/],
   ['check() resolves to garbage', 'garbage', /: check\(\) gave an invalid result: result\.ok is string, not a boolean; the check counts as failed$/],
-  ['check() returns something that is not a promise', 'not-promise', /: check\(\) returned an object that is not a promise, not a promise; the check counts as failed$/],
+  [
+    'check() returns something that is not a promise',
+    'not-promise',
+    /: check\(\) returned an object that is not a promise, not a promise; the check counts as failed$/,
+  ],
   ['check() blocks the event loop for 3 s', 'block', /: check\(\) blocked the event loop for 3 s; the check counts as failed$/],
 ];
 
@@ -60,7 +66,13 @@ for (const [name, behaviour, line] of cases) {
 test('isolation: a check that hangs is aborted at connect_timeout with a TimeoutError and fails with its own message', async () => {
   const h = await harness(two);
   let reason: unknown;
-  h.world.set(RS2, (signal) => new Promise((resolve) => signal.addEventListener('abort', () => ((reason = signal.reason), resolve({ ok: false, message: 'timed out connecting' })), { once: true })));
+  h.world.set(
+    RS2,
+    (signal) =>
+      new Promise((resolve) =>
+        signal.addEventListener('abort', () => ((reason = signal.reason), resolve({ ok: false, message: 'timed out connecting' })), { once: true }),
+      ),
+  );
   await h.clock.advance(1000);
   assert.deepEqual(poolOf(h), ['10.0.0.2:80 1', '10.0.0.3:80 1']);
   await h.clock.advance(2000);
@@ -107,7 +119,10 @@ test('isolation: create() that throws: the checker cannot run, every check of it
     const h = await harness(clockless);
     const errs = contractErrors(h);
     assert.equal(errs.length, 1);
-    assert.equal(errs[0]!.msg, "Checker FAKE_CHECK on service [10.0.0.2]:tcp:80 of VS [10.0.0.1]:tcp:80 of plugin 'fake-checks' cannot run: create() threw: cannot build this checker; every check of it fails");
+    assert.equal(
+      errs[0]!.msg,
+      "Checker FAKE_CHECK on service [10.0.0.2]:tcp:80 of VS [10.0.0.1]:tcp:80 of plugin 'fake-checks' cannot run: create() threw: cannot build this checker; every check of it fails",
+    );
     await h.clock.advance(1000);
     assert.deepEqual(poolOf(h), ['10.0.0.3:80 1']);
     assert.equal(h.results.find((e) => e.realServer.address === '10.0.0.2')!.message, 'FAKE_CHECK: cannot run: create() threw: cannot build this checker');

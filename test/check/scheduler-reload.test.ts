@@ -59,7 +59,10 @@ test('reload with the same servers: up and down states, counters and the schedul
   await h.clock.advance(10_000);
   assert.deepEqual(poolOf(h), ['10.0.0.2:80 1', '10.0.0.3:80 1']);
   // the schedule went on (a restart would have checked at bootstrap, 1 s after the reload)
-  assert.deepEqual(h.world.times(RS3).filter((t) => t > t0), [t0 + before.realServers[1]!.checkers[0]!.nextCheckIn!]);
+  assert.deepEqual(
+    h.world.times(RS3).filter((t) => t > t0),
+    [t0 + before.realServers[1]!.checkers[0]!.nextCheckIn!],
+  );
   await h.sched.stop();
 });
 
@@ -75,7 +78,10 @@ test('reload in the middle of retries: the retries done so far count, capped bel
   await h.clock.advance(1000);
   assert.equal(h.changes.length, 0);
   await h.clock.advance(1000);
-  assert.deepEqual(h.changes.map((c) => [c.realServer.address, c.up]), [['10.0.0.2', false]]);
+  assert.deepEqual(
+    h.changes.map((c) => [c.realServer.address, c.up]),
+    [['10.0.0.2', false]],
+  );
   await h.sched.stop();
 });
 
@@ -104,15 +110,27 @@ real_server 10.0.0.5 80 {
   const lines = h.lines();
   assert.ok(lines.includes('service [10.0.0.3]:tcp:80 no longer exist'), lines.join('\n'));
   assert.ok(lines.includes('Removing service [10.0.0.3]:tcp:80 from VS [10.0.0.1]:tcp:80 (pool not programmed)'));
-  assert.deepEqual(h.scripts.map((s) => s.argv[0]), ['/bin/qup', '/bin/down3']);
-  assert.deepEqual(h.changes.map((c) => [c.realServer.address, c.up, c.reason]), [['10.0.0.3', false, 'removed from the config']]);
-  assert.deepEqual(h.alerts.map((a) => [a.service, a.message]), [['[10.0.0.3]:tcp:80', '=> Removing <=']]);
+  assert.deepEqual(
+    h.scripts.map((s) => s.argv[0]),
+    ['/bin/qup', '/bin/down3'],
+  );
+  assert.deepEqual(
+    h.changes.map((c) => [c.realServer.address, c.up, c.reason]),
+    [['10.0.0.3', false, 'removed from the config']],
+  );
+  assert.deepEqual(
+    h.alerts.map((a) => [a.service, a.message]),
+    [['[10.0.0.3]:tcp:80', '=> Removing <=']],
+  );
   assert.deepEqual(poolOf(h), ['10.0.0.2:80 1', '10.0.0.4:80 1']);
   assert.ok(lines.includes('Activating healthchecker for service [10.0.0.4]:tcp:80 for VS [10.0.0.1]:tcp:80'));
   // new checkers start after the bootstrap delay
   await h.clock.advance(1000);
   assert.deepEqual(poolOf(h), ['10.0.0.2:80 1', '10.0.0.4:80 1', '10.0.0.5:80 1']);
-  assert.deepEqual(h.scripts.map((s) => s.argv[0]), ['/bin/qup', '/bin/down3', '/bin/up5']);
+  assert.deepEqual(
+    h.scripts.map((s) => s.argv[0]),
+    ['/bin/qup', '/bin/down3', '/bin/up5'],
+  );
   // a new checker of a reload needs its full retries before it goes down (keepalived sets retry_it only at start)
   h.world.set('10.0.0.4:80', 'down');
   await h.clock.advance(10_000);
@@ -128,8 +146,18 @@ test('reload: a virtual server that left the config is removed with its servers 
   await h.reload(vs('real_server 10.0.0.7 80 {\n}').replace('10.0.0.1 80', '10.0.0.100 80'));
   const lines = h.lines();
   assert.ok(lines.includes('Removing Virtual Server [10.0.0.1]:tcp:80'), lines.join('\n'));
-  assert.deepEqual(h.scripts.map((s) => s.argv[0]), ['/bin/qup', '/bin/down2', '/bin/down3', '/bin/qdown']);
-  assert.deepEqual(h.quorum.map((q) => [q.virtualServer, q.up]), [['[10.0.0.1]:tcp:80', true], ['[10.0.0.1]:tcp:80', false], ['[10.0.0.100]:tcp:80', true]]);
+  assert.deepEqual(
+    h.scripts.map((s) => s.argv[0]),
+    ['/bin/qup', '/bin/down2', '/bin/down3', '/bin/qdown'],
+  );
+  assert.deepEqual(
+    h.quorum.map((q) => [q.virtualServer, q.up]),
+    [
+      ['[10.0.0.1]:tcp:80', true],
+      ['[10.0.0.1]:tcp:80', false],
+      ['[10.0.0.100]:tcp:80', true],
+    ],
+  );
   const removed = h.pools.find((p) => p.virtualServer === '[10.0.0.1]:tcp:80' && p.removed);
   assert.ok(removed);
   assert.deepEqual(removed.destinations, []);
@@ -149,7 +177,13 @@ test('reload: a checker whose target changed is a new checker; a real server who
   assert.deepEqual(poolOf(h), ['10.0.0.2:80 1']);
   await h.reload(base('', 'FAKE_CHECK { warmup 0\n connect_port 8080 }'));
   assert.deepEqual(poolOf(h), ['10.0.0.2:80 1', '10.0.0.3:80 1']);
-  assert.deepEqual(h.changes.map((c) => [c.realServer.address, c.up]), [['10.0.0.3', false], ['10.0.0.3', true]]);
+  assert.deepEqual(
+    h.changes.map((c) => [c.realServer.address, c.up]),
+    [
+      ['10.0.0.3', false],
+      ['10.0.0.3', true],
+    ],
+  );
   await h.sched.stop();
 });
 
@@ -165,7 +199,11 @@ test('reload: a new configured weight applies to a kept server, with the weight 
 test('reload while a check runs: the check is aborted and dropped; the kept checker runs again at once', async () => {
   const h = await harness(base());
   let reason: unknown;
-  h.world.set(RS3, (signal) => new Promise((resolve) => signal.addEventListener('abort', () => ((reason = signal.reason), resolve({ ok: false, message: 'aborted' })), { once: true })));
+  h.world.set(
+    RS3,
+    (signal) =>
+      new Promise((resolve) => signal.addEventListener('abort', () => ((reason = signal.reason), resolve({ ok: false, message: 'aborted' })), { once: true })),
+  );
   await h.clock.advance(1000);
   const results = h.results.length;
   h.world.set(RS3, 'up');
@@ -186,8 +224,22 @@ test('stop with omega: notify_down of every alive server and quorum_down run, wi
   await h.sched.stop();
   const lines = h.lines();
   assert.ok(lines.includes('Shutting down service [10.0.0.2]:tcp:80 from VS [10.0.0.1]:tcp:80 (pool not programmed)'), lines.join('\n'));
-  assert.deepEqual(h.scripts.map((s) => [s.argv[0], s.timeoutMs]), [['/bin/qup', undefined], ['/bin/down2', 1000], ['/bin/down3', 1000], ['/bin/qdown', 1000]]);
-  assert.deepEqual(h.changes.map((c) => [c.realServer.address, c.up, c.reason]), [['10.0.0.2', false, 'shutdown'], ['10.0.0.3', false, 'shutdown']]);
+  assert.deepEqual(
+    h.scripts.map((s) => [s.argv[0], s.timeoutMs]),
+    [
+      ['/bin/qup', undefined],
+      ['/bin/down2', 1000],
+      ['/bin/down3', 1000],
+      ['/bin/qdown', 1000],
+    ],
+  );
+  assert.deepEqual(
+    h.changes.map((c) => [c.realServer.address, c.up, c.reason]),
+    [
+      ['10.0.0.2', false, 'shutdown'],
+      ['10.0.0.3', false, 'shutdown'],
+    ],
+  );
   assert.equal(h.pools.at(-1)!.removed, true);
   assert.equal(h.world.closed, 2);
   assert.equal(h.clock.pending, 0);
@@ -197,7 +249,10 @@ test('stop without omega: the services shut down silently (no script, no hook)',
   const h = await harness(base());
   await h.clock.advance(1000);
   await h.sched.stop();
-  assert.deepEqual(h.scripts.map((s) => s.argv[0]), ['/bin/qup']);
+  assert.deepEqual(
+    h.scripts.map((s) => s.argv[0]),
+    ['/bin/qup'],
+  );
   assert.equal(h.changes.length, 0);
   assert.equal(h.quorum.length, 1);
   assert.ok(h.lines().includes('Shutting down service [10.0.0.3]:tcp:80 from VS [10.0.0.1]:tcp:80 (pool not programmed)'));

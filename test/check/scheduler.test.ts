@@ -44,7 +44,9 @@ test('start: a real server without alpha is up and in the pool before any check;
 });
 
 test('warmup: 0 starts every checker right after the bootstrap delay; otherwise a random part of it', async () => {
-  const h = await harness(vs(`real_server 10.0.0.2 80 {\n FAKE_CHECK { warmup 0 }\n}\nreal_server 10.0.0.3 80 {\n FAKE_CHECK { warmup 4 }\n}`), { random: 0.25 });
+  const h = await harness(vs(`real_server 10.0.0.2 80 {\n FAKE_CHECK { warmup 0 }\n}\nreal_server 10.0.0.3 80 {\n FAKE_CHECK { warmup 4 }\n}`), {
+    random: 0.25,
+  });
   await h.clock.advance(3000);
   assert.deepEqual(h.world.times(RS2), [1000]);
   assert.deepEqual(h.world.times(RS3), [2000]);
@@ -76,15 +78,30 @@ real_server 10.0.0.3 80 {
   await h.clock.advance(3000); // 17 s: retry 2 fails: down
   assert.deepEqual(h.world.times(RS2), [1000, 11_000, 14_000, 17_000]);
   assert.equal(h.changes.length, 1);
-  assert.deepEqual({ ...h.changes[0], time: 0 }, { virtualServer: '[10.0.0.1]:tcp:80', realServer: { address: '10.0.0.2', port: 80, protocol: 'tcp' }, up: false, weight: 1, reason: '10.0.0.2:80 refused', time: 0 });
-  assert.deepEqual(h.scripts.map((s) => [s.argv.join(' '), s.what]), [['/bin/down.sh 10.0.0.2', 'notify_down for [10.0.0.2]:tcp:80 of VS [10.0.0.1]:tcp:80']]);
+  assert.deepEqual(
+    { ...h.changes[0], time: 0 },
+    {
+      virtualServer: '[10.0.0.1]:tcp:80',
+      realServer: { address: '10.0.0.2', port: 80, protocol: 'tcp' },
+      up: false,
+      weight: 1,
+      reason: '10.0.0.2:80 refused',
+      time: 0,
+    },
+  );
+  assert.deepEqual(
+    h.scripts.map((s) => [s.argv.join(' '), s.what]),
+    [['/bin/down.sh 10.0.0.2', 'notify_down for [10.0.0.2]:tcp:80 of VS [10.0.0.1]:tcp:80']],
+  );
   assert.deepEqual(poolOf(h), ['10.0.0.3:80 1']);
   const lines = h.lines();
   assert.ok(lines.includes('FAKE_CHECK on service [10.0.0.2]:tcp:80 of VS [10.0.0.1]:tcp:80 failed after 2 retries.'), lines.join('\n'));
   assert.ok(lines.includes('Removing service [10.0.0.2]:tcp:80 from VS [10.0.0.1]:tcp:80 (pool not programmed)'));
   // retries are logged only with log_all_failures
   assert.ok(!lines.some((l) => l.includes('will do 2 retries')));
-  assert.ok(h.records.some((r) => r.level === 'debug' && r.msg === 'FAKE_CHECK on service [10.0.0.2]:tcp:80 of VS [10.0.0.1]:tcp:80 failed, will do 2 retries.'));
+  assert.ok(
+    h.records.some((r) => r.level === 'debug' && r.msg === 'FAKE_CHECK on service [10.0.0.2]:tcp:80 of VS [10.0.0.1]:tcp:80 failed, will do 2 retries.'),
+  );
 
   // a checker known down is not retried: the next check is a delay_loop later
   await h.clock.advance(20_000);
@@ -93,7 +110,10 @@ real_server 10.0.0.3 80 {
   await h.clock.advance(10_000);
   assert.equal(h.changes.length, 2);
   assert.equal(h.changes[1]!.up, true);
-  assert.deepEqual(h.scripts.map((s) => s.argv[0]), ['/bin/down.sh', '/bin/up.sh']);
+  assert.deepEqual(
+    h.scripts.map((s) => s.argv[0]),
+    ['/bin/down.sh', '/bin/up.sh'],
+  );
   assert.deepEqual(poolOf(h), ['10.0.0.2:80 1', '10.0.0.3:80 1']);
   assert.ok(h.lines().includes('Adding service [10.0.0.2]:tcp:80 to VS [10.0.0.1]:tcp:80 (pool not programmed)'));
   await h.sched.stop();
@@ -142,15 +162,27 @@ real_server 10.0.0.3 80 {
   assert.deepEqual(poolOf(h), []);
   const st = h.sched.status().virtualServers[0]!;
   assert.equal(st.quorumUp, false);
-  assert.deepEqual(st.realServers.map((r) => [r.alive, r.failedCheckers]), [[false, 1], [false, 1]]);
+  assert.deepEqual(
+    st.realServers.map((r) => [r.alive, r.failedCheckers]),
+    [
+      [false, 1],
+      [false, 1],
+    ],
+  );
   // no quorum_down at start without a sorry server: keepalived says nothing then
   assert.equal(h.quorum.length, 0);
   h.world.set(RS3, 'down');
   await h.clock.advance(1000);
   assert.deepEqual(poolOf(h), ['10.0.0.2:80 1']);
   assert.deepEqual(h.scripts.map((s) => s.argv[0]).sort(), ['/bin/down3.sh', '/bin/up.sh']);
-  assert.deepEqual(h.changes.map((c) => [c.realServer.address, c.up]).sort(), [['10.0.0.2', true], ['10.0.0.3', false]]);
-  assert.deepEqual(h.quorum.map((q) => [q.up, q.alive, q.quorum]), [[true, 1, 1]]);
+  assert.deepEqual(h.changes.map((c) => [c.realServer.address, c.up]).sort(), [
+    ['10.0.0.2', true],
+    ['10.0.0.3', false],
+  ]);
+  assert.deepEqual(
+    h.quorum.map((q) => [q.up, q.alive, q.quorum]),
+    [[true, 1, 1]],
+  );
   await h.sched.stop();
 });
 
@@ -159,19 +191,31 @@ test('several checkers on one server: it is down while any is down, up only when
   await h.clock.advance(1000);
   h.world.set('10.0.0.2:81', 'down');
   await h.clock.advance(11_000); // fail + retry
-  assert.deepEqual(h.changes.map((c) => c.up), [false]);
+  assert.deepEqual(
+    h.changes.map((c) => c.up),
+    [false],
+  );
   h.world.set(RS2, 'down');
   await h.clock.advance(11_000);
   // the second checker going down changes nothing more
-  assert.deepEqual(h.changes.map((c) => c.up), [false]);
+  assert.deepEqual(
+    h.changes.map((c) => c.up),
+    [false],
+  );
   assert.equal(h.sched.status().virtualServers[0]!.realServers[0]!.failedCheckers, 2);
   h.world.set('10.0.0.2:81', 'up');
   await h.clock.advance(10_000);
-  assert.deepEqual(h.changes.map((c) => c.up), [false]);
+  assert.deepEqual(
+    h.changes.map((c) => c.up),
+    [false],
+  );
   assert.deepEqual(poolOf(h), []);
   h.world.set(RS2, 'up');
   await h.clock.advance(10_000);
-  assert.deepEqual(h.changes.map((c) => c.up), [false, true]);
+  assert.deepEqual(
+    h.changes.map((c) => c.up),
+    [false, true],
+  );
   assert.deepEqual(poolOf(h), ['10.0.0.2:80 1']);
   // each checker's change is an alert (no no_checker_emails); the state is the server's, as keepalived's subject
   assert.deepEqual(
@@ -194,8 +238,14 @@ real_server 10.0.0.4 80 {\n ${checker}\n}`);
 
 test('quorum with hysteresis: lost below quorum - hysteresis, gained at quorum + hysteresis; quorum_up / quorum_down run', async () => {
   const h = await harness(three('quorum 2\nhysteresis 1\nquorum_up "/bin/q up"\nquorum_down "/bin/q down"'));
-  assert.deepEqual(h.quorum.map((q) => [q.up, q.alive]), [[true, 3]]);
-  assert.deepEqual(h.scripts.map((s) => s.argv.join(' ')), ['/bin/q up']);
+  assert.deepEqual(
+    h.quorum.map((q) => [q.up, q.alive]),
+    [[true, 3]],
+  );
+  assert.deepEqual(
+    h.scripts.map((s) => s.argv.join(' ')),
+    ['/bin/q up'],
+  );
   await h.clock.advance(1000);
   h.world.set(RS2, 'down');
   h.world.set(RS3, 'down');
@@ -204,7 +254,13 @@ test('quorum with hysteresis: lost below quorum - hysteresis, gained at quorum +
   assert.equal(h.sched.status().virtualServers[0]!.quorumUp, true);
   h.world.set(RS4, 'down');
   await h.clock.advance(10_000);
-  assert.deepEqual(h.quorum.map((q) => [q.up, q.alive]), [[true, 3], [false, 0]]);
+  assert.deepEqual(
+    h.quorum.map((q) => [q.up, q.alive]),
+    [
+      [true, 3],
+      [false, 0],
+    ],
+  );
   assert.ok(h.lines().includes('Lost quorum 2-1=1 > 0 for VS [10.0.0.1]:tcp:80'));
   h.world.set(RS2, 'up');
   h.world.set(RS3, 'up');
@@ -213,9 +269,15 @@ test('quorum with hysteresis: lost below quorum - hysteresis, gained at quorum +
   assert.equal(h.sched.status().virtualServers[0]!.quorumUp, false);
   h.world.set(RS4, 'up');
   await h.clock.advance(10_000);
-  assert.deepEqual(h.quorum.map((q) => q.up), [true, false, true]);
+  assert.deepEqual(
+    h.quorum.map((q) => q.up),
+    [true, false, true],
+  );
   assert.ok(h.lines().includes('Gained quorum 2+1=3 <= 3 for VS [10.0.0.1]:tcp:80'));
-  assert.deepEqual(h.scripts.map((s) => s.argv.join(' ')), ['/bin/q up', '/bin/q down', '/bin/q up']);
+  assert.deepEqual(
+    h.scripts.map((s) => s.argv.join(' ')),
+    ['/bin/q up', '/bin/q down', '/bin/q up'],
+  );
   await h.sched.stop();
 });
 
@@ -241,11 +303,16 @@ test('sorry_server: in the pool instead of the real servers while the quorum is 
 });
 
 test('sorry_server at start: an alpha pool starts with the sorry server and says so', async () => {
-  const h = await harness(vs(`alpha\nsorry_server 10.0.0.9 80\nsorry_server_inhibit\nquorum_down /bin/qd\nreal_server 10.0.0.2 80 {\n FAKE_CHECK { warmup 0 }\n}`));
+  const h = await harness(
+    vs(`alpha\nsorry_server 10.0.0.9 80\nsorry_server_inhibit\nquorum_down /bin/qd\nreal_server 10.0.0.2 80 {\n FAKE_CHECK { warmup 0 }\n}`),
+  );
   assert.deepEqual(poolOf(h), ['10.0.0.9:80 1 (sorry)']);
   assert.ok(h.lines().includes('Starting with quorum down 1-0=1 > 0 for VS [10.0.0.1]:tcp:80'));
   assert.ok(h.lines().includes('Enabling sorry server [10.0.0.9]:tcp:80 to VS [10.0.0.1]:tcp:80 (pool not programmed)'));
-  assert.deepEqual(h.scripts.map((s) => s.argv[0]), ['/bin/qd']);
+  assert.deepEqual(
+    h.scripts.map((s) => s.argv[0]),
+    ['/bin/qd'],
+  );
   await h.clock.advance(1000);
   // sorry_server_inhibit: it stays at weight 0 once the real server serves
   assert.deepEqual(poolOf(h), ['10.0.0.2:80 1', '10.0.0.9:80 0 (inhibited) (sorry)']);
@@ -253,7 +320,9 @@ test('sorry_server at start: an alpha pool starts with the sorry server and says
 });
 
 test('inhibit_on_failure: a failed server stays in the pool at weight 0', async () => {
-  const h = await harness(vs(`real_server 10.0.0.2 80 {\n inhibit_on_failure\n FAKE_CHECK { warmup 0 }\n}\nreal_server 10.0.0.3 80 {\n FAKE_CHECK { warmup 0 }\n}`));
+  const h = await harness(
+    vs(`real_server 10.0.0.2 80 {\n inhibit_on_failure\n FAKE_CHECK { warmup 0 }\n}\nreal_server 10.0.0.3 80 {\n FAKE_CHECK { warmup 0 }\n}`),
+  );
   h.world.set(RS2, 'down');
   await h.clock.advance(1000);
   assert.deepEqual(poolOf(h), ['10.0.0.2:80 0 (inhibited)', '10.0.0.3:80 1']);
@@ -275,21 +344,38 @@ test('dynamic weights (misc_dynamic): a result with a weight sets it; one withou
   await h.clock.advance(10_000);
   assert.deepEqual(poolOf(h), ['10.0.0.2:80 1']);
   // a weight under the quorum loses it, with the server still up
-  assert.deepEqual(h.quorum.map((q) => [q.up, q.alive]), [[true, 4], [false, 1]]);
-  assert.deepEqual(h.scripts.map((s) => s.argv[0]), ['/bin/qd']);
+  assert.deepEqual(
+    h.quorum.map((q) => [q.up, q.alive]),
+    [
+      [true, 4],
+      [false, 1],
+    ],
+  );
+  assert.deepEqual(
+    h.scripts.map((s) => s.argv[0]),
+    ['/bin/qd'],
+  );
   h.world.set(RS2, 'up');
   await h.clock.advance(10_000);
   assert.deepEqual(poolOf(h), ['10.0.0.2:80 4']);
-  assert.deepEqual(h.quorum.map((q) => q.up), [true, false, true]);
+  assert.deepEqual(
+    h.quorum.map((q) => q.up),
+    [true, false, true],
+  );
   await h.sched.stop();
 });
 
 test('smtp_alert: a real server going down and up is an alert; with no_checker_emails only changes of the server are', async () => {
-  const h = await harness(vs(`real_server 10.0.0.2 80 {\n FAKE_CHECK { warmup 0 }\n FAKE_CHECK { connect_port 81\n warmup 0 }\n}`, 'global_defs {\n no_checker_emails\n}'));
+  const h = await harness(
+    vs(`real_server 10.0.0.2 80 {\n FAKE_CHECK { warmup 0 }\n FAKE_CHECK { connect_port 81\n warmup 0 }\n}`, 'global_defs {\n no_checker_emails\n}'),
+  );
   await h.clock.advance(1000);
   h.world.set(RS2, 'down');
   await h.clock.advance(11_000);
-  assert.deepEqual(h.alerts.map((a) => [a.kind, a.service, a.state, a.message]), [['real-server', '[10.0.0.2]:tcp:80', 'DOWN', '=> CHECK failed on service <=']]);
+  assert.deepEqual(
+    h.alerts.map((a) => [a.kind, a.service, a.state, a.message]),
+    [['real-server', '[10.0.0.2]:tcp:80', 'DOWN', '=> CHECK failed on service <=']],
+  );
   // the second checker failing changes nothing for the server: no alert with no_checker_emails
   h.world.set('10.0.0.2:81', 'down');
   await h.clock.advance(11_000);

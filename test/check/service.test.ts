@@ -126,10 +126,16 @@ test('TCP_CHECK: a server that dies goes down after its retries, notify_down run
 }
 `);
   await waitFor('the first results', () => r.results.length >= 2);
-  assert.ok(r.results.every((e) => e.ok), JSON.stringify(r.results));
+  assert.ok(
+    r.results.every((e) => e.ok),
+    JSON.stringify(r.results),
+  );
   assert.equal(r.results[0]!.message, `TCP_CHECK 127.0.0.1:${r.results[0]!.realServer.port}: connected`);
   await waitFor('quorum_up', () => lines(events).includes('quorum-up'));
-  assert.deepEqual(r.service.pools()[0]!.destinations.map((d) => d.port), [a.port, b.port]);
+  assert.deepEqual(
+    r.service.pools()[0]!.destinations.map((d) => d.port),
+    [a.port, b.port],
+  );
 
   await a.stop();
   const down = await waitFor('the real server to go down', () => r.changes.find((c) => !c.up));
@@ -139,8 +145,17 @@ test('TCP_CHECK: a server that dies goes down after its retries, notify_down run
   const failed = r.results.filter((e) => e.realServer.port === a.port && !e.ok);
   assert.equal(failed.length, 3, JSON.stringify(failed));
   await waitFor('notify_down and quorum_down', () => lines(events).includes('a-down') && lines(events).includes('quorum-down'));
-  assert.deepEqual(r.quorum.map((q) => [q.up, q.alive, q.quorum]), [[true, 2, 2], [false, 1, 2]]);
-  assert.deepEqual(r.service.pools()[0]!.destinations.map((d) => d.port), [b.port]);
+  assert.deepEqual(
+    r.quorum.map((q) => [q.up, q.alive, q.quorum]),
+    [
+      [true, 2, 2],
+      [false, 1, 2],
+    ],
+  );
+  assert.deepEqual(
+    r.service.pools()[0]!.destinations.map((d) => d.port),
+    [b.port],
+  );
   const log = r.records.map((x) => x.msg);
   assert.ok(log.includes(`TCP_CHECK on service [127.0.0.1]:tcp:${a.port} of VS [10.0.0.1]:tcp:80 failed after 2 retries.`), log.join('\n'));
   assert.ok(log.includes(`Removing service [127.0.0.1]:tcp:${a.port} from VS [10.0.0.1]:tcp:80 (pool not programmed)`));
@@ -152,12 +167,18 @@ test('TCP_CHECK: a server that dies goes down after its retries, notify_down run
   // the two scripts of one change run side by side: their lines may come in either order
   const seen = lines(events);
   assert.deepEqual([seen[0], seen.slice(1, 3).sort(), seen.slice(3).sort()], ['quorum-up', ['a-down', 'quorum-down'], ['a-up', 'quorum-up']]);
-  assert.deepEqual(r.service.pools()[0]!.destinations.map((d) => d.port), [a.port, b.port]);
+  assert.deepEqual(
+    r.service.pools()[0]!.destinations.map((d) => d.port),
+    [a.port, b.port],
+  );
   assert.equal(r.pools.at(-1)!.destinations.length, 2);
 
   const st = r.service.status();
   assert.equal(st.running, true);
-  assert.deepEqual(st.virtualServers[0]!.realServers.map((x) => x.alive), [true, true]);
+  assert.deepEqual(
+    st.virtualServers[0]!.realServers.map((x) => x.alive),
+    [true, true],
+  );
   assert.ok(st.stats.checks >= r.results.length);
   await r.service.stop();
   assert.equal(r.service.status().running, false);
@@ -259,7 +280,10 @@ virtual_server 10.0.0.1 81 {
       : 'IPVS is not available in this kernel (/proc/net/ip_vs is absent): health checks of 2 virtual servers run and drive notify scripts and hooks, but no pool is programmed',
   );
   assert.deepEqual(r.service.status().ipvs, { available: ipvs, programmed: false });
-  await r.service.reload((await compileText('virtual_server 10.0.0.1 80 {\n lvs_sched rr\n lvs_method NAT\n protocol TCP\n real_server 127.0.0.1 9 {\n }\n}\n')).model!, r.host);
+  await r.service.reload(
+    (await compileText('virtual_server 10.0.0.1 80 {\n lvs_sched rr\n lvs_method NAT\n protocol TCP\n real_server 127.0.0.1 9 {\n }\n}\n')).model!,
+    r.host,
+  );
   assert.equal(r.records.filter((x) => /pool/.test(x.msg) && x.level === 'warn').length, 1, 'said once');
   await r.service.stop();
 });

@@ -64,7 +64,10 @@ test('on real timers: 10,000 items a few ms apart fire in order, each once', asy
     };
     poll();
   });
-  assert.deepEqual(order, [...ats].sort((x, y) => x - y));
+  assert.deepEqual(
+    order,
+    [...ats].sort((x, y) => x - y),
+  );
 });
 
 test('the clock is set for the next live item, never for a cancelled one, and with the lead awakeFor gives that item', () => {
@@ -91,7 +94,11 @@ test('the clock is set for the next live item, never for a cancelled one, and wi
     fn();
   };
   const fired: string[] = [];
-  const q = new TimerQueue<Item>(clock, (i) => fired.push(`${i.name}@${t}`), (i) => (i.name === 'b' ? 2 : 0));
+  const q = new TimerQueue<Item>(
+    clock,
+    (i) => fired.push(`${i.name}@${t}`),
+    (i) => (i.name === 'b' ? 2 : 0),
+  );
   const [a, b, c] = ['a', 'b', 'c'].map(item);
   q.push(a!, 100);
   q.push(c!, 150);
@@ -158,7 +165,10 @@ test('a sweep keeps the order: items fire in time order, each once, after thousa
   // entries left behind are at most as many as live ones (or 64)
   assert.ok(q.size <= 2 * keep.length + 1, `${q.size} entries for ${keep.length} live items`);
   await clock.advance(6000);
-  assert.deepEqual(fired, keep.sort((a, b) => a - b));
+  assert.deepEqual(
+    fired,
+    keep.sort((a, b) => a - b),
+  );
 });
 
 test('an item queued while the queue fires, for a time already past, then cancelled in the same firing, never fires', () => {

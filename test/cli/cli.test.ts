@@ -72,7 +72,23 @@ test('-v and -h', () => {
   assert.match(cli(['-v']).out, /^alived v0\.1\.0/);
   const h = cli(['--help']);
   assert.equal(h.code, 0);
-  for (const opt of ['--use-file', '--config-test', '--dont-fork', '--log-console', '--log-detail', '--log-facility', '--log-file', '--no-syslog', '--vrrp', '--check', '--pid', '--config-id', '--dump-conf', '--version', '--help']) {
+  for (const opt of [
+    '--use-file',
+    '--config-test',
+    '--dont-fork',
+    '--log-console',
+    '--log-detail',
+    '--log-facility',
+    '--log-file',
+    '--no-syslog',
+    '--vrrp',
+    '--check',
+    '--pid',
+    '--config-id',
+    '--dump-conf',
+    '--version',
+    '--help',
+  ]) {
     assert.ok(h.out.includes(opt), `help lists ${opt}`);
   }
   assert.match(h.out, /Exit codes: 0 ok/);
@@ -103,9 +119,18 @@ test('options parse as keepalived spells them, bundled short switches included',
 test('the default config is /etc/alived/alived.conf, else /etc/keepalived/keepalived.conf', () => {
   assert.deepEqual(DEFAULT_CONFIG_FILES, ['/etc/alived/alived.conf', '/etc/keepalived/keepalived.conf']);
   const o = parseArgs([]);
-  assert.equal(configFile(o, (p) => p === '/etc/keepalived/keepalived.conf'), '/etc/keepalived/keepalived.conf');
-  assert.equal(configFile(o, () => true), '/etc/alived/alived.conf');
-  assert.equal(configFile(o, () => false), undefined);
+  assert.equal(
+    configFile(o, (p) => p === '/etc/keepalived/keepalived.conf'),
+    '/etc/keepalived/keepalived.conf',
+  );
+  assert.equal(
+    configFile(o, () => true),
+    '/etc/alived/alived.conf',
+  );
+  assert.equal(
+    configFile(o, () => false),
+    undefined,
+  );
   if (!DEFAULT_CONFIG_FILES.some((f) => fs.existsSync(f))) {
     const r = cli(['-t']);
     assert.equal(r.code, 3);
@@ -127,7 +152,11 @@ test('-t on a valid config exits 0; on an invalid one exits 1 with every error a
 });
 
 test('-d prints the resolved config with secrets masked', () => {
-  const dir = writeFiles({ 'a.conf': '$N=7\n~SEQ(I,1,2) include part${I}.conf\n', 'part1.conf': 'global_defs {\n router_id r$N\n}\n', 'part2.conf': VALID.replace('global_defs {\n  router_id test_node\n}', '') });
+  const dir = writeFiles({
+    'a.conf': '$N=7\n~SEQ(I,1,2) include part${I}.conf\n',
+    'part1.conf': 'global_defs {\n router_id r$N\n}\n',
+    'part2.conf': VALID.replace('global_defs {\n  router_id test_node\n}', ''),
+  });
   const r = cli(['-t', '-d', '-f', 'a.conf'], dir);
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /^global_defs \{\n {4}router_id r7\n\}\nvrrp_instance VI_1 \{\n/);
@@ -213,7 +242,10 @@ test('without -n the daemon detaches: the command returns 0 and the daemon runs 
   assert.equal(r.code, 0, r.err);
   const bgPid = Number(await waitFor('pid file', () => (fs.existsSync(pid) ? fs.readFileSync(pid, 'utf8').trim() || undefined : undefined)));
   try {
-    await waitFor('log file', () => fs.existsSync(path.join(dir, 'bg.log')) && fs.readFileSync(path.join(dir, 'bg.log'), 'utf8').includes('Configuration loaded'));
+    await waitFor(
+      'log file',
+      () => fs.existsSync(path.join(dir, 'bg.log')) && fs.readFileSync(path.join(dir, 'bg.log'), 'utf8').includes('Configuration loaded'),
+    );
   } finally {
     process.kill(bgPid, 'SIGTERM');
   }
@@ -257,7 +289,10 @@ test('the daemon runs health checks: a real server on loopback goes down when it
 `;
   fs.writeFileSync(path.join(dir, 'c.conf'), conf);
   // checks only (-C): no VRRP, so it may run here; loopback only
-  const child = spawn(process.execPath, [BIN, '-n', '-l', '-G', '-C', '-f', 'c.conf', '-p', path.join(dir, 'c.pid')], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, '-n', '-l', '-G', '-C', '-f', 'c.conf', '-p', path.join(dir, 'c.pid')], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   let out = '';
   child.stdout!.on('data', (d) => (out += d));

@@ -75,7 +75,12 @@ for (const [what, s] of Object.entries(SCENARIOS)) {
     const dir = sharedDir('alived-hostile-');
     const instance = `hostile${process.pid}${what}`;
     instances.push(instance);
-    const files = { data: dumpFile(instance, 'data'), stats: dumpFile(instance, 'stats'), log: path.join(dir, 'alived.log'), pid: path.join(dir, 'alived.pid') };
+    const files = {
+      data: dumpFile(instance, 'data'),
+      stats: dumpFile(instance, 'stats'),
+      log: path.join(dir, 'alived.log'),
+      pid: path.join(dir, 'alived.pid'),
+    };
     const victims: Record<string, string> = {};
     for (const [name, at] of Object.entries(files)) {
       victims[name] = victimFile(dir, `victim-${name}`);
@@ -85,16 +90,24 @@ for (const [what, s] of Object.entries(SCENARIOS)) {
     const before = Object.fromEntries(Object.values(victims).map((v) => [v, fs.readFileSync(v, 'utf8')]));
     fs.writeFileSync(path.join(dir, 'a.conf'), 'global_defs {\n  router_id hostile\n}\n');
 
-    const child = spawn(process.execPath, [BIN, '-n', '-l', '-G', '-f', 'a.conf', '--instance', instance, '-p', files.pid, '--state-dir', path.join(dir, 'state'), `-g${files.log}`], {
-      cwd: dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [BIN, '-n', '-l', '-G', '-f', 'a.conf', '--instance', instance, '-p', files.pid, '--state-dir', path.join(dir, 'state'), `-g${files.log}`],
+      {
+        cwd: dir,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     children.push(child);
     const out = { text: '' };
     child.stdout!.on('data', (d) => (out.text += d));
     child.stderr!.on('data', (d) => (out.text += d));
 
-    await waitFor('the pid file', () => (fs.existsSync(files.pid) && fs.lstatSync(files.pid).isFile() && fs.readFileSync(files.pid, 'utf8') === `${child.pid}\n` ? true : undefined), 10_000);
+    await waitFor(
+      'the pid file',
+      () => (fs.existsSync(files.pid) && fs.lstatSync(files.pid).isFile() && fs.readFileSync(files.pid, 'utf8') === `${child.pid}\n` ? true : undefined),
+      10_000,
+    );
     await waitFor('the start', () => (out.text.includes('Configuration loaded') ? true : undefined), 10_000);
     await dumpsOneByOne(child, out, 'SIGUSR1', files.data);
     await dumpsOneByOne(child, out, 'SIGUSR2', files.stats);
@@ -111,17 +124,28 @@ for (const [what, s] of Object.entries(SCENARIOS)) {
       assert.equal(fs.statSync(v).mode & 0o7777, 0o600);
     }
     // the dumps are root's own regular files, 0600, with their content; the planted entry was replaced and said so
-    for (const [kind, content] of [['data', /^------< VRRP Topology >------\n/], ['stats', /^Other VRIDs: 0\n/]] as const) {
+    for (const [kind, content] of [
+      ['data', /^------< VRRP Topology >------\n/],
+      ['stats', /^Other VRIDs: 0\n/],
+    ] as const) {
       const f = files[kind];
       const st = fs.lstatSync(f);
       assert.ok(st.isFile(), `${f} is a regular file`);
       assert.deepEqual([st.uid, st.mode & 0o7777], [0, 0o600]);
       assert.match(fs.readFileSync(f, 'utf8'), content);
       assert.ok(out.text.includes(`WARN ${f} was a ${s.kind}, not a regular file: replaced, never written through`), out.text);
-      assert.deepEqual(fs.readdirSync('/tmp').filter((n) => n.startsWith(`.alived_${instance}.`)), [], 'no temporary file left');
+      assert.deepEqual(
+        fs.readdirSync('/tmp').filter((n) => n.startsWith(`.alived_${instance}.`)),
+        [],
+        'no temporary file left',
+      );
     }
     // the log file is refused, with one error naming it and what it is; the console goes on
-    assert.equal(count(out.text, `ERROR not logging to ${files.log}: ${s.reason(victims.log!)} (refused, never written through; the other log outputs go on)`), 1, out.text);
+    assert.equal(
+      count(out.text, `ERROR not logging to ${files.log}: ${s.reason(victims.log!)} (refused, never written through; the other log outputs go on)`),
+      1,
+      out.text,
+    );
     assert.equal(fs.lstatSync(files.log).isFile(), false, 'the planted log entry is left as it was');
     // the pid file: the planted entry was removed with a warning, ours was written and removed at the stop
     assert.ok(out.text.includes(`WARN pid file ${files.pid}: ${s.reason(victims.pid!)}; not a pid file alived wrote: removed`), out.text);
@@ -163,7 +187,11 @@ test('a VRRP master with FIFOs planted at its dumps: many dumps, then SIGTERM re
   );
   children.push(d.proc);
   await v.waitHolder(VIP, 'n1', 10_000);
-  const out = { get text(): string { return d.lines.join('\n') + '\n'; } };
+  const out = {
+    get text(): string {
+      return d.lines.join('\n') + '\n';
+    },
+  };
   await dumpsOneByOne(d.proc, out, 'SIGUSR1', dumpFile(instance, 'data'));
   await dumpsOneByOne(d.proc, out, 'SIGUSR2', dumpFile(instance, 'stats'));
   assert.match(fs.readFileSync(dumpFile(instance, 'data'), 'utf8'), /VRRP Instance = VI_1/);

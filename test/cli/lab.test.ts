@@ -27,5 +27,9 @@ test('alived lab: two nodes and a client in namespaces, failover shown with its 
   assert.match(out, /failover worked; cleaning up/);
   const after = fs.existsSync('/run/netns') ? fs.readdirSync('/run/netns') : [];
   // only this run's namespaces (al<pid>...): other labs may come and go meanwhile
-  assert.deepEqual(after.filter((n) => !before.has(n) && n.startsWith(`al${child.pid}`)), [], 'no namespace left behind');
+  assert.deepEqual(
+    after.filter((n) => !before.has(n) && n.startsWith(`al${child.pid}`)),
+    [],
+    'no namespace left behind',
+  );
 });

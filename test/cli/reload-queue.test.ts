@@ -31,7 +31,10 @@ after(async () => {
 const config = (name: string, extra = ''): string => `${extra}global_defs {\n  router_id ${name}\n}\ninclude missing-${name}.conf\n`;
 
 function startDaemon(dir: string): { child: ChildProcess; out: { text: string }; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [BIN, '-n', '-l', '-G', '-C', '-f', 'keepalived.conf', '-p', path.join(dir, 'alived.pid')], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, '-n', '-l', '-G', '-C', '-f', 'keepalived.conf', '-p', path.join(dir, 'alived.pid')], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   const out = { text: '' };
   child.stdout!.on('data', (d) => (out.text += d));

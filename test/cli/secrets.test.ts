@@ -46,7 +46,10 @@ test('-t: a mistyped URL is quoted with its password and token masked', () => {
   const dir = writeFiles({ 'a.conf': MISTYPED });
   const r = cli(['-t', '-f', 'a.conf'], dir);
   assert.equal(r.code, 1);
-  assert.match(r.err, /^a\.conf:2:7: error: 'htps:\/\/ops:\[redacted\]@hooks\.example\.com\/alived\?token=\[redacted\]': a webhook URL is http:\/\/ or https:\/\/, not htps:$/m);
+  assert.match(
+    r.err,
+    /^a\.conf:2:7: error: 'htps:\/\/ops:\[redacted\]@hooks\.example\.com\/alived\?token=\[redacted\]': a webhook URL is http:\/\/ or https:\/\/, not htps:$/m,
+  );
   // clipped at 64 characters, after the masking
   assert.match(r.err, /^a\.conf:5:7: error: 'https:\/\/ops:\[redacted\]@hooks\.example\.com:99999\/alived\?access_\.\.\.' is not a URL$/m);
   assertNoSecret(r.out + r.err);
@@ -73,7 +76,11 @@ vrrp_instance VI_1 {
   const r = cli(['-t', '-d', '-f', 'a.conf'], dir);
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /^ {4}url https:\/\/ops:\*{8}@hooks\.example\.com\/alived\?token=\*{8}&format=x&sig=\*{8}$/m);
-  assert.match(r.out, /^ {4}notify_master "\/usr\/bin\/curl -s https:\/\/hooks\.example\.com\/m\?api_key=\*{8} -u ops:pw-script"$/m, 'a curl -u is no URL: not masked');
+  assert.match(
+    r.out,
+    /^ {4}notify_master "\/usr\/bin\/curl -s https:\/\/hooks\.example\.com\/m\?api_key=\*{8} -u ops:pw-script"$/m,
+    'a curl -u is no URL: not masked',
+  );
   assertNoSecret((r.out + r.err).replace('ops:pw-script', ''));
 });
 
@@ -90,10 +97,16 @@ ${extra}}
   const dir = writeFiles({ 'plain.conf': conf(''), 'allowed.conf': conf('  smtp_auth_cleartext\n'), 'tls.conf': conf('  smtp_tls starttls\n') });
   const plain = cli(['-t', '-f', 'plain.conf'], dir);
   assert.equal(plain.code, 1);
-  assert.match(plain.err, /^plain\.conf:6:3: error: smtp_auth_user: with smtp_tls no, SMTP AUTH would send user 'alived' and its password to smtp_server 192\.0\.2\.25:587 in clear; set smtp_tls starttls or tls, or allow it with smtp_auth_cleartext$/m);
+  assert.match(
+    plain.err,
+    /^plain\.conf:6:3: error: smtp_auth_user: with smtp_tls no, SMTP AUTH would send user 'alived' and its password to smtp_server 192\.0\.2\.25:587 in clear; set smtp_tls starttls or tls, or allow it with smtp_auth_cleartext$/m,
+  );
   const allowed = cli(['-t', '-f', 'allowed.conf'], dir);
   assert.equal(allowed.code, 0, allowed.err);
-  assert.match(allowed.err, /^allowed\.conf:8:3: warning: smtp_auth_cleartext: SMTP AUTH to smtp_server 192\.0\.2\.25:587 goes over plain TCP: user 'alived' and its password \(base64, not encrypted\) can be read by anyone on the path$/m);
+  assert.match(
+    allowed.err,
+    /^allowed\.conf:8:3: warning: smtp_auth_cleartext: SMTP AUTH to smtp_server 192\.0\.2\.25:587 goes over plain TCP: user 'alived' and its password \(base64, not encrypted\) can be read by anyone on the path$/m,
+  );
   const tls = cli(['-t', '-f', 'tls.conf'], dir);
   assert.equal(tls.code, 0, tls.err);
   assert.doesNotMatch(tls.err, /clear|plain TCP/);
@@ -123,10 +136,14 @@ test('the daemon sends the URL credentials as basic auth, and a reload with a mi
   fs.mkdirSync(path.join(dir, 'state'));
   const log = path.join(dir, 'alived.log');
   // checks only (-C), no vrrp_instance: no VRRP, so it may run outside a lab; its only traffic goes to loopback
-  const child = spawn(process.execPath, [BIN, '-n', '-l', '-G', '-C', '-f', 'a.conf', `--log-file=${log}`, '-p', path.join(dir, 'a.pid'), '--state-dir', path.join(dir, 'state')], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [BIN, '-n', '-l', '-G', '-C', '-f', 'a.conf', `--log-file=${log}`, '-p', path.join(dir, 'a.pid'), '--state-dir', path.join(dir, 'state')],
+    {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   children.push(child);
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
@@ -151,5 +168,8 @@ test('the daemon sends the URL credentials as basic auth, and a reload with a mi
     assertNoSecret(text);
     for (const s of ['pw-daemon', 'tok-daemon']) assert.ok(!text.includes(s), `${s} in:\n${text}`);
   }
-  assert.match(logText(), /warning: webhook ops: the URL's user and password \(Authorization: Basic\), the query parameter token cross the network to 127\.0\.0\.1:\d+ in clear over http:\/\//);
+  assert.match(
+    logText(),
+    /warning: webhook ops: the URL's user and password \(Authorization: Basic\), the query parameter token cross the network to 127\.0\.0\.1:\d+ in clear over http:\/\//,
+  );
 });

@@ -26,7 +26,7 @@ async function checkers(text: string): Promise<Array<{ keyword: string; value: a
 const notes = (lines: string[]) => lines.filter((l) => / note: /.test(l));
 const warnings = (lines: string[]) => lines.filter((l) => / warning: /.test(l) && !l.includes('does not act on'));
 
-test('CHECKER_PLUGINS register every keepalived checker, alived\'s MYSQL_CHECK and presets, and SSL at the top level', async () => {
+test("CHECKER_PLUGINS register every keepalived checker, alived's MYSQL_CHECK and presets, and SSL at the top level", async () => {
   const host = new PluginHost({ log: silentLogger });
   for (const p of CHECKER_PLUGINS) await host.apply(p, { builtin: true });
   assert.deepEqual(host.registry.names('real_server').sort(), [
@@ -78,12 +78,14 @@ test('TCP_CHECK: typed values; an unknown keyword suggests the nearest', async (
   assert.equal(tcp!.value.alpha, false);
   assert.equal(tcp!.value.logAllFailures, true);
 
-  const r = await compileText(vs(`    TCP_CHECK {
+  const r = await compileText(
+    vs(`    TCP_CHECK {
       conect_port 80
       connect_port 0
       url {
       }
-    }`));
+    }`),
+  );
   assert.deepEqual(r.errors, [
     "keepalived.conf:7:7: error: unknown keyword 'conect_port' in TCP_CHECK (did you mean 'connect_port'?)",
     'keepalived.conf:8:20: error: 0 is out of range: expected 1..65535',
@@ -92,14 +94,16 @@ test('TCP_CHECK: typed values; an unknown keyword suggests the nearest', async (
 });
 
 test('connection keywords: families of connect_ip and bindto; link-local needs bind_if', async () => {
-  const r = await compileText(vs(`    PING_CHECK {
+  const r = await compileText(
+    vs(`    PING_CHECK {
       connect_ip fe80::1
       bindto 10.0.0.9
     }
     PING_CHECK {
       connect_ip fe80::1
       bind_if eth0
-    }`));
+    }`),
+  );
   assert.deepEqual(r.errors, [
     'keepalived.conf:7:7: error: PING_CHECK: the link-local connect_ip fe80::1 needs a bind_if',
     'keepalived.conf:8:7: error: PING_CHECK: bindto 10.0.0.9 and connect_ip fe80::1 are of different address families',
@@ -303,7 +307,10 @@ test('MISC_CHECK: a script line, misc_dynamic, user; no connection keywords', as
       misc_timeout 5
     }`),
   );
-  assert.deepEqual(r.errors, ["keepalived.conf:8:7: error: unknown keyword 'connect_port' in MISC_CHECK", "keepalived.conf:10:5: error: 'MISC_CHECK' lacks required 'misc_path'"]);
+  assert.deepEqual(r.errors, [
+    "keepalived.conf:8:7: error: unknown keyword 'connect_port' in MISC_CHECK",
+    "keepalived.conf:10:5: error: 'MISC_CHECK' lacks required 'misc_path'",
+  ]);
   assert.deepEqual(warnings(r.lines), [
     "keepalived.conf:7:35: warning: keepalived ignores 'nobody' after the misc_path command; quote a command with arguments, and set the user with 'user USERNAME [GROUPNAME]'",
   ]);
@@ -324,7 +331,9 @@ test('SMTP_CHECK: helo_name, its default, and the deprecated host blocks', async
     }`),
   );
   assert.deepEqual(r.errors, []);
-  assert.deepEqual(notes(r.lines), ["keepalived.conf:9:7: note: 'host' is deprecated: the SMTP_CHECK host block is deprecated: write one SMTP_CHECK per address; accepted"]);
+  assert.deepEqual(notes(r.lines), [
+    "keepalived.conf:9:7: note: 'host' is deprecated: the SMTP_CHECK host block is deprecated: write one SMTP_CHECK per address; accepted",
+  ]);
   const [a, b] = r.model!.virtualServer[0]!.realServer[0]!.extensions.map((e) => e.value as any);
   assert.equal(a.heloName, 'mail.example.com');
   assert.equal(a.host.length, 1);
@@ -333,7 +342,7 @@ test('SMTP_CHECK: helo_name, its default, and the deprecated host blocks', async
   assert.deepEqual(b.host, []);
 });
 
-test('DNS_CHECK: the query type is one of keepalived\'s, the name has no empty label', async () => {
+test("DNS_CHECK: the query type is one of keepalived's, the name has no empty label", async () => {
   const [dns, dflt] = await checkers(
     vs(`    DNS_CHECK {
       type aaaa
@@ -359,7 +368,7 @@ test('DNS_CHECK: the query type is one of keepalived\'s, the name has no empty l
   ]);
 });
 
-test('UDP_CHECK: payloads in keepalived\'s free hex form, reply patterns with x, lengths', async () => {
+test("UDP_CHECK: payloads in keepalived's free hex form, reply patterns with x, lengths", async () => {
   const r = await compileText(
     vs(`    UDP_CHECK {
       payload Ab12f 3 456 546443123
@@ -379,9 +388,11 @@ test('UDP_CHECK: payloads in keepalived\'s free hex form, reply patterns with x,
   assert.equal(a.maxReplyLength, 255);
   assert.deepEqual(b.requireReply, { expect: undefined });
 
-  const bad = await compileText(vs(`    UDP_CHECK {
+  const bad = await compileText(
+    vs(`    UDP_CHECK {
       payload 12zz
-    }`));
+    }`),
+  );
   assert.deepEqual(bad.errors, ["keepalived.conf:7:15: error: 'z' in '12zz' is not a hexadecimal digit"]);
 });
 
@@ -437,13 +448,15 @@ bfd_instance bfd1 {
       "keepalived.conf:8:7: warning: 'dynamic' is in keepalived's manual, but keepalived 2.2.8 does not accept it in FILE_CHECK; the file's value always adjusts the weight",
     ),
   );
-  const missing = await compileText(vs(`    FILE_CHECK {
+  const missing = await compileText(
+    vs(`    FILE_CHECK {
     }
     BFD_CHECK {
     }
     FILE_CHECK {
       track_file nowhere
-    }`));
+    }`),
+  );
   assert.deepEqual(missing.errors, [
     "keepalived.conf:6:5: error: 'FILE_CHECK' lacks required 'track_file'",
     "keepalived.conf:8:5: error: 'BFD_CHECK' lacks required 'name'",
@@ -452,9 +465,11 @@ bfd_instance bfd1 {
 });
 
 test('health checks have landed: checker keywords draw no "not acted on" warning', async () => {
-  const r = await compileText(vs(`    TCP_CHECK {
+  const r = await compileText(
+    vs(`    TCP_CHECK {
       connect_timeout 3
-    }`));
+    }`),
+  );
   assert.ok(!r.warnings.some((l) => /does not act on health checks/.test(l)), r.warnings.join('\n'));
   assert.ok(!r.warnings.some((l) => /not applied: .*TCP_CHECK/.test(l)), r.warnings.join('\n'));
 });

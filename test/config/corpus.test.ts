@@ -62,7 +62,11 @@ test('examples: at least 30 scenarios, each with a README that says how to check
   for (const s of withConf) {
     const readme = path.join(EXAMPLES, s.name, 'README.md');
     assert.ok(fs.existsSync(readme), `examples/${s.name} has no README.md`);
-    assert.match(fs.readFileSync(readme, 'utf8'), /-t\b.*-f examples\/|node dist\/core\/cli\/main\.js -t/, `examples/${s.name}/README.md does not show how to check the config`);
+    assert.match(
+      fs.readFileSync(readme, 'utf8'),
+      /-t\b.*-f examples\/|node dist\/core\/cli\/main\.js -t/,
+      `examples/${s.name}/README.md does not show how to check the config`,
+    );
   }
 });
 

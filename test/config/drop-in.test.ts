@@ -25,9 +25,15 @@ test('an LVS director written for keepalived 1.x runs: old keywords and out-of-r
   has(r, "legacy-lvs.conf:6:5: warning: 'lvs_id' is not a keyword of global_defs in keepalived 2.2, which ignores it, and so does alived");
   has(r, "legacy-lvs.conf:7:5: warning: 'notification_email' block is empty: no mail goes to anyone, as in keepalived");
   has(r, "legacy-lvs.conf:15:5: warning: 'nat_mask' is not a keyword of virtual_server in keepalived 2.2");
-  has(r, 'legacy-lvs.conf:16:25: warning: persistence_timeout 0 is out of range (1..2678400); as keepalived does, the line is ignored and the service is not persistent');
+  has(
+    r,
+    'legacy-lvs.conf:16:25: warning: persistence_timeout 0 is out of range (1..2678400); as keepalived does, the line is ignored and the service is not persistent',
+  );
   has(r, 'legacy-lvs.conf:17:12: warning: quorum 0 is out of range (1..4294967295); the quorum is 1, as keepalived sets it');
-  has(r, "legacy-lvs.conf:24:13: warning: 'nb_get_retry' is not a keyword of TCP_CHECK in keepalived 2.2, which ignores it, and so does alived: HTTP_GET's old spelling of retry");
+  has(
+    r,
+    "legacy-lvs.conf:24:13: warning: 'nb_get_retry' is not a keyword of TCP_CHECK in keepalived 2.2, which ignores it, and so does alived: HTTP_GET's old spelling of retry",
+  );
   const vs = r.model!.virtualServer![0]!;
   assert.equal(vs.persistenceTimeout, undefined, 'not persistent');
   assert.equal(vs.quorum, 1);
@@ -39,13 +45,25 @@ test('a VRRP node with the habits of configs in the wild runs, with what keepali
   noErrors(r);
   has(r, "vrrp-habits.conf:4:28: warning: 'enable_script_security' takes no value; 'True' is ignored and 'enable_script_security' is on, as in keepalived");
   has(r, "vrrp-habits.conf:13:15: warning: 'nopreempt' takes no value; '1' is ignored and 'nopreempt' is on, as in keepalived");
-  has(r, 'vrrp-habits.conf:13:5: warning: vrrp_instance VI_1: nopreempt does not work with state MASTER: it is cleared and the instance preempts, as keepalived does');
+  has(
+    r,
+    'vrrp-habits.conf:13:5: warning: vrrp_instance VI_1: nopreempt does not work with state MASTER: it is cleared and the instance preempts, as keepalived does',
+  );
   has(r, "vrrp-habits.conf:15:20: warning: '/24' after the address 10.30.0.11 is dropped, as keepalived drops it: the address used is 10.30.0.11");
   has(r, "vrrp-habits.conf:17:9: warning: '/24' after the address 10.30.0.12 is dropped");
-  has(r, "vrrp-habits.conf:18:9: warning: '-20' after the address 10.30.0.13 is dropped, as keepalived drops it: the address used is 10.30.0.13 (a range is not read here)");
-  has(r, "vrrp-habits.conf:24:9: warning: track_script names vrrp_script 'chk_late', defined further down (line 38); alived uses it, but keepalived 2.2 looks it up while reading this line, does not find it and drops it");
+  has(
+    r,
+    "vrrp-habits.conf:18:9: warning: '-20' after the address 10.30.0.13 is dropped, as keepalived drops it: the address used is 10.30.0.13 (a range is not read here)",
+  );
+  has(
+    r,
+    "vrrp-habits.conf:24:9: warning: track_script names vrrp_script 'chk_late', defined further down (line 38); alived uses it, but keepalived 2.2 looks it up while reading this line, does not find it and drops it",
+  );
   has(r, 'vrrp-habits.conf:34:44: warning: scope is ignored on the IPv6 address fe80::f816:3eff:fe00:1');
-  has(r, "vrrp-habits.conf:44:13: warning: vrrp_script 'chk_late' is already defined at line 38; as keepalived does, the first one is used and this one is ignored");
+  has(
+    r,
+    "vrrp-habits.conf:44:13: warning: vrrp_script 'chk_late' is already defined at line 38; as keepalived does, the first one is used and this one is ignored",
+  );
   const vi = r.model!.vrrpInstance![0]!;
   assert.equal(vi.nopreempt, undefined, 'state MASTER clears nopreempt');
   assert.equal(vi.unicastSrcIp!.address, '10.30.0.11');
@@ -73,7 +91,11 @@ test('--strict refuses exactly what keepalived would change or drop silently; a 
     assert.ok(strict.errors.every((l) => l.endsWith('[refused under --strict]')));
     assert.equal(strict.ok, false);
   }
-  const host = await compileText(instance('', 'VI_1', 'interface nosuch0\n  virtual_router_id 51'), {}, { strict: true, host: { interfaceExists: () => false, fileExists: () => true } });
+  const host = await compileText(
+    instance('', 'VI_1', 'interface nosuch0\n  virtual_router_id 51'),
+    {},
+    { strict: true, host: { interfaceExists: () => false, fileExists: () => true } },
+  );
   noErrors(host);
   has(host, "warning: interface 'nosuch0' does not exist on this host");
 });
@@ -107,12 +129,14 @@ virtual_server 10.0.0.1 80 {
   has(r, "keepalived.conf:6:5: error: '<PEER_IP>' is not an IP address");
   has(r, "keepalived.conf:12:5: error: track_script refers to vrrp_script 'nothing_here', which is not defined");
   // an old keyword is ignored only where keepalived had it
-  has(r, 'keepalived.conf:17:3: warning: \'nat_mask\' is not a keyword of virtual_server');
+  has(r, "keepalived.conf:17:3: warning: 'nat_mask' is not a keyword of virtual_server");
   has(r, "keepalived.conf:19:5: error: unknown keyword 'nat_mask' in real_server");
 });
 
 test('a port that nothing uses is refused: a fwmark DR real server with a port and no checker', async () => {
-  const r = await compileText('virtual_server fwmark 3 {\n  lvs_method DR\n  real_server 10.0.0.2 443 {\n    weight 1\n  }\n  real_server 10.0.0.3 {\n  }\n}\n');
+  const r = await compileText(
+    'virtual_server fwmark 3 {\n  lvs_method DR\n  real_server 10.0.0.2 443 {\n    weight 1\n  }\n  real_server 10.0.0.3 {\n  }\n}\n',
+  );
   has(r, 'keepalived.conf:3:3: error: fwmark virtual_server fwmark 3: the port of DR real_server 10.0.0.2 443 is used by nothing');
   assert.equal(r.errors.length, 1, r.errors.join('\n'));
 });
@@ -126,7 +150,10 @@ test('alived -t --strict exits 1 where alived -t exits 0, and the summary counts
   const file = path.join(FIXTURES, 'legacy-lvs.conf');
   const loose = spawnSync(process.execPath, [BIN, '-t', '-f', file], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(loose.status, 0, loose.stderr);
-  assert.match(loose.stderr, /configuration valid: .*legacy-lvs\.conf: 0 errors, \d+ warnings \(6 on what keepalived changes or drops silently: errors under --strict\)/);
+  assert.match(
+    loose.stderr,
+    /configuration valid: .*legacy-lvs\.conf: 0 errors, \d+ warnings \(6 on what keepalived changes or drops silently: errors under --strict\)/,
+  );
   const strict = spawnSync(process.execPath, [BIN, '-t', '--strict', '-f', file], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(strict.status, 1, strict.stderr);
   assert.match(strict.stderr, /legacy-lvs\.conf:15:5: error: 'nat_mask' is not a keyword of virtual_server .*\[refused under --strict\]/);
@@ -173,9 +200,10 @@ test('two daemons started with --instance and no --state-dir run side by side (e
   for (const n of names) assert.ok(!fs.existsSync(`/run/alived_${n}.pid`), 'the pid file is removed at stop');
 });
 
-
 function spawnDaemon(conf: string, name: string): ChildProcess & { out: string[] } {
-  const p = spawn(process.execPath, [BIN, '-n', '-l', '-G', '-C', '-f', conf, '--instance', name], { stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & { out: string[] };
+  const p = spawn(process.execPath, [BIN, '-n', '-l', '-G', '-C', '-f', conf, '--instance', name], { stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & {
+    out: string[];
+  };
   p.out = [];
   p.stdout!.on('data', (d: Buffer) => p.out.push(d.toString()));
   p.stderr!.on('data', (d: Buffer) => p.out.push(d.toString()));

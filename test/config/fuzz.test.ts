@@ -54,7 +54,11 @@ interface RunResult {
  * is terminated, the case recorded as a failure, and a new worker goes on with
  * the rest of its cases; so does one that dies (out of memory).
  */
-async function runCases(kind: WorkerInput['kind'], ids: number[], opts: { workers: number; hangMs: number; memoryMb: number; describe: (id: number) => string }): Promise<RunResult> {
+async function runCases(
+  kind: WorkerInput['kind'],
+  ids: number[],
+  opts: { workers: number; hangMs: number; memoryMb: number; describe: (id: number) => string },
+): Promise<RunResult> {
   const started = Date.now();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'alived-fuzz-'));
   const progress = new SharedArrayBuffer(8 * 2 * opts.workers);
@@ -127,7 +131,9 @@ async function runCases(kind: WorkerInput['kind'], ids: number[], opts: { worker
 
 function report(t: TestContext, r: RunResult, label: string): string {
   const lines = r.failures.map((f) => `  case ${f.id} (${f.what}) [${f.ms} ms]:\n    ${f.problems.join('\n    ')}`);
-  t.diagnostic(`${label}: seed ${SEED}, ${r.cases} cases in ${(r.ms / 1000).toFixed(1)} s, ${r.failureCount} failing; slowest case ${r.slowest.id} (${r.slowest.what}) ${r.slowest.ms} ms; longest message ${r.maxMessageLength} characters`);
+  t.diagnostic(
+    `${label}: seed ${SEED}, ${r.cases} cases in ${(r.ms / 1000).toFixed(1)} s, ${r.failureCount} failing; slowest case ${r.slowest.id} (${r.slowest.what}) ${r.slowest.ms} ms; longest message ${r.maxMessageLength} characters`,
+  );
   return `${r.failureCount} failing cases (seed ${SEED}; rerun one with ALIVED_FUZZ_SEED=${SEED} ALIVED_FUZZ_ONLY=<case>):\n${lines.join('\n')}`;
 }
 
@@ -167,7 +173,12 @@ test(`fuzz: ${ONLY ? ONLY.length : CASES} mutations of the config corpus`, async
     }
   }
   t.diagnostic(`seed ${SEED} (ALIVED_FUZZ_SEED), ${ids.length} cases (ALIVED_FUZZ_CASES), ${WORKERS} workers, corpus of ${corpus.length} files`);
-  const r = await runCases('mutation', ids, { workers: WORKERS, hangMs: HANG_MS, memoryMb: 1536, describe: (id) => mutationCase(corpus, vocab, SEED, id).what });
+  const r = await runCases('mutation', ids, {
+    workers: WORKERS,
+    hangMs: HANG_MS,
+    memoryMb: 1536,
+    describe: (id) => mutationCase(corpus, vocab, SEED, id).what,
+  });
   assert.equal(r.cases, ids.length, report(t, r, 'mutations'));
   assert.equal(r.failureCount, 0, report(t, r, 'mutations'));
 });

@@ -109,7 +109,9 @@ virtual_server fwmark 12 {
   assert.deepEqual(r.errors, []);
   const g = r.model!.virtualServerGroup[0]!;
   assert.equal(g.name, 'VSG_1');
-  const summary = g.entries.map((e) => (e.kind === 'fwmark' ? `fwmark ${e.fwmark} ${e.family}` : `${e.address}..${e.last} ${e.port}${e.prefix ? ` /${e.prefix}` : ''}`));
+  const summary = g.entries.map((e) =>
+    e.kind === 'fwmark' ? `fwmark ${e.fwmark} ${e.family}` : `${e.address}..${e.last} ${e.port}${e.prefix ? ` /${e.prefix}` : ''}`,
+  );
   assert.deepEqual(summary, [
     '10.0.0.1..10.0.0.1 80',
     '10.0.0.8..10.0.0.15 80 /29',
@@ -118,7 +120,10 @@ virtual_server fwmark 12 {
     'ae00::2..ae00::1f 80',
     'fwmark 7 4',
   ]);
-  assert.deepEqual(r.model!.virtualServer.map((v) => v.kind), ['group', 'fwmark']);
+  assert.deepEqual(
+    r.model!.virtualServer.map((v) => v.kind),
+    ['group', 'fwmark'],
+  );
   const [byGroup, byMark] = r.model!.virtualServer;
   if (byGroup!.kind !== 'group' || byMark!.kind !== 'fwmark') return assert.fail('kinds');
   assert.equal(byGroup!.group, 'VSG_1');
@@ -173,7 +178,9 @@ test('a mixed-family group needs the family of its fwmarks', async () => {
 virtual_server_group E {
 }
 `);
-  assert.deepEqual(r.errors, ['keepalived.conf:4:3: error: virtual_server_group G has IPv4 and IPv6 entries, so its fwmark entries need a family: fwmark 3 inet|inet6']);
+  assert.deepEqual(r.errors, [
+    'keepalived.conf:4:3: error: virtual_server_group G has IPv4 and IPv6 entries, so its fwmark entries need a family: fwmark 3 inet|inet6',
+  ]);
   assert.ok(r.warnings.includes('keepalived.conf:6:1: warning: virtual_server_group E has no entries; keepalived removes it'));
 });
 
@@ -210,7 +217,9 @@ virtual_server 10.0.0.1 81 {
   real_server 10.0.0.2 81
 }
 `);
-  assert.deepEqual(r.errors, ["keepalived.conf:8:13: error: 'wrrr' is not one of rr, wrr, lc, wlc, lblc, sh, mh, dh, fo, ovf, lblcr, sed, nq, twos (did you mean 'wrr'?)"]);
+  assert.deepEqual(r.errors, [
+    "keepalived.conf:8:13: error: 'wrrr' is not one of rr, wrr, lc, wlc, lblc, sh, mh, dh, fo, ovf, lblcr, sed, nq, twos (did you mean 'wrr'?)",
+  ]);
   assert.deepEqual(only(r.lines, 'note'), [
     "keepalived.conf:2:3: note: 'lb_algo' is the old spelling of 'lvs_sched'; accepted",
     "keepalived.conf:3:3: note: 'lb_kind' is the old spelling of 'lvs_method'; accepted",
@@ -285,22 +294,25 @@ virtual_server fwmark 4 {
 }
 `);
   assert.deepEqual(r.errors, []);
-  assert.deepEqual(only(r.lines, 'warning'), [
-    "keepalived.conf:1:1: warning: virtual_server 10.0.0.1 80 sets no lvs_sched; keepalived uses wlc",
-    "keepalived.conf:1:1: warning: virtual_server 10.0.0.1 80 sets no protocol; keepalived uses UDP, and so does alived (write 'protocol TCP' if that is meant)",
-    'keepalived.conf:1:1: warning: virtual_server 10.0.0.1 80 sets no lvs_method; keepalived uses NAT',
-    "keepalived.conf:2:3: warning: 'sorry_server_inhibit' is used without 'sorry_server'; keepalived ignores it",
-    "keepalived.conf:4:3: warning: 'mh-port' applies to the mh scheduler only; ignored with lvs_sched wlc",
-    "keepalived.conf:7:27: warning: virtual_server 10.0.0.1 80 is IPv4: persistence_granularity is a netmask such as 255.255.255.0; keepalived reads '24' as the netmask 0.0.0.24",
-    "keepalived.conf:8:14: warning: 'ha_suspend' takes no value; 'yes' is ignored and 'ha_suspend' is on, as in keepalived",
-    'keepalived.conf:5:3: warning: quorum 5 exceeds the total weight of the real servers (2); keepalived lowers it to 2',
-    'keepalived.conf:6:3: warning: hysteresis 7 must be below the quorum (2); keepalived uses 1',
-    'keepalived.conf:12:3: warning: real_server 10.0.0.2 80 is already defined at line 9; keepalived drops this one',
-    'keepalived.conf:14:1: warning: virtual_server 10.0.0.9 has no port, which only a persistent service may have; keepalived sets persistence_timeout 360, and so does alived',
-    'keepalived.conf:24:3: warning: protocol is ignored for a fwmark virtual server',
-    'keepalived.conf:25:3: warning: ha_suspend cannot be used with a fwmark virtual server; keepalived clears it',
-    'keepalived.conf:26:3: warning: fwmark virtual_server fwmark 4: the port of DR real_server 10.0.0.3 80 is ignored by IPVS (keepalived clears it); its checkers connect to it',
-  ].sort(byLine));
+  assert.deepEqual(
+    only(r.lines, 'warning'),
+    [
+      'keepalived.conf:1:1: warning: virtual_server 10.0.0.1 80 sets no lvs_sched; keepalived uses wlc',
+      "keepalived.conf:1:1: warning: virtual_server 10.0.0.1 80 sets no protocol; keepalived uses UDP, and so does alived (write 'protocol TCP' if that is meant)",
+      'keepalived.conf:1:1: warning: virtual_server 10.0.0.1 80 sets no lvs_method; keepalived uses NAT',
+      "keepalived.conf:2:3: warning: 'sorry_server_inhibit' is used without 'sorry_server'; keepalived ignores it",
+      "keepalived.conf:4:3: warning: 'mh-port' applies to the mh scheduler only; ignored with lvs_sched wlc",
+      "keepalived.conf:7:27: warning: virtual_server 10.0.0.1 80 is IPv4: persistence_granularity is a netmask such as 255.255.255.0; keepalived reads '24' as the netmask 0.0.0.24",
+      "keepalived.conf:8:14: warning: 'ha_suspend' takes no value; 'yes' is ignored and 'ha_suspend' is on, as in keepalived",
+      'keepalived.conf:5:3: warning: quorum 5 exceeds the total weight of the real servers (2); keepalived lowers it to 2',
+      'keepalived.conf:6:3: warning: hysteresis 7 must be below the quorum (2); keepalived uses 1',
+      'keepalived.conf:12:3: warning: real_server 10.0.0.2 80 is already defined at line 9; keepalived drops this one',
+      'keepalived.conf:14:1: warning: virtual_server 10.0.0.9 has no port, which only a persistent service may have; keepalived sets persistence_timeout 360, and so does alived',
+      'keepalived.conf:24:3: warning: protocol is ignored for a fwmark virtual server',
+      'keepalived.conf:25:3: warning: ha_suspend cannot be used with a fwmark virtual server; keepalived clears it',
+      'keepalived.conf:26:3: warning: fwmark virtual_server fwmark 4: the port of DR real_server 10.0.0.3 80 is ignored by IPVS (keepalived clears it); its checkers connect to it',
+    ].sort(byLine),
+  );
   const [a, b, c] = r.model!.virtualServer;
   assert.equal(a!.lvsSched, 'wlc');
   assert.equal(a!.protocol, 'UDP');
@@ -337,7 +349,9 @@ test('ops needs UDP; real servers must share the virtual server family unless tu
     'keepalived.conf:6:3: error: ip_family inet6 conflicts with the IPv4 address of virtual_server 10.0.0.1 53',
     'keepalived.conf:7:3: error: real_server ae00::1 53 is IPv6 but virtual_server 10.0.0.1 53 is IPv4; only TUN real servers may differ',
   ]);
-  assert.ok(r.warnings.includes('keepalived.conf:5:3: warning: one-packet scheduling (ops) needs protocol UDP; keepalived turns it off for TCP, and so does alived'));
+  assert.ok(
+    r.warnings.includes('keepalived.conf:5:3: warning: one-packet scheduling (ops) needs protocol UDP; keepalived turns it off for TCP, and so does alived'),
+  );
 });
 
 test('unknown keywords in virtual_server and real_server suggest the nearest', async () => {
@@ -388,11 +402,12 @@ const LVS_BLOCKS = new Set(['virtual_server', 'virtual_server_group', 'SSL']);
 for (const file of fs.readdirSync(SAMPLES).sort()) {
   test(`sample ${file}: no error inside its LVS blocks`, async () => {
     const r = await compileFile(path.join(SAMPLES, file), { host: permissiveHost, configId: 'node1' });
-    const ranges = r.tree
-      .filter((s) => LVS_BLOCKS.has(s.name.text))
-      .map((s) => [s.name.pos.line, s.blockClose?.line ?? s.name.pos.line] as const);
+    const ranges = r.tree.filter((s) => LVS_BLOCKS.has(s.name.text)).map((s) => [s.name.pos.line, s.blockClose?.line ?? s.name.pos.line] as const);
     assert.ok(ranges.length > 0, 'the sample has virtual servers');
     const inside = r.diagnostics.filter((d) => d.severity === 'error' && ranges.some(([a, b]) => d.pos.line >= a && d.pos.line <= b));
-    assert.deepEqual(inside.map((d) => `${d.pos.line}:${d.pos.col}: ${d.message}`), []);
+    assert.deepEqual(
+      inside.map((d) => `${d.pos.line}:${d.pos.col}: ${d.message}`),
+      [],
+    );
   });
 }

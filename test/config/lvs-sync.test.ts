@@ -14,10 +14,22 @@ import { memoryLogger } from '../helpers/log';
 const noNotActedOn = (lines: string[]): void => assert.ok(!lines.some((l) => /not acted on/.test(l) && /lvs_sync/.test(l)), lines.join('\n'));
 
 test('lvs_sync_daemon with an instance: follows it, id defaults to its virtual_router_id, acted on', async () => {
-  const r = await compileText(`global_defs {\n  lvs_sync_daemon eth1 inst VI_1 maxlen 1400 port 8900 ttl 2 group 239.1.2.3\n}\n` + instance('', 'VI_1', 'interface eth0\n  virtual_router_id 61'));
+  const r = await compileText(
+    `global_defs {\n  lvs_sync_daemon eth1 inst VI_1 maxlen 1400 port 8900 ttl 2 group 239.1.2.3\n}\n` +
+      instance('', 'VI_1', 'interface eth0\n  virtual_router_id 61'),
+  );
   noErrors(r);
   noNotActedOn(r.lines);
-  assert.deepEqual(lvsSyncConfig(r.model!), { interface: 'eth1', instance: 'VI_1', syncId: 61, maxlen: 1400, port: 8900, ttl: 2, group: '239.1.2.3', keyword: 'lvs_sync_daemon' });
+  assert.deepEqual(lvsSyncConfig(r.model!), {
+    interface: 'eth1',
+    instance: 'VI_1',
+    syncId: 61,
+    maxlen: 1400,
+    port: 8900,
+    ttl: 2,
+    group: '239.1.2.3',
+    keyword: 'lvs_sync_daemon',
+  });
   // it runs where VRRP runs (keepalived's VRRP process): not with --check
   assert.equal(lvsSyncConfig(r.model!, { vrrp: false, checks: true }), undefined);
   assert.equal(lvsSyncConfig(r.model!, { vrrp: true, checks: false })?.instance, 'VI_1');
@@ -37,14 +49,21 @@ test('lvs_sync_daemon: id given, the old positional forms, an IPv6 group', async
 test('lvs_sync_daemon with no instance: master and backup both, id 0, where the checks run', async () => {
   const r = await compileText(`global_defs {\n  lvs_sync_daemon eth1\n}\n`);
   noErrors(r);
-  assert.deepEqual(lvsSyncConfig(r.model!), { interface: 'eth1', instance: undefined, syncId: 0, maxlen: undefined, port: undefined, ttl: undefined, group: undefined, keyword: 'lvs_sync_daemon' });
+  assert.deepEqual(lvsSyncConfig(r.model!), {
+    interface: 'eth1',
+    instance: undefined,
+    syncId: 0,
+    maxlen: undefined,
+    port: undefined,
+    ttl: undefined,
+    group: undefined,
+    keyword: 'lvs_sync_daemon',
+  });
   assert.equal(lvsSyncConfig(r.model!, { vrrp: true, checks: false }), undefined);
 });
 
 test('lvs_sync_daemon: the instance must exist, values in range, the interface on this host', async () => {
-  const r = await compileText(
-    `global_defs {\n  lvs_sync_daemon eth1 inst VI_11 id 256 maxlen 65508 port 0 ttl 256 group 10.0.0.1\n}\n` + instance('', 'VI_1'),
-  );
+  const r = await compileText(`global_defs {\n  lvs_sync_daemon eth1 inst VI_11 id 256 maxlen 65508 port 0 ttl 256 group 10.0.0.1\n}\n` + instance('', 'VI_1'));
   has(r, "keepalived.conf:2:29: error: lvs_sync_daemon refers to vrrp_instance 'VI_11', which is not defined (did you mean 'VI_1'?)");
   has(r, 'keepalived.conf:2:38: error: 256 is out of range: expected 0..255');
   has(r, 'keepalived.conf:2:49: error: 65508 is out of range: expected 1..65507');
@@ -53,7 +72,11 @@ test('lvs_sync_daemon: the instance must exist, values in range, the interface o
   has(r, "keepalived.conf:2:76: error: lvs_sync_daemon group '10.0.0.1' is not a multicast address");
   const bad = await compileText(`global_defs {\n  lvs_sync_daemon eth1 inst VI_1 idd 3\n}\n` + instance());
   has(bad, "keepalived.conf:2:34: error: unknown option 'idd' for 'lvs_sync_daemon' (did you mean 'id'?)");
-  const missing = await compileText(`global_defs {\n  lvs_sync_daemon no-such-if0 inst VI_1\n}\n` + instance(), {}, { host: { interfaceExists: (n) => n === 'eth0', fileExists: () => true } });
+  const missing = await compileText(
+    `global_defs {\n  lvs_sync_daemon no-such-if0 inst VI_1\n}\n` + instance(),
+    {},
+    { host: { interfaceExists: (n) => n === 'eth0', fileExists: () => true } },
+  );
   noErrors(missing);
   has(missing, "keepalived.conf:2:19: warning: interface 'no-such-if0' does not exist on this host");
 });
@@ -73,14 +96,20 @@ test('one sync daemon per host: the global keyword wins, then the first instance
       instance('', 'VI_2', 'interface eth0\n  virtual_router_id 52'),
   );
   noErrors(r);
-  has(r, 'keepalived.conf:10:3: warning: lvs_sync_daemon_interface is ignored: the IPVS sync daemon is already given by lvs_sync_daemon (line 2), and there is one per host');
+  has(
+    r,
+    'keepalived.conf:10:3: warning: lvs_sync_daemon_interface is ignored: the IPVS sync daemon is already given by lvs_sync_daemon (line 2), and there is one per host',
+  );
   assert.equal(lvsSyncConfig(r.model!)?.interface, 'eth2');
   assert.equal(lvsSyncConfig(r.model!)?.instance, 'VI_2');
   const two = await compileText(
     instance('  lvs_sync_daemon_interface eth1\n', 'VI_1', 'interface eth0\n  virtual_router_id 51') +
       instance('  lvs_sync_daemon_interface eth2\n', 'VI_2', 'interface eth0\n  virtual_router_id 52'),
   );
-  has(two, 'keepalived.conf:15:3: warning: lvs_sync_daemon_interface is ignored: the IPVS sync daemon is already given by lvs_sync_daemon_interface of vrrp_instance VI_1 (line 7), and there is one per host');
+  has(
+    two,
+    'keepalived.conf:15:3: warning: lvs_sync_daemon_interface is ignored: the IPVS sync daemon is already given by lvs_sync_daemon_interface of vrrp_instance VI_1 (line 7), and there is one per host',
+  );
   assert.equal(lvsSyncConfig(two.model!)?.instance, 'VI_1');
 });
 

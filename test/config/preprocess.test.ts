@@ -31,7 +31,14 @@ test('comments with ! and # anywhere, but not inside double quotes or when escap
 test('braces are words of their own, blocks may sit on one line', () => {
   const r = run({ 'keepalived.conf': 'vrrp_instance VI_1 {state MASTER}\n' });
   assert.deepEqual(r.lines, ['vrrp_instance VI_1 { state MASTER }']);
-  assert.deepEqual(r.at[0], ['keepalived.conf:1:1', 'keepalived.conf:1:15', 'keepalived.conf:1:20', 'keepalived.conf:1:21', 'keepalived.conf:1:27', 'keepalived.conf:1:33']);
+  assert.deepEqual(r.at[0], [
+    'keepalived.conf:1:1',
+    'keepalived.conf:1:15',
+    'keepalived.conf:1:20',
+    'keepalived.conf:1:21',
+    'keepalived.conf:1:27',
+    'keepalived.conf:1:33',
+  ]);
 });
 
 test('quoted strings: double and single quotes, escaped quote inside, unterminated quote is an error at the quote', () => {
@@ -54,16 +61,7 @@ test('undefined ${NAME} is an error at the reference', () => {
 });
 
 test('multi-line definitions expand to several lines with the positions of the definition body', () => {
-  const text = [
-    '$INST= \\',
-    'vrrp_instance VI_${N} { \\',
-    '  virtual_router_id ${N} \\',
-    '}',
-    '$N=1',
-    '$INST',
-    '$N=2',
-    '$INST',
-  ].join('\n');
+  const text = ['$INST= \\', 'vrrp_instance VI_${N} { \\', '  virtual_router_id ${N} \\', '}', '$N=1', '$INST', '$N=2', '$INST'].join('\n');
   const r = run({ 'keepalived.conf': text });
   assert.deepEqual(r.lines, ['vrrp_instance VI_1 {', 'virtual_router_id 1', '}', 'vrrp_instance VI_2 {', 'virtual_router_id 2', '}']);
   assert.equal(r.at[1][0], 'keepalived.conf:3:3');
@@ -90,19 +88,38 @@ test('~SEQ with start, step and end; with one or two numbers; ~SEQx in hex', () 
     'keepalived.conf': '~SEQ(S, 0, 3) ip 10.0.${S}.1\n~SEQ(T, 3) t $T\n~SEQ(U, 5, 3) u $U\n~SEQx(H, 0x90, 0x10, 0xb0) h fe80::${H}\n',
   });
   assert.deepEqual(r.lines, [
-    'ip 10.0.0.1', 'ip 10.0.1.1', 'ip 10.0.2.1', 'ip 10.0.3.1',
-    't 1', 't 2', 't 3',
-    'u 5', 'u 4', 'u 3',
-    'h fe80::90', 'h fe80::a0', 'h fe80::b0',
+    'ip 10.0.0.1',
+    'ip 10.0.1.1',
+    'ip 10.0.2.1',
+    'ip 10.0.3.1',
+    't 1',
+    't 2',
+    't 3',
+    'u 5',
+    'u 4',
+    'u 3',
+    'h fe80::90',
+    'h fe80::a0',
+    'h fe80::b0',
   ]);
   assert.equal(r.at[0][1], 'keepalived.conf:1:18');
 });
 
 test('~LST with several variables, nested with ~SEQ (the man page example)', () => {
-  const r = run({ 'keepalived.conf': '~LST({IP, IP1}, {10,1},{20,4}) ~SEQ(IP2,168,2,172) 192.${IP2}.${IP}.${IP1}\n~LST(A, x, y) ~LST(B, 1, 2) $A$B ${A}${B}\n' });
+  const r = run({
+    'keepalived.conf': '~LST({IP, IP1}, {10,1},{20,4}) ~SEQ(IP2,168,2,172) 192.${IP2}.${IP}.${IP1}\n~LST(A, x, y) ~LST(B, 1, 2) $A$B ${A}${B}\n',
+  });
   assert.deepEqual(r.lines, [
-    '192.168.10.1', '192.170.10.1', '192.172.10.1', '192.168.20.4', '192.170.20.4', '192.172.20.4',
-    '$A1 x1', '$A2 x2', '$A1 y1', '$A2 y2',
+    '192.168.10.1',
+    '192.170.10.1',
+    '192.172.10.1',
+    '192.168.20.4',
+    '192.170.20.4',
+    '192.172.20.4',
+    '$A1 x1',
+    '$A2 x2',
+    '$A1 y1',
+    '$A2 y2',
   ]);
 });
 

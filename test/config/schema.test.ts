@@ -42,7 +42,10 @@ const schema = block(
 );
 
 function parse(text: string, registry?: KeywordRegistry) {
-  const toks = text.split('\n').map((l, i) => tokenize(Line.fromFile(l, 'f.conf', i + 1), [] as LexProblem[])).filter((t) => t.length);
+  const toks = text
+    .split('\n')
+    .map((l, i) => tokenize(Line.fromFile(l, 'f.conf', i + 1), [] as LexProblem[]))
+    .filter((t) => t.length);
   const diags = new Diagnostics();
   const stmts = buildTree(toks, diags);
   const ctx = ctxFor(diags, registry);
@@ -152,7 +155,13 @@ test('script lines split like keepalived: quoted command with arguments, user an
   const ctx = ctxFor(diags);
   const toks = tokenize(Line.fromFile('"/bin/echo a\\tb \'c d\'" nobody nogroup', 'f', 1), []);
   const s = v.script.parse(toks, { file: 'f', line: 1, col: 1 }, 'notify', ctx);
-  assert.deepEqual(s, { command: "/bin/echo a\\tb 'c d'", argv: ['/bin/echo', 'a\tb', 'c d'], user: 'nobody', group: 'nogroup', pos: { file: 'f', line: 1, col: 1 } });
+  assert.deepEqual(s, {
+    command: "/bin/echo a\\tb 'c d'",
+    argv: ['/bin/echo', 'a\tb', 'c d'],
+    user: 'nobody',
+    group: 'nogroup',
+    pos: { file: 'f', line: 1, col: 1 },
+  });
 });
 
 test('every diagnostic stays readable: blobs cut, control characters escaped, length capped', () => {

@@ -138,7 +138,9 @@ test('compileConfig runs in slices: a setImmediate scheduled as it starts runs b
   await whole.pluginHost.close();
 
   // the same for a config with errors: every diagnostic, in the same order
-  const broken = writeFiles({ 'keepalived.conf': largeConfig().replace('priority 100', 'priority 300').replace('lvs_sched rr', 'lvs_sched nope') + 'vrrp_instance X {\n' });
+  const broken = writeFiles({
+    'keepalived.conf': largeConfig().replace('priority 100', 'priority 300').replace('lvs_sched rr', 'lvs_sched nope') + 'vrrp_instance X {\n',
+  });
   const bf = path.join(broken, 'keepalived.conf');
   const a = await compileConfig(bf, { builtins: BUILTIN_PLUGINS, host: permissiveHost, configId: 'n', slicer: new Slicer(0) });
   const b = await compileConfig(bf, { builtins: BUILTIN_PLUGINS, host: permissiveHost, configId: 'n', slicer: NEVER_PAUSE });
@@ -159,10 +161,27 @@ test('a daemon answers SIGUSR1 while a reload compiles a large config', async ()
   big.push('  }', '}', 'not_a_keyword 1', '');
   fs.writeFileSync(path.join(d, 'big.conf'), big.join('\n'));
   fs.writeFileSync(path.join(d, 'keepalived.conf'), 'global_defs {\n  router_id small\n}\n');
-  const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist/core/cli/main.js'), '-n', '-l', '-G', '-C', `--instance=${name}`, '-f', 'keepalived.conf', '-p', path.join(d, 'a.pid'), '--state-dir', path.join(d, 'state')], {
-    cwd: d,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(PROJECT_ROOT, 'dist/core/cli/main.js'),
+      '-n',
+      '-l',
+      '-G',
+      '-C',
+      `--instance=${name}`,
+      '-f',
+      'keepalived.conf',
+      '-p',
+      path.join(d, 'a.pid'),
+      '--state-dir',
+      path.join(d, 'state'),
+    ],
+    {
+      cwd: d,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   child.stdout!.on('data', (b) => (out += b));
   child.stderr!.on('data', (b) => (out += b));

@@ -20,9 +20,22 @@ test('the tracker plugins are built in and register their keywords', async () =>
   );
   const r = await compileText('');
   const reg = r.pluginHost.registry;
-  assert.deepEqual(reg.names('root').filter((n) => /script|track/.test(n)).sort(), ['track_file', 'vrrp_script', 'vrrp_track_file', 'vrrp_track_process']);
+  assert.deepEqual(
+    reg
+      .names('root')
+      .filter((n) => /script|track/.test(n))
+      .sort(),
+    ['track_file', 'vrrp_script', 'vrrp_track_file', 'vrrp_track_process'],
+  );
   for (const slot of ['vrrp_instance', 'vrrp_sync_group']) {
-    assert.deepEqual(reg.names(slot).filter((n) => n.startsWith('track_')).sort(), ['track_check', 'track_file', 'track_process', 'track_script'], slot);
+    assert.deepEqual(
+      reg
+        .names(slot)
+        .filter((n) => n.startsWith('track_'))
+        .sort(),
+      ['track_check', 'track_file', 'track_process', 'track_script'],
+      slot,
+    );
   }
 });
 
@@ -38,10 +51,15 @@ function importsOf(src: string): string[] {
   return [...found, ...dynamic];
 }
 
-test('built-in plugins use only the public SDK, their own files, other built-in plugins\' files and packages alived depends on, however they load them', () => {
-  const deps = Object.keys((JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies);
+test("built-in plugins use only the public SDK, their own files, other built-in plugins' files and packages alived depends on, however they load them", () => {
+  const deps = Object.keys(
+    (JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies,
+  );
   const seen = new Map<string, string[]>();
-  const dirs = fs.readdirSync(path.join(PROJECT_ROOT, 'plugins'), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+  const dirs = fs
+    .readdirSync(path.join(PROJECT_ROOT, 'plugins'), { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name);
   assert.ok(dirs.length >= 15 && dirs.includes('track-process') && dirs.includes('shared'), dirs.join(' '));
   for (const dir of dirs) {
     const folder = path.join(PROJECT_ROOT, 'plugins', dir);
@@ -51,14 +69,18 @@ test('built-in plugins use only the public SDK, their own files, other built-in 
       // never a path into alived's core but the SDK; a package, as a third-party plugin would declare it;
       // shared code of the built-ins (plugins/shared) is another plugins folder's file
       const sibling = (i: string): boolean => /^\.\.\/([\w-]+)\/[\w-]+$/.test(i) && dirs.includes(i.split('/')[1]!);
-      for (const i of imports) assert.ok(i === '../../core/sdk' || i.startsWith('node:') || /^\.\/[\w-]+$/.test(i) || sibling(i) || deps.includes(i), `${dir}/${f} imports ${i}`);
+      for (const i of imports)
+        assert.ok(i === '../../core/sdk' || i.startsWith('node:') || /^\.\/[\w-]+$/.test(i) || sibling(i) || deps.includes(i), `${dir}/${f} imports ${i}`);
     }
     // shared is code the built-in plugins share, not a plugin
     if (dir !== 'shared') assert.ok(fs.existsSync(path.join(folder, 'README.md')), `${dir}/README.md`);
   }
   // the rule sees what is loaded only when needed: the proc connector's netlink
   assert.ok(seen.get('track-process/watcher.ts')?.includes('netlink'), 'the dynamic import of netlink is seen');
-  assert.deepEqual(importsOf(`import type { A } from './a';\nimport './b';\nconst c = await import('../c');\nrequire("d" + e);\nexport * from '../../core/x';`), ['./a', './b', '../c', '../../core/x', '<dynamic>']);
+  assert.deepEqual(
+    importsOf(`import type { A } from './a';\nimport './b';\nconst c = await import('../c');\nrequire("d" + e);\nexport * from '../../core/x';`),
+    ['./a', './b', '../c', '../../core/x', '<dynamic>'],
+  );
 });
 
 // ---------------------------------------------------------------------------
@@ -215,8 +237,12 @@ test('track_file errors', async () => {
   has(r, "keepalived.conf:13:5: error: track_file refers to track_file 'missing', which is not defined");
 });
 
-test("a track_file whose directory this host lacks is a warning", async () => {
-  const r = await compileText('track_file tf {\n  file /nonexistent-dir/x\n}\n', {}, { host: { interfaceExists: () => true, fileExists: (p) => !p.startsWith('/nonexistent-dir') } });
+test('a track_file whose directory this host lacks is a warning', async () => {
+  const r = await compileText(
+    'track_file tf {\n  file /nonexistent-dir/x\n}\n',
+    {},
+    { host: { interfaceExists: () => true, fileExists: (p) => !p.startsWith('/nonexistent-dir') } },
+  );
   noErrors(r);
   has(r, "keepalived.conf:2:8: warning: the directory '/nonexistent-dir' of the tracked file does not exist on this host");
 });

@@ -6,7 +6,10 @@ import { tokenize, type LexProblem } from '../../core/config/lexer';
 import { Line } from '../../core/config/line';
 
 function tree(text: string, maxDepth?: number) {
-  const lines = text.split('\n').map((l, i) => tokenize(Line.fromFile(l, 'f.conf', i + 1), [] as LexProblem[])).filter((t) => t.length);
+  const lines = text
+    .split('\n')
+    .map((l, i) => tokenize(Line.fromFile(l, 'f.conf', i + 1), [] as LexProblem[]))
+    .filter((t) => t.length);
   const diags = new Diagnostics();
   const stmts = buildTree(lines, diags, { maxDepth });
   return { stmts, diags: diags.list.map(formatDiagnostic) };

@@ -63,7 +63,10 @@ test('use_vmac: keepalived names and MACs, VIPs of the family moved onto the VMA
     ['10.0.0.100 vrrp.51', '10.0.0.101 vrrp.51', '10.0.1.1 eth1'],
     'no dev or the base as dev: on the VMAC; another interface stays',
   );
-  assert.deepEqual(by('V6').vips.map((v) => v.dev), ['vrrp6.51', 'vrrp6.51']);
+  assert.deepEqual(
+    by('V6').vips.map((v) => v.dev),
+    ['vrrp6.51', 'vrrp6.51'],
+  );
   // an excluded VIP of the other family stays on the base
   assert.deepEqual(
     by('MIXED').excludedVips.map((v) => `${v.address} ${v.dev}`),
@@ -85,14 +88,19 @@ test('vmac_prefix names the generated VMACs; names fit in 15 characters', async 
 
 test('a VMAC name given twice: the later instance gets a generated name, with a warning; the name of an interface is refused', async () => {
   const twice = await compileText(inst('A', 1, '  use_vmac vm0\n') + inst('B', 2, '  use_vmac vm0\n'));
-  has(twice, 'keepalived.conf:14:12: warning: vrrp_instance B: VMAC vm0 is already the VMAC of vrrp_instance A at line 1; keepalived would delete that one to make this one');
+  has(
+    twice,
+    'keepalived.conf:14:12: warning: vrrp_instance B: VMAC vm0 is already the VMAC of vrrp_instance A at line 1; keepalived would delete that one to make this one',
+  );
   assert.deepEqual(
     settings(twice).instances.map((i) => i.vmac!.ifname),
     ['vm0', 'vrrp.2'],
   );
   const r = await compileText(inst('A', 1, '  use_vmac vm0\n') + inst('B', 2, '  use_vmac vm0\n') + inst('C', 3, '  use_vmac eth0\n'));
   has(r, "keepalived.conf:23:12: error: vrrp_instance C: the VMAC cannot have the name of the instance's interface eth0");
-  const r2 = await compileText(inst('A', 1, '  use_vmac\n') + inst('B', 2, '  use_vmac\n').replace('interface eth0', 'interface eth1') + inst('D', 3, '  use_vmac eth1\n'));
+  const r2 = await compileText(
+    inst('A', 1, '  use_vmac\n') + inst('B', 2, '  use_vmac\n').replace('interface eth0', 'interface eth1') + inst('D', 3, '  use_vmac eth1\n'),
+  );
   has(r2, 'keepalived.conf:23:12: error: vrrp_instance D: VMAC eth1 is the interface of vrrp_instance B at line 10');
   assert.equal(r.errors.length, 1, r.errors.join('\n'));
 });
@@ -109,8 +117,12 @@ test('what is not made yet stays warned, each under its own name; garp_extra_if 
       inst('B', 2, '  use_ipvlan ipv1 10.0.0.50/24 bridge\n'),
   );
   const lines = notActedOn(r).join('\n');
-  assert.match(lines, /does not act on VMACs for addresses on other interfaces \(use_vmac_addr, the use_vmac address option\) yet; keywords checked and not applied: (vmac_addr_prefix|use_vmac_addr|use_vmac \(address option\))/);
-  for (const k of ['vmac_addr_prefix', 'use_vmac_addr', 'use_vmac (address option)', 'use_ipvlan']) assert.ok(lines.includes(k), `${k} is warned about:\n${lines}`);
+  assert.match(
+    lines,
+    /does not act on VMACs for addresses on other interfaces \(use_vmac_addr, the use_vmac address option\) yet; keywords checked and not applied: (vmac_addr_prefix|use_vmac_addr|use_vmac \(address option\))/,
+  );
+  for (const k of ['vmac_addr_prefix', 'use_vmac_addr', 'use_vmac (address option)', 'use_ipvlan'])
+    assert.ok(lines.includes(k), `${k} is warned about:\n${lines}`);
   assert.match(lines, /ipvlan interfaces \(use_ipvlan\)/);
   for (const k of ['disable_local_igmp', 'garp_extra_if']) assert.ok(!lines.includes(k), `${k} is acted on`);
   const s = settings(r);
@@ -129,7 +141,7 @@ test("the VMAC's alias carries the base's original sysctls; the link-local addre
   const alias = encodeAlias(originals);
   assert.equal(alias, 'alived-vmac eth0/arp_ignore=0 all/rp_filter=2');
   assert.deepEqual([...decodeAlias(alias)!], [...originals].slice(0, 2));
-  assert.equal(decodeAlias('some admin note'), undefined, "a macvlan alived did not make is not taken for one");
+  assert.equal(decodeAlias('some admin note'), undefined, 'a macvlan alived did not make is not taken for one');
   // at most 255 characters: what does not fit is left out
   const many = new Map(Array.from({ length: 40 }, (_, i) => [`net/ipv4/conf/veth${i}/rp_filter`, '0'] as [string, string]));
   assert.ok(encodeAlias(many).length <= 255);
@@ -137,8 +149,7 @@ test("the VMAC's alias carries the base's original sysctls; the link-local addre
 });
 
 test('garp_extra_if picks one VIP per interface the adverts do not leave from', async () => {
-  const text = (body: string) =>
-    inst('A', 1, body, '10.0.0.100/24,10.0.0.101/24,10.0.1.1/24 dev eth1,10.0.1.2/24 dev eth1,10.0.2.1/24 dev eth2');
+  const text = (body: string) => inst('A', 1, body, '10.0.0.100/24,10.0.0.101/24,10.0.1.1/24 dev eth1,10.0.1.2/24 dev eth1,10.0.2.1/24 dev eth2');
   const pick = async (body: string) => extraIfAddresses(settings(await compileText(text(body))).instances[0]!);
   assert.deepEqual(await pick('  use_vmac\n  garp_extra_if 5\n'), [], 'the adverts leave from the VMAC: nothing extra');
   assert.deepEqual(await pick('  use_vmac\n  vmac_xmit_base\n  garp_extra_if 5\n'), ['10.0.0.100'], 'with vmac_xmit_base: the VMAC');

@@ -132,7 +132,10 @@ test('routes and rules are parsed into their parts', async () => {
       ['10.0.0.2', 'eth1', 2],
     ],
   );
-  assert.deepEqual(r5!.nexthops.map((h) => h.via!.address), ['10.0.0.1', '10.0.0.2']);
+  assert.deepEqual(
+    r5!.nexthops.map((h) => h.via!.address),
+    ['10.0.0.1', '10.0.0.2'],
+  );
   assert.equal(r5!.attrs.mtu, 1400);
   assert.deepEqual(r5!.locked, ['mtu']);
   assert.equal(r5!.noTrack, true);
@@ -181,20 +184,32 @@ test('auth_type AH is accepted for IPv4 VRRPv2, with the key kept secret; refuse
   assert.ok(!r.lines.some((l) => l.includes('s3cr3tpw')));
   // VRRPv3 has no authentication, AH included
   const v3 = await compileText(instance('  version 3\n  authentication {\n    auth_type AH\n    auth_pass s3cr3tpw\n  }\n'));
-  has(v3, 'keepalived.conf:8:3: warning: vrrp_instance VI_1: VRRPv3 has no authentication: the authentication block is ignored and adverts carry none, as keepalived does');
+  has(
+    v3,
+    'keepalived.conf:8:3: warning: vrrp_instance VI_1: VRRPv3 has no authentication: the authentication block is ignored and adverts carry none, as keepalived does',
+  );
   noErrors(v3);
   // IPv6 instances are VRRPv3: AH is IPv4 only
   const v6 = await compileText(
     'vrrp_instance VI_6 {\n  interface eth0\n  virtual_router_id 61\n  virtual_ipaddress {\n    fd00::1/64\n  }\n  authentication {\n    auth_type AH\n    auth_pass s3cr3tpw\n  }\n}\n',
   );
-  has(v6, 'keepalived.conf:7:3: warning: vrrp_instance VI_6: auth_type AH is IPv4 only (IPv6 instances use VRRPv3, which has no authentication): the authentication block is ignored, as keepalived ignores it');
+  has(
+    v6,
+    'keepalived.conf:7:3: warning: vrrp_instance VI_6: auth_type AH is IPv4 only (IPv6 instances use VRRPv3, which has no authentication): the authentication block is ignored, as keepalived ignores it',
+  );
   noErrors(v6);
   // strict mode drops the authentication, AH too, and runs (test/config/vrrp-strict.test.ts)
   const strict = await compileText(instance('  strict_mode\n  authentication {\n    auth_type AH\n    auth_pass s3cr3tpw\n  }\n'));
   noErrors(strict);
-  has(strict, 'keepalived.conf:8:3: warning: vrrp_instance VI_1: strict mode (strict_mode): the authentication is dropped; the instance sends adverts without it, as keepalived does (and drops adverts that carry one: a peer that still sends auth_type AH is not heard)');
+  has(
+    strict,
+    'keepalived.conf:8:3: warning: vrrp_instance VI_1: strict mode (strict_mode): the authentication is dropped; the instance sends adverts without it, as keepalived does (and drops adverts that carry one: a peer that still sends auth_type AH is not heard)',
+  );
   // AH without a key, an unknown type
-  has(await compileText(instance('  authentication {\n    auth_type AH\n  }\n')), 'keepalived.conf:7:3: warning: authentication with auth_type AH and no auth_pass is ignored, as keepalived ignores it');
+  has(
+    await compileText(instance('  authentication {\n    auth_type AH\n  }\n')),
+    'keepalived.conf:7:3: warning: authentication with auth_type AH and no auth_pass is ignored, as keepalived ignores it',
+  );
   has(await compileText(instance('  authentication {\n    auth_type MD5\n    auth_pass x\n  }\n')), 'keepalived.conf:8:15: error:');
 });
 
@@ -268,16 +283,25 @@ test('a VRID may be used once per interface and address family', async () => {
 test('authentication with VRRPv3 is ignored with a warning, as keepalived ignores it, also when version 3 comes from global_defs or IPv6', async () => {
   const auth = '  authentication {\n    auth_type PASS\n    auth_pass 1111\n  }\n';
   has(await compileText(instance('  version 3\n' + auth)), 'keepalived.conf:8:3: warning: vrrp_instance VI_1: VRRPv3 has no authentication');
-  has(await compileText('global_defs {\n  vrrp_version 3\n}\n' + instance(auth)), 'keepalived.conf:10:3: warning: vrrp_instance VI_1: VRRPv3 has no authentication');
+  has(
+    await compileText('global_defs {\n  vrrp_version 3\n}\n' + instance(auth)),
+    'keepalived.conf:10:3: warning: vrrp_instance VI_1: VRRPv3 has no authentication',
+  );
   noErrors(await compileText(instance(auth)));
 });
 
 test('advert_int: whole seconds with VRRPv2, centiseconds up to 40.95 with VRRPv3', async () => {
-  has(await compileText(instance('  advert_int 0.5\n')), 'keepalived.conf:7:14: error: vrrp_instance VI_1: advert_int 0.5: VRRPv2 advertises in whole seconds (1..255)');
+  has(
+    await compileText(instance('  advert_int 0.5\n')),
+    'keepalived.conf:7:14: error: vrrp_instance VI_1: advert_int 0.5: VRRPv2 advertises in whole seconds (1..255)',
+  );
   has(await compileText(instance('  version 2\n  advert_int 1.5\n')), 'keepalived.conf:8:14: error: vrrp_instance VI_1: advert_int 1.5: VRRPv2');
   noErrors(await compileText(instance('  version 3\n  advert_int 0.5\n')));
   noErrors(await compileText('global_defs {\n  vrrp_version 3\n}\n' + instance('  advert_int 0.05\n')));
-  has(await compileText(instance('  version 3\n  advert_int 41\n')), 'keepalived.conf:8:14: error: vrrp_instance VI_1: advert_int 41 is out of range for VRRPv3: expected 0.01..40.95 seconds');
+  has(
+    await compileText(instance('  version 3\n  advert_int 41\n')),
+    'keepalived.conf:8:14: error: vrrp_instance VI_1: advert_int 41 is out of range for VRRPv3: expected 0.01..40.95 seconds',
+  );
   has(await compileText(instance('  version 3\n  advert_int 0.015\n')), 'VRRPv3 advertises in units of 10 ms');
   noErrors(await compileText(instance('  advert_int 255\n')));
 });
@@ -302,7 +326,10 @@ test('preemption settings that keepalived resets are reset, with a warning', asy
   const masterDelay = await compileText(instance('  state MASTER\n  preempt_delay 10\n'));
   has(masterDelay, 'keepalived.conf:8:17: warning: vrrp_instance VI_1: preempt_delay does not work with state MASTER: it is cleared');
   assert.equal(masterDelay.model!.vrrpInstance![0]!.preemptDelay, undefined);
-  has(await compileText(instance('  timer_expired_backup\n')), 'keepalived.conf:7:3: warning: vrrp_instance VI_1: timer_expired_backup needs nopreempt; it is reset');
+  has(
+    await compileText(instance('  timer_expired_backup\n')),
+    'keepalived.conf:7:3: warning: vrrp_instance VI_1: timer_expired_backup needs nopreempt; it is reset',
+  );
   const both = await compileText(instance('  nopreempt\n  preempt\n'));
   noErrors(both);
   has(both, 'keepalived.conf:8:3: warning: vrrp_instance VI_1: both nopreempt and preempt are set; the later one (preempt) counts');
@@ -357,7 +384,9 @@ test('a rule without a preference draws a warning, as keepalived warns', async (
 
 test('vrrp_sync_group: members must exist and belong to one group', async () => {
   const sg = (n: string, members: string) => `vrrp_sync_group ${n} {\n  group {\n${members}  }\n}\n`;
-  const r = await compileText(sg('G1', '    VI_1\n    VI_2\n') + sg('G2', '    VI_2\n    VI_3\n') + instance('', 'VI_1') + instance('', 'VI_2', 'interface eth1\n  virtual_router_id 52'));
+  const r = await compileText(
+    sg('G1', '    VI_1\n    VI_2\n') + sg('G2', '    VI_2\n    VI_3\n') + instance('', 'VI_1') + instance('', 'VI_2', 'interface eth1\n  virtual_router_id 52'),
+  );
   has(r, "keepalived.conf:10:5: error: vrrp_sync_group refers to vrrp_instance 'VI_3', which is not defined (did you mean 'VI_1'?)");
   const two = await compileText(
     sg('G1', '    VI_1\n    VI_2\n') + sg('G2', '    VI_2\n') + instance('', 'VI_1') + instance('', 'VI_2', 'interface eth1\n  virtual_router_id 52'),
@@ -365,8 +394,15 @@ test('vrrp_sync_group: members must exist and belong to one group', async () => 
   has(two, 'keepalived.conf:7:1: error: vrrp_sync_group G2: vrrp_instance VI_2 is already in vrrp_sync_group G1 (line 1)');
   has(two, 'keepalived.conf:7:1: warning: vrrp_sync_group G2 has only one member');
   // a weighted track_interface is ignored in a sync group unless sync_group_tracking_weight
-  const w = await compileText(sg('G1', '    VI_1\n    VI_2\n') + instance('  track_interface {\n    eth3 weight 10\n  }\n', 'VI_1') + instance('', 'VI_2', 'interface eth1\n  virtual_router_id 52'));
-  has(w, 'keepalived.conf:14:5: error: vrrp_instance VI_1: track_interface eth3 has weight 10, which vrrp_sync_group G1 ignores unless it sets sync_group_tracking_weight');
+  const w = await compileText(
+    sg('G1', '    VI_1\n    VI_2\n') +
+      instance('  track_interface {\n    eth3 weight 10\n  }\n', 'VI_1') +
+      instance('', 'VI_2', 'interface eth1\n  virtual_router_id 52'),
+  );
+  has(
+    w,
+    'keepalived.conf:14:5: error: vrrp_instance VI_1: track_interface eth3 has weight 10, which vrrp_sync_group G1 ignores unless it sets sync_group_tracking_weight',
+  );
   const ok = await compileText(
     'vrrp_sync_group G1 {\n  group {\n    VI_1\n    VI_2\n  }\n  sync_group_tracking_weight\n}\n' +
       instance('  track_interface {\n    eth3 weight 10\n  }\n', 'VI_1') +
@@ -392,7 +428,11 @@ vrrp_sync_group G {
   global_tracking
 }
 ` +
-      instance('  vmac_garp_intvl 30\n  linkbeat_use_polling\n  lvs_sync_daemon_interface eth1\n  native_ipv6\n', 'VI_1', 'interface eth0\n  virtual_router_id 51\n  version 3') +
+      instance(
+        '  vmac_garp_intvl 30\n  linkbeat_use_polling\n  lvs_sync_daemon_interface eth1\n  native_ipv6\n',
+        'VI_1',
+        'interface eth0\n  virtual_router_id 51\n  version 3',
+      ) +
       instance('', 'VI_2', 'interface eth1\n  virtual_router_id 52'),
   );
   has(r, "keepalived.conf:2:3: note: 'lvs_process_name' is the old spelling of 'checker_process_name'; accepted");
@@ -400,7 +440,10 @@ vrrp_sync_group G {
   has(r, "keepalived.conf:4:3: note: 'vrrp_rlimit_rtime' is the old spelling of 'vrrp_rlimit_rttime'");
   has(r, "keepalived.conf:5:3: note: 'enable_snmp_keepalived' is the old spelling of 'enable_snmp_vrrp'; accepted");
   has(r, "keepalived.conf:6:3: note: 'vrrp_vmac_garp_intvl' is the old spelling of 'vrrp_garp_extra_if'; accepted");
-  has(r, "keepalived.conf:13:3: note: 'global_tracking' is the old spelling of 'sync_group_tracking_weight': use track_interface, track_script and track_file on the sync group; accepted");
+  has(
+    r,
+    "keepalived.conf:13:3: note: 'global_tracking' is the old spelling of 'sync_group_tracking_weight': use track_interface, track_script and track_file on the sync group; accepted",
+  );
   has(r, "keepalived.conf:22:3: note: 'vmac_garp_intvl' is the old spelling of 'garp_extra_if'; accepted");
   has(r, "keepalived.conf:23:3: note: 'linkbeat_use_polling' is deprecated: use a linkbeat_interfaces block");
   has(r, "keepalived.conf:24:3: note: 'lvs_sync_daemon_interface' is deprecated: use 'lvs_sync_daemon <INTERFACE> inst <VRRP_INSTANCE>' in global_defs");
@@ -420,7 +463,10 @@ test('global_defs values are checked as keepalived checks them', async () => {
   vrrp_rx_bufs_policy MTU 1000
 }
 `);
-  has(r, 'keepalived.conf:2:22: note: vrrp_garp_interval 0 is an old spelling of the default, no delay; accepted (keepalived 2.2 reports it as invalid); leave the line out');
+  has(
+    r,
+    'keepalived.conf:2:22: note: vrrp_garp_interval 0 is an old spelling of the default, no delay; accepted (keepalived 2.2 reports it as invalid); leave the line out',
+  );
   has(r, "keepalived.conf:3:21: error: '10.0.0.1' is not a multicast address");
   has(r, 'keepalived.conf:4:24: error: 0 is out of range: expected 1..4294');
   has(r, "keepalived.conf:5:16: error: 'a_name_longer_than_15' is too long: at most 15 characters");
@@ -439,7 +485,8 @@ test('global_defs values are checked as keepalived checks them', async () => {
 });
 
 test('top-level global keywords and the other VRRP blocks', async () => {
-  const r = await compileText(`net_namespace blue
+  const r = await compileText(
+    `net_namespace blue
 instance ka1
 child_wait_time 10
 track_group TG {
@@ -474,7 +521,8 @@ bfd_instance B1 {
   min_rx 20
   weight 10 reverse
 }
-` + instance('  track_bfd {\n    B1 weight -5\n  }\n'));
+` + instance('  track_bfd {\n    B1 weight -5\n  }\n'),
+  );
   noErrors(r);
   const m = r.model!;
   assert.equal(m.netNamespace, 'blue');
@@ -490,7 +538,9 @@ bfd_instance B1 {
   assert.deepEqual(m.bfdInstance[0]!.weight, { weight: 10, reverse: true });
   assert.equal(m.vrrpInstance[0]!.trackBfd![0]!.weight, -5);
 
-  const bad = await compileText('static_routes {\n  10.0.0.0/8 via 10.0.0.1 track_group NOPE\n}\ngarp_group {\n  interface eth0\n}\n' + instance('  track_bfd {\n    B2\n  }\n'));
+  const bad = await compileText(
+    'static_routes {\n  10.0.0.0/8 via 10.0.0.1 track_group NOPE\n}\ngarp_group {\n  interface eth0\n}\n' + instance('  track_bfd {\n    B2\n  }\n'),
+  );
   has(bad, 'keepalived.conf:2:3: error: a static route with track_group needs dev <INTERFACE>');
   has(bad, 'keepalived.conf:4:1: error: garp_group needs garp_interval or gna_interval');
   has(bad, "keepalived.conf:14:5: error: track_bfd refers to bfd_instance 'B2', which is not defined");
@@ -516,21 +566,32 @@ test('keyword counts: every keepalived 2.2.8 keyword of these blocks is declared
 /** Errors expected in keepalived's samples: each is also an error for keepalived 2.2.8 itself. */
 const KNOWN_BROKEN: Record<string, RegExp[]> = {
   // vrrp_sync_group without its group { } block
-  'keepalived.conf.vrrp.lvs_syncd': [/:3:1: error: 'vrrp_sync_group VG1' lacks required 'group'/, /:4:3: error: unknown keyword 'VI_2'/, /:5:3: error: unknown keyword 'VI_3'/],
+  'keepalived.conf.vrrp.lvs_syncd': [
+    /:3:1: error: 'vrrp_sync_group VG1' lacks required 'group'/,
+    /:4:3: error: unknown keyword 'VI_2'/,
+    /:5:3: error: unknown keyword 'VI_3'/,
+  ],
   // '192.168.100./24' in static_rules and '192.168.200./24' in virtual_rules
   'keepalived.conf.vrrp.rules': [/:11:8: error: '192\.168\.100\.\/24' is not an IP address/, /:26:12: error: '192\.168\.200\.\/24' is not an IP address/],
 };
 
 test("keepalived's sample configs compile without errors (except the known broken ones)", async () => {
   const dir = path.join(FIXTURES, 'keepalived-samples');
-  const files = fs.readdirSync(dir).filter((f) => f.startsWith('keepalived.conf')).sort();
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => f.startsWith('keepalived.conf'))
+    .sort();
   assert.ok(files.length >= 20, `samples in ${dir}`);
   for (const f of files) {
     const r = await compileFile(path.join(dir, f), { host: permissiveHost, configId: f.endsWith('conditional_conf') ? 'high' : 'node1' });
     const expected = KNOWN_BROKEN[f] ?? [];
     const unexpected = r.errors.filter((e) => !expected.some((re) => re.test(e)));
     assert.deepEqual(unexpected, [], `${f}:\n${unexpected.join('\n')}`);
-    for (const re of expected) assert.ok(r.errors.some((e) => re.test(e)), `${f}: expected an error matching ${re}\n${r.errors.join('\n')}`);
+    for (const re of expected)
+      assert.ok(
+        r.errors.some((e) => re.test(e)),
+        `${f}: expected an error matching ${re}\n${r.errors.join('\n')}`,
+      );
   }
 });
 
@@ -571,11 +632,13 @@ test('an interface tracked twice in one list is an error', async () => {
 });
 
 test('state may be given once: a second one is an error and the first counts, as keepalived', async () => {
-  const r = await compileText('vrrp_instance VI_1 {\n  state MASTER\n  state BACKUP\n  interface eth0\n  virtual_router_id 1\n  virtual_ipaddress {\n    192.0.2.1\n  }\n}\n');
+  const r = await compileText(
+    'vrrp_instance VI_1 {\n  state MASTER\n  state BACKUP\n  interface eth0\n  virtual_router_id 1\n  virtual_ipaddress {\n    192.0.2.1\n  }\n}\n',
+  );
   assert.deepEqual(r.errors, ["keepalived.conf:3:3: error: 'state' is already set in this vrrp_instance (at line 2); it may be given once"]);
 });
 
-test('include_check takes keepalived\'s parser spelling read as well as the manual\'s readable', async () => {
+test("include_check takes keepalived's parser spelling read as well as the manual's readable", async () => {
   const r = await compileText('global_defs {\n  include_check read +match\n}\n');
   assert.deepEqual(r.errors, []);
 });

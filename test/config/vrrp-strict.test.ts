@@ -25,9 +25,18 @@ function inst(s: VrrpSettings, name: string): InstanceSettings {
 test("keepalived's packaged default keepalived.conf (vrrp_strict, state MASTER, priority 100, PASS auth) runs, with warnings", async () => {
   const r = await compileFile(path.join(FIXTURES, 'keepalived-samples', 'keepalived.conf'), { host: permissiveHost, configId: 'node1' });
   noErrors(r);
-  has(r, 'keepalived.conf:20:11: warning: vrrp_instance VI_1: strict mode (vrrp_strict): state MASTER is only for the address owner (priority 255): the instance starts as BACKUP');
-  has(r, 'keepalived.conf:25:5: warning: vrrp_instance VI_1: strict mode (vrrp_strict): the authentication is dropped; the instance sends adverts without it, as keepalived does');
-  has(r, 'keepalived.conf:19:1: warning: vrrp_instance VI_1: no_accept (strict mode default): while master without being the address owner (priority 255), this node drops traffic to its VIPs (nftables), as keepalived does: a VIP answers no ping');
+  has(
+    r,
+    'keepalived.conf:20:11: warning: vrrp_instance VI_1: strict mode (vrrp_strict): state MASTER is only for the address owner (priority 255): the instance starts as BACKUP',
+  );
+  has(
+    r,
+    'keepalived.conf:25:5: warning: vrrp_instance VI_1: strict mode (vrrp_strict): the authentication is dropped; the instance sends adverts without it, as keepalived does',
+  );
+  has(
+    r,
+    'keepalived.conf:19:1: warning: vrrp_instance VI_1: no_accept (strict mode default): while master without being the address owner (priority 255), this node drops traffic to its VIPs (nftables), as keepalived does: a VIP answers no ping',
+  );
   has(r, 'keepalived issue #474); version 3 with accept lifts it');
   // strict mode and the firewall are acted on: not in the "not acted on yet" warning
   assert.ok(!r.lines.some((l) => /does not act on/.test(l) && /vrrp_strict|strict mode/.test(l)), r.lines.join('\n'));
@@ -68,7 +77,16 @@ test('every strict rule keepalived applies: a warning at the setting, and the se
   const s = settingsOf(r);
   const state = inst(s, 'STATE');
   assert.deepEqual(
-    [state.initialState, state.authPass, state.downTimerAdverts, state.garp.lowerPrioRepeat, state.garp.lowerPrioDelay, state.lowerPrioNoAdvert, state.higherPrioSendAdvert, state.accept],
+    [
+      state.initialState,
+      state.authPass,
+      state.downTimerAdverts,
+      state.garp.lowerPrioRepeat,
+      state.garp.lowerPrioDelay,
+      state.lowerPrioNoAdvert,
+      state.higherPrioSendAdvert,
+      state.accept,
+    ],
     ['BACKUP', undefined, 3, 0, 0, true, false, false],
   );
   assert.equal(inst(s, 'OWNER').initialState, 'MASTER');
@@ -131,7 +149,10 @@ test('the firewall keywords: vrrp_iptables and vrrp_ipsets are mapped to nftable
 
 test('the IPVS nftables keywords stay warned as not acted on, under their own feature', async () => {
   const r = await compileText('global_defs {\n  nftables_ipvs\n  nftables_ipvs_start_fwmark 2000\n}\n' + instance());
-  has(r, 'warning: alived accepts but does not act on nftables for IPVS virtual server groups (nftables_ipvs, nftables_ipvs_priority, nftables_ipvs_start_fwmark) yet');
+  has(
+    r,
+    'warning: alived accepts but does not act on nftables for IPVS virtual server groups (nftables_ipvs, nftables_ipvs_priority, nftables_ipvs_start_fwmark) yet',
+  );
 });
 
 test('strict mode makes state MASTER a backup before nopreempt is looked at: nopreempt stays, as in keepalived', async () => {
@@ -145,7 +166,9 @@ test('strict mode makes state MASTER a backup before nopreempt is looked at: nop
 test('-t --strict refuses what strict mode changes (keepalived changes it silently), not the no_accept warning', async () => {
   const r = await compileFile(path.join(FIXTURES, 'keepalived-samples', 'keepalived.conf'), { host: permissiveHost, configId: 'node1', strict: true });
   assert.deepEqual(
-    r.errors.map((l) => /^(keepalived\.conf:\d+:\d+): error: vrrp_instance VI_1: strict mode \(vrrp_strict\): (state MASTER|the authentication)/.exec(l)?.slice(1, 3).join(' ')),
+    r.errors.map((l) =>
+      /^(keepalived\.conf:\d+:\d+): error: vrrp_instance VI_1: strict mode \(vrrp_strict\): (state MASTER|the authentication)/.exec(l)?.slice(1, 3).join(' '),
+    ),
     ['keepalived.conf:20:11 state MASTER', 'keepalived.conf:25:5 the authentication'],
   );
   has(r, 'keepalived.conf:19:1: warning: vrrp_instance VI_1: no_accept (strict mode default)');

@@ -65,8 +65,14 @@ test('a pid file left by a dead process is taken over without a word', () => {
 
 const PLANTS: Record<string, { plant: (p: string) => void; reason: (p: string) => string }> = {
   'a FIFO': { plant: (p) => asNobody(`mkfifo -m666 ${p}`), reason: () => 'it is a FIFO, not a regular file' },
-  'a symlink to a root file': { plant: (p) => asNobody(`ln -s ${victim} ${p}`), reason: () => `it is a symbolic link to ${victim}, not a regular file (never followed)` },
-  'a dangling symlink': { plant: (p) => asNobody(`ln -s ${p}.through ${p}`), reason: (p) => `it is a symbolic link to ${p}.through, not a regular file (never followed)` },
+  'a symlink to a root file': {
+    plant: (p) => asNobody(`ln -s ${victim} ${p}`),
+    reason: () => `it is a symbolic link to ${victim}, not a regular file (never followed)`,
+  },
+  'a dangling symlink': {
+    plant: (p) => asNobody(`ln -s ${p}.through ${p}`),
+    reason: (p) => `it is a symbolic link to ${p}.through, not a regular file (never followed)`,
+  },
   "nobody's own file naming a live pid (1)": { plant: (p) => asNobody(`echo 1 > ${p}`), reason: () => "it belongs to uid 65534, not to this process's uid 0" },
 };
 
@@ -93,7 +99,11 @@ test('a live alived holding the pid file is refused, naming the pid and the file
 
 test('release() leaves alone what replaced the pid file (a FIFO), without blocking', () => {
   const file = path.join(dir, 'replaced.pid');
-  const o = boundedCall(MODULE, `const release = f.acquirePidFile(a.file); fs.unlinkSync(a.file); require('node:child_process').execFileSync('mkfifo', [a.file]); release(); return fs.lstatSync(a.file).isFIFO();`, { file });
+  const o = boundedCall(
+    MODULE,
+    `const release = f.acquirePidFile(a.file); fs.unlinkSync(a.file); require('node:child_process').execFileSync('mkfifo', [a.file]); release(); return fs.lstatSync(a.file).isFIFO();`,
+    { file },
+  );
   assert.deepEqual(o, { ok: true, value: true });
 });
 

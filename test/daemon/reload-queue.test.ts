@@ -112,7 +112,10 @@ test('a follow-up whose file is broken is rejected like any reload; the reload b
   assert.equal((await first).applied, true);
   const b = await second;
   assert.equal(b.applied, false);
-  assert.ok(b.diagnostics.some((d) => d.code === 'ALIVED_CONFIG_UNCLOSED_BLOCK'), JSON.stringify(b.diagnostics));
+  assert.ok(
+    b.diagnostics.some((d) => d.code === 'ALIVED_CONFIG_UNCLOSED_BLOCK'),
+    JSON.stringify(b.diagnostics),
+  );
   assert.equal(daemon.model.globalDefs!.routerId, 'A');
   assert.equal(daemon.reloads, 1);
 });

@@ -23,7 +23,10 @@ function sourceFiles(dir: string): string[] {
 test('docs/hooks.md documents exactly the hooks in core/plugin/hooks.ts, with their tapable class', () => {
   const md = read('docs/hooks.md');
   const rows = [...md.matchAll(/^\| `(\w+)` \| (\w+) \|/gm)].map((m) => [m[1]!, m[2]!] as const);
-  assert.deepEqual(rows.map((r) => r[0]), [...HOOK_NAMES]);
+  assert.deepEqual(
+    rows.map((r) => r[0]),
+    [...HOOK_NAMES],
+  );
   const hooks = createHooks();
   for (const [name, kind] of rows) assert.equal(kind, (hooks as unknown as Record<string, object>)[name]!.constructor.name, `kind of ${name}`);
   assert.deepEqual(Object.keys(hooks), [...HOOK_NAMES]);
@@ -32,7 +35,10 @@ test('docs/hooks.md documents exactly the hooks in core/plugin/hooks.ts, with th
 test('docs/hooks.md says when each hook fires and its time limit as core/plugin/hooks.ts declares them', () => {
   const md = read('docs/hooks.md');
   const rows = [...md.matchAll(/^\| `(\w+)` \| \w+ \| (.+?) \| .+? \| (.+?) \|$/gm)].map((m) => ({ name: m[1]!, fires: m[2]!, limit: m[3]! }));
-  assert.deepEqual(rows.map((r) => r.name), [...HOOK_NAMES]);
+  assert.deepEqual(
+    rows.map((r) => r.name),
+    [...HOOK_NAMES],
+  );
   for (const r of rows) {
     const spec: { fires: string; timeoutMs?: number } = HOOKS[r.name as keyof typeof HOOKS];
     assert.equal(r.fires, spec.fires, `when ${r.name} fires`);

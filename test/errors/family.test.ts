@@ -41,7 +41,10 @@ function isLibError(symbol: ts.Symbol, program: ts.Program): boolean {
 }
 
 function isAlived(symbol: ts.Symbol, errorsFile: string): boolean {
-  return symbol.name === 'AlivedError' && (symbol.declarations ?? []).some((d) => ts.isClassDeclaration(d) && path.resolve(d.getSourceFile().fileName) === errorsFile);
+  return (
+    symbol.name === 'AlivedError' &&
+    (symbol.declarations ?? []).some((d) => ts.isClassDeclaration(d) && path.resolve(d.getSourceFile().fileName) === errorsFile)
+  );
 }
 
 /**
@@ -144,7 +147,19 @@ test('the check follows bases through imports, re-exports, aliases, generics and
       ),
     ];
     const classes = errorClasses(dir, files, errors);
-    assert.deepEqual(classes.map((c) => c.name).sort(), ['Aliased', 'AlivedError', 'Direct', 'Fine', 'Generic', 'Grandchild', 'Named', 'OfGeneric', 'OfPlain', 'Plain', 'Typed']);
+    assert.deepEqual(classes.map((c) => c.name).sort(), [
+      'Aliased',
+      'AlivedError',
+      'Direct',
+      'Fine',
+      'Generic',
+      'Grandchild',
+      'Named',
+      'OfGeneric',
+      'OfPlain',
+      'Plain',
+      'Typed',
+    ]);
     assert.deepEqual(strays(classes).sort(), [
       'bad.ts: Aliased extends Error, not AlivedError',
       'bad.ts: OfPlain extends Plain < Error, not AlivedError',
@@ -162,6 +177,10 @@ test('every error class under core/ and plugins/ descends from AlivedError (exte
   const errorsFile = path.join(PROJECT_ROOT, 'core', 'errors.ts');
   const classes = errorClasses(PROJECT_ROOT, files, errorsFile);
   // the check sees the family: AlivedError and classes known to extend it
-  for (const name of ['AlivedError', 'FileError', 'LabError', 'ProbeFailed']) assert.ok(classes.some((c) => c.name === name && c.alived), `${name} is found`);
+  for (const name of ['AlivedError', 'FileError', 'LabError', 'ProbeFailed'])
+    assert.ok(
+      classes.some((c) => c.name === name && c.alived),
+      `${name} is found`,
+    );
   assert.deepEqual(strays(classes), [], `error classes outside the family:\n${strays(classes).join('\n')}`);
 });

@@ -45,9 +45,20 @@ function ntfy(status: number | 'hang', description: string) {
   };
 }
 
-const conf = (extra = '') => (s: TestServer | undefined) => `global_defs {\n  router_id LB1\n}\nntfy phone {\n  url http://127.0.0.1:${s?.port ?? 1}/alived\n${extra}}\n`;
+const conf =
+  (extra = '') =>
+  (s: TestServer | undefined) =>
+    `global_defs {\n  router_id LB1\n}\nntfy phone {\n  url http://127.0.0.1:${s?.port ?? 1}/alived\n${extra}}\n`;
 const fault: NotifyEvent = { type: 'vrrp', kind: 'instance', name: 'VI_1', from: 'MASTER', to: 'FAULT', priority: 100, reason: 'tracker down', time: 0 };
-const rsDown: NotifyEvent = { type: 'real-server', virtualServer: '[10.0.0.1]:tcp:80', realServer: { address: '10.0.0.2', port: 80, protocol: 'tcp' }, up: false, weight: 1, reason: 'x', time: 0 };
+const rsDown: NotifyEvent = {
+  type: 'real-server',
+  virtualServer: '[10.0.0.1]:tcp:80',
+  realServer: { address: '10.0.0.2', port: 80, protocol: 'tcp' },
+  up: false,
+  weight: 1,
+  reason: 'x',
+  time: 0,
+};
 const start: NotifyEvent = { type: 'daemon', what: 'start', time: 0 };
 
 new NotifierTester({ plugin: PLUGIN, settleMs: 1000 }).run('examples/notify-ntfy with the NotifierTester', [
@@ -76,8 +87,18 @@ new NotifierTester({ plugin: PLUGIN, settleMs: 1000 }).run('examples/notify-ntfy
   },
   { name: '503: retried', config: conf(), server: ntfy(503, 'ntfy answering 503'), expect: 'retry', message: 'ntfy answered HTTP 503' },
   { name: '403: failed for good', config: conf(), server: ntfy(403, 'ntfy answering 403'), expect: 'failed', message: 'ntfy answered HTTP 403' },
-  { name: 'a server that never answers: the delivery settles at its timeout and is retried', config: conf(), server: ntfy('hang', 'ntfy that never answers'), timeoutMs: 300, expect: 'retry' },
+  {
+    name: 'a server that never answers: the delivery settles at its timeout and is retried',
+    config: conf(),
+    server: ntfy('hang', 'ntfy that never answers'),
+    timeoutMs: 300,
+    expect: 'retry',
+  },
   { name: 'nobody listening: retried', config: conf(), expect: 'retry', message: /ECONNREFUSED/ },
-  { name: 'config errors', config: 'ntfy phone {\n  url ftp://x\n  events vrrp pager\n}\n', errors: [/'ftp:\/\/x' is not an http/, /'pager' is not one of vrrp, checker, quorum/] },
+  {
+    name: 'config errors',
+    config: 'ntfy phone {\n  url ftp://x\n  events vrrp pager\n}\n',
+    errors: [/'ftp:\/\/x' is not an http/, /'pager' is not one of vrrp, checker, quorum/],
+  },
 ]);
 void lastStarted;

@@ -37,7 +37,9 @@ function redis(description: string, args: string[] = []): ServerBehaviour {
     protocol: 'tcp',
     async start(): Promise<TestServer> {
       const port = await freePort();
-      const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...args], { stdio: 'ignore' });
+      const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...args], {
+        stdio: 'ignore',
+      });
       started.push(proc);
       const deadline = Date.now() + 10_000;
       for (;;) {
@@ -78,7 +80,12 @@ const tester = new CheckerTester({ plugin: PLUGIN, keyword: 'REDIS_CHECK', optio
 tester.run('REDIS_CHECK (examples/redis-check) against real redis-servers', [
   { name: 'a master answering PING: up', config: '', server: redis('a redis-server'), expect: { ok: true } },
   { name: 'expect_role master on a master: up', config: 'expect_role master', server: redis('a redis-server'), expect: { ok: true } },
-  { name: 'expect_role slave on a master: down, and says why', config: 'expect_role slave', server: redis('a redis-server'), expect: { ok: false, message: /master/ } },
+  {
+    name: 'expect_role slave on a master: down, and says why',
+    config: 'expect_role slave',
+    server: redis('a redis-server'),
+    expect: { ok: false, message: /master/ },
+  },
   {
     name: 'a password-protected server with the right password_file: up',
     config: `password_file ${passFile}`,
@@ -92,7 +99,16 @@ tester.run('REDIS_CHECK (examples/redis-check) against real redis-servers', [
     expect: { ok: false, message: /NOAUTH|auth/i },
   },
   { name: 'nothing listening (port 1): down', config: '', expect: { ok: false } },
-  { name: 'a server that never answers: down at connect_timeout', config: 'connect_timeout 0.5', server: tcpServer(), expect: { ok: false, message: 'timed out' } },
+  {
+    name: 'a server that never answers: down at connect_timeout',
+    config: 'connect_timeout 0.5',
+    server: tcpServer(),
+    expect: { ok: false, message: 'timed out' },
+  },
   { name: "the real server's connect_timeout applies", config: '', realServer: 'connect_timeout 0.5', server: tcpServer(), expect: { ok: false } },
-  { name: 'an unknown keyword is a config error with a suggestion', config: 'expect_rol master', errors: [/unknown keyword 'expect_rol'.*did you mean 'expect_role'/] },
+  {
+    name: 'an unknown keyword is a config error with a suggestion',
+    config: 'expect_rol master',
+    errors: [/unknown keyword 'expect_rol'.*did you mean 'expect_role'/],
+  },
 ]);

@@ -25,7 +25,9 @@ function freePort(): Promise<number> {
 
 async function startRedis(args: string[] = []): Promise<{ port: number; proc: ChildProcess }> {
   const port = await freePort();
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...args], { stdio: 'ignore' });
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...args], {
+    stdio: 'ignore',
+  });
   servers.push(proc);
   const t0 = Date.now();
   for (;;) {
@@ -67,10 +69,15 @@ test('the example config with the plugin validates; its keywords are checked lik
   const r = await compileFile(EXAMPLE, { host: permissiveHost });
   assert.deepEqual(r.errors, []);
   const rs = r.model!.virtualServer[0]!.realServer[0]!;
-  assert.deepEqual(rs.extensions.map((e) => e.keyword), ['REDIS_CHECK']);
+  assert.deepEqual(
+    rs.extensions.map((e) => e.keyword),
+    ['REDIS_CHECK'],
+  );
   assert.equal((rs.extensions[0]!.value as { expectRole: string }).expectRole, 'master');
 
-  const broken = fs.readFileSync(EXAMPLE, 'utf8').replace('expect_role master\n        }\n    }\n    real_server 192.0.2.22', 'expect_role primary\n        }\n    }\n    real_server 192.0.2.22');
+  const broken = fs
+    .readFileSync(EXAMPLE, 'utf8')
+    .replace('expect_role master\n        }\n    }\n    real_server 192.0.2.22', 'expect_role primary\n        }\n    }\n    real_server 192.0.2.22');
   const b = await compileFile(EXAMPLE, { host: permissiveHost, text: broken });
   assert.deepEqual(b.errors, ["keepalived.conf:26:25: error: 'primary' is not one of master, slave"]);
 });
@@ -78,7 +85,10 @@ test('the example config with the plugin validates; its keywords are checked lik
 test('REDIS_CHECK against a real redis-server: healthy, wrong role, auth, stopped', async () => {
   const { port, proc } = await startRedis();
   assert.deepEqual(await (await checkerFor(port, { expectRole: 'master' })).check(AbortSignal.timeout(5000)), { ok: true, message: 'PONG' });
-  assert.deepEqual(await (await checkerFor(port, { expectRole: 'slave' })).check(AbortSignal.timeout(5000)), { ok: false, message: 'role is master, expected slave' });
+  assert.deepEqual(await (await checkerFor(port, { expectRole: 'slave' })).check(AbortSignal.timeout(5000)), {
+    ok: false,
+    message: 'role is master, expected slave',
+  });
 
   const secured = await startRedis(['--requirepass', 'hunter2hunter2']);
   const good = path.join(dir, 'good.pass');

@@ -59,8 +59,16 @@ function fresh(stem: string): string {
 // what nobody leaves at a path before root writes or reads it
 const PLANTS: Record<string, { plant: (p: string) => void; kind: string; reason: RegExp }> = {
   'a FIFO': { plant: (p) => asNobody(`mkfifo -m666 ${p}`), kind: 'FIFO', reason: /^it is a FIFO, not a regular file$/ },
-  'a symlink to a root file': { plant: (p) => asNobody(`ln -s ${victim} ${p}`), kind: 'symbolic link', reason: /^it is a symbolic link to .*\/victim, not a regular file \(never followed\)$/ },
-  'a dangling symlink': { plant: (p) => asNobody(`ln -s ${p}.created-through-link ${p}`), kind: 'symbolic link', reason: /^it is a symbolic link to .*created-through-link, not a regular file/ },
+  'a symlink to a root file': {
+    plant: (p) => asNobody(`ln -s ${victim} ${p}`),
+    kind: 'symbolic link',
+    reason: /^it is a symbolic link to .*\/victim, not a regular file \(never followed\)$/,
+  },
+  'a dangling symlink': {
+    plant: (p) => asNobody(`ln -s ${p}.created-through-link ${p}`),
+    kind: 'symbolic link',
+    reason: /^it is a symbolic link to .*created-through-link, not a regular file/,
+  },
   'a directory': { plant: (p) => asNobody(`mkdir -m777 ${p}`), kind: 'directory', reason: /^it is a directory, not a regular file$/ },
 };
 
@@ -161,8 +169,12 @@ test('createFileExclusiveSync creates a whole file once; anything already there 
 
 test('openAppendSync creates the file 0640 and appends; an existing file of root is appended to', () => {
   const file = fresh('log');
-  const o = bounded(`const fd = f.openAppendSync(a.file); fs.writeSync(fd, 'one\\n'); fs.closeSync(fd);
-    const fd2 = f.openAppendSync(a.file); fs.writeSync(fd2, 'two\\n'); fs.closeSync(fd2);`, { file }, { umask: 0o022 });
+  const o = bounded(
+    `const fd = f.openAppendSync(a.file); fs.writeSync(fd, 'one\\n'); fs.closeSync(fd);
+    const fd2 = f.openAppendSync(a.file); fs.writeSync(fd2, 'two\\n'); fs.closeSync(fd2);`,
+    { file },
+    { umask: 0o022 },
+  );
   assert.equal(o.ok, true, JSON.stringify(o));
   assert.equal(fs.readFileSync(file, 'utf8'), 'one\ntwo\n');
   assert.equal(fs.statSync(file).mode & 0o7777, 0o640);
@@ -225,6 +237,9 @@ for (const variant of ['readFileSafe', 'readFileSafeSync'] as const) {
     const o = bounded(`return await f.${variant}(a.file)`, { file: `${file}.missing` });
     assert.equal(o.ok, false);
     if (o.ok) return;
-    assert.deepEqual([o.error.code, o.error.errno, o.error.message], ['ALIVED_FILE_FAILED', 'ENOENT', `${file}.missing: cannot open: ENOENT: no such file or directory`]);
+    assert.deepEqual(
+      [o.error.code, o.error.errno, o.error.message],
+      ['ALIVED_FILE_FAILED', 'ENOENT', `${file}.missing: cannot open: ENOENT: no such file or directory`],
+    );
   });
 }

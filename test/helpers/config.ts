@@ -73,7 +73,10 @@ export function instance(body = '', name = 'VI_1', head = 'interface eth0\n  vir
 
 /** Asserts that one diagnostic line contains `line`, showing all of them when none does. */
 export function has(r: Compiled, line: string): void {
-  assert.ok(r.lines.some((l) => l.includes(line)), `expected a diagnostic like\n  ${line}\ngot\n  ${r.lines.join('\n  ')}`);
+  assert.ok(
+    r.lines.some((l) => l.includes(line)),
+    `expected a diagnostic like\n  ${line}\ngot\n  ${r.lines.join('\n  ')}`,
+  );
 }
 
 export function noErrors(r: Compiled): void {

@@ -89,7 +89,8 @@ async function main(): Promise<void> {
       if (ms > input.caseLimitMs) problems.push(`took ${Math.round(ms)} ms (limit ${input.caseLimitMs} ms)`);
       if (ms > out.slowest.ms) out.slowest = { id, what: c.what, ms: Math.round(ms) };
       // the first failures in full, then only that they happened
-      if (problems.length > 0) post({ type: 'failure', failure: { id, what: c.what, problems: posted++ < 50 ? problems.slice(0, 5) : [], ms: Math.round(ms) } });
+      if (problems.length > 0)
+        post({ type: 'failure', failure: { id, what: c.what, problems: posted++ < 50 ? problems.slice(0, 5) : [], ms: Math.round(ms) } });
       out.cases++;
     }
   } finally {

@@ -108,7 +108,8 @@ export function loadCorpus(projectRoot: string): CorpusFile[] {
 /** Words that occur in the corpus: keywords and values to put in wrong places. */
 export function vocabulary(corpus: readonly CorpusFile[]): string[] {
   const words = new Set<string>();
-  for (const c of corpus) for (const w of c.text.split(/[\s{}"']+/)) if (w.length > 0 && w.length < 40 && !w.startsWith('!') && !w.startsWith('#')) words.add(w);
+  for (const c of corpus)
+    for (const w of c.text.split(/[\s{}"']+/)) if (w.length > 0 && w.length < 40 && !w.startsWith('!') && !w.startsWith('#')) words.add(w);
   return [...words].sort();
 }
 
@@ -284,104 +285,172 @@ function replaceSpan(s: string, [a, b]: [number, number], w: string): string {
 }
 
 const MUTATORS: ReadonlyArray<readonly [number, string, Mutator]> = [
-  [10, 'flip', (s, rng) => {
-    if (s.length === 0) return rng.pick(CHAR_POOL);
-    const p = rng.int(0, s.length - 1);
-    return s.slice(0, p) + rng.pick(CHAR_POOL) + s.slice(p + 1);
-  }],
-  [8, 'insert', (s, rng) => {
-    const p = pos(s, rng);
-    return s.slice(0, p) + randomChars(rng, rng.int(1, 8)) + s.slice(p);
-  }],
-  [8, 'delete', (s, rng) => {
-    const p = pos(s, rng);
-    return s.slice(0, p) + s.slice(p + rng.int(1, rng.chance(0.2) ? 400 : 16));
-  }],
+  [
+    10,
+    'flip',
+    (s, rng) => {
+      if (s.length === 0) return rng.pick(CHAR_POOL);
+      const p = rng.int(0, s.length - 1);
+      return s.slice(0, p) + rng.pick(CHAR_POOL) + s.slice(p + 1);
+    },
+  ],
+  [
+    8,
+    'insert',
+    (s, rng) => {
+      const p = pos(s, rng);
+      return s.slice(0, p) + randomChars(rng, rng.int(1, 8)) + s.slice(p);
+    },
+  ],
+  [
+    8,
+    'delete',
+    (s, rng) => {
+      const p = pos(s, rng);
+      return s.slice(0, p) + s.slice(p + rng.int(1, rng.chance(0.2) ? 400 : 16));
+    },
+  ],
   [4, 'truncate', (s, rng) => s.slice(0, pos(s, rng))],
-  [6, 'delete-brace', (s, rng) => {
-    const braces = [...s.matchAll(/[{}]/g)].map((m) => m.index!);
-    if (braces.length === 0) return s;
-    const p = rng.pick(braces);
-    return s.slice(0, p) + s.slice(p + 1);
-  }],
-  [6, 'double-brace', (s, rng) => {
-    const braces = [...s.matchAll(/[{}]/g)].map((m) => m.index!);
-    if (braces.length === 0) return s;
-    const p = rng.pick(braces);
-    return s.slice(0, p) + s[p]!.repeat(rng.int(2, 4)) + s.slice(p + 1);
-  }],
-  [8, 'weird-number', (s, rng) => {
-    const nums = [...s.matchAll(/-?\b\d+(\.\d+)?\b/g)].map((m): [number, number] => [m.index!, m.index! + m[0].length]);
-    const spans = nums.length > 0 ? nums : wordSpans(s);
-    if (spans.length === 0) return s + rng.pick(WEIRD_NUMBERS);
-    return replaceSpan(s, rng.pick(spans), rng.pick(WEIRD_NUMBERS));
-  }],
-  [2, 'long-word', (s, rng) => {
-    const spans = wordSpans(s);
-    const len = rng.chance(0.1) ? rng.int(60_000, 300_000) : rng.int(256, 5000);
-    const w = rng.pick(['x', 'a1', '$', '~', '9', '{', '"', '\\', '@', 'é']).repeat(len).slice(0, len);
-    if (spans.length === 0) return s + w;
-    return replaceSpan(s, rng.pick(spans), w);
-  }],
-  [5, 'dup-line', (s, rng) => {
-    const starts = lineStarts(s);
-    const i = rng.int(0, starts.length - 1);
-    const line = s.slice(starts[i]!, starts[i + 1] ?? s.length);
-    const n = rng.chance(0.05) ? rng.int(100, 3000) : rng.int(1, 3);
-    return s.slice(0, starts[i]!) + (line.endsWith('\n') ? line : line + '\n').repeat(n) + s.slice(starts[i]!);
-  }],
-  [3, 'swap-lines', (s, rng) => {
-    const lines = s.split('\n');
-    const a = rng.int(0, lines.length - 1);
-    const b = rng.int(0, lines.length - 1);
-    [lines[a], lines[b]] = [lines[b]!, lines[a]!];
-    return lines.join('\n');
-  }],
-  [8, 'directive', (s, rng) => {
-    const starts = lineStarts(s);
-    const p = rng.pick(starts);
-    return s.slice(0, p) + rng.pick(DIRECTIVES) + '\n' + s.slice(p);
-  }],
+  [
+    6,
+    'delete-brace',
+    (s, rng) => {
+      const braces = [...s.matchAll(/[{}]/g)].map((m) => m.index!);
+      if (braces.length === 0) return s;
+      const p = rng.pick(braces);
+      return s.slice(0, p) + s.slice(p + 1);
+    },
+  ],
+  [
+    6,
+    'double-brace',
+    (s, rng) => {
+      const braces = [...s.matchAll(/[{}]/g)].map((m) => m.index!);
+      if (braces.length === 0) return s;
+      const p = rng.pick(braces);
+      return s.slice(0, p) + s[p]!.repeat(rng.int(2, 4)) + s.slice(p + 1);
+    },
+  ],
+  [
+    8,
+    'weird-number',
+    (s, rng) => {
+      const nums = [...s.matchAll(/-?\b\d+(\.\d+)?\b/g)].map((m): [number, number] => [m.index!, m.index! + m[0].length]);
+      const spans = nums.length > 0 ? nums : wordSpans(s);
+      if (spans.length === 0) return s + rng.pick(WEIRD_NUMBERS);
+      return replaceSpan(s, rng.pick(spans), rng.pick(WEIRD_NUMBERS));
+    },
+  ],
+  [
+    2,
+    'long-word',
+    (s, rng) => {
+      const spans = wordSpans(s);
+      const len = rng.chance(0.1) ? rng.int(60_000, 300_000) : rng.int(256, 5000);
+      const w = rng.pick(['x', 'a1', '$', '~', '9', '{', '"', '\\', '@', 'é']).repeat(len).slice(0, len);
+      if (spans.length === 0) return s + w;
+      return replaceSpan(s, rng.pick(spans), w);
+    },
+  ],
+  [
+    5,
+    'dup-line',
+    (s, rng) => {
+      const starts = lineStarts(s);
+      const i = rng.int(0, starts.length - 1);
+      const line = s.slice(starts[i]!, starts[i + 1] ?? s.length);
+      const n = rng.chance(0.05) ? rng.int(100, 3000) : rng.int(1, 3);
+      return s.slice(0, starts[i]!) + (line.endsWith('\n') ? line : line + '\n').repeat(n) + s.slice(starts[i]!);
+    },
+  ],
+  [
+    3,
+    'swap-lines',
+    (s, rng) => {
+      const lines = s.split('\n');
+      const a = rng.int(0, lines.length - 1);
+      const b = rng.int(0, lines.length - 1);
+      [lines[a], lines[b]] = [lines[b]!, lines[a]!];
+      return lines.join('\n');
+    },
+  ],
+  [
+    8,
+    'directive',
+    (s, rng) => {
+      const starts = lineStarts(s);
+      const p = rng.pick(starts);
+      return s.slice(0, p) + rng.pick(DIRECTIVES) + '\n' + s.slice(p);
+    },
+  ],
   [2, 'crlf', (s, rng) => (rng.chance(0.5) ? s.replace(/\n/g, '\r\n') : s.replace(/\n/g, () => (rng.chance(0.3) ? '\r\n' : rng.chance(0.1) ? '\r' : '\n')))],
-  [3, 'nul', (s, rng) => {
-    const p = pos(s, rng);
-    return s.slice(0, p) + '\0'.repeat(rng.int(1, 4)) + s.slice(p);
-  }],
-  [4, 'splice', (s, rng, ctx) => {
-    const other = rng.pick(ctx.corpus).text;
-    const os = lineStarts(other);
-    const a = rng.int(0, os.length - 1);
-    const b = Math.min(os.length - 1, a + rng.int(1, 30));
-    const chunk = other.slice(os[a]!, os[b]!);
-    const p = rng.pick(lineStarts(s));
-    return s.slice(0, p) + chunk + s.slice(p);
-  }],
-  [3, 'quote', (s, rng) => {
-    const p = pos(s, rng);
-    return s.slice(0, p) + rng.pick(['"', "'", '\\"', '"\\', '""']) + s.slice(p);
-  }],
-  [3, 'unicode', (s, rng) => {
-    const p = pos(s, rng);
-    return s.slice(0, p) + rng.pick(['é', '€', '😀', '\ufffd', '\ud800', '\udc00', '\u202e', '\u00a0', '\ufeff', 'ı', 'ﬁ', 'Ω', '\u0000']) + s.slice(p);
-  }],
-  [8, 'word-swap', (s, rng, ctx) => {
-    const spans = wordSpans(s);
-    if (spans.length === 0) return s;
-    return replaceSpan(s, rng.pick(spans), rng.pick(ctx.vocab));
-  }],
-  [2, 'wrap-block', (s, rng, ctx) => {
-    const starts = lineStarts(s);
-    const a = rng.int(0, starts.length - 1);
-    const b = Math.min(starts.length - 1, a + rng.int(0, 10));
-    return s.slice(0, starts[a]!) + rng.pick(ctx.vocab) + ' {\n' + s.slice(starts[a]!, starts[b]!) + '}\n' + s.slice(starts[b]!);
-  }],
-  [1, 'deep-nest', (s, rng) => {
-    const n = rng.int(30, 3000);
-    const p = rng.pick(lineStarts(s));
-    const open = rng.chance(0.5) ? 'a {\n'.repeat(n) : '{ '.repeat(n);
-    const close = rng.chance(0.8) ? '}\n'.repeat(n) : '';
-    return s.slice(0, p) + open + close + s.slice(p);
-  }],
+  [
+    3,
+    'nul',
+    (s, rng) => {
+      const p = pos(s, rng);
+      return s.slice(0, p) + '\0'.repeat(rng.int(1, 4)) + s.slice(p);
+    },
+  ],
+  [
+    4,
+    'splice',
+    (s, rng, ctx) => {
+      const other = rng.pick(ctx.corpus).text;
+      const os = lineStarts(other);
+      const a = rng.int(0, os.length - 1);
+      const b = Math.min(os.length - 1, a + rng.int(1, 30));
+      const chunk = other.slice(os[a]!, os[b]!);
+      const p = rng.pick(lineStarts(s));
+      return s.slice(0, p) + chunk + s.slice(p);
+    },
+  ],
+  [
+    3,
+    'quote',
+    (s, rng) => {
+      const p = pos(s, rng);
+      return s.slice(0, p) + rng.pick(['"', "'", '\\"', '"\\', '""']) + s.slice(p);
+    },
+  ],
+  [
+    3,
+    'unicode',
+    (s, rng) => {
+      const p = pos(s, rng);
+      return s.slice(0, p) + rng.pick(['é', '€', '😀', '\ufffd', '\ud800', '\udc00', '\u202e', '\u00a0', '\ufeff', 'ı', 'ﬁ', 'Ω', '\u0000']) + s.slice(p);
+    },
+  ],
+  [
+    8,
+    'word-swap',
+    (s, rng, ctx) => {
+      const spans = wordSpans(s);
+      if (spans.length === 0) return s;
+      return replaceSpan(s, rng.pick(spans), rng.pick(ctx.vocab));
+    },
+  ],
+  [
+    2,
+    'wrap-block',
+    (s, rng, ctx) => {
+      const starts = lineStarts(s);
+      const a = rng.int(0, starts.length - 1);
+      const b = Math.min(starts.length - 1, a + rng.int(0, 10));
+      return s.slice(0, starts[a]!) + rng.pick(ctx.vocab) + ' {\n' + s.slice(starts[a]!, starts[b]!) + '}\n' + s.slice(starts[b]!);
+    },
+  ],
+  [
+    1,
+    'deep-nest',
+    (s, rng) => {
+      const n = rng.int(30, 3000);
+      const p = rng.pick(lineStarts(s));
+      const open = rng.chance(0.5) ? 'a {\n'.repeat(n) : '{ '.repeat(n);
+      const close = rng.chance(0.8) ? '}\n'.repeat(n) : '';
+      return s.slice(0, p) + open + close + s.slice(p);
+    },
+  ],
   [2, 'strip-whitespace', (s, rng) => (rng.chance(0.5) ? s.replace(/[ \t]+/g, '') : s.replace(/\n/g, ' '))],
 ];
 
@@ -395,7 +464,9 @@ export function defuse(text: string): string {
   // linear checks only: a mutated line may be 300,000 quotes long
   return text.replace(/^.*include.*$/gm, (line) => {
     const rest = line.slice(line.indexOf('include'));
-    return /(^|[\s"'{,])\/(?!etc\/keepalived\/)/.test(rest) || /\b(dev|proc|sys)\b/.test(rest) || rest.includes('../..') ? '! include removed by the fuzzer' : line;
+    return /(^|[\s"'{,])\/(?!etc\/keepalived\/)/.test(rest) || /\b(dev|proc|sys)\b/.test(rest) || rest.includes('../..')
+      ? '! include removed by the fuzzer'
+      : line;
   });
 }
 
@@ -482,9 +553,18 @@ export function hostileCases(): HostileCase[] {
   // sequence and list bombs, with small limits and with the default limit of
   // 200,000 lines (500,000 took 8-12 s for some; found here, lowered in core)
   both('~SEQ 1,000,000 nested three deep', '~SEQ(A,1,1000000) ~SEQ(B,1,1000000) ~SEQ(C,1,1000000) x $A $B $C\n');
-  both('three ~SEQ make 16,777,216 real_server blocks', 'virtual_server 192.0.2.1 80 {\n~SEQ(A,0,255) ~SEQ(B,0,255) ~SEQ(C,0,255) real_server 10.$A.$B.$C 80 { TCP_CHECK { connect_timeout 3 } }\n}\n');
-  both('~SEQ 1,000,000 nested three deep in a block', VIP_INSTANCE.replace('192.0.2.1/24', '~SEQ(A,1,1000000) ~SEQ(B,1,1000000) ~SEQ(C,1,1000000) 192.0.2.1/24'));
-  both('~LST of 5,000 x 5,000', '~LST(A,' + Array.from({ length: 5000 }, (_, i) => i).join(',') + ') ~LST(B,' + Array.from({ length: 5000 }, (_, i) => i).join(',') + ') x $A $B\n');
+  both(
+    'three ~SEQ make 16,777,216 real_server blocks',
+    'virtual_server 192.0.2.1 80 {\n~SEQ(A,0,255) ~SEQ(B,0,255) ~SEQ(C,0,255) real_server 10.$A.$B.$C 80 { TCP_CHECK { connect_timeout 3 } }\n}\n',
+  );
+  both(
+    '~SEQ 1,000,000 nested three deep in a block',
+    VIP_INSTANCE.replace('192.0.2.1/24', '~SEQ(A,1,1000000) ~SEQ(B,1,1000000) ~SEQ(C,1,1000000) 192.0.2.1/24'),
+  );
+  both(
+    '~LST of 5,000 x 5,000',
+    '~LST(A,' + Array.from({ length: 5000 }, (_, i) => i).join(',') + ') ~LST(B,' + Array.from({ length: 5000 }, (_, i) => i).join(',') + ') x $A $B\n',
+  );
   both('~SEQ nested 50 deep', Array.from({ length: 50 }, (_, i) => `~SEQ(V${i}, 1, 2) `).join('') + 'x\n');
   both('a definition of 10,000 lines used 1,000 times', '$M= \\\n' + 'a \\\n'.repeat(10_000) + 'b\n' + '$M\n'.repeat(1000));
   both('~SEQ with a 99999999999-line count', '~SEQ(N, 1, 99999999999) x\n');
@@ -510,15 +590,34 @@ export function hostileCases(): HostileCase[] {
   both('an open quote at the end of the file', 'global_defs {\n  router_id "x');
   // include cycles and includes, on disk
   cases.push({ what: 'a root that includes itself', disk: { 'keepalived.conf': 'include keepalived.conf\n' + VIP_INSTANCE } });
-  cases.push({ what: 'a root that includes *.conf of its own directory', disk: { 'keepalived.conf': 'include *.conf\n' + VIP_INSTANCE, 'a.conf': 'include *.conf\n' } });
+  cases.push({
+    what: 'a root that includes *.conf of its own directory',
+    disk: { 'keepalived.conf': 'include *.conf\n' + VIP_INSTANCE, 'a.conf': 'include *.conf\n' },
+  });
   cases.push({ what: 'a -> b -> a', disk: { 'keepalived.conf': 'include a.conf\n', 'a.conf': 'include b.conf\n', 'b.conf': 'include a.conf\n' } });
   cases.push({ what: 'conf.d/* includes the root', disk: { 'keepalived.conf': 'includea conf.d/*.conf\n', 'conf.d/x.conf': 'include ../keepalived.conf\n' } });
-  cases.push({ what: 'includes through a symlink loop', disk: { 'keepalived.conf': 'include loop/loop/loop/loop/*.conf\ninclude loop/*/*/*/*/x.conf\n', loop: { symlink: '.' }, 'x.conf': 'x\n' } });
-  cases.push({ what: 'includes 40 deep', disk: Object.fromEntries(Array.from({ length: 41 }, (_, i) => [i === 0 ? 'keepalived.conf' : `f${i}.conf`, `include f${i + 1}.conf\nx${i}\n`])) });
+  cases.push({
+    what: 'includes through a symlink loop',
+    disk: { 'keepalived.conf': 'include loop/loop/loop/loop/*.conf\ninclude loop/*/*/*/*/x.conf\n', loop: { symlink: '.' }, 'x.conf': 'x\n' },
+  });
+  cases.push({
+    what: 'includes 40 deep',
+    disk: Object.fromEntries(Array.from({ length: 41 }, (_, i) => [i === 0 ? 'keepalived.conf' : `f${i}.conf`, `include f${i + 1}.conf\nx${i}\n`])),
+  });
   cases.push({ what: 'include of a directory', disk: { 'keepalived.conf': 'includer conf.d\ninclude .\n', 'conf.d/x.conf': 'x\n' } });
   cases.push({ what: 'include of /dev/null', disk: { 'keepalived.conf': 'includea /dev/null\n' } });
-  cases.push({ what: 'invalid UTF-8', disk: { 'keepalived.conf': Buffer.from([0x76, 0x72, 0x72, 0x70, 0xff, 0xfe, 0x20, 0x7b, 0x0a, 0xc3, 0x28, 0x0a, 0xe2, 0x82, 0x0a, 0xf0, 0x9f, 0x98, 0x0a, 0x7d, 0x0a, 0xed, 0xa0, 0x80, 0x0a]) } });
-  cases.push({ what: 'an included file with invalid UTF-8 and NULs', disk: { 'keepalived.conf': 'include x.conf\n', 'x.conf': Buffer.from([0xff, 0x00, 0x7b, 0x0a, 0x80, 0x7d, 0x0a, 0x00, 0x00]) } });
+  cases.push({
+    what: 'invalid UTF-8',
+    disk: {
+      'keepalived.conf': Buffer.from([
+        0x76, 0x72, 0x72, 0x70, 0xff, 0xfe, 0x20, 0x7b, 0x0a, 0xc3, 0x28, 0x0a, 0xe2, 0x82, 0x0a, 0xf0, 0x9f, 0x98, 0x0a, 0x7d, 0x0a, 0xed, 0xa0, 0x80, 0x0a,
+      ]),
+    },
+  });
+  cases.push({
+    what: 'an included file with invalid UTF-8 and NULs',
+    disk: { 'keepalived.conf': 'include x.conf\n', 'x.conf': Buffer.from([0xff, 0x00, 0x7b, 0x0a, 0x80, 0x7d, 0x0a, 0x00, 0x00]) },
+  });
   cases.push({ what: 'a UTF-16 config', disk: { 'keepalived.conf': Buffer.from('\ufeff' + VIP_INSTANCE, 'utf16le') } });
   cases.push({ what: 'a missing root file', disk: {}, root: 'missing.conf' });
   cases.push({ what: 'a root that is a directory', disk: { 'dir/x.conf': 'x\n' }, root: 'dir' });
@@ -529,7 +628,9 @@ export function hostileCases(): HostileCase[] {
   // found by this fuzzer, fixed in core/config: fan-out of includes, glob ranges, quadratic unclosed blocks
   cases.push({
     what: 'include fan-out: each of 32 files includes the next twice (2^32 reads, no cycle, no output line)',
-    disk: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [i === 0 ? 'keepalived.conf' : `f${i}.conf`, `include f${i + 1}.conf\ninclude f${i + 1}.conf\n`])),
+    disk: Object.fromEntries(
+      Array.from({ length: 33 }, (_, i) => [i === 0 ? 'keepalived.conf' : `f${i}.conf`, `include f${i + 1}.conf\ninclude f${i + 1}.conf\n`]),
+    ),
   });
   cases.push({
     what: 'include fan-out through a glob: 10 files that each include *.conf (10! include paths)',
@@ -538,10 +639,12 @@ export function hostileCases(): HostileCase[] {
   cases.push({ what: 'an include glob with an inverted range [z-a]', text: 'include [z-a].conf\ninclude [9-0]*.conf\n' });
   both("60,000 lone '{' on one line", '{'.repeat(60_000) + '\n');
   both('60,000 unclosed nested blocks', 'a {\n'.repeat(60_000));
-  cases.push({ what: 'include globs with [, [!], [\\] and [^]', text: 'include x[\\].conf\ninclude [!a].conf\ninclude [^a].conf\ninclude [.conf\ninclude a]b[.conf\n' });
+  cases.push({
+    what: 'include globs with [, [!], [\\] and [^]',
+    text: 'include x[\\].conf\ninclude [!a].conf\ninclude [^a].conf\ninclude [.conf\ninclude a]b[.conf\n',
+  });
   return cases;
 }
-
 
 // ---------------------------------------------------------------------------
 // checks
@@ -606,7 +709,8 @@ export function checkResult(r: CompileResult, input: { file: string; text: strin
     if (!files.has(path.resolve(p.file))) problems.push(`position in a file the compiler did not read: ${where}`);
     if (rootLines && path.resolve(p.file) === path.resolve(input.file)) {
       if (p.line > rootLines.length) problems.push(`line past the end of the file (${rootLines.length} lines): ${where}`);
-      else if (p.col > rootLines[p.line - 1]!.length + 1) problems.push(`column past the end of line ${p.line} (${rootLines[p.line - 1]!.length} characters): ${where}`);
+      else if (p.col > rootLines[p.line - 1]!.length + 1)
+        problems.push(`column past the end of line ${p.line} (${rootLines[p.line - 1]!.length} characters): ${where}`);
     }
   }
   return problems;

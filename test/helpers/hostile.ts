@@ -31,8 +31,7 @@ export function victimFile(dir: string, name = 'victim', text = 'root:secret:190
 }
 
 export type Outcome =
-  | { ok: true; value: unknown }
-  | { ok: false; error: { name: string; code: string; file?: string; reason?: string; errno?: string; message: string } };
+  { ok: true; value: unknown } | { ok: false; error: { name: string; code: string; file?: string; reason?: string; errno?: string; message: string } };
 
 /**
  * Runs `body` (the body of an async function of `f`, the compiled module at
@@ -53,7 +52,12 @@ ${opts.umask !== undefined ? `process.umask(${opts.umask});` : ''}
 ).then(() => process.exit(0));
 `;
   const ms = opts.timeoutMs ?? 10_000;
-  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: ms, killSignal: 'SIGKILL', env: { ...process.env, ARGS: JSON.stringify(a) } });
+  const r = spawnSync(process.execPath, ['-e', script], {
+    encoding: 'utf8',
+    timeout: ms,
+    killSignal: 'SIGKILL',
+    env: { ...process.env, ARGS: JSON.stringify(a) },
+  });
   assert.equal(r.error, undefined, `the call did not return within ${ms} ms (blocked?): ${body}`);
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as Outcome;

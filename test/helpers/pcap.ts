@@ -15,7 +15,7 @@ export function readPcap(buf: Buffer): PcapPacket[] {
   const nano = magic === 0xa1b23c4d || magic === 0x4d3cb2a1;
   const u32 = (at: number): number => (le ? buf.readUInt32LE(at) : buf.readUInt32BE(at));
   const out: PcapPacket[] = [];
-  for (let at = 24; at + 16 <= buf.length; ) {
+  for (let at = 24; at + 16 <= buf.length;) {
     const sec = u32(at);
     const frac = u32(at + 4);
     const caplen = u32(at + 8);
@@ -32,7 +32,9 @@ export function readPcap(buf: Buffer): PcapPacket[] {
  */
 export function capture(lab: Lab, host: string, file: string, filter: string): Promise<ChildProcess> {
   // -Z root: tcpdump would otherwise write as its own user, which cannot enter the test's private temp dir
-  const child = lab.spawn(host, ['tcpdump', '-Z', 'root', '-i', 'eth0', '-n', '--immediate-mode', '-U', '-w', file, filter], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = lab.spawn(host, ['tcpdump', '-Z', 'root', '-i', 'eth0', '-n', '--immediate-mode', '-U', '-w', file, filter], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   return new Promise((resolve, reject) => {
     let err = '';
     const timer = setTimeout(() => reject(new Error(`tcpdump in ${host} did not start: ${err}`)), 10_000);

@@ -138,10 +138,14 @@ function mariadbDatadir(dir: string): string {
   if (!mariadbTemplate) {
     const t = path.join(path.dirname(dir), `mariadb-template-${process.pid}`);
     if (!fs.existsSync(path.join(t, 'mysql'))) {
-      const r = spawnSync('mariadb-install-db', ['--no-defaults', `--datadir=${t}`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db'], {
-        encoding: 'utf8',
-        timeout: 60_000,
-      });
+      const r = spawnSync(
+        'mariadb-install-db',
+        ['--no-defaults', `--datadir=${t}`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db'],
+        {
+          encoding: 'utf8',
+          timeout: 60_000,
+        },
+      );
       if (r.status !== 0) throw new Error(`mariadb-install-db failed: ${r.stderr || r.stdout}`);
     }
     mariadbTemplate = t;
@@ -186,7 +190,12 @@ export async function startMariaDb(
       return r.stdout.trim();
     },
   });
-  await ready(svc, () => spawnSync('mariadb', ['-S', socket, '-u', 'root', '-e', 'SELECT 1'], { stdio: 'ignore', timeout: 5000 }).status === 0, 30_000, 'mariadbd to answer');
+  await ready(
+    svc,
+    () => spawnSync('mariadb', ['-S', socket, '-u', 'root', '-e', 'SELECT 1'], { stdio: 'ignore', timeout: 5000 }).status === 0,
+    30_000,
+    'mariadbd to answer',
+  );
   return svc;
 }
 
@@ -198,7 +207,12 @@ export interface Nginx extends Service {
 }
 
 /** nginx in the foreground (daemon off), one worker, serving / and /nginx_status (stub_status) on address:port. */
-export async function startNginx(dir: string, address: string, port: number, opts: { spawner?: Spawner; waitFrom?: (host: string, port: number) => Promise<boolean> } = {}): Promise<Nginx> {
+export async function startNginx(
+  dir: string,
+  address: string,
+  port: number,
+  opts: { spawner?: Spawner; waitFrom?: (host: string, port: number) => Promise<boolean> } = {},
+): Promise<Nginx> {
   requireProgram('/usr/sbin/nginx', 'nginx');
   fs.mkdirSync(path.join(dir, 'html'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'html', 'index.html'), 'hello\n');
@@ -301,7 +315,8 @@ export async function startTomcat(
   requireProgram(path.join(CATALINA_HOME, 'bin', 'bootstrap.jar'), 'tomcat10');
   requireProgram('/usr/bin/java', 'default-jre-headless');
   for (const d of ['conf', 'logs', 'temp', 'work', 'webapps/ROOT']) fs.mkdirSync(path.join(dir, d), { recursive: true });
-  for (const f of ['web.xml', 'logging.properties', 'catalina.properties', 'context.xml']) fs.copyFileSync(path.join(CATALINA_HOME, 'etc', f), path.join(dir, 'conf', f));
+  for (const f of ['web.xml', 'logging.properties', 'catalina.properties', 'context.xml'])
+    fs.copyFileSync(path.join(CATALINA_HOME, 'etc', f), path.join(dir, 'conf', f));
   fs.writeFileSync(path.join(dir, 'webapps', 'ROOT', 'index.html'), 'tomcat\n');
   for (const f of ['health', 'health.txt']) fs.writeFileSync(path.join(dir, 'webapps', 'ROOT', f), 'ok\n');
   fs.writeFileSync(

@@ -31,7 +31,11 @@ function dest(address: string, port: number, extra: Partial<DestinationSpec> = {
   return { family: address.includes(':') ? 6 : 4, address, port, method: 'NAT', weight: 1, upperThreshold: 0, lowerThreshold: 0, ...extra };
 }
 
-const kernelSchedulers = LVS_SCHEDULERS.filter((s) => fs.existsSync(`/lib/modules/${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}/kernel/net/netfilter/ipvs/ip_vs_${s}.ko`) || fs.existsSync(`/sys/module/ip_vs_${s}`));
+const kernelSchedulers = LVS_SCHEDULERS.filter(
+  (s) =>
+    fs.existsSync(`/lib/modules/${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}/kernel/net/netfilter/ipvs/ip_vs_${s}.ko`) ||
+    fs.existsSync(`/sys/module/ip_vs_${s}`),
+);
 
 test('services by address and port for TCP, UDP and SCTP over IPv4 and IPv6, and by fwmark, come back from a dump as added', async () => {
   const keys: ServiceKey[] = [
@@ -51,7 +55,15 @@ test('services by address and port for TCP, UDP and SCTP over IPv4 and IPv6, and
     keys.map((k) => ({ ...k })).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
   );
   const out = ipvsadm('-Ln');
-  for (const re of [/TCP {2}10\.1\.0\.1:80 rr/, /UDP {2}10\.1\.0\.1:53 rr/, /SCTP 10\.1\.0\.1:3868 rr/, /TCP {2}\[2001:db8::1\]:443 rr/, /SCTP \[2001:db8::1\]:3868 rr/, /FWM {2}7 rr/, /FWM {2}8 IPv6 rr/]) {
+  for (const re of [
+    /TCP {2}10\.1\.0\.1:80 rr/,
+    /UDP {2}10\.1\.0\.1:53 rr/,
+    /SCTP 10\.1\.0\.1:3868 rr/,
+    /TCP {2}\[2001:db8::1\]:443 rr/,
+    /SCTP \[2001:db8::1\]:3868 rr/,
+    /FWM {2}7 rr/,
+    /FWM {2}8 IPv6 rr/,
+  ]) {
     assert.match(out, re);
   }
 });
@@ -61,12 +73,24 @@ test(`every scheduler the kernel has (${LVS_SCHEDULERS.join(', ')}), with sh/mh 
   let port = 1000;
   for (const s of kernelSchedulers) await ipvs.addService(svc({ family: 4, protocol: 'tcp', address: '10.2.0.1', port: port++ }, s));
   const flagged: Array<[ServiceSpec, RegExp]> = [
-    [svc({ family: 4, protocol: 'tcp', address: '10.2.0.2', port: 80 }, 'sh', { flags: SERVICE_FLAG.SCHED1 | SERVICE_FLAG.SCHED2 }), /TCP {2}10\.2\.0\.2:80 sh \(sh-fallback,sh-port\)/],
+    [
+      svc({ family: 4, protocol: 'tcp', address: '10.2.0.2', port: 80 }, 'sh', { flags: SERVICE_FLAG.SCHED1 | SERVICE_FLAG.SCHED2 }),
+      /TCP {2}10\.2\.0\.2:80 sh \(sh-fallback,sh-port\)/,
+    ],
     [svc({ family: 4, protocol: 'tcp', address: '10.2.0.2', port: 81 }, 'mh', { flags: SERVICE_FLAG.SCHED1 }), /TCP {2}10\.2\.0\.2:81 mh \(mh-fallback\)/],
     [svc({ family: 4, protocol: 'udp', address: '10.2.0.2', port: 53 }, 'rr', { flags: SERVICE_FLAG.ONEPACKET }), /UDP {2}10\.2\.0\.2:53 rr ops/],
-    [svc({ family: 4, protocol: 'tcp', address: '10.2.0.2', port: 82 }, 'wlc', { timeout: 300, netmask: '255.255.255.0' }), /TCP {2}10\.2\.0\.2:82 wlc persistent 300 mask 255\.255\.255\.0/],
-    [svc({ family: 6, protocol: 'tcp', address: '2001:db8::2', port: 82 }, 'wlc', { timeout: 60, netmask: 64 }), /TCP {2}\[2001:db8::2\]:82 wlc persistent 60 mask 64/],
-    [svc({ family: 4, protocol: 'udp', address: '10.2.0.2', port: 5060 }, 'rr', { timeout: 360, persistenceEngine: 'sip' }), /UDP {2}10\.2\.0\.2:5060 rr persistent 360 pe sip/],
+    [
+      svc({ family: 4, protocol: 'tcp', address: '10.2.0.2', port: 82 }, 'wlc', { timeout: 300, netmask: '255.255.255.0' }),
+      /TCP {2}10\.2\.0\.2:82 wlc persistent 300 mask 255\.255\.255\.0/,
+    ],
+    [
+      svc({ family: 6, protocol: 'tcp', address: '2001:db8::2', port: 82 }, 'wlc', { timeout: 60, netmask: 64 }),
+      /TCP {2}\[2001:db8::2\]:82 wlc persistent 60 mask 64/,
+    ],
+    [
+      svc({ family: 4, protocol: 'udp', address: '10.2.0.2', port: 5060 }, 'rr', { timeout: 360, persistenceEngine: 'sip' }),
+      /UDP {2}10\.2\.0\.2:5060 rr persistent 360 pe sip/,
+    ],
   ];
   for (const [s] of flagged) await ipvs.addService(s);
   const out = ipvsadm('-Ln');
@@ -107,7 +131,10 @@ test('destinations: NAT, DR, TUN (ipip, gue with its port, gre) with checksum op
     ...(d.tunnel ? { tunnel: d.tunnel } : {}),
   });
   const byAddr = (a: DestinationSpec, b: DestinationSpec): number => a.address.localeCompare(b.address);
-  assert.deepEqual(got.map(strip).sort(byAddr), ds.map((d): DestinationSpec => (d.tunnel?.type === 'gre' ? { ...d, tunnel: { type: 'gre', checksum: d.tunnel.checksum ?? 'nocsum' } } : d)).sort(byAddr));
+  assert.deepEqual(
+    got.map(strip).sort(byAddr),
+    ds.map((d): DestinationSpec => (d.tunnel?.type === 'gre' ? { ...d, tunnel: { type: 'gre', checksum: d.tunnel.checksum ?? 'nocsum' } } : d)).sort(byAddr),
+  );
   let out = ipvsadm('-Ln', '--tun-info');
   assert.match(out, /10\.3\.0\.2:8080 +Masq +n\/a +3 /);
   assert.match(out, /10\.3\.0\.3:80 +Route +n\/a +2 /);
@@ -122,7 +149,10 @@ test('destinations: NAT, DR, TUN (ipip, gue with its port, gre) with checksum op
   await ipvs.deleteDestination(k, ds[1]!);
   const after2 = await ipvs.destinations(k);
   assert.equal(after2.find((d) => d.address === '10.3.0.2')!.weight, 7);
-  assert.equal(after2.some((d) => d.address === '10.3.0.3'), false);
+  assert.equal(
+    after2.some((d) => d.address === '10.3.0.3'),
+    false,
+  );
   const v6: ServiceKey = { family: 6, protocol: 'udp', address: '2001:db8::10', port: 53 };
   await ipvs.addService(svc(v6, 'rr'));
   await ipvs.addDestination(v6, dest('2001:db8::11', 53, { method: 'DR', weight: 4 }));
@@ -148,19 +178,32 @@ test('a service changes in place: scheduler, flags, persistence', async () => {
 test('kernel refusals say what was asked and why, with the errno name in errno', async () => {
   const k: ServiceKey = { family: 4, protocol: 'tcp', address: '10.5.0.1', port: 80 };
   await ipvs.addService(svc(k, 'rr'));
-  await assert.rejects(ipvs.addService(svc(k, 'rr')), { errno: 'EEXIST', message: 'adding virtual service TCP 10.5.0.1:80 (rr): the service already exists (EEXIST)' });
+  await assert.rejects(ipvs.addService(svc(k, 'rr')), {
+    errno: 'EEXIST',
+    message: 'adding virtual service TCP 10.5.0.1:80 (rr): the service already exists (EEXIST)',
+  });
   await assert.rejects(ipvs.addService(svc({ ...k, port: 81 }, 'nosuch')), {
     errno: 'ENOENT',
-    message: 'adding virtual service TCP 10.5.0.1:81 (nosuch): the kernel has no such scheduler or persistence engine (module not loaded or not built) (ENOENT)',
+    message:
+      'adding virtual service TCP 10.5.0.1:81 (nosuch): the kernel has no such scheduler or persistence engine (module not loaded or not built) (ENOENT)',
   });
-  await assert.rejects(ipvs.deleteService({ ...k, port: 82 }), { errno: 'ESRCH', message: 'removing virtual service TCP 10.5.0.1:82: no such service (ESRCH)' });
+  await assert.rejects(ipvs.deleteService({ ...k, port: 82 }), {
+    errno: 'ESRCH',
+    message: 'removing virtual service TCP 10.5.0.1:82: no such service (ESRCH)',
+  });
   await assert.rejects(ipvs.addDestination({ ...k, port: 83 }, dest('10.5.0.2', 80)), {
     errno: 'ESRCH',
     message: 'adding real server 10.5.0.2:80 (NAT, weight 1) to TCP 10.5.0.1:83: the service does not exist (ESRCH)',
   });
   await ipvs.addDestination(k, dest('10.5.0.2', 80));
-  await assert.rejects(ipvs.addDestination(k, dest('10.5.0.2', 80)), { errno: 'EEXIST', message: 'adding real server 10.5.0.2:80 (NAT, weight 1) to TCP 10.5.0.1:80: the destination already exists (EEXIST)' });
-  await assert.rejects(ipvs.deleteDestination(k, { address: '10.5.0.9', port: 80 }), { errno: 'ENOENT', message: 'removing real server 10.5.0.9:80 from TCP 10.5.0.1:80: no such destination (ENOENT)' });
+  await assert.rejects(ipvs.addDestination(k, dest('10.5.0.2', 80)), {
+    errno: 'EEXIST',
+    message: 'adding real server 10.5.0.2:80 (NAT, weight 1) to TCP 10.5.0.1:80: the destination already exists (EEXIST)',
+  });
+  await assert.rejects(ipvs.deleteDestination(k, { address: '10.5.0.9', port: 80 }), {
+    errno: 'ENOENT',
+    message: 'removing real server 10.5.0.9:80 from TCP 10.5.0.1:80: no such destination (ENOENT)',
+  });
   await assert.rejects(ipvs.addService(svc({ family: 4, protocol: 'tcp', address: 'not-an-ip', port: 1 })), { errno: 'EINVAL' });
 });
 

@@ -135,14 +135,19 @@ test('the pool is programmed: NAT real servers with their weights, the timeouts 
   assert.deepEqual(destinations(dirNs, '10.98.0.200:443'), ['10.99.0.11:443 1']);
 });
 
-test('traffic to the virtual address reaches the real servers in the scheduler\'s proportions (wrr 1:2:3)', async () => {
+test("traffic to the virtual address reaches the real servers in the scheduler's proportions (wrr 1:2:3)", async () => {
   const r = await requests(lab, 'client', `http://${VIP}/`, 60);
   assert.deepEqual(r, { counts: { rs1: 10, rs2: 20, rs3: 30 }, errors: 0 });
   // the kernel folds its per-CPU counters into what it reports every 2 s
-  await until('the kernel to count 60 connections', () => new RegExp(`TCP {2}${VIP.replace(/\./g, '\\.')}:80 +60 `).test(ipvsadm(dirNs, '-Ln', '--stats')), 10_000, 250);
+  await until(
+    'the kernel to count 60 connections',
+    () => new RegExp(`TCP {2}${VIP.replace(/\./g, '\\.')}:80 +60 `).test(ipvsadm(dirNs, '-Ln', '--stats')),
+    10_000,
+    250,
+  );
 });
 
-test('SIGUSR2: the stats file has the kernel\'s counters of the service and of each real server', async () => {
+test("SIGUSR2: the stats file has the kernel's counters of the service and of each real server", async () => {
   const file = '/tmp/alived_lvsnat.stats';
   fs.rmSync(file, { force: true });
   const mark = daemon.lines.length;
@@ -155,7 +160,11 @@ test('SIGUSR2: the stats file has the kernel\'s counters of the service and of e
   assert.match(part, /^ {2}Scheduler: wrr$/m);
   assert.match(part, /^ {2}Connections: 60$/m);
   // each real server: its weight and its share of the 60 connections (wrr 1:2:3)
-  for (const [rs, weight, conns] of [['10.99.0.11', 1, 10], ['10.99.0.12', 2, 20], ['10.99.0.13', 3, 30]] as const) {
+  for (const [rs, weight, conns] of [
+    ['10.99.0.11', 1, 10],
+    ['10.99.0.12', 2, 20],
+    ['10.99.0.13', 3, 30],
+  ] as const) {
     const block = part.slice(part.indexOf(`  Real Server: ${rs}:8080`)).split('\n  Real Server')[0]!;
     assert.match(block, new RegExp(`Weight: ${weight}\n`), block);
     assert.match(block, new RegExp(`^ {4}Connections: ${conns}$`, 'm'), block);
@@ -168,7 +177,9 @@ test(`a real server that dies leaves the table within delay_loop + retries (${DO
   await kill('rs2');
   const t0 = Date.now();
   const took = await until('rs2 to leave the table', () => !table().some((l) => l.startsWith('10.99.0.12:')), DOWN_BOUND_S * 1000 + SLACK_MS);
-  process.stdout.write(`# real server failure -> removal from the table: ${Date.now() - t0} ms (delay_loop ${DELAY_LOOP} s, retry ${RETRY}, delay_before_retry ${DELAY_BEFORE_RETRY} s, connect_timeout ${CONNECT_TIMEOUT} s)\n`);
+  process.stdout.write(
+    `# real server failure -> removal from the table: ${Date.now() - t0} ms (delay_loop ${DELAY_LOOP} s, retry ${RETRY}, delay_before_retry ${DELAY_BEFORE_RETRY} s, connect_timeout ${CONNECT_TIMEOUT} s)\n`,
+  );
   assert.ok(took <= DOWN_BOUND_S * 1000 + SLACK_MS);
   const r = await requests(lab, 'client', `http://${VIP}/`, 8);
   assert.equal(r.errors, 0);
@@ -187,7 +198,11 @@ test('an inhibit_on_failure real server that dies stays in the table at weight 0
   const r = await requests(lab, 'client', `http://${VIP}/`, 6);
   assert.deepEqual(r, { counts: { sorry: 6 }, errors: 0 });
   await serve('rs3');
-  await until('the pool to come back', () => table().join(',') === '10.99.0.11:8080 1,10.99.0.12:8080 2,10.99.0.13:8080 3', DELAY_LOOP * 1000 + CONNECT_TIMEOUT * 1000 + SLACK_MS);
+  await until(
+    'the pool to come back',
+    () => table().join(',') === '10.99.0.11:8080 1,10.99.0.12:8080 2,10.99.0.13:8080 3',
+    DELAY_LOOP * 1000 + CONNECT_TIMEOUT * 1000 + SLACK_MS,
+  );
   await vl.waitLine(daemon, /Gained quorum/, 5000);
 });
 
@@ -220,7 +235,9 @@ test('a crashed run leaves its table; the next start adopts it without duplicate
   assert.equal(table().length, 3, 'the crashed run left its pool');
   daemon = await startDaemon();
   await vl.waitLine(daemon, /Adopting IPVS service TCP 10\.98\.0\.100:80 already in the kernel \(3 real servers\)/, 10_000);
-  const services = ipvsadm(dirNs, '-Ln').split('\n').filter((l) => /^TCP/.test(l));
+  const services = ipvsadm(dirNs, '-Ln')
+    .split('\n')
+    .filter((l) => /^TCP/.test(l));
   assert.equal(services.length, 2, 'one service of alived, one foreign: nothing duplicated');
   await until('the adopted pool in shape', () => table().join(',') === '10.99.0.11:8080 4,10.99.0.12:8080 2,10.99.0.13:8080 3', 10_000);
   process.kill(daemon.proc.pid!, 'SIGTERM');
@@ -240,4 +257,3 @@ test('-I (--dont-release-ipvs) leaves the pool in the kernel at SIGTERM', async 
   assert.equal(table().length, 3);
   ipvsadm(dirNs, '-D', '-t', SERVICE);
 });
-

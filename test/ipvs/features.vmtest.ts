@@ -154,7 +154,12 @@ async function waitFor(what: string, probe: () => boolean, ms: number): Promise<
   try {
     await until(what, probe, ms);
   } catch (err) {
-    throw new Error(`${(err as Error).message}\n${ipvsadm(ns, '-Ln')}\n${d.lines.filter((l) => /IPVS|VI_1|ha_suspend|Entering|error/i.test(l)).slice(-30).join('\n')}`);
+    throw new Error(
+      `${(err as Error).message}\n${ipvsadm(ns, '-Ln')}\n${d.lines
+        .filter((l) => /IPVS|VI_1|ha_suspend|Entering|error/i.test(l))
+        .slice(-30)
+        .join('\n')}`,
+    );
   }
 }
 
@@ -176,7 +181,11 @@ test('lvs_flush: the table starts empty of what was there; virtual_server_group:
 
 test('misc_dynamic: a new exit status changes the weight in the kernel, in every service of the group', async () => {
   fs.writeFileSync(path.join(dir, 'weight'), '9\n');
-  await waitFor('weight 9', () => destinations(ns, `${VIP}:80`).includes('10.97.0.11:80 9') && destinations(ns, `${VIP2}:80`).includes('10.97.0.11:80 9'), 15_000);
+  await waitFor(
+    'weight 9',
+    () => destinations(ns, `${VIP}:80`).includes('10.97.0.11:80 9') && destinations(ns, `${VIP2}:80`).includes('10.97.0.11:80 9'),
+    15_000,
+  );
 });
 
 test('ha_suspend: the pool is in the kernel only while this node is MASTER of the instance holding the address', async () => {
@@ -248,9 +257,11 @@ virtual_server 10.97.0.110 80 {
     const mark = d2.lines.length;
     vl.signal(d2, 'SIGHUP');
     await until('the reload', () => d2.lines.slice(mark).some((l) => /Reload complete/.test(l)), 30_000);
-    await until('the first virtual server in the kernel', () => destinations(rsNs, '10.97.0.110:80').join() === '10.97.0.12:80 1', 15_000).catch((err: Error) => {
-      throw new Error(`${err.message}\n${ipvsadm(rsNs, '-Ln')}\n${d2.lines.slice(mark).join('\n')}`);
-    });
+    await until('the first virtual server in the kernel', () => destinations(rsNs, '10.97.0.110:80').join() === '10.97.0.12:80 1', 15_000).catch(
+      (err: Error) => {
+        throw new Error(`${err.message}\n${ipvsadm(rsNs, '-Ln')}\n${d2.lines.slice(mark).join('\n')}`);
+      },
+    );
     assert.ok(!d2.lines.some((l) => /pool not programmed/.test(l)), 'its pool lines do not say "not programmed"');
   } finally {
     vl.signal(d2, 'SIGTERM');

@@ -145,7 +145,13 @@ export function sysctl(lab: Lab, host: string, kv: string): void {
 /** An LVS-DR (or TUN) real server: the virtual addresses on lo, never answered for in ARP. */
 export function drRealServer(lab: Lab, host: string, ...vips: string[]): void {
   for (const v of vips) ipIn(lab, host, 'addr', 'add', `${v}/32`, 'dev', 'lo');
-  for (const k of ['net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.eth0.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2', 'net.ipv4.conf.eth0.arp_announce=2']) sysctl(lab, host, k);
+  for (const k of [
+    'net.ipv4.conf.all.arp_ignore=1',
+    'net.ipv4.conf.eth0.arp_ignore=1',
+    'net.ipv4.conf.all.arp_announce=2',
+    'net.ipv4.conf.eth0.arp_announce=2',
+  ])
+    sysctl(lab, host, k);
 }
 
 export function ipIn(lab: Lab, host: string, ...args: string[]): void {

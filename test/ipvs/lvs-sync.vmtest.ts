@@ -100,10 +100,15 @@ function daemons(host: string): string[] {
 
 async function waitDaemons(host: string, want: RegExp[], what: string, timeoutMs = 30_000): Promise<void> {
   try {
-    await until(what, () => {
-      const got = daemons(host);
-      return got.length === want.length && want.every((re) => got.some((l) => re.test(l)));
-    }, timeoutMs, 100);
+    await until(
+      what,
+      () => {
+        const got = daemons(host);
+        return got.length === want.length && want.every((re) => got.some((l) => re.test(l)));
+      },
+      timeoutMs,
+      100,
+    );
   } catch (err) {
     const d = host === 'd1' ? d1 : d2;
     throw new Error(`${(err as Error).message}: ipvsadm --daemon in ${host} says ${JSON.stringify(daemons(host))}\n${d.lines.slice(-20).join('\n')}`);
@@ -167,7 +172,10 @@ test('at start, a sync daemon left running as configured is kept, another stoppe
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { steps: Record<string, string>; msgs: string[]; daemons: Array<Record<string, unknown>> };
   assert.deepEqual(out.steps, { start: 'backup 7', master: 'master 7' }, out.msgs.join('\n'));
   assert.ok(out.msgs.includes('the IPVS backup sync daemon on eth0 (id 7) already runs as configured: kept'), out.msgs.join('\n'));
-  assert.ok(out.msgs.some((m) => m.startsWith('IPVS master sync daemon on eth0 (id 5) stopped')), out.msgs.join('\n'));
+  assert.ok(
+    out.msgs.some((m) => m.startsWith('IPVS master sync daemon on eth0 (id 5) stopped')),
+    out.msgs.join('\n'),
+  );
   const line = daemons('client');
   ipvsadm(ns, '--stop-daemon', 'master');
   assert.equal(line.length, 1, line.join('\n'));
@@ -178,7 +186,10 @@ test('at start, a sync daemon left running as configured is kept, another stoppe
 
 test("a connection made through the master enters the backup's table, and goes on through it after a failover", async () => {
   const conn = await holdConnection(lab, 'client', VIP, 80);
-  const entry = (host: string): boolean => ipvsadm(lab.host(host).ns, '-Lnc').split('\n').some((l) => l.includes(`${VIP}:80`) && l.includes('10.99.0.10:') && l.includes('10.99.0.11:80'));
+  const entry = (host: string): boolean =>
+    ipvsadm(lab.host(host).ns, '-Lnc')
+      .split('\n')
+      .some((l) => l.includes(`${VIP}:80`) && l.includes('10.99.0.10:') && l.includes('10.99.0.11:80'));
   await until('the connection in the master', () => entry('d1'), 10_000, 100);
   // the kernel syncs a connection at its third packet and sends within 2 s
   const ms = await until("the connection in the backup's table", () => entry('d2'), 30_000, 100);

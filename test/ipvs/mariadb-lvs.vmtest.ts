@@ -49,7 +49,11 @@ function startDb(host: string, serverId: number, extra: string[] = []): Promise<
 
 /** `SELECT @@server_id` through an address, as the client (the app account); undefined when no server answered */
 async function serverBehind(address: string): Promise<string | undefined> {
-  const r = await lab.exec('client', ['mariadb', '-h', address, '-u', 'app', '-papp-pw', '--connect-timeout=3', '-N', '-B', '-e', 'SELECT @@server_id'], 20_000);
+  const r = await lab.exec(
+    'client',
+    ['mariadb', '-h', address, '-u', 'app', '-papp-pw', '--connect-timeout=3', '-N', '-B', '-e', 'SELECT @@server_id'],
+    20_000,
+  );
   return r.code === 0 ? r.stdout.trim() : undefined;
 }
 
@@ -82,7 +86,9 @@ before(async () => {
   );
   // the replica gets the accounts from the primary's binary log
   db.db2 = await startDb('db2', 2, ['--read-only']);
-  db.db2.sql(`CHANGE MASTER TO MASTER_HOST='10.0.0.11', MASTER_PORT=3306, MASTER_USER='repl', MASTER_PASSWORD='repl-pw', MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=slave_pos; START SLAVE`);
+  db.db2.sql(
+    `CHANGE MASTER TO MASTER_HOST='10.0.0.11', MASTER_PORT=3306, MASTER_USER='repl', MASTER_PASSWORD='repl-pw', MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=slave_pos; START SLAVE`,
+  );
   fs.mkdirSync(path.dirname(PASSWORD_FILE), { recursive: true });
   fs.writeFileSync(PASSWORD_FILE, `${MONITOR_PASSWORD}\n`, { mode: 0o600 });
 
@@ -126,7 +132,9 @@ test('the primary stopped leaves the write pool and clients get no server; start
   db.db1 = await startDb('db1', 1);
   const back = await poolIs(WRITES, '10.0.0.11:3306 1', 'the primary to come back');
   assert.equal(await serverBehind('10.0.0.100'), '1');
-  process.stdout.write(`# mariadb-lvs: primary killed -> out of the pool in ${gone} ms; started -> back ${back} ms after it answered (delay_loop 2, under emulation)\n`);
+  process.stdout.write(
+    `# mariadb-lvs: primary killed -> out of the pool in ${gone} ms; started -> back ${back} ms after it answered (delay_loop 2, under emulation)\n`,
+  );
 });
 
 test("the replica's SQL thread stopped takes it out of the read pool, started it returns; promoted (read_only off) it joins the write pool, demoted it leaves", async () => {

@@ -5,7 +5,13 @@ import { useLab } from '../helpers/lab';
 import { inLabNamespace, Lab } from '../../core/lab/netns';
 
 test('a lab connects its hosts over a bridge in its own namespace, and destroy removes everything', async () => {
-  const lab = await Lab.create({ name: 'nstest', hosts: [{ name: 'a', ip: '10.99.0.1', ip6: 'fd99::1' }, { name: 'b', ip: '10.99.0.2', ip6: 'fd99::2' }] });
+  const lab = await Lab.create({
+    name: 'nstest',
+    hosts: [
+      { name: 'a', ip: '10.99.0.1', ip6: 'fd99::1' },
+      { name: 'b', ip: '10.99.0.2', ip6: 'fd99::2' },
+    ],
+  });
   try {
     const a = lab.host('a');
     assert.match(await lab.run(a, ['ip', '-br', 'link', 'show', 'eth0']), /02:00:00:99:01:01/);

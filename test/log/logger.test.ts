@@ -47,7 +47,16 @@ test('secrets are redacted by key wherever they are, on every output', () => {
   const c = capture('json');
   const t = capture('text');
   const log = createLogger([c.sink, t.sink], 'info');
-  log.info({ auth_pass: 'p4ss', authPass: 'p4ss', ahPass: 'p4ss', smtp: { user: 'ops', password: 'hunter2' }, webhooks: [{ url: 'https://x', token: 'tok3n', secret: 's3' }] }, 'config');
+  log.info(
+    {
+      auth_pass: 'p4ss',
+      authPass: 'p4ss',
+      ahPass: 'p4ss',
+      smtp: { user: 'ops', password: 'hunter2' },
+      webhooks: [{ url: 'https://x', token: 'tok3n', secret: 's3' }],
+    },
+    'config',
+  );
   for (const out of [c.text(), t.text()]) {
     for (const secret of ['p4ss', 'hunter2', 'tok3n', 's3"']) assert.ok(!out.includes(secret), `${secret} leaked: ${out}`);
   }
@@ -56,7 +65,17 @@ test('secrets are redacted by key wherever they are, on every output', () => {
 
 test('a sink that throws does not stop the others or the caller', () => {
   const c = capture('text');
-  const log = createLogger([{ write: () => { throw new Error('disk full'); } }, c.sink], 'info');
+  const log = createLogger(
+    [
+      {
+        write: () => {
+          throw new Error('disk full');
+        },
+      },
+      c.sink,
+    ],
+    'info',
+  );
   log.warn({}, 'still logged');
   assert.match(c.text(), /WARN still logged/);
 });
@@ -79,7 +98,11 @@ test('syslog: records reach a real syslog socket through logger(1), with facilit
   const dir = tmpDir();
   const sock = path.join(dir, 'log.sock');
   // a syslog listener on a unix datagram socket, like /dev/log
-  const receiver = spawn('python3', ['-c', `
+  const receiver = spawn(
+    'python3',
+    [
+      '-c',
+      `
 import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(${JSON.stringify(sock)})
@@ -87,7 +110,10 @@ print('ready', flush=True)
 s.settimeout(10)
 for _ in range(2):
     print(s.recv(65536).decode(), flush=True)
-`], { stdio: ['ignore', 'pipe', 'inherit'] });
+`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   procs.push(receiver);
   let out = '';
   receiver.stdout!.on('data', (d) => (out += d));
@@ -111,11 +137,14 @@ for _ in range(2):
 
 for (const [what, socket] of [
   ['a path that does not exist', () => path.join(tmpDir(), 'no-such-socket')],
-  ['a path that is not a socket (a regular file)', () => {
-    const f = path.join(tmpDir(), 'not-a-socket');
-    fs.writeFileSync(f, '');
-    return f;
-  }],
+  [
+    'a path that is not a socket (a regular file)',
+    () => {
+      const f = path.join(tmpDir(), 'not-a-socket');
+      fs.writeFileSync(f, '');
+      return f;
+    },
+  ],
 ] as const) {
   test(`syslog at ${what}: one warning naming the socket, however many records came before logger(1) gave up`, async () => {
     // several sinks, each with a burst: logger exits on the first line, and our writes fail with EPIPE,
@@ -140,12 +169,18 @@ test('the file sink refuses a FIFO or a symlink at its path (FileError naming it
   const dir = tmpDir();
   const fifo = path.join(dir, 'fifo.log');
   spawnSync('mkfifo', [fifo]);
-  assert.throws(() => fileSink(fifo, 'text', 'alived[3]'), (e: FileError) => e.code === 'ALIVED_FILE_UNSAFE' && e.message === `${fifo}: it is a FIFO, not a regular file`);
+  assert.throws(
+    () => fileSink(fifo, 'text', 'alived[3]'),
+    (e: FileError) => e.code === 'ALIVED_FILE_UNSAFE' && e.message === `${fifo}: it is a FIFO, not a regular file`,
+  );
   const target = path.join(dir, 'target');
   fs.writeFileSync(target, 'keep\n');
   const link = path.join(dir, 'link.log');
   fs.symlinkSync(target, link);
-  assert.throws(() => fileSink(link, 'text', 'alived[3]'), (e: FileError) => e.code === 'ALIVED_FILE_UNSAFE' && e.reason === `it is a symbolic link to ${target}, not a regular file (never followed)`);
+  assert.throws(
+    () => fileSink(link, 'text', 'alived[3]'),
+    (e: FileError) => e.code === 'ALIVED_FILE_UNSAFE' && e.reason === `it is a symbolic link to ${target}, not a regular file (never followed)`,
+  );
   assert.equal(fs.readFileSync(target, 'utf8'), 'keep\n');
 
   // rotation, then someone puts a symlink where the log was
@@ -155,7 +190,10 @@ test('the file sink refuses a FIFO or a symlink at its path (FileError naming it
   log.info({}, 'one');
   fs.renameSync(f, `${f}.1`);
   fs.symlinkSync(target, f);
-  assert.throws(() => sink.reopen(), (e: FileError) => e.code === 'ALIVED_FILE_UNSAFE');
+  assert.throws(
+    () => sink.reopen(),
+    (e: FileError) => e.code === 'ALIVED_FILE_UNSAFE',
+  );
   log.info({}, 'two');
   sink.close?.();
   assert.equal(fs.readFileSync(target, 'utf8'), 'keep\n');

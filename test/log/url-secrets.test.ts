@@ -42,11 +42,19 @@ const CASES: ReadonlyArray<readonly [string, string, string]> = [
     `?X-Amz-Signature=${M}&X-Amz-Credential=${M}&sig=${M}&hub.secret=${M}&password=${M}&pass=${M}&apikey=${M}&api-key=${M}&%74oken=${M}&client_secret=${M}&authorization=${M}&page=2&author=bob&sv=2020&format=json`,
   ],
   ['an empty value reveals nothing and stays', 'https://h.example/x?token=&a=1', 'https://h.example/x?token=&a=1'],
-  ['in a sentence, in quotes', "'https://u:p@h.example/x?token=t': a webhook URL is http:// or https://", `'https://u:${M}@h.example/x?token=${M}': a webhook URL is http:// or https://`],
+  [
+    'in a sentence, in quotes',
+    "'https://u:p@h.example/x?token=t': a webhook URL is http:// or https://",
+    `'https://u:${M}@h.example/x?token=${M}': a webhook URL is http:// or https://`,
+  ],
   ['in parentheses, the closing one stays', 'POST (https://h.example/x?key=abc) failed.', `POST (https://h.example/x?key=${M}) failed.`],
   ['before a colon, the colon stays', 'POST https://h.example/x?token=abc: HTTP 403', `POST https://h.example/x?token=${M}: HTTP 403`],
   ['two URLs', 'from https://a:1@x.example to https://b:2@y.example', `from https://a:${M}@x.example to https://b:${M}@y.example`],
-  ['text without a URL', 'notifier #12: VRRP instance VI_1: BACKUP -> MASTER (priority 150), what? a:b@c', 'notifier #12: VRRP instance VI_1: BACKUP -> MASTER (priority 150), what? a:b@c'],
+  [
+    'text without a URL',
+    'notifier #12: VRRP instance VI_1: BACKUP -> MASTER (priority 150), what? a:b@c',
+    'notifier #12: VRRP instance VI_1: BACKUP -> MASTER (priority 150), what? a:b@c',
+  ],
 ];
 
 test('the rule, case by case', () => {
@@ -55,7 +63,8 @@ test('the rule, case by case', () => {
     assert.equal(redactUrlSecrets(expected), expected, `${name}: masking twice changes nothing`);
   }
   assert.equal(redactUrlSecrets('https://u:pw@h.example/?token=t', '********'), 'https://u:********@h.example/?token=********', 'another mask');
-  for (const n of ['token', 'access_token', 'key', 'api_key', 'apikey', 'secret', 'sig', 'signature', 'password', 'pass', 'auth', 'X-Api-Key', 'Authorization']) assert.ok(isSecretParam(n), n);
+  for (const n of ['token', 'access_token', 'key', 'api_key', 'apikey', 'secret', 'sig', 'signature', 'password', 'pass', 'auth', 'X-Api-Key', 'Authorization'])
+    assert.ok(isSecretParam(n), n);
   for (const n of ['page', 'format', 'author', 'state', 'sv', 'id', 'q']) assert.ok(!isSecretParam(n), n);
 });
 
@@ -121,14 +130,21 @@ test('the logger masks URL secrets in every string field, nested ones, errors an
 test('syslog: the record reaches a real syslog socket through logger(1) already masked', async () => {
   const dir = tmpDir();
   const sock = path.join(dir, 'log.sock');
-  const receiver = spawn('python3', ['-c', `
+  const receiver = spawn(
+    'python3',
+    [
+      '-c',
+      `
 import socket
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(${JSON.stringify(sock)})
 print('ready', flush=True)
 s.settimeout(10)
 print(s.recv(65536).decode(), flush=True)
-`], { stdio: ['ignore', 'pipe', 'inherit'] });
+`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   procs.push(receiver);
   let out = '';
   receiver.stdout!.on('data', (d) => (out += d));

@@ -103,16 +103,19 @@ function scriptStatus(daemon: Daemon): NotifierStatus {
   return s;
 }
 
-test('notify_up/down and quorum_up/down through the pipeline: keepalived arguments and environment, FIFO lines after them, status; a hanging notify_up delays nothing; reload; omega at shutdown', { timeout: 60_000 }, async () => {
-  const d = freshDir();
-  const rec = recorder(d);
-  const a = await backend();
-  const b = await backend();
-  const hook = await receiver();
-  const vport = a.port + 1;
-  const vs = `[127.0.0.1]:tcp:${vport}`;
-  const rsA = `[127.0.0.1]:tcp:${a.port}`;
-  const realServer = (p: number, name: string, extra = '') => `  real_server 127.0.0.1 ${p} {
+test(
+  'notify_up/down and quorum_up/down through the pipeline: keepalived arguments and environment, FIFO lines after them, status; a hanging notify_up delays nothing; reload; omega at shutdown',
+  { timeout: 60_000 },
+  async () => {
+    const d = freshDir();
+    const rec = recorder(d);
+    const a = await backend();
+    const b = await backend();
+    const hook = await receiver();
+    const vport = a.port + 1;
+    const vs = `[127.0.0.1]:tcp:${vport}`;
+    const rsA = `[127.0.0.1]:tcp:${a.port}`;
+    const realServer = (p: number, name: string, extra = '') => `  real_server 127.0.0.1 ${p} {
     notify_up "${rec} up_${name} x"
     notify_down "${rec} down_${name}"
 ${extra}    TCP_CHECK {
@@ -122,7 +125,7 @@ ${extra}    TCP_CHECK {
     }
   }
 `;
-  const config = (servers: string) => `global_defs {
+    const config = (servers: string) => `global_defs {
   script_user root
   lvs_notify_fifo ${d}/lvs.fifo
   lvs_notify_fifo_script ${fifoReader(d)}
@@ -141,97 +144,137 @@ virtual_server 127.0.0.1 ${vport} {
   quorum_down "${rec} quorum_down"
 ${servers}}
 `;
-  process.env.ALIVED_CHECK_SCRIPTS_MARK = 'from-the-daemon';
-  const { daemon, records, file } = await startDaemon(d, config(realServer(a.port, 'a') + realServer(b.port, 'b')));
+    process.env.ALIVED_CHECK_SCRIPTS_MARK = 'from-the-daemon';
+    const { daemon, records, file } = await startDaemon(d, config(realServer(a.port, 'a') + realServer(b.port, 'b')));
 
-  // both servers start up: the quorum is gained at start (do_vs_notifies(init))
-  await waitFor('quorum_up at start', () => (calls(d).includes('quorum_up|2|one|two|mark=from-the-daemon') ? true : undefined), 5000);
+    // both servers start up: the quorum is gained at start (do_vs_notifies(init))
+    await waitFor('quorum_up at start', () => (calls(d).includes('quorum_up|2|one|two|mark=from-the-daemon') ? true : undefined), 5000);
 
-  // a goes down: notify_down with no argument added, then the quorum is lost
-  await a.stop();
-  await waitFor('notify_down and quorum_down', () => (calls(d).length >= 3 ? true : undefined), 5000);
-  assert.deepEqual(calls(d), ['quorum_up|2|one|two|mark=from-the-daemon', 'down_a|0|mark=from-the-daemon', 'quorum_down|0|mark=from-the-daemon']);
-  await waitFor('the FIFO lines', () => (lines(`${d}/lvs.out`).length >= 3 ? true : undefined), 5000);
-  assert.deepEqual(lines(`${d}/lvs.out`), [`VS ${vs} UP`, `RS ${rsA} ${vs} DOWN`, `VS ${vs} DOWN`]);
-  // in the pipeline: each script starts before its FIFO line is written, in the order of the events
-  const order = records
-    .filter((r) => (r.msg.startsWith('Executing script') && /notify_down|quorum_down/.test(String(r.fields.for))) || (r.msg === 'notify fifo write' && /DOWN/.test(String(r.fields.line))))
-    .map((r) => (r.msg === 'notify fifo write' ? `line ${String(r.fields.line)}` : `run ${String(r.fields.for)}`));
-  assert.deepEqual(order.slice(0, 4), [`run notify_down for ${rsA} of VS ${vs}`, `line RS ${rsA} ${vs} DOWN`, `run quorum_down of VS ${vs}`, `line VS ${vs} DOWN`]);
-  let st = scriptStatus(daemon);
-  assert.equal(st.failed, 0);
-  // quorum UP, a DOWN, quorum DOWN
-  assert.ok(st.accepted >= 3 && st.sent === st.accepted, JSON.stringify(st));
+    // a goes down: notify_down with no argument added, then the quorum is lost
+    await a.stop();
+    await waitFor('notify_down and quorum_down', () => (calls(d).length >= 3 ? true : undefined), 5000);
+    assert.deepEqual(calls(d), ['quorum_up|2|one|two|mark=from-the-daemon', 'down_a|0|mark=from-the-daemon', 'quorum_down|0|mark=from-the-daemon']);
+    await waitFor('the FIFO lines', () => (lines(`${d}/lvs.out`).length >= 3 ? true : undefined), 5000);
+    assert.deepEqual(lines(`${d}/lvs.out`), [`VS ${vs} UP`, `RS ${rsA} ${vs} DOWN`, `VS ${vs} DOWN`]);
+    // in the pipeline: each script starts before its FIFO line is written, in the order of the events
+    const order = records
+      .filter(
+        (r) =>
+          (r.msg.startsWith('Executing script') && /notify_down|quorum_down/.test(String(r.fields.for))) ||
+          (r.msg === 'notify fifo write' && /DOWN/.test(String(r.fields.line))),
+      )
+      .map((r) => (r.msg === 'notify fifo write' ? `line ${String(r.fields.line)}` : `run ${String(r.fields.for)}`));
+    assert.deepEqual(order.slice(0, 4), [
+      `run notify_down for ${rsA} of VS ${vs}`,
+      `line RS ${rsA} ${vs} DOWN`,
+      `run quorum_down of VS ${vs}`,
+      `line VS ${vs} DOWN`,
+    ]);
+    let st = scriptStatus(daemon);
+    assert.equal(st.failed, 0);
+    // quorum UP, a DOWN, quorum DOWN
+    assert.ok(st.accepted >= 3 && st.sent === st.accepted, JSON.stringify(st));
 
-  // a comes back with a notify_up that hangs: the checks, the next notify_down and the webhook go on
-  fs.writeFileSync(path.join(d, 'hang-up_a'), '');
-  await a.start();
-  const hangPid = Number(await waitFor('the hanging notify_up', () => (fs.existsSync(`${d}/up_a.pid`) ? fs.readFileSync(`${d}/up_a.pid`, 'utf8').trim() || undefined : undefined), 5000));
-  assert.ok(calls(d).includes('up_a|1|x|mark=from-the-daemon'));
-  await waitFor('quorum_up again', () => (calls(d).filter((c) => c.startsWith('quorum_up|')).length === 2 ? true : undefined), 5000);
-  const hooksBefore = hook.requests.length;
-  const downAt = Date.now();
-  await a.stop();
-  await waitFor('notify_down while notify_up hangs', () => (calls(d).filter((c) => c.startsWith('down_a|')).length === 2 ? true : undefined), 5000);
-  const tookMs = Date.now() - downAt;
-  // delay_loop 0.2 s and a refused connection: the change is seen within a few hundred ms, the script starts at once
-  assert.ok(tookMs < 2000, `notify_down came ${tookMs} ms after the server died, behind a hanging notify_up`);
-  assert.ok(alive(hangPid), 'notify_up still hangs');
-  await waitFor('the webhook of the change', () => (hook.requests.slice(hooksBefore).some((q) => /"new_state":"DOWN"/.test(q.body) && q.body.includes('"real_server"')) ? true : undefined), 3000);
-  // the script wrote its line before it exited: its delivery is in flight until Node sees the exit
-  st = scriptStatus(daemon);
-  assert.equal(st.accepted, st.sent + st.failed + st.inFlight, `accepted = sent + failed + in flight: ${JSON.stringify(st)}`);
-  st = await waitFor('the script notifier settles', () => {
-    const now = scriptStatus(daemon);
-    return now.inFlight === 0 ? now : undefined;
-  }, 3000);
-  assert.equal(st.failed, 0, JSON.stringify(st));
-  assert.ok(st.accepted >= 7 && st.sent === st.accepted, JSON.stringify(st));
+    // a comes back with a notify_up that hangs: the checks, the next notify_down and the webhook go on
+    fs.writeFileSync(path.join(d, 'hang-up_a'), '');
+    await a.start();
+    const hangPid = Number(
+      await waitFor(
+        'the hanging notify_up',
+        () => (fs.existsSync(`${d}/up_a.pid`) ? fs.readFileSync(`${d}/up_a.pid`, 'utf8').trim() || undefined : undefined),
+        5000,
+      ),
+    );
+    assert.ok(calls(d).includes('up_a|1|x|mark=from-the-daemon'));
+    await waitFor('quorum_up again', () => (calls(d).filter((c) => c.startsWith('quorum_up|')).length === 2 ? true : undefined), 5000);
+    const hooksBefore = hook.requests.length;
+    const downAt = Date.now();
+    await a.stop();
+    await waitFor('notify_down while notify_up hangs', () => (calls(d).filter((c) => c.startsWith('down_a|')).length === 2 ? true : undefined), 5000);
+    const tookMs = Date.now() - downAt;
+    // delay_loop 0.2 s and a refused connection: the change is seen within a few hundred ms, the script starts at once
+    assert.ok(tookMs < 2000, `notify_down came ${tookMs} ms after the server died, behind a hanging notify_up`);
+    assert.ok(alive(hangPid), 'notify_up still hangs');
+    await waitFor(
+      'the webhook of the change',
+      () => (hook.requests.slice(hooksBefore).some((q) => /"new_state":"DOWN"/.test(q.body) && q.body.includes('"real_server"')) ? true : undefined),
+      3000,
+    );
+    // the script wrote its line before it exited: its delivery is in flight until Node sees the exit
+    st = scriptStatus(daemon);
+    assert.equal(st.accepted, st.sent + st.failed + st.inFlight, `accepted = sent + failed + in flight: ${JSON.stringify(st)}`);
+    st = await waitFor(
+      'the script notifier settles',
+      () => {
+        const now = scriptStatus(daemon);
+        return now.inFlight === 0 ? now : undefined;
+      },
+      3000,
+    );
+    assert.equal(st.failed, 0, JSON.stringify(st));
+    assert.ok(st.accepted >= 7 && st.sent === st.accepted, JSON.stringify(st));
 
-  // reload: b leaves the config while up; its notify_down is the old config's, and the quorum goes with it
-  fs.rmSync(path.join(d, 'hang-up_a'));
-  const before = calls(d).length;
-  fs.writeFileSync(file, config(realServer(a.port, 'a')));
-  const outcome = await daemon.reload();
-  assert.equal(outcome.applied, true);
-  await waitFor('the notify_down of the removed server', () => (calls(d).slice(before).some((c) => c.startsWith('down_b|')) ? true : undefined), 5000);
-  assert.ok(calls(d).slice(before).includes('down_b|0|mark=from-the-daemon'), calls(d).join('\n'));
+    // reload: b leaves the config while up; its notify_down is the old config's, and the quorum goes with it
+    fs.rmSync(path.join(d, 'hang-up_a'));
+    const before = calls(d).length;
+    fs.writeFileSync(file, config(realServer(a.port, 'a')));
+    const outcome = await daemon.reload();
+    assert.equal(outcome.applied, true);
+    await waitFor(
+      'the notify_down of the removed server',
+      () =>
+        calls(d)
+          .slice(before)
+          .some((c) => c.startsWith('down_b|'))
+          ? true
+          : undefined,
+      5000,
+    );
+    assert.ok(calls(d).slice(before).includes('down_b|0|mark=from-the-daemon'), calls(d).join('\n'));
 
-  // a comes back, then alived stops: with omega, notify_down of a (which hangs) and quorum_down run with 1 s, then the FIFO closes
-  await a.start();
-  await waitFor('a up again', () => (calls(d).filter((c) => c.startsWith('up_a|')).length === 2 ? true : undefined), 5000);
-  fs.writeFileSync(path.join(d, 'hang-down_a'), '');
-  const atStop = calls(d).length;
-  const stopAt = Date.now();
-  await daemon.stop();
-  const stopMs = Date.now() - stopAt;
-  const last = calls(d).slice(atStop);
-  assert.ok(last.includes('down_a|0|mark=from-the-daemon'), last.join('\n'));
-  const stopPid = Number(fs.readFileSync(`${d}/down_a.pid`, 'utf8').trim());
-  assert.ok(!alive(stopPid), 'the omega notify_down that hung was killed at its 1 s');
-  assert.ok(!alive(hangPid), 'the notify_up that hung was killed at stop');
-  assert.ok(stopMs < 8000, `stop took ${stopMs} ms`);
-  const killed = records.find((r) => r.fields.code === 'ALIVED_SCRIPT_FAILED' && String(r.fields.for) === `notify_down for ${rsA} of VS ${vs}`);
-  assert.ok(killed && /timed out/.test(killed.msg), `the omega notify_down timed out after its 1 s: ${killed?.msg}`);
-  await waitFor('the shutdown lines in the FIFO', () => (lines(`${d}/lvs.out`).slice(-2).join('\n') === `RS ${rsA} ${vs} DOWN\nVS ${vs} DOWN` ? true : undefined), 3000).catch(() => {
-    throw new Error(`lvs.out: ${lines(`${d}/lvs.out`).join(' | ')}`);
-  });
-  delete process.env.ALIVED_CHECK_SCRIPTS_MARK;
-});
+    // a comes back, then alived stops: with omega, notify_down of a (which hangs) and quorum_down run with 1 s, then the FIFO closes
+    await a.start();
+    await waitFor('a up again', () => (calls(d).filter((c) => c.startsWith('up_a|')).length === 2 ? true : undefined), 5000);
+    fs.writeFileSync(path.join(d, 'hang-down_a'), '');
+    const atStop = calls(d).length;
+    const stopAt = Date.now();
+    await daemon.stop();
+    const stopMs = Date.now() - stopAt;
+    const last = calls(d).slice(atStop);
+    assert.ok(last.includes('down_a|0|mark=from-the-daemon'), last.join('\n'));
+    const stopPid = Number(fs.readFileSync(`${d}/down_a.pid`, 'utf8').trim());
+    assert.ok(!alive(stopPid), 'the omega notify_down that hung was killed at its 1 s');
+    assert.ok(!alive(hangPid), 'the notify_up that hung was killed at stop');
+    assert.ok(stopMs < 8000, `stop took ${stopMs} ms`);
+    const killed = records.find((r) => r.fields.code === 'ALIVED_SCRIPT_FAILED' && String(r.fields.for) === `notify_down for ${rsA} of VS ${vs}`);
+    assert.ok(killed && /timed out/.test(killed.msg), `the omega notify_down timed out after its 1 s: ${killed?.msg}`);
+    await waitFor(
+      'the shutdown lines in the FIFO',
+      () => (lines(`${d}/lvs.out`).slice(-2).join('\n') === `RS ${rsA} ${vs} DOWN\nVS ${vs} DOWN` ? true : undefined),
+      3000,
+    ).catch(() => {
+      throw new Error(`lvs.out: ${lines(`${d}/lvs.out`).join(' | ')}`);
+    });
+    delete process.env.ALIVED_CHECK_SCRIPTS_MARK;
+  },
+);
 
-test('enable_script_security: an unsafe notify_down is refused, named and never run; the notifier counts it as failed; a safe quorum_down runs', { timeout: 30_000 }, async () => {
-  const d = freshDir();
-  const rec = recorder(d);
-  const drop = path.join(d, 'drop');
-  fs.mkdirSync(drop);
-  fs.chmodSync(drop, 0o777);
-  const marker = path.join(d, 'unsafe-ran');
-  const unsafe = writeScript(path.join(drop, 'down.sh'), `touch ${marker}`);
-  const a = await backend();
-  const vport = a.port + 1;
-  const { daemon, records } = await startDaemon(
-    d,
-    `global_defs {
+test(
+  'enable_script_security: an unsafe notify_down is refused, named and never run; the notifier counts it as failed; a safe quorum_down runs',
+  { timeout: 30_000 },
+  async () => {
+    const d = freshDir();
+    const rec = recorder(d);
+    const drop = path.join(d, 'drop');
+    fs.mkdirSync(drop);
+    fs.chmodSync(drop, 0o777);
+    const marker = path.join(d, 'unsafe-ran');
+    const unsafe = writeScript(path.join(drop, 'down.sh'), `touch ${marker}`);
+    const a = await backend();
+    const vport = a.port + 1;
+    const { daemon, records } = await startDaemon(
+      d,
+      `global_defs {
   script_user root
   enable_script_security
 }
@@ -250,19 +293,35 @@ virtual_server 127.0.0.1 ${vport} {
   }
 }
 `,
-  );
-  await a.stop();
-  await waitFor('quorum_down', () => (calls(d).some((c) => c.startsWith('quorum_down|0|')) ? true : undefined), 5000);
-  const st = await waitFor('the failed delivery', () => {
-    const s = scriptStatus(daemon);
-    return s.failed >= 1 ? s : undefined;
-  }, 3000);
-  assert.match(st.lastError ?? '', new RegExp(`notify_down for \\[127\\.0\\.0\\.1\\]:tcp:${a.port} of VS \\[127\\.0\\.0\\.1\\]:tcp:${vport} not run \\(${drop.replace(/[.]/g, '\\.')} is writable by every user`));
-  const refusal = records.find((r) => r.fields.code === 'ALIVED_SCRIPT_INSECURE');
-  assert.ok(refusal, 'the refusal is logged');
-  assert.match(refusal.msg, new RegExp(`^Unsafe permissions found for script .*down\\.sh.* - disabling: ${drop.replace(/[.]/g, '\\.')} is writable by every user`));
-  assert.ok(records.some((r) => r.fields.code === 'ALIVED_NOTIFY_FAILED' && r.fields.notifier === 'script:notify'), 'the failed delivery is logged');
-  await new Promise((r) => setTimeout(r, 300));
-  assert.ok(!fs.existsSync(marker), 'the unsafe script never ran');
-  await daemon.stop();
-});
+    );
+    await a.stop();
+    await waitFor('quorum_down', () => (calls(d).some((c) => c.startsWith('quorum_down|0|')) ? true : undefined), 5000);
+    const st = await waitFor(
+      'the failed delivery',
+      () => {
+        const s = scriptStatus(daemon);
+        return s.failed >= 1 ? s : undefined;
+      },
+      3000,
+    );
+    assert.match(
+      st.lastError ?? '',
+      new RegExp(
+        `notify_down for \\[127\\.0\\.0\\.1\\]:tcp:${a.port} of VS \\[127\\.0\\.0\\.1\\]:tcp:${vport} not run \\(${drop.replace(/[.]/g, '\\.')} is writable by every user`,
+      ),
+    );
+    const refusal = records.find((r) => r.fields.code === 'ALIVED_SCRIPT_INSECURE');
+    assert.ok(refusal, 'the refusal is logged');
+    assert.match(
+      refusal.msg,
+      new RegExp(`^Unsafe permissions found for script .*down\\.sh.* - disabling: ${drop.replace(/[.]/g, '\\.')} is writable by every user`),
+    );
+    assert.ok(
+      records.some((r) => r.fields.code === 'ALIVED_NOTIFY_FAILED' && r.fields.notifier === 'script:notify'),
+      'the failed delivery is logged',
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(!fs.existsSync(marker), 'the unsafe script never ran');
+    await daemon.stop();
+  },
+);

@@ -121,7 +121,9 @@ virtual_server 127.0.0.1 ${vport} {
 `,
   );
   const lines: string[] = [];
-  const daemon = spawn(process.execPath, [BIN, '-n', '-l', '-G', '-f', conf, '-p', path.join(dir, 'alived.pid'), '--state-dir', path.join(dir, 'state')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const daemon = spawn(process.execPath, [BIN, '-n', '-l', '-G', '-f', conf, '-p', path.join(dir, 'alived.pid'), '--state-dir', path.join(dir, 'state')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   cleanups.push(() => void (daemon.exitCode === null && daemon.signalCode === null && daemon.kill('SIGKILL')));
   for (const s of [daemon.stdout!, daemon.stderr!]) readline.createInterface({ input: s }).on('line', (l) => lines.push(l));
   const exited = new Promise<number | null>((resolve) => daemon.once('close', (code) => resolve(code)));

@@ -44,10 +44,14 @@ test('fetch() errors that name a credentialed URL: masked in lastError and in th
   pipelines.push(p);
   p.setSinks([sink('test:retried', viaFetch), sink('test:refused', refused), sink('test:now', viaFetch, { immediate: true })]);
   p.publish(event);
-  await waitFor('a retry, a failure for good and the immediate failure', () => {
-    const st = p.status().notifiers;
-    return st.every((n) => n.lastError !== undefined) && records.some((r) => r.fields.code === 'ALIVED_NOTIFY_RETRY') ? true : undefined;
-  }, 5000);
+  await waitFor(
+    'a retry, a failure for good and the immediate failure',
+    () => {
+      const st = p.status().notifiers;
+      return st.every((n) => n.lastError !== undefined) && records.some((r) => r.fields.code === 'ALIVED_NOTIFY_RETRY') ? true : undefined;
+    },
+    5000,
+  );
   const last = Object.fromEntries(p.status().notifiers.map((n) => [n.id, n.lastError]));
   const fetchMessage = `Request cannot be constructed from a URL that includes credentials: http://alice:[redacted]@127.0.0.1:${port}/hook?token=[redacted]`;
   assert.equal(last['test:retried'], fetchMessage);

@@ -33,7 +33,6 @@ async function model(globalDefs: string): Promise<ConfigModel> {
   return r.model!;
 }
 
-
 test("keepalived's default timeouts: 10 s each", () => {
   assert.equal(STARTUP_SCRIPT_TIMEOUT_S, 10);
   assert.equal(SHUTDOWN_SCRIPT_TIMEOUT_S, 10);
@@ -64,7 +63,13 @@ test('a failing shutdown script is logged with its status', async () => {
   const r = await runShutdownScript(await model(`script_user root\nshutdown_script ${s}`), { log });
   assert.deepEqual(r.outcome, { kind: 'exit', code: 3, stderr: 'cannot reach the switch' });
   assert.ok(records.some((x) => x.fields.code === 'ALIVED_SCRIPT_FAILED' && x.msg === 'shutdown script failed, status 3: cannot reach the switch'));
-  assert.ok(records.some((x) => x.fields.code === 'ALIVED_SCRIPT_SECURITY_OFF' && x.msg === 'SECURITY VIOLATION - start/shutdown scripts are being executed but script_security not enabled.'));
+  assert.ok(
+    records.some(
+      (x) =>
+        x.fields.code === 'ALIVED_SCRIPT_SECURITY_OFF' &&
+        x.msg === 'SECURITY VIOLATION - start/shutdown scripts are being executed but script_security not enabled.',
+    ),
+  );
 });
 
 test('at its timeout the script is killed with its whole group (SIGTERM, then SIGKILL) and the call returns once it is gone', async () => {
@@ -93,7 +98,11 @@ test('an unsafe startup script is refused with enable_script_security and does n
   const { log, records } = memoryLogger();
   const r = await runStartupScript(await model(`script_user root\nenable_script_security\nstartup_script ${s}`), { log });
   assert.equal(r.ran, false);
-  assert.deepEqual(r.refused, { code: 'EINSECURE', path: drop, reason: `${drop} is writable by every user (mode 0777), and the script would run as root (uid 0)` });
+  assert.deepEqual(r.refused, {
+    code: 'EINSECURE',
+    path: drop,
+    reason: `${drop} is writable by every user (mode 0777), and the script would run as root (uid 0)`,
+  });
   assert.ok(!fs.existsSync(marker));
   assert.ok(records.some((x) => x.fields.code === 'ALIVED_SCRIPT_INSECURE' && x.msg.includes(drop)));
 });

@@ -96,7 +96,15 @@ test("a real failover: the new master's mail reaches a real SMTP server within a
   const d1 = v.startAlived('n1', conf('n1', 150), ['--state-dir', path.join(v.dir, 'n1-state')]);
   await v.waitHolder(VIP, 'n1', 10_000);
   const d2 = v.startAlived('n2', conf('n2', 100), ['--state-dir', path.join(v.dir, 'n2-state')]);
-  await waitFor('n1 MASTER and n2 BACKUP mails', () => (sink.mails.some((m) => m.subject === '[N1] VRRP Instance VI_1 - Entering MASTER state') && sink.mails.some((m) => m.subject === '[N2] VRRP Instance VI_1 - Entering BACKUP state') ? true : undefined), 10_000);
+  await waitFor(
+    'n1 MASTER and n2 BACKUP mails',
+    () =>
+      sink.mails.some((m) => m.subject === '[N1] VRRP Instance VI_1 - Entering MASTER state') &&
+      sink.mails.some((m) => m.subject === '[N2] VRRP Instance VI_1 - Entering BACKUP state')
+        ? true
+        : undefined,
+    10_000,
+  );
   const since = process.hrtime.bigint();
   v.crash('n1', [VIP]);
   const takeover = await v.waitEvent((e) => e.host === 'n2' && e.kind === 'addr' && e.op === 'new' && e.address === VIP, since, 10_000);

@@ -40,11 +40,29 @@ function event(rng: Rng, depth = 0): NotifyEvent {
     case 0:
       return { type: 'vrrp', kind: 'instance', name, from: 'BACKUP', to: 'MASTER', priority: rng.int(1, 254), reason: 'fuzz', time };
     case 1:
-      return { type: 'real-server', virtualServer: '[10.0.0.1]:tcp:80', realServer: { address: '10.0.0.2', port: 80, protocol: 'tcp' }, up: rng.chance(0.5), weight: 1, reason: 'fuzz', time };
+      return {
+        type: 'real-server',
+        virtualServer: '[10.0.0.1]:tcp:80',
+        realServer: { address: '10.0.0.2', port: 80, protocol: 'tcp' },
+        up: rng.chance(0.5),
+        weight: 1,
+        reason: 'fuzz',
+        time,
+      };
     case 2:
       return { type: 'quorum', virtualServer: '[10.0.0.1]:tcp:80', up: true, alive: 2, quorum: 1, time };
     case 3:
-      return { type: 'check-alert', kind: 'real-server', virtualServer: '[10.0.0.1]:tcp:80', service: '[10.0.0.2]:tcp:80', realServer: { address: '10.0.0.2', port: 80 }, checker: 'TCP_CHECK', state: 'DOWN', message: '=> TCP CHECK failed <=', time };
+      return {
+        type: 'check-alert',
+        kind: 'real-server',
+        virtualServer: '[10.0.0.1]:tcp:80',
+        service: '[10.0.0.2]:tcp:80',
+        realServer: { address: '10.0.0.2', port: 80 },
+        checker: 'TCP_CHECK',
+        state: 'DOWN',
+        message: '=> TCP CHECK failed <=',
+        time,
+      };
     case 4:
       return { type: 'vip', instance: name, address: '10.0.0.9/24 on eth0', action: 'restored', reason: 'fuzz', time };
     case 5:
@@ -123,7 +141,10 @@ function layOut(rng: Rng, dir: string): Laid {
       intact.push({ id, sequence, source });
       laid.all.add(id);
     }
-    laid.intact.set(sink, intact.sort((a, b) => a.sequence - b.sequence));
+    laid.intact.set(
+      sink,
+      intact.sort((a, b) => a.sequence - b.sequence),
+    );
     for (let i = rng.int(0, 5); i > 0; i--) {
       const id = uuid(rng);
       const sequence = nextSeq();
@@ -194,57 +215,63 @@ function layOut(rng: Rng, dir: string): Laid {
   return laid;
 }
 
-test(`fuzz: a state directory mutated ${CASES} ways: the start never throws or hangs, every intact entry is delivered in order, nothing else`, { timeout: 600_000 }, async (t) => {
-  t.diagnostic(`seed ${SEED} (ALIVED_FUZZ_SEED), ${CASES} cases (ALIVED_OUTBOX_FUZZ_CASES)`);
-  // on a tmpfs: the outbox syncs what it writes, and a disk's sync would be most of the run
-  const base = tmpDir('alived-outbox-fuzz-');
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m,mode=0700', 'tmpfs', base]);
-  after(() => {
-    spawnSync('umount', ['-l', base]);
-  });
-  fuzzBase = base;
-  const log = createLogger([]);
-  const started = Date.now();
-  for (let n = 0; n < CASES; n++) {
-    const rng = new Rng(SEED, n);
-    const dir = path.join(base, String(n));
-    const laid = layOut(rng, dir);
-    const got = new Map<string, Array<{ event: NotifyEvent; info: DeliveryInfo }>>();
-    const notifier = (sink: string): Notifier => ({
-      deliver: async (event, _signal, info) => {
-        got.get(sink)!.push({ event, info });
-      },
+test(
+  `fuzz: a state directory mutated ${CASES} ways: the start never throws or hangs, every intact entry is delivered in order, nothing else`,
+  { timeout: 600_000 },
+  async (t) => {
+    t.diagnostic(`seed ${SEED} (ALIVED_FUZZ_SEED), ${CASES} cases (ALIVED_OUTBOX_FUZZ_CASES)`);
+    // on a tmpfs: the outbox syncs what it writes, and a disk's sync would be most of the run
+    const base = tmpDir('alived-outbox-fuzz-');
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m,mode=0700', 'tmpfs', base]);
+    after(() => {
+      spawnSync('umount', ['-l', base]);
     });
-    const where = `case ${n} (ALIVED_FUZZ_SEED=${SEED}, case ${n})`;
-    const p = new NotifyPipeline({ log, stateDir: dir });
-    try {
-      p.open();
-      p.setSinks(SINKS.map((id) => {
-        got.set(id, []);
-        return { id, kind: id.split(':')[0]!, name: id.split(':')[1]!, notifier: notifier(id), options: { coalesceLimit: 0, retryInitialMs: 10 } };
-      }));
-    } catch (err) {
-      assert.fail(`${where}: the start threw ${(err as Error).stack}`);
-    }
-    const want = [...laid.intact.values()].reduce((a, l) => a + l.length, 0);
-    const deadline = Date.now() + 5000;
-    while ([...got.values()].reduce((a, l) => a + l.length, 0) < want && Date.now() < deadline) await new Promise((r) => setImmediate(r));
-    for (const sink of SINKS) {
-      const delivered = got.get(sink)!;
-      const ids = new Set(delivered.map((d) => d.info.id));
-      for (const e of laid.intact.get(sink)!) assert.ok(ids.has(e.id), `${where}: intact entry #${e.sequence} of ${sink} was not delivered`);
-      for (const d of delivered) assert.ok(laid.all.has(d.info.id), `${where}: ${sink} delivered an entry that was never there (#${d.info.sequence})`);
-      // in sequence order per source
-      const bySource = new Map<string, number>();
-      for (const d of delivered) {
-        const src = laid.intact.get(sink)!.find((e) => e.id === d.info.id)?.source;
-        if (!src) continue;
-        assert.ok((bySource.get(src) ?? 0) < d.info.sequence, `${where}: ${sink} delivered #${d.info.sequence} of ${src} after a later one`);
-        bySource.set(src, d.info.sequence);
+    fuzzBase = base;
+    const log = createLogger([]);
+    const started = Date.now();
+    for (let n = 0; n < CASES; n++) {
+      const rng = new Rng(SEED, n);
+      const dir = path.join(base, String(n));
+      const laid = layOut(rng, dir);
+      const got = new Map<string, Array<{ event: NotifyEvent; info: DeliveryInfo }>>();
+      const notifier = (sink: string): Notifier => ({
+        deliver: async (event, _signal, info) => {
+          got.get(sink)!.push({ event, info });
+        },
+      });
+      const where = `case ${n} (ALIVED_FUZZ_SEED=${SEED}, case ${n})`;
+      const p = new NotifyPipeline({ log, stateDir: dir });
+      try {
+        p.open();
+        p.setSinks(
+          SINKS.map((id) => {
+            got.set(id, []);
+            return { id, kind: id.split(':')[0]!, name: id.split(':')[1]!, notifier: notifier(id), options: { coalesceLimit: 0, retryInitialMs: 10 } };
+          }),
+        );
+      } catch (err) {
+        assert.fail(`${where}: the start threw ${(err as Error).stack}`);
       }
+      const want = [...laid.intact.values()].reduce((a, l) => a + l.length, 0);
+      const deadline = Date.now() + 5000;
+      while ([...got.values()].reduce((a, l) => a + l.length, 0) < want && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+      for (const sink of SINKS) {
+        const delivered = got.get(sink)!;
+        const ids = new Set(delivered.map((d) => d.info.id));
+        for (const e of laid.intact.get(sink)!) assert.ok(ids.has(e.id), `${where}: intact entry #${e.sequence} of ${sink} was not delivered`);
+        for (const d of delivered) assert.ok(laid.all.has(d.info.id), `${where}: ${sink} delivered an entry that was never there (#${d.info.sequence})`);
+        // in sequence order per source
+        const bySource = new Map<string, number>();
+        for (const d of delivered) {
+          const src = laid.intact.get(sink)!.find((e) => e.id === d.info.id)?.source;
+          if (!src) continue;
+          assert.ok((bySource.get(src) ?? 0) < d.info.sequence, `${where}: ${sink} delivered #${d.info.sequence} of ${src} after a later one`);
+          bySource.set(src, d.info.sequence);
+        }
+      }
+      await p.stop({ drainMs: 0 });
+      fs.rmSync(dir, { recursive: true, force: true });
     }
-    await p.stop({ drainMs: 0 });
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-  t.diagnostic(`${CASES} cases in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-});
+    t.diagnostic(`${CASES} cases in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  },
+);

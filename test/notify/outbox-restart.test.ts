@@ -26,7 +26,9 @@ after(async () => {
 
 function start(conf: string, dir: string, tag: string): { proc: ChildProcess; lines: string[] } {
   const lines: string[] = [];
-  const proc = spawn(process.execPath, [BIN, '-n', '-l', '-G', '-f', conf, '-p', path.join(dir, `${tag}.pid`), '--state-dir', path.join(dir, 'state')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [BIN, '-n', '-l', '-G', '-f', conf, '-p', path.join(dir, `${tag}.pid`), '--state-dir', path.join(dir, 'state')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   procs.add(proc);
   const take = (d: Buffer): void => {
     for (const l of d.toString().split('\n')) if (l) lines.push(l);
@@ -71,7 +73,12 @@ virtual_server 127.0.0.1 ${deadPort} {
   );
   const box = path.join(dir, 'state', 'notify', 'outbox', 'mail%3Akeepalived');
   const first = start(conf, dir, 'a');
-  const file = await waitFor('the alert in the outbox', () => (fs.existsSync(box) ? fs.readdirSync(box).find((f) => f.endsWith('.json')) : undefined), 20_000, 20);
+  const file = await waitFor(
+    'the alert in the outbox',
+    () => (fs.existsSync(box) ? fs.readdirSync(box).find((f) => f.endsWith('.json')) : undefined),
+    20_000,
+    20,
+  );
   await waitFor('a failed attempt', () => (first.lines.some((l) => /ALIVED_NOTIFY_RETRY|not delivered \(attempt/.test(l)) ? true : undefined), 10_000);
   const entry = JSON.parse(fs.readFileSync(path.join(box, file), 'utf8')) as { id: string; event: { type: string; message: string } };
   assert.equal(entry.event.type, 'check-alert');
@@ -80,7 +87,11 @@ virtual_server 127.0.0.1 ${deadPort} {
 
   smtp = await smtpReceiver({ port: smtpPort });
   const second = start(conf, dir, 'b');
-  await waitFor(`the mail accepted before the kill (${entry.id})`, () => smtp!.mails.find((m) => m.headers['message-id']?.startsWith(`<${entry.id}@`)), 20_000).catch((err) => {
+  await waitFor(
+    `the mail accepted before the kill (${entry.id})`,
+    () => smtp!.mails.find((m) => m.headers['message-id']?.startsWith(`<${entry.id}@`)),
+    20_000,
+  ).catch((err) => {
     throw new Error(`${err.message}\n${second.lines.slice(-20).join('\n')}`);
   });
   const m = smtp.mails.find((x) => x.headers['message-id']!.startsWith(`<${entry.id}@`))!;

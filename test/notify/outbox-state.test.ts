@@ -67,7 +67,11 @@ function sink(id: string, notifier: Notifier, options: DeliveryOptions = FAST): 
 function entry(sinkId: string, sequence: number, event: unknown, extra: Record<string, unknown> = {}): { name: string; json: string; id: string } {
   const id = randomUUID();
   const source = (event as { name?: string }).name ? `vrrp:instance:${(event as { name: string }).name}` : 'daemon';
-  return { id, name: `${String(sequence).padStart(12, '0')}-${id}.json`, json: JSON.stringify({ v: 1, id, sequence, sink: sinkId, source, acceptedAt: Date.now(), event, ...extra }) };
+  return {
+    id,
+    name: `${String(sequence).padStart(12, '0')}-${id}.json`,
+    json: JSON.stringify({ v: 1, id, sequence, sink: sinkId, source, acceptedAt: Date.now(), event, ...extra }),
+  };
 }
 
 function box(stateDir: string, sinkId: string): string {
@@ -90,7 +94,10 @@ test('entries that are JSON but not entries, of unknown types, FIFOs and links: 
   put('event.virtualServer is not a string', entry('webhook:ops', 4, { type: 'real-server' }));
   put('event.first is not an object', entry('webhook:ops', 5, { type: 'flapping', source: 'vrrp:instance:VI_1', count: 2, states: [], spanMs: 0, time: 1 }));
   put('is not an event type this alived knows', entry('webhook:ops', 6, { type: 'bgp', time: 1 }));
-  put('sequence 1e+300 is not an integer', { ...entry('webhook:ops', 7, vrrp('VI_1', 'MASTER')), json: entry('webhook:ops', 1e300, vrrp('VI_1', 'MASTER')).json });
+  put('sequence 1e+300 is not an integer', {
+    ...entry('webhook:ops', 7, vrrp('VI_1', 'MASTER')),
+    json: entry('webhook:ops', 1e300, vrrp('VI_1', 'MASTER')).json,
+  });
   put('not JSON', { name: entry('webhook:ops', 8, {}).name, json: '{"v":1,' });
   // a FIFO named like an entry must not hang the start; a link must not be followed
   const fifo = entry('webhook:ops', 10, {}).name;
@@ -112,7 +119,10 @@ test('entries that are JSON but not entries, of unknown types, FIFOs and links: 
     r.got.map((g) => g.info.sequence),
     [3, 9],
   );
-  assert.deepEqual(r.got.map((g) => g.info.id), good.map((g) => g.id));
+  assert.deepEqual(
+    r.got.map((g) => g.info.id),
+    good.map((g) => g.id),
+  );
   for (const [name, why] of Object.entries(bad)) {
     const line = records.find((l) => l.msg.includes(name));
     assert.ok(line, `a line names ${name}`);
@@ -141,9 +151,18 @@ test('the sequence file: garbage is moved aside and numbering goes on after the 
   p.setSinks([sink('webhook:ops', r)]);
   p.publish(vrrp('VI_1', 'BACKUP'));
   await waitFor('both', () => (r.got.length === 2 ? true : undefined), 5000);
-  assert.deepEqual(r.got.map((g) => g.info.sequence), [41, 42]);
-  assert.ok(records.some((l) => /sequence file .* cannot be used: it holds "1e300\\n", not a number/.test(l.msg)), records.map((l) => l.msg).join('\n'));
-  assert.ok(records.some((l) => /lock .* could not be used \(it is a directory, not a regular file\); moved aside/.test(l.msg)), records.map((l) => l.msg).join('\n'));
+  assert.deepEqual(
+    r.got.map((g) => g.info.sequence),
+    [41, 42],
+  );
+  assert.ok(
+    records.some((l) => /sequence file .* cannot be used: it holds "1e300\\n", not a number/.test(l.msg)),
+    records.map((l) => l.msg).join('\n'),
+  );
+  assert.ok(
+    records.some((l) => /lock .* could not be used \(it is a directory, not a regular file\); moved aside/.test(l.msg)),
+    records.map((l) => l.msg).join('\n'),
+  );
   assert.ok(!records.some((l) => /keeps changing hands/.test(l.msg)));
   await p.stop({ drainMs: 0 });
 
@@ -156,10 +175,13 @@ test('the sequence file: garbage is moved aside and numbering goes on after the 
   assert.equal(second.p.status().outboxHealth.lockProblem, undefined);
 });
 
-test('kill -9 inside a flapping window: the held events are in the outbox, and the next start sends them as one summary after what came before', { timeout: 30_000 }, async () => {
-  const dir = tmpDir('alived-outbox-flap-');
-  // a child process that accepts 11 events of one instance for a notifier that is down, then is killed
-  const script = `
+test(
+  'kill -9 inside a flapping window: the held events are in the outbox, and the next start sends them as one summary after what came before',
+  { timeout: 30_000 },
+  async () => {
+    const dir = tmpDir('alived-outbox-flap-');
+    // a child process that accepts 11 events of one instance for a notifier that is down, then is killed
+    const script = `
     const { NotifyPipeline } = require(${JSON.stringify(path.join(PROJECT_ROOT, 'dist/core/notify/pipeline.js'))});
     const { createLogger } = require(${JSON.stringify(path.join(PROJECT_ROOT, 'dist/core/log/logger.js'))});
     const p = new NotifyPipeline({ log: createLogger([]), stateDir: ${JSON.stringify(dir)} });
@@ -170,35 +192,45 @@ test('kill -9 inside a flapping window: the held events are in the outbox, and t
     setTimeout(() => process.stdout.write('accepted\\n'), 300);
     setInterval(() => {}, 1000);
   `;
-  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('the child did not accept its events')), 10_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      if (d.toString().includes('accepted')) {
-        clearTimeout(t);
-        resolve();
-      }
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('the child did not accept its events')), 10_000);
+      child.stdout!.on('data', (d: Buffer) => {
+        if (d.toString().includes('accepted')) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
     });
-  });
-  child.kill('SIGKILL');
-  await new Promise((r) => child.once('close', r));
-  const files = fs.readdirSync(path.join(dir, 'notify', 'outbox', 'webhook%3Aops')).filter((f) => f.endsWith('.json'));
-  assert.equal(files.length, 11, 'the 5 sent and the 6 held are all in the outbox');
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('close', r));
+    const files = fs.readdirSync(path.join(dir, 'notify', 'outbox', 'webhook%3Aops')).filter((f) => f.endsWith('.json'));
+    assert.equal(files.length, 11, 'the 5 sent and the 6 held are all in the outbox');
 
-  const { p, records } = pipeline(dir);
-  const r = recorder();
-  p.open();
-  p.setSinks([sink('webhook:ops', r, { ...FAST, coalesceLimit: 5, coalesceWindowMs: 60_000 })]);
-  await waitFor('5 events and the summary', () => (r.got.length === 6 ? true : undefined), 5000);
-  assert.deepEqual(r.got.slice(0, 5).map((g) => (g.event as { reason: string }).reason), ['flap 0', 'flap 1', 'flap 2', 'flap 3', 'flap 4']);
-  const summary = r.got[5]!.event;
-  assert.equal(summary.type, 'flapping');
-  assert.equal(summary.type === 'flapping' && summary.count, 6);
-  assert.deepEqual(summary.type === 'flapping' && summary.states, ['BACKUP', 'MASTER', 'BACKUP', 'MASTER', 'BACKUP', 'MASTER']);
-  assert.ok(r.got[5]!.info.sequence > r.got[4]!.info.sequence);
-  assert.ok(records.some((l) => /6 notifications of vrrp:instance:VI_1 held for a flapping summary when alived last stopped; sent now as one summary/.test(l.msg)));
-  await waitFor('the outbox empty', () => (fs.readdirSync(path.join(dir, 'notify', 'outbox', 'webhook%3Aops')).filter((f) => f.endsWith('.json')).length === 0 ? true : undefined), 5000);
-});
+    const { p, records } = pipeline(dir);
+    const r = recorder();
+    p.open();
+    p.setSinks([sink('webhook:ops', r, { ...FAST, coalesceLimit: 5, coalesceWindowMs: 60_000 })]);
+    await waitFor('5 events and the summary', () => (r.got.length === 6 ? true : undefined), 5000);
+    assert.deepEqual(
+      r.got.slice(0, 5).map((g) => (g.event as { reason: string }).reason),
+      ['flap 0', 'flap 1', 'flap 2', 'flap 3', 'flap 4'],
+    );
+    const summary = r.got[5]!.event;
+    assert.equal(summary.type, 'flapping');
+    assert.equal(summary.type === 'flapping' && summary.count, 6);
+    assert.deepEqual(summary.type === 'flapping' && summary.states, ['BACKUP', 'MASTER', 'BACKUP', 'MASTER', 'BACKUP', 'MASTER']);
+    assert.ok(r.got[5]!.info.sequence > r.got[4]!.info.sequence);
+    assert.ok(
+      records.some((l) => /6 notifications of vrrp:instance:VI_1 held for a flapping summary when alived last stopped; sent now as one summary/.test(l.msg)),
+    );
+    await waitFor(
+      'the outbox empty',
+      () => (fs.readdirSync(path.join(dir, 'notify', 'outbox', 'webhook%3Aops')).filter((f) => f.endsWith('.json')).length === 0 ? true : undefined),
+      5000,
+    );
+  },
+);
 
 /** a tmpfs of `size`, mounted on a directory of the test's, unmounted after */
 function smallDisk(size: string): string {
@@ -230,57 +262,73 @@ function leftovers(dir: string): string[] {
   return out;
 }
 
-test('a full state directory (a 512 KB tmpfs filled up): failures counted and logged once, no .tmp left, written when room returns, order and numbering kept across a restart; a lock that cannot be written does not keep the outbox from being read', { timeout: 60_000 }, async () => {
-  const disk = smallDisk('512k');
-  const dir = path.join(disk, 'state');
-  const first = pipeline(dir);
-  const r = recorder();
-  r.fail = true;
-  first.p.open();
-  first.p.setSinks([sink('webhook:ops', r, { ...FAST, retryInitialMs: 60_000, retryMaxMs: 60_000 })]);
-  first.p.publish(vrrp('VI_1', 'MASTER', 0));
-  const sinkBox = path.join(dir, 'notify', 'outbox', 'webhook%3Aops');
-  await waitFor('the first entry written', () => (fs.existsSync(sinkBox) && fs.readdirSync(sinkBox).some((f) => f.endsWith('.json')) ? true : undefined), 5000);
-  const filler = fill(disk);
-  for (let i = 1; i <= 75; i++) first.p.publish(vrrp('VI_1', i % 2 ? 'BACKUP' : 'MASTER', i));
-  await waitFor('75 failed writes', () => (first.p.status().outboxHealth.unwritten === 75 ? true : undefined), 10_000).catch((err) => {
-    throw new Error(`${err.message}: ${JSON.stringify(first.p.status().outboxHealth)}; ${execFileSync('df', [disk]).toString()}`);
-  });
-  const health = first.p.status().outboxHealth;
-  assert.ok(health.writeFailures >= 75, `writeFailures ${health.writeFailures}`);
-  assert.match(health.lastWriteError ?? '', /ENOSPC/);
-  assert.equal(first.records.filter((l) => l.fields.code === 'ALIVED_NOTIFY_OUTBOX').length, 1, 'one line for the burst');
-  assert.deepEqual(leftovers(disk), [], 'no temporary file left');
-  // room again: the retry writes them all, oldest first, and says so
-  fs.rmSync(filler);
-  await waitFor('the burst over', () => (first.p.status().outboxHealth.unwritten === 0 ? true : undefined), 15_000);
-  assert.ok(first.records.some((l) => /writes succeed again after \d+ failed/.test(l.msg)));
-  const onDisk = fs.readdirSync(path.join(dir, 'notify', 'outbox', 'webhook%3Aops')).filter((f) => f.endsWith('.json'));
-  assert.equal(onDisk.length, 76);
+test(
+  'a full state directory (a 512 KB tmpfs filled up): failures counted and logged once, no .tmp left, written when room returns, order and numbering kept across a restart; a lock that cannot be written does not keep the outbox from being read',
+  { timeout: 60_000 },
+  async () => {
+    const disk = smallDisk('512k');
+    const dir = path.join(disk, 'state');
+    const first = pipeline(dir);
+    const r = recorder();
+    r.fail = true;
+    first.p.open();
+    first.p.setSinks([sink('webhook:ops', r, { ...FAST, retryInitialMs: 60_000, retryMaxMs: 60_000 })]);
+    first.p.publish(vrrp('VI_1', 'MASTER', 0));
+    const sinkBox = path.join(dir, 'notify', 'outbox', 'webhook%3Aops');
+    await waitFor(
+      'the first entry written',
+      () => (fs.existsSync(sinkBox) && fs.readdirSync(sinkBox).some((f) => f.endsWith('.json')) ? true : undefined),
+      5000,
+    );
+    const filler = fill(disk);
+    for (let i = 1; i <= 75; i++) first.p.publish(vrrp('VI_1', i % 2 ? 'BACKUP' : 'MASTER', i));
+    await waitFor('75 failed writes', () => (first.p.status().outboxHealth.unwritten === 75 ? true : undefined), 10_000).catch((err) => {
+      throw new Error(`${err.message}: ${JSON.stringify(first.p.status().outboxHealth)}; ${execFileSync('df', [disk]).toString()}`);
+    });
+    const health = first.p.status().outboxHealth;
+    assert.ok(health.writeFailures >= 75, `writeFailures ${health.writeFailures}`);
+    assert.match(health.lastWriteError ?? '', /ENOSPC/);
+    assert.equal(first.records.filter((l) => l.fields.code === 'ALIVED_NOTIFY_OUTBOX').length, 1, 'one line for the burst');
+    assert.deepEqual(leftovers(disk), [], 'no temporary file left');
+    // room again: the retry writes them all, oldest first, and says so
+    fs.rmSync(filler);
+    await waitFor('the burst over', () => (first.p.status().outboxHealth.unwritten === 0 ? true : undefined), 15_000);
+    assert.ok(first.records.some((l) => /writes succeed again after \d+ failed/.test(l.msg)));
+    const onDisk = fs.readdirSync(path.join(dir, 'notify', 'outbox', 'webhook%3Aops')).filter((f) => f.endsWith('.json'));
+    assert.equal(onDisk.length, 76);
 
-  // the daemon dies; the disk fills up again; the lock of the dead one is gone
-  fs.rmSync(path.join(dir, 'notify', 'lock'), { force: true });
-  const filler2 = fill(disk);
-  const second = pipeline(dir);
-  const r2 = recorder();
-  second.p.open();
-  assert.match(second.p.status().outboxHealth.lockProblem ?? '', /ENOSPC|no space/i);
-  assert.ok(second.records.some((l) => /cannot write the lock .*no other alived holds it, so the outbox is used without it/.test(l.msg)));
-  second.p.setSinks([sink('webhook:ops', r2)]);
-  second.p.publish(vrrp('VI_1', 'FAULT', 99));
-  await waitFor('all 77', () => (r2.got.length === 77 ? true : undefined), 10_000);
-  const seq = r2.got.map((g) => g.info.sequence);
-  assert.deepEqual(seq, [...seq].sort((a, b) => a - b), 'delivered in sequence order');
-  assert.deepEqual(r2.got.slice(0, 76).map((g) => (g.event as { priority: number }).priority), Array.from({ length: 76 }, (_, i) => 100 + i), 'oldest first, as accepted');
-  assert.equal(new Set(seq).size, 77, 'no number twice');
-  assert.equal((r2.got[76]!.event as { priority: number }).priority, 199);
-  // once the writes under way have settled (one may be between its temporary file and its rename now)
-  await second.p.stop({ drainMs: 0 });
-  fs.rmSync(filler2);
-  await waitFor('no temporary file left', () => (leftovers(disk).length === 0 ? true : undefined), 5000).catch(() => assert.deepEqual(leftovers(disk), []));
-});
+    // the daemon dies; the disk fills up again; the lock of the dead one is gone
+    fs.rmSync(path.join(dir, 'notify', 'lock'), { force: true });
+    const filler2 = fill(disk);
+    const second = pipeline(dir);
+    const r2 = recorder();
+    second.p.open();
+    assert.match(second.p.status().outboxHealth.lockProblem ?? '', /ENOSPC|no space/i);
+    assert.ok(second.records.some((l) => /cannot write the lock .*no other alived holds it, so the outbox is used without it/.test(l.msg)));
+    second.p.setSinks([sink('webhook:ops', r2)]);
+    second.p.publish(vrrp('VI_1', 'FAULT', 99));
+    await waitFor('all 77', () => (r2.got.length === 77 ? true : undefined), 10_000);
+    const seq = r2.got.map((g) => g.info.sequence);
+    assert.deepEqual(
+      seq,
+      [...seq].sort((a, b) => a - b),
+      'delivered in sequence order',
+    );
+    assert.deepEqual(
+      r2.got.slice(0, 76).map((g) => (g.event as { priority: number }).priority),
+      Array.from({ length: 76 }, (_, i) => 100 + i),
+      'oldest first, as accepted',
+    );
+    assert.equal(new Set(seq).size, 77, 'no number twice');
+    assert.equal((r2.got[76]!.event as { priority: number }).priority, 199);
+    // once the writes under way have settled (one may be between its temporary file and its rename now)
+    await second.p.stop({ drainMs: 0 });
+    fs.rmSync(filler2);
+    await waitFor('no temporary file left', () => (leftovers(disk).length === 0 ? true : undefined), 5000).catch(() => assert.deepEqual(leftovers(disk), []));
+  },
+);
 
-test('the state directory is checked before use: another user\'s, group- or world-writable, under a non-sticky writable parent, through another user\'s link: refused, naming why; --unsafe-state-dir warns and goes on', () => {
+test("the state directory is checked before use: another user's, group- or world-writable, under a non-sticky writable parent, through another user's link: refused, naming why; --unsafe-state-dir warns and goes on", () => {
   const nobody = Number(execFileSync('id', ['-u', 'nobody']).toString().trim());
   const base = tmpDir('alived-statedir-');
   const ok = path.join(base, 'ok');
@@ -312,7 +360,11 @@ test('the state directory is checked before use: another user\'s, group- or worl
   fs.lchownSync(link, nobody, nobody);
   assert.match(stateDirProblem(link) ?? '', /symbolic link owned by uid \d+, who could point it elsewhere/);
 
-  assert.throws(() => prepareStateDir(theirs), (err: Error & { code?: string }) => err.code === 'ALIVED_DAEMON_STATE_DIR' && /unsafe: .* owned by uid/.test(err.message) && /--unsafe-state-dir/.test(err.message));
+  assert.throws(
+    () => prepareStateDir(theirs),
+    (err: Error & { code?: string }) =>
+      err.code === 'ALIVED_DAEMON_STATE_DIR' && /unsafe: .* owned by uid/.test(err.message) && /--unsafe-state-dir/.test(err.message),
+  );
   const warned: string[] = [];
   assert.match(prepareStateDir(theirs, { allowUnsafe: true, warn: (m) => warned.push(m) }) ?? '', /owned by/);
   assert.match(warned[0] ?? '', /Used anyway \(--unsafe-state-dir\)/);
@@ -341,43 +393,52 @@ function runDaemon(args: string[], until: RegExp, timeoutMs = 20_000): Promise<{
   });
 }
 
-test('the daemon: a broken entry under a configured notifier no longer stops the start (it did, every time); an unsafe state directory does, with exit 4 and no pid file left', { timeout: 60_000 }, async () => {
-  const dir = tmpDir('alived-outbox-daemon-bad-');
-  const conf = path.join(dir, 'keepalived.conf');
-  fs.writeFileSync(conf, 'global_defs {\n  router_id BAD\n}\nwebhook ops {\n  url http://127.0.0.1:9/hook\n}\n');
-  const state = path.join(dir, 'state');
-  const hooks = box(state, 'webhook:ops');
-  const broken = entry('webhook:ops', 5, { type: 'real-server' });
-  fs.writeFileSync(path.join(hooks, broken.name), broken.json);
-  const flap = entry('webhook:ops', 6, { type: 'flapping', source: 'x', count: 1, first: {}, last: {}, states: [], spanMs: 0, time: 1 });
-  fs.writeFileSync(path.join(hooks, flap.name), flap.json);
-  const pid = path.join(dir, 'a.pid');
-  const run = await runDaemon(['-f', conf, '-p', pid, '--state-dir', state], /Configuration loaded/);
-  assert.equal(run.code, 0, run.out);
-  assert.match(run.out, /event\.virtualServer is not a string; moved aside/);
-  assert.match(run.out, /event\.first\.type undefined is not an event type this alived knows; moved aside/);
-  assert.doesNotMatch(run.out, /TypeError|Cannot read properties/);
+test(
+  'the daemon: a broken entry under a configured notifier no longer stops the start (it did, every time); an unsafe state directory does, with exit 4 and no pid file left',
+  { timeout: 60_000 },
+  async () => {
+    const dir = tmpDir('alived-outbox-daemon-bad-');
+    const conf = path.join(dir, 'keepalived.conf');
+    fs.writeFileSync(conf, 'global_defs {\n  router_id BAD\n}\nwebhook ops {\n  url http://127.0.0.1:9/hook\n}\n');
+    const state = path.join(dir, 'state');
+    const hooks = box(state, 'webhook:ops');
+    const broken = entry('webhook:ops', 5, { type: 'real-server' });
+    fs.writeFileSync(path.join(hooks, broken.name), broken.json);
+    const flap = entry('webhook:ops', 6, { type: 'flapping', source: 'x', count: 1, first: {}, last: {}, states: [], spanMs: 0, time: 1 });
+    fs.writeFileSync(path.join(hooks, flap.name), flap.json);
+    const pid = path.join(dir, 'a.pid');
+    const run = await runDaemon(['-f', conf, '-p', pid, '--state-dir', state], /Configuration loaded/);
+    assert.equal(run.code, 0, run.out);
+    assert.match(run.out, /event\.virtualServer is not a string; moved aside/);
+    assert.match(run.out, /event\.first\.type undefined is not an event type this alived knows; moved aside/);
+    assert.doesNotMatch(run.out, /TypeError|Cannot read properties/);
 
-  fs.chmodSync(state, 0o777);
-  const refused = await runDaemon(['-f', conf, '-p', pid, '--state-dir', state], /start failed/);
-  assert.equal(refused.code, 4);
-  assert.match(refused.out, /start failed: the state directory .*state is unsafe: .*writable by everyone \(mode 777\)/);
-  assert.equal(fs.existsSync(pid), false, 'no pid file left');
-  assert.equal(fs.existsSync(path.join(state, 'notify', 'lock')), false, 'no lock left');
+    fs.chmodSync(state, 0o777);
+    const refused = await runDaemon(['-f', conf, '-p', pid, '--state-dir', state], /start failed/);
+    assert.equal(refused.code, 4);
+    assert.match(refused.out, /start failed: the state directory .*state is unsafe: .*writable by everyone \(mode 777\)/);
+    assert.equal(fs.existsSync(pid), false, 'no pid file left');
+    assert.equal(fs.existsSync(path.join(state, 'notify', 'lock')), false, 'no lock left');
 
-  const anyway = await runDaemon(['-f', conf, '-p', pid, '--state-dir', state, '--unsafe-state-dir'], /Configuration loaded/);
-  assert.equal(anyway.code, 0, anyway.out);
-  assert.match(anyway.out, /WARN the state directory .* is unsafe: .*Used anyway \(--unsafe-state-dir\)/);
-});
+    const anyway = await runDaemon(['-f', conf, '-p', pid, '--state-dir', state, '--unsafe-state-dir'], /Configuration loaded/);
+    assert.equal(anyway.code, 0, anyway.out);
+    assert.match(anyway.out, /WARN the state directory .* is unsafe: .*Used anyway \(--unsafe-state-dir\)/);
+  },
+);
 
 test('the IPVS state file is checked before it says which kernel services are leftovers', () => {
-  assert.deepEqual(parseIpvsState('{"services":[{"family":4,"protocol":"tcp","address":"10.0.0.1","port":80},{"family":6,"fwmark":7}],"extra":{"timeouts":{"tcp":900,"tcpFin":120,"udp":300}}}'), {
-    services: [
-      { family: 4, protocol: 'tcp', address: '10.0.0.1', port: 80 },
-      { family: 6, fwmark: 7 },
-    ],
-    extra: { timeouts: { tcp: 900, tcpFin: 120, udp: 300 } },
-  });
+  assert.deepEqual(
+    parseIpvsState(
+      '{"services":[{"family":4,"protocol":"tcp","address":"10.0.0.1","port":80},{"family":6,"fwmark":7}],"extra":{"timeouts":{"tcp":900,"tcpFin":120,"udp":300}}}',
+    ),
+    {
+      services: [
+        { family: 4, protocol: 'tcp', address: '10.0.0.1', port: 80 },
+        { family: 6, fwmark: 7 },
+      ],
+      extra: { timeouts: { tcp: 900, tcpFin: 120, udp: 300 } },
+    },
+  );
   for (const [text, why] of [
     ['{"services":', /not JSON/],
     ['[]', /not a JSON object/],

@@ -63,12 +63,27 @@ const names = (r: Recorder): string[] => r.got.map((g) => `${(g.event as { name:
 
 test('backoff: doubles from the first delay, half fixed and half random, never above the cap; default cap at most 30 s', () => {
   const o = { retryInitialMs: 1000, retryMaxMs: 30_000 };
-  assert.equal(backoffMs(1, o, () => 0), 500);
-  assert.equal(backoffMs(1, o, () => 0.999999), 1000);
-  assert.equal(backoffMs(3, o, () => 0), 2000);
-  assert.equal(backoffMs(3, o, () => 0.999999), 4000);
+  assert.equal(
+    backoffMs(1, o, () => 0),
+    500,
+  );
+  assert.equal(
+    backoffMs(1, o, () => 0.999999),
+    1000,
+  );
+  assert.equal(
+    backoffMs(3, o, () => 0),
+    2000,
+  );
+  assert.equal(
+    backoffMs(3, o, () => 0.999999),
+    4000,
+  );
   for (let a = 1; a < 80; a++) assert.ok(backoffMs(a, o, Math.random) <= 30_000);
-  assert.equal(backoffMs(40, o, () => 0), 15_000);
+  assert.equal(
+    backoffMs(40, o, () => 0),
+    15_000,
+  );
   assert.ok(DELIVERY_DEFAULTS.retryMaxMs <= 30_000);
 });
 
@@ -82,7 +97,10 @@ test('order is kept per source through failures and retries; sources do not wait
   p.publish(vrrp('VI_2', 'MASTER', 3));
   p.publish(vrrp('VI_1', 'FAULT', 4));
   assert.ok(await p.drained(5000));
-  assert.deepEqual(names(r).filter((n) => n.startsWith('VI_1')), ['VI_1:BACKUP', 'VI_1:MASTER', 'VI_1:FAULT']);
+  assert.deepEqual(
+    names(r).filter((n) => n.startsWith('VI_1')),
+    ['VI_1:BACKUP', 'VI_1:MASTER', 'VI_1:FAULT'],
+  );
   assert.equal(names(r)[0], 'VI_2:MASTER', 'VI_2 went first: it did not wait behind VI_1 retries');
   assert.equal(r.attempts, 1 + 3 * 3);
   const seqs = r.got.map((g) => g.info.sequence);
@@ -91,7 +109,10 @@ test('order is kept per source through failures and retries; sources do not wait
   assert.deepEqual([s.sent, s.failed, s.expired, s.pending, s.attempts], [4, 0, 0, 0, 10]);
   const retries = records.filter((x) => x.fields.code === 'ALIVED_NOTIFY_RETRY');
   assert.equal(retries.length, 6);
-  assert.match(retries[0]!.msg, /notifier 'test:a': VRRP instance VI_1: MASTER -> BACKUP \(priority 101\) not delivered \(attempt 1\): refused \(attempt 1\); next attempt in 0\.\d s/);
+  assert.match(
+    retries[0]!.msg,
+    /notifier 'test:a': VRRP instance VI_1: MASTER -> BACKUP \(priority 101\) not delivered \(attempt 1\): refused \(attempt 1\); next attempt in 0\.\d s/,
+  );
   // the same id on every attempt of one event
   assert.ok(r.got.every((g) => /^[0-9a-f-]{36}$/.test(g.info.id)));
 });
@@ -130,7 +151,10 @@ test('an event not delivered within max_age expires: logged with ALIVED_NOTIFY_E
   p.publish(vrrp('VI_1', 'MASTER'));
   await waitFor('the expiry', () => records.find((x) => x.fields.code === 'ALIVED_NOTIFY_EXPIRED'), 3000);
   const rec = records.find((x) => x.fields.code === 'ALIVED_NOTIFY_EXPIRED')!;
-  assert.match(rec.msg, /notifier 'test:dead': notification #\d+ given up after \d+ attempts, not delivered within 0 s \(last error: refused \(attempt \d+\)\): VRRP instance VI_1: BACKUP -> MASTER/);
+  assert.match(
+    rec.msg,
+    /notifier 'test:dead': notification #\d+ given up after \d+ attempts, not delivered within 0 s \(last error: refused \(attempt \d+\)\): VRRP instance VI_1: BACKUP -> MASTER/,
+  );
   assert.ok(dead.attempts >= 3, `retried ${dead.attempts} times`);
   assert.equal(p.status().notifiers[0]!.expired, 1);
   await waitFor('the file removed', () => (fs.readdirSync(path.join(dir, 'notify', 'outbox', 'test%3Adead')).length === 0 ? true : undefined), 2000);
@@ -155,7 +179,10 @@ test('outbox: events accepted before a stop are delivered after the next start, 
   const live = recorder();
   second.p.setSinks([sink('test:mail', live)]);
   assert.ok(await second.p.drained(3000));
-  assert.deepEqual(names(live).filter((n) => n.startsWith('VI_1')), ['VI_1:BACKUP', 'VI_1:MASTER']);
+  assert.deepEqual(
+    names(live).filter((n) => n.startsWith('VI_1')),
+    ['VI_1:BACKUP', 'VI_1:MASTER'],
+  );
   assert.deepEqual(names(live).sort(), ['VI_1:BACKUP', 'VI_1:MASTER', 'VI_2:MASTER']);
   const before = new Set(files.map((f) => f.split('-').slice(1).join('-').replace('.json', '')));
   assert.deepEqual(new Set(live.got.map((g) => g.info.id)), before, 'the same idempotency keys');
@@ -171,7 +198,12 @@ test('outbox: events accepted before a stop are delivered after the next start, 
 test('outbox: an entry whose notifier is no longer configured is given up, logged', async () => {
   const dir = tmpDir('alived-outbox-');
   const first = pipeline({ stateDir: dir });
-  first.p.setSinks([sink('test:old', recorder(() => true))]);
+  first.p.setSinks([
+    sink(
+      'test:old',
+      recorder(() => true),
+    ),
+  ]);
   first.p.publish(vrrp('VI_1', 'MASTER'));
   await first.p.stop({ drainMs: 50 });
   const second = pipeline({ stateDir: dir });
@@ -193,7 +225,10 @@ test('flapping: more than coalesce_limit events of one source in the window beco
   const got = r.got.map((g) => g.event);
   const vi1 = got.filter((e) => e.type === 'flapping' || (e as { name?: string }).name === 'VI_1');
   assert.equal(vi1.length, 3);
-  assert.deepEqual(vi1.slice(0, 2).map((e) => (e as { to: string }).to), ['MASTER', 'BACKUP']);
+  assert.deepEqual(
+    vi1.slice(0, 2).map((e) => (e as { to: string }).to),
+    ['MASTER', 'BACKUP'],
+  );
   const summary = vi1[2]!;
   assert.equal(summary.type, 'flapping');
   if (summary.type !== 'flapping') return;
@@ -201,7 +236,10 @@ test('flapping: more than coalesce_limit events of one source in the window beco
   assert.equal(summary.source, 'vrrp:instance:VI_1');
   assert.deepEqual(summary.states, ['MASTER', 'BACKUP', 'MASTER', 'FAULT']);
   assert.equal((summary.last as { to: string }).to, 'FAULT');
-  assert.ok(got.some((e) => (e as { name?: string }).name === 'VI_2'), 'another source is not held');
+  assert.ok(
+    got.some((e) => (e as { name?: string }).name === 'VI_2'),
+    'another source is not held',
+  );
   assert.equal(p.status().notifiers[0]!.coalesced, 4);
 });
 
@@ -260,6 +298,12 @@ test('reload: a kept notifier keeps its queue and takes the new object; a remove
   p.setSinks([sink('test:kept', fresh)]);
   assert.ok(await p.drained(2000));
   assert.deepEqual(names(fresh), ['VI_1:MASTER']);
-  assert.match(records.find((x) => x.fields.code === 'ALIVED_NOTIFY_EXPIRED')!.msg, /notifier 'test:gone': notification #\d+ given up after \d+ attempts?, its notifier is no longer configured/);
-  assert.deepEqual(p.status().notifiers.map((n) => n.id), ['test:kept']);
+  assert.match(
+    records.find((x) => x.fields.code === 'ALIVED_NOTIFY_EXPIRED')!.msg,
+    /notifier 'test:gone': notification #\d+ given up after \d+ attempts?, its notifier is no longer configured/,
+  );
+  assert.deepEqual(
+    p.status().notifiers.map((n) => n.id),
+    ['test:kept'],
+  );
 });

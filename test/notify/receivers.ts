@@ -35,7 +35,10 @@ export function parseMail(raw: string): { headers: Record<string, string>; body:
   }
   let body = raw.slice(split + 4);
   if (/quoted-printable/i.test(headers['content-transfer-encoding'] ?? '')) {
-    body = Buffer.from(body.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8');
+    body = Buffer.from(
+      body.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))),
+      'latin1',
+    ).toString('utf8');
   }
   return { headers, body };
 }
@@ -51,7 +54,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function smtpReceiver(opts: { port?: number; host?: string; options?: SMTPServerOptions; users?: Record<string, string>; refuse?: (to: string) => boolean } = {}): Promise<SmtpReceiver> {
+export async function smtpReceiver(
+  opts: { port?: number; host?: string; options?: SMTPServerOptions; users?: Record<string, string>; refuse?: (to: string) => boolean } = {},
+): Promise<SmtpReceiver> {
   const mails: ReceivedMail[] = [];
   const r = { port: 0, mails, connections: 0, close: async () => undefined } as SmtpReceiver & { port: number };
   const server = new SMTPServer({

@@ -56,7 +56,8 @@ function fifoReader(d: string, name = 'reader.sh'): string {
   );
 }
 
-const calls = (d: string): string[] => (fs.existsSync(path.join(d, 'calls.log')) ? fs.readFileSync(path.join(d, 'calls.log'), 'utf8').trim().split('\n').filter(Boolean) : []);
+const calls = (d: string): string[] =>
+  fs.existsSync(path.join(d, 'calls.log')) ? fs.readFileSync(path.join(d, 'calls.log'), 'utf8').trim().split('\n').filter(Boolean) : [];
 const lines = (file: string): string[] => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
 
 /** everything waiting in a FIFO, read without blocking */
@@ -113,7 +114,10 @@ after(async () => {
   await Promise.all(notifiers.map((n) => n.stop()));
 });
 
-async function started(text: string, opts: { timeoutMs?: number; stopTimeoutMs?: number } = {}): Promise<{ n: ScriptNotifier; records: LogRecord[]; m: ConfigModel }> {
+async function started(
+  text: string,
+  opts: { timeoutMs?: number; stopTimeoutMs?: number } = {},
+): Promise<{ n: ScriptNotifier; records: LogRecord[]; m: ConfigModel }> {
   const { log, records } = memoryLogger('debug');
   const n = new ScriptNotifier({ log, ...opts });
   notifiers.push(n);
@@ -130,7 +134,13 @@ function ev(kind: 'instance' | 'group', name: string, from: VrrpState, to: VrrpS
 function actions(records: LogRecord[]): string[] {
   return records
     .filter((r) => (r.msg.startsWith('Executing script') && !/fifo_script/.test(String(r.fields.for))) || r.msg === 'notify fifo write')
-    .map((r) => (r.msg === 'notify fifo write' ? `fifo ${r.fields.line}` : `run ${String(r.fields.script).replace(/'[^']*\/([^/']+)'/g, '$1').replace(/'/g, '')}`));
+    .map((r) =>
+      r.msg === 'notify fifo write'
+        ? `fifo ${r.fields.line}`
+        : `run ${String(r.fields.script)
+            .replace(/'[^']*\/([^/']+)'/g, '$1')
+            .replace(/'/g, '')}`,
+    );
 }
 
 test('instance transitions: the state script with its own arguments, then notify INSTANCE NAME STATE PRIORITY, then the FIFO line', async () => {
@@ -324,7 +334,11 @@ ${instance('VI_2', 2, `  notify ${recorder(d, 'notify.sh')}`)}`;
   assert.deepEqual(calls(d), ['rxlow.sh|arg']);
   await waitUntil(() => lines(path.join(d, 'reader.out')).length >= 3, 3000, 'the reader to get 3 lines');
   await new Promise((r) => setTimeout(r, 100));
-  assert.deepEqual(lines(path.join(d, 'reader.out')), ['INSTANCE "VI_1" MASTER_RX_LOWER_PRI 100', 'INSTANCE "VI_1" MASTER_PRIORITY 90', 'INSTANCE "VI_1" BACKUP_PRIORITY 80']);
+  assert.deepEqual(lines(path.join(d, 'reader.out')), [
+    'INSTANCE "VI_1" MASTER_RX_LOWER_PRI 100',
+    'INSTANCE "VI_1" MASTER_PRIORITY 90',
+    'INSTANCE "VI_1" BACKUP_PRIORITY 80',
+  ]);
 });
 
 test('a hanging notify script does not delay the next notification', async () => {
@@ -399,7 +413,9 @@ ${instance('VI_1', 1, `  notify_master ${unsafe}\n  notify ${recorder(d, 'notify
   const refusals = records.filter((r) => r.fields.code === 'ALIVED_SCRIPT_INSECURE');
   assert.deepEqual(
     refusals.map((r) => r.msg),
-    [`Unsafe permissions found for script '${unsafe}' (notify_master of VRRP instance VI_1) - disabling: ${unsafeDir} is writable by every user (mode 0777), and the script would run as root (uid 0)`],
+    [
+      `Unsafe permissions found for script '${unsafe}' (notify_master of VRRP instance VI_1) - disabling: ${unsafeDir} is writable by every user (mode 0777), and the script would run as root (uid 0)`,
+    ],
   );
   assert.ok(!records.some((r) => r.fields.code === 'ALIVED_SCRIPT_SECURITY_OFF'));
   n.transition(ev('instance', 'VI_1', 'BACKUP', 'MASTER', 100));
@@ -453,7 +469,10 @@ test('a FIFO that cannot be created or is not a FIFO is a logged error naming th
 }
 ${instance('VI_1', 1, `  notify ${recorder(d, 'notify.sh')}`)}`;
   const { n, records } = await started(text);
-  const errs = records.filter((r) => r.fields.code === 'ALIVED_NOTIFY_FIFO' && r.level === 'error').map((r) => r.msg).sort();
+  const errs = records
+    .filter((r) => r.fields.code === 'ALIVED_NOTIFY_FIFO' && r.level === 'error')
+    .map((r) => r.msg)
+    .sort();
   assert.equal(errs.length, 2);
   assert.match(errs[0]!, new RegExp(`^Unable to open notify fifo ${d}/no/such/dir/x.fifo: cannot create it: .*No such file or directory`));
   assert.equal(errs[1], `Unable to open vrrp_notify fifo ${regular}: ${regular} exists and is not a FIFO`);
@@ -480,7 +499,12 @@ test('a FIFO nobody reads never blocks: when it is full, lines are dropped with 
   // a reader now gets what fitted, whole lines only
   const got = drain(fifo);
   assert.ok(got.length > 60_000);
-  assert.ok(got.split('\n').filter(Boolean).every((l) => l === 'INSTANCE "VI_1" MASTER 100'));
+  assert.ok(
+    got
+      .split('\n')
+      .filter(Boolean)
+      .every((l) => l === 'INSTANCE "VI_1" MASTER 100'),
+  );
 });
 
 test('reload: an unchanged FIFO keeps its reader; a changed one is replaced; scripts come from the new config', async () => {
@@ -511,7 +535,7 @@ test('reload: an unchanged FIFO keeps its reader; a changed one is replaced; scr
   await waitUntil(() => lines(`${d}/keep.out`).length === 1 && lines(`${d}/change.out`).length === 1, 3000, 'both readers');
 });
 
-test('check scripts are audited at load as keepalived\'s checker process does: refusals with enable_script_security, its own SECURITY VIOLATION warning without', async () => {
+test("check scripts are audited at load as keepalived's checker process does: refusals with enable_script_security, its own SECURITY VIOLATION warning without", async () => {
   const d = freshDir();
   const unsafeDir = path.join(d, 'drop');
   fs.mkdirSync(unsafeDir);
@@ -527,7 +551,9 @@ test('check scripts are audited at load as keepalived\'s checker process does: r
   const secure = await started(`global_defs {\n  script_user root\n  enable_script_security\n}\n${vs(unsafe)}`);
   assert.deepEqual(
     secure.records.filter((r) => r.fields.code === 'ALIVED_SCRIPT_INSECURE').map((r) => r.msg),
-    [`Unsafe permissions found for script ${unsafe} (notify_up for [192.0.2.11]:tcp:80 of VS [192.0.2.10]:tcp:80) - disabling: ${unsafeDir} is writable by every user (mode 0777), and the script would run as root (uid 0)`],
+    [
+      `Unsafe permissions found for script ${unsafe} (notify_up for [192.0.2.11]:tcp:80 of VS [192.0.2.10]:tcp:80) - disabling: ${unsafeDir} is writable by every user (mode 0777), and the script would run as root (uid 0)`,
+    ],
   );
   const open = await started(`global_defs {\n  script_user root\n}\n${vs(recorder(d, 'up.sh'))}`);
   assert.deepEqual(

@@ -10,7 +10,10 @@ async function main(): Promise<void> {
   const r = await smtpReceiver({ port, host: address });
   const push = r.mails.push.bind(r.mails);
   r.mails.push = (...ms) => {
-    for (const m of ms) process.stdout.write(`${JSON.stringify({ subject: m.headers.subject, from: m.from, to: m.to, helo: m.helo, messageId: m.headers['message-id'], body: m.body })}\n`);
+    for (const m of ms)
+      process.stdout.write(
+        `${JSON.stringify({ subject: m.headers.subject, from: m.from, to: m.to, helo: m.helo, messageId: m.headers['message-id'], body: m.body })}\n`,
+      );
     return push(...ms);
   };
   process.stdout.write('{"ready":true}\n');

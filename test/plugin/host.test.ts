@@ -24,22 +24,40 @@ test('a plugin registers a checker keyword that configs can then use', async () 
   });
   assert.ok(host.registry.get('real_server', 'REDIS_CHECK'));
   assert.equal(host.checkers.get('REDIS_CHECK')?.owner, 'redis-check');
-  assert.deepEqual(host.plugins.map((p) => p.name), ['redis-check']);
+  assert.deepEqual(
+    host.plugins.map((p) => p.name),
+    ['redis-check'],
+  );
 });
 
 test('plugins that break the contract are refused with a stable code', async () => {
   const host = new PluginHost({ log: memoryLogger().log });
   await assert.rejects(host.apply({} as AlivedPlugin), rejectsWith('ALIVED_PLUGIN_INVALID', /'name' must be a non-empty string/));
   await assert.rejects(host.apply({ name: 'x', version: '1' } as AlivedPlugin), rejectsWith('ALIVED_PLUGIN_INVALID', /has no apply\(api\) function/));
-  await assert.rejects(host.apply({ name: 'x', version: '1', alived: '>=9', apply() {} }), rejectsWith('ALIVED_PLUGIN_VERSION', /needs alived >=9; this is alived 0\.1\.0/));
+  await assert.rejects(
+    host.apply({ name: 'x', version: '1', alived: '>=9', apply() {} }),
+    rejectsWith('ALIVED_PLUGIN_VERSION', /needs alived >=9; this is alived 0\.1\.0/),
+  );
   await host.apply({ name: 'x', version: '1', apply() {} });
   await assert.rejects(host.apply({ name: 'x', version: '1', apply() {} }), rejectsWith('ALIVED_PLUGIN_DUPLICATE', /loaded twice/));
   await assert.rejects(
-    host.apply({ name: 'thrower', version: '1', apply() { throw new Error('boom'); } }),
+    host.apply({
+      name: 'thrower',
+      version: '1',
+      apply() {
+        throw new Error('boom');
+      },
+    }),
     rejectsWith('ALIVED_PLUGIN_LOAD_FAILED', /plugin 'thrower' failed in apply\(\): boom/),
   );
   await assert.rejects(
-    host.apply({ name: 'kw', version: '1', apply(api) { api.registerKeyword('nowhere' as 'root', 'x', word(v.str())); } }),
+    host.apply({
+      name: 'kw',
+      version: '1',
+      apply(api) {
+        api.registerKeyword('nowhere' as 'root', 'x', word(v.str()));
+      },
+    }),
     rejectsWith('ALIVED_PLUGIN_INVALID', /unknown slot 'nowhere'/),
   );
 });
@@ -47,7 +65,10 @@ test('plugins that break the contract are refused with a stable code', async () 
 test('an apply() that never finishes times out', async () => {
   const host = new PluginHost({ log: memoryLogger().log, applyTimeoutMs: 50 });
   const t0 = Date.now();
-  await assert.rejects(host.apply({ name: 'slow', version: '1', apply: () => new Promise(() => undefined) }), rejectsWith('ALIVED_PLUGIN_APPLY_TIMEOUT', /did not finish apply\(\) within 50 ms/));
+  await assert.rejects(
+    host.apply({ name: 'slow', version: '1', apply: () => new Promise(() => undefined) }),
+    rejectsWith('ALIVED_PLUGIN_APPLY_TIMEOUT', /did not finish apply\(\) within 50 ms/),
+  );
   assert.ok(Date.now() - t0 < 2000);
 });
 
@@ -90,7 +111,10 @@ test('a tap that throws, rejects or hangs is logged with its plugin, counted, an
   await host.hooks.notify.promise({ type: 'daemon', what: 'start', time: 0 });
   assert.ok(Date.now() - t0 < 2000, 'a hanging tap is given up on after its timeout');
   assert.deepEqual(seen, ['transition VI_1 MASTER', 'notify daemon']);
-  const failures = host.tapFailures().map((f) => `${f.hook} ${f.tap} ${f.plugin} ${f.kind} ${f.count}`).sort();
+  const failures = host
+    .tapFailures()
+    .map((f) => `${f.hook} ${f.tap} ${f.plugin} ${f.kind} ${f.count}`)
+    .sort();
   assert.deepEqual(failures, [
     'notify bad-plugin bad-plugin rejected 1',
     'notify bad-plugin-cb bad-plugin rejected 1',
@@ -161,17 +185,26 @@ module.exports = {
 const vs = (check: string) => `virtual_server 10.0.0.1 6379 {\n  real_server 10.0.0.2 6379 {\n${check}\n  }\n}\n`;
 
 test('plugins block: a module by path, relative to the config file, with validated options', async () => {
-  const r = await compileText(`plugins {\n  "./checks/redis.js" {\n    timeout 2\n  }\n}\n${vs('    REDIS_CHECK {\n      port 6380\n    }')}`, { 'checks/redis.js': redisPlugin });
+  const r = await compileText(`plugins {\n  "./checks/redis.js" {\n    timeout 2\n  }\n}\n${vs('    REDIS_CHECK {\n      port 6380\n    }')}`, {
+    'checks/redis.js': redisPlugin,
+  });
   assert.deepEqual(r.errors, []);
   assert.ok(r.ok);
-  assert.deepEqual((globalThis as { __redisOptions?: unknown }).__redisOptions, { pos: { file: path.join(r.dir, 'keepalived.conf'), line: 2, col: 3 }, extensions: [], timeout: 2 });
+  assert.deepEqual((globalThis as { __redisOptions?: unknown }).__redisOptions, {
+    pos: { file: path.join(r.dir, 'keepalived.conf'), line: 2, col: 3 },
+    extensions: [],
+    timeout: 2,
+  });
   const rs = r.model!.virtualServer[0]!.realServer[0]!;
   assert.equal(rs.extensions[0]!.keyword, 'REDIS_CHECK');
   assert.equal((rs.extensions[0]!.value as { port: number }).port, 6380);
 });
 
 test("a plugin's own keywords are validated like core keywords", async () => {
-  const r = await compileText(`plugins {\n  "./checks/redis.js"\n}\n${vs('    REDIS_CHECK {\n      port 99999\n      prot 1\n    }\n    REDIS_CHEK {\n    }')}`, { 'checks/redis.js': redisPlugin });
+  const r = await compileText(
+    `plugins {\n  "./checks/redis.js"\n}\n${vs('    REDIS_CHECK {\n      port 99999\n      prot 1\n    }\n    REDIS_CHEK {\n    }')}`,
+    { 'checks/redis.js': redisPlugin },
+  );
   assert.deepEqual(r.errors, [
     'keepalived.conf:7:12: error: 99999 is out of range: expected 0..65535',
     "keepalived.conf:8:7: error: unknown keyword 'prot' in REDIS_CHECK (did you mean 'port'?)",
@@ -225,7 +258,12 @@ test('registerBlockCheck: a plugin checks a block it adds keywords to, after the
       api.registerBlockCheck('global_defs', (g, ctx, stmt) => {
         const on = g.extensions.find((e) => e.keyword === 'pager_enabled');
         const number = g.extensions.find((e) => e.keyword === 'pager_number');
-        if (on?.value === true && !number) ctx.diags.error('ALIVED_CONFIG_MISSING_REQUIRED', on.pos, `pager_enabled needs pager_number (router_id ${String(g.routerId)}, block at line ${stmt.name.pos.line})`);
+        if (on?.value === true && !number)
+          ctx.diags.error(
+            'ALIVED_CONFIG_MISSING_REQUIRED',
+            on.pos,
+            `pager_enabled needs pager_number (router_id ${String(g.routerId)}, block at line ${stmt.name.pos.line})`,
+          );
       });
     },
   });
@@ -235,12 +273,26 @@ test('registerBlockCheck: a plugin checks a block it adds keywords to, after the
   assert.deepEqual(good.errors, []);
 
   const thrower = new PluginHost({ log: memoryLogger().log });
-  await thrower.apply({ name: 'oops', version: '1', apply(api) { api.registerBlockCheck('vrrp_instance', () => { throw new Error('boom'); }); } });
+  await thrower.apply({
+    name: 'oops',
+    version: '1',
+    apply(api) {
+      api.registerBlockCheck('vrrp_instance', () => {
+        throw new Error('boom');
+      });
+    },
+  });
   const r = await compileText('vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n}\n', {}, { pluginHost: thrower });
   assert.deepEqual(r.errors, ["keepalived.conf:1:1: error: plugin 'oops': its check of vrrp_instance threw: boom"]);
 
   await assert.rejects(
-    new PluginHost({ log: memoryLogger().log }).apply({ name: 'kw', version: '1', apply(api) { api.registerBlockCheck('nowhere' as 'root', () => undefined); } }),
+    new PluginHost({ log: memoryLogger().log }).apply({
+      name: 'kw',
+      version: '1',
+      apply(api) {
+        api.registerBlockCheck('nowhere' as 'root', () => undefined);
+      },
+    }),
     rejectsWith('ALIVED_PLUGIN_INVALID', /a check of unknown slot 'nowhere'/),
   );
 });

@@ -26,7 +26,10 @@ function response(query: Buffer, rcode: number, answers = 0, opts: { id?: number
   return Buffer.concat([out, ...records]);
 }
 
-const dnsServer = (description: string, answer: (q: Buffer, reply: (b: Buffer) => void, later: (ms: number, fn: () => void) => void) => void): ServerBehaviour =>
+const dnsServer = (
+  description: string,
+  answer: (q: Buffer, reply: (b: Buffer) => void, later: (ms: number, fn: () => void) => void) => void,
+): ServerBehaviour =>
   udpServer((msg, reply, clock) => {
     queries.push(msg);
     answer(msg, reply, (ms, fn) => clock.after(ms, fn));
@@ -34,7 +37,7 @@ const dnsServer = (description: string, answer: (q: Buffer, reply: (b: Buffer) =
 
 tester.run('DNS_CHECK against DNS responders on loopback', [
   {
-    name: 'healthy: NOERROR with an answer; the query is keepalived\'s',
+    name: "healthy: NOERROR with an answer; the query is keepalived's",
     config: 'type A\nname www.example.com\nconnect_timeout 1',
     server: dnsServer('a DNS server answering', (q, reply) => reply(response(q, 0, 1))),
     expect: { ok: true, message: (s) => `${at(s?.port, 'A www.example.com')}: NOERROR, 1 answer` },

@@ -46,24 +46,36 @@ tester.run('HTTP_GET against real servers on loopback', [
     config: 'connect_timeout 1\nhttp_protocol 1.0C\nurl {\npath /health\n}',
     server: answering(200),
     expect: { ok: true },
-    inspect: () => assert.deepEqual(requests.splice(0).map((r) => [r.line, r.headers.connection]), [['GET /health HTTP/1.0', 'close']]),
+    inspect: () =>
+      assert.deepEqual(
+        requests.splice(0).map((r) => [r.line, r.headers.connection]),
+        [['GET /health HTTP/1.0', 'close']],
+      ),
   },
   {
     name: 'http_protocol 1.1: HTTP/1.1 with Connection: close',
     config: 'connect_timeout 1\nhttp_protocol 1.1\nurl {\npath /health\n}',
     server: answering(200),
     expect: { ok: true },
-    inspect: () => assert.deepEqual(requests.splice(0).map((r) => [r.line, r.headers.connection]), [['GET /health HTTP/1.1', 'close']]),
+    inspect: () =>
+      assert.deepEqual(
+        requests.splice(0).map((r) => [r.line, r.headers.connection]),
+        [['GET /health HTTP/1.1', 'close']],
+      ),
   },
   {
     name: 'virtualhost: the Host header without a port; a url virtualhost wins over the checker one',
     config: 'connect_timeout 1\nvirtualhost www.example.com\nurl {\npath /a\n}\nurl {\npath /b\nvirtualhost api.example.com\n}',
     server: answering(200),
     expect: { ok: true, message: (s) => `HTTP_GET http://127.0.0.1:${s!.port}: 2 urls ok (/a status 200; /b status 200)` },
-    inspect: () => assert.deepEqual(requests.splice(0).map((r) => [r.line, r.headers.host]), [
-      ['GET /a HTTP/1.0', 'www.example.com'],
-      ['GET /b HTTP/1.0', 'api.example.com'],
-    ]),
+    inspect: () =>
+      assert.deepEqual(
+        requests.splice(0).map((r) => [r.line, r.headers.host]),
+        [
+          ['GET /a HTTP/1.0', 'www.example.com'],
+          ['GET /b HTTP/1.0', 'api.example.com'],
+        ],
+      ),
   },
   {
     name: 'wrong status: 503 is not in the default 200-299',
@@ -225,10 +237,14 @@ before(async () => {
 const servernames: Array<string | false | null> = [];
 
 const tlsAnswering = (cert: Promise<Certificate>, what: string, names?: Array<string | false | null>): ServerBehaviour =>
-  httpsServer(cert, (req, res) => {
-    names?.push((req.socket as tls.TLSSocket).servername);
-    res.end('secure ok');
-  }, `an HTTPS server with ${what}`);
+  httpsServer(
+    cert,
+    (req, res) => {
+      names?.push((req.socket as tls.TLSSocket).servername);
+      res.end('secure ok');
+    },
+    `an HTTPS server with ${what}`,
+  );
 
 const sslTester = new CheckerTester({ plugin: checkHttp, keyword: 'SSL_GET' });
 const sslAt = (port: number | undefined): string => `SSL_GET https://127.0.0.1:${port}/`;
@@ -259,7 +275,11 @@ sslTester.run('SSL_GET against real TLS servers on loopback', [
     top: () => `SSL {\n  ca ${selfSignedFile}\n}\n`,
     config: 'connect_timeout 1\nverify_cert\nvirtualhost www.example.com\nurl {\npath /\n}',
     server: tlsAnswering(selfSigned, 'a certificate for localhost and 127.0.0.1'),
-    expect: { ok: false, message: /certificate verification failed: Host: www\.example\.com\. is not in the cert's altnames: DNS:localhost, IP Address:127\.0\.0\.1 \(ERR_TLS_CERT_ALTNAME_INVALID\)$/ },
+    expect: {
+      ok: false,
+      message:
+        /certificate verification failed: Host: www\.example\.com\. is not in the cert's altnames: DNS:localhost, IP Address:127\.0\.0\.1 \(ERR_TLS_CERT_ALTNAME_INVALID\)$/,
+    },
   },
   {
     name: 'expired certificate, no verification: up',

@@ -144,7 +144,8 @@ tester.run('MISC_CHECK runs real scripts', [
   },
   {
     name: 'the environment has no IFS, LD_PRELOAD or LD_LIBRARY_PATH; the rest is kept',
-    config: () => `misc_path ${script('env.sh', "env | grep -q -e '^IFS=' -e '^LD_PRELOAD=' -e '^LD_LIBRARY_PATH=' && exit 1\ntest \"$ALIVED_TEST_KEPT\" = yes")}`,
+    config: () =>
+      `misc_path ${script('env.sh', "env | grep -q -e '^IFS=' -e '^LD_PRELOAD=' -e '^LD_LIBRARY_PATH=' && exit 1\ntest \"$ALIVED_TEST_KEPT\" = yes")}`,
     expect: { ok: true },
   },
   {
@@ -154,7 +155,7 @@ tester.run('MISC_CHECK runs real scripts', [
     expect: { ok: true },
   },
   {
-    name: "global_defs script_user is the default user",
+    name: 'global_defs script_user is the default user',
     skip: isRoot ? false : 'needs root to change user',
     top: 'global_defs {\n  script_user nobody\n}\n',
     config: `misc_path "/bin/sh -c 'test $(id -un) = nobody'"`,

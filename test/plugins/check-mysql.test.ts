@@ -35,10 +35,14 @@ const pki: Record<'ca' | 'otherCa' | 'server' | 'client', Certificate> = {} as n
 
 before(async () => {
   primary = await startMariaDb(path.join(root, 'primary'), { serverId: 1, logBin: true });
-  primary.sql(`CREATE USER 'mon'@'%' IDENTIFIED BY '${PASSWORD}'; GRANT ALL ON *.* TO 'mon'@'%'; CREATE USER 'repl'@'%' IDENTIFIED BY 'replpw'; GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%';`);
+  primary.sql(
+    `CREATE USER 'mon'@'%' IDENTIFIED BY '${PASSWORD}'; GRANT ALL ON *.* TO 'mon'@'%'; CREATE USER 'repl'@'%' IDENTIFIED BY 'replpw'; GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%';`,
+  );
   // the replica gets the users from the primary's binary log
   replica = await startMariaDb(path.join(root, 'replica'), { serverId: 2 });
-  replica.sql(`CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=${primary.port}, MASTER_USER='repl', MASTER_PASSWORD='replpw', MASTER_USE_GTID=slave_pos; START SLAVE;`);
+  replica.sql(
+    `CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=${primary.port}, MASTER_USER='repl', MASTER_PASSWORD='replpw', MASTER_USE_GTID=slave_pos; START SLAVE;`,
+  );
   pki.ca = await makeCertificate({ commonName: 'alived test CA', ca: true });
   pki.otherCa = await makeCertificate({ commonName: 'another CA', ca: true });
   pki.server = await makeCertificate({ commonName: 'db.example.test', altNames: ['DNS:db.example.test', 'IP:127.0.0.1'], issuer: pki.ca });
@@ -92,11 +96,28 @@ test('config: the keywords, password or password_file, TLS files, unknown keywor
   r = await rs('      user mon\n      tls_cert /etc/hostname');
   has(r, 'error: MYSQL_CHECK: tls_cert and tls_key go together');
   r = await rs('      user mon\n      replica_max_lag -1');
-  assert.ok(r.errors.some((l) => /replica_max_lag|-1/.test(l)), r.lines.join('\n'));
-  const { config } = await mysqlConfig('      user mon\n      password_file /etc/hostname\n      database mysql\n      connect_timeout 2\n      replica_max_lag 30\n      replica_io_running yes\n      replica_sql_running yes\n      read_only on\n      tls yes\n      tls_verify no', 3306);
+  assert.ok(
+    r.errors.some((l) => /replica_max_lag|-1/.test(l)),
+    r.lines.join('\n'),
+  );
+  const { config } = await mysqlConfig(
+    '      user mon\n      password_file /etc/hostname\n      database mysql\n      connect_timeout 2\n      replica_max_lag 30\n      replica_io_running yes\n      replica_sql_running yes\n      read_only on\n      tls yes\n      tls_verify no',
+    3306,
+  );
   assert.equal(config.query, 'SELECT 1');
   assert.deepEqual(
-    [config.user, config.passwordFile, config.database, config.connectTimeout, config.replicaMaxLag, config.replicaIoRunning, config.replicaSqlRunning, config.readOnly, config.tls, config.tlsVerify],
+    [
+      config.user,
+      config.passwordFile,
+      config.database,
+      config.connectTimeout,
+      config.replicaMaxLag,
+      config.replicaIoRunning,
+      config.replicaSqlRunning,
+      config.readOnly,
+      config.tls,
+      config.tlsVerify,
+    ],
     ['mon', '/etc/hostname', 'mysql', 2, 30, true, true, true, true, false],
   );
 });
@@ -152,7 +173,7 @@ test('a reload (the afterReload hook the plugin taps) closes every connection; t
   await c.close!();
 });
 
-test('a wrong password fails with the server\'s words and never shows the password', async () => {
+test("a wrong password fails with the server's words and never shows the password", async () => {
   const { check } = await checker(`      user mon\n      password wrong-${PASSWORD}`, primary);
   const r = await check();
   assert.equal(r.ok, false);
@@ -271,18 +292,27 @@ test('TLS: tls_ca verifies the chain and the address (the certificate carries IP
   assert.match(r.message!, /SELECT 1 ok$/);
   r = await (await checker(`${login('tlsmon')}\n      tls_ca ${pki.ca.certFile}`, tlsDb, '127.0.0.2')).check();
   assert.equal(r.ok, false);
-  assert.match(r.message!, /^MYSQL_CHECK 127\.0\.0\.2:\d+: TLS: Hostname\/IP does not match certificate's altnames: IP: 127\.0\.0\.2 is not in the cert's list: .* \(ERR_TLS_CERT_ALTNAME_INVALID\)$/);
+  assert.match(
+    r.message!,
+    /^MYSQL_CHECK 127\.0\.0\.2:\d+: TLS: Hostname\/IP does not match certificate's altnames: IP: 127\.0\.0\.2 is not in the cert's list: .* \(ERR_TLS_CERT_ALTNAME_INVALID\)$/,
+  );
   r = await (await checker(`${login('tlsmon')}\n      tls_ca ${pki.ca.certFile}\n      tls_server_name db.example.test`, tlsDb, '127.0.0.2')).check();
   assert.equal(r.ok, true, r.message);
   r = await (await checker(`${login('tlsmon')}\n      tls_ca ${pki.ca.certFile}\n      tls_server_name other.example.test`, tlsDb)).check();
   assert.equal(r.ok, false);
-  assert.match(r.message!, /^MYSQL_CHECK 127\.0\.0\.1:\d+: TLS: Hostname\/IP does not match certificate's altnames: Host: other\.example\.test\. is not in the cert's altnames: DNS:db\.example\.test, IP Address:127\.0\.0\.1 \(ERR_TLS_CERT_ALTNAME_INVALID\)$/);
+  assert.match(
+    r.message!,
+    /^MYSQL_CHECK 127\.0\.0\.1:\d+: TLS: Hostname\/IP does not match certificate's altnames: Host: other\.example\.test\. is not in the cert's altnames: DNS:db\.example\.test, IP Address:127\.0\.0\.1 \(ERR_TLS_CERT_ALTNAME_INVALID\)$/,
+  );
 });
 
 test('TLS: a CA that did not sign the server certificate fails the check and says so; tls_verify no accepts it', async () => {
   let r = await (await checker(`${login('tlsmon')}\n      tls_ca ${pki.otherCa.certFile}`, tlsDb)).check();
   assert.equal(r.ok, false);
-  assert.equal(r.message, `MYSQL_CHECK 127.0.0.1:${tlsDb.port}: TLS: the server certificate is not trusted (tls_ca ${pki.otherCa.certFile}): self-signed certificate in certificate chain (SELF_SIGNED_CERT_IN_CHAIN)`);
+  assert.equal(
+    r.message,
+    `MYSQL_CHECK 127.0.0.1:${tlsDb.port}: TLS: the server certificate is not trusted (tls_ca ${pki.otherCa.certFile}): self-signed certificate in certificate chain (SELF_SIGNED_CERT_IN_CHAIN)`,
+  );
   r = await (await checker(`${login('tlsmon')}\n      tls_ca ${pki.otherCa.certFile}\n      tls_verify no`, tlsDb)).check();
   assert.equal(r.ok, true, r.message);
 });
@@ -294,7 +324,9 @@ test('TLS: an account that REQUIRE SSL is refused without TLS; one that REQUIRE 
   r = await (await checker(`${login('x509mon')}\n      tls_ca ${pki.ca.certFile}`, tlsDb)).check();
   assert.equal(r.ok, false);
   assert.match(r.message!, /Access denied for user 'x509mon'/);
-  r = await (await checker(`${login('x509mon')}\n      tls_ca ${pki.ca.certFile}\n      tls_cert ${pki.client.certFile}\n      tls_key ${pki.client.keyFile}`, tlsDb)).check();
+  r = await (
+    await checker(`${login('x509mon')}\n      tls_ca ${pki.ca.certFile}\n      tls_cert ${pki.client.certFile}\n      tls_key ${pki.client.keyFile}`, tlsDb)
+  ).check();
   assert.equal(r.ok, true, r.message);
 });
 

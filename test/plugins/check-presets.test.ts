@@ -35,10 +35,18 @@ test('config: the presets validate their keywords like the core ones', async () 
   has(r, "error: unknown keyword 'urll' in NGINX_CHECK (did you mean 'url'?)");
   r = await compileText(`virtual_server 10.0.0.1 80 {\n  real_server 10.0.0.2 80 {\n    TOMCAT_CHECK {\n      url health\n    }\n  }\n}\n`);
   has(r, "error: 'health' is not a path starting with /");
-  r = await compileText(`virtual_server 10.0.0.1 80 {\n  real_server 10.0.0.2 80 {\n    TOMCAT_CHECK {\n      status_code 700\n    }\n    HAPROXY_CHECK {\n      min_servers_up 0\n      process maybe\n    }\n  }\n}\n`);
-  assert.ok(r.errors.some((l) => /700/.test(l)), r.lines.join('\n'));
+  r = await compileText(
+    `virtual_server 10.0.0.1 80 {\n  real_server 10.0.0.2 80 {\n    TOMCAT_CHECK {\n      status_code 700\n    }\n    HAPROXY_CHECK {\n      min_servers_up 0\n      process maybe\n    }\n  }\n}\n`,
+  );
+  assert.ok(
+    r.errors.some((l) => /700/.test(l)),
+    r.lines.join('\n'),
+  );
   has(r, 'error: 0 is out of range: expected 1..65535');
-  assert.ok(r.errors.some((l) => /maybe/.test(l)), r.lines.join('\n'));
+  assert.ok(
+    r.errors.some((l) => /maybe/.test(l)),
+    r.lines.join('\n'),
+  );
 });
 
 describe('NGINX_CHECK and HAPROXY_CHECK against nginx and haproxy', () => {
@@ -74,7 +82,9 @@ describe('NGINX_CHECK and HAPROXY_CHECK against nginx and haproxy', () => {
   });
 
   test('haproxy: stats socket show info and the backend servers up; the backend down when nginx is gone; stuck: the socket times out', async () => {
-    const check = runner(createHaproxyChecker(await presetConfig('HAPROXY_CHECK', `      stats_socket ${haproxy.statsSocket}\n      backend app`, haPort), ctxFor(haPort)));
+    const check = runner(
+      createHaproxyChecker(await presetConfig('HAPROXY_CHECK', `      stats_socket ${haproxy.statsSocket}\n      backend app`, haPort), ctxFor(haPort)),
+    );
     await waitFor(async () => (await check()).ok, 5000, 'haproxy backend up');
     let r = await check();
     assert.match(r.message!, /^HAPROXY_CHECK .*admin\.sock: haproxy \d+ running, show info: pid \d+, backend app 1\/1 up$/);

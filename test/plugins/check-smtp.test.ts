@@ -186,7 +186,7 @@ tester.run('SMTP_CHECK against real SMTP servers on loopback', [
   },
 ]);
 
-test('the smtp_alert text is keepalived\'s, with the reason of the failure', async () => {
+test("the smtp_alert text is keepalived's, with the reason of the failure", async () => {
   const host = new PluginHost({ log: silentLogger });
   await host.apply(checkSmtp);
   const alertText = host.checkers.get('SMTP_CHECK')!.def.alertText!;

@@ -85,7 +85,11 @@ test('TCP_CHECK: a signal that has aborted settles the check at once, without co
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
     const target = { address: '127.0.0.1', port: (server.address() as net.AddressInfo).port };
-    const checker = createTcpChecker({ pos: { file: 'x', line: 1, col: 1 }, extensions: [] } as unknown as TcpCheckConfig, { target, realServer: target, log: silentLogger });
+    const checker = createTcpChecker({ pos: { file: 'x', line: 1, col: 1 }, extensions: [] } as unknown as TcpCheckConfig, {
+      target,
+      realServer: target,
+      log: silentLogger,
+    });
     const r = await checker.check(AbortSignal.abort(new DOMException('connect_timeout', 'TimeoutError')));
     assert.deepEqual(r, { ok: false, message: `TCP_CHECK 127.0.0.1:${target.port}: timed out connecting` });
     const r2 = await checker.check(AbortSignal.abort(new Error('reload')));

@@ -101,16 +101,53 @@ test("keepalived's mails: subjects, bodies, From, To, Date, X-Mailer, HELO, enve
 }
 `,
   );
-  assert.deepEqual(warnings.filter((w) => /not act on/.test(w)), [], 'every mail keyword is acted on');
+  assert.deepEqual(
+    warnings.filter((w) => /not act on/.test(w)),
+    [],
+    'every mail keyword is acted on',
+  );
   p.publish(vrrp('VI_1', 'BACKUP', 'MASTER'));
   p.publish(vrrp('G1', 'BACKUP', 'MASTER', 'group'));
-  p.publish({ type: 'check-alert', kind: 'real-server', virtualServer: '[192.0.2.10]:tcp:80', service: '[192.0.2.21]:tcp:80', realServer: { address: '192.0.2.21', port: 80, protocol: 'tcp' }, checker: 'TCP_CHECK', state: 'DOWN', message: '=> CHECK failed on service <=', time: now });
-  p.publish({ type: 'check-alert', kind: 'virtual-server', virtualServer: '[192.0.2.10]:tcp:80', state: 'DOWN', message: '=> Lost quorum 1+0=1 > 0 <=', time: now });
-  p.publish({ type: 'check-alert', kind: 'real-server', virtualServer: '[192.0.2.10]:tcp:80', service: '[192.0.2.22]:tcp:80', state: 'DOWN', message: '=> Shutting down <=', time: now });
+  p.publish({
+    type: 'check-alert',
+    kind: 'real-server',
+    virtualServer: '[192.0.2.10]:tcp:80',
+    service: '[192.0.2.21]:tcp:80',
+    realServer: { address: '192.0.2.21', port: 80, protocol: 'tcp' },
+    checker: 'TCP_CHECK',
+    state: 'DOWN',
+    message: '=> CHECK failed on service <=',
+    time: now,
+  });
+  p.publish({
+    type: 'check-alert',
+    kind: 'virtual-server',
+    virtualServer: '[192.0.2.10]:tcp:80',
+    state: 'DOWN',
+    message: '=> Lost quorum 1+0=1 > 0 <=',
+    time: now,
+  });
+  p.publish({
+    type: 'check-alert',
+    kind: 'real-server',
+    virtualServer: '[192.0.2.10]:tcp:80',
+    service: '[192.0.2.22]:tcp:80',
+    state: 'DOWN',
+    message: '=> Shutting down <=',
+    time: now,
+  });
   p.publish(vrrp('VI_1', 'MASTER', 'STOP'));
   p.publish(vrrp('G1', 'MASTER', 'STOP', 'group'));
   // the checks' real-server and quorum hook events are not mail's (smtp_alert decides through check-alert)
-  p.publish({ type: 'real-server', virtualServer: '[192.0.2.10]:tcp:80', realServer: { address: '192.0.2.21', port: 80, protocol: 'tcp' }, up: false, weight: 1, reason: 'x', time: now });
+  p.publish({
+    type: 'real-server',
+    virtualServer: '[192.0.2.10]:tcp:80',
+    realServer: { address: '192.0.2.21', port: 80, protocol: 'tcp' },
+    up: false,
+    weight: 1,
+    reason: 'x',
+    time: now,
+  });
   await waitFor('7 mails', () => (smtp.mails.length === 7 ? true : undefined), 10_000);
   assert.ok(await p.drained(2000));
   const bySubject = new Map(smtp.mails.map((m) => [m.headers.subject, m]));
@@ -168,7 +205,10 @@ test('smtp_alert rules: instance, sync group and global defaults; no_email_fault
 
 test('no smtp_server or no recipient: no mail notifier, as keepalived sends none', async () => {
   const { p } = await mailer(`global_defs {\n  notification_email {\n    a@example.com\n  }\n}\n` + instance('VI_1', '  smtp_alert\n'));
-  assert.deepEqual(p.status().notifiers.map((n) => n.id), []);
+  assert.deepEqual(
+    p.status().notifiers.map((n) => n.id),
+    [],
+  );
 });
 
 test('templates and recipient lists per kind of event', async () => {
@@ -185,12 +225,33 @@ test('templates and recipient lists per kind of event', async () => {
     web-team@example.com
   }
 `,
-      ) + instance('VI_1'),
+      ) +
+      instance('VI_1'),
   );
   p.publish(vrrp('VI_1', 'BACKUP', 'MASTER'));
-  p.publish({ type: 'check-alert', kind: 'real-server', virtualServer: '[192.0.2.10]:tcp:80', service: '[192.0.2.21]:tcp:80', checker: 'HTTP_GET', state: 'UP', checkerState: 'UP', message: '=> CHECK succeed on service <=', time: now });
+  p.publish({
+    type: 'check-alert',
+    kind: 'real-server',
+    virtualServer: '[192.0.2.10]:tcp:80',
+    service: '[192.0.2.21]:tcp:80',
+    checker: 'HTTP_GET',
+    state: 'UP',
+    checkerState: 'UP',
+    message: '=> CHECK succeed on service <=',
+    time: now,
+  });
   // a checker back while another checker of the server still fails: the server was and stays DOWN
-  p.publish({ type: 'check-alert', kind: 'real-server', virtualServer: '[192.0.2.10]:tcp:80', service: '[192.0.2.22]:tcp:80', checker: 'TCP_CHECK', state: 'DOWN', checkerState: 'UP', message: '=> TCP CHECK succeed on service <=', time: now });
+  p.publish({
+    type: 'check-alert',
+    kind: 'real-server',
+    virtualServer: '[192.0.2.10]:tcp:80',
+    service: '[192.0.2.22]:tcp:80',
+    checker: 'TCP_CHECK',
+    state: 'DOWN',
+    checkerState: 'UP',
+    message: '=> TCP CHECK succeed on service <=',
+    time: now,
+  });
   await waitFor('3 mails', () => (smtp.mails.length === 3 ? true : undefined), 10_000).catch((err) => {
     throw new Error(`${err.message}: ${records.map((r) => r.msg).join('\n')}`);
   });
@@ -222,7 +283,8 @@ test('STARTTLS required, with AUTH and the password from a file; the password is
   smtp_auth_password_file ${pwFile}
   smtp_alert
 `,
-      ).replace('smtp_server 127.0.0.1', 'smtp_server localhost') + instance('VI_1'),
+      ).replace('smtp_server 127.0.0.1', 'smtp_server localhost') +
+      instance('VI_1'),
   );
   p.publish(vrrp('VI_1', 'BACKUP', 'MASTER'));
   await waitFor('the mail', () => (smtp.mails.length === 1 ? true : undefined), 10_000);
@@ -242,7 +304,10 @@ test('TLS from the start (smtp_tls tls); a wrong password is a permanent failure
   );
   p.publish(vrrp('VI_1', 'BACKUP', 'MASTER'));
   await waitFor('the failure', () => records.find((r) => r.fields.code === 'ALIVED_NOTIFY_FAILED'), 10_000);
-  assert.match(records.find((r) => r.fields.code === 'ALIVED_NOTIFY_FAILED')!.msg, /failed for good: SMTP server 127\.0\.0\.1:\d+ refused the mail: Invalid login/);
+  assert.match(
+    records.find((r) => r.fields.code === 'ALIVED_NOTIFY_FAILED')!.msg,
+    /failed for good: SMTP server 127\.0\.0\.1:\d+ refused the mail: Invalid login/,
+  );
   assert.ok(!JSON.stringify(records).includes('wrong-pw'));
   process.env.ALIVED_TEST_SMTP_PW = 'right';
   p.publish(vrrp('VI_1', 'MASTER', 'BACKUP'));
@@ -272,7 +337,9 @@ test('config errors at FILE:LINE:COL: an unknown template variable, a bad kind, 
 
 test('the SMTP server is down during a failover and comes back 30 s later: every mail arrives, in order, none twice', { timeout: 60_000 }, async () => {
   const port = await freePort();
-  const { p, records } = await mailer(FAST.replace('retry_max_delay 0.5', 'retry_max_delay 2') + globalDefs(port, '  smtp_alert\n') + instance('VI_1') + instance('VI_2'));
+  const { p, records } = await mailer(
+    FAST.replace('retry_max_delay 0.5', 'retry_max_delay 2') + globalDefs(port, '  smtp_alert\n') + instance('VI_1') + instance('VI_2'),
+  );
   // a failover with nobody listening: VI_1 and VI_2 go MASTER -> BACKUP -> MASTER on this node
   const t0 = Date.now();
   const seq: Array<[string, string, string]> = [
@@ -294,7 +361,8 @@ test('the SMTP server is down during a failover and comes back 30 s later: every
   assert.ok(await p.drained(3000));
   await new Promise((r) => setTimeout(r, 500));
   assert.equal(smtp.mails.length, 5, 'none twice');
-  const subjects = (name: string): string[] => smtp.mails.filter((m) => m.headers.subject!.includes(` ${name} `)).map((m) => m.headers.subject!.replace(/.* - /, ''));
+  const subjects = (name: string): string[] =>
+    smtp.mails.filter((m) => m.headers.subject!.includes(` ${name} `)).map((m) => m.headers.subject!.replace(/.* - /, ''));
   assert.deepEqual(subjects('VI_1'), ['Entering BACKUP state', 'Entering MASTER state']);
   assert.deepEqual(subjects('VI_2'), ['Entering BACKUP state', 'Entering FAULT state', 'Entering BACKUP state']);
   assert.equal(new Set(smtp.mails.map((m) => m.headers['message-id'])).size, 5);
@@ -325,9 +393,14 @@ test('smtp_auth_cleartext: AUTH over plain TCP reaches a real SMTP server; the p
   process.env.ALIVED_TEST_SMTP_PW = 'cl34r-pw';
   try {
     const { p, records, warnings } = await mailer(
-      FAST + globalDefs(smtp.port, '  smtp_auth_user alived\n  smtp_auth_password_env ALIVED_TEST_SMTP_PW\n  smtp_auth_cleartext\n  smtp_alert\n') + instance('VI_1'),
+      FAST +
+        globalDefs(smtp.port, '  smtp_auth_user alived\n  smtp_auth_password_env ALIVED_TEST_SMTP_PW\n  smtp_auth_cleartext\n  smtp_alert\n') +
+        instance('VI_1'),
     );
-    assert.ok(warnings.some((w) => /warning: smtp_auth_cleartext: SMTP AUTH to smtp_server 127\.0\.0\.1:\d+ goes over plain TCP/.test(w)), warnings.join('\n'));
+    assert.ok(
+      warnings.some((w) => /warning: smtp_auth_cleartext: SMTP AUTH to smtp_server 127\.0\.0\.1:\d+ goes over plain TCP/.test(w)),
+      warnings.join('\n'),
+    );
     p.publish(vrrp('VI_1', 'BACKUP', 'MASTER'));
     await waitFor('the mail', () => (smtp.mails.length === 1 ? true : undefined), 10_000);
     assert.equal(smtp.mails[0]!.secure, false, 'no TLS');
@@ -338,7 +411,7 @@ test('smtp_auth_cleartext: AUTH over plain TCP reaches a real SMTP server; the p
   }
 });
 
-test("keepalived has no SMTP AUTH: none of its sample configs meets the clear-text rule, those that mail included", async () => {
+test('keepalived has no SMTP AUTH: none of its sample configs meets the clear-text rule, those that mail included', async () => {
   const dir = path.join(FIXTURES, 'keepalived-samples');
   const files = fs.readdirSync(dir).filter((f) => f.startsWith('keepalived.conf'));
   let mailing = 0;
@@ -347,7 +420,11 @@ test("keepalived has no SMTP AUTH: none of its sample configs meets the clear-te
     if (/^\s*smtp_server\s/m.test(text)) mailing++;
     assert.doesNotMatch(text, /smtp_auth|smtp_tls/, `${f}: keepalived has no such keyword`);
     const r = await compileFile(path.join(dir, f), { host: permissiveHost, configId: f.endsWith('conditional_conf') ? 'high' : 'node1' });
-    assert.deepEqual(r.diagnostics.filter((d) => d.code === 'ALIVED_CONFIG_CLEARTEXT'), [], f);
+    assert.deepEqual(
+      r.diagnostics.filter((d) => d.code === 'ALIVED_CONFIG_CLEARTEXT'),
+      [],
+      f,
+    );
   }
   assert.ok(mailing >= 10, `${mailing} samples set smtp_server`);
 });

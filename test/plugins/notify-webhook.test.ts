@@ -49,14 +49,24 @@ async function pipeline(conf: string) {
 
 const t = Date.UTC(2024, 4, 1, 12, 0, 0);
 const master: NotifyEvent = { type: 'vrrp', kind: 'instance', name: 'VI_1', from: 'BACKUP', to: 'MASTER', priority: 150, reason: 'master down timer', time: t };
-const rsDown: NotifyEvent = { type: 'real-server', virtualServer: '[192.0.2.10]:tcp:80', realServer: { address: '192.0.2.21', port: 80, protocol: 'tcp' }, up: false, weight: 1, reason: 'TCP_CHECK failed', time: t };
+const rsDown: NotifyEvent = {
+  type: 'real-server',
+  virtualServer: '[192.0.2.10]:tcp:80',
+  realServer: { address: '192.0.2.21', port: 80, protocol: 'tcp' },
+  up: false,
+  weight: 1,
+  reason: 'TCP_CHECK failed',
+  time: t,
+};
 const quorum: NotifyEvent = { type: 'quorum', virtualServer: '[192.0.2.10]:tcp:80', up: false, alive: 0, quorum: 1, time: t };
 
 test('JSON: the documented schema, with Idempotency-Key and a valid HMAC-SHA256 signature of the body', async () => {
   const hook = await receiver();
   const dir = tmpDir('alived-webhook-');
   fs.writeFileSync(path.join(dir, 'secret'), 'k3y-for-hmac\n', { mode: 0o600 });
-  const { p, records } = await pipeline(`global_defs {\n  router_id LB1\n}\nwebhook ops {\n  url ${hook.url}?token=abc\n  secret_file ${dir}/secret\n  header Authorization "Bearer tok-123"\n}\n`);
+  const { p, records } = await pipeline(
+    `global_defs {\n  router_id LB1\n}\nwebhook ops {\n  url ${hook.url}?token=abc\n  secret_file ${dir}/secret\n  header Authorization "Bearer tok-123"\n}\n`,
+  );
   p.publish(master);
   p.publish(rsDown);
   await waitFor('2 requests', () => (hook.requests.length === 2 ? true : undefined), 5000);
@@ -70,25 +80,28 @@ test('JSON: the documented schema, with Idempotency-Key and a valid HMAC-SHA256 
   const body = JSON.parse(req.body);
   assert.equal(req.headers['idempotency-key'], body.id);
   assert.equal(req.headers['x-alived-sequence'], String(body.sequence));
-  assert.deepEqual({ ...body, id: '<id>', sequence: 0, accepted_at: '<t>' }, {
-    schema: 'alived.notify/v1',
-    id: '<id>',
-    sequence: 0,
-    kind: 'vrrp',
-    time: '2024-05-01T12:00:00.000Z',
-    accepted_at: '<t>',
-    attempt: 1,
-    host: os.hostname(),
-    router_id: 'LB1',
-    source: 'vrrp:instance:VI_1',
-    subject: { type: 'instance', name: 'VI_1' },
-    old_state: 'BACKUP',
-    new_state: 'MASTER',
-    priority: 150,
-    reason: 'master down timer',
-    summary: '[LB1] VRRP instance VI_1: BACKUP -> MASTER (priority 150)',
-    details: {},
-  });
+  assert.deepEqual(
+    { ...body, id: '<id>', sequence: 0, accepted_at: '<t>' },
+    {
+      schema: 'alived.notify/v1',
+      id: '<id>',
+      sequence: 0,
+      kind: 'vrrp',
+      time: '2024-05-01T12:00:00.000Z',
+      accepted_at: '<t>',
+      attempt: 1,
+      host: os.hostname(),
+      router_id: 'LB1',
+      source: 'vrrp:instance:VI_1',
+      subject: { type: 'instance', name: 'VI_1' },
+      old_state: 'BACKUP',
+      new_state: 'MASTER',
+      priority: 150,
+      reason: 'master down timer',
+      summary: '[LB1] VRRP instance VI_1: BACKUP -> MASTER (priority 150)',
+      details: {},
+    },
+  );
   assert.match(body.id, /^[0-9a-f-]{36}$/);
   const rs = JSON.parse(hook.requests.find((r) => r.headers['x-alived-event'] === 'real-server')!.body);
   assert.deepEqual(rs.subject, { type: 'real_server', name: '[192.0.2.21]:tcp:80', virtual_server: '[192.0.2.10]:tcp:80', real_server: '[192.0.2.21]:tcp:80' });
@@ -96,13 +109,18 @@ test('JSON: the documented schema, with Idempotency-Key and a valid HMAC-SHA256 
   assert.equal(rs.old_state, 'UP');
   assert.deepEqual(rs.details, { weight: 1, address: '192.0.2.21', port: 80, protocol: 'tcp' });
   const logged = JSON.stringify(records);
-  assert.ok(!logged.includes('tok-123') && !logged.includes('k3y-for-hmac') && !logged.includes('token=abc') && !logged.includes('/hook'), 'no secret in the log, nor the path of the URL');
+  assert.ok(
+    !logged.includes('tok-123') && !logged.includes('k3y-for-hmac') && !logged.includes('token=abc') && !logged.includes('/hook'),
+    'no secret in the log, nor the path of the URL',
+  );
 });
 
 test('events filter; Slack and Teams render a readable message', async () => {
   const slack = await receiver();
   const teams = await receiver();
-  const { p } = await pipeline(`webhook chat {\n  url ${slack.url}\n  format slack\n  events vrrp quorum\n}\nwebhook teams {\n  url ${teams.url}\n  format teams\n  events checker\n}\n`);
+  const { p } = await pipeline(
+    `webhook chat {\n  url ${slack.url}\n  format slack\n  events vrrp quorum\n}\nwebhook teams {\n  url ${teams.url}\n  format teams\n  events checker\n}\n`,
+  );
   p.publish(master);
   p.publish(rsDown);
   p.publish(quorum);
@@ -132,14 +150,23 @@ test('503 is retried with the same idempotency key; 404 fails for good', async (
   await waitFor('3 attempts', () => (flaky.requests.length === 3 ? true : undefined), 5000);
   assert.ok(await p.drained(2000));
   assert.equal(new Set(flaky.requests.map((r) => r.headers['idempotency-key'])).size, 1);
-  assert.deepEqual(flaky.requests.map((r) => r.headers['x-alived-delivery-attempt']), ['1', '2', '3']);
+  assert.deepEqual(
+    flaky.requests.map((r) => r.headers['x-alived-delivery-attempt']),
+    ['1', '2', '3'],
+  );
   assert.equal(gone.requests.length, 1);
-  assert.match(records.find((r) => r.fields.code === 'ALIVED_NOTIFY_FAILED')!.msg, /webhook:gone': VRRP instance VI_1: BACKUP -> MASTER \(priority 150\) failed for good: POST webhook gone \(http:\/\/127\.0\.0\.1:\d+\): HTTP 404/);
+  assert.match(
+    records.find((r) => r.fields.code === 'ALIVED_NOTIFY_FAILED')!.msg,
+    /webhook:gone': VRRP instance VI_1: BACKUP -> MASTER \(priority 150\) failed for good: POST webhook gone \(http:\/\/127\.0\.0\.1:\d+\): HTTP 404/,
+  );
   const st = p.status().notifiers;
-  assert.deepEqual(st.map((n) => [n.id, n.sent, n.failed]), [
-    ['webhook:flaky', 1, 0],
-    ['webhook:gone', 0, 1],
-  ]);
+  assert.deepEqual(
+    st.map((n) => [n.id, n.sent, n.failed]),
+    [
+      ['webhook:flaky', 1, 0],
+      ['webhook:gone', 0, 1],
+    ],
+  );
 });
 
 test('a receiver that hangs delays neither the mail nor another webhook', async () => {
@@ -236,11 +263,20 @@ webhook dead {
     assert.ok(!logged.includes(secret), `${secret} in the log or the status`);
   }
   // over http:// the credentials are readable on the way: -t and the daemon's log say so
-  assert.deepEqual(compiled.warnings.filter((w) => w.includes('in clear')), [
-    "keepalived.conf:7:3: warning: webhook basic: the URL's user and password (Authorization: Basic), the query parameter token cross the network to 127.0.0.1:" + hook.port + ' in clear over http://; use https://',
-    "keepalived.conf:10:3: warning: webhook tokenonly: the URL's user and password (Authorization: Basic) cross the network to 127.0.0.1:" + other.port + ' in clear over http://; use https://',
-    "keepalived.conf:13:3: warning: webhook dead: the URL's user and password (Authorization: Basic), the query parameter access_token cross the network to 127.0.0.1:" + dead + ' in clear over http://; use https://',
-  ]);
+  assert.deepEqual(
+    compiled.warnings.filter((w) => w.includes('in clear')),
+    [
+      "keepalived.conf:7:3: warning: webhook basic: the URL's user and password (Authorization: Basic), the query parameter token cross the network to 127.0.0.1:" +
+        hook.port +
+        ' in clear over http://; use https://',
+      "keepalived.conf:10:3: warning: webhook tokenonly: the URL's user and password (Authorization: Basic) cross the network to 127.0.0.1:" +
+        other.port +
+        ' in clear over http://; use https://',
+      "keepalived.conf:13:3: warning: webhook dead: the URL's user and password (Authorization: Basic), the query parameter access_token cross the network to 127.0.0.1:" +
+        dead +
+        ' in clear over http://; use https://',
+    ],
+  );
 });
 
 test('config: URL credentials beside a header Authorization are refused; credentials over http:// are a warning; a mistyped URL is quoted with its secrets masked', async () => {

@@ -59,7 +59,7 @@ function start(config: TrackFileConfig, reload = false) {
   return { tracker, reports, disabled, records, last, until };
 }
 
-test("strtol(buf, NULL, 0) as glibc: blanks, sign, 0x hex, leading-0 octal, stops at the first stranger, nothing is 0", () => {
+test('strtol(buf, NULL, 0) as glibc: blanks, sign, 0x hex, leading-0 octal, stops at the first stranger, nothing is 0', () => {
   const cases: Array<[string, bigint | 'range']> = [
     ['5\n', 5n],
     ['  -12 apples', -12n],
@@ -117,7 +117,10 @@ test('a file missing at start is 0; written, it is read; replaced by a rename, r
   assert.deepEqual(t.last(), { up: false, value: -30 }, '-30 x 10 = -300: FAULT');
   fs.rmSync(f);
   await t.until(0);
-  assert.deepEqual(t.reports.map((r) => r.value), [0, 5, -30, 0]);
+  assert.deepEqual(
+    t.reports.map((r) => r.value),
+    [0, 5, -30, 0],
+  );
   await t.tracker.stop();
 });
 
@@ -149,7 +152,10 @@ test('something that is not a number is 0; a number out of range is ignored and 
   fs.writeFileSync(f, '99999999999\n');
   await sleep(200);
   assert.deepEqual(t.last(), { up: true, value: 32 });
-  assert.ok(t.records.some((r) => r.msg === `Invalid number 99999999999 read from ${fs.realpathSync(f)} - ignoring`), JSON.stringify(t.records.map((r) => r.msg)));
+  assert.ok(
+    t.records.some((r) => r.msg === `Invalid number 99999999999 read from ${fs.realpathSync(f)} - ignoring`),
+    JSON.stringify(t.records.map((r) => r.msg)),
+  );
   fs.writeFileSync(f, '');
   await t.until(0);
   await t.tracker.stop();
@@ -167,7 +173,10 @@ test('a write that truncates first is read once the file is quiet, not in betwee
   fs.closeSync(fd);
   await t.until(9);
   await sleep(100);
-  assert.deepEqual(t.reports.map((r) => r.value), [4, 9]);
+  assert.deepEqual(
+    t.reports.map((r) => r.value),
+    [4, 9],
+  );
   await t.tracker.stop();
 });
 

@@ -64,7 +64,8 @@ async function trackConfig(body: string): Promise<VrrpTrackProcessConfig> {
 const cmd = (words: string[]) => ({ stat: { comm: path.basename(words[0]!).slice(0, 15) }, cmdline: Buffer.from(words.map((w) => `${w}\0`).join('')) });
 
 test('matching: the name (comm), the full command line, param_match exact / partial / initial as keepalived check_params()', () => {
-  const m = (process: string, params: string[], extra: Partial<VrrpTrackProcessConfig> = {}) => processMatcher({ process: { name: process, params }, ...extra });
+  const m = (process: string, params: string[], extra: Partial<VrrpTrackProcessConfig> = {}) =>
+    processMatcher({ process: { name: process, params }, ...extra });
   assert.equal(m('nginx', []).matches(cmd(['nginx', '-g', 'x'])), true);
   assert.equal(m('ngin', []).matches(cmd(['nginx'])), false);
   // by command line: the first argument, then the parameters
@@ -96,7 +97,10 @@ function startTracker(config: VrrpTrackProcessConfig, watcher: ProcessWatcher) {
   tracker.start((s) => reports.push(s));
   const last = () => reports[reports.length - 1];
   const until = async (up: boolean, ms = 3000) => {
-    assert.ok(await waitUntil(() => last()?.up === up, ms), `waiting for up=${up}; reports ${JSON.stringify(reports)}; log ${records.map((r) => r.msg).join(' | ')}`);
+    assert.ok(
+      await waitUntil(() => last()?.up === up, ms),
+      `waiting for up=${up}; reports ${JSON.stringify(reports)}; log ${records.map((r) => r.msg).join(' | ')}`,
+    );
   };
   return { tracker, reports, records, last, until };
 }

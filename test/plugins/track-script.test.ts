@@ -259,7 +259,10 @@ test('a signal and a command that cannot run are failures', async () => {
   const sig = start(await scriptConfig(`  script "/bin/sh -c 'kill -9 $$'"`));
   assert.ok(await waitUntil(() => sig.reports.length === 1, 3000));
   assert.deepEqual(sig.reports, [{ up: false }]);
-  assert.ok(sig.records.some((x) => x.msg === 'VRRP_Script(chk) failed (due to signal SIGKILL)'), JSON.stringify(sig.records.map((x) => x.msg)));
+  assert.ok(
+    sig.records.some((x) => x.msg === 'VRRP_Script(chk) failed (due to signal SIGKILL)'),
+    JSON.stringify(sig.records.map((x) => x.msg)),
+  );
   await sig.tracker.stop();
 
   // found when checked at start, gone later: each run fails
@@ -269,7 +272,10 @@ test('a signal and a command that cannot run are failures', async () => {
   fs.rmSync(sh);
   assert.ok(await waitUntil(() => gone.reports.length === 2, 3000));
   assert.deepEqual(gone.reports, [{ up: true }, { up: false }]);
-  assert.ok(gone.records.some((x) => x.msg === 'VRRP_Script(chk) failed (cannot run: no such file (ENOENT))'), JSON.stringify(gone.records.map((x) => x.msg)));
+  assert.ok(
+    gone.records.some((x) => x.msg === 'VRRP_Script(chk) failed (cannot run: no such file (ENOENT))'),
+    JSON.stringify(gone.records.map((x) => x.msg)),
+  );
   await gone.tracker.stop();
 });
 
@@ -326,7 +332,10 @@ test('a script that exits and leaves a background child: its result counts at it
   assert.ok(await waitUntil(() => lines(bg).length >= 3, 3000), 'runs go on: the child holding stderr does not make the script "running"');
   await r.tracker.stop();
   const pids = lines(bg).map(Number);
-  assert.ok(pids.every((p) => fs.existsSync(`/proc/${p}`)), 'keepalived does not kill what a finished script left running');
+  assert.ok(
+    pids.every((p) => fs.existsSync(`/proc/${p}`)),
+    'keepalived does not kill what a finished script left running',
+  );
   for (const p of pids) {
     try {
       process.kill(p, 'SIGKILL');
@@ -391,26 +400,33 @@ test('a refused script (script security) is disabled with its path, before any r
   await r.tracker.stop();
 });
 
-test('script security: with enable_script_security a root script that others could change is disabled, naming the path; without it, it runs with a warning', { skip: needsRoot }, async () => {
-  const ran = file('ran');
-  // `dir` is mode 0777 without the sticky bit: anyone could replace the script
-  const sh = shellScript(`touch ${ran}`);
-  // with script security there is no fallback to root: name it
-  const refused = start(await scriptConfig(`  script ${sh}\n  user root`), { globals: () => ({ scriptSecurity: true }) });
-  assert.ok(await waitUntil(() => refused.disabled.length === 1, 3000));
-  assert.match(refused.disabled[0]!, new RegExp(`^script '${dir}': ${dir} is writable by every user`));
-  await sleep(300);
-  assert.equal(fs.existsSync(ran), false);
-  assert.deepEqual(refused.reports, []);
-  await refused.tracker.stop();
+test(
+  'script security: with enable_script_security a root script that others could change is disabled, naming the path; without it, it runs with a warning',
+  { skip: needsRoot },
+  async () => {
+    const ran = file('ran');
+    // `dir` is mode 0777 without the sticky bit: anyone could replace the script
+    const sh = shellScript(`touch ${ran}`);
+    // with script security there is no fallback to root: name it
+    const refused = start(await scriptConfig(`  script ${sh}\n  user root`), { globals: () => ({ scriptSecurity: true }) });
+    assert.ok(await waitUntil(() => refused.disabled.length === 1, 3000));
+    assert.match(refused.disabled[0]!, new RegExp(`^script '${dir}': ${dir} is writable by every user`));
+    await sleep(300);
+    assert.equal(fs.existsSync(ran), false);
+    assert.deepEqual(refused.reports, []);
+    await refused.tracker.stop();
 
-  const warned = start(await scriptConfig(`  script ${sh}`), { globals: () => ({ scriptSecurity: false }) });
-  assert.ok(await waitUntil(() => warned.reports.length === 1, 3000));
-  assert.deepEqual(warned.reports, [{ up: true }]);
-  assert.ok(fs.existsSync(ran));
-  assert.ok(warned.records.some((x) => x.level === 'warn' && x.msg.startsWith(`Unsafe permissions found for script '${sh}'`)), JSON.stringify(warned.records.map((x) => x.msg)));
-  await warned.tracker.stop();
-});
+    const warned = start(await scriptConfig(`  script ${sh}`), { globals: () => ({ scriptSecurity: false }) });
+    assert.ok(await waitUntil(() => warned.reports.length === 1, 3000));
+    assert.deepEqual(warned.reports, [{ up: true }]);
+    assert.ok(fs.existsSync(ran));
+    assert.ok(
+      warned.records.some((x) => x.level === 'warn' && x.msg.startsWith(`Unsafe permissions found for script '${sh}'`)),
+      JSON.stringify(warned.records.map((x) => x.msg)),
+    );
+    await warned.tracker.stop();
+  },
+);
 
 test('a script that does not exist when the tracker starts is disabled, as keepalived disables it', async () => {
   const missing = path.join(dir, 'no-such-script.sh');

@@ -50,7 +50,10 @@ function startFrom(r: Awaited<ReturnType<typeof compiled>>, name = 'chk') {
   tracker.start((s) => reports.push(s));
   const last = () => reports[reports.length - 1];
   const until = async (up: boolean, ms = 3000) => {
-    assert.ok(await waitUntil(() => last()?.up === up, ms), `waiting for up=${up}; reports ${JSON.stringify(reports)}; log ${records.map((x) => x.msg).join(' | ')}`);
+    assert.ok(
+      await waitUntil(() => last()?.up === up, ms),
+      `waiting for up=${up}; reports ${JSON.stringify(reports)}; log ${records.map((x) => x.msg).join(' | ')}`,
+    );
   };
   return { tracker, reports, records, disabled, last, until };
 }
@@ -73,8 +76,10 @@ test('rise/fall counting: the first result decides, then rise successes or fall 
 
 test('config: one checker per vrrp_check, connect_port where there is no real server to take it from, unknown keywords with a hint', async () => {
   let r = await compileText(`vrrp_check chk {\n  interval 1\n}\n${instance('  track_check {\n    chk\n  }\n')}`);
-  has(r, "error: vrrp_check chk has no checker: put one checker block in it (TCP_CHECK, HTTP_GET, MYSQL_CHECK, ...)");
-  r = await compileText(`vrrp_check chk {\n  TCP_CHECK {\n    connect_port 80\n  }\n  HTTP_GET {\n    connect_port 80\n    url {\n      path /\n    }\n  }\n}\n${instance('  track_check {\n    chk\n  }\n')}`);
+  has(r, 'error: vrrp_check chk has no checker: put one checker block in it (TCP_CHECK, HTTP_GET, MYSQL_CHECK, ...)');
+  r = await compileText(
+    `vrrp_check chk {\n  TCP_CHECK {\n    connect_port 80\n  }\n  HTTP_GET {\n    connect_port 80\n    url {\n      path /\n    }\n  }\n}\n${instance('  track_check {\n    chk\n  }\n')}`,
+  );
   has(r, "error: vrrp_check chk runs one checker; 'HTTP_GET' is a second one (after 'TCP_CHECK'): use another vrrp_check");
   r = await compileText(`vrrp_check chk {\n  TCP_CHECK {\n  }\n}\n${instance('  track_check {\n    chk\n  }\n')}`);
   has(r, 'error: TCP_CHECK in vrrp_check chk needs connect_port: there is no real server to take the port from');
@@ -82,20 +87,31 @@ test('config: one checker per vrrp_check, connect_port where there is no real se
   has(r, "error: unknown keyword 'conect_port' in TCP_CHECK (did you mean 'connect_port'?)");
   has(r, "error: unknown keyword 'intervall' in vrrp_check (did you mean 'interval'?)");
   r = await compileText(`vrrp_check chk {\n  TCP_CHECK {\n    connect_port 80\n  }\n}\n${instance('  track_check {\n    chk weight -300\n    nochk\n  }\n')}`);
-  assert.ok(r.errors.some((l) => /weight.*-300|-300.*range/.test(l)), r.lines.join('\n'));
-  assert.ok(r.errors.some((l) => /nochk/.test(l)), r.lines.join('\n'));
-  r = await compileText(`vrrp_check chk {\n  TCP_CHECK {\n    connect_port 80\n  }\n  interval 0.5\n  timeout 0.2\n  weight -20 reverse\n  rise 2\n  fall 3\n}\n${instance('  track_check {\n    chk weight 10\n  }\n')}`);
+  assert.ok(
+    r.errors.some((l) => /weight.*-300|-300.*range/.test(l)),
+    r.lines.join('\n'),
+  );
+  assert.ok(
+    r.errors.some((l) => /nochk/.test(l)),
+    r.lines.join('\n'),
+  );
+  r = await compileText(
+    `vrrp_check chk {\n  TCP_CHECK {\n    connect_port 80\n  }\n  interval 0.5\n  timeout 0.2\n  weight -20 reverse\n  rise 2\n  fall 3\n}\n${instance('  track_check {\n    chk weight 10\n  }\n')}`,
+  );
   noErrors(r);
   assert.ok(!r.lines.some((l) => /not act on/.test(l)), r.lines.join('\n'));
   const v = r.model!.extensions.find((e) => e.keyword === 'vrrp_check')!.value as VrrpCheckConfig;
-  assert.deepEqual({ interval: v.interval, timeout: v.timeout, weight: v.weight, rise: v.rise, fall: v.fall, checker: v.extensions[0]!.keyword }, {
-    interval: 0.5,
-    timeout: 0.2,
-    weight: { value: -20, reverse: true },
-    rise: 2,
-    fall: 3,
-    checker: 'TCP_CHECK',
-  });
+  assert.deepEqual(
+    { interval: v.interval, timeout: v.timeout, weight: v.weight, rise: v.rise, fall: v.fall, checker: v.extensions[0]!.keyword },
+    {
+      interval: 0.5,
+      timeout: 0.2,
+      weight: { value: -20, reverse: true },
+      rise: 2,
+      fall: 3,
+      checker: 'TCP_CHECK',
+    },
+  );
   await r.pluginHost.close();
 });
 
@@ -103,12 +119,17 @@ test('TCP_CHECK as a tracker: up while the port accepts, down after fall failure
   const server = net.createServer((s) => s.destroy());
   const port = await listen(server);
   cleanups.push(() => server.close());
-  const r = await compiled(`vrrp_check chk {\n  TCP_CHECK {\n    connect_port ${port}\n  }\n  interval 0.1\n  rise 2\n  fall 2\n}\n${instance('  track_check {\n    chk\n  }\n')}`);
+  const r = await compiled(
+    `vrrp_check chk {\n  TCP_CHECK {\n    connect_port ${port}\n  }\n  interval 0.1\n  rise 2\n  fall 2\n}\n${instance('  track_check {\n    chk\n  }\n')}`,
+  );
   const t = startFrom(r);
   await t.until(true);
   await new Promise((res) => server.close(res));
   await t.until(false);
-  assert.ok(t.records.some((x) => /VRRP_Check\(chk\) failed: TCP_CHECK 127\.0\.0\.1:\d+: connection refused/.test(x.msg)), t.records.map((x) => x.msg).join('\n'));
+  assert.ok(
+    t.records.some((x) => /VRRP_Check\(chk\) failed: TCP_CHECK 127\.0\.0\.1:\d+: connection refused/.test(x.msg)),
+    t.records.map((x) => x.msg).join('\n'),
+  );
   server.listen(port, '127.0.0.1');
   await t.until(true);
   assert.deepEqual(t.reports, [{ up: true }, { up: false }, { up: true }]);
@@ -124,7 +145,9 @@ test('HTTP_GET as a tracker: a status the url does not expect is down; a server 
   const port = await listen(server);
   cleanups.push(() => server.closeAllConnections());
   cleanups.push(() => server.close());
-  const r = await compiled(`vrrp_check web {\n  HTTP_GET {\n    connect_port ${port}\n    url {\n      path /status\n      status_code 200\n    }\n  }\n  interval 0.2\n  timeout 0.3\n}\n${instance('  track_check {\n    web weight -50\n  }\n')}`);
+  const r = await compiled(
+    `vrrp_check web {\n  HTTP_GET {\n    connect_port ${port}\n    url {\n      path /status\n      status_code 200\n    }\n  }\n  interval 0.2\n  timeout 0.3\n}\n${instance('  track_check {\n    web weight -50\n  }\n')}`,
+  );
   const t = startFrom(r, 'web');
   await t.until(true);
   mode = 'error';
@@ -168,4 +191,3 @@ module.exports = { name: 'flag-check', version: '1.0.0', apply(api) {
   assert.ok(await waitUntil(() => changes[changes.length - 1]?.up === false, 3000), JSON.stringify(changes));
   await svc.stop();
 });
-

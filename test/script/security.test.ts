@@ -180,7 +180,10 @@ test('the default user: script_user, else keepalived_script, else root, which en
 });
 
 function existsKeepalivedScript(): boolean {
-  return fs.readFileSync('/etc/passwd', 'utf8').split('\n').some((l) => l.startsWith('keepalived_script:'));
+  return fs
+    .readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .some((l) => l.startsWith('keepalived_script:'));
 }
 
 test('prepareScript(): what a plugin hands to ScriptRunner, with the warnings to log', async () => {
@@ -194,7 +197,12 @@ test('prepareScript(): what a plugin hands to ScriptRunner, with the warnings to
     `Unsafe permissions found for script '${s}': ${d} is writable by every user (mode 0777); it runs as root all the same because enable_script_security is not set`,
   ]);
   const refused = await prepareScript({ argv: [s] }, { scriptUser: { user: 'root' }, scriptSecurity: true });
-  assert.deepEqual(refused, { ok: false, code: 'EINSECURE', path: d, reason: `${d} is writable by every user (mode 0777), and the script would run as root (uid 0)` });
+  assert.deepEqual(refused, {
+    ok: false,
+    code: 'EINSECURE',
+    path: d,
+    reason: `${d} is writable by every user (mode 0777), and the script would run as root (uid 0)`,
+  });
   const asNobody = await prepareScript({ argv: [s], user: 'nobody' }, { scriptSecurity: true });
   assert.ok(asNobody.ok);
   assert.equal(asNobody.uid, 65534);
@@ -219,7 +227,10 @@ test('ScriptLauncher with enable_script_security: an unsafe script does not run 
   assert.ok(!fs.existsSync(marker), 'the unsafe script did not run');
   const r = records.find((x) => x.fields.code === 'ALIVED_SCRIPT_INSECURE')!;
   assert.equal(r.level, 'error');
-  assert.equal(r.msg, `Unsafe permissions found for script '${s}' (notify_up for a test) - disabling: ${d} is writable by every user (mode 0777), and the script would run as root (uid 0)`);
+  assert.equal(
+    r.msg,
+    `Unsafe permissions found for script '${s}' (notify_up for a test) - disabling: ${d} is writable by every user (mode 0777), and the script would run as root (uid 0)`,
+  );
   assert.equal(r.fields.path, d);
 
   const safe = dir('launch-safe');
@@ -250,7 +261,10 @@ test('ScriptLauncher without enable_script_security: the unsafe script runs, war
   l.forgetUsers();
   await l.audit([{ script: { argv: [s] }, what: 'notify_master of VRRP instance VI_1' }], '');
   const v = records.filter((x) => x.fields.code === 'ALIVED_SCRIPT_SECURITY_OFF');
-  assert.deepEqual(v.map((x) => x.msg), ['SECURITY VIOLATION - scripts are being executed but script_security not enabled. There are insecure scripts.']);
+  assert.deepEqual(
+    v.map((x) => x.msg),
+    ['SECURITY VIOLATION - scripts are being executed but script_security not enabled. There are insecure scripts.'],
+  );
 });
 
 test('a command that is not there, or not executable, is reported with its path before anything runs', async () => {

@@ -46,7 +46,10 @@ test('the track_port example of docs/writing-a-plugin.md runs: up while the port
   services.push(service);
   service.start(r.model!, r.pluginHost);
   assert.ok(await waitUntil(() => changes.length === 1, 3000));
-  assert.deepEqual(changes.map(({ time, ...c }) => c), [{ type: 'track_port', name: 'app', plugin: 'track-port', up: true }]);
+  assert.deepEqual(
+    changes.map(({ time, ...c }) => c),
+    [{ type: 'track_port', name: 'app', plugin: 'track-port', up: true }],
+  );
   await new Promise<void>((resolve) => server.close(() => resolve()));
   assert.ok(await waitUntil(() => changes.length === 2, 3000));
   assert.equal(changes[1]!.up, false);

@@ -187,7 +187,10 @@ ${vi('  track_file {\n    old weight 2\n  }\n', 'VI_2', 52)}
     ],
   );
   assert.ok(r.changes.every((c) => typeof c.time === 'number' && Math.abs(c.time - Date.now()) < 5000));
-  const states = r.service.states().map(({ since, ...st }) => st).sort((a, b) => a.name.localeCompare(b.name));
+  const states = r.service
+    .states()
+    .map(({ since, ...st }) => st)
+    .sort((a, b) => a.name.localeCompare(b.name));
   assert.deepEqual(states, [
     { type: 'vrrp_script', name: 'chk', plugin: 'track-script', up: true },
     { type: 'track_file', name: 'old', plugin: 'track-file', up: true, value: 3 },
@@ -225,7 +228,10 @@ vrrp_sync_group G {
 }
 `);
   assert.ok(await waitUntil(() => r.changes.length === 1, 3000));
-  assert.deepEqual(r.changes.map(({ time, ...c }) => c), [{ type: 'vrrp_script', name: 'grp', plugin: 'track-script', up: false }]);
+  assert.deepEqual(
+    r.changes.map(({ time, ...c }) => c),
+    [{ type: 'vrrp_script', name: 'grp', plugin: 'track-script', up: false }],
+  );
   await r.service.stop();
 });
 
@@ -281,7 +287,13 @@ ${vi(`  track_script {\n    chk\n${withGone ? '    other\n' : ''}  }\n  track_fi
   const stoppedAt = lines(gone.runs).length;
   await sleep(2500);
   assert.equal(lines(gone.runs).length, stoppedAt, 'a tracker nobody references stops');
-  assert.deepEqual(r.service.states().map((st) => st.name).sort(), ['chk', 'tf']);
+  assert.deepEqual(
+    r.service
+      .states()
+      .map((st) => st.name)
+      .sort(),
+    ['chk', 'tf'],
+  );
   await r.service.stop();
 });
 
@@ -328,14 +340,17 @@ ${vi('  track_acme {\n    c1\n    c2\n    c3\n    c4\n    c5\n    c6\n    c7\n  
   assert.deepEqual(byName('c7'), [false]);
   const said = (re: RegExp) => {
     const failed = r.records.filter((x) => x.fields.code === 'ALIVED_TRACKER_FAILED');
-    assert.ok(failed.some((x) => re.test(x.msg)), `${re} in\n${failed.map((x) => x.msg).join('\n')}`);
+    assert.ok(
+      failed.some((x) => re.test(x.msg)),
+      `${re} in\n${failed.map((x) => x.msg).join('\n')}`,
+    );
   };
   said(/^acme_track c1 \(plugin 'acme-misbehaving'\): create\(\) failed: no licence key; counted as down$/);
   said(/^acme_track c2 \(plugin 'acme-misbehaving'\): start\(\) failed: cannot read properties of undefined; counted as down$/);
   said(/^acme_track c3 \(plugin 'acme-misbehaving'\) reported a state whose 'up' is not a boolean; counted as down$/);
   said(/^acme_track c4 \(plugin 'acme-misbehaving'\) reported a state whose 'value' is not a finite number; counted as down$/);
   said(/^acme_track c7 \(plugin 'acme-misbehaving'\): create\(\) failed: create\(\) returned no \{ start\(report\), stop\(\) \} object; counted as down$/);
-  assert.ok(r.records.some((x) => x.msg === 'acme_track c1 (plugin \'acme-misbehaving\'): the tracker change handler threw'));
+  assert.ok(r.records.some((x) => x.msg === "acme_track c1 (plugin 'acme-misbehaving'): the tracker change handler threw"));
   const t0 = Date.now();
   await r.service.stop();
   assert.ok(Date.now() - t0 < 2000, 'a stop() that hangs is given up on');
@@ -357,7 +372,13 @@ ${vi('  track_script {\n    chk\n  }\n')}
   assert.equal(c.up, false);
   assert.match(c.disabled!, /user 'no-such-user-alived' does not exist/);
   assert.equal(r.service.states()[0]!.disabled, c.disabled);
-  assert.ok(r.records.some((x) => x.fields.code === 'ALIVED_TRACKER_DISABLED' && x.msg.startsWith("Disabling vrrp_script chk (plugin 'track-script'): script '/bin/true': user 'no-such-user-alived' does not exist")));
+  assert.ok(
+    r.records.some(
+      (x) =>
+        x.fields.code === 'ALIVED_TRACKER_DISABLED' &&
+        x.msg.startsWith("Disabling vrrp_script chk (plugin 'track-script'): script '/bin/true': user 'no-such-user-alived' does not exist"),
+    ),
+  );
   assert.equal(r.hookEvents.length, 0, 'a disabled tracker is no tracker state');
 
   const fixed = await compile(cfg('root'));
@@ -367,25 +388,29 @@ ${vi('  track_script {\n    chk\n  }\n')}
   await r.service.stop();
 });
 
-test('reload: a change of global script_user or enable_script_security restarts the scripts (with their state), since they run differently', { skip: process.getuid?.() === 0 ? false : 'needs root to change user' }, async () => {
-  const out = path.join(dir, `${++seq}-ids`);
-  fs.mkdirSync(out, { mode: 0o777 });
-  fs.chmodSync(out, 0o777);
-  const idFile = path.join(out, 'uid');
-  const cfg = (globals: string) => `${globals}
+test(
+  'reload: a change of global script_user or enable_script_security restarts the scripts (with their state), since they run differently',
+  { skip: process.getuid?.() === 0 ? false : 'needs root to change user' },
+  async () => {
+    const out = path.join(dir, `${++seq}-ids`);
+    fs.mkdirSync(out, { mode: 0o777 });
+    fs.chmodSync(out, 0o777);
+    const idFile = path.join(out, 'uid');
+    const cfg = (globals: string) => `${globals}
 vrrp_script chk {
   script "/bin/sh -c 'id -u > ${idFile}'"
 }
 ${vi('  track_script {\n    chk\n  }\n')}
 `;
-  const r = await startService(cfg(''));
-  assert.ok(await waitUntil(() => r.changes.length === 1 && fs.existsSync(idFile), 3000));
-  assert.equal(fs.readFileSync(idFile, 'utf8').trim(), '0');
-  fs.rmSync(idFile);
-  const next = await compile(cfg('global_defs {\n  script_user nobody\n}\n'));
-  await reload(r, next);
-  assert.ok(await waitUntil(() => fs.existsSync(idFile) && fs.readFileSync(idFile, 'utf8').trim() !== '', 2000));
-  assert.equal(fs.readFileSync(idFile, 'utf8').trim(), execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim());
-  assert.equal(r.changes.length, 1, 'still OK: nothing re-reported');
-  await r.service.stop();
-});
+    const r = await startService(cfg(''));
+    assert.ok(await waitUntil(() => r.changes.length === 1 && fs.existsSync(idFile), 3000));
+    assert.equal(fs.readFileSync(idFile, 'utf8').trim(), '0');
+    fs.rmSync(idFile);
+    const next = await compile(cfg('global_defs {\n  script_user nobody\n}\n'));
+    await reload(r, next);
+    assert.ok(await waitUntil(() => fs.existsSync(idFile) && fs.readFileSync(idFile, 'utf8').trim() !== '', 2000));
+    assert.equal(fs.readFileSync(idFile, 'utf8').trim(), execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim());
+    assert.equal(r.changes.length, 1, 'still OK: nothing re-reported');
+    await r.service.stop();
+  },
+);

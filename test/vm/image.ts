@@ -56,7 +56,8 @@ export class VmSetupError extends Error {
 function run(cmd: string, args: string[], opts: { cwd?: string; input?: Buffer; what: string }): Buffer {
   const r = spawnSync(cmd, args, { cwd: opts.cwd, input: opts.input, maxBuffer: 512 * 1024 * 1024, timeout: 600_000 });
   if (r.error) throw new VmSetupError(`${opts.what}: cannot run ${cmd}: ${r.error.message}`);
-  if (r.status !== 0) throw new VmSetupError(`${opts.what}: ${cmd} ${args.join(' ')} exited ${r.status ?? r.signal}: ${r.stderr.toString().trim().slice(-2000)}`);
+  if (r.status !== 0)
+    throw new VmSetupError(`${opts.what}: ${cmd} ${args.join(' ')} exited ${r.status ?? r.signal}: ${r.stderr.toString().trim().slice(-2000)}`);
   return r.stdout;
 }
 
@@ -183,7 +184,13 @@ function addBootModules(modDir: string, release: string, tree: string): void {
     for (const d of deps.get(rel) ?? []) add(d);
   };
   for (const m of BOOT_MODULES) {
-    const rel = [...deps.keys()].find((k) => path.basename(k).replace(/\.ko(\.[a-z]+)?$/, '').replace(/-/g, '_') === m);
+    const rel = [...deps.keys()].find(
+      (k) =>
+        path
+          .basename(k)
+          .replace(/\.ko(\.[a-z]+)?$/, '')
+          .replace(/-/g, '_') === m,
+    );
     if (!rel) throw new VmSetupError(`the kernel ${release} has no module ${m}`);
     add(rel);
   }

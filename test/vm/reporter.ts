@@ -9,7 +9,14 @@ import type { GuestResult } from './guest-result';
 
 interface TestEvent {
   type: string;
-  data: { name: string; file?: string; nesting: number; skip?: unknown; todo?: unknown; details?: { duration_ms?: number; error?: { message?: string; stack?: string; cause?: { message?: string; stack?: string } } } };
+  data: {
+    name: string;
+    file?: string;
+    nesting: number;
+    skip?: unknown;
+    todo?: unknown;
+    details?: { duration_ms?: number; error?: { message?: string; stack?: string; cause?: { message?: string; stack?: string } } };
+  };
 }
 
 function errorText(e: NonNullable<NonNullable<TestEvent['data']['details']>['error']>): string {

@@ -97,7 +97,9 @@ let instanceSeq = 0;
 
 function start(v: VrrpLab, kind: 'alived' | 'keepalived', host: string, i: Inst): LabDaemon {
   // --instance: alived's SIGUSR2 statistics go to /tmp/alived_<instance>.stats
-  return kind === 'alived' ? v.startAlived(host, conf(host, i), ['--instance', `ahlab${process.pid}-${++instanceSeq}`]) : v.startKeepalived(host, conf(host, i));
+  return kind === 'alived'
+    ? v.startAlived(host, conf(host, i), ['--instance', `ahlab${process.pid}-${++instanceSeq}`])
+    : v.startKeepalived(host, conf(host, i));
 }
 
 /** Samples the VIP holders every 50 ms for `ms`: exactly these hosts, every time. */
@@ -138,7 +140,8 @@ async function alivedStats(d: LabDaemon): Promise<Record<string, number>> {
 /** the AH rejections a daemon logged (keepalived's wording, which alived keeps); `Syncing seq_num` is not one */
 const ipsecLines = (d: LabDaemon): string[] => d.lines.filter((l) => /IPSEC.*(invalid|already processed)/.test(l));
 /** the transitions a daemon logged, for messages */
-const story = (...ds: LabDaemon[]): string => ds.map((d) => `${d.kind} on ${d.host.name}:\n${d.lines.filter((l) => /STATE|IPSEC|priority/.test(l)).join('\n')}`).join('\n');
+const story = (...ds: LabDaemon[]): string =>
+  ds.map((d) => `${d.kind} on ${d.host.name}:\n${d.lines.filter((l) => /STATE|IPSEC|priority/.test(l)).join('\n')}`).join('\n');
 const entered = (d: LabDaemon, state: string): number => d.lines.filter((l) => new RegExp(`\\(VI_1\\) Entering ${state} STATE`).test(l)).length;
 
 test('AH multicast: alived master, keepalived backup; alived stops and keepalived takes over; alived returns and takes over again', async (t) => {
@@ -233,7 +236,7 @@ test('AH unicast: keepalived master, alived backup; keepalived crashes and alive
   assert.equal(s['Authentication Errors/Failure'], 0, JSON.stringify(s));
   assert.equal(s['Became master'], 1, story(a, k2));
   assert.equal(s['Released master'], 1, story(a, k2));
-  assert.deepEqual(ipsecLines(k2), [], 'keepalived accepted alived\'s unicast AH adverts');
+  assert.deepEqual(ipsecLines(k2), [], "keepalived accepted alived's unicast AH adverts");
   assert.deepEqual(ipsecLines(a), []);
 });
 
@@ -259,7 +262,11 @@ test('a wrong auth_pass on one side: each rejects the other (counted), both are 
     // settled: no transition on either side for 4 s, and both keep the VIP throughout
     const before = [entered(first, 'MASTER'), entered(first, 'BACKUP'), entered(wrong, 'MASTER'), entered(wrong, 'BACKUP')];
     await holdersStay(v, ['n1', 'n2'], 4000);
-    assert.deepEqual([entered(first, 'MASTER'), entered(first, 'BACKUP'), entered(wrong, 'MASTER'), entered(wrong, 'BACKUP')], before, `${what}: no flapping\n${story(first, wrong)}`);
+    assert.deepEqual(
+      [entered(first, 'MASTER'), entered(first, 'BACKUP'), entered(wrong, 'MASTER'), entered(wrong, 'BACKUP')],
+      before,
+      `${what}: no flapping\n${story(first, wrong)}`,
+    );
     assert.equal(entered(first, 'MASTER'), 1, what);
     assert.equal(entered(wrong, 'MASTER'), 1, what);
     // each side: the other's ICV fails with the key it has, in keepalived's words

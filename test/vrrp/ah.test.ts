@@ -116,10 +116,15 @@ test("the sequence counter as keepalived keeps it: a backup that heard 1..6 send
   assert.equal(first.toString('hex'), mcast[6]!.ip.toString('hex'));
 });
 
-test('a wrong key, a changed byte, a wrong SPI: authFailure with keepalived\'s texts; TOS, fragment offset, and (unicast) TTL are left out of the ICV', () => {
+test("a wrong key, a changed byte, a wrong SPI: authFailure with keepalived's texts; TOS, fragment offset, and (unicast) TTL are left out of the ICV", () => {
   const p = mcast[0]!;
   const c1 = newCounters();
-  rejected(checkAdvert(rx(p.ip), expectation(false, new AhSequence(), 's3cret!'), c1), 'authFailure', c1, /^\(VI_1\) IPSEC-AH : invalid IPSEC HMAC-MD5 value\. Due to fields mutation or bad password !$/);
+  rejected(
+    checkAdvert(rx(p.ip), expectation(false, new AhSequence(), 's3cret!'), c1),
+    'authFailure',
+    c1,
+    /^\(VI_1\) IPSEC-AH : invalid IPSEC HMAC-MD5 value\. Due to fields mutation or bad password !$/,
+  );
   // only the first 8 bytes of auth_pass count, as keepalived stores it
   assert.ok(checkAdvert(rx(p.ip), expectation(false, new AhSequence(), 's3cret'), newCounters()).ok);
   assert.deepEqual(ahKey('12345678-and-more'), ahKey('12345678'));
@@ -128,7 +133,10 @@ test('a wrong key, a changed byte, a wrong SPI: authFailure with keepalived\'s t
   const forged = Buffer.from(p.ip);
   forged[20 + AH_HEADER_LEN + 2] = 255;
   forged.writeUInt16BE(0, 20 + AH_HEADER_LEN + 6);
-  forged.writeUInt16BE(encodeAdvert({ version: 2, family: 4, vrid: 51, priority: 255, advertIntCs: 100, addresses: ['10.99.0.99'], ah: true }).readUInt16BE(6), 20 + AH_HEADER_LEN + 6);
+  forged.writeUInt16BE(
+    encodeAdvert({ version: 2, family: 4, vrid: 51, priority: 255, advertIntCs: 100, addresses: ['10.99.0.99'], ah: true }).readUInt16BE(6),
+    20 + AH_HEADER_LEN + 6,
+  );
   const c2 = newCounters();
   rejected(checkAdvert(rx(forged), expectation(false), c2), 'authFailure', c2, /invalid IPSEC HMAC-MD5 value/);
 
@@ -138,7 +146,12 @@ test('a wrong key, a changed byte, a wrong SPI: authFailure with keepalived\'s t
   spi.writeUInt32BE(0x0a630063, 24);
   const resigned = reSign(spi, false);
   const c3 = newCounters();
-  rejected(checkAdvert(rx(resigned), expectation(false), c3), 'authFailure', c3, /^\(VI_1\) IPSEC AH : invalid IPSEC SPI value\. 0x0a630063 and expect 0x0a63000b/);
+  rejected(
+    checkAdvert(rx(resigned), expectation(false), c3),
+    'authFailure',
+    c3,
+    /^\(VI_1\) IPSEC AH : invalid IPSEC SPI value\. 0x0a630063 and expect 0x0a63000b/,
+  );
 
   // mutable fields: TOS and the fragment field may change on the way; the TTL only for unicast
   const tos = Buffer.from(p.ip);
@@ -169,7 +182,12 @@ test('replays and old numbers: authFailure "already processed"; the counter move
   assert.ok(checkAdvert(rx(b.ip), expectation(false, seq), counters).ok);
   assert.equal(seq.seq, 3);
   const c1 = newCounters();
-  rejected(checkAdvert(rx(b.ip), expectation(false, seq), c1), 'authFailure', c1, /^\(VI_1\) IPSEC-AH : sequence number 3 already processed\. Packet dropped\. Local\(3\)$/);
+  rejected(
+    checkAdvert(rx(b.ip), expectation(false, seq), c1),
+    'authFailure',
+    c1,
+    /^\(VI_1\) IPSEC-AH : sequence number 3 already processed\. Packet dropped\. Local\(3\)$/,
+  );
   const c2 = newCounters();
   rejected(checkAdvert(rx(a.ip), expectation(false, seq), c2), 'authFailure', c2, /sequence number 2 already processed\. Packet dropped\. Local\(3\)/);
   // keepalived checks the advert interval after the AH header: a valid AH advert with another interval moves the counter and is dropped
@@ -257,7 +275,16 @@ test('encodeAdvert with ah: auth type 2, zero authentication data; refuses AH wi
   const v = encodeAdvert({ version: 2, family: 4, vrid: 51, priority: 101, advertIntCs: 100, addresses: ['10.99.0.99'], ah: true });
   assert.equal(v[4], 2);
   assert.deepEqual(v.subarray(12), Buffer.alloc(8));
-  assert.throws(() => encodeAdvert({ version: 2, family: 4, vrid: 51, priority: 101, advertIntCs: 100, addresses: [], ah: true, authPass: 'x' }), /PASS or AH, not both/);
-  assert.throws(() => encodeAdvert({ version: 3, family: 4, vrid: 51, priority: 101, advertIntCs: 100, addresses: [], ah: true, src: '10.0.0.1', dst: '224.0.0.18' }), /VRRPv3 has no authentication/);
-  assert.throws(() => encodeAhPacket({ vrrp: v, src: '10.99.0.300', dst: '224.0.0.18', ttl: 255, id: 1, seq: 1, key: ahKey(PASS), unicast: false }), /not an IPv4 address/);
+  assert.throws(
+    () => encodeAdvert({ version: 2, family: 4, vrid: 51, priority: 101, advertIntCs: 100, addresses: [], ah: true, authPass: 'x' }),
+    /PASS or AH, not both/,
+  );
+  assert.throws(
+    () => encodeAdvert({ version: 3, family: 4, vrid: 51, priority: 101, advertIntCs: 100, addresses: [], ah: true, src: '10.0.0.1', dst: '224.0.0.18' }),
+    /VRRPv3 has no authentication/,
+  );
+  assert.throws(
+    () => encodeAhPacket({ vrrp: v, src: '10.99.0.300', dst: '224.0.0.18', ttl: 255, id: 1, seq: 1, key: ahKey(PASS), unicast: false }),
+    /not an IPv4 address/,
+  );
 });

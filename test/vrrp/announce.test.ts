@@ -171,7 +171,15 @@ describe('Announcer schedule', () => {
   test('each round covers every address in order, IPv4 and IPv6; the NA router flag follows forwarding', () => {
     const clock = new FakeClock();
     const r = recorder(clock);
-    const a = new Announcer({ ...LINK, addresses: ['10.99.0.99', 'fd00:99::99', '10.99.0.98'], clock, masterRepeat: 2, masterDelay: 0, openSender: r.open, isRouter: () => true });
+    const a = new Announcer({
+      ...LINK,
+      addresses: ['10.99.0.99', 'fd00:99::99', '10.99.0.98'],
+      clock,
+      masterRepeat: 2,
+      masterDelay: 0,
+      openSender: r.open,
+      isRouter: () => true,
+    });
     a.announce();
     const kinds = r.sent.map((s) => (s.frame.readUInt16BE(12) === 0x0806 ? `arp ${s.frame.subarray(38, 42).join('.')}` : `na router=${s.frame[58] === 0xa0}`));
     assert.deepEqual(kinds, ['arp 10.99.0.99', 'na router=true', 'arp 10.99.0.98', 'arp 10.99.0.99', 'na router=true', 'arp 10.99.0.98']);
@@ -182,7 +190,14 @@ describe('Announcer schedule', () => {
     const clock = new FakeClock();
     const r = recorder(clock);
     const other = { ifname: 'eth1', ifindex: 3, mac: '02:00:00:99:01:11' };
-    const a = new Announcer({ ...LINK, addresses: ['10.99.0.99', { address: '10.98.0.99', ...other }], clock, masterRepeat: 1, masterDelay: 0, openSender: r.open });
+    const a = new Announcer({
+      ...LINK,
+      addresses: ['10.99.0.99', { address: '10.98.0.99', ...other }],
+      clock,
+      masterRepeat: 1,
+      masterDelay: 0,
+      openSender: r.open,
+    });
     a.announce();
     assert.deepEqual(
       r.sent.map((s) => [s.ifindex, s.frame.subarray(6, 12).toString('hex')]),
@@ -210,7 +225,16 @@ describe('Announcer schedule', () => {
   test("a lower-priority advert heard as master: keepalived's garp_lower_prio_repeat now and again garp_lower_prio_delay after the last one; stop() cancels it", () => {
     const clock = new FakeClock();
     const r = recorder(clock);
-    const a = new Announcer({ ...LINK, addresses: ['10.99.0.99', 'fd00:99::99'], clock, masterDelay: 0, masterRepeat: 1, lowerPrioRepeat: 3, lowerPrioDelay: 2, openSender: r.open });
+    const a = new Announcer({
+      ...LINK,
+      addresses: ['10.99.0.99', 'fd00:99::99'],
+      clock,
+      masterDelay: 0,
+      masterRepeat: 1,
+      lowerPrioRepeat: 3,
+      lowerPrioDelay: 2,
+      openSender: r.open,
+    });
     a.announce();
     clock.advance(1000);
     a.lowerPriority();
@@ -250,7 +274,16 @@ describe('Announcer schedule', () => {
   test('garp_interval and gna_interval space the packets of each kind on an interface', () => {
     const clock = new FakeClock();
     const r = recorder(clock);
-    const a = new Announcer({ ...LINK, addresses: ['10.99.0.99', 'fd00:99::99'], clock, masterRepeat: 3, masterDelay: 1, garpIntervalMs: 100, gnaIntervalMs: 250, openSender: r.open });
+    const a = new Announcer({
+      ...LINK,
+      addresses: ['10.99.0.99', 'fd00:99::99'],
+      clock,
+      masterRepeat: 3,
+      masterDelay: 1,
+      garpIntervalMs: 100,
+      gnaIntervalMs: 250,
+      openSender: r.open,
+    });
     a.announce();
     clock.advance(2_000);
     const at = (type: number): number[] => r.sent.filter((s) => s.frame.readUInt16BE(12) === type).map((s) => s.t);
@@ -343,8 +376,11 @@ describe('Announcer schedule', () => {
   test('the addon checks its arguments before any socket exists', () => {
     assert.throws(() => PacketSocket.open(0, 'eth0'), /ifindex must be an integer/);
     assert.throws(() => PacketSocket.open(1.5, 'eth0'), /ifindex must be an integer/);
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const addon = require(path.resolve(__dirname, '../../../native/build/Release/alived_packet.node')) as { send(h: unknown, f: unknown): number; close(h: unknown): void };
+
+    const addon = require(path.resolve(__dirname, '../../../native/build/Release/alived_packet.node')) as {
+      send(h: unknown, f: unknown): number;
+      close(h: unknown): void;
+    };
     assert.throws(() => addon.send({}, Buffer.alloc(42)), TypeError);
     assert.throws(() => addon.send(Object.create(null), Buffer.alloc(42)), TypeError);
     assert.throws(() => addon.close(42), TypeError);
@@ -377,7 +413,7 @@ function readPcap(file: string): PcapRecord[] {
   const nano = (le ? magic : b.readUInt32BE(0)) === 0xa1b23c4d;
   const u32 = (o: number): number => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
   const out: PcapRecord[] = [];
-  for (let o = 24; o + 16 <= b.length; ) {
+  for (let o = 24; o + 16 <= b.length;) {
     const len = u32(o + 8);
     if (o + 16 + len > b.length) break; // a record still being written
     out.push({ ts: u32(o) + u32(o + 4) / (nano ? 1e9 : 1e6), data: b.subarray(o + 16, o + 16 + len) });
@@ -482,7 +518,15 @@ describe('on the wire (lab)', () => {
     const cap = await capture(lab, c, 'arp or (icmp6 and ip6[40] == 136)');
     const mon = await watchNeighbours(lab, c);
     try {
-      const run = await lab.exec(m, [process.execPath, DRIVER, JSON.stringify({ op: 'announce', ifname: 'eth0', addresses: [VIP4, VIP6], timing: { masterDelay: 1, masterRepeat: 5 }, ms: 1500 })], 15_000);
+      const run = await lab.exec(
+        m,
+        [
+          process.execPath,
+          DRIVER,
+          JSON.stringify({ op: 'announce', ifname: 'eth0', addresses: [VIP4, VIP6], timing: { masterDelay: 1, masterRepeat: 5 }, ms: 1500 }),
+        ],
+        15_000,
+      );
       assert.equal(run.code, 0, run.stderr + run.stdout);
       const lines = jsonLines(run.stdout);
       const announcedAt = lines.find((l) => l.ready)!.announcedAt as number;
@@ -490,8 +534,16 @@ describe('on the wire (lab)', () => {
       assert.deepEqual(done.counters, { garp: 10, na: 10, errors: 0, skippedNoarp: 0 });
       assert.deepEqual(done.errors, []);
 
-      const n4 = await waitFor('the client to learn the new MAC of the IPv4 VIP', async () => ((await neighbour(lab, c, VIP4)).lladdr === m.mac ? true : undefined), 5000);
-      const n6 = await waitFor('the client to learn the new MAC of the IPv6 VIP', async () => ((await neighbour(lab, c, VIP6)).lladdr === m.mac ? true : undefined), 5000);
+      const n4 = await waitFor(
+        'the client to learn the new MAC of the IPv4 VIP',
+        async () => ((await neighbour(lab, c, VIP4)).lladdr === m.mac ? true : undefined),
+        5000,
+      );
+      const n6 = await waitFor(
+        'the client to learn the new MAC of the IPv6 VIP',
+        async () => ((await neighbour(lab, c, VIP6)).lladdr === m.mac ? true : undefined),
+        5000,
+      );
       assert.ok(n4 && n6);
 
       // -U writes each packet as it comes: wait until all are in the file, then stop tcpdump
@@ -531,12 +583,20 @@ describe('on the wire (lab)', () => {
     await lab.run(c, ['ip', '-6', 'neigh', 'replace', VIP6, 'lladdr', STALE_MAC, 'dev', 'eth0', 'nud', 'stale']);
     const cap = await capture(lab, c, 'icmp6 and ip6[40] == 136');
     try {
-      const run = await lab.exec(m, [process.execPath, DRIVER, JSON.stringify({ op: 'announce', ifname: 'eth0', addresses: [VIP6], timing: { masterDelay: 0, masterRepeat: 2 }, ms: 300 })]);
+      const run = await lab.exec(m, [
+        process.execPath,
+        DRIVER,
+        JSON.stringify({ op: 'announce', ifname: 'eth0', addresses: [VIP6], timing: { masterDelay: 0, masterRepeat: 2 }, ms: 300 }),
+      ]);
       assert.equal(run.code, 0, run.stderr + run.stdout);
-      const n = await waitFor('the client to learn the router', async () => {
-        const e = await neighbour(lab, c, VIP6);
-        return e.lladdr === m.mac && 'router' in e ? e : undefined;
-      }, 5000);
+      const n = await waitFor(
+        'the client to learn the router',
+        async () => {
+          const e = await neighbour(lab, c, VIP6);
+          return e.lladdr === m.mac && 'router' in e ? e : undefined;
+        },
+        5000,
+      );
       assert.ok(n);
       await waitFor('the capture of 2 frames', () => (readPcap(cap.file).length >= 2 ? true : undefined), 5000);
       const nas = (await cap.stop()).filter((r) => r.data[54] === 136);
@@ -549,13 +609,21 @@ describe('on the wire (lab)', () => {
   });
 
   test('a missing interface and a link that goes down are reported with the interface and the cause', async () => {
-    const missing = await lab.exec(m, [process.execPath, DRIVER, JSON.stringify({ op: 'announce', ifname: 'eth9', ifindex: 999_999, addresses: [VIP4], timing: { masterDelay: 0 }, ms: 100 })]);
+    const missing = await lab.exec(m, [
+      process.execPath,
+      DRIVER,
+      JSON.stringify({ op: 'announce', ifname: 'eth9', ifindex: 999_999, addresses: [VIP4], timing: { masterDelay: 0 }, ms: 100 }),
+    ]);
     assert.equal(missing.code, 0, missing.stderr + missing.stdout);
     const done = jsonLines(missing.stdout).find((l) => l.done)!;
     assert.deepEqual(done.errors, ['opening a packet socket (ifindex 999999) on eth9: No such device (ENODEV)']);
 
     // the delayed burst finds eth0 down: ENETDOWN, reported once for the burst
-    const child = lab.spawn(m, [process.execPath, DRIVER, JSON.stringify({ op: 'announce', ifname: 'eth0', addresses: [VIP4], timing: { masterDelay: 0.5 }, ms: 1500 })], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = lab.spawn(
+      m,
+      [process.execPath, DRIVER, JSON.stringify({ op: 'announce', ifname: 'eth0', addresses: [VIP4], timing: { masterDelay: 0.5 }, ms: 1500 })],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     const exited = once(child, 'exit');

@@ -28,7 +28,6 @@ for (const [label, makeClock] of [
   ['timerfd', () => new RealClock()],
   ['Node timers', () => new RealClock(NODE_TIMER_BASE)],
 ] as const) {
-
   test(`${label}: a timer fires at its deadline, never before it, and leaves nothing pending`, async () => {
     const clock = makeClock();
     const lateness: number[] = [];
@@ -227,7 +226,7 @@ class SlackBase implements CheckClock {
   }
 }
 
-test('a long timer is not made late by the kernel\'s slack: it wakes early by that much, then waits the rest on a short timer', () => {
+test("a long timer is not made late by the kernel's slack: it wakes early by that much, then waits the rest on a short timer", () => {
   for (const slack of [0.001, 0.005]) {
     const base = new SlackBase(slack);
     const clock = new RealClock(base);
@@ -241,7 +240,10 @@ test('a long timer is not made late by the kernel\'s slack: it wakes early by th
     assert.equal(clock.pending, 0);
     // without the early stage the slack alone would make them 3.6 / 1 ms late (18 / 5 ms at nice > 0)
     assert.ok(fired.down! >= down && fired.down! - down < 0.1, `slack ${slack}: the precise timer fired ${fired.down! - down} ms after its deadline`);
-    assert.ok(fired.advert! >= advert - 0.05 && fired.advert! - advert < 1.1, `slack ${slack}: the advert fired ${fired.advert! - advert} ms after its deadline`);
+    assert.ok(
+      fired.advert! >= advert - 0.05 && fired.advert! - advert < 1.1,
+      `slack ${slack}: the advert fired ${fired.advert! - advert} ms after its deadline`,
+    );
     // each armed the base timer twice: the early stage and the short rest
     assert.ok(base.arms.length <= 5, `base timer armed ${base.arms.length} times: ${base.arms.join(', ')}`);
   }
@@ -410,13 +412,16 @@ test('timerfd: bad arguments are errors that name the call and the argument', ()
   lib.closeTimer(h);
   lib.closeTimer(h);
   lib.disarmTimer(h);
-  assert.throws(() => lib.armTimer(h, 5), (err: Error & { code?: string; errno?: number; syscall?: string }) => {
-    assert.match(err.message, /armTimer: timerfd_settime: Bad file descriptor \(EBADF\)/);
-    assert.equal(err.code, 'EBADF');
-    assert.equal(err.syscall, 'timerfd_settime');
-    assert.ok(typeof err.errno === 'number' && err.errno < 0);
-    return true;
-  });
+  assert.throws(
+    () => lib.armTimer(h, 5),
+    (err: Error & { code?: string; errno?: number; syscall?: string }) => {
+      assert.match(err.message, /armTimer: timerfd_settime: Bad file descriptor \(EBADF\)/);
+      assert.equal(err.code, 'EBADF');
+      assert.equal(err.syscall, 'timerfd_settime');
+      assert.ok(typeof err.errno === 'number' && err.errno < 0);
+      return true;
+    },
+  );
 });
 
 test('timerfd: an armed timer keeps the process alive until it fires (a long one, which wakes early and waits the rest awake, not early either), a disarmed one does not; a throw in it is uncaught', () => {

@@ -21,7 +21,13 @@ let lab: Lab;
 
 before(async () => {
   removeStaleLabs();
-  lab = await Lab.create({ name: 'daemon', hosts: [{ name: 'n1', ip: '10.99.0.11' }, { name: 'n2', ip: '10.99.0.12' }] });
+  lab = await Lab.create({
+    name: 'daemon',
+    hosts: [
+      { name: 'n1', ip: '10.99.0.11' },
+      { name: 'n2', ip: '10.99.0.12' },
+    ],
+  });
 });
 after(() => (lab ? lab.destroy() : undefined));
 
@@ -103,7 +109,7 @@ test('an interface that does not exist: the instance waits in FAULT, the daemon 
   assert.equal(d.proc.exitCode, null, 'the daemon survives the interface being deleted');
 });
 
-test('a master\'s VRRP process that dies: the next one starts at once, with the same Node flags, and resumes as master; the VIP never leaves', async () => {
+test("a master's VRRP process that dies: the next one starts at once, with the same Node flags, and resumes as master; the VIP never leaves", async () => {
   const v = await reset();
   const d = v.startAlived('n1', conf(150));
   await v.waitHolder(VIP, 'n1', 10_000);
@@ -121,7 +127,7 @@ test('a master\'s VRRP process that dies: the next one starts at once, with the 
   assertVrrpFlags(again);
 });
 
-test('a VRRP process that dies: what it held and nobody resumes is removed by the main process at once (a backup\'s stale VIP; a master not resumed in time)', async () => {
+test("a VRRP process that dies: what it held and nobody resumes is removed by the main process at once (a backup's stale VIP; a master not resumed in time)", async () => {
   const v = await reset();
   // a backup (n2 is master) with a copy of the VIP on its interface, as a crash can leave one
   v.startAlived('n2', conf(200));
@@ -131,7 +137,11 @@ test('a VRRP process that dies: what it held and nobody resumes is removed by th
   await lab.run('n1', ['ip', 'addr', 'add', `${VIP}/24`, 'dev', 'eth0']);
   const [child] = childrenOf(d.proc.pid!);
   process.kill(child!, 'SIGKILL');
-  await v.waitLine(d, new RegExp(`VRRP process ${child} died \\(SIGKILL\\); restarting it in 200 ms$|VRRP process ${child} died \\(SIGKILL\\); restarting it in 200 ms `), 3000);
+  await v.waitLine(
+    d,
+    new RegExp(`VRRP process ${child} died \\(SIGKILL\\); restarting it in 200 ms$|VRRP process ${child} died \\(SIGKILL\\); restarting it in 200 ms `),
+    3000,
+  );
   await v.waitLine(d, new RegExp(`removed what VRRP process ${child} left on the interfaces, [\\d.]+ ms after: 10\\.99\\.0\\.99/24 on eth0 \\(VI_1\\)`), 3000);
   await v.waitHolder(VIP, 'n2', 3000);
 
@@ -158,7 +168,11 @@ test('a VRRP process that dies: what it held and nobody resumes is removed by th
     await new Promise((r) => setTimeout(r, 2));
   }
   // (by the window's own timer, or at the next death after it closed)
-  await v2.waitLine(m, /removed what (the dead VRRP process \(not resumed in time\)|VRRP process \d+) left on the interfaces, [\d.]+ ms after: 10\.99\.0\.99\/24 on eth0 \(VI_1\)/, 3000);
+  await v2.waitLine(
+    m,
+    /removed what (the dead VRRP process \(not resumed in time\)|VRRP process \d+) left on the interfaces, [\d.]+ ms after: 10\.99\.0\.99\/24 on eth0 \(VI_1\)/,
+    3000,
+  );
   // the next one that runs starts as a backup, and becomes master the usual way
   await v2.waitLine(m, /\(VI_1\) Entering BACKUP STATE \(init\)/, 5000);
   await v2.waitHolder(VIP, 'n1', 5000);
@@ -193,7 +207,10 @@ test('SIGTERM during a reload that never finishes (a plugin hook that hangs): th
   await waitFor('the VIP removed after the SIGTERM', () => v.events.find((e) => e.t >= t0 && e.kind === 'addr' && e.op === 'del' && e.address === VIP), 2000);
   const { code } = await d.exited;
   assert.equal(code, 0, d.lines.join('\n'));
-  assert.ok(d.lines.some((l) => /the reload under way did not finish within 5 s of the stop; alived stops without it/.test(l)), d.lines.join('\n'));
+  assert.ok(
+    d.lines.some((l) => /the reload under way did not finish within 5 s of the stop; alived stops without it/.test(l)),
+    d.lines.join('\n'),
+  );
   assert.ok(d.lines.some((l) => /Stopped alived/.test(l)));
   assert.deepEqual(v.holders(VIP), [], 'no VRRP process took the VIP again');
 });

@@ -16,7 +16,13 @@ const dir = tmpDir('alived-drop-in-lab-');
 
 before(async () => {
   removeStaleLabs();
-  lab = await Lab.create({ name: 'dropin', hosts: [{ name: 'n1', ip: '10.95.0.11' }, { name: 'n2', ip: '10.95.0.12' }] });
+  lab = await Lab.create({
+    name: 'dropin',
+    hosts: [
+      { name: 'n1', ip: '10.95.0.11' },
+      { name: 'n2', ip: '10.95.0.12' },
+    ],
+  });
 });
 after(() => (lab ? lab.destroy() : undefined));
 

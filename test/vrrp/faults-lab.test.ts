@@ -66,7 +66,12 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** Waits until the client's ARP entry for the VIP names `host`'s MAC (asked of the client's kernel). */
 async function clientNames(host: string, timeoutMs: number): Promise<void> {
   const mac = lab.host(host).mac;
-  await waitFor(`the client's ARP entry for ${VIP} to name ${host} (${mac}); it names ${(await neighbourNow(lab, 'client', VIP)) ?? 'nothing'}`, async () => ((await neighbourNow(lab, 'client', VIP)) === mac ? true : undefined), timeoutMs, 25);
+  await waitFor(
+    `the client's ARP entry for ${VIP} to name ${host} (${mac}); it names ${(await neighbourNow(lab, 'client', VIP)) ?? 'nothing'}`,
+    async () => ((await neighbourNow(lab, 'client', VIP)) === mac ? true : undefined),
+    timeoutMs,
+    25,
+  );
 }
 
 async function holds(host: string, yes: boolean, timeoutMs: number): Promise<void> {
@@ -93,7 +98,14 @@ function webhookReceiver(port: number): Promise<{ lines: string[]; stop: () => v
 
 before(async () => {
   removeStaleLabs();
-  lab = await Lab.create({ name: 'faults', hosts: [{ name: 'a', ip: '10.99.0.1' }, { name: 'b', ip: '10.99.0.2' }, { name: 'client', ip: '10.99.0.10' }] });
+  lab = await Lab.create({
+    name: 'faults',
+    hosts: [
+      { name: 'a', ip: '10.99.0.1' },
+      { name: 'b', ip: '10.99.0.2' },
+      { name: 'client', ip: '10.99.0.10' },
+    ],
+  });
   v = new VrrpLab(lab, tmpDir('alived-faults-'));
   await v.watch();
   hook = await webhookReceiver(18018);
@@ -170,26 +182,38 @@ test('a VIP deleted on the master (as a network manager does) comes back at once
   assert.ok(!v.events.some((e) => e.t >= t0 && e.host === 'b' && e.kind === 'addr' && e.op === 'new' && e.address === VIP), 'b never took the VIP');
   assert.deepEqual(v.holders(VIP), ['a']);
   await clientNames('a', 1000);
-  const line = await v.waitLine(a, /\(VI_1\) 10\.99\.0\.99\/24 on eth0 was removed by someone else \(the kernel reported it deleted: 10\.99\.0\.99\/24 dev eth0 scope global[^)]*\); put back in [\d.]+ ms/, 2000);
+  const line = await v.waitLine(
+    a,
+    /\(VI_1\) 10\.99\.0\.99\/24 on eth0 was removed by someone else \(the kernel reported it deleted: 10\.99\.0\.99\/24 dev eth0 scope global[^)]*\); put back in [\d.]+ ms/,
+    2000,
+  );
   assert.ok(line);
   // counted in keepalived's stats file
   const stats = `/tmp/alived_${instance}.stats`;
   fs.rmSync(stats, { force: true });
   process.kill(a.proc.pid!, 'SIGUSR2');
-  const text = await waitFor('the stats file', () => {
-    const s = fs.existsSync(stats) ? fs.readFileSync(stats, 'utf8') : '';
-    return /Not Restored: \d+/.test(s) ? s : undefined;
-  }, 5000);
+  const text = await waitFor(
+    'the stats file',
+    () => {
+      const s = fs.existsSync(stats) ? fs.readFileSync(stats, 'utf8') : '';
+      return /Not Restored: \d+/.test(s) ? s : undefined;
+    },
+    5000,
+  );
   fs.rmSync(stats, { force: true });
   assert.match(text, /Virtual Addresses Removed By Others:\n {4}Restored: 1\n {4}Not Restored: 0/);
   // a notifier saw it: the webhook got a `vip` event
-  const event = await waitFor('a vip event at the webhook', () => hook.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.kind === 'vip'), 10_000);
+  const event = await waitFor(
+    'a vip event at the webhook',
+    () => hook.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.kind === 'vip'),
+    10_000,
+  );
   assert.equal(event.new_state, 'restored');
   assert.equal(event.source, 'vip:VI_1');
   assert.deepEqual(event.details, { address: '10.99.0.99/24 on eth0', action: 'restored' });
 });
 
-test('the master\'s VRRP process killed: a new one resumes as master before the backup can take over; the VIP never leaves, the client loses no reply', async () => {
+test("the master's VRRP process killed: a new one resumes as master before the backup can take over; the VIP never leaves, the client loses no reply", async () => {
   const kill = killVrrpProcess(a);
   assert.ok(kill, 'a runs a VRRP process');
   await v.waitLine(a, new RegExp(`VRRP process ${kill!.pid} died \\(SIGKILL\\); restarting it in 0 ms; it may resume VI_1 as master`), 3000);

@@ -30,7 +30,10 @@ after(() => (lab ? lab.destroy() : undefined));
 
 function firewall(settings: Partial<FirewallSettings> = {}) {
   const { log, records } = memoryLogger('info');
-  const fw = new NftFirewall({ table: 'alived', priority: -1, counters: false, ifindex: false, ...settings }, { log, run: nftRunner(['ip', 'netns', 'exec', lab.host('h').ns]) });
+  const fw = new NftFirewall(
+    { table: 'alived', priority: -1, counters: false, ifindex: false, ...settings },
+    { log, run: nftRunner(['ip', 'netns', 'exec', lab.host('h').ns]) },
+  );
   return { fw, records };
 }
 
@@ -66,7 +69,10 @@ test('IPv4: the table is made with the first address, shared addresses stay unti
   // close is the end: later changes do nothing
   await fw.set('VI_1', [v4('10.99.0.53')]);
   assert.notEqual((await list('ip')).code, 0);
-  assert.ok(records.some((r) => r.msg === '(VI_1) setting firewall drop rule'), JSON.stringify(records));
+  assert.ok(
+    records.some((r) => r.msg === '(VI_1) setting firewall drop rule'),
+    JSON.stringify(records),
+  );
 });
 
 test('a table an earlier run left is removed at start, whatever it holds', async (t) => {
@@ -112,8 +118,18 @@ test('IPv6: global VIPs in vips, link-local ones keyed by interface index, or by
 });
 
 test('what an instance holds: nothing unless it is a no_accept master that does not own its addresses', () => {
-  const s = { ifname: 'eth0', priority: 100, accept: false, trackPrimary: true, vips: [{ address: '10.0.0.1', family: 4 as const }], excludedVips: [{ address: '10.0.1.1', family: 4 as const, dev: 'eth1' }] };
-  assert.deepEqual(firewallAddressesOf(s, true).map((a) => `${a.address}@${a.ifname}`), ['10.0.0.1@eth0', '10.0.1.1@eth1']);
+  const s = {
+    ifname: 'eth0',
+    priority: 100,
+    accept: false,
+    trackPrimary: true,
+    vips: [{ address: '10.0.0.1', family: 4 as const }],
+    excludedVips: [{ address: '10.0.1.1', family: 4 as const, dev: 'eth1' }],
+  };
+  assert.deepEqual(
+    firewallAddressesOf(s, true).map((a) => `${a.address}@${a.ifname}`),
+    ['10.0.0.1@eth0', '10.0.1.1@eth1'],
+  );
   assert.deepEqual(firewallAddressesOf(s, false), []);
   assert.deepEqual(firewallAddressesOf({ ...s, accept: true }, true), []);
   assert.deepEqual(firewallAddressesOf({ ...s, priority: 255 }, true), []);
@@ -127,7 +143,10 @@ test('a batch nft refuses is logged; the next change makes the tables again with
   // someone deletes the table under it; then an element for an interface that does not exist fails the batch
   await lab.run('h', ['nft', 'delete', 'table', 'ip', 'alived']);
   await fw.set('VI_2', [{ address: 'fe80::1', family: 6, ifname: 'nosuchif0' }]);
-  assert.ok(records.some((r) => r.level === 'error' && /firewall \(nftables table alived\)/.test(String(r.msg))), JSON.stringify(records.map((r) => r.msg)));
+  assert.ok(
+    records.some((r) => r.level === 'error' && /firewall \(nftables table alived\)/.test(String(r.msg))),
+    JSON.stringify(records.map((r) => r.msg)),
+  );
   await fw.set('VI_2', []);
   await fw.set('VI_3', [v4('10.99.0.61')]);
   const out = (await list('ip')).stdout;

@@ -47,7 +47,14 @@ test(`${COUNT} malformed, truncated, wrong-TTL, wrong-auth, wrong-VRID, wrong-ve
     if (process.env.CI) throw new Error('keepalived is not installed');
     return t.skip('keepalived is not installed');
   }
-  const lab = await useLab({ name: 'flood', hosts: [{ name: 'n1', ip: '10.99.0.11' }, { name: 'n2', ip: '10.99.0.12' }, { name: 'evil', ip: '10.99.0.66' }] });
+  const lab = await useLab({
+    name: 'flood',
+    hosts: [
+      { name: 'n1', ip: '10.99.0.11' },
+      { name: 'n2', ip: '10.99.0.12' },
+      { name: 'evil', ip: '10.99.0.66' },
+    ],
+  });
   const dir = tmpDir('alived-flood-');
   const v = new VrrpLab(lab, dir);
   const instance = `flood${process.pid}`;
@@ -61,7 +68,11 @@ test(`${COUNT} malformed, truncated, wrong-TTL, wrong-auth, wrong-VRID, wrong-ve
   const pcap = path.join(dir, 'adverts.pcap');
   const dump = await capture(lab, 'n2', pcap, 'ip proto 112 and src host 10.99.0.11');
   await new Promise((r) => setTimeout(r, 1500));
-  const flood = await lab.exec('evil', [process.execPath, path.join(__dirname, '..', 'fixtures', 'vrrp-flood', 'flood.js'), '10.99.0.66', '224.0.0.18', '51', 's3cret', String(COUNT)], 120_000);
+  const flood = await lab.exec(
+    'evil',
+    [process.execPath, path.join(__dirname, '..', 'fixtures', 'vrrp-flood', 'flood.js'), '10.99.0.66', '224.0.0.18', '51', 's3cret', String(COUNT)],
+    120_000,
+  );
   assert.equal(flood.code, 0, flood.stderr);
   const sent = JSON.parse(flood.stdout) as Record<string, number>;
   await new Promise((r) => setTimeout(r, 2500));
@@ -76,7 +87,19 @@ test(`${COUNT} malformed, truncated, wrong-TTL, wrong-auth, wrong-VRID, wrong-ve
   const after = await readStats(master.proc.pid!, instance);
   const stats: Record<string, number> = {};
   for (const [k, n] of Object.entries(after)) stats[k] = n - (before[k] ?? 0);
-  const drops = ['Packet Errors/Length', 'Packet Errors/TTL', 'Packet Errors/Invalid Type', 'Packet Errors/Advertisement Interval', 'Packet Errors/Checksum', 'Packet Errors/Version', 'Packet Errors/VRID', 'Authentication Errors/Invalid Type', 'Authentication Errors/Type Mismatch', 'Authentication Errors/Failure', 'Other VRIDs'];
+  const drops = [
+    'Packet Errors/Length',
+    'Packet Errors/TTL',
+    'Packet Errors/Invalid Type',
+    'Packet Errors/Advertisement Interval',
+    'Packet Errors/Checksum',
+    'Packet Errors/Version',
+    'Packet Errors/VRID',
+    'Authentication Errors/Invalid Type',
+    'Authentication Errors/Type Mismatch',
+    'Authentication Errors/Failure',
+    'Other VRIDs',
+  ];
   const counted = drops.reduce((n, k) => n + (stats[k] ?? 0), 0);
   const kernelDrops = rawSocketDrops(lab.host('n1').ns);
   assert.equal(kernelDrops, 0, 'the kernel dropped none for a full socket buffer');
@@ -90,7 +113,8 @@ test(`${COUNT} malformed, truncated, wrong-TTL, wrong-auth, wrong-VRID, wrong-ve
   const times = readPcap(fs.readFileSync(pcap)).map((p) => p.time);
   assert.ok(times.length >= 3, `captured ${times.length} adverts`);
   const gaps = times.slice(1).map((x, i) => (x - times[i]!) * 1000);
-  for (const g of gaps) assert.ok(Math.abs(g - 1000) < 100, `advert interval ${g.toFixed(1)} ms during the flood (gaps ${gaps.map((x) => x.toFixed(1)).join(', ')})`);
+  for (const g of gaps)
+    assert.ok(Math.abs(g - 1000) < 100, `advert interval ${g.toFixed(1)} ms during the flood (gaps ${gaps.map((x) => x.toFixed(1)).join(', ')})`);
 });
 
 /** keepalived's SIGUSR2: the daemon writes its counters to /tmp/alived_INSTANCE.stats */

@@ -268,7 +268,9 @@ vrrp_instance VI_6 {
   assert.ok(ms(took.t - t0) < 61 + 150, `keepalived took ${VIP6} ${ms(took.t - t0).toFixed(1)} ms after alived's SIGTERM`);
   await a.exited;
   await holders(500, 'n2');
-  const na = await v.waitEvent((e) => e.host === 'client' && e.kind === 'neigh' && e.address === VIP6 && e.mac === lab.host('n2').mac, t0, 3000).catch(() => undefined);
+  const na = await v
+    .waitEvent((e) => e.host === 'client' && e.kind === 'neigh' && e.address === VIP6 && e.mac === lab.host('n2').mac, t0, 3000)
+    .catch(() => undefined);
   assert.ok(na, "keepalived's NA updated the client");
 
   // alived as the backup of keepalived this time, taking over after a crash

@@ -95,8 +95,10 @@ function harness(opts: Partial<MachineOptions> = {}, hooks: Partial<MachineEffec
     counters,
   );
   const take = (): Event[] => events.splice(0);
-  const transitions = (): string[] => events.filter((e): e is Extract<Event, { kind: 'transition' }> => e.kind === 'transition').map((e) => `${e.t} ${e.from}->${e.to}`);
-  const adverts = (): Array<[number, number]> => events.filter((e): e is Extract<Event, { kind: 'advert' }> => e.kind === 'advert').map((e) => [e.t, e.priority]);
+  const transitions = (): string[] =>
+    events.filter((e): e is Extract<Event, { kind: 'transition' }> => e.kind === 'transition').map((e) => `${e.t} ${e.from}->${e.to}`);
+  const adverts = (): Array<[number, number]> =>
+    events.filter((e): e is Extract<Event, { kind: 'advert' }> => e.kind === 'advert').map((e) => [e.t, e.priority]);
   return { m, clock, counters, events, notes, take, transitions, adverts };
 }
 
@@ -108,7 +110,7 @@ function becomeMasterByTimeout(h: ReturnType<typeof harness>): void {
   h.take();
 }
 
-test('Skew_Time and Master_Down_Interval use keepalived\'s integer microseconds', () => {
+test("Skew_Time and Master_Down_Interval use keepalived's integer microseconds", () => {
   assert.equal(skewTimeUs(2, 100, 100), 609_375);
   assert.equal(masterDownIntervalUs(2, 100, 100), 3_609_375);
   assert.equal(skewTimeUs(3, 100, 100), 609_375);
@@ -158,7 +160,7 @@ test('v3 numbers: advert 100 cs as v2; advert 10 cs at priority 100 takes 360.93
   assert.equal(b.m.state, 'MASTER');
 });
 
-test('start(boot): the first Master_Down_Interval counts from the router\'s start, but only after listening for one advert interval and Skew_Time', () => {
+test("start(boot): the first Master_Down_Interval counts from the router's start, but only after listening for one advert interval and Skew_Time", () => {
   // v3 at 0.1 s, priority 200: Master_Down_Interval 321.875 ms, Skew_Time 21.875 ms
   const cases = [
     // the daemon started at 0 and listens from 140: 0 + 321.875, later than 140 + 121.875
@@ -327,7 +329,7 @@ test('higher_prio_send_advert: the master advertises once more before it yields'
   assert.equal(h.m.state, 'BACKUP');
 });
 
-test('a backup\'s timers count from the advert\'s arrival (at), not from when it was checked', () => {
+test("a backup's timers count from the advert's arrival (at), not from when it was checked", () => {
   const h = harness({ version: 3, advertIntCs: 10 });
   h.m.start();
   h.clock.advance(50);
@@ -379,7 +381,7 @@ test('priority 0: a backup takes over after Skew_Time alone; a master answers at
   assert.deepEqual(h.adverts(), [[2409.375, 100]]);
 });
 
-test('v3: a backup adopts the master\'s advert interval; as master it goes back to its own', () => {
+test("v3: a backup adopts the master's advert interval; as master it goes back to its own", () => {
   const h = harness({ version: 3, advertIntCs: 100 });
   h.m.start();
   h.m.onAdvert({ priority: 150, advertIntCs: 10, src: '10.99.0.11' });
@@ -389,7 +391,10 @@ test('v3: a backup adopts the master\'s advert interval; as master it goes back 
   h.clock.advance(360.937);
   assert.equal(h.m.state, 'MASTER');
   assert.equal(h.m.masterAdvertIntCs, 100);
-  assert.deepEqual(h.events.filter((e) => e.kind === 'advert'), [{ t: 360.937, kind: 'advert', priority: 100, advertIntCs: 100 }]);
+  assert.deepEqual(
+    h.events.filter((e) => e.kind === 'advert'),
+    [{ t: 360.937, kind: 'advert', priority: 100, advertIntCs: 100 }],
+  );
   // a demoted v3 master times the new master by the new master's interval
   h.m.onAdvert({ priority: 200, advertIntCs: 50, src: '10.99.0.11' });
   assert.equal(h.m.state, 'BACKUP');
@@ -464,7 +469,7 @@ test('preempt_delay: counted from the first lower-priority advert; until then su
   assert.deepEqual(g.transitions(), ['0 INIT->BACKUP', '11414.062 BACKUP->MASTER']);
 });
 
-test('setPriority moves a backup\'s running timer by the change in its length', () => {
+test("setPriority moves a backup's running timer by the change in its length", () => {
   const h = harness();
   h.m.start();
   h.clock.advance(1000);
@@ -617,8 +622,7 @@ test('adverts outside BACKUP and MASTER are ignored', () => {
 
 test('effects that call back into the machine see a consistent state', () => {
   // a daemon that stops the instance while it announces mastership
-  let h: ReturnType<typeof harness>;
-  h = harness({ priority: 255, initialState: 'MASTER' }, { becomeMaster: () => h.m.stop('shutdown during takeover') });
+  const h: ReturnType<typeof harness> = harness({ priority: 255, initialState: 'MASTER' }, { becomeMaster: () => h.m.stop('shutdown during takeover') });
   h.m.start();
   assert.equal(h.m.state, 'STOP');
   assert.deepEqual(
@@ -665,7 +669,16 @@ test('two routers on a wire: election, steady state, and takeover after SIGTERM 
       { name: 'VI_1', version: 3, priority, advertIntCs: 10, initialState: 'BACKUP', preempt: true, preemptDelayMs: 0, localAddress: address, clock },
       {
         sendAdvert: (prio, intCs) => {
-          const payload = encodeAdvert({ version: 3, family: 4, vrid: 51, priority: prio, advertIntCs: intCs, addresses: ['10.99.0.99'], src: address, dst: '224.0.0.18' });
+          const payload = encodeAdvert({
+            version: 3,
+            family: 4,
+            vrid: 51,
+            priority: prio,
+            advertIntCs: intCs,
+            addresses: ['10.99.0.99'],
+            src: address,
+            dst: '224.0.0.18',
+          });
           for (const other of nodes) {
             if (other === node) continue;
             const out = checkAdvert(

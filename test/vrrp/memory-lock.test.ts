@@ -35,7 +35,10 @@ test('a process locked in memory by setNoSwap() survives V8 returning code and h
   assert.equal(r.signal, null, `killed by ${r.signal}: ${r.stderr.slice(0, 400)}`);
   assert.equal(r.status, 0, r.stderr.slice(0, 400));
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { lines: string[]; locked: number; s: number };
-  assert.ok(out.lines.some((l) => /is locked in memory/.test(l)), out.lines.join('\n'));
+  assert.ok(
+    out.lines.some((l) => /is locked in memory/.test(l)),
+    out.lines.join('\n'),
+  );
   assert.ok(out.locked > 1000, `VmLck ${out.locked} kB`);
   assert.equal(out.s, 20000);
 });

@@ -91,7 +91,13 @@ test('notify and notify_* run at each transition with keepalived arguments; a ha
   await waitFor('the MASTER notifications', () => (lines(log).includes('notify INSTANCE VI_1 MASTER 150') ? true : undefined), 5000);
   // notify_master hangs (sleep 1000): the instance stays master with a backup watching
   // the backup: no tracking, no notify scripts (the log is n1's alone)
-  const d2 = v.startAlived('n2', conf.replace('priority 150', 'priority 100').replace(/ {2}track_interface \{\n {4}mon0\n {2}\}\n/, '').replace(/ {2}notify.*\n/g, ''));
+  const d2 = v.startAlived(
+    'n2',
+    conf
+      .replace('priority 150', 'priority 100')
+      .replace(/ {2}track_interface \{\n {4}mon0\n {2}\}\n/, '')
+      .replace(/ {2}notify.*\n/g, ''),
+  );
   await new Promise((r) => setTimeout(r, 1500));
   assert.deepEqual(v.holders(VIP), ['n1'], 'adverts kept going while notify_master hangs');
   assert.ok(!d2.lines.some((l) => /Entering MASTER/.test(l)), 'the backup never saw the master miss an advert');
@@ -123,8 +129,16 @@ test('notify and notify_* run at each transition with keepalived arguments; a ha
   ];
   // the state's own script starts first, then notify (two processes: their lines may land either way round)
   const got = lines(log).map((l) => l.trim());
-  assert.deepEqual(got.filter((l) => l.startsWith('notify ')), expected.filter((l) => l.startsWith('notify ')), got.join('\n'));
-  assert.deepEqual(got.filter((l) => !l.startsWith('notify ')), expected.filter((l) => !l.startsWith('notify ')), got.join('\n'));
+  assert.deepEqual(
+    got.filter((l) => l.startsWith('notify ')),
+    expected.filter((l) => l.startsWith('notify ')),
+    got.join('\n'),
+  );
+  assert.deepEqual(
+    got.filter((l) => !l.startsWith('notify ')),
+    expected.filter((l) => !l.startsWith('notify ')),
+    got.join('\n'),
+  );
   // the hanging notify_master scripts were killed with their group at stop, no process of theirs is left
   const left = spawnSync('pgrep', ['-f', `${v.dir}/master.sh`], { encoding: 'utf8' }).stdout.trim();
   assert.equal(left, '', `processes of notify_master left: ${left}`);
@@ -233,9 +247,16 @@ vrrp_instance VI_1 {
 `,
   );
   await v.waitHolder(VIP, 'n1', 10_000);
-  await waitFor('the safe script', () => (lines(log).includes(`safe ${spawnSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).stdout.trim()} INSTANCE VI_1 MASTER 150`) ? true : undefined), 5000);
+  await waitFor(
+    'the safe script',
+    () => (lines(log).includes(`safe ${spawnSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).stdout.trim()} INSTANCE VI_1 MASTER 150`) ? true : undefined),
+    5000,
+  );
   assert.ok(!lines(log).includes('unsafe'), 'the unsafe script never ran');
-  assert.ok(d1.lines.some((l) => l.includes(unsafeDir) && /writable|unsafe|insecure/i.test(l)), `the refusal names the path:\n${d1.lines.filter((l) => /script/i.test(l)).join('\n')}`);
+  assert.ok(
+    d1.lines.some((l) => l.includes(unsafeDir) && /writable|unsafe|insecure/i.test(l)),
+    `the refusal names the path:\n${d1.lines.filter((l) => /script/i.test(l)).join('\n')}`,
+  );
   v.signal(d1, 'SIGTERM');
   await d1.exited;
 });
@@ -281,15 +302,25 @@ vrrp_sync_group G1 {
   await v.waitHolder(VIP, 'n1', 10_000);
   await waitFor('the group MASTER notification', () => (lines(log).includes('group GROUP G1 MASTER 0') ? true : undefined), 5000);
   assert.equal(lines(log)[0], 'startup ', 'startup_script ran before anything was notified');
-  await waitFor('the FIFO lines', () => {
-    const f = lines(fifoLog);
-    return ['INSTANCE "VI_1" MASTER 150', 'INSTANCE "VI_2" MASTER 150', 'GROUP "G1" MASTER 0', 'INSTANCE "VI_3" MASTER 150'].every((l) => f.includes(l)) ? true : undefined;
-  }, 5000);
+  await waitFor(
+    'the FIFO lines',
+    () => {
+      const f = lines(fifoLog);
+      return ['INSTANCE "VI_1" MASTER 150', 'INSTANCE "VI_2" MASTER 150', 'GROUP "G1" MASTER 0', 'INSTANCE "VI_3" MASTER 150'].every((l) => f.includes(l))
+        ? true
+        : undefined;
+    },
+    5000,
+  );
 
   // VI_3 goes with a reload: its notify_deleted runs, `notify` gets DELETED, the FIFO says so
   fs.writeFileSync(d1.config, both);
   v.signal(d1, 'SIGHUP');
-  await waitFor('the DELETED notifications', () => (lines(log).includes('deleted ') && lines(log).includes('notify3 INSTANCE VI_3 DELETED 150') ? true : undefined), 5000);
+  await waitFor(
+    'the DELETED notifications',
+    () => (lines(log).includes('deleted ') && lines(log).includes('notify3 INSTANCE VI_3 DELETED 150') ? true : undefined),
+    5000,
+  );
   await waitFor('the DELETED FIFO line', () => (lines(fifoLog).includes('INSTANCE "VI_3" DELETED 150') ? true : undefined), 5000);
   await v.waitHolder('10.96.0.92', undefined, 3000);
 

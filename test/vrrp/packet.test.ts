@@ -152,7 +152,11 @@ test('the v3 checksum covers the IPv4 pseudo-header: another source gives anothe
   assert.deepEqual(v2a, v2b);
   // a v3 advert checked against the wrong source fails its checksum
   const counters = newCounters();
-  const out = checkAdvert({ family: 4, src: '10.99.0.12', dst: '224.0.0.18', ttl: 255, payload: a }, { ...labExpectation('golden-v3-adv1'), name: 'VI_1' }, counters);
+  const out = checkAdvert(
+    { family: 4, src: '10.99.0.12', dst: '224.0.0.18', ttl: 255, payload: a },
+    { ...labExpectation('golden-v3-adv1'), name: 'VI_1' },
+    counters,
+  );
   rejected(out, 'checksumErr', counters, /^\(VI_1\) Invalid VRRPv3 checksum$/);
 });
 
@@ -183,7 +187,16 @@ test('wrong TTL: ipTtlErr, unless unicast (which may be routed)', () => {
     const v = labExpectation(f.file);
     if (v.version === 3) {
       // v3's checksum covers the destination; re-encode for the unicast destination
-      unicastRx.payload = encodeAdvert({ version: 3, family: 4, vrid: 51, priority: 101, advertIntCs: 100, addresses: ['10.99.0.99'], src: rx.src, dst: '10.99.0.12' });
+      unicastRx.payload = encodeAdvert({
+        version: 3,
+        family: 4,
+        vrid: 51,
+        priority: 101,
+        advertIntCs: 100,
+        addresses: ['10.99.0.99'],
+        src: rx.src,
+        dst: '10.99.0.12',
+      });
     }
     assert.equal(checkAdvert(unicastRx, { ...v, unicast: true }, c3).ok, true);
     // with the peer's TTL range (check_unicast_src), 64 must lie in it
@@ -216,15 +229,40 @@ test('wrong password: authFailure; wrong or unknown auth type: authTypeMismatch 
   // only the first 8 bytes count, as keepalived stores auth_pass
   const c1b = newCounters();
   const longer = mutate(v2Frame, () => undefined);
-  const encodedLong = encodeAdvert({ version: 2, family: 4, vrid: 51, priority: 101, advertIntCs: 100, addresses: ['10.99.0.99'], authPass: '12345678-and-more' });
+  const encodedLong = encodeAdvert({
+    version: 2,
+    family: 4,
+    vrid: 51,
+    priority: 101,
+    advertIntCs: 100,
+    addresses: ['10.99.0.99'],
+    authPass: '12345678-and-more',
+  });
   assert.equal(checkAdvert({ ...longer, payload: encodedLong }, { ...labExpectation(v2Frame.file), authPass: '12345678' }, c1b).ok, true);
   const c2 = newCounters();
   rejected(checkAdvert(rx, { ...labExpectation(v2Frame.file), authPass: undefined }, c2), 'authTypeMismatch', c2, /received a 1 auth, expecting 0!/);
   const c3 = newCounters();
-  rejected(checkAdvert(mutate(v2Frame, (ip) => (ip[20 + 4] = 7)), labExpectation(v2Frame.file), c3), 'invalidAuthType', c3, /Invalid auth type: 7/);
+  rejected(
+    checkAdvert(
+      mutate(v2Frame, (ip) => (ip[20 + 4] = 7)),
+      labExpectation(v2Frame.file),
+      c3,
+    ),
+    'invalidAuthType',
+    c3,
+    /Invalid auth type: 7/,
+  );
   // IPsec AH (2) is a valid type on the wire, but not a PASS instance's
   const c4 = newCounters();
-  rejected(checkAdvert(mutate(v2Frame, (ip) => (ip[20 + 4] = 2)), labExpectation(v2Frame.file), c4), 'authTypeMismatch', c4);
+  rejected(
+    checkAdvert(
+      mutate(v2Frame, (ip) => (ip[20 + 4] = 2)),
+      labExpectation(v2Frame.file),
+      c4,
+    ),
+    'authTypeMismatch',
+    c4,
+  );
 });
 
 test('wrong VRID: vridErr', () => {
@@ -271,7 +309,12 @@ test('wrong type: invalidTypeRcvd', () => {
 
 test('v2 advert interval mismatch: dropped, advertIntervalErr; v3: accepted with a note', () => {
   const c1 = newCounters();
-  rejected(checkAdvert(rxOf(v2Frame), { ...labExpectation(v2Frame.file), advertIntCs: 200 }, c1), 'advertIntervalErr', c1, /advertisement interval mismatch mine=2 sec rcv'd=1 sec/);
+  rejected(
+    checkAdvert(rxOf(v2Frame), { ...labExpectation(v2Frame.file), advertIntCs: 200 }, c1),
+    'advertIntervalErr',
+    c1,
+    /advertisement interval mismatch mine=2 sec rcv'd=1 sec/,
+  );
   const c2 = newCounters();
   const out = checkAdvert(rxOf(v3Frame), { ...labExpectation(v3Frame.file), advertIntCs: 10 }, c2);
   assert.ok(out.ok);
@@ -284,7 +327,12 @@ test('v2 advert interval mismatch: dropped, advertIntervalErr; v3: accepted with
 test('address list: a wrong count or a missing VIP is addrListErr, unless skip_check_adv_addr for the known master', () => {
   const rx = rxOf(v2Frame);
   const c1 = newCounters();
-  rejected(checkAdvert(rx, { ...labExpectation(v2Frame.file), addresses: ['10.99.0.99', '10.99.0.98'] }, c1), 'addrListErr', c1, /unexpected ip number count 1, expected 2!/);
+  rejected(
+    checkAdvert(rx, { ...labExpectation(v2Frame.file), addresses: ['10.99.0.99', '10.99.0.98'] }, c1),
+    'addrListErr',
+    c1,
+    /unexpected ip number count 1, expected 2!/,
+  );
   assert.equal(c1.advertRcvd, 0);
   const c2 = newCounters();
   const out = checkAdvert(rx, { ...labExpectation(v2Frame.file), addresses: ['10.99.0.98'] }, c2);
@@ -300,7 +348,16 @@ test('address list: a wrong count or a missing VIP is addrListErr, unless skip_c
 });
 
 test('a multicast instance drops unicast adverts, and the family must match', () => {
-  const payload = encodeAdvert({ version: 3, family: 4, vrid: 51, priority: 100, advertIntCs: 100, addresses: ['10.99.0.99'], src: '10.99.0.12', dst: '10.99.0.11' });
+  const payload = encodeAdvert({
+    version: 3,
+    family: 4,
+    vrid: 51,
+    priority: 100,
+    advertIntCs: 100,
+    addresses: ['10.99.0.99'],
+    src: '10.99.0.12',
+    dst: '10.99.0.11',
+  });
   const c1 = newCounters();
   rejected(
     checkAdvert({ family: 4, src: '10.99.0.12', dst: '10.99.0.11', ttl: 255, payload }, labExpectation('golden-v3-adv1'), c1),
@@ -354,11 +411,18 @@ test('IPv6 (v3) adverts round-trip, with the checksum over the IPv6 pseudo-heade
     assert.ok(out.ok, out.ok ? '' : out.reason);
     assert.equal(out.advert.priority, 150);
     assert.equal(out.advert.advertIntCs, 25);
-    assert.deepEqual(out.advert.addresses, c.addresses.map((a) => bytesToIp(ipToBytes(a, 6)!)));
+    assert.deepEqual(
+      out.advert.addresses,
+      c.addresses.map((a) => bytesToIp(ipToBytes(a, 6)!)),
+    );
     // the pseudo-header holds the destination: another one fails
     const c2 = newCounters();
     rejected(
-      checkAdvert({ family: 6, src: c.src, dst: unicast ? '2001:db8::13' : 'ff02::13', ttl: unicast ? 64 : 255, payload }, { name: 'VI_6', version: 3, family: 6, vrid: 7, advertIntCs: 25, addresses: c.addresses, unicast }, c2),
+      checkAdvert(
+        { family: 6, src: c.src, dst: unicast ? '2001:db8::13' : 'ff02::13', ttl: unicast ? 64 : 255, payload },
+        { name: 'VI_6', version: 3, family: 6, vrid: 7, advertIntCs: 25, addresses: c.addresses, unicast },
+        c2,
+      ),
       'checksumErr',
       c2,
     );
@@ -366,7 +430,16 @@ test('IPv6 (v3) adverts round-trip, with the checksum over the IPv6 pseudo-heade
 });
 
 test('IPv6 hop limit is checked when the socket reports it, the checksum left to the kernel when the destination is unknown', () => {
-  const payload = encodeAdvert({ version: 3, family: 6, vrid: 7, priority: 100, advertIntCs: 100, addresses: ['2001:db8::99'], src: 'fe80::1', dst: 'ff02::12' });
+  const payload = encodeAdvert({
+    version: 3,
+    family: 6,
+    vrid: 7,
+    priority: 100,
+    advertIntCs: 100,
+    addresses: ['2001:db8::99'],
+    src: 'fe80::1',
+    dst: 'ff02::12',
+  });
   const expect: AdvertExpectation = { version: 3, family: 6, vrid: 7, advertIntCs: 100, addresses: ['2001:db8::99'], unicast: false };
   const c1 = newCounters();
   rejected(checkAdvert({ family: 6, src: 'fe80::1', dst: 'ff02::12', ttl: 1, payload }, expect, c1), 'ipTtlErr', c1);
@@ -449,7 +522,11 @@ function checkContract(rx: Received, expect: AdvertExpectation, what: string): v
 test('fuzz: random buffers, truncations and bit flips never throw, and count as promised', () => {
   const seed = Number(process.env.ALIVED_FUZZ_SEED ?? 0x5eed);
   const rand = prng(seed);
-  const expects = [labExpectation('golden-v2-adv1'), labExpectation('golden-v3-adv1'), { ...labExpectation('golden-v3-adv1'), family: 6 as const, addresses: ['2001:db8::1'] }];
+  const expects = [
+    labExpectation('golden-v2-adv1'),
+    labExpectation('golden-v3-adv1'),
+    { ...labExpectation('golden-v3-adv1'), family: 6 as const, addresses: ['2001:db8::1'] },
+  ];
   const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => Math.floor(rand() * 256)));
   for (let i = 0; i < 3000; i++) {
     const buf = bytes(Math.floor(rand() * 90));
@@ -469,7 +546,8 @@ test('fuzz: random buffers, truncations and bit flips never throw, and count as 
     assert.doesNotThrow(() => decodeAdvert(buf, 4));
     assert.doesNotThrow(() => decodeAdvert(buf, 6));
     const rx: Received = parsed.ok ? parsed.rx : { family: 4, src: '10.0.0.1', dst: '224.0.0.18', ttl: 255, payload: buf };
-    for (const e of expects) checkContract(rx.family === e.family ? rx : { ...rx, family: e.family, src: 'fe80::1', dst: 'ff02::12' }, e, `seed ${seed} #${i} ${buf.toString('hex')}`);
+    for (const e of expects)
+      checkContract(rx.family === e.family ? rx : { ...rx, family: e.family, src: 'fe80::1', dst: 'ff02::12' }, e, `seed ${seed} #${i} ${buf.toString('hex')}`);
   }
   // every truncation and every single-bit flip of the real packets
   for (const f of frames.filter((x) => x.index === 0)) {

@@ -83,7 +83,9 @@ test('vrrp_no_swap locks the VRRP process in memory, checker_no_swap the main pr
   const lockedVrrp = vmLckKb(vrrp);
   const lockedMain = vmLckKb(daemonPid(d));
   const rss = (pid: number): string => /^VmRSS:\s+(\d+ kB)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '?';
-  console.log(`VmLck (locked ranges, MCL_ONFAULT): VRRP process ${lockedVrrp} kB (VmRSS ${rss(vrrp)}), main process ${lockedMain} kB (VmRSS ${rss(daemonPid(d))})`);
+  console.log(
+    `VmLck (locked ranges, MCL_ONFAULT): VRRP process ${lockedVrrp} kB (VmRSS ${rss(vrrp)}), main process ${lockedMain} kB (VmRSS ${rss(daemonPid(d))})`,
+  );
   assert.ok(lockedVrrp > 1000, `VmLck of the VRRP process: ${lockedVrrp} kB`);
   assert.ok(lockedMain > 1000, `VmLck of the main process: ${lockedMain} kB`);
 
@@ -119,7 +121,10 @@ test('max_auto_priority: a VRRP process made late (SIGSTOP, SIGCONT) goes to SCH
     assert.ok(threads.length > 1);
     for (const tid of threads) assert.equal(scheduling(tid), `SCHED_RR ${expected}`, `thread ${tid}`);
   }
-  assert.ok(d.lines.some((l) => /A timer expired 0\.[2-9]\d* seconds ago/.test(l)), 'the lateness is logged');
+  assert.ok(
+    d.lines.some((l) => /A timer expired 0\.[2-9]\d* seconds ago/.test(l)),
+    'the lateness is logged',
+  );
   // at the maximum: late again, no step further
   await stall();
   await v.waitLine(d, /A timer expired [\d.]+ seconds ago/, 5000);

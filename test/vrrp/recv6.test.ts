@@ -49,7 +49,9 @@ before(async () => {
 async function linkLocal(h: LabHost): Promise<string> {
   const deadline = Date.now() + 5000;
   for (;;) {
-    const shown = JSON.parse(await lab.run(h, ['ip', '-j', '-6', 'addr', 'show', 'dev', 'eth0', 'scope', 'link'])) as Array<{ addr_info?: Array<{ local?: string }> }>;
+    const shown = JSON.parse(await lab.run(h, ['ip', '-j', '-6', 'addr', 'show', 'dev', 'eth0', 'scope', 'link'])) as Array<{
+      addr_info?: Array<{ local?: string }>;
+    }>;
     const ll = shown.flatMap((i) => i.addr_info ?? []).find((x) => x.local?.startsWith('fe80:'))?.local;
     if (ll) return ll;
     if (Date.now() > deadline) throw new Error(`no link-local address on ${h.name}'s eth0`);
@@ -114,7 +116,12 @@ class Driver {
   /** SIGTERM (unless it ends by itself), then its exit, which must come by itself (no handle left open) within timeoutMs */
   async finish(timeoutMs = 5000, terminate = true): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     if (terminate && !this.lines.some((l) => 'done' in l) && this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGTERM');
-    const t = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`driver did not exit within ${timeoutMs} ms: ${JSON.stringify(this.lines.slice(-5))} ${this.stderr}`)), timeoutMs).unref());
+    const t = new Promise<never>((_, reject) =>
+      setTimeout(
+        () => reject(new Error(`driver did not exit within ${timeoutMs} ms: ${JSON.stringify(this.lines.slice(-5))} ${this.stderr}`)),
+        timeoutMs,
+      ).unref(),
+    );
     const r = await Promise.race([this.exited, t]);
     assert.equal(r.code, 0, `driver exit ${r.code ?? r.signal}: ${this.stderr} ${JSON.stringify(this.lines.slice(-5))}`);
     return r;
@@ -161,10 +168,17 @@ describe('the IPv6 VRRP receiver in a lab host', () => {
     const rx = new Driver(b, { op: 'receive', ifname: 'eth0', groups: ['ff02::12'], ms: 2000, closeAfter: 1, stallMs: 1500 });
     const ready = await rx.line<{ sockets: number }>('ready');
     await send([advert({ src: llA, dst: 'ff02::12', hop: 255, vrid: 51, count: 20 })]);
-    assert.equal(rx.lines.some((l) => 'packet' in l), false, 'all 20 were sent while the receiver was busy');
+    assert.equal(
+      rx.lines.some((l) => 'packet' in l),
+      false,
+      'all 20 were sent while the receiver was busy',
+    );
     await rx.line('stalled', 5000);
     assert.deepEqual(await rx.line('closedInCallback'), 1);
-    assert.deepEqual(rx.lines.find((l) => 'closedInCallback' in l), { closedInCallback: 1, isOpen: false });
+    assert.deepEqual(
+      rx.lines.find((l) => 'closedInCallback' in l),
+      { closedInCallback: 1, isOpen: false },
+    );
     await rx.line('done', 5000);
     await rx.finish();
     assert.equal(rx.packets().length, 1);
@@ -201,7 +215,11 @@ describe('the IPv6 VRRP receiver in a lab host', () => {
   test('errors: a system call failing names the interface and the step, with errno and code; bad arguments are TypeErrors and RangeErrors; nothing leaks', async () => {
     const r = await lab.exec(b, [process.execPath, DRIVER, JSON.stringify({ op: 'errors', ifname: 'eth0' })], 20_000);
     assert.equal(r.code, 0, r.stderr + r.stdout);
-    const { results, socketsBefore, socketsAfter } = JSON.parse(r.stdout) as { results: Record<string, Record<string, unknown>>; socketsBefore: number; socketsAfter: number };
+    const { results, socketsBefore, socketsAfter } = JSON.parse(r.stdout) as {
+      results: Record<string, Record<string, unknown>>;
+      socketsBefore: number;
+      socketsAfter: number;
+    };
     const nodev = results.noSuchInterface!;
     assert.equal(nodev.type, 'RecvError');
     assert.equal(nodev.errno, 'ENODEV');
@@ -213,11 +231,34 @@ describe('the IPv6 VRRP receiver in a lab host', () => {
     const join = results.wrongIfindex!;
     assert.deepEqual([join.type, join.errno, join.step], ['RecvError', 'ENODEV', 'joining ff02::12 (IPV6_ADD_MEMBERSHIP)']);
     assert.match(String(join.message), /^IPv6 VRRP receiver on eth0: joining ff02::12/);
-    for (const k of ['unicastGroup', 'notAnAddress', 'ipv4Group', 'tooManyGroups', 'emptyName', 'longName', 'nulInName', 'slashInName', 'ifindexZero', 'ifindexFraction', 'rcvBufNegative', 'rcvBufHuge']) {
+    for (const k of [
+      'unicastGroup',
+      'notAnAddress',
+      'ipv4Group',
+      'tooManyGroups',
+      'emptyName',
+      'longName',
+      'nulInName',
+      'slashInName',
+      'ifindexZero',
+      'ifindexFraction',
+      'rcvBufNegative',
+      'rcvBufHuge',
+    ]) {
       assert.equal(results[k]!.type, 'RangeError', `${k}: ${JSON.stringify(results[k])}`);
       assert.equal(results[k]!.code, 'ERR_OUT_OF_RANGE', k);
     }
-    for (const k of ['groupNotString', 'groupsNotArray', 'nameNotString', 'ifindexString', 'onPacketMissing', 'onErrorNotFunction', 'closeForeignObject', 'closeNumber', 'closePacketHandle']) {
+    for (const k of [
+      'groupNotString',
+      'groupsNotArray',
+      'nameNotString',
+      'ifindexString',
+      'onPacketMissing',
+      'onErrorNotFunction',
+      'closeForeignObject',
+      'closeNumber',
+      'closePacketHandle',
+    ]) {
       assert.equal(results[k]!.type, 'TypeError', `${k}: ${JSON.stringify(results[k])}`);
       assert.equal(results[k]!.code, 'ERR_INVALID_ARG_TYPE', k);
     }
@@ -229,7 +270,13 @@ describe('the IPv6 VRRP receiver in a lab host', () => {
     const d = new Driver(b, { op: 'churn', ifname: 'eth0', times: 2000 }, ['--expose-gc']);
     const open = await d.line<number>('socketsOpen', 20_000);
     await d.line<number>('sockets0', 60_000);
-    const res = d.lines.find((l) => 'sockets0' in l) as { sockets0: number; sockets1: number; rssGrowthKiB: number; closedCollected: number; openCollected: number };
+    const res = d.lines.find((l) => 'sockets0' in l) as {
+      sockets0: number;
+      sockets1: number;
+      rssGrowthKiB: number;
+      closedCollected: number;
+      openCollected: number;
+    };
     await d.finish(10_000, false);
     assert.equal(open, res.sockets0 + 1, 'an open receiver holds one descriptor');
     assert.equal(res.sockets1, res.sockets0);
@@ -257,17 +304,26 @@ describe("VrrpChannel's IPv6 side", () => {
     assert.equal(got.length, 24);
     // each with how long ago the kernel received it: read at once here, so well under a second
     const ages = ch.lines.filter((l) => 'packet' in l).map((l) => l.ageMs);
-    assert.ok(ages.every((x) => typeof x === 'number' && x >= 0 && x < 1000), `ages ${JSON.stringify(ages)}`);
+    assert.ok(
+      ages.every((x) => typeof x === 'number' && x >= 0 && x < 1000),
+      `ages ${JSON.stringify(ages)}`,
+    );
     assert.deepEqual(
       got.map((p) => `${p.src}>${p.dst}/${p.ttl}`),
       [...Array<string>(20).fill(`${llA}>ff02::12/255`), ...Array<string>(3).fill(`${llA}>ff02::12/64`), `${A6}>${B6}/255`],
     );
     const done = await ch.line<{ count: number; raw6: { rxQueue: number; drops: number; inode: number }[]; after: { inode: number }[] }>('done');
-    const of = (inode: number): { rxQueue: number; drops: number } => done.raw6.find((x) => x.inode === inode) ?? assert.fail(`socket ${inode} not in ${JSON.stringify(done.raw6)}`);
-    for (const inode of ready.channel) assert.deepEqual(of(inode), { rxQueue: 0, drops: 0, inode }, `nothing waits in the channel's receive queues: ${JSON.stringify(done.raw6)}`);
+    const of = (inode: number): { rxQueue: number; drops: number } =>
+      done.raw6.find((x) => x.inode === inode) ?? assert.fail(`socket ${inode} not in ${JSON.stringify(done.raw6)}`);
+    for (const inode of ready.channel)
+      assert.deepEqual(of(inode), { rxQueue: 0, drops: 0, inode }, `nothing waits in the channel's receive queues: ${JSON.stringify(done.raw6)}`);
     // the control, a raw-socket socket paused the same way with the same buffer but without the filter, holds packets
     assert.ok(of(ready.control).rxQueue > 0, `the control socket queued packets: ${JSON.stringify(done.raw6)}`);
-    assert.deepEqual(done.after.map((x) => x.inode), [ready.control], "the channel's sockets are closed");
+    assert.deepEqual(
+      done.after.map((x) => x.inode),
+      [ready.control],
+      "the channel's sockets are closed",
+    );
   });
 });
 
@@ -304,7 +360,10 @@ describe("VrrpChannel's IPv4 side", () => {
       'the group it did not join (224.0.0.19) stays out',
     );
     const ages = ch.lines.filter((l) => 'packet' in l).map((l) => l.ageMs as number);
-    assert.ok(ages.every((x) => typeof x === 'number'), `ages ${JSON.stringify(ages)}`);
+    assert.ok(
+      ages.every((x) => typeof x === 'number'),
+      `ages ${JSON.stringify(ages)}`,
+    );
     // read only once the loop was free: the first waited at least the 2 gaps after it and the 200 ms above
     assert.ok(ages[0]! >= 500, `the first packet's age ${ages[0]} ms (held ${waited} ms)`);
     assert.ok(ages[0]! <= waited + 5000, `the first packet's age ${ages[0]} ms, more than it can have waited (${waited} ms)`);
@@ -312,10 +371,15 @@ describe("VrrpChannel's IPv4 side", () => {
     assert.ok(ages[0]! - ages[2]! >= 250, `ages ${JSON.stringify(ages)}: the third was sent 300 ms after the first`);
     for (let i = 1; i < ages.length; i++) assert.ok(ages[i]! <= ages[i - 1]!, `ages ${JSON.stringify(ages)} must fall`);
     const done = await ch.line<{ count: number; raw6: { rxQueue: number; drops: number; inode: number }[]; after: { inode: number }[] }>('done');
-    const of = (inode: number): { rxQueue: number; drops: number } => done.raw6.find((x) => x.inode === inode) ?? assert.fail(`socket ${inode} not in ${JSON.stringify(done.raw6)}`);
+    const of = (inode: number): { rxQueue: number; drops: number } =>
+      done.raw6.find((x) => x.inode === inode) ?? assert.fail(`socket ${inode} not in ${JSON.stringify(done.raw6)}`);
     for (const inode of ready.channel) assert.equal(of(inode).rxQueue, 0, `nothing waits in the channel's receive queues: ${JSON.stringify(done.raw6)}`);
     assert.ok(of(ready.control).rxQueue > 0, `the control socket queued packets: ${JSON.stringify(done.raw6)}`);
-    assert.deepEqual(done.after.map((x) => x.inode), [ready.control], "the channel's sockets are closed");
+    assert.deepEqual(
+      done.after.map((x) => x.inode),
+      [ready.control],
+      "the channel's sockets are closed",
+    );
   });
 });
 

@@ -50,14 +50,74 @@ function block(name: string, lines: string[]): string {
 function config(n: number): string {
   let out = 'global_defs {\n  router_id reload-mem\n  vrrp_garp_master_refresh 3600\n}\n';
   if (n % 2 === 1) {
-    out += block('VI_X', ['state BACKUP', 'interface x0', 'virtual_router_id 1', 'priority 100', 'advert_int 0.1', 'version 3', 'virtual_ipaddress {', '  10.95.0.100/32', '}']);
-    out += block('VI_6', ['state BACKUP', 'interface eth0', 'virtual_router_id 1', 'priority 100', 'advert_int 0.1', 'virtual_ipaddress {', '  fd00:96::100/128', '}']);
+    out += block('VI_X', [
+      'state BACKUP',
+      'interface x0',
+      'virtual_router_id 1',
+      'priority 100',
+      'advert_int 0.1',
+      'version 3',
+      'virtual_ipaddress {',
+      '  10.95.0.100/32',
+      '}',
+    ]);
+    out += block('VI_6', [
+      'state BACKUP',
+      'interface eth0',
+      'virtual_router_id 1',
+      'priority 100',
+      'advert_int 0.1',
+      'virtual_ipaddress {',
+      '  fd00:96::100/128',
+      '}',
+    ]);
   }
-  out += block('VI_1', ['state MASTER', 'interface eth0', 'virtual_router_id 1', 'priority 150', 'advert_int 0.1', 'version 3', 'virtual_ipaddress {', '  10.96.1.1/32', `  10.96.2.${(n % 20) + 1}/32`, '}']);
-  out += block('VI_2', ['state MASTER', 'interface eth0', `virtual_router_id ${n % 2 === 0 ? 2 : 52}`, 'priority 150', 'advert_int 0.1', 'version 3', 'virtual_ipaddress {', '  10.96.1.2/32', '}']);
-  out += block('VI_3', ['state BACKUP', 'interface eth0', 'virtual_router_id 3', `priority ${100 + (n % 2)}`, 'advert_int 0.1', 'version 3', 'virtual_ipaddress {', '  10.96.1.3/32', '}']);
+  out += block('VI_1', [
+    'state MASTER',
+    'interface eth0',
+    'virtual_router_id 1',
+    'priority 150',
+    'advert_int 0.1',
+    'version 3',
+    'virtual_ipaddress {',
+    '  10.96.1.1/32',
+    `  10.96.2.${(n % 20) + 1}/32`,
+    '}',
+  ]);
+  out += block('VI_2', [
+    'state MASTER',
+    'interface eth0',
+    `virtual_router_id ${n % 2 === 0 ? 2 : 52}`,
+    'priority 150',
+    'advert_int 0.1',
+    'version 3',
+    'virtual_ipaddress {',
+    '  10.96.1.2/32',
+    '}',
+  ]);
+  out += block('VI_3', [
+    'state BACKUP',
+    'interface eth0',
+    'virtual_router_id 3',
+    `priority ${100 + (n % 2)}`,
+    'advert_int 0.1',
+    'version 3',
+    'virtual_ipaddress {',
+    '  10.96.1.3/32',
+    '}',
+  ]);
   for (let k = Math.max(1, n - 1); k <= n; k++) {
-    out += block(`VI_ADD_${k}`, ['state BACKUP', 'interface eth0', `virtual_router_id ${100 + (k % 100)}`, 'priority 120', 'advert_int 0.1', 'version 3', 'virtual_ipaddress {', `  10.96.3.${(k % 200) + 1}/32`, '}']);
+    out += block(`VI_ADD_${k}`, [
+      'state BACKUP',
+      'interface eth0',
+      `virtual_router_id ${100 + (k % 100)}`,
+      'priority 120',
+      'advert_int 0.1',
+      'version 3',
+      'virtual_ipaddress {',
+      `  10.96.3.${(k % 200) + 1}/32`,
+      '}',
+    ]);
   }
   return out;
 }
@@ -102,7 +162,10 @@ test(`after ${RELOADS} reloads that add, remove, replace and update instances, t
     for (let n = 3; n <= RELOADS; n++) {
       const line = await reload(v, d, n);
       // VI_ADD_(n-1) is unchanged though its lines moved; VI_X and VI_6 come (odd n) and go (even n)
-      const expected = n % 2 === 1 ? '1 instance unchanged, 2 updated in place, 3 added, 1 replaced, 1 removed' : '1 instance unchanged, 2 updated in place, 1 added, 1 replaced, 3 removed';
+      const expected =
+        n % 2 === 1
+          ? '1 instance unchanged, 2 updated in place, 3 added, 1 replaced, 1 removed'
+          : '1 instance unchanged, 2 updated in place, 1 added, 1 replaced, 3 removed';
       assert.ok(line.includes(`: ${expected}`), `reload ${n}: expected "${expected}", got: ${line}`);
       // VI_1, master, has its VIPs changed at each reload: its announcer is replaced, its new one re-announces
       if (n % 50 === 0) await new Promise((r) => setTimeout(r, 500));
@@ -112,7 +175,11 @@ test(`after ${RELOADS} reloads that add, remove, replace and update instances, t
     assert.equal(openFds(pid), fdsBefore, 'the VRRP process has more file descriptors open than before the reloads');
     const heap = await heapSnapshot(pid, snapshots, { timeoutMs: 30_000 });
     const counts = Object.fromEntries(COUNTED.map((c) => [c, heap.objects.get(c) ?? 0]));
-    assert.deepEqual(counts, { InstanceRuntime: configured, VrrpMachine: configured, VipManager: configured, Announcer: configured, VrrpChannel: 1 }, `objects in the VRRP process's heap after ${RELOADS} reloads`);
+    assert.deepEqual(
+      counts,
+      { InstanceRuntime: configured, VrrpMachine: configured, VipManager: configured, Announcer: configured, VrrpChannel: 1 },
+      `objects in the VRRP process's heap after ${RELOADS} reloads`,
+    );
     assert.ok(fs.existsSync(`/proc/${pid}`), 'the VRRP process is the one that started');
   } finally {
     if (d.proc.exitCode === null && d.proc.signalCode === null) v.signal(d, 'SIGTERM');

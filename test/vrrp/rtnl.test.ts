@@ -29,7 +29,7 @@ describe('addresses and names', () => {
     assert.equal(canonicalIp('2001:DB8::0:1'), canonicalIp('2001:db8::1'));
   });
 
-  test("scope, table and protocol names as iproute2 and keepalived know them", () => {
+  test('scope, table and protocol names as iproute2 and keepalived know them', () => {
     assert.deepEqual(['global', 'site', 'link', 'host', 'nowhere', 7, '0x10'].map(scopeNumber), [0, 200, 253, 254, 255, 7, 16]);
     assert.deepEqual(['main', 'local', 'default', 100].map(tableNumber), [254, 255, 253, 100]);
     assert.equal(tableNumber(4_000_000_000), 4_000_000_000);
@@ -40,7 +40,10 @@ describe('addresses and names', () => {
   });
 
   test('routes are named in messages as ip route shows them', () => {
-    assert.equal(routeText({ dst: { address: '10.50.0.0', prefix: 16 }, via: { address: '10.99.0.1' }, dev: 'eth0', table: 100, metric: 7 }), '10.50.0.0/16 via 10.99.0.1 dev eth0 table 100 metric 7');
+    assert.equal(
+      routeText({ dst: { address: '10.50.0.0', prefix: 16 }, via: { address: '10.99.0.1' }, dev: 'eth0', table: 100, metric: 7 }),
+      '10.50.0.0/16 via 10.99.0.1 dev eth0 table 100 metric 7',
+    );
     assert.equal(routeText({ type: 'blackhole', dst: 'default' }), 'blackhole default');
   });
 });
@@ -57,7 +60,13 @@ after(() => lab?.destroy());
 process.once('exit', () => void lab?.destroy());
 before(async () => {
   removeStaleLabs();
-  lab = await Lab.create({ name: 'rtnl', hosts: [{ name: 'a', ip: '10.99.0.11', ip6: 'fd00:99::11' }, { name: 'b', ip: '10.99.0.12' }] });
+  lab = await Lab.create({
+    name: 'rtnl',
+    hosts: [
+      { name: 'a', ip: '10.99.0.11', ip6: 'fd00:99::11' },
+      { name: 'b', ip: '10.99.0.12' },
+    ],
+  });
   h = lab.host('a');
 });
 
@@ -127,7 +136,10 @@ describe('rtnetlink in a lab host', () => {
       { address: 'fd00:99::98', nodad: true, home: true },
     ];
     const added = await calls(...specs.map((spec) => ({ method: 'addAddress', ifname: 'eth0', spec })));
-    assert.deepEqual(added, specs.map(() => ({ ok: true })));
+    assert.deepEqual(
+      added,
+      specs.map(() => ({ ok: true })),
+    );
     const got = await ipAddrs();
     const find = (a: string): IpAddr => got.find((x) => x.local === a) ?? assert.fail(`${a} is not on eth0: ${JSON.stringify(got)}`);
     let a = find('10.99.5.99');
@@ -145,7 +157,15 @@ describe('rtnetlink in a lab host', () => {
     a = find('fd00:99::98');
     assert.deepEqual([a.prefixlen, a.nodad, a.home], [128, true, true]);
 
-    const listed = (await drive({ op: 'addresses', ifname: 'eth0' })) as { address: string; prefix: number; label?: string; broadcast?: string; peer?: string; flags: string[]; preferredLft?: number }[];
+    const listed = (await drive({ op: 'addresses', ifname: 'eth0' })) as {
+      address: string;
+      prefix: number;
+      label?: string;
+      broadcast?: string;
+      peer?: string;
+      flags: string[];
+      preferredLft?: number;
+    }[];
     const l99 = listed.find((x) => x.address === '10.99.5.99')!;
     assert.deepEqual([l99.prefix, l99.label, l99.broadcast], [24, 'eth0:vip', '10.99.5.255']);
     assert.equal(listed.find((x) => x.address === '10.99.1.1')!.peer, '10.99.1.2');
@@ -154,7 +174,10 @@ describe('rtnetlink in a lab host', () => {
     assert.equal(v6.preferredLft, 0);
 
     const removed = await calls(...specs.map((spec) => ({ method: 'delAddress', ifname: 'eth0', spec })));
-    assert.deepEqual(removed, specs.map(() => ({ ok: true })));
+    assert.deepEqual(
+      removed,
+      specs.map(() => ({ ok: true })),
+    );
     const left = (await ipAddrs()).map((x) => x.local);
     for (const s of specs) assert.ok(!left.includes(s.address), `${s.address} is still there`);
   });
@@ -165,7 +188,11 @@ describe('rtnetlink in a lab host', () => {
     try {
       const since = process.hrtime.bigint();
       for (const [i, address] of ['10.99.0.71', '10.99.0.72', '10.99.0.73'].entries()) {
-        const r = (await drive({ op: 'takeover', ifname: h.ifname, spec: { address, prefix: 32 }, ms: 50 + i })) as { deadline: string; entered: string; result: Result };
+        const r = (await drive({ op: 'takeover', ifname: h.ifname, spec: { address, prefix: 32 }, ms: 50 + i })) as {
+          deadline: string;
+          entered: string;
+          result: Result;
+        };
         assert.deepEqual(r.result, { ok: true });
         const added = await v.waitEvent((e) => e.host === 'a' && e.kind === 'addr' && e.op === 'new' && e.address === address, since, 5000);
         const deadline = BigInt(r.deadline);
@@ -198,7 +225,8 @@ describe('rtnetlink in a lab host', () => {
       { error: 'fd00:99::97: an IPv6 address cannot have a label', errno: 'EINVAL' },
       { error: "10.99.0.95/31: 'brd +' needs a prefix of /30 or shorter", errno: 'EINVAL' },
       {
-        error: 'adding 10.99.0.94/24 to eth0: Invalid argument (EINVAL): 10.99.0.11/24 on that interface has scope global, and the kernel wants the addresses of one subnet to share its scope (asked: link)',
+        error:
+          'adding 10.99.0.94/24 to eth0: Invalid argument (EINVAL): 10.99.0.11/24 on that interface has scope global, and the kernel wants the addresses of one subnet to share its scope (asked: link)',
         errno: 'EINVAL',
       },
     ]);
@@ -208,14 +236,30 @@ describe('rtnetlink in a lab host', () => {
     const routes: RouteSpec[] = [
       { dst: { address: '10.50.0.0', prefix: 16 }, via: { address: '10.99.0.1' }, dev: 'eth0', table: 100, metric: 7, protocol: 'static' },
       { dst: 'default', family: 4, via: { address: '10.99.0.1' }, table: 101 },
-      { dst: { address: '10.51.0.0', prefix: 24 }, dev: 'eth0', scope: 'link', src: { address: '10.99.0.11' }, attrs: { mtu: 1400, advmss: 1360 }, locked: ['mtu'] },
+      {
+        dst: { address: '10.51.0.0', prefix: 24 },
+        dev: 'eth0',
+        scope: 'link',
+        src: { address: '10.99.0.11' },
+        attrs: { mtu: 1400, advmss: 1360 },
+        locked: ['mtu'],
+      },
       { type: 'blackhole', dst: { address: '10.52.0.0', prefix: 24 } },
-      { dst: { address: '10.53.0.0', prefix: 24 }, nexthops: [{ via: { address: '10.99.0.1' }, dev: 'eth0', weight: 1 }, { via: { address: '10.99.0.2' }, dev: 'eth0', weight: 3 }] },
+      {
+        dst: { address: '10.53.0.0', prefix: 24 },
+        nexthops: [
+          { via: { address: '10.99.0.1' }, dev: 'eth0', weight: 1 },
+          { via: { address: '10.99.0.2' }, dev: 'eth0', weight: 3 },
+        ],
+      },
       { dst: { address: 'fd00:50::', prefix: 64 }, via: { address: 'fd00:99::1' }, dev: 'eth0', metric: 50 },
       { dst: { address: '10.54.0.0', prefix: 24 }, dev: 'eth0', table: 3_000_000 },
     ];
     const added = await calls(...routes.map((spec) => ({ method: 'addRoute', spec })));
-    assert.deepEqual(added, routes.map(() => ({ ok: true })));
+    assert.deepEqual(
+      added,
+      routes.map(() => ({ ok: true })),
+    );
 
     const [r1] = await ipRoutes(['route', 'show', 'table', '100']);
     assert.deepEqual([r1!.dst, r1!.gateway, r1!.dev, r1!.metric, r1!.protocol], ['10.50.0.0/16', '10.99.0.1', 'eth0', 7, 'static']);
@@ -242,7 +286,10 @@ describe('rtnetlink in a lab host', () => {
     assert.deepEqual(again, [{ error: 'adding route 10.50.0.0/16 via 10.99.0.1 dev eth0 table 100 metric 7: File already exists (EEXIST)', errno: 'EEXIST' }]);
 
     const removed = await calls(...routes.map((spec) => ({ method: 'delRoute', spec })));
-    assert.deepEqual(removed, routes.map(() => ({ ok: true })));
+    assert.deepEqual(
+      removed,
+      routes.map(() => ({ ok: true })),
+    );
     assert.deepEqual(await ipRoutes(['route', 'show', 'table', '100']), []);
     assert.ok(!(await ipRoutes(['route', 'show'])).some((r) => String(r.dst).startsWith('10.5')));
 
@@ -266,13 +313,26 @@ describe('rtnetlink in a lab host', () => {
       { family: 4, action: 'table', table: 3_000_000, to: { address: '10.61.0.0', prefix: 16 }, preference: 1001, tos: 16 },
       { family: 4, action: 'blackhole', from: { address: '10.62.0.1' }, preference: 1002, not: true },
       { family: 4, action: 'goto', gotoTarget: 1010, fwmark: 7, fwmask: 0xff, preference: 1003, iif: 'eth0' },
-      { family: 4, action: 'table', table: 'main', preference: 1004, oif: 'eth0', uidrange: { start: 100, end: 200 }, ipproto: 'tcp', sport: { start: 1000, end: 2000 }, dport: { start: 80, end: 80 } },
+      {
+        family: 4,
+        action: 'table',
+        table: 'main',
+        preference: 1004,
+        oif: 'eth0',
+        uidrange: { start: 100, end: 200 },
+        ipproto: 'tcp',
+        sport: { start: 1000, end: 2000 },
+        dport: { start: 80, end: 80 },
+      },
       { family: 4, action: 'prohibit', preference: 1005, suppressPrefixlength: undefined, realms: undefined },
       { family: 4, action: 'nop', preference: 1010 },
       { family: 6, action: 'table', table: 100, from: { address: 'fd00:60::', prefix: 64 }, preference: 1000, protocol: 18 },
     ];
     const added = await calls(...rules.map((spec) => ({ method: 'addRule', spec })));
-    assert.deepEqual(added, rules.map(() => ({ ok: true })));
+    assert.deepEqual(
+      added,
+      rules.map(() => ({ ok: true })),
+    );
     const shown = (await lab.run(h, ['ip', 'rule', 'show'])).split('\n').map((l) => l.trim().replace(/\s+/g, ' '));
     const line = (pref: number): string => shown.find((l) => l.startsWith(`${pref}:`)) ?? `(no rule ${pref} in: ${shown.join(' | ')})`;
     assert.equal(line(1000), '1000: from 10.60.0.0/24 lookup 100 proto keepalived');
@@ -284,11 +344,18 @@ describe('rtnetlink in a lab host', () => {
     assert.equal(line(1010), '1010: from all nop');
     assert.match(await lab.run(h, ['ip', '-6', 'rule', 'show', 'pref', '1000']), /^1000:\s+from fd00:60::\/64 lookup 100 proto keepalived/);
 
-    assert.deepEqual(await calls({ method: 'addRule', spec: rules[0] }), [{ error: 'adding rule from 10.60.0.0/24 lookup 100 pref 1000: File already exists (EEXIST)', errno: 'EEXIST' }]);
+    assert.deepEqual(await calls({ method: 'addRule', spec: rules[0] }), [
+      { error: 'adding rule from 10.60.0.0/24 lookup 100 pref 1000: File already exists (EEXIST)', errno: 'EEXIST' },
+    ]);
     const removed = await calls(...rules.map((spec) => ({ method: 'delRule', spec })));
-    assert.deepEqual(removed, rules.map(() => ({ ok: true })));
+    assert.deepEqual(
+      removed,
+      rules.map(() => ({ ok: true })),
+    );
     assert.ok(!/^10(0\d|10):/m.test(await lab.run(h, ['ip', 'rule', 'show'])), 'every rule is gone');
-    assert.deepEqual(await calls({ method: 'delRule', spec: rules[0] }), [{ error: 'deleting rule from 10.60.0.0/24 lookup 100 pref 1000: No such file or directory (ENOENT)', errno: 'ENOENT' }]);
+    assert.deepEqual(await calls({ method: 'delRule', spec: rules[0] }), [
+      { error: 'deleting rule from 10.60.0.0/24 lookup 100 pref 1000: No such file or directory (ENOENT)', errno: 'ENOENT' },
+    ]);
   });
 
   test('watchLinks: a link going down and up, a link added and deleted', async () => {
@@ -314,7 +381,12 @@ describe('rtnetlink in a lab host', () => {
       await lab.run(h, ['ip', 'link', 'set', 'v2', 'up']);
       await waitFor('v1 up', () => events().find((e) => e.event === 'up' && e.name === 'v1'), 5000);
       await lab.run(h, ['ip', 'link', 'del', 'v1']);
-      await waitFor('v1 and v2 deleted', () => (events().some((e) => e.event === 'deleted' && e.name === 'v1') && events().some((e) => e.event === 'deleted' && e.name === 'v2') ? true : undefined), 5000);
+      await waitFor(
+        'v1 and v2 deleted',
+        () =>
+          events().some((e) => e.event === 'deleted' && e.name === 'v1') && events().some((e) => e.event === 'deleted' && e.name === 'v2') ? true : undefined,
+        5000,
+      );
       const seq = events()
         .filter((e) => e.event && e.name === 'eth0')
         .map((e) => e.event);
@@ -323,6 +395,10 @@ describe('rtnetlink in a lab host', () => {
       child.kill('SIGTERM');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5000).unref())]);
     }
-    assert.deepEqual(events().find((e) => 'done' in e), { done: events().filter((e) => e.event).length }, 'the watch closes cleanly on SIGTERM');
+    assert.deepEqual(
+      events().find((e) => 'done' in e),
+      { done: events().filter((e) => e.event).length },
+      'the watch closes cleanly on SIGTERM',
+    );
   });
 });

@@ -35,7 +35,13 @@ const dir = tmpDir('alived-service-lab-');
 
 before(async () => {
   removeStaleLabs();
-  lab = await Lab.create({ name: 'svc', hosts: [{ name: 'n1', ip: '10.96.0.11' }, { name: 'n2', ip: '10.96.0.12' }] });
+  lab = await Lab.create({
+    name: 'svc',
+    hosts: [
+      { name: 'n1', ip: '10.96.0.11' },
+      { name: 'n2', ip: '10.96.0.12' },
+    ],
+  });
 });
 after(() => (lab ? lab.destroy() : undefined));
 
@@ -126,7 +132,9 @@ test('nginx HA: NGINX_CHECK as a vrrp_check; nginx killed on the master moves th
   await v.waitLine(d1, /VRRP_Check\(nginx\) failed: NGINX_CHECK 127\.0\.0\.1:8081: timed out/, 1000);
   process.kill(-nginx.n1.pid, 'SIGCONT');
   await v.waitHolder(VIP, 'n1', 5000);
-  console.log(`# nginx killed on the master -> VIP on the backup: ${killMs.toFixed(0)} ms; nginx stopped (SIGSTOP) -> VIP on the backup: ${stuckMs.toFixed(0)} ms (interval 0.2 s, timeout 0.5 s, advert_int 0.1 s)`);
+  console.log(
+    `# nginx killed on the master -> VIP on the backup: ${killMs.toFixed(0)} ms; nginx stopped (SIGSTOP) -> VIP on the backup: ${stuckMs.toFixed(0)} ms (interval 0.2 s, timeout 0.5 s, advert_int 0.1 s)`,
+  );
   await stopAll(v, Object.values(nginx));
 });
 
@@ -241,7 +249,8 @@ test('examples/haproxy-ha/keepalived.conf as shipped (-i lb1 / -i lb2) on contai
   const vip = '192.0.2.81';
   const conf = exampleConf('haproxy-ha');
   const containers = await containerHosts((h) => ({ '/run/haproxy': hostDir('haproxy-ex', h) }));
-  const start = (h: string) => startHaproxy(hostDir('haproxy-ex', h), '0.0.0.0', 80, ['127.0.0.1:8090'], { spawner: containers[h]!.spawner, seenAs: '/run/haproxy' });
+  const start = (h: string) =>
+    startHaproxy(hostDir('haproxy-ex', h), '0.0.0.0', 80, ['127.0.0.1:8090'], { spawner: containers[h]!.spawner, seenAs: '/run/haproxy' });
   try {
     const haproxy: Record<string, Service> = {};
     const app: Record<string, ChildProcess> = {};
@@ -272,7 +281,9 @@ test('examples/haproxy-ha/keepalived.conf as shipped (-i lb1 / -i lb2) on contai
     await v.waitLine(d1, /VRRP_Check\(haproxy_stats\) failed: HAPROXY_CHECK .*backend app: 0 of 1 servers up, 1 needed/, 1000);
     app.n1 = await startHttpServer(lab, 'n1', 'app-n1', 8090);
     await v.waitHolder(vip, 'n1', 10_000);
-    console.log(`# examples/haproxy-ha: haproxy killed on lb1 -> VIP on lb2: ${killMs.toFixed(0)} ms; backend app down -> ${backendMs.toFixed(0)} ms (interval 1 s, fall 2)`);
+    console.log(
+      `# examples/haproxy-ha: haproxy killed on lb1 -> VIP on lb2: ${killMs.toFixed(0)} ms; backend app down -> ${backendMs.toFixed(0)} ms (interval 1 s, fall 2)`,
+    );
   } catch (err) {
     throw new Error(`${(err as Error).message}\n${lastLines(v)}`);
   } finally {
@@ -309,7 +320,9 @@ test('examples/tomcat-ha/keepalived.conf as shipped (-i tc1 / -i tc2) on contain
     const backMs = Date.now() - restored;
     assert.ok(backMs >= 9000, `tc1 took the VIP back ${backMs} ms after its priority came back: preempt_delay 10 was not waited for`);
     assert.ok(!d1.lines.some((l) => /Entering FAULT/.test(l)), 'a weighted check never means FAULT');
-    console.log(`# examples/tomcat-ha: java killed on tc1 -> VIP on tc2: ${killMs.toFixed(0)} ms (interval 2 s, fall 2); back on tc1 ${backMs} ms after its priority returned (preempt_delay 10)`);
+    console.log(
+      `# examples/tomcat-ha: java killed on tc1 -> VIP on tc2: ${killMs.toFixed(0)} ms (interval 2 s, fall 2); back on tc1 ${backMs} ms after its priority returned (preempt_delay 10)`,
+    );
   } catch (err) {
     throw new Error(`${(err as Error).message}\n${lastLines(v)}`);
   } finally {

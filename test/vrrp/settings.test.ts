@@ -39,14 +39,29 @@ virtual_ipaddress {
   assert.equal(a!.preempt, true);
   assert.equal(a!.downTimerAdverts, 3);
   assert.deepEqual(a!.advertAddresses, ['10.0.0.1']);
-  assert.deepEqual(a!.garp, { masterDelay: 5, masterRepeat: 5, masterRefresh: 0, masterRefreshRepeat: 1, garpIntervalMs: 0, gnaIntervalMs: 0, lowerPrioRepeat: 5, lowerPrioDelay: 5, extraIfInterval: 0, extraIfAll: false });
+  assert.deepEqual(a!.garp, {
+    masterDelay: 5,
+    masterRepeat: 5,
+    masterRefresh: 0,
+    masterRefreshRepeat: 1,
+    garpIntervalMs: 0,
+    gnaIntervalMs: 0,
+    lowerPrioRepeat: 5,
+    lowerPrioDelay: 5,
+    extraIfInterval: 0,
+    extraIfAll: false,
+  });
   // alived's default, unlike keepalived's: a master that yields advertises once more, so the winner re-announces
   assert.equal(a!.higherPrioSendAdvert, true);
 });
 
 test('lower-priority gratuitous ARPs: the globals default to vrrp_garp_master_repeat / _delay (not the instance garp_master_*), vrrp_min_garp makes them 1 and 0, strict mode none; higher_prio_send_advert can be turned off', async () => {
   const one = async (globals: string, inst = ''): Promise<VrrpSettings['instances'][number]> =>
-    (await settings(`global_defs {\n${globals}\n}\nvrrp_instance A {\n interface eth0\n virtual_router_id 1\n${inst}\n virtual_ipaddress {\n 10.0.0.1\n }\n}\n`)).instances[0]!;
+    (
+      await settings(
+        `global_defs {\n${globals}\n}\nvrrp_instance A {\n interface eth0\n virtual_router_id 1\n${inst}\n virtual_ipaddress {\n 10.0.0.1\n }\n}\n`,
+      )
+    ).instances[0]!;
   const lp = (i: VrrpSettings['instances'][number]): [number, number] => [i.garp.lowerPrioRepeat, i.garp.lowerPrioDelay];
   assert.deepEqual(lp(await one('vrrp_garp_master_repeat 3\n vrrp_garp_master_delay 7', ' garp_master_repeat 9\n garp_master_delay 1')), [3, 7]);
   assert.deepEqual(lp(await one('vrrp_garp_lower_prio_repeat 2\n vrrp_garp_lower_prio_delay 0')), [2, 0]);
@@ -85,7 +100,9 @@ virtual_ipaddress {
   assert.equal(a.garp.masterDelay, 2);
   assert.equal(a.garp.garpIntervalMs, 10);
   assert.equal(a.downTimerAdverts, 4);
-  const m = await settings(`global_defs {\n vrrp_min_garp\n}\nvrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 10.0.0.1\n }\n}\n`);
+  const m = await settings(
+    `global_defs {\n vrrp_min_garp\n}\nvrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 10.0.0.1\n }\n}\n`,
+  );
   assert.deepEqual([m.instances[0]!.garp.masterRepeat, m.instances[0]!.garp.masterDelay, m.instances[0]!.garp.masterRefresh], [1, 0, 0]);
 });
 
@@ -249,6 +266,12 @@ vrrp_sync_group G {
   assert.deepEqual(c!.tracks, b!.tracks);
   assert.equal(b!.syncGroup, 'G');
   assert.deepEqual(s.syncGroups, [{ name: 'G', members: ['B', 'C'] }]);
-  assert.ok(warnings.some((w) => /\(B\) ignoring track_file f2 with weight 5/.test(w)), warnings.join('\n'));
-  assert.ok(warnings.some((w) => /\(B\) ignoring the weight of tracked file old/.test(w)), warnings.join('\n'));
+  assert.ok(
+    warnings.some((w) => /\(B\) ignoring track_file f2 with weight 5/.test(w)),
+    warnings.join('\n'),
+  );
+  assert.ok(
+    warnings.some((w) => /\(B\) ignoring the weight of tracked file old/.test(w)),
+    warnings.join('\n'),
+  );
 });

@@ -19,7 +19,13 @@ let lab: Lab;
 
 before(async () => {
   removeStaleLabs();
-  lab = await Lab.create({ name: 'static', hosts: [{ name: 'n1', ip: '10.95.0.11' }, { name: 'n2', ip: '10.95.0.12' }] });
+  lab = await Lab.create({
+    name: 'static',
+    hosts: [
+      { name: 'n1', ip: '10.95.0.11' },
+      { name: 'n2', ip: '10.95.0.12' },
+    ],
+  });
   await lab.run('n1', ['ip', 'link', 'add', 'st0', 'type', 'veth', 'peer', 'name', 'st1']);
   await lab.run('n1', ['ip', 'link', 'set', 'st1', 'up']);
   await lab.run('n1', ['ip', 'link', 'set', 'st0', 'up']);
@@ -89,7 +95,14 @@ ${extra}}
 
 const STATICS = {
   global: 'global_defs {\n  default_interface st0\n}\n',
-  addresses: ['10.95.1.1/24 dev eth0', '10.95.2.1/24', '10.95.3.1/24 no_track', '10.95.7.1/24 dev st0', '10.95.8.1/24 dev st0 no_track', 'fd00:95::1/64 dev st0'],
+  addresses: [
+    '10.95.1.1/24 dev eth0',
+    '10.95.2.1/24',
+    '10.95.3.1/24 no_track',
+    '10.95.7.1/24 dev st0',
+    '10.95.8.1/24 dev st0 no_track',
+    'fd00:95::1/64 dev st0',
+  ],
   routes: ['10.95.10.0/24 via 10.95.1.254 dev eth0', '10.95.11.0/24 dev st0'],
   rules: ['from 10.95.1.0/24 table 100 preference 100', 'to 10.95.20.0/24 table 101 preference 101'],
 };
@@ -132,7 +145,11 @@ test('static addresses, routes and rules: set at start, kept through a VRRP tran
   a = addresses();
   for (const x of ['10.95.1.1/24 eth0', '10.95.2.1/24 st0', '10.95.3.1/24 st0']) assert.ok(a.includes(x), `${x} stays through the transition: ${a.join(', ')}`);
   const statics = ['10.95.1.1', '10.95.2.1', '10.95.3.1', '10.95.4.1'];
-  assert.equal(v.events.filter((e) => e.host === 'n1' && e.kind === 'addr' && e.op === 'del' && statics.includes(e.address)).length, 0, 'no static address was removed');
+  assert.equal(
+    v.events.filter((e) => e.host === 'n1' && e.kind === 'addr' && e.op === 'del' && statics.includes(e.address)).length,
+    0,
+    'no static address was removed',
+  );
 
   // a reload: 10.95.3.1 and the rule to 10.95.20.0/24 go, 10.95.4.1 and a rule to 10.95.21.0/24 come, the rest stays untouched
   const t0 = process.hrtime.bigint();
@@ -140,17 +157,28 @@ test('static addresses, routes and rules: set at start, kept through a VRRP tran
     d1.config,
     config({
       ...STATICS,
-      addresses: ['10.95.1.1/24 dev eth0', '10.95.2.1/24', '10.95.4.1/24 dev st0', '10.95.7.1/24 dev st0 label st0:7', '10.95.8.1/24 dev st0 no_track', 'fd00:95::1/64 dev st0'],
+      addresses: [
+        '10.95.1.1/24 dev eth0',
+        '10.95.2.1/24',
+        '10.95.4.1/24 dev st0',
+        '10.95.7.1/24 dev st0 label st0:7',
+        '10.95.8.1/24 dev st0 no_track',
+        'fd00:95::1/64 dev st0',
+      ],
       routes: ['10.95.10.0/24 via 10.95.1.254 dev eth0', '10.95.11.0/24 dev st0 src 10.95.2.1'],
       rules: ['from 10.95.1.0/24 table 100 preference 100', 'to 10.95.21.0/24 table 102 preference 102'],
     }),
   );
   v.signal(d1, 'SIGHUP');
   await v.waitLine(d1, /Reload complete/, 10_000);
-  a = await waitFor('10.95.4.1 after the reload', () => {
-    const now = addresses();
-    return now.includes('10.95.4.1/24 st0') ? now : undefined;
-  }, 5000);
+  a = await waitFor(
+    '10.95.4.1 after the reload',
+    () => {
+      const now = addresses();
+      return now.includes('10.95.4.1/24 st0') ? now : undefined;
+    },
+    5000,
+  );
   assert.ok(!a.includes('10.95.3.1/24 st0'), `removed by the reload: ${a.join(', ')}`);
   assert.ok(a.includes('10.95.1.1/24 eth0') && a.includes('10.95.2.1/24 st0'), a.join(', '));
   const touched = v.events.filter((e) => e.t >= t0 && e.host === 'n1' && e.kind === 'addr' && (e.address === '10.95.1.1' || e.address === '10.95.2.1'));
@@ -186,7 +214,8 @@ test('static addresses, routes and rules: set at start, kept through a VRRP tran
   // stop: every static entry goes
   await stop(v, d1);
   a = addresses();
-  for (const x of ['10.95.1.1/24 eth0', '10.95.2.1/24 st0', '10.95.4.1/24 st0', '10.95.7.1/24 st0', 'fd00:95::1/64 st0']) assert.ok(!a.includes(x), `${x} removed at stop: ${a.join(', ')}`);
+  for (const x of ['10.95.1.1/24 eth0', '10.95.2.1/24 st0', '10.95.4.1/24 st0', '10.95.7.1/24 st0', 'fd00:95::1/64 st0'])
+    assert.ok(!a.includes(x), `${x} removed at stop: ${a.join(', ')}`);
   assert.ok(!has(routes(), /^10\.95\.1[01]\.0\/24/), `routes removed at stop: ${routes().join(' | ')}`);
   assert.ok(!has(rules(), /^10[012]:/), `rules removed at stop: ${rules().join(' | ')}`);
   await stop(v, d2);
@@ -211,11 +240,10 @@ test('static entries without any vrrp_instance run in the VRRP process; leftover
   assert.ok(!addresses().includes('10.95.2.1/24 st0'));
 });
 
-test('track_group: the interface of a static address going down puts the group\'s instances in FAULT; back up, they recover', async () => {
+test("track_group: the interface of a static address going down puts the group's instances in FAULT; back up, they recover", async () => {
   const v = await reset();
   const conf =
-    'track_group TG {\n  group {\n    VI_1\n  }\n}\n' +
-    config({ ...STATICS, addresses: ['10.95.2.1/24 dev st0 track_group TG'], routes: [], rules: [] });
+    'track_group TG {\n  group {\n    VI_1\n  }\n}\n' + config({ ...STATICS, addresses: ['10.95.2.1/24 dev st0 track_group TG'], routes: [], rules: [] });
   const d1 = v.startAlived('n1', conf);
   await v.waitHolder(VIP, 'n1', 10_000);
   await lab.run('n1', ['ip', 'link', 'set', 'st0', 'down']);

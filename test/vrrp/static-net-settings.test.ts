@@ -33,16 +33,31 @@ static_rules {
 }
 `);
   const s = resolveStaticNet(m)!;
-  assert.deepEqual(s.addresses.map((a) => `${a.address} ${a.dev}`), ['10.1.1.1 eth1', '10.1.1.2 st0']);
-  assert.deepEqual(s.routes.map((r) => r.protocol), ['static', undefined], "a tracked route is keepalived's (protocol 18, rtnl's default)");
-  assert.deepEqual(s.rules.map((r) => [r.preference, r.protocol]), [[16384, 18], [16383, 18], [16384, 18], [7, undefined]]);
+  assert.deepEqual(
+    s.addresses.map((a) => `${a.address} ${a.dev}`),
+    ['10.1.1.1 eth1', '10.1.1.2 st0'],
+  );
+  assert.deepEqual(
+    s.routes.map((r) => r.protocol),
+    ['static', undefined],
+    "a tracked route is keepalived's (protocol 18, rtnl's default)",
+  );
+  assert.deepEqual(
+    s.rules.map((r) => [r.preference, r.protocol]),
+    [
+      [16384, 18],
+      [16383, 18],
+      [16384, 18],
+      [7, undefined],
+    ],
+  );
   const none = await model(instance());
   assert.equal(resolveStaticNet(none), undefined);
   const eth0 = await model('static_ipaddress {\n  10.9.9.9/32\n}\n');
   assert.equal(resolveStaticNet(eth0)!.addresses[0]!.dev, 'eth0', "keepalived's DFLT_INT");
 });
 
-test('track_group: the members track the interfaces of the group\'s addresses, routes and rules with no weight (a weight they had is dropped); no_track entries and other groups do not count', async () => {
+test("track_group: the members track the interfaces of the group's addresses, routes and rules with no weight (a weight they had is dropped); no_track entries and other groups do not count", async () => {
   const m = await model(`
 track_group TG {
   group {
@@ -70,14 +85,11 @@ ${instance('', 'VI_2', 'interface eth0\n  virtual_router_id 52')}
   const settings = resolveVrrp(m.globalDefs as Parameters<typeof resolveVrrp>[0], m.vrrpInstance ?? []);
   applyTrackGroups(settings.instances, m);
   const [vi1, vi2] = settings.instances;
-  assert.deepEqual(
-    vi1!.trackInterfaces.map((t) => [t.ifname, t.weight]).sort(),
-    [
-      ['st0', 0],
-      ['st1', 0],
-      ['st2', 0],
-    ],
-  );
+  assert.deepEqual(vi1!.trackInterfaces.map((t) => [t.ifname, t.weight]).sort(), [
+    ['st0', 0],
+    ['st1', 0],
+    ['st2', 0],
+  ]);
   assert.deepEqual(vi2!.trackInterfaces, []);
 });
 
@@ -117,7 +129,10 @@ test('automatic priority: late past the delay goes to SCHED_RR 1, one step per s
   assert.equal(prio, 2);
   auto.late(3000, 3300); // at the maximum
   assert.equal(prio, 2);
-  assert.deepEqual(lines.filter((l) => l.startsWith('Set')), ['Set realtime priority 1', 'Set realtime priority 2']);
+  assert.deepEqual(
+    lines.filter((l) => l.startsWith('Set')),
+    ['Set realtime priority 1', 'Set realtime priority 2'],
+  );
   assert.ok(lines.includes('A timer expired 0.500000 seconds ago'), lines.join('\n'));
   // a process already real time steps up from its own priority
   policy = 2;

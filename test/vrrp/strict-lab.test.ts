@@ -191,10 +191,16 @@ test('keepalived with the same config in the same lab drops the pings the same w
 test('accept (VRRPv3: strict mode resets it for VRRPv2) lifts it: the VIP answers, no table is made', async (t) => {
   if (skip) return t.skip(skip);
   const v = await fresh();
-  const a = v.startAlived('n1', packagedDefault('', '    version 3\n    accept\n').replace('    authentication {\n        auth_type PASS\n        auth_pass 1111\n    }\n', ''));
+  const a = v.startAlived(
+    'n1',
+    packagedDefault('', '    version 3\n    accept\n').replace('    authentication {\n        auth_type PASS\n        auth_pass 1111\n    }\n', ''),
+  );
   await v.waitHolder(VIP, 'n1', 15_000);
   assert.equal(await pingReplies(), 5, 'every ping to the VIP is answered');
-  assert.deepEqual((await tables('n1')).filter((x) => x.endsWith(' alived')), []);
+  assert.deepEqual(
+    (await tables('n1')).filter((x) => x.endsWith(' alived')),
+    [],
+  );
   await stop(v, a);
 
   // the same with VRRPv2: accept is reset, the pings are dropped again
@@ -209,7 +215,11 @@ test('accept (VRRPv3: strict mode resets it for VRRPv2) lifts it: the VIP answer
 test('the drop rule follows the master through a VRRP process that dies (resumed) and a reload that sets accept', async (t) => {
   if (skip) return t.skip(skip);
   const v = await fresh();
-  const strictV3 = (accept: boolean) => packagedDefault('', `    version 3\n${accept ? '    accept\n' : ''}`).replace('    authentication {\n        auth_type PASS\n        auth_pass 1111\n    }\n', '');
+  const strictV3 = (accept: boolean) =>
+    packagedDefault('', `    version 3\n${accept ? '    accept\n' : ''}`).replace(
+      '    authentication {\n        auth_type PASS\n        auth_pass 1111\n    }\n',
+      '',
+    );
   const a = v.startAlived('n1', strictV3(false));
   await v.waitHolder(VIP, 'n1', 15_000);
   const inTable = async () => (await lab.exec('n1', ['nft', 'list', 'set', 'ip', 'alived', 'vips'])).stdout.includes(VIP);
@@ -230,7 +240,10 @@ test('the drop rule follows the master through a VRRP process that dies (resumed
   assert.equal(await pingReplies(3), 3, 'answered after the reload');
   assert.deepEqual(v.holders(VIP), ['n1']);
   await stop(v, a);
-  assert.deepEqual((await tables('n1')).filter((x) => x.endsWith(' alived')), []);
+  assert.deepEqual(
+    (await tables('n1')).filter((x) => x.endsWith(' alived')),
+    [],
+  );
 });
 
 test('alived and keepalived, both with the packaged strict config, in one virtual router: they hear each other (no authentication on either side), one master', async (t) => {
@@ -264,7 +277,17 @@ test('unicast peers in strict mode: keepalived 2.2.7 runs the instance unicast (
     const d = kind === 'alived' ? v.startAlived(host, uni(peer)) : v.startKeepalived(host, uni(peer));
     await v.waitHolder(VIP, host, 15_000);
     // its adverts go to the peer, unicast: captured on the peer
-    const seen = await lab.exec(peer === '10.99.0.11' ? 'n1' : 'n2', ['timeout', '4', 'tcpdump', '-n', '-c', '1', '-i', 'eth0', `ip proto 112 and dst host ${peer}`]);
+    const seen = await lab.exec(peer === '10.99.0.11' ? 'n1' : 'n2', [
+      'timeout',
+      '4',
+      'tcpdump',
+      '-n',
+      '-c',
+      '1',
+      '-i',
+      'eth0',
+      `ip proto 112 and dst host ${peer}`,
+    ]);
     assert.match(seen.stdout + seen.stderr, /1 packet captured/, `${kind} sends its adverts unicast to ${peer}`);
     await stop(v, d);
   }

@@ -19,7 +19,13 @@ let lab: Lab;
 
 before(async () => {
   removeStaleLabs();
-  lab = await Lab.create({ name: 'track', hosts: [{ name: 'n1', ip: '10.97.0.11' }, { name: 'n2', ip: '10.97.0.12' }] });
+  lab = await Lab.create({
+    name: 'track',
+    hosts: [
+      { name: 'n1', ip: '10.97.0.11' },
+      { name: 'n2', ip: '10.97.0.12' },
+    ],
+  });
   await lab.run('n1', ['ip', 'link', 'add', 'mon0', 'type', 'veth', 'peer', 'name', 'mon1']);
   await lab.run('n1', ['ip', 'link', 'set', 'mon1', 'up']);
   await lab.run('n1', ['ip', 'link', 'set', 'mon0', 'up']);
@@ -149,7 +155,10 @@ test('reload: a broken config changes nothing; a good one adds a VIP to one inst
   fs.writeFileSync(d1.config, a + b([VIP2]) + 'vrrp_instance BAD {\n  virtual_router_id 300\n}\n');
   const t0 = v.signal(d1, 'SIGHUP');
   await v.waitLine(d1, /Reload rejected/, 5000);
-  assert.ok(d1.lines.some((l) => /:\d+:\d+: error:/.test(l)), 'the error has a file:line:col');
+  assert.ok(
+    d1.lines.some((l) => /:\d+:\d+: error:/.test(l)),
+    'the error has a file:line:col',
+  );
   assert.deepEqual(v.holders(VIP1), ['n1']);
 
   // good: VI_2 gets a third VIP; VI_1 is not touched
@@ -170,7 +179,10 @@ test('reload: a broken config changes nothing; a good one adds a VIP to one inst
   sampling = false;
   await sampler;
   assert.ok(samples.length >= 10, `${samples.length} samples`);
-  assert.ok(samples.every((s) => s.length === 1 && s[0] === 'n1'), `VIP1 left n1 during the reload: ${JSON.stringify(samples.filter((s) => s[0] !== 'n1'))}`);
+  assert.ok(
+    samples.every((s) => s.length === 1 && s[0] === 'n1'),
+    `VIP1 left n1 during the reload: ${JSON.stringify(samples.filter((s) => s[0] !== 'n1'))}`,
+  );
   assert.equal(v.events.filter((e) => e.t >= t0 && e.op === 'del' && (e.address === VIP1 || e.address === VIP2)).length, 0, 'no VIP was removed');
   assert.deepEqual(transitions(d1, 'VI_1'), transitions({ ...d1, lines: before }, 'VI_1'), 'VI_1 made no transition');
   assert.deepEqual(transitions(d1, 'VI_2'), transitions({ ...d1, lines: before }, 'VI_2'), 'VI_2 made no transition');

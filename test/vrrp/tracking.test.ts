@@ -5,7 +5,13 @@ import type { TrackSetting, TrackInterfaceSetting } from '../../core/vrrp/settin
 
 /** keepalived's priority rules (vrrp_track.c), evaluated from the trackers' current states */
 
-function ev(priority: number, tracks: TrackSetting[], states: Record<string, TrackedState>, ifs: TrackInterfaceSetting[] = [], up: Record<string, boolean> = {}) {
+function ev(
+  priority: number,
+  tracks: TrackSetting[],
+  states: Record<string, TrackedState>,
+  ifs: TrackInterfaceSetting[] = [],
+  up: Record<string, boolean> = {},
+) {
   return evaluateTracking({ priority, tracks, trackInterfaces: ifs }, new Map(Object.entries(states)), (n) => up[n] === true);
 }
 const script = (weight: number, reverse = false, name = 'chk'): TrackSetting => ({ type: 'vrrp_script', name, weight, reverse });

@@ -89,9 +89,20 @@ interface Shown {
   addresses: { ifname: string; addr_info: IpAddr[] }[];
   routes: { dst: string; type?: string; table?: string; gateway?: string; dev?: string; protocol?: string; prefsrc?: string; metric?: number }[];
 }
-type Step = Shown | { step: 'prepare' } | { step: 'upNow'; atReturn: string[]; failures: { message: string; errno: string }[]; held: string[] } | { step: 'up' | 'down'; failures: { message: string; errno: string }[]; held: string[] } | { step: 'cleanStale'; removed: string[] } | { step: 'upDownUp'; failures: string[][]; held: string[] } | { step: 'run'; status: number };
+type Step =
+  | Shown
+  | { step: 'prepare' }
+  | { step: 'upNow'; atReturn: string[]; failures: { message: string; errno: string }[]; held: string[] }
+  | { step: 'up' | 'down'; failures: { message: string; errno: string }[]; held: string[] }
+  | { step: 'cleanStale'; removed: string[] }
+  | { step: 'upDownUp'; failures: string[][]; held: string[] }
+  | { step: 'run'; status: number };
 
-async function vips(entries: { vips: AddressEntry[]; excluded: AddressEntry[]; routes: RouteEntry[] }, steps: unknown[], opts: { knownLinks?: boolean } = {}): Promise<{ steps: Step[]; failures: string[] }> {
+async function vips(
+  entries: { vips: AddressEntry[]; excluded: AddressEntry[]; routes: RouteEntry[] },
+  steps: unknown[],
+  opts: { knownLinks?: boolean } = {},
+): Promise<{ steps: Step[]; failures: string[] }> {
   const r = await lab.exec(h, [process.execPath, DRIVER, JSON.stringify({ op: 'vips', ifname: 'eth0', ...entries, steps, ...opts })], 20_000);
   assert.equal(r.code, 0, `driver: ${r.stderr}${r.stdout}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as { steps: Step[]; failures: string[] };
@@ -100,14 +111,19 @@ async function vips(entries: { vips: AddressEntry[]; excluded: AddressEntry[]; r
 /** every VIP-like address (10.99.x outside the lab's own, fd00:99:: outside ::11) with its interface */
 function vipsOn(s: Shown): Map<string, IpAddr & { dev: string }> {
   const out = new Map<string, IpAddr & { dev: string }>();
-  for (const l of s.addresses) for (const a of l.addr_info) if (/^(10\.99\.|fd00:99::)/.test(a.local) && a.local !== '10.99.0.11' && a.local !== 'fd00:99::11') out.set(a.local, { ...a, dev: l.ifname });
+  for (const l of s.addresses)
+    for (const a of l.addr_info)
+      if (/^(10\.99\.|fd00:99::)/.test(a.local) && a.local !== '10.99.0.11' && a.local !== 'fd00:99::11') out.set(a.local, { ...a, dev: l.ifname });
   return out;
 }
 
 function ourRoutes(s: Shown): string[] {
   return s.routes
     .filter((r) => /^(10\.6\d\.|fd00:60:)/.test(r.dst))
-    .map((r) => `${r.type && r.type !== 'unicast' ? `${r.type} ` : ''}${r.dst}${r.gateway ? ` via ${r.gateway}` : ''}${r.dev ? ` dev ${r.dev}` : ''}${r.table && r.table !== 'main' ? ` table ${r.table}` : ''}${r.prefsrc ? ` src ${r.prefsrc}` : ''} proto ${r.protocol}`)
+    .map(
+      (r) =>
+        `${r.type && r.type !== 'unicast' ? `${r.type} ` : ''}${r.dst}${r.gateway ? ` via ${r.gateway}` : ''}${r.dev ? ` dev ${r.dev}` : ''}${r.table && r.table !== 'main' ? ` table ${r.table}` : ''}${r.prefsrc ? ` src ${r.prefsrc}` : ''} proto ${r.protocol}`,
+    )
     .sort();
 }
 
@@ -130,7 +146,10 @@ describe('VipManager in a lab host', () => {
 
     const on = vipsOn(shown1);
     const get = (a: string): IpAddr & { dev: string } => on.get(a) ?? assert.fail(`${a} is not set: ${[...on.keys()].join(' ')}`);
-    assert.deepEqual([get('10.99.0.99').prefixlen, get('10.99.0.99').broadcast, get('10.99.0.99').label, get('10.99.0.99').dev], [24, '10.99.0.255', 'eth0:vip', 'eth0']);
+    assert.deepEqual(
+      [get('10.99.0.99').prefixlen, get('10.99.0.99').broadcast, get('10.99.0.99').label, get('10.99.0.99').dev],
+      [24, '10.99.0.255', 'eth0:vip', 'eth0'],
+    );
     assert.deepEqual([get('10.99.5.99').scope, get('10.99.5.99').prefixlen], ['link', 24]);
     assert.deepEqual([get('10.99.0.98').prefixlen, get('10.99.0.98').broadcast], [32, undefined]);
     assert.equal(get('10.99.7.1').dev, 'eth1', 'an entry with dev goes on that interface');
@@ -172,24 +191,21 @@ describe('VipManager in a lab host', () => {
     const { steps, failures } = await vips(entries, ['cleanStale', 'show', 'cleanStale']);
     assert.deepEqual(failures, []);
     const [clean1, shown, clean2] = steps as [{ removed: string[] }, Shown, { removed: string[] }];
-    assert.deepEqual(
-      [...clean1.removed].sort(),
-      [
-        '10.99.0.98/32 on eth0',
-        '10.99.0.99/24 on eth0',
-        '10.99.1.1/32 on eth0',
-        '10.99.5.99/24 on eth0',
-        '10.99.6.1/24 on eth0',
-        '10.99.7.1/24 on eth1',
-        'fd00:99::97/64 on eth0',
-        'fd00:99::98/128 on eth0',
-        'fd00:99::99/64 on eth0',
-        'route 10.60.0.0/16 via 10.99.0.1 dev eth0 table 100',
-        'route 10.62.0.0/24 dev eth1',
-        'route blackhole 10.61.0.0/24',
-        'route fd00:60::/64 via fd00:99::1 metric 10',
-      ],
-    );
+    assert.deepEqual([...clean1.removed].sort(), [
+      '10.99.0.98/32 on eth0',
+      '10.99.0.99/24 on eth0',
+      '10.99.1.1/32 on eth0',
+      '10.99.5.99/24 on eth0',
+      '10.99.6.1/24 on eth0',
+      '10.99.7.1/24 on eth1',
+      'fd00:99::97/64 on eth0',
+      'fd00:99::98/128 on eth0',
+      'fd00:99::99/64 on eth0',
+      'route 10.60.0.0/16 via 10.99.0.1 dev eth0 table 100',
+      'route 10.62.0.0/24 dev eth1',
+      'route blackhole 10.61.0.0/24',
+      'route fd00:60::/64 via fd00:99::1 metric 10',
+    ]);
     assert.deepEqual([...vipsOn(shown).keys()], ['10.99.0.50']);
     assert.deepEqual(ourRoutes(shown), []);
     assert.deepEqual(clean2.removed, [], 'nothing left the second time');
@@ -241,14 +257,18 @@ describe('VipManager in a lab host', () => {
       { restored: string[]; lost: string[] },
       Shown,
     ];
-    assert.deepEqual([afterUp.addresses, afterUp.routes], [[], []], 'adding is nobody\'s removal');
-    assert.deepEqual([afterDown.addresses, afterDown.routes], [[], []], 'its own removals are not taken for someone else\'s');
+    assert.deepEqual([afterUp.addresses, afterUp.routes], [[], []], "adding is nobody's removal");
+    assert.deepEqual([afterDown.addresses, afterDown.routes], [[], []], "its own removals are not taken for someone else's");
     assert.deepEqual(afterDel.addresses, ['10.99.0.99/24 on eth0']);
     assert.deepEqual(afterDel.routes, ['10.64.0.0/24 dev eth0']);
     assert.deepEqual(put.lost, []);
     assert.deepEqual([...put.restored].sort(), ['10.99.0.99/24 on eth0', 'route 10.64.0.0/24 dev eth0']);
     assert.deepEqual([...vipsOn(shown).keys()].sort(), ['10.99.0.98', '10.99.0.99']);
-    const all = ['10.64.0.0/24 dev eth0 proto keepalived', '10.65.0.0/24 via 10.99.0.254 dev eth0 proto keepalived', '10.66.0.0/24 dev eth0 src 10.99.0.98 proto keepalived'];
+    const all = [
+      '10.64.0.0/24 dev eth0 proto keepalived',
+      '10.65.0.0/24 via 10.99.0.254 dev eth0 proto keepalived',
+      '10.66.0.0/24 dev eth0 src 10.99.0.98 proto keepalived',
+    ];
     assert.deepEqual(ourRoutes(shown), all, 'the route is back');
     // the kernel flushed the route whose source was 10.99.0.98 with it: it comes back too
     assert.deepEqual([missing.restored, missing.lost], [['10.99.0.98/24 on eth0', 'route 10.66.0.0/24 dev eth0'], []]);
@@ -268,24 +288,43 @@ describe('VipManager in a lab host', () => {
     10.64.0.0/24 dev eth0
   }
 `);
-    const { steps, failures } = await vips(entries, ['up', 'show', { run: ['addr', 'del', '10.99.0.96/24', 'dev', 'eth0'] }, { run: ['route', 'del', '10.64.0.0/24'] }, 'down', 'show']);
-    const [up, shown, , , down, gone] = steps as [{ failures: { message: string; errno: string }[]; held: string[] }, Shown, Step, Step, { failures: unknown[]; held: string[] }, Shown];
+    const { steps, failures } = await vips(entries, [
+      'up',
+      'show',
+      { run: ['addr', 'del', '10.99.0.96/24', 'dev', 'eth0'] },
+      { run: ['route', 'del', '10.64.0.0/24'] },
+      'down',
+      'show',
+    ]);
+    const [up, shown, , , down, gone] = steps as [
+      { failures: { message: string; errno: string }[]; held: string[] },
+      Shown,
+      Step,
+      Step,
+      { failures: unknown[]; held: string[] },
+      Shown,
+    ];
     assert.deepEqual(up.failures, [
       { message: 'adding 10.99.8.1/24 to eth9: no interface eth9', errno: 'ENODEV' },
       {
-        message: 'adding 10.99.0.97/24 to eth0: Invalid argument (EINVAL): 10.99.0.11/24 on that interface has scope global, and the kernel wants the addresses of one subnet to share its scope (asked: link)',
+        message:
+          'adding 10.99.0.97/24 to eth0: Invalid argument (EINVAL): 10.99.0.11/24 on that interface has scope global, and the kernel wants the addresses of one subnet to share its scope (asked: link)',
         errno: 'EINVAL',
       },
       { message: 'adding route 10.63.0.0/24 via 10.200.0.1: Network is unreachable (ENETUNREACH)', errno: 'ENETUNREACH' },
     ]);
-    assert.deepEqual(failures, up.failures.map((f) => f.message), 'the same failures reach onFailure as they happen');
+    assert.deepEqual(
+      failures,
+      up.failures.map((f) => f.message),
+      'the same failures reach onFailure as they happen',
+    );
     assert.deepEqual([...vipsOn(shown).keys()].sort(), ['10.99.0.96', '10.99.0.99'], 'the others were added');
     assert.deepEqual(ourRoutes(shown), ['10.64.0.0/24 dev eth0 proto keepalived']);
     assert.deepEqual(down, { step: 'down', failures: [], held: [] }, 'an address or route removed by someone else is simply gone');
     assert.equal(vipsOn(gone).size, 0);
   });
 
-  test('a takeover: with the link watch\'s interfaces and nothing pending, the first VIP is in the kernel when up() returns, sent as prepared; a prepared request that fails says why', async () => {
+  test("a takeover: with the link watch's interfaces and nothing pending, the first VIP is in the kernel when up() returns, sent as prepared; a prepared request that fails says why", async () => {
     const entries = await instanceEntries(`  virtual_ipaddress {
     10.99.0.99/24 label eth0:vip
     10.99.0.97/24 scope link
@@ -295,17 +334,27 @@ describe('VipManager in a lab host', () => {
   }
 `);
     const { steps, failures } = await vips(entries, ['prepare', 'upNow', 'show', 'down', 'show'], { knownLinks: true });
-    const [, upNow, shown, down, gone] = steps as [Step, { atReturn: string[]; inPlaceNow: boolean; failures: { message: string; errno: string }[]; held: string[] }, Shown, { failures: unknown[] }, Shown];
+    const [, upNow, shown, down, gone] = steps as [
+      Step,
+      { atReturn: string[]; inPlaceNow: boolean; failures: { message: string; errno: string }[]; held: string[] },
+      Shown,
+      { failures: unknown[] },
+      Shown,
+    ];
     assert.ok(upNow.atReturn.includes('10.99.0.99'), `the first VIP was not in the kernel when up() returned: ${upNow.atReturn.join(' ')}`);
     // three addresses: only the first went out at once, so they are not all in place yet
     assert.equal(upNow.inPlaceNow, false);
     assert.deepEqual(upNow.failures, [
       {
-        message: 'adding 10.99.0.97/24 to eth0: Invalid argument (EINVAL): 10.99.0.11/24 on that interface has scope global, and the kernel wants the addresses of one subnet to share its scope (asked: link)',
+        message:
+          'adding 10.99.0.97/24 to eth0: Invalid argument (EINVAL): 10.99.0.11/24 on that interface has scope global, and the kernel wants the addresses of one subnet to share its scope (asked: link)',
         errno: 'EINVAL',
       },
     ]);
-    assert.deepEqual(failures, upNow.failures.map((f) => f.message));
+    assert.deepEqual(
+      failures,
+      upNow.failures.map((f) => f.message),
+    );
     const on = vipsOn(shown);
     assert.deepEqual([...on.keys()].sort(), ['10.99.0.99', 'fd00:99::99']);
     assert.deepEqual([on.get('10.99.0.99')!.label, on.get('10.99.0.99')!.broadcast], ['eth0:vip', undefined], 'the prepared request carries the options');

@@ -216,7 +216,11 @@ test('alived with use_vmac: the macvlan, the VIP on it, the sysctls, the client 
   await new Promise((r) => setTimeout(r, 1500));
   const t1 = process.hrtime.bigint();
   const view = new NeighbourView(v.events, 'client', VIP);
-  assert.equal(view.wrongMs(t0 - 500_000_000n, t1, MAC), 0, `the client's entry named only the virtual MAC: ${JSON.stringify(view.changes().map((c) => c.mac))}`);
+  assert.equal(
+    view.wrongMs(t0 - 500_000_000n, t1, MAC),
+    0,
+    `the client's entry named only the virtual MAC: ${JSON.stringify(view.changes().map((c) => c.mac))}`,
+  );
   const after = client.pings(t1 - 1_000_000_000n, t1 - 500_000_000n);
   assert.ok(after.sent > 0 && after.received === after.sent, `the new master answers: ${JSON.stringify(after)}`);
   assert.ok(client.firstReply(t0) !== undefined);
@@ -227,7 +231,10 @@ test('alived with use_vmac: the macvlan, the VIP on it, the sysctls, the client 
   await stopDaemon(v, n2);
   assert.equal(await link('n2', VMAC), undefined, 'the VMAC is removed at stop');
   for (const k of ['arp_ignore', 'arp_filter', 'arp_announce']) assert.equal(await sysctl('n2', `net.ipv4.conf.eth0.${k}`), '0', `n2: ${k} put back`);
-  assert.ok(n2.lines.some((l) => /removed VMAC vrrp\.51/.test(l)), n2.lines.slice(-10).join('\n'));
+  assert.ok(
+    n2.lines.some((l) => /removed VMAC vrrp\.51/.test(l)),
+    n2.lines.slice(-10).join('\n'),
+  );
 });
 
 test('a VMAC left by a crashed alived is taken over; the sysctls still go back to what they were before the first run', async (t) => {
@@ -373,10 +380,18 @@ test('keepalived with use_vmac, for comparison: its client learns the base MAC o
   await v.waitLine(k, /\(VI_1\) Entering MASTER STATE/, 15_000);
   await waitVip('n1', VMAC, VIP, true);
   const entry = await clientEntryAfterMasterAsks('n1');
-  t.diagnostic(`keepalived ${spawnSync('keepalived', ['--version'], { encoding: 'utf8' }).stderr.split('\n')[0]}: the client's entry for the VIP names ${entry} (virtual MAC ${MAC}, n1's eth0 ${lab.host('n1').mac}); arp_announce on eth0 ${await sysctl('n1', 'net.ipv4.conf.eth0.arp_announce')}`);
-  assert.equal(entry, lab.host('n1').mac, "keepalived: the master's ARP request from eth0 with the VIP as sender names eth0's MAC (alived sets arp_announce 2)");
+  t.diagnostic(
+    `keepalived ${spawnSync('keepalived', ['--version'], { encoding: 'utf8' }).stderr.split('\n')[0]}: the client's entry for the VIP names ${entry} (virtual MAC ${MAC}, n1's eth0 ${lab.host('n1').mac}); arp_announce on eth0 ${await sysctl('n1', 'net.ipv4.conf.eth0.arp_announce')}`,
+  );
+  assert.equal(
+    entry,
+    lab.host('n1').mac,
+    "keepalived: the master's ARP request from eth0 with the VIP as sender names eth0's MAC (alived sets arp_announce 2)",
+  );
   await stopDaemon(v, k);
-  t.diagnostic(`after keepalived stopped, n1's eth0 arp_ignore ${await sysctl('n1', 'net.ipv4.conf.eth0.arp_ignore')}, arp_filter ${await sysctl('n1', 'net.ipv4.conf.eth0.arp_filter')} (0 and 0 before it ran)`);
+  t.diagnostic(
+    `after keepalived stopped, n1's eth0 arp_ignore ${await sysctl('n1', 'net.ipv4.conf.eth0.arp_ignore')}, arp_filter ${await sysctl('n1', 'net.ipv4.conf.eth0.arp_filter')} (0 and 0 before it ran)`,
+  );
 });
 
 for (const [firstKind, secondKind] of [
@@ -388,7 +403,11 @@ for (const [firstKind, secondKind] of [
     const v = await fresh();
     // keepalived does not set arp_announce 2 on the base as alived does: its node gets it by hand, else the
     // client learns that node's own MAC once it asks for the client (the comparison test above)
-    for (const [kind, host] of [[firstKind, 'n1'], [secondKind, 'n2']] as const) if (kind === 'keepalived') await sysctlSet(host, 'net.ipv4.conf.eth0.arp_announce', '2');
+    for (const [kind, host] of [
+      [firstKind, 'n1'],
+      [secondKind, 'n2'],
+    ] as const)
+      if (kind === 'keepalived') await sysctlSet(host, 'net.ipv4.conf.eth0.arp_announce', '2');
     const start = (kind: 'alived' | 'keepalived', host: string, prio: number): LabDaemon =>
       kind === 'alived' ? v.startAlived(host, conf(host, prio)) : v.startKeepalived(host, conf(host, prio));
     const m = start(firstKind, 'n1', 200);
@@ -425,7 +444,11 @@ for (const [firstKind, secondKind] of [
     const onN1 = client.pings(t3 - 1_000_000_000n, t3 - 500_000_000n);
     assert.ok(onN1.sent > 0 && onN1.received === onN1.sent, `${firstKind} answers again: ${JSON.stringify(onN1)}`);
     const view = new NeighbourView(v.events, 'client', VIP);
-    assert.equal(view.wrongMs(tStart, t3, MAC), 0, `the client's entry named only the virtual MAC: ${JSON.stringify(view.changes(tStart, t3).map((c) => c.mac))}`);
+    assert.equal(
+      view.wrongMs(tStart, t3, MAC),
+      0,
+      `the client's entry named only the virtual MAC: ${JSON.stringify(view.changes(tStart, t3).map((c) => c.mac))}`,
+    );
     const all = client.pings(tStart, t3 - 500_000_000n);
     t.diagnostic(`pings over both failovers: ${all.received} of ${all.sent} answered, longest gap ${all.longestGapMs.toFixed(0)} ms`);
     client.stop();

@@ -42,10 +42,11 @@ const MAX_TIMER_SECS = Math.floor(UINT32_MAX / 1000000);
 const processName = str({ minLength: 1, maxLength: 15 });
 
 /** `FIFO_NAME [USER [GROUP]]` */
-const fifo: ArgsParser<{ path: string; user: string | undefined; group: string | undefined }> = map(
-  tuple([filePath(), str(), str()], 1),
-  (t) => ({ path: t[0]!, user: t[1], group: t[2] }),
-);
+const fifo: ArgsParser<{ path: string; user: string | undefined; group: string | undefined }> = map(tuple([filePath(), str(), str()], 1), (t) => ({
+  path: t[0]!,
+  user: t[1],
+  group: t[2],
+}));
 
 /** `<IP|HOST> [PORT]`, port 25 by default */
 const smtpServer = map(tuple([hostOrIp, { ...int({ min: 1, max: 65535 }), describe: '<PORT>' }], 1), (t) => ({
@@ -230,9 +231,18 @@ const rxBufsPolicy = custom('<MTU|ADVERT|BYTES>', (words, at, keyword, ctx) => {
 });
 
 const UMASK_BITS: Record<string, number> = {
-  IRUSR: 0o400, IWUSR: 0o200, IXUSR: 0o100, IRWXU: 0o700,
-  IRGRP: 0o040, IWGRP: 0o020, IXGRP: 0o010, IRWXG: 0o070,
-  IROTH: 0o004, IWOTH: 0o002, IXOTH: 0o001, IRWXO: 0o007,
+  IRUSR: 0o400,
+  IWUSR: 0o200,
+  IXUSR: 0o100,
+  IRWXU: 0o700,
+  IRGRP: 0o040,
+  IWGRP: 0o020,
+  IXGRP: 0o010,
+  IRWXG: 0o070,
+  IROTH: 0o004,
+  IWOTH: 0o002,
+  IXOTH: 0o001,
+  IRWXO: 0o007,
 };
 
 /** `<NUMBER>` (decimal, 0octal or 0xhex) or `IRUSR|IWGRP|...` */
@@ -249,7 +259,8 @@ const umask = custom('<NUMBER|BITS>', (words, at, keyword, ctx) => {
     }
     const t = first.text;
     const n = /^0x[0-9a-f]+$/i.test(t) ? parseInt(t, 16) : /^0[0-7]*$/.test(t) ? parseInt(t, 8) : /^[1-9]\d*$/.test(t) ? Number(t) : NaN;
-    if (!Number.isInteger(n) || n < 0 || n > 0o777) return badWord(ctx, first, `'${clip(t)}' is not a umask: expected a number 0..0777 (octal with a leading 0)`);
+    if (!Number.isInteger(n) || n < 0 || n > 0o777)
+      return badWord(ctx, first, `'${clip(t)}' is not a umask: expected a number 0..0777 (octal with a leading 0)`);
     return n;
   }
   const joined = words.map((w) => w.text).join('');
@@ -258,7 +269,11 @@ const umask = custom('<NUMBER|BITS>', (words, at, keyword, ctx) => {
     const bit = UMASK_BITS[part];
     if (bit === undefined) {
       const hint = nearest(part, Object.keys(UMASK_BITS));
-      return badWord(ctx, first, `'${clip(part)}' is not a umask bit: expected ${Object.keys(UMASK_BITS).join(', ')} joined with '|'${hint ? ` (did you mean '${hint}'?)` : ''}`);
+      return badWord(
+        ctx,
+        first,
+        `'${clip(part)}' is not a umask bit: expected ${Object.keys(UMASK_BITS).join(', ')} joined with '|'${hint ? ` (did you mean '${hint}'?)` : ''}`,
+      );
     }
     mask |= bit;
   }
@@ -276,7 +291,11 @@ function zeroOrInterval(keyword: string): WordParser<number> {
     describe: `0 | ${interval.describe}`,
     parse(word, ctx) {
       if (/^0+(\.0*)?$/.test(word.text)) {
-        ctx.diags.note('ALIVED_CONFIG_DEPRECATED', word.pos, `${keyword} 0 is an old spelling of the default, no delay; accepted (keepalived 2.2 reports it as invalid); leave the line out`);
+        ctx.diags.note(
+          'ALIVED_CONFIG_DEPRECATED',
+          word.pos,
+          `${keyword} 0 is an old spelling of the default, no delay; accepted (keepalived 2.2 reports it as invalid); leave the line out`,
+        );
         return 0;
       }
       return interval.parse(word, ctx);
@@ -304,7 +323,11 @@ const includeCheck = custom('[[+|-]readable|read|match|wildcard_match|brace_matc
     }
     if (!(INCLUDE_CHECKS as readonly string[]).includes(check)) {
       const hint = nearest(check, INCLUDE_CHECKS);
-      ctx.diags.error('ALIVED_CONFIG_BAD_VALUE', w.pos, `'${clip(check)}' is not an include check: expected ${INCLUDE_CHECKS.join(', ')}${hint ? ` (did you mean '${hint}'?)` : ''}`);
+      ctx.diags.error(
+        'ALIVED_CONFIG_BAD_VALUE',
+        w.pos,
+        `'${clip(check)}' is not an include check: expected ${INCLUDE_CHECKS.join(', ')}${hint ? ` (did you mean '${hint}'?)` : ''}`,
+      );
       ok = false;
       return;
     }
@@ -337,14 +360,18 @@ export const globalDefsSchema = block(
     router_id: value(text).feature('notify-mail').doc('names this node in notifications; default the host name'),
     notification_email: wordList(email)
       .validate((list, ctx, stmt) => {
-        if (list.length === 0) ctx.diags.compat('ALIVED_CONFIG_NO_EFFECT', stmt.name.pos, `'notification_email' block is empty: no mail goes to anyone, as in keepalived`);
+        if (list.length === 0)
+          ctx.diags.compat('ALIVED_CONFIG_NO_EFFECT', stmt.name.pos, `'notification_email' block is empty: no mail goes to anyone, as in keepalived`);
       })
       .feature('notify-mail')
       .doc('recipients of email notifications'),
     notification_email_from: value(text).feature('notify-mail').doc('From: address; default keepalived@<host name>'),
     smtp_server: value(smtpServer).feature('notify-mail').doc('<IP|HOST> [PORT]; port 25 by default'),
     smtp_helo_name: word(str()).feature('notify-mail').doc('name in HELO; default the host name'),
-    smtp_connect_timeout: word(int({ min: 1, max: MAX_TIMER_SECS })).default(30).feature('notify-mail').doc('seconds; default 30'),
+    smtp_connect_timeout: word(int({ min: 1, max: MAX_TIMER_SECS }))
+      .default(30)
+      .feature('notify-mail')
+      .doc('seconds; default 30'),
     smtp_alert: value(optBool).feature('notify-mail').doc('default for every smtp_alert'),
     smtp_alert_vrrp: value(optBool).feature('notify-mail').doc('default for vrrp_instance and vrrp_sync_group smtp_alert'),
     smtp_alert_checker: value(optBool).feature('notify-mail').doc('default for checker smtp_alert'),
@@ -355,67 +382,115 @@ export const globalDefsSchema = block(
 
     // startup and shutdown scripts
     startup_script: value(script).feature('notify-script').doc('run once before the child processes start'),
-    startup_script_timeout: word(int({ min: 1, max: 1000 })).feature('notify-script').doc('seconds, 1..1000; default 10'),
+    startup_script_timeout: word(int({ min: 1, max: 1000 }))
+      .feature('notify-script')
+      .doc('seconds, 1..1000; default 10'),
     shutdown_script: value(script).feature('notify-script').doc('run once after the child processes stop'),
-    shutdown_script_timeout: word(int({ min: 1, max: 1000 })).feature('notify-script').doc('seconds, 1..1000; default 10'),
-    script_user: value(map(tuple([str(), str()], 1), (t) => ({ user: t[0]!, group: t[1] }))).feature('notify-script').doc('default user (and group) for scripts; default keepalived_script if it exists, else root'),
+    shutdown_script_timeout: word(int({ min: 1, max: 1000 }))
+      .feature('notify-script')
+      .doc('seconds, 1..1000; default 10'),
+    script_user: value(map(tuple([str(), str()], 1), (t) => ({ user: t[0]!, group: t[1] })))
+      .feature('notify-script')
+      .doc('default user (and group) for scripts; default keepalived_script if it exists, else root'),
     enable_script_security: value(flag).feature('notify-script').doc('refuse scripts that run as root but are writable by others'),
 
     // scheduling
-    max_auto_priority: value(maxAutoPriority).feature('process-tuning').doc('highest real-time priority the VRRP process is raised to when its timers run late; alone: 99; 0 or -1: none'),
-    min_auto_priority_delay: word(int({ min: 1, max: 10000000 })).feature('process-tuning').doc('microseconds late before the priority is raised; default 1000000'),
+    max_auto_priority: value(maxAutoPriority)
+      .feature('process-tuning')
+      .doc('highest real-time priority the VRRP process is raised to when its timers run late; alone: 99; 0 or -1: none'),
+    min_auto_priority_delay: word(int({ min: 1, max: 10000000 }))
+      .feature('process-tuning')
+      .doc('microseconds late before the priority is raised; default 1000000'),
     vrrp_priority: word(niceness).feature('vrrp').doc('nice value of the VRRP process'),
     checker_priority: word(niceness).feature('checker').doc('nice value of the process that runs the checks (the main process)'),
     bfd_priority: word(niceness).feature('process'),
     vrrp_no_swap: value(flag).feature('process-tuning').doc('lock the VRRP process in memory'),
     checker_no_swap: value(flag).feature('process-tuning').doc('lock the process that runs the checks (the main process) in memory'),
     bfd_no_swap: value(flag).feature('process'),
-    vrrp_rt_priority: word(int({ min: 0, max: 99 })).feature('vrrp').doc('real-time (SCHED_RR) priority of the VRRP process: keeps adverts on time when the CPUs are busy; default 1 when health checks run in the same daemon, else none; 0 (alived) keeps normal scheduling'),
+    vrrp_rt_priority: word(int({ min: 0, max: 99 }))
+      .feature('vrrp')
+      .doc(
+        'real-time (SCHED_RR) priority of the VRRP process: keeps adverts on time when the CPUs are busy; default 1 when health checks run in the same daemon, else none; 0 (alived) keeps normal scheduling',
+      ),
     checker_rt_priority: word(rtPriority).feature('checker').doc('real-time (SCHED_RR) priority of the process that runs the checks'),
     bfd_rt_priority: word(rtPriority).feature('process'),
     vrrp_cpu_affinity: value(cpuList).feature('process'),
     checker_cpu_affinity: value(cpuList).feature('process'),
     bfd_cpu_affinity: value(cpuList).feature('process'),
-    vrrp_rlimit_rttime: word(rlimit).feature('process').alias('vrrp_rlimit_rtime', { deprecated: true, note: rlimitNote }).doc('microseconds of CPU between blocking calls under real-time scheduling; default 10000'),
+    vrrp_rlimit_rttime: word(rlimit)
+      .feature('process')
+      .alias('vrrp_rlimit_rtime', { deprecated: true, note: rlimitNote })
+      .doc('microseconds of CPU between blocking calls under real-time scheduling; default 10000'),
     checker_rlimit_rttime: word(rlimit).feature('process').alias('checker_rlimit_rtime', { deprecated: true, note: rlimitNote }),
     bfd_rlimit_rttime: word(rlimit).feature('process').alias('bfd_rlimit_rtime', { deprecated: true, note: rlimitNote }),
 
     // interfaces
-    dynamic_interfaces: value(optionalArg(oneOf(['allow_if_changes']))).feature('vrrp').doc('allow interfaces that do not exist at startup'),
+    dynamic_interfaces: value(optionalArg(oneOf(['allow_if_changes'])))
+      .feature('vrrp')
+      .doc('allow interfaces that do not exist at startup'),
     default_interface: word(ifname).feature('static-net').doc('interface of static addresses without dev; default eth0'),
     disable_local_igmp: value(flag).feature('vmac'),
 
     // LVS
     lvs_timeouts: value(lvsTimeouts).feature('ipvs').doc('tcp, tcpfin and udp connection timeouts in seconds'),
     lvs_flush: value(flag).feature('ipvs').doc('flush the IPVS table at startup'),
-    lvs_flush_on_stop: value(optionalArg(oneOf(['VS']))).feature('ipvs').alias('lvs_flush_onstop', { deprecated: true }).doc('flush the IPVS table at shutdown; VS: remove only the virtual servers'),
+    lvs_flush_on_stop: value(optionalArg(oneOf(['VS'])))
+      .feature('ipvs')
+      .alias('lvs_flush_onstop', { deprecated: true })
+      .doc('flush the IPVS table at shutdown; VS: remove only the virtual servers'),
     lvs_sync_daemon: value(lvsSyncDaemon).feature('lvs-sync'),
 
     // VRRP defaults
     vrrp_mcast_group4: word(multicast(4)).feature('vrrp').doc('default 224.0.0.18'),
-    vrrp_mcast_group6: word(multicast(6, { linkLocalWarning: true })).feature('vrrp').doc('default ff02::12'),
-    vrrp_garp_master_delay: word(int({ min: 0, max: MAX_TIMER_SECS })).feature('vrrp').doc('seconds before the second set of gratuitous ARPs after becoming MASTER; 0: none; default 5'),
-    vrrp_garp_master_repeat: word(int({ min: 1, max: UINT32_MAX })).feature('vrrp').doc('gratuitous ARPs sent at a time on becoming MASTER; default 5'),
-    vrrp_garp_master_refresh: word(int({ min: 0, max: UINT32_MAX })).feature('vrrp').doc('seconds between gratuitous ARP refreshes while MASTER; 0: none (default)'),
-    vrrp_garp_master_refresh_repeat: word(int({ min: 1, max: UINT32_MAX })).feature('vrrp').doc('default 1'),
-    vrrp_garp_lower_prio_delay: word(int({ min: 0, max: MAX_TIMER_SECS })).feature('vrrp').doc('seconds before a second set of gratuitous ARPs after a master heard a lower priority; 0: none; default vrrp_garp_master_delay'),
-    vrrp_garp_lower_prio_repeat: word(int({ min: 0, max: INT32_MAX })).feature('vrrp').doc('gratuitous ARPs sent at a time when a master hears a lower priority; 0: none; default vrrp_garp_master_repeat'),
-    vrrp_down_timer_adverts: word(int({ min: 1, max: 100 })).feature('vrrp').doc('adverts missed before the master is down; default 3'),
-    vrrp_garp_interval: word(zeroOrInterval('vrrp_garp_interval')).feature('vrrp').doc('seconds between gratuitous ARPs on an interface (resolution 1us); 0 or left out: no delay'),
-    vrrp_gna_interval: word(zeroOrInterval('vrrp_gna_interval')).feature('vrrp').doc('seconds between unsolicited NAs on an interface; 0 or left out: no delay'),
+    vrrp_mcast_group6: word(multicast(6, { linkLocalWarning: true }))
+      .feature('vrrp')
+      .doc('default ff02::12'),
+    vrrp_garp_master_delay: word(int({ min: 0, max: MAX_TIMER_SECS }))
+      .feature('vrrp')
+      .doc('seconds before the second set of gratuitous ARPs after becoming MASTER; 0: none; default 5'),
+    vrrp_garp_master_repeat: word(int({ min: 1, max: UINT32_MAX }))
+      .feature('vrrp')
+      .doc('gratuitous ARPs sent at a time on becoming MASTER; default 5'),
+    vrrp_garp_master_refresh: word(int({ min: 0, max: UINT32_MAX }))
+      .feature('vrrp')
+      .doc('seconds between gratuitous ARP refreshes while MASTER; 0: none (default)'),
+    vrrp_garp_master_refresh_repeat: word(int({ min: 1, max: UINT32_MAX }))
+      .feature('vrrp')
+      .doc('default 1'),
+    vrrp_garp_lower_prio_delay: word(int({ min: 0, max: MAX_TIMER_SECS }))
+      .feature('vrrp')
+      .doc('seconds before a second set of gratuitous ARPs after a master heard a lower priority; 0: none; default vrrp_garp_master_delay'),
+    vrrp_garp_lower_prio_repeat: word(int({ min: 0, max: INT32_MAX }))
+      .feature('vrrp')
+      .doc('gratuitous ARPs sent at a time when a master hears a lower priority; 0: none; default vrrp_garp_master_repeat'),
+    vrrp_down_timer_adverts: word(int({ min: 1, max: 100 }))
+      .feature('vrrp')
+      .doc('adverts missed before the master is down; default 3'),
+    vrrp_garp_interval: word(zeroOrInterval('vrrp_garp_interval'))
+      .feature('vrrp')
+      .doc('seconds between gratuitous ARPs on an interface (resolution 1us); 0 or left out: no delay'),
+    vrrp_gna_interval: word(zeroOrInterval('vrrp_gna_interval'))
+      .feature('vrrp')
+      .doc('seconds between unsolicited NAs on an interface; 0 or left out: no delay'),
     vrrp_min_garp: value(optBool).feature('vrrp').doc('one gratuitous ARP/NA, no repeat'),
     vrrp_garp_extra_if: value(garpExtraIf(1)).feature('vmac').alias('vrrp_vmac_garp_intvl', { deprecated: true }),
     vrrp_lower_prio_no_advert: value(optBool).feature('vrrp'),
     vrrp_higher_prio_send_advert: value(optBool).feature('vrrp'),
-    vrrp_version: word(int({ min: 2, max: 3 })).feature('vrrp').doc('default version of vrrp_instances; default 2 (IPv6 instances use 3)'),
+    vrrp_version: word(int({ min: 2, max: 3 }))
+      .feature('vrrp')
+      .doc('default version of vrrp_instances; default 2 (IPv6 instances use 3)'),
     v3_checksum_as_v2: value(optBool).feature('vrrp'),
     vrrp_check_unicast_src: value(flag).feature('vrrp'),
     vrrp_skip_check_adv_addr: value(flag).feature('vrrp'),
     vrrp_strict: value(flag).feature('vrrp-strict').doc('strict RFC compliance for every instance without strict_mode'),
-    vrrp_startup_delay: word(duration({ min: 0.001, max: MAX_TIMER_SECS })).feature('vrrp').doc('seconds before VRRP instances start'),
+    vrrp_startup_delay: word(duration({ min: 0.001, max: MAX_TIMER_SECS }))
+      .feature('vrrp')
+      .doc('seconds before VRRP instances start'),
     log_unknown_vrids: value(flag).feature('vrrp'),
     vrrp_rx_bufs_policy: value(rxBufsPolicy).feature('vrrp-more'),
-    vrrp_rx_bufs_multiplier: word(int({ min: 1, max: UINT32_MAX })).feature('vrrp-more').doc('default 3'),
+    vrrp_rx_bufs_multiplier: word(int({ min: 1, max: UINT32_MAX }))
+      .feature('vrrp-more')
+      .doc('default 3'),
     vrrp_netlink_cmd_rcv_bufs: word(rcvBufs).feature('vrrp-more'),
     vrrp_netlink_cmd_rcv_bufs_force: value(optBool).feature('vrrp-more'),
     vrrp_netlink_monitor_rcv_bufs: word(rcvBufs).feature('vrrp-more'),
@@ -426,25 +501,47 @@ export const globalDefsSchema = block(
     lvs_netlink_cmd_rcv_bufs_force: value(optBool).feature('ipvs'),
     lvs_netlink_monitor_rcv_bufs: word(rcvBufs).feature('ipvs'),
     lvs_netlink_monitor_rcv_bufs_force: value(optBool).feature('ipvs'),
-    vmac_prefix: word(str({ minLength: 1, maxLength: 12 })).feature('vmac').doc('prefix of generated VMAC names; default vrrp'),
+    vmac_prefix: word(str({ minLength: 1, maxLength: 12 }))
+      .feature('vmac')
+      .doc('prefix of generated VMAC names; default vrrp'),
     vmac_addr_prefix: word(str({ minLength: 1, maxLength: 12 })).feature('vmac-addr'),
 
     // firewall
     vrrp_iptables: value(many(str({ maxLength: 27 }), { min: 0, max: 2 }))
       .feature('vrrp-firewall')
-      .validate((_v, ctx, stmt) => ctx.diags.note('ALIVED_CONFIG_DEPRECATED', stmt.name.pos, `vrrp_iptables: alived has no iptables; no_accept's drop rules go in nftables (the nftables table, default 'alived'), as Debian's keepalived, built without iptables, does; write 'nftables' instead`))
+      .validate((_v, ctx, stmt) =>
+        ctx.diags.note(
+          'ALIVED_CONFIG_DEPRECATED',
+          stmt.name.pos,
+          `vrrp_iptables: alived has no iptables; no_accept's drop rules go in nftables (the nftables table, default 'alived'), as Debian's keepalived, built without iptables, does; write 'nftables' instead`,
+        ),
+      )
       .doc('[IN_CHAIN [OUT_CHAIN]]: mapped to nftables (the chains are not used)'),
     vrrp_ipsets: value(many(str({ maxLength: 30 }), { min: 0, max: 5 }))
       .feature('vrrp-firewall')
-      .validate((_v, ctx, stmt) => ctx.diags.note('ALIVED_CONFIG_DEPRECATED', stmt.name.pos, `vrrp_ipsets: alived has no iptables or ipsets; the VIPs go in a set of the nftables table (default 'alived'); write 'nftables' instead`))
+      .validate((_v, ctx, stmt) =>
+        ctx.diags.note(
+          'ALIVED_CONFIG_DEPRECATED',
+          stmt.name.pos,
+          `vrrp_ipsets: alived has no iptables or ipsets; the VIPs go in a set of the nftables table (default 'alived'); write 'nftables' instead`,
+        ),
+      )
       .doc('[IPV4 [IPV6 [IPV6_IFACE [IGMP [MLD]]]]]: mapped to nftables (the set names are not used)'),
-    nftables: value(optionalArg(str({ maxLength: 31 }))).feature('vrrp-firewall').doc("[TABLE]; default table alived (keepalived's: keepalived)"),
-    nftables_priority: word(int({ min: -2147483648, max: INT32_MAX })).feature('vrrp-firewall').doc('default -1'),
+    nftables: value(optionalArg(str({ maxLength: 31 })))
+      .feature('vrrp-firewall')
+      .doc("[TABLE]; default table alived (keepalived's: keepalived)"),
+    nftables_priority: word(int({ min: -2147483648, max: INT32_MAX }))
+      .feature('vrrp-firewall')
+      .doc('default -1'),
     nftables_ifindex: value(flag).feature('vrrp-firewall'),
     nftables_counters: value(flag).feature('vrrp-firewall'),
-    nftables_ipvs: value(optionalArg(str({ maxLength: 31 }))).feature('ipvs-nftables').doc('[TABLE]; default table keepalived_ipvs'),
+    nftables_ipvs: value(optionalArg(str({ maxLength: 31 })))
+      .feature('ipvs-nftables')
+      .doc('[TABLE]; default table keepalived_ipvs'),
     nftables_ipvs_priority: word(int({ min: -2147483648, max: INT32_MAX })).feature('ipvs-nftables'),
-    nftables_ipvs_start_fwmark: word(int({ min: 1, max: UINT32_MAX })).feature('ipvs-nftables').doc('default 1000'),
+    nftables_ipvs_start_fwmark: word(int({ min: 1, max: UINT32_MAX }))
+      .feature('ipvs-nftables')
+      .doc('default 1000'),
 
     // notify FIFOs
     notify_fifo: value(fifo).feature('notify-script').doc('FIFO [USER [GROUP]] receiving every notify event'),
@@ -457,7 +554,9 @@ export const globalDefsSchema = block(
     fifo_write_vrrp_states_on_reload: value(flag).feature('notify-script'),
 
     // SNMP and D-Bus
-    snmp_socket: word(str({ minLength: 1, maxLength: 4095 })).feature('snmp').doc('AgentX socket; default unix:/var/agentx/master'),
+    snmp_socket: word(str({ minLength: 1, maxLength: 4095 }))
+      .feature('snmp')
+      .doc('AgentX socket; default unix:/var/agentx/master'),
     enable_traps: value(flag).feature('snmp'),
     enable_snmp_vrrp: value(flag).feature('snmp').alias('enable_snmp_keepalived', { deprecated: true }),
     enable_snmp_checker: value(flag).feature('snmp'),
@@ -465,7 +564,9 @@ export const globalDefsSchema = block(
     enable_snmp_rfcv2: value(flag).feature('snmp'),
     enable_snmp_rfcv3: value(flag).feature('snmp'),
     enable_dbus: value(flag).feature('dbus'),
-    dbus_service_name: word(str({ pattern: /^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)+$/, patternText: 'a D-Bus service name such as org.keepalived.Vrrp1' })).feature('dbus'),
+    dbus_service_name: word(
+      str({ pattern: /^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)+$/, patternText: 'a D-Bus service name such as org.keepalived.Vrrp1' }),
+    ).feature('dbus'),
 
     // files, reload, misc
     umask: value(umask).feature('process-tuning').doc('mask for files alived creates (notify FIFOs, the outbox lock); never widens its private files'),
@@ -496,4 +597,3 @@ export const globalRootFields = {
   child_wait_time: word(uint()).feature('process').doc('seconds to wait for children at shutdown; default 5'),
   linkbeat_use_polling: value(flag).feature('vrrp-more').doc('poll interface link state (MII, ethtool, ioctl) instead of netlink'),
 };
-

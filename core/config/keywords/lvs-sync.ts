@@ -26,7 +26,11 @@ export function checkLvsSyncDaemon(ctx: CheckCtx, rootStmt: Stmt | undefined): v
         continue;
       }
       const where = winner.pos.file === s.name.pos.file ? `line ${winner.pos.line}` : `${path.basename(winner.pos.file)}:${winner.pos.line}`;
-      ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', s.name.pos, `lvs_sync_daemon_interface is ignored: the IPVS sync daemon is already given by ${winner.keyword} (${where}), and there is one per host`);
+      ctx.diags.warning(
+        'ALIVED_CONFIG_NO_EFFECT',
+        s.name.pos,
+        `lvs_sync_daemon_interface is ignored: the IPVS sync daemon is already given by ${winner.keyword} (${where}), and there is one per host`,
+      );
     }
   }
 }

@@ -112,7 +112,11 @@ export const lvsMethod: ArgsParser<LvsMethod> = custom(LVS_METHOD_DESCRIBE, (wor
     if (w.text === 'type' || w.text === 'port') {
       const v = words[i + 1];
       if (!v) {
-        ctx.diags.error('ALIVED_CONFIG_MISSING_VALUE', w.pos, `'${w.text}' in '${keyword}' needs a value: ${w.text === 'type' ? 'type ipip|gue|gre' : 'port <PORT 1..65535>'}`);
+        ctx.diags.error(
+          'ALIVED_CONFIG_MISSING_VALUE',
+          w.pos,
+          `'${w.text}' in '${keyword}' needs a value: ${w.text === 'type' ? 'type ipip|gue|gre' : 'port <PORT 1..65535>'}`,
+        );
         return INVALID;
       }
       if (w.text === 'type') {
@@ -206,8 +210,7 @@ const quorum: WordParser<number> = {
 };
 
 export type PersistenceGranularity =
-  | { readonly family: 4; readonly netmask: string; readonly pos: Pos }
-  | { readonly family: 6; readonly prefix: number; readonly pos: Pos };
+  { readonly family: 4; readonly netmask: string; readonly pos: Pos } | { readonly family: 6; readonly prefix: number; readonly pos: Pos };
 
 /**
  * `persistence_granularity <NETMASK>`: an IPv4 netmask, or an IPv6 prefix
@@ -216,7 +219,8 @@ export type PersistenceGranularity =
  */
 const persistenceGranularity: ArgsParser<PersistenceGranularity> = custom('<IPv4 NETMASK>|<IPv6 PREFIX 1..128>', (words, at, keyword, ctx) => {
   if (words.length !== 1) {
-    if (words.length === 0) ctx.diags.error('ALIVED_CONFIG_MISSING_VALUE', at, `'${keyword}' needs a netmask (IPv4, e.g. 255.255.255.0) or a prefix length (IPv6, 1..128)`);
+    if (words.length === 0)
+      ctx.diags.error('ALIVED_CONFIG_MISSING_VALUE', at, `'${keyword}' needs a netmask (IPv4, e.g. 255.255.255.0) or a prefix length (IPv6, 1..128)`);
     else ctx.diags.error('ALIVED_CONFIG_EXTRA_VALUE', words[1]!.pos, `'${keyword}' takes one netmask; unexpected '${words[1]!.text}'`);
     return INVALID;
   }
@@ -242,15 +246,21 @@ export const realServerSchema = block(
     lvs_method: value(lvsMethod).doc("forwarding method; default the virtual_server's"),
     uthreshold: word(uint()).doc('maximum number of connections to the server'),
     lthreshold: word(uint()).doc('minimum number of connections to the server'),
-    inhibit_on_failure: value(optBool).doc('on failure set the weight to 0 instead of removing the server; default the virtual_server\'s'),
+    inhibit_on_failure: value(optBool).doc("on failure set the weight to 0 instead of removing the server; default the virtual_server's"),
     notify_up: value(script).feature('checker').doc('script run when the checkers consider the server up'),
     notify_down: value(script).feature('checker').doc('script run when the checkers consider the server down'),
     alpha: value(optBool).feature('checker').doc("start down until the first successful check; default the virtual_server's"),
-    retry: word(int({ min: 1, max: 4294967295 })).feature('checker').doc('default retry of its checkers'),
+    retry: word(int({ min: 1, max: 4294967295 }))
+      .feature('checker')
+      .doc('default retry of its checkers'),
     delay_before_retry: word(duration()).feature('checker').doc('default delay_before_retry of its checkers'),
     warmup: word(duration()).feature('checker').doc('default warmup of its checkers'),
-    connect_timeout: word(duration({ min: 0.000001, max: CONNECT_TIMEOUT_MAX })).feature('checker').doc('default connect_timeout of its checkers'),
-    delay_loop: word(duration({ min: 0.000001 })).feature('checker').doc('default delay_loop of its checkers'),
+    connect_timeout: word(duration({ min: 0.000001, max: CONNECT_TIMEOUT_MAX }))
+      .feature('checker')
+      .doc('default connect_timeout of its checkers'),
+    delay_loop: word(duration({ min: 0.000001 }))
+      .feature('checker')
+      .doc('default delay_loop of its checkers'),
     smtp_alert: value(optBool).feature('notify-mail').doc('mail on state changes (default yes, unless global smtp_alert/smtp_alert_checker is set)'),
     virtualhost: word(str()).feature('checker').doc('default Host header of its HTTP_GET/SSL_GET checkers'),
     snmp_name: word(str()).feature('snmp').doc('name reported over SNMP'),
@@ -281,7 +291,12 @@ const virtualServerHeader: ArgsParser<VirtualServerKey> = custom(VS_HEADER, (wor
   const first = words[0]!;
   if (!first.quoted && (first.text === 'fwmark' || first.text === 'group')) {
     if (words.length !== 2) {
-      if (words.length < 2) ctx.diags.error('ALIVED_CONFIG_MISSING_VALUE', first.pos, `'${keyword} ${first.text}' needs ${first.text === 'fwmark' ? 'a mark 1..4294967295' : 'a virtual_server_group name'}`);
+      if (words.length < 2)
+        ctx.diags.error(
+          'ALIVED_CONFIG_MISSING_VALUE',
+          first.pos,
+          `'${keyword} ${first.text}' needs ${first.text === 'fwmark' ? 'a mark 1..4294967295' : 'a virtual_server_group name'}`,
+        );
       else ctx.diags.error('ALIVED_CONFIG_EXTRA_VALUE', words[2]!.pos, `'${keyword} ${first.text}' takes one value; unexpected '${words[2]!.text}'`);
       return INVALID;
     }
@@ -308,7 +323,9 @@ const checkerDefault = (what: string) => `default ${what} of the checkers of its
 export const virtualServerSchema = block(
   {
     ip_family: word(oneOf(['inet', 'inet6'] as const)).doc('address family of a fwmark service whose real servers are all tunnelled'),
-    retry: word(int({ min: 1, max: 4294967295 })).feature('checker').doc(checkerDefault('retry')),
+    retry: word(int({ min: 1, max: 4294967295 }))
+      .feature('checker')
+      .doc(checkerDefault('retry')),
     delay_before_retry: word(duration()).feature('checker').doc(checkerDefault('delay_before_retry')),
     warmup: word(duration()).feature('checker').doc(checkerDefault('warmup')),
     connect_timeout: word(duration({ min: 0.000001, max: CONNECT_TIMEOUT_MAX }))
@@ -319,7 +336,7 @@ export const virtualServerSchema = block(
       .default(60)
       .feature('checker')
       .doc(checkerDefault('delay_loop') + ' (60 seconds)'),
-    inhibit_on_failure: value(bareFlag).default(false).doc('on failure set real servers\' weight to 0 instead of removing them'),
+    inhibit_on_failure: value(bareFlag).default(false).doc("on failure set real servers' weight to 0 instead of removing them"),
     lvs_sched: word(oneOf(LVS_SCHEDULERS)).alias('lb_algo', { deprecated: true }).doc('IPVS scheduler (default wlc)'),
     hashed: value(bareFlag).deprecated('it has no effect in keepalived 2.2; accepted and ignored'),
     ops: value(bareFlag).default(false).doc('one-packet scheduling (UDP only; ipvsadm -o)'),
@@ -345,7 +362,9 @@ export const virtualServerSchema = block(
     quorum_down: value(script).feature('checker').doc('script run when the quorum is lost'),
     quorum: word(quorum).default(1).doc('minimum total weight of live real servers'),
     hysteresis: word(uint()).default(0).doc('weight tolerated around the quorum before it changes'),
-    weight: word(int({ min: 1, max: WEIGHT_MAX })).default(1).doc('default weight of its real servers'),
+    weight: word(int({ min: 1, max: WEIGHT_MAX }))
+      .default(1)
+      .doc('default weight of its real servers'),
     sorry_server: value(serverAddress('an address')).doc('server put in when the quorum is lost'),
     sorry_server_inhibit: value(bareFlag).default(false).doc('inhibit_on_failure for the sorry server'),
     sorry_server_lvs_method: value(lvsMethod).doc("forwarding method of the sorry server; default the virtual server's"),
@@ -403,7 +422,20 @@ function checkVirtualServer(vs: VirtualServer, ctx: CheckCtx, stmt: Stmt): void 
   const isAddress = key.kind === 'address';
   const isFwmark = key.kind === 'fwmark';
   const describe = isAddress ? `${key.address}${key.port ? ` ${key.port}` : ''}` : isFwmark ? `fwmark ${key.fwmark}` : `group ${key.group}`;
-  const c: VsCheck = { vs, m, ctx, stmt, key, isAddress, isFwmark, at: stmt.name.pos, describe, ssPos: childPos(stmt, 'sorry_server'), af: isAddress ? key.family : undefined, inheritsMethod: false };
+  const c: VsCheck = {
+    vs,
+    m,
+    ctx,
+    stmt,
+    key,
+    isAddress,
+    isFwmark,
+    at: stmt.name.pos,
+    describe,
+    ssPos: childPos(stmt, 'sorry_server'),
+    af: isAddress ? key.family : undefined,
+    inheritsMethod: false,
+  };
   checkSorryServerOrder(c);
   if (vs.realServer.length === 0) {
     ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', c.at, `virtual_server ${describe} has no real_server; keepalived ignores it`);
@@ -447,7 +479,11 @@ function checkScheduler({ vs, m, ctx, stmt, at, describe }: VsCheck): void {
     ['mh-fallback', 'mh'],
   ] as const) {
     if (vs[flag] && vs.lvsSched !== sched) {
-      ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', childPos(stmt, flag) ?? at, `'${flag}' applies to the ${sched} scheduler only; ignored with lvs_sched ${vs.lvsSched}`);
+      ctx.diags.warning(
+        'ALIVED_CONFIG_NO_EFFECT',
+        childPos(stmt, flag) ?? at,
+        `'${flag}' applies to the ${sched} scheduler only; ignored with lvs_sched ${vs.lvsSched}`,
+      );
       m[flag] = false;
     }
   }
@@ -457,11 +493,19 @@ function checkScheduler({ vs, m, ctx, stmt, at, describe }: VsCheck): void {
 function checkProtocol({ vs, m, ctx, stmt, key, at, describe, isAddress, isFwmark }: VsCheck): void {
   if (isAddress) {
     if (!vs.protocol) {
-      ctx.diags.compat('ALIVED_CONFIG_NO_EFFECT', at, `virtual_server ${describe} sets no protocol; keepalived uses UDP, and so does alived (write 'protocol TCP' if that is meant)`);
+      ctx.diags.compat(
+        'ALIVED_CONFIG_NO_EFFECT',
+        at,
+        `virtual_server ${describe} sets no protocol; keepalived uses UDP, and so does alived (write 'protocol TCP' if that is meant)`,
+      );
       m.protocol = 'UDP';
     }
     if (vs.ops && m.protocol !== 'UDP') {
-      ctx.diags.compat('ALIVED_CONFIG_CONFLICT', childPos(stmt, 'ops') ?? at, `one-packet scheduling (ops) needs protocol UDP; keepalived turns it off for ${m.protocol}, and so does alived`);
+      ctx.diags.compat(
+        'ALIVED_CONFIG_CONFLICT',
+        childPos(stmt, 'ops') ?? at,
+        `one-packet scheduling (ops) needs protocol UDP; keepalived turns it off for ${m.protocol}, and so does alived`,
+      );
       m.ops = false;
     }
     if (key.kind === 'address' && key.port === 0 && vs.persistenceTimeout === undefined) {
@@ -479,7 +523,11 @@ function checkProtocol({ vs, m, ctx, stmt, key, at, describe, isAddress, isFwmar
       m.protocol = undefined;
     }
     if (vs.haSuspend) {
-      ctx.diags.warning('ALIVED_CONFIG_CONFLICT', childPos(stmt, 'ha_suspend') ?? at, `ha_suspend cannot be used with a fwmark virtual server; keepalived clears it`);
+      ctx.diags.warning(
+        'ALIVED_CONFIG_CONFLICT',
+        childPos(stmt, 'ha_suspend') ?? at,
+        `ha_suspend cannot be used with a fwmark virtual server; keepalived clears it`,
+      );
       m.haSuspend = false;
     }
   }
@@ -491,7 +539,11 @@ function checkIpFamily(c: VsCheck): void {
   if (!vs.ipFamily) return;
   const f: Family = vs.ipFamily === 'inet' ? 4 : 6;
   if (c.af !== undefined && f !== c.af) {
-    ctx.diags.error('ALIVED_CONFIG_CONFLICT', childPos(stmt, 'ip_family') ?? at, `ip_family ${vs.ipFamily} conflicts with the ${fam(c.af)} address of virtual_server ${describe}`);
+    ctx.diags.error(
+      'ALIVED_CONFIG_CONFLICT',
+      childPos(stmt, 'ip_family') ?? at,
+      `ip_family ${vs.ipFamily} conflicts with the ${fam(c.af)} address of virtual_server ${describe}`,
+    );
   }
   c.af ??= f;
 }
@@ -536,7 +588,11 @@ function checkRealServers(c: VsCheck): number {
           `fwmark virtual_server ${describe}: the port of ${method} real_server ${rsDesc} is used by nothing: a fwmark service forwards each packet to the port it was sent to (keepalived clears this one), and no checker of this real server connects to it; write the real server without a port`,
         );
       } else if (isFwmark) {
-        ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', rs.pos, `fwmark virtual_server ${describe}: the port of ${method} real_server ${rsDesc} is ignored by IPVS (keepalived clears it); its checkers connect to it`);
+        ctx.diags.warning(
+          'ALIVED_CONFIG_NO_EFFECT',
+          rs.pos,
+          `fwmark virtual_server ${describe}: the port of ${method} real_server ${rsDesc} is ignored by IPVS (keepalived clears it); its checkers connect to it`,
+        );
       } else if (isAddress && key.kind === 'address' && rs.port !== key.port) {
         ctx.diags.warning(
           'ALIVED_CONFIG_CONFLICT',
@@ -561,7 +617,11 @@ function checkSorryServer(c: VsCheck): void {
   if (ssMethod !== 'TUN') {
     if (c.af === undefined) c.af = ss.family;
     else if (ss.family !== c.af) {
-      ctx.diags.error('ALIVED_CONFIG_CONFLICT', ssPos ?? at, `sorry_server ${ss.address} is ${fam(ss.family)} but virtual_server ${describe} is ${fam(c.af)}; only a TUN sorry server may differ`);
+      ctx.diags.error(
+        'ALIVED_CONFIG_CONFLICT',
+        ssPos ?? at,
+        `sorry_server ${ss.address} is ${fam(ss.family)} but virtual_server ${describe} is ${fam(c.af)}; only a TUN sorry server may differ`,
+      );
     }
   }
   if (ssMethod !== 'NAT' && ss.port !== 0) {
@@ -593,7 +653,11 @@ function checkPersistence({ vs, m, ctx, describe, af }: VsCheck): void {
     );
   }
   if (vs.persistenceTimeout === undefined) {
-    ctx.diags.note('ALIVED_CONFIG_NO_EFFECT', pg.pos, `persistence_granularity without persistence_timeout: the timeout is ${DEFAULT_PERSISTENCE_TIMEOUT} seconds`);
+    ctx.diags.note(
+      'ALIVED_CONFIG_NO_EFFECT',
+      pg.pos,
+      `persistence_granularity without persistence_timeout: the timeout is ${DEFAULT_PERSISTENCE_TIMEOUT} seconds`,
+    );
     m.persistenceTimeout = DEFAULT_PERSISTENCE_TIMEOUT;
   }
 }
@@ -665,14 +729,21 @@ function parseVsgEntry(words: readonly Token[], ctx: CheckCtx): VirtualServerGro
     return INVALID;
   };
   if (!first.quoted && first.text === 'fwmark') {
-    if (words.length < 2) return bad(first, `'fwmark' in virtual_server_group needs a mark: fwmark <INTEGER 1..4294967295> [inet|inet6]`, 'ALIVED_CONFIG_MISSING_VALUE');
-    if (words.length > 3) return bad(words[3]!, `a virtual_server_group fwmark entry takes fwmark <INTEGER> [inet|inet6]; unexpected '${clip(words[3]!.text)}'`, 'ALIVED_CONFIG_EXTRA_VALUE');
+    if (words.length < 2)
+      return bad(first, `'fwmark' in virtual_server_group needs a mark: fwmark <INTEGER 1..4294967295> [inet|inet6]`, 'ALIVED_CONFIG_MISSING_VALUE');
+    if (words.length > 3)
+      return bad(
+        words[3]!,
+        `a virtual_server_group fwmark entry takes fwmark <INTEGER> [inet|inet6]; unexpected '${clip(words[3]!.text)}'`,
+        'ALIVED_CONFIG_EXTRA_VALUE',
+      );
     const mark = int({ min: 1, max: 4294967295 }).parse(words[1]!, ctx);
     const family = words[2] ? oneOf(['inet', 'inet6'] as const).parse(words[2], ctx) : undefined;
     if (mark === INVALID || family === INVALID) return INVALID;
     return { kind: 'fwmark', fwmark: mark, family: family === undefined ? undefined : family === 'inet' ? 4 : 6, pos: first.pos };
   }
-  if (words.length > 2) return bad(words[2]!, `a virtual_server_group entry takes ${VSG_ENTRY}; unexpected '${clip(words[2]!.text)}'`, 'ALIVED_CONFIG_EXTRA_VALUE');
+  if (words.length > 2)
+    return bad(words[2]!, `a virtual_server_group entry takes ${VSG_ENTRY}; unexpected '${clip(words[2]!.text)}'`, 'ALIVED_CONFIG_EXTRA_VALUE');
   const p = words[1] ? port.parse(words[1], ctx) : 0;
   if (p === INVALID) return INVALID;
   const t = first.text;
@@ -702,7 +773,8 @@ function parseVsgEntry(words: readonly Token[], ctx: CheckCtx): VirtualServerGro
     const fullEnd = family === 4 ? rest.includes('.') : rest.includes(':');
     if (fullEnd) {
       const endFam = net.isIP(rest);
-      if (endFam === 0) return bad(first, `'${clip(rest)}' in '${clip(t)}' is not an address: the range end is an address or the last ${family === 4 ? 'octet' : 'group'}`);
+      if (endFam === 0)
+        return bad(first, `'${clip(rest)}' in '${clip(t)}' is not an address: the range end is an address or the last ${family === 4 ? 'octet' : 'group'}`);
       if (endFam !== family) return bad(first, `the range '${clip(t)}' mixes IPv4 and IPv6`);
       const e = toInt(family, rest);
       if (e < n) return bad(first, `the range '${clip(t)}' ends before it starts`);
@@ -715,12 +787,17 @@ function parseVsgEntry(words: readonly Token[], ctx: CheckCtx): VirtualServerGro
     }
     const endPart = parseInt(rest, family === 4 ? 10 : 16);
     if (endPart > lim) {
-      ctx.diags.error('ALIVED_CONFIG_OUT_OF_RANGE', first.pos, `the range end '${clip(rest)}' in '${clip(t)}' is too large: at most ${family === 4 ? '255' : 'ffff'}`);
+      ctx.diags.error(
+        'ALIVED_CONFIG_OUT_OF_RANGE',
+        first.pos,
+        `the range end '${clip(rest)}' in '${clip(t)}' is too large: at most ${family === 4 ? '255' : 'ffff'}`,
+      );
       return INVALID;
     }
     const shift = family === 4 ? 8n : 16n;
     const startPart = Number(n & ((1n << shift) - 1n));
-    if (startPart >= endPart) return bad(first, `the range '${clip(t)}' does not end after it starts (${family === 4 ? startPart : startPart.toString(16)} >= ${clip(rest)})`);
+    if (startPart >= endPart)
+      return bad(first, `the range '${clip(t)}' does not end after it starts (${family === 4 ? startPart : startPart.toString(16)} >= ${clip(rest)})`);
     return { ...base, last: fromInt(family, ((n >> shift) << shift) | BigInt(endPart)), prefix: undefined };
   }
   return { ...base, last: start, prefix: undefined };

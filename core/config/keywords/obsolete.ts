@@ -21,7 +21,10 @@ const checker = (block: string): boolean => block.endsWith('_CHECK');
 
 export const OBSOLETE_KEYWORDS: ReadonlyMap<string, ObsoleteKeyword> = new Map<string, ObsoleteKeyword>([
   ['nat_mask', { in: named('virtual_server'), note: 'the netmask of NAT real servers in keepalived up to 1.2.19; the kernel never used it' }],
-  ['lvs_id', { in: named('global_defs'), note: "the LVS sync daemon's id in keepalived up to 1.1.7; today: lvs_sync_daemon <INTERFACE> <VRRP_INSTANCE> id <ID>" }],
+  [
+    'lvs_id',
+    { in: named('global_defs'), note: "the LVS sync daemon's id in keepalived up to 1.1.7; today: lvs_sync_daemon <INTERFACE> <VRRP_INSTANCE> id <ID>" },
+  ],
   [
     'nb_get_retry',
     {

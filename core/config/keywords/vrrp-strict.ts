@@ -56,7 +56,11 @@ export function checkStrictAndAccept(model: StrictRootModel, ctx: CheckCtx, root
   }
   // the drop rules need the nft command (core/vrrp/firewall.ts)
   if (firewallFor && NFT_PATHS.every((p) => ctx.host.fileExists(p) === false)) {
-    ctx.diags.warning('ALIVED_CONFIG_HOST_FACT', firewallFor, `nft is not installed on this host (${NFT_PATHS.join(', ')}): no_accept's drop rules cannot be set here (apt-get install nftables)`);
+    ctx.diags.warning(
+      'ALIVED_CONFIG_HOST_FACT',
+      firewallFor,
+      `nft is not installed on this host (${NFT_PATHS.join(', ')}): no_accept's drop rules cannot be set here (apt-get install nftables)`,
+    );
   }
   // the global defaults strict mode replaces without a word in keepalived: one warning per keyword
   for (const [keyword, names] of globalsIgnored) {
@@ -103,7 +107,10 @@ function checkStrict(
     const last = [...(stmt?.block ?? [])].reverse().find((c) => c.name.text === 'nopreempt' || c.name.text === 'preempt');
     if (last?.name.text === 'nopreempt' && !v.nopreempt) {
       v.nopreempt = true;
-      warn(last.name.pos, `nopreempt is kept after all: strict mode makes the instance BACKUP before keepalived looks at nopreempt, so it does not preempt a lower-priority master`);
+      warn(
+        last.name.pos,
+        `nopreempt is kept after all: strict mode makes the instance BACKUP before keepalived looks at nopreempt, so it does not preempt a lower-priority master`,
+      );
     }
   } else if (v.state === 'BACKUP' && owner) {
     warn(keywordPos(stmt, 'state', v.pos, 0), `the address owner (priority 255) starts as MASTER whatever its state says, as keepalived does`);
@@ -121,22 +128,39 @@ function checkStrict(
       `keepalived means to refuse unicast peers in strict mode on an interface with multicast, but 2.2.7 checks before it knows the peers and runs the instance unicast; alived runs it unicast too (a later keepalived may refuse this config)`,
     );
   }
-  if (v.useVmac?.mac) warn(keywordPos(stmt, 'use_vmac', v.pos), `the MAC address of use_vmac is cleared: the VMAC gets the VRRP virtual MAC, as keepalived does`);
-  if (v.useVmac && v.vmacXmitBase) warn(keywordPos(stmt, 'vmac_xmit_base', v.pos, 0), `vmac_xmit_base is reset: adverts leave through the VMAC, as keepalived does`);
+  if (v.useVmac?.mac)
+    warn(keywordPos(stmt, 'use_vmac', v.pos), `the MAC address of use_vmac is cleared: the VMAC gets the VRRP virtual MAC, as keepalived does`);
+  if (v.useVmac && v.vmacXmitBase)
+    warn(keywordPos(stmt, 'vmac_xmit_base', v.pos, 0), `vmac_xmit_base is reset: adverts leave through the VMAC, as keepalived does`);
   const firstVip = v.virtualIpaddress?.[0];
   if (fam === 6 && firstVip && (v.unicastPeer?.length ?? 0) === 0 && !/^fe[89ab]/i.test(firstVip.address)) {
-    warn(firstVip.pos, `the first IPv6 virtual_ipaddress should be link-local (RFC 5798); keepalived logs this as an error and runs the instance, and so does alived`);
+    warn(
+      firstVip.pos,
+      `the first IPv6 virtual_ipaddress should be link-local (RFC 5798); keepalived logs this as an error and runs the instance, and so does alived`,
+    );
   }
   if (v.preemptDelay) warn(keywordPos(stmt, 'preempt_delay', v.pos, 0), `preempt_delay is reset to 0: the instance preempts at once, as keepalived does`);
   const dta = v.downTimerAdverts ?? g.vrrpDownTimerAdverts;
   if (dta !== undefined && dta !== 3) {
-    const pos = v.downTimerAdverts !== undefined ? keywordPos(stmt, 'down_timer_adverts', v.pos, 0) : globalPos('vrrp_down_timer_adverts') ?? v.pos;
+    const pos = v.downTimerAdverts !== undefined ? keywordPos(stmt, 'down_timer_adverts', v.pos, 0) : (globalPos('vrrp_down_timer_adverts') ?? v.pos);
     warn(pos, `down_timer_adverts ${dta} is reset to 3 (RFC's Master_Down_Interval), as keepalived does`);
   }
-  if (v.garpLowerPrioRepeat) warn(keywordPos(stmt, 'garp_lower_prio_repeat', v.pos, 0), `garp_lower_prio_repeat is reset to 0: no gratuitous ARPs when a lower priority is heard, as keepalived does`);
+  if (v.garpLowerPrioRepeat)
+    warn(
+      keywordPos(stmt, 'garp_lower_prio_repeat', v.pos, 0),
+      `garp_lower_prio_repeat is reset to 0: no gratuitous ARPs when a lower priority is heard, as keepalived does`,
+    );
   if (v.garpLowerPrioDelay) warn(keywordPos(stmt, 'garp_lower_prio_delay', v.pos, 0), `garp_lower_prio_delay is reset to 0, as keepalived does`);
-  if (v.lowerPrioNoAdvert === false) warn(keywordPos(stmt, 'lower_prio_no_advert', v.pos, 0), `lower_prio_no_advert is set again: a master does not answer a lower priority with an advert, as keepalived does`);
-  if (v.higherPrioSendAdvert === true) warn(keywordPos(stmt, 'higher_prio_send_advert', v.pos, 0), `higher_prio_send_advert is cleared: a master yields to a higher priority without an advert of its own, as keepalived does`);
+  if (v.lowerPrioNoAdvert === false)
+    warn(
+      keywordPos(stmt, 'lower_prio_no_advert', v.pos, 0),
+      `lower_prio_no_advert is set again: a master does not answer a lower priority with an advert, as keepalived does`,
+    );
+  if (v.higherPrioSendAdvert === true)
+    warn(
+      keywordPos(stmt, 'higher_prio_send_advert', v.pos, 0),
+      `higher_prio_send_advert is cleared: a master yields to a higher priority without an advert of its own, as keepalived does`,
+    );
   const ignored: Array<[string, boolean]> = [
     ['vrrp_garp_lower_prio_repeat', v.garpLowerPrioRepeat === undefined && (g.vrrpGarpLowerPrioRepeat ?? 0) > 0],
     ['vrrp_garp_lower_prio_delay', v.garpLowerPrioDelay === undefined && (g.vrrpGarpLowerPrioDelay ?? 0) > 0],

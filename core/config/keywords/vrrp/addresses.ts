@@ -33,7 +33,14 @@ export interface AddressEntry extends IpPrefix {
 
 type AddressKind = 'virtual_ipaddress' | 'virtual_ipaddress_excluded' | 'static_ipaddress';
 
-const ADDRESS_FLAGS = { home: 'home', '-nodad': 'nodad', mngtmpaddr: 'mngtmpaddr', noprefixroute: 'noprefixroute', autojoin: 'autojoin', no_track: 'noTrack' } as const;
+const ADDRESS_FLAGS = {
+  home: 'home',
+  '-nodad': 'nodad',
+  mngtmpaddr: 'mngtmpaddr',
+  noprefixroute: 'noprefixroute',
+  autojoin: 'autojoin',
+  no_track: 'noTrack',
+} as const;
 
 /** `preferred_lft <SECONDS>|forever` */
 const lifetime = wordOr(['forever'], u32);
@@ -75,7 +82,11 @@ export function addressEntry(kind: AddressKind): ArgsParser<AddressEntry> {
       }
       if (!options.includes(opt)) {
         if (opt === 'track_group' || opt === 'use_vmac') {
-          return fail(ctx, w.pos, `'${clip(opt)}' is not allowed in ${keyword}${opt === 'track_group' ? ' (only static addresses have track groups; instances track their own addresses)' : ''}`);
+          return fail(
+            ctx,
+            w.pos,
+            `'${clip(opt)}' is not allowed in ${keyword}${opt === 'track_group' ? ' (only static addresses have track groups; instances track their own addresses)' : ''}`,
+          );
         }
         return unknownOption(ctx, w, 'address', options);
       }
@@ -185,7 +196,8 @@ function readPeer(a: AddressReader, w: Token, vw: Token): true | Invalid {
 /** What keepalived requires of a whole address entry. */
 function finishAddress(a: AddressReader): AddressEntry | Invalid {
   const { ctx, out, addr } = a;
-  if (out.broadcast !== undefined && out.peer) return fail(ctx, a.brdTok!.pos, `${addr.address}: a broadcast address and a peer address cannot both be set`, 'ALIVED_CONFIG_CONFLICT');
+  if (out.broadcast !== undefined && out.peer)
+    return fail(ctx, a.brdTok!.pos, `${addr.address}: a broadcast address and a peer address cannot both be set`, 'ALIVED_CONFIG_CONFLICT');
   if ((out.broadcast === '+' || out.broadcast === '-') && (addr.prefix ?? 32) > 30) {
     return fail(ctx, a.brdTok!.pos, `${addr.address}: 'brd ${out.broadcast}' needs a prefix of /30 or shorter`);
   }

@@ -32,7 +32,10 @@ export const garpGroupSchema = block(
       } else if (v.interface !== undefined && v.interfaces !== undefined) {
         ctx.diags.error('ALIVED_CONFIG_CONFLICT', v.pos, `garp_group takes interface or interfaces, not both`);
       }
-      for (const [k, val] of [['garp_interval', v.garpInterval], ['gna_interval', v.gnaInterval]] as const) {
+      for (const [k, val] of [
+        ['garp_interval', v.garpInterval],
+        ['gna_interval', v.gnaInterval],
+      ] as const) {
         if (val !== undefined && val >= 1) ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', v.pos, `${k} ${val} is very large (seconds between messages)`);
       }
     },
@@ -45,7 +48,13 @@ export const linkbeatEntry = map(tuple2(ifname, oneOf(['MII', 'ETHTOOL', 'IOCTL'
 /** `<INTERFACE> <DOWN_DELAY> [<UP_DELAY>]`, seconds up to 255; up defaults to down */
 export const upDownDelayEntry = custom('<INTERFACE> <DOWN_SECONDS> [<UP_SECONDS>]', (words, at, keyword, ctx) => {
   const d = duration({ min: 0, max: 255 });
-  if (words.length < 2) return fail(ctx, words[0]?.pos ?? at, `an entry of '${keyword}' needs an interface and a down delay: <INTERFACE> <DOWN_SECONDS> [<UP_SECONDS>]`, 'ALIVED_CONFIG_MISSING_VALUE');
+  if (words.length < 2)
+    return fail(
+      ctx,
+      words[0]?.pos ?? at,
+      `an entry of '${keyword}' needs an interface and a down delay: <INTERFACE> <DOWN_SECONDS> [<UP_SECONDS>]`,
+      'ALIVED_CONFIG_MISSING_VALUE',
+    );
   if (words.length > 3) return fail(ctx, words[3]!.pos, `unexpected '${clip(words[3]!.text)}' in ${keyword}`, 'ALIVED_CONFIG_EXTRA_VALUE');
   const iface = ifname.parse(words[0]!, ctx);
   const down = d.parse(words[1]!, ctx);
@@ -74,7 +83,9 @@ export const bfdInstanceSchema = block(
     idle_tx: word(duration({ min: 1, max: 4294967 })).doc('milliseconds; default 1000'),
     multiplier: word(int({ min: 1, max: 255 })).doc('missed packets before down; default 5'),
     passive: value(flag),
-    ttl: word(int({ min: 1, max: 255 })).alias('hoplimit').doc('default 255 (IPv4), 64 (IPv6)'),
+    ttl: word(int({ min: 1, max: 255 }))
+      .alias('hoplimit')
+      .doc('default 255 (IPv4), 64 (IPv6)'),
     max_hops: word(int({ min: -1, max: 255 })),
     multihop: value(optBool),
     weight: value(

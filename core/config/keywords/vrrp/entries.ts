@@ -31,7 +31,13 @@ export const trackInterfaceEntry = trackReference({
 export type TrackBfdEntry = TrackReference;
 
 /** `<BFD_INSTANCE> [weight <-253..253> [reverse|noreverse]]` */
-export const trackBfdEntry: ArgsParser<TrackBfdEntry> = trackReference({ kind: 'track_bfd', describe: '<BFD_NAME>', refersTo: 'bfd_instance', weight: { min: -253, max: 253 }, wording: 'core' });
+export const trackBfdEntry: ArgsParser<TrackBfdEntry> = trackReference({
+  kind: 'track_bfd',
+  describe: '<BFD_NAME>',
+  refersTo: 'bfd_instance',
+  weight: { min: -253, max: 253 },
+  wording: 'core',
+});
 
 export interface UnicastPeer extends IpAddress {
   minTtl?: number;
@@ -57,7 +63,12 @@ export const unicastPeerEntry: ArgsParser<UnicastPeer> = custom('<IPADDR> [min_t
     else out.maxTtl = n;
   }
   if ((out.minTtl ?? 0) > (out.maxTtl ?? 255)) {
-    return fail(ctx, first.pos, `unicast_peer ${a.address}: min_ttl ${out.minTtl ?? 0} > max_ttl ${out.maxTtl ?? 255} would discard every packet`, 'ALIVED_CONFIG_CONFLICT');
+    return fail(
+      ctx,
+      first.pos,
+      `unicast_peer ${a.address}: min_ttl ${out.minTtl ?? 0} > max_ttl ${out.maxTtl ?? 255} would discard every packet`,
+      'ALIVED_CONFIG_CONFLICT',
+    );
   }
   return out;
 });
@@ -77,7 +88,8 @@ function setNewInterface(ctx: CheckCtx, out: { interface?: string }, w: Token, k
 /** `[<VMAC_INTERFACE_NAME>] [<MAC_ADDRESS>]`; a MAC of 5 octets takes the VRID as its last */
 export const useVmac = custom('[<INTERFACE>] [<MAC>]', (words, _at, keyword, ctx) => {
   const out: { interface?: string; mac?: string } = {};
-  if (words.length > 2) return fail(ctx, words[2]!.pos, `'${keyword}' takes [<INTERFACE>] [<MAC>]; unexpected '${clip(words[2]!.text)}'`, 'ALIVED_CONFIG_EXTRA_VALUE');
+  if (words.length > 2)
+    return fail(ctx, words[2]!.pos, `'${keyword}' takes [<INTERFACE>] [<MAC>]; unexpected '${clip(words[2]!.text)}'`, 'ALIVED_CONFIG_EXTRA_VALUE');
   for (const w of words) {
     if (w.text.includes(':')) {
       if (out.mac !== undefined) return fail(ctx, w.pos, `${keyword}: the MAC address is given twice`, 'ALIVED_CONFIG_DUPLICATE');
@@ -125,17 +137,14 @@ export const multicastDst: WordParser<IpAddress> = {
     const a = sockaddrIp().parse(w, ctx);
     if (a === INVALID) return INVALID;
     if (a.family === 4 && !isMulticast(a.address)) return badWord(ctx, w, `mcast_dst_ip ${clip(w.text)} is not a multicast address`);
-    if (a.family === 6 && !isLinkLocalMulticast6(a.address)) return badWord(ctx, w, `mcast_dst_ip ${clip(w.text)} is not a link-local multicast address (ffX2::)`);
+    if (a.family === 6 && !isLinkLocalMulticast6(a.address))
+      return badWord(ctx, w, `mcast_dst_ip ${clip(w.text)} is not a link-local multicast address (ffX2::)`);
     return a;
   },
 };
 
 /** keepalived refuses tracking the same interface or BFD instance twice in one list */
-export function checkDuplicateTracks(
-  v: { trackInterface?: TrackInterfaceEntry[]; trackBfd?: TrackBfdEntry[] },
-  where: string,
-  ctx: CheckCtx,
-): void {
+export function checkDuplicateTracks(v: { trackInterface?: TrackInterfaceEntry[]; trackBfd?: TrackBfdEntry[] }, where: string, ctx: CheckCtx): void {
   const lists: Array<[string, Array<{ key: string; pos: Pos }>]> = [
     ['track_interface', (v.trackInterface ?? []).map((t) => ({ key: t.interface, pos: t.pos }))],
     ['track_bfd', (v.trackBfd ?? []).map((t) => ({ key: t.name, pos: t.pos }))],

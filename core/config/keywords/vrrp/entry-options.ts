@@ -35,7 +35,10 @@ export function routeAddress(ctx: CheckCtx, w: Token): IpPrefix | 'default' | In
 
 export class FamilyTracker {
   family: Family | undefined;
-  constructor(private readonly ctx: CheckCtx, private readonly what: string) {}
+  constructor(
+    private readonly ctx: CheckCtx,
+    private readonly what: string,
+  ) {}
   set(f: Family, w: Token, detail: string): boolean {
     if (this.family === undefined) {
       this.family = f;

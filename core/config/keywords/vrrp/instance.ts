@@ -18,13 +18,19 @@ const gratuitous = {
   garp_master_repeat: word(int({ min: 1, max: UINT32_MAX })),
   garp_master_refresh: word(int({ min: 0, max: UINT32_MAX })),
   garp_master_refresh_repeat: word(int({ min: 1, max: UINT32_MAX })),
-  garp_lower_prio_delay: word(int({ min: 0, max: MAX_TIMER_SECS })).doc('seconds before a second set of gratuitous ARPs after a lower-priority advert; default global vrrp_garp_lower_prio_delay'),
-  garp_lower_prio_repeat: word(int({ min: 0, max: INT32_MAX })).doc('gratuitous ARPs sent at a time when a master hears a lower priority; default global vrrp_garp_lower_prio_repeat'),
+  garp_lower_prio_delay: word(int({ min: 0, max: MAX_TIMER_SECS })).doc(
+    'seconds before a second set of gratuitous ARPs after a lower-priority advert; default global vrrp_garp_lower_prio_delay',
+  ),
+  garp_lower_prio_repeat: word(int({ min: 0, max: INT32_MAX })).doc(
+    'gratuitous ARPs sent at a time when a master hears a lower priority; default global vrrp_garp_lower_prio_repeat',
+  ),
 };
 
 export const vrrpInstanceSchema = block(
   {
-    state: word(oneOf(['MASTER', 'BACKUP'])).once().doc('initial state; default BACKUP, or MASTER when priority is 255'),
+    state: word(oneOf(['MASTER', 'BACKUP']))
+      .once()
+      .doc('initial state; default BACKUP, or MASTER when priority is 255'),
     interface: word(ifname)
       .required()
       .validate((v, ctx, stmt) => {
@@ -53,7 +59,9 @@ export const vrrpInstanceSchema = block(
     virtual_router_id: word(int({ min: 1, max: 255 })).required(),
     version: word(int({ min: 2, max: 3 })).doc('default global vrrp_version (2); IPv6 instances use 3'),
     priority: word(int({ min: 1, max: 255 })).doc('1..255; default 255 with state MASTER, else 100; 255 is the address owner'),
-    advert_int: word(duration({ min: 0.01, max: 255 })).default(1).doc('seconds; VRRPv2: whole seconds 1..255; VRRPv3: 0.01..40.95'),
+    advert_int: word(duration({ min: 0.01, max: 255 }))
+      .default(1)
+      .doc('seconds; VRRPv2: whole seconds 1..255; VRRPv3: 0.01..40.95'),
     virtual_ipaddress: lines(addressEntry('virtual_ipaddress')),
     virtual_ipaddress_excluded: lines(addressEntry('virtual_ipaddress_excluded')),
     no_virtual_ipaddress: value(flag),
@@ -114,7 +122,7 @@ export function instanceFamily(v: Instance): Family {
 
 /** The VRRP version: explicit, 3 for IPv6, else global vrrp_version (default 2). */
 export function instanceVersion(v: Instance, globalVersion: number | undefined): number {
-  return v.version ?? (instanceFamily(v) === 6 ? 3 : globalVersion ?? 2);
+  return v.version ?? (instanceFamily(v) === 6 ? 3 : (globalVersion ?? 2));
 }
 
 function checkInstance(v: Instance, ctx: CheckCtx, stmt: Stmt): void {
@@ -152,7 +160,8 @@ function checkInstance(v: Instance, ctx: CheckCtx, stmt: Stmt): void {
   const unicast = (v.unicastPeer?.length ?? 0) > 0;
   if (v.unicastTtl !== undefined && !unicast) err(keywordPos(stmt, 'unicast_ttl', v.pos, 0), `unicast_ttl needs unicast_peer`);
   if (v.mcastDstIp && unicast) err(keywordPos(stmt, 'mcast_dst_ip', v.pos, 0), `mcast_dst_ip is for multicast, but the instance has unicast peers`);
-  if (v.useVmac && unicast && !v.vmacXmitBase) err(keywordPos(stmt, 'use_vmac', v.pos), `use_vmac with unicast peers needs vmac_xmit_base`, 'ALIVED_CONFIG_MISSING_REQUIRED');
+  if (v.useVmac && unicast && !v.vmacXmitBase)
+    err(keywordPos(stmt, 'use_vmac', v.pos), `use_vmac with unicast peers needs vmac_xmit_base`, 'ALIVED_CONFIG_MISSING_REQUIRED');
   checkVmac(v, ctx, stmt);
   checkPreemption(v, ctx, stmt, where);
   checkAcceptMode(v, ctx, stmt, where);
@@ -163,13 +172,20 @@ function checkPreemption(v: Instance, ctx: CheckCtx, stmt: Stmt, where: string):
   const lastOf = (a: string, b: string) => [...(stmt.block ?? [])].reverse().find((s) => s.name.text === a || s.name.text === b);
   if (v.nopreempt && v.preempt) {
     const last = lastOf('preempt', 'nopreempt')!;
-    ctx.diags.compat('ALIVED_CONFIG_CONFLICT', last.name.pos, `${where}: both nopreempt and preempt are set; the later one (${clip(last.name.text)}) counts, as in keepalived`);
+    ctx.diags.compat(
+      'ALIVED_CONFIG_CONFLICT',
+      last.name.pos,
+      `${where}: both nopreempt and preempt are set; the later one (${clip(last.name.text)}) counts, as in keepalived`,
+    );
     if (last.name.text === 'preempt') delete v.nopreempt;
   }
   delete v.preempt;
   const warn = (pos: Pos, message: string) => ctx.diags.compat('ALIVED_CONFIG_CONFLICT', pos, `${where}: ${message}`);
   if (v.nopreempt && v.priority === 255) {
-    warn(keywordPos(stmt, 'nopreempt', v.pos), `nopreempt has no effect with priority 255 (the address owner always preempts); it is cleared, as keepalived clears it`);
+    warn(
+      keywordPos(stmt, 'nopreempt', v.pos),
+      `nopreempt has no effect with priority 255 (the address owner always preempts); it is cleared, as keepalived clears it`,
+    );
     delete v.nopreempt;
   }
   if (v.state === 'MASTER') {
@@ -181,12 +197,18 @@ function checkPreemption(v: Instance, ctx: CheckCtx, stmt: Stmt, where: string):
       delete v.nopreempt;
     }
     if (v.preemptDelay) {
-      warn(keywordPos(stmt, 'preempt_delay', v.pos, 0), `preempt_delay does not work with state MASTER: it is cleared and the instance preempts at once, as keepalived does; use state BACKUP for a delay`);
+      warn(
+        keywordPos(stmt, 'preempt_delay', v.pos, 0),
+        `preempt_delay does not work with state MASTER: it is cleared and the instance preempts at once, as keepalived does; use state BACKUP for a delay`,
+      );
       delete v.preemptDelay;
     }
   }
   if (v.preemptDelay && v.nopreempt) {
-    warn(keywordPos(stmt, 'preempt_delay', v.pos, 0), `preempt_delay has no effect with nopreempt (the instance never preempts); it is reset, as keepalived resets it`);
+    warn(
+      keywordPos(stmt, 'preempt_delay', v.pos, 0),
+      `preempt_delay has no effect with nopreempt (the instance never preempts); it is reset, as keepalived resets it`,
+    );
     delete v.preemptDelay;
   }
   if (v.timerExpiredBackup !== undefined && !v.nopreempt) {
@@ -213,7 +235,11 @@ function checkVmac(v: Instance, ctx: CheckCtx, stmt: Stmt): void {
     ctx.diags.warning('ALIVED_CONFIG_NO_EFFECT', keywordPos(stmt, 'vmac_xmit_base', v.pos), `${where}: vmac_xmit_base has no effect without use_vmac`);
   }
   if (v.useVmac?.interface !== undefined && v.useVmac.interface === v.interface) {
-    ctx.diags.error('ALIVED_CONFIG_CONFLICT', keywordPos(stmt, 'use_vmac', v.pos, 0), `${where}: the VMAC cannot have the name of the instance's interface ${v.interface}`);
+    ctx.diags.error(
+      'ALIVED_CONFIG_CONFLICT',
+      keywordPos(stmt, 'use_vmac', v.pos, 0),
+      `${where}: the VMAC cannot have the name of the instance's interface ${v.interface}`,
+    );
   }
   // the per-address option: VMACs for addresses on other interfaces (keepalived's use_vmac_addr), not made yet
   for (const e of [...(v.virtualIpaddress ?? []), ...(v.virtualIpaddressExcluded ?? [])]) {

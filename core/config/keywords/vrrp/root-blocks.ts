@@ -15,11 +15,17 @@ export const vrrpRootFields = {
   vrrp_instance: sub(vrrpInstanceSchema).repeatable(),
   vrrp_sync_group: sub(vrrpSyncGroupSchema).repeatable(),
   track_group: sub(trackGroupSchema).repeatable().feature('static-net'),
-  static_ipaddress: lines(addressEntry('static_ipaddress')).repeatable().feature('static-net').doc('addresses keepalived keeps configured, whatever the VRRP state'),
+  static_ipaddress: lines(addressEntry('static_ipaddress'))
+    .repeatable()
+    .feature('static-net')
+    .doc('addresses keepalived keeps configured, whatever the VRRP state'),
   static_routes: lines(routeEntry(true)).repeatable().feature('static-net'),
   static_rules: lines(ruleEntry(true)).repeatable().feature('static-net'),
   garp_group: sub(garpGroupSchema).repeatable().feature('vrrp-more'),
-  linkbeat_interfaces: lines(linkbeatEntry).repeatable().feature('vrrp-more').doc('interfaces whose link state is polled (MII, ETHTOOL or IOCTL) rather than read from netlink'),
+  linkbeat_interfaces: lines(linkbeatEntry)
+    .repeatable()
+    .feature('vrrp-more')
+    .doc('interfaces whose link state is polled (MII, ETHTOOL or IOCTL) rather than read from netlink'),
   interface_up_down_delays: lines(upDownDelayEntry).repeatable().feature('vrrp-more'),
   bfd_instance: sub(bfdInstanceSchema).repeatable().feature('bfd'),
 };
@@ -46,7 +52,11 @@ function checkVmacNames(instances: readonly Instance[], stmtOf: ReadonlyMap<Inst
         `vrrp_instance ${inst.name}: VMAC ${name} is already the VMAC of vrrp_instance ${prev.name} at line ${prev.pos.line}; keepalived would delete that one to make this one, leaving ${prev.name} without its interface: alived gives this instance a VMAC of its own, named as keepalived names a VMAC without a name (vmac_prefix.VRID)`,
       );
     } else if (base && inst.interface !== name) {
-      ctx.diags.error('ALIVED_CONFIG_CONFLICT', pos, `vrrp_instance ${inst.name}: VMAC ${name} is the interface of vrrp_instance ${base.name} at line ${base.pos.line}`);
+      ctx.diags.error(
+        'ALIVED_CONFIG_CONFLICT',
+        pos,
+        `vrrp_instance ${inst.name}: VMAC ${name} is the interface of vrrp_instance ${base.name} at line ${base.pos.line}`,
+      );
     } else named.set(name, inst);
   }
 }
@@ -146,7 +156,7 @@ function checkVrids(model: RootModel, instances: readonly Instance[], stmtOf: Re
     if (!seen) seenBy.set(key, (seen = []));
     const unicast = (inst.unicastPeer?.length ?? 0) > 0;
     const mcast = (i: Instance): string =>
-      i.mcastDstIp?.address ?? (fam === 4 ? model.globalDefs?.vrrpMcastGroup4 ?? '224.0.0.18' : model.globalDefs?.vrrpMcastGroup6 ?? 'ff02::12');
+      i.mcastDstIp?.address ?? (fam === 4 ? (model.globalDefs?.vrrpMcastGroup4 ?? '224.0.0.18') : (model.globalDefs?.vrrpMcastGroup6 ?? 'ff02::12'));
     const prev = seen.find((p) => {
       if (p.virtualRouterId !== inst.virtualRouterId || instanceFamily(p) !== fam || p.interface !== inst.interface) return false;
       const pUnicast = (p.unicastPeer?.length ?? 0) > 0;
@@ -173,7 +183,11 @@ function checkSyncGroups(model: RootModel, instances: readonly Instance[], ctx: 
     for (const n of g.group) {
       const other = memberOf.get(n);
       if (other && other !== g) {
-        ctx.diags.error('ALIVED_CONFIG_CONFLICT', g.pos, `vrrp_sync_group ${g.name}: vrrp_instance ${n} is already in vrrp_sync_group ${other.name} (line ${other.pos.line}); an instance belongs to one sync group`);
+        ctx.diags.error(
+          'ALIVED_CONFIG_CONFLICT',
+          g.pos,
+          `vrrp_sync_group ${g.name}: vrrp_instance ${n} is already in vrrp_sync_group ${other.name} (line ${other.pos.line}); an instance belongs to one sync group`,
+        );
       } else memberOf.set(n, g);
     }
     if (new Set(g.group).size === 1) {

@@ -1,9 +1,34 @@
 import type { Pos } from '../../diagnostics';
 import type { Token } from '../../lexer';
 import type { CheckCtx } from '../../schema';
-import { custom, ifname, int, INVALID, ip, nearest, oneOf, type ArgsParser, type Family, type Invalid, type IpAddress, type IpPrefix, type WordParser } from '../../values';
+import {
+  custom,
+  ifname,
+  int,
+  INVALID,
+  ip,
+  nearest,
+  oneOf,
+  type ArgsParser,
+  type Family,
+  type Invalid,
+  type IpAddress,
+  type IpPrefix,
+  type WordParser,
+} from '../../values';
 import { badWord, clip, optionValue, rtName, rtScope } from '../common';
-import { dsfield, FamilyTracker, readValueOption, realms, routeAddress, routeTable, setTrackGroup, storeValue, valueOptions, type NamedOption } from './entry-options';
+import {
+  dsfield,
+  FamilyTracker,
+  readValueOption,
+  realms,
+  routeAddress,
+  routeTable,
+  setTrackGroup,
+  storeValue,
+  valueOptions,
+  type NamedOption,
+} from './entry-options';
 import { fail, looksLikeAddress, u32, u64, u8, unknownOption, wordOr } from './helpers';
 
 /** Routes: virtual_routes, static_routes */
@@ -64,10 +89,54 @@ export interface RouteEntry {
 
 const ROUTE_TYPES = ['local', 'nat', 'broadcast', 'brd', 'anycast', 'multicast', 'prohibit', 'unreachable', 'blackhole', 'xresolve', 'unicast', 'throw'];
 const ROUTE_OPTIONS = [
-  'inet', 'inet6', 'src', 'as', 'via', 'gw', 'from', 'tos', 'dsfield', 'table', 'protocol', 'scope', 'metric', 'priority', 'preference',
-  'dev', 'oif', 'onlink', 'encap', 'expires', 'mtu', 'hoplimit', 'advmss', 'rtt', 'rttvar', 'reordering', 'window', 'cwnd', 'ssthresh',
-  'realms', 'rto_min', 'initcwnd', 'initrwnd', 'features', 'quickack', 'congctl', 'pref', 'ttl-propagate', 'fastopen_no_cookie',
-  'add', 'prepend', 'append', 'or', 'nexthop', 'no_track', 'track_group', 'vrf', 'to',
+  'inet',
+  'inet6',
+  'src',
+  'as',
+  'via',
+  'gw',
+  'from',
+  'tos',
+  'dsfield',
+  'table',
+  'protocol',
+  'scope',
+  'metric',
+  'priority',
+  'preference',
+  'dev',
+  'oif',
+  'onlink',
+  'encap',
+  'expires',
+  'mtu',
+  'hoplimit',
+  'advmss',
+  'rtt',
+  'rttvar',
+  'reordering',
+  'window',
+  'cwnd',
+  'ssthresh',
+  'realms',
+  'rto_min',
+  'initcwnd',
+  'initrwnd',
+  'features',
+  'quickack',
+  'congctl',
+  'pref',
+  'ttl-propagate',
+  'fastopen_no_cookie',
+  'add',
+  'prepend',
+  'append',
+  'or',
+  'nexthop',
+  'no_track',
+  'track_group',
+  'vrf',
+  'to',
 ];
 
 /** `<N>[s|sec|secs|ms|msec|msecs]`: ip route's rtt times */
@@ -95,7 +164,24 @@ const LOCKABLE = new Map<string, WordParser<string | number>>([
   ['congctl', { describe: '<ALGORITHM>', parse: (w) => w.text }],
 ]);
 
-const routeProtocol = rtName('protocol', 255, ['none', 'redirect', 'kernel', 'boot', 'static', 'gated', 'ra', 'mrt', 'zebra', 'bird', 'babel', 'dnrouted', 'xorp', 'ntk', 'dhcp', 'keepalived']);
+const routeProtocol = rtName('protocol', 255, [
+  'none',
+  'redirect',
+  'kernel',
+  'boot',
+  'static',
+  'gated',
+  'ra',
+  'mrt',
+  'zebra',
+  'bird',
+  'babel',
+  'dnrouted',
+  'xorp',
+  'ntk',
+  'dhcp',
+  'keepalived',
+]);
 
 /** an address of one family, kept as its text */
 function addressText(family: Family): WordParser<string> {
@@ -130,8 +216,17 @@ function parseEncap(ctx: CheckCtx, words: readonly Token[], i: number): { encap:
   let j = i + 2;
   if (type === 'mpls' || type === 'ila') {
     const a = words[j];
-    if (!a) return fail(ctx, typeTok.pos, `'encap ${type}' needs ${type === 'mpls' ? 'a label stack (LABEL[/LABEL...])' : 'a locator (XXXX:XXXX:XXXX:XXXX)'}`, 'ALIVED_CONFIG_MISSING_VALUE');
-    const good = type === 'mpls' ? /^\d+(\/\d+)*$/.test(a.text) && a.text.split('/').every((l) => Number(l) <= 1048575) : /^([0-9a-fA-F]{1,4}:){3}[0-9a-fA-F]{1,4}$/.test(a.text);
+    if (!a)
+      return fail(
+        ctx,
+        typeTok.pos,
+        `'encap ${type}' needs ${type === 'mpls' ? 'a label stack (LABEL[/LABEL...])' : 'a locator (XXXX:XXXX:XXXX:XXXX)'}`,
+        'ALIVED_CONFIG_MISSING_VALUE',
+      );
+    const good =
+      type === 'mpls'
+        ? /^\d+(\/\d+)*$/.test(a.text) && a.text.split('/').every((l) => Number(l) <= 1048575)
+        : /^([0-9a-fA-F]{1,4}:){3}[0-9a-fA-F]{1,4}$/.test(a.text);
     if (!good) return badWord(ctx, a, `'${clip(a.text)}' is not ${type === 'mpls' ? 'an MPLS label stack' : 'an ILA locator'}`);
     return { encap: { type, address: a.text }, next: j + 1 };
   }
@@ -142,7 +237,8 @@ function parseEncap(ctx: CheckCtx, words: readonly Token[], i: number): { encap:
     if (!storeValue(ctx, words[j + 1]!, keys.get(words[j]!.text)!, enc)) return INVALID;
     j += 2;
   }
-  if (enc.dst === undefined && enc.id === undefined) return fail(ctx, typeTok.pos, `'encap ${type}' needs dst <ADDRESS> or id <ID>`, 'ALIVED_CONFIG_MISSING_VALUE');
+  if (enc.dst === undefined && enc.id === undefined)
+    return fail(ctx, typeTok.pos, `'encap ${type}' needs dst <ADDRESS> or id <ID>`, 'ALIVED_CONFIG_MISSING_VALUE');
   return { encap: enc, next: j };
 }
 
@@ -381,7 +477,8 @@ function readDestination(r: RouteReader): true | Invalid {
   }
   const dst = routeAddress(ctx, d);
   if (dst === INVALID) return INVALID;
-  if (out.dst !== undefined) return fail(ctx, d.pos, `the route already has the destination ${clip(r.dstTok!.text)}; '${clip(d.text)}' would replace it`, 'ALIVED_CONFIG_DUPLICATE');
+  if (out.dst !== undefined)
+    return fail(ctx, d.pos, `the route already has the destination ${clip(r.dstTok!.text)}; '${clip(d.text)}' would replace it`, 'ALIVED_CONFIG_DUPLICATE');
   if (dst !== 'default' && !fam.set(dst.family, d, `destination ${clip(d.text)}`)) return INVALID;
   out.dst = dst;
   r.dstTok = d;
@@ -436,7 +533,12 @@ function parseNexthops(ctx: CheckCtx, words: readonly Token[], start: number, fa
       if (opt === 'as') return fail(ctx, w.pos, `'as [to]' (MPLS NAT) is not supported for nexthops`, 'ALIVED_CONFIG_NOT_SUPPORTED');
       if (!['via', 'dev', 'weight', 'realms'].includes(opt)) {
         const hint = nearest(opt, ['via', 'dev', 'weight', 'onlink', 'encap', 'realms', 'nexthop']);
-        return fail(ctx, w.pos, `unexpected '${clip(opt)}' after nexthop${hint ? ` (did you mean '${hint}'?)` : ''}; route options go before the first nexthop`, 'ALIVED_CONFIG_UNKNOWN_KEYWORD');
+        return fail(
+          ctx,
+          w.pos,
+          `unexpected '${clip(opt)}' after nexthop${hint ? ` (did you mean '${hint}'?)` : ''}; route options go before the first nexthop`,
+          'ALIVED_CONFIG_UNKNOWN_KEYWORD',
+        );
       }
       let vw = optionValue(ctx, words, i++, '<VALUE>');
       if (!vw) return INVALID;

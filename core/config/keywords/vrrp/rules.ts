@@ -38,9 +38,42 @@ export interface RuleEntry {
 }
 
 const RULE_OPTIONS = [
-  'inet', 'inet6', 'from', 'to', 'table', 'lookup', 'not', 'preference', 'order', 'priority', 'tos', 'dsfield', 'fwmark', 'realms',
-  'suppress_prefixlength', 'sup_pl', 'suppress_ifgroup', 'sup_group', 'dev', 'iif', 'oif', 'tunnel-id', 'uidrange', 'l3mdev', 'protocol',
-  'ipproto', 'sport', 'dport', 'no_track', 'track_group', 'type', 'goto', 'nop', 'blackhole', 'unreachable', 'prohibit',
+  'inet',
+  'inet6',
+  'from',
+  'to',
+  'table',
+  'lookup',
+  'not',
+  'preference',
+  'order',
+  'priority',
+  'tos',
+  'dsfield',
+  'fwmark',
+  'realms',
+  'suppress_prefixlength',
+  'sup_pl',
+  'suppress_ifgroup',
+  'sup_group',
+  'dev',
+  'iif',
+  'oif',
+  'tunnel-id',
+  'uidrange',
+  'l3mdev',
+  'protocol',
+  'ipproto',
+  'sport',
+  'dport',
+  'no_track',
+  'track_group',
+  'type',
+  'goto',
+  'nop',
+  'blackhole',
+  'unreachable',
+  'prohibit',
 ];
 
 /** `<PORT>[-<PORT>]` */
@@ -106,29 +139,36 @@ function ruleValue(r: RuleReader, describe: string): Token | undefined {
 }
 
 export function ruleEntry(allowTrackGroup: boolean): ArgsParser<RuleEntry> {
-  return custom('[from <IPADDR>[/<MASK>]] [to <IPADDR>[/<MASK>]] table <TABLE>|goto <N>|nop|blackhole|unreachable|prohibit|l3mdev [preference <N>] ...', (words, at, keyword, ctx) => {
-    const r: RuleReader = {
-      ctx,
-      words,
-      keyword,
-      allowTrackGroup,
-      fam: new FamilyTracker(ctx, `a rule in ${keyword}`),
-      out: { pos: words[0]?.pos ?? at },
-      i: 0,
-      actionTok: undefined,
-      tableOptionTok: undefined,
-      ok: true,
-    };
-    for (; r.i < words.length; r.i++) if (readRuleWord(r) === INVALID) return INVALID;
-    if (!r.ok) return INVALID;
-    return finishRule(r);
-  });
+  return custom(
+    '[from <IPADDR>[/<MASK>]] [to <IPADDR>[/<MASK>]] table <TABLE>|goto <N>|nop|blackhole|unreachable|prohibit|l3mdev [preference <N>] ...',
+    (words, at, keyword, ctx) => {
+      const r: RuleReader = {
+        ctx,
+        words,
+        keyword,
+        allowTrackGroup,
+        fam: new FamilyTracker(ctx, `a rule in ${keyword}`),
+        out: { pos: words[0]?.pos ?? at },
+        i: 0,
+        actionTok: undefined,
+        tableOptionTok: undefined,
+        ok: true,
+      };
+      for (; r.i < words.length; r.i++) if (readRuleWord(r) === INVALID) return INVALID;
+      if (!r.ok) return INVALID;
+      return finishRule(r);
+    },
+  );
 }
 
 /** a rule takes one action: false (reported) when it has one already */
 function setAction(r: RuleReader, a: RuleEntry['action'], w: Token): boolean {
   if (r.out.action !== undefined) {
-    r.ctx.diags.error('ALIVED_CONFIG_CONFLICT', w.pos, `a rule takes one action (table, goto, nop, blackhole, prohibit, unreachable or l3mdev); '${clip(r.actionTok!.text)}' is already given`);
+    r.ctx.diags.error(
+      'ALIVED_CONFIG_CONFLICT',
+      w.pos,
+      `a rule takes one action (table, goto, nop, blackhole, prohibit, unreachable or l3mdev); '${clip(r.actionTok!.text)}' is already given`,
+    );
     return false;
   }
   r.out.action = a;
@@ -243,10 +283,17 @@ function readAction(r: RuleReader, w: Token): true | Invalid {
 /** What keepalived requires of a whole rule, and its family. */
 function finishRule(r: RuleReader): RuleEntry | Invalid {
   const { ctx, out } = r;
-  if (out.action === undefined) return fail(ctx, out.pos, `a rule needs an action: table <TABLE>, goto <N>, nop, blackhole, unreachable, prohibit or l3mdev`, 'ALIVED_CONFIG_MISSING_VALUE');
+  if (out.action === undefined)
+    return fail(
+      ctx,
+      out.pos,
+      `a rule needs an action: table <TABLE>, goto <N>, nop, blackhole, unreachable, prohibit or l3mdev`,
+      'ALIVED_CONFIG_MISSING_VALUE',
+    );
   if (out.action === 'goto') {
     if (out.preference === undefined) return fail(ctx, r.actionTok!.pos, `a goto rule needs a preference lower than its target`, 'ALIVED_CONFIG_MISSING_VALUE');
-    if (out.preference >= out.gotoTarget!) return fail(ctx, r.actionTok!.pos, `goto ${out.gotoTarget} must jump forward: it is not after preference ${out.preference}`, 'ALIVED_CONFIG_CONFLICT');
+    if (out.preference >= out.gotoTarget!)
+      return fail(ctx, r.actionTok!.pos, `goto ${out.gotoTarget} must jump forward: it is not after preference ${out.preference}`, 'ALIVED_CONFIG_CONFLICT');
   }
   if (r.tableOptionTok && out.action !== 'table') {
     return fail(ctx, r.tableOptionTok.pos, `'${clip(r.tableOptionTok.text)}' applies only to rules whose action is table`, 'ALIVED_CONFIG_CONFLICT');
@@ -262,7 +309,11 @@ function finishRule(r: RuleReader): RuleEntry | Invalid {
     );
   }
   if (!out.noTrack && out.protocol !== undefined && out.protocol !== 18) {
-    ctx.diags.compat('ALIVED_CONFIG_NO_EFFECT', out.pos, `protocol ${out.protocol} is replaced by keepalived's own (18) because the rule is tracked; add no_track to keep it`);
+    ctx.diags.compat(
+      'ALIVED_CONFIG_NO_EFFECT',
+      out.pos,
+      `protocol ${out.protocol} is replaced by keepalived's own (18) because the rule is tracked; add no_track to keep it`,
+    );
   }
   return { ...out, family: r.fam.family ?? 4 } as RuleEntry;
 }
