@@ -27,6 +27,7 @@ setTimeout(() => {
   fs.appendFileSync(process.env.ALIVED_BENCH_MODULES, JSON.stringify({
     role: process.argv[1].endsWith('child.js') ? 'VRRP process' : 'main process',
     own: own.length,
+    ownKb: Math.round(own.reduce((n, f) => n + fs.statSync(f).size, 0) / 1024),
     nodeModules: nm.length,
     assert: builtins.includes('assert') || builtins.includes('assert/strict'),
     test: builtins.includes('test'),
@@ -63,6 +64,8 @@ virtual_server ${ip.replace(/\d+$/, '100')} 80 {
 interface ModuleCount {
   role: string;
   own: number;
+  /** their compiled JavaScript, KiB */
+  ownKb: number;
   nodeModules: number;
   assert: boolean;
   test: boolean;
@@ -142,10 +145,11 @@ async function main(): Promise<void> {
     console.log(
       table(
         'daemon-startup: modules held by each process once it runs',
-        ['process', 'alived modules', 'node_modules', 'node:assert', 'node:test', 'testing modules'],
+        ['process', 'alived modules', 'their JavaScript', 'node_modules', 'node:assert', 'node:test', 'testing modules'],
         modules.map((m) => [
           m.role,
           String(m.own),
+          `${m.ownKb} KiB`,
           String(m.nodeModules),
           m.assert ? 'loaded' : 'no',
           m.test ? 'loaded' : 'no',
