@@ -171,6 +171,15 @@ export class Lab {
     return child;
   }
 
+  /**
+   * Kills every process in the hosts' namespaces (whatever started them: a
+   * daemon's children too), by the PIDs `ip netns pids` lists; the lab stays.
+   * Tests call it to start each case from nothing running.
+   */
+  killHostProcesses(): void {
+    for (const h of this.hosts) killNamespace(h.ns);
+  }
+
   /** processes the lab started that still run */
   procs(): ChildProcess[] {
     return [...this.children];

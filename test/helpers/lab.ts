@@ -1,5 +1,6 @@
 import { after } from 'node:test';
 import { Lab, removeStaleLabs, type LabSpec } from '../../core/lab/netns';
+import { keepalivedAvailable } from '../../core/lab/vrrp-lab';
 
 export { Lab, type LabHost, type LabSpec } from '../../core/lab/netns';
 
@@ -30,4 +31,15 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/**
+ * Why tests that need keepalived as their peer cannot run here, or false when
+ * they can. CI installs keepalived (scripts/setup-debian.sh): its absence
+ * there throws, a failure rather than a skip.
+ */
+export function keepalivedMissing(what: string): string | false {
+  if (keepalivedAvailable()) return false;
+  if (process.env.CI) throw new Error(`keepalived is not installed: ${what} cannot run`);
+  return 'keepalived is not installed (apt-get install keepalived)';
 }

@@ -1,11 +1,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import { Lab, removeStaleLabs } from '../../core/lab/netns';
 import { startTcpdump, pcapRecords } from '../../core/lab/capture';
 import { tmpDir } from '../helpers/config';
-import { keepalivedAvailable, VrrpLab, type LabDaemon } from '../../core/lab/vrrp-lab';
+import { VrrpLab, type LabDaemon } from '../../core/lab/vrrp-lab';
+import { keepalivedMissing } from '../helpers/lab';
 
 /**
  * auth_type AH between alived and keepalived (Debian's 2.2.7) in one virtual
@@ -56,12 +56,8 @@ let lab: Lab;
 let skip: string | false = false;
 
 before(async () => {
-  if (!keepalivedAvailable()) {
-    // CI installs keepalived (scripts/setup-debian.sh): its absence there is a failure, not a skip
-    if (process.env.CI) throw new Error('keepalived is not installed: the AH interop tests cannot run');
-    skip = 'keepalived is not installed (apt-get install keepalived)';
-    return;
-  }
+  skip = keepalivedMissing('the AH interop tests');
+  if (skip) return;
   removeStaleLabs();
   lab = await Lab.create({ name: 'ahinterop', hosts: HOSTS });
 });
@@ -69,15 +65,8 @@ after(() => (lab ? lab.destroy() : undefined));
 
 /** A fresh run: every daemon of the previous test gone, links up, VIPs removed, ARP caches flushed. */
 async function fresh(): Promise<VrrpLab> {
+  lab.killHostProcesses();
   for (const h of lab.hosts) {
-    const pids = spawnSync('ip', ['netns', 'pids', h.ns], { encoding: 'utf8' }).stdout.split(/\s+/).filter(Boolean);
-    for (const pid of pids) {
-      try {
-        process.kill(Number(pid), 'SIGKILL');
-      } catch {
-        // gone already
-      }
-    }
     lab.setLink(h, true);
   }
   await sleep(100);

@@ -61,14 +61,8 @@ function childrenOf(pid: number): number[] {
 }
 
 async function reset(): Promise<VrrpLab> {
+  lab.killHostProcesses();
   for (const h of lab.hosts) {
-    for (const pid of spawnSync('ip', ['netns', 'pids', h.ns], { encoding: 'utf8' }).stdout.split(/\s+/).filter(Boolean)) {
-      try {
-        process.kill(Number(pid), 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
     lab.setLink(h, true);
     await lab.exec(h, ['ip', 'link', 'set', 'eth0', 'up']);
     await lab.exec(h, ['ip', 'addr', 'del', `${VIP}/24`, 'dev', 'eth0']);

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { useLab } from '../helpers/lab';
+import { keepalivedMissing, useLab } from '../helpers/lab';
 import { tmpDir } from '../helpers/config';
-import { keepalivedAvailable, VrrpLab } from '../../core/lab/vrrp-lab';
+import { VrrpLab } from '../../core/lab/vrrp-lab';
 import { capture, readPcap } from '../helpers/pcap';
 
 const VIP = '10.99.0.99';
@@ -43,10 +43,8 @@ function parseStats(text: string): Record<string, number> {
 }
 
 test(`${COUNT} malformed, truncated, wrong-TTL, wrong-auth, wrong-VRID, wrong-version, bad-checksum and oversized packets: each counted and dropped; state and advert timing unchanged`, async (t) => {
-  if (!keepalivedAvailable()) {
-    if (process.env.CI) throw new Error('keepalived is not installed');
-    return t.skip('keepalived is not installed');
-  }
+  const missing = keepalivedMissing('the flood test');
+  if (missing) return t.skip(missing);
   const lab = await useLab({
     name: 'flood',
     hosts: [

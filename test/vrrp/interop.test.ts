@@ -1,9 +1,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { Lab, removeStaleLabs } from '../../core/lab/netns';
 import { tmpDir } from '../helpers/config';
-import { keepalivedAvailable, VrrpLab, type LabDaemon } from '../../core/lab/vrrp-lab';
+import { VrrpLab, type LabDaemon } from '../../core/lab/vrrp-lab';
+import { keepalivedMissing } from '../helpers/lab';
 
 /**
  * alived and keepalived (Debian's, the real peer) in one virtual router, in a
@@ -54,12 +54,8 @@ let lab: Lab;
 let skip: string | false = false;
 
 before(async () => {
-  if (!keepalivedAvailable()) {
-    // CI installs keepalived (scripts/setup-debian.sh): its absence there is a failure, not a skip
-    if (process.env.CI) throw new Error('keepalived is not installed: the interop tests cannot run');
-    skip = 'keepalived is not installed (apt-get install keepalived)';
-    return;
-  }
+  skip = keepalivedMissing('the interop tests');
+  if (skip) return;
   removeStaleLabs();
   lab = await Lab.create({ name: 'interop', hosts: HOSTS });
 });
@@ -67,15 +63,8 @@ after(() => (lab ? lab.destroy() : undefined));
 
 /** A fresh run: every daemon of the previous test gone, links up, VIPs removed, ARP caches flushed. */
 async function fresh(): Promise<VrrpLab> {
+  lab.killHostProcesses();
   for (const h of lab.hosts) {
-    const pids = spawnSync('ip', ['netns', 'pids', h.ns], { encoding: 'utf8' }).stdout.split(/\s+/).filter(Boolean);
-    for (const pid of pids) {
-      try {
-        process.kill(Number(pid), 'SIGKILL');
-      } catch {
-        // gone already
-      }
-    }
     lab.setLink(h, true);
   }
   await new Promise((r) => setTimeout(r, 100));

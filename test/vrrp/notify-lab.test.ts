@@ -4,9 +4,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Lab, removeStaleLabs } from '../../core/lab/netns';
-import { keepalivedAvailable, VrrpLab } from '../../core/lab/vrrp-lab';
+import { VrrpLab } from '../../core/lab/vrrp-lab';
 import { tmpDir } from '../helpers/config';
-import { waitFor } from '../helpers/lab';
+import { keepalivedMissing, waitFor } from '../helpers/lab';
 
 /**
  * Notify scripts end to end: the daemon runs them on real transitions with
@@ -35,14 +35,8 @@ before(async () => {
 after(() => (lab ? lab.destroy() : undefined));
 
 async function reset(): Promise<VrrpLab> {
+  lab.killHostProcesses();
   for (const h of lab.hosts) {
-    for (const pid of spawnSync('ip', ['netns', 'pids', h.ns], { encoding: 'utf8' }).stdout.split(/\s+/).filter(Boolean)) {
-      try {
-        process.kill(Number(pid), 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
     await lab.exec(h, ['ip', 'addr', 'del', `${VIP}/24`, 'dev', 'eth0']);
   }
   await lab.run('n1', ['ip', 'link', 'set', 'mon0', 'up']);
@@ -145,12 +139,8 @@ test('notify and notify_* run at each transition with keepalived arguments; a ha
 });
 
 test('two alived nodes and one keepalived node in one virtual router, each with a check script and a notify script', async (t) => {
-  if (!keepalivedAvailable()) {
-    // CI installs keepalived (scripts/setup-debian.sh): its absence there is a failure, not a skip
-    if (process.env.CI) throw new Error('keepalived is not installed: the interop test cannot run');
-    t.skip('keepalived is not installed (apt-get install keepalived)');
-    return;
-  }
+  const missing = keepalivedMissing('the interop test');
+  if (missing) return t.skip(missing);
   const v = await reset();
   const node = (name: string, priority: number, weight: number): { conf: string; flag: string; log: string } => {
     const flag = path.join(v.dir, `${name}.ok`);

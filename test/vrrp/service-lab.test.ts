@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Lab, removeStaleLabs, type LabHost } from '../../core/lab/netns';
@@ -71,14 +71,8 @@ ${track}}
 }
 
 async function reset(): Promise<VrrpLab> {
+  lab.killHostProcesses();
   for (const h of lab.hosts) {
-    for (const pid of spawnSync('ip', ['netns', 'pids', h.ns], { encoding: 'utf8' }).stdout.split(/\s+/).filter(Boolean)) {
-      try {
-        process.kill(Number(pid), 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
     await lab.exec(h, ['ip', 'addr', 'del', `${VIP}/24`, 'dev', 'eth0']);
   }
   const v = new VrrpLab(lab, tmpDir('alived-svc-'));

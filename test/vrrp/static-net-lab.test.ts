@@ -63,15 +63,7 @@ function rules(): string[] {
 const has = (list: string[], re: RegExp): boolean => list.some((l) => re.test(l));
 
 async function reset(): Promise<VrrpLab> {
-  for (const h of lab.hosts) {
-    for (const pid of spawnSync('ip', ['netns', 'pids', h.ns], { encoding: 'utf8' }).stdout.split(/\s+/).filter(Boolean)) {
-      try {
-        process.kill(Number(pid), 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-  }
+  lab.killHostProcesses();
   await lab.run('n1', ['ip', 'link', 'set', 'st0', 'up']);
   const v = new VrrpLab(lab, tmpDir('alived-static-'));
   await v.watch();

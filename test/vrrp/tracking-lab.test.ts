@@ -1,6 +1,5 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { Lab, removeStaleLabs } from '../../core/lab/netns';
 import { VrrpLab, type LabDaemon } from '../../core/lab/vrrp-lab';
@@ -48,14 +47,8 @@ ${extra}}
 }
 
 async function reset(): Promise<VrrpLab> {
+  lab.killHostProcesses();
   for (const h of lab.hosts) {
-    for (const pid of spawnSync('ip', ['netns', 'pids', h.ns], { encoding: 'utf8' }).stdout.split(/\s+/).filter(Boolean)) {
-      try {
-        process.kill(Number(pid), 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
     for (const vip of [VIP1, VIP2, VIP3]) await lab.exec(h, ['ip', 'addr', 'del', `${vip}/24`, 'dev', 'eth0']);
   }
   await lab.run('n1', ['ip', 'link', 'set', 'mon0', 'up']);

@@ -4,8 +4,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { Lab, removeStaleLabs } from '../../core/lab/netns';
 import { ClientObserver, NeighbourView, neighbourNow } from '../../core/lab/client';
-import { keepalivedAvailable, VrrpLab, type LabDaemon } from '../../core/lab/vrrp-lab';
+import { VrrpLab, type LabDaemon } from '../../core/lab/vrrp-lab';
 import { tmpDir } from '../helpers/config';
+import { keepalivedMissing } from '../helpers/lab';
 
 /**
  * use_vmac in a lab: the macvlan alived makes (name, MAC, mode, base, VIPs
@@ -70,11 +71,8 @@ let lab: Lab;
 let skip: string | false = false;
 
 before(async () => {
-  if (!keepalivedAvailable()) {
-    if (process.env.CI) throw new Error('keepalived is not installed: the VMAC interop tests cannot run');
-    skip = 'keepalived is not installed (apt-get install keepalived)';
-    return;
-  }
+  skip = keepalivedMissing('the VMAC interop tests');
+  if (skip) return;
   removeStaleLabs();
   lab = await Lab.create({ name: 'vmac', hosts: HOSTS });
 });
@@ -82,14 +80,8 @@ after(() => (lab ? lab.destroy() : undefined));
 
 /** Every daemon of the previous test gone, links up, VMACs deleted, neighbour caches flushed, sysctls as a fresh host has them. */
 async function fresh(): Promise<VrrpLab> {
+  lab.killHostProcesses();
   for (const h of lab.hosts) {
-    for (const pid of spawnSync('ip', ['netns', 'pids', h.ns], { encoding: 'utf8' }).stdout.split(/\s+/).filter(Boolean)) {
-      try {
-        process.kill(Number(pid), 'SIGKILL');
-      } catch {
-        // gone already
-      }
-    }
     lab.setLink(h, true);
   }
   await new Promise((r) => setTimeout(r, 100));
