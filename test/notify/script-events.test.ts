@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { NotifyPipeline } from '../../core/notify/pipeline';
 import { createNotifiers } from '../../core/notify/notifiers';
@@ -10,6 +9,7 @@ import type { ConfigModel } from '../../core/config/model';
 import { compileText, noErrors, tmpDir } from '../helpers/config';
 import { memoryLogger } from '../helpers/log';
 import { waitFor } from '../helpers/lab';
+import { drainFifo } from '../helpers/fifo';
 
 /**
  * Priority changes, a master's lower-priority adverts and the states said
@@ -17,29 +17,6 @@ import { waitFor } from '../helpers/lab';
  * them, notify-script writes keepalived's FIFO lines for them, and mail and
  * webhooks accept none of them (keepalived mails none).
  */
-
-/** everything waiting in a FIFO, read without blocking */
-function drain(fifo: string): string {
-  const fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  const buf = Buffer.alloc(65536);
-  let out = '';
-  try {
-    for (;;) {
-      let n: number;
-      try {
-        n = fs.readSync(fd, buf);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') break;
-        throw err;
-      }
-      if (n === 0) break;
-      out += buf.subarray(0, n).toString();
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return out;
-}
 
 test(
   'priority, master-rx-lower-pri and vrrp-state: through the notify hook to the script notifier, not to mail nor webhooks',
@@ -124,7 +101,7 @@ vrrp_instance VI_2 {
       await waitFor(
         'the FIFO lines',
         () => {
-          got += drain(fifo);
+          got += drainFifo(fifo);
           return got.split('\n').filter(Boolean).length >= 4 ? true : undefined;
         },
         5000,

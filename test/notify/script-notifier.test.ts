@@ -9,6 +9,7 @@ import type { LogRecord } from '../../core/log/logger';
 import { compileText, tmpDir } from '../helpers/config';
 import { memoryLogger } from '../helpers/log';
 import { processAlive as alive } from '../helpers/process';
+import { drainFifo } from '../helpers/fifo';
 
 /**
  * The VRRP notify pipeline with real scripts, real FIFOs and a real FIFO
@@ -59,29 +60,6 @@ function fifoReader(d: string, name = 'reader.sh'): string {
 const calls = (d: string): string[] =>
   fs.existsSync(path.join(d, 'calls.log')) ? fs.readFileSync(path.join(d, 'calls.log'), 'utf8').trim().split('\n').filter(Boolean) : [];
 const lines = (file: string): string[] => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
-
-/** everything waiting in a FIFO, read without blocking */
-function drain(fifo: string): string {
-  const fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  const buf = Buffer.alloc(65536);
-  let out = '';
-  try {
-    for (;;) {
-      let n: number;
-      try {
-        n = fs.readSync(fd, buf);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') break;
-        throw err;
-      }
-      if (n === 0) break;
-      out += buf.subarray(0, n).toString();
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return out;
-}
 
 async function waitUntil(cond: () => boolean, ms: number, what: string): Promise<void> {
   const until = Date.now() + ms;
@@ -497,7 +475,7 @@ test('a FIFO nobody reads never blocks: when it is full, lines are dropped with 
   assert.ok(f.droppedLines > 0, 'some lines were dropped');
   assert.equal(records.filter((r) => r.fields.code === 'ALIVED_NOTIFY_FIFO' && r.level === 'warn').length, 1);
   // a reader now gets what fitted, whole lines only
-  const got = drain(fifo);
+  const got = drainFifo(fifo);
   assert.ok(got.length > 60_000);
   assert.ok(
     got
