@@ -60,6 +60,20 @@ export const ERROR_CODES = {
   ALIVED_PLUGIN_APPLY_TIMEOUT: 'a plugin did not finish apply() within its time',
   ALIVED_PLUGIN_TAP_FAILED: 'a hook tap threw, rejected or timed out',
   ALIVED_PLUGIN_CLOSE_FAILED: 'an onClose handler threw or timed out',
+  // status, timeline and the HTTP API
+  ALIVED_STATUS_UNAVAILABLE: 'the status was asked for where no daemon runs (alived -t), or a part of it could not be gathered',
+  ALIVED_STATUS_TIMELINE:
+    'the timeline file under --state-dir cannot be read or written: a bad file is set aside and a new one started, a failed write keeps the events in memory',
+  ALIVED_API_LISTEN: 'the HTTP API cannot listen on its unix socket or TCP address (the address is named)',
+  ALIVED_API_BAD_REQUEST: 'an API request is malformed: a bad parameter, body or JSON (the message names it)',
+  ALIVED_API_NOT_FOUND: 'no API route or no such object (instance, outbox entry, notifier) at that path',
+  ALIVED_API_METHOD: 'the route exists but not for that HTTP method',
+  ALIVED_API_UNAUTHORIZED: 'a TCP request without the right bearer token',
+  ALIVED_API_FORBIDDEN: 'an action (POST, DELETE) asked for over TCP: actions are taken on the unix socket only',
+  ALIVED_API_TOO_LARGE: "an API request's headers or body are over the size limit",
+  ALIVED_API_BUSY: "the API's limit of connections or event-stream clients is reached",
+  ALIVED_API_FAILED: 'a route failed while answering; the message says what failed',
+  ALIVED_API_UNREACHABLE: "the CLI cannot reach the daemon's API (no socket, refused, timed out): the message names the socket and the flags that choose it",
   // health checks and scripts
   ALIVED_CHECK_UNHEALTHY:
     'a checker found its service unhealthy (refused, a wrong answer, a stopped replica: the message says how); the checker reports it as a failed check, not as an error of alived',

@@ -7,6 +7,8 @@ import { createHooks, defaultTapTimeoutMs, isolateTaps, type AlivedHooks, type H
 import { satisfies } from './semver';
 import type { AlivedPlugin, CheckerDefinition, NotifierDefinition, PluginApi, TrackerDefinition } from './types';
 import type { Pos } from '../config/diagnostics';
+import type { ApiRoute } from '../api/types';
+import type { PluginInfo, StatusDocument, StatusProvider, TimelineEvent } from '../status/types';
 
 export interface PluginHostOptions {
   log: Logger;
@@ -53,6 +55,10 @@ export class PluginHost {
   readonly trackers = new Map<string, Registered<TrackerDefinition<any, any>>>();
   readonly notifiers = new Map<string, Registered<NotifierDefinition<any>>>();
   readonly plugins: LoadedPlugin[] = [];
+  /** the routes plugins added to the HTTP API, in the order they registered them */
+  readonly routes: Array<Registered<ApiRoute>> = [];
+  /** the daemon's status provider, once a daemon runs this host's plugins (none under alived -t) */
+  private statusProvider: StatusProvider | undefined;
   private readonly failures = new Map<string, TapFailureCount>();
   private readonly closers: Array<{ plugin: string; fn: () => void | Promise<void> }> = [];
   private applying: string | undefined;
@@ -79,6 +85,22 @@ export class PluginHost {
       `hook ${hook}: tap '${tap}'${owner && owner !== tap ? ` of plugin '${owner}'` : ''} ${kind === 'timeout' ? 'timed out' : kind}; skipped`,
     );
   }
+
+  /** The daemon's status provider: what api.status answers from. */
+  setStatusProvider(provider: StatusProvider): void {
+    this.statusProvider = provider;
+  }
+
+  /** api.status: the daemon's provider, whenever a plugin asks (it is set after apply()) */
+  private readonly status: StatusProvider = {
+    snapshot: (): Promise<StatusDocument> =>
+      this.statusProvider
+        ? this.statusProvider.snapshot()
+        : Promise.reject(new AlivedError('ALIVED_STATUS_UNAVAILABLE', 'no daemon runs these plugins (alived -t): there is no status')),
+    timeline: (query): readonly TimelineEvent[] => this.statusProvider?.timeline(query) ?? [],
+    subscribe: (listener) => this.statusProvider?.subscribe(listener) ?? (() => undefined),
+    plugins: (): readonly PluginInfo[] => this.statusProvider?.plugins() ?? [],
+  };
 
   /** Failing taps so far, for the status model. */
   tapFailures(): TapFailureCount[] {
@@ -174,6 +196,25 @@ export class PluginHost {
       },
       registerBlockCheck(slot: SlotName, check: SlotCheck) {
         host.registry.registerCheck(slot, check, owner);
+      },
+      status: this.status,
+      registerRoute(route: ApiRoute) {
+        if (typeof route?.handle !== 'function' || !['GET', 'POST', 'DELETE'].includes(route.method)) {
+          throw new AlivedError(
+            'ALIVED_PLUGIN_INVALID',
+            `plugin '${owner}': registerRoute needs { method: GET | POST | DELETE, path, description, handle(req) }`,
+          );
+        }
+        if (typeof route.path !== 'string' || !/^\/[\w.:/-]*$/.test(route.path)) {
+          throw new AlivedError(
+            'ALIVED_PLUGIN_INVALID',
+            `plugin '${owner}': route path '${String(route.path)}' must start with / and hold only letters, digits, . _ - : /`,
+          );
+        }
+        const taken = host.routes.find((r) => r.def.method === route.method && r.def.path === route.path);
+        if (taken)
+          throw new AlivedError('ALIVED_PLUGIN_DUPLICATE', `plugin '${owner}': route ${route.method} ${route.path} is registered by '${taken.owner}' already`);
+        host.routes.push({ def: route, owner });
       },
       onClose(fn: () => void | Promise<void>) {
         if (typeof fn !== 'function') throw new AlivedError('ALIVED_PLUGIN_INVALID', `plugin '${owner}': onClose needs a function`);

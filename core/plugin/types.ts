@@ -1,3 +1,5 @@
+import type { StatusProvider } from '../status/types';
+import type { ApiRoute } from '../api/types';
 import type { Pos } from '../config/diagnostics';
 import type { SlotName } from '../config/registry';
 import type { AnyKeyword, BlockSchema, SlotCheck } from '../config/schema';
@@ -55,6 +57,14 @@ export interface PluginApi<Options = unknown> {
   registerBlockCheck(slot: SlotName, check: SlotCheck): void;
   /** runs when the daemon stops, in reverse order of plugins */
   onClose(fn: () => void | Promise<void>): void;
+  /**
+   * What alived is doing now, its timeline and each new event (docs/status.md).
+   * Read it when it is needed, not in apply(): under `alived -t` no daemon
+   * runs and snapshot() rejects with ALIVED_STATUS_UNAVAILABLE.
+   */
+  readonly status: StatusProvider;
+  /** a route of the HTTP API (docs/status.md): GET routes are served on every listener, others on the unix socket only */
+  registerRoute(route: ApiRoute): void;
 }
 
 export interface CheckResult {
