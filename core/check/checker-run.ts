@@ -36,6 +36,8 @@ export class CheckerRun {
   // counters
   checks = 0;
   failures = 0;
+  /** failed checks since the last success */
+  failedInARow = 0;
   contractFailures = 0;
   abandoned = 0;
   lastBroken: string | undefined;

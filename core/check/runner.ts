@@ -338,8 +338,9 @@ export class CheckRunner {
     this.totals.checks++;
     if (!outcome.ok) {
       run.failures++;
+      run.failedInARow++;
       this.totals.failures++;
-    }
+    } else run.failedInARow = 0;
     run.lastOk = outcome.ok;
     run.lastMessage = message;
     run.lastDurationMs = durationMs;

@@ -22,6 +22,8 @@ export interface CheckerStatus {
   readonly nextCheckIn: number | undefined;
   readonly checks: number;
   readonly failures: number;
+  /** failed checks since the last success */
+  readonly failedInARow: number;
   /** results the scheduler made because the checker broke its contract */
   readonly contractFailures: number;
   /** checks given up on: they did not settle after their timeout and grace */
@@ -116,6 +118,7 @@ function checkerStatus(r: CheckerRun, now: number): CheckerStatus {
     nextCheckIn: r.ticket ? Math.max(0, r.dueAt - now) : undefined,
     checks: r.checks,
     failures: r.failures,
+    failedInARow: r.failedInARow,
     contractFailures: r.contractFailures,
     abandoned: r.abandoned,
     dynamicWeight: r.curWeight,

@@ -104,6 +104,7 @@ export async function runDaemon(file: string, o: CliOptions): Promise<number> {
       logLevel: o.logDetail ? 'debug' : 'info',
       stateDir: o.stateDir,
       allowUnsafeStateDir: o.unsafeStateDir,
+      ...(o.instance ? { instance: o.instance } : {}),
       compile: { strict: o.strict },
     });
   } catch (err) {

@@ -31,6 +31,8 @@ import { deliveryDefaultsOf } from '../notify/delivery-keywords';
 import { runShutdownScript, runStartupScript } from '../notify/lifecycle-scripts';
 import type { VrrpTransitionEvent } from '../plugin/events';
 import { currentHooks, type AlivedHooks } from '../plugin/hooks';
+import { StatusService } from '../status/service';
+import type { StatusProvider } from '../status/types';
 
 export interface DaemonOptions {
   configFile: string;
@@ -50,6 +52,10 @@ export interface DaemonOptions {
   stateDir?: string;
   /** --unsafe-state-dir: use a state directory other users can write to, after a warning */
   allowUnsafeStateDir?: boolean;
+  /** --instance: names this daemon's files (dumps, the API socket) */
+  instance?: string;
+  /** events the timeline keeps (default 1,000) */
+  timelineCapacity?: number;
 }
 
 export interface ReloadOutcome {
@@ -98,13 +104,36 @@ export class Daemon {
   /** lvs_sync_daemon: IPVS's connection sync, following a VRRP instance */
   private lvsSync: LvsSyncDaemon | undefined;
   private vrrpSettingsJson: string | undefined;
+  /** the settings the VRRP process runs with (for the status: weights, base priorities) */
+  private vrrpSettingsNow: VrrpSettings | undefined;
+  /** the status model: every surface (API, metrics, dumps, alived status) reads it */
+  private readonly statusService: StatusService;
   reloads = 0;
 
   private constructor(
     private readonly options: DaemonOptions,
     private host: PluginHost,
     private current: CompileResult,
-  ) {}
+  ) {
+    this.statusService = new StatusService({
+      log: options.log.child({ subsystem: 'status' }),
+      configFile: options.configFile,
+      ...(options.stateDir ? { stateDir: options.stateDir } : {}),
+      ...(options.instance ? { instance: options.instance } : {}),
+      ...(options.timelineCapacity ? { timelineCapacity: options.timelineCapacity } : {}),
+      sources: {
+        vrrp: () => this.vrrp?.status(),
+        vrrpSettings: () => this.vrrpSettingsNow,
+        trackers: () => this.trackers?.states() ?? [],
+        checks: () => this.checks?.status(),
+        notify: () => this.notifications?.status(),
+        vrrpPid: () => this.vrrp?.pid,
+        plugins: () => this.host.pluginInfos(),
+      },
+    });
+    this.statusService.setConfig(current.files);
+    host.setStatusProvider(this.statusService);
+  }
 
   static async build(options: DaemonOptions): Promise<Daemon> {
     const result = await Daemon.compile(options);
@@ -162,8 +191,16 @@ export class Daemon {
       prepareStateDir(this.options.stateDir, { allowUnsafe: this.options.allowUnsafeStateDir, warn: (m) => log.warn({ code: 'ALIVED_DAEMON_STATE_DIR' }, m) });
     }
     // the outbox first: another live alived using the same --state-dir stops this one here (ALIVED_NOTIFY_OUTBOX_LOCKED)
-    this.notifications = new NotifyPipeline({ log: log.child({ subsystem: 'notify' }), stateDir: this.options.stateDir, hooks: this.hooks });
+    this.notifications = new NotifyPipeline({
+      log: log.child({ subsystem: 'notify' }),
+      stateDir: this.options.stateDir,
+      hooks: this.hooks,
+      onDelivery: (d) => this.statusService.delivery(d),
+    });
     this.notifications.open();
+    // the timeline of the last run, read back; this start is its next event
+    this.statusService.open();
+    this.statusService.started();
     await this.hooks.configLoaded.promise(this.model);
     log.info({ plugins: this.host.plugins.map((p) => p.name) }, 'Configuration loaded');
     // keepalived runs startup_script before its VRRP and checker processes start, and waits for it (up to its timeout)
@@ -185,7 +222,10 @@ export class Daemon {
       this.checks = new CheckService({
         log,
         hooks: this.hooks,
-        onNotify: (e) => this.notifications?.publish(e),
+        onNotify: (e) => {
+          this.statusService.notifyEvent(e);
+          this.notifications?.publish(e);
+        },
         ...(this.ipvs ? await this.ipvs.open(this.model) : {}),
       });
       this.checks.start(this.model, this.host);
@@ -237,6 +277,7 @@ export class Daemon {
     if (this.stopRequested) return;
     const settings = this.vrrpSettings();
     this.vrrpSettingsJson = settings ? JSON.stringify(settings) : undefined;
+    this.vrrpSettingsNow = settings;
     if (!settings) {
       dropPreforkedVrrpProcess();
       return;
@@ -257,6 +298,7 @@ export class Daemon {
       level: this.options.logLevel ?? 'info',
       onTransition: (t) => this.onVrrpTransition(t),
       onEvent: (e) => this.onVrrpEvent(e),
+      onDeath: (d) => this.statusService.vrrpProcessDied(d),
       onSpawn: (pid) => {
         const sched = vrrpScheduling(this.model.globalDefs);
         if (sched.defaulted) {
@@ -275,6 +317,7 @@ export class Daemon {
   private onTrackerChange(c: TrackerChange): void {
     const state: TrackedState = { up: c.up, ...(c.value !== undefined ? { value: c.value } : {}), ...(c.disabled !== undefined ? { disabled: true } : {}) };
     const key = trackerKey(c.type, c.name);
+    this.statusService.tracker(c, this.trackerStates[key]?.up);
     this.trackerStates[key] = state;
     this.vrrp?.setTrackers({ [key]: state });
   }
@@ -299,6 +342,7 @@ export class Daemon {
 
   /** A transition of an instance or group: the hook, then the notification (scripts and FIFO lines in keepalived's order, mail, webhooks). */
   private vrrpTransition(e: VrrpTransitionEvent): void {
+    this.statusService.transition(e);
     this.hooks.vrrpTransition.call(e);
     if (e.to !== 'INIT') this.notifications?.publish({ type: 'vrrp', ...e });
   }
@@ -321,6 +365,7 @@ export class Daemon {
         break;
       case 'priority': {
         const change = { instance: e.instance, from: e.from, to: e.to, state: e.state, reason: e.reason, time: e.time };
+        this.statusService.priority(change);
         this.hooks.priorityChange.call(change);
         this.notifications?.publish({ type: 'priority', ...change });
         break;
@@ -335,9 +380,12 @@ export class Daemon {
           time: e.time,
         });
         break;
-      case 'vip':
-        this.notifications?.publish({ type: 'vip', instance: e.instance, address: e.address, action: e.action, reason: e.reason, time: e.time });
+      case 'vip': {
+        const vip = { type: 'vip' as const, instance: e.instance, address: e.address, action: e.action, reason: e.reason, time: e.time };
+        this.statusService.notifyEvent(vip);
+        this.notifications?.publish(vip);
         break;
+      }
     }
   }
 
@@ -359,6 +407,11 @@ export class Daemon {
   /** IPVS services alived programmed, with their counters and those of their real servers (undefined without checks). */
   ipvsStatus(): Promise<IpvsStatus | undefined> {
     return this.ipvs ? this.ipvs.status() : Promise.resolve(undefined);
+  }
+
+  /** The status model: the document, the timeline, each new event (docs/status.md). */
+  get status(): StatusProvider {
+    return this.statusService;
   }
 
   /** pid of the VRRP process, while it runs */
@@ -397,9 +450,16 @@ export class Daemon {
   }
 
   private startReload(): Promise<ReloadOutcome> {
-    const run: Promise<ReloadOutcome> = this.doReload().finally(() => {
-      if (this.reloading === run) this.reloading = undefined;
-    });
+    const at = Date.now();
+    const started = performance.now();
+    const run: Promise<ReloadOutcome> = this.doReload()
+      .then((r) => {
+        this.statusService.reloaded({ ...r, at, durationMs: performance.now() - started });
+        return r;
+      })
+      .finally(() => {
+        if (this.reloading === run) this.reloading = undefined;
+      });
     this.reloading = run;
     return run;
   }
@@ -424,6 +484,8 @@ export class Daemon {
     const old = this.host;
     this.host = next.pluginHost;
     this.current = next;
+    this.host.setStatusProvider(this.statusService);
+    this.statusService.setConfig(next.files);
     this.reloads++;
     logDiagnostics(log, next.diagnostics);
     await this.hooks.configLoaded.promise(this.model);
@@ -467,6 +529,7 @@ export class Daemon {
     const settings = this.vrrpSettings();
     const json = settings ? JSON.stringify(settings) : undefined;
     if (json === this.vrrpSettingsJson) return;
+    this.vrrpSettingsNow = settings;
     if (!settings || !this.vrrp) {
       // VRRP appears or goes away with this config
       await this.vrrp?.stop();
@@ -558,6 +621,7 @@ export class Daemon {
         if (!finished) log.warn({ signal }, `the reload under way did not finish within ${RELOAD_GRACE_MS / 1000} s of the stop; alived stops without it`);
       }
       log.notice({ signal }, 'Stopping');
+      this.statusService.stopping(signal);
       await this.vrrp?.stop();
       await this.lvsSync?.stop();
       await this.trackers?.stop();
@@ -573,6 +637,7 @@ export class Daemon {
       await this.hooks.shutdown.promise({ signal, time: Date.now() });
       await this.host.close();
       await runShutdownScript(this.model, { log });
+      await this.statusService.close();
       log.notice({ version: ALIVED_VERSION }, `Stopped alived v${ALIVED_VERSION}`);
     })();
     return this.stopping;

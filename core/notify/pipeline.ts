@@ -114,6 +114,16 @@ export interface NotifyStatus {
   readonly notifiers: readonly NotifierStatus[];
 }
 
+/** What became of one attempt to deliver an event to one notifier. */
+export interface DeliveryOutcome {
+  readonly notifier: string;
+  readonly event: NotifyEvent;
+  /** sent; failed and to be tried again; failed for good; given up at its max age */
+  readonly outcome: 'sent' | 'retry' | 'failed' | 'expired';
+  readonly attempt: number;
+  readonly error?: string;
+}
+
 export interface NotifyPipelineOptions {
   readonly log: Logger;
   /** `--state-dir`: the outbox goes in `<stateDir>/notify`; none: in memory only */
@@ -122,6 +132,8 @@ export interface NotifyPipelineOptions {
   readonly hooks?: AlivedHooks;
   /** the defaults of every notifier (the notify_delivery block) */
   readonly defaults?: DeliveryOptions;
+  /** every outcome of a delivery but the successes of immediate notifiers (scripts and FIFOs): the status timeline's */
+  readonly onDelivery?: (d: DeliveryOutcome) => void;
   /** 0 <= r < 1; default Math.random */
   readonly random?: () => number;
   readonly now?: () => number;
@@ -187,9 +199,11 @@ export class NotifyPipeline {
   private closed = false;
   private stopping: Promise<void> | undefined;
   private published = 0;
+  private readonly onDelivery: ((d: DeliveryOutcome) => void) | undefined;
 
   constructor(opts: NotifyPipelineOptions) {
     this.log = opts.log;
+    this.onDelivery = opts.onDelivery;
     this.outbox = new Outbox({ stateDir: opts.stateDir, log: opts.log });
     this.hooks = opts.hooks;
     this.defaults = { ...DELIVERY_DEFAULTS, ...clean(opts.defaults) };
@@ -363,6 +377,7 @@ export class NotifyPipeline {
         sink.failed++;
         sink.lastError = errorText(err, { redact: true });
         sink.lastErrorAt = this.now();
+        this.outcome({ notifier: sink.spec.id, event, outcome: 'failed', attempt: 1, error: sink.lastError });
         sink.log.error(
           { code: 'ALIVED_NOTIFY_FAILED', notifier: sink.spec.id, err },
           `notifier '${sink.spec.id}' failed on ${describeEvent(event)}: ${errorText(err, { redact: true })}`,
@@ -503,6 +518,7 @@ export class NotifyPipeline {
       q.shift();
       sink.sent++;
       sink.lastSentAt = this.now();
+      this.outcome({ notifier: sink.spec.id, event: p.entry.event, outcome: 'sent', attempt: p.attempts });
       sink.log.info(
         { notifier: sink.spec.id, source, sequence: p.entry.sequence, id: p.entry.id, attempt: p.attempts, ms },
         `notifier '${sink.spec.id}': sent ${describeEvent(p.entry.event)}${p.attempts > 1 ? ` (attempt ${p.attempts})` : ''}`,
@@ -516,7 +532,9 @@ export class NotifyPipeline {
     p.lastError = why;
     sink.lastError = why;
     sink.lastErrorAt = this.now();
-    if ((error as { retry?: unknown }).retry === false) {
+    const retry = (error as { retry?: unknown }).retry !== false;
+    this.outcome({ notifier: sink.spec.id, event: p.entry.event, outcome: retry ? 'retry' : 'failed', attempt: p.attempts, error: why });
+    if (!retry) {
       q.shift();
       sink.failed++;
       sink.log.error(
@@ -552,8 +570,17 @@ export class NotifyPipeline {
     sink.log.error({ code: 'ALIVED_NOTIFY_FAILED', notifier: sink.spec.id }, `notifier '${sink.spec.id}': ${why}`);
   }
 
+  private outcome(d: DeliveryOutcome): void {
+    try {
+      this.onDelivery?.(d);
+    } catch (err) {
+      this.log.error({ err }, `the delivery outcome handler threw: ${errorText(err)}`);
+    }
+  }
+
   private expire(sink: Sink, p: Pending, why: string): void {
     sink.expired++;
+    this.outcome({ notifier: sink.spec.id, event: p.entry.event, outcome: 'expired', attempt: p.attempts, error: why });
     sink.log.error(
       {
         code: 'ALIVED_NOTIFY_EXPIRED',

@@ -1,5 +1,5 @@
 import { AlivedError, isAlivedError } from '../errors';
-import { KeywordRegistry, type SlotName } from '../config/registry';
+import { KeywordRegistry, SLOTS, type SlotName } from '../config/registry';
 import { lines, sub, type AnyKeyword, type SlotCheck } from '../config/schema';
 import type { Logger } from '../log/logger';
 import { ALIVED_VERSION } from '../version';
@@ -101,6 +101,26 @@ export class PluginHost {
     subscribe: (listener) => this.statusProvider?.subscribe(listener) ?? (() => undefined),
     plugins: (): readonly PluginInfo[] => this.statusProvider?.plugins() ?? [],
   };
+
+  /** Every loaded plugin with what it registered, for the status API and `alived plugins`. */
+  pluginInfos(): PluginInfo[] {
+    const owned = <D>(m: ReadonlyMap<string, Registered<D>>, owner: string): string[] => [...m.entries()].filter(([, r]) => r.owner === owner).map(([k]) => k);
+    return this.plugins.map((p) => ({
+      name: p.name,
+      version: p.version,
+      builtin: p.builtin,
+      enabledAt: p.enabledAt ? `${p.enabledAt.file}:${p.enabledAt.line}:${p.enabledAt.col}` : null,
+      keywords: SLOTS.flatMap((slot) =>
+        this.registry
+          .names(slot)
+          .filter((n) => this.registry.entry(slot, n)?.owner === p.name)
+          .map((n) => `${slot}/${n}`),
+      ),
+      checkers: owned(this.checkers, p.name),
+      trackers: owned(this.trackers, p.name),
+      notifiers: owned(this.notifiers, p.name),
+    }));
+  }
 
   /** Failing taps so far, for the status model. */
   tapFailures(): TapFailureCount[] {

@@ -157,6 +157,8 @@ export interface TrackerState {
   readonly up: boolean;
   /** the number a track_file reads (its priority effect is value x weight) */
   readonly value?: number;
+  /** what it last saw, in a few words (a script's exit and last line of stderr): shown in the status as the tracker's last result; a change of it alone is no change of state */
+  readonly message?: string;
 }
 
 export interface Tracker {

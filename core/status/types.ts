@@ -50,7 +50,7 @@ export interface Cause {
 
 /** One diagnostic of a (re)load: where and what. */
 export interface StatusDiagnostic {
-  readonly severity: 'error' | 'warning' | 'info';
+  readonly severity: 'error' | 'warning' | 'note';
   readonly code: string;
   readonly message: string;
   readonly file: string;

@@ -45,6 +45,8 @@ export interface TrackerStatus {
   readonly up: boolean | undefined;
   readonly value?: number;
   readonly disabled?: string;
+  /** what it last said of itself (TrackerState.message) */
+  readonly message?: string;
   /** when the state last changed (ms since the epoch); when it started while it has not reported */
   readonly since: number;
 }
@@ -68,6 +70,8 @@ class Entry {
   tracker: Tracker | undefined;
   state: TrackerState | undefined;
   disabled: string | undefined;
+  /** the last message it reported */
+  message: string | undefined;
   since: number;
   /** the last report was not a state: logged once until a good one comes */
   garbage = false;
@@ -168,6 +172,7 @@ export class TrackerService {
       up: e.disabled ? false : e.state?.up,
       ...(e.state?.value !== undefined && !e.disabled ? { value: e.state.value } : {}),
       ...(e.disabled ? { disabled: e.disabled } : {}),
+      ...(e.message !== undefined ? { message: e.message } : {}),
       since: e.since,
     }));
   }
@@ -245,6 +250,7 @@ export class TrackerService {
 
   private apply(e: Entry, s: TrackerState): void {
     const prev = e.state;
+    if (s.message !== undefined) e.message = s.message;
     if (prev && prev.up === s.up && prev.value === s.value) return;
     e.state = s;
     e.since = this.now();
@@ -302,15 +308,20 @@ export class TrackerService {
   }
 }
 
+/** the longest tracker message kept */
+const MAX_MESSAGE = 300;
+
 /** A report as the service takes it, or why it is not a state. */
 function readState(s: unknown): TrackerState | string {
   try {
     if (typeof s !== 'object' || s === null) return 'no state object';
-    const { up, value } = s as { up?: unknown; value?: unknown };
+    const { up, value, message } = s as { up?: unknown; value?: unknown; message?: unknown };
     if (typeof up !== 'boolean') return `a state whose 'up' is not a boolean`;
-    if (value === undefined) return { up };
+    // a message is words for people: anything else is dropped, a long one cut
+    const words = typeof message === 'string' ? { message: message.slice(0, MAX_MESSAGE) } : {};
+    if (value === undefined) return { up, ...words };
     if (typeof value !== 'number' || !Number.isFinite(value)) return `a state whose 'value' is not a finite number`;
-    return { up, value };
+    return { up, value, ...words };
   } catch {
     return 'a state that cannot be read';
   }

@@ -1,3 +1,4 @@
+import type { LatenessSummary } from './lateness';
 import type { Logger } from '../log/logger';
 import type { Clock, VrrpCounters, VrrpState } from './types';
 
@@ -47,6 +48,14 @@ export interface InstanceStatus {
   effectivePriority: number;
   master?: { address: string; priority: number };
   sourceAddress?: string;
+  /** its advert interval, and the master's as last heard (VRRPv3), centiseconds */
+  advertIntCs: number;
+  masterAdvertIntCs: number;
+  /** when it entered its state (epoch ms) and why, as the state machine said it */
+  since?: number;
+  reason?: string;
+  /** its VIPs (`10.0.0.1/24`), each with its interface and whether it is in the kernel now */
+  vips: { address: string; dev: string; present: boolean }[];
   counters: VrrpCounters;
 }
 
@@ -56,6 +65,8 @@ export interface EngineStatus {
   groups?: { name: string; state: VrrpState; members: string[] }[];
   /** packets that reached a VRRP socket for a VRID none of our instances has */
   otherVrids: number;
+  /** how late masters' adverts went out after their due time, since this VRRP process started */
+  advertLateness?: LatenessSummary;
 }
 
 export interface EngineDeps {

@@ -1,3 +1,4 @@
+import { LatenessStats } from './lateness';
 import { warmUpAnnouncer, type AnnounceLink, type FrameSender } from './announce';
 import { PacketSocket } from './packet-socket';
 import { warmUpMachine } from './machine';
@@ -39,6 +40,8 @@ export class VrrpEngine implements EngineHost {
   bootSince: number | undefined;
   /** packets for a VRID no instance of ours has */
   unknownVrid = 0;
+  /** how late masters' adverts went out, every instance's together */
+  readonly advertLateness = new LatenessStats();
   /** tracker states from the main process, by trackerKey() */
   readonly trackerStates = new Map<string, TrackedState>();
   private groups = new Map<string, SyncGroupRuntime>();
@@ -282,12 +285,14 @@ export class VrrpEngine implements EngineHost {
   }
 
   status(): EngineStatus {
+    const lateness = this.advertLateness.summary();
     return {
       instances: this.instances.map((i) => i.status()),
       ...(this.groups.size > 0
         ? { groups: [...this.groups.values()].map((g) => ({ name: g.settings.name, state: g.state, members: g.settings.members })) }
         : {}),
       otherVrids: this.unknownVrid,
+      ...(lateness ? { advertLateness: lateness } : {}),
     };
   }
 

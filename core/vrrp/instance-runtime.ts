@@ -1,3 +1,4 @@
+import type { LatenessStats } from './lateness';
 import type { Logger } from '../log/logger';
 import { Announcer, type AnnounceAddress, type AnnounceLink, type FrameSender } from './announce';
 import { VrrpMachine } from './machine';
@@ -35,6 +36,8 @@ export interface EngineHost {
   readonly trackerStates: ReadonlyMap<string, TrackedState>;
   /** no_accept masters' VIPs in nftables (firewall.ts) */
   readonly firewall: NftFirewall | undefined;
+  /** how late masters' adverts go out */
+  readonly advertLateness: LatenessStats;
   refresh(changed: Iterable<InstanceRuntime>): void;
   canGoMaster(inst: InstanceRuntime): boolean;
   memberTransition(inst: InstanceRuntime, from: VrrpState, to: VrrpState, reason: string): void;
@@ -74,6 +77,8 @@ export class InstanceRuntime {
   private linkFault: string | undefined;
   /** a VIP or virtual route someone else removed could not be put back: why, and on which interface (it clears when that interface changes) */
   private vipFault: { reason: string; dev: string | undefined } | undefined;
+  /** when it entered its state, and why (for the status) */
+  private lastTransition: { time: number; reason: string } | undefined;
   private lastFault: string | undefined;
   /** the interface fault as of the last apply(): a cleared fault that was this one is the interface coming back */
   private lastLinkFault: string | undefined;
@@ -145,6 +150,7 @@ export class InstanceRuntime {
         rxLowerPriorityFirst: () => this.syncAhAboveLower(),
         canBecomeMaster: () => this.engine.canGoMaster(this),
         note: (message) => this.log.debug({}, message),
+        advertLate: (ms) => this.engine.advertLateness.record(ms),
       },
       this.counters,
     );
@@ -688,6 +694,7 @@ export class InstanceRuntime {
     const priority = this.machine.priority;
     const time = Date.now();
     const at = this.deps.clock.now();
+    this.lastTransition = { time, reason };
     // the log line and the report to the main process wait for the end of this turn of the event loop:
     // a takeover's VIP request (queued on microtasks by becomeMaster) reaches the kernel first
     this.engine.report(() => {
@@ -723,6 +730,10 @@ export class InstanceRuntime {
       effectivePriority: this.machine.priority,
       ...(master ? { master } : {}),
       ...(this.src ? { sourceAddress: this.src } : {}),
+      advertIntCs: s.advertIntCs,
+      masterAdvertIntCs: this.machine.masterAdvertIntCs,
+      ...(this.lastTransition ? { since: this.lastTransition.time, reason: this.lastTransition.reason } : {}),
+      vips: this.vips.presence(),
       counters: { ...this.counters },
     };
   }

@@ -99,6 +99,8 @@ export interface MachineEffects {
   rxLowerPriorityFirst?(adv: ReceivedAdvert): void;
   /** a log-worthy event that changes no state, worded as keepalived logs it */
   note?(message: string): void;
+  /** a master's advert timer fired, `lateMs` after the advert was due */
+  advertLate?(lateMs: number): void;
   /**
    * A backup whose down timer ran out asks this before it becomes master
    * (keepalived's vrrp_sync_can_goto_master): false holds it in BACKUP,
@@ -510,6 +512,7 @@ export class VrrpMachine {
   private onAdvertTimer(): void {
     this.timer = undefined;
     if (this.current !== 'MASTER') return;
+    this.effects.advertLate?.(this.clock.now() - this.deadline);
     // the next advert is due one interval after this one was due, not after it fired:
     // a timer that fires late does not push every later advert back
     this.armAdvertTimer(this.deadline);

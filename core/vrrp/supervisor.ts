@@ -85,6 +85,8 @@ export interface SupervisorOptions {
   restartDelaysMs?: number[];
   /** called with the pid of every VRRP process started (its scheduling is set there) */
   onSpawn?: (pid: number) => void;
+  /** a VRRP process died when it was not asked to: what it died of, when the next one starts, the masters it may resume */
+  onDeath?: (death: { pid: number | undefined; reason: string; restartInMs: number; resume: string[] }) => void;
   /**
    * When the daemon started (epoch ms, as performance.timeOrigin): the first
    * VRRP process's instances count their first Master_Down_Interval from
@@ -173,6 +175,7 @@ export class VrrpSupervisor {
         { code, signal, pid: child.pid, restartInMs: delay },
         `VRRP process ${child.pid} died (${signal ?? `exit ${code}`}); restarting it in ${delay} ms${resuming}`,
       );
+      this.options.onDeath?.({ pid: child.pid, reason: signal ?? `exit ${code}`, restartInMs: delay, resume: [...resume.keys()] });
       this.failStart(new Error(`the VRRP process died at start (${signal ?? `exit ${code}`})`));
       // the other VIPs go now, not when the next process starts: a backup is taking over meanwhile
       const cleaned = this.removeLeftovers(child.pid, (name) => !resume.has(name));

@@ -492,6 +492,11 @@ export class VipManager {
     return this.addresses.find((a) => a.label === label)?.entry.address;
   }
 
+  /** Every address of the instance, `10.0.0.1/24`, with its interface and whether it is in place now (put there, and not removed by someone else since). */
+  presence(): { address: string; dev: string; present: boolean }[] {
+    return this.addresses.map((a) => ({ address: `${a.entry.address}/${itemPrefix(a)}`, dev: a.dev, present: this.set.has(a.label) }));
+  }
+
   /** The interface an address label is put on. */
   deviceOf(label: string): string | undefined {
     return this.addresses.find((a) => a.label === label)?.dev;

@@ -192,7 +192,7 @@ ${vi('  track_file {\n    old weight 2\n  }\n', 'VI_2', 52)}
     .map(({ since, ...st }) => st)
     .sort((a, b) => a.name.localeCompare(b.name));
   assert.deepEqual(states, [
-    { type: 'vrrp_script', name: 'chk', plugin: 'track-script', up: true },
+    { type: 'vrrp_script', name: 'chk', plugin: 'track-script', up: true, message: 'exit 0' },
     { type: 'track_file', name: 'old', plugin: 'track-file', up: true, value: 3 },
     { type: 'track_file', name: 'tf', plugin: 'track-file', up: true, value: 0 },
   ]);
