@@ -1,3 +1,5 @@
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { BUILTIN_PLUGINS } from '../../core/plugin/builtins';
 import { PluginHost } from '../../core/plugin/host';
 import type { ApiRequest, ApiResponse } from '../../core/api/types';
@@ -25,4 +27,28 @@ export function bodyText(res: ApiResponse): string {
   if (typeof res.body === 'string') return res.body;
   if (Buffer.isBuffer(res.body)) return res.body.toString('utf8');
   throw new Error('/metrics answered an object, not text');
+}
+
+/** Serves `scrape()` as GET /metrics on 127.0.0.1 (port 0, plain node:http), as the API would; returns the address and the closer. */
+export async function serveMetrics(scrape: () => Promise<ApiResponse>): Promise<{ target: string; close: () => Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    if (req.method !== 'GET' || req.url !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    scrape().then(
+      (r) => res.writeHead(r.status, { 'content-type': r.contentType ?? 'text/plain' }).end(bodyText(r)),
+      (err) => res.writeHead(500).end(String(err)),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    target: `127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }

@@ -349,3 +349,48 @@ export function fixtureProvider(current: () => StatusDocument | Error): StatusPr
     plugins: () => [],
   };
 }
+
+/**
+ * The fixture as a node at work, for a Prometheus that scrapes it: each call
+ * is a later document in which adverts go out and come in, checks run (some
+ * fail, each with a new last result), notifications are sent and fail, so
+ * rates and histograms over a few scrapes have values.
+ */
+export function liveFixture(): () => StatusDocument {
+  let n = 0;
+  return () => {
+    n++;
+    const doc = statusFixture();
+    const step = (v: number, every = 1) => v + Math.floor(n / every);
+    return {
+      ...doc,
+      generatedAt: T0 + n * 1000,
+      daemon: { ...doc.daemon, reloads: step(doc.daemon.reloads, 10) },
+      vrrp: {
+        ...doc.vrrp,
+        instances: doc.vrrp.instances.map((i) => ({
+          ...i,
+          counters: {
+            ...i.counters,
+            advert_sent: step(i.counters.advert_sent),
+            advert_rcvd: step(i.counters.advert_rcvd),
+            become_master: step(i.counters.become_master, 4),
+          },
+        })),
+      },
+      virtualServers: doc.virtualServers.map((vs) => ({
+        ...vs,
+        realServers: vs.realServers.map((rs) => ({
+          ...rs,
+          checkers: rs.checkers.map((c) => ({
+            ...c,
+            checks: step(c.checks),
+            failures: step(c.failures, 3),
+            last: c.last && { ...c.last, latencyMs: c.last.latencyMs * (1 + (n % 4)), at: T0 + n * 1000 },
+          })),
+        })),
+      })),
+      notify: { ...doc.notify, notifiers: doc.notify.notifiers.map((x) => ({ ...x, sent: step(x.sent, 2), failed: step(x.failed, 3) })) },
+    };
+  };
+}
