@@ -1,9 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { AlivedError } from '../../core/errors';
 import type { StatusDocument } from '../../core/status/types';
 import { KEEPALIVED_COUNTERS, VRRP_STATE_VALUES } from '../../plugins/metrics-prometheus';
 import { parseExposition, promtoolCheck, prometheusMissing, samplesOf, valueOf, type Exposition } from '../helpers/prometheus';
+import { PROJECT_ROOT } from '../helpers/config';
 import { fixtureProvider, SECRETS, statusFixture, T0, withState } from './status-fixture';
 import { bodyText, metricsRoute } from './plugin-route';
 
@@ -247,4 +250,26 @@ test('scrapes at the same time each get a whole page of their own document', asy
   const values = pages.map((p) => valueOf(parseExposition(bodyText(p)), 'keepalived_vrrp_state', { iname: 'VI_1', ip_address: '10.0.0.100/24' }));
   assert.deepEqual(values, [2, 1, 3, 0, 2, 1]);
   for (const p of pages) assert.equal(samplesOf(parseExposition(bodyText(p)), 'keepalived_vrrp_state').length, 4);
+});
+
+test('docs/metrics.md lists exactly the metrics on the page, with their types and label names', async () => {
+  const md = fs.readFileSync(path.join(PROJECT_ROOT, 'docs/metrics.md'), 'utf8');
+  const rows = [...md.matchAll(/^\| `(\w+)` \| (\w+) \|(.*?)\| .+ \|$/gm)].map((m) => ({
+    name: m[1]!,
+    type: m[2]!,
+    // each label is the first `word` of a comma-separated part: `kind` = `base` / `effective`
+    labels: m[3]!.trim() === '' ? [] : m[3]!.split(', ').map((part) => /^`(\w+)`/.exec(part.trim())![1]!),
+  }));
+  const { e } = await (await scraper()).page();
+  const page = [...e.types].map(([name, type]) => {
+    const samples = e.samples.filter((x) => x.name === name || (type === 'histogram' && x.name.startsWith(`${name}_`)));
+    const labels = [...new Set(samples.flatMap((x) => Object.keys(x.labels)))].filter((l) => l !== 'le');
+    return { name, type, labels };
+  });
+  assert.deepEqual(rows.map((r) => r.name).sort(), page.map((p) => p.name).sort());
+  for (const p of page) {
+    const row = rows.find((r) => r.name === p.name)!;
+    assert.equal(row.type, p.type, `type of ${p.name}`);
+    assert.deepEqual(row.labels, p.labels, `labels of ${p.name}`);
+  }
 });
