@@ -12,11 +12,9 @@ export { StatusMetrics, VRRP_STATE_VALUES, KEEPALIVED_COUNTERS, CHECK_DURATION_B
 
 const PLUGIN_NAME = 'metrics-prometheus';
 
-/** The route's handler for one plugin instance (exported for tests that serve it without the API server). */
-export function metricsHandler(api: Pick<PluginApi, 'status' | 'log'>): () => Promise<ApiResponse> {
+/** The route's handler for one plugin instance: its own metrics, one scrape at a time. */
+function metricsHandler(api: Pick<PluginApi, 'status' | 'log'>): () => Promise<ApiResponse> {
   let metrics: StatusMetrics | undefined;
-  // one scrape at a time: update() and render() of two scrapes must not interleave on the shared metrics
-  let queue: Promise<unknown> = Promise.resolve();
   let failing = false;
   const scrape = async (): Promise<ApiResponse> => {
     // loaded at the first scrape: a daemon nobody scrapes does not carry prom-client
@@ -39,10 +37,30 @@ export function metricsHandler(api: Pick<PluginApi, 'status' | 'log'>): () => Pr
     metrics.update(doc, ALIVED_VERSION);
     return { status: 200, contentType: metrics.contentType, body: await metrics.render() };
   };
+  // One scrape at a time (update() and render() of two must not interleave
+  // on the shared metrics), and at most one waiting: requests that come
+  // while a scrape runs share the one that follows it, so scrapers faster
+  // than a page can be made never pile up.
+  let running: Promise<ApiResponse> | undefined;
+  let waiting: Promise<ApiResponse> | undefined;
+  const start = (): Promise<ApiResponse> => {
+    running = scrape().finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
   return () => {
-    const next = queue.then(scrape, scrape);
-    queue = next.catch(() => undefined);
-    return next;
+    if (!running) return start();
+    waiting ??= running
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .then(() => {
+        waiting = undefined;
+        return start();
+      });
+    return waiting;
   };
 }
 

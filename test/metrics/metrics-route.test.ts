@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AlivedError } from '../../core/errors';
 import type { StatusDocument } from '../../core/status/types';
+import type { ApiResponse } from '../../core/api/types';
 import { KEEPALIVED_COUNTERS, VRRP_STATE_VALUES } from '../../plugins/metrics-prometheus';
 import { parseExposition, promtoolCheck, prometheusMissing, samplesOf, valueOf, type Exposition } from '../helpers/prometheus';
 import { PROJECT_ROOT } from '../helpers/config';
@@ -242,14 +243,18 @@ test('without a status the page says keepalived_up 0, logs that once, and recove
   assert.equal(samplesOf(e, 'keepalived_vrrp_state').length, 4);
 });
 
-test('scrapes at the same time each get a whole page of their own document', async () => {
-  const docs = ['MASTER', 'BACKUP', 'FAULT', 'INIT', 'MASTER', 'BACKUP'].map((st) => withState(statusFixture(), 'VI_1', st as 'MASTER'));
+test('scrapes at the same time get whole pages: one runs, and those that come meanwhile share the next', async () => {
+  const states = ['MASTER', 'BACKUP', 'FAULT', 'INIT'] as const;
   let n = 0;
-  const { scrape } = await metricsRoute(fixtureProvider(() => docs[n++ % docs.length]!));
-  const pages = await Promise.all(docs.map(() => scrape()));
-  const values = pages.map((p) => valueOf(parseExposition(bodyText(p)), 'keepalived_vrrp_state', { iname: 'VI_1', ip_address: '10.0.0.100/24' }));
-  assert.deepEqual(values, [2, 1, 3, 0, 2, 1]);
-  for (const p of pages) assert.equal(samplesOf(parseExposition(bodyText(p)), 'keepalived_vrrp_state').length, 4);
+  const { scrape } = await metricsRoute(fixtureProvider(() => withState(statusFixture(), 'VI_1', states[n++ % states.length]!)));
+  const value = async (p: Promise<ApiResponse>) =>
+    valueOf(parseExposition(bodyText(await p)), 'keepalived_vrrp_state', { iname: 'VI_1', ip_address: '10.0.0.100/24' });
+  const burst = () => Array.from({ length: 6 }, () => scrape());
+  assert.deepEqual(await Promise.all(burst().map(value)), [2, 1, 1, 1, 1, 1]);
+  assert.equal(n, 2, 'two snapshots for six requests');
+  assert.deepEqual(await Promise.all(burst().map(value)), [3, 0, 0, 0, 0, 0]);
+  assert.equal(await value(scrape()), 2);
+  assert.equal(n, 5);
 });
 
 test('docs/metrics.md lists exactly the metrics on the page, with their types and label names', async () => {
