@@ -96,3 +96,7 @@ export {
 } from './net/http-get';
 // the result contract the scheduler holds every check() to; the testers (alived/testing) hold checkers to it in tests
 export { checkResultShape } from './plugin/check-result';
+// what a plugin serves on the HTTP API (api.registerRoute) and reads from api.status: the routes' types and the status document
+export type { ApiRoute, ApiRequest, ApiResponse } from './api/types';
+export type * from './status/types';
+export { STATUS_VERSION } from './status/types';

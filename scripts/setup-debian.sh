@@ -44,6 +44,7 @@ packages=(
   mariadb-client            # the tests set up accounts and replication with mariadb -e
   python3                   # process tracking tests: processes that fork and rename themselves
   nftables                  # fault tests and bench/faults: partitions and advert loss inside the lab
+  prometheus                # the /metrics tests: a real Prometheus scrapes alived and answers PromQL; promtool checks the page
 )
 need=()
 for p in "${packages[@]}"; do
