@@ -57,6 +57,8 @@ export interface UnixClientOptions {
   readonly chosenBy?: string;
   /** per request, until the whole answer is in (streams: until their headers); default 10000 */
   readonly timeoutMs?: number;
+  /** aborts every request (Ctrl-C) */
+  readonly signal?: AbortSignal;
 }
 
 const MAX_ANSWER_BYTES = 64 << 20;
@@ -65,11 +67,13 @@ export class UnixStatusClient implements StatusClient {
   readonly target: string;
   private readonly timeoutMs: number;
   private readonly chosenBy: string;
+  private readonly signal: AbortSignal | undefined;
 
   constructor(opts: UnixClientOptions) {
     this.target = opts.socketPath;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.chosenBy = opts.chosenBy ?? 'the default';
+    this.signal = opts.signal;
   }
 
   get<T>(p: string): Promise<T> {
@@ -112,11 +116,13 @@ export class UnixStatusClient implements StatusClient {
         method,
         path: p,
         headers: { accept: 'application/json', ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}) },
+        ...(this.signal ? { signal: this.signal } : {}),
       });
       const timer = setTimeout(() => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })), this.timeoutMs);
       let answered = false;
       req.on('error', (err) => {
         clearTimeout(timer);
+        if (this.signal?.aborted) return reject(err);
         reject(
           answered ? new AlivedError('ALIVED_API_UNREACHABLE', `alived's API at ${this.target}: the answer broke off: ${err.message}`) : this.unreachable(err),
         );
@@ -148,7 +154,7 @@ export class UnixStatusClient implements StatusClient {
     });
   }
 
-  async *stream(p: string, signal?: AbortSignal): AsyncIterable<StreamEvent> {
+  async *stream(p: string, signal: AbortSignal | undefined = this.signal): AsyncIterable<StreamEvent> {
     const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
       const req = http.request({ socketPath: this.target, method: 'GET', path: p, headers: { accept: 'text/event-stream' }, signal });
       const timer = setTimeout(() => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })), this.timeoutMs);

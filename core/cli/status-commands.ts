@@ -21,7 +21,13 @@ export const CLIENT_EXIT = {
   USAGE: 2,
   /** the daemon's API cannot be reached (no socket, refused, no answer) */
   UNREACHABLE: 3,
+  /** Ctrl-C before the answer came (--watch and -f end with OK) */
+  INTERRUPTED: 130,
 } as const;
+
+/** how long a request may take; a test notification as long as the longest attempt timeout of a notifier (a webhook's timeout is at most 600 s) */
+const REQUEST_TIMEOUT_MS = 10_000;
+const NOTIFY_TEST_TIMEOUT_MS = 620_000;
 
 const WATCH_DEFAULT_S = 2;
 const WATCH_MIN_S = 0.2;
@@ -36,7 +42,7 @@ export interface ClientIo {
   /** aborts on SIGINT: --watch and -f stop then */
   readonly signal?: AbortSignal;
   /** makes the client for a socket; default UnixStatusClient */
-  readonly client?: (socketPath: string, chosenBy: string) => StatusClient;
+  readonly client?: (socketPath: string, chosenBy: string, timeoutMs: number) => StatusClient;
 }
 
 interface Common {
@@ -135,6 +141,7 @@ export async function runClientCommand(argv: readonly string[], io: ClientIo): P
   try {
     return await dispatch(command, argv.slice(1), io);
   } catch (e) {
+    if (io.signal?.aborted) return CLIENT_EXIT.INTERRUPTED;
     if (e instanceof UsageError) {
       err(`${e.message}\nUsage: ${USAGE[command]}\nTry 'alived ${command} --help'.`);
       return CLIENT_EXIT.USAGE;
@@ -181,9 +188,11 @@ function help(io: ClientIo, command: ClientCommand, lines: readonly string[]): n
   return CLIENT_EXIT.OK;
 }
 
-function connect(c: Common, io: ClientIo): StatusClient {
+function connect(c: Common, io: ClientIo, timeoutMs = REQUEST_TIMEOUT_MS): StatusClient {
   const s = socketOf(c);
-  return io.client ? io.client(s.path, s.chosenBy) : new UnixStatusClient({ socketPath: s.path, chosenBy: s.chosenBy });
+  return io.client
+    ? io.client(s.path, s.chosenBy, timeoutMs)
+    : new UnixStatusClient({ socketPath: s.path, chosenBy: s.chosenBy, timeoutMs, ...(io.signal ? { signal: io.signal } : {}) });
 }
 
 function palette(c: Common, io: ClientIo): Palette {
@@ -246,6 +255,7 @@ async function status(argv: readonly string[], io: ClientIo): Promise<number> {
     try {
       text = render(await client.get<StatusDocument>('/v1/status'));
     } catch (e) {
+      if (io.signal?.aborted) return CLIENT_EXIT.OK;
       if (!isAlivedError(e)) throw e;
       // the daemon may be restarting: say so and keep watching
       text = `${new Date().toISOString()}  ${e.code}: ${e.message}\n`;
@@ -340,7 +350,7 @@ async function notify(argv: readonly string[], io: ClientIo): Promise<number> {
   if (c.args[0] !== 'test') throw new UsageError(c.args[0] === undefined ? "missing 'test'" : `unknown notify command '${c.args[0]}'`);
   noArgs(c, 2);
   const name = c.args[1];
-  const r = await connect(c, io).post<{ results: NotifyTestResult[] }>('/v1/notify/test', name === undefined ? {} : { notifier: name });
+  const r = await connect(c, io, NOTIFY_TEST_TIMEOUT_MS).post<{ results: NotifyTestResult[] }>('/v1/notify/test', name === undefined ? {} : { notifier: name });
   io.stdout.write(c.json ? `${JSON.stringify(r, null, 2)}\n` : formatTestResults(r.results, palette(c, io)));
   const tried = r.results.filter((x) => !x.skipped);
   return tried.length > 0 && tried.every((x) => x.ok) ? CLIENT_EXIT.OK : CLIENT_EXIT.FAILED;

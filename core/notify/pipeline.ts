@@ -818,6 +818,8 @@ export class NotifyPipeline {
    * arguments only).
    */
   async deliverTest(event: Extract<NotifyEvent, { type: 'test' }>, ids?: readonly string[]): Promise<TestDeliveryResult[]> {
+    // the notifiers are being closed
+    if (this.stopping) throw new AlivedError('ALIVED_NOTIFY_FAILED', 'alived is stopping: no test notification now');
     const sinks = ids ? ids.map((id) => this.sinks.get(id)).filter((s): s is Sink => s !== undefined) : [...this.sinks.values()];
     return Promise.all(sinks.map((sink) => this.testOne(sink, event)));
   }

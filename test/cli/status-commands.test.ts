@@ -1,10 +1,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { CLIENT_EXIT, runClientCommand, socketOf } from '../../core/cli/status-commands';
-import { defaultSocketPath, SseParser } from '../../core/cli/status-client';
+import { defaultSocketPath, SseParser, UnixStatusClient } from '../../core/cli/status-client';
 import { PROJECT_ROOT, tmpDir } from '../helpers/config';
 import { startApiStub, type ApiStub } from './api-stub';
 import { EVENTS, OUTBOX, PLUGINS, STATUS, STREAMED } from './status-fixtures';
@@ -241,6 +242,64 @@ test('alived outbox drop on a terminal asks first: no keeps it, y drops it', asy
   assert.equal(await runClientCommand(['outbox', 'drop', '4a0c', '--socket', api.socketPath], yes.io), 0);
   assert.equal(yes.out(), `dropped ${OUTBOX[0]!.id}\n`);
   assert.deepEqual(api.seen.at(-1), { method: 'DELETE', url: '/v1/outbox/4a0c', body: undefined });
+});
+
+test('--watch on a terminal: the screen is cleared before each redraw, states are coloured; Ctrl-C ends it with 0', async () => {
+  let out = '';
+  const stdout = Object.assign(new PassThrough(), { isTTY: true });
+  stdout.on('data', (c: Buffer) => (out += c.toString()));
+  const ac = new AbortController();
+  const run = runClientCommand(['status', '--watch', '0.2', '--socket', api.socketPath], {
+    stdout,
+    stderr: new PassThrough(),
+    stdin: new PassThrough(),
+    env: {},
+    signal: ac.signal,
+  });
+  await until(() => out.split('\x1b[H\x1b[2J').length >= 3, 10_000, 'two redraws');
+  ac.abort();
+  assert.equal(await run, 0);
+  assert.ok(out.startsWith('\x1b[H\x1b[2J\x1b[1malived 0.1.0'), out.slice(0, 40));
+  assert.ok(out.includes('\x1b[34mBACKUP\x1b[39m'));
+  assert.ok(out.includes('every 0.2s; Ctrl-C to stop'));
+});
+
+test('a daemon that does not answer: the request times out, exit 3 naming the socket', async () => {
+  const dir = tmpDir('alived-cli-hang-');
+  const sock = path.join(dir, 'hang.sock');
+  const server = net.createServer(() => undefined);
+  await new Promise<void>((resolve) => server.listen(sock, resolve));
+  try {
+    let err = '';
+    const stderr = new PassThrough();
+    stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const t0 = Date.now();
+    const code = await runClientCommand(['plugins', '--socket', sock], {
+      stdout: new PassThrough(),
+      stderr,
+      stdin: new PassThrough(),
+      env: {},
+      client: (p, chosenBy) => new UnixStatusClient({ socketPath: p, chosenBy, timeoutMs: 300 }),
+    });
+    assert.equal(code, CLIENT_EXIT.UNREACHABLE);
+    assert.ok(Date.now() - t0 < 3000);
+    assert.ok(err.includes(`cannot reach alived's API at ${sock} (given with --socket): no answer within 0.3 s`), err);
+    // Ctrl-C while waiting: 130 at once
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 100);
+    const t1 = Date.now();
+    const interrupted = await runClientCommand(['status', '--socket', sock], {
+      stdout: new PassThrough(),
+      stderr,
+      stdin: new PassThrough(),
+      env: {},
+      signal: ac.signal,
+    });
+    assert.equal(interrupted, CLIENT_EXIT.INTERRUPTED);
+    assert.ok(Date.now() - t1 < 2000);
+  } finally {
+    server.close();
+  }
 });
 
 test('the SSE parser: fields, comments, multi-line data, CRLF, events split across chunks', () => {
