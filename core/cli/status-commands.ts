@@ -382,7 +382,7 @@ async function outbox(argv: readonly string[], io: ClientIo): Promise<number> {
     }
     case 'retry': {
       noArgs(c, 2);
-      const id = c.args[1];
+      const id = c.args[1] === undefined ? undefined : (await resolveEntry(client, c.args[1])).id;
       const r = await client.post<{ retried: number }>('/v1/outbox/retry', id === undefined ? {} : { id });
       io.stdout.write(
         r.retried === 0
@@ -395,25 +395,33 @@ async function outbox(argv: readonly string[], io: ClientIo): Promise<number> {
       noArgs(c, 2);
       const id = c.args[1];
       if (id === undefined) throw new UsageError('drop needs the ID of an entry (alived outbox lists them)');
+      if (!yes && !io.stdin.isTTY) throw new UsageError(`drop ${id}: refused without a terminal to confirm on; give --yes to drop it`);
+      const e = await resolveEntry(client, id);
       if (!yes) {
-        if (!io.stdin.isTTY) throw new UsageError(`drop ${id}: refused without a terminal to confirm on; give --yes to drop it`);
-        const entries = (await client.get<{ entries: OutboxItem[] }>('/v1/outbox')).entries;
-        const e =
-          entries.find((x) => x.id === id) ?? (entries.filter((x) => x.id.startsWith(id)).length === 1 ? entries.find((x) => x.id.startsWith(id)) : undefined);
-        const what = e ? `${e.id} (#${e.sequence} for ${e.notifier}: ${e.summary})` : id;
-        const answer = await ask(io, `drop ${what}? [y/N] `);
+        const answer = await ask(io, `drop ${e.id} (#${e.sequence} for ${e.notifier}: ${e.summary})? [y/N] `);
         if (!/^y(es)?$/i.test(answer.trim())) {
           io.stdout.write('not dropped\n');
           return CLIENT_EXIT.OK;
         }
       }
-      const r = await client.delete<{ dropped: string }>(`/v1/outbox/${encodeURIComponent(id)}`);
+      const r = await client.delete<{ dropped: string }>(`/v1/outbox/${encodeURIComponent(e.id)}`);
       io.stdout.write(`dropped ${r.dropped}\n`);
       return CLIENT_EXIT.OK;
     }
     default:
       throw new UsageError(`unknown outbox command '${sub}' (list, retry, drop)`);
   }
+}
+
+/** the outbox entry an id names: the whole id, or a prefix of exactly one (as with git's commit ids) */
+async function resolveEntry(client: StatusClient, id: string): Promise<OutboxItem> {
+  const entries = (await client.get<{ entries: OutboxItem[] }>('/v1/outbox')).entries;
+  const exact = entries.find((x) => x.id === id);
+  if (exact) return exact;
+  const hits = entries.filter((x) => x.id.startsWith(id));
+  if (hits.length === 1) return hits[0]!;
+  if (hits.length === 0) throw new AlivedError('ALIVED_API_NOT_FOUND', `no outbox entry '${id}' (alived outbox lists them)`);
+  throw new AlivedError('ALIVED_API_BAD_REQUEST', `'${id}' names ${hits.length} outbox entries (${hits.map((h) => h.id).join(', ')}); give more of the id`);
 }
 
 /** one line from the terminal */

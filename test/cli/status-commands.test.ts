@@ -77,6 +77,9 @@ test('the socket: --socket, else DIR/alived.sock for --state-dir, /run/alived/al
   assert.equal(defaultSocketPath({ stateDir: '/srv/a' }), '/srv/a/alived.sock');
   assert.equal(socketOf({ socket: '/x.sock', stateDir: '/srv/a' }).path, '/x.sock');
   assert.equal(socketOf({ stateDir: '/srv/a', instance: 'lb1' }).path, '/srv/a/alived.sock');
+  // the state directories the daemon uses without --state-dir count as not given, as the daemon counts them
+  assert.equal(defaultSocketPath({ stateDir: '/var/lib/alived' }), '/run/alived/alived.sock');
+  assert.equal(defaultSocketPath({ stateDir: '/var/lib/alived/instance/lb1', instance: 'lb1' }), '/run/alived/alived_lb1.sock');
 });
 
 test('alived status: the human summary over the unix socket, found from --state-dir; no colour when stdout is not a terminal', async () => {
@@ -201,14 +204,15 @@ test('alived outbox: list, retry, and drop refused without a terminal unless --y
   assert.match(list.stdout, /#1042 .*VRRP instance VI_1: MASTER -> BACKUP/);
   const retry = await alived('outbox', 'retry', '4a0c', '--socket', api.socketPath);
   assert.equal(retry.code, 0, retry.stderr);
-  assert.deepEqual(api.seen.at(-1), { method: 'POST', url: '/v1/outbox/retry', body: { id: '4a0c' } });
+  // a prefix is resolved to the whole id from the list
+  assert.deepEqual(api.seen.at(-1), { method: 'POST', url: '/v1/outbox/retry', body: { id: OUTBOX[0]!.id } });
   const refused = await alived('outbox', 'drop', '4a0c', '--socket', api.socketPath);
   assert.equal(refused.code, CLIENT_EXIT.USAGE);
   assert.match(refused.stderr, /refused without a terminal to confirm on; give --yes/);
   assert.ok(!api.seen.some((s) => s.method === 'DELETE'), 'nothing was dropped');
   const missing = await alived('outbox', 'drop', 'ffff', '--yes', '--socket', api.socketPath);
   assert.equal(missing.code, CLIENT_EXIT.FAILED);
-  assert.match(missing.stderr, /ALIVED_API_NOT_FOUND/);
+  assert.match(missing.stderr, /ALIVED_API_NOT_FOUND: no outbox entry 'ffff'/);
 });
 
 function ttyIo(answer: string) {
@@ -237,11 +241,11 @@ test('alived outbox drop on a terminal asks first: no keeps it, y drops it', asy
     /^drop 4a0c0e0e-3f7c-4bf5-9d0a-2b1f7c3e9a11:mail:keepalived \(#1042 for mail:keepalived: VRRP instance VI_1: MASTER -> BACKUP \(priority 90\)\)\? \[y\/N\] $/,
   );
   assert.equal(no.out(), 'not dropped\n');
-  assert.ok(!api.seen.some((s) => s.method === 'DELETE' && s.url === '/v1/outbox/4a0c'));
+  assert.ok(!api.seen.some((s) => s.method === 'DELETE' && s.url.startsWith('/v1/outbox/4a0c')));
   const yes = ttyIo('y\n');
   assert.equal(await runClientCommand(['outbox', 'drop', '4a0c', '--socket', api.socketPath], yes.io), 0);
   assert.equal(yes.out(), `dropped ${OUTBOX[0]!.id}\n`);
-  assert.deepEqual(api.seen.at(-1), { method: 'DELETE', url: '/v1/outbox/4a0c', body: undefined });
+  assert.deepEqual(api.seen.at(-1), { method: 'DELETE', url: `/v1/outbox/${encodeURIComponent(OUTBOX[0]!.id)}`, body: undefined });
 });
 
 test('--watch on a terminal: the screen is cleared before each redraw, states are coloured; Ctrl-C ends it with 0', async () => {
