@@ -63,9 +63,9 @@ interface Flag {
 }
 
 const COMMON_HELP = [
-  '  --socket PATH        the API socket (default: from --state-dir / --instance, else /run/alived/alived.sock)',
-  '  --state-dir DIR      the daemon was started with --state-dir DIR: its socket is DIR/alived.sock',
-  '  --instance NAME      the daemon was started with --instance NAME: its socket is /run/alived/alived_NAME.sock',
+  '  --socket PATH           the API socket (default: from --state-dir / --instance, else /run/alived/alived.sock)',
+  '  --state-dir DIR         the daemon was started with --state-dir DIR: its socket is DIR/alived.sock',
+  '  --instance NAME         the daemon was started with --instance NAME: its socket is /run/alived/alived_NAME.sock',
 ];
 
 const USAGE: Record<ClientCommand, string> = {
@@ -236,9 +236,9 @@ async function status(argv: readonly string[], io: ClientIo): Promise<number> {
       'What the daemon is doing: its VRRP instances (state, priority, VIPs, since when, and why),',
       'the pools as ipvsadm -Ln shows them with their check results, and the notifiers with their backlog.',
       '',
-      '  --json               print the status document (docs/status.md)',
-      `  -w, --watch [SECONDS] print it again every SECONDS (default ${WATCH_DEFAULT_S}) until Ctrl-C`,
-      '  --no-color           no colour (also: NO_COLOR set, or output not a terminal)',
+      '  --json                  print the status document (docs/status.md)',
+      `  -w, --watch [SECONDS]   print it again every SECONDS (default ${WATCH_DEFAULT_S}) until Ctrl-C`,
+      '  --no-color              no colour (also: NO_COLOR set, or output not a terminal)',
     ]);
   }
   noArgs(c);
@@ -278,11 +278,11 @@ async function events(argv: readonly string[], io: ClientIo): Promise<number> {
     return help(io, 'events', [
       'The timeline: transitions, priority, tracker and real-server changes, reloads, deliveries, with their causes.',
       '',
-      '  --since SEQ          only the events after sequence number SEQ',
-      '  -n, --lines N        the last N events',
-      '  -f, --follow         then print each new event as it happens, until Ctrl-C',
-      '  --json               one JSON object (a TimelineEvent) per line',
-      '  --no-color           no colour',
+      '  --since SEQ             only the events after sequence number SEQ',
+      '  -n, --lines N           the last N events',
+      '  -f, --follow            then print each new event as it happens, until Ctrl-C',
+      '  --json                  one JSON object (a TimelineEvent) per line',
+      '  --no-color              no colour',
     ]);
   }
   noArgs(c);
@@ -328,7 +328,7 @@ async function plugins(argv: readonly string[], io: ClientIo): Promise<number> {
     return help(io, 'plugins', [
       'The plugins the daemon loaded, their versions, and what each registers.',
       '',
-      '  --json               print { plugins: [...] }',
+      '  --json                  print { plugins: [...] }',
     ]);
   noArgs(c);
   const r = await connect(c, io).get<{ plugins: PluginInfo[] }>('/v1/plugins');
@@ -342,9 +342,9 @@ async function notify(argv: readonly string[], io: ClientIo): Promise<number> {
     return help(io, 'notify', [
       'Sends a test notification through the real delivery (mail, webhooks), now, to the notifier NAME',
       '(an id such as webhook:ops, a name, or a kind such as mail) or to every one; says what each did.',
-      'Not kept in the outbox and not retried. Notify scripts and FIFOs get keepalived’s events only.',
+      "Not kept in the outbox and not retried. Notify scripts and FIFOs get keepalived's events only.",
       '',
-      '  --json               print { results: [...] }',
+      '  --json                  print { results: [...] }',
     ]);
   }
   if (c.args[0] !== 'test') throw new UsageError(c.args[0] === undefined ? "missing 'test'" : `unknown notify command '${c.args[0]}'`);
@@ -363,11 +363,11 @@ async function outbox(argv: readonly string[], io: ClientIo): Promise<number> {
     return help(io, 'outbox', [
       'Notifications accepted and not delivered yet (mail, webhooks), per notifier.',
       '',
-      '  list                 (the default) id, sequence, age, attempts, the event and its last error',
-      '  retry [ID]           the next attempt now instead of after its backoff: of one entry, or of all',
-      '  drop ID              remove one entry for good (asks first; an ID prefix that names one entry will do)',
-      '  -y, --yes            drop without asking (needed where there is no terminal to ask on)',
-      '  --json               list: print { entries: [...] }',
+      '  list                    (the default) id, sequence, age, attempts, the event and its last error',
+      '  retry [ID]              the next attempt now instead of after its backoff: of one entry, or of all',
+      '  drop ID                 remove one entry for good (asks first; an ID prefix that names one entry will do)',
+      '  -y, --yes               drop without asking (needed where there is no terminal to ask on)',
+      '  --json                  list: print { entries: [...] }',
     ]);
   }
   const sub = c.args[0] ?? 'list';
