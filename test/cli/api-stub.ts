@@ -2,6 +2,8 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import type { TimelineEvent } from '../../core/status/types';
+import type { DaemonActions } from '../../core/api/types';
+import { AlivedError, isAlivedError } from '../../core/errors';
 import { tmpDir } from '../helpers/config';
 import { EVENTS, OUTBOX, PLUGINS, STATUS, TEST_RESULTS } from './status-fixtures';
 
@@ -35,12 +37,29 @@ const error = (res: http.ServerResponse, status: number, code: string, message: 
   res.end(JSON.stringify({ error: { code, message } }));
 };
 
+async function actionRoute(actions: DaemonActions, route: string, body: unknown): Promise<unknown> {
+  const b = (body ?? {}) as { notifier?: string; id?: string };
+  if (route === 'POST /v1/notify/test') return { results: await actions.notifyTest(b.notifier) };
+  if (route === 'GET /v1/outbox') return { entries: actions.outbox() };
+  if (route === 'POST /v1/outbox/retry') return { retried: actions.outboxRetry(b.id) };
+  if (route.startsWith('DELETE /v1/outbox/')) {
+    const id = decodeURIComponent(route.slice('DELETE /v1/outbox/'.length));
+    if (!(await actions.outboxDrop(id))) throw new AlivedError('ALIVED_API_NOT_FOUND', `no outbox entry '${id}'`);
+    return { dropped: id };
+  }
+  throw new AlivedError('ALIVED_API_NOT_FOUND', `no route ${route}`);
+}
+
 const json = (res: http.ServerResponse, body: unknown): void => {
   res.writeHead(200, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
 };
 
-export async function startApiStub(opts: { dir?: string; socketName?: string } = {}): Promise<ApiStub> {
+/**
+ * With `actions`, the action routes (notify test, outbox) are answered by
+ * them, as the daemon's API does, an AlivedError becoming its JSON error.
+ */
+export async function startApiStub(opts: { dir?: string; socketName?: string; actions?: DaemonActions } = {}): Promise<ApiStub> {
   const dir = opts.dir ?? tmpDir('alived-cli-api-');
   const socketPath = path.join(dir, opts.socketName ?? 'alived.sock');
   const seen: SeenRequest[] = [];
@@ -60,6 +79,14 @@ export async function startApiStub(opts: { dir?: string; socketName?: string } =
       seen.push({ method: req.method ?? '', url: req.url ?? '', body });
       const url = new URL(req.url ?? '/', 'http://alived');
       const route = `${req.method} ${url.pathname}`;
+      if (opts.actions && (url.pathname === '/v1/notify/test' || url.pathname.startsWith('/v1/outbox'))) {
+        actionRoute(opts.actions, route, body).then(
+          (answer) => json(res, answer),
+          (e: unknown) =>
+            isAlivedError(e) ? error(res, e.code === 'ALIVED_API_NOT_FOUND' ? 404 : 400, e.code, e.message) : error(res, 500, 'ALIVED_API_FAILED', String(e)),
+        );
+        return;
+      }
       if (route === 'GET /v1/status') return json(res, STATUS);
       if (route === 'GET /v1/plugins') return json(res, { plugins: PLUGINS });
       if (route === 'GET /v1/timeline') {

@@ -10,7 +10,9 @@ import { deliveryDefaultsOf } from '../../core/notify/delivery-keywords';
 import { isAlivedError } from '../../core/errors';
 import type { ConfigModel } from '../../core/config/model';
 import type { NotifyEvent } from '../../core/plugin/events';
-import { compileText, noErrors, tmpDir } from '../helpers/config';
+import { spawn } from 'node:child_process';
+import { compileText, noErrors, PROJECT_ROOT, tmpDir } from '../helpers/config';
+import { startApiStub } from '../cli/api-stub';
 import { memoryLogger } from '../helpers/log';
 import { waitFor } from '../helpers/services';
 import { freePort, httpReceiver, smtpReceiver, type HttpReceiver, type SmtpReceiver } from './receivers';
@@ -251,4 +253,52 @@ test('drop of an event being delivered aborts its attempt; the source goes on wi
   await waitFor(() => hook.requests.length === 2, 5000, 'the next event');
   await waitFor(() => actions.outbox().length === 0, 5000, 'all done');
   assert.equal(JSON.parse(hook.requests[1]!.body).new_state, 'BACKUP');
+});
+
+test("through the alived command: notify test mail delivers a real mail; outbox lists, and drop --yes removes, the daemon's entries", async () => {
+  const mail = await smtp();
+  const hook = await http(503);
+  const stateDir = tmpDir('alived-actions-');
+  const { p, actions } = await pipeline(`${mailDefs(mail.port)}\nwebhook ops {\n  url ${hook.url}\n}\n`, {
+    stateDir,
+    delivery: '  retry_initial_delay 60\n  retry_max_delay 60\n',
+  });
+  const api = await startApiStub({ actions });
+  closers.push(() => api.close());
+  const bin = path.join(PROJECT_ROOT, 'dist/core/cli/main.js');
+  // the CLI is a process of its own, run asynchronously: this process's event loop answers it
+  const alived = (...args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const c = spawn(process.execPath, [bin, ...args, '--socket', api.socketPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      c.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+      c.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      const t = setTimeout(() => {
+        c.kill('SIGKILL');
+        reject(new Error(`alived ${args.join(' ')}: no exit within 15 s`));
+      }, 15_000);
+      c.on('close', (code) => {
+        clearTimeout(t);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  const t = await alived('notify', 'test', 'mail');
+  assert.equal(t.code, 0, t.stderr);
+  assert.match(t.stdout, /^ok +mail:keepalived: delivered in \d+ms$/m);
+  await waitFor(() => mail.mails.length === 1, 5000, 'the mail');
+  assert.equal(mail.mails[0]!.headers.subject, `[alived] test notification from ${os.hostname()}`);
+
+  p.publish(master());
+  await waitFor(() => actions.outbox()[0]?.attempts === 1 && actions.outbox()[0]?.lastError !== null, 5000, 'a failed attempt');
+  const list = await alived('outbox');
+  assert.equal(list.code, 0, list.stderr);
+  const id = actions.outbox()[0]!.id;
+  assert.ok(list.stdout.includes(id), list.stdout);
+  assert.match(list.stdout, /VRRP instance VI_1: BACKUP -> MASTER \(priority 150\) +last error: POST webhook ops .*HTTP 503/);
+  const drop = await alived('outbox', 'drop', id.slice(0, 8), '--yes');
+  assert.equal(drop.code, 0, drop.stderr);
+  assert.equal(drop.stdout, `dropped ${id}\n`);
+  assert.deepEqual(actions.outbox(), []);
+  assert.deepEqual(outboxFiles(stateDir), []);
 });
