@@ -58,6 +58,8 @@ export interface NotifyTestResult {
   /** how long the delivery took, ms */
   readonly ms: number;
   readonly error?: string;
+  /** the notifier does not take test notifications (notify scripts and FIFOs); `error` says why */
+  readonly skipped?: boolean;
 }
 
 /** An event waiting in the outbox for one notifier. */

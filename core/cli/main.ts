@@ -2,7 +2,7 @@
 import { isAlivedError } from '../errors';
 import { preforkVrrpProcess } from '../vrrp/supervisor';
 import { ALIVED_VERSION } from '../version';
-import { configFile, EXIT, helpText, parseArgs, type CliOptions } from './options';
+import { CLIENT_COMMANDS, configFile, EXIT, helpText, parseArgs, type CliOptions } from './options';
 
 /**
  * The alived command. It loads little before it knows what to do: a daemon
@@ -19,6 +19,18 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === 'lab') {
     const { runLab } = await import('./lab');
     return runLab();
+  }
+  // the subcommands that ask a running daemon, through its API socket
+  if ((CLIENT_COMMANDS as readonly string[]).includes(argv[0] ?? '')) {
+    const { runClientCommand } = await import('./status-commands');
+    const ac = new AbortController();
+    const stop = (): void => ac.abort();
+    process.on('SIGINT', stop);
+    try {
+      return await runClientCommand(argv, { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, signal: ac.signal });
+    } finally {
+      process.removeListener('SIGINT', stop);
+    }
   }
   // keepalived 2.2 also answers to `keepalived --genhash ...`
   if (argv[0] === 'genhash' || argv[0] === '--genhash') {

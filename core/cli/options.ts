@@ -20,10 +20,17 @@ export const EXIT = {
   RUNTIME: 4,
 } as const;
 
+/** `alived status|events|plugins|notify|outbox`: subcommands that ask a running daemon through its API (status-commands.ts) */
+export const CLIENT_COMMANDS = ['status', 'events', 'plugins', 'notify', 'outbox'] as const;
+export type ClientCommand = (typeof CLIENT_COMMANDS)[number];
+
 export const DEFAULT_CONFIG_FILES = ['/etc/alived/alived.conf', '/etc/keepalived/keepalived.conf'];
 export const DEFAULT_PID_FILE = '/run/alived.pid';
 export const DEFAULT_LOG_FILE = '/tmp/alived.log';
 export const DEFAULT_STATE_DIR = '/var/lib/alived';
+
+/** What `--instance NAME` takes: the name goes into file names (`/tmp/alived_NAME.data`, a pid file, a socket, a directory). */
+export const INSTANCE_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
 
 /** The pid file of `--instance NAME` without -p (keepalived: /run/keepalived_NAME.pid). */
 export function instancePidFile(name: string): string {
@@ -231,7 +238,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
   if (o.vrrpOnly && o.checkOnly) bad('-P (--vrrp) and -C (--check) exclude each other');
   if (o.instance !== undefined) {
     // the name goes into file names: /tmp/alived_NAME.data, /run/alived_NAME.pid, a directory
-    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/.test(o.instance)) {
+    if (!INSTANCE_NAME_RE.test(o.instance)) {
       bad(`--instance '${o.instance.slice(0, 80)}': a name is 1 to 64 letters, digits, '_', '.' or '-', not starting with '.' or '-'`);
     }
     // two instances on one host never share a pid file or an outbox unless told to
@@ -261,6 +268,12 @@ export function helpText(): string {
     'Usage: alived [OPTION...]',
     '       alived lab      build a two-node VRRP lab in network namespaces and show a failover (root)',
     "       alived genhash  print the MD5 digest of a URL's body for HTTP_GET / SSL_GET digest (alived genhash -h)",
+    '       alived status [--json] [--watch [SECONDS]]   what the running daemon is doing, and why',
+    '       alived events [--since SEQ] [-n N] [-f]      its timeline; -f follows it',
+    '       alived plugins                               the plugins it loaded',
+    '       alived notify test [NAME]                    a test notification through mail and webhooks',
+    '       alived outbox [list | retry [ID] | drop ID]  notifications not delivered yet',
+    '       (these take --state-dir DIR, --instance NAME or --socket PATH to find the daemon; -h for more)',
     '',
     'A keepalived-compatible high-availability daemon: VRRP, IPVS, health checks, notifications.',
     '',

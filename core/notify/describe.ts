@@ -9,7 +9,7 @@ import type { NotifyEvent } from '../plugin/events';
 
 /**
  * `vrrp:instance:VI_1`, `vrrp:group:G1`, `real-server:[10.0.0.1]:tcp:80/[10.0.0.2]:tcp:80`, `quorum:[10.0.0.1]:tcp:80`, `vip:VI_1`,
- * `priority:VI_1`, `rx-lower-pri:VI_1`, `vrrp-state:instance:VI_1`, `daemon`
+ * `priority:VI_1`, `rx-lower-pri:VI_1`, `vrrp-state:instance:VI_1`, `daemon`, `test`
  */
 export function eventSource(e: NotifyEvent): string {
   switch (e.type) {
@@ -33,6 +33,8 @@ export function eventSource(e: NotifyEvent): string {
       return e.source;
     case 'daemon':
       return 'daemon';
+    case 'test':
+      return 'test';
   }
 }
 
@@ -58,6 +60,8 @@ export function eventState(e: NotifyEvent): string {
       return eventState(e.last);
     case 'daemon':
       return e.what;
+    case 'test':
+      return 'test';
   }
 }
 
@@ -81,6 +85,7 @@ export function eventPreviousState(e: NotifyEvent): string | undefined {
     case 'flapping':
       return eventPreviousState(e.first);
     case 'daemon':
+    case 'test':
       return undefined;
   }
 }
@@ -110,6 +115,8 @@ export function describeEvent(e: NotifyEvent): string {
       return `${sourceText(e.source)} flapping: ${e.count} changes in ${Math.round(e.spanMs / 1000)} s (${e.states.join(' -> ')}); now ${eventState(e.last)}`;
     case 'daemon':
       return `alived ${e.what === 'start' ? 'started' : e.what === 'stop' ? 'stopping' : 'reloaded'}`;
+    case 'test':
+      return e.text;
   }
 }
 

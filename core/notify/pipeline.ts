@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log/logger';
 import { AlivedError, errorText } from '../errors';
 import type { AlivedHooks } from '../plugin/hooks';
@@ -122,6 +123,38 @@ export interface DeliveryOutcome {
   readonly outcome: 'sent' | 'retry' | 'failed' | 'expired';
   readonly attempt: number;
   readonly error?: string;
+}
+
+/** One event waiting for one notifier (pending()). */
+export interface PendingItem {
+  /** `<event id>:<notifier>`: what retryNow() and drop() take */
+  readonly key: string;
+  readonly notifier: string;
+  readonly source: string;
+  readonly sequence: number;
+  readonly acceptedAt: number;
+  /** describeEvent(): `VRRP instance VI_1: BACKUP -> MASTER (priority 150)` */
+  readonly summary: string;
+  readonly attempts: number;
+  readonly lastError: string | null;
+  /** waiting its turn, being delivered, waiting for its next attempt, or held for a flapping summary */
+  readonly state: 'waiting' | 'delivering' | 'retrying' | 'held';
+}
+
+/** What deliverTest() reports of one notifier. */
+export interface TestDeliveryResult {
+  readonly id: string;
+  readonly ok: boolean;
+  /** how long deliver() took, ms */
+  readonly ms: number;
+  readonly error?: string;
+  /** the notifier does not take test notifications (error says why) */
+  readonly skipped?: true;
+}
+
+/** The key of one event for one notifier: the event's id is shared by every notifier it went to. */
+export function itemKey(eventId: string, notifier: string): string {
+  return `${eventId}:${notifier}`;
 }
 
 export interface NotifyPipelineOptions {
@@ -512,7 +545,13 @@ export class NotifyPipeline {
       sink.inflight.delete(source);
     }
     const q = sink.queues.get(source);
-    if (sink.removed || q?.[0] !== p) return; // given up meanwhile (reload removed the notifier)
+    if (sink.removed) return; // given up meanwhile (reload removed the notifier)
+    if (q?.[0] !== p) {
+      // dropped on request while it was being delivered: the source goes on with its next event
+      sink.busy.delete(source);
+      this.pump(sink, source);
+      return;
+    }
     const ms = this.now() - started;
     if (error === undefined) {
       q.shift();
@@ -679,6 +718,183 @@ export class NotifyPipeline {
         };
       }),
     };
+  }
+
+  /** Every event waiting for a notifier (queued, being delivered, or held for a flapping summary), oldest first. */
+  pending(): PendingItem[] {
+    const out: PendingItem[] = [];
+    for (const { sink, p, held } of this.eachPending()) {
+      out.push({
+        key: itemKey(p.entry.id, sink.spec.id),
+        notifier: sink.spec.id,
+        source: p.entry.source,
+        sequence: p.entry.sequence,
+        acceptedAt: p.entry.acceptedAt,
+        summary: describeEvent(p.entry.event),
+        attempts: p.attempts,
+        lastError: p.lastError ?? null,
+        state: held
+          ? 'held'
+          : sink.inflight.has(p.entry.source) && sink.queues.get(p.entry.source)?.[0] === p
+            ? 'delivering'
+            : p.attempts > 0
+              ? 'retrying'
+              : 'waiting',
+      });
+    }
+    return out.sort((a, b) => a.sequence - b.sequence || a.notifier.localeCompare(b.notifier));
+  }
+
+  private *eachPending(): Generator<{ sink: Sink; p: Pending; held: boolean }> {
+    for (const sink of this.sinks.values()) {
+      for (const q of sink.queues.values()) for (const p of q) yield { sink, p, held: false };
+      for (const f of sink.flaps.values()) for (const p of f.held) yield { sink, p, held: true };
+    }
+  }
+
+  /**
+   * The next attempt now, instead of after its backoff: of the source of
+   * the entry `key` names (pending() gives the keys), or of every source.
+   * A source has one attempt at a time, in order, so an entry behind
+   * another makes the one before it go now. Events held for a flapping
+   * summary are summed up and sent now. Returns how many sources start an
+   * attempt (one already being delivered counts none).
+   */
+  retryNow(key?: string): number {
+    const sources = new Map<Sink, Set<string>>();
+    const flaps = new Map<Sink, Set<string>>();
+    for (const { sink, p, held } of this.eachPending()) {
+      if (key !== undefined && itemKey(p.entry.id, sink.spec.id) !== key) continue;
+      const into = held ? flaps : sources;
+      let set = into.get(sink);
+      if (!set) into.set(sink, (set = new Set()));
+      set.add(p.entry.source);
+    }
+    let n = 0;
+    for (const [sink, set] of flaps) {
+      for (const source of set) {
+        this.flushFlap(sink, source);
+        n++;
+      }
+    }
+    for (const [sink, set] of sources) {
+      for (const source of set) {
+        const t = sink.timers.get(source);
+        if (t) {
+          clearTimeout(t);
+          sink.timers.delete(source);
+          sink.busy.delete(source);
+        }
+        if (sink.busy.has(source) || this.closed) continue;
+        this.pump(sink, source);
+        if (sink.busy.has(source)) n++;
+      }
+    }
+    if (n > 0) this.log.notice({ entry: key ?? null, sources: n }, `notify: next attempt now, on request, for ${n} source${n === 1 ? '' : 's'}`);
+    return n;
+  }
+
+  /**
+   * Removes one waiting event for good (from memory and from the outbox),
+   * logged; one being delivered is aborted. Resolves false when there is
+   * none by that key.
+   */
+  async drop(key: string): Promise<boolean> {
+    for (const { sink, p, held } of this.eachPending()) {
+      if (itemKey(p.entry.id, sink.spec.id) !== key) continue;
+      const source = p.entry.source;
+      if (held) {
+        const f = sink.flaps.get(source)!;
+        f.held.splice(f.held.indexOf(p), 1);
+      } else {
+        const q = sink.queues.get(source)!;
+        const head = q[0] === p;
+        q.splice(q.indexOf(p), 1);
+        if (head) {
+          const ac = sink.inflight.get(source);
+          const t = sink.timers.get(source);
+          if (ac) {
+            // the attempt ends, sees its event gone and goes on with the next (attempt())
+            ac.abort(new Error('dropped on request'));
+          } else {
+            if (t) clearTimeout(t);
+            sink.timers.delete(source);
+            sink.busy.delete(source);
+            this.pump(sink, source);
+          }
+        }
+        if (q.length === 0 && !sink.busy.has(source)) sink.queues.delete(source);
+      }
+      sink.log.warn(
+        { notifier: sink.spec.id, source, sequence: p.entry.sequence, id: p.entry.id, attempts: p.attempts },
+        `notifier '${sink.spec.id}': notification #${p.entry.sequence} dropped on request after ${p.attempts} attempt${p.attempts === 1 ? '' : 's'}: ${describeEvent(p.entry.event)}`,
+      );
+      await p.written;
+      await this.outbox.remove(p.entry);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * A test notification: delivered at once to the notifiers `ids` names
+   * (default every one), through each one's own deliver() with its attempt
+   * timeout, once, outside the queues and the outbox, never retried and
+   * not counted in the status. A notifier whose accepts() declines it is
+   * reported as skipped (notify scripts and FIFOs get keepalived's
+   * arguments only).
+   */
+  async deliverTest(event: Extract<NotifyEvent, { type: 'test' }>, ids?: readonly string[]): Promise<TestDeliveryResult[]> {
+    // the notifiers are being closed
+    if (this.stopping) throw new AlivedError('ALIVED_NOTIFY_FAILED', 'alived is stopping: no test notification now');
+    const sinks = ids ? ids.map((id) => this.sinks.get(id)).filter((s): s is Sink => s !== undefined) : [...this.sinks.values()];
+    return Promise.all(sinks.map((sink) => this.testOne(sink, event)));
+  }
+
+  private async testOne(sink: Sink, event: NotifyEvent): Promise<TestDeliveryResult> {
+    const id = sink.spec.id;
+    let wanted: boolean;
+    try {
+      wanted = sink.spec.notifier.accepts ? sink.spec.notifier.accepts(event) === true : true;
+    } catch (err) {
+      return { id, ok: false, ms: 0, error: `accepts() threw: ${errorText(err, { redact: true })}` };
+    }
+    if (!wanted) {
+      const why = sink.spec.immediate
+        ? "not delivered: notify scripts and FIFOs get keepalived's arguments only, and there is no test notification among them"
+        : 'not delivered: this notifier does not take test notifications';
+      return { id, ok: false, ms: 0, skipped: true, error: why };
+    }
+    const timeoutMs = sink.opts.attemptTimeoutMs;
+    const ac = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    let guard: NodeJS.Timeout | undefined;
+    const started = performance.now();
+    const info: DeliveryInfo = { id: randomUUID(), sequence: 0, attempt: 1, acceptedAt: this.now() };
+    let error: unknown;
+    try {
+      const work = Promise.resolve().then(() => sink.spec.notifier.deliver(event, ac.signal, info));
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          ac.abort(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError'));
+          guard = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms; deliver() did not settle after its signal aborted`)), SETTLE_GRACE_MS);
+        }, timeoutMs);
+      });
+      await Promise.race([work, late]);
+    } catch (err) {
+      error = err ?? new Error('deliver() rejected');
+    } finally {
+      clearTimeout(timer);
+      clearTimeout(guard);
+    }
+    const ms = Math.round((performance.now() - started) * 10) / 10;
+    if (error === undefined) {
+      sink.log.info({ notifier: id, ms }, `notifier '${id}': test notification sent`);
+      return { id, ok: true, ms };
+    }
+    const why = errorText(error, { redact: true });
+    sink.log.warn({ notifier: id, ms }, `notifier '${id}': test notification failed: ${why}`);
+    return { id, ok: false, ms, error: why };
   }
 
   /** Resolves when no event is pending or held anywhere, or after timeoutMs (false then). */

@@ -172,6 +172,18 @@ export interface FlappingSummaryEvent {
   readonly time: number;
 }
 
+/**
+ * A test notification (`alived notify test`): sent to one notifier or to
+ * every one that takes it, through its real deliver(), to check that SMTP or
+ * a webhook works without a failover. Never published, never kept in the
+ * outbox, never retried.
+ */
+export interface TestNotificationEvent {
+  /** one line saying what it is and where it comes from */
+  readonly text: string;
+  readonly time: number;
+}
+
 /** What notifiers receive: one event about to be delivered. */
 export type NotifyEvent =
   | ({ readonly type: 'vrrp' } & VrrpTransitionEvent)
@@ -183,7 +195,8 @@ export type NotifyEvent =
   | ({ readonly type: 'master-rx-lower-pri' } & LowerPriorityAdvertEvent)
   | ({ readonly type: 'vrrp-state' } & VrrpStateEvent)
   | ({ readonly type: 'flapping' } & FlappingSummaryEvent)
-  | { readonly type: 'daemon'; readonly what: 'start' | 'stop' | 'reload'; readonly time: number };
+  | { readonly type: 'daemon'; readonly what: 'start' | 'stop' | 'reload'; readonly time: number }
+  | ({ readonly type: 'test' } & TestNotificationEvent);
 
 /** What a notifier learns of the delivery of one event, beside the event itself. */
 export interface DeliveryInfo {

@@ -266,6 +266,8 @@ export function createMailNotifier(cfg: MailConfig, ctx: { log: Logger; model: C
   for (const [k, v] of prev?.notifyDeleted ?? []) if (!notifyDeleted.has(k)) notifyDeleted.set(k, v);
   const state: MailState = { lastEmailState: prev?.lastEmailState ?? new Map(), alerts, notifyDeleted };
   const host = localName();
+  /** a test notification goes to every recipient of every kind, once each */
+  const testRecipients = [...new Set([...cfg.recipients.vrrp, ...cfg.recipients.checker, ...cfg.recipients.quorum])];
   let pass: string | undefined;
   if (cfg.auth) {
     try {
@@ -281,6 +283,8 @@ export function createMailNotifier(cfg: MailConfig, ctx: { log: Logger; model: C
     e.kind === 'instance' && e.to === 'DELETED' && !state.notifyDeleted.get(e.name) ? 'FAULT' : e.to;
 
   const compose = (e: NotifyEvent): MailText => {
+    // `alived notify test`: keepalived has no such mail; the templates are for keepalived's kinds
+    if (e.type === 'test') return { subject: `[alived] test notification from ${host}`, body: e.text };
     const st = e.type === 'vrrp' ? mailState(e) : undefined;
     const text = keepalivedText(e, cfg.routerId, st);
     const kind = kindOf(e);
@@ -316,6 +320,7 @@ export function createMailNotifier(cfg: MailConfig, ctx: { log: Logger; model: C
     state,
     compose,
     accepts(e: NotifyEvent): boolean {
+      if (e.type === 'test') return testRecipients.length > 0;
       const kind = kindOf(e);
       if (!kind || cfg.recipients[kind].length === 0) return false;
       if (e.type !== 'vrrp') return e.type === 'check-alert';
@@ -330,8 +335,8 @@ export function createMailNotifier(cfg: MailConfig, ctx: { log: Logger; model: C
       return true;
     },
     async deliver(e: NotifyEvent, signal: AbortSignal, info: DeliveryInfo): Promise<void> {
-      const kind = kindOf(e)!;
-      const to = cfg.recipients[kind];
+      const kind = kindOf(e);
+      const to = kind ? cfg.recipients[kind] : testRecipients;
       if (cfg.auth && pass === undefined) pass = password(cfg.auth);
       const { subject, body } = compose(e);
       // loaded at the first mail: a daemon that sends none does not carry nodemailer

@@ -209,6 +209,8 @@ export function createWebhookNotifier(cfg: WebhookConfig, ctx: { log: Logger; na
 
   return {
     accepts(e: NotifyEvent): boolean {
+      // a test notification (`alived notify test`) goes to every webhook, whatever its `events`
+      if (e.type === 'test') return true;
       const c = classOf(e);
       return c !== undefined && classes.has(c);
     },

@@ -42,7 +42,7 @@ export interface JsonPayload {
   readonly id: string;
   readonly sequence: number;
   /** a webhook accepts no priority, master-rx-lower-pri or vrrp-state event (classOf()); the payload can still say them */
-  readonly kind: 'vrrp' | 'real-server' | 'quorum' | 'vip' | 'daemon' | 'flapping' | 'priority' | 'master-rx-lower-pri' | 'vrrp-state';
+  readonly kind: 'vrrp' | 'real-server' | 'quorum' | 'vip' | 'daemon' | 'flapping' | 'priority' | 'master-rx-lower-pri' | 'vrrp-state' | 'test';
   readonly time: string;
   readonly accepted_at: string;
   readonly attempt: number;
@@ -81,6 +81,7 @@ function subjectOf(e: NotifyEvent): Subject {
     case 'flapping':
       return subjectOf(e.last);
     case 'daemon':
+    case 'test':
       return { type: 'daemon', name: 'alived' };
   }
 }
@@ -106,6 +107,7 @@ function detailsOf(e: NotifyEvent): Record<string, unknown> {
     case 'flapping':
       return { count: e.count, states: e.states, span_ms: e.spanMs };
     case 'daemon':
+    case 'test':
       return {};
   }
 }
@@ -144,6 +146,15 @@ function mood(e: NotifyEvent): 'good' | 'bad' | 'neutral' {
 
 /** Slack incoming webhook: one line of mrkdwn, with a fallback text for notifications */
 export function slackPayload(p: JsonPayload, e: NotifyEvent): Record<string, unknown> {
+  if (e.type === 'test') {
+    return {
+      text: p.summary,
+      blocks: [
+        { type: 'section', text: { type: 'mrkdwn', text: `:white_check_mark: *[${p.router_id}] alived*: ${e.text}` } },
+        { type: 'context', elements: [{ type: 'mrkdwn', text: `${p.host} · ${p.time}` }] },
+      ],
+    };
+  }
   const icon = { good: ':large_green_circle:', bad: ':red_circle:', neutral: ':large_yellow_circle:' }[mood(e)];
   const change = p.old_state ? `${p.old_state} → *${p.new_state}*` : `*${p.new_state}*`;
   const what =
@@ -165,6 +176,21 @@ export function slackPayload(p: JsonPayload, e: NotifyEvent): Record<string, unk
 /** Microsoft Teams incoming webhook: a MessageCard with the facts */
 export function teamsPayload(p: JsonPayload, e: NotifyEvent): Record<string, unknown> {
   const color = { good: '2EB886', bad: 'D00000', neutral: 'DAA038' }[mood(e)];
+  if (e.type === 'test') {
+    const facts = [
+      { name: 'Host', value: p.host },
+      { name: 'Time', value: p.time },
+    ];
+    return {
+      '@type': 'MessageCard',
+      '@context': 'https://schema.org/extensions',
+      summary: p.summary,
+      themeColor: '0078D7',
+      title: `[${p.router_id}] alived`,
+      text: e.text,
+      sections: [{ facts }],
+    };
+  }
   const facts = [
     { name: 'State', value: p.old_state ? `${p.old_state} → ${p.new_state}` : p.new_state },
     ...(p.priority !== null && p.subject.type === 'instance' ? [{ name: 'Priority', value: String(p.priority) }] : []),
