@@ -87,6 +87,26 @@ function verdictOf(o: RunOutcome): { success: boolean; words: string; status?: n
   }
 }
 
+/** A run in a few words for the status: `exit 1: "connection refused"` (the last line the script wrote to stderr). */
+export function messageOf(o: RunOutcome): string {
+  const said = (stderr: string): string => {
+    const line = stderr.trim().split('\n').pop()?.trim() ?? '';
+    return line ? `: ${JSON.stringify(line.slice(0, 200))}` : '';
+  };
+  switch (o.kind) {
+    case 'exit':
+      return `exit ${o.code}${said(o.stderr)}`;
+    case 'signal':
+      return `killed by ${signalName(o.signal)}${said(o.stderr)}`;
+    case 'timeout':
+      return 'timed out';
+    case 'aborted':
+      return 'aborted';
+    case 'error':
+      return `cannot run: ${spawnErrorWords(o.error)}`;
+  }
+}
+
 export function createScriptTracker(config: VrrpScriptConfig, ctx: TrackerContext, opts: ScriptTrackerOptions = {}): Tracker {
   const log: Logger = ctx.log;
   const name = config.name;
@@ -141,9 +161,14 @@ export function createScriptTracker(config: VrrpScriptConfig, ctx: TrackerContex
     if (v.status !== undefined && v.status !== lastStatus) log.info({ script: name, status: v.status }, `Script \`${name}\` now returning ${v.status}`);
     lastStatus = v.status;
     const turned = result.record(v.success);
-    if (turned === undefined) return;
+    const message = messageOf(outcome);
+    if (turned === undefined) {
+      // no change of state: the run's words still reach the status (the service passes on no change)
+      if (result.up !== undefined) report({ up: result.up, message });
+      return;
+    }
     log.info({ script: name, up: turned }, `VRRP_Script(${name}) ${v.words}`);
-    report({ up: turned });
+    report({ up: turned, message });
   }
 
   async function begin(): Promise<void> {
