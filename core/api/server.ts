@@ -73,6 +73,8 @@ class Refusal extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** another status than the code's */
+    readonly status?: number,
   ) {
     super(message);
   }
@@ -261,7 +263,7 @@ export class ApiServer {
 
   private onRequest(transport: 'unix' | 'tcp', req: http.IncomingMessage, res: http.ServerResponse): void {
     this.serve(transport, req, res).catch((err: unknown) => {
-      if (err instanceof Refusal) return this.sendError(req, res, err.code, err.message, err.headers);
+      if (err instanceof Refusal) return this.sendError(req, res, err.code, err.message, err.headers, err.status);
       if (isAlivedError(err) && statusOf(err.code) !== 500) return this.sendError(req, res, err.code, err.message);
       // a route that failed: its message, never its stack
       const message = err instanceof Error ? err.message : String(err);
@@ -272,7 +274,8 @@ export class ApiServer {
 
   private async serve(transport: 'unix' | 'tcp', req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     if (this.overLimit.has(req.socket)) {
-      throw new Refusal('ALIVED_API_BUSY', `too many connections to the API (max_connections ${this.settings.maxConnections})`, { Connection: 'close' });
+      // 503, not 429: the server is full, whoever asks
+      throw new Refusal('ALIVED_API_BUSY', `too many connections to the API (max_connections ${this.settings.maxConnections})`, { Connection: 'close' }, 503);
     }
     const token = this.settings.token;
     if (transport === 'tcp' && token !== null && !token.matches(req.headers.authorization)) {
@@ -375,12 +378,12 @@ export class ApiServer {
     res.end(req.method === 'HEAD' ? undefined : payload);
   }
 
-  private sendError(req: http.IncomingMessage, res: http.ServerResponse, code: string, message: string, headers: Record<string, string> = {}): void {
+  private sendError(req: http.IncomingMessage, res: http.ServerResponse, code: string, message: string, headers: Record<string, string> = {}, status?: number): void {
     if (res.headersSent) {
       res.destroy();
       return;
     }
-    this.send(req, res, { status: statusOf(code), body: errorBody(code, message), headers });
+    this.send(req, res, { status: status ?? statusOf(code), body: errorBody(code, message), headers });
   }
 
   // -------------------------------------------------------------------------
