@@ -378,7 +378,14 @@ export class ApiServer {
     res.end(req.method === 'HEAD' ? undefined : payload);
   }
 
-  private sendError(req: http.IncomingMessage, res: http.ServerResponse, code: string, message: string, headers: Record<string, string> = {}, status?: number): void {
+  private sendError(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    code: string,
+    message: string,
+    headers: Record<string, string> = {},
+    status?: number,
+  ): void {
     if (res.headersSent) {
       res.destroy();
       return;

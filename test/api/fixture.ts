@@ -75,7 +75,15 @@ export const PLUGINS: PluginInfo[] = [
 ];
 
 export function event(seq: number, subject = 'VI_1'): TimelineEvent {
-  return { seq, time: 1_765_000_000_000 + seq, kind: 'vrrp-transition', subject, before: 'BACKUP', after: 'MASTER', cause: { kind: 'master-down', text: `event ${seq}` } };
+  return {
+    seq,
+    time: 1_765_000_000_000 + seq,
+    kind: 'vrrp-transition',
+    subject,
+    before: 'BACKUP',
+    after: 'MASTER',
+    cause: { kind: 'master-down', text: `event ${seq}` },
+  };
 }
 
 /** A StatusProvider over DOC and a timeline the test adds to with emit(). */

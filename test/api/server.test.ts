@@ -15,11 +15,21 @@ const TOKEN = 'tok-3f9a1c7e5b2d4068a1b2';
 const pluginRoutes: { def: ApiRoute; owner: string }[] = [
   {
     owner: 'metrics',
-    def: { method: 'GET', path: '/metrics', description: 'Prometheus metrics', handle: () => ({ status: 200, contentType: 'text/plain; version=0.0.4', body: 'keepalived_up 1\n' }) },
+    def: {
+      method: 'GET',
+      path: '/metrics',
+      description: 'Prometheus metrics',
+      handle: () => ({ status: 200, contentType: 'text/plain; version=0.0.4', body: 'keepalived_up 1\n' }),
+    },
   },
   {
     owner: 'echo',
-    def: { method: 'GET', path: '/v1/echo/:word/:n', description: 'the parameters back', handle: (req) => ({ status: 200, body: { params: req.params, transport: req.transport } }) },
+    def: {
+      method: 'GET',
+      path: '/v1/echo/:word/:n',
+      description: 'the parameters back',
+      handle: (req) => ({ status: 200, body: { params: req.params, transport: req.transport } }),
+    },
   },
   {
     owner: 'broken',
@@ -103,7 +113,20 @@ test('GET / lists every route, the core ones and the plugins', async () => {
   const a = await get(unix, '/');
   assert.equal(a.status, 200);
   const paths = a.json.routes.map((r: { method: string; path: string }) => `${r.method} ${r.path}`);
-  for (const p of ['GET /v1/status', 'GET /v1/instances/:name', 'GET /v1/virtual-servers', 'GET /v1/timeline', 'GET /v1/events', 'GET /v1/plugins', 'POST /v1/notify/test', 'GET /v1/outbox', 'POST /v1/outbox/retry', 'DELETE /v1/outbox/:id', 'GET /metrics', 'GET /v1/echo/:word/:n']) {
+  for (const p of [
+    'GET /v1/status',
+    'GET /v1/instances/:name',
+    'GET /v1/virtual-servers',
+    'GET /v1/timeline',
+    'GET /v1/events',
+    'GET /v1/plugins',
+    'POST /v1/notify/test',
+    'GET /v1/outbox',
+    'POST /v1/outbox/retry',
+    'DELETE /v1/outbox/:id',
+    'GET /metrics',
+    'GET /v1/echo/:word/:n',
+  ]) {
     assert.ok(paths.includes(p), `${p} in ${paths.join(', ')}`);
   }
   assert.ok(a.json.routes.every((r: { description: string }) => typeof r.description === 'string' && r.description.length > 0));
@@ -126,9 +149,18 @@ test('the status routes answer from the provider, as JSON that is not cached', a
 });
 
 test('/v1/timeline takes since and limit as non-negative integers', async () => {
-  assert.deepEqual((await get(unix, '/v1/timeline')).json.events.map((e: { seq: number }) => e.seq), [1, 2, 3]);
-  assert.deepEqual((await get(unix, '/v1/timeline?since=1')).json.events.map((e: { seq: number }) => e.seq), [2, 3]);
-  assert.deepEqual((await get(unix, '/v1/timeline?limit=1')).json.events.map((e: { seq: number }) => e.seq), [3]);
+  assert.deepEqual(
+    (await get(unix, '/v1/timeline')).json.events.map((e: { seq: number }) => e.seq),
+    [1, 2, 3],
+  );
+  assert.deepEqual(
+    (await get(unix, '/v1/timeline?since=1')).json.events.map((e: { seq: number }) => e.seq),
+    [2, 3],
+  );
+  assert.deepEqual(
+    (await get(unix, '/v1/timeline?limit=1')).json.events.map((e: { seq: number }) => e.seq),
+    [3],
+  );
   assert.deepEqual((await get(unix, '/v1/timeline?since=0&limit=0')).json.events, []);
   for (const q of ['since=-1', 'since=abc', 'limit=1.5', 'limit=', 'since=1e3']) isError(await get(unix, `/v1/timeline?${q}`), 400, 'ALIVED_API_BAD_REQUEST');
 });
