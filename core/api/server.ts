@@ -68,15 +68,15 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 const BASE_HEADERS = { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' };
 
 /** An error that answers a request: its code gives the status. */
-class Refusal extends Error {
+class Refusal extends AlivedError {
   constructor(
-    readonly code: ErrorCode,
+    code: ErrorCode,
     message: string,
     readonly headers: Record<string, string> = {},
     /** another status than the code's */
     readonly status?: number,
   ) {
-    super(message);
+    super(code, message);
   }
 }
 
