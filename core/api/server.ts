@@ -169,6 +169,8 @@ export class ApiServer {
       maxHeaderSize: this.limits.maxHeaderBytes,
       requestTimeout: this.limits.requestTimeoutMs,
       headersTimeout: this.limits.requestTimeoutMs,
+      // how often node looks for requests past their time (its default, 30 s, would let one run three times over)
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, this.limits.requestTimeoutMs / 4)),
       keepAliveTimeout: 5000,
     };
   }

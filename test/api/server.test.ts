@@ -403,3 +403,33 @@ test('listen failures are ALIVED_API_LISTEN naming the address; off loopback wit
     await v6.stop();
   }
 });
+
+test('a request not sent in time is a 408; an event stream lives past that time', async () => {
+  const quick = new ApiServer({ provider, routes: () => [], settings: settings({ socket: null, token: null }), log, limits: { requestTimeoutMs: 400 } });
+  await quick.start();
+  try {
+    const port = quick.addresses().tcp[0]!.port;
+    const s = await hold({ port });
+    s.write('GET /v1/status HTTP/1.1\r\nHost: x\r\n');
+    const answer = await new Promise<string>((resolve, reject) => {
+      let got = '';
+      const timer = setTimeout(() => reject(new Error(`no answer within 5 s: ${got}`)), 5000);
+      s.setEncoding('utf8');
+      s.on('data', (c: string) => (got += c));
+      s.on('close', () => {
+        clearTimeout(timer);
+        resolve(got);
+      });
+    });
+    assert.match(answer, /^HTTP\/1\.1 408 /);
+    assert.match(answer, /"code":"ALIVED_API_BAD_REQUEST"/);
+    const stream = await readEvents({ port }, '/v1/events', {
+      until: (raw) => ids(raw).includes(9),
+      onOpen: () => setTimeout(() => provider.emit(event(9)), 1500),
+    });
+    stream.close();
+    assert.deepEqual(ids(stream.raw), [9]);
+  } finally {
+    await quick.stop();
+  }
+});
