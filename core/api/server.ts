@@ -133,7 +133,8 @@ export class ApiServer {
     } else if (unix && next.socket && prev.socket && (prev.socket.mode !== next.socket.mode || prev.socket.group !== next.socket.group)) {
       await setSocketAccess(next.socket.path, next.socket.mode, next.socket.group).catch((err: unknown) => problems.push(err));
     }
-    const wanted = new Map(next.tcp.map((l) => [tcpKey(l, next), l]));
+    // a listener that may no longer be open (its token gone) matches none: it is closed, and its refusal reported below
+    const wanted = new Map(next.tcp.map((l) => [tcpListenerProblem(l, next) ? `refused:${addressText(l)}` : tcpKey(l, next), l]));
     for (const l of this.listeners.filter((x) => x.transport === 'tcp')) if (!wanted.has(l.key)) await this.close(l);
     for (const [key, l] of wanted) {
       if (this.listeners.some((x) => x.key === key)) continue;

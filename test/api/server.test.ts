@@ -376,6 +376,15 @@ test('reconfigure: a new token applies at once, the unix socket stays, changed T
     await s.reconfigure({ ...first, token: new ApiToken(other), tcp: [{ host: '127.0.0.1', port }], socket: { path: p, mode: 0o640, group: null } });
     assert.equal(fs.lstatSync(p).ino, ino);
     assert.equal(fs.lstatSync(p).mode & 0o777, 0o640);
+    // without a token, a listener off loopback closes and the reload says why
+    const anyAddr = { host: '0.0.0.0', port: 0 };
+    await s.reconfigure({ ...first, tcp: [anyAddr] });
+    assert.equal(s.addresses().tcp[0]!.host, '0.0.0.0');
+    await assert.rejects(s.reconfigure({ ...first, token: null, tcp: [anyAddr] }), {
+      code: 'ALIVED_API_LISTEN',
+      message: /0\.0\.0\.0:0: it is not a loopback address/,
+    });
+    assert.deepEqual(s.addresses().tcp, []);
     await s.reconfigure({ ...first, tcp: [] });
     assert.deepEqual(s.addresses().tcp, []);
     assert.equal(fs.lstatSync(p).ino, ino);
