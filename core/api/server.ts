@@ -328,7 +328,11 @@ export class ApiServer {
       throw new Refusal('ALIVED_API_FORBIDDEN', `${route.def.method} ${route.def.path} is an action: actions are taken on the unix socket only`);
     }
     const body = await this.readBody(req, method === 'POST');
-    if (route.owner === 'core' && route.def.path === EVENTS_PATH) return this.stream(req, res, url);
+    if (route.owner === 'core' && route.def.path === EVENTS_PATH) {
+      // HEAD: the headers of a stream, without opening one
+      if (req.method === 'HEAD') return this.send(req, res, { status: 200, contentType: 'text/event-stream; charset=utf-8', body: '' });
+      return this.stream(req, res, url);
+    }
     const answer = await route.def.handle({
       method,
       path: url.pathname,

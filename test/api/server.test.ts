@@ -173,6 +173,13 @@ test('unknown paths are 404, a known path with another method 405 with Allow', a
   assert.equal(m.headers.allow, 'GET, HEAD');
   isError(await call(unix, 'PUT', '/v1/outbox/e-1'), 405, 'ALIVED_API_METHOD');
   isError(await get(unix, '/v1/instances/%E0%A4%A'), 400, 'ALIVED_API_BAD_REQUEST');
+  // HEAD is GET without the body, the event stream's included
+  const h = await send(unix, 'HEAD', '/v1/status');
+  assert.equal(h.status, 200);
+  assert.equal(h.text, '');
+  assert.ok(Number(h.headers['content-length']) > 100);
+  assert.equal((await send(unix, 'HEAD', '/v1/events')).headers['content-type'], 'text/event-stream; charset=utf-8');
+  assert.equal(provider.listeners.size, 0);
 });
 
 test('the actions run on the unix socket', async () => {
