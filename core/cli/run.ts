@@ -105,6 +105,7 @@ export async function runDaemon(file: string, o: CliOptions): Promise<number> {
       stateDir: o.stateDir,
       allowUnsafeStateDir: o.unsafeStateDir,
       ...(o.instance ? { instance: o.instance } : {}),
+      api: true,
       compile: { strict: o.strict },
     });
   } catch (err) {

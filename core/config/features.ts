@@ -38,6 +38,7 @@ export const FEATURES: Record<string, string> = {
 /** Features that have landed: their keywords are acted on and draw no warning. */
 export const IMPLEMENTED: ReadonlySet<string> = new Set<string>([
   'vrrp',
+  'api',
   'checker',
   'ipvs',
   'vrrp-track',

@@ -556,7 +556,14 @@ export class StatusService implements StatusProvider {
           !rs.alive && failing.length > 0
             ? {
                 kind: 'check',
-                text: failing.map((c) => `${c.keyword} on ${c.target.address}:${c.target.port} failed${c.last ? `: ${c.last.message}` : ''}`).join('; '),
+                // a checker's message names it and its target already (`TCP_CHECK 10.0.0.5:80: connection refused`)
+                text: failing
+                  .map((c) =>
+                    c.last?.message.startsWith(c.keyword)
+                      ? c.last.message
+                      : `${c.keyword} on ${c.target.address}:${c.target.port} failed${c.last ? `: ${c.last.message}` : ''}`,
+                  )
+                  .join('; '),
                 facts: { failedCheckers: failing.length },
               }
             : (last?.cause ?? null);
