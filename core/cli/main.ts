@@ -36,6 +36,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(helpText() + '\n');
     return EXIT.OK;
   }
+  // as keepalived: the number, before anything else is looked at
+  if (o.signum !== undefined) {
+    const { printSignum } = await import('../daemon/signals');
+    return printSignum(o.signum, process.stdout, process.stderr);
+  }
   if (o.version) {
     process.stdout.write(`alived v${ALIVED_VERSION} (keepalived.conf compatible)\n`);
     return EXIT.OK;

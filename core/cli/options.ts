@@ -60,6 +60,8 @@ export interface CliOptions {
   strict: boolean;
   configId: string | undefined;
   dumpConf: boolean;
+  /** --signum=NAME: print the number of keepalived's signal function NAME and exit */
+  signum: string | undefined;
   version: boolean;
   help: boolean;
 }
@@ -152,6 +154,12 @@ export const OPTIONS: OptSpec[] = [
     help: 'print the resolved config (includes, parameters and sequences expanded)',
     apply: (o) => (o.dumpConf = true),
   },
+  {
+    long: 'signum',
+    arg: 'required',
+    help: 'print the number of the signal for STOP, RELOAD, DATA, STATS, STATS_CLEAR or JSON, and exit',
+    apply: (o, v) => (o.signum = v),
+  },
   { short: 'v', long: 'version', arg: 'none', help: 'print the version and exit', apply: (o) => (o.version = true) },
   { short: 'h', long: 'help', arg: 'none', help: 'print this help and exit', apply: (o) => (o.help = true) },
 ];
@@ -177,6 +185,7 @@ export function defaultOptions(): CliOptions {
     unsafeStateDir: false,
     configId: undefined,
     dumpConf: false,
+    signum: undefined,
     version: false,
     help: false,
   };

@@ -1,0 +1,133 @@
+import { formatKeepalivedCheckData, formatKeepalivedData } from '../status/keepalived-data';
+import { formatKeepalivedJson } from '../status/keepalived-json';
+import type { InstanceDumpConfig } from '../status/keepalived-format';
+import { instanceDumpConfigs } from '../status/dump-config';
+import { STATUS_VERSION, type InstanceStatusDoc, type StatusDocument } from '../status/types';
+import type { Daemon } from '../daemon/daemon';
+import { ALIVED_VERSION } from '../version';
+
+/**
+ * keepalived's signal dumps as alived writes them: which file each signal
+ * writes and what goes in it. The contents come from the status document
+ * and the config part the document does not carry (DumpInputs).
+ */
+
+/** What the dumps are made from. */
+export interface DumpInputs {
+  readonly doc: StatusDocument;
+  /** the instances' config, by name (instanceDumpConfigs()) */
+  readonly config: ReadonlyMap<string, InstanceDumpConfig>;
+}
+
+export type DumpInputSource = () => Promise<DumpInputs>;
+
+/** The files a signal writes, with their contents: SIGUSR1 `data` (and `check.data` with virtual servers), the JSON signal `json`. */
+export function dumpFiles(kind: 'data' | 'json', inputs: DumpInputs, instance: string | undefined): { file: string; text: string }[] {
+  const base = `/tmp/alived${instance ? `_${instance}` : ''}`;
+  if (kind === 'json') return [{ file: `${base}.json`, text: formatKeepalivedJson(inputs.doc, inputs.config) }];
+  const out = [{ file: `${base}.data`, text: formatKeepalivedData(inputs.doc, inputs.config) }];
+  // keepalived's checker process writes its own file (keepalived_check.data)
+  if (inputs.doc.virtualServers.length) out.push({ file: `${base}_check.data`, text: formatKeepalivedCheckData(inputs.doc) });
+  return out;
+}
+
+/**
+ * The dumps' inputs from what the daemon reports today: its VRRP status and
+ * settings. Only the parts of the document the dumps read are filled in
+ * (no virtual servers, causes or notifiers); the status service
+ * (core/status/service.ts) replaces this with its snapshot().
+ */
+export async function dumpInputsFromDaemon(daemon: Daemon, opts: { configFile: string; stateDir: string; instance: string | undefined }): Promise<DumpInputs> {
+  const status = await daemon.vrrpStatus();
+  const settings = daemon.vrrpInstanceSettings();
+  const now = Date.now();
+  const instances: InstanceStatusDoc[] = status.instances.map((i) => {
+    const s = settings.find((x) => x.name === i.name);
+    const c = i.counters;
+    const master = i.state === 'MASTER';
+    return {
+      name: i.name,
+      state: i.state,
+      wantedState: s?.initialState ?? 'BACKUP',
+      vrid: i.vrid,
+      version: i.version,
+      family: i.family === 6 ? 'inet6' : 'inet',
+      interface: i.interface,
+      basePriority: i.priority,
+      effectivePriority: i.effectivePriority,
+      advertIntervalMs: (s?.advertIntCs ?? 100) * 10,
+      master: master
+        ? i.sourceAddress
+          ? { address: i.sourceAddress, priority: i.effectivePriority, self: true }
+          : null
+        : i.master
+          ? { ...i.master, self: false }
+          : null,
+      syncGroup: i.syncGroup ?? null,
+      since: null,
+      cause: null,
+      priorityCause: null,
+      fault: i.fault ?? null,
+      waiting: i.waiting ?? [],
+      // a master holds its VIPs, a backup none
+      vips: (s?.vips ?? []).map((a) => ({ address: `${a.address}/${a.prefix ?? (a.family === 4 ? 32 : 128)}`, dev: a.dev ?? s!.ifname, present: master })),
+      trackers: (s?.tracks ?? []).map((t) => ({
+        type: t.type,
+        name: t.name,
+        weight: t.weight,
+        reverse: t.reverse,
+        state: 'unknown' as const,
+        value: null,
+        lastResult: null,
+        since: null,
+        effect: 0,
+      })),
+      counters: {
+        advert_rcvd: c.advertRcvd,
+        advert_sent: c.advertSent,
+        become_master: c.becomeMaster,
+        release_master: c.releaseMaster,
+        packet_len_err: c.packetLenErr,
+        advert_interval_err: c.advertIntervalErr,
+        ip_ttl_err: c.ipTtlErr,
+        invalid_type_rcvd: c.invalidTypeRcvd,
+        addr_list_err: c.addrListErr,
+        invalid_authtype: c.invalidAuthType,
+        authtype_mismatch: c.authTypeMismatch,
+        auth_failure: c.authFailure,
+        pri_zero_rcvd: c.priZeroRcvd,
+        pri_zero_sent: c.priZeroSent,
+      },
+      extraCounters: { checksum_err: c.checksumErr, version_err: c.versionErr, vrid_err: c.vridErr, vip_restored: c.vipRestored, vip_lost: c.vipLost },
+    };
+  });
+  const doc: StatusDocument = {
+    version: STATUS_VERSION,
+    generatedAt: now,
+    daemon: {
+      version: ALIVED_VERSION,
+      pid: process.pid,
+      configFile: opts.configFile,
+      configHash: '',
+      configFiles: [...daemon.files],
+      startedAt: now,
+      uptimeMs: 0,
+      stateDir: opts.stateDir,
+      instance: opts.instance ?? null,
+      reloads: 0,
+      reloadsRejected: 0,
+      lastReload: null,
+      vrrpProcess: null,
+      eventLoopLag: { meanMs: 0, p99Ms: 0, maxMs: 0 },
+    },
+    vrrp: {
+      running: status.instances.length > 0,
+      instances,
+      syncGroups: (status.groups ?? []).map((g) => ({ name: g.name, state: g.state, members: [...g.members] })),
+      otherVrids: status.otherVrids,
+    },
+    virtualServers: [],
+    notify: { outbox: null, published: 0, notifiers: [] },
+  };
+  return { doc, config: instanceDumpConfigs(daemon.model, settings) };
+}
