@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import type { ConfigModel } from '../config/model';
 import type { ScriptLine } from '../config/values';
 import type { InstanceSettings } from '../vrrp/settings';
+import { redactUrlSecrets } from '../log/url-secrets';
 import { commandLine, SCRIPT_FIELDS, SCRIPT_KEYWORDS, type InstanceDumpConfig, type ScriptField } from './keepalived-format';
 
 /**
@@ -13,7 +14,7 @@ export function instanceDumpConfigs(model: ConfigModel, instances: readonly Inst
   for (const ext of model.extensions) {
     if (ext.keyword !== 'vrrp_script') continue;
     const v = ext.value as { name?: unknown; script?: ScriptLine } | null;
-    if (typeof v?.name === 'string' && v.script && !scriptCommands.has(v.name)) scriptCommands.set(v.name, commandLine(resolved(v.script.argv)));
+    if (typeof v?.name === 'string' && v.script && !scriptCommands.has(v.name)) scriptCommands.set(v.name, safeCommand(v.script));
   }
   const blocks = new Map<string, Record<string, unknown>>();
   for (const b of model.vrrpInstance ?? []) {
@@ -29,7 +30,7 @@ export function instanceDumpConfigs(model: ConfigModel, instances: readonly Inst
     const scripts: Partial<Record<ScriptField, string>> = {};
     for (const f of SCRIPT_FIELDS) {
       const line = b[camel(SCRIPT_KEYWORDS[f])] as ScriptLine | true | undefined;
-      if (line && typeof line === 'object') scripts[f] = commandLine(resolved(line.argv));
+      if (line && typeof line === 'object') scripts[f] = safeCommand(line);
     }
     out.set(s.name, {
       settings: s,
@@ -43,6 +44,11 @@ export function instanceDumpConfigs(model: ConfigModel, instances: readonly Inst
     });
   }
   return out;
+}
+
+/** a command line for a dump: the secrets of URLs in it masked, as `alived -d` masks them */
+function safeCommand(line: ScriptLine): string {
+  return redactUrlSecrets(commandLine(resolved(line.argv)), '********');
 }
 
 /** the model's key of a keyword: notify_master -> notifyMaster */

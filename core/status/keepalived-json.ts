@@ -41,7 +41,8 @@ function instanceData(i: InstanceStatusDoc, c: InstanceDumpConfig): Record<strin
     ifp_ifname: ifname,
     // keepalived's master_priority: the priority in the last advert it yielded to
     master_priority: i.master && !i.master.self ? i.master.priority : 0,
-    last_transition: i.since === null ? 0 : i.since / 1000,
+    // seconds to the microsecond, as keepalived writes a timeval
+    last_transition: i.since === null ? 0 : Math.round(i.since * 1000) / 1e6,
     garp_delay: s.garp.masterDelay,
     garp_refresh: s.garp.masterRefresh,
     garp_rep: s.garp.masterRepeat,
