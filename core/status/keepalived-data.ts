@@ -67,7 +67,8 @@ function instanceLines(i: InstanceStatusDoc, c: InstanceDumpConfig | undefined):
   }
   const s = c.settings;
   if (s.srcAddress) out.push(`   Using src_ip = ${s.srcAddress}`);
-  if (s.group) out.push(`   Multicast address ${s.group}`);
+  // keepalived adds the interface index to an IPv6 group, which the document does not carry
+  if (s.group && s.family === 4) out.push(`   Multicast address ${s.group}`);
   const g = s.garp;
   out.push(
     `   Gratuitous ARP delay = ${g.masterDelay}`,
