@@ -24,18 +24,25 @@ export type DumpInputSource = () => Promise<DumpInputs>;
 /** The files a signal writes, with their contents: SIGUSR1 `data` (and `check.data` with virtual servers), the JSON signal `json`. */
 export function dumpFiles(kind: 'data' | 'json', inputs: DumpInputs, instance: string | undefined): { file: string; text: string }[] {
   const base = `/tmp/alived${instance ? `_${instance}` : ''}`;
-  if (kind === 'json') return [{ file: `${base}.json`, text: formatKeepalivedJson(inputs.doc, inputs.config) }];
+  // as keepalived: no VRRP instance, no JSON file
+  if (kind === 'json') return inputs.doc.vrrp.instances.length ? [{ file: `${base}.json`, text: formatKeepalivedJson(inputs.doc, inputs.config) }] : [];
   const out = [{ file: `${base}.data`, text: formatKeepalivedData(inputs.doc, inputs.config) }];
   // keepalived's checker process writes its own file (keepalived_check.data)
   if (inputs.doc.virtualServers.length) out.push({ file: `${base}_check.data`, text: formatKeepalivedCheckData(inputs.doc) });
   return out;
 }
 
+/** The dumps' inputs: a status document and the config part of the daemon's running instances. */
+export function dumpInputsFor(doc: StatusDocument, daemon: Daemon): DumpInputs {
+  return { doc, config: instanceDumpConfigs(daemon.model, daemon.vrrpInstanceSettings()) };
+}
+
 /**
  * The dumps' inputs from what the daemon reports today: its VRRP status and
  * settings. Only the parts of the document the dumps read are filled in
- * (no virtual servers, causes or notifiers); the status service
- * (core/status/service.ts) replaces this with its snapshot().
+ * (no virtual servers, causes or notifiers, no time of the last
+ * transition). The status service (core/status/service.ts) replaces it:
+ * `() => service.snapshot().then((doc) => dumpInputsFor(doc, daemon))`.
  */
 export async function dumpInputsFromDaemon(daemon: Daemon, opts: { configFile: string; stateDir: string; instance: string | undefined }): Promise<DumpInputs> {
   const status = await daemon.vrrpStatus();
@@ -129,5 +136,5 @@ export async function dumpInputsFromDaemon(daemon: Daemon, opts: { configFile: s
     virtualServers: [],
     notify: { outbox: null, published: 0, notifiers: [] },
   };
-  return { doc, config: instanceDumpConfigs(daemon.model, settings) };
+  return dumpInputsFor(doc, daemon);
 }

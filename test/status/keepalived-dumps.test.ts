@@ -7,6 +7,7 @@ import { STATUS_VERSION, type InstanceStatusDoc, type StatusDocument, type Virtu
 import type { InstanceSettings } from '../../core/vrrp/settings';
 import type { AddressEntry } from '../../core/config/keywords/vrrp/addresses';
 import type { RouteEntry } from '../../core/config/keywords/vrrp/routes';
+import { dumpFiles } from '../../core/cli/dumps';
 
 /**
  * keepalived's JSON and data dumps from literal status documents and
@@ -467,4 +468,24 @@ test('check data: virtual servers, real servers and their checkers', () => {
       '',
     ].join('\n'),
   );
+});
+
+test('the files each signal writes: names with --instance, no JSON without instances, the check data with virtual servers', () => {
+  const vs: VirtualServerStatusDoc = { name: 'fwmark 7', quorum: 1, hysteresis: 0, quorumUp: false, aliveWeight: 0, sorryServer: null, realServers: [] };
+  const inputs = { doc: doc([instance()]), config: config() };
+  assert.deepEqual(
+    dumpFiles('json', inputs, undefined).map((f) => f.file),
+    ['/tmp/alived.json'],
+  );
+  assert.deepEqual(
+    dumpFiles('data', inputs, 'web').map((f) => f.file),
+    ['/tmp/alived_web.data'],
+  );
+  assert.deepEqual(dumpFiles('json', { doc: doc([]), config: new Map() }, undefined), []);
+  const withVs = dumpFiles('data', { doc: doc([], [vs]), config: new Map() }, 'web');
+  assert.deepEqual(
+    withVs.map((f) => f.file),
+    ['/tmp/alived_web.data', '/tmp/alived_web_check.data'],
+  );
+  assert.match(withVs[1]!.text, /^ VS FWMARK = 7$/m);
 });
