@@ -16,17 +16,26 @@ import { keepalivedMissing, waitFor } from '../helpers/lab';
  * same values where they must agree; the lines of alived's data file are
  * keepalived's lines, in keepalived's order. The config is full of secrets:
  * keepalived writes the VRRP password and a notify script's token; none of
- * alived's dumps (JSON, data, stats) holds any of them.
+ * alived's dumps (JSON, data, stats) holds any of them, nor the SMTP
+ * password or the secrets of a webhook URL.
  */
 
 const INSTANCE = 'dumpslab';
-const SECRETS = ['SECRETPW', 'tok-script', 'pw-hook', 'tok-hook'];
+const SECRETS = ['SECRETPW', 'tok-script', 'pw-hook', 'tok-hook', 'pw-smtp'];
 const dir = tmpDir('alived-dumps-lab-');
 let lab: Lab;
 let skip: string | false = false;
 
+/** keepalived logs the SMTP keywords it does not know (alived's) and goes on */
 const CONFIG = `global_defs {
   router_id lab1
+  notification_email {
+    ops@example.com
+  }
+  smtp_server 127.0.0.1
+  smtp_auth_user alived
+  smtp_auth_password_env ALIVED_DUMPS_LAB_SMTP_PW
+  smtp_tls starttls
 }
 vrrp_script chk_a {
   script "/bin/true arg1"
@@ -95,6 +104,8 @@ before(async () => {
   skip = keepalivedMissing('the dumps comparison with keepalived');
   if (skip) return;
   fs.writeFileSync(path.join(dir, 'tf1'), '0\n');
+  // the SMTP password, from the environment the daemons inherit
+  process.env.ALIVED_DUMPS_LAB_SMTP_PW = 'pw-smtp';
   removeStaleLabs();
   lab = await Lab.create({ name: 'dumps', hosts: [{ name: 'n1', ip: '10.93.0.11' }] });
 });
