@@ -4,6 +4,8 @@ import type { InstanceDumpConfig } from '../status/keepalived-format';
 import { instanceDumpConfigs } from '../status/dump-config';
 import { STATUS_VERSION, type InstanceStatusDoc, type StatusDocument } from '../status/types';
 import type { Daemon } from '../daemon/daemon';
+import type { VirtualServerStatus } from '../check/status';
+import type { VirtualServerStatusDoc } from '../status/types';
 import { ALIVED_VERSION } from '../version';
 
 /**
@@ -39,9 +41,9 @@ export function dumpInputsFor(doc: StatusDocument, daemon: Daemon): DumpInputs {
 
 /**
  * The dumps' inputs from what the daemon reports today: its VRRP status and
- * settings. Only the parts of the document the dumps read are filled in
- * (no virtual servers, causes or notifiers, no time of the last
- * transition). The status service (core/status/service.ts) replaces it:
+ * settings, and its checks' status. Only the parts of the document the
+ * dumps read are filled in (no causes, notifiers or times of the last
+ * change). The status service (core/status/service.ts) replaces it:
  * `() => service.snapshot().then((doc) => dumpInputsFor(doc, daemon))`.
  */
 export async function dumpInputsFromDaemon(daemon: Daemon, opts: { configFile: string; stateDir: string; instance: string | undefined }): Promise<DumpInputs> {
@@ -133,8 +135,47 @@ export async function dumpInputsFromDaemon(daemon: Daemon, opts: { configFile: s
       syncGroups: (status.groups ?? []).map((g) => ({ name: g.name, state: g.state, members: [...g.members] })),
       otherVrids: status.otherVrids,
     },
-    virtualServers: [],
+    virtualServers: (daemon.checkStatus()?.virtualServers ?? []).map(virtualServerDoc),
     notify: { outbox: null, published: 0, notifiers: [] },
   };
   return dumpInputsFor(doc, daemon);
+}
+
+/** A virtual server of the checks' status in the document's shape (`[10.0.0.1]:tcp:80` is `10.0.0.1:80 TCP` there). */
+function virtualServerDoc(vs: VirtualServerStatus): VirtualServerStatusDoc {
+  const svc = /^\[(.+)\]:(tcp|udp|sctp|none):(\d+)$/.exec(vs.name);
+  const fwm = /^FWM (\d+)$/.exec(vs.name);
+  const grp = /^\[(.+)\]:\d+$/.exec(vs.name);
+  const name = svc ? `${svc[1]}:${svc[3]} ${svc[2]!.toUpperCase()}` : fwm ? `fwmark ${fwm[1]}` : grp ? `group ${grp[1]}` : vs.name;
+  return {
+    name,
+    quorum: vs.quorum,
+    hysteresis: vs.hysteresis,
+    quorumUp: vs.quorumUp,
+    aliveWeight: vs.aliveWeight,
+    sorryServer: vs.sorryServer ? { name: vs.sorryServer.name, inUse: vs.sorryServer.active } : null,
+    realServers: vs.realServers.map((rs) => ({
+      name: rs.name,
+      address: rs.address,
+      port: rs.port,
+      up: rs.alive,
+      weight: rs.weight,
+      configuredWeight: rs.configuredWeight,
+      inhibit: rs.inhibit,
+      since: null,
+      cause: null,
+      checkers: rs.checkers.map((c) => ({
+        keyword: c.keyword,
+        plugin: c.plugin,
+        target: `${c.target.address}:${c.target.port}`,
+        up: c.up,
+        last: c.last ? { ok: c.last.ok, message: c.last.message, latencyMs: c.last.durationMs, at: c.last.time } : null,
+        checks: c.checks,
+        failures: c.failures,
+        // the checks' status does not count failures in a row: a down checker has at least one
+        consecutiveFailures: c.up ? 0 : Math.min(1, c.failures),
+        error: c.error ?? null,
+      })),
+    })),
+  };
 }

@@ -165,8 +165,8 @@ export function formatKeepalivedCheckData(doc: StatusDocument): string {
     out.push('------< Health checkers >------');
     for (const { vs, rs, c } of checkers) {
       out.push(` ${vsWords(vs)} -> ${rs.address}:${rs.port}`, `   Keepalive method = ${c.keyword}`, `   Target = ${c.target}`);
-      out.push(`   Status = ${c.up ? 'UP' : 'DOWN'}, checks ${c.checks}, failures ${c.failures}, in a row ${c.consecutiveFailures}`);
-      if (c.last) out.push(`   Last result = ${c.last.ok ? 'OK' : 'FAILED'} in ${c.last.latencyMs} ms: ${c.last.message}`);
+      out.push(`   Status = ${c.up ? 'UP' : 'DOWN'}, checks ${c.checks}, failures ${c.failures}`);
+      if (c.last) out.push(`   Last result = ${c.last.ok ? 'OK' : 'FAILED'} in ${Math.round(c.last.latencyMs * 100) / 100} ms: ${c.last.message}`);
       if (c.error) out.push(`   Error = ${c.error}`);
     }
   }

@@ -463,7 +463,7 @@ test('check data: virtual servers, real servers and their checkers', () => {
       ' [10.0.0.1]:tcp:80 -> 10.0.0.5:80',
       '   Keepalive method = TCP_CHECK',
       '   Target = 10.0.0.5:80',
-      '   Status = DOWN, checks 4, failures 3, in a row 3',
+      '   Status = DOWN, checks 4, failures 3',
       '   Last result = FAILED in 1.5 ms: connection refused',
       '',
     ].join('\n'),
