@@ -4,7 +4,9 @@ import { nativeAddon } from '../vrrp/packet-socket';
 /**
  * keepalived's signal functions and their numbers, as `keepalived
  * --signum=NAME` prints them (keepalived's lib/signals.c get_signum()), and
- * a way to catch the real-time ones, which Node's process.on() cannot.
+ * a way to catch the real-time ones, which Node's process.on() cannot:
+ * process.on('SIGRTMIN+2') or process.on(36) only adds an event listener
+ * that nothing emits, and the signal still ends the process.
  *
  * Two of them are real-time signals: JSON is SIGRTMIN+2 and STATS_CLEAR
  * SIGRTMAX-1. Their numbers depend on the C library (glibc keeps the first
