@@ -133,6 +133,7 @@ function instanceLines(i: InstanceStatusDoc, c: InstanceDumpConfig | undefined):
 /** keepalived's `------< VRRP Scripts >------`: each vrrp_script with its state and the instances that track it. */
 function scriptSection(doc: StatusDocument, config: ReadonlyMap<string, InstanceDumpConfig>): string[] {
   const scripts = new Map<string, { command: string; state: string; users: string[] }>();
+  // each script once, with every instance that tracks it
   for (const i of doc.vrrp.instances) {
     const c = config.get(i.name);
     for (const t of i.trackers) {
@@ -146,8 +147,8 @@ function scriptSection(doc: StatusDocument, config: ReadonlyMap<string, Instance
   for (const [name, e] of scripts) {
     out.push(` VRRP Script = ${name}`);
     if (e.command) out.push(`   Command = ${e.command}`);
-    // keepalived's GOOD and BAD; a script that has not reported yet is INIT (keepalived's `Init state`)
-    out.push(`   Status = ${e.state === 'up' ? 'GOOD' : e.state === 'down' ? 'BAD' : 'INIT'}`, '   Tracking instances :', ...e.users);
+    // keepalived's two words, which the exporters map to 1 and 0: a script without a good result yet is BAD, as there
+    out.push(`   Status = ${e.state === 'up' ? 'GOOD' : 'BAD'}`, '   Tracking instances :', ...e.users);
   }
   return out;
 }
