@@ -1,7 +1,7 @@
 import { formatKeepalivedCheckData, formatKeepalivedData } from '../status/keepalived-data';
 import { formatKeepalivedJson } from '../status/keepalived-json';
-import type { InstanceDumpConfig } from '../status/keepalived-format';
-import { instanceDumpConfigs } from '../status/dump-config';
+import type { GlobalDumpConfig, InstanceDumpConfig } from '../status/keepalived-format';
+import { globalDumpConfig, instanceDumpConfigs } from '../status/dump-config';
 import { STATUS_VERSION, type InstanceStatusDoc, type StatusDocument } from '../status/types';
 import type { Daemon } from '../daemon/daemon';
 import type { VirtualServerStatus } from '../check/status';
@@ -19,6 +19,8 @@ export interface DumpInputs {
   readonly doc: StatusDocument;
   /** the instances' config, by name (instanceDumpConfigs()) */
   readonly config: ReadonlyMap<string, InstanceDumpConfig>;
+  /** the tracker blocks' and sync groups' config (globalDumpConfig()) */
+  readonly globals?: GlobalDumpConfig;
 }
 
 export type DumpInputSource = () => Promise<DumpInputs>;
@@ -28,7 +30,7 @@ export function dumpFiles(kind: 'data' | 'json', inputs: DumpInputs, instance: s
   const base = `/tmp/alived${instance ? `_${instance}` : ''}`;
   // as keepalived: no VRRP instance, no JSON file
   if (kind === 'json') return inputs.doc.vrrp.instances.length ? [{ file: `${base}.json`, text: formatKeepalivedJson(inputs.doc, inputs.config) }] : [];
-  const out = [{ file: `${base}.data`, text: formatKeepalivedData(inputs.doc, inputs.config) }];
+  const out = [{ file: `${base}.data`, text: formatKeepalivedData(inputs.doc, inputs.config, inputs.globals) }];
   // keepalived's checker process writes its own file (keepalived_check.data)
   if (inputs.doc.virtualServers.length) out.push({ file: `${base}_check.data`, text: formatKeepalivedCheckData(inputs.doc) });
   return out;
@@ -36,7 +38,7 @@ export function dumpFiles(kind: 'data' | 'json', inputs: DumpInputs, instance: s
 
 /** The dumps' inputs: a status document and the config part of the daemon's running instances. */
 export function dumpInputsFor(doc: StatusDocument, daemon: Daemon): DumpInputs {
-  return { doc, config: instanceDumpConfigs(daemon.model, daemon.vrrpInstanceSettings()) };
+  return { doc, config: instanceDumpConfigs(daemon.model, daemon.vrrpInstanceSettings()), globals: globalDumpConfig(daemon.model) };
 }
 
 /**

@@ -3,7 +3,15 @@ import type { ConfigModel } from '../config/model';
 import type { ScriptLine } from '../config/values';
 import type { InstanceSettings } from '../vrrp/settings';
 import { redactUrlSecrets } from '../log/url-secrets';
-import { commandLine, SCRIPT_FIELDS, SCRIPT_KEYWORDS, type InstanceDumpConfig, type ScriptField } from './keepalived-format';
+import {
+  commandLine,
+  SCRIPT_FIELDS,
+  SCRIPT_KEYWORDS,
+  type GlobalDumpConfig,
+  type InstanceDumpConfig,
+  type ScriptDumpConfig,
+  type ScriptField,
+} from './keepalived-format';
 
 /**
  * The config part of keepalived's dumps, from the config model and the
@@ -44,6 +52,42 @@ export function instanceDumpConfigs(model: ConfigModel, instances: readonly Inst
     });
   }
   return out;
+}
+
+/** The tracker blocks' and sync groups' config for the data dump. */
+export function globalDumpConfig(model: ConfigModel): GlobalDumpConfig {
+  const num = (v: unknown, dflt: number): number => (typeof v === 'number' ? v : dflt);
+  const weightOf = (w: unknown): { weight: number; reverse: boolean } => {
+    const o = w as { value?: unknown; reverse?: unknown } | undefined;
+    return { weight: num(o?.value, 0), reverse: o?.reverse === true };
+  };
+  const scripts = new Map<string, ScriptDumpConfig>();
+  const files = new Map<string, { file: string; weight: number; reverse: boolean }>();
+  for (const ext of model.extensions) {
+    const v = ext.value as Record<string, unknown> | null;
+    const name = v?.name;
+    if (typeof name !== 'string') continue;
+    if (ext.keyword === 'vrrp_script' && v!.script && !scripts.has(name)) {
+      // keepalived's defaults: every second, no timeout of its own, rise and fall 1
+      scripts.set(name, {
+        command: safeCommand(v!.script as ScriptLine),
+        interval: num(v!.interval, 1),
+        timeout: num(v!.timeout, 0),
+        ...weightOf(v!.weight),
+        rise: num(v!.rise, 1),
+        fall: num(v!.fall, 1),
+      });
+    }
+    if (ext.keyword === 'track_file' && typeof v!.file === 'string' && !files.has(name)) files.set(name, { file: v!.file, ...weightOf(v!.weight) });
+  }
+  const g = (model.globalDefs ?? {}) as Record<string, unknown>;
+  const smtpDefault = (g.smtpAlertVrrp ?? g.smtpAlert) === true;
+  const syncGroupSmtp = new Map<string, boolean>();
+  for (const sg of model.vrrpSyncGroup ?? []) {
+    const b = sg as unknown as Record<string, unknown>;
+    if (typeof b.name === 'string') syncGroupSmtp.set(b.name, b.smtpAlert === undefined ? smtpDefault : b.smtpAlert === true);
+  }
+  return { scripts, files, syncGroupSmtp };
 }
 
 /** a command line for a dump: the secrets of URLs in it masked, as `alived -d` masks them */

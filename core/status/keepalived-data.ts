@@ -1,4 +1,4 @@
-import { formatAddress, formatRoute, SCRIPT_FIELDS, vmacOf, type InstanceDumpConfig, type ScriptField } from './keepalived-format';
+import { formatAddress, formatRoute, SCRIPT_FIELDS, vmacOf, type GlobalDumpConfig, type InstanceDumpConfig, type ScriptField } from './keepalived-format';
 import type { InstanceStatusDoc, RealServerStatusDoc, StatusDocument, VirtualServerStatusDoc } from './types';
 
 /**
@@ -13,7 +13,7 @@ import type { InstanceStatusDoc, RealServerStatusDoc, StatusDocument, VirtualSer
  * uid:gid of scripts) are left out; alived adds the master as last heard.
  * No password is written: keepalived 2.2 prints auth_pass, alived `********`.
  */
-export function formatKeepalivedData(doc: StatusDocument, config: ReadonlyMap<string, InstanceDumpConfig>): string {
+export function formatKeepalivedData(doc: StatusDocument, config: ReadonlyMap<string, InstanceDumpConfig>, globals?: GlobalDumpConfig): string {
   const out: string[] = ['------< VRRP Topology >------'];
   for (const i of doc.vrrp.instances) out.push(...instanceLines(i, config.get(i.name)));
   if (doc.vrrp.syncGroups.length) {
@@ -24,10 +24,14 @@ export function formatKeepalivedData(doc: StatusDocument, config: ReadonlyMap<st
       const inits = g.members.filter((m) => doc.vrrp.instances.find((i) => i.name === m)?.state === 'INIT').length;
       out.push(`   Num member fault ${faults}, num member init ${inits}`);
       if (g.members.length) out.push('   VRRP member instances :', ...g.members.map((m) => `     ${m}`));
+      const smtp = globals?.syncGroupSmtp.get(g.name);
+      if (smtp !== undefined) out.push(`   Using smtp notification = ${smtp ? 'yes' : 'no'}`);
     }
   }
-  const scripts = scriptSection(doc, config);
+  const scripts = scriptSection(doc, config, globals);
   if (scripts.length) out.push('------< VRRP Scripts >------', ...scripts);
+  const files = trackFileSection(doc, globals);
+  if (files.length) out.push('------< VRRP Track files >------', ...files);
   return out.join('\n') + '\n';
 }
 
@@ -130,25 +134,53 @@ function instanceLines(i: InstanceStatusDoc, c: InstanceDumpConfig | undefined):
   return out;
 }
 
-/** keepalived's `------< VRRP Scripts >------`: each vrrp_script with its state and the instances that track it. */
-function scriptSection(doc: StatusDocument, config: ReadonlyMap<string, InstanceDumpConfig>): string[] {
-  const scripts = new Map<string, { command: string; state: string; users: string[] }>();
-  // each script once, with every instance that tracks it
+/** The instances tracking each tracker of a type, by the tracker's name: `     VI_1, weight -20`, and the tracker's state and value. */
+function trackedBy(doc: StatusDocument, type: string): Map<string, { state: string; value: number | null; users: string[] }> {
+  const out = new Map<string, { state: string; value: number | null; users: string[] }>();
   for (const i of doc.vrrp.instances) {
-    const c = config.get(i.name);
     for (const t of i.trackers) {
-      if (t.type !== 'vrrp_script') continue;
-      let e = scripts.get(t.name);
-      if (!e) scripts.set(t.name, (e = { command: c?.trackScripts.find((x) => x.name === t.name)?.command ?? '', state: t.state, users: [] }));
+      if (t.type !== type) continue;
+      let e = out.get(t.name);
+      if (!e) out.set(t.name, (e = { state: t.state, value: t.value, users: [] }));
       e.users.push(`     ${i.name}, weight ${t.weight}${t.reverse ? ' reverse' : ''}`);
     }
   }
+  return out;
+}
+
+/** keepalived's `------< VRRP Scripts >------`: each vrrp_script with its settings, state and the instances that track it. */
+function scriptSection(doc: StatusDocument, config: ReadonlyMap<string, InstanceDumpConfig>, globals: GlobalDumpConfig | undefined): string[] {
   const out: string[] = [];
-  for (const [name, e] of scripts) {
+  for (const [name, e] of trackedBy(doc, 'vrrp_script')) {
     out.push(` VRRP Script = ${name}`);
-    if (e.command) out.push(`   Command = ${e.command}`);
+    const g = globals?.scripts.get(name);
+    const command = g?.command ?? [...config.values()].flatMap((c) => c.trackScripts).find((x) => x.name === name)?.command;
+    if (command) out.push(`   Command = ${command}`);
+    if (g) {
+      out.push(
+        `   Interval = ${g.interval} sec`,
+        `   Timeout = ${g.timeout} sec`,
+        `   Weight = ${g.weight}${g.reverse ? ' reverse' : ''}`,
+        `   Rise = ${g.rise}`,
+        `   Fall = ${g.fall}`,
+      );
+    }
     // keepalived's two words, which the exporters map to 1 and 0: a script without a good result yet is BAD, as there
     out.push(`   Status = ${e.state === 'up' ? 'GOOD' : 'BAD'}`, '   Tracking instances :', ...e.users);
+  }
+  return out;
+}
+
+/** keepalived's `------< VRRP Track files >------`: each track_file with its file, its value and the instances that track it. */
+function trackFileSection(doc: StatusDocument, globals: GlobalDumpConfig | undefined): string[] {
+  const out: string[] = [];
+  for (const [name, e] of trackedBy(doc, 'track_file')) {
+    out.push(` Track file = ${name}`);
+    const g = globals?.files.get(name);
+    if (g) out.push(`   File = ${g.file}`);
+    if (e.value !== null) out.push(`   Status = ${e.value}`);
+    if (g) out.push(`   Weight = ${g.weight}${g.reverse ? ' reverse' : ''}`);
+    out.push('   Tracking instances :', ...e.users);
   }
   return out;
 }

@@ -27,6 +27,27 @@ export interface InstanceDumpConfig {
   readonly trackScripts: readonly { readonly name: string; readonly command: string }[];
 }
 
+/** A vrrp_script block: seconds, keepalived's defaults filled in. */
+export interface ScriptDumpConfig {
+  readonly command: string;
+  readonly interval: number;
+  readonly timeout: number;
+  readonly weight: number;
+  readonly reverse: boolean;
+  readonly rise: number;
+  readonly fall: number;
+}
+
+/** The config of the tracker blocks and sync groups, for the data dump's sections after the instances. */
+export interface GlobalDumpConfig {
+  /** each vrrp_script by name: its command line as keepalived writes it, and its settings (keepalived's defaults filled in) */
+  readonly scripts: ReadonlyMap<string, ScriptDumpConfig>;
+  /** each track_file block by name */
+  readonly files: ReadonlyMap<string, { readonly file: string; readonly weight: number; readonly reverse: boolean }>;
+  /** smtp_alert of each vrrp_sync_group (global_defs' default filled in) */
+  readonly syncGroupSmtp: ReadonlyMap<string, boolean>;
+}
+
 export const SCRIPT_FIELDS = [
   'script_backup',
   'script_master',

@@ -191,6 +191,24 @@ test("data: every line alived writes about the instances is keepalived's, in kee
     assert.ok(at >= 0, `'${line}' is not in keepalived's data file after line ${from}:\n${kaLines.slice(from, from + 30).join('\n')}`);
     from = at + 1;
   }
+  // and the sections keepalived writes about instances, sync groups and trackers are all there
+  const sections = (t: string): string[] => t.split('\n').filter((l) => /^------< .* >------$/.test(l));
+  assert.deepEqual(sections(al.data), [
+    '------< VRRP Topology >------',
+    '------< VRRP Sync groups >------',
+    '------< VRRP Scripts >------',
+    '------< VRRP Track files >------',
+  ]);
+  for (const l of [
+    ' VRRP Script = chk_a',
+    '   Interval = 1 sec',
+    ' Track file = tf1',
+    '   Weight = 1',
+    '     VI_2, weight 3',
+    '   Using smtp notification = no',
+  ]) {
+    assert.ok(al.data.split('\n').includes(l), `'${l}' in:\n${al.data}`);
+  }
   assert.match(ka.data, /^ {3}Master state transition script = '\/usr\/bin\/echo' 'https:\/\/hooks\.example\.com\/m\?api_key=tok-script', uid:gid 0:0$/m);
   assert.match(al.data, /^ {3}Master state transition script = '\/usr\/bin\/echo' 'https:\/\/hooks\.example\.com\/m\?api_key=\*{8}'$/m);
 });

@@ -405,6 +405,48 @@ test("data: the VRRP topology in keepalived's lines, the sync groups and the scr
   assert.match(formatKeepalivedData(doc([instance({ version: 3, advertIntervalMs: 250 })]), config()), /^ {3}Advert interval = 250 milli-sec$/m);
 });
 
+test("data: with the tracker blocks' config, the scripts' settings, the track files and the sync groups' smtp_alert", () => {
+  const tf = { type: 'track_file', name: 'tf1', weight: 3, reverse: false, state: 'up' as const, value: 0, lastResult: null, since: null, effect: 0 };
+  const i = instance({ trackers: [{ ...instance().trackers[0]!, state: 'up' }, tf] });
+  const globals = {
+    scripts: new Map([['chk_a', { command: "'/usr/bin/true' 'arg1'", interval: 1, timeout: 0, weight: -20, reverse: false, rise: 1, fall: 1 }]]),
+    files: new Map([['tf1', { file: '/run/tf1', weight: 1, reverse: true }]]),
+    syncGroupSmtp: new Map([['G1', false]]),
+  };
+  const text = formatKeepalivedData(doc([i]), config(), globals);
+  const tail = text.slice(text.indexOf('------< VRRP Sync groups >------'));
+  assert.equal(
+    tail,
+    [
+      '------< VRRP Sync groups >------',
+      ' VRRP Sync Group = G1, MASTER',
+      '   Num member fault 0, num member init 0',
+      '   VRRP member instances :',
+      '     VI_1',
+      '   Using smtp notification = no',
+      '------< VRRP Scripts >------',
+      ' VRRP Script = chk_a',
+      "   Command = '/usr/bin/true' 'arg1'",
+      '   Interval = 1 sec',
+      '   Timeout = 0 sec',
+      '   Weight = -20',
+      '   Rise = 1',
+      '   Fall = 1',
+      '   Status = GOOD',
+      '   Tracking instances :',
+      '     VI_1, weight -20',
+      '------< VRRP Track files >------',
+      ' Track file = tf1',
+      '   File = /run/tf1',
+      '   Status = 0',
+      '   Weight = 1 reverse',
+      '   Tracking instances :',
+      '     VI_1, weight 3',
+      '',
+    ].join('\n'),
+  );
+});
+
 test('check data: virtual servers, real servers and their checkers', () => {
   const vs: VirtualServerStatusDoc = {
     name: '10.0.0.1:80 TCP',
