@@ -25,9 +25,13 @@ export interface DumpInputs {
 
 export type DumpInputSource = () => Promise<DumpInputs>;
 
-/** The files a signal writes, with their contents: SIGUSR1 `data` (and `check.data` with virtual servers), the JSON signal `json`. */
-export function dumpFiles(kind: 'data' | 'json', inputs: DumpInputs, instance: string | undefined): { file: string; text: string }[] {
-  const base = `/tmp/alived${instance ? `_${instance}` : ''}`;
+/** Where the dumps go, before their extension: `/tmp/alived`, `/tmp/alived_NAME` with --instance NAME, `/tmp/keepalived` run as keepalived. */
+export function dumpBase(o: { readonly instance: string | undefined; readonly dumpNames: 'alived' | 'keepalived' }): string {
+  return `/tmp/${o.dumpNames}${o.instance ? `_${o.instance}` : ''}`;
+}
+
+/** The files a signal writes, with their contents: SIGUSR1 `data` (and `_check.data` with virtual servers), the JSON signal `json`. */
+export function dumpFiles(kind: 'data' | 'json', inputs: DumpInputs, base: string): { file: string; text: string }[] {
   // as keepalived: no VRRP instance, no JSON file
   if (kind === 'json') return inputs.doc.vrrp.instances.length ? [{ file: `${base}.json`, text: formatKeepalivedJson(inputs.doc, inputs.config) }] : [];
   const out = [{ file: `${base}.data`, text: formatKeepalivedData(inputs.doc, inputs.config, inputs.globals) }];

@@ -56,6 +56,13 @@ export interface CliOptions {
   unsafeStateDir: boolean;
   /** keepalived's --instance: the stats and data files get _NAME; so do the default pid file and state directory */
   instance: string | undefined;
+  /**
+   * The dumps' names in /tmp: alived's own (/tmp/alived.data), or, for an
+   * alived run under the name `keepalived` (a symlink put in keepalived's
+   * place), keepalived's (/tmp/keepalived.data), which tools read by fixed
+   * path. Not an option: main() sets it from the command's name.
+   */
+  dumpNames: 'alived' | 'keepalived';
   /** --strict: what keepalived would change or drop silently is an error (warnings otherwise) */
   strict: boolean;
   configId: string | undefined;
@@ -176,6 +183,7 @@ export function defaultOptions(): CliOptions {
     logJson: false,
     noSyslog: false,
     instance: undefined,
+    dumpNames: 'alived',
     strict: false,
     vrrpOnly: false,
     checkOnly: false,

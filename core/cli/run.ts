@@ -13,7 +13,7 @@ import { BUILTIN_PLUGINS } from '../plugin/builtins';
 import { dumpTree } from '../config/dump';
 import { ConfigInvalidError, Daemon } from '../daemon/daemon';
 import { formatStats } from '../vrrp/stats';
-import { dumpFiles, dumpInputsFromDaemon, type DumpInputSource } from './dumps';
+import { dumpBase, dumpFiles, dumpInputsFromDaemon, type DumpInputSource } from './dumps';
 import { signalNumber, watchRealtimeSignal } from '../daemon/signals';
 import { formatIpvsStats } from '../ipvs/stats';
 import { acquirePidFile } from '../daemon/pid-file';
@@ -172,12 +172,12 @@ export async function runDaemon(file: string, o: CliOptions): Promise<number> {
     const dumpInputs: DumpInputSource = () => dumpInputsFromDaemon(daemon, { configFile: file, stateDir: o.stateDir, instance: o.instance });
     const dump = (kind: 'data' | 'json'): void => {
       dumpInputs().then(
-        (inputs) => Promise.all(dumpFiles(kind, inputs, o.instance).map((d) => write(d.file, d.text))),
+        (inputs) => Promise.all(dumpFiles(kind, inputs, dumpBase(o)).map((d) => write(d.file, d.text))),
         (err: Error) => log.error({ err }, `${kind} dump: ${err.message}`),
       );
     };
     const dumpStats = (): void => {
-      const statsFile = `/tmp/alived${o.instance ? `_${o.instance}` : ''}.stats`;
+      const statsFile = `${dumpBase(o)}.stats`;
       Promise.all([daemon.vrrpStatus(), daemon.ipvsStatus()])
         // with virtual servers, the stats file goes on with the IPVS counters
         .then(([s, ipvs]) => write(statsFile, formatStats(s) + (ipvs ? formatIpvsStats(ipvs) : '')))

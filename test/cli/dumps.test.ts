@@ -14,7 +14,7 @@ import { waitFor } from '../helpers/lab';
  * both real servers and their checkers' results; the JSON signal without a
  * VRRP instance writes nothing (as keepalived) and STATS_CLEAR is logged,
  * and neither real-time signal ends the daemon, as their default action
- * would.
+ * would. Run under the name keepalived, the dumps take keepalived's names.
  */
 
 const BIN = path.join(PROJECT_ROOT, 'dist/core/cli/main.js');
@@ -24,8 +24,9 @@ const servers: net.Server[] = [];
 after(() => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   for (const s of servers) s.close();
-  for (const f of ['data', 'stats', 'json']) fs.rmSync(`/tmp/alived_${NAME}.${f}`, { force: true });
-  fs.rmSync(`/tmp/alived_${NAME}_check.data`, { force: true });
+  for (const base of [`/tmp/alived_${NAME}`, `/tmp/keepalived_${NAME}`]) {
+    for (const f of ['.data', '.stats', '.json', '_check.data']) fs.rmSync(`${base}${f}`, { force: true });
+  }
 });
 
 function listen(): Promise<net.Server> {
@@ -112,6 +113,68 @@ test('SIGUSR1 writes the checker data; the JSON and STATS_CLEAR signals are answ
     await waitFor('the stats file', () => (fs.existsSync(`/tmp/alived_${NAME}.stats`) ? true : undefined), 5000);
     assert.equal(child.exitCode, null, out);
     assert.ok(!fs.existsSync(`/tmp/alived_${NAME}.json`), 'no JSON without VRRP instances');
+  } finally {
+    child.kill('SIGTERM');
+  }
+  assert.equal(await exited, 0, out);
+});
+
+test("run as keepalived (a symlink in its place), the dumps take keepalived's names", async () => {
+  const dir = writeFiles({
+    'a.conf': `virtual_server 127.0.0.1 8080 {
+  delay_loop 1
+  protocol TCP
+  real_server 127.0.0.1 9 {
+    TCP_CHECK {
+      connect_timeout 1
+    }
+  }
+}
+`,
+  });
+  fs.mkdirSync(path.join(dir, 'state'));
+  fs.symlinkSync(BIN, path.join(dir, 'keepalived'));
+  // the first test's dumps
+  for (const f of ['.data', '.stats', '.json', '_check.data']) fs.rmSync(`/tmp/alived_${NAME}${f}`, { force: true });
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(dir, 'keepalived'),
+      '-n',
+      '-l',
+      '-G',
+      '-C',
+      '-f',
+      'a.conf',
+      '-p',
+      path.join(dir, 'a.pid'),
+      '--state-dir',
+      path.join(dir, 'state'),
+      '--instance',
+      NAME,
+    ],
+    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  children.push(child);
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    await waitFor('the pid file', () => (fs.existsSync(path.join(dir, 'a.pid')) ? true : undefined));
+    const want = [`/tmp/keepalived_${NAME}.data`, `/tmp/keepalived_${NAME}_check.data`, `/tmp/keepalived_${NAME}.stats`];
+    await waitFor(
+      "keepalived's file names",
+      () => {
+        child.kill('SIGUSR1');
+        child.kill('SIGUSR2');
+        return want.every((f) => fs.existsSync(f)) ? true : undefined;
+      },
+      10_000,
+      300,
+    );
+    assert.match(fs.readFileSync(want[1]!, 'utf8'), /^ VS VIP = 127\.0\.0\.1, VPORT = 8080$/m);
+    for (const f of ['.data', '.stats', '_check.data']) assert.ok(!fs.existsSync(`/tmp/alived_${NAME}${f}`), f);
   } finally {
     child.kill('SIGTERM');
   }

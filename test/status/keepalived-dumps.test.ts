@@ -7,7 +7,7 @@ import { STATUS_VERSION, type InstanceStatusDoc, type StatusDocument, type Virtu
 import type { InstanceSettings } from '../../core/vrrp/settings';
 import type { AddressEntry } from '../../core/config/keywords/vrrp/addresses';
 import type { RouteEntry } from '../../core/config/keywords/vrrp/routes';
-import { dumpFiles } from '../../core/cli/dumps';
+import { dumpBase, dumpFiles } from '../../core/cli/dumps';
 
 /**
  * keepalived's JSON and data dumps from literal status documents and
@@ -516,18 +516,20 @@ test('the files each signal writes: names with --instance, no JSON without insta
   const vs: VirtualServerStatusDoc = { name: 'fwmark 7', quorum: 1, hysteresis: 0, quorumUp: false, aliveWeight: 0, sorryServer: null, realServers: [] };
   const inputs = { doc: doc([instance()]), config: config() };
   assert.deepEqual(
-    dumpFiles('json', inputs, undefined).map((f) => f.file),
+    dumpFiles('json', inputs, dumpBase({ instance: undefined, dumpNames: 'alived' })).map((f) => f.file),
     ['/tmp/alived.json'],
   );
   assert.deepEqual(
-    dumpFiles('data', inputs, 'web').map((f) => f.file),
+    dumpFiles('data', inputs, dumpBase({ instance: 'web', dumpNames: 'alived' })).map((f) => f.file),
     ['/tmp/alived_web.data'],
   );
-  assert.deepEqual(dumpFiles('json', { doc: doc([]), config: new Map() }, undefined), []);
-  const withVs = dumpFiles('data', { doc: doc([], [vs]), config: new Map() }, 'web');
+  assert.deepEqual(dumpFiles('json', { doc: doc([]), config: new Map() }, '/tmp/alived'), []);
+  const withVs = dumpFiles('data', { doc: doc([], [vs]), config: new Map() }, dumpBase({ instance: 'web', dumpNames: 'alived' }));
   assert.deepEqual(
     withVs.map((f) => f.file),
     ['/tmp/alived_web.data', '/tmp/alived_web_check.data'],
   );
   assert.match(withVs[1]!.text, /^ VS FWMARK = 7$/m);
+  // run as keepalived: keepalived's names
+  assert.equal(dumpBase({ instance: undefined, dumpNames: 'keepalived' }), '/tmp/keepalived');
 });
