@@ -144,7 +144,7 @@ export const OPTIONS: OptSpec[] = [
   {
     long: 'instance',
     arg: 'required',
-    help: `name this alived: SIGUSR1/SIGUSR2 write /tmp/alived_NAME.data / .stats; without -p and --state-dir, /run/alived_NAME.pid and ${DEFAULT_STATE_DIR}/instance/NAME`,
+    help: `name this alived: SIGUSR1/SIGUSR2/the JSON signal write /tmp/alived_NAME.data / .stats / .json; without -p and --state-dir, /run/alived_NAME.pid and ${DEFAULT_STATE_DIR}/instance/NAME`,
     apply: (o, v) => (o.instance = v),
   },
   {
