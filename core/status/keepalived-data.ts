@@ -70,7 +70,9 @@ function instanceLines(i: InstanceStatusDoc, c: InstanceDumpConfig | undefined):
     return out;
   }
   const s = c.settings;
-  if (s.srcAddress) out.push(`   Using src_ip = ${s.srcAddress}`);
+  // the configured source, else its own address as a master advertises it
+  const src = s.srcAddress ?? (i.master?.self ? i.master.address : undefined);
+  if (src) out.push(`   Using src_ip = ${src}`);
   // keepalived adds the interface index to an IPv6 group, which the document does not carry
   if (s.group && s.family === 4) out.push(`   Multicast address ${s.group}`);
   const g = s.garp;

@@ -358,6 +358,7 @@ test("data: the VRRP topology in keepalived's lines, the sync groups and the scr
     '   State = MASTER',
     '   Wantstate = MASTER',
     '   Interface = eth0',
+    '   Using src_ip = 10.99.0.1',
     '   Multicast address 224.0.0.18',
     '   Gratuitous ARP delay = 5',
     '   Down timer adverts = 3',
