@@ -1,5 +1,5 @@
 import * as os from 'node:os';
-import { nativeAddon } from '../vrrp/packet-socket';
+import { nativeAddon, PacketSocketError } from '../vrrp/packet-socket';
 
 /**
  * keepalived's signal functions and their numbers, as `keepalived
@@ -86,12 +86,18 @@ export function printSignum(name: string, out: NodeJS.WritableStream, err: NodeJ
  */
 export function watchRealtimeSignal(signum: number, onSignal: () => void): () => void {
   // throws ALIVED_PACKET_ADDON_MISSING when the addon is not built
-  const lib = nativeAddon() as SignalAddon;
+  const lib = nativeAddon() as Partial<SignalAddon>;
+  if (typeof lib.watchSignal !== 'function' || typeof lib.closeSignal !== 'function') {
+    throw new PacketSocketError('the native addon was built from older sources (no watchSignal): rebuild it with `npm install`', {
+      code: 'ALIVED_PACKET_ADDON_MISSING',
+    });
+  }
   const handle = lib.watchSignal(signum, () => onSignal());
+  const close = lib.closeSignal;
   let open = true;
   return () => {
     if (!open) return;
     open = false;
-    lib.closeSignal(handle);
+    close(handle);
   };
 }
