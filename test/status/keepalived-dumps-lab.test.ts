@@ -110,7 +110,13 @@ before(async () => {
   lab = await Lab.create({ name: 'dumps', hosts: [{ name: 'n1', ip: '10.93.0.11' }] });
 });
 after(() => {
-  for (const f of ['/tmp/keepalived.json', '/tmp/keepalived.data', ...['json', 'data', 'stats'].map((k) => `/tmp/alived_${INSTANCE}.${k}`)])
+  // keepalived's main process writes keepalived_parent.data on SIGUSR1 too
+  for (const f of [
+    '/tmp/keepalived.json',
+    '/tmp/keepalived.data',
+    '/tmp/keepalived_parent.data',
+    ...['json', 'data', 'stats'].map((k) => `/tmp/alived_${INSTANCE}.${k}`),
+  ])
     fs.rmSync(f, { force: true });
   return lab ? lab.destroy() : undefined;
 });
