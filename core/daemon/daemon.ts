@@ -7,7 +7,7 @@ import { BUILTIN_PLUGINS } from '../plugin/builtins';
 import { PluginHost } from '../plugin/host';
 import { ALIVED_VERSION } from '../version';
 import type { Level } from '../log/logger';
-import { resolveVrrp, type VrrpSettings } from '../vrrp/settings';
+import { resolveVrrp, type InstanceSettings, type VrrpSettings } from '../vrrp/settings';
 import { dropPreforkedVrrpProcess, VrrpSupervisor } from '../vrrp/supervisor';
 import { applyTrackGroups, resolveStaticNet } from '../vrrp/static-net-settings';
 import { vrrpProcessSettings } from '../vrrp/process-settings';
@@ -439,6 +439,11 @@ export class Daemon {
   /** State and counters of every VRRP instance ([] without VRRP). */
   vrrpStatus(): Promise<EngineStatus> {
     return this.vrrp ? this.vrrp.status() : Promise.resolve({ instances: [], otherVrids: 0 });
+  }
+
+  /** The resolved settings of the VRRP instances the VRRP process runs now ([] without VRRP). */
+  vrrpInstanceSettings(): InstanceSettings[] {
+    return this.vrrpSettingsJson ? (JSON.parse(this.vrrpSettingsJson) as VrrpSettings).instances : [];
   }
 
   /** Virtual servers, real servers and checkers with their states (undefined without checks). */
