@@ -13,7 +13,7 @@ import { BUILTIN_PLUGINS } from '../plugin/builtins';
 import { dumpTree } from '../config/dump';
 import { ConfigInvalidError, Daemon } from '../daemon/daemon';
 import { formatStats } from '../vrrp/stats';
-import { dumpBase, dumpFiles, dumpInputsFromDaemon, type DumpInputSource } from './dumps';
+import { dumpBase, dumpFiles, dumpInputsFor, type DumpInputSource } from './dumps';
 import { signalNumber, watchRealtimeSignal } from '../daemon/signals';
 import { formatIpvsStats } from '../ipvs/stats';
 import { acquirePidFile } from '../daemon/pid-file';
@@ -171,7 +171,7 @@ export async function runDaemon(file: string, o: CliOptions): Promise<number> {
         },
         (err: Error) => log.error({ err, file: target }, `writing ${target}: ${err instanceof FileError ? err.reason : err.message}`),
       );
-    const dumpInputs: DumpInputSource = () => dumpInputsFromDaemon(daemon, { configFile: file, stateDir: o.stateDir, instance: o.instance });
+    const dumpInputs: DumpInputSource = () => daemon.status.snapshot().then((doc) => dumpInputsFor(doc, daemon));
     const dump = (kind: 'data' | 'json'): void => {
       dumpInputs().then(
         (inputs) => Promise.all(dumpFiles(kind, inputs, dumpBase(o)).map((d) => write(d.file, d.text))),

@@ -208,22 +208,18 @@ export function formatKeepalivedCheckData(doc: StatusDocument): string {
   return out.join('\n') + '\n';
 }
 
-/** `10.0.0.1:80 TCP` -> `[10.0.0.1]:tcp:80`, keepalived's FMT_VS; fwmark and group names as they are */
+/** keepalived's FMT_VS: the document's name is it */
 function vsWords(vs: VirtualServerStatusDoc): string {
-  const m = /^(\S+):(\d+) (TCP|UDP|SCTP)$/.exec(vs.name);
-  return m ? `[${m[1]}]:${m[3]!.toLowerCase()}:${m[2]}` : vs.name;
+  return vs.name;
 }
 
 function virtualServerLines(vs: VirtualServerStatusDoc): string[] {
   const out = [' ------< Virtual server >------'];
-  const m = /^(\S+):(\d+) (TCP|UDP|SCTP)$/.exec(vs.name);
-  const fw = /^fwmark (\d+)/.exec(vs.name);
-  const grp = /^group (\S+)/.exec(vs.name);
-  if (m) out.push(` VS VIP = ${m[1]}, VPORT = ${m[2]}`);
-  else if (fw) out.push(` VS FWMARK = ${fw[1]}`);
-  else if (grp) out.push(` VS GROUP = ${grp[1]}`);
+  if (vs.address !== null) out.push(` VS VIP = ${vs.address}, VPORT = ${vs.port ?? 0}`);
+  else if (vs.fwmark !== null) out.push(` VS FWMARK = ${vs.fwmark}`);
+  else if (vs.group !== null) out.push(` VS GROUP = ${vs.group}`);
   else out.push(` VS = ${vs.name}`);
-  if (m) out.push(`   protocol = ${m[3]}`);
+  if (vs.protocol) out.push(`   protocol = ${vs.protocol}`);
   out.push(`   quorum = ${vs.quorum}, hysteresis = ${vs.hysteresis}`);
   if (vs.sorryServer) out.push(`   sorry server = ${vs.sorryServer.name}${vs.sorryServer.inUse ? ' (in use)' : ''}`);
   out.push(`   alive = ${vs.quorumUp ? 1 : 0}`, `   quorum_state_up = ${vs.quorumUp ? 1 : 0}`);

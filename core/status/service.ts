@@ -543,6 +543,12 @@ export class StatusService implements StatusProvider {
   private virtualServers(checks: CheckServiceStatus | undefined): VirtualServerStatusDoc[] {
     return (checks?.virtualServers ?? []).map((vs) => ({
       name: vs.name,
+      address: vs.key.kind === 'address' ? vs.key.address : null,
+      port: vs.key.kind === 'address' ? vs.key.port : null,
+      fwmark: vs.key.kind === 'fwmark' ? vs.key.fwmark : null,
+      group: vs.key.kind === 'group' ? vs.key.group : null,
+      protocol: vs.protocol ? (vs.protocol.toUpperCase() as 'TCP' | 'UDP' | 'SCTP') : null,
+      scheduler: vs.scheduler,
       quorum: vs.quorum,
       hysteresis: vs.hysteresis,
       quorumUp: vs.quorumUp,

@@ -66,7 +66,23 @@ export const DOC: StatusDocument = {
     syncGroups: [],
     otherVrids: 0,
   },
-  virtualServers: [{ name: '10.0.0.100:80 TCP', quorum: 1, hysteresis: 0, quorumUp: true, aliveWeight: 1, sorryServer: null, realServers: [] }],
+  virtualServers: [
+    {
+      name: '[10.0.0.100]:tcp:80',
+      address: '10.0.0.100',
+      port: 80,
+      fwmark: null,
+      group: null,
+      protocol: 'TCP',
+      scheduler: 'wlc',
+      quorum: 1,
+      hysteresis: 0,
+      quorumUp: true,
+      aliveWeight: 1,
+      sorryServer: null,
+      realServers: [],
+    },
+  ],
   notify: { outbox: null, published: 3, notifiers: [] },
 };
 

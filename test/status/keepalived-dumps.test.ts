@@ -450,7 +450,13 @@ test("data: with the tracker blocks' config, the scripts' settings, the track fi
 
 test('check data: virtual servers, real servers and their checkers', () => {
   const vs: VirtualServerStatusDoc = {
-    name: '10.0.0.1:80 TCP',
+    name: '[10.0.0.1]:tcp:80',
+    address: '10.0.0.1',
+    port: 80,
+    fwmark: null,
+    group: null,
+    protocol: 'TCP',
+    scheduler: 'wlc',
     quorum: 1,
     hysteresis: 0,
     quorumUp: true,
@@ -514,7 +520,21 @@ test('check data: virtual servers, real servers and their checkers', () => {
 });
 
 test('the files each signal writes: names with --instance, no JSON without instances, the check data with virtual servers', () => {
-  const vs: VirtualServerStatusDoc = { name: 'fwmark 7', quorum: 1, hysteresis: 0, quorumUp: false, aliveWeight: 0, sorryServer: null, realServers: [] };
+  const vs: VirtualServerStatusDoc = {
+    name: 'FWM 7',
+    address: null,
+    port: null,
+    fwmark: 7,
+    group: null,
+    protocol: null,
+    scheduler: 'wlc',
+    quorum: 1,
+    hysteresis: 0,
+    quorumUp: false,
+    aliveWeight: 0,
+    sorryServer: null,
+    realServers: [],
+  };
   const inputs = { doc: doc([instance()]), config: config() };
   assert.deepEqual(
     dumpFiles('json', inputs, dumpBase({ instance: undefined, dumpNames: 'alived' })).map((f) => f.file),
