@@ -31,7 +31,6 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as readline from 'node:readline';
 import { Lab, removeStaleLabs } from '../core/lab/netns';
 import { VrrpLab, type LabDaemon } from '../core/lab/vrrp-lab';
 import {
@@ -56,6 +55,7 @@ import {
   type CapturedAdvert,
   type Jitter,
 } from './vrrp-common';
+import { startListeners, virtualServers } from './check-lab';
 
 const HOSTS = [
   { name: 'n1', ip: '10.99.0.11' },
@@ -67,7 +67,6 @@ const VIP = '10.99.0.201/24';
 const TARGET_P99_MS = 5;
 /** after MASTER: the second gratuitous ARP burst (garp_master_delay 5 s), and the checks' bootstrap (1 s) and warmup (delay_loop) */
 const SETTLE_MS = 6000;
-const LISTENERS = path.join(__dirname, 'check-listeners.js');
 
 interface Condition {
   label: string;
@@ -188,44 +187,6 @@ class Capture {
   get pid(): number | undefined {
     return this.proc.pid;
   }
-}
-
-/** check-listeners.js in n1's namespace: COUNT ports on n1's loopback. */
-async function startListeners(lab: Lab, kind: 'tcp' | 'http', count: number): Promise<{ proc: ChildProcess; ports: number[] }> {
-  const proc = lab.spawn('n1', [process.execPath, LISTENERS, kind, String(count)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const rl = readline.createInterface({ input: proc.stdout! });
-  try {
-    const line = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`check-listeners ${kind} ${count} did not start within 120 s`)), 120_000);
-      rl.once('line', (l) => {
-        clearTimeout(timer);
-        resolve(l);
-      });
-      proc.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`check-listeners exited with ${code}`));
-      });
-    });
-    const ports = (JSON.parse(line) as { ports: number[] }).ports;
-    if (ports.length !== count) throw new Error(`check-listeners: ${ports.length} ports, expected ${count}`);
-    return { proc, ports };
-  } catch (err) {
-    killProc(proc);
-    throw err;
-  } finally {
-    rl.close();
-  }
-}
-
-/** virtual servers of `per` real servers each on 127.0.0.1, as check-common.ts builds them */
-function virtualServers(ports: number[], checker: string, per = 100, delayLoopS = 1): string {
-  const out: string[] = [];
-  for (let v = 0; v * per < ports.length; v++) {
-    out.push(`virtual_server 192.0.2.1 ${1000 + v} {\n  lvs_sched rr\n  lvs_method NAT\n  protocol TCP\n  delay_loop ${delayLoopS}`);
-    for (const port of ports.slice(v * per, (v + 1) * per)) out.push(`  real_server 127.0.0.1 ${port} {\n${checker}\n  }`);
-    out.push('}');
-  }
-  return out.join('\n') + '\n';
 }
 
 /** Tcp counters of the namespace `pid` lives in (/proc/PID/net/snmp and netstat are per network namespace). */

@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { AlivedError } from '../errors';
-import type { StatusProvider } from '../status/types';
+import type { StatusDocument, StatusProvider } from '../status/types';
 import type { ApiRequest, ApiRoute, DaemonActions } from './types';
 
 /**
@@ -32,20 +33,65 @@ function optionalString(o: Record<string, unknown>, key: string): string | undef
 
 const ok = (body: object) => ({ status: 200, body });
 
+/**
+ * The API's readers share one document made at most this long ago: the VRRP
+ * part is as old anyway, and the daemon then makes (and serializes) at most
+ * one a second however often it is asked.
+ */
+export const SHARED_STATUS_MS = 1000;
+
+/** instances and virtual servers serialized per turn of the event loop */
+const PER_TURN = 20;
+
+/**
+ * JSON.stringify(doc), made in parts: a document of thousands of instances
+ * and real servers is megabytes, and stringifying it at once would hold the
+ * event loop (the checks) for tens of milliseconds. Its two long lists go
+ * in parts of PER_TURN, each in its own turn.
+ */
+export async function serializeInParts(doc: StatusDocument): Promise<string> {
+  const list = async (items: readonly object[]): Promise<string> => {
+    const parts: string[] = [];
+    for (let i = 0; i < items.length; i += PER_TURN) {
+      parts.push(items.slice(i, i + PER_TURN).map((x) => JSON.stringify(x)).join(','));
+      await new Promise((r) => setImmediate(r));
+    }
+    return `[${parts.filter(Boolean).join(',')}]`;
+  };
+  // where the lists go: a string no document holds (a new one each time)
+  const MARK = `\u0000${randomUUID()}\u0000`;
+  const instances = await list(doc.vrrp.instances);
+  const virtualServers = await list(doc.virtualServers);
+  const frame = JSON.stringify({ ...doc, vrrp: { ...doc.vrrp, instances: MARK }, virtualServers: MARK });
+  const mark = JSON.stringify(MARK);
+  const at = frame.indexOf(mark);
+  const rest = frame.slice(at + mark.length);
+  const at2 = rest.indexOf(mark);
+  return frame.slice(0, at) + instances + rest.slice(0, at2) + virtualServers + rest.slice(at2 + mark.length);
+}
+
 export function coreRoutes(provider: StatusProvider, actions: DaemonActions | undefined): ApiRoute[] {
+  // the JSON of the shared document, made once for every reader of it
+  const serialized = new WeakMap<StatusDocument, Promise<string>>();
+  const shared = (): Promise<StatusDocument> => provider.snapshot({ maxAgeMs: SHARED_STATUS_MS });
   const routes: ApiRoute[] = [
     {
       method: 'GET',
       path: '/v1/status',
       description: 'the whole status document',
-      handle: async () => ok(await provider.snapshot()),
+      handle: async () => {
+        const doc = await shared();
+        let body = serialized.get(doc);
+        if (body === undefined) serialized.set(doc, (body = serializeInParts(doc)));
+        return { status: 200, contentType: 'application/json; charset=utf-8', body: await body };
+      },
     },
     {
       method: 'GET',
       path: '/v1/instances/:name',
       description: 'one VRRP instance',
       handle: async (req) => {
-        const doc = await provider.snapshot();
+        const doc = await shared();
         const inst = doc.vrrp.instances.find((i) => i.name === req.params.name);
         if (!inst) throw new AlivedError('ALIVED_API_NOT_FOUND', `no VRRP instance '${req.params.name!.slice(0, 80)}'`);
         return ok(inst);
@@ -55,7 +101,7 @@ export function coreRoutes(provider: StatusProvider, actions: DaemonActions | un
       method: 'GET',
       path: '/v1/virtual-servers',
       description: 'the virtual servers with their real servers and checks',
-      handle: async () => ok({ virtualServers: (await provider.snapshot()).virtualServers }),
+      handle: async () => ok({ virtualServers: (await shared()).virtualServers }),
     },
     {
       method: 'GET',

@@ -60,6 +60,8 @@ export interface StatusServiceOptions {
 }
 
 const MAX_DIAGNOSTICS = 50;
+/** a shared document older than maxAgeMs is still given while a new one is made, up to this many times maxAgeMs */
+const STALE_FACTOR = 10;
 const LAG_RESET_MS = 60_000;
 const NO_COUNTERS: KeepalivedCounters = {
   advert_rcvd: 0,
@@ -101,6 +103,9 @@ export class StatusService implements StatusProvider {
   /** each real server's last change, by `vs/rs` */
   private readonly serverCauses = new Map<string, { since: number; cause: Cause }>();
   private vrrpCache: { at: number; status: EngineStatus } | undefined;
+  /** the last document made, for readers that may share one (snapshot({ maxAgeMs })) */
+  private lastDoc: { at: number; doc: StatusDocument } | undefined;
+  private making: Promise<StatusDocument> | undefined;
   private vrrpAsking: Promise<EngineStatus | undefined> | undefined;
   private readonly lag: IntervalHistogram;
   private lagTimer: NodeJS.Timeout | undefined;
@@ -143,6 +148,12 @@ export class StatusService implements StatusProvider {
   }
 
   // ---- what the daemon reports ----
+
+  /** A VRRP state or priority changed: the next reader gets a new document, with the VRRP process asked again. */
+  private changed(): void {
+    this.vrrpCache = undefined;
+    this.lastDoc = undefined;
+  }
 
   started(): void {
     this.history.add({
@@ -219,7 +230,7 @@ export class StatusService implements StatusProvider {
 
   /** A transition of an instance or a sync group, as the daemon hands it to the hooks. */
   transition(e: VrrpTransitionEvent): void {
-    this.vrrpCache = undefined;
+    this.changed();
     const settings = e.kind === 'instance' ? this.settingsOf(e.name) : undefined;
     const cause = settings
       ? transitionCause(e.to, e.reason, this.contextOf(settings, e.priority))
@@ -236,7 +247,7 @@ export class StatusService implements StatusProvider {
   }
 
   priority(e: PriorityChangeEvent): void {
-    this.vrrpCache = undefined;
+    this.changed();
     const settings = this.settingsOf(e.instance);
     const cause = (settings && priorityCause(settings.priority, e.to, this.trackersOf(settings))) ?? {
       kind: 'priority' as const,
@@ -359,14 +370,57 @@ export class StatusService implements StatusProvider {
     return this.options.sources.plugins();
   }
 
-  async snapshot(): Promise<StatusDocument> {
+  snapshot(opts: { readonly maxAgeMs?: number } = {}): Promise<StatusDocument> {
+    const maxAge = opts.maxAgeMs ?? 0;
+    if (maxAge > 0) {
+      const last = this.lastDoc;
+      const age = last ? performance.now() - last.at : Infinity;
+      if (last && age <= maxAge) return Promise.resolve(last.doc);
+      // older: while a new one is made (in the background), a reader that may share gets the last one,
+      // unless that is more than STALE_FACTOR times too old; readers that wait share the one being made
+      if (last && age <= maxAge * STALE_FACTOR) {
+        if (!this.making) void this.snapshot().catch(() => undefined);
+        return Promise.resolve(last.doc);
+      }
+      if (this.making) return this.making;
+    }
+    const at = performance.now();
+    const making = this.makeDocument();
+    this.making = making;
+    void making.then(
+      (doc) => {
+        if (!this.lastDoc || this.lastDoc.at < at) this.lastDoc = { at, doc };
+      },
+      () => undefined,
+    );
+    void making.finally(() => {
+      if (this.making === making) this.making = undefined;
+    }).catch(() => undefined);
+    return making;
+  }
+
+  private async makeDocument(): Promise<StatusDocument> {
     const s = this.options.sources;
     const vrrp = await this.vrrpStatus();
     const settings = s.vrrpSettings();
     const checks = s.checks();
+
     const notify = s.notify();
     const now = this.now();
     const trackers = this.trackerMap();
+    // made in parts, each in its own turn of the event loop: at thousands of
+    // instances and real servers no part holds up the checks for long
+    const byName = new Map((settings?.instances ?? []).map((i) => [i.name, i]));
+    const instances: InstanceStatusDoc[] = [];
+    for (const part of chunks(vrrp?.instances ?? [], INSTANCES_PER_TURN)) {
+      for (const i of part) instances.push(this.instanceDoc(i, byName.get(i.name), trackers));
+      await nextTurn();
+    }
+    const virtualServers: VirtualServerStatusDoc[] = [];
+    for (const part of chunks(checks?.virtualServers ?? [], VIRTUAL_SERVERS_PER_TURN)) {
+      virtualServers.push(...this.virtualServers(part));
+      await nextTurn();
+    }
     return {
       version: STATUS_VERSION,
       generatedAt: now,
@@ -399,11 +453,11 @@ export class StatusService implements StatusProvider {
       },
       vrrp: {
         running: vrrp !== undefined,
-        instances: (vrrp?.instances ?? []).map((i) => this.instanceDoc(i, settings, trackers)),
+        instances,
         syncGroups: (vrrp?.groups ?? []).map((g) => ({ name: g.name, state: g.state, members: g.members })),
         otherVrids: vrrp?.otherVrids ?? 0,
       },
-      virtualServers: this.virtualServers(checks),
+      virtualServers,
       notify: {
         outbox: notify?.outbox ?? null,
         published: notify?.published ?? 0,
@@ -472,8 +526,7 @@ export class StatusService implements StatusProvider {
     };
   }
 
-  private instanceDoc(i: InstanceStatus, all: VrrpSettings | undefined, trackerMap: Map<string, TrackerStatus>): InstanceStatusDoc {
-    const settings = all?.instances.find((x) => x.name === i.name);
+  private instanceDoc(i: InstanceStatus, settings: InstanceSettings | undefined, trackerMap: Map<string, TrackerStatus>): InstanceStatusDoc {
     const trackers = settings ? instanceTrackers(settings, trackerMap) : [];
     const pCause = settings ? priorityCause(i.priority, i.effectivePriority, trackers) : null;
     const last = this.instanceCauses.get(`instance:${i.name}`);
@@ -540,8 +593,8 @@ export class StatusService implements StatusProvider {
     };
   }
 
-  private virtualServers(checks: CheckServiceStatus | undefined): VirtualServerStatusDoc[] {
-    return (checks?.virtualServers ?? []).map((vs) => ({
+  private virtualServers(vss: CheckServiceStatus['virtualServers']): VirtualServerStatusDoc[] {
+    return vss.map((vs) => ({
       name: vs.name,
       address: vs.key.kind === 'address' ? vs.key.address : null,
       port: vs.key.kind === 'address' ? vs.key.port : null,
@@ -598,6 +651,19 @@ export class StatusService implements StatusProvider {
       }),
     }));
   }
+}
+
+/** instances, and virtual servers (with their real servers), made into the document per turn of the event loop */
+const INSTANCES_PER_TURN = 200;
+const VIRTUAL_SERVERS_PER_TURN = 10;
+
+function* chunks<T>(items: readonly T[], size: number): Generator<readonly T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+}
+
+/** lets the event loop run (timers, sockets) before the next part */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function nsToMs(ns: number): number {

@@ -331,7 +331,12 @@ export interface PluginInfo {
  * process nothing.
  */
 export interface StatusProvider {
-  snapshot(): Promise<StatusDocument>;
+  /**
+   * The status now. With `maxAgeMs`, a document made at most that long ago
+   * may be given again: readers that ask many times a second (the API, a
+   * scraper) share one, and the daemon makes at most one per maxAgeMs.
+   */
+  snapshot(opts?: { readonly maxAgeMs?: number }): Promise<StatusDocument>;
   /** events with seq > since (all kept ones without), oldest first, at most `limit` (the newest ones) */
   timeline(query?: { readonly since?: number; readonly limit?: number }): readonly TimelineEvent[];
   /** called with every new event; returns the unsubscribe function */

@@ -121,9 +121,39 @@ process.on('message', (msg: ParentMessage) => {
         (err: Error) => send({ type: 'reloaded', id: msg.id, error: err.message }),
       );
   } else if (msg.type === 'status') {
-    send({ type: 'status', id: msg.id, status: engine?.status() ?? { instances: [], otherVrids: 0 } });
+    sendStatus(msg.id);
   }
 });
+
+/** instances per part of a status answer: about a tenth of a millisecond of work each */
+const STATUS_PART = 50;
+
+/**
+ * The status, in parts of STATUS_PART instances, each made and sent in its
+ * own turn of the event loop (`status-part` messages, then `status` with
+ * the last instances and the rest): a thousand instances' status is a few
+ * milliseconds of work, and no advert due meanwhile waits for more than
+ * one part.
+ */
+function sendStatus(id: number): void {
+  const e = engine;
+  if (!e) {
+    send({ type: 'status', id, status: { instances: [], otherVrids: 0 } });
+    return;
+  }
+  let from = 0;
+  const step = (): void => {
+    const to = from + STATUS_PART;
+    const instances = e.statusPart(from, to);
+    from = to;
+    if (from >= e.instanceCount) send({ type: 'status', id, status: { ...e.statusRest(), instances } });
+    else {
+      send({ type: 'status-part', id, instances });
+      setImmediate(step);
+    }
+  };
+  step();
+}
 process.on('disconnect', () => void stop());
 process.on('SIGTERM', () => void stop());
 // Ctrl-C reaches the whole process group: the parent decides, and tells us to stop

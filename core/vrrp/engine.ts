@@ -13,7 +13,7 @@ import { VrrpChannel } from './socket';
 import type { Received, VrrpState } from './types';
 import { warmUpVips } from './vips';
 import { VmacHost } from './vmac';
-import type { EngineDeps, EngineEvent, EngineStatus } from './engine-types';
+import type { EngineDeps, EngineEvent, EngineStatus, InstanceStatus } from './engine-types';
 import { InstanceRuntime, sameElection, SyncGroupRuntime, type EngineHost } from './instance-runtime';
 
 export type { EngineDeps, EngineEvent, EngineStatus, InstanceStatus, TransitionReport } from './engine-types';
@@ -285,9 +285,22 @@ export class VrrpEngine implements EngineHost {
   }
 
   status(): EngineStatus {
+    return { ...this.statusRest(), instances: this.statusPart(0, this.instances.length) };
+  }
+
+  get instanceCount(): number {
+    return this.instances.length;
+  }
+
+  /** the status of the instances from index `from` up to `to` (a part of status()) */
+  statusPart(from: number, to: number): InstanceStatus[] {
+    return this.instances.slice(from, to).map((i) => i.status());
+  }
+
+  /** status() without the instances */
+  statusRest(): Omit<EngineStatus, 'instances'> {
     const lateness = this.advertLateness.summary();
     return {
-      instances: this.instances.map((i) => i.status()),
       ...(this.groups.size > 0
         ? { groups: [...this.groups.values()].map((g) => ({ name: g.settings.name, state: g.state, members: g.settings.members })) }
         : {}),

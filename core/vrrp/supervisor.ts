@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import type { Level, Logger, LogRecord } from '../log/logger';
-import type { EngineEvent, EngineStatus, TransitionReport } from './engine';
+import type { EngineEvent, EngineStatus, InstanceStatus, TransitionReport } from './engine';
 import { settingsKey, type VrrpSettings } from './settings';
 import type { TrackedState } from './tracking';
 
@@ -119,6 +119,8 @@ export class VrrpSupervisor {
   private crashes = 0;
   private statusSeq = 0;
   private readonly statusWaiters = new Map<number, (s: EngineStatus) => void>();
+  /** the instances of a status answer that came in parts, until its last message */
+  private readonly statusParts = new Map<number, InstanceStatus[]>();
   /** times the VRRP process was restarted after dying */
   restarts = 0;
   private startedWaiters: Array<(err?: Error) => void> = [];
@@ -161,6 +163,7 @@ export class VrrpSupervisor {
         this.running = false;
       }
       for (const [, w] of this.statusWaiters) w(EMPTY);
+      this.statusParts.clear();
       this.statusWaiters.clear();
       for (const [, w] of this.reloadWaiters) w({ error: 'the VRRP process exited' });
       this.reloadWaiters.clear();
@@ -296,10 +299,18 @@ export class VrrpSupervisor {
         for (const f of w) f();
         break;
       }
+      case 'status-part': {
+        const parts = this.statusParts.get(msg.id as number);
+        if (parts && this.statusWaiters.has(msg.id as number)) parts.push(...(msg.instances as InstanceStatus[]));
+        break;
+      }
       case 'status': {
         const w = this.statusWaiters.get(msg.id as number);
+        const parts = this.statusParts.get(msg.id as number) ?? [];
         this.statusWaiters.delete(msg.id as number);
-        w?.(msg.status as EngineStatus);
+        this.statusParts.delete(msg.id as number);
+        const s = msg.status as EngineStatus;
+        w?.(parts.length ? { ...s, instances: [...parts, ...s.instances] } : s);
         break;
       }
       case 'fatal':
@@ -354,8 +365,10 @@ export class VrrpSupervisor {
     return new Promise((resolve) => {
       const t = setTimeout(() => {
         this.statusWaiters.delete(id);
+        this.statusParts.delete(id);
         resolve(EMPTY);
       }, timeoutMs);
+      this.statusParts.set(id, []);
       this.statusWaiters.set(id, (s) => {
         clearTimeout(t);
         resolve(s);

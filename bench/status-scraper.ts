@@ -1,0 +1,81 @@
+/**
+ * The scraper of bench/status-scrape.ts, in a process of its own so its
+ * CPU is not the daemon's nor the benchmark's:
+ *
+ *   node status-scraper.js SOCKET SECONDS RATE PATH...
+ *
+ * asks each PATH of the daemon's API over its unix socket RATE times a
+ * second for SECONDS (a tick whose previous requests have not finished is
+ * skipped, and counted), then prints one line of JSON: per path the
+ * requests, failures, response times (ms, sorted) and bytes.
+ */
+import * as http from 'node:http';
+
+interface PathFigures {
+  path: string;
+  ok: number;
+  failed: number;
+  ms: number[];
+  bytes: number[];
+  firstError?: string;
+}
+
+function get(socketPath: string, path: string): Promise<{ status: number; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ socketPath, path, headers: { accept: '*/*' } }, (res) => {
+      let bytes = 0;
+      res.on('data', (c: Buffer) => (bytes += c.length));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }));
+      res.on('error', reject);
+    });
+    req.setTimeout(10_000, () => req.destroy(new Error('timed out after 10 s')));
+    req.on('error', reject);
+  });
+}
+
+async function main(): Promise<void> {
+  const [socketPath, secondsArg, rateArg, ...paths] = process.argv.slice(2);
+  const seconds = Number(secondsArg);
+  const rate = Number(rateArg);
+  if (!socketPath || !(seconds > 0) || !(rate > 0) || paths.length === 0) {
+    process.stderr.write('usage: status-scraper.js SOCKET SECONDS RATE PATH...\n');
+    process.exit(2);
+  }
+  const figures: PathFigures[] = paths.map((p) => ({ path: p, ok: 0, failed: 0, ms: [], bytes: [] }));
+  const periodMs = 1000 / rate;
+  const end = performance.now() + seconds * 1000;
+  let skipped = 0;
+  let busy = false;
+  let next = performance.now();
+  while (performance.now() < end) {
+    if (busy) skipped++;
+    else {
+      busy = true;
+      void Promise.all(
+        figures.map(async (f) => {
+          const t = performance.now();
+          try {
+            const r = await get(socketPath, f.path);
+            if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
+            f.ms.push(performance.now() - t);
+            f.bytes.push(r.bytes);
+            f.ok++;
+          } catch (err) {
+            f.failed++;
+            f.firstError ??= (err as Error).message;
+          }
+        }),
+      ).finally(() => (busy = false));
+    }
+    next += periodMs;
+    await new Promise((r) => setTimeout(r, Math.max(0, next - performance.now())));
+  }
+  while (busy) await new Promise((r) => setTimeout(r, 10));
+  for (const f of figures) f.ms.sort((a, b) => a - b);
+  process.stdout.write(JSON.stringify({ skipped, figures }) + '\n');
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`status-scraper: ${err.message}\n`);
+  process.exit(1);
+});
