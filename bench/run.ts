@@ -23,6 +23,7 @@ for (const b of [
   'outbox-start.js',
   'faults.js',
   'vrrp-vmac.js',
+  'metrics-render.js',
 ]) {
   const r = spawnSync(process.execPath, [path.join(__dirname, b)], { stdio: 'inherit' });
   if (r.status !== 0) process.exitCode = 1;

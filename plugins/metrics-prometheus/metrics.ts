@@ -96,8 +96,11 @@ export class StatusMetrics {
   private readonly checkerUp: Prom.Gauge<string>;
   private readonly checkResults: Prom.Counter<string>;
   private readonly checkDuration: Prom.Histogram<string>;
-  /** when the result each checker's histogram series last observed was made, by series key */
-  private readonly observedAt = new Map<string, { at: number; labels: Labels }>();
+  private readonly checkLastDuration: Prom.Gauge<string>;
+  /** when the last result observed of each checker was made, by `virtual_server\0real_server\0checker` */
+  private readonly observedAt = new Map<string, number>();
+  /** the histogram's series, by `virtual_server\0checker` */
+  private readonly durationSeries = new Map<string, Labels>();
   private readonly quorumUp: Prom.Gauge<string>;
   private readonly aliveWeight: Prom.Gauge<string>;
   private readonly sorryActive: Prom.Gauge<string>;
@@ -155,14 +158,17 @@ export class StatusMetrics {
     // last result is observed once, when it is newer than the one observed
     // before. Checks that ran between two scrapes and were replaced by a
     // newer one before the second are not in it (alived_check_results_total
-    // counts every check).
+    // counts every check). One per virtual server and checker, not per real
+    // server: its 12 series per label set would be most of the page of a
+    // large pool; each real server's own last duration is one gauge.
     this.checkDuration = new prom.Histogram({
       name: 'alived_check_duration_seconds',
-      help: "How long checks took, sampled: each checker's last result at each scrape, counted once",
-      labelNames: checkerLabels,
+      help: "How long the checks of the virtual server's real servers took, sampled: each checker's last result at each scrape, counted once",
+      labelNames: ['virtual_server', 'checker'],
       buckets: [...CHECK_DURATION_BUCKETS],
       registers: [registry],
     });
+    this.checkLastDuration = this.gauge('alived_check_last_duration_seconds', "How long the checker's last check took", checkerLabels);
     this.quorumUp = this.gauge('alived_virtual_server_quorum_up', 'Whether the virtual server has its quorum (1) or not (0)', ['virtual_server']);
     this.aliveWeight = this.gauge('alived_virtual_server_alive_weight', 'Sum of the weights of the real servers that are up', ['virtual_server']);
     this.sorryActive = this.gauge('alived_sorry_server_active', 'Whether the sorry server is in use (1) or not (0); only virtual servers that have one', [
@@ -207,11 +213,13 @@ export class StatusMetrics {
     this.updateDaemon(doc);
     for (const inst of doc.vrrp.instances) this.updateInstance(inst);
     const seen = new Set<string>();
-    for (const vs of doc.virtualServers) this.updateVirtualServer(vs, seen);
-    for (const [key, o] of this.observedAt) {
-      if (seen.has(key)) continue;
-      this.checkDuration.remove(o.labels);
-      this.observedAt.delete(key);
+    const seenSeries = new Set<string>();
+    for (const vs of doc.virtualServers) this.updateVirtualServer(vs, seen, seenSeries);
+    for (const key of this.observedAt.keys()) if (!seen.has(key)) this.observedAt.delete(key);
+    for (const [key, labels] of this.durationSeries) {
+      if (seenSeries.has(key)) continue;
+      this.checkDuration.remove(labels);
+      this.durationSeries.delete(key);
     }
     for (const n of doc.notify.notifiers) this.updateNotifier(n);
   }
@@ -257,7 +265,7 @@ export class StatusMetrics {
     setIf(this.priority, { iname: inst.name, kind: 'effective' }, inst.effectivePriority);
   }
 
-  private updateVirtualServer(vs: VirtualServerStatusDoc, seen: Set<string>): void {
+  private updateVirtualServer(vs: VirtualServerStatusDoc, seen: Set<string>, seenSeries: Set<string>): void {
     const virtual_server = vs.name;
     this.quorumUp.set({ virtual_server }, vs.quorumUp ? 1 : 0);
     setIf(this.aliveWeight, { virtual_server }, vs.aliveWeight);
@@ -274,19 +282,22 @@ export class StatusMetrics {
         incIf(this.checkResults, { ...labels, result: 'failed' }, c.failures);
         const key = `${virtual_server}\0${rs.name}\0${labels.checker}`;
         seen.add(key);
-        this.observeLast(key, labels, c);
+        const series = `${virtual_server}\0${labels.checker}`;
+        seenSeries.add(series);
+        const last = c.last;
+        if (!last || !Number.isFinite(last.latencyMs) || last.latencyMs < 0) return;
+        this.checkLastDuration.set(labels, last.latencyMs / 1000);
+        const before = this.observedAt.get(key);
+        if (before !== undefined && last.at <= before) return;
+        this.observedAt.set(key, last.at);
+        let histLabels = this.durationSeries.get(series);
+        if (!histLabels) {
+          histLabels = { virtual_server, checker: labels.checker };
+          this.durationSeries.set(series, histLabels);
+        }
+        this.checkDuration.observe(histLabels, last.latencyMs / 1000);
       });
     }
-  }
-
-  /** Observes the checker's last result unless it was observed already. */
-  private observeLast(key: string, labels: Labels, c: CheckerStatusDoc): void {
-    const last = c.last;
-    if (!last || !Number.isFinite(last.latencyMs) || last.latencyMs < 0) return;
-    const before = this.observedAt.get(key);
-    if (before && last.at <= before.at) return;
-    this.checkDuration.observe(labels, last.latencyMs / 1000);
-    this.observedAt.set(key, { at: last.at, labels });
   }
 
   private updateNotifier(n: NotifierStatusDoc): void {

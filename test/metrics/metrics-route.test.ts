@@ -182,15 +182,29 @@ test('alived_* hold the daemon, priorities, pools and notifiers of the document'
   assert.equal(valueOf(e, 'alived_notify_oldest_pending_seconds', { notifier: 'smtp_alert:keepalived' }), 0);
 });
 
-test('the check duration histogram observes each result once, however often it is scraped', async () => {
+test('the check duration histogram, per virtual server and checker, observes each result once, however often it is scraped', async () => {
   const s = await scraper();
-  const labels = { real_server: '10.0.0.11:80', checker: 'TCP_CHECK#2' };
+  const vs = '10.0.0.100:80 TCP';
+  const labels = { virtual_server: vs, checker: 'TCP_CHECK#2' };
   const count = (e: Exposition) => valueOf(e, 'alived_check_duration_seconds_count', labels);
   let { e } = await s.page();
+  // no real_server label: the series are per virtual server and checker
+  for (const x of samplesOf(e, 'alived_check_duration_seconds_count')) assert.deepEqual(Object.keys(x.labels).sort(), ['checker', 'virtual_server']);
+  assert.equal(samplesOf(e, 'alived_check_duration_seconds_count').length, 3);
   assert.equal(count(e), 1);
   assert.equal(valueOf(e, 'alived_check_duration_seconds_sum', labels), 0.04);
   assert.equal(valueOf(e, 'alived_check_duration_seconds_bucket', { ...labels, le: '0.01' }), 0);
   assert.equal(valueOf(e, 'alived_check_duration_seconds_bucket', { ...labels, le: '0.05' }), 1);
+  // the two real servers with an HTTP_GET are in one series
+  const http = { virtual_server: vs, checker: 'HTTP_GET' };
+  assert.equal(valueOf(e, 'alived_check_duration_seconds_count', http), 2);
+  assert.ok(Math.abs(valueOf(e, 'alived_check_duration_seconds_sum', http) - 0.0132) < 1e-9);
+  assert.equal(valueOf(e, 'alived_check_duration_seconds_bucket', { ...http, le: '0.005' }), 1);
+  assert.equal(valueOf(e, 'alived_check_duration_seconds_bucket', { ...http, le: '0.05' }), 2);
+  // each checker's own last duration is one gauge
+  assert.equal(valueOf(e, 'alived_check_last_duration_seconds', { real_server: '10.0.0.11:80', checker: 'TCP_CHECK#2' }), 0.04);
+  assert.equal(valueOf(e, 'alived_check_last_duration_seconds', { real_server: '10.0.0.13:80', checker: 'HTTP_GET' }), 0.0012);
+  assert.equal(samplesOf(e, 'alived_check_last_duration_seconds').length, 4);
   ({ e } = await s.page());
   assert.equal(count(e), 1, 'the same result is not observed again');
   const next = (latencyMs: number, at: number): StatusDocument => {
@@ -206,14 +220,17 @@ test('the check duration histogram observes each result once, however often it i
   assert.ok(Math.abs(valueOf(e, 'alived_check_duration_seconds_sum', labels) - 0.24) < 1e-9);
   assert.equal(valueOf(e, 'alived_check_duration_seconds_bucket', { ...labels, le: '0.5' }), 2);
   assert.equal(valueOf(e, 'alived_check_duration_seconds_bucket', { ...labels, le: '0.1' }), 1);
+  assert.equal(valueOf(e, 'alived_check_last_duration_seconds', { real_server: '10.0.0.11:80', checker: 'TCP_CHECK#2' }), 0.2);
   ({ e } = await s.page());
   assert.equal(count(e), 2);
-  // a real server that went away takes its histogram series with it
+  // a real server that went away takes its gauges with it; a histogram series goes with the last real server of its checker
   const doc = statusFixture();
   s.set({ ...doc, virtualServers: [{ ...doc.virtualServers[0]!, realServers: doc.virtualServers[0]!.realServers.slice(1) }] });
   ({ e } = await s.page());
-  assert.deepEqual(samplesOf(e, 'alived_check_duration_seconds_count', { real_server: '10.0.0.11:80' }), []);
-  assert.equal(samplesOf(e, 'alived_check_duration_seconds_count').length, 2);
+  assert.deepEqual(samplesOf(e, 'alived_check_last_duration_seconds', { real_server: '10.0.0.11:80' }), []);
+  assert.deepEqual(samplesOf(e, 'alived_check_duration_seconds_count', { checker: 'TCP_CHECK' }), []);
+  assert.deepEqual(samplesOf(e, 'alived_check_duration_seconds_count', { checker: 'TCP_CHECK#2' }), []);
+  assert.equal(valueOf(e, 'alived_check_duration_seconds_count', http), 2);
 });
 
 test('no secret and no message of the document appears on the page', async () => {
