@@ -17,12 +17,13 @@ import type {
  * them all.
  *
  * Every value is a copy of a number in the document, taken when Prometheus
- * scrapes: each scrape resets the metrics and sets them again from a fresh
- * snapshot, so a series whose subject went away (an instance a reload
- * removed) disappears with it. Labels are names from the config (instances,
- * interfaces, virtual and real servers, checker keywords, notifier ids) and
- * fixed words; no state, message or other free text is ever a label, which
- * keeps both the number of series and what the page shows bounded.
+ * scrapes. The series persist from scrape to scrape (Kept below): a scrape
+ * sets the value of each series the document has, and removes the series
+ * whose subject went away (an instance a reload removed). Labels are names
+ * from the config (instances, interfaces, virtual and real servers, checker
+ * keywords, notifier ids) and fixed words; no state, message or other free
+ * text is ever a label, which keeps both the number of series and what the
+ * page shows bounded.
  */
 
 /** keepalived's numbers for the states, as its JSON dump and the exporter give them. */
@@ -49,11 +50,10 @@ export const KEEPALIVED_COUNTERS: ReadonlyArray<{ readonly name: string; readonl
   { name: 'keepalived_priority_zero_received_total', counter: 'pri_zero_rcvd', help: 'Advertisements with priority 0 received (the master is leaving)' },
   { name: 'keepalived_priority_zero_sent_total', counter: 'pri_zero_sent', help: 'Advertisements with priority 0 sent (leaving MASTER)' },
 ];
-
 /**
  * Upper bounds of the check duration histogram, seconds: 1 ms to past the
- * default connect timeout (5 s). Few on purpose: each is a series per checker,
- * and a pool of 10,000 real servers has 10,000 checkers or more.
+ * default connect timeout (5 s). Few on purpose: each is a series per
+ * virtual server and checker.
  */
 export const CHECK_DURATION_BUCKETS: readonly number[] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10];
 
@@ -61,7 +61,81 @@ const KEEPALIVED_UP_HELP = 'Whether alived answered with its status (1) or not (
 const ALIVED_INFO_HELP = 'The alived version, as a label (the value is always 1)';
 
 type Labels = Record<string, string>;
-type Mirrored = Prom.Gauge<string> | Prom.Counter<string>;
+
+/** One series of a kept metric: its prom-client child, and what the last scrape gave it. */
+interface KeptSeries<C> {
+  readonly labels: Labels;
+  child: C;
+  /** the update() that last gave it a value: older ones are removed at the end of an update */
+  generation: number;
+  /** a counter's total at the last update; -1 before the first */
+  total: number;
+}
+
+/**
+ * A labelled metric whose series live from scrape to scrape, each kept by
+ * its label values joined into one string: an update finds the series it
+ * had in its own Map and gives them their new value, and removes those the
+ * document no longer has. A gauge is set; a counter mirrors a total kept
+ * elsewhere (prom-client's Counter has no set()), so it is increased by the
+ * difference to the total it had, and when the total went down (the
+ * daemon's counter started again) the series is removed and added again
+ * with the new total, which Prometheus takes as a counter reset.
+ */
+class Kept<M extends Prom.Gauge<string> | Prom.Counter<string>> {
+  private readonly series = new Map<string, KeptSeries<ReturnType<M['labels']>>>();
+
+  constructor(
+    readonly metric: M,
+    private readonly labelNames: readonly string[],
+  ) {}
+
+  /** The series of these label values (in labelNames' order), made when it is new. */
+  private get(values: readonly string[], generation: number): KeptSeries<ReturnType<M['labels']>> {
+    const key = values.length === 1 ? values[0]! : values.join('\u0000');
+    let s = this.series.get(key);
+    if (s) {
+      s.generation = generation;
+      return s;
+    }
+    const labels: Labels = {};
+    this.labelNames.forEach((n, i) => (labels[n] = values[i]!));
+    s = { labels, child: this.metric.labels(labels) as ReturnType<M['labels']>, generation, total: -1 };
+    this.series.set(key, s);
+    return s;
+  }
+
+  /** A gauge's value, left out when it is not a finite number (a series never says NaN for "unknown"). */
+  set(this: Kept<Prom.Gauge<string>>, values: readonly string[], v: number, generation: number): void {
+    if (!Number.isFinite(v)) return;
+    this.get(values, generation).child.set(v);
+  }
+
+  /** A counter's total, left out when it is not a finite, non-negative number. */
+  total(this: Kept<Prom.Counter<string>>, values: readonly string[], total: number, generation: number): void {
+    if (!Number.isFinite(total) || total < 0) return;
+    const s = this.get(values, generation);
+    if (s.total < 0) {
+      s.child.inc(total);
+    } else if (total < s.total) {
+      this.metric.remove(s.labels);
+      s.child = this.metric.labels(s.labels);
+      s.child.inc(total);
+    } else if (total > s.total) {
+      s.child.inc(total - s.total);
+    }
+    s.total = total;
+  }
+
+  /** Removes the series the update `generation` did not give a value. */
+  sweep(generation: number): void {
+    for (const [key, s] of this.series) {
+      if (s.generation === generation) continue;
+      this.metric.remove(s.labels);
+      this.series.delete(key);
+    }
+  }
+}
 
 /**
  * One set of metrics in a private registry: a plugin instance owns one, so
@@ -73,44 +147,45 @@ export class StatusMetrics {
   private readonly downRegistry: Prom.Registry;
   private readonly downInfo: Prom.Gauge<string>;
   private down = false;
-  /** every gauge and counter, reset before each update */
-  private readonly mirrored: Mirrored[] = [];
-  private readonly gauge: (name: string, help: string, labelNames?: readonly string[]) => Prom.Gauge<string>;
-  private readonly counter: (name: string, help: string, labelNames?: readonly string[]) => Prom.Counter<string>;
+  /** counts the updates that had a document; each series remembers the last one that set it */
+  private generation = 0;
+  private readonly kept: Array<Kept<Prom.Gauge<string>> | Kept<Prom.Counter<string>>> = [];
+  private readonly gauge: (name: string, help: string, labelNames?: readonly string[]) => Kept<Prom.Gauge<string>>;
+  private readonly counter: (name: string, help: string, labelNames?: readonly string[]) => Kept<Prom.Counter<string>>;
 
-  private readonly keepalivedUp: Prom.Gauge<string>;
-  private readonly vrrpState: Prom.Gauge<string>;
-  private readonly keepalivedCounters: Array<{ metric: Prom.Counter<string>; counter: keyof KeepalivedCounters }>;
+  private readonly keepalivedUp: Kept<Prom.Gauge<string>>;
+  private readonly vrrpState: Kept<Prom.Gauge<string>>;
+  private readonly keepalivedCounters: Array<{ metric: Kept<Prom.Counter<string>>; counter: keyof KeepalivedCounters }>;
 
-  private readonly info: Prom.Gauge<string>;
-  private readonly startTime: Prom.Gauge<string>;
-  private readonly reloads: Prom.Counter<string>;
-  private readonly reloadsRejected: Prom.Counter<string>;
-  private readonly loopLag: Prom.Gauge<string>;
-  private readonly vrrpRestarts: Prom.Counter<string>;
-  private readonly advertLateness: Prom.Gauge<string>;
-  private readonly priority: Prom.Gauge<string>;
+  private readonly info: Kept<Prom.Gauge<string>>;
+  private readonly startTime: Kept<Prom.Gauge<string>>;
+  private readonly reloads: Kept<Prom.Counter<string>>;
+  private readonly reloadsRejected: Kept<Prom.Counter<string>>;
+  private readonly loopLag: Kept<Prom.Gauge<string>>;
+  private readonly vrrpRestarts: Kept<Prom.Counter<string>>;
+  private readonly advertLateness: Kept<Prom.Gauge<string>>;
+  private readonly priority: Kept<Prom.Gauge<string>>;
 
-  private readonly rsUp: Prom.Gauge<string>;
-  private readonly rsWeight: Prom.Gauge<string>;
-  private readonly checkerUp: Prom.Gauge<string>;
-  private readonly checkResults: Prom.Counter<string>;
+  private readonly rsUp: Kept<Prom.Gauge<string>>;
+  private readonly rsWeight: Kept<Prom.Gauge<string>>;
+  private readonly checkerUp: Kept<Prom.Gauge<string>>;
+  private readonly checkResults: Kept<Prom.Counter<string>>;
+  private readonly checkLastDuration: Kept<Prom.Gauge<string>>;
   private readonly checkDuration: Prom.Histogram<string>;
-  private readonly checkLastDuration: Prom.Gauge<string>;
   /** when the last result observed of each checker was made, by `virtual_server\0real_server\0checker` */
   private readonly observedAt = new Map<string, number>();
-  /** the histogram's series, by `virtual_server\0checker` */
-  private readonly durationSeries = new Map<string, Labels>();
-  private readonly quorumUp: Prom.Gauge<string>;
-  private readonly aliveWeight: Prom.Gauge<string>;
-  private readonly sorryActive: Prom.Gauge<string>;
+  /** the histogram's series, by `virtual_server\0checker`, with the update that last saw a checker of it */
+  private readonly durationSeries = new Map<string, { labels: Labels; child: Prom.Histogram.Internal<string>; generation: number }>();
+  private readonly quorumUp: Kept<Prom.Gauge<string>>;
+  private readonly aliveWeight: Kept<Prom.Gauge<string>>;
+  private readonly sorryActive: Kept<Prom.Gauge<string>>;
 
-  private readonly notifySent: Prom.Counter<string>;
-  private readonly notifyFailed: Prom.Counter<string>;
-  private readonly notifyExpired: Prom.Counter<string>;
-  private readonly notifyRetrying: Prom.Gauge<string>;
-  private readonly outboxDepth: Prom.Gauge<string>;
-  private readonly oldestPending: Prom.Gauge<string>;
+  private readonly notifySent: Kept<Prom.Counter<string>>;
+  private readonly notifyFailed: Kept<Prom.Counter<string>>;
+  private readonly notifyExpired: Kept<Prom.Counter<string>>;
+  private readonly notifyRetrying: Kept<Prom.Gauge<string>>;
+  private readonly outboxDepth: Kept<Prom.Gauge<string>>;
+  private readonly oldestPending: Kept<Prom.Gauge<string>>;
 
   constructor(prom: typeof Prom) {
     const registry = new prom.Registry();
@@ -118,13 +193,11 @@ export class StatusMetrics {
     this.downRegistry = new prom.Registry();
     new prom.Gauge({ name: 'keepalived_up', help: KEEPALIVED_UP_HELP, registers: [this.downRegistry] }).set(0);
     this.downInfo = new prom.Gauge({ name: 'alived_info', help: ALIVED_INFO_HELP, labelNames: ['version'], registers: [this.downRegistry] });
-    this.gauge = (name, help, labelNames = []) => this.track(new prom.Gauge({ name, help, labelNames, registers: [registry] }));
-    // prom-client's Counter has no set(): a counter that mirrors a total kept
-    // elsewhere is reset and then increased by that total on every scrape
-    // (reset() and inc() are its public API). It stays a counter on the page
-    // (`# TYPE ... counter`), so rate() and increase() apply, and it never
-    // goes down unless the daemon's own total does (a restart).
-    this.counter = (name, help, labelNames = []) => this.track(new prom.Counter({ name, help, labelNames, registers: [registry] }));
+    this.gauge = (name, help, labelNames = []) => this.keep(new prom.Gauge({ name, help, labelNames, registers: [registry] }), labelNames);
+    // A counter stays a counter on the page (`# TYPE ... counter`), so rate()
+    // and increase() apply; it goes down only when the daemon's own total
+    // does (a restart).
+    this.counter = (name, help, labelNames = []) => this.keep(new prom.Counter({ name, help, labelNames, registers: [registry] }), labelNames);
 
     const vrrpLabels = ['iname', 'intf', 'vrid'];
     this.keepalivedUp = this.gauge('keepalived_up', KEEPALIVED_UP_HELP);
@@ -185,9 +258,10 @@ export class StatusMetrics {
     this.oldestPending = this.gauge('alived_notify_oldest_pending_seconds', 'Age of the oldest notification waiting (0 when none waits)', ['notifier']);
   }
 
-  private track<M extends Mirrored>(metric: M): M {
-    this.mirrored.push(metric);
-    return metric;
+  private keep<M extends Prom.Gauge<string> | Prom.Counter<string>>(metric: M, labelNames: readonly string[]): Kept<M> {
+    const k = new Kept(metric, labelNames);
+    this.kept.push(k as Kept<Prom.Gauge<string>> | Kept<Prom.Counter<string>>);
+    return k;
   }
 
   get contentType(): string {
@@ -197,8 +271,9 @@ export class StatusMetrics {
   /**
    * Sets every metric from `doc`. Without one (the status could not be
    * had) the page holds only keepalived_up 0 and alived_info, as the
-   * exporter reports a keepalived it cannot read; the check duration
-   * histogram keeps its counts for the next scrape that has a document.
+   * exporter reports a keepalived it cannot read; the series (and the check
+   * duration histogram's counts) are kept for the next scrape that has a
+   * document.
    */
   update(doc: StatusDocument | null, version: string): void {
     this.down = !doc;
@@ -207,21 +282,19 @@ export class StatusMetrics {
       this.downInfo.set({ version }, 1);
       return;
     }
-    for (const m of this.mirrored) m.reset();
-    this.info.set({ version: doc.daemon.version }, 1);
-    this.keepalivedUp.set(1);
-    this.updateDaemon(doc);
-    for (const inst of doc.vrrp.instances) this.updateInstance(inst);
-    const seen = new Set<string>();
-    const seenSeries = new Set<string>();
-    for (const vs of doc.virtualServers) this.updateVirtualServer(vs, seen, seenSeries);
-    for (const key of this.observedAt.keys()) if (!seen.has(key)) this.observedAt.delete(key);
-    for (const [key, labels] of this.durationSeries) {
-      if (seenSeries.has(key)) continue;
-      this.checkDuration.remove(labels);
+    const g = ++this.generation;
+    this.info.set([doc.daemon.version], 1, g);
+    this.keepalivedUp.set([], 1, g);
+    this.updateDaemon(doc, g);
+    for (const inst of doc.vrrp.instances) this.updateInstance(inst, g);
+    for (const vs of doc.virtualServers) this.updateVirtualServer(vs, g);
+    for (const n of doc.notify.notifiers) this.updateNotifier(n, g);
+    for (const k of this.kept) k.sweep(g);
+    for (const [key, s] of this.durationSeries) {
+      if (s.generation === g) continue;
+      this.checkDuration.remove(s.labels);
       this.durationSeries.delete(key);
     }
-    for (const n of doc.notify.notifiers) this.updateNotifier(n);
   }
 
   /** The exposition of what update() set, in the registry's format. */
@@ -229,85 +302,85 @@ export class StatusMetrics {
     return (this.down ? this.downRegistry : this.registry).metrics();
   }
 
-  private updateDaemon(doc: StatusDocument): void {
+  private updateDaemon(doc: StatusDocument, g: number): void {
     const d = doc.daemon;
-    setIf(this.startTime, {}, d.startedAt / 1000);
-    this.reloads.inc(d.reloads);
-    this.reloadsRejected.inc(d.reloadsRejected);
-    for (const [stat, ms] of [
-      ['mean', d.eventLoopLag.meanMs],
-      ['p99', d.eventLoopLag.p99Ms],
-      ['max', d.eventLoopLag.maxMs],
-    ] as const)
-      setIf(this.loopLag, { stat }, ms / 1000);
-    this.vrrpRestarts.inc(d.vrrpProcess?.restarts ?? 0);
+    this.startTime.set([], d.startedAt / 1000, g);
+    this.reloads.total([], d.reloads, g);
+    this.reloadsRejected.total([], d.reloadsRejected, g);
+    this.loopLag.set(['mean'], d.eventLoopLag.meanMs / 1000, g);
+    this.loopLag.set(['p99'], d.eventLoopLag.p99Ms / 1000, g);
+    this.loopLag.set(['max'], d.eventLoopLag.maxMs / 1000, g);
+    this.vrrpRestarts.total([], d.vrrpProcess?.restarts ?? 0, g);
     const late = d.vrrpProcess?.advertLateness;
     if (late) {
-      for (const [stat, ms] of [
-        ['p50', late.p50Ms],
-        ['p99', late.p99Ms],
-        ['max', late.maxMs],
-      ] as const)
-        setIf(this.advertLateness, { stat }, ms / 1000);
+      this.advertLateness.set(['p50'], late.p50Ms / 1000, g);
+      this.advertLateness.set(['p99'], late.p99Ms / 1000, g);
+      this.advertLateness.set(['max'], late.maxMs / 1000, g);
     }
   }
 
-  private updateInstance(inst: InstanceStatusDoc): void {
+  private updateInstance(inst: InstanceStatusDoc, g: number): void {
     const state = VRRP_STATE_VALUES[inst.state];
     const vrid = String(inst.vrid);
     if (state !== undefined) {
-      if (inst.vips.length === 0) this.vrrpState.set({ iname: inst.name, intf: inst.interface, vrid, ip_address: '' }, state);
-      for (const vip of inst.vips) this.vrrpState.set({ iname: inst.name, intf: vip.dev, vrid, ip_address: vip.address }, state);
+      if (inst.vips.length === 0) this.vrrpState.set([inst.name, inst.interface, vrid, ''], state, g);
+      for (const vip of inst.vips) this.vrrpState.set([inst.name, vip.dev, vrid, vip.address], state, g);
     }
-    const labels = { iname: inst.name, intf: inst.interface, vrid };
-    for (const { metric, counter } of this.keepalivedCounters) incIf(metric, labels, inst.counters[counter]);
-    setIf(this.priority, { iname: inst.name, kind: 'base' }, inst.basePriority);
-    setIf(this.priority, { iname: inst.name, kind: 'effective' }, inst.effectivePriority);
+    const values = [inst.name, inst.interface, vrid];
+    for (const { metric, counter } of this.keepalivedCounters) metric.total(values, inst.counters[counter], g);
+    this.priority.set([inst.name, 'base'], inst.basePriority, g);
+    this.priority.set([inst.name, 'effective'], inst.effectivePriority, g);
   }
 
-  private updateVirtualServer(vs: VirtualServerStatusDoc, seen: Set<string>, seenSeries: Set<string>): void {
-    const virtual_server = vs.name;
-    this.quorumUp.set({ virtual_server }, vs.quorumUp ? 1 : 0);
-    setIf(this.aliveWeight, { virtual_server }, vs.aliveWeight);
-    if (vs.sorryServer) this.sorryActive.set({ virtual_server }, vs.sorryServer.inUse ? 1 : 0);
+  private updateVirtualServer(vs: VirtualServerStatusDoc, g: number): void {
+    const vsName = vs.name;
+    this.quorumUp.set([vsName], vs.quorumUp ? 1 : 0, g);
+    this.aliveWeight.set([vsName], vs.aliveWeight, g);
+    if (vs.sorryServer) this.sorryActive.set([vsName], vs.sorryServer.inUse ? 1 : 0, g);
     for (const rs of vs.realServers) {
-      const rsLabels = { virtual_server, real_server: rs.name };
-      this.rsUp.set(rsLabels, rs.up ? 1 : 0);
-      setIf(this.rsWeight, rsLabels, rs.weight);
+      const rsValues = [vsName, rs.name];
+      this.rsUp.set(rsValues, rs.up ? 1 : 0, g);
+      this.rsWeight.set(rsValues, rs.weight, g);
       const names = checkerNames(rs.checkers);
       rs.checkers.forEach((c, i) => {
-        const labels = { ...rsLabels, checker: names[i]! };
-        this.checkerUp.set(labels, c.up ? 1 : 0);
-        incIf(this.checkResults, { ...labels, result: 'ok' }, Math.max(0, c.checks - c.failures));
-        incIf(this.checkResults, { ...labels, result: 'failed' }, c.failures);
-        const key = `${virtual_server}\0${rs.name}\0${labels.checker}`;
-        seen.add(key);
-        const series = `${virtual_server}\0${labels.checker}`;
-        seenSeries.add(series);
-        const last = c.last;
-        if (!last || !Number.isFinite(last.latencyMs) || last.latencyMs < 0) return;
-        this.checkLastDuration.set(labels, last.latencyMs / 1000);
-        const before = this.observedAt.get(key);
-        if (before !== undefined && last.at <= before) return;
-        this.observedAt.set(key, last.at);
-        let histLabels = this.durationSeries.get(series);
-        if (!histLabels) {
-          histLabels = { virtual_server, checker: labels.checker };
-          this.durationSeries.set(series, histLabels);
-        }
-        this.checkDuration.observe(histLabels, last.latencyMs / 1000);
+        const checker = names[i]!;
+        const values = [vsName, rs.name, checker];
+        this.checkerUp.set(values, c.up ? 1 : 0, g);
+        this.checkResults.total([...values, 'ok'], Math.max(0, c.checks - c.failures), g);
+        this.checkResults.total([...values, 'failed'], c.failures, g);
+        this.observeLast(vsName, rs.name, checker, c, g);
       });
     }
   }
 
-  private updateNotifier(n: NotifierStatusDoc): void {
-    const labels = { notifier: n.id };
-    incIf(this.notifySent, labels, n.sent);
-    incIf(this.notifyFailed, labels, n.failed);
-    incIf(this.notifyExpired, labels, n.expired);
-    setIf(this.notifyRetrying, labels, n.retrying);
-    setIf(this.outboxDepth, labels, n.outboxDepth);
-    setIf(this.oldestPending, labels, (n.oldestPendingMs ?? 0) / 1000);
+  /** The checker's last duration, and its last result in the histogram unless it was observed already. */
+  private observeLast(vsName: string, rsName: string, checker: string, c: CheckerStatusDoc, g: number): void {
+    const seriesKey = `${vsName}\u0000${checker}`;
+    let series = this.durationSeries.get(seriesKey);
+    if (series) series.generation = g;
+    const last = c.last;
+    if (!last || !Number.isFinite(last.latencyMs) || last.latencyMs < 0) return;
+    this.checkLastDuration.set([vsName, rsName, checker], last.latencyMs / 1000, g);
+    const key = `${vsName}\u0000${rsName}\u0000${checker}`;
+    const before = this.observedAt.get(key);
+    if (before !== undefined && last.at <= before) return;
+    this.observedAt.set(key, last.at);
+    if (!series) {
+      const labels = { virtual_server: vsName, checker };
+      series = { labels, child: this.checkDuration.labels(labels), generation: g };
+      this.durationSeries.set(seriesKey, series);
+    }
+    series.child.observe(last.latencyMs / 1000);
+  }
+
+  private updateNotifier(n: NotifierStatusDoc, g: number): void {
+    const values = [n.id];
+    this.notifySent.total(values, n.sent, g);
+    this.notifyFailed.total(values, n.failed, g);
+    this.notifyExpired.total(values, n.expired, g);
+    this.notifyRetrying.set(values, n.retrying, g);
+    this.outboxDepth.set(values, n.outboxDepth, g);
+    this.oldestPending.set(values, (n.oldestPendingMs ?? 0) / 1000, g);
   }
 }
 
@@ -324,14 +397,4 @@ export function checkerNames(checkers: readonly CheckerStatusDoc[]): string[] {
     seen.set(c.keyword, n);
     return n === 1 ? c.keyword : `${c.keyword}#${n}`;
   });
-}
-
-/** A gauge's value, left out when it is not a finite number (a series never says NaN for "unknown"). */
-function setIf(g: Prom.Gauge<string>, labels: Labels, v: number): void {
-  if (Number.isFinite(v)) g.set(labels, v);
-}
-
-/** A mirrored counter's total (after reset()), left out when it is not a finite, non-negative number. */
-function incIf(c: Prom.Counter<string>, labels: Labels, v: number): void {
-  if (Number.isFinite(v) && v >= 0) c.inc(labels, v);
 }

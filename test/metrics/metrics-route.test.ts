@@ -133,6 +133,13 @@ test('counters mirror the totals of the document at each scrape', async () => {
   assert.equal(valueOf(e, 'keepalived_become_master_total', { iname: 'VI_2' }), 1);
   assert.equal(valueOf(e, 'alived_reloads_total'), 4);
   assert.equal(e.types.get('alived_reloads_total'), 'counter');
+  // a total that went down (the daemon's counter started again) is the page's total too
+  s.set({ ...doc, daemon: { ...doc.daemon, reloads: 1 } });
+  const again = (await s.page()).e;
+  assert.equal(valueOf(again, 'alived_reloads_total'), 1);
+  assert.equal(valueOf(again, 'keepalived_advertisements_received_total', { iname: 'VI_2' }), 9000);
+  s.set(more);
+  assert.equal(valueOf((await s.page()).e, 'keepalived_advertisements_received_total', { iname: 'VI_2' }), 9500);
 });
 
 test('alived_* hold the daemon, priorities, pools and notifiers of the document', async () => {
