@@ -10,12 +10,22 @@
  *
  * Prints best and median of BENCH_METRICS_ROUNDS rounds (default 5) after
  * one warm-up round, the page's lines and bytes, and the load average.
+ * Then the plugin's GET /metrics route (its page cache at the default
+ * maxAgeMs) scraped 10 times a second for BENCH_METRICS_SCRAPE_S seconds
+ * (default 5; BENCH_METRICS_MAX_AGE_MS=N: another maxAgeMs): the time each scrape took, the process's CPU over that time,
+ * and the longest the event loop was held (what a health check's timer
+ * would have waited).
  * Asserts nothing. BENCH_METRICS_SCALE=INSTANCES,REAL_SERVERS overrides the
  * size (default 1000,10000).
  */
 import * as os from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type * as Prom from 'prom-client';
+import type { ApiResponse, ApiRoute } from '../core/api/types';
+import type { PluginApi } from '../core/plugin/types';
 import type { CheckerStatusDoc, InstanceStatusDoc, RealServerStatusDoc, StatusDocument, VirtualServerStatusDoc } from '../core/status/types';
+import { silentLogger } from '../core/log/logger';
+import metricsPlugin from '../plugins/metrics-prometheus';
 import { StatusMetrics } from '../plugins/metrics-prometheus/metrics';
 
 const VIRTUAL_SERVERS = 100;
@@ -131,6 +141,57 @@ function stats(xs: number[]): string {
   return `best ${s[0]!.toFixed(1)} median ${s[Math.floor(s.length / 2)]!.toFixed(1)}`;
 }
 
+function percentiles(xs: number[]): string {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))]!.toFixed(1);
+  return `median ${at(0.5)} p90 ${at(0.9)} max ${s.at(-1)!.toFixed(1)}`;
+}
+
+/** The plugin's /metrics route, applied as a daemon applies it, on documents that change at each snapshot. */
+async function metricsRoute(docs: StatusDocument[]): Promise<{ handle: () => Promise<ApiResponse>; snapshots: () => number }> {
+  let n = 0;
+  let route: ApiRoute | undefined;
+  const api = {
+    options: process.env.BENCH_METRICS_MAX_AGE_MS === undefined ? undefined : { maxAgeMs: Number(process.env.BENCH_METRICS_MAX_AGE_MS) },
+    log: silentLogger,
+    status: { snapshot: async () => docs[n++ % docs.length]! },
+    registerRoute(def: ApiRoute) {
+      route = def;
+    },
+  } as unknown as PluginApi<never>;
+  await metricsPlugin.apply(api as never);
+  const req = { method: 'GET', path: '/metrics', query: new URLSearchParams(), headers: {}, transport: 'tcp', body: undefined, params: {} };
+  return { handle: async () => route!.handle(req as never), snapshots: () => n };
+}
+
+async function scrapeAtTenPerSecond(instances: number, realServers: number): Promise<void> {
+  const seconds = Number(process.env.BENCH_METRICS_SCRAPE_S ?? 5);
+  const docs = [1, 2, 3].map((round) => statusDocument(instances, realServers, round));
+  const route = await metricsRoute(docs);
+  await route.handle();
+  const lag = monitorEventLoopDelay({ resolution: 1 });
+  lag.enable();
+  const took: number[] = [];
+  const cpu = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < seconds * 10; i++) {
+    const t = performance.now();
+    await route.handle();
+    took.push(performance.now() - t);
+    const due = t0 + (i + 1) * 100;
+    await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())));
+  }
+  const wall = performance.now() - t0;
+  lag.disable();
+  const used = process.cpuUsage(cpu);
+  console.log(
+    `  GET /metrics at 10/s for ${seconds} s (maxAgeMs ${process.env.BENCH_METRICS_MAX_AGE_MS ?? 'default'}): ${route.snapshots() - 1} pages made for ${took.length} scrapes`,
+  );
+  console.log(`    per scrape ms: ${percentiles(took)}`);
+  console.log(`    CPU: ${(((used.user + used.system) / 1000 / wall) * 100).toFixed(0)}% of one core`);
+  console.log(`    event loop held: max ${(lag.max / 1e6).toFixed(1)} ms, p99 ${(lag.percentile(99) / 1e6).toFixed(1)} ms`);
+}
+
 async function main(): Promise<void> {
   const [instances, realServers] = (process.env.BENCH_METRICS_SCALE ?? '1000,10000').split(',').map(Number) as [number, number];
   const rounds = Number(process.env.BENCH_METRICS_ROUNDS ?? 5);
@@ -166,6 +227,7 @@ async function main(): Promise<void> {
   console.log(`  update + render   ms: ${stats(update.map((u, i) => u + render[i]!))}`);
   console.log(`  structuredClone   ms: ${stats(clone)} (the whole document)`);
   console.log(`  page: ${lines} lines, ${(Buffer.byteLength(page) / 1e6).toFixed(2)} MB`);
+  await scrapeAtTenPerSecond(instances, realServers);
   console.log(
     `  load average: ${os
       .loadavg()

@@ -281,6 +281,39 @@ test('scrapes at the same time get whole pages: one runs, and those that come me
   assert.equal(n, 5);
 });
 
+test('a page is served for maxAgeMs; then once more while a new one is made; much later a request waits for a new one', async () => {
+  let current = statusFixture();
+  let snapshots = 0;
+  const provider = fixtureProvider(() => (snapshots++, current));
+  const vip = { iname: 'VI_1', ip_address: '10.0.0.100/24' };
+  const state = (res: ApiResponse) => valueOf(parseExposition(bodyText(res)), 'keepalived_vrrp_state', vip);
+
+  const { scrape } = await metricsRoute(provider, { maxAgeMs: 1000 });
+  const first = bodyText(await scrape());
+  current = withState(statusFixture(), 'VI_1', 'BACKUP');
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(bodyText(await scrape()), first, 'the same page 10 ms later');
+  assert.equal(snapshots, 1);
+  await new Promise((r) => setTimeout(r, 1000));
+  // older than maxAgeMs: served once more at once, while the new one is made
+  assert.equal(bodyText(await scrape()), first);
+  let now = 0;
+  for (let i = 0; i < 100 && now !== 1; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    now = state(await scrape());
+  }
+  assert.equal(now, 1, 'the new page within a second');
+  assert.equal(snapshots, 2);
+
+  // older than 10 x maxAgeMs: the request waits for the new page
+  const short = await metricsRoute(provider, { maxAgeMs: 50 });
+  current = statusFixture();
+  assert.equal(state(await short.scrape()), 2);
+  current = withState(statusFixture(), 'VI_1', 'FAULT');
+  await new Promise((r) => setTimeout(r, 600));
+  assert.equal(state(await short.scrape()), 3);
+});
+
 test('docs/metrics.md lists exactly the metrics on the page, with their types and label names', async () => {
   const md = fs.readFileSync(path.join(PROJECT_ROOT, 'docs/metrics.md'), 'utf8');
   const rows = [...md.matchAll(/^\| `(\w+)` \| (\w+) \|(.*?)\| .+ \|$/gm)].map((m) => ({
