@@ -1,12 +1,14 @@
 /**
  * The cost of a Prometheus page at scale (issue 22): a status document of
  * 1,000 VRRP instances (one VIP each) and 10,000 real servers in 100 virtual
- * servers, one TCP_CHECK each, turned into /metrics by the plugin's
- * StatusMetrics. Each round changes every checker's last result and every
- * instance's advert counters (as a second between two scrapes does), then
- * times update() (the document into the metrics) and render() (the page).
- * Also timed: a structured clone of the document (what handing the whole
- * document to another thread would cost).
+ * servers, one TCP_CHECK each, turned into /metrics by the plugin's two
+ * halves in this thread. Each round changes every checker's last result and
+ * every instance's advert counters (as a second between two scrapes does),
+ * then times the frame (the document read into arrays: what the daemon's
+ * thread does), apply (prom-client's series set from it) and render (the
+ * page): the last two are what the plugin's worker thread does. Also timed:
+ * a structured clone of the document (what handing the whole document to
+ * another thread would cost) and of a frame (what the plugin hands over).
  *
  * Prints best and median of BENCH_METRICS_ROUNDS rounds (default 5) after
  * one warm-up round, the page's lines and bytes, and the load average.
@@ -14,7 +16,7 @@
  * maxAgeMs) scraped 10 times a second for BENCH_METRICS_SCRAPE_S seconds
  * (default 5; BENCH_METRICS_MAX_AGE_MS=N: another maxAgeMs): the time each scrape took, the process's CPU over that time,
  * and the longest the event loop was held (what a health check's timer
- * would have waited).
+ * would have waited): the pages are made in the worker thread.
  * Asserts nothing. BENCH_METRICS_SCALE=INSTANCES,REAL_SERVERS overrides the
  * size (default 1000,10000).
  */
@@ -26,7 +28,8 @@ import type { PluginApi } from '../core/plugin/types';
 import type { CheckerStatusDoc, InstanceStatusDoc, RealServerStatusDoc, StatusDocument, VirtualServerStatusDoc } from '../core/status/types';
 import { silentLogger } from '../core/log/logger';
 import metricsPlugin from '../plugins/metrics-prometheus';
-import { StatusMetrics } from '../plugins/metrics-prometheus/metrics';
+import { FrameBuilder } from '../plugins/metrics-prometheus/frame';
+import { MetricsPage } from '../plugins/metrics-prometheus/page';
 
 const VIRTUAL_SERVERS = 100;
 
@@ -148,9 +151,10 @@ function percentiles(xs: number[]): string {
 }
 
 /** The plugin's /metrics route, applied as a daemon applies it, on documents that change at each snapshot. */
-async function metricsRoute(docs: StatusDocument[]): Promise<{ handle: () => Promise<ApiResponse>; snapshots: () => number }> {
+async function metricsRoute(docs: StatusDocument[]): Promise<{ handle: () => Promise<ApiResponse>; snapshots: () => number; close: () => Promise<void> }> {
   let n = 0;
   let route: ApiRoute | undefined;
+  const closers: Array<() => void | Promise<void>> = [];
   const api = {
     options: process.env.BENCH_METRICS_MAX_AGE_MS === undefined ? undefined : { maxAgeMs: Number(process.env.BENCH_METRICS_MAX_AGE_MS) },
     log: silentLogger,
@@ -158,10 +162,19 @@ async function metricsRoute(docs: StatusDocument[]): Promise<{ handle: () => Pro
     registerRoute(def: ApiRoute) {
       route = def;
     },
+    onClose(fn: () => void | Promise<void>) {
+      closers.push(fn);
+    },
   } as unknown as PluginApi<never>;
   await metricsPlugin.apply(api as never);
   const req = { method: 'GET', path: '/metrics', query: new URLSearchParams(), headers: {}, transport: 'tcp', body: undefined, params: {} };
-  return { handle: async () => route!.handle(req as never), snapshots: () => n };
+  return {
+    handle: async () => route!.handle(req as never),
+    snapshots: () => n,
+    close: async () => {
+      for (const fn of closers) await fn();
+    },
+  };
 }
 
 async function scrapeAtTenPerSecond(instances: number, realServers: number): Promise<void> {
@@ -189,6 +202,7 @@ async function scrapeAtTenPerSecond(instances: number, realServers: number): Pro
   );
   console.log(`    per scrape ms: ${percentiles(took)}`);
   console.log(`    CPU: ${(((used.user + used.system) / 1000 / wall) * 100).toFixed(0)}% of one core`);
+  await route.close();
   console.log(`    event loop held: max ${(lag.max / 1e6).toFixed(1)} ms, p99 ${(lag.percentile(99) / 1e6).toFixed(1)} ms`);
 }
 
@@ -196,36 +210,54 @@ async function main(): Promise<void> {
   const [instances, realServers] = (process.env.BENCH_METRICS_SCALE ?? '1000,10000').split(',').map(Number) as [number, number];
   const rounds = Number(process.env.BENCH_METRICS_ROUNDS ?? 5);
   const prom = require('prom-client') as typeof Prom;
-  const metrics = new StatusMetrics(prom);
-  const update: number[] = [];
+  const frames = new FrameBuilder();
+  const metrics = new MetricsPage(prom);
+  const frame: number[] = [];
+  const apply: number[] = [];
   const render: number[] = [];
-  const clone: number[] = [];
+  const docClone: number[] = [];
+  const frameClone: number[] = [];
+  let layoutClone = 0;
   let page = '';
   for (let round = 0; round <= rounds; round++) {
     const doc = statusDocument(instances, realServers, round);
     let t = performance.now();
     structuredClone(doc);
-    const c = performance.now() - t;
+    const dc = performance.now() - t;
     t = performance.now();
-    metrics.update(doc, '0.1.0');
-    const u = performance.now() - t;
+    const f = frames.frame(doc, '0.1.0');
+    const fr = performance.now() - t;
+    t = performance.now();
+    structuredClone(f);
+    const fc = performance.now() - t;
+    t = performance.now();
+    metrics.apply(f);
+    const a = performance.now() - t;
     t = performance.now();
     page = await metrics.render();
     const r = performance.now() - t;
-    // round 0 warms up: the series are made, the code is compiled
-    if (round === 0) continue;
-    update.push(u);
+    // round 0 warms up: the series are made, the code is compiled; its frame carries the layout
+    if (round === 0) {
+      layoutClone = fc;
+      continue;
+    }
+    frame.push(fr);
+    apply.push(a);
     render.push(r);
-    clone.push(c);
+    docClone.push(dc);
+    frameClone.push(fc);
   }
   const lines = page.split('\n').length - 1;
   console.log(
     `metrics-render: ${instances} instances, ${realServers} real servers in ${VIRTUAL_SERVERS} virtual servers, one TCP_CHECK each; ${rounds} rounds`,
   );
-  console.log(`  update()          ms: ${stats(update)}`);
-  console.log(`  render()          ms: ${stats(render)}`);
-  console.log(`  update + render   ms: ${stats(update.map((u, i) => u + render[i]!))}`);
-  console.log(`  structuredClone   ms: ${stats(clone)} (the whole document)`);
+  console.log(`  frame (the document read, main thread)   ms: ${stats(frame)}`);
+  console.log(`  apply (prom-client's series set)         ms: ${stats(apply)}`);
+  console.log(`  render (prom-client)                     ms: ${stats(render)}`);
+  console.log(`  update = frame + apply                   ms: ${stats(frame.map((x, i) => x + apply[i]!))}`);
+  console.log(`  update + render                          ms: ${stats(frame.map((x, i) => x + apply[i]! + render[i]!))}`);
+  console.log(`  structuredClone of the document          ms: ${stats(docClone)}`);
+  console.log(`  structuredClone of a frame               ms: ${stats(frameClone)} (values only); ${layoutClone.toFixed(1)} with its layout`);
   console.log(`  page: ${lines} lines, ${(Buffer.byteLength(page) / 1e6).toFixed(2)} MB`);
   await scrapeAtTenPerSecond(instances, realServers);
   console.log(

@@ -1,4 +1,3 @@
-import type * as Prom from 'prom-client';
 import {
   ALIVED_VERSION,
   block,
@@ -12,7 +11,8 @@ import {
   type PluginApi,
   type StatusDocument,
 } from '../../core/sdk';
-import { StatusMetrics } from './metrics';
+import { FrameBuilder } from './frame';
+import { PageThread } from './page-thread';
 
 export { StatusMetrics, VRRP_STATE_VALUES, KEEPALIVED_COUNTERS, CHECK_DURATION_BUCKETS, checkerNames } from './metrics';
 
@@ -48,12 +48,13 @@ export type MetricsOptions = BlockOf<typeof metricsOptions>;
  * once while a new one is made in the background (stale while revalidate);
  * without such a page the request waits for a new one.
  */
-function metricsHandler(api: Pick<PluginApi, 'status' | 'log'>, maxAgeMs: number): () => Promise<ApiResponse> {
-  let metrics: StatusMetrics | undefined;
+function metricsHandler(api: Pick<PluginApi, 'status' | 'log' | 'onClose'>, maxAgeMs: number): () => Promise<ApiResponse> {
+  const frames = new FrameBuilder();
+  // started at the first scrape: a daemon nobody scrapes has no such thread and does not load prom-client
+  const pages = new PageThread(() => frames.resend());
+  api.onClose(() => pages.close());
   let failing = false;
   const scrape = async (): Promise<ApiResponse> => {
-    // loaded at the first scrape: a daemon nobody scrapes does not carry prom-client
-    metrics ??= new StatusMetrics(require('prom-client') as typeof Prom);
     let doc: StatusDocument | null = null;
     try {
       doc = await api.status.snapshot();
@@ -69,11 +70,13 @@ function metricsHandler(api: Pick<PluginApi, 'status' | 'log'>, maxAgeMs: number
       }
       failing = true;
     }
-    metrics.update(doc, ALIVED_VERSION);
-    return { status: 200, contentType: metrics.contentType, body: await metrics.render() };
+    // a thread started now (the first, or after one died) has no metrics: the frame must carry its layout
+    pages.start();
+    const { page, contentType } = await pages.make(frames.frame(doc, ALIVED_VERSION));
+    return { status: 200, contentType, body: page };
   };
-  // One scrape at a time (update() and render() of two must not interleave
-  // on the shared metrics), and at most one waiting: requests that come
+  // One scrape at a time (frames are applied in order, each on the one
+  // before it), and at most one waiting: requests that come
   // while a scrape runs share the one that follows it, so scrapers faster
   // than a page can be made never pile up.
   let running: Promise<ApiResponse> | undefined;
