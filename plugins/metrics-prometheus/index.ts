@@ -18,9 +18,9 @@ export { StatusMetrics, VRRP_STATE_VALUES, KEEPALIVED_COUNTERS, CHECK_DURATION_B
 
 /**
  * `GET /metrics`: the status document in Prometheus's text format, made
- * with prom-client from a snapshot, and kept for a short while (maxAgeMs)
- * so that many scrapers cost one page. The metrics are documented in
- * docs/metrics.md.
+ * from a snapshot with prom-client in a worker thread (page-thread.ts), and
+ * kept for a short while (maxAgeMs) so that many scrapers cost one page.
+ * The metrics are documented in docs/metrics.md.
  */
 
 const PLUGIN_NAME = 'metrics-prometheus';
