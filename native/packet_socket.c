@@ -214,8 +214,9 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* vrrp_recv.c, timer.c, process.c */
+/* vrrp_recv.c, timer.c, process.c, signal.c */
 napi_value alived_recv_init(napi_env env, napi_value exports);
+napi_value alived_signal_init(napi_env env, napi_value exports);
 napi_value alived_timer_init(napi_env env, napi_value exports);
 napi_value alived_process_init(napi_env env, napi_value exports);
 
@@ -228,5 +229,6 @@ NAPI_MODULE_INIT() {
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   if (alived_recv_init(env, exports) == NULL) return NULL;
   if (alived_process_init(env, exports) == NULL) return NULL;
+  if (alived_signal_init(env, exports) == NULL) return NULL;
   return alived_timer_init(env, exports);
 }

@@ -67,6 +67,8 @@ export interface VirtualServerPlan {
   readonly name: string;
   readonly key: VirtualServerKey;
   readonly protocol: ServiceProtocol | undefined;
+  /** lvs_sched (keepalived's default wlc) */
+  readonly scheduler: string;
   readonly quorum: number;
   readonly hysteresis: number;
   readonly quorumUp: ScriptLine | undefined;
@@ -214,6 +216,7 @@ export function planChecks(model: ConfigModel, checkers: ReadonlyMap<string, Reg
       name: formatVirtualServer(nameKey),
       key,
       protocol,
+      scheduler: vs.lvsSched ?? 'wlc',
       quorum: vs.quorum,
       hysteresis: vs.hysteresis,
       quorumUp: vs.quorumUp,

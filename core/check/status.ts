@@ -1,6 +1,7 @@
 import type { Endpoint } from '../plugin/events';
 import { groupByServer, type CheckerRun } from './checker-run';
 import { realWeight, type VirtualServerPool, type VirtualServerState } from './pool';
+import type { VirtualServerPlan } from './plan';
 import type { Percentiles } from './stats';
 
 /** What the scheduler reports: every virtual server, its real servers and their checkers, and the totals. */
@@ -51,6 +52,9 @@ export interface RealServerStatus {
 
 export interface VirtualServerStatus {
   readonly name: string;
+  readonly key: VirtualServerPlan['key'];
+  readonly protocol: VirtualServerPlan['protocol'];
+  readonly scheduler: string;
   readonly quorum: number;
   readonly hysteresis: number;
   readonly quorumUp: boolean;
@@ -81,6 +85,9 @@ export function virtualServersStatus(vss: readonly VirtualServerState[], runs: r
   const byRs = groupByServer(runs);
   return vss.map((vs): VirtualServerStatus => ({
     name: vs.plan.name,
+    key: vs.plan.key,
+    protocol: vs.plan.protocol,
+    scheduler: vs.plan.scheduler,
     quorum: vs.plan.quorum,
     hysteresis: vs.plan.hysteresis,
     quorumUp: vs.quorumUp,

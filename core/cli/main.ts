@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import * as path from 'node:path';
 import { isAlivedError } from '../errors';
 import { preforkVrrpProcess } from '../vrrp/supervisor';
 import { ALIVED_VERSION } from '../version';
@@ -44,9 +45,16 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`alived: ${(err as Error).message}\nTry 'alived --help'.\n`);
     return EXIT.USAGE;
   }
+  // run as `keepalived` (a symlink in its place), the dumps take keepalived's names: the exporters read those
+  if (path.basename(process.argv[1] ?? '') === 'keepalived') o.dumpNames = 'keepalived';
   if (o.help) {
     process.stdout.write(helpText() + '\n');
     return EXIT.OK;
+  }
+  // as keepalived: the number, before anything else is looked at
+  if (o.signum !== undefined) {
+    const { printSignum } = await import('../daemon/signals');
+    return printSignum(o.signum, process.stdout, process.stderr);
   }
   if (o.version) {
     process.stdout.write(`alived v${ALIVED_VERSION} (keepalived.conf compatible)\n`);

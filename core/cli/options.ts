@@ -63,10 +63,19 @@ export interface CliOptions {
   unsafeStateDir: boolean;
   /** keepalived's --instance: the stats and data files get _NAME; so do the default pid file and state directory */
   instance: string | undefined;
+  /**
+   * The dumps' names in /tmp: alived's own (/tmp/alived.data), or, for an
+   * alived run under the name `keepalived` (a symlink put in keepalived's
+   * place), keepalived's (/tmp/keepalived.data), which tools read by fixed
+   * path. Not an option: main() sets it from the command's name.
+   */
+  dumpNames: 'alived' | 'keepalived';
   /** --strict: what keepalived would change or drop silently is an error (warnings otherwise) */
   strict: boolean;
   configId: string | undefined;
   dumpConf: boolean;
+  /** --signum=NAME: print the number of keepalived's signal function NAME and exit */
+  signum: string | undefined;
   version: boolean;
   help: boolean;
 }
@@ -142,7 +151,7 @@ export const OPTIONS: OptSpec[] = [
   {
     long: 'instance',
     arg: 'required',
-    help: `name this alived: SIGUSR1/SIGUSR2 write /tmp/alived_NAME.data / .stats; without -p and --state-dir, /run/alived_NAME.pid and ${DEFAULT_STATE_DIR}/instance/NAME`,
+    help: `name this alived: SIGUSR1/SIGUSR2/the JSON signal write /tmp/alived_NAME.data / .stats / .json; without -p and --state-dir, /run/alived_NAME.pid and ${DEFAULT_STATE_DIR}/instance/NAME`,
     apply: (o, v) => (o.instance = v),
   },
   {
@@ -158,6 +167,12 @@ export const OPTIONS: OptSpec[] = [
     arg: 'none',
     help: 'print the resolved config (includes, parameters and sequences expanded)',
     apply: (o) => (o.dumpConf = true),
+  },
+  {
+    long: 'signum',
+    arg: 'required',
+    help: 'print the number of the signal for STOP, RELOAD, DATA, STATS, STATS_CLEAR or JSON, and exit',
+    apply: (o, v) => (o.signum = v),
   },
   { short: 'v', long: 'version', arg: 'none', help: 'print the version and exit', apply: (o) => (o.version = true) },
   { short: 'h', long: 'help', arg: 'none', help: 'print this help and exit', apply: (o) => (o.help = true) },
@@ -175,6 +190,7 @@ export function defaultOptions(): CliOptions {
     logJson: false,
     noSyslog: false,
     instance: undefined,
+    dumpNames: 'alived',
     strict: false,
     vrrpOnly: false,
     checkOnly: false,
@@ -184,6 +200,7 @@ export function defaultOptions(): CliOptions {
     unsafeStateDir: false,
     configId: undefined,
     dumpConf: false,
+    signum: undefined,
     version: false,
     help: false,
   };

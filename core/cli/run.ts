@@ -12,7 +12,9 @@ import { formatDiagnostic, type Diagnostic } from '../config/diagnostics';
 import { BUILTIN_PLUGINS } from '../plugin/builtins';
 import { dumpTree } from '../config/dump';
 import { ConfigInvalidError, Daemon } from '../daemon/daemon';
-import { formatData, formatStats } from '../vrrp/stats';
+import { formatStats } from '../vrrp/stats';
+import { dumpBase, dumpFiles, dumpInputsFor, type DumpInputSource } from './dumps';
+import { signalNumber, watchRealtimeSignal } from '../daemon/signals';
 import { formatIpvsStats } from '../ipvs/stats';
 import { acquirePidFile } from '../daemon/pid-file';
 import { FileError, writeFileAtomic } from '../fs/safe-file';
@@ -105,6 +107,7 @@ export async function runDaemon(file: string, o: CliOptions): Promise<number> {
       stateDir: o.stateDir,
       allowUnsafeStateDir: o.unsafeStateDir,
       ...(o.instance ? { instance: o.instance } : {}),
+      api: true,
       compile: { strict: o.strict },
     });
   } catch (err) {
@@ -152,25 +155,40 @@ export async function runDaemon(file: string, o: CliOptions): Promise<number> {
       daemon.releaseVrrp();
       stop('SIGINT');
     });
-    // keepalived's dumps: SIGUSR1 the state of every instance, SIGUSR2 the counters. /tmp is everyone's:
-    // each dump is a private file (0600) renamed into place, so a FIFO or a symlink planted at the name
-    // is replaced, never opened or followed, and nothing here can block
-    const dump = (kind: 'data' | 'stats'): void => {
-      const file = `/tmp/alived${o.instance ? `_${o.instance}` : ''}.${kind}`;
-      Promise.all([daemon.vrrpStatus(), kind === 'stats' ? daemon.ipvsStatus() : undefined])
+    // keepalived's dumps: SIGUSR1 the state of every instance, SIGUSR2 the counters, the JSON signal
+    // (SIGRTMIN+2) keepalived's JSON. /tmp is everyone's: each dump is a private file (0600) renamed
+    // into place, so a FIFO or a symlink planted at the name is replaced, never opened or followed,
+    // and nothing here can block
+    const write = (target: string, text: string): Promise<void> =>
+      writeFileAtomic(target, text, { mode: 0o600 }).then(
+        ({ replaced }) => {
+          if (replaced)
+            log.warn(
+              { code: 'ALIVED_FILE_UNSAFE', file: target, replaced },
+              `${target} was a ${replaced}, not a regular file: replaced, never written through`,
+            );
+          log.info({ file: target }, `wrote ${target}`);
+        },
+        (err: Error) => log.error({ err, file: target }, `writing ${target}: ${err instanceof FileError ? err.reason : err.message}`),
+      );
+    const dumpInputs: DumpInputSource = () => daemon.status.snapshot().then((doc) => dumpInputsFor(doc, daemon));
+    const dump = (kind: 'data' | 'json'): void => {
+      dumpInputs().then(
+        (inputs) => Promise.all(dumpFiles(kind, inputs, dumpBase(o)).map((d) => write(d.file, d.text))),
+        (err: Error) => log.error({ err }, `${kind} dump: ${err.message}`),
+      );
+    };
+    const dumpStats = (): void => {
+      const statsFile = `${dumpBase(o)}.stats`;
+      Promise.all([daemon.vrrpStatus(), daemon.ipvsStatus()])
         // with virtual servers, the stats file goes on with the IPVS counters
-        .then(([s, ipvs]) => writeFileAtomic(file, kind === 'data' ? formatData(s) : formatStats(s) + (ipvs ? formatIpvsStats(ipvs) : ''), { mode: 0o600 }))
-        .then(
-          ({ replaced }) => {
-            if (replaced)
-              log.warn({ code: 'ALIVED_FILE_UNSAFE', file, replaced }, `${file} was a ${replaced}, not a regular file: replaced, never written through`);
-            log.info({ file }, `wrote ${file}`);
-          },
-          (err: Error) => log.error({ err, file }, `writing ${file}: ${err instanceof FileError ? err.reason : err.message}`),
-        );
+        .then(([s, ipvs]) => write(statsFile, formatStats(s) + (ipvs ? formatIpvsStats(ipvs) : '')))
+        .catch((err: Error) => log.error({ err }, `stats dump: ${err.message}`));
     };
     process.on('SIGUSR1', () => dump('data'));
-    process.on('SIGUSR2', () => dump('stats'));
+    process.on('SIGUSR2', dumpStats);
+    const closeRealtime = watchKeepalivedRealtimeSignals(log, { json: () => dump('json') });
+    process.once('exit', closeRealtime);
     process.on('SIGHUP', () => {
       daemon.reload().catch((err) => log.error({ err }, 'reload failed'));
     });
@@ -183,4 +201,28 @@ export async function runDaemon(file: string, o: CliOptions): Promise<number> {
     });
     process.once('exit', () => clearInterval(keepAlive));
   });
+}
+
+/**
+ * keepalived's real-time signals, which Node's process.on() cannot take
+ * (core/daemon/signals.ts): the JSON one writes the JSON dump; STATS_CLEAR,
+ * whose default action would end the daemon, is answered with a log line
+ * (alived's counters count from the start, and /metrics reads them as
+ * counters that never go back). Returns the function that stops catching them.
+ */
+function watchKeepalivedRealtimeSignals(log: Logger, on: { json: () => void }): () => void {
+  const closers: (() => void)[] = [];
+  const watch = (name: 'JSON' | 'STATS_CLEAR', fn: () => void): void => {
+    const n = signalNumber(name)!;
+    try {
+      closers.push(watchRealtimeSignal(n, fn));
+    } catch (err) {
+      log.warn({ err, signal: n }, `cannot catch keepalived's ${name} signal (${n}): ${(err as Error).message}`);
+    }
+  };
+  watch('JSON', on.json);
+  watch('STATS_CLEAR', () => log.info({ signal: signalNumber('STATS_CLEAR') }, "keepalived's STATS_CLEAR signal: alived does not clear its counters; ignored"));
+  return () => {
+    for (const c of closers.splice(0)) c();
+  };
 }

@@ -1,7 +1,5 @@
 import * as http from 'node:http';
-import * as path from 'node:path';
 import { AlivedError, ERROR_CODES, type ErrorCode } from '../errors';
-import { DEFAULT_STATE_DIR, instanceStateDir } from './options';
 
 /**
  * How the CLI talks to a running daemon: HTTP over the API's unix socket.
@@ -9,25 +7,8 @@ import { DEFAULT_STATE_DIR, instanceStateDir } from './options';
  * so a test or another transport can stand in for the socket.
  */
 
-/** The directory of the default sockets. */
-export const SOCKET_DIR = '/run/alived';
-
-/**
- * The daemon's socket: `DIR/alived.sock` for a daemon started with
- * --state-dir DIR, `/run/alived/alived_NAME.sock` for one started with
- * --instance NAME, `/run/alived/alived.sock` otherwise; two daemons on one
- * host never share one. The state directories used without --state-dir
- * (/var/lib/alived, and /var/lib/alived/instance/NAME under --instance)
- * count as not given, as the daemon counts them.
- */
-export function defaultSocketPath(opts: { readonly stateDir?: string | undefined; readonly instance?: string | undefined } = {}): string {
-  const { stateDir, instance } = opts;
-  const implicit =
-    stateDir === undefined || path.resolve(stateDir) === DEFAULT_STATE_DIR || (instance !== undefined && path.resolve(stateDir) === instanceStateDir(instance));
-  if (!implicit) return path.join(path.resolve(stateDir), 'alived.sock');
-  if (instance !== undefined) return path.join(SOCKET_DIR, `alived_${instance}.sock`);
-  return path.join(SOCKET_DIR, 'alived.sock');
-}
+/** The daemon's socket for the flags it was started with: one rule, the API's (core/api/socket-path.ts). */
+export { defaultSocketPath, DEFAULT_SOCKET_DIR as SOCKET_DIR } from '../api/socket-path';
 
 /** One Server-Sent Event. */
 export interface StreamEvent {

@@ -206,13 +206,12 @@ function trackerLine(t: TrackerOfInstance, now: number, p: Palette): string {
   return `tracker ${parts.join('  ')}`;
 }
 
-/** `10.0.0.1:80 TCP` -> `TCP  10.0.0.1:80`, `fwmark 7` -> `FWM  7`, as ipvsadm -Ln heads a service */
-function serviceHead(name: string): string {
-  const m = /^(.+) (TCP|UDP|SCTP)$/i.exec(name);
-  if (m) return `${m[2]!.toUpperCase().padEnd(4)} ${m[1]}`;
-  const f = /^fwmark (\d+)/.exec(name);
-  if (f) return `FWM  ${f[1]}`;
-  return name;
+/** `TCP  10.0.0.1:80 wrr`, `FWM  7 wlc`, as ipvsadm -Ln heads a service; a group by its name */
+function serviceHead(vs: VirtualServerStatusDoc): string {
+  if (vs.address !== null) return `${(vs.protocol ?? 'TCP').padEnd(4)} ${hostPort(vs.address, vs.port ?? 0)} ${vs.scheduler}`;
+  if (vs.fwmark !== null) return `FWM  ${vs.fwmark} ${vs.scheduler}`;
+  if (vs.group !== null) return `group ${vs.group} ${vs.scheduler}`;
+  return vs.name;
 }
 
 /** the pools, as `ipvsadm -Ln` lays them out, with each real server's checks and, when it is out, why */
@@ -221,7 +220,7 @@ export function poolLines(vss: readonly VirtualServerStatusDoc[], now: number, p
   const lines = [p.dim('Prot LocalAddress:Port'), p.dim(`  -> ${'RemoteAddress:Port'.padEnd(width)}  State  Weight  Since`)];
   for (const vs of vss) {
     const quorum = vs.quorumUp ? p.green(`quorum up`) : p.red(`quorum DOWN`);
-    let head = `${serviceHead(vs.name)}  ${quorum} (alive weight ${vs.aliveWeight}, quorum ${vs.quorum}${vs.hysteresis ? ` +/- ${vs.hysteresis}` : ''})`;
+    let head = `${serviceHead(vs)}  ${quorum} (alive weight ${vs.aliveWeight}, quorum ${vs.quorum}${vs.hysteresis ? ` +/- ${vs.hysteresis}` : ''})`;
     if (vs.sorryServer) head += vs.sorryServer.inUse ? `  ${p.yellow(`sorry server ${vs.sorryServer.name} in use`)}` : `  sorry server ${vs.sorryServer.name}`;
     lines.push(head);
     for (const rs of vs.realServers) lines.push(...realServerLines(rs, width, now, p));

@@ -32,11 +32,13 @@ export const FEATURES: Record<string, string> = {
   process: 'process names, CPU affinity, real-time CPU limits (*_rlimit_rttime), BFD process settings and child_wait_time',
   'process-tuning': 'the umask, memory locking (vrrp_no_swap, checker_no_swap) and automatic real-time priority (max_auto_priority)',
   global: 'global settings',
+  api: "alived's HTTP API (alived_api)",
 };
 
 /** Features that have landed: their keywords are acted on and draw no warning. */
 export const IMPLEMENTED: ReadonlySet<string> = new Set<string>([
   'vrrp',
+  'api',
   'checker',
   'ipvs',
   'vrrp-track',

@@ -1,13 +1,13 @@
 import { compileConfig, type CompileOptions, type CompileResult } from '../config/compile';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostics';
 import type { ConfigModel } from '../config/model';
-import { AlivedError } from '../errors';
+import { AlivedError, errorText } from '../errors';
 import type { Logger } from '../log/logger';
 import { BUILTIN_PLUGINS } from '../plugin/builtins';
 import { PluginHost } from '../plugin/host';
 import { ALIVED_VERSION } from '../version';
 import type { Level } from '../log/logger';
-import { resolveVrrp, type VrrpSettings } from '../vrrp/settings';
+import { resolveVrrp, type InstanceSettings, type VrrpSettings } from '../vrrp/settings';
 import { dropPreforkedVrrpProcess, VrrpSupervisor } from '../vrrp/supervisor';
 import { applyTrackGroups, resolveStaticNet } from '../vrrp/static-net-settings';
 import { vrrpProcessSettings } from '../vrrp/process-settings';
@@ -32,6 +32,9 @@ import { runShutdownScript, runStartupScript } from '../notify/lifecycle-scripts
 import type { VrrpTransitionEvent } from '../plugin/events';
 import { currentHooks, type AlivedHooks } from '../plugin/hooks';
 import { StatusService } from '../status/service';
+import { ApiServer } from '../api/server';
+import { apiSettingsOf } from '../api/settings';
+import { notifyActions } from '../notify/actions';
 import type { StatusProvider } from '../status/types';
 
 export interface DaemonOptions {
@@ -56,6 +59,13 @@ export interface DaemonOptions {
   instance?: string;
   /** events the timeline keeps (default 1,000) */
   timelineCapacity?: number;
+  /**
+   * Serve the HTTP API (docs/api.md) on its unix socket, and on TCP when the
+   * config says so. The alived command's daemon always does; a Daemon made
+   * in a program (a test) does only when asked, so it binds no socket
+   * another daemon on the host may be using.
+   */
+  api?: boolean;
 }
 
 export interface ReloadOutcome {
@@ -108,6 +118,8 @@ export class Daemon {
   private vrrpSettingsNow: VrrpSettings | undefined;
   /** the status model: every surface (API, metrics, dumps, alived status) reads it */
   private readonly statusService: StatusService;
+  /** the HTTP API (docs/api.md): the unix socket, and TCP when the config says so */
+  private api: ApiServer | undefined;
   reloads = 0;
 
   private constructor(
@@ -201,6 +213,7 @@ export class Daemon {
     // the timeline of the last run, read back; this start is its next event
     this.statusService.open();
     this.statusService.started();
+    if (this.options.api) await this.startApi();
     await this.hooks.configLoaded.promise(this.model);
     log.info({ plugins: this.host.plugins.map((p) => p.name) }, 'Configuration loaded');
     // keepalived runs startup_script before its VRRP and checker processes start, and waits for it (up to its timeout)
@@ -234,6 +247,40 @@ export class Daemon {
     await this.configureLvsSync();
     await this.startVrrp(true);
     this.notifications.publish({ type: 'daemon', what: 'start', time: Date.now() });
+  }
+
+  /**
+   * The HTTP API. It serves the status, so it comes up before VRRP and the
+   * checks; a listener that cannot open (ALIVED_API_LISTEN: a live daemon
+   * on the socket, a directory others can write) is logged and the daemon
+   * goes on without it: failover matters more than its window.
+   */
+  private async startApi(): Promise<void> {
+    const log = this.options.log.child({ subsystem: 'api' });
+    try {
+      const settings = apiSettingsOf(this.model, { stateDir: this.options.stateDir, instance: this.options.instance });
+      const api = new ApiServer({
+        provider: this.statusService,
+        ...(this.notifications ? { actions: notifyActions(this.notifications) } : {}),
+        routes: () => this.host.routes,
+        settings,
+        log,
+      });
+      await api.start();
+      this.api = api;
+    } catch (err) {
+      log.error({ code: 'ALIVED_API_LISTEN', err: errorText(err) }, `the HTTP API is off: ${errorText(err)}`);
+    }
+  }
+
+  /** A reload's API settings: the listeners that changed are restarted. */
+  private async reconfigureApi(): Promise<void> {
+    if (!this.api) return this.startApi();
+    try {
+      await this.api.reconfigure(apiSettingsOf(this.model, { stateDir: this.options.stateDir, instance: this.options.instance }));
+    } catch (err) {
+      this.options.log.error({ code: 'ALIVED_API_LISTEN', err: errorText(err) }, `the HTTP API after the reload: ${errorText(err)}`);
+    }
   }
 
   /** The IPVS side; loaded only with virtual servers: a VRRP-only daemon does not carry the generic netlink client (~9 MB). */
@@ -394,6 +441,11 @@ export class Daemon {
     return this.vrrp ? this.vrrp.status() : Promise.resolve({ instances: [], otherVrids: 0 });
   }
 
+  /** The resolved settings of the VRRP instances the VRRP process runs now ([] without VRRP). */
+  vrrpInstanceSettings(): InstanceSettings[] {
+    return this.vrrpSettingsJson ? (JSON.parse(this.vrrpSettingsJson) as VrrpSettings).instances : [];
+  }
+
   /** Virtual servers, real servers and checkers with their states (undefined without checks). */
   checkStatus(): CheckServiceStatus | undefined {
     return this.checks?.status();
@@ -512,6 +564,7 @@ export class Daemon {
     await this.trackers?.reload(this.model, this.host);
     await old.close();
     await this.reloadVrrp();
+    if (this.options.api) await this.reconfigureApi();
     await this.hooks.afterReload.promise(info);
     this.notifications?.publish({ type: 'daemon', what: 'reload', time: Date.now() });
     log.notice({ reloads: this.reloads }, 'Reload complete');
@@ -635,6 +688,8 @@ export class Daemon {
       this.notifications?.publish({ type: 'daemon', what: 'stop', time: Date.now() });
       await this.notifications?.stop();
       await this.hooks.shutdown.promise({ signal, time: Date.now() });
+      // the API answers until the plugins whose routes it serves close
+      await this.api?.stop();
       await this.host.close();
       await runShutdownScript(this.model, { log });
       await this.statusService.close();

@@ -51,6 +51,15 @@ export async function resolveUser(user: string, group: string | undefined): Prom
   return { uid, gid };
 }
 
+/** A group as the config names it (a name or a number): its gid, or a string that says why there is none. */
+export async function resolveGroup(group: string): Promise<number | string> {
+  if (/^\d+$/.test(group)) return Number(group);
+  const gr = await getent('group', group);
+  if (!gr) return `group '${group}' does not exist`;
+  const gid = Number(gr[2]);
+  return Number.isInteger(gid) ? gid : `group '${group}' has no numeric gid in the group database`;
+}
+
 /**
  * The ids a script runs as: its own user, else `scriptUser` (global_defs'
  * script_user), else keepalived_script when it exists; undefined means

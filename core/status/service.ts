@@ -543,6 +543,12 @@ export class StatusService implements StatusProvider {
   private virtualServers(checks: CheckServiceStatus | undefined): VirtualServerStatusDoc[] {
     return (checks?.virtualServers ?? []).map((vs) => ({
       name: vs.name,
+      address: vs.key.kind === 'address' ? vs.key.address : null,
+      port: vs.key.kind === 'address' ? vs.key.port : null,
+      fwmark: vs.key.kind === 'fwmark' ? vs.key.fwmark : null,
+      group: vs.key.kind === 'group' ? vs.key.group : null,
+      protocol: vs.protocol ? (vs.protocol.toUpperCase() as 'TCP' | 'UDP' | 'SCTP') : null,
+      scheduler: vs.scheduler,
       quorum: vs.quorum,
       hysteresis: vs.hysteresis,
       quorumUp: vs.quorumUp,
@@ -556,7 +562,14 @@ export class StatusService implements StatusProvider {
           !rs.alive && failing.length > 0
             ? {
                 kind: 'check',
-                text: failing.map((c) => `${c.keyword} on ${c.target.address}:${c.target.port} failed${c.last ? `: ${c.last.message}` : ''}`).join('; '),
+                // a checker's message names it and its target already (`TCP_CHECK 10.0.0.5:80: connection refused`)
+                text: failing
+                  .map((c) =>
+                    c.last?.message.startsWith(c.keyword)
+                      ? c.last.message
+                      : `${c.keyword} on ${c.target.address}:${c.target.port} failed${c.last ? `: ${c.last.message}` : ''}`,
+                  )
+                  .join('; '),
                 facts: { failedCheckers: failing.length },
               }
             : (last?.cause ?? null);

@@ -225,8 +225,17 @@ export interface RealServerStatusDoc {
 }
 
 export interface VirtualServerStatusDoc {
-  /** `10.0.0.1:80 TCP`, `fwmark 7`, `group web` */
+  /** as keepalived's logs name it: `[10.0.0.1]:tcp:80`, `FWM 7`, `[web]:0` */
   readonly name: string;
+  /** what it is: an address and port, a firewall mark, or a virtual_server_group (the others null) */
+  readonly address: string | null;
+  readonly port: number | null;
+  readonly fwmark: number | null;
+  readonly group: string | null;
+  /** `TCP`, `UDP`, `SCTP`; null without a protocol (fwmark) */
+  readonly protocol: 'TCP' | 'UDP' | 'SCTP' | null;
+  /** lvs_sched: `wlc`, `rr`, ... */
+  readonly scheduler: string;
   readonly quorum: number;
   readonly hysteresis: number;
   readonly quorumUp: boolean;

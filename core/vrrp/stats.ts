@@ -40,22 +40,3 @@ export function formatStats(status: EngineStatus): string {
   }
   return out.join('\n') + '\n';
 }
-
-/** keepalived's SIGUSR1 data file, the part about VRRP instances. */
-export function formatData(status: EngineStatus): string {
-  const out: string[] = ['------< VRRP Topology >------'];
-  for (const i of status.instances) {
-    out.push(
-      ` VRRP Instance = ${i.name}`,
-      `   State = ${i.state}`,
-      `   Interface = ${i.interface}`,
-      `   Virtual Router ID = ${i.vrid}`,
-      `   VRRP Version = ${i.version}`,
-      `   Priority = ${i.priority}`,
-      `   Effective priority = ${i.effectivePriority}`,
-      ...(i.sourceAddress ? [`   Using src_ip = ${i.sourceAddress}`] : []),
-      ...(i.master ? [`   Master router = ${i.master.address}`, `   Master priority = ${i.master.priority}`] : []),
-    );
-  }
-  return out.join('\n') + '\n';
-}

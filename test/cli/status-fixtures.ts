@@ -134,7 +134,13 @@ export const STATUS: StatusDocument = {
   vrrp: { running: true, instances: [BACKUP_INSTANCE, MASTER_INSTANCE], syncGroups: [], otherVrids: 0 },
   virtualServers: [
     {
-      name: '10.0.0.100:80 TCP',
+      name: '[10.0.0.100]:tcp:80',
+      address: '10.0.0.100',
+      port: 80,
+      fwmark: null,
+      group: null,
+      protocol: 'TCP',
+      scheduler: 'wrr',
       quorum: 1,
       hysteresis: 0,
       quorumUp: true,
@@ -244,7 +250,7 @@ export const STREAMED: TimelineEvent = {
   seq: 43,
   time: NOW,
   kind: 'real-server',
-  subject: '10.0.0.100:80 TCP/10.0.0.6:80',
+  subject: '[10.0.0.100]:tcp:80/10.0.0.6:80',
   before: 'up',
   after: 'down',
   cause: { kind: 'check', text: 'HTTP_GET 10.0.0.6:80: connection refused' },

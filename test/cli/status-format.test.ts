@@ -85,7 +85,7 @@ test('pools as ipvsadm -Ln lays them out, each checker with its last result, lat
   assert.deepEqual(poolLines(STATUS.virtualServers, NOW), [
     'Prot LocalAddress:Port',
     '  -> RemoteAddress:Port    State  Weight  Since',
-    'TCP  10.0.0.100:80  quorum up (alive weight 1, quorum 1)',
+    'TCP  10.0.0.100:80 wrr  quorum up (alive weight 1, quorum 1)',
     '  -> 10.0.0.5:80           up     1       10m00s',
     '       HTTP_GET 10.0.0.5:80: ok "HTTP 200" in 1.8ms, 2s ago (0/300 failed)',
     '  -> 10.0.0.6:80           DOWN   0/1     45s',
@@ -96,7 +96,11 @@ test('pools as ipvsadm -Ln lays them out, each checker with its last result, lat
     [
       {
         ...STATUS.virtualServers[0]!,
-        name: 'fwmark 7',
+        name: 'FWM 7',
+        address: null,
+        port: null,
+        fwmark: 7,
+        protocol: null,
         quorumUp: false,
         sorryServer: { name: '10.0.0.9:80', inUse: true },
         realServers: [{ ...STATUS.virtualServers[0]!.realServers[0]!, name: '[2001:db8::5]:80', address: '2001:db8::5' }],
@@ -104,7 +108,7 @@ test('pools as ipvsadm -Ln lays them out, each checker with its last result, lat
     ],
     NOW,
   );
-  assert.equal(v6[2], 'FWM  7  quorum DOWN (alive weight 1, quorum 1)  sorry server 10.0.0.9:80 in use');
+  assert.equal(v6[2], 'FWM  7 wrr  quorum DOWN (alive weight 1, quorum 1)  sorry server 10.0.0.9:80 in use');
   assert.match(v6[3]!, /^ {2}-> \[2001:db8::5\]:80 +up/);
 });
 

@@ -160,7 +160,7 @@ test('alived_* hold the daemon, priorities, pools and notifiers of the document'
   assert.equal(valueOf(e, 'alived_instance_priority', { iname: 'VI_2', kind: 'base' }), 100);
   assert.equal(valueOf(e, 'alived_instance_priority', { iname: 'VI_2', kind: 'effective' }), 90);
 
-  const vs = '10.0.0.100:80 TCP';
+  const vs = '[10.0.0.100]:tcp:80';
   assert.equal(valueOf(e, 'alived_real_server_up', { virtual_server: vs, real_server: '10.0.0.11:80' }), 1);
   assert.equal(valueOf(e, 'alived_real_server_up', { virtual_server: vs, real_server: '10.0.0.13:80' }), 0);
   assert.equal(valueOf(e, 'alived_real_server_weight', { virtual_server: vs, real_server: '10.0.0.11:80' }), 3);
@@ -173,11 +173,11 @@ test('alived_* hold the daemon, priorities, pools and notifiers of the document'
   assert.equal(valueOf(e, 'alived_check_results_total', { real_server: '10.0.0.13:80', result: 'failed' }), 17);
   assert.equal(valueOf(e, 'alived_check_results_total', { real_server: '10.0.0.11:80', checker: 'TCP_CHECK', result: 'failed' }), 2);
   assert.equal(valueOf(e, 'alived_virtual_server_quorum_up', { virtual_server: vs }), 1);
-  assert.equal(valueOf(e, 'alived_virtual_server_quorum_up', { virtual_server: 'fwmark 7' }), 0);
+  assert.equal(valueOf(e, 'alived_virtual_server_quorum_up', { virtual_server: 'FWM 7' }), 0);
   assert.equal(valueOf(e, 'alived_virtual_server_alive_weight', { virtual_server: vs }), 5);
   assert.equal(valueOf(e, 'alived_sorry_server_active', { virtual_server: vs }), 0);
   // a virtual server without a sorry server has no series
-  assert.deepEqual(samplesOf(e, 'alived_sorry_server_active', { virtual_server: 'fwmark 7' }), []);
+  assert.deepEqual(samplesOf(e, 'alived_sorry_server_active', { virtual_server: 'FWM 7' }), []);
 
   const ops = { notifier: 'webhook:ops' };
   assert.equal(valueOf(e, 'alived_notifications_sent_total', ops), 7);

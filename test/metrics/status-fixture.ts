@@ -105,7 +105,13 @@ function notifier(over: Partial<NotifierStatusDoc> & Pick<NotifierStatusDoc, 'id
 }
 
 const webPool: VirtualServerStatusDoc = {
-  name: '10.0.0.100:80 TCP',
+  name: '[10.0.0.100]:tcp:80',
+  address: '10.0.0.100',
+  port: 80,
+  fwmark: null,
+  group: null,
+  protocol: 'TCP',
+  scheduler: 'wlc',
   quorum: 2,
   hysteresis: 0,
   quorumUp: true,
@@ -291,7 +297,13 @@ export function statusFixture(): StatusDocument {
     virtualServers: [
       webPool,
       {
-        name: 'fwmark 7',
+        name: 'FWM 7',
+        address: null,
+        port: null,
+        fwmark: 7,
+        group: null,
+        protocol: null,
+        scheduler: 'wlc',
         quorum: 1,
         hysteresis: 0,
         quorumUp: false,

@@ -98,7 +98,7 @@ test('a real server that goes out names its failing checker; a rejected reload c
   });
   const out = down.virtualServers[0]!.realServers[0]!;
   assert.equal(out.cause?.kind, 'check');
-  assert.match(out.cause!.text, new RegExp(`TCP_CHECK on 127\\.0\\.0\\.1:${port} failed: .*refused`, 'i'));
+  assert.match(out.cause!.text, new RegExp(`^TCP_CHECK 127\\.0\\.0\\.1:${port}: .*refused`, 'i'));
   assert.ok(out.checkers[0]!.consecutiveFailures >= 1);
   assert.notEqual(out.since, null);
   const ev = daemon.status.timeline().find((e) => e.kind === 'real-server' && e.after === 'down');

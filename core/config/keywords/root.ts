@@ -1,4 +1,5 @@
 import { block, sub } from '../schema';
+import { alivedApiSchema } from './alived-api';
 import { globalDefsSchema, globalRootFields } from './global-defs';
 import { lvsRootFields } from './lvs';
 import { vrrpRootFields, checkVrrpRoot } from './vrrp';
@@ -15,6 +16,7 @@ export const rootSchema = block(
     ...globalRootFields,
     ...vrrpRootFields,
     ...lvsRootFields,
+    alived_api: sub(alivedApiSchema).once(),
   },
   {
     slot: 'root',

@@ -1,0 +1,140 @@
+import { AlivedError } from '../errors';
+import type { StatusProvider } from '../status/types';
+import type { ApiRequest, ApiRoute, DaemonActions } from './types';
+
+/**
+ * The core's routes (the list at the top of types.ts), answered from the
+ * status provider and the daemon's actions. /v1/events is the server's own
+ * (a stream, not one answer): its entry here is for the index and routing.
+ */
+
+export const EVENTS_PATH = '/v1/events';
+
+/** `since` / `limit` and the like: a non-negative integer, or undefined when absent */
+export function nonNegativeInt(raw: string | null | undefined, name: string): number | undefined {
+  if (raw === null || raw === undefined) return undefined;
+  if (!/^\d{1,15}$/.test(raw)) throw new AlivedError('ALIVED_API_BAD_REQUEST', `${name} must be a non-negative integer, not '${raw.slice(0, 40)}'`);
+  return Number(raw);
+}
+
+function bodyObject(req: ApiRequest): Record<string, unknown> {
+  if (req.body === undefined || req.body === null) return {};
+  if (typeof req.body !== 'object' || Array.isArray(req.body)) throw new AlivedError('ALIVED_API_BAD_REQUEST', 'the body must be a JSON object');
+  return req.body as Record<string, unknown>;
+}
+
+function optionalString(o: Record<string, unknown>, key: string): string | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v.length === 0 || v.length > 256) throw new AlivedError('ALIVED_API_BAD_REQUEST', `'${key}' must be a non-empty string`);
+  return v;
+}
+
+const ok = (body: object) => ({ status: 200, body });
+
+export function coreRoutes(provider: StatusProvider, actions: DaemonActions | undefined): ApiRoute[] {
+  const routes: ApiRoute[] = [
+    {
+      method: 'GET',
+      path: '/v1/status',
+      description: 'the whole status document',
+      handle: async () => ok(await provider.snapshot()),
+    },
+    {
+      method: 'GET',
+      path: '/v1/instances/:name',
+      description: 'one VRRP instance',
+      handle: async (req) => {
+        const doc = await provider.snapshot();
+        const inst = doc.vrrp.instances.find((i) => i.name === req.params.name);
+        if (!inst) throw new AlivedError('ALIVED_API_NOT_FOUND', `no VRRP instance '${req.params.name!.slice(0, 80)}'`);
+        return ok(inst);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/virtual-servers',
+      description: 'the virtual servers with their real servers and checks',
+      handle: async () => ok({ virtualServers: (await provider.snapshot()).virtualServers }),
+    },
+    {
+      method: 'GET',
+      path: '/v1/timeline',
+      description: 'the timeline: ?since=SEQ (events after it), ?limit=N (the newest N)',
+      handle: (req) => {
+        const since = nonNegativeInt(req.query.get('since'), 'since');
+        const limit = nonNegativeInt(req.query.get('limit'), 'limit');
+        return ok({ events: provider.timeline({ ...(since !== undefined && { since }), ...(limit !== undefined && { limit }) }) });
+      },
+    },
+    {
+      method: 'GET',
+      path: EVENTS_PATH,
+      description: 'each new timeline event as Server-Sent Events; ?since=SEQ or Last-Event-ID replays the ones after it',
+      handle: () => {
+        throw new AlivedError('ALIVED_API_FAILED', 'the event stream is served by the server itself');
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/plugins',
+      description: 'the plugins loaded, with what each registers',
+      handle: () => ok({ plugins: provider.plugins() }),
+    },
+  ];
+  if (!actions) return routes;
+  routes.push(
+    {
+      method: 'POST',
+      path: '/v1/notify/test',
+      description: 'a test message to one notifier ({"notifier": ID}) or to all, through the delivery pipeline (unix socket only)',
+      handle: async (req) => {
+        const notifier = optionalString(bodyObject(req), 'notifier');
+        const results = await actions.notifyTest(notifier);
+        if (notifier !== undefined && results.length === 0) throw new AlivedError('ALIVED_API_NOT_FOUND', `no notifier '${notifier.slice(0, 80)}'`);
+        return ok({ results });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/outbox',
+      description: 'the notifications waiting for delivery',
+      handle: () => ok({ entries: actions.outbox() }),
+    },
+    {
+      method: 'POST',
+      path: '/v1/outbox/retry',
+      description: 'the next attempt of one entry ({"id": ID}) or of all, now (unix socket only)',
+      handle: (req) => {
+        const id = optionalString(bodyObject(req), 'id');
+        if (id !== undefined && !actions.outbox().some((e) => e.id === id))
+          throw new AlivedError('ALIVED_API_NOT_FOUND', `no outbox entry '${id.slice(0, 80)}'`);
+        return ok({ retried: actions.outboxRetry(id) });
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/v1/outbox/:id',
+      description: 'drops one outbox entry for good (unix socket only)',
+      handle: async (req) => {
+        const id = req.params.id!;
+        if (!(await actions.outboxDrop(id))) throw new AlivedError('ALIVED_API_NOT_FOUND', `no outbox entry '${id.slice(0, 80)}'`);
+        return ok({ dropped: id });
+      },
+    },
+  );
+  return routes;
+}
+
+/** A route's path matched against a request's: the `:name` parameters, or undefined when it does not match. */
+export function matchPath(pattern: string, segments: readonly string[]): Record<string, string> | undefined {
+  const parts = pattern.split('/').filter(Boolean);
+  if (parts.length !== segments.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!;
+    if (p.startsWith(':')) params[p.slice(1)] = segments[i]!;
+    else if (p !== segments[i]) return undefined;
+  }
+  return params;
+}
