@@ -108,7 +108,21 @@ function statusDocument(instances: number, realServers: number, round: number): 
   for (let v = 0; v < VIRTUAL_SERVERS; v++) {
     const rss: RealServerStatusDoc[] = [];
     for (let r = 0; r < perVs && v * perVs + r < realServers; r++) rss.push(realServer(v, r, round));
-    virtualServers.push({ name: `10.0.0.${v}:80 TCP`, quorum: 1, hysteresis: 0, quorumUp: true, aliveWeight: rss.length, sorryServer: null, realServers: rss });
+    virtualServers.push({
+      name: `[10.0.0.${v}]:tcp:80`,
+      address: `10.0.0.${v}`,
+      port: 80,
+      fwmark: null,
+      group: null,
+      protocol: 'TCP',
+      scheduler: 'wlc',
+      quorum: 1,
+      hysteresis: 0,
+      quorumUp: true,
+      aliveWeight: rss.length,
+      sorryServer: null,
+      realServers: rss,
+    });
   }
   const inst = Array.from({ length: instances }, (_, i) => instance(i)).map((x) => ({
     ...x,

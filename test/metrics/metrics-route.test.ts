@@ -191,7 +191,7 @@ test('alived_* hold the daemon, priorities, pools and notifiers of the document'
 
 test('the check duration histogram, per virtual server and checker, observes each result once, however often it is scraped', async () => {
   const s = await scraper();
-  const vs = '10.0.0.100:80 TCP';
+  const vs = '[10.0.0.100]:tcp:80';
   const labels = { virtual_server: vs, checker: 'TCP_CHECK#2' };
   const count = (e: Exposition) => valueOf(e, 'alived_check_duration_seconds_count', labels);
   let { e } = await s.page();
