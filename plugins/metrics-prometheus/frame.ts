@@ -167,17 +167,25 @@ export type Frame =
  */
 export class FrameBuilder {
   private layout: FrameLayout | undefined;
-  /** when the last result observed of each checker was made, by `virtual_server\0real_server\0checker` */
-  private observedAt = new Map<string, number>();
+  /**
+   * The checkers of the last frame in order (`virtual_server\0real_server\0checker`),
+   * and when the last result observed of each was made (NaN: none). A
+   * checker is looked for at its place in the last frame first, where it is
+   * unless the config changed, so a frame hashes no key for it.
+   */
+  private checkerKeys: string[] = [];
+  private checkerAt: number[] = [];
+  /** the last frame's checkers by key, made when one is not at its place */
+  private checkerAtByKey: Map<string, number> | undefined;
   // the frame being built
   private metrics: number[] = [];
   private keys: string[] = [];
   private values: number[] = [];
   private durationKeys: string[] = [];
-  private durationIndex = new Map<string, number>();
   private observedIn: number[] = [];
   private observed: number[] = [];
-  private seenCheckers = new Map<string, number>();
+  private nextCheckerKeys: string[] = [];
+  private nextCheckerAt: number[] = [];
 
   /** Makes the next frame carry its whole layout (the page it is applied to has none, or lost it). */
   resend(): void {
@@ -191,18 +199,20 @@ export class FrameBuilder {
     this.keys = [];
     this.values = [];
     this.durationKeys = [];
-    this.durationIndex = new Map();
     this.observedIn = [];
     this.observed = [];
-    this.seenCheckers = new Map();
+    this.nextCheckerKeys = [];
+    this.nextCheckerAt = [];
     this.put(M.info, doc.daemon.version, 1);
     this.put(M.keepalivedUp, '', 1);
     this.daemon(doc);
     for (const inst of doc.vrrp.instances) this.instance(inst);
     for (const vs of doc.virtualServers) this.virtualServer(vs);
     for (const n of doc.notify.notifiers) this.notifier(n);
-    // checkers that went away: their next result is a new one
-    this.observedAt = this.seenCheckers;
+    // checkers that went away are forgotten: a result of one that comes back is a new one
+    this.checkerKeys = this.nextCheckerKeys;
+    this.checkerAt = this.nextCheckerAt;
+    this.checkerAtByKey = undefined;
     const layout: FrameLayout = { metrics: Uint16Array.from(this.metrics), keys: this.keys, durationKeys: this.durationKeys };
     const same = this.layout !== undefined && sameLayout(this.layout, layout);
     if (!same) this.layout = layout;
@@ -263,6 +273,8 @@ export class FrameBuilder {
     this.put(M.quorumUp, vs.name, vs.quorumUp ? 1 : 0);
     this.put(M.aliveWeight, vs.name, vs.aliveWeight);
     if (vs.sorryServer) this.put(M.sorryActive, vs.name, vs.sorryServer.inUse ? 1 : 0);
+    /** the duration histogram's series of this virtual server, by checker label */
+    const durationSeries = new Map<string, number>();
     for (const rs of vs.realServers) {
       const rsKey = `${vs.name}${S}${rs.name}`;
       this.put(M.rsUp, rsKey, rs.up ? 1 : 0);
@@ -274,33 +286,45 @@ export class FrameBuilder {
         this.put(M.checkerUp, key, c.up ? 1 : 0);
         this.total(M.checkResults, `${key}${S}ok`, Math.max(0, c.checks - c.failures));
         this.total(M.checkResults, `${key}${S}failed`, c.failures);
-        this.duration(vs.name, key, checker, c);
+        let series = durationSeries.get(checker);
+        if (series === undefined) {
+          series = this.durationKeys.push(`${vs.name}${S}${checker}`) - 1;
+          durationSeries.set(checker, series);
+        }
+        this.duration(series, key, c);
       });
     }
   }
 
   /** The checker's last duration, and its last result in the histogram unless it was observed already. */
-  private duration(vsName: string, key: string, checker: string, c: CheckerStatusDoc): void {
-    const seriesKey = `${vsName}${LABEL_SEPARATOR}${checker}`;
-    let series = this.durationIndex.get(seriesKey);
-    if (series === undefined) {
-      series = this.durationKeys.push(seriesKey) - 1;
-      this.durationIndex.set(seriesKey, series);
-    }
-    const before = this.observedAt.get(key);
+  private duration(series: number, key: string, c: CheckerStatusDoc): void {
+    const before = this.observedBefore(key);
+    this.nextCheckerKeys.push(key);
     const last = c.last;
     if (!last || !Number.isFinite(last.latencyMs) || last.latencyMs < 0) {
-      if (before !== undefined) this.seenCheckers.set(key, before);
+      this.nextCheckerAt.push(before);
       return;
     }
     this.put(M.checkLastDuration, key, last.latencyMs / 1000);
-    if (before !== undefined && last.at <= before) {
-      this.seenCheckers.set(key, before);
+    if (last.at <= before) {
+      this.nextCheckerAt.push(before);
       return;
     }
-    this.seenCheckers.set(key, last.at);
+    this.nextCheckerAt.push(last.at);
     this.observedIn.push(series);
     this.observed.push(last.latencyMs / 1000);
+  }
+
+  /** When the last result observed of the checker `key` (the next one of this frame) was made; NaN if none was. */
+  private observedBefore(key: string): number {
+    const place = this.nextCheckerKeys.length;
+    if (this.checkerKeys[place] === key) return this.checkerAt[place]!;
+    if (!this.checkerAtByKey) {
+      const byKey = new Map<string, number>();
+      this.checkerKeys.forEach((k, i) => byKey.set(k, this.checkerAt[i]!));
+      this.checkerAtByKey = byKey;
+    }
+    return this.checkerAtByKey.get(key) ?? NaN;
   }
 
   private notifier(n: NotifierStatusDoc): void {
