@@ -23,6 +23,7 @@ for (const b of [
   'outbox-start.js',
   'faults.js',
   'vrrp-vmac.js',
+  'metrics-render.js',
   'status-scrape.js',
 ]) {
   const r = spawnSync(process.execPath, [path.join(__dirname, b)], { stdio: 'inherit' });

@@ -39,6 +39,7 @@ test('the Grafana dashboard is a schema 38 dashboard on a Prometheus data source
     'alived_check_results_total',
     'histogram_quantile(0.99',
     'alived_check_duration_seconds_bucket',
+    'alived_check_last_duration_seconds',
     'alived_notify_outbox_depth',
     'alived_notifications_failed_total',
     'alived_reloads_total',

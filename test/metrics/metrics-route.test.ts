@@ -133,6 +133,13 @@ test('counters mirror the totals of the document at each scrape', async () => {
   assert.equal(valueOf(e, 'keepalived_become_master_total', { iname: 'VI_2' }), 1);
   assert.equal(valueOf(e, 'alived_reloads_total'), 4);
   assert.equal(e.types.get('alived_reloads_total'), 'counter');
+  // a total that went down (the daemon's counter started again) is the page's total too
+  s.set({ ...doc, daemon: { ...doc.daemon, reloads: 1 } });
+  const again = (await s.page()).e;
+  assert.equal(valueOf(again, 'alived_reloads_total'), 1);
+  assert.equal(valueOf(again, 'keepalived_advertisements_received_total', { iname: 'VI_2' }), 9000);
+  s.set(more);
+  assert.equal(valueOf((await s.page()).e, 'keepalived_advertisements_received_total', { iname: 'VI_2' }), 9500);
 });
 
 test('alived_* hold the daemon, priorities, pools and notifiers of the document', async () => {
@@ -182,15 +189,29 @@ test('alived_* hold the daemon, priorities, pools and notifiers of the document'
   assert.equal(valueOf(e, 'alived_notify_oldest_pending_seconds', { notifier: 'smtp_alert:keepalived' }), 0);
 });
 
-test('the check duration histogram observes each result once, however often it is scraped', async () => {
+test('the check duration histogram, per virtual server and checker, observes each result once, however often it is scraped', async () => {
   const s = await scraper();
-  const labels = { real_server: '10.0.0.11:80', checker: 'TCP_CHECK#2' };
+  const vs = '[10.0.0.100]:tcp:80';
+  const labels = { virtual_server: vs, checker: 'TCP_CHECK#2' };
   const count = (e: Exposition) => valueOf(e, 'alived_check_duration_seconds_count', labels);
   let { e } = await s.page();
+  // no real_server label: the series are per virtual server and checker
+  for (const x of samplesOf(e, 'alived_check_duration_seconds_count')) assert.deepEqual(Object.keys(x.labels).sort(), ['checker', 'virtual_server']);
+  assert.equal(samplesOf(e, 'alived_check_duration_seconds_count').length, 3);
   assert.equal(count(e), 1);
   assert.equal(valueOf(e, 'alived_check_duration_seconds_sum', labels), 0.04);
   assert.equal(valueOf(e, 'alived_check_duration_seconds_bucket', { ...labels, le: '0.01' }), 0);
   assert.equal(valueOf(e, 'alived_check_duration_seconds_bucket', { ...labels, le: '0.05' }), 1);
+  // the two real servers with an HTTP_GET are in one series
+  const http = { virtual_server: vs, checker: 'HTTP_GET' };
+  assert.equal(valueOf(e, 'alived_check_duration_seconds_count', http), 2);
+  assert.ok(Math.abs(valueOf(e, 'alived_check_duration_seconds_sum', http) - 0.0132) < 1e-9);
+  assert.equal(valueOf(e, 'alived_check_duration_seconds_bucket', { ...http, le: '0.005' }), 1);
+  assert.equal(valueOf(e, 'alived_check_duration_seconds_bucket', { ...http, le: '0.05' }), 2);
+  // each checker's own last duration is one gauge
+  assert.equal(valueOf(e, 'alived_check_last_duration_seconds', { real_server: '10.0.0.11:80', checker: 'TCP_CHECK#2' }), 0.04);
+  assert.equal(valueOf(e, 'alived_check_last_duration_seconds', { real_server: '10.0.0.13:80', checker: 'HTTP_GET' }), 0.0012);
+  assert.equal(samplesOf(e, 'alived_check_last_duration_seconds').length, 4);
   ({ e } = await s.page());
   assert.equal(count(e), 1, 'the same result is not observed again');
   const next = (latencyMs: number, at: number): StatusDocument => {
@@ -206,14 +227,17 @@ test('the check duration histogram observes each result once, however often it i
   assert.ok(Math.abs(valueOf(e, 'alived_check_duration_seconds_sum', labels) - 0.24) < 1e-9);
   assert.equal(valueOf(e, 'alived_check_duration_seconds_bucket', { ...labels, le: '0.5' }), 2);
   assert.equal(valueOf(e, 'alived_check_duration_seconds_bucket', { ...labels, le: '0.1' }), 1);
+  assert.equal(valueOf(e, 'alived_check_last_duration_seconds', { real_server: '10.0.0.11:80', checker: 'TCP_CHECK#2' }), 0.2);
   ({ e } = await s.page());
   assert.equal(count(e), 2);
-  // a real server that went away takes its histogram series with it
+  // a real server that went away takes its gauges with it; a histogram series goes with the last real server of its checker
   const doc = statusFixture();
   s.set({ ...doc, virtualServers: [{ ...doc.virtualServers[0]!, realServers: doc.virtualServers[0]!.realServers.slice(1) }] });
   ({ e } = await s.page());
-  assert.deepEqual(samplesOf(e, 'alived_check_duration_seconds_count', { real_server: '10.0.0.11:80' }), []);
-  assert.equal(samplesOf(e, 'alived_check_duration_seconds_count').length, 2);
+  assert.deepEqual(samplesOf(e, 'alived_check_last_duration_seconds', { real_server: '10.0.0.11:80' }), []);
+  assert.deepEqual(samplesOf(e, 'alived_check_duration_seconds_count', { checker: 'TCP_CHECK' }), []);
+  assert.deepEqual(samplesOf(e, 'alived_check_duration_seconds_count', { checker: 'TCP_CHECK#2' }), []);
+  assert.equal(valueOf(e, 'alived_check_duration_seconds_count', http), 2);
 });
 
 test('no secret and no message of the document appears on the page', async () => {
@@ -255,6 +279,39 @@ test('scrapes at the same time get whole pages: one runs, and those that come me
   assert.deepEqual(await Promise.all(burst().map(value)), [3, 0, 0, 0, 0, 0]);
   assert.equal(await value(scrape()), 2);
   assert.equal(n, 5);
+});
+
+test('a page is served for maxAgeMs; then once more while a new one is made; much later a request waits for a new one', async () => {
+  let current = statusFixture();
+  let snapshots = 0;
+  const provider = fixtureProvider(() => (snapshots++, current));
+  const vip = { iname: 'VI_1', ip_address: '10.0.0.100/24' };
+  const state = (res: ApiResponse) => valueOf(parseExposition(bodyText(res)), 'keepalived_vrrp_state', vip);
+
+  const { scrape } = await metricsRoute(provider, { maxAgeMs: 1000 });
+  const first = bodyText(await scrape());
+  current = withState(statusFixture(), 'VI_1', 'BACKUP');
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(bodyText(await scrape()), first, 'the same page 10 ms later');
+  assert.equal(snapshots, 1);
+  await new Promise((r) => setTimeout(r, 1000));
+  // older than maxAgeMs: served once more at once, while the new one is made
+  assert.equal(bodyText(await scrape()), first);
+  let now = 0;
+  for (let i = 0; i < 100 && now !== 1; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    now = state(await scrape());
+  }
+  assert.equal(now, 1, 'the new page within a second');
+  assert.equal(snapshots, 2);
+
+  // older than 10 x maxAgeMs: the request waits for the new page
+  const short = await metricsRoute(provider, { maxAgeMs: 50 });
+  current = statusFixture();
+  assert.equal(state(await short.scrape()), 2);
+  current = withState(statusFixture(), 'VI_1', 'FAULT');
+  await new Promise((r) => setTimeout(r, 600));
+  assert.equal(state(await short.scrape()), 3);
 });
 
 test('docs/metrics.md lists exactly the metrics on the page, with their types and label names', async () => {

@@ -10,11 +10,19 @@ import { memoryLogger } from '../helpers/log';
 /**
  * The built-in plugins applied on a PluginHost whose api.status answers from
  * `provider`, as a daemon runs them, and the /metrics route they register.
+ * metrics-prometheus gets `maxAgeMs` (default 0: no page cache, so a test
+ * sees each change of the document at the next scrape).
  */
-export async function metricsRoute(provider: StatusProvider): Promise<{ scrape: () => Promise<ApiResponse>; host: PluginHost; records: LogRecord[] }> {
+export async function metricsRoute(
+  provider: StatusProvider,
+  opts: { maxAgeMs?: number } = {},
+): Promise<{ scrape: () => Promise<ApiResponse>; host: PluginHost; records: LogRecord[] }> {
   const { log, records } = memoryLogger();
   const host = new PluginHost({ log });
-  for (const p of BUILTIN_PLUGINS) await host.apply(p, { builtin: true });
+  for (const p of BUILTIN_PLUGINS) {
+    const options = p.name === 'metrics-prometheus' ? { maxAgeMs: opts.maxAgeMs ?? 0 } : undefined;
+    await host.apply(p, { builtin: true, options });
+  }
   host.setStatusProvider(provider);
   const route = host.routes.find((r) => r.def.method === 'GET' && r.def.path === '/metrics');
   if (!route) throw new Error('no built-in plugin registers GET /metrics');

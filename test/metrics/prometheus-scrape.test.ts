@@ -40,7 +40,7 @@ test(
       sent.map((s) => s.value),
       [86_000],
     );
-    const buckets = await prom.vector('alived_check_duration_seconds_bucket{real_server="10.0.0.11:80",checker="TCP_CHECK#2",le="0.05"}');
+    const buckets = await prom.vector('alived_check_duration_seconds_bucket{virtual_server="[10.0.0.100]:tcp:80",checker="TCP_CHECK#2",le="0.05"}');
     assert.deepEqual(
       buckets.map((s) => s.value),
       [1],

@@ -1,0 +1,29 @@
+import { parentPort } from 'node:worker_threads';
+import type * as Prom from 'prom-client';
+import { MetricsPage } from './page';
+import type { PageReply, PageRequest } from './page-thread';
+
+/*
+ * The worker thread that makes the pages of /metrics (page-thread.ts starts
+ * it): it applies each frame it is sent to its MetricsPage and answers with
+ * the rendered page, as UTF-8 bytes whose buffer is handed over, not copied.
+ */
+
+const port = parentPort;
+if (!port) throw new Error('page-worker.js runs in a worker thread (page-thread.ts starts it)');
+const page = new MetricsPage(require('prom-client') as typeof Prom);
+
+port.on('message', (req: PageRequest) => {
+  const reply = async (): Promise<void> => {
+    try {
+      page.apply(req.frame);
+      const bytes = new TextEncoder().encode(await page.render());
+      const answer: PageReply = { id: req.id, page: bytes, contentType: page.contentType };
+      port.postMessage(answer, [bytes.buffer as ArrayBuffer]);
+    } catch (err) {
+      const answer: PageReply = { id: req.id, error: err instanceof Error ? err.message : String(err) };
+      port.postMessage(answer);
+    }
+  };
+  void reply();
+});
