@@ -132,19 +132,19 @@ export async function waitApi(state: string, timeoutMs = 10_000): Promise<void> 
   }
 }
 
-/** The node's vrrp-transition events of VI_1. */
-export async function transitions(state: string): Promise<TimelineEvent[]> {
+/** The node's vrrp-transition events of an instance. */
+export async function transitions(state: string, instance = 'VI_1'): Promise<TimelineEvent[]> {
   const { events } = await apiGet<{ events: TimelineEvent[] }>(state, '/v1/timeline?limit=1000');
-  return events.filter((e) => e.kind === 'vrrp-transition' && e.subject === 'VI_1');
+  return events.filter((e) => e.kind === 'vrrp-transition' && e.subject === instance);
 }
 
-/** Polls the node's timeline until `accept` finds an event, at most timeoutMs. */
-export async function waitTransition(state: string, accept: (e: TimelineEvent) => boolean, timeoutMs = 10_000): Promise<TimelineEvent> {
+/** Polls the node's timeline until `accept` finds a transition of the instance, at most timeoutMs. */
+export async function waitTransition(state: string, accept: (e: TimelineEvent) => boolean, timeoutMs = 10_000, instance = 'VI_1'): Promise<TimelineEvent> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const found = (await transitions(state)).find(accept);
+    const found = (await transitions(state, instance)).find(accept);
     if (found) return found;
-    if (Date.now() > deadline) throw new Error(`no such transition within ${timeoutMs} ms: ${JSON.stringify(await transitions(state))}`);
+    if (Date.now() > deadline) throw new Error(`no such transition within ${timeoutMs} ms: ${JSON.stringify(await transitions(state, instance))}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
