@@ -11,6 +11,7 @@ import type {
   VirtualServerStatusDoc,
   Fact,
 } from '../status/types';
+import { causeLine } from '../status/causes';
 import type { NotifyTestResult, OutboxItem } from '../api/types';
 
 /**
@@ -69,11 +70,14 @@ export function isoLocal(ms: number, tzOffsetMin = new Date(ms).getTimezoneOffse
   return `${local}${sign}${String(Math.floor(a / 60)).padStart(2, '0')}:${String(a % 60).padStart(2, '0')}`;
 }
 
-/** The cause chain in the order things happened: the root cause first, what it led to after each `->`. */
+/**
+ * The cause chain in the order things happened: the root cause first, what
+ * it led to after each `->`; a master's advert that follows our priority
+ * reads as a comparison with it (`priority 150 - 60 = 90 < 10.0.0.12's
+ * 100`), as the status model words it (core/status/causes.ts).
+ */
 export function causeChain(cause: Cause): string {
-  const texts: string[] = [];
-  for (let c: Cause | undefined = cause, depth = 0; c && depth < 16; c = c.because, depth++) texts.push(c.text);
-  return texts.reverse().join(' -> ');
+  return causeLine(cause);
 }
 
 /** `BACKUP because tracker chk_nginx failed (exit 1: "connection refused") -> priority 150 - 60 = 90 < 10.0.0.12's 100` */

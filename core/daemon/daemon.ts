@@ -384,12 +384,12 @@ export class Daemon {
 
   private onVrrpTransition(t: TransitionReport): void {
     this.lvsSync?.instanceState(t.instance, t.to);
-    this.vrrpTransition({ kind: 'instance', name: t.instance, from: t.from, to: t.to, priority: t.priority, reason: t.reason, time: t.time });
+    this.vrrpTransition({ kind: 'instance', name: t.instance, from: t.from, to: t.to, priority: t.priority, reason: t.reason, time: t.time }, t.master);
   }
 
   /** A transition of an instance or group: the hook, then the notification (scripts and FIFO lines in keepalived's order, mail, webhooks). */
-  private vrrpTransition(e: VrrpTransitionEvent): void {
-    this.statusService.transition(e);
+  private vrrpTransition(e: VrrpTransitionEvent, master?: { address: string; priority: number }): void {
+    this.statusService.transition(e, master);
     this.hooks.vrrpTransition.call(e);
     if (e.to !== 'INIT') this.notifications?.publish({ type: 'vrrp', ...e });
   }

@@ -228,12 +228,16 @@ export class StatusService implements StatusProvider {
     });
   }
 
-  /** A transition of an instance or a sync group, as the daemon hands it to the hooks. */
-  transition(e: VrrpTransitionEvent): void {
+  /**
+   * A transition of an instance or a sync group, as the daemon hands it to
+   * the hooks, with the master the VRRP process had last heard when it
+   * happened (without it, the one in the last copy of the VRRP status).
+   */
+  transition(e: VrrpTransitionEvent, master?: { address: string; priority: number }): void {
     this.changed();
     const settings = e.kind === 'instance' ? this.settingsOf(e.name) : undefined;
     const cause = settings
-      ? transitionCause(e.to, e.reason, this.contextOf(settings, e.priority))
+      ? transitionCause(e.to, e.reason, this.contextOf(settings, e.priority, master))
       : { kind: 'sync-group' as const, text: e.reason || `sync group ${e.to}` };
     this.instanceCauses.set(`${e.kind}:${e.name}`, { since: e.time, cause });
     this.history.add({

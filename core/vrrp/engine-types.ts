@@ -15,6 +15,8 @@ export interface TransitionReport {
   time: number;
   /** monotonic ms (the clock's) */
   at: number;
+  /** the master last heard when it happened (the one preempted or that went silent, the one whose advert won); absent before any advert */
+  master?: { address: string; priority: number };
 }
 
 /** Other things the engine tells whoever runs it (notify scripts, hooks). */

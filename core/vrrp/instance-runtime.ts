@@ -694,12 +694,14 @@ export class InstanceRuntime {
     const priority = this.machine.priority;
     const time = Date.now();
     const at = this.deps.clock.now();
+    // the master as heard now: the cause of the transition names it (a backup preempting it, or taking over from its silence)
+    const master = this.machine.master;
     this.lastTransition = { time, reason };
     // the log line and the report to the main process wait for the end of this turn of the event loop:
     // a takeover's VIP request (queued on microtasks by becomeMaster) reaches the kernel first
     this.engine.report(() => {
       this.log.notice({ from, to, priority, reason }, `(${s.name}) Entering ${to} STATE${reason ? ` (${reason})` : ''}`);
-      this.deps.onTransition?.({ instance: s.name, from, to, priority, reason, time, at });
+      this.deps.onTransition?.({ instance: s.name, from, to, priority, reason, time, at, ...(master ? { master } : {}) });
     });
     this.engine.memberTransition(this, from, to, reason);
   }

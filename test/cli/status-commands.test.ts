@@ -87,7 +87,7 @@ test('alived status: the human summary over the unix socket, found from --state-
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^alived 0\.1\.0 {2}pid 4242 {2}up 2h03m/);
   assert.match(r.stdout, /VI_1 {2}BACKUP {2}for 3m12s {2}priority 90 \(base 150\)/);
-  assert.ok(r.stdout.includes(`why: BACKUP because tracker chk_nginx failed (exit 1: "connection refused") -> priority 150 - 60 = 90 -> 90 < 10.0.0.12's 100`));
+  assert.ok(r.stdout.includes(`why: BACKUP because tracker chk_nginx failed (exit 1: "connection refused") -> priority 150 - 60 = 90 < 10.0.0.12's 100`));
   assert.match(r.stdout, /TCP {2}10\.0\.0\.100:80/);
   assert.match(r.stdout, /-> 10\.0\.0\.6:80 +DOWN/);
   assert.ok(!r.stdout.includes('\x1b['), 'no ANSI escape');

@@ -44,8 +44,8 @@ export const BACKUP_INSTANCE: InstanceStatusDoc = {
   since: NOW - 192_000,
   cause: {
     kind: 'advert',
-    text: "90 < 10.0.0.12's 100",
-    facts: { ours: 90, theirs: 100, from: '10.0.0.12' },
+    text: "10.0.0.12's 100",
+    facts: { from: '10.0.0.12', priority: 100, ours: 90 },
     because: {
       kind: 'priority',
       text: 'priority 150 - 60 = 90',

@@ -39,7 +39,7 @@ test('local ISO time carries its offset', () => {
 test('the why: the cause chain walked through `because`, told root cause first', () => {
   assert.equal(
     why('BACKUP', BACKUP_INSTANCE.cause),
-    `BACKUP because tracker chk_nginx failed (exit 1: "connection refused") -> priority 150 - 60 = 90 -> 90 < 10.0.0.12's 100`,
+    `BACKUP because tracker chk_nginx failed (exit 1: "connection refused") -> priority 150 - 60 = 90 < 10.0.0.12's 100`,
   );
   assert.equal(causeChain({ kind: 'start', text: 'alived started' }), 'alived started');
   assert.equal(why('INIT', null), undefined);
@@ -50,7 +50,7 @@ test('an instance: state, since, effective and base priority, interface, VRID, V
     '  VI_1  BACKUP  for 3m12s  priority 90 (base 150)  eth0  vrid 51  v2',
     '    VIPs 10.0.0.100/24 (not in the kernel), 10.0.0.101/24 (not in the kernel)',
     '    master: 10.0.0.12 (priority 100, as last heard)',
-    `    why: BACKUP because tracker chk_nginx failed (exit 1: "connection refused") -> priority 150 - 60 = 90 -> 90 < 10.0.0.12's 100`,
+    `    why: BACKUP because tracker chk_nginx failed (exit 1: "connection refused") -> priority 150 - 60 = 90 < 10.0.0.12's 100`,
     '    tracker vrrp_script chk_nginx  down  effect -60  since 3m20s ago  exit 1: connection refused',
   ]);
   // a master that lost a VIP says so, in red on a terminal
@@ -140,7 +140,7 @@ test('colour only on a terminal, and not with NO_COLOR or --no-color', () => {
 test('events, plugins, the outbox and test results', () => {
   assert.equal(
     formatEvent(EVENTS[1]!, PLAIN, 0),
-    `2026-12-07T11:56:48.000+00:00  vrrp-transition  VI_1  MASTER -> BACKUP  tracker chk_nginx failed (exit 1: "connection refused") -> priority 150 - 60 = 90 -> 90 < 10.0.0.12's 100`,
+    `2026-12-07T11:56:48.000+00:00  vrrp-transition  VI_1  MASTER -> BACKUP  tracker chk_nginx failed (exit 1: "connection refused") -> priority 150 - 60 = 90 < 10.0.0.12's 100`,
   );
   assert.equal(
     formatEvent(
