@@ -57,4 +57,3 @@ export function virtualServers(ports: number[], checker: string, per = 100, dela
   }
   return out.join('\n') + '\n';
 }
-

@@ -53,7 +53,12 @@ export async function serializeInParts(doc: StatusDocument): Promise<string> {
   const list = async (items: readonly object[]): Promise<string> => {
     const parts: string[] = [];
     for (let i = 0; i < items.length; i += PER_TURN) {
-      parts.push(items.slice(i, i + PER_TURN).map((x) => JSON.stringify(x)).join(','));
+      parts.push(
+        items
+          .slice(i, i + PER_TURN)
+          .map((x) => JSON.stringify(x))
+          .join(','),
+      );
       await new Promise((r) => setImmediate(r));
     }
     return `[${parts.filter(Boolean).join(',')}]`;

@@ -397,9 +397,11 @@ export class StatusService implements StatusProvider {
       },
       () => undefined,
     );
-    void making.finally(() => {
-      if (this.making === making) this.making = undefined;
-    }).catch(() => undefined);
+    void making
+      .finally(() => {
+        if (this.making === making) this.making = undefined;
+      })
+      .catch(() => undefined);
     return making;
   }
 
