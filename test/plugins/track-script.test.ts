@@ -55,7 +55,10 @@ async function scriptConfig(body: string, globals = ''): Promise<VrrpScriptConfi
 
 interface Running {
   tracker: Tracker;
+  /** the states it reported, each change once (as the tracker service takes them: a message alone is no change) */
   reports: TrackerState[];
+  /** the message of every report: each run's words */
+  messages: string[];
   /** the lines the script's runs wrote to `runs`, at each report */
   linesAtReport: string[][];
   disabled: string[];
@@ -80,12 +83,16 @@ function start(config: VrrpScriptConfig, opts: ScriptTrackerOptions & { runs?: s
   const tracker = createScriptTracker(config, ctx, { secondMs: 100, ...opts });
   trackers.push(tracker);
   const reports: TrackerState[] = [];
+  const messages: string[] = [];
   const linesAtReport: string[][] = [];
-  tracker.start((s) => {
-    reports.push(s);
+  tracker.start(({ message, ...state }) => {
+    if (message !== undefined) messages.push(message);
+    const last = reports[reports.length - 1];
+    if (last && last.up === state.up && last.value === state.value) return;
+    reports.push(state);
     linesAtReport.push(opts.runs ? lines(opts.runs) : []);
   });
-  return { tracker, reports, linesAtReport, disabled, records };
+  return { tracker, reports, messages, linesAtReport, disabled, records };
 }
 
 const lines = (f: string): string[] => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter(Boolean) : []);
@@ -212,6 +219,18 @@ test('a failing script turns KO after exactly `fall` failures and OK after exact
   assert.ok(r.records.some((x) => x.msg === 'VRRP_Script(chk) failed (exited with status 1)'));
   assert.ok(r.records.some((x) => x.msg === 'Script `chk` now returning 1'));
   assert.ok(r.records.some((x) => x.msg === 'VRRP_Script(chk) succeeded'));
+  // every run says its exit in the report's message, the ones that change no state too
+  assert.ok(r.messages.filter((m) => m === 'exit 1').length >= 3, r.messages.join(', '));
+  assert.ok(r.messages.filter((m) => m === 'exit 0').length >= 3, r.messages.join(', '));
+  await r.tracker.stop();
+});
+
+test("a run's message is its exit and the last line it wrote to stderr, for the status", async () => {
+  const sh = shellScript(`echo "curl: trying" >&2; echo "connection refused" >&2; exit 1`);
+  const r = start(await scriptConfig(`  script ${sh}\n  interval 1`));
+  assert.ok(await waitUntil(() => r.messages.length >= 1, 3000));
+  assert.deepEqual(r.reports, [{ up: false }]);
+  assert.equal(r.messages[0], 'exit 1: "connection refused"');
   await r.tracker.stop();
 });
 
