@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { DEFAULT_STATE_DIR, instanceStateDir } from '../cli/options';
+import { DEFAULT_STATE_DIR, instanceStateDir } from '../daemon/state-dir';
 
 /** Where the API's unix socket is when nothing else is said. */
 export const DEFAULT_SOCKET_DIR = '/run/alived';

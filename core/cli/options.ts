@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { AlivedError } from '../errors';
 import { FACILITIES } from '../log/logger';
+import { DEFAULT_STATE_DIR, instanceStateDir } from '../daemon/state-dir';
 
 /**
  * keepalived's command line, where it makes sense for alived.
@@ -27,7 +28,6 @@ export type ClientCommand = (typeof CLIENT_COMMANDS)[number];
 export const DEFAULT_CONFIG_FILES = ['/etc/alived/alived.conf', '/etc/keepalived/keepalived.conf'];
 export const DEFAULT_PID_FILE = '/run/alived.pid';
 export const DEFAULT_LOG_FILE = '/tmp/alived.log';
-export const DEFAULT_STATE_DIR = '/var/lib/alived';
 
 /** What `--instance NAME` takes: the name goes into file names (`/tmp/alived_NAME.data`, a pid file, a socket, a directory). */
 export const INSTANCE_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
@@ -37,10 +37,7 @@ export function instancePidFile(name: string): string {
   return `/run/alived_${name}.pid`;
 }
 
-/** The state directory of `--instance NAME` without --state-dir. */
-export function instanceStateDir(name: string): string {
-  return `${DEFAULT_STATE_DIR}/instance/${name}`;
-}
+export { DEFAULT_STATE_DIR, instanceStateDir };
 
 export interface CliOptions {
   useFile: string | undefined;

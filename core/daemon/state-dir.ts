@@ -22,6 +22,14 @@ import { readFileSafeSync, type FileError } from '../fs/safe-file';
  * path and why; `--unsafe-state-dir` uses it anyway after a warning.
  */
 
+/** The state directory without --state-dir. */
+export const DEFAULT_STATE_DIR = '/var/lib/alived';
+
+/** The state directory of `--instance NAME` without --state-dir. */
+export function instanceStateDir(name: string): string {
+  return `${DEFAULT_STATE_DIR}/instance/${name}`;
+}
+
 const uid = (): number => process.geteuid?.() ?? 0;
 
 function ownerOk(st: fs.Stats): boolean {
