@@ -46,8 +46,13 @@ export function instanceTrackers(s: Pick<InstanceSettings, 'tracks'>, trackers: 
   });
 }
 
-/** A tracker's state as a cause: `tracker chk_nginx failed (exit 1: "connection refused")` */
-export function trackerCause(t: Pick<TrackerOfInstance, 'type' | 'name' | 'state' | 'value' | 'lastResult' | 'weight' | 'effect'>): Cause {
+/**
+ * A tracker's state as a cause: `tracker chk_nginx failed (exit 1: "connection refused")`.
+ * Its weight and effect are an instance's: given for a tracker of an instance, left out otherwise.
+ */
+export function trackerCause(
+  t: Pick<TrackerOfInstance, 'type' | 'name' | 'state' | 'value' | 'lastResult'> & Partial<Pick<TrackerOfInstance, 'weight' | 'effect'>>,
+): Cause {
   const what = t.type === 'vrrp_script' ? `tracker ${t.name}` : `${t.type} ${t.name}`;
   const verb = t.state === 'up' ? 'succeeded' : t.state === 'down' ? 'failed' : t.state === 'disabled' ? 'is disabled' : 'has not reported yet';
   const value = t.value !== null ? ` with ${t.value}` : '';
@@ -55,7 +60,15 @@ export function trackerCause(t: Pick<TrackerOfInstance, 'type' | 'name' | 'state
   return {
     kind: 'tracker',
     text: `${what} ${verb}${value}${said}`,
-    facts: { type: t.type, name: t.name, state: t.state, weight: t.weight, effect: t.effect, value: t.value, result: t.lastResult },
+    facts: {
+      type: t.type,
+      name: t.name,
+      state: t.state,
+      ...(t.weight !== undefined ? { weight: t.weight } : {}),
+      ...(t.effect !== undefined ? { effect: t.effect } : {}),
+      value: t.value,
+      result: t.lastResult,
+    },
   };
 }
 

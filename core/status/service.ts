@@ -270,8 +270,6 @@ export class StatusService implements StatusProvider {
           state: t.up ? 'up' : 'down',
           value: t.value ?? null,
           lastResult: st?.message ?? null,
-          weight: 0,
-          effect: 0,
         });
     this.history.add({
       kind: 'tracker',

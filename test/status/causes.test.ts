@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { causeLine, explain, instanceTrackers, priorityCause, stateCause, transitionCause } from '../../core/status/causes';
+import { causeLine, explain, instanceTrackers, priorityCause, stateCause, trackerCause, transitionCause } from '../../core/status/causes';
 import type { TrackerStatus } from '../../core/track/service';
 
 /** Causes join what the VRRP process says to what the main process knows, into one chain that reads as the why. */
@@ -100,4 +100,11 @@ test('track_file values and reverse weights count as keepalived counts them', ()
 test('a priority the trackers do not explain names the tracked interfaces', () => {
   assert.equal(priorityCause(150, 90, [])!.text, 'priority 150 - 60 (tracked interfaces) = 90');
   assert.equal(transitionCause('FAULT', 'tracked interface mon0 down', { priority: null, effectivePriority: 1, trackers: [] }).kind, 'interface');
+});
+
+test("a tracker's cause outside an instance carries no weight or effect it does not have", () => {
+  const c = trackerCause({ type: 'vrrp_script', name: 'chk', state: 'down', value: null, lastResult: 'exit 1' });
+  assert.equal(c.text, 'tracker chk failed (exit 1)');
+  assert.equal('weight' in c.facts!, false);
+  assert.equal('effect' in c.facts!, false);
 });
