@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import * as zlib from 'node:zlib';
 import { AlivedError } from '../errors';
 import type { StatusDocument, StatusProvider } from '../status/types';
+import { acceptsGzip } from './gzip';
 import type { ApiRequest, ApiRoute, DaemonActions } from './types';
+
+const gzipAsync = promisify(zlib.gzip);
 
 /**
  * The core's routes (the list at the top of types.ts), answered from the
@@ -75,20 +80,63 @@ export async function serializeInParts(doc: StatusDocument): Promise<string> {
   return frame.slice(0, at) + instances + rest.slice(0, at2) + virtualServers + rest.slice(at2 + mark.length);
 }
 
+/** How much gzip squeezes: level 1 is a tenth of the default's CPU, and JSON of this shape still comes out about ten times smaller. */
+const GZIP_LEVEL = 1;
+
+/** One status document's JSON as bytes, and gzipped once a reader asked for gzip. */
+interface StatusBody {
+  readonly doc: StatusDocument;
+  readonly json: Buffer;
+  readonly gzip?: Buffer;
+}
+
+/**
+ * The bytes of /v1/status, made once per shared document for every reader:
+ * while a new document's are being made, readers get the previous ones at
+ * once (the document itself is served the same way: stale while
+ * revalidate); only the first reader ever waits.
+ */
+function statusBodies(shared: () => Promise<StatusDocument>): (wantGzip: boolean) => Promise<StatusBody> {
+  let current: StatusBody | undefined;
+  let making: { doc: StatusDocument; body: Promise<StatusBody> } | undefined;
+  let gzipAsked = false;
+  const make = async (doc: StatusDocument): Promise<StatusBody> => {
+    const json = Buffer.from(await serializeInParts(doc));
+    const gzip = gzipAsked ? await gzipAsync(json, { level: GZIP_LEVEL }) : undefined;
+    const body = { doc, json, ...(gzip && { gzip }) };
+    if (!current || current.doc.generatedAt <= doc.generatedAt) current = body;
+    return body;
+  };
+  return async (wantGzip) => {
+    if (wantGzip) gzipAsked = true;
+    const doc = await shared();
+    if (current?.doc === doc && (current.gzip || !wantGzip)) return current;
+    let next = making?.doc === doc ? making.body : undefined;
+    if (!next) {
+      const body = make(doc);
+      making = { doc, body };
+      const done = (): void => {
+        if (making?.body === body) making = undefined;
+      };
+      body.then(done, done);
+      next = body;
+    }
+    // the previous bytes while the new ones are made; gzip comes with the next document
+    return current ?? next;
+  };
+}
+
 export function coreRoutes(provider: StatusProvider, actions: DaemonActions | undefined): ApiRoute[] {
-  // the JSON of the shared document, made once for every reader of it
-  const serialized = new WeakMap<StatusDocument, Promise<string>>();
   const shared = (): Promise<StatusDocument> => provider.snapshot({ maxAgeMs: SHARED_STATUS_MS });
+  const statusBody = statusBodies(shared);
   const routes: ApiRoute[] = [
     {
       method: 'GET',
       path: '/v1/status',
       description: 'the whole status document',
-      handle: async () => {
-        const doc = await shared();
-        let body = serialized.get(doc);
-        if (body === undefined) serialized.set(doc, (body = serializeInParts(doc)));
-        return { status: 200, contentType: 'application/json; charset=utf-8', body: await body };
+      handle: async (req) => {
+        const body = await statusBody(acceptsGzip(req.headers['accept-encoding']));
+        return { status: 200, contentType: 'application/json; charset=utf-8', body: body.json, ...(body.gzip && { gzip: body.gzip }) };
       },
     },
     {

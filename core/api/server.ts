@@ -6,6 +6,7 @@ import { AlivedError, isAlivedError, type ErrorCode } from '../errors';
 import type { Logger } from '../log/logger';
 import type { StatusProvider, TimelineEvent } from '../status/types';
 import { errorBody, statusOf } from './errors';
+import { acceptsGzip } from './gzip';
 import { coreRoutes, EVENTS_PATH, matchPath, nonNegativeInt } from './routes';
 import { addressText, tcpListenerProblem, type ApiSettings, type ApiSocketSettings, type ApiTcpListener } from './settings';
 import type { ApiRequest, ApiResponse, ApiRoute, DaemonActions } from './types';
@@ -374,12 +375,15 @@ export class ApiServer {
 
   private send(req: http.IncomingMessage, res: http.ServerResponse, answer: ApiResponse): void {
     const isRaw = typeof answer.body === 'string' || Buffer.isBuffer(answer.body);
-    const payload = isRaw ? (answer.body as string | Buffer) : JSON.stringify(answer.body);
+    const zipped = answer.gzip !== undefined && acceptsGzip(req.headers['accept-encoding']);
+    const payload = zipped ? answer.gzip! : isRaw ? (answer.body as string | Buffer) : JSON.stringify(answer.body);
     const headers: Record<string, string | number> = {
       ...answer.headers,
       ...BASE_HEADERS,
       'Content-Type': answer.contentType ?? JSON_TYPE,
       'Content-Length': Buffer.byteLength(payload),
+      ...(answer.gzip !== undefined && { Vary: 'Accept-Encoding' }),
+      ...(zipped && { 'Content-Encoding': 'gzip' }),
     };
     res.writeHead(answer.status, headers);
     res.end(req.method === 'HEAD' ? undefined : payload);

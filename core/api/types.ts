@@ -38,6 +38,12 @@ export interface ApiResponse {
   /** default application/json; an object body is sent as JSON */
   readonly contentType?: string;
   readonly body: string | Buffer | object;
+  /**
+   * The same body compressed with gzip, made by the route (once for many
+   * readers): sent instead, with `Content-Encoding: gzip`, to a client whose
+   * Accept-Encoding takes gzip (Prometheus's does).
+   */
+  readonly gzip?: Buffer;
   readonly headers?: Readonly<Record<string, string>>;
 }
 

@@ -1,4 +1,5 @@
 import {
+  acceptsGzip,
   ALIVED_VERSION,
   block,
   errorText,
@@ -6,6 +7,7 @@ import {
   isAlivedError,
   word,
   type AlivedPlugin,
+  type ApiRequest,
   type ApiResponse,
   type BlockOf,
   type PluginApi,
@@ -48,12 +50,14 @@ export type MetricsOptions = BlockOf<typeof metricsOptions>;
  * once while a new one is made in the background (stale while revalidate);
  * without such a page the request waits for a new one.
  */
-function metricsHandler(api: Pick<PluginApi, 'status' | 'log' | 'onClose'>, maxAgeMs: number): () => Promise<ApiResponse> {
+function metricsHandler(api: Pick<PluginApi, 'status' | 'log' | 'onClose'>, maxAgeMs: number): (req: ApiRequest) => Promise<ApiResponse> {
   const frames = new FrameBuilder();
   // started at the first scrape: a daemon nobody scrapes has no such thread and does not load prom-client
   const pages = new PageThread(() => frames.resend());
   api.onClose(() => pages.close());
   let failing = false;
+  /** a scraper asked for gzip: pages are made gzipped too from then on */
+  let gzipAsked = false;
   const scrape = async (): Promise<ApiResponse> => {
     let doc: StatusDocument | null = null;
     try {
@@ -73,8 +77,8 @@ function metricsHandler(api: Pick<PluginApi, 'status' | 'log' | 'onClose'>, maxA
     }
     // a thread started now (the first, or after one died) has no metrics: the frame must carry its layout
     pages.start();
-    const { page, contentType } = await pages.make(frames.frame(doc, ALIVED_VERSION));
-    return { status: 200, contentType, body: page };
+    const made = await pages.make(await frames.frameInParts(doc, ALIVED_VERSION), gzipAsked);
+    return { status: 200, contentType: made.contentType, body: made.page, ...(made.gzip && { gzip: made.gzip }) };
   };
   // One scrape at a time (frames are applied in order, each on the one
   // before it), and at most one waiting: requests that come
@@ -110,7 +114,12 @@ function metricsHandler(api: Pick<PluginApi, 'status' | 'log' | 'onClose'>, maxA
       });
     return waiting;
   };
-  return () => {
+  return (req) => {
+    if (!gzipAsked && acceptsGzip(req.headers['accept-encoding'])) {
+      gzipAsked = true;
+      // the page served has no gzip: it goes on being served, as stale, while one with gzip is made
+      if (page) page.at = Math.min(page.at, performance.now() - maxAgeMs);
+    }
     const age = page ? performance.now() - page.at : Infinity;
     if (page && age < maxAgeMs) return Promise.resolve(page.res);
     if (page && age < STALE_FACTOR * maxAgeMs) {

@@ -6,11 +6,20 @@ import type { Frame } from './frame';
 export interface PageRequest {
   readonly id: number;
   readonly frame: Frame;
+  /** also the page gzipped */
+  readonly gzip: boolean;
 }
 
 export type PageReply =
-  | { readonly id: number; readonly page: Uint8Array; readonly contentType: string; readonly error?: undefined }
+  | { readonly id: number; readonly page: Uint8Array; readonly gzip?: Uint8Array; readonly contentType: string; readonly error?: undefined }
   | { readonly id: number; readonly error: string };
+
+/** A page made: its bytes, gzipped when asked, and its content type. */
+export interface MadePage {
+  readonly page: Buffer;
+  readonly gzip?: Buffer;
+  readonly contentType: string;
+}
 
 /**
  * The pages of /metrics made in a worker thread (page-worker.js), so the
@@ -23,15 +32,15 @@ export type PageReply =
  */
 export class PageThread {
   private worker: Worker | undefined;
-  private readonly pending = new Map<number, { resolve: (r: { page: Buffer; contentType: string }) => void; reject: (err: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (r: MadePage) => void; reject: (err: Error) => void }>();
   private nextId = 1;
   private closed = false;
 
   /** Called when a new thread started: it has none of the previous metrics. */
   constructor(private readonly restarted: () => void) {}
 
-  /** The page of `frame`. Frames must be sent in order, one at a time; the values' buffers are handed over. */
-  make(frame: Frame): Promise<{ page: Buffer; contentType: string }> {
+  /** The page of `frame` (and gzipped, with `gzip`). Frames must be sent in order, one at a time; the values' buffers are handed over. */
+  make(frame: Frame, gzip = false): Promise<MadePage> {
     if (this.closed) return Promise.reject(new Error('the /metrics page thread is closed'));
     const worker = this.start();
     const id = this.nextId++;
@@ -39,7 +48,7 @@ export class PageThread {
       this.pending.set(id, { resolve, reject });
       worker.ref();
       const transfer = frame.down ? [] : ([frame.values.buffer, frame.observedIn.buffer, frame.observed.buffer] as ArrayBuffer[]);
-      worker.postMessage({ id, frame } satisfies PageRequest, transfer);
+      worker.postMessage({ id, frame, gzip } satisfies PageRequest, transfer);
     });
   }
 
@@ -68,7 +77,8 @@ export class PageThread {
         this.restarted();
         p.reject(new Error(`the /metrics page thread failed: ${r.error}`));
       } else {
-        p.resolve({ page: Buffer.from(r.page.buffer, r.page.byteOffset, r.page.byteLength), contentType: r.contentType });
+        const buffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+        p.resolve({ page: buffer(r.page), ...(r.gzip && { gzip: buffer(r.gzip) }), contentType: r.contentType });
       }
     });
     const gone = (err: Error) => {

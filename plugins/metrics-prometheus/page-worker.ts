@@ -1,4 +1,5 @@
 import { parentPort } from 'node:worker_threads';
+import * as zlib from 'node:zlib';
 import type * as Prom from 'prom-client';
 import { MetricsPage } from './page';
 import type { PageReply, PageRequest } from './page-thread';
@@ -6,7 +7,8 @@ import type { PageReply, PageRequest } from './page-thread';
 /*
  * The worker thread that makes the pages of /metrics (page-thread.ts starts
  * it): it applies each frame it is sent to its MetricsPage and answers with
- * the rendered page, as UTF-8 bytes whose buffer is handed over, not copied.
+ * the rendered page, as UTF-8 bytes (and gzipped when asked) whose buffers are
+ * handed over, not copied.
  */
 
 const port = parentPort;
@@ -18,8 +20,10 @@ port.on('message', (req: PageRequest) => {
     try {
       page.apply(req.frame);
       const bytes = new TextEncoder().encode(await page.render());
-      const answer: PageReply = { id: req.id, page: bytes, contentType: page.contentType };
-      port.postMessage(answer, [bytes.buffer as ArrayBuffer]);
+      // level 1: a tenth of the default's CPU, and the text still comes out about ten times smaller
+      const gzip = req.gzip ? zlib.gzipSync(bytes, { level: 1 }) : undefined;
+      const answer: PageReply = { id: req.id, page: bytes, ...(gzip && { gzip }), contentType: page.contentType };
+      port.postMessage(answer, [bytes.buffer as ArrayBuffer, ...(gzip ? [gzip.buffer as ArrayBuffer] : [])]);
     } catch (err) {
       const answer: PageReply = { id: req.id, error: err instanceof Error ? err.message : String(err) };
       port.postMessage(answer);

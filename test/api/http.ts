@@ -10,6 +10,8 @@ export interface Answer {
   headers: http.IncomingHttpHeaders;
   text: string;
   json: any;
+  /** the body's bytes as they came (gzipped when Content-Encoding says so) */
+  raw: Buffer;
 }
 
 /** One raw HTTP request, with a time limit; the answer whatever its status. */
@@ -22,14 +24,15 @@ export function send(where: Where, method: string, path: string, opts: { headers
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
+        const raw = Buffer.concat(chunks);
+        const text = raw.toString('utf8');
         let json: unknown;
         try {
           json = JSON.parse(text);
         } catch {
           json = undefined;
         }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json, raw });
       });
       res.on('error', reject);
     });

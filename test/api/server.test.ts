@@ -2,6 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { ApiServer } from '../../core/api/server';
 import { ApiToken, type ApiSettings } from '../../core/api/settings';
 import type { ApiRoute } from '../../core/api/types';
@@ -146,6 +147,33 @@ test('the status routes answer from the provider, as JSON that is not cached', a
   // the same over TCP, with the token
   assert.deepEqual((await get(tcp, '/v1/status')).json, DOC);
   assert.deepEqual((await get(tcp, '/v1/instances/VI_1')).json, DOC.vrrp.instances[0]);
+});
+
+test('/v1/status goes gzipped to a client whose Accept-Encoding takes gzip, as it is to the others', async () => {
+  const zipped = async (acceptEncoding: string): Promise<Answer> => {
+    // the first answer after a client asked for gzip may still be the bytes made before: the next is gzipped
+    for (let i = 0; i < 20; i++) {
+      const a = await get(unix, '/v1/status', { 'Accept-Encoding': acceptEncoding });
+      if (a.headers['content-encoding'] === 'gzip') return a;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.fail(`no gzipped answer to Accept-Encoding: ${acceptEncoding}`);
+  };
+  for (const accept of ['gzip', 'deflate, gzip;q=0.5', 'br;q=1, *;q=0.1']) {
+    const a = await zipped(accept);
+    assert.equal(a.headers.vary, 'Accept-Encoding');
+    assert.equal(Number(a.headers['content-length']), a.raw.length);
+    assert.deepEqual(JSON.parse(zlib.gunzipSync(a.raw).toString('utf8')), DOC);
+  }
+  for (const accept of [undefined, 'identity', 'gzip;q=0', 'br', '*;q=0']) {
+    const a = await get(unix, '/v1/status', accept === undefined ? {} : { 'Accept-Encoding': accept });
+    assert.equal(a.headers['content-encoding'], undefined, `Accept-Encoding: ${accept}`);
+    assert.deepEqual(a.json, DOC);
+  }
+  // HEAD: the gzipped answer's headers, no body
+  const head = await send(unix, 'HEAD', '/v1/status', { headers: { 'Accept-Encoding': 'gzip' } });
+  assert.equal(head.headers['content-encoding'], 'gzip');
+  assert.equal(head.raw.length, 0);
 });
 
 test('/v1/timeline takes since and limit as non-negative integers', async () => {

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { AlivedError } from '../../core/errors';
 import type { StatusDocument } from '../../core/status/types';
 import type { ApiResponse } from '../../core/api/types';
@@ -334,4 +335,33 @@ test('docs/metrics.md lists exactly the metrics on the page, with their types an
     assert.equal(row.type, p.type, `type of ${p.name}`);
     assert.deepEqual(row.labels, p.labels, `labels of ${p.name}`);
   }
+});
+
+test('a scraper that takes gzip (as Prometheus does) gets the same page gzipped, made in the page thread', async () => {
+  const gz = { 'accept-encoding': 'gzip' };
+  const now = await metricsRoute(fixtureProvider(() => statusFixture()));
+  const plain = await now.scrape();
+  assert.equal(plain.gzip, undefined, 'no gzip made before a scraper asks for it');
+  const zipped = await now.scrape(gz);
+  assert.ok(zipped.gzip, 'a page made for a scraper that takes gzip has it');
+  assert.equal(zlib.gunzipSync(zipped.gzip).toString('utf8'), bodyText(zipped));
+  assert.ok(zipped.gzip.length * 5 < Buffer.byteLength(bodyText(zipped)), `gzip ${zipped.gzip.length} bytes of ${Buffer.byteLength(bodyText(zipped))}`);
+
+  // with a page cache: the page without gzip is served once more while one with gzip is made
+  const cached = await metricsRoute(
+    fixtureProvider(() => statusFixture()),
+    { maxAgeMs: 60_000 },
+  );
+  const first = await cached.scrape();
+  assert.equal((await cached.scrape(gz)).gzip, undefined);
+  let later: ApiResponse | undefined;
+  for (let i = 0; i < 100 && !later?.gzip; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    later = await cached.scrape(gz);
+  }
+  assert.ok(later?.gzip, 'a gzipped page within a second');
+  assert.equal(zlib.gunzipSync(later.gzip).toString('utf8'), bodyText(later));
+  assert.equal(bodyText(later).length, bodyText(first).length);
+  await now.host.close();
+  await cached.host.close();
 });

@@ -16,7 +16,7 @@ import { memoryLogger } from '../helpers/log';
 export async function metricsRoute(
   provider: StatusProvider,
   opts: { maxAgeMs?: number } = {},
-): Promise<{ scrape: () => Promise<ApiResponse>; host: PluginHost; records: LogRecord[] }> {
+): Promise<{ scrape: (headers?: ApiRequest['headers']) => Promise<ApiResponse>; host: PluginHost; records: LogRecord[] }> {
   const { log, records } = memoryLogger();
   const host = new PluginHost({ log });
   for (const p of BUILTIN_PLUGINS) {
@@ -26,8 +26,16 @@ export async function metricsRoute(
   host.setStatusProvider(provider);
   const route = host.routes.find((r) => r.def.method === 'GET' && r.def.path === '/metrics');
   if (!route) throw new Error('no built-in plugin registers GET /metrics');
-  const req: ApiRequest = { method: 'GET', path: '/metrics', query: new URLSearchParams(), headers: {}, transport: 'tcp', body: undefined, params: {} };
-  return { scrape: async () => route.def.handle(req), host, records };
+  const req = (headers: ApiRequest['headers']): ApiRequest => ({
+    method: 'GET',
+    path: '/metrics',
+    query: new URLSearchParams(),
+    headers,
+    transport: 'tcp',
+    body: undefined,
+    params: {},
+  });
+  return { scrape: async (headers = {}) => route.def.handle(req(headers)), host, records };
 }
 
 /** The body of a response as text. */
