@@ -3,6 +3,7 @@ import type {
   InstanceStatusDoc,
   KeepalivedCounters,
   NotifierStatusDoc,
+  RealServerStatusDoc,
   StatusDocument,
   VirtualServerStatusDoc,
   VrrpStateName,
@@ -130,6 +131,9 @@ const M = {
 /** Every gauge and counter of the page, in the order frames number them (the histogram is apart). */
 export const METRIC_DEFS: readonly MetricDef[] = METRICS;
 
+/** Instances or real servers read into a frame per turn of the event loop (frameInParts). */
+const PER_TURN = 200;
+
 /** Label values are joined with this into a series' key (no name from the config holds it). */
 export const LABEL_SEPARATOR = '\u0000';
 
@@ -194,6 +198,26 @@ export class FrameBuilder {
 
   /** The frame of `doc`; without one (the status could not be had), a frame that says so. */
   frame(doc: StatusDocument | null, version: string): Frame {
+    const steps = this.build(doc, version);
+    for (let step = steps.next(); ; step = steps.next()) if (step.done) return step.value;
+  }
+
+  /**
+   * The same frame, made in parts: a turn of the event loop for every
+   * PER_TURN instances or real servers, so that a document of thousands
+   * does not hold the daemon's event loop (its checks, the API) for the
+   * whole of it.
+   */
+  async frameInParts(doc: StatusDocument | null, version: string): Promise<Frame> {
+    const steps = this.build(doc, version);
+    for (let step = steps.next(); ; step = steps.next()) {
+      if (step.done) return step.value;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** The frame's steps: it yields where a turn may end. */
+  private *build(doc: StatusDocument | null, version: string): Generator<void, Frame> {
     if (!doc) return { down: true, version };
     this.metrics = [];
     this.keys = [];
@@ -206,8 +230,20 @@ export class FrameBuilder {
     this.put(M.info, doc.daemon.version, 1);
     this.put(M.keepalivedUp, '', 1);
     this.daemon(doc);
-    for (const inst of doc.vrrp.instances) this.instance(inst);
-    for (const vs of doc.virtualServers) this.virtualServer(vs);
+    let done = 0;
+    for (const inst of doc.vrrp.instances) {
+      this.instance(inst);
+      if (++done % PER_TURN === 0) yield;
+    }
+    for (const vs of doc.virtualServers) {
+      this.virtualServerSeries(vs);
+      /** the duration histogram's series of this virtual server, by checker label */
+      const durationSeries = new Map<string, number>();
+      for (const rs of vs.realServers) {
+        this.realServer(vs, rs, durationSeries);
+        if (++done % PER_TURN === 0) yield;
+      }
+    }
     for (const n of doc.notify.notifiers) this.notifier(n);
     // checkers that went away are forgotten: a result of one that comes back is a new one
     this.checkerKeys = this.nextCheckerKeys;
@@ -268,32 +304,32 @@ export class FrameBuilder {
     this.put(M.priority, `${inst.name}${S}effective`, inst.effectivePriority);
   }
 
-  private virtualServer(vs: VirtualServerStatusDoc): void {
-    const S = LABEL_SEPARATOR;
+  private virtualServerSeries(vs: VirtualServerStatusDoc): void {
     this.put(M.quorumUp, vs.name, vs.quorumUp ? 1 : 0);
     this.put(M.aliveWeight, vs.name, vs.aliveWeight);
     if (vs.sorryServer) this.put(M.sorryActive, vs.name, vs.sorryServer.inUse ? 1 : 0);
-    /** the duration histogram's series of this virtual server, by checker label */
-    const durationSeries = new Map<string, number>();
-    for (const rs of vs.realServers) {
-      const rsKey = `${vs.name}${S}${rs.name}`;
-      this.put(M.rsUp, rsKey, rs.up ? 1 : 0);
-      this.put(M.rsWeight, rsKey, rs.weight);
-      const names = checkerNames(rs.checkers);
-      rs.checkers.forEach((c, i) => {
-        const checker = names[i]!;
-        const key = `${rsKey}${S}${checker}`;
-        this.put(M.checkerUp, key, c.up ? 1 : 0);
-        this.total(M.checkResults, `${key}${S}ok`, Math.max(0, c.checks - c.failures));
-        this.total(M.checkResults, `${key}${S}failed`, c.failures);
-        let series = durationSeries.get(checker);
-        if (series === undefined) {
-          series = this.durationKeys.push(`${vs.name}${S}${checker}`) - 1;
-          durationSeries.set(checker, series);
-        }
-        this.duration(series, key, c);
-      });
-    }
+  }
+
+  /** A real server's series; `durationSeries`: its virtual server's duration histogram series by checker label, added to. */
+  private realServer(vs: VirtualServerStatusDoc, rs: RealServerStatusDoc, durationSeries: Map<string, number>): void {
+    const S = LABEL_SEPARATOR;
+    const rsKey = `${vs.name}${S}${rs.name}`;
+    this.put(M.rsUp, rsKey, rs.up ? 1 : 0);
+    this.put(M.rsWeight, rsKey, rs.weight);
+    const names = checkerNames(rs.checkers);
+    rs.checkers.forEach((c, i) => {
+      const checker = names[i]!;
+      const key = `${rsKey}${S}${checker}`;
+      this.put(M.checkerUp, key, c.up ? 1 : 0);
+      this.total(M.checkResults, `${key}${S}ok`, Math.max(0, c.checks - c.failures));
+      this.total(M.checkResults, `${key}${S}failed`, c.failures);
+      let series = durationSeries.get(checker);
+      if (series === undefined) {
+        series = this.durationKeys.push(`${vs.name}${S}${checker}`) - 1;
+        durationSeries.set(checker, series);
+      }
+      this.duration(series, key, c);
+    });
   }
 
   /** The checker's last duration, and its last result in the histogram unless it was observed already. */

@@ -56,3 +56,22 @@ test('a new page thread has no metrics: the frame built after it started carries
     await pages.close();
   }
 });
+
+test('frameInParts makes the frame frame() makes, giving the event loop turns along a big document', async () => {
+  const doc = statusFixture();
+  const vs = doc.virtualServers[0]!;
+  const rs = vs.realServers[0]!;
+  const big = {
+    ...doc,
+    virtualServers: [
+      { ...vs, realServers: Array.from({ length: 1000 }, (_, i) => ({ ...rs, name: `[10.1.${i >> 8}.${i & 255}]:tcp:80` })) },
+      ...doc.virtualServers.slice(1),
+    ],
+  };
+  const whole = new FrameBuilder().frame(big, '0.1.0');
+  let turned = false;
+  const parts = new FrameBuilder().frameInParts(big, '0.1.0');
+  setImmediate(() => (turned = true));
+  assert.deepEqual(await parts, whole);
+  assert.ok(turned, 'another callback ran while the frame was made');
+});
