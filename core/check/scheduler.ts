@@ -9,7 +9,7 @@ import { PoolChanges } from './pool-changes';
 import { checkNewRsState, clearDiffServices, rescheduleAfterReload, type Generation } from './reload';
 import { CheckRunner, reportNotRun } from './runner';
 import { clearServiceVs, initServiceVs, setCheckerState, type StateCtx } from './server-state';
-import { virtualServersStatus, type CheckSchedulerStatus, type CheckStats } from './status';
+import { virtualServersStatus, virtualServersStatusParts, type CheckSchedulerStatus, type CheckStats, type VirtualServerStatus } from './status';
 
 /**
  * The health-check scheduler: runs every checker on its timers and turns
@@ -168,5 +168,10 @@ export class CheckScheduler {
 
   status(): CheckSchedulerStatus {
     return { virtualServers: virtualServersStatus(this.vss, this.runner.runs, this.clock.now()), stats: this.stats() };
+  }
+
+  /** The virtual servers of status() in parts of about `perPart` real servers (virtualServersStatusParts). */
+  statusParts(perPart: number): Iterable<VirtualServerStatus[]> {
+    return virtualServersStatusParts(this.vss, this.runner.runs, this.clock.now(), perPart);
   }
 }

@@ -7,7 +7,7 @@ import type { CheckerDefinition } from '../plugin/types';
 import { RealCheckClock, type CheckClock } from './clock';
 import { planChecks, type CheckPlan } from './plan';
 import type { VirtualServerPool } from './pool';
-import { CheckScheduler, type CheckNotifyEvent, type CheckSchedulerStatus } from './scheduler';
+import { CheckScheduler, type CheckNotifyEvent, type CheckSchedulerStatus, type VirtualServerStatus } from './scheduler';
 
 /**
  * The health checks of a running daemon: plans them from the config and
@@ -141,6 +141,11 @@ export class CheckService {
       ipvs: { available: this.ipvsAvailable, programmed: this.programming.programsPools === true },
       ...this.scheduler.status(),
     };
+  }
+
+  /** The virtual servers of status() in parts of about `perPart` real servers, for a caller that takes turns between them. */
+  statusParts(perPart: number): Iterable<VirtualServerStatus[]> {
+    return this.scheduler.statusParts(perPart);
   }
 
   /** The pool of every virtual server as the checks decide it. */

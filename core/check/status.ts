@@ -82,8 +82,39 @@ export interface CheckSchedulerStatus {
 
 /** The status of every virtual server of these states, `now` being the clock's monotonic ms. */
 export function virtualServersStatus(vss: readonly VirtualServerState[], runs: readonly CheckerRun[], now: number): VirtualServerStatus[] {
+  return [...virtualServersStatusParts(vss, runs, now, Infinity)].flat();
+}
+
+/**
+ * The same, in parts of about `perPart` real servers (whole virtual
+ * servers; one with more is a part of its own): a caller that takes a turn
+ * of the event loop between parts holds the checks up for one part at a
+ * time, not for thousands of real servers. `now` is read once, at the
+ * first part.
+ */
+export function* virtualServersStatusParts(
+  vss: readonly VirtualServerState[],
+  runs: readonly CheckerRun[],
+  now: number,
+  perPart: number,
+): Generator<VirtualServerStatus[]> {
   const byRs = groupByServer(runs);
-  return vss.map((vs): VirtualServerStatus => ({
+  let part: VirtualServerStatus[] = [];
+  let size = 0;
+  for (const vs of vss) {
+    part.push(virtualServerStatus(vs, byRs, now));
+    size += vs.realServers.length;
+    if (size >= perPart) {
+      yield part;
+      part = [];
+      size = 0;
+    }
+  }
+  if (part.length > 0) yield part;
+}
+
+function virtualServerStatus(vs: VirtualServerState, byRs: ReturnType<typeof groupByServer>, now: number): VirtualServerStatus {
+  return {
     name: vs.plan.name,
     key: vs.plan.key,
     protocol: vs.plan.protocol,
@@ -106,7 +137,7 @@ export function virtualServersStatus(vss: readonly VirtualServerState[], runs: r
       checkers: (byRs.get(rs) ?? []).map((r) => checkerStatus(r, now)),
     })),
     pool: vs.pool(),
-  }));
+  };
 }
 
 function checkerStatus(r: CheckerRun, now: number): CheckerStatus {

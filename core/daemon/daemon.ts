@@ -137,7 +137,7 @@ export class Daemon {
         vrrp: () => this.vrrp?.status(),
         vrrpSettings: () => this.vrrpSettingsNow,
         trackers: () => this.trackers?.states() ?? [],
-        checks: () => this.checks?.status(),
+        checks: (perPart) => this.checks?.statusParts(perPart),
         notify: () => this.notifications?.status(),
         vrrpPid: () => this.vrrp?.pid,
         plugins: () => this.host.pluginInfos(),

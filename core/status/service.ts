@@ -35,7 +35,8 @@ export interface StatusSources {
   vrrp(): Promise<EngineStatus> | undefined;
   vrrpSettings(): VrrpSettings | undefined;
   trackers(): readonly TrackerStatus[];
-  checks(): CheckServiceStatus | undefined;
+  /** the virtual servers as the checks see them, in parts of about `perPart` real servers (undefined when no checks run) */
+  checks(perPart: number): Iterable<CheckServiceStatus['virtualServers']> | undefined;
   notify(): NotifyStatus | undefined;
   vrrpPid(): number | undefined;
   plugins(): readonly PluginInfo[];
@@ -407,7 +408,7 @@ export class StatusService implements StatusProvider {
     const s = this.options.sources;
     const vrrp = await this.vrrpStatus();
     const settings = s.vrrpSettings();
-    const checks = s.checks();
+    const checkParts = s.checks(REAL_SERVERS_PER_TURN);
 
     const notify = s.notify();
     const now = this.now();
@@ -421,7 +422,7 @@ export class StatusService implements StatusProvider {
       await nextTurn();
     }
     const virtualServers: VirtualServerStatusDoc[] = [];
-    for (const part of chunks(checks?.virtualServers ?? [], VIRTUAL_SERVERS_PER_TURN)) {
+    for (const part of checkParts ?? []) {
       virtualServers.push(...this.virtualServers(part));
       await nextTurn();
     }
@@ -659,7 +660,8 @@ export class StatusService implements StatusProvider {
 
 /** instances, and virtual servers (with their real servers), made into the document per turn of the event loop */
 const INSTANCES_PER_TURN = 200;
-const VIRTUAL_SERVERS_PER_TURN = 10;
+/** about this many real servers are read from the checks, and made into the document, per turn */
+const REAL_SERVERS_PER_TURN = 500;
 
 function* chunks<T>(items: readonly T[], size: number): Generator<readonly T[]> {
   for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);

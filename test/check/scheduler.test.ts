@@ -403,3 +403,18 @@ test('log_all_failures logs every failed attempt with its retry count', async ()
   ]);
   await h.sched.stop();
 });
+
+test('statusParts: the virtual servers of status() in parts of whole virtual servers, about perPart real servers each', async () => {
+  const servers = (n: number) => Array.from({ length: n }, (_, i) => `real_server 10.0.1.${i + 1} 80 {\n FAKE_CHECK { warmup 0 }\n}`).join('\n');
+  const text = [3, 1, 4, 2].map((n, i) => vs(servers(n)).replace('10.0.0.1 80', `10.0.0.1 ${8000 + i}`)).join('\n');
+  const h = await harness(text);
+  await h.clock.advance(1000);
+  const parts = [...h.sched.statusParts(4)];
+  assert.deepEqual(
+    parts.map((p) => p.map((v) => v.realServers.length)),
+    [[3, 1], [4], [2]],
+  );
+  assert.deepEqual(parts.flat(), h.sched.status().virtualServers);
+  assert.equal([...h.sched.statusParts(Infinity)].length, 1);
+  await h.sched.stop();
+});
