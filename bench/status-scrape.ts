@@ -21,7 +21,8 @@
  * Env: BENCH_QUICK=1 (10 s windows), BENCH_WINDOW_S (default 20),
  * BENCH_PATHS (what is asked, comma-separated; default /metrics,/v1/status),
  * BENCH_INSTANCES (1000), BENCH_SERVERS (10000), BENCH_RATE (10),
- * BENCH_DELAY_LOOP (5: TCP_CHECK's delay_loop, s).
+ * BENCH_DELAY_LOOP (5: TCP_CHECK's delay_loop, s), BENCH_GZIP (1: ask with
+ * `Accept-Encoding: gzip`, as Prometheus does; 0: without).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -72,6 +73,8 @@ interface ScrapeFigures {
   failed: number;
   ms: number[];
   bytes: number[];
+  decoded?: number;
+  encoding?: string;
   firstError?: string;
 }
 
@@ -216,12 +219,14 @@ async function main(): Promise<void> {
       fmt(quantile(f.ms, 0.99), 2),
       fmt(f.ms.length ? f.ms[f.ms.length - 1]! : NaN, 2),
       fmt((f.bytes.reduce((a, b) => a + b, 0) / Math.max(1, f.bytes.length) / 1024 / 1024) * 1024, 0),
+      fmt((f.decoded ?? NaN) / 1024, 0),
+      f.encoding ?? '-',
       verdict(quantile(f.ms, 0.99) < SCRAPE_TARGET_MS),
     ]);
     console.log(
       table(
         `answers over the unix socket, ${rate}/s each for ${windowS + 2} s`,
-        ['path', 'ok', 'failed', 'p50 ms', 'p99 ms', 'max ms', 'KiB', `p99 < ${SCRAPE_TARGET_MS} ms`],
+        ['path', 'ok', 'failed', 'p50 ms', 'p99 ms', 'max ms', 'KiB sent', 'KiB decoded', 'encoding', `p99 < ${SCRAPE_TARGET_MS} ms`],
         rows,
         [
           `ticks skipped (the previous requests still running): ${result.skipped}`,

@@ -10,6 +10,10 @@
  * requests, failures, response times (ms, sorted) and bytes.
  */
 import * as http from 'node:http';
+import * as zlib from 'node:zlib';
+
+/** ask with `Accept-Encoding: gzip`, as Prometheus does (BENCH_GZIP=0: without) */
+const GZIP = process.env.BENCH_GZIP !== '0';
 
 interface PathFigures {
   path: string;
@@ -17,15 +21,23 @@ interface PathFigures {
   failed: number;
   ms: number[];
   bytes: number[];
+  /** the size of the first answer once decoded (gzip undone) */
+  decoded?: number;
+  encoding?: string;
   firstError?: string;
 }
 
-function get(socketPath: string, path: string): Promise<{ status: number; bytes: number }> {
+function get(socketPath: string, path: string): Promise<{ status: number; bytes: number; body: Buffer[]; encoding?: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ socketPath, path, headers: { accept: '*/*' } }, (res) => {
+    const req = http.get({ socketPath, path, headers: { accept: '*/*', ...(GZIP && { 'accept-encoding': 'gzip' }) } }, (res) => {
       let bytes = 0;
-      res.on('data', (c: Buffer) => (bytes += c.length));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }));
+      const body: Buffer[] = [];
+      res.on('data', (c: Buffer) => {
+        bytes += c.length;
+        body.push(c);
+      });
+      const encoding = res.headers['content-encoding'];
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, body, ...(encoding && { encoding }) }));
       res.on('error', reject);
     });
     req.setTimeout(10_000, () => req.destroy(new Error('timed out after 10 s')));
@@ -59,6 +71,11 @@ async function main(): Promise<void> {
             if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
             f.ms.push(performance.now() - t);
             f.bytes.push(r.bytes);
+            if (f.decoded === undefined) {
+              const raw = Buffer.concat(r.body);
+              f.decoded = (r.encoding === 'gzip' ? zlib.gunzipSync(raw) : raw).length;
+              f.encoding = r.encoding ?? 'identity';
+            }
             f.ok++;
           } catch (err) {
             f.failed++;
