@@ -401,12 +401,22 @@ new NotifierTester({ plugin: PLUGIN }).run('${p.keyword}', [
 `;
 }
 
+/** what `npm install` is given for alived: the spec itself when it names a file or URL, else alived@SPEC */
+function installSpec(p: ProjectSpec): string {
+  return /^[a-z+]+:/.test(p.alivedSpec) ? p.alivedSpec : `alived@${p.alivedSpec}`;
+}
+
+/** the file `npm pack` makes of version 0.1.0: @acme/x -> acme-x-0.1.0.tgz */
+function tarballOf(name: string): string {
+  return `${name.replace(/^@/, '').replace('/', '-')}-0.1.0.tgz`;
+}
+
 function readme(p: ProjectSpec): string {
   const dir = folderOf(p.name);
   const what =
     p.kind === 'checker'
-      ? `a health check for alived: the \`${p.keyword}\` block inside a \`real_server\`. It connects to the real server, sends \`send\` if the block has it, and is up when the reply contains \`expect\` (without \`expect\`, as soon as the connection is made).`
-      : `a notifier for alived: a \`${p.keyword} NAME { }\` block whose events are POSTed as JSON to its \`url\`. A 2xx answer is success, 429 and 5xx are retried, anything else fails for good.`;
+      ? `A health check for alived: the \`${p.keyword}\` block inside a \`real_server\`. It connects to the real server, sends \`send\` if the block has it, and is up when the reply contains \`expect\` (without \`expect\`, as soon as the connection is made).`
+      : `A notifier for alived: a \`${p.keyword} NAME { }\` block whose events are POSTed as JSON to its \`url\`. A 2xx answer is success, 429 and 5xx are retried, anything else fails for good.`;
   const usage =
     p.kind === 'checker'
       ? `virtual_server 192.0.2.10 6379 {
@@ -458,24 +468,31 @@ the tests run with).
 
 ## Enable it in keepalived.conf
 
-Build it, then name the compiled module in a \`plugins\` block of the
-config file alived reads (\`/etc/alived/alived.conf\` or
-\`/etc/keepalived/keepalived.conf\`). A path is relative to the config
-file that names it:
+Build it where it is to stay (here \`/opt/${dir}\`): \`npm install && npm run build\`.
+Then name the compiled module in a \`plugins\` block of the config file
+alived reads (\`/etc/alived/alived.conf\` or \`/etc/keepalived/keepalived.conf\`);
+a path is relative to the config file that names it:
 
     plugins {
         "/opt/${dir}/dist/src/index.js"
     }
 
-Once the package is installed with npm where the config can find it (in
-\`node_modules\` of the config file's folder or of alived's own install),
-its name is enough:
+The plugin loads \`alived\` from the project's \`node_modules\`, where
+\`npm install\` put it.
+
+Or pack it (\`npm pack\`) and install the tarball together with alived in
+the config file's folder:
+
+    cd /etc/alived
+    npm install ${installSpec(p)} /opt/${dir}/${tarballOf(p.name)}
+
+Then its name is enough:
 
     plugins {
         "${p.name}"
     }
 
-Then use the ${p.kind === 'checker' ? 'check' : 'notifier'}:
+Use the ${p.kind === 'checker' ? 'check' : 'notifier'} in the config:
 
     ${usage.split('\n').join('\n    ')}
 

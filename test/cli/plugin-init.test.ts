@@ -71,6 +71,14 @@ function initInstallTest(name: string, kind: 'checker' | 'notifier', keyword: st
   assertOk(t, 'npm test');
   assert.match(t.stdout, new RegExp(`# pass ${cases}\\n`));
   assert.match(t.stdout, /# fail 0\n/);
+
+  // the README's config, with the plugin enabled by its path, passes -t of the alived the project installed
+  const readme = fs.readFileSync(path.join(project, 'README.md'), 'utf8');
+  const usage = /in the config:\n\n((?: {4}.*\n|\n)+?)\n\|/.exec(readme)?.[1];
+  assert.ok(usage, `the README shows no config:\n${readme}`);
+  const conf = path.join(cwd, 'keepalived.conf');
+  fs.writeFileSync(conf, `plugins {\n  "${path.join(project, 'dist/src/index.js')}"\n}\n${usage.replace(/^ {4}/gm, '')}`);
+  assertOk(spawnSync(path.join(project, 'node_modules/.bin/alived'), ['-t', '-f', conf], { cwd, env, encoding: 'utf8', timeout: 30_000 }), 'alived -t');
 }
 
 describe('alived plugin init: the project passes npm install && npm test as generated', () => {
