@@ -49,7 +49,7 @@ export function pluginUsage(): string {
     '  --keyword KEYWORD        its config keyword (default from NAME: redis-probe gives',
     '                           REDIS_PROBE_CHECK for a checker, redis_probe for a notifier)',
     `  --alived SPEC            what package.json asks npm for alived (default ^${ALIVED_VERSION}):`,
-    '                           a version range, or file:PATH of a tarball or folder',
+    '                           a version range, or file:PATH of a tarball made by npm pack',
     '  -h, --help               print this help',
   ].join('\n');
 }

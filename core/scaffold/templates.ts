@@ -264,6 +264,7 @@ import {
   describeEvent,
   eventState,
   permanentFailure,
+  redactUrlSecrets,
   str,
   trackerHeader,
   word,
@@ -318,6 +319,8 @@ const plugin: AlivedPlugin = {
       create(config) {
         // an agent of its own, without keep-alive: close() leaves no connection open
         const agent = new (config.url.startsWith('https:') ? https : http).Agent({ keepAlive: false });
+        // the URL as messages show it: a password or token in it masked
+        const shown = redactUrlSecrets(config.url);
         return {
           // the events this notifier sends: state changes of VRRP, real servers and quorum, their
           // summary while they flap, and \`alived notify test\`
@@ -329,9 +332,9 @@ const plugin: AlivedPlugin = {
             const body = JSON.stringify({ id: info.id, state: eventState(event), text: describeEvent(event), event });
             const status = await post(config.url, body, signal, agent);
             if (status >= 200 && status < 300) return;
-            if (status === 429 || status >= 500) throw new Error(\`\${config.url} answered HTTP \${status}\`);
+            if (status === 429 || status >= 500) throw new Error(\`\${shown} answered HTTP \${status}\`);
             // a retry cannot help
-            throw permanentFailure(\`\${config.url} answered HTTP \${status}\`);
+            throw permanentFailure(\`\${shown} answered HTTP \${status}\`);
           },
           close() {
             agent.destroy();
