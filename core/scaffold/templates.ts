@@ -54,7 +54,8 @@ function packageJson(p: ProjectSpec): string {
     engines: { node: '>=20' },
     scripts: {
       build: 'tsc -p tsconfig.json',
-      test: 'tsc -p tsconfig.json && node --test dist/test/',
+      // the shell expands the pattern: node 20 takes no patterns, and a folder only on some versions
+      test: 'tsc -p tsconfig.json && node --test dist/test/*.test.js',
       prepack: 'tsc -p tsconfig.json',
     },
     // alived loads the plugin: the copy that runs it is the operator's, so alived is a peer;
@@ -409,6 +410,14 @@ function installSpec(p: ProjectSpec): string {
   return /^[a-z+]+:/.test(p.alivedSpec) ? p.alivedSpec : `alived@${p.alivedSpec}`;
 }
 
+/** with alived given as a file: what to change before the package is published */
+function publishNote(p: ProjectSpec): string {
+  if (!/^[a-z+]+:/.test(p.alivedSpec)) return '';
+  return `\n\npackage.json asks for alived as \`${p.alivedSpec}\`; before you publish the
+package, make its peer dependency the range of alived versions it works
+with (\`${p.alivedRange}\`, as the plugin's \`alived\` field says).`;
+}
+
 /** the file `npm pack` makes of version 0.1.0: @acme/x -> acme-x-0.1.0.tgz */
 function tarballOf(name: string): string {
   return `${name.replace(/^@/, '').replace('/', '-')}-0.1.0.tgz`;
@@ -467,7 +476,7 @@ against a real server on 127.0.0.1.
 \`npm test\` compiles (\`dist/\`) and runs the tests with \`node --test\`.
 \`npm run build\` only compiles. alived is a peer dependency (the copy
 that loads the plugin is the operator's) and a dev dependency (the copy
-the tests run with).
+the tests run with).${publishNote(p)}
 
 ## Enable it in keepalived.conf
 
