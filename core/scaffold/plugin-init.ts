@@ -50,6 +50,7 @@ export function pluginUsage(): string {
     '                           REDIS_PROBE_CHECK for a checker, redis_probe for a notifier)',
     `  --alived SPEC            what package.json asks npm for alived (default ^${ALIVED_VERSION}):`,
     '                           a version range, or file:PATH of a tarball made by npm pack',
+    '                           (a relative PATH is made absolute)',
     '  -h, --help               print this help',
   ].join('\n');
 }
@@ -208,7 +209,20 @@ function writeProject(dir: string, existed: boolean, files: readonly ProjectFile
   }
 }
 
+/**
+ * The spec package.json gets: a relative `file:` path made absolute (npm
+ * reads it from the project's folder, one level below where it was typed);
+ * a `file:` path that does not exist is refused, before npm install would fail on it.
+ */
+function alivedSpecFor(spec: string, cwd: string): string {
+  if (!spec.startsWith('file:')) return spec;
+  const file = path.resolve(cwd, spec.slice('file:'.length));
+  if (!fs.existsSync(file)) throw new UsageError(`--alived ${spec}: no file or folder ${file}`);
+  return `file:${file}`;
+}
+
 async function init(o: InitOptions, io: PluginIo): Promise<void> {
+  const alivedSpec = alivedSpecFor(o.alivedSpec, io.cwd);
   const problem = packageNameProblem(o.name);
   if (problem) throw nameError(`'${o.name.slice(0, 80)}' is not a valid npm package name: ${problem}`);
   const keyword = o.keyword ?? keywordOf(o.name, o.kind);
@@ -216,7 +230,7 @@ async function init(o: InitOptions, io: PluginIo): Promise<void> {
   const folder = folderOf(o.name);
   const dir = path.resolve(io.cwd, folder);
   const existed = checkTarget(dir, `./${folder}`);
-  const spec: ProjectSpec = { name: o.name, kind: o.kind, keyword, alivedSpec: o.alivedSpec, alivedRange: alivedRange() };
+  const spec: ProjectSpec = { name: o.name, kind: o.kind, keyword, alivedSpec, alivedRange: alivedRange() };
   const files = projectFiles(spec);
   writeProject(dir, existed, files);
   io.stdout.write(

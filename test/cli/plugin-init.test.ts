@@ -151,13 +151,20 @@ describe('alived plugin init: what it refuses', () => {
   test('an existing empty folder is used', () => {
     const cwd = tmpDir('alived-plugin-init-');
     fs.mkdirSync(path.join(cwd, 'my-check'));
-    const r = alived(cwd, 'plugin', 'init', 'my-check');
+    let r = alived(cwd, 'plugin', 'init', 'my-check');
     assert.equal(r.status, 0, r.stderr);
     assert.ok(fs.existsSync(path.join(cwd, 'my-check', 'src', 'index.ts')));
     const pkg = JSON.parse(fs.readFileSync(path.join(cwd, 'my-check', 'package.json'), 'utf8')) as { peerDependencies: Record<string, string> };
     // without --alived: the running alived's version
     assert.equal(pkg.peerDependencies.alived, `^${ALIVED_VERSION}`);
     assert.match(fs.readFileSync(path.join(cwd, 'my-check', 'src', 'index.ts'), 'utf8'), /keyword: 'MY_CHECK'/);
+
+    // a relative file: spec is read from where it was typed, not from the project's folder
+    fs.writeFileSync(path.join(cwd, 'alived.tgz'), '');
+    r = alived(cwd, 'plugin', 'init', 'other-check', '--alived', 'file:alived.tgz');
+    assert.equal(r.status, 0, r.stderr);
+    const other = JSON.parse(fs.readFileSync(path.join(cwd, 'other-check', 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
+    assert.equal(other.devDependencies.alived, `file:${path.join(cwd, 'alived.tgz')}`);
   });
 
   test('a wrong command line: exit 2 and the usage', () => {
@@ -174,6 +181,9 @@ describe('alived plugin init: what it refuses', () => {
       assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /alived plugin/);
     }
+    const missing = alived(cwd, 'plugin', 'init', 'x', '--alived', 'file:./no-such-alived.tgz');
+    assert.equal(missing.status, 2);
+    assert.match(missing.stderr, new RegExp(`--alived file:./no-such-alived.tgz: no file or folder ${cwd}/no-such-alived.tgz`));
     const h = alived(cwd, 'plugin', 'init', '--help');
     assert.equal(h.status, 0);
     assert.match(h.stdout, /Usage: alived plugin init NAME/);
