@@ -122,6 +122,9 @@ export const ERROR_CODES = {
   // cli
   ALIVED_CLI_BAD_OPTION: 'a command-line option is unknown, lacks its value or has a bad one, or an argument is not expected',
   ALIVED_CLI_NO_CONFIG: 'no config file was given and none of the defaults exist',
+  ALIVED_CLI_PLUGIN_NAME:
+    "alived plugin init: NAME is not a valid name for a new npm package, or the plugin's name or keyword is one alived already has (the message names the rule)",
+  ALIVED_CLI_PLUGIN_DIR: 'alived plugin init: ./NAME exists and is not an empty directory (the message names it); nothing was written',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -33,6 +33,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.removeListener('SIGINT', stop);
     }
   }
+  if (argv[0] === 'plugin') {
+    const { runPluginCommand } = await import('../scaffold/plugin-init');
+    return runPluginCommand(argv.slice(1), { stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() });
+  }
   // keepalived 2.2 also answers to `keepalived --genhash ...`
   if (argv[0] === 'genhash' || argv[0] === '--genhash') {
     const { runGenhash } = await import('./genhash');

@@ -282,6 +282,7 @@ export function helpText(): string {
     'Usage: alived [OPTION...]',
     '       alived lab      build a two-node VRRP lab in network namespaces and show a failover (root)',
     "       alived genhash  print the MD5 digest of a URL's body for HTTP_GET / SSL_GET digest (alived genhash -h)",
+    '       alived plugin init NAME [--kind checker|notifier]  a plugin project in ./NAME (alived plugin init -h)',
     '       alived status [--json] [--watch [SECONDS]]   what the running daemon is doing, and why',
     '       alived events [--since SEQ] [-n N] [-f]      its timeline; -f follows it',
     '       alived plugins                               the plugins it loaded',
