@@ -89,7 +89,7 @@ export function watchRealtimeSignal(signum: number, onSignal: () => void): () =>
   const lib = nativeAddon() as Partial<SignalAddon>;
   if (typeof lib.watchSignal !== 'function' || typeof lib.closeSignal !== 'function') {
     throw new PacketSocketError(
-      'the native addon was built from older sources (no watchSignal): rebuild it with `npx node-gyp rebuild --directory=native` in the alived directory',
+      'the native addon was built from older sources (no watchSignal): rebuild it with `npm run build:native` in the alived checkout',
       {
         code: 'ALIVED_PACKET_ADDON_MISSING',
       },

@@ -29,7 +29,7 @@ export const NATIVE_DIR = path.resolve(__dirname, '..', '..', '..', 'native');
 
 /** how to build the addon from source, for messages */
 const BUILD_HINT =
-  "in a checkout run `npm install`; in an installed copy run `npx node-gyp rebuild --directory=native` in the alived package (node_modules/alived); a source build needs make, a C compiler, python3 and Node's headers";
+  "in a checkout run `npm install` (or `npm run build:native`); in an installed copy approve alived's install script (`npm install-scripts approve alived`) and run `npm rebuild alived --build-from-source`; a source build needs make, a C compiler and python3";
 
 let addon: Addon | undefined;
 

@@ -39,7 +39,7 @@ export type SendCallback = (err: Error | null, bytes?: number) => void;
 function addon(): RawAddon {
   const lib = nativeAddon() as Partial<RawAddon>;
   if (typeof lib.openRaw !== 'function' || typeof lib.sendRaw !== 'function' || typeof lib.waitWritable !== 'function') {
-    throw new Error('the native addon (native/build) predates its raw sockets: rebuild it with `npm run build:native` in the alived directory');
+    throw new Error('the native addon (native/build) predates its raw sockets: rebuild it with `npm run build:native` in the alived checkout');
   }
   return lib as RawAddon;
 }

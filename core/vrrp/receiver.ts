@@ -106,9 +106,7 @@ function addon(): RecvAddon {
     typeof lib.closeRecv !== 'function' ||
     typeof lib.dropAllFilter !== 'function'
   ) {
-    throw new Error(
-      'the native addon (native/build) predates the VRRP receivers: rebuild it with `npx node-gyp rebuild --directory=native` in the alived directory',
-    );
+    throw new Error('the native addon (native/build) predates the VRRP receivers: rebuild it with `npm run build:native` in the alived checkout');
   }
   return lib as RecvAddon;
 }
@@ -137,7 +135,7 @@ function open(
   const lib = addon();
   if (o.protocol !== undefined && o.protocol !== 112 && !lib.recvProtocols4?.includes(o.protocol)) {
     throw new Error(
-      `the native addon (native/build) cannot receive IP protocol ${o.protocol} (auth_type AH): rebuild it with \`npx node-gyp rebuild --directory=native\` in the alived directory`,
+      `the native addon (native/build) cannot receive IP protocol ${o.protocol} (auth_type AH): rebuild it with \`npm run build:native\` in the alived checkout`,
     );
   }
   let handle: object | undefined;
