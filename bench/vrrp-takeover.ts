@@ -31,6 +31,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { eachLine, Lab, removeStaleLabs } from '../core/lab/netns';
 import { keepalivedAvailable, VrrpLab, type DaemonKind, type LabDaemon, type WatchEvent } from '../core/lab/vrrp-lab';
+import { RawSocket } from '../core/vrrp/raw-socket';
 import { inetChecksum, VrrpChannel } from '../core/vrrp/socket';
 import {
   envInt,
@@ -179,15 +180,6 @@ class ClientFeed {
 const keep: unknown[] = [];
 
 function clientHelper(vip: string, probeMs: number): void {
-  // loaded here: the bench process itself never opens a raw socket
-  const raw = require('raw-socket') as {
-    createSocket(o: { protocol: number; bufferSize?: number }): {
-      on(ev: 'message', fn: (b: Buffer, src: string) => void): void;
-      on(ev: 'error', fn: (e: Error) => void): void;
-      send(b: Buffer, off: number, len: number, addr: string, after: (err: Error | null) => void): void;
-    };
-    Protocol: { ICMP: number };
-  };
   const out = (s: string): void => void process.stdout.write(`${s}\n`);
   const ifindex = Number(fs.readFileSync('/sys/class/net/eth0/ifindex', 'utf8'));
   const vrrp = new VrrpChannel({ family: 4, ifname: 'eth0', ifindex, groups: ['224.0.0.18'] });
@@ -202,27 +194,31 @@ function clientHelper(vip: string, probeMs: number): void {
     (err) => process.stderr.write(`client helper: ${err.message}\n`),
   );
   const id = process.pid & 0xffff;
-  const icmp = raw.createSocket({ protocol: raw.Protocol.ICMP });
-  icmp.on('message', (b) => {
-    const t = process.hrtime.bigint();
-    const ihl = (b[0]! & 0x0f) * 4;
-    if (b.length < ihl + 8 || b[ihl] !== 0 || b.readUInt16BE(ihl + 4) !== id) return;
-    out(`r ${t} ${b.readUInt16BE(ihl + 6)}`);
+  // opened here, in the helper: the bench process itself never opens a raw socket
+  const icmp = RawSocket.open({
+    family: 4,
+    protocol: 1 /* ICMP */,
+    onPacket: (b) => {
+      const t = process.hrtime.bigint();
+      const ihl = (b[0]! & 0x0f) * 4;
+      if (b.length < ihl + 8 || b[ihl] !== 0 || b.readUInt16BE(ihl + 4) !== id) return;
+      out(`r ${t} ${b.readUInt16BE(ihl + 6)}`);
+    },
+    onError: (err) => process.stderr.write(`client helper: ICMP socket: ${err.message}\n`),
   });
-  icmp.on('error', (err) => process.stderr.write(`client helper: ICMP socket: ${err.message}\n`));
   let seq = 0;
   setInterval(() => {
     seq = (seq + 1) & 0xffff;
-    // a buffer of its own: raw-socket queues the send and reads the buffer later
+    // a buffer of its own: a send the socket cannot take yet waits with it
     const req = Buffer.alloc(16);
     req[0] = 8;
     req.writeUInt16BE(id, 4);
     req.writeUInt16BE(seq, 6);
     req.writeUInt16BE(inetChecksum(req), 2);
     // while nobody answers ARP for the VIP the kernel refuses sends: expected, and ignored
-    icmp.send(req, 0, req.length, vip, () => undefined);
+    icmp.send(req, vip);
   }, probeMs);
-  // raw-socket closes a socket its JS object no longer reaches: keep both alive
+  // the helper's channel and socket, for the life of the process
   keep.push(vrrp, icmp);
   out('ready');
   process.on('SIGTERM', () => process.exit(0));

@@ -112,7 +112,8 @@ export const ERROR_CODES = {
     'a file could not be created, written, renamed into place or read (the message names the file, the step and the system error); no temporary file is left behind',
   ALIVED_VRRP_SOCKET: 'a VRRP raw socket or receiver could not be opened, configured, read or written (the message names the interface and the step)',
   ALIVED_VRRP_FATAL: 'the VRRP process failed; the supervisor restarts it',
-  ALIVED_PACKET_ADDON_MISSING: 'the packet-socket addon (native/) is not built: gratuitous ARPs and NAs cannot be sent; run npm install',
+  ALIVED_PACKET_ADDON_MISSING:
+    'the native addon (native/) is neither prebuilt for this system nor built: VRRP, gratuitous ARPs and NAs cannot run; build it from source',
   ALIVED_PACKET_SOCKET: 'a packet socket (gratuitous ARPs, unsolicited NAs) could not be opened or written; errno names the system error',
   ALIVED_NETLINK_FAILED: 'an rtnetlink request (interfaces, addresses, routes, rules) failed; the message says what was asked and why',
   ALIVED_VIP_FAILED: 'a virtual or static address, route or rule could not be added or removed (the message says which and why)',

@@ -1,5 +1,5 @@
 /*
- * alived's packet socket: the one thing Node and raw-socket cannot do, send a
+ * alived's packet socket: what Node and raw IP sockets cannot do, send a
  * whole link-layer frame (gratuitous ARP, unsolicited neighbour advert) out of
  * one interface through an AF_PACKET socket.
  *
@@ -15,7 +15,8 @@
  * The same addon holds the VRRP receivers (vrrp_recv.c: openRecv4,
  * openRecv6, closeRecv, dropAllFilter), which read each advert's kernel
  * receive stamp and, for IPv6, its hop limit and destination from ancillary
- * data, and the VRRP clock's timer (timer.c:
+ * data, the raw IP sockets VRRP sends on (raw_socket.c: openRaw,
+ * setRawOption, sendRaw, waitWritable, closeRaw), and the VRRP clock's timer (timer.c:
  * openTimer, armTimer, disarmTimer, closeTimer), a timerfd on the loop.
  */
 #define NAPI_VERSION 8
@@ -214,8 +215,9 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* vrrp_recv.c, timer.c, process.c, signal.c */
+/* vrrp_recv.c, raw_socket.c, timer.c, process.c, signal.c */
 napi_value alived_recv_init(napi_env env, napi_value exports);
+napi_value alived_raw_init(napi_env env, napi_value exports);
 napi_value alived_signal_init(napi_env env, napi_value exports);
 napi_value alived_timer_init(napi_env env, napi_value exports);
 napi_value alived_process_init(napi_env env, napi_value exports);
@@ -228,6 +230,7 @@ NAPI_MODULE_INIT() {
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   if (alived_recv_init(env, exports) == NULL) return NULL;
+  if (alived_raw_init(env, exports) == NULL) return NULL;
   if (alived_process_init(env, exports) == NULL) return NULL;
   if (alived_signal_init(env, exports) == NULL) return NULL;
   return alived_timer_init(env, exports);

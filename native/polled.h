@@ -1,7 +1,7 @@
 /*
  * A descriptor polled on Node's event loop behind a JavaScript handle, with
- * up to two JavaScript callbacks: what the VRRP receivers (vrrp_recv.c) and
- * the VRRP timer (timer.c) share.
+ * up to three JavaScript callbacks: what the VRRP receivers (vrrp_recv.c), the
+ * raw sockets (raw_socket.c) and the VRRP timer (timer.c) share.
  *
  * Lifecycle. polled_open() wraps the handle and starts polling; from then on
  * the handle's finalizer owns the memory. An open handle holds itself (a
@@ -24,7 +24,7 @@
 
 #include <stdbool.h>
 
-#define POLLED_MAX_CALLBACKS 2
+#define POLLED_MAX_CALLBACKS 3
 
 typedef struct polled {
   napi_env env;

@@ -88,9 +88,12 @@ export function watchRealtimeSignal(signum: number, onSignal: () => void): () =>
   // throws ALIVED_PACKET_ADDON_MISSING when the addon is not built
   const lib = nativeAddon() as Partial<SignalAddon>;
   if (typeof lib.watchSignal !== 'function' || typeof lib.closeSignal !== 'function') {
-    throw new PacketSocketError('the native addon was built from older sources (no watchSignal): rebuild it with `npm install`', {
-      code: 'ALIVED_PACKET_ADDON_MISSING',
-    });
+    throw new PacketSocketError(
+      'the native addon was built from older sources (no watchSignal): rebuild it with `npm run build:native` in the alived checkout',
+      {
+        code: 'ALIVED_PACKET_ADDON_MISSING',
+      },
+    );
   }
   const handle = lib.watchSignal(signum, () => onSignal());
   const close = lib.closeSignal;

@@ -23,6 +23,7 @@ import * as fs from 'node:fs';
 import { pcapRecords, startTcpdump } from './capture';
 import { eachLine, type Lab } from './netns';
 import type { WatchEvent } from './vrrp-lab';
+import { RawSocket } from '../vrrp/raw-socket';
 
 const now = (): bigint => process.hrtime.bigint();
 const NS_PER_MS = 1_000_000n;
@@ -317,39 +318,34 @@ export function readPcapArp(b: Buffer, offsetNs: bigint): ArpPacket[] {
  * answers for the VIP) are still counted as sent: the client tried.
  */
 function pinger(vip: string, intervalMs: number): void {
-  // loaded here: a process that imports this module for its classes opens no raw socket
-  const raw = require('raw-socket') as {
-    createSocket(o: { protocol: number }): {
-      on(ev: 'message', fn: (b: Buffer) => void): void;
-      on(ev: 'error', fn: (e: Error) => void): void;
-      send(b: Buffer, off: number, len: number, addr: string, after: (err: Error | null) => void): void;
-    };
-    Protocol: { ICMP: number };
-  };
   const out = (s: string): void => void process.stdout.write(`${s}\n`);
   const id = process.pid & 0xffff;
-  const icmp = raw.createSocket({ protocol: raw.Protocol.ICMP });
   let n = -1;
-  icmp.on('message', (b) => {
-    const t = now();
-    const ihl = (b[0]! & 0x0f) * 4;
-    if (b.length < ihl + 8 || b[ihl] !== 0 || b.readUInt16BE(ihl + 4) !== id) return;
-    // the latest request with that 16-bit sequence number
-    const seq = b.readUInt16BE(ihl + 6);
-    const k = n - ((n - seq) & 0xffff);
-    if (k >= 0) out(`r ${t} ${k}`);
+  // opened here: a process that imports this module for its classes opens no raw socket
+  const icmp = RawSocket.open({
+    family: 4,
+    protocol: 1 /* ICMP */,
+    onPacket: (b) => {
+      const t = now();
+      const ihl = (b[0]! & 0x0f) * 4;
+      if (b.length < ihl + 8 || b[ihl] !== 0 || b.readUInt16BE(ihl + 4) !== id) return;
+      // the latest request with that 16-bit sequence number
+      const seq = b.readUInt16BE(ihl + 6);
+      const k = n - ((n - seq) & 0xffff);
+      if (k >= 0) out(`r ${t} ${k}`);
+    },
+    onError: (err) => process.stderr.write(`pinger: ${err.message}\n`),
   });
-  icmp.on('error', (err) => process.stderr.write(`pinger: ${err.message}\n`));
   const send = (): void => {
     n++;
-    // a buffer of its own: raw-socket queues the send and reads the buffer later
+    // a buffer of its own: a send the socket cannot take yet waits with it
     const req = Buffer.alloc(16);
     req[0] = 8;
     req.writeUInt16BE(id, 4);
     req.writeUInt16BE(n & 0xffff, 6);
     req.writeUInt16BE(icmpChecksum(req), 2);
     out(`s ${now()} ${n}`);
-    icmp.send(req, 0, req.length, vip, () => undefined);
+    icmp.send(req, vip);
   };
   setInterval(send, intervalMs);
   out('ready');

@@ -23,6 +23,8 @@
  * core/lab/faults.ts flood() runs it.
  */
 
+import { RawSocket } from '../vrrp/raw-socket';
+
 const KINDS = ['checksum', 'ttl', 'auth', 'length', 'truncated', 'malformed'] as const;
 export type FloodKind = (typeof KINDS)[number];
 
@@ -42,7 +44,7 @@ const VRRP_PROTOCOL = 112;
 const POOL = 600;
 /** the rate is kept in slices of this many ms */
 const SLICE_MS = 5;
-/** packets handed to the socket and not yet sent, at most */
+/** packets handed to the socket and waiting for its buffer to drain, at most */
 const MAX_QUEUED = 2000;
 
 function checksum(buf: Buffer, initial = 0): number {
@@ -154,12 +156,6 @@ export function floodPackets(src: string, dst: string, vrid: number, count = POO
   return out;
 }
 
-interface RawSocket {
-  setOption(level: number, opt: number, v: number | Buffer, len?: number): void;
-  send(b: Buffer, off: number, len: number, addr: string, cb: (err: Error | null) => void): void;
-  close(): void;
-}
-
 function main(argv: string[]): void {
   const [src, dst, vridText, ppsText, durationText] = argv;
   const vrid = Number(vridText);
@@ -169,12 +165,10 @@ function main(argv: string[]): void {
     process.stderr.write('usage: flood.js SRC DST VRID PPS DURATION_MS\n');
     process.exit(2);
   }
-  // loaded here: importing this module for floodPackets() opens no socket
-  const raw = require('raw-socket') as { createSocket(o: { addressFamily: number; protocol: number }): RawSocket; AddressFamily: { IPv4: number } };
-  const sock = raw.createSocket({ addressFamily: raw.AddressFamily.IPv4, protocol: VRRP_PROTOCOL });
+  // opened here: importing this module for floodPackets() opens no socket
+  const sock = RawSocket.open({ family: 4, protocol: VRRP_PROTOCOL });
   sock.setOption(0 /* IPPROTO_IP */, 3 /* IP_HDRINCL */, 1);
-  const dev = Buffer.from('eth0\0');
-  sock.setOption(1 /* SOL_SOCKET */, 25 /* SO_BINDTODEVICE */, dev, dev.length);
+  sock.setOption(1 /* SOL_SOCKET */, 25 /* SO_BINDTODEVICE */, Buffer.from('eth0\0'));
 
   const pool = floodPackets(src, dst, vrid);
   const byKind = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<FloodKind, number>;
@@ -201,7 +195,8 @@ function main(argv: string[]): void {
       const { kind, packet } = pool[next++ % pool.length]!;
       byKind[kind]++;
       queued++;
-      sock.send(packet, 0, packet.length, dst, (err) => {
+      // the callback runs at once when the kernel takes the packet, later when the socket buffer is full
+      sock.send(packet, dst, (err) => {
         queued--;
         if (err) errors++;
         else sent++;

@@ -25,7 +25,7 @@ export function setNoSwap(on: boolean, what: string, log: Logger): void {
   try {
     const lib = nativeAddon() as Partial<MemoryAddon>;
     if (typeof lib.lockMemory !== 'function' || typeof lib.unlockMemory !== 'function')
-      throw new Error('the addon is older than this alived: rebuild it (npx node-gyp rebuild --directory=native)');
+      throw new Error('the addon is older than this alived: rebuild it (npm run build:native in the alived checkout)');
     if (on) {
       const slots = lib.lockMemory();
       if (slots === 0)

@@ -6,7 +6,8 @@ import { errnoReason } from '../net/errno';
  * Sends whole ethernet frames out of one interface through an AF_PACKET
  * socket: gratuitous ARPs and unsolicited neighbour adverts are link-layer
  * frames that raw IP sockets cannot send. The socket itself lives in the
- * project's N-API addon (native/packet_socket.c, built by `npm install`).
+ * project's N-API addon (native/packet_socket.c; prebuilt in the package, or
+ * built from source by `npm install` in a checkout).
  *
  * Like every socket it acts in the network namespace of the process that
  * opens it.
@@ -18,8 +19,17 @@ interface Addon {
   close(handle: object): void;
 }
 
-/** where node-gyp puts the addon (native/build/...), from dist/core/vrrp */
-const ADDON_DIR = path.resolve(__dirname, '..', '..', '..', 'native', 'build');
+/**
+ * The addon's folder, native/ in the package's root (three folders up from
+ * dist/core/vrrp), in a checkout as in an installed package: binding.gyp,
+ * the C sources, build/ (a source build) and prebuilds/ (the binaries the
+ * package ships).
+ */
+export const NATIVE_DIR = path.resolve(__dirname, '..', '..', '..', 'native');
+
+/** how to build the addon from source, for messages */
+const BUILD_HINT =
+  "in a checkout run `npm install` (or `npm run build:native`); in an installed copy approve alived's install script (`npm install-scripts approve alived`) and run `npm rebuild alived --build-from-source`; a source build needs make, a C compiler and python3";
 
 let addon: Addon | undefined;
 
@@ -42,23 +52,32 @@ export class PacketSocketError extends AlivedError {
   }
 }
 
+/**
+ * Loads the addon through node-gyp-build: a source build in native/build
+ * first (Release, then Debug), else the prebuilt binary the package ships for
+ * this platform (native/prebuilds/linux-x64, made by `npm run prebuildify`).
+ */
 function loadAddon(): Addon {
   if (addon) return addon;
-  const tried: string[] = [];
-  for (const build of ['Release', 'Debug']) {
-    const file = path.join(ADDON_DIR, build, 'alived_packet.node');
-    tried.push(file);
-    try {
-      addon = require(file) as Addon;
-      return addon;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
-    }
+  const gypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+  let file: string;
+  try {
+    file = gypBuild.resolve(NATIVE_DIR);
+  } catch (err) {
+    const detail = (err as Error).message.split('\n')[0];
+    throw new PacketSocketError(
+      `the native addon is neither built nor prebuilt for this system (${detail}; looked in ${path.join(NATIVE_DIR, 'build')} and ${path.join(NATIVE_DIR, 'prebuilds')}): ${BUILD_HINT}`,
+      { code: 'ALIVED_PACKET_ADDON_MISSING' },
+    );
   }
-  throw new PacketSocketError(
-    `the packet socket addon is not built (looked for ${tried.join(' and ')}): run \`npm install\` or \`npx node-gyp rebuild --directory=native\` in the alived directory (it needs a C compiler and Node's headers)`,
-    { code: 'ALIVED_PACKET_ADDON_MISSING' },
-  );
+  try {
+    addon = require(file) as Addon;
+  } catch (err) {
+    throw new PacketSocketError(`the native addon ${file} does not load (${(err as Error).message.split('\n')[0]}): build it from source: ${BUILD_HINT}`, {
+      code: 'ALIVED_PACKET_ADDON_MISSING',
+    });
+  }
+  return addon;
 }
 
 function wrapError(err: unknown, what: string, ifname: string): Error {
@@ -128,7 +147,7 @@ export function nativeAddon(): object {
   return loadAddon();
 }
 
-/** True when the addon is built and loads; `npm install` builds it. */
+/** True when the addon (a source build or the package's prebuilt binary) loads. */
 export function packetSocketAvailable(): boolean {
   try {
     loadAddon();

@@ -3,7 +3,7 @@ import { nativeAddon } from './packet-socket';
 import type { Received } from './types';
 
 /**
- * Receives VRRP packets with what raw-socket cannot tell. For both
+ * Receives VRRP packets with what a plain raw socket read cannot tell. For both
  * families, when the kernel received each one (SO_TIMESTAMPNS): a backup's
  * down timer then counts from the advert's arrival on the wire side, not
  * from whenever its process was scheduled to read it (a halted virtual CPU
@@ -12,13 +12,13 @@ import type { Received } from './types';
  * address (for the v3 checksum's pseudo-header, and to tell a multicast
  * advert from a unicast one); an IPv4 raw socket hands the whole header.
  * The sockets live in the project's N-API addon (native/vrrp_recv.c, built
- * by `npm install`): a raw socket for protocol 112 bound to one interface,
+ * by `npm install`, or prebuilt): a raw socket for protocol 112 bound to one interface,
  * reading ancillary data, polled on Node's event loop. An IPv4 receiver may
  * take protocol 51 instead: keepalived's auth_type AH sends VRRPv2 inside
  * an IPsec AH header.
  *
  * Like every socket they act in the network namespace of the process that
- * opens them. They only receive: VrrpChannel sends through raw-socket.
+ * opens them. They only receive: VrrpChannel sends through raw-socket.ts.
  */
 
 export interface VrrpReceiverOptions {
@@ -106,9 +106,7 @@ function addon(): RecvAddon {
     typeof lib.closeRecv !== 'function' ||
     typeof lib.dropAllFilter !== 'function'
   ) {
-    throw new Error(
-      'the native addon (native/build) predates the VRRP receivers: run `npm install` (or `npx node-gyp rebuild --directory=native`) in the alived directory',
-    );
+    throw new Error('the native addon (native/build) predates the VRRP receivers: rebuild it with `npm run build:native` in the alived checkout');
   }
   return lib as RecvAddon;
 }
@@ -137,7 +135,7 @@ function open(
   const lib = addon();
   if (o.protocol !== undefined && o.protocol !== 112 && !lib.recvProtocols4?.includes(o.protocol)) {
     throw new Error(
-      `the native addon (native/build) cannot receive IP protocol ${o.protocol} (auth_type AH): run \`npm install\` (or \`npx node-gyp rebuild --directory=native\`) in the alived directory`,
+      `the native addon (native/build) cannot receive IP protocol ${o.protocol} (auth_type AH): rebuild it with \`npm run build:native\` in the alived checkout`,
     );
   }
   let handle: object | undefined;
@@ -206,8 +204,8 @@ export function openVrrp4Receiver(
  * A classic BPF program of one instruction, `ret 0`, as the struct sock_fprog
  * that setsockopt(SOL_SOCKET, SO_ATTACH_FILTER) takes: attached to a raw
  * socket that only sends, it keeps the kernel from queueing it a copy of every
- * received packet. For raw-socket's `setOption(1, 26, buf, buf.length)` (the
- * struct points into the addon, which JavaScript cannot do itself).
+ * received packet. For RawSocket's `setOption(1, 26, buf)` (the struct points
+ * into the addon, which JavaScript cannot do itself).
  */
 export function dropAllFilter(): Buffer {
   return addon().dropAllFilter();

@@ -3,13 +3,16 @@ import { dropAllFilter, openVrrp4Receiver, openVrrp6Receiver, type PacketAge, ty
 import { AlivedError } from '../errors';
 import { ipToBytes } from '../net/address';
 import { AH_PROTOCOL, encodeAhPacket } from './ah';
+import { RawSocket } from './raw-socket';
 import { VRRP_PROTOCOL, type IpFamily, type Received } from './types';
 
 /**
- * Raw IP sockets for VRRP (protocol 112), through the raw-socket package.
+ * Raw IP sockets for VRRP (protocol 112), from the project's addon
+ * (raw-socket.ts, native/raw_socket.c).
  *
  * We write the IP header ourselves (IP_HDRINCL / IPV6_HDRINCL), as keepalived
- * does: raw-socket has no bind(), and the header is the only way to send from
+ * does: the sending socket is bound to the interface only (SO_BINDTODEVICE),
+ * not to an address, and the header is the only way to send from
  * `mcast_src_ip` / `unicast_src_ip` rather than from whatever address the
  * kernel would pick. It also gives keepalived's own header: TOS 0xc0 (network
  * control), TTL 255, no DF, an id counting up.
@@ -20,15 +23,15 @@ import { VRRP_PROTOCOL, type IpFamily, type Received } from './types';
  * socket sends it (the header is ours), and a second receiver, opened while
  * an instance on the channel uses AH (openAh), receives protocol 51.
  *
- * Both families receive through the addon's receivers (receiver.ts), because
- * raw-socket's recvfrom() reads no ancillary data: the kernel's receive
- * stamp of each packet (a backup's down timer counts from it), and for IPv6,
- * whose raw sockets hand over no header, the hop limit and destination. (An
- * IPv4 raw socket hands the whole IP header, TTL and destination included.)
- * The raw-socket socket then only sends (see open()).
+ * Both families receive through the addon's receivers (receiver.ts), which
+ * read ancillary data: the kernel's receive stamp of each packet (a backup's
+ * down timer counts from it), and for IPv6, whose raw sockets hand over no
+ * header, the hop limit and destination. (An IPv4 raw socket hands the whole
+ * IP header, TTL and destination included.) The sending socket only sends
+ * (see open()).
  */
 
-// Linux socket option numbers (raw-socket exports only a few by name)
+// Linux socket option numbers
 const SOL_SOCKET = 1;
 const SO_RCVBUF = 8;
 const SO_BINDTODEVICE = 25;
@@ -44,28 +47,6 @@ const IPV6_MULTICAST_IF = 17;
 const IPV6_MULTICAST_HOPS = 18;
 const IPV6_MULTICAST_LOOP = 19;
 const IPV6_HDRINCL = 36;
-
-interface RawSocket {
-  on(event: 'message', fn: (buf: Buffer, source: string) => void): void;
-  on(event: 'error', fn: (err: Error) => void): void;
-  on(event: 'close', fn: () => void): void;
-  send(buf: Buffer, offset: number, length: number, address: string, after: (err: Error | null, bytes?: number) => void): void;
-  setOption(level: number, option: number, value: number | Buffer, length?: number): void;
-  close(): void;
-  pauseRecv(): void;
-  resumeRecv(): void;
-}
-interface RawModule {
-  createSocket(options: { addressFamily: number; protocol: number; bufferSize?: number }): RawSocket;
-  AddressFamily: { IPv4: number; IPv6: number };
-}
-
-let rawModule: RawModule | undefined;
-function raw(): RawModule {
-  // loaded on first use: `alived -t` and the tests of the config never need the addon
-  rawModule ??= require('raw-socket') as RawModule;
-  return rawModule;
-}
 
 export interface ChannelOptions {
   family: IpFamily;
@@ -98,7 +79,7 @@ export class ChannelError extends AlivedError {
 /** A raw socket for protocol 112 on one interface and family. */
 export class VrrpChannel {
   private sock: RawSocket | undefined;
-  /** the receiving side (the raw-socket socket only sends) */
+  /** the receiving side (the sending socket only sends) */
   private receiver: VrrpReceiver | undefined;
   /** the receiver of IP protocol 51 (auth_type AH), while an instance on the channel uses it */
   private ahReceiver: VrrpReceiver | undefined;
@@ -121,11 +102,11 @@ export class VrrpChannel {
     const o = this.options;
     this.listener = onPacket;
     this.errorListener = onError;
-    const r = raw();
     const what = `VRRP socket on ${o.ifname} (IPv${o.family})`;
     let sock: RawSocket;
     try {
-      sock = r.createSocket({ addressFamily: o.family === 4 ? r.AddressFamily.IPv4 : r.AddressFamily.IPv6, protocol: VRRP_PROTOCOL, bufferSize: 65535 });
+      // no onPacket: it never reads
+      sock = RawSocket.open({ family: o.family, protocol: VRRP_PROTOCOL });
     } catch (err) {
       throw new ChannelError(`opening the ${what}: ${(err as Error).message}`, { cause: err });
     }
@@ -138,22 +119,20 @@ export class VrrpChannel {
         throw new ChannelError(`${label} for the ${what}: ${(err as Error).message}`, { cause: err });
       }
     };
-    // This socket only sends; the receiver reads. raw-socket must not read it (pauseRecv, before the
-    // event loop ever polls it), and the kernel must not queue it a copy of every packet for protocol
-    // 112 either: a BPF program that accepts nothing drops each copy before it is queued (counted in
+    // This socket only sends; the receiver reads. The kernel must not queue it a copy of every packet
+    // for protocol 112 either: a BPF program that accepts nothing drops each copy before it is queued (counted in
     // the socket's drops, /proc/net/raw and raw6). What came in before the filter (microseconds, and
     // not yet bound to the interface) is bounded by the smallest receive buffer the kernel allows.
-    sock.pauseRecv();
     step('attaching a drop-all filter (SO_ATTACH_FILTER)', () => {
       const prog = dropAllFilter();
-      sock.setOption(SOL_SOCKET, SO_ATTACH_FILTER, prog, prog.length);
+      sock.setOption(SOL_SOCKET, SO_ATTACH_FILTER, prog);
     });
     step('shrinking the receive buffer', () => sock.setOption(SOL_SOCKET, SO_RCVBUF, 0));
     const ifnameBuf = Buffer.from(`${o.ifname}\0`);
-    step('binding to the interface', () => sock.setOption(SOL_SOCKET, SO_BINDTODEVICE, ifnameBuf, ifnameBuf.length));
+    step('binding to the interface', () => sock.setOption(SOL_SOCKET, SO_BINDTODEVICE, ifnameBuf));
     if (o.family === 4) {
       step('IP_HDRINCL', () => sock.setOption(IPPROTO_IP, IP_HDRINCL, 1));
-      step('choosing the multicast interface', () => sock.setOption(IPPROTO_IP, IP_MULTICAST_IF, mreqn('0.0.0.0', o.ifindex), 12));
+      step('choosing the multicast interface', () => sock.setOption(IPPROTO_IP, IP_MULTICAST_IF, mreqn('0.0.0.0', o.ifindex)));
       step('turning off multicast loop', () => sock.setOption(IPPROTO_IP, IP_MULTICAST_LOOP, 0));
     } else {
       step('IPV6_HDRINCL', () => sock.setOption(IPPROTO_IPV6, IPV6_HDRINCL, 1));
@@ -161,9 +140,6 @@ export class VrrpChannel {
       step('setting the multicast hop limit', () => sock.setOption(IPPROTO_IPV6, IPV6_MULTICAST_HOPS, 255));
       step('turning off multicast loop', () => sock.setOption(IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 0));
     }
-    sock.on('error', (err) => {
-      if (!this.closed) this.errorListener?.(new ChannelError(`${what}: ${err.message}`, { cause: err }));
-    });
     // the receiver joins the groups; FORCE: root may pass net.core.rmem_max, as keepalived's kernel_rx_buf_size does
     const ro = { ifname: o.ifname, ifindex: o.ifindex, groups: o.groups, rcvBuf: o.rcvBuf ?? DEFAULT_RCVBUF };
     const onRecvError = (err: Error): void => {
@@ -234,26 +210,10 @@ export class VrrpChannel {
     const family = this.options.family;
     const packet = family === 4 ? this.ipv4(payload, o) : ipv6Packet(payload, o);
     const dst = family === 6 && isLinkLocal6(o.dst) ? `${o.dst}%${this.options.ifname}` : o.dst;
-    // raw-socket queues a send until the next turn of the event loop; an advert is due now,
-    // so it goes straight to sendto(2) when nothing is queued before it
-    const sock = this.sock as RawSocket & { wrap?: { send(b: Buffer, off: number, len: number, addr: string, cb: () => void): void }; requests?: unknown[] };
     // built ahead, sent no earlier than a takeover's deadline
     commitPoint();
-    if (sock.wrap && typeof sock.wrap.send === 'function' && (sock.requests?.length ?? 0) === 0) {
-      try {
-        sock.wrap.send(packet, 0, packet.length, dst, ignore);
-        this.sendErrors = 0;
-        return;
-      } catch (err) {
-        if (!/temporarily unavailable|would block/i.test((err as Error).message)) {
-          this.sendErrors++;
-          this.errorListener?.(new ChannelError(`sending a VRRP packet to ${o.dst} on ${this.options.ifname}: ${(err as Error).message}`, { cause: err }));
-          return;
-        }
-        // the socket buffer is full: queue it behind raw-socket's writability wait
-      }
-    }
-    this.sock.send(packet, 0, packet.length, dst, (err) => {
+    // out at once (the callback runs before send() returns), or behind a full socket buffer
+    this.sock.send(packet, dst, (err) => {
       if (err) {
         this.sendErrors++;
         if (!this.closed) this.errorListener?.(new ChannelError(`sending a VRRP packet to ${o.dst} on ${this.options.ifname}: ${err.message}`, { cause: err }));
@@ -287,9 +247,6 @@ export class VrrpChannel {
     }
   }
 }
-
-/** raw-socket's synchronous send wants a callback; errors are thrown instead */
-function ignore(): void {}
 
 /** An IPv4 header in keepalived's form (TOS 0xc0, no DF) followed by the VRRP packet. */
 export function ipv4Packet(payload: Buffer, o: SendOptions, id: number): Buffer {

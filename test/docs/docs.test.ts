@@ -68,6 +68,6 @@ test('package.json and core/version.ts agree; the bin and the types exist', () =
   assert.ok(fs.existsSync(path.join(PROJECT_ROOT, pkg.bin.alived)));
   assert.ok(fs.existsSync(path.join(PROJECT_ROOT, pkg.types)));
   assert.ok(pkg.engines.node.startsWith('>=20'));
-  for (const dep of ['tapable', 'undici', 'nodemailer', 'mysql2', 'raw-socket', 'netlink']) assert.ok(pkg.dependencies[dep], dep);
+  for (const dep of ['tapable', 'undici', 'nodemailer', 'mysql2', 'netlink', 'node-gyp-build']) assert.ok(pkg.dependencies[dep], dep);
   assert.ok(pkg.dependencies.undici.startsWith('^7'), 'undici 7 (8 needs node 22)');
 });

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Announcer, garpFrame, icmp6Checksum, naFrame, type AnnounceLink, type FrameSender } from '../../core/vrrp/announce';
-import { PacketSocket, PacketSocketError } from '../../core/vrrp/packet-socket';
+import { nativeAddon, PacketSocket, PacketSocketError } from '../../core/vrrp/packet-socket';
 import type { Clock, TimerHandle } from '../../core/vrrp/types';
 import { Lab, removeStaleLabs, type LabHost } from '../../core/lab/netns';
 import { waitFor } from '../helpers/lab';
@@ -377,7 +377,7 @@ describe('Announcer schedule', () => {
     assert.throws(() => PacketSocket.open(0, 'eth0'), /ifindex must be an integer/);
     assert.throws(() => PacketSocket.open(1.5, 'eth0'), /ifindex must be an integer/);
 
-    const addon = require(path.resolve(__dirname, '../../../native/build/Release/alived_packet.node')) as {
+    const addon = nativeAddon() as {
       send(h: unknown, f: unknown): number;
       close(h: unknown): void;
     };

@@ -288,7 +288,7 @@ describe('the IPv6 VRRP receiver in a lab host', () => {
 });
 
 describe("VrrpChannel's IPv6 side", () => {
-  test('delivers adverts with their destination and hop limit; its raw-socket socket (send only) queues nothing; close() releases both sockets', async () => {
+  test('delivers adverts with their destination and hop limit; its sending socket queues nothing; close() releases both sockets', async () => {
     const ch = new Driver(b, { op: 'channel', ifname: 'eth0', groups: ['ff02::12'], ms: 20_000 });
     const ready = await ch.line<{ raw6: unknown[]; channel: number[]; control: number }>('ready');
     assert.equal(ready.channel.length, 2, `a sending and a receiving socket: ${JSON.stringify(ready)}`);
@@ -317,7 +317,7 @@ describe("VrrpChannel's IPv6 side", () => {
       done.raw6.find((x) => x.inode === inode) ?? assert.fail(`socket ${inode} not in ${JSON.stringify(done.raw6)}`);
     for (const inode of ready.channel)
       assert.deepEqual(of(inode), { rxQueue: 0, drops: 0, inode }, `nothing waits in the channel's receive queues: ${JSON.stringify(done.raw6)}`);
-    // the control, a raw-socket socket paused the same way with the same buffer but without the filter, holds packets
+    // the control, a raw socket that never reads, with the same buffer but without the filter, holds packets
     assert.ok(of(ready.control).rxQueue > 0, `the control socket queued packets: ${JSON.stringify(done.raw6)}`);
     assert.deepEqual(
       done.after.map((x) => x.inode),
@@ -328,7 +328,7 @@ describe("VrrpChannel's IPv6 side", () => {
 });
 
 describe("VrrpChannel's IPv4 side", () => {
-  test("receives through the addon: source, destination and TTL from the header, and each packet's age since the kernel received it, however late it is read; its raw-socket socket (send only) queues nothing", async () => {
+  test("receives through the addon: source, destination and TTL from the header, and each packet's age since the kernel received it, however late it is read; its sending socket queues nothing", async () => {
     const go = path.join(tmpDir('recv4-'), 'go');
     const ch = new Driver(b, { op: 'channel', family: 4, ifname: 'eth0', groups: ['224.0.0.18'], ms: 20_000, stallUntilFile: go });
     const ready = await ch.line<{ raw6: unknown[]; channel: number[]; control: number }>('ready');
@@ -461,7 +461,7 @@ vrrp_instance VI_6 {
       assert.deepEqual(states(), ['BACKUP', 'MASTER', 'BACKUP']);
       await v.waitHolder(VIP6, undefined, 5000);
 
-      // its raw-socket socket only sends: the drop-all filter keeps its receive queue empty
+      // its sending socket only sends: the drop-all filter keeps its receive queue empty
       const r = await lab.run('c', ['cat', '/proc/net/raw6']);
       const socks = r
         .split('\n')
