@@ -75,6 +75,7 @@ interface ScrapeFigures {
   bytes: number[];
   decoded?: number;
   encoding?: string;
+  firstMs?: number;
   firstError?: string;
 }
 
@@ -230,6 +231,7 @@ async function main(): Promise<void> {
         rows,
         [
           `ticks skipped (the previous requests still running): ${result.skipped}`,
+          `the first answer, before these (the first document; the page thread's start): ${result.figures.map((f) => `${f.path} ${fmt(f.firstMs ?? NaN, 0)} ms`).join(', ')}`,
           ...result.figures.filter((f) => f.firstError).map((f) => `${f.path}: first error: ${f.firstError}`),
         ],
       ),
