@@ -165,6 +165,53 @@ export type Frame =
   | { readonly down: true; readonly version: string };
 
 /**
+ * Series keys made once and handed out again at each frame: the keys of a
+ * node with 10,000 real servers are some 80,000 strings, which joining anew
+ * every second would leave to the garbage collector. Nested maps by label
+ * value; dropped whole when they grow past a bound (a config that keeps
+ * changing), then made again as asked.
+ */
+class KeyCache {
+  private readonly roots: Map<string, unknown>[] = [new Map(), new Map(), new Map()];
+  private size = 0;
+
+  constructor(private readonly bound: () => number) {}
+
+  /** the label values joined by LABEL_SEPARATOR (two to four of them; no array made on the way) */
+  join(a: string, b: string, c?: string, d?: string): string {
+    let level: Map<string, unknown>;
+    let last: string;
+    if (d !== undefined) {
+      level = this.level(this.level(this.level(this.roots[2]!, a), b), c!);
+      last = d;
+    } else if (c !== undefined) {
+      level = this.level(this.level(this.roots[1]!, a), b);
+      last = c;
+    } else {
+      level = this.level(this.roots[0]!, a);
+      last = b;
+    }
+    let key = level.get(last) as string | undefined;
+    if (key !== undefined) return key;
+    if (++this.size > this.bound()) {
+      for (const r of this.roots) r.clear();
+      this.size = 0;
+      return this.join(a, b, c, d);
+    }
+    const S = LABEL_SEPARATOR;
+    key = d !== undefined ? `${a}${S}${b}${S}${c}${S}${d}` : c !== undefined ? `${a}${S}${b}${S}${c}` : `${a}${S}${b}`;
+    level.set(last, key);
+    return key;
+  }
+
+  private level(map: Map<string, unknown>, value: string): Map<string, unknown> {
+    let next = map.get(value) as Map<string, unknown> | undefined;
+    if (next === undefined) map.set(value, (next = new Map()));
+    return next;
+  }
+}
+
+/**
  * Reads documents into frames. It keeps the last layout (to send a layout
  * only when it changed) and when each checker's last result was made (to
  * observe each result once).
@@ -190,6 +237,8 @@ export class FrameBuilder {
   private observed: number[] = [];
   private nextCheckerKeys: string[] = [];
   private nextCheckerAt: number[] = [];
+  /** keys of this many series or more make the cache start over: twice the last layout's, and some */
+  private readonly keyCache = new KeyCache(() => 2 * (this.layout?.keys.length ?? 0) + 10_000);
 
   /** Makes the next frame carry its whole layout (the page it is applied to has none, or lost it). */
   resend(): void {
@@ -291,17 +340,17 @@ export class FrameBuilder {
   }
 
   private instance(inst: InstanceStatusDoc): void {
-    const S = LABEL_SEPARATOR;
+    const k = this.keyCache;
     const state = VRRP_STATE_VALUES[inst.state];
     const vrid = String(inst.vrid);
     if (state !== undefined) {
-      if (inst.vips.length === 0) this.put(M.vrrpState, `${inst.name}${S}${inst.interface}${S}${vrid}${S}`, state);
-      for (const vip of inst.vips) this.put(M.vrrpState, `${inst.name}${S}${vip.dev}${S}${vrid}${S}${vip.address}`, state);
+      if (inst.vips.length === 0) this.put(M.vrrpState, k.join(inst.name, inst.interface, vrid, ''), state);
+      for (const vip of inst.vips) this.put(M.vrrpState, k.join(inst.name, vip.dev, vrid, vip.address), state);
     }
-    const key = `${inst.name}${S}${inst.interface}${S}${vrid}`;
+    const key = k.join(inst.name, inst.interface, vrid);
     for (const { id, counter } of M.keepalivedCounters) this.total(id, key, inst.counters[counter]);
-    this.put(M.priority, `${inst.name}${S}base`, inst.basePriority);
-    this.put(M.priority, `${inst.name}${S}effective`, inst.effectivePriority);
+    this.put(M.priority, k.join(inst.name, 'base'), inst.basePriority);
+    this.put(M.priority, k.join(inst.name, 'effective'), inst.effectivePriority);
   }
 
   private virtualServerSeries(vs: VirtualServerStatusDoc): void {
@@ -312,20 +361,20 @@ export class FrameBuilder {
 
   /** A real server's series; `durationSeries`: its virtual server's duration histogram series by checker label, added to. */
   private realServer(vs: VirtualServerStatusDoc, rs: RealServerStatusDoc, durationSeries: Map<string, number>): void {
-    const S = LABEL_SEPARATOR;
-    const rsKey = `${vs.name}${S}${rs.name}`;
+    const k = this.keyCache;
+    const rsKey = k.join(vs.name, rs.name);
     this.put(M.rsUp, rsKey, rs.up ? 1 : 0);
     this.put(M.rsWeight, rsKey, rs.weight);
-    const names = checkerNames(rs.checkers);
+    const names = rs.checkers.length === 1 ? [rs.checkers[0]!.keyword] : checkerNames(rs.checkers);
     rs.checkers.forEach((c, i) => {
       const checker = names[i]!;
-      const key = `${rsKey}${S}${checker}`;
+      const key = k.join(vs.name, rs.name, checker);
       this.put(M.checkerUp, key, c.up ? 1 : 0);
-      this.total(M.checkResults, `${key}${S}ok`, Math.max(0, c.checks - c.failures));
-      this.total(M.checkResults, `${key}${S}failed`, c.failures);
+      this.total(M.checkResults, k.join(vs.name, rs.name, checker, 'ok'), Math.max(0, c.checks - c.failures));
+      this.total(M.checkResults, k.join(vs.name, rs.name, checker, 'failed'), c.failures);
       let series = durationSeries.get(checker);
       if (series === undefined) {
-        series = this.durationKeys.push(`${vs.name}${S}${checker}`) - 1;
+        series = this.durationKeys.push(k.join(vs.name, checker)) - 1;
         durationSeries.set(checker, series);
       }
       this.duration(series, key, c);
