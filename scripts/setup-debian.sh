@@ -46,6 +46,7 @@ packages=(
   nftables                  # fault tests and bench/faults: partitions and advert loss inside the lab
   prometheus                # the /metrics tests: a real Prometheus scrapes alived and answers PromQL; promtool checks the page
   groff-base man-db         # the man pages (npm run man) are rendered by groff and man in the tests
+  bash-completion           # the generated bash completion is run by the tests
   dpkg-dev                  # npm run deb: dpkg-shlibdeps for the native code's library dependencies
   lintian                   # the Debian package is checked by lintian
   mmdebstrap                # the Debian package is installed in a clean Debian 12 root it builds (test/package/deb)

@@ -138,7 +138,7 @@ function keywordEntry(k: KeywordDoc): string[] {
   if (k.plugin) body.push(`From the built-in plugin ${k.plugin}.`);
   if (k.block?.sameAs !== undefined) body.push(`Its keywords are those of ${k.block.sameAs || 'the top level'}, above.`);
   else if (k.block) body.push(`A block: its keywords are under "${k.block.path}" below.`);
-  const text = escapeText(body.join(' ') || 'See keepalived.conf(5).');
+  const text = escapeText(body.join(' ') || 'As keepalived.conf(5) describes it.');
   const argText = `\\fI${escapeText(args).replace(/([|,])/g, '$1\\:')}\\fR`;
   // a tag is set on one line: a long synopsis goes into the paragraph, where it can break
   // (left-aligned: a line broken only at its `|` has no blank to stretch)

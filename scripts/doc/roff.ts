@@ -62,6 +62,10 @@ function tableCells(row: string): string[] {
     .map((c) => c.trim().replace(/\\\|/g, '|'));
 }
 
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
 export interface MdOptions {
   /** `##` headings become .SH (upper case); `###` .SS. With shift 1, `#` is .SH too. */
   shift?: number;
@@ -104,11 +108,13 @@ export function markdownToRoff(md: string, opts: MdOptions = {}): string {
       i += 2;
       for (; i < src.length && /^\|/.test(src[i]!); i++) {
         const cells = tableCells(src[i]!);
+        // the second cell is the paragraph; each further one a line of its own, after its column's name
         const body = cells
           .slice(1)
-          .map((c, k) => (k === 0 ? c : `${head[k + 1] ?? ''}: ${c}`))
-          .filter((c) => c.trim() !== '' && c.trim() !== '—');
-        out.push('.TP', inline(cells[0] ?? ''), inline(body.join('. ').replace(/\.\./g, '.')));
+          .map((c, k) => ({ c, k }))
+          .filter(({ c }) => c.trim() !== '' && c.trim() !== '—')
+          .map(({ c, k }) => (k === 0 ? inline(c) : `.br\n\\fI${escapeText(capitalize(head[k + 1] ?? ''))}:\\fR ${inline(c)}`));
+        out.push('.TP', inline(cells[0] ?? ''), ...body);
       }
       i--;
       continue;

@@ -68,3 +68,26 @@ test('the bash completion is valid bash and completes every option', () => {
   assert.match(out.completion, /outbox\) flags='[^']*--yes[^']*'; valued='[^']*'; subwords='list retry drop'/);
   assert.match(out.completion, /complete -F _alived alived/);
 });
+
+test('the bash completion completes options, subcommands and their words under bash-completion', () => {
+  const lib = '/usr/share/bash-completion/bash_completion';
+  assert.ok(fs.existsSync(lib), 'bash-completion must be installed (scripts/setup-debian.sh)');
+  const script = [
+    `source ${lib}`,
+    `source ${path.join(out.dir, 'alived.bash')}`,
+    'c() { COMP_WORDS=("$@"); COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}; COMPREPLY=(); _alived; echo "${COMPREPLY[*]}"; }',
+    'c alived --config',
+    'c alived st',
+    "c alived outbox ''",
+    'c alived status --wa',
+    'c alived events -',
+  ].join('\n');
+  const r = spawnSync('bash', ['-c', script], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const [options, commands, outbox, watch, events] = r.stdout.split('\n');
+  assert.deepEqual(options!.split(' ').sort(), ['--config-id', '--config-test']);
+  assert.equal(commands, 'status');
+  assert.equal(outbox, 'list retry drop');
+  assert.equal(watch, '--watch');
+  for (const f of ['--since', '-n', '--lines', '-f', '--follow', '--json', '--socket', '-h']) assert.ok(events!.split(' ').includes(f), `events ${f}`);
+});
