@@ -255,6 +255,22 @@ test('dpkg -i installs it in a clean Debian 12 with Node 20; alived -v and -t on
   assert.equal(fs.existsSync(inRoot('/etc/systemd/system/multi-user.target.wants/alived.service')), false);
 });
 
+test("installing the package again (an upgrade's path) keeps the admin's config and the state", () => {
+  const conf = inRoot('/etc/alived/alived.conf');
+  const edited = `${fs.readFileSync(conf, 'utf8')}\nglobal_defs {\n  router_id edited-by-the-admin\n}\n`;
+  fs.writeFileSync(conf, edited);
+  fs.writeFileSync(inRoot('/etc/default/alived'), 'DAEMON_ARGS="--log-detail"\n');
+  fs.writeFileSync(inRoot('/var/lib/alived/kept'), 'state\n');
+  const r = chroot(['dpkg', '-i', `/tmp/${path.basename(deb)}`], 300_000);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.equal(fs.readFileSync(conf, 'utf8'), edited);
+  assert.equal(fs.readFileSync(inRoot('/etc/default/alived'), 'utf8'), 'DAEMON_ARGS="--log-detail"\n');
+  assert.equal(fs.readFileSync(inRoot('/var/lib/alived/kept'), 'utf8'), 'state\n');
+  assert.equal(fs.statSync(inRoot('/var/lib/alived')).mode & 0o777, 0o700);
+  const t = chroot(['alived', '-t']);
+  assert.equal(t.status, 0, t.stdout + t.stderr);
+});
+
 test('man finds both pages; bash completion is installed', () => {
   assert.equal(chroot(['man', '-w', 'alived']).stdout.trim(), '/usr/share/man/man8/alived.8.gz');
   assert.equal(chroot(['man', '-w', 'alived.conf']).stdout.trim(), '/usr/share/man/man5/alived.conf.5.gz');
