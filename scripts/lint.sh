@@ -6,7 +6,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-paths=(core plugins test bench examples eslint.config.mjs)
+paths=(core plugins test bench examples scripts eslint.config.mjs)
 bin=node_modules/.bin
 eslint=("$bin/eslint" --cache --cache-location node_modules/.cache/eslint/)
 prettier=("$bin/prettier" --cache --log-level warn)

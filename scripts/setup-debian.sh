@@ -45,6 +45,12 @@ packages=(
   python3                   # process tracking tests: processes that fork and rename themselves
   nftables                  # fault tests and bench/faults: partitions and advert loss inside the lab
   prometheus                # the /metrics tests: a real Prometheus scrapes alived and answers PromQL; promtool checks the page
+  groff-base man-db         # the man pages (npm run man) are rendered by groff and man in the tests
+  bash-completion           # the generated bash completion is run by the tests
+  dpkg-dev                  # npm run deb: dpkg-shlibdeps for the native code's library dependencies
+  lintian                   # the Debian package is checked by lintian
+  mmdebstrap                # the Debian package is installed in a clean Debian 12 root it builds (test/package/deb)
+  dpkg-repack               # ... with this host's nodesource nodejs (Node 20) made into a .deb first
 )
 need=()
 for p in "${packages[@]}"; do
