@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import Module from 'node:module';
 import * as path from 'node:path';
 import { AlivedError, errorText } from '../errors';
 import { validatePlugin } from './host';
@@ -36,10 +37,40 @@ export function resolvePlugin(spec: string, configDir: string): string {
   );
 }
 
+/**
+ * A plugin's `require('alived')` (and `alived/testing`, `alived/examples/...`)
+ * is the running alived, wherever the plugin lives: a plugin installed
+ * beside the config (/etc/alived/node_modules) or built in its own folder
+ * does not find alived from there when alived came from the Debian package
+ * or a global install, and a copy of its own (npm installs peer
+ * dependencies) would be another registry, other error classes, other
+ * hooks. The name resolves from this file, inside alived's package (a
+ * package's own name resolves from within it, through its exports).
+ * CommonJS only: an ES module plugin resolves `alived` as Node does.
+ */
+function shareRunningAlived(): void {
+  const M = Module as unknown as { _resolveFilename: (request: string, ...rest: unknown[]) => string; alivedShared?: boolean };
+  if (M.alivedShared) return;
+  M.alivedShared = true;
+  const resolve = M._resolveFilename;
+  M._resolveFilename = function (this: unknown, request: string, ...rest: unknown[]): string {
+    if (request === 'alived' || request.startsWith('alived/')) {
+      try {
+        // resolved as if this file asked (Node's own resolution, not this hook again)
+        return resolve.call(this, request, module, false);
+      } catch {
+        // not one of alived's exports: as Node would
+      }
+    }
+    return resolve.call(this, request, ...rest);
+  };
+}
+
 const dynamicImport = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<unknown>;
 
 /** Loads a resolved module and returns its plugin object, checked against the contract. */
 export async function loadPluginModule(file: string, spec: string): Promise<AlivedPlugin<any>> {
+  shareRunningAlived();
   let mod: unknown;
   try {
     if (file.endsWith('.mjs')) mod = await dynamicImport(pathToUrl(file));

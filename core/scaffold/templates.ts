@@ -489,11 +489,12 @@ a path is relative to the config file that names it:
         "/opt/${dir}/dist/src/index.js"
     }
 
-The plugin loads \`alived\` from the project's \`node_modules\`, where
-\`npm install\` put it.
+Its \`require('alived')\` is the alived that loads it, wherever that was
+installed from (the Debian package, npm): the copy in the project's
+\`node_modules\` is for building and testing it.
 
-Or pack it (\`npm pack\`) and install the tarball together with alived in
-the config file's folder:
+Or pack it (\`npm pack\`) and install the tarball in the config file's
+folder, with the alived it names as a peer (npm installs peers too):
 
     cd /etc/alived
     npm install ${installSpec(p)} /opt/${dir}/${tarballOf(p.name)}

@@ -9,7 +9,10 @@ test('serializeInParts gives the bytes of JSON.stringify, in turns of the event 
   const vs = DOC.virtualServers[0]!;
   const doc: StatusDocument = {
     ...DOC,
-    vrrp: { ...DOC.vrrp, instances: Array.from({ length: 45 }, (_, i) => ({ ...inst, name: `VI_${i}`, cause: { kind: 'config', text: `ünïcode "${i}"` } as never })) },
+    vrrp: {
+      ...DOC.vrrp,
+      instances: Array.from({ length: 45 }, (_, i) => ({ ...inst, name: `VI_${i}`, cause: { kind: 'config', text: `ünïcode "${i}"` } as never })),
+    },
     virtualServers: Array.from({ length: 41 }, (_, i) => ({ ...vs, name: `[10.0.0.${i}]:tcp:80` })),
   };
   let turns = 0;
