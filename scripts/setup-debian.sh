@@ -45,6 +45,7 @@ packages=(
   python3                   # process tracking tests: processes that fork and rename themselves
   nftables                  # fault tests and bench/faults: partitions and advert loss inside the lab
   prometheus                # the /metrics tests: a real Prometheus scrapes alived and answers PromQL; promtool checks the page
+  systemd                   # systemd-analyze verify checks packaging/systemd/alived.service (no systemd is started)
 )
 need=()
 for p in "${packages[@]}"; do
