@@ -11,6 +11,7 @@ for (const b of [
   'config-reload.js',
   'cli-startup.js',
   'daemon-startup.js',
+  'sd-ready.js',
   'vrrp-takeover.js',
   'vrrp-load.js',
   'check-tcp.js',

@@ -106,6 +106,8 @@ export const ERROR_CODES = {
     'another user could write to the state directory (--state-dir) or a directory above it: the daemon does not start (unless --unsafe-state-dir)',
   ALIVED_DAEMON_CONFIG_INVALID: 'the daemon refuses to start with a config that has errors',
   ALIVED_DAEMON_RELOAD_REJECTED: 'a reload found errors in the new config; the running config goes on',
+  ALIVED_DAEMON_SYSTEMD_NOTIFY:
+    "a message to systemd's notify socket ($NOTIFY_SOCKET: READY=1, RELOADING=1, STOPPING=1, STATUS=, WATCHDOG=1) could not be sent; the message names the socket and the system error",
   ALIVED_FILE_UNSAFE:
     'a file alived writes or reads where others can write (the /tmp dumps, the log file, the pid file) is a symbolic link, a FIFO or another non-regular file, a hard link, belongs to another user or is too large: it is refused, never written or read through (the message names the file and what it is)',
   ALIVED_FILE_FAILED:

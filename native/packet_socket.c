@@ -215,12 +215,13 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* vrrp_recv.c, raw_socket.c, timer.c, process.c, signal.c */
+/* vrrp_recv.c, raw_socket.c, timer.c, process.c, signal.c, notify.c */
 napi_value alived_recv_init(napi_env env, napi_value exports);
 napi_value alived_raw_init(napi_env env, napi_value exports);
 napi_value alived_signal_init(napi_env env, napi_value exports);
 napi_value alived_timer_init(napi_env env, napi_value exports);
 napi_value alived_process_init(napi_env env, napi_value exports);
+napi_value alived_notify_init(napi_env env, napi_value exports);
 
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
@@ -233,5 +234,6 @@ NAPI_MODULE_INIT() {
   if (alived_raw_init(env, exports) == NULL) return NULL;
   if (alived_process_init(env, exports) == NULL) return NULL;
   if (alived_signal_init(env, exports) == NULL) return NULL;
+  if (alived_notify_init(env, exports) == NULL) return NULL;
   return alived_timer_init(env, exports);
 }

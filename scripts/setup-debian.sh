@@ -51,6 +51,7 @@ packages=(
   lintian                   # the Debian package is checked by lintian
   mmdebstrap                # the Debian package is installed in a clean Debian 12 root it builds (test/package/deb)
   dpkg-repack               # ... with this host's nodesource nodejs (Node 20) made into a .deb first
+  systemd                   # systemd-analyze verify checks packaging/systemd/alived.service (no systemd is started)
 )
 need=()
 for p in "${packages[@]}"; do

@@ -2,6 +2,7 @@
 import * as path from 'node:path';
 import { isAlivedError } from '../errors';
 import { preforkVrrpProcess } from '../vrrp/supervisor';
+import { takeSystemdEnvironment } from '../daemon/sd-notify';
 import { ALIVED_VERSION } from '../version';
 import { CLIENT_COMMANDS, configFile, EXIT, helpText, parseArgs, type CliOptions } from './options';
 
@@ -71,8 +72,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   if (o.configTest) return run().configTest(file, o);
   if (!o.dontFork) return run().daemonize(file, o, argv);
+  // systemd's notify socket and watchdog are this process's: taken before the VRRP process is forked, so no child inherits them
+  const systemd = takeSystemdEnvironment(process.env);
   if (!o.checkOnly) preforkVrrpProcess();
-  return run().runDaemon(file, o);
+  return run().runDaemon(file, o, systemd);
 }
 
 if (require.main === module) {

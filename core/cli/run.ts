@@ -18,7 +18,9 @@ import { signalNumber, watchRealtimeSignal } from '../daemon/signals';
 import { formatIpvsStats } from '../ipvs/stats';
 import { acquirePidFile } from '../daemon/pid-file';
 import { FileError, writeFileAtomic } from '../fs/safe-file';
-import { createLogger, fileSink, streamSink, syslogSink, type LogSink, type Logger } from '../log/logger';
+import { createLogger, fileSink, isJournalStream, streamSink, syslogSink, type LogSink, type Logger } from '../log/logger';
+import type { SystemdEnvironment } from '../daemon/sd-notify';
+import { SystemdNotifier } from '../daemon/systemd';
 import { EXIT, type CliOptions } from './options';
 
 /** Paths in messages: relative to the working directory when below it, else absolute. */
@@ -39,7 +41,8 @@ function makeLogger(o: CliOptions): Logger {
   const ident = `alived[${process.pid}]`;
   const sinks: LogSink[] = [];
   const format = o.logJson ? 'json' : 'text';
-  if (o.logConsole) sinks.push(streamSink(process.stderr, format, ident));
+  // under systemd, stderr is the journal's stream: each line carries its level as a syslog prefix
+  if (o.logConsole) sinks.push(streamSink(process.stderr, format, ident, { levelPrefix: isJournalStream(2) }));
   let refused: FileError | undefined;
   if (o.logFile) {
     // a FIFO, symlink or someone else's file at -g is refused, never written through; the other outputs go on,
@@ -83,16 +86,30 @@ export async function daemonize(file: string, o: CliOptions, argv: readonly stri
     process.stderr.write(`alived: not started: ${plural(r.errorCount, 'error')} in the config\n`);
     return EXIT.CONFIG_INVALID;
   }
+  const env: NodeJS.ProcessEnv = { ...process.env, ALIVED_DAEMONIZED: '1' };
+  if (env.NOTIFY_SOCKET) {
+    // the daemon below is not the process systemd started: it does not notify, and a Type=notify unit would wait for it
+    process.stderr.write('alived: NOTIFY_SOCKET is set (systemd Type=notify): start alived with --dont-fork (-n) under systemd\n');
+    delete env.NOTIFY_SOCKET;
+    delete env.WATCHDOG_USEC;
+    delete env.WATCHDOG_PID;
+  }
   const child = spawn(process.execPath, [process.argv[1]!, ...argv, '--dont-fork'], {
     detached: true,
     stdio: 'ignore',
-    env: { ...process.env, ALIVED_DAEMONIZED: '1' },
+    env,
   });
   child.unref();
   return EXIT.OK;
 }
 
-export async function runDaemon(file: string, o: CliOptions): Promise<number> {
+/**
+ * The daemon in this process (-n). `systemd`: systemd's notify socket and
+ * watchdog, taken from the environment before anything was forked
+ * (main.ts): READY=1, RELOADING=1, STOPPING=1, STATUS= and WATCHDOG=1 go
+ * there (docs/systemd.md).
+ */
+export async function runDaemon(file: string, o: CliOptions, systemd?: SystemdEnvironment): Promise<number> {
   const log = makeLogger(o);
   let daemon: Daemon;
   try {
@@ -131,6 +148,11 @@ export async function runDaemon(file: string, o: CliOptions): Promise<number> {
   if (o.dumpConf) process.stdout.write(dumpTree(daemon.tree));
   if (o.vrrpOnly) log.info({}, 'VRRP subsystem only (-P)');
   if (o.checkOnly) log.info({}, 'health-check subsystem only (-C)');
+  const sd = systemd ? new SystemdNotifier(systemd, daemon, log) : undefined;
+  if (systemd) {
+    const watchdog = systemd.watchdogUsec !== undefined ? `, watchdog every ${systemd.watchdogUsec / 2e6} s` : '';
+    log.info({ socket: systemd.notifySocket, watchdogUsec: systemd.watchdogUsec }, `systemd notify socket ${systemd.notifySocket}${watchdog}`);
+  }
 
   return new Promise<number>((resolve) => {
     const finish = (code: number): void => {
@@ -149,10 +171,12 @@ export async function runDaemon(file: string, o: CliOptions): Promise<number> {
     // the VRRP release first, on the shortest path (a backup waits only Skew_Time after it)
     process.on('SIGTERM', () => {
       daemon.releaseVrrp();
+      sd?.stopping();
       stop('SIGTERM');
     });
     process.on('SIGINT', () => {
       daemon.releaseVrrp();
+      sd?.stopping();
       stop('SIGINT');
     });
     // keepalived's dumps: SIGUSR1 the state of every instance, SIGUSR2 the counters, the JSON signal
@@ -190,16 +214,31 @@ export async function runDaemon(file: string, o: CliOptions): Promise<number> {
     const closeRealtime = watchKeepalivedRealtimeSignals(log, { json: () => dump('json') });
     process.once('exit', closeRealtime);
     process.on('SIGHUP', () => {
-      daemon.reload().catch((err) => log.error({ err }, 'reload failed'));
+      sd?.reloading();
+      daemon.reload().then(
+        (r) => sd?.reloaded(r.applied ? { applied: true } : { applied: false, errors: r.diagnostics.filter((d) => d.severity === 'error').length }),
+        (err: Error) => {
+          log.error({ err }, 'reload failed');
+          void sd?.reloaded({ failed: err.message });
+        },
+      );
     });
     // keep the event loop alive while running
     const keepAlive = setInterval(() => undefined, 1 << 30);
-    daemon.start().catch((err: Error) => {
-      log.error({ err }, `start failed: ${err.message}`);
-      process.stderr.write(`alived: start failed: ${err.message}\n`);
-      stop('SIGTERM', EXIT.RUNTIME);
+    daemon.start().then(
+      () => sd?.ready(),
+      (err: Error) => {
+        log.error({ err }, `start failed: ${err.message}`);
+        process.stderr.write(`alived: start failed: ${err.message}\n`);
+        sd?.stopping();
+        sd?.failed(err.message);
+        stop('SIGTERM', EXIT.RUNTIME);
+      },
+    );
+    process.once('exit', () => {
+      clearInterval(keepAlive);
+      sd?.close();
     });
-    process.once('exit', () => clearInterval(keepAlive));
   });
 }
 

@@ -466,6 +466,16 @@ export class Daemon {
     return this.statusService;
   }
 
+  /**
+   * Pings the VRRP process (the systemd watchdog asks): whether it answered
+   * within timeoutMs, or undefined when the config runs none (-C, or no
+   * vrrp_instance nor static entry). False while it restarts.
+   */
+  pingVrrp(timeoutMs: number): Promise<boolean> | undefined {
+    if (!this.vrrpSettingsNow) return undefined;
+    return this.vrrp ? this.vrrp.ping(timeoutMs) : Promise.resolve(false);
+  }
+
   /** pid of the VRRP process, while it runs */
   get vrrpPid(): number | undefined {
     return this.vrrp?.pid;

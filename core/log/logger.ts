@@ -148,12 +148,40 @@ export function formatJson(r: LogRecord, ident: string): string {
   return JSON.stringify({ time: new Date(r.time).toISOString(), level: r.level, ident, msg: r.msg, ...r.fields });
 }
 
-export function streamSink(stream: NodeJS.WritableStream, format: 'text' | 'json', ident: string): LogSink {
+/**
+ * Lines to a stream (the console: stderr). With `levelPrefix`, every line
+ * starts with its syslog severity as `<N>` (sd-daemon(3)): journald reads
+ * the prefix as the entry's priority and strips it, so a line that spans
+ * several lines carries it on each.
+ */
+export function streamSink(stream: NodeJS.WritableStream, format: 'text' | 'json', ident: string, opts: { levelPrefix?: boolean } = {}): LogSink {
   return {
     write: (r) => {
-      stream.write((format === 'json' ? formatJson(r, ident) : formatLine(r, ident)) + '\n');
+      const line = format === 'json' ? formatJson(r, ident) : formatLine(r, ident);
+      if (!opts.levelPrefix) stream.write(line + '\n');
+      else {
+        const prefix = `<${SYSLOG_SEVERITY[r.level]}>`;
+        stream.write(prefix + line.replace(/\n/g, `\n${prefix}`) + '\n');
+      }
     },
   };
+}
+
+/**
+ * Whether file descriptor `fd` (stderr) is the stream systemd connected to
+ * the journal: $JOURNAL_STREAM holds that stream's `device:inode`, and a
+ * service whose stderr was redirected elsewhere keeps the variable, so the
+ * descriptor itself is compared (sd-daemon(3)).
+ */
+export function isJournalStream(fd = 2, env: NodeJS.ProcessEnv = process.env): boolean {
+  const m = /^([0-9]+):([0-9]+)$/.exec(env.JOURNAL_STREAM ?? '');
+  if (!m) return false;
+  try {
+    const st = fs.fstatSync(fd, { bigint: true });
+    return st.dev === BigInt(m[1]!) && st.ino === BigInt(m[2]!);
+  } catch {
+    return false;
+  }
 }
 
 /**

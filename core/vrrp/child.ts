@@ -4,9 +4,10 @@
  * runs nothing but the engine. It talks to its parent over the IPC channel:
  *
  *   parent -> child  { type: 'start', settings, level, trackers, startedAt, resume }  { type: 'stop' }  { type: 'status', id }
- *                    { type: 'trackers', states }  { type: 'reload', id, settings }
+ *                    { type: 'trackers', states }  { type: 'reload', id, settings }  { type: 'ping', id }
  *   child -> parent  { type: 'started' }  { type: 'transition', report }  { type: 'event', event }
  *                    { type: 'log', record }  { type: 'status', id, status }  { type: 'reloaded', id, counts }
+ *                    { type: 'pong', id }
  *                    { type: 'stopped' }  { type: 'fatal', message }
  *
  * If the parent goes away (the channel closes), the engine stops as on
@@ -25,6 +26,7 @@ type ParentMessage =
   | { type: 'start'; settings: VrrpSettings; level: Level; trackers?: Record<string, TrackedState>; startedAt?: number; resume?: Record<string, number> }
   | { type: 'stop' }
   | { type: 'status'; id: number }
+  | { type: 'ping'; id: number }
   | { type: 'trackers'; states: Record<string, TrackedState> }
   | {
       type: 'reload';
@@ -122,6 +124,9 @@ process.on('message', (msg: ParentMessage) => {
       );
   } else if (msg.type === 'status') {
     sendStatus(msg.id);
+  } else if (msg.type === 'ping') {
+    // answered from this process's event loop: the systemd watchdog counts on it turning
+    send({ type: 'pong', id: msg.id });
   }
 });
 

@@ -127,6 +127,8 @@ export class VrrpSupervisor {
   /** every tracker's last state: a new VRRP process starts with them */
   private readonly trackers: Record<string, TrackedState> = {};
   private reloadSeq = 0;
+  private pingSeq = 0;
+  private readonly pingWaiters = new Map<number, () => void>();
   private readonly reloadWaiters = new Map<number, (r: { counts?: ReloadCounts; error?: string }) => void>();
   /** the instances the running VRRP process last reported MASTER */
   private readonly masters = new Set<string>();
@@ -167,6 +169,7 @@ export class VrrpSupervisor {
       this.statusWaiters.clear();
       for (const [, w] of this.reloadWaiters) w({ error: 'the VRRP process exited' });
       this.reloadWaiters.clear();
+      this.pingWaiters.clear();
       if (this.stopping || this.releasing) return;
       const resume = this.afterDeath();
       const delays = this.options.restartDelaysMs ?? [200, 1000, 5000];
@@ -313,6 +316,12 @@ export class VrrpSupervisor {
         w?.(parts.length ? { ...s, instances: [...parts, ...s.instances] } : s);
         break;
       }
+      case 'pong': {
+        const w = this.pingWaiters.get(msg.id as number);
+        this.pingWaiters.delete(msg.id as number);
+        w?.();
+        break;
+      }
       case 'fatal':
         log.error({ code: 'ALIVED_VRRP_FATAL' }, `VRRP process: ${String(msg.message)}`);
         break;
@@ -354,6 +363,28 @@ export class VrrpSupervisor {
         else resolve(r.counts);
       });
       child.send({ type: 'reload', id, settings: rest, order: instances.map((i) => i.name), changed, trackers });
+    });
+  }
+
+  /**
+   * Whether the VRRP process's engine runs and its event loop answered a
+   * ping within `timeoutMs`: false while it starts, after it died, and when
+   * it hangs or is stopped (SIGSTOP). The systemd watchdog asks this.
+   */
+  ping(timeoutMs: number): Promise<boolean> {
+    const child = this.child;
+    if (!child || !child.connected || !this.running) return Promise.resolve(false);
+    const id = ++this.pingSeq;
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.pingWaiters.delete(id);
+        resolve(false);
+      }, timeoutMs);
+      this.pingWaiters.set(id, () => {
+        clearTimeout(t);
+        resolve(true);
+      });
+      child.send({ type: 'ping', id });
     });
   }
 
