@@ -99,5 +99,6 @@ export { checkResultShape } from './plugin/check-result';
 // what a plugin serves on the HTTP API (api.registerRoute) and reads from api.status: the routes' types and the status document
 export type { ApiRoute, ApiRequest, ApiResponse } from './api/types';
 export { acceptsGzip } from './api/gzip';
+export { TurnBudget, TURN_BUDGET_MS } from './status/turns';
 export type * from './status/types';
 export { STATUS_VERSION } from './status/types';

@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { AlivedError } from '../errors';
 import type { StatusDocument, StatusProvider } from '../status/types';
+import { TurnBudget } from '../status/turns';
 import { acceptsGzip } from './gzip';
 import type { ApiRequest, ApiRoute, DaemonActions } from './types';
 
@@ -45,29 +46,35 @@ const ok = (body: object) => ({ status: 200, body });
  */
 export const SHARED_STATUS_MS = 1000;
 
-/** instances and virtual servers serialized per turn of the event loop */
-const PER_TURN = 20;
-
 /**
  * JSON.stringify(doc) as UTF-8 bytes, made in parts: a document of
  * thousands of instances and real servers is megabytes, and stringifying it
  * at once would hold the event loop (the checks, the API) for tens of
- * milliseconds. Its two long lists go in parts of PER_TURN, each in its own
- * turn, and each part becomes bytes at once: the megabytes are then in
- * buffers outside the JavaScript heap, not in strings its garbage collector
- * must go over.
+ * milliseconds. Its two long lists go in parts, a turn of the event loop
+ * each (TurnBudget), and each part becomes bytes at once: the megabytes are
+ * then in buffers outside the JavaScript heap, not in strings its garbage
+ * collector must go over.
  */
-export async function serializeInParts(doc: StatusDocument): Promise<Buffer> {
+export async function serializeInParts(doc: StatusDocument, budget = new TurnBudget()): Promise<Buffer> {
+  /** a list's items as JSON, as many a turn as its time allows */
   const list = async (items: readonly object[], out: Buffer[]): Promise<void> => {
     out.push(Buffer.from('['));
-    for (let i = 0; i < items.length; i += PER_TURN) {
-      const part = items
-        .slice(i, i + PER_TURN)
-        .map((x) => JSON.stringify(x))
-        .join(',');
-      out.push(Buffer.from(i === 0 ? part : `,${part}`));
-      await new Promise((r) => setImmediate(r));
+    let part: string[] = [];
+    let first = true;
+    const flush = (): void => {
+      if (part.length === 0) return;
+      out.push(Buffer.from((first ? '' : ',') + part.join(',')));
+      first = false;
+      part = [];
+    };
+    for (const item of items) {
+      part.push(JSON.stringify(item));
+      if (budget.spent()) {
+        flush();
+        await budget.next();
+      }
     }
+    flush();
     out.push(Buffer.from(']'));
   };
   // where the lists go: a string no document holds (a new one each time)

@@ -10,6 +10,7 @@ import { describeEvent } from '../notify/describe';
 import type { NotifyEvent, VrrpTransitionEvent, PriorityChangeEvent } from '../plugin/events';
 import type { TrackerStatus } from '../track/service';
 import { ALIVED_VERSION } from '../version';
+import { TurnBudget } from './turns';
 import type { EngineStatus, InstanceStatus } from '../vrrp/engine-types';
 import type { InstanceSettings, VrrpSettings } from '../vrrp/settings';
 import { trackerKey } from '../vrrp/tracking';
@@ -408,23 +409,24 @@ export class StatusService implements StatusProvider {
     const s = this.options.sources;
     const vrrp = await this.vrrpStatus();
     const settings = s.vrrpSettings();
-    const checkParts = s.checks(REAL_SERVERS_PER_TURN);
+    const checkParts = s.checks(REAL_SERVERS_PER_PART);
 
     const notify = s.notify();
     const now = this.now();
     const trackers = this.trackerMap();
-    // made in parts, each in its own turn of the event loop: at thousands of
-    // instances and real servers no part holds up the checks for long
+    // made in parts, a turn of the event loop each (TurnBudget): at thousands
+    // of instances and real servers no part holds up the checks for long
+    const budget = new TurnBudget();
     const byName = new Map((settings?.instances ?? []).map((i) => [i.name, i]));
     const instances: InstanceStatusDoc[] = [];
-    for (const part of chunks(vrrp?.instances ?? [], INSTANCES_PER_TURN)) {
-      for (const i of part) instances.push(this.instanceDoc(i, byName.get(i.name), trackers));
-      await nextTurn();
+    for (const i of vrrp?.instances ?? []) {
+      instances.push(this.instanceDoc(i, byName.get(i.name), trackers));
+      if (budget.spent()) await budget.next();
     }
     const virtualServers: VirtualServerStatusDoc[] = [];
     for (const part of checkParts ?? []) {
       virtualServers.push(...this.virtualServers(part));
-      await nextTurn();
+      if (budget.spent()) await budget.next();
     }
     return {
       version: STATUS_VERSION,
@@ -658,19 +660,8 @@ export class StatusService implements StatusProvider {
   }
 }
 
-/** instances, and virtual servers (with their real servers), made into the document per turn of the event loop */
-const INSTANCES_PER_TURN = 200;
-/** about this many real servers are read from the checks, and made into the document, per turn */
-const REAL_SERVERS_PER_TURN = 500;
-
-function* chunks<T>(items: readonly T[], size: number): Generator<readonly T[]> {
-  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
-}
-
-/** lets the event loop run (timers, sockets) before the next part */
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
+/** real servers read from the checks at a time (a turn ends after one such part once its time is spent) */
+const REAL_SERVERS_PER_PART = 25;
 
 function nsToMs(ns: number): number {
   return Number.isFinite(ns) ? Math.round(ns / 1e3) / 1e3 : 0;

@@ -8,6 +8,7 @@ import type {
   VirtualServerStatusDoc,
   VrrpStateName,
 } from '../../core/sdk';
+import { TurnBudget } from '../../core/sdk';
 
 /*
  * The status document as Prometheus metrics, in two halves. This one reads
@@ -131,9 +132,6 @@ const M = {
 /** Every gauge and counter of the page, in the order frames number them (the histogram is apart). */
 export const METRIC_DEFS: readonly MetricDef[] = METRICS;
 
-/** Instances or real servers read into a frame per turn of the event loop (frameInParts). */
-const PER_TURN = 200;
-
 /** Label values are joined with this into a series' key (no name from the config holds it). */
 export const LABEL_SEPARATOR = '\u0000';
 
@@ -252,20 +250,20 @@ export class FrameBuilder {
   }
 
   /**
-   * The same frame, made in parts: a turn of the event loop for every
-   * PER_TURN instances or real servers, so that a document of thousands
-   * does not hold the daemon's event loop (its checks, the API) for the
-   * whole of it.
+   * The same frame, made in parts of a turn of the event loop each
+   * (TurnBudget), so that a document of thousands of instances and real
+   * servers does not hold the daemon's event loop (its checks, the API) for
+   * the whole of it.
    */
-  async frameInParts(doc: StatusDocument | null, version: string): Promise<Frame> {
+  async frameInParts(doc: StatusDocument | null, version: string, budget = new TurnBudget()): Promise<Frame> {
     const steps = this.build(doc, version);
     for (let step = steps.next(); ; step = steps.next()) {
       if (step.done) return step.value;
-      await new Promise((resolve) => setImmediate(resolve));
+      if (budget.spent()) await budget.next();
     }
   }
 
-  /** The frame's steps: it yields where a turn may end. */
+  /** The frame's steps: it yields after each instance and real server, where a turn may end. */
   private *build(doc: StatusDocument | null, version: string): Generator<void, Frame> {
     if (!doc) return { down: true, version };
     this.metrics = [];
@@ -279,10 +277,9 @@ export class FrameBuilder {
     this.put(M.info, doc.daemon.version, 1);
     this.put(M.keepalivedUp, '', 1);
     this.daemon(doc);
-    let done = 0;
     for (const inst of doc.vrrp.instances) {
       this.instance(inst);
-      if (++done % PER_TURN === 0) yield;
+      yield;
     }
     for (const vs of doc.virtualServers) {
       this.virtualServerSeries(vs);
@@ -290,7 +287,7 @@ export class FrameBuilder {
       const durationSeries = new Map<string, number>();
       for (const rs of vs.realServers) {
         this.realServer(vs, rs, durationSeries);
-        if (++done % PER_TURN === 0) yield;
+        yield;
       }
     }
     for (const n of doc.notify.notifiers) this.notifier(n);

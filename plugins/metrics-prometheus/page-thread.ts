@@ -14,6 +14,9 @@ export type PageReply =
   | { readonly id: number; readonly page: Uint8Array; readonly gzip?: Uint8Array; readonly contentType: string; readonly error?: undefined }
   | { readonly id: number; readonly error: string };
 
+/** The nice value of the page thread (page-worker.ts sets it): the lowest priority. */
+export const PAGE_THREAD_NICE = 19;
+
 /** A page made: its bytes, gzipped when asked, and its content type. */
 export interface MadePage {
   readonly page: Buffer;

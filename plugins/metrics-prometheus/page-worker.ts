@@ -1,8 +1,9 @@
+import * as os from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import * as zlib from 'node:zlib';
 import type * as Prom from 'prom-client';
 import { MetricsPage } from './page';
-import type { PageReply, PageRequest } from './page-thread';
+import { PAGE_THREAD_NICE, type PageReply, type PageRequest } from './page-thread';
 
 /*
  * The worker thread that makes the pages of /metrics (page-thread.ts starts
@@ -13,6 +14,18 @@ import type { PageReply, PageRequest } from './page-thread';
 
 const port = parentPort;
 if (!port) throw new Error('page-worker.js runs in a worker thread (page-thread.ts starts it)');
+
+/*
+ * This thread at the lowest CPU priority: a page takes a few hundred ms of
+ * CPU, and on a small machine it would otherwise take it from the daemon's
+ * thread (the checks, the API's answers). On Linux a nice value is a
+ * thread's own, and setPriority without a pid sets the calling thread's.
+ */
+try {
+  os.setPriority(PAGE_THREAD_NICE);
+} catch {
+  // not allowed (an unprivileged daemon that may not lower its priority back is still allowed to raise nice; some sandboxes refuse both): the page is made all the same
+}
 const page = new MetricsPage(require('prom-client') as typeof Prom);
 
 port.on('message', (req: PageRequest) => {

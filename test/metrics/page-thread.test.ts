@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as prom from 'prom-client';
+import { TurnBudget } from '../../core/status/turns';
 import { FrameBuilder } from '../../plugins/metrics-prometheus/frame';
 import { StatusMetrics } from '../../plugins/metrics-prometheus/metrics';
 import { PageThread } from '../../plugins/metrics-prometheus/page-thread';
@@ -70,7 +71,7 @@ test('frameInParts makes the frame frame() makes, giving the event loop turns al
   };
   const whole = new FrameBuilder().frame(big, '0.1.0');
   let turned = false;
-  const parts = new FrameBuilder().frameInParts(big, '0.1.0');
+  const parts = new FrameBuilder().frameInParts(big, '0.1.0', new TurnBudget(0));
   setImmediate(() => (turned = true));
   assert.deepEqual(await parts, whole);
   assert.ok(turned, 'another callback ran while the frame was made');
