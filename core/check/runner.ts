@@ -46,6 +46,9 @@ interface Outcome extends CheckResult {
   readonly broken?: string;
 }
 
+/** checks started per timer callback at most (TimerQueue's maxPerFire): late ones start over the next turns */
+const CHECKS_PER_FIRE = 32;
+
 export class CheckRunner {
   /** the checkers of the running plan */
   runs: CheckerRun[] = [];
@@ -62,7 +65,7 @@ export class CheckRunner {
     private readonly s: StateCtx,
     private readonly opts: RunnerOptions,
   ) {
-    this.queue = new TimerQueue<CheckerRun>(s.clock, (run) => this.fire(run));
+    this.queue = new TimerQueue<CheckerRun>(s.clock, (run) => this.fire(run), undefined, CHECKS_PER_FIRE);
   }
 
   private get grace(): number {

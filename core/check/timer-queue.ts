@@ -46,6 +46,13 @@ export class TimerQueue<T extends Queued> {
     private readonly clock: CheckClock,
     private readonly fire: (item: T) => void,
     private readonly awakeFor?: (item: T) => number,
+    /**
+     * At most this many items fire per timer; the others due then fire at
+     * the next timer, set for now, after the event loop's I/O. 10,000
+     * checkers late by a stall of the event loop would otherwise all start
+     * their checks in one callback and make the next stall.
+     */
+    private readonly maxPerFire = Infinity,
   ) {}
 
   /** Queues `item` to fire at monotonic time `at`; any earlier entry of it is dropped. */
@@ -191,9 +198,10 @@ export class TimerQueue<T extends Queued> {
     // fails at once with no delay must not keep this loop (and the event loop) to itself
     const firstNew = this.nextTicket;
     const deferred: Array<{ item: T; at: number; ticket: number }> = [];
+    let fired = 0;
     try {
       const now = this.clock.now();
-      while (this.at.length > 0 && this.at[0]! <= now) {
+      while (this.at.length > 0 && this.at[0]! <= now && fired < this.maxPerFire) {
         const ticket = this.tickets[0]!;
         const at = this.at[0]!;
         const item = this.items[0]!;
@@ -207,6 +215,7 @@ export class TimerQueue<T extends Queued> {
           continue;
         }
         item.ticket = 0;
+        fired++;
         this.fire(item);
       }
     } finally {

@@ -210,3 +210,29 @@ test('an item queued while the queue fires, for a time already past, then cancel
   assert.deepEqual(fired, ['first', 'second']);
   assert.equal(q.size, 0);
 });
+
+test('maxPerFire: items due together fire a few per timer, in order, with the event loop running between', async () => {
+  const clock = new RealCheckClock();
+  const fired: string[] = [];
+  const q = new TimerQueue<Item>(clock, (i) => fired.push(i.name), undefined, 10);
+  const now = clock.now();
+  for (let i = 0; i < 100; i++) q.push(item(String(i).padStart(3, '0')), now);
+  const seenByOthers: number[] = [];
+  const watch = (): void => {
+    seenByOthers.push(fired.length);
+    if (fired.length < 100) setImmediate(watch);
+  };
+  setImmediate(watch);
+  const end = Date.now() + 5000;
+  while (fired.length < 100 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(fired, [...fired].sort(), 'in queueing order');
+  assert.equal(fired.length, 100);
+  assert.ok(
+    seenByOthers.some((n) => n > 0 && n < 100),
+    `other callbacks ran while they fired: ${seenByOthers.join(',')}`,
+  );
+  assert.ok(
+    seenByOthers.every((n) => n % 10 === 0),
+    `ten per timer: ${seenByOthers.join(',')}`,
+  );
+});
