@@ -10,7 +10,8 @@
 #   /etc/default/alived        conffile: DAEMON_ARGS for the unit
 #   /usr/lib/systemd/system/alived.service   packaging/systemd/alived.service, neither enabled nor started
 #   man pages, bash completion, /usr/share/doc/alived (copyright, changelog.gz, README.Debian)
-#   maintainer scripts         packaging/debian/{postinst,prerm,postrm}: /var/lib/alived (0700), purged on purge
+#   /var/lib/alived            (0700) the state directory: dpkg -r removes it when empty; postrm purges it
+#   maintainer scripts         packaging/debian/{postinst,prerm,postrm}
 #
 # Needs: node >= 20 and npm, dpkg-deb, gzip, and the native addon built (npm install does it).
 # Environment: ALIVED_DEB_OUT (default build/), DEB_MAINTAINER (default "alived <alived@localhost>"),
@@ -158,6 +159,9 @@ grep -rlI --include='*.js' -m1 '^#!' "$lib/node_modules" | while read -r f; do
   if head -c2 "$f" | grep -q '^#!'; then chmod 0755 "$f"; fi
 done
 chmod 0755 "$lib/dist/core/cli/main.js"
+# the state directory (--state-dir): in the package, so that dpkg -r removes it when it holds nothing;
+# 0700, as alived refuses one others can read or write to
+install -d -m 0700 "$stage/var/lib/alived"
 find "$stage" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 (cd "$stage" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z | xargs -0 md5sum) >"$stage/DEBIAN/md5sums"
 chmod 0644 "$stage/DEBIAN/md5sums" "$stage/DEBIAN/control" "$stage/DEBIAN/conffiles"

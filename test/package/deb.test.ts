@@ -293,7 +293,7 @@ test('the installed alived runs a VRRP lab (alived lab) and shows a failover', (
   assert.deepEqual(fs.existsSync(inRoot('/run/netns')) ? fs.readdirSync(inRoot('/run/netns')) : [], [], 'the lab removed its namespaces');
 });
 
-test('dpkg -r leaves only the conffiles (and the state directory); dpkg -P removes them too', () => {
+test('dpkg -r leaves only the conffiles (and the state directory while it holds state); dpkg -P removes them too', () => {
   assert.ok(installed.length > 100, 'dpkg -L listed the files');
   const r = chroot(['dpkg', '-r', 'alived'], 300_000);
   assert.equal(r.status, 0, r.stdout + r.stderr);
@@ -309,4 +309,11 @@ test('dpkg -r leaves only the conffiles (and the state directory); dpkg -P remov
   for (const f of ['/etc/alived/alived.conf', '/etc/default/alived', '/etc/alived', '/var/lib/alived'])
     assert.equal(fs.existsSync(inRoot(f)), false, `${f} after purge`);
   assert.notEqual(chroot(['dpkg', '-s', 'alived']).status, 0);
+
+  // with nothing in the state directory, dpkg -r removes it too
+  assert.equal(chroot(['dpkg', '-i', `/tmp/${path.basename(deb)}`], 300_000).status, 0);
+  assert.equal(fs.statSync(inRoot('/var/lib/alived')).mode & 0o777, 0o700);
+  assert.equal(chroot(['dpkg', '-r', 'alived'], 300_000).status, 0);
+  assert.equal(fs.existsSync(inRoot('/var/lib/alived')), false, 'an empty state directory after dpkg -r');
+  assert.equal(chroot(['dpkg', '-P', 'alived'], 300_000).status, 0);
 });
