@@ -15,7 +15,7 @@ import { pluginFromDoc } from '../helpers/doc-plugin';
 const file = path.join(tmpDir('alived-event-log-'), 'events.log');
 const reload: NotifyEvent = { type: 'daemon', what: 'reload', time: Date.UTC(2024, 0, 1) };
 
-new NotifierTester({ plugin: pluginFromDoc('## 8. A custom notifier') }).run('the event_log notifier of docs/writing-a-plugin.md', [
+new NotifierTester({ plugin: pluginFromDoc('## 9. A custom notifier') }).run('the event_log notifier of docs/writing-a-plugin.md', [
   {
     name: 'a VRRP transition is appended; a daemon event is not accepted',
     config: `event_log audit {\n  path ${file}\n}`,

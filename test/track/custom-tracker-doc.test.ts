@@ -38,7 +38,7 @@ test('the track_port example of docs/writing-a-plugin.md runs: up while the port
   const r = await compileText(
     `track_port app {\n  port ${port}\n  interval 0.1\n  weight -30\n}\nvrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress {\n    192.168.1.10/24\n  }\n  track_port {\n    app\n  }\n}\n`,
     {},
-    { builtins: [...BUILTIN_PLUGINS, pluginFromDoc('## 9. A custom tracker')] },
+    { builtins: [...BUILTIN_PLUGINS, pluginFromDoc('## 10. A custom tracker')] },
   );
   noErrors(r);
   const changes: TrackerChange[] = [];
