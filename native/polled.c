@@ -28,6 +28,39 @@ bool polled_is_type(napi_env env, napi_value v, napi_valuetype want) {
   return v != NULL && napi_typeof(env, v, &t) == napi_ok && t == want;
 }
 
+napi_value polled_throw_type(napi_env env, const char *msg) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+  return NULL;
+}
+
+napi_value polled_throw_range(napi_env env, const char *msg) {
+  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+  return NULL;
+}
+
+bool polled_set_str(napi_env env, napi_value obj, const char *key, const char *value) {
+  napi_value v;
+  return napi_create_string_utf8(env, value, NAPI_AUTO_LENGTH, &v) == napi_ok && napi_set_named_property(env, obj, key, v) == napi_ok;
+}
+
+bool polled_get_int(napi_env env, napi_value v, int min, int max, const char *msg_type, const char *msg_range, const char *internal_code, int *out) {
+  double d;
+  if (!polled_is_type(env, v, napi_number)) {
+    polled_throw_type(env, msg_type);
+    return false;
+  }
+  if (napi_get_value_double(env, v, &d) != napi_ok) {
+    polled_throw_pending_or(env, internal_code, msg_type);
+    return false;
+  }
+  if (!(d >= min && d <= max) || d != (double)(int)d) {
+    polled_throw_range(env, msg_range);
+    return false;
+  }
+  *out = (int)d;
+  return true;
+}
+
 static void maybe_free(polled *p) {
   if (p->poll_closed && p->finalized) p->free_owner(p);
 }

@@ -50,6 +50,20 @@ const char *polled_errno_name(int err, char *spare, size_t size);
 
 bool polled_is_type(napi_env env, napi_value v, napi_valuetype want);
 
+/* a TypeError ERR_INVALID_ARG_TYPE / RangeError ERR_OUT_OF_RANGE with `msg`; NULL, to return */
+napi_value polled_throw_type(napi_env env, const char *msg);
+napi_value polled_throw_range(napi_env env, const char *msg);
+
+/* obj[key] = value (a string); false when N-API failed */
+bool polled_set_str(napi_env env, napi_value obj, const char *key, const char *value);
+
+/*
+ * An integer in [min, max] from a number argument into *out; false with an
+ * exception thrown: `msg_type` when it is not a number, `msg_range` when out
+ * of range or not whole, `internal_code` for an N-API failure.
+ */
+bool polled_get_int(napi_env env, napi_value v, int min, int max, const char *msg_type, const char *msg_range, const char *internal_code, int *out);
+
 /*
  * Sets up `p` (allocated by the caller, zeroed, fd open) behind `handle`:
  * wrap, type tag, callback references, async context `name`, self

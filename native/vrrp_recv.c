@@ -96,20 +96,9 @@ static void throw_pending_or(napi_env env, const char *msg) {
     }                                                            \
   } while (0)
 
-static napi_value throw_type(napi_env env, const char *msg) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
-  return NULL;
-}
-
-static napi_value throw_range(napi_env env, const char *msg) {
-  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
-  return NULL;
-}
-
-static bool set_str(napi_env env, napi_value obj, const char *key, const char *value) {
-  napi_value v;
-  return napi_create_string_utf8(env, value, NAPI_AUTO_LENGTH, &v) == napi_ok && napi_set_named_property(env, obj, key, v) == napi_ok;
-}
+#define throw_type polled_throw_type
+#define throw_range polled_throw_range
+#define set_str polled_set_str
 
 /*
  * An Error for errno `err` from `syscall` during `step` on `ifname`:
@@ -265,23 +254,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
 #define is_type polled_is_type
 
 /* an integer in [min, max] from a number argument; false with an exception thrown */
-static bool get_int(napi_env env, napi_value v, int min, int max, const char *msg_type, const char *msg_range, int *out) {
-  double d;
-  if (!is_type(env, v, napi_number)) {
-    throw_type(env, msg_type);
-    return false;
-  }
-  if (napi_get_value_double(env, v, &d) != napi_ok) {
-    throw_pending_or(env, msg_type);
-    return false;
-  }
-  if (!(d >= min && d <= max) || d != (double)(int)d) {
-    throw_range(env, msg_range);
-    return false;
-  }
-  *out = (int)d;
-  return true;
-}
+#define get_int(env, v, min, max, msg_type, msg_range, out) polled_get_int(env, v, min, max, msg_type, msg_range, "ERR_ALIVED_RECV6_INTERNAL", out)
 
 /* "openRecv6: msg" or "openRecv4: msg" */
 static napi_value throw_type_f(napi_env env, int family, const char *msg) {
