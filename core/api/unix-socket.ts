@@ -103,39 +103,60 @@ export async function prepareSocketPath(file: string): Promise<void> {
   }
 }
 
-/** Listens on `file` with `server`; the socket is never open to others, even for an instant, before it gets `mode`. */
+/** sun_path's room: 108 bytes with the terminating NUL */
+const MAX_SOCKET_PATH = 107;
+
+/**
+ * Listens on `file` with `server`; the socket is never open to others, even
+ * for an instant, before it gets `mode`. It is bound in a directory of its
+ * own (mkdtemp: 0700) beside `file`, given its group and mode there, then
+ * hard-linked to `file`: link(2) fails rather than replace whatever came to
+ * be at `file` since it was checked. (Binding under a strict umask would do
+ * as well, but the API runs in a worker thread, where the umask cannot be
+ * set.)
+ */
 export async function listenOnSocket(server: net.Server, file: string, mode: number, group: string | null): Promise<{ ino: number }> {
   await prepareSocketPath(file);
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error): void => reject(refuse(file, systemErrorText(err)));
-    server.once('error', onError);
-    // bind(2) makes the socket with 0777 less the umask: none for others until its mode is set below
-    const old = process.umask(0o177);
-    try {
-      server.listen(file, () => {
+  let privateDir: string;
+  try {
+    privateDir = fs.mkdtempSync(path.join(path.dirname(file), '.'));
+  } catch (err) {
+    throw refuse(file, `cannot make a private directory beside it to bind it in: ${systemErrorText(err)}`);
+  }
+  const bound = path.join(privateDir, 's');
+  try {
+    if (Buffer.byteLength(bound) > MAX_SOCKET_PATH) {
+      throw refuse(file, `its directory's path is too long to bind the socket in a private directory there first (at most ${MAX_SOCKET_PATH - 10} bytes)`);
+    }
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(refuse(file, systemErrorText(err)));
+      server.once('error', onError);
+      server.listen(bound, () => {
         server.off('error', onError);
         resolve();
       });
-    } finally {
-      process.umask(old);
+    });
+    try {
+      await setSocketAccess(bound, mode, group, file);
+      fs.linkSync(bound, file);
+    } catch (err) {
+      // closing the server removes the socket it bound (libuv unlinks its path)
+      server.close();
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw refuse(file, 'a file came to be at its path while the socket was made (left as it is)');
+      throw err instanceof AlivedError ? err : refuse(file, systemErrorText(err));
     }
-  });
-  try {
-    await setSocketAccess(file, mode, group);
-  } catch (err) {
-    // closing the server removes the socket it bound (libuv unlinks its path)
-    server.close();
-    throw err;
+  } finally {
+    fs.rmSync(privateDir, { recursive: true, force: true });
   }
   return { ino: fs.lstatSync(file).ino };
 }
 
 /** Gives the socket its group (chown) and mode; a reload that changes only these keeps the socket. */
-export async function setSocketAccess(file: string, mode: number, group: string | null): Promise<void> {
+export async function setSocketAccess(file: string, mode: number, group: string | null, name = file): Promise<void> {
   let gid = -1;
   if (group !== null) {
     const g = await resolveGroup(group);
-    if (typeof g === 'string') throw refuse(file, `socket_group: ${g}`);
+    if (typeof g === 'string') throw refuse(name, `socket_group: ${g}`);
     gid = g;
   }
   try {
@@ -143,7 +164,7 @@ export async function setSocketAccess(file: string, mode: number, group: string 
     if (gid !== -1) fs.lchownSync(file, -1, gid);
     fs.chmodSync(file, mode);
   } catch (err) {
-    throw refuse(file, `cannot set its mode or group: ${systemErrorText(err)}`);
+    throw refuse(name, `cannot set its mode or group: ${systemErrorText(err)}`);
   }
 }
 
