@@ -5,7 +5,7 @@ import { AlivedError } from '../errors';
 import type { StatusDocument, StatusProvider } from '../status/types';
 import { TurnBudget } from '../status/turns';
 import { acceptsGzip } from './gzip';
-import type { ApiRequest, ApiRoute, DaemonActions } from './types';
+import type { ApiRequest, ApiResponse, ApiRoute, DaemonActions } from './types';
 
 const gzipAsync = promisify(zlib.gzip);
 
@@ -45,6 +45,13 @@ const ok = (body: object) => ({ status: 200, body });
  * one a second however often it is asked.
  */
 export const SHARED_STATUS_MS = 1000;
+/** After SHARED_STATUS_MS, an answer made of the shared document is still given this much longer while the next is made. */
+export const SHARED_STATUS_STALE_MS = 9000;
+
+/** How long an answer made of `doc` may be given to every reader (ApiResponse.shared). */
+function sharedFor(doc: StatusDocument): ApiResponse['shared'] {
+  return { maxAgeMs: SHARED_STATUS_MS, staleMs: SHARED_STATUS_STALE_MS, ageMs: Math.max(0, Date.now() - doc.generatedAt) };
+}
 
 /**
  * JSON.stringify(doc) as UTF-8 bytes, made in parts: a document of
@@ -114,7 +121,7 @@ function statusBodies(shared: () => Promise<StatusDocument>): (wantGzip: boolean
   let gzipAsked = false;
   const make = async (doc: StatusDocument): Promise<StatusBody> => {
     const json = await serializeInParts(doc);
-    const gzip = gzipAsked ? await gzipAsync(json, { level: GZIP_LEVEL }) : undefined;
+    const gzip = gzipAsked ? concatShared([await gzipAsync(json, { level: GZIP_LEVEL })]) : undefined;
     const body = { doc, json, ...(gzip && { gzip }) };
     if (!current || current.doc.generatedAt <= doc.generatedAt) current = body;
     return body;
@@ -148,7 +155,13 @@ export function coreRoutes(provider: StatusProvider, actions: DaemonActions | un
       description: 'the whole status document',
       handle: async (req) => {
         const body = await statusBody(acceptsGzip(req.headers['accept-encoding']));
-        return { status: 200, contentType: 'application/json; charset=utf-8', body: body.json, ...(body.gzip && { gzip: body.gzip }) };
+        return {
+          status: 200,
+          contentType: 'application/json; charset=utf-8',
+          body: body.json,
+          ...(body.gzip && { gzip: body.gzip }),
+          shared: sharedFor(body.doc),
+        };
       },
     },
     {
@@ -166,7 +179,10 @@ export function coreRoutes(provider: StatusProvider, actions: DaemonActions | un
       method: 'GET',
       path: '/v1/virtual-servers',
       description: 'the virtual servers with their real servers and checks',
-      handle: async () => ok({ virtualServers: (await shared()).virtualServers }),
+      handle: async () => {
+        const doc = await shared();
+        return { ...ok({ virtualServers: doc.virtualServers }), shared: sharedFor(doc) };
+      },
     },
     {
       method: 'GET',

@@ -1,22 +1,26 @@
-import { createHash } from 'node:crypto';
-import * as http from 'node:http';
-import * as https from 'node:https';
-import type * as net from 'node:net';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { AlivedError, isAlivedError, type ErrorCode } from '../errors';
 import type { Logger } from '../log/logger';
 import type { StatusProvider, TimelineEvent } from '../status/types';
 import { errorBody, statusOf } from './errors';
-import { acceptsGzip } from './gzip';
+import { Refusal } from './refusal';
 import { coreRoutes, EVENTS_PATH, matchPath, nonNegativeInt } from './routes';
-import { addressText, tcpListenerProblem, type ApiSettings, type ApiSocketSettings, type ApiTcpListener } from './settings';
+import { addressText, tcpListenerProblem, type ApiSettings } from './settings';
+import type { FromThread, ThreadAddresses, ThreadRequest, ThreadSettings, ToThread, WireAnswer } from './thread-protocol';
+import { ApiToken } from './token';
 import type { ApiRequest, ApiResponse, ApiRoute, DaemonActions } from './types';
-import { listenOnSocket, removeSocket, setSocketAccess } from './unix-socket';
 
 /**
  * alived's HTTP API (docs/api.md): the core's routes and the plugins'
  * (api.registerRoute), on the unix socket and on the TCP addresses the
  * config lists.
  *
+ * - The listeners are in a thread of their own (api-thread.ts), which
+ *   holds the connections and the limits, checks the token, and gives the
+ *   answers routes share (ApiResponse.shared: /v1/status, /metrics) without
+ *   the daemon's thread. The rest comes here: routing, the routes'
+ *   handlers, the event streams' events.
  * - GET is served everywhere; POST and DELETE (the daemon's actions) only
  *   on the unix socket, whose file mode says who may use it.
  * - Over TCP, a request must carry `Authorization: Bearer TOKEN` when a
@@ -54,46 +58,39 @@ export interface ApiServerOptions {
   limits?: Partial<ApiLimits>;
 }
 
-interface Listener {
-  readonly transport: 'unix' | 'tcp';
-  /** what decides whether a reload restarts it */
-  readonly key: string;
-  /** `unix socket /run/alived/alived.sock`, `127.0.0.1:9650` */
-  readonly name: string;
-  readonly server: http.Server;
-  /** the unix socket made, to remove at stop */
-  socket?: { path: string; ino: number };
-}
-
 const JSON_TYPE = 'application/json; charset=utf-8';
-const BASE_HEADERS = { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' };
+/** after the API thread died: the time before a new one is started */
+export const API_THREAD_RESTART_MS = 1000;
+/** shared answers remembered (by path and query), as many as the API thread holds */
+const MAX_SENT = 32;
 
-/** An error that answers a request: its code gives the status. */
-class Refusal extends AlivedError {
-  constructor(
-    code: ErrorCode,
-    message: string,
-    readonly headers: Record<string, string> = {},
-    /** another status than the code's */
-    readonly status?: number,
-  ) {
-    super(code, message);
-  }
+/**
+ * Bytes to post to the API thread. Bytes in a SharedArrayBuffer go as they
+ * are, shared, not copied (the big ones: the status document's, the
+ * metrics page's); others are copied, and a view of part of a larger
+ * buffer is copied alone, or the whole buffer would be.
+ */
+function wireBytes(b: Buffer): Uint8Array {
+  if (b.buffer instanceof SharedArrayBuffer) return b;
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : new Uint8Array(b);
 }
 
 export class ApiServer {
   private settings: ApiSettings;
   private readonly limits: ApiLimits;
   private readonly log: Logger;
-  private readonly listeners: Listener[] = [];
   private readonly core: ApiRoute[];
-  /** admitted connections, over every listener */
-  private connections = 0;
-  /** sockets over max_connections: answered 503 and closed */
-  private readonly overLimit = new WeakSet<net.Socket>();
-  /** open event streams, each with the function that ends it */
-  private readonly streams = new Set<() => void>();
+  private thread: Worker | undefined;
   private started = false;
+  private seq = 0;
+  /** commands sent to the API thread, by seq */
+  private readonly pending = new Map<number, { resolve: (m: FromThread) => void; reject: (err: Error) => void }>();
+  private addrs: ThreadAddresses = { socket: null, tcp: [] };
+  /** open event streams, each with the function that ends it */
+  private readonly streams = new Map<number, () => void>();
+  /** the last shared answer sent for each path and query */
+  private readonly sent = new Map<string, { version: number; body: unknown; gzip: unknown }>();
+  private version = 0;
 
   constructor(private readonly opts: ApiServerOptions) {
     this.settings = opts.settings;
@@ -106,12 +103,10 @@ export class ApiServer {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    try {
-      if (this.settings.socket) await this.openUnix(this.settings.socket);
-      for (const l of this.settings.tcp) await this.openTcp(l);
-    } catch (err) {
+    const error = await this.configure(true);
+    if (error) {
       await this.stop();
-      throw err;
+      throw error;
     }
   }
 
@@ -122,186 +117,151 @@ export class ApiServer {
    * open is an ALIVED_API_LISTEN error, after every other change is made.
    */
   async reconfigure(next: ApiSettings): Promise<void> {
-    const prev = this.settings;
     this.settings = next;
     if (!this.started) return;
-    const problems: unknown[] = [];
-    const unix = this.listeners.find((l) => l.transport === 'unix');
-    const wantUnix = next.socket ? unixKey(next.socket) : undefined;
-    if (unix && unix.key !== wantUnix) await this.close(unix);
-    if (next.socket && (!unix || unix.key !== wantUnix)) {
-      await this.openUnix(next.socket).catch((err: unknown) => problems.push(err));
-    } else if (unix && next.socket && prev.socket && (prev.socket.mode !== next.socket.mode || prev.socket.group !== next.socket.group)) {
-      await setSocketAccess(next.socket.path, next.socket.mode, next.socket.group).catch((err: unknown) => problems.push(err));
-    }
-    // a listener that may no longer be open (its token gone) matches none: it is closed, and its refusal reported below
-    const wanted = new Map(next.tcp.map((l) => [tcpListenerProblem(l, next) ? `refused:${addressText(l)}` : tcpKey(l, next), l]));
-    for (const l of this.listeners.filter((x) => x.transport === 'tcp')) if (!wanted.has(l.key)) await this.close(l);
-    for (const [key, l] of wanted) {
-      if (this.listeners.some((x) => x.key === key)) continue;
-      await this.openTcp(l).catch((err: unknown) => problems.push(err));
-    }
-    if (problems.length > 0) throw problems[0];
+    const error = await this.configure(false);
+    if (error) throw error;
   }
 
-  /** Closes every listener, ends the event streams and removes the socket file it made. */
+  /** Closes every listener, ends the event streams, removes the socket file it made, and stops the API thread. */
   async stop(): Promise<void> {
     this.started = false;
-    for (const end of [...this.streams]) end();
-    for (const l of [...this.listeners]) await this.close(l);
+    for (const end of [...this.streams.values()]) end();
+    const thread = this.thread;
+    if (!thread) return;
+    try {
+      await this.command(thread, (seq) => ({ type: 'stop', seq }));
+    } catch {
+      // the thread is gone: its listeners with it
+    }
+    this.thread = undefined;
+    this.addrs = { socket: null, tcp: [] };
+    await thread.terminate();
   }
 
   /** Where it listens now: the unix socket's path and each TCP address with the port bound (port 0 in the settings: the kernel's). */
   addresses(): { socket: string | null; tcp: { host: string; port: number }[] } {
-    const socket = this.listeners.find((l) => l.transport === 'unix')?.socket?.path ?? null;
-    const tcp = this.listeners
-      .filter((l) => l.transport === 'tcp')
-      .map((l) => {
-        const a = l.server.address() as net.AddressInfo;
-        return { host: a.address, port: a.port };
-      });
-    return { socket, tcp };
+    return { socket: this.addrs.socket, tcp: this.addrs.tcp.map((a) => ({ ...a })) };
   }
 
   // -------------------------------------------------------------------------
-  // listeners
+  // the API thread
 
-  private serverOptions(): http.ServerOptions {
-    return {
-      maxHeaderSize: this.limits.maxHeaderBytes,
-      requestTimeout: this.limits.requestTimeoutMs,
-      headersTimeout: this.limits.requestTimeoutMs,
-      // how often node looks for requests past their time (its default, 30 s, would let one run three times over)
-      connectionsCheckingInterval: Math.max(100, Math.min(1000, this.limits.requestTimeoutMs / 4)),
-      keepAliveTimeout: 5000,
+  /** Sends the settings to the API thread (started when there is none); the error it met, if any. */
+  private async configure(initial: boolean): Promise<AlivedError | undefined> {
+    let thread = this.thread;
+    if (!thread) {
+      thread = this.startThread();
+      initial = true;
+    }
+    const s = this.settings;
+    const settings: ThreadSettings = {
+      socket: s.socket,
+      tcp: s.tcp.map((l) => ({ host: l.host, port: l.port, name: addressText(l), problem: tcpListenerProblem(l, s) ?? null })),
+      tokenDigest: s.token ? ApiToken.digestOf(s.token) : null,
+      tls: s.tls ? { cert: s.tls.cert, key: s.tls.key } : null,
+      maxConnections: s.maxConnections,
     };
+    const r = await this.command(thread, (seq) => ({ type: 'configure', seq, settings, limits: this.limits, initial }));
+    if (r.type !== 'configured') return undefined;
+    this.addrs = r.addresses;
+    return r.error && new AlivedError(r.error.code as ErrorCode, r.error.message);
   }
 
-  private makeServer(transport: 'unix' | 'tcp', tls: ApiSettings['tls']): http.Server {
-    const server = tls
-      ? https.createServer({ ...this.serverOptions(), cert: tls.cert, key: tls.key, handshakeTimeout: this.limits.requestTimeoutMs })
-      : http.createServer(this.serverOptions());
-    server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => this.onRequest(transport, req, res));
-    server.on('connection', (socket: net.Socket) => this.onConnection(socket, tls !== null));
-    server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => this.onClientError(err, socket));
-    if (tls) server.on('tlsClientError', () => undefined);
-    return server;
+  private startThread(): Worker {
+    const thread = new Worker(path.join(__dirname, 'api-thread.js'));
+    thread.on('message', (m: FromThread) => this.onMessage(m));
+    const gone = (err: Error): void => this.threadGone(thread, err);
+    thread.on('error', gone);
+    thread.on('exit', (code) => gone(new Error(`the API thread exited (code ${code})`)));
+    this.thread = thread;
+    return thread;
   }
 
-  private async openUnix(s: ApiSocketSettings): Promise<void> {
-    const server = this.makeServer('unix', null);
-    const made = await listenOnSocket(server, s.path, s.mode, s.group);
-    this.listeners.push({ transport: 'unix', key: unixKey(s), name: `unix socket ${s.path}`, server, socket: { path: s.path, ino: made.ino } });
-    this.log.info({ socket: s.path, mode: '0' + s.mode.toString(8) }, 'HTTP API listening on its unix socket');
-  }
-
-  private async openTcp(l: ApiTcpListener): Promise<void> {
-    const name = addressText(l);
-    const problem = tcpListenerProblem(l, this.settings);
-    if (problem) throw new AlivedError('ALIVED_API_LISTEN', `the HTTP API cannot listen on ${name}: ${problem}`);
-    const server = this.makeServer('tcp', this.settings.tls);
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void =>
-        reject(
-          new AlivedError('ALIVED_API_LISTEN', `the HTTP API cannot listen on ${name}: ${err.code ?? ''} ${err.message}`.replace(/ {2}/, ' '), { cause: err }),
-        );
-      server.once('error', onError);
-      server.listen({ host: l.host, port: l.port, ipv6Only: l.host.includes(':') }, () => {
-        server.off('error', onError);
-        resolve();
-      });
+  private command(thread: Worker, make: (seq: number) => ToThread): Promise<FromThread> {
+    const seq = ++this.seq;
+    return new Promise((resolve, reject) => {
+      this.pending.set(seq, { resolve, reject });
+      thread.postMessage(make(seq));
     });
-    this.listeners.push({ transport: 'tcp', key: tcpKey(l, this.settings), name, server });
-    const a = server.address() as net.AddressInfo;
-    this.log.info(
-      { address: addressText({ host: a.address, port: a.port }), tls: this.settings.tls !== null, token: this.settings.token !== null },
-      'HTTP API listening on TCP',
-    );
   }
 
-  private async close(l: Listener): Promise<void> {
-    const i = this.listeners.indexOf(l);
-    if (i >= 0) this.listeners.splice(i, 1);
-    await new Promise<void>((resolve) => {
-      l.server.close(() => resolve());
-      l.server.closeAllConnections();
-    });
-    if (l.socket) removeSocket(l.socket.path, l.socket.ino);
-    this.log.info({ listener: l.name }, 'HTTP API listener closed');
+  /** The API thread died (a fault in it): what waited on it fails, and a new one takes the listeners after a second. */
+  private threadGone(thread: Worker, err: Error): void {
+    if (this.thread !== thread) return;
+    this.thread = undefined;
+    this.addrs = { socket: null, tcp: [] };
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+    for (const end of [...this.streams.values()]) end();
+    this.sent.clear();
+    if (!this.started) return;
+    this.log.error({ err: err.message }, `the HTTP API thread stopped (${err.message}); a new one is started in ${API_THREAD_RESTART_MS / 1000} s`);
+    setTimeout(() => {
+      if (!this.started || this.thread) return;
+      this.configure(true).then(
+        (error) => error && this.log.error({ code: error.code, err: error.message }, `the HTTP API after its thread restarted: ${error.message}`),
+        (e: unknown) => this.log.error({ err: String(e) }, 'the HTTP API thread could not be started again'),
+      );
+    }, API_THREAD_RESTART_MS).unref();
   }
 
-  // -------------------------------------------------------------------------
-  // connections and requests
+  private post(m: ToThread): void {
+    this.thread?.postMessage(m);
+  }
 
-  private onConnection(socket: net.Socket, tls: boolean): void {
-    if (this.connections >= this.settings.maxConnections) {
-      if (tls) {
-        // no HTTP answer before the TLS handshake: the connection is closed
-        socket.destroy();
+  private onMessage(m: FromThread): void {
+    switch (m.type) {
+      case 'configured':
+      case 'stopped': {
+        const p = this.pending.get(m.seq);
+        this.pending.delete(m.seq);
+        p?.resolve(m);
         return;
       }
-      this.overLimit.add(socket);
-      socket.setTimeout(this.limits.requestTimeoutMs, () => socket.destroy());
-      return;
+      case 'request':
+        void this.answer(m).then((answer) => answer && this.post({ type: 'answer', id: m.id, answer }));
+        return;
+      case 'closed':
+        this.streams.get(m.id)?.();
+        return;
+      case 'log':
+        this.log[m.level]({ ...m.fields }, m.msg);
+        return;
     }
-    this.connections++;
-    socket.once('close', () => this.connections--);
   }
 
-  private onClientError(err: NodeJS.ErrnoException, socket: net.Socket): void {
-    if (!socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const [status, reason, code, message] =
-      err.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'Request Header Fields Too Large', 'ALIVED_API_TOO_LARGE', `the request's headers are over ${this.limits.maxHeaderBytes} bytes`]
-        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? [408, 'Request Timeout', 'ALIVED_API_BAD_REQUEST', `the request was not sent within ${this.limits.requestTimeoutMs / 1000} s`]
-          : [400, 'Bad Request', 'ALIVED_API_BAD_REQUEST', 'the request is not valid HTTP'];
-    const body = JSON.stringify(errorBody(code, message));
-    socket.end(
-      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: ${JSON_TYPE}\r\nCache-Control: no-store\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
-  }
+  // -------------------------------------------------------------------------
+  // requests
 
-  private onRequest(transport: 'unix' | 'tcp', req: http.IncomingMessage, res: http.ServerResponse): void {
-    this.serve(transport, req, res).catch((err: unknown) => {
-      if (err instanceof Refusal) return this.sendError(req, res, err.code, err.message, err.headers, err.status);
-      if (isAlivedError(err) && statusOf(err.code) !== 500) return this.sendError(req, res, err.code, err.message);
+  /** The answer to a request; null when it is an event stream, already answered. */
+  private async answer(m: ThreadRequest): Promise<WireAnswer | null> {
+    try {
+      return await this.route(m);
+    } catch (err) {
+      if (err instanceof Refusal) return errorAnswer(err.code, err.message, err.headers, err.status);
+      if (isAlivedError(err) && statusOf(err.code) !== 500) return errorAnswer(err.code, err.message);
       // a route that failed: its message, never its stack
       const message = err instanceof Error ? err.message : String(err);
-      this.log.warn({ method: req.method, path: pathOf(req.url), err: message }, 'HTTP API route failed');
-      this.sendError(req, res, 'ALIVED_API_FAILED', message);
-    });
+      this.log.warn({ method: m.method, path: m.url.split('?')[0]!.slice(0, 200), err: message }, 'HTTP API route failed');
+      return errorAnswer('ALIVED_API_FAILED', message);
+    }
   }
 
-  private async serve(transport: 'unix' | 'tcp', req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    if (this.overLimit.has(req.socket)) {
-      // 503, not 429: the server is full, whoever asks
-      throw new Refusal('ALIVED_API_BUSY', `too many connections to the API (max_connections ${this.settings.maxConnections})`, { Connection: 'close' }, 503);
-    }
-    const token = this.settings.token;
-    if (transport === 'tcp' && token !== null && !token.matches(req.headers.authorization)) {
-      throw new Refusal(
-        'ALIVED_API_UNAUTHORIZED',
-        req.headers.authorization === undefined ? 'this listener needs Authorization: Bearer <token>' : 'the bearer token is not the right one',
-        { 'WWW-Authenticate': 'Bearer realm="alived"' },
-      );
-    }
+  private async route(m: ThreadRequest): Promise<WireAnswer | null> {
     let url: URL;
     let segments: string[];
     try {
-      url = new URL(req.url ?? '/', 'http://alived.invalid');
+      url = new URL(m.url, 'http://alived.invalid');
       segments = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     } catch {
       throw new Refusal('ALIVED_API_BAD_REQUEST', 'the request path is malformed');
     }
-    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? '');
+    const method = m.method === 'HEAD' ? 'GET' : m.method;
     const routes = [...this.core.map((def) => ({ def, owner: 'core' })), ...this.opts.routes()];
     if (segments.length === 0) {
       if (method !== 'GET') throw new Refusal('ALIVED_API_METHOD', `${method} is not served at /; GET is`, { Allow: 'GET, HEAD' });
-      return this.send(req, res, {
+      return this.wire(m, {
         status: 200,
         body: { routes: routes.map((r) => ({ method: r.def.method, path: r.def.path, description: r.def.description })) },
       });
@@ -320,95 +280,72 @@ export class ApiServer {
     }
     if (methods.size === 0) throw new Refusal('ALIVED_API_NOT_FOUND', `no route at ${url.pathname.slice(0, 200)} (GET / lists them)`);
     if (!route) {
-      const allow = [...methods].flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m])).join(', ');
+      const allow = [...methods].flatMap((x) => (x === 'GET' ? ['GET', 'HEAD'] : [x])).join(', ');
       throw new Refusal('ALIVED_API_METHOD', `${method.slice(0, 20)} is not served at ${url.pathname.slice(0, 200)}; ${[...methods].join(', ')} is`, {
         Allow: allow,
       });
     }
-    if (route.def.method !== 'GET' && transport === 'tcp') {
+    if (route.def.method !== 'GET' && m.transport === 'tcp') {
       throw new Refusal('ALIVED_API_FORBIDDEN', `${route.def.method} ${route.def.path} is an action: actions are taken on the unix socket only`);
     }
-    const body = await this.readBody(req, method === 'POST');
+    let body: unknown;
+    if (method === 'POST' && m.body !== undefined) {
+      try {
+        body = JSON.parse(m.body) as unknown;
+      } catch {
+        throw new Refusal('ALIVED_API_BAD_REQUEST', 'the request body is not valid JSON');
+      }
+    }
     if (route.owner === 'core' && route.def.path === EVENTS_PATH) {
       // HEAD: the headers of a stream, without opening one
-      if (req.method === 'HEAD') return this.send(req, res, { status: 200, contentType: 'text/event-stream; charset=utf-8', body: '' });
-      return this.stream(req, res, url);
+      if (m.method === 'HEAD') return this.wire(m, { status: 200, contentType: 'text/event-stream; charset=utf-8', body: '' });
+      this.stream(m, url);
+      return null;
     }
     const answer = await route.def.handle({
       method,
       path: url.pathname,
       query: url.searchParams,
-      headers: req.headers,
-      transport,
+      headers: m.headers,
+      transport: m.transport,
       body,
       params: params!,
     } satisfies ApiRequest);
-    this.send(req, res, answer);
+    return this.wire(m, answer);
   }
 
-  /** The request's body: parsed JSON for a POST (undefined when empty), read and dropped otherwise; 413 past the limit. */
-  private async readBody(req: http.IncomingMessage, parse: boolean): Promise<unknown> {
-    const max = this.limits.maxBodyBytes;
-    const tooLarge = (): Refusal => new Refusal('ALIVED_API_TOO_LARGE', `the request body is over ${max} bytes`, { Connection: 'close' });
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > max) {
-      req.resume();
-      throw tooLarge();
+  /** A route's answer as it goes to the API thread; a shared one it holds already (the same bytes) goes as its new age only. */
+  private wire(m: ThreadRequest, answer: ApiResponse): WireAnswer {
+    const raw = typeof answer.body === 'string' || Buffer.isBuffer(answer.body);
+    const text = raw ? (answer.body as string | Buffer) : JSON.stringify(answer.body);
+    const body = typeof text === 'string' ? text : wireBytes(text);
+    const headers = { ...answer.headers, 'Content-Type': answer.contentType ?? JSON_TYPE };
+    const gzip = answer.gzip && wireBytes(answer.gzip);
+    const s = answer.shared;
+    if (!s || answer.status !== 200 || (m.method !== 'GET' && m.method !== 'HEAD') || !(s.maxAgeMs > 0)) {
+      return { kind: 'body', status: answer.status, headers, body, ...(gzip && { gzip }) };
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > max) {
-        req.resume();
-        throw tooLarge();
-      }
-      if (parse) chunks.push(chunk);
+    const times = { maxAgeMs: s.maxAgeMs, staleMs: Math.max(0, s.staleMs ?? 0), ageMs: Math.max(0, s.ageMs ?? 0) };
+    const last = this.sent.get(m.url);
+    if (last && last.version === m.holds && last.body === answer.body && last.gzip === answer.gzip) {
+      return { kind: 'same', shared: { ...times, version: last.version } };
     }
-    if (!parse || size === 0) return undefined;
-    try {
-      return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-    } catch {
-      throw new Refusal('ALIVED_API_BAD_REQUEST', 'the request body is not valid JSON');
+    const version = ++this.version;
+    this.sent.delete(m.url);
+    this.sent.set(m.url, { version, body: answer.body, gzip: answer.gzip });
+    for (const k of this.sent.keys()) {
+      if (this.sent.size <= MAX_SENT) break;
+      this.sent.delete(k);
     }
-  }
-
-  private send(req: http.IncomingMessage, res: http.ServerResponse, answer: ApiResponse): void {
-    const isRaw = typeof answer.body === 'string' || Buffer.isBuffer(answer.body);
-    const zipped = answer.gzip !== undefined && acceptsGzip(req.headers['accept-encoding']);
-    const payload = zipped ? answer.gzip! : isRaw ? (answer.body as string | Buffer) : JSON.stringify(answer.body);
-    const headers: Record<string, string | number> = {
-      ...answer.headers,
-      ...BASE_HEADERS,
-      'Content-Type': answer.contentType ?? JSON_TYPE,
-      'Content-Length': Buffer.byteLength(payload),
-      ...(answer.gzip !== undefined && { Vary: 'Accept-Encoding' }),
-      ...(zipped && { 'Content-Encoding': 'gzip' }),
-    };
-    res.writeHead(answer.status, headers);
-    res.end(req.method === 'HEAD' ? undefined : payload);
-  }
-
-  private sendError(
-    req: http.IncomingMessage,
-    res: http.ServerResponse,
-    code: string,
-    message: string,
-    headers: Record<string, string> = {},
-    status?: number,
-  ): void {
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    this.send(req, res, { status: status ?? statusOf(code), body: errorBody(code, message), headers });
+    return { kind: 'body', status: answer.status, headers, body, ...(gzip && { gzip }), shared: { ...times, version } };
   }
 
   // -------------------------------------------------------------------------
   // the event stream
 
-  private stream(req: http.IncomingMessage, res: http.ServerResponse, url: URL): void {
-    const lastId = req.headers['last-event-id'];
+  /** Opens an event stream: the API thread is told first, then gets the events replayed and each new one, in order. */
+  private stream(m: ThreadRequest, url: URL): void {
+    const lastId = m.headers['last-event-id'];
     const since = nonNegativeInt(
       url.searchParams.get('since') ?? (typeof lastId === 'string' ? lastId.trim() : undefined),
       url.searchParams.has('since') ? 'since' : 'Last-Event-ID',
@@ -416,32 +353,23 @@ export class ApiServer {
     if (this.streams.size >= this.settings.maxStreamClients) {
       throw new Refusal('ALIVED_API_BUSY', `too many event-stream clients (max_stream_clients ${this.settings.maxStreamClients})`);
     }
-    res.writeHead(200, { ...BASE_HEADERS, 'Content-Type': 'text/event-stream; charset=utf-8', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
-    res.flushHeaders();
+    const id = m.id;
+    this.post({ type: 'answer', id, answer: { kind: 'stream' } });
     let last = since ?? -1;
     // events that come while the backlog is sent wait here, so none is lost nor sent twice
     let waiting: TimelineEvent[] | null = [];
     const write = (e: TimelineEvent): void => {
       if (e.seq <= last) return;
       last = e.seq;
-      res.write(`id: ${e.seq}\nevent: timeline\ndata: ${JSON.stringify(e)}\n\n`);
-      // a client that does not read is dropped rather than held in memory
-      if (res.writableLength > this.limits.maxStreamBacklogBytes) end();
+      this.post({ type: 'event', id, text: `id: ${e.seq}\nevent: timeline\ndata: ${JSON.stringify(e)}\n\n` });
     };
     const unsubscribe = this.opts.provider.subscribe((e) => (waiting ? waiting.push(e) : write(e)));
-    const heartbeat = setInterval(() => res.write(': ping\n\n'), this.limits.heartbeatMs);
-    heartbeat.unref();
-    let ended = false;
     const end = (): void => {
-      if (ended) return;
-      ended = true;
-      clearInterval(heartbeat);
+      if (!this.streams.delete(id)) return;
       unsubscribe();
-      this.streams.delete(end);
-      res.end();
+      this.post({ type: 'end', id });
     };
-    this.streams.add(end);
-    res.once('close', end);
+    this.streams.set(id, end);
     if (since !== undefined) for (const e of this.opts.provider.timeline({ since })) write(e);
     const held = waiting;
     waiting = null;
@@ -449,15 +377,11 @@ export class ApiServer {
   }
 }
 
-function unixKey(s: ApiSocketSettings): string {
-  return `unix:${s.path}`;
-}
-
-function tcpKey(l: ApiTcpListener, s: ApiSettings): string {
-  const tls = s.tls ? createHash('sha256').update(s.tls.cert).update(s.tls.key).digest('hex') : 'plain';
-  return `tcp:${addressText(l)}:${tls}`;
-}
-
-function pathOf(url: string | undefined): string {
-  return (url ?? '/').split('?')[0]!.slice(0, 200);
+function errorAnswer(code: string, message: string, headers: Record<string, string> = {}, status?: number): WireAnswer {
+  return {
+    kind: 'body',
+    status: status ?? statusOf(code),
+    headers: { ...headers, 'Content-Type': JSON_TYPE },
+    body: JSON.stringify(errorBody(code, message)),
+  };
 }

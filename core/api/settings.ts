@@ -1,11 +1,12 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import * as util from 'node:util';
 import { isLoopback } from '../config/keywords/alived-api';
 import type { ConfigModel } from '../config/model';
 import { AlivedError } from '../errors';
 import { readFileSafeSync } from '../fs/safe-file';
 import { readSecretFile, readTokenFile } from './secret-file';
+import { ApiToken } from './token';
 import { defaultSocketPath } from './socket-path';
+
+export { ApiToken } from './token';
 
 /**
  * What the API server serves on, from the config's `alived_api { }` block
@@ -13,41 +14,6 @@ import { defaultSocketPath } from './socket-path';
  * certificate) are read when the settings are made, at start and at each
  * reload, so a reload picks up a new token or a renewed certificate.
  */
-
-/** The bearer token of the TCP listeners. It never shows: JSON, util.inspect and String() give `[redacted]`. */
-export class ApiToken {
-  readonly #digest: Buffer;
-
-  constructor(token: string) {
-    this.#digest = createHash('sha256').update(token).digest();
-  }
-
-  /** whether an Authorization header carries this token (`Bearer TOKEN`), in constant time */
-  matches(authorization: string | undefined): boolean {
-    const m = /^Bearer +(\S+) *$/i.exec(authorization ?? '');
-    // digests of equal length: the comparison takes the same time whatever was sent
-    const sent = createHash('sha256')
-      .update(m ? m[1]! : '')
-      .digest();
-    return timingSafeEqual(sent, this.#digest) && m !== null;
-  }
-
-  equals(other: ApiToken | null): boolean {
-    return other !== null && timingSafeEqual(other.#digest, this.#digest);
-  }
-
-  toJSON(): string {
-    return '[redacted]';
-  }
-
-  toString(): string {
-    return '[redacted]';
-  }
-
-  [util.inspect.custom](): string {
-    return '[redacted]';
-  }
-}
 
 export interface ApiTls {
   readonly certFile: string;

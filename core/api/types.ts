@@ -37,6 +37,10 @@ export interface ApiResponse {
   readonly status: number;
   /** default application/json; an object body is sent as JSON */
   readonly contentType?: string;
+  /**
+   * A Buffer over a SharedArrayBuffer reaches the API thread without being
+   * copied (large shared answers); it must not be written to once returned.
+   */
   readonly body: string | Buffer | object;
   /**
    * The same body compressed with gzip, made by the route (once for many
@@ -45,6 +49,16 @@ export interface ApiResponse {
    */
   readonly gzip?: Buffer;
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * This answer may be given to every GET of the same path and query, over
+   * any listener, without asking the route again: for `maxAgeMs` after it
+   * was made (`ageMs` ago), then for `staleMs` more while the route is asked
+   * for the next (stale while revalidate). The API thread gives it without
+   * the daemon's thread, so a scrape is not held by what holds that
+   * thread. Only for answers that depend on nothing else of the request
+   * (the gzip aside).
+   */
+  readonly shared?: { readonly maxAgeMs: number; readonly staleMs?: number; readonly ageMs?: number };
 }
 
 /** A route a plugin adds to the API (GET only over TCP; others over the unix socket only). */

@@ -114,6 +114,9 @@ function metricsHandler(api: Pick<PluginApi, 'status' | 'log' | 'onClose'>, maxA
       });
     return waiting;
   };
+  /** The page, which the API thread may give every scraper while it is fresh, and stale while the next is made. */
+  const shared = (p: { res: ApiResponse; at: number }): ApiResponse =>
+    maxAgeMs > 0 ? { ...p.res, shared: { maxAgeMs, staleMs: (STALE_FACTOR - 1) * maxAgeMs, ageMs: performance.now() - p.at } } : p.res;
   return (req) => {
     if (!gzipAsked && acceptsGzip(req.headers['accept-encoding'])) {
       gzipAsked = true;
@@ -121,15 +124,15 @@ function metricsHandler(api: Pick<PluginApi, 'status' | 'log' | 'onClose'>, maxA
       if (page) page.at = Math.min(page.at, performance.now() - maxAgeMs);
     }
     const age = page ? performance.now() - page.at : Infinity;
-    if (page && age < maxAgeMs) return Promise.resolve(page.res);
+    if (page && age < maxAgeMs) return Promise.resolve(shared(page));
     if (page && age < STALE_FACTOR * maxAgeMs) {
       // the page being made replaces this one; a failure leaves this one, and the next request tries again
       if (!running) {
         start(true).catch((err: unknown) => api.log.warn({ err }, `/metrics: the page could not be made (${errorText(err)})`));
       }
-      return Promise.resolve(page.res);
+      return Promise.resolve(shared(page));
     }
-    return next();
+    return next().then((res) => (page?.res === res ? shared(page) : res));
   };
 }
 

@@ -26,7 +26,7 @@ export interface MadePage {
 
 /**
  * The pages of /metrics made in a worker thread (page-worker.js), so the
- * daemon's event loop, which runs the health checks and answers the API,
+ * daemon's event loop, which runs the health checks and the API's routes,
  * is not held while prom-client sets tens of thousands of series and
  * renders them. The thread is started at the first page and again after it
  * died (with its metrics empty: `restarted` tells the caller to send a
