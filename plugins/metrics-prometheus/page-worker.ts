@@ -8,9 +8,18 @@ import { PAGE_THREAD_NICE, type PageReply, type PageRequest } from './page-threa
 /*
  * The worker thread that makes the pages of /metrics (page-thread.ts starts
  * it): it applies each frame it is sent to its MetricsPage and answers with
- * the rendered page, as UTF-8 bytes (and gzipped when asked) whose buffers are
- * handed over, not copied.
+ * the rendered page, as UTF-8 bytes (and gzipped when asked) in
+ * SharedArrayBuffers: they reach the daemon's thread, and from it the API
+ * thread that sends them, without being copied. Nothing writes to them once
+ * sent.
  */
+
+/** `b` in a SharedArrayBuffer of its own */
+function shared(b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(new SharedArrayBuffer(b.byteLength));
+  out.set(b);
+  return out;
+}
 
 const port = parentPort;
 if (!port) throw new Error('page-worker.js runs in a worker thread (page-thread.ts starts it)');
@@ -18,7 +27,7 @@ if (!port) throw new Error('page-worker.js runs in a worker thread (page-thread.
 /*
  * This thread at the lowest CPU priority: a page takes a few hundred ms of
  * CPU, and on a small machine it would otherwise take it from the daemon's
- * thread (the checks, the API's answers). On Linux a nice value is a
+ * thread (the checks, the API's routes) and the API thread. On Linux a nice value is a
  * thread's own, and setPriority without a pid sets the calling thread's.
  */
 try {
@@ -32,11 +41,13 @@ port.on('message', (req: PageRequest) => {
   const reply = async (): Promise<void> => {
     try {
       page.apply(req.frame);
-      const bytes = new TextEncoder().encode(await page.render());
+      const text = await page.render();
+      const bytes = new Uint8Array(new SharedArrayBuffer(Buffer.byteLength(text)));
+      new TextEncoder().encodeInto(text, bytes);
       // level 1: a tenth of the default's CPU, and the text still comes out about ten times smaller
-      const gzip = req.gzip ? zlib.gzipSync(bytes, { level: 1 }) : undefined;
+      const gzip = req.gzip ? shared(zlib.gzipSync(bytes, { level: 1 })) : undefined;
       const answer: PageReply = { id: req.id, page: bytes, ...(gzip && { gzip }), contentType: page.contentType };
-      port.postMessage(answer, [bytes.buffer as ArrayBuffer, ...(gzip ? [gzip.buffer as ArrayBuffer] : [])]);
+      port.postMessage(answer);
     } catch (err) {
       const answer: PageReply = { id: req.id, error: err instanceof Error ? err.message : String(err) };
       port.postMessage(answer);
