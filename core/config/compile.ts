@@ -108,19 +108,36 @@ export async function compileConfig(file: string, options: CompileOptions): Prom
   );
   const tree = await runInSlices(buildTreeSteps(pre.lines, diags, {}, slicer), slicer);
 
-  // built-in plugins first: their keywords are part of the keepalived grammar
-  for (const plugin of options.builtins) {
-    if (pluginHost.plugins.some((p) => p.name === plugin.name)) continue;
-    await pluginHost.apply(plugin, { builtin: true });
-  }
-
   const ctx = new CompileCtx(diags, options.host ?? localHost, pluginHost, path.dirname(absFile));
 
   const rest: Stmt[] = [];
+  const pluginBlocks: Stmt[] = [];
   for (const stmt of tree) {
-    if (stmt.name.text === 'plugins' && !stmt.name.quoted) await enablePlugins(stmt, pluginHost, ctx);
+    if (stmt.name.text === 'plugins' && !stmt.name.quoted) pluginBlocks.push(stmt);
     else rest.push(stmt);
   }
+  // built-in plugins first: their keywords are part of the keepalived grammar; one named in `plugins { }` takes its options from there
+  const builtinNames = new Set(options.builtins.map((p) => p.name));
+  const configured = new Map<string, { options: unknown; at: Pos }>();
+  for (const stmt of pluginBlocks) {
+    for (const entry of stmt.block ?? []) {
+      const plugin = options.builtins.find((p) => p.name === entry.name.text);
+      if (!plugin || entry.args.length > 0) continue;
+      const prev = configured.get(plugin.name);
+      if (prev) {
+        diags.error('ALIVED_CONFIG_DUPLICATE', entry.name.pos, `plugin '${plugin.name}' is configured already, at line ${prev.at.line}`);
+        continue;
+      }
+      const parsed = pluginOptions(entry, plugin, ctx);
+      if (parsed !== INVALID) configured.set(plugin.name, { options: parsed, at: entry.name.pos });
+    }
+  }
+  for (const plugin of options.builtins) {
+    if (pluginHost.plugins.some((p) => p.name === plugin.name)) continue;
+    const c = configured.get(plugin.name);
+    await pluginHost.apply(plugin, { builtin: true, ...(c && { options: c.options, enabledAt: c.at }) });
+  }
+  for (const stmt of pluginBlocks) await enablePlugins(stmt, pluginHost, ctx, builtinNames);
 
   const root: Stmt = {
     name: { text: ROOT_BLOCK, pos: { file: absFile, line: 1, col: 1 }, quoted: false },
@@ -154,7 +171,21 @@ export async function compileConfig(file: string, options: CompileOptions): Prom
 }
 
 /** `plugins { "./checks/redis.js" { timeout 2 } "@acme/alived-notify-pager" }` */
-async function enablePlugins(stmt: Stmt, host: PluginHost, ctx: CompileCtx): Promise<void> {
+/** A plugin's options from its entry in `plugins { }`: its block parsed by its schema (an empty one when none is given); INVALID after a diagnostic. */
+function pluginOptions(entry: Stmt, plugin: AlivedPlugin<any>, ctx: CompileCtx): unknown {
+  if (entry.block) {
+    if (!plugin.options) {
+      ctx.diags.error('ALIVED_CONFIG_UNEXPECTED_BLOCK', entry.blockOpen ?? entry.name.pos, `plugin '${plugin.name}' takes no options`);
+      return INVALID;
+    }
+    return plugin.options.parseBlock(entry, `plugin ${plugin.name}`, ctx, undefined);
+  }
+  // an options schema with required keywords must see them
+  return plugin.options ? plugin.options.parseBlock({ ...entry, block: [] }, `plugin ${plugin.name}`, ctx, undefined) : undefined;
+}
+
+/** The plugins `plugins { }` names (the built-ins among them were applied with their options before). */
+async function enablePlugins(stmt: Stmt, host: PluginHost, ctx: CompileCtx, builtins: ReadonlySet<string>): Promise<void> {
   const diags = ctx.diags;
   if (!stmt.block) {
     diags.error('ALIVED_CONFIG_MISSING_BLOCK', stmt.name.pos, '\'plugins\' needs a { } block naming modules: plugins { "./my-check.js" }');
@@ -175,6 +206,7 @@ async function enablePlugins(stmt: Stmt, host: PluginHost, ctx: CompileCtx): Pro
       );
       continue;
     }
+    if (builtins.has(spec)) continue;
     let plugin: AlivedPlugin<any>;
     try {
       plugin = await loadPluginModule(resolvePlugin(spec, configDir), spec);
@@ -182,19 +214,8 @@ async function enablePlugins(stmt: Stmt, host: PluginHost, ctx: CompileCtx): Pro
       diags.error(isAlivedError(err) ? err.code : 'ALIVED_PLUGIN_LOAD_FAILED', at, (err as Error).message);
       continue;
     }
-    let options: unknown;
-    if (entry.block) {
-      if (!plugin.options) {
-        diags.error('ALIVED_CONFIG_UNEXPECTED_BLOCK', entry.blockOpen ?? at, `plugin '${plugin.name}' takes no options`);
-        continue;
-      }
-      options = plugin.options.parseBlock(entry, `plugin ${plugin.name}`, ctx, undefined);
-      if (options === INVALID) continue;
-    } else if (plugin.options) {
-      // an options schema with required keywords must see them
-      options = plugin.options.parseBlock({ ...entry, block: [] }, `plugin ${plugin.name}`, ctx, undefined);
-      if (options === INVALID) continue;
-    }
+    const options = pluginOptions(entry, plugin, ctx);
+    if (options === INVALID) continue;
     try {
       await host.apply(plugin, { options, enabledAt: at });
     } catch (err) {
