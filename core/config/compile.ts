@@ -125,7 +125,7 @@ export async function compileConfig(file: string, options: CompileOptions): Prom
       if (!plugin || entry.args.length > 0) continue;
       const prev = configured.get(plugin.name);
       if (prev) {
-        diags.error('ALIVED_CONFIG_DUPLICATE', entry.name.pos, `plugin '${plugin.name}' is configured already, at line ${prev.at.line}`);
+        diags.error('ALIVED_CONFIG_DUPLICATE', entry.name.pos, `plugin '${plugin.name}' is configured already, at ${ctx.where(prev.at, entry.name.pos)}`);
         continue;
       }
       const parsed = pluginOptions(entry, plugin, ctx);
@@ -170,7 +170,6 @@ export async function compileConfig(file: string, options: CompileOptions): Prom
   };
 }
 
-/** `plugins { "./checks/redis.js" { timeout 2 } "@acme/alived-notify-pager" }` */
 /** A plugin's options from its entry in `plugins { }`: its block parsed by its schema (an empty one when none is given); INVALID after a diagnostic. */
 function pluginOptions(entry: Stmt, plugin: AlivedPlugin<any>, ctx: CompileCtx): unknown {
   if (entry.block) {
@@ -184,7 +183,11 @@ function pluginOptions(entry: Stmt, plugin: AlivedPlugin<any>, ctx: CompileCtx):
   return plugin.options ? plugin.options.parseBlock({ ...entry, block: [] }, `plugin ${plugin.name}`, ctx, undefined) : undefined;
 }
 
-/** The plugins `plugins { }` names (the built-ins among them were applied with their options before). */
+/**
+ * `plugins { "./checks/redis.js" { timeout 2 } "@acme/alived-notify-pager" }`:
+ * the plugins it names (the built-ins among them were applied with their
+ * options before).
+ */
 async function enablePlugins(stmt: Stmt, host: PluginHost, ctx: CompileCtx, builtins: ReadonlySet<string>): Promise<void> {
   const diags = ctx.diags;
   if (!stmt.block) {
@@ -244,7 +247,8 @@ class CompileCtx implements CheckCtx {
     return this.pluginHost.registry;
   }
 
-  private where(prev: Pos, pos: Pos): string {
+  /** where `prev` is, said from `pos`: `line 3` in the same file, `conf.d/a.conf:3` in another */
+  where(prev: Pos, pos: Pos): string {
     return prev.file === pos.file ? `line ${prev.line}` : `${path.relative(this.rootDir, prev.file) || prev.file}:${prev.line}`;
   }
 
