@@ -14,7 +14,7 @@ import { dumpTree } from '../config/dump';
 import { ConfigInvalidError, Daemon } from '../daemon/daemon';
 import { formatStats } from '../vrrp/stats';
 import { dumpBase, dumpFiles, dumpInputsFor, type DumpInputSource } from './dumps';
-import { signalNumber, watchRealtimeSignal } from '../daemon/signals';
+import { oneRunAtATime, signalNumber, watchRealtimeSignal } from '../daemon/signals';
 import { formatIpvsStats } from '../ipvs/stats';
 import { acquirePidFile } from '../daemon/pid-file';
 import { FileError, writeFileAtomic } from '../fs/safe-file';
@@ -196,22 +196,26 @@ export async function runDaemon(file: string, o: CliOptions, systemd?: SystemdEn
         (err: Error) => log.error({ err, file: target }, `writing ${target}: ${err instanceof FileError ? err.reason : err.message}`),
       );
     const dumpInputs: DumpInputSource = () => daemon.status.snapshot().then((doc) => dumpInputsFor(doc, daemon));
-    const dump = (kind: 'data' | 'json'): void => {
-      dumpInputs().then(
-        (inputs) => Promise.all(dumpFiles(kind, inputs, dumpBase(o)).map((d) => write(d.file, d.text))),
-        (err: Error) => log.error({ err }, `${kind} dump: ${err.message}`),
+    // each dump one at a time: signals during one make one more after it (oneRunAtATime)
+    const dump = (kind: 'data' | 'json'): (() => void) =>
+      oneRunAtATime(() =>
+        dumpInputs().then(
+          (inputs) => Promise.all(dumpFiles(kind, inputs, dumpBase(o)).map((d) => write(d.file, d.text))),
+          (err: Error) => log.error({ err }, `${kind} dump: ${err.message}`),
+        ),
       );
-    };
-    const dumpStats = (): void => {
+    const dumpStats = oneRunAtATime(() => {
       const statsFile = `${dumpBase(o)}.stats`;
-      Promise.all([daemon.vrrpStatus(), daemon.ipvsStatus()])
-        // with virtual servers, the stats file goes on with the IPVS counters
-        .then(([s, ipvs]) => write(statsFile, formatStats(s) + (ipvs ? formatIpvsStats(ipvs) : '')))
-        .catch((err: Error) => log.error({ err }, `stats dump: ${err.message}`));
-    };
-    process.on('SIGUSR1', () => dump('data'));
+      return (
+        Promise.all([daemon.vrrpStatus(), daemon.ipvsStatus()])
+          // with virtual servers, the stats file goes on with the IPVS counters
+          .then(([s, ipvs]) => write(statsFile, formatStats(s) + (ipvs ? formatIpvsStats(ipvs) : '')))
+          .catch((err: Error) => log.error({ err }, `stats dump: ${err.message}`))
+      );
+    });
+    process.on('SIGUSR1', dump('data'));
     process.on('SIGUSR2', dumpStats);
-    const closeRealtime = watchKeepalivedRealtimeSignals(log, { json: () => dump('json') });
+    const closeRealtime = watchKeepalivedRealtimeSignals(log, { json: dump('json') });
     process.once('exit', closeRealtime);
     process.on('SIGHUP', () => {
       sd?.reloading();

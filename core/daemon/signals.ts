@@ -104,3 +104,29 @@ export function watchRealtimeSignal(signum: number, onSignal: () => void): () =>
     close(handle);
   };
 }
+
+/**
+ * A signal's job, one run at a time: a signal that comes while it runs
+ * makes one more run after it, however many come. A dump signal sent in a
+ * loop (`kill -USR1` every few ms) then costs at most two dumps in flight,
+ * and the last one written shows the state after the last signal.
+ */
+export function oneRunAtATime(job: () => Promise<unknown>): () => void {
+  let running = false;
+  let again = false;
+  const run = (): void => {
+    running = true;
+    void job()
+      .catch(() => undefined)
+      .finally(() => {
+        running = false;
+        if (!again) return;
+        again = false;
+        run();
+      });
+  };
+  return () => {
+    if (running) again = true;
+    else run();
+  };
+}

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { keepalivedAvailable } from '../../core/lab/vrrp-lab';
-import { realtimeSignals, signalNumber, SIGNAL_FUNCTIONS } from '../../core/daemon/signals';
+import { oneRunAtATime, realtimeSignals, signalNumber, SIGNAL_FUNCTIONS } from '../../core/daemon/signals';
 import { PROJECT_ROOT } from '../helpers/config';
 
 /**
@@ -82,4 +82,33 @@ test('watchRealtimeSignal refuses a signal that is not real-time', () => {
     { encoding: 'utf8', timeout: 10_000 },
   );
   assert.equal(r.stdout, 'ERR_OUT_OF_RANGE\n', r.stderr);
+});
+
+test('oneRunAtATime: signals while the job runs make exactly one more run, after it; a failing job does not stop the next', async () => {
+  let runs = 0;
+  let active = 0;
+  let maxActive = 0;
+  let release: () => void = () => undefined;
+  const trigger = oneRunAtATime(async () => {
+    runs++;
+    active++;
+    maxActive = Math.max(maxActive, active);
+    await new Promise<void>((r) => (release = r));
+    active--;
+    if (runs === 2) throw new Error('the second run fails');
+  });
+  trigger();
+  for (let i = 0; i < 100; i++) trigger();
+  assert.equal(runs, 1);
+  release();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(runs, 2, 'the signals during the first run make one more');
+  release();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(runs, 2, 'no signal came during the second run');
+  trigger();
+  assert.equal(runs, 3, 'after a failed run the next signal runs at once');
+  release();
+  await new Promise((r) => setImmediate(r));
+  assert.equal(maxActive, 1);
 });
