@@ -103,6 +103,9 @@ export async function daemonize(file: string, o: CliOptions, argv: readonly stri
   return EXIT.OK;
 }
 
+/** the signals runDaemon catches whose default action would end the process or open Node's inspector */
+const EARLY_SIGNALS: readonly NodeJS.Signals[] = ['SIGUSR1', 'SIGUSR2', 'SIGHUP'];
+
 /**
  * The daemon in this process (-n). `systemd`: systemd's notify socket and
  * watchdog, taken from the environment before anything was forked
@@ -111,6 +114,10 @@ export async function daemonize(file: string, o: CliOptions, argv: readonly stri
  */
 export async function runDaemon(file: string, o: CliOptions, systemd?: SystemdEnvironment): Promise<number> {
   const log = makeLogger(o);
+  // while the config is read and the daemon built, a dump or reload signal is logged and ignored:
+  // the default actions would end the process (SIGUSR2, SIGHUP) or open Node's inspector (SIGUSR1)
+  const early = (signal: NodeJS.Signals): void => log.warn({ signal }, `${signal} before the daemon started: ignored`);
+  for (const s of EARLY_SIGNALS) process.on(s, early);
   let daemon: Daemon;
   try {
     daemon = await Daemon.build({
@@ -136,23 +143,10 @@ export async function runDaemon(file: string, o: CliOptions, systemd?: SystemdEn
     }
     throw err;
   }
-  let releasePid: () => void;
-  try {
-    releasePid = acquirePidFile(o.pidFile, { warn: (msg) => log.warn({ code: 'ALIVED_FILE_UNSAFE', file: o.pidFile }, msg) });
-  } catch (err) {
-    log.error({ err }, (err as Error).message);
-    process.stderr.write(`alived: ${(err as Error).message}\n`);
-    await daemon.stop();
-    return EXIT.RUNTIME;
-  }
-  if (o.dumpConf) process.stdout.write(dumpTree(daemon.tree));
-  if (o.vrrpOnly) log.info({}, 'VRRP subsystem only (-P)');
-  if (o.checkOnly) log.info({}, 'health-check subsystem only (-C)');
-  const sd = systemd ? new SystemdNotifier(systemd, daemon, log) : undefined;
-  if (systemd) {
-    const watchdog = systemd.watchdogUsec !== undefined ? `, watchdog every ${systemd.watchdogUsec / 2e6} s` : '';
-    log.info({ socket: systemd.notifySocket, watchdogUsec: systemd.watchdogUsec }, `systemd notify socket ${systemd.notifySocket}${watchdog}`);
-  }
+  // the pid file is written only once every signal below is caught: a script (or a test) sends one
+  // as soon as the pid file is there
+  let releasePid: () => void = () => undefined;
+  let sd: SystemdNotifier | undefined;
 
   return new Promise<number>((resolve) => {
     const finish = (code: number): void => {
@@ -227,6 +221,26 @@ export async function runDaemon(file: string, o: CliOptions, systemd?: SystemdEn
         },
       );
     });
+    for (const s of EARLY_SIGNALS) process.off(s, early);
+    try {
+      releasePid = acquirePidFile(o.pidFile, { warn: (msg) => log.warn({ code: 'ALIVED_FILE_UNSAFE', file: o.pidFile }, msg) });
+    } catch (err) {
+      log.error({ err }, (err as Error).message);
+      process.stderr.write(`alived: ${(err as Error).message}\n`);
+      daemon.stop().then(
+        () => resolve(EXIT.RUNTIME),
+        () => resolve(EXIT.RUNTIME),
+      );
+      return;
+    }
+    if (o.dumpConf) process.stdout.write(dumpTree(daemon.tree));
+    if (o.vrrpOnly) log.info({}, 'VRRP subsystem only (-P)');
+    if (o.checkOnly) log.info({}, 'health-check subsystem only (-C)');
+    sd = systemd ? new SystemdNotifier(systemd, daemon, log) : undefined;
+    if (systemd) {
+      const watchdog = systemd.watchdogUsec !== undefined ? `, watchdog every ${systemd.watchdogUsec / 2e6} s` : '';
+      log.info({ socket: systemd.notifySocket, watchdogUsec: systemd.watchdogUsec }, `systemd notify socket ${systemd.notifySocket}${watchdog}`);
+    }
     // keep the event loop alive while running
     const keepAlive = setInterval(() => undefined, 1 << 30);
     daemon.start().then(

@@ -29,6 +29,11 @@ after(() => {
   }
 });
 
+/** throws, with what the daemon printed, once it has ended: a wait for its files ends there, not at its timeout */
+function running(child: ChildProcess, out: () => string): void {
+  if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the daemon ended (${child.signalCode ?? child.exitCode}):\n${out()}`);
+}
+
 function listen(): Promise<net.Server> {
   const s = net.createServer((c) => c.destroy());
   servers.push(s);
@@ -166,6 +171,7 @@ test("run as keepalived (a symlink in its place), the dumps take keepalived's na
     await waitFor(
       "keepalived's file names",
       () => {
+        running(child, () => out);
         child.kill('SIGUSR1');
         child.kill('SIGUSR2');
         return want.every((f) => fs.existsSync(f)) ? true : undefined;
@@ -177,6 +183,104 @@ test("run as keepalived (a symlink in its place), the dumps take keepalived's na
     for (const f of ['.data', '.stats', '_check.data']) assert.ok(!fs.existsSync(`/tmp/alived_${NAME}${f}`), f);
   } finally {
     child.kill('SIGTERM');
+  }
+  assert.equal(await exited, 0, out);
+});
+
+test('signals sent the moment the pid file appears are caught: SIGUSR2, SIGHUP and SIGUSR1 do not meet their default action', async () => {
+  const dir = writeFiles({
+    'a.conf': `virtual_server 127.0.0.1 8080 {
+  delay_loop 1
+  protocol TCP
+  real_server 127.0.0.1 9 {
+    TCP_CHECK {
+      connect_timeout 1
+    }
+  }
+}
+`,
+  });
+  fs.mkdirSync(path.join(dir, 'state'));
+  const name = `${NAME}sig`;
+  const stats = `/tmp/alived_${name}.stats`;
+  fs.rmSync(stats, { force: true });
+  const pidFile = path.join(dir, 'a.pid');
+  const child = spawn(
+    process.execPath,
+    [BIN, '-n', '-l', '-G', '-C', '-f', 'a.conf', '-p', pidFile, '--state-dir', path.join(dir, 'state'), '--instance', name],
+    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  children.push(child);
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<string | number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
+  try {
+    // as a script would: the signals go as soon as the file is there (polled every millisecond)
+    await waitFor('the pid file', () => (fs.existsSync(pidFile) ? true : undefined), 10_000, 1);
+    child.kill('SIGUSR2');
+    child.kill('SIGHUP');
+    child.kill('SIGUSR1');
+    await waitFor('the stats file', () => (running(child, () => out), fs.existsSync(stats) ? true : undefined), 10_000);
+    await waitFor('the reload', () => (running(child, () => out), out.includes('Reload complete') ? true : undefined), 10_000);
+    assert.equal(child.exitCode, null, out);
+    assert.equal(child.signalCode, null, out);
+  } finally {
+    child.kill('SIGTERM');
+    fs.rmSync(stats, { force: true });
+    for (const f of ['.data', '_check.data']) fs.rmSync(`/tmp/alived_${name}${f}`, { force: true });
+  }
+  assert.equal(await exited, 0, out);
+});
+
+test('signals while the daemon is being built (a plugin still loading) do not end it: it starts and answers them', async () => {
+  const dir = writeFiles({
+    // a plugin that takes its time to load: it says it is loading, then holds the thread for 1.5 s
+    'slow.js': `require('node:fs').writeFileSync(__dirname + '/loading', '');
+Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500);
+module.exports = { name: 'slow', version: '1.0.0', apply() {} };
+`,
+    'a.conf': `plugins {
+  "./slow.js"
+}
+virtual_server 127.0.0.1 8080 {
+  delay_loop 1
+  protocol TCP
+  real_server 127.0.0.1 9 {
+    TCP_CHECK {
+      connect_timeout 1
+    }
+  }
+}
+`,
+  });
+  fs.mkdirSync(path.join(dir, 'state'));
+  const name = `${NAME}early`;
+  const pidFile = path.join(dir, 'a.pid');
+  const child = spawn(
+    process.execPath,
+    [BIN, '-n', '-l', '-G', '-C', '-f', 'a.conf', '-p', pidFile, '--state-dir', path.join(dir, 'state'), '--instance', name],
+    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  children.push(child);
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<string | number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
+  try {
+    await waitFor('the plugin to load', () => (running(child, () => out), fs.existsSync(path.join(dir, 'loading')) ? true : undefined), 10_000, 5);
+    assert.ok(!fs.existsSync(pidFile), 'no pid file while the daemon is built');
+    child.kill('SIGUSR2');
+    child.kill('SIGHUP');
+    child.kill('SIGUSR1');
+    await waitFor('the pid file', () => (running(child, () => out), fs.existsSync(pidFile) ? true : undefined), 10_000);
+    await waitFor('the daemon to start', () => (running(child, () => out), out.includes('Starting alived') ? true : undefined), 10_000);
+    // handled by whichever handler holds them when the event loop reads them: here the daemon's own
+    await waitFor('the reload', () => (running(child, () => out), out.includes('Reload complete') ? true : undefined), 10_000);
+    assert.ok(fs.existsSync(`/tmp/alived_${name}.stats`), out);
+  } finally {
+    child.kill('SIGTERM');
+    for (const f of ['.data', '.stats', '_check.data']) fs.rmSync(`/tmp/alived_${name}${f}`, { force: true });
   }
   assert.equal(await exited, 0, out);
 });
