@@ -146,6 +146,10 @@ test('fuzz: cases are a pure function of seed and case number', () => {
   const a = new Rng(1, 2);
   const b = new Rng(1, 2);
   for (let i = 0; i < 100; i++) assert.equal(a.u32(), b.u32());
+  // a CI run's case: long-word made a line of 300,000 characters, then dup-line asked for 3,000 copies of it
+  // (900 million characters, more than V8 holds in a string) and the worker died with half the run's cases
+  assert.ok((mutationCase(corpus, vocab, 500086523, 67008).text ?? '').length <= 2_000_000);
+  for (let id = 0; id < 2000; id++) assert.ok((mutationCase(corpus, vocab, 7, id).text ?? '').length <= 2_000_000, `case ${id}`);
 });
 
 test('fuzz: hostile inputs (deep nesting, include cycles, bombs, self-reference, bad bytes) are bounded', async (t) => {

@@ -60,6 +60,10 @@ function hostileToCase(h: HostileCase, id: number, tmp: string): FuzzCase {
   };
 }
 
+function stackHead(err: unknown): string {
+  return (err as Error)?.stack?.split('\n').slice(0, 4).join(' | ') ?? String(err);
+}
+
 async function main(): Promise<void> {
   const input = workerData as WorkerInput;
   const progress = new Float64Array(input.progress);
@@ -76,14 +80,22 @@ async function main(): Promise<void> {
     for (const id of input.ids) {
       progress[input.slot * 2] = id;
       progress[input.slot * 2 + 1] = Date.now();
-      const c = input.kind === 'mutation' ? mutationCase(corpus, vocab, input.seed, id) : hostileToCase(hostile[id]!, id, tmp);
+      let c: FuzzCase;
+      try {
+        c = input.kind === 'mutation' ? mutationCase(corpus, vocab, input.seed, id) : hostileToCase(hostile[id]!, id, tmp);
+      } catch (err) {
+        // the fuzzer's own fault, reported with the case that shows it; the other cases go on
+        post({ type: 'failure', failure: { id, what: 'making the case', problems: [`the case generator threw: ${stackHead(err)}`], ms: 0 } });
+        out.cases++;
+        continue;
+      }
       const t0 = performance.now();
       let problems: string[];
       try {
         const r = await compileConfig(c.file, { builtins: BUILTIN_PLUGINS, text: c.text, pluginHost, host, configId: c.configId, limits: c.limits });
         problems = checkResult(r, { file: c.file, text: c.text }, stats);
       } catch (err) {
-        problems = [`compileConfig threw: ${(err as Error)?.stack?.split('\n').slice(0, 4).join(' | ') ?? String(err)}`];
+        problems = [`compileConfig threw: ${stackHead(err)}`];
       }
       const ms = performance.now() - t0;
       if (ms > input.caseLimitMs) problems.push(`took ${Math.round(ms)} ms (limit ${input.caseLimitMs} ms)`);

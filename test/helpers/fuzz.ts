@@ -135,6 +135,9 @@ export interface FuzzCase {
 /** The limits of mutation cases: small, so 100,000 cases fit in minutes. */
 export const SMALL_LIMITS: Partial<PreprocessLimits> = { lines: 20_000, lineLength: 1 << 16, includeDepth: 8, expansionDepth: 32 };
 
+/** a mutation case's text is cut to this after each mutation; dup-line copies at most this much */
+const MAX_CASE_CHARS = 2_000_000;
+
 const CONFIG_IDS = ['node1', 'node2', 'lb1', 'lb2', 'high', 'low'];
 
 const CHAR_POOL = [
@@ -359,7 +362,9 @@ const MUTATORS: ReadonlyArray<readonly [number, string, Mutator]> = [
       const starts = lineStarts(s);
       const i = rng.int(0, starts.length - 1);
       const line = s.slice(starts[i]!, starts[i + 1] ?? s.length);
-      const n = rng.chance(0.05) ? rng.int(100, 3000) : rng.int(1, 3);
+      const want = rng.chance(0.05) ? rng.int(100, 3000) : rng.int(1, 3);
+      // a long line (after long-word) copied thousands of times would pass the longest string V8 holds
+      const n = Math.max(1, Math.min(want, Math.floor(MAX_CASE_CHARS / (line.length + 1))));
       return s.slice(0, starts[i]!) + (line.endsWith('\n') ? line : line + '\n').repeat(n) + s.slice(starts[i]!);
     },
   ],
@@ -482,7 +487,7 @@ export function mutationCase(corpus: readonly CorpusFile[], vocab: readonly stri
     const [, name, fn] = rng.weighted(MUTATORS.map((m) => [m[0], m] as const));
     text = fn(text, rng, ctx);
     done.push(name);
-    if (text.length > 2_000_000) text = text.slice(0, 2_000_000);
+    if (text.length > MAX_CASE_CHARS) text = text.slice(0, MAX_CASE_CHARS);
   }
   return {
     id,
