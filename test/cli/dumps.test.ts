@@ -34,6 +34,44 @@ function running(child: ChildProcess, out: () => string): void {
   if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the daemon ended (${child.signalCode ?? child.exitCode}):\n${out()}`);
 }
 
+/** one real server on a port nothing listens on (the discard port): the daemon runs its checker and has a virtual server to dump */
+const ONE_SERVER = `virtual_server 127.0.0.1 8080 {
+  delay_loop 1
+  protocol TCP
+  real_server 127.0.0.1 9 {
+    TCP_CHECK {
+      connect_timeout 1
+    }
+  }
+}
+`;
+
+interface Started {
+  readonly child: ChildProcess;
+  /** what it printed so far */
+  readonly out: () => string;
+  /** its exit code, or the signal that ended it */
+  readonly exited: Promise<string | number | null>;
+  readonly pidFile: string;
+}
+
+/** A checks-only daemon on `dir`/a.conf, its pid file and state directory in `dir`, named `name`; `bin` is the path it is run by. */
+function startDaemon(dir: string, name: string, bin = BIN): Started {
+  fs.mkdirSync(path.join(dir, 'state'));
+  const pidFile = path.join(dir, 'a.pid');
+  const child = spawn(
+    process.execPath,
+    [bin, '-n', '-l', '-G', '-C', '-f', 'a.conf', '-p', pidFile, '--state-dir', path.join(dir, 'state'), '--instance', name],
+    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  children.push(child);
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<string | number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
+  return { child, out: () => out, exited, pidFile };
+}
+
 function listen(): Promise<net.Server> {
   const s = net.createServer((c) => c.destroy());
   servers.push(s);
@@ -64,20 +102,10 @@ test('SIGUSR1 writes the checker data; the JSON and STATS_CLEAR signals are answ
 }
 `,
   });
-  fs.mkdirSync(path.join(dir, 'state'));
-  const child = spawn(
-    process.execPath,
-    [BIN, '-n', '-l', '-G', '-C', '-f', 'a.conf', '-p', path.join(dir, 'a.pid'), '--state-dir', path.join(dir, 'state'), '--instance', NAME],
-    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const { child, out, exited, pidFile } = startDaemon(dir, NAME);
   const checkFile = `/tmp/alived_${NAME}_check.data`;
   try {
-    await waitFor('the daemon to start', () => (out.includes('Starting') || fs.existsSync(path.join(dir, 'a.pid')) ? true : undefined));
+    await waitFor('the daemon to start', () => (out().includes('Starting') || fs.existsSync(pidFile) ? true : undefined));
     // until both checkers have a result
     const text = await waitFor(
       'both checkers in the check data',
@@ -108,7 +136,7 @@ test('SIGUSR1 writes the checker data; the JSON and STATS_CLEAR signals are answ
     process.kill(child.pid!, signalNumber('JSON')!);
     await waitFor(
       'the STATS_CLEAR line',
-      () => (out.includes("keepalived's STATS_CLEAR signal: alived does not clear its counters; ignored") ? true : undefined),
+      () => (out().includes("keepalived's STATS_CLEAR signal: alived does not clear its counters; ignored") ? true : undefined),
       5000,
     );
     // pending real-time signals are delivered lowest first: JSON (36) was handled before the STATS_CLEAR line;
@@ -116,62 +144,27 @@ test('SIGUSR1 writes the checker data; the JSON and STATS_CLEAR signals are answ
     fs.rmSync(`/tmp/alived_${NAME}.stats`, { force: true });
     child.kill('SIGUSR2');
     await waitFor('the stats file', () => (fs.existsSync(`/tmp/alived_${NAME}.stats`) ? true : undefined), 5000);
-    assert.equal(child.exitCode, null, out);
+    assert.equal(child.exitCode, null, out());
     assert.ok(!fs.existsSync(`/tmp/alived_${NAME}.json`), 'no JSON without VRRP instances');
   } finally {
     child.kill('SIGTERM');
   }
-  assert.equal(await exited, 0, out);
+  assert.equal(await exited, 0, out());
 });
 
 test("run as keepalived (a symlink in its place), the dumps take keepalived's names", async () => {
-  const dir = writeFiles({
-    'a.conf': `virtual_server 127.0.0.1 8080 {
-  delay_loop 1
-  protocol TCP
-  real_server 127.0.0.1 9 {
-    TCP_CHECK {
-      connect_timeout 1
-    }
-  }
-}
-`,
-  });
-  fs.mkdirSync(path.join(dir, 'state'));
+  const dir = writeFiles({ 'a.conf': ONE_SERVER });
   fs.symlinkSync(BIN, path.join(dir, 'keepalived'));
   // the first test's dumps
   for (const f of ['.data', '.stats', '.json', '_check.data']) fs.rmSync(`/tmp/alived_${NAME}${f}`, { force: true });
-  const child = spawn(
-    process.execPath,
-    [
-      path.join(dir, 'keepalived'),
-      '-n',
-      '-l',
-      '-G',
-      '-C',
-      '-f',
-      'a.conf',
-      '-p',
-      path.join(dir, 'a.pid'),
-      '--state-dir',
-      path.join(dir, 'state'),
-      '--instance',
-      NAME,
-    ],
-    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const { child, out, exited, pidFile } = startDaemon(dir, NAME, path.join(dir, 'keepalived'));
   try {
-    await waitFor('the pid file', () => (fs.existsSync(path.join(dir, 'a.pid')) ? true : undefined));
+    await waitFor('the pid file', () => (fs.existsSync(pidFile) ? true : undefined));
     const want = [`/tmp/keepalived_${NAME}.data`, `/tmp/keepalived_${NAME}_check.data`, `/tmp/keepalived_${NAME}.stats`];
     await waitFor(
       "keepalived's file names",
       () => {
-        running(child, () => out);
+        running(child, out);
         child.kill('SIGUSR1');
         child.kill('SIGUSR2');
         return want.every((f) => fs.existsSync(f)) ? true : undefined;
@@ -184,53 +177,31 @@ test("run as keepalived (a symlink in its place), the dumps take keepalived's na
   } finally {
     child.kill('SIGTERM');
   }
-  assert.equal(await exited, 0, out);
+  assert.equal(await exited, 0, out());
 });
 
 test('signals sent the moment the pid file appears are caught: SIGUSR2, SIGHUP and SIGUSR1 do not meet their default action', async () => {
-  const dir = writeFiles({
-    'a.conf': `virtual_server 127.0.0.1 8080 {
-  delay_loop 1
-  protocol TCP
-  real_server 127.0.0.1 9 {
-    TCP_CHECK {
-      connect_timeout 1
-    }
-  }
-}
-`,
-  });
-  fs.mkdirSync(path.join(dir, 'state'));
+  const dir = writeFiles({ 'a.conf': ONE_SERVER });
   const name = `${NAME}sig`;
   const stats = `/tmp/alived_${name}.stats`;
   fs.rmSync(stats, { force: true });
-  const pidFile = path.join(dir, 'a.pid');
-  const child = spawn(
-    process.execPath,
-    [BIN, '-n', '-l', '-G', '-C', '-f', 'a.conf', '-p', pidFile, '--state-dir', path.join(dir, 'state'), '--instance', name],
-    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<string | number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
+  const { child, out, exited, pidFile } = startDaemon(dir, name);
   try {
     // as a script would: the signals go as soon as the file is there (polled every millisecond)
     await waitFor('the pid file', () => (fs.existsSync(pidFile) ? true : undefined), 10_000, 1);
     child.kill('SIGUSR2');
     child.kill('SIGHUP');
     child.kill('SIGUSR1');
-    await waitFor('the stats file', () => (running(child, () => out), fs.existsSync(stats) ? true : undefined), 10_000);
-    await waitFor('the reload', () => (running(child, () => out), out.includes('Reload complete') ? true : undefined), 10_000);
-    assert.equal(child.exitCode, null, out);
-    assert.equal(child.signalCode, null, out);
+    await waitFor('the stats file', () => (running(child, out), fs.existsSync(stats) ? true : undefined), 10_000);
+    await waitFor('the reload', () => (running(child, out), out().includes('Reload complete') ? true : undefined), 10_000);
+    assert.equal(child.exitCode, null, out());
+    assert.equal(child.signalCode, null, out());
   } finally {
     child.kill('SIGTERM');
     fs.rmSync(stats, { force: true });
     for (const f of ['.data', '_check.data']) fs.rmSync(`/tmp/alived_${name}${f}`, { force: true });
   }
-  assert.equal(await exited, 0, out);
+  assert.equal(await exited, 0, out());
 });
 
 test('signals while the daemon is being built (a plugin still loading) do not end it: it starts and answers them', async () => {
@@ -243,44 +214,24 @@ module.exports = { name: 'slow', version: '1.0.0', apply() {} };
     'a.conf': `plugins {
   "./slow.js"
 }
-virtual_server 127.0.0.1 8080 {
-  delay_loop 1
-  protocol TCP
-  real_server 127.0.0.1 9 {
-    TCP_CHECK {
-      connect_timeout 1
-    }
-  }
-}
-`,
+${ONE_SERVER}`,
   });
-  fs.mkdirSync(path.join(dir, 'state'));
   const name = `${NAME}early`;
-  const pidFile = path.join(dir, 'a.pid');
-  const child = spawn(
-    process.execPath,
-    [BIN, '-n', '-l', '-G', '-C', '-f', 'a.conf', '-p', pidFile, '--state-dir', path.join(dir, 'state'), '--instance', name],
-    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<string | number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
+  const { child, out, exited, pidFile } = startDaemon(dir, name);
   try {
-    await waitFor('the plugin to load', () => (running(child, () => out), fs.existsSync(path.join(dir, 'loading')) ? true : undefined), 10_000, 5);
+    await waitFor('the plugin to load', () => (running(child, out), fs.existsSync(path.join(dir, 'loading')) ? true : undefined), 10_000, 5);
     assert.ok(!fs.existsSync(pidFile), 'no pid file while the daemon is built');
     child.kill('SIGUSR2');
     child.kill('SIGHUP');
     child.kill('SIGUSR1');
-    await waitFor('the pid file', () => (running(child, () => out), fs.existsSync(pidFile) ? true : undefined), 10_000);
-    await waitFor('the daemon to start', () => (running(child, () => out), out.includes('Starting alived') ? true : undefined), 10_000);
+    await waitFor('the pid file', () => (running(child, out), fs.existsSync(pidFile) ? true : undefined), 10_000);
+    await waitFor('the daemon to start', () => (running(child, out), out().includes('Starting alived') ? true : undefined), 10_000);
     // handled by whichever handler holds them when the event loop reads them: here the daemon's own
-    await waitFor('the reload', () => (running(child, () => out), out.includes('Reload complete') ? true : undefined), 10_000);
-    assert.ok(fs.existsSync(`/tmp/alived_${name}.stats`), out);
+    await waitFor('the reload', () => (running(child, out), out().includes('Reload complete') ? true : undefined), 10_000);
+    await waitFor('the stats file', () => (running(child, out), fs.existsSync(`/tmp/alived_${name}.stats`) ? true : undefined), 10_000);
   } finally {
     child.kill('SIGTERM');
     for (const f of ['.data', '.stats', '_check.data']) fs.rmSync(`/tmp/alived_${name}${f}`, { force: true });
   }
-  assert.equal(await exited, 0, out);
+  assert.equal(await exited, 0, out());
 });
