@@ -61,6 +61,12 @@ interface Payload {
   readonly gzip?: Buffer | undefined;
 }
 
+/** a request parked behind another for the same key, with its body to ask again */
+interface Parked {
+  readonly w: Waiting;
+  readonly body: string | undefined;
+}
+
 interface Waiting {
   readonly req: http.IncomingMessage;
   readonly res: http.ServerResponse;
@@ -85,6 +91,13 @@ class ApiThread {
   private readonly waiting = new Map<number, Waiting>();
   /** requests for the next shared answer, by the key they renew */
   private readonly renewals = new Map<number, string>();
+  /**
+   * GETs of a key whose shared answer is out of time, by key: the one asked
+   * for it (its id), and the others, parked until its answer comes
+   */
+  private readonly misses = new Map<string, { readonly id: number; readonly parked: Set<Parked> }>();
+  /** the keys of those asked, by id (their client may be gone when the answer comes) */
+  private readonly missIds = new Map<number, string>();
   private readonly shared = new Map<string, SharedAnswer>();
   /** open event streams */
   private readonly streams = new Map<number, { res: http.ServerResponse; heartbeat: NodeJS.Timeout }>();
@@ -326,12 +339,47 @@ class ApiThread {
         if (!fresh) this.renew(key!, held, req, transport);
         return this.send(req, res, held);
       }
+      // out of time, on a key known to be shared: the first asks, the others wait for its answer
+      const miss = this.misses.get(key!);
+      if (miss) return this.park(miss.parked, { w: { req, res, transport, key }, body });
+      const id = this.ask({ req, res, transport, key }, body, held.version);
+      this.misses.set(key!, { id, parked: new Set() });
+      this.missIds.set(id, key!);
+      return;
     }
-    this.ask({ req, res, transport, key }, body, held?.version ?? 0);
+    this.ask({ req, res, transport, key }, body, 0);
   }
 
-  /** Sends a request to the daemon's thread; its answer comes in onAnswer. */
-  private ask(w: Waiting, body: string | undefined, holds: number): void {
+  private park(parked: Set<Parked>, p: Parked): void {
+    parked.add(p);
+    // a client gone meanwhile is not answered
+    p.w.res.once('close', () => parked.delete(p));
+  }
+
+  /**
+   * The answer to a miss asked for its key came (`answer`, when shared):
+   * the parked get it. Not shared this time (an error, or the route no longer
+   * shares), they are asked one by one, and the key is no longer held.
+   */
+  private settleMiss(id: number, answer: SharedAnswer | undefined): void {
+    const key = this.missIds.get(id);
+    if (key === undefined) return;
+    this.missIds.delete(id);
+    const miss = this.misses.get(key);
+    if (miss?.id !== id) return;
+    this.misses.delete(key);
+    if (!answer) {
+      const held = this.shared.get(key);
+      if (held && performance.now() >= held.staleUntil) this.shared.delete(key);
+    }
+    for (const p of miss.parked) {
+      if (answer) this.send(p.w.req, p.w.res, answer);
+      else this.ask(p.w, p.body, 0);
+    }
+  }
+
+  /** Sends a request to the daemon's thread; its answer comes in onAnswer. Returns its id. */
+  private ask(w: Waiting, body: string | undefined, holds: number): number {
     const id = this.nextId++;
     this.waiting.set(id, w);
     // an answer for a client gone is dropped (a stream's is closed on the daemon's side)
@@ -340,6 +388,7 @@ class ApiThread {
     });
     const { req } = w;
     this.post({ type: 'request', id, method: req.method ?? '', url: req.url ?? '/', headers: req.headers, transport: w.transport, body, holds, renew: false });
+    return id;
   }
 
   /** Asks for the next shared answer at `key`, unless that is asked already. */
@@ -356,8 +405,9 @@ class ApiThread {
     this.renewals.delete(id);
     const w = this.waiting.get(id);
     this.waiting.delete(id);
-    const key = renewed ?? w?.key ?? null;
+    const key = renewed ?? w?.key ?? this.missIds.get(id) ?? null;
     if (a.kind === 'stream') {
+      this.settleMiss(id, undefined);
       if (w) this.openStream(id, w.res);
       else this.post({ type: 'closed', id });
       return;
@@ -367,6 +417,7 @@ class ApiThread {
       const held = key !== null ? this.shared.get(key) : undefined;
       if (!held || held.version !== a.shared.version) {
         // dropped meanwhile: asked again, for the bytes
+        this.settleMiss(id, undefined);
         if (w) this.ask(w, undefined, 0);
         else if (held) held.renewing = false;
         return;
@@ -374,14 +425,15 @@ class ApiThread {
       this.setTimes(held, a.shared);
       held.renewing = false;
       answer = held;
+      this.settleMiss(id, held);
     } else {
       answer = { status: a.status, headers: a.headers, body: toBuffer(a.body), gzip: a.gzip && toBuffer(a.gzip) };
-      if (key !== null && a.shared) this.hold(key, answer, a.shared);
+      if (key !== null && a.shared) this.settleMiss(id, this.hold(key, answer, a.shared));
       else if (renewed !== undefined) {
         // not shared this time (an error): the one held stays until its time is out
         const held = this.shared.get(renewed);
         if (held) held.renewing = false;
-      }
+      } else this.settleMiss(id, undefined);
     }
     if (w) this.send(w.req, w.res, answer);
   }
@@ -391,7 +443,7 @@ class ApiThread {
     held.staleUntil = held.freshUntil + s.staleMs;
   }
 
-  private hold(key: string, p: Payload, s: { version: number; maxAgeMs: number; staleMs: number; ageMs: number }): void {
+  private hold(key: string, p: Payload, s: { version: number; maxAgeMs: number; staleMs: number; ageMs: number }): SharedAnswer {
     const held: SharedAnswer = {
       version: s.version,
       status: p.status,
@@ -410,6 +462,7 @@ class ApiThread {
       if (this.shared.size <= MAX_SHARED_ANSWERS) break;
       this.shared.delete(k);
     }
+    return held;
   }
 
   /** The request's body as text (undefined when empty); 413 past the limit. */

@@ -2,6 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import * as zlib from 'node:zlib';
@@ -48,7 +49,38 @@ const short = counting('/v1/short', { maxAgeMs: 1000, staleMs: 60_000 });
 const unshared = counting('/v1/unshared', undefined);
 const gzipBody = Buffer.from('x'.repeat(4000));
 const zipped = counting('/v1/zipped', { maxAgeMs: 60_000 }, { body: gzipBody, gzip: zlib.gzipSync(gzipBody) });
-const routes = [fresh, short, unshared, zipped];
+/**
+ * a route that answers after `delayMs` (on a timer: the daemon's thread stays free), shared for 1 s
+ * and stale for 0.5 s more while `sharing` says so; it counts its calls and how many were under way at once
+ */
+const slow = (() => {
+  let calls = 0;
+  let running = 0;
+  let most = 0;
+  const r = {
+    owner: 'test',
+    sharing: true,
+    delayMs: 300,
+    calls: () => calls,
+    /** the most calls under way at once since the last reset() */
+    most: () => most,
+    reset: () => (most = running),
+    def: {
+      method: 'GET',
+      path: '/v1/slow',
+      description: 'answers late',
+      handle: async (): Promise<ApiResponse> => {
+        const n = ++calls;
+        most = Math.max(most, ++running);
+        await sleep(r.delayMs);
+        running--;
+        return { status: 200, contentType: 'text/plain', body: `slow answer ${n}`, ...(r.sharing && { shared: { maxAgeMs: 1000, staleMs: 500 } }) };
+      },
+    } as ApiRoute,
+  };
+  return r;
+})();
+const routes = [fresh, short, unshared, zipped, slow];
 
 const settings: ApiSettings = {
   socket: { path: socketPath, mode: 0o660, group: null },
@@ -166,6 +198,51 @@ test('a shared answer goes to no TCP client without the token; gzip and HEAD as 
   assert.equal(head.headers['content-length'], String(gzipBody.length));
   assert.equal(head.raw.length, 0);
   assert.equal(zipped.calls(), 1);
+});
+
+test('a key whose shared answer is out of time: readers at once cost the route one call and all get its answer, even when the first has gone', async () => {
+  assert.equal((await send(unix, 'GET', '/v1/slow')).text, 'slow answer 1');
+  await sleep(1600);
+  const texts = await Promise.all(Array.from({ length: 10 }, () => send(unix, 'GET', '/v1/slow').then((a) => a.text)));
+  assert.deepEqual(new Set(texts), new Set(['slow answer 2']));
+  assert.equal(slow.calls(), 2);
+  // the first reader hangs up before the answer: the others still get it, from the one call
+  await sleep(1600);
+  slow.delayMs = 1500;
+  try {
+    const first = http.get({ socketPath, path: '/v1/slow', agent: false });
+    first.on('error', () => undefined);
+    const deadline = Date.now() + 5000;
+    while (slow.calls() < 3 && Date.now() < deadline) await sleep(5);
+    const rest = Promise.all(Array.from({ length: 5 }, () => send(unix, 'GET', '/v1/slow').then((a) => a.text)));
+    await sleep(100);
+    first.destroy();
+    assert.deepEqual(new Set(await rest), new Set(['slow answer 3']));
+    assert.equal(slow.calls(), 3);
+  } finally {
+    slow.delayMs = 300;
+  }
+});
+
+test('a key whose route stops sharing: the readers that waited are each asked, and later readers are not held behind one another', async () => {
+  await send(unix, 'GET', '/v1/slow');
+  await sleep(1600);
+  slow.sharing = false;
+  slow.delayMs = 1500;
+  try {
+    const calls = slow.calls();
+    const first = await Promise.all(Array.from({ length: 5 }, () => send(unix, 'GET', '/v1/slow')));
+    for (const a of first) assert.equal(a.status, 200);
+    // one call, then one for each of the four that waited for it
+    assert.equal(slow.calls(), calls + 5);
+    assert.equal(new Set(first.map((a) => a.text)).size, 5);
+    slow.reset();
+    await Promise.all(Array.from({ length: 4 }, () => send(unix, 'GET', '/v1/slow')));
+    assert.equal(slow.most(), 4);
+  } finally {
+    slow.sharing = true;
+    slow.delayMs = 300;
+  }
 });
 
 test('the unix socket is bound in a private directory that is gone once it listens', () => {
